@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+ and make:
+#   make demo   -> creates .venv, installs the locked dependency set, runs volts on the synthetic demo market
+#   make test   -> the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export OPENBLAS_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: demo test bench check-report clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "volts needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/volts run --config examples/demo.toml --out runs/demo
+
+test: $(STAMP)
+	@$(BIN)/python -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+check-report: $(STAMP)
+	bash scripts/check_report_html.sh
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

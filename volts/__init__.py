@@ -1,0 +1,14 @@
+"""volts: the Vol-TS method for lead-lag pair trading on daily bars.
+
+Letteri, "A Framework for Predictive Directional Trading Based on Volatility and Causal Inference"
+(the paper), specified stage by stage in the project's METHOD.md.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("volts")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

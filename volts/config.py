@@ -1,0 +1,294 @@
+"""Settings: ``config.toml`` -> validated, frozen settings objects.
+
+Every parameter of METHOD.md lives here, grouped by stage, with the paper's value as the default (METHOD.md says
+where a default is a decision of ours). Loading validates types and ranges and rejects unknown keys, naming the
+key and the nearest valid one. Settings objects are frozen; ``Settings.override`` returns a changed copy (the CLI
+uses it for flags such as ``--data-dir``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from volts.errors import ConfigError
+
+PAPER_UNIVERSE = ("MSFT", "GOOGL", "MU", "NVDA", "AMZN", "META", "QCOM", "IBM", "INTC", "TSLA")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvLayout(_Section):
+    """How the columns of a vendor's CSV file map onto a bar. The defaults read Yahoo Finance files."""
+
+    date: str = "Date"
+    open: str = "Open"
+    high: str = "High"
+    low: str = "Low"
+    close: str = "Close"
+    volume: str | None = "Volume"
+    date_format: str | None = Field(None, description="strptime format, e.g. '%m/%d/%Y'; None = ISO 8601")
+    row_order: Literal["ascending", "descending"] = "ascending"
+    thousands: str | None = ","
+    currency_symbols: str = "$€£¥"
+    file_pattern: str = "{symbol}.csv"
+
+
+class Mt5Settings(_Section):
+    """MetaTrader5 source. Credentials never live here: see ``login_env`` / ``credentials_file``."""
+
+    bridge: Literal["auto", "native", "mt5linux"] = "auto"
+    host: str = "127.0.0.1"
+    port: int = Field(18812, ge=1, le=65535)
+    symbol_prefix: str = ""
+    symbol_suffix: str = ""
+    symbol_map: dict[str, str] = Field(default_factory=dict)
+    server_utc_offset_hours: float = Field(0.0, ge=-14, le=14)
+    exchange_timezone: str = "America/New_York"
+    session_close_local: str = "16:00"
+    login_env: str = "VOLTS_MT5_LOGIN"
+    password_env: str = "VOLTS_MT5_PASSWORD"
+    server_env: str = "VOLTS_MT5_SERVER"
+    credentials_file: str | None = None
+    retries: int = Field(3, ge=0, le=20)
+    backoff_seconds: float = Field(1.0, ge=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class DataSettings(_Section):
+    source: Literal["csv", "mt5", "synthetic"] = "csv"
+    dir: str = "../shared/data/ohlcv"
+    universe: tuple[str, ...] = PAPER_UNIVERSE
+    on_invalid: Literal["error", "drop"] = "error"
+    missing: Literal["error", "drop_dates", "forward_fill_close"] = "error"
+    max_abs_return: float = Field(0.5, gt=0, description="flag |close-to-close simple return| above this")
+    csv: CsvLayout = CsvLayout()
+    mt5: Mt5Settings = Mt5Settings()
+
+
+class WindowSettings(_Section):
+    """Analysis windows (paper's defaults). ``--asof D`` shifts every window by D - asof calendar days."""
+
+    asof: dt.date = dt.date(2023, 6, 8)
+    anomaly_start: dt.date = dt.date(2019, 6, 1)
+    anomaly_end: dt.date = dt.date(2023, 5, 1)
+    gmm_start: dt.date = dt.date(2021, 11, 1)
+    gmm_end: dt.date = dt.date(2023, 6, 8)
+    train_start: dt.date = dt.date(2022, 11, 1)
+    train_end: dt.date = dt.date(2023, 6, 8)
+    test_start: dt.date = dt.date(2023, 6, 8)
+    test_end: dt.date = dt.date(2023, 8, 12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "WindowSettings":
+        for a, b in (("anomaly_start", "anomaly_end"), ("gmm_start", "gmm_end"),
+                     ("train_start", "train_end"), ("test_start", "test_end")):
+            if getattr(self, a) >= getattr(self, b):
+                raise ValueError(f"windows.{a} must be before windows.{b}")
+        if self.train_end > self.asof or self.gmm_end > self.asof or self.anomaly_end > self.asof:
+            raise ValueError("training windows must end on or before windows.asof")
+        return self
+
+    def shifted(self, asof: dt.date) -> "WindowSettings":
+        """Every window moved by the same number of calendar days so that ``asof`` becomes the new as-of date."""
+        delta = asof - self.asof
+        return self.model_copy(update={k: getattr(self, k) + delta for k in type(self).model_fields})
+
+
+class VolatilitySettings(_Section):
+    window: int = Field(20, ge=2, description="rolling window n in trading days")
+    periods_per_year: int = Field(252, ge=1)
+
+
+class AnomalySettings(_Section):
+    neighbors: int = Field(5, ge=1)
+    z_threshold: float = Field(3.0, gt=0)
+    features: tuple[Literal["log_return", "log_range"], ...] = ("log_return", "log_range")
+    exclude: bool = False
+
+
+class ClusteringSettings(_Section):
+    estimators: tuple[Literal["parkinson", "garman_klass", "rogers_satchell", "yang_zhang"], ...] = (
+        "parkinson", "garman_klass", "rogers_satchell", "yang_zhang")
+    covariance_type: Literal["full", "tied", "diag", "spherical"] = "full"
+    n_init: int = Field(5, ge=1)
+    random_state: int = 0
+
+
+class GrangerSettings(_Section):
+    series: Literal["close", "log_return"] = "close"
+    min_lag: int = Field(2, ge=1)
+    max_lag: int = Field(48, ge=1)
+    alpha: float = Field(0.01, gt=0, lt=1)
+    min_df: int = Field(10, ge=1, description="skip a lag whose unrestricted regression has fewer residual df")
+    adf_alpha: float = Field(0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _lags(self) -> "GrangerSettings":
+        if self.min_lag > self.max_lag:
+            raise ValueError("granger.min_lag must not exceed granger.max_lag")
+        return self
+
+
+class PcmciSettings(_Section):
+    mode: Literal["lagged", "contemporaneous"] = "lagged"
+    tau_max: int = Field(5, ge=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_abs_partial_corr: float = Field(0.15, ge=0, le=1)
+
+
+class EntropySettings(_Section):
+    bins: int = Field(3, ge=2)
+    history: int = Field(1, ge=1)
+    surrogates: int = Field(100, ge=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    seed: int = 0
+
+
+class LagSettings(_Section):
+    min_lag: int = Field(1, ge=1)
+    max_lag: int = Field(10, ge=1)
+    window: int = Field(5, ge=1, description="w: leader's daily % changes per sample")
+    neighbors: int = Field(7, ge=1)
+    cv_splits: int = Field(5, ge=2)
+
+    @model_validator(mode="after")
+    def _lags(self) -> "LagSettings":
+        if self.min_lag > self.max_lag:
+            raise ValueError("lag.min_lag must not exceed lag.max_lag")
+        return self
+
+
+class StrategySettings(_Section):
+    ma_window: int = Field(20, ge=1, description="m: SMA of the leader's close (the paper does not state it)")
+    mode: Literal["long_short", "long_only"] = "long_short"
+    execution: Literal["next_open", "close"] = "next_open"
+
+
+class BacktestSettings(_Section):
+    capital: float = Field(1000.0, gt=0, description="starting cash per pair, USD")
+    commission: float = Field(9.0, ge=0, description="fixed commission per order, USD")
+    commission_pct: float = Field(0.0, ge=0, description="percentage commission, fraction of traded value")
+    slippage_bps: float = Field(0.0, ge=0)
+
+
+class MetricsSettings(_Section):
+    risk_free: float = Field(0.0, description="annual risk-free rate, fraction")
+    periods_per_year: int = Field(252, ge=1)
+
+
+class LiveSettings(_Section):
+    magic: int = Field(20230608, ge=0, description="MT5 magic number of volts' orders")
+    journal: str = "journal.sqlite"
+    volume_per_pair: float | None = Field(None, gt=0, description="fixed lots per pair; None = capital / price")
+    deviation_points: int = Field(20, ge=0)
+
+
+class Settings(_Section):
+    data: DataSettings = DataSettings()
+    windows: WindowSettings = WindowSettings()
+    volatility: VolatilitySettings = VolatilitySettings()
+    anomaly: AnomalySettings = AnomalySettings()
+    clustering: ClusteringSettings = ClusteringSettings()
+    granger: GrangerSettings = GrangerSettings()
+    pcmci: PcmciSettings = PcmciSettings()
+    entropy: EntropySettings = EntropySettings()
+    lag: LagSettings = LagSettings()
+    strategy: StrategySettings = StrategySettings()
+    backtest: BacktestSettings = BacktestSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    live: LiveSettings = LiveSettings()
+
+    def override(self, **dotted: Any) -> "Settings":
+        """Return a copy with dotted keys replaced, e.g. ``override(**{"data.dir": "x"})``; validated again."""
+        raw = self.model_dump(mode="json")
+        for key, value in dotted.items():
+            node = raw
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node[p]
+            if leaf not in node:
+                raise ConfigError(_unknown_key_message(key, _valid_keys(Settings)))
+            node[leaf] = value
+        return parse_settings(raw, source="command line")
+
+    def sha256(self) -> str:
+        """SHA-256 of the canonical JSON of every setting (provenance for artifacts)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.extend(_valid_keys(ann, prefix + name + "."))
+    return keys
+
+
+def _unknown_key_message(key: str, valid: list[str]) -> str:
+    near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    if not near:  # compare the leaf within the same section
+        parent = key.rsplit(".", 1)[0] + "." if "." in key else ""
+        siblings = [k for k in valid if k.startswith(parent) and "." not in k[len(parent):]]
+        near = difflib.get_close_matches(key, siblings, n=1, cutoff=0.0)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    return f"unknown config key '{key}'{hint}"
+
+
+def parse_settings(raw: dict[str, Any], source: str = "config") -> Settings:
+    """Validate a nested mapping into :class:`Settings`.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key (naming the nearest valid one), a wrong type or an out-of-range value.
+    """
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
+        if err["type"] == "extra_forbidden":
+            msg = _unknown_key_message(key, _valid_keys(Settings))
+        else:
+            value = err.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            msg = f"invalid value for '{key}'{shown}: {err['msg']}" if key else err["msg"]
+        extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}: {msg}{extra}") from None
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate a TOML config file; ``None`` gives the built-in defaults (the paper's values).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid TOML, or fails validation.
+    """
+    if path is None:
+        return Settings()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    settings = parse_settings(raw, source=str(path))
+    data_dir = Path(settings.data.dir)
+    if not data_dir.is_absolute():  # paths in a config file are relative to that file
+        settings = settings.override(**{"data.dir": str((path.parent / data_dir).resolve())})
+    return settings
