@@ -71,6 +71,7 @@ class DataSettings(_Section):
     on_invalid: Literal["error", "drop"] = "error"
     missing: Literal["error", "drop_dates", "forward_fill_close"] = "error"
     max_abs_return: float = Field(0.5, gt=0, description="flag |close-to-close simple return| above this")
+    synthetic_seed: int = Field(0, description="seed of the synthetic demo market (source = 'synthetic')")
     csv: CsvLayout = CsvLayout()
     mt5: Mt5Settings = Mt5Settings()
 

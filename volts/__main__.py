@@ -1,0 +1,5 @@
+"""``python -m volts`` = the ``volts`` command."""
+
+from volts.cli import main
+
+raise SystemExit(main())
