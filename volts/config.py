@@ -118,6 +118,9 @@ class AnomalySettings(_Section):
 
 
 class ClusteringSettings(_Section):
+    features: Literal["level", "estimators"] = Field(
+        "level", description="decision: 'level' = 1-D mean log-volatility (bands, the paper's Fig. 3); "
+                             "'estimators' = METHOD.md §3's 4-D point")
     estimators: tuple[Literal["parkinson", "garman_klass", "rogers_satchell", "yang_zhang"], ...] = (
         "parkinson", "garman_klass", "rogers_satchell", "yang_zhang")
     covariance_type: Literal["full", "tied", "diag", "spherical"] = "full"

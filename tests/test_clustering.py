@@ -1,0 +1,191 @@
+"""GMM volatility regimes (METHOD.md §3): properties on the paper's window, planted regimes, degenerate input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from volts.clustering import REGIMES, VolatilityClusters, cluster_volatility, volatility_points
+from volts.data.market import MarketData
+from volts.errors import ConfigError, DataError
+from volts.volatility import estimate_all
+
+GMM_START, GMM_END = "2021-11-01", "2023-06-08"
+
+
+def _regime_market(rng, sigmas: dict[str, float], n_days=260, steps=60) -> MarketData:
+    """GBM bars, one annualised sigma per symbol, 20 % of the variance overnight, high/low from a 60-step path."""
+    idx = pd.bdate_range("2018-01-02", periods=n_days)
+    syms = list(sigmas)
+    sig = np.array([sigmas[s] for s in syms]) / np.sqrt(252)
+    gap = rng.standard_normal((n_days, len(syms))) * sig * np.sqrt(0.2)
+    path = np.cumsum(rng.standard_normal((n_days, steps, len(syms))) * sig * np.sqrt(0.8 / steps), axis=1)
+    hi, lo = np.maximum(path.max(axis=1), 0), np.minimum(path.min(axis=1), 0)
+    close_log = np.cumsum(gap + path[:, -1, :], axis=0)
+    open_log = close_log - path[:, -1, :]
+    f = lambda a: pd.DataFrame(50.0 * np.exp(a), index=idx, columns=syms)  # noqa: E731
+    return MarketData.from_frames({"open": f(open_log), "high": f(open_log + hi), "low": f(open_log + lo),
+                                   "close": f(close_log)})
+
+
+PLANTED = {"L1": 0.12, "M1": 0.32, "H1": 0.80, "M2": 0.35, "L2": 0.14, "H2": 0.70, "M3": 0.30}
+
+
+def _planted_regime(sym: str) -> str:
+    return {"L": "low", "M": "mid", "H": "high"}[sym[0]]
+
+
+# ----------------------------------------------------------------------------------------- planted regimes
+def test_planted_regimes_are_recovered():
+    market = _regime_market(np.random.default_rng(0), PLANTED)
+    res = cluster_volatility(market)
+    assert isinstance(res, VolatilityClusters)
+    assert res.regimes.to_dict() == {s: _planted_regime(s) for s in PLANTED}
+    assert res.candidates == ("M1", "M2", "M3")  # universe order
+    assert res.component_volatility.is_monotonic_increasing
+
+
+def test_exclude_dates_drop_points():
+    market = _regime_market(np.random.default_rng(1), PLANTED, n_days=120)
+    full = volatility_points(market)
+    drop = [market.dates[50], market.dates[51], market.dates[3]]  # dates[3] lies in the warm-up: no point
+    kept = volatility_points(market, exclude_dates=drop)
+    assert len(full) - len(kept) == 2 * len(PLANTED)
+    assert not kept.index.get_level_values("date").isin(drop).any()
+    res = cluster_volatility(market, exclude_dates=drop)
+    assert res.n_points == len(kept) and res.n_excluded == 3
+
+
+def test_points_are_log_annualised_estimators():
+    market = _regime_market(np.random.default_rng(2), PLANTED, n_days=60)
+    pts = volatility_points(market, window=10, estimators=("parkinson", "yang_zhang"))
+    vols = estimate_all(market, window=10, estimators=("parkinson", "yang_zhang"))
+    day = vols["yang_zhang"].index[0]  # first day on which both estimators exist
+    assert pts.index.get_level_values("date")[0] == day
+    assert pts.loc[(day, "H1"), "parkinson"] == pytest.approx(np.log(vols["parkinson"].loc[day, "H1"]))
+    assert pts.loc[(day, "M2"), "yang_zhang"] == pytest.approx(np.log(vols["yang_zhang"].loc[day, "M2"]))
+    assert len(pts) == len(vols["yang_zhang"]) * len(PLANTED)
+
+
+# --------------------------------------------------------------------------------------- paper's window
+@pytest.fixture(scope="module")
+def gmm_market(paper_market):
+    return paper_market.slice(GMM_START, GMM_END)
+
+
+@pytest.fixture(scope="module")
+def paper_clusters(gmm_market):
+    return cluster_volatility(gmm_market)
+
+
+def test_paper_window_properties(paper_clusters, gmm_market):
+    c = paper_clusters
+    assert list(c.regimes.index) == gmm_market.symbols  # every stock assigned, universe order
+    assert set(c.regimes) <= set(REGIMES)
+    assert list(c.posteriors.columns) == list(REGIMES)
+    assert c.posteriors.sum(axis=1).to_numpy() == pytest.approx(1.0, abs=1e-9)
+    assert ((c.posteriors >= 0) & (c.posteriors <= 1)).all().all()
+    assert (c.posteriors.idxmax(axis=1) == c.regimes).all()
+    cv = c.component_volatility.to_numpy()
+    assert cv[0] < cv[1] < cv[2]  # low < mid < high by mean volatility
+    means = c.component_means.to_numpy()
+    assert np.exp(np.log(means).mean(axis=1)) == pytest.approx(cv)
+    assert c.weights.sum() == pytest.approx(1.0)
+    assert c.candidates == tuple(s for s in gmm_market.symbols if c.regimes[s] == "mid")
+    n_days = len(estimate_all(gmm_market, estimators=("yang_zhang",))["yang_zhang"])
+    assert c.n_points == n_days * len(gmm_market.symbols)
+    assert len(set(c.regimes)) >= 2  # the mixture separates the universe
+    d = c.to_dict()
+    assert json.loads(json.dumps(d, allow_nan=False)) == d
+    assert d["volatility_clusters"] == {s: c.regimes[s] for s in gmm_market.symbols}
+    assert set(d["posteriors"]) == set(gmm_market.symbols)
+
+
+def test_paper_window_is_deterministic_for_a_seed(paper_clusters, gmm_market):
+    again = cluster_volatility(gmm_market)
+    assert again.to_dict() == paper_clusters.to_dict()
+
+
+def test_paper_window_level_mixture_has_a_mid_group(paper_clusters):
+    # default features = "level": regimes are bands of volatility level, so a middle band exists
+    assert paper_clusters.features == "level"
+    assert paper_clusters.candidates
+
+
+def test_estimator_space_mixture_keeps_the_same_invariants(gmm_market):
+    # METHOD.md §3 as written (4-D points); whatever membership comes out, the invariants hold
+    c = cluster_volatility(gmm_market, features="estimators")
+    assert c.features == "estimators"
+    assert c.posteriors.sum(axis=1).to_numpy() == pytest.approx(1.0, abs=1e-9)
+    assert c.component_volatility.is_monotonic_increasing
+    assert c.to_dict() == cluster_volatility(gmm_market, features="estimators").to_dict()
+
+
+def test_level_components_are_ordered_bands(paper_clusters, gmm_market):
+    # in one dimension, a stock whose mean log-volatility is higher never lands in a lower regime than one
+    # whose mean is well below it (checked on the per-stock means against the component centres)
+    pts = volatility_points(gmm_market).mean(axis=1).groupby(level="symbol").mean()
+    rank = {"low": 0, "mid": 1, "high": 2}
+    for a in pts.index:
+        for b in pts.index:
+            if pts[a] > pts[b] + 0.25:
+                assert rank[paper_clusters.regimes[a]] >= rank[paper_clusters.regimes[b]]
+
+
+def test_regime_figure_is_written(paper_clusters, gmm_market, tmp_path):
+    from volts.figures.volatility import plot_volatility_regimes
+
+    vols = estimate_all(gmm_market)
+    for arg, name in ((vols, "all.png"), (vols["yang_zhang"], "yz.png")):
+        path = plot_volatility_regimes(arg, paper_clusters, tmp_path / name)
+        assert path.is_file() and path.stat().st_size > 10_000
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------------- degenerate
+def test_fewer_than_three_stocks_raises():
+    market = _regime_market(np.random.default_rng(3), {"A": 0.2, "B": 0.4}, n_days=80)
+    with pytest.raises(DataError, match="at least 3 stocks"):
+        cluster_volatility(market)
+
+
+def test_too_few_points_raises():
+    market = _regime_market(np.random.default_rng(4), {"A": 0.2, "B": 0.4, "C": 0.8}, n_days=30)
+    with pytest.raises(DataError, match=r"30 \(stock, day\) points .* needs at least 45"):
+        cluster_volatility(market, features="estimators")  # 10 days with a full Yang-Zhang window x 3 stocks
+    with pytest.raises(DataError, match=r"6 \(stock, day\) points .* needs at least 9"):
+        cluster_volatility(market.slice(None, market.dates[21]))  # 1-D level mixture: 3 x (mean, var, weight)
+    with pytest.raises(DataError, match="fewer than the 21 bars"):
+        cluster_volatility(market.slice(None, market.dates[19]))
+
+
+def test_constant_price_symbol_raises_naming_it():
+    market = _regime_market(np.random.default_rng(5), PLANTED, n_days=60)
+    frames = {f: market.field(f).copy() for f in ("open", "high", "low", "close")}
+    for f in frames:
+        frames[f]["FLAT"] = 7.0
+    with pytest.raises(DataError, match=r"^FLAT: "):
+        cluster_volatility(MarketData.from_frames(frames))
+
+
+def test_bad_parameters():
+    market = _regime_market(np.random.default_rng(6), PLANTED, n_days=60)
+    with pytest.raises(ConfigError):
+        cluster_volatility(market, estimators=("parkinson", "vix"))
+    with pytest.raises(ConfigError):
+        cluster_volatility(market, covariance_type="banded")
+    with pytest.raises(ConfigError):
+        cluster_volatility(market, n_init=0)
+
+
+# ------------------------------------------------------------------------------ synthetic demo market
+def test_synthetic_market_regimes_recovered():
+    from volts.data.synthetic import make_synthetic_market
+
+    synthetic = make_synthetic_market(seed=0)
+    res = cluster_volatility(synthetic.data)
+    assert res.regimes.to_dict() == dict(synthetic.truth.regimes)
+    assert set(res.candidates) == {s for s, r in synthetic.truth.regimes.items() if r == "mid"}
