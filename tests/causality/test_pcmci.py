@@ -1,0 +1,120 @@
+"""PCMCI / ParCorr screen (METHOD.md §4b): equality with a direct tigramite call, a planted lagged system, and the
+contemporaneous mode against an independent residual-correlation computation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from volts.causality.pcmci import pcmci_screen
+from volts.errors import DataError
+
+TRAIN = ("2022-11-01", "2023-06-08")
+MID = ["TSLA", "AMZN", "META", "MU", "QCOM", "INTC"]
+
+
+@pytest.fixture(scope="module")
+def mid_returns(paper_market):
+    return paper_market.slice(*TRAIN).select(MID).log_returns()
+
+
+def test_lagged_mode_equals_a_direct_tigramite_call(mid_returns):
+    import tigramite.data_processing as pp
+    from tigramite.independence_tests.parcorr import ParCorr
+    from tigramite.pcmci import PCMCI
+
+    res = pcmci_screen(mid_returns, tau_max=5, alpha=0.05, min_abs_partial_corr=0.15)
+    direct = PCMCI(dataframe=pp.DataFrame(mid_returns.to_numpy(), var_names=MID), cond_ind_test=ParCorr(),
+                   verbosity=0).run_pcmci(tau_min=1, tau_max=5, pc_alpha=0.05)
+    assert res.val_matrix.shape == (6, 6, 6) and res.var_names == tuple(MID)
+    np.testing.assert_allclose(res.val_matrix, direct["val_matrix"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.p_matrix, direct["p_matrix"], rtol=0, atol=1e-12)
+    # the edge rule, recomputed from tigramite's matrices: strongest qualifying tau per ordered pair
+    expected = {}
+    for i, a in enumerate(MID):
+        for j, b in enumerate(MID):
+            if i == j:
+                continue
+            ok = [(abs(direct["val_matrix"][i, j, t]), t) for t in range(1, 6)
+                  if direct["p_matrix"][i, j, t] <= 0.05 and abs(direct["val_matrix"][i, j, t]) >= 0.15]
+            if ok:
+                expected[(a, b)] = max(ok)[1]
+    assert {(e.leader, e.follower): e.tau for e in res.edges} == expected
+    for (a, b), tau in expected.items():
+        e = res.edge(a, b)
+        assert res.has_edge(a, b) and e.value == direct["val_matrix"][MID.index(a), MID.index(b), tau]
+    json.dumps(res.to_dict())
+
+
+def _planted(n=500, seed=11) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a, b, c, d = (rng.normal(size=n) for _ in range(4))
+    b[1:] += 0.6 * a[:-1]            # A -> B at tau = 1
+    d[3:] += 0.6 * c[:-3]            # C -> D at tau = 3
+    return pd.DataFrame({"A": a, "B": b, "C": c, "D": d}, index=pd.bdate_range("2020-01-01", periods=n))
+
+
+def test_planted_lagged_links_are_found_and_independent_series_stay_unlinked():
+    res = pcmci_screen(_planted(), tau_max=5, alpha=0.05, min_abs_partial_corr=0.15)
+    ab, cd = res.edge("A", "B"), res.edge("C", "D")
+    assert ab is not None and ab.tau == 1 and ab.value > 0.3 and ab.p < 1e-10
+    assert cd is not None and cd.tau == 3 and cd.value > 0.3 and cd.p < 1e-10
+    for x in "AB":
+        for y in "CD":
+            assert not res.has_edge(x, y) and not res.has_edge(y, x), (x, y)
+    assert not res.has_edge("B", "A") and not res.has_edge("D", "C")
+
+
+def _residual_partial_corr(frame: pd.DataFrame, a: str, b: str) -> tuple[float, float]:
+    """Correlation of the OLS residuals of a and b on [1, all other columns], with its t-test p-value."""
+    others = [c for c in frame.columns if c not in (a, b)]
+    Z = np.column_stack([np.ones(len(frame)), frame[others].to_numpy()])
+    ra = frame[a].to_numpy() - Z @ np.linalg.lstsq(Z, frame[a].to_numpy(), rcond=None)[0]
+    rb = frame[b].to_numpy() - Z @ np.linalg.lstsq(Z, frame[b].to_numpy(), rcond=None)[0]
+    r = float(np.corrcoef(ra, rb)[0, 1])
+    dof = len(frame) - 2 - len(others)
+    t = r * np.sqrt(dof / (1 - r * r))
+    return r, float(2 * stats.t.sf(abs(t), dof))
+
+
+def test_contemporaneous_mode_equals_residual_correlations(mid_returns):
+    res = pcmci_screen(mid_returns, tau_max=5, alpha=0.05, min_abs_partial_corr=0.15, mode="contemporaneous")
+    assert res.val_matrix.shape == (6, 6, 6)
+    assert not res.val_matrix[:, :, 1:].any() and (res.p_matrix[:, :, 1:] == 1).all()
+    expected_edges = set()
+    for i, a in enumerate(MID):
+        for j, b in enumerate(MID):
+            if i == j:
+                continue
+            r, p = _residual_partial_corr(mid_returns, a, b)
+            assert res.val_matrix[i, j, 0] == pytest.approx(r, abs=1e-10)
+            assert res.p_matrix[i, j, 0] == pytest.approx(p, abs=1e-10, rel=1e-8)
+            if p <= 0.05 and abs(r) >= 0.15:
+                expected_edges.add((a, b))
+    got = {(e.leader, e.follower) for e in res.edges}
+    assert got == expected_edges and all(e.tau == 0 for e in res.edges)
+    assert got == {(b, a) for a, b in got}          # symmetric: both directions
+    json.dumps(res.to_dict())
+
+
+def test_pcmci_figure_and_errors(tmp_path):
+    from volts.figures.causality import plot_pcmci_graph
+
+    res = pcmci_screen(_planted(n=200), tau_max=3)
+    out = plot_pcmci_graph(res, tmp_path / "pcmci.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(KeyError):
+        res.has_edge("A", "NOPE")
+    with pytest.raises(DataError, match="too few"):          # (N + 1) tau_max + 3 = 28 rows needed
+        pcmci_screen(_planted(n=27), tau_max=5)
+    pcmci_screen(_planted(n=28), tau_max=5)
+    frame = _planted(n=30)
+    frame.iloc[3, 2] = np.nan
+    with pytest.raises(DataError, match="C has a NaN"):
+        pcmci_screen(frame)
+    with pytest.raises(ValueError):
+        pcmci_screen(_planted(n=100), mode="instant")

@@ -1,0 +1,497 @@
+"""Granger causality over a scan of lag orders for every ordered pair of a universe (METHOD.md §4a).
+
+For a leader X, a follower Y and a lag order l, the test compares two OLS regressions on the sample
+t = l .. n-1 (n_obs = n - l rows):
+
+    restricted:    Y_t = c + sum_{i=1..l} a_i Y_{t-i} + e_t
+    unrestricted:  Y_t = c + sum_{i=1..l} a_i Y_{t-i} + sum_{j=1..l} b_j X_{t-j} + u_t
+
+    F = ((SSR_r - SSR_u) / l) / (SSR_u / df_u),   df_u = n_obs - 2 l - 1,   p = P(F(l, df_u) > F).
+
+This is exactly statsmodels' ``grangercausalitytests(data[[Y, X]], [l])[l][0]["ssr_ftest"]`` (statsmodels tests
+whether the *second* column causes the first and trims each lag order's sample separately by l rows).
+
+How the scan is batched (so that 100 names x 47 lag orders, about 465,000 F-tests, take seconds):
+
+* For each l, one lag tensor holds the l lags of every symbol plus its current value on the common sample.
+* For each follower Y, one Householder QR of the restricted design [1, Y_{t-1..t-l}] gives its residual and an
+  orthonormal basis of the design's orthogonal complement. By Frisch-Waugh-Lovell, the unrestricted SSR equals
+  the SSR of the restricted residual regressed on the X lags *residualised* on the restricted design, so the X
+  lag blocks of all leaders are residualised at once with one matrix product.
+* The design of the unrestricted regression, span{1, Y lags, X lags}, is the same for X -> Y and Y -> X. So each
+  unordered pair {X, Y} needs one small QR of [X lags~, X_t~, Y_t~] (~ = residualised on Y's restricted design):
+  its R factor gives both directions' unrestricted SSRs. These QRs are done as one stacked ``numpy.linalg.qr``
+  call per follower.
+
+Nothing is approximated: on the reference data the p-values agree with statsmodels' to ~1e-13.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from volts.errors import DataError
+
+__all__ = [
+    "GrangerScan",
+    "GrangerSelection",
+    "GrangerTest",
+    "adf_check",
+    "granger_scan",
+    "select_granger_pairs",
+    "stationarity_warning",
+]
+
+#: A residualised X-lag column whose norm falls below this fraction of the series' scale is collinear.
+_COLLINEAR_RTOL = 1e-10
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _none_if_nan(x: float) -> float | None:
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+def _date_str(value: Any) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _check_frame(frame: pd.DataFrame, *, what: str) -> np.ndarray:
+    """Shared input rules of the causality functions; returns the values as float64 (n, N)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what}: expected a pandas DataFrame of dates x symbols, got {type(frame).__name__}")
+    if frame.shape[1] < 2:
+        got = ", ".join(map(str, frame.columns)) or "none"
+        raise DataError(f"{what}: needs at least 2 symbols, got {frame.shape[1]} ({got})")
+    if not frame.columns.is_unique:
+        dup = frame.columns[frame.columns.duplicated()].unique()
+        raise DataError(f"{what}: duplicate symbol column(s) {', '.join(map(str, dup))}")
+    try:
+        values = frame.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: every column must be numeric") from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"{what}: {frame.columns[col]} has a NaN/inf value on {_date_str(frame.index[row])} "
+                        f"(rule: no missing values; clean or align the series first)")
+    spread = values.max(axis=0) - values.min(axis=0)
+    flat = np.flatnonzero(spread <= 1e-12 * np.maximum(np.abs(values).max(axis=0), 1.0))
+    if flat.size:
+        sym = frame.columns[flat[0]]
+        raise DataError(f"{what}: {sym} is constant from {_date_str(frame.index[0])} to "
+                        f"{_date_str(frame.index[-1])} (rule: a constant series cannot be tested)")
+    return values
+
+
+# ------------------------------------------------------------------------------------------------ result
+@dataclass(frozen=True, eq=False)
+class GrangerScan:
+    """Granger F-tests of every ordered pair over a range of lag orders.
+
+    Attributes
+    ----------
+    pvalues : pandas.DataFrame, shape (N (N - 1), n_lags)
+        p-value of the ``ssr_ftest`` for leader -> follower at lag order l. Rows: MultiIndex
+        (``leader``, ``follower``) in the order of the input columns; columns: the lag orders ``min_lag ..
+        max_lag`` (name ``lag``); NaN in the columns of ``skipped_lags``.
+    fstats : pandas.DataFrame
+        F statistics, same shape and labels as ``pvalues``.
+    df_resid : dict of int to int
+        Residual degrees of freedom of the unrestricted regression (n_obs - 2 l - 1) per evaluated l.
+    skipped_lags : tuple of int
+        Lag orders not tested because ``df_resid < min_df``.
+    n_obs : int
+        Rows (dates) of the input; the regression for lag order l uses ``n_obs - l`` of them.
+    n_tests : int
+        Number of (pair, l) F-tests evaluated: pairs x evaluated lag orders (the size of the multiple comparison
+        that the choice of l* sits on).
+    symbols : tuple of str
+        Input columns, in order.
+    min_df : int
+        Residual-df guard used.
+    start, end : str
+        First and last date (label) of the input.
+    """
+
+    pvalues: pd.DataFrame
+    fstats: pd.DataFrame
+    df_resid: dict[int, int]
+    skipped_lags: tuple[int, ...]
+    n_obs: int
+    n_tests: int
+    symbols: tuple[str, ...]
+    min_df: int
+    start: str
+    end: str
+
+    @property
+    def lags(self) -> tuple[int, ...]:
+        """Every lag order of the scan, evaluated or skipped."""
+        return tuple(int(c) for c in self.pvalues.columns)
+
+    @property
+    def evaluated_lags(self) -> tuple[int, ...]:
+        """Lag orders that were tested (not skipped)."""
+        return tuple(sorted(self.df_resid))
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """Ordered pairs (leader, follower), in row order."""
+        return list(self.pvalues.index)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: per pair the p-value and F statistic for every lag order (None when skipped)."""
+        tests = []
+        for (leader, follower), prow, frow in zip(self.pvalues.index, self.pvalues.to_numpy(),
+                                                  self.fstats.to_numpy()):
+            tests.append({"leader": str(leader), "follower": str(follower),
+                          "p": [_none_if_nan(v) for v in prow], "F": [_none_if_nan(v) for v in frow]})
+        return {
+            "start": self.start, "end": self.end, "n_obs": int(self.n_obs), "symbols": list(self.symbols),
+            "lags": list(self.lags), "skipped_lags": [int(x) for x in self.skipped_lags],
+            "min_df": int(self.min_df), "df_resid": {str(k): int(v) for k, v in sorted(self.df_resid.items())},
+            "n_tests": int(self.n_tests), "tests": tests,
+        }
+
+
+# ---------------------------------------------------------------------------------------------- the scan
+def _scan_lag(values: np.ndarray, l: int, scale: np.ndarray, symbols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """F statistics of every ordered pair at one lag order.
+
+    Returns ``num`` and ``den`` of shape (N, N) indexed [follower, leader]: num = SSR_r - SSR_u, den = SSR_u
+    (diagonal left at 0).
+    """
+    n, N = values.shape
+    m = n - l                     # observations of this lag order's regressions
+    d = m - l - 1                 # dimension of the restricted design's orthogonal complement
+    # lag tensor: T[:, k, j-1] = symbol k lagged j days (j = 1..l), T[:, k, l] = symbol k at t
+    T = np.empty((m, N, l + 1))
+    for j in range(1, l + 1):
+        T[:, :, j - 1] = values[l - j:n - j]
+    T[:, :, l] = values[l:]
+    # Work in coordinates of the orthogonal complement when it is small (large l), else project in R^m.
+    use_complement = d <= 0.8 * m
+    num = np.zeros((N, N))
+    den = np.zeros((N, N))
+    ssr_r = np.empty(N)
+    Z = np.empty((m, l + 1))
+    Z[:, l] = 1.0
+    for i in range(N):                       # i = the follower Y whose restricted design is factored
+        Z[:, :l] = T[:, i, :l]
+        y = T[:, i, l]
+        if use_complement:
+            Qc = np.linalg.qr(Z, mode="complete")[0][:, l + 1:]         # (m, d) basis of design's complement
+            ey = Qc.T @ y
+        else:
+            Q = np.linalg.qr(Z)[0]                                      # (m, l+1)
+            ey = y - Q @ (Q.T @ y)
+        ssr_r[i] = ey @ ey
+        if ssr_r[i] <= (1e-13 * scale[i]) ** 2 * m:
+            raise DataError(f"granger: {symbols[i]} is fitted exactly by its own {l} lags "
+                            f"(rule: a perfect fit leaves no residual to test)")
+        k = N - 1 - i                                                   # leaders X with index > i
+        if k == 0:
+            continue
+        B = T[:, i + 1:, :].reshape(m, k * (l + 1))
+        W = Qc.T @ B if use_complement else B - Q @ (Q.T @ B)           # residualised on Y's design (FWL)
+        rows = W.shape[0]
+        A = np.empty((k, rows, l + 2))                                  # per X: [X lags~ | X_t~ | Y_t~]
+        A[:, :, :l + 1] = W.reshape(rows, k, l + 1).transpose(1, 0, 2)
+        A[:, :, l + 1] = ey
+        R = np.linalg.qr(A, mode="r")                                   # (k, min(rows, l+2), l+2)
+        diag = np.abs(np.diagonal(R[:, :l, :l], axis1=1, axis2=2))      # (k, l)
+        collinear = diag.min(axis=1) <= _COLLINEAR_RTOL * scale[i + 1:] * np.sqrt(m)
+        if collinear.any():
+            j = i + 1 + int(np.argmax(collinear))
+            raise DataError(f"granger: the lags of {symbols[j]} are collinear with those of {symbols[i]} at lag "
+                            f"order {l} (rule: the unrestricted design must have full rank)")
+        cy = R[:, :, l + 1]                                             # Q^T Y_t~ per X
+        num[i, i + 1:] = np.einsum("kj,kj->k", cy[:, :l], cy[:, :l])    # X -> Y: SSR_r - SSR_u
+        den[i, i + 1:] = np.einsum("kj,kj->k", cy[:, l:], cy[:, l:])    # X -> Y: SSR_u
+        den[i + 1:, i] = R[:, l, l] ** 2                                # Y -> X: SSR_u of X on the joint design
+    # Y -> X direction: SSR_r of X (own restricted fit) minus its joint-design SSR_u.
+    lower = np.tril_indices(N, -1)
+    num[lower] = ssr_r[lower[0]] - den[lower]
+    np.maximum(num, 0.0, out=num)
+    exact = (den <= ((1e-13 * scale) ** 2 * m)[:, None]) & ~np.eye(N, dtype=bool)
+    if exact.any():
+        f, x = np.argwhere(exact)[0]
+        raise DataError(f"granger: {symbols[x]} -> {symbols[f]} fits exactly at lag order {l} "
+                        f"(rule: a perfect fit leaves no residual to test)")
+    return num, den
+
+
+def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, min_df: int = 10) -> GrangerScan:
+    """Granger F-tests (``ssr_ftest``) of every ordered pair of symbols for every lag order in a range.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_dates, N)
+        Dates x symbols, N >= 2, no NaN: close prices or log returns (the caller chooses; METHOD.md §4a). Rows in
+        time order.
+    min_lag, max_lag : int
+        Lag orders l = min_lag .. max_lag (trading days; METHOD.md §4a: 2 .. 48, the paper's "window").
+    min_df : int
+        Lag orders whose unrestricted regression has fewer residual degrees of freedom than this,
+        n_dates - l - 2 l - 1 < min_df, are skipped (NaN columns) and listed in ``skipped_lags``.
+
+    Returns
+    -------
+    GrangerScan
+        p-values and F statistics per ordered pair (leader, follower) and lag order.
+
+    Raises
+    ------
+    DataError
+        Fewer than 2 symbols, duplicate or non-numeric columns, NaN/inf, a constant series, too few rows for
+        ``min_lag`` under the ``min_df`` guard, or an exactly collinear / perfectly fitted regression.
+    ValueError
+        ``min_lag < 1``, ``max_lag < min_lag`` or ``min_df < 1``.
+
+    Notes
+    -----
+    Identical to ``statsmodels.tsa.stattools.grangercausalitytests(frame[[follower, leader]], [l])[l][0]
+    ["ssr_ftest"]`` for every pair and l, computed in batch (see the module docstring). Source: Granger (1969);
+    METHOD.md §4a; the paper's §3.3.1.
+    """
+    if min_lag < 1 or max_lag < min_lag or min_df < 1:
+        raise ValueError(f"granger_scan: need 1 <= min_lag <= max_lag and min_df >= 1 "
+                         f"(got min_lag={min_lag}, max_lag={max_lag}, min_df={min_df})")
+    values = _check_frame(frame, what="granger")
+    n, N = values.shape
+    symbols = [str(c) for c in frame.columns]
+    start, end = _date_str(frame.index[0]), _date_str(frame.index[-1])
+    lags = list(range(int(min_lag), int(max_lag) + 1))
+    df_of = {l: n - l - 2 * l - 1 for l in lags}
+    evaluated = [l for l in lags if df_of[l] >= min_df]
+    skipped = tuple(l for l in lags if df_of[l] < min_df)
+    if not evaluated:
+        need = 3 * min_lag + 1 + min_df
+        raise DataError(f"granger: {n} rows from {start} to {end} are too few for lag order {min_lag} "
+                        f"(rule: n - 3 l - 1 >= min_df={min_df} needs at least {need} rows)")
+    scale = values.std(axis=0)
+
+    leaders_idx, followers_idx = np.nonzero(~np.eye(N, dtype=bool))   # leader-major row order
+    F = np.full((N * (N - 1), len(lags)), np.nan)
+    P = np.full_like(F, np.nan)
+    for c, l in enumerate(lags):
+        if df_of[l] < min_df:
+            continue
+        num, den = _scan_lag(values, l, scale, symbols)
+        df_u = df_of[l]
+        pick = (followers_idx, leaders_idx)                 # num/den are indexed [follower, leader]
+        F[:, c] = (num[pick] / l) / (den[pick] / df_u)
+        P[:, c] = stats.f.sf(F[:, c], l, df_u)
+    index = pd.MultiIndex.from_arrays([[symbols[i] for i in leaders_idx], [symbols[j] for j in followers_idx]],
+                                      names=["leader", "follower"])
+    columns = pd.Index(lags, name="lag")
+    return GrangerScan(
+        pvalues=pd.DataFrame(P, index=index, columns=columns),
+        fstats=pd.DataFrame(F, index=index, columns=columns),
+        df_resid={l: int(df_of[l]) for l in evaluated},
+        skipped_lags=skipped,
+        n_obs=int(n),
+        n_tests=int(N * (N - 1) * len(evaluated)),
+        symbols=tuple(symbols),
+        min_df=int(min_df),
+        start=start,
+        end=end,
+    )
+
+
+# ------------------------------------------------------------------------------------------ selection
+@dataclass(frozen=True)
+class GrangerTest:
+    """One ordered pair's Granger test at the selected lag order.
+
+    Attributes
+    ----------
+    leader, follower : str
+        X and Y of X -> Y.
+    p : float
+        Naive ``ssr_ftest`` p-value at l*.
+    p_bh : float
+        Benjamini-Hochberg adjusted p-value across all pairs at l*.
+    f : float
+        F statistic at l*.
+    """
+
+    leader: str
+    follower: str
+    p: float
+    p_bh: float
+    f: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"leader", "follower", "p", "p_bh", "F"}``."""
+        return {"leader": self.leader, "follower": self.follower, "p": float(self.p), "p_bh": float(self.p_bh),
+                "F": float(self.f)}
+
+
+@dataclass(frozen=True, eq=False)
+class GrangerSelection:
+    """The lag order l* and the pairs that pass the Granger screen (METHOD.md §4a).
+
+    Attributes
+    ----------
+    lag : int
+        l*, the lag order minimising the median p-value across pairs (ties: the smaller l).
+    alpha : float
+        Significance level of the naive cut p(l*) < alpha.
+    tests : tuple of GrangerTest
+        Every ordered pair at l*, in the scan's row order.
+    pairs : tuple of GrangerTest
+        The pairs kept (p < alpha), in the same order.
+    median_p : pandas.Series
+        Median p-value across pairs per evaluated lag order (index ``lag``), the curve l* minimises.
+    n_tests : int
+        (pair, l) tests the scan evaluated.
+    skipped_lags : tuple of int
+        Lag orders the scan skipped for too few residual degrees of freedom.
+    """
+
+    lag: int
+    alpha: float
+    tests: tuple[GrangerTest, ...]
+    pairs: tuple[GrangerTest, ...]
+    median_p: pd.Series
+    n_tests: int
+    skipped_lags: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``granger`` object of ``selection.json``: ``{"lag", "alpha", "n_tests", "skipped_lags",
+        "median_p": [{"lag", "median_p"}], "tests": [{"leader", "follower", "p", "p_bh", "F"}], "pairs": [...]}``."""
+        return {
+            "lag": int(self.lag), "alpha": float(self.alpha), "n_tests": int(self.n_tests),
+            "skipped_lags": [int(x) for x in self.skipped_lags],
+            "median_p": [{"lag": int(k), "median_p": float(v)} for k, v in self.median_p.items()],
+            "tests": [t.to_dict() for t in self.tests],
+            "pairs": [t.to_dict() for t in self.pairs],
+        }
+
+
+def _bh_adjust(p: np.ndarray) -> np.ndarray:
+    from statsmodels.stats.multitest import multipletests
+
+    return multipletests(p, method="fdr_bh")[1]
+
+
+def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01) -> GrangerSelection:
+    """Pick the lag order l* and keep the pairs significant at it (METHOD.md §4a; the paper's Figure 4, Table 2).
+
+    l* is the evaluated lag order with the smallest median p-value across all ordered pairs (ties: the smaller
+    l). A pair is kept when its naive p-value at l* is below ``alpha``. Benjamini-Hochberg adjusted p-values
+    across the pairs at l* are reported beside the naive ones (``statsmodels.stats.multitest.multipletests``,
+    ``fdr_bh``); note that the scan over l is a further multiple comparison (``n_tests``).
+
+    Parameters
+    ----------
+    scan : GrangerScan
+        Output of :func:`granger_scan`.
+    alpha : float
+        Significance level in (0, 1) (METHOD.md §4a: 0.01).
+
+    Returns
+    -------
+    GrangerSelection
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` outside (0, 1).
+    DataError
+        The scan evaluated no lag order.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"select_granger_pairs: alpha must be in (0, 1), got {alpha}")
+    lags = list(scan.evaluated_lags)
+    if not lags:
+        raise DataError("granger: the scan evaluated no lag order (all skipped by the residual-df guard)")
+    medians = pd.Series([float(np.median(scan.pvalues[l].to_numpy())) for l in lags],
+                        index=pd.Index(lags, name="lag"), name="median_p")
+    best = lags[int(np.argmin(medians.to_numpy()))]   # argmin returns the first, i.e. smallest, l on ties
+    p = scan.pvalues[best].to_numpy()
+    f = scan.fstats[best].to_numpy()
+    p_bh = _bh_adjust(p)
+    tests = tuple(GrangerTest(str(a), str(b), float(pi), float(qi), float(fi))
+                  for (a, b), pi, qi, fi in zip(scan.pvalues.index, p, p_bh, f))
+    kept = tuple(t for t in tests if t.p < alpha)
+    return GrangerSelection(lag=int(best), alpha=float(alpha), tests=tests, pairs=kept, median_p=medians,
+                            n_tests=int(scan.n_tests), skipped_lags=tuple(scan.skipped_lags))
+
+
+# ------------------------------------------------------------------------------------------ stationarity
+def adf_check(frame: pd.DataFrame, alpha: float = 0.05) -> dict[str, float]:
+    """Augmented Dickey-Fuller p-value of every column (statsmodels ``adfuller``, constant, lags by AIC).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_dates, N)
+        The series the Granger test will run on (close prices or log returns).
+    alpha : float
+        Level at which a p-value above it means "unit root not rejected"; only checked here (it must lie in
+        (0, 1)) so that callers pass one level to this function and to :func:`stationarity_warning`.
+
+    Returns
+    -------
+    dict of str to float
+        p-value per symbol, in column order. A large p-value (> alpha) means the series looks non-stationary.
+
+    Raises
+    ------
+    DataError
+        Same input rules as :func:`granger_scan`.
+    ValueError
+        ``alpha`` outside (0, 1).
+
+    Notes
+    -----
+    Source: Dickey & Fuller (1979); ``statsmodels.tsa.stattools.adfuller``; METHOD.md §4a.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"adf_check: alpha must be in (0, 1), got {alpha}")
+    from statsmodels.tsa.stattools import adfuller
+
+    values = _check_frame(frame, what="adf")
+    return {str(sym): float(adfuller(values[:, k], autolag="AIC", result_object=True).pvalue)
+            for k, sym in enumerate(frame.columns)}
+
+
+def stationarity_warning(adf_pvalues: Mapping[str, float], *, series: str = "close",
+                         alpha: float = 0.05) -> str | None:
+    """A one-line warning when the Granger inputs look non-stationary, else None (METHOD.md §4a).
+
+    Parameters
+    ----------
+    adf_pvalues : mapping of str to float
+        Output of :func:`adf_check`.
+    series : str
+        What the frame holds: ``"close"`` (price levels) or ``"log_return"``.
+    alpha : float
+        ADF level: p > alpha means a unit root is not rejected.
+
+    Returns
+    -------
+    str or None
+        For price levels with at least one series that looks non-stationary: a warning that levels bias the
+        F-test towards finding causality. For other series that look non-stationary: a milder note. None when
+        every series rejects a unit root.
+    """
+    flagged = {s: p for s, p in adf_pvalues.items() if p > alpha}
+    if not flagged:
+        return None
+    listed = ", ".join(f"{s} (p={p:.3f})" for s, p in flagged.items())
+    if series == "close":
+        return (f"Granger test on price levels: ADF does not reject a unit root at alpha={alpha:g} for {listed}; "
+                f"non-stationary levels bias the F-test towards finding causality (METHOD.md §4a), "
+                f"granger.series = \"log_return\" is the sound choice")
+    return (f"Granger test on {series}: ADF does not reject a unit root at alpha={alpha:g} for {listed}; "
+            f"the F-test assumes stationary series")
