@@ -1,0 +1,189 @@
+"""``volts signal --selection FILE``: target positions for the next session; orders only with ``--execute``.
+
+Steps: read the selection (``volts.artifacts.read_selection``), load closed bars of its leaders and followers up
+to ``--asof`` (default: the last available bar) from the CSV files or the MT5 terminal, compute each pair's
+target through ``volts.signals`` (``volts.live.compute_targets``), print a table, write
+``<out>/<DATE>.json`` atomically (DATE = the last close used). With ``--execute`` (after a confirmation, or
+``--yes``; without a terminal on stdin and without ``--yes`` the command refuses with exit 2) the targets are
+routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live.execute_targets``, journaled in ``--journal``
+(default ``live.journal``).
+
+Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+#: Calendar days of history loaded per bar the signal needs (weekends, holidays), plus a fixed margin.
+WARMUP_FACTOR = 1.6
+WARMUP_MARGIN_DAYS = 20
+
+
+def warmup_start(end: dt.date, *, ma_window: int, max_lag: int) -> dt.date:
+    """First date to load so that the SMA of the signal day (``max_lag`` bars before the end) has its
+    ``ma_window`` closes, with room for holidays."""
+    bars = ma_window + max_lag + 5
+    return end - dt.timedelta(days=int(math.ceil(bars * WARMUP_FACTOR)) + WARMUP_MARGIN_DAYS)
+
+
+def _csv_last_date(settings, symbols) -> dt.date:
+    """The last date every needed CSV file has (the default as-of date of the csv source)."""
+    from volts.data.csv import read_csv_bars, symbol_file
+
+    last = []
+    for sym in symbols:
+        bars = read_csv_bars(symbol_file(settings.data.dir, sym, settings.data.csv), sym, settings.data.csv)
+        last.append(bars.index.dropna().max().date())
+    return min(last)
+
+
+def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: Path, execute: bool,
+               confirm, journal_path: Optional[Path], console, terminal=None, now=None, sleep=None):
+    """The command's work, callable from Python. ``confirm(targets) -> bool`` is asked before any order.
+
+    Returns ``(targets, signals_path, executions)``; ``executions`` is None on a dry run.
+    """
+    from volts import __version__
+    from volts.artifacts import now_utc_iso, read_selection
+    from volts.errors import UsageError
+    from volts.live import Journal, compute_targets, execute_targets, write_signals
+
+    selection = read_selection(selection_path)
+    pairs = selection["pairs"]
+    if not pairs:
+        raise UsageError(f"{selection_path}: the selection holds no pair; nothing to signal")
+    symbols = list(dict.fromkeys(s for p in pairs for s in (p["leader"], p["follower"])))
+    max_lag = max(int(p["lag"]) for p in pairs)
+    st = settings.strategy
+    source = settings.data.source
+    if source not in ("csv", "mt5"):
+        raise UsageError(f"volts signal reads csv or mt5 data (data.source is '{source}')")
+
+    term = terminal
+    own_terminal = False
+    try:
+        if source == "mt5":
+            from volts.data.mt5 import Mt5Terminal, _now_utc, load_mt5_market
+
+            if term is None:
+                term = Mt5Terminal.from_settings(settings.data.mt5, sleep=sleep)
+                own_terminal = True
+            end_ref = asof or _now_utc(now).date()
+            start = warmup_start(end_ref, ma_window=st.ma_window, max_lag=max_lag)
+            market = load_mt5_market(settings.data, symbols=symbols, start=start, end=asof, terminal=term, now=now,
+                                     sleep=sleep)
+        else:
+            from volts.data.sources import load_market
+
+            end_ref = asof or _csv_last_date(settings, symbols)
+            start = warmup_start(end_ref, ma_window=st.ma_window, max_lag=max_lag)
+            market = load_market(settings.data, symbols=symbols, start=start, end=end_ref)
+
+        targets = compute_targets(pairs, market, asof=asof, ma_window=st.ma_window, mode=st.mode)
+        _print_targets(targets, console, source)
+        meta = {"source": source, "selection": str(selection_path), "selection_asof": selection.get("asof"),
+                "volts_version": __version__, "config_sha256": settings.sha256(), "data_sha256": market.sha256(),
+                "created": now_utc_iso()}
+        path = write_signals(targets, out, meta=meta)
+        console.print(f"wrote {path}", markup=False)
+        if not execute:
+            console.print("dry run: no order sent (use --execute to route the targets to MT5)", markup=False)
+            return targets, path, None
+
+        if not confirm(targets):
+            console.print("not confirmed: no order sent", markup=False)
+            raise typer.Exit(1)
+        if term is None:
+            from volts.data.mt5 import Mt5Terminal
+
+            term = Mt5Terminal.from_settings(settings.data.mt5, sleep=sleep)
+            own_terminal = True
+        live = settings.live
+        with Journal(journal_path or Path(live.journal), now=now) as journal:
+            console.print(f"journal {journal.path} (run {journal.run_id})", markup=False)
+            executions = execute_targets(targets, term, journal, magic=live.magic,
+                                         volume_per_pair=live.volume_per_pair, capital=settings.backtest.capital,
+                                         deviation=live.deviation_points, now=now, settings=settings.data.mt5)
+        _print_executions(executions, console)
+        return targets, path, executions
+    finally:
+        if own_terminal and term is not None:
+            term.close()
+
+
+def _fmt(x, spec=".2f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _print_targets(targets, console, source: str) -> None:
+    from rich.table import Table
+
+    first = targets[0]
+    table = Table(title=f"volts signal: session {first.session} (closes up to {first.asof}, {source})",
+                  title_justify="left")
+    for col, justify in (("pair", "left"), ("lag", "right"), ("last close", "left"), ("signal day", "left"),
+                         ("leader close", "right"), ("SMA", "right"), ("target", "right")):
+        table.add_column(col, justify=justify)
+    names = {1: "long +1", -1: "short -1", 0: "flat 0"}
+    for t in targets:
+        table.add_row(t.pair, str(t.lag), str(t.asof), str(t.signal_date or "-"), _fmt(t.leader_close),
+                      _fmt(t.sma), names[t.target])
+    console.print(table)
+
+
+def _print_executions(executions, console) -> None:
+    from rich.table import Table
+
+    table = Table(title="orders", title_justify="left")
+    for col in ("pair", "symbol", "before", "target", "action", "orders"):
+        table.add_column(col)
+    for e in executions:
+        orders = ", ".join(f"{o['step']} {o['volume']:g}@{o['price']:g} ({o['retcode']})" for o in e.orders) or "-"
+        table.add_row(e.pair, e.broker_symbol, str(e.before), str(e.target), e.action, orders)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    from volts.cli import ConfigOpt, DataDirOpt, console, load_cli_settings
+    from volts.commands._common import parse_date
+
+    @app.command("signal")
+    def signal(
+        selection: Path = typer.Option(..., "--selection", help="selection.json written by `volts select`."),
+        source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 (default: data.source)."),
+        config: Optional[Path] = ConfigOpt,
+        data_dir: Optional[Path] = DataDirOpt,
+        asof: Optional[str] = typer.Option(None, "--asof", help="Last close to use, YYYY-MM-DD (default: the "
+                                                                "last available bar)."),
+        out: Path = typer.Option(Path("signals"), "--out", help="Folder for <DATE>.json."),
+        execute: bool = typer.Option(False, "--execute/--dry-run", help="Send orders to MT5 (default: dry run)."),
+        yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation before --execute."),
+        journal: Optional[Path] = typer.Option(None, "--journal", help="SQLite journal of orders (default: "
+                                                                       "live.journal)."),
+    ) -> None:
+        """Target positions for the next session from a selection; dry run unless --execute."""
+        from volts.errors import UsageError
+
+        if source is not None and source not in ("csv", "mt5"):
+            raise UsageError(f"--source: '{source}' is not one of csv, mt5")
+        if data_dir is not None and source == "mt5":
+            raise UsageError("--data-dir reads CSV files; it does not fit --source mt5")
+        if execute and not yes and not sys.stdin.isatty():
+            raise UsageError("--execute sends real orders: confirm with --yes when stdin is not a terminal")
+        settings = load_cli_settings(config, data_dir, source)
+
+        def confirm(targets) -> bool:
+            if yes:
+                return True
+            return typer.confirm(f"send orders for {len(targets)} pair(s) to the MT5 terminal "
+                                 f"({settings.data.mt5.host}:{settings.data.mt5.port})?", default=False)
+
+        run_signal(settings, selection, asof=parse_date(asof, "--asof"), out=out, execute=execute,
+                   confirm=confirm, journal_path=journal, console=console)

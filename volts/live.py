@@ -1,0 +1,692 @@
+"""Live signals and order routing through a MetaTrader 5 terminal.
+
+* :func:`compute_targets` turns a selection's pairs and the latest closed bars into the follower position for the
+  next session, through :func:`volts.signals.next_session_target` only (the function the backtest uses), so a live
+  session and a backtest decide alike day by day.
+* :func:`write_signals` writes ``<out>/<DATE>.json`` atomically.
+* :class:`Journal` is an append-only SQLite log (WAL mode) of every decision, order request, result and error.
+* :func:`execute_targets` reconciles each pair with the terminal's positions (filtered by the magic number) and
+  sends the market orders that are still needed, recording each request *before* ``order_send`` and its result
+  right after.
+
+Safety rules of :func:`execute_targets` (decisions)
+---------------------------------------------------
+* Idempotent per (session, pair): a pair whose target was reached for a session is journaled as ``complete`` and
+  skipped by any later run for that session; otherwise the terminal's positions decide what is still needed,
+  so a run that crashed between ``order_send`` and journaling its result (a ``pending`` request) does not send
+  the order again when the position is already there.
+* ``order_send`` is never repeated blindly: after a lost connection or a ``None`` reply the positions are read
+  again and the plan recomputed from them (at most ``retries`` times).
+* A retcode other than ``TRADE_RETCODE_DONE`` (10009) or ``TRADE_RETCODE_PLACED`` (10008) is journaled, the
+  remaining pairs are still processed, and a :class:`BrokerError` naming the first failure (code and comment) is
+  raised at the end.
+* A flip (long -> short or back) closes the open position(s) with opposite deals carrying their ``position``
+  ticket, then opens the new one. Each follower may appear in one pair only (one magic number cannot tell two
+  pairs' positions apart on one symbol).
+* Volume in lots: ``volume_per_pair`` if given, else ``capital / (price * contract size)``, rounded down to the
+  symbol's ``volume_step``, capped at ``volume_max``; below ``volume_min`` the pair is refused before any order
+  of the run is sent.
+
+Sessions (decision): the session of a target is the market's next date after the last close used when the data
+hold it (a replay), else the next business day (Mon-Fri; exchange holidays are not known, so the day after a
+Friday close before a Monday holiday is reported as that Monday).
+
+Source: METHOD.md §6 (timing), ARCHITECTURE.md "Time semantics"; MetaTrader5 Python API (``positions_get``,
+``symbol_info``, ``order_send``, trade return codes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+
+from volts.config import Mt5Settings
+from volts.data.market import MarketData
+from volts.errors import BrokerError, DataError, UsageError
+
+log = logging.getLogger(__name__)
+
+COMMENT_MAX = 31  # MT5 order comments are at most 31 characters
+SUCCESS_RETCODES = (10008, 10009)  # TRADE_RETCODE_PLACED, TRADE_RETCODE_DONE
+EVENT_KINDS = ("decision", "request", "result", "error")
+
+
+# --------------------------------------------------------------------------------------------- targets
+@dataclass(frozen=True)
+class Target:
+    """The follower position for the next session of one pair.
+
+    Attributes
+    ----------
+    leader, follower : str
+        Universe symbols.
+    lag : int
+        tau, trading days.
+    asof : datetime.date
+        Date of the last close used (T).
+    session : datetime.date
+        The session the position is for (T+1; see the module docstring).
+    target : int
+        +1 long, -1 short, 0 flat.
+    signal_date : datetime.date or None
+        Date of the leader close behind the target, T+1-lag (None while the history is too short).
+    leader_close : float or None
+        The leader's close on ``signal_date`` (price units).
+    sma : float or None
+        The leader's SMA of ``ma_window`` closes ending on ``signal_date`` (display; the decision itself comes
+        from :func:`volts.signals.next_session_target`).
+    ma_window : int
+    mode : str
+    """
+
+    leader: str
+    follower: str
+    lag: int
+    asof: dt.date
+    session: dt.date
+    target: int
+    signal_date: dt.date | None
+    leader_close: float | None
+    sma: float | None
+    ma_window: int
+    mode: str
+
+    @property
+    def pair(self) -> str:
+        """``"LEADER->FOLLOWER"``."""
+        return f"{self.leader}->{self.follower}"
+
+    def to_dict(self) -> dict:
+        """JSON-ready plain dict (dates as ISO strings, None for missing numbers)."""
+        def num(x):
+            return None if x is None or not math.isfinite(x) else float(x)
+        return {"pair": self.pair, "leader": self.leader, "follower": self.follower, "lag": int(self.lag),
+                "asof": self.asof.isoformat(), "session": self.session.isoformat(), "target": int(self.target),
+                "signal_date": self.signal_date.isoformat() if self.signal_date else None,
+                "leader_close": num(self.leader_close), "sma": num(self.sma), "ma_window": int(self.ma_window),
+                "mode": self.mode}
+
+
+def _pair_fields(pair: Any) -> tuple[str, str, int]:
+    get = pair.get if isinstance(pair, Mapping) else (lambda k: getattr(pair, k, None))
+    leader, follower, lag = get("leader"), get("follower"), get("lag")
+    if not leader or not follower or lag is None:
+        raise UsageError(f"selection pair {pair!r} lacks leader, follower or lag")
+    if isinstance(lag, bool) or int(lag) != lag or int(lag) < 1:
+        raise UsageError(f"selection pair {leader}->{follower}: lag must be an integer >= 1 (got {lag!r})")
+    return str(leader), str(follower), int(lag)
+
+
+def next_session(asof: pd.Timestamp, dates: pd.DatetimeIndex | None = None) -> dt.date:
+    """The session after the close of ``asof``: the next date in ``dates`` if any, else the next business day."""
+    asof = pd.Timestamp(asof).normalize()
+    if dates is not None:
+        later = dates[dates > asof]
+        if len(later):
+            return later[0].date()
+    return (asof + pd.offsets.BDay(1)).date()
+
+
+def compute_targets(selection_pairs: Iterable[Any], market: MarketData, *, asof=None, ma_window: int = 20,
+                    mode: str = "long_short") -> list[Target]:
+    """Target follower positions for the session after ``asof``.
+
+    Parameters
+    ----------
+    selection_pairs : iterable of dict or objects
+        Pairs with ``leader``, ``follower`` and ``lag`` (the ``pairs`` of ``selection.json``).
+    market : MarketData
+        Closed daily bars holding at least the leaders; only bars dated <= ``asof`` are read (no look-ahead).
+    asof : date-like, optional
+        Last close to use; default the market's last date. A date without a bar uses the last bar before it.
+    ma_window : int, default 20
+        SMA length m (``strategy.ma_window``).
+    mode : {"long_short", "long_only"}, default "long_short"
+        ``strategy.mode``.
+
+    Returns
+    -------
+    list of Target
+        One per pair, in the selection's order.
+
+    Raises
+    ------
+    DataError
+        A leader is not in the market data, or no bar is dated on or before ``asof``.
+    UsageError
+        A pair lacks leader/follower/lag or has a lag < 1.
+
+    Notes
+    -----
+    The position comes from :func:`volts.signals.next_session_target` (METHOD.md §6): s_{T+1-lag}.
+    """
+    from volts.signals import next_session_target
+
+    dates = market.dates
+    cut = dates[-1] if asof is None else pd.Timestamp(asof).normalize()
+    known = dates[dates <= cut]
+    if len(known) == 0:
+        raise DataError(f"no bar on or before {cut.date()} (data start {dates[0].date()})")
+    last = known[-1]
+    session = next_session(last, dates)
+    out = []
+    for pair in selection_pairs:
+        leader, follower, lag = _pair_fields(pair)
+        if leader not in market.symbols:
+            raise DataError(f"{leader}: leader of {leader}->{follower} not in the market data "
+                            f"({', '.join(market.symbols)})")
+        closes = market.close[leader].loc[:last]
+        target = int(next_session_target(closes, lag=lag, ma_window=ma_window, mode=mode))
+        i = len(closes) - lag
+        if i >= ma_window - 1:
+            window = closes.to_numpy(dtype=float)[i - ma_window + 1:i + 1]
+            signal_date, leader_close, sma = closes.index[i].date(), float(window[-1]), math.fsum(window) / ma_window
+        else:
+            signal_date, leader_close, sma = None, None, None
+        out.append(Target(leader=leader, follower=follower, lag=lag, asof=last.date(), session=session,
+                          target=target, signal_date=signal_date, leader_close=leader_close, sma=sma,
+                          ma_window=int(ma_window), mode=mode))
+    return out
+
+
+def write_signals(targets: list[Target], out_dir, *, asof=None, meta: Mapping[str, Any] | None = None) -> Path:
+    """Write the targets to ``out_dir/<DATE>.json`` atomically (temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    targets : list of Target
+        From :func:`compute_targets` (one as-of date).
+    out_dir : path
+        Folder (created if needed), e.g. ``signals/``.
+    asof : date-like, optional
+        DATE of the file name; default the targets' ``asof`` (required when ``targets`` is empty).
+    meta : mapping, optional
+        Extra JSON-ready fields (provenance: version, config and data hashes, source).
+
+    Returns
+    -------
+    Path
+        The file written: ``{"asof", "session", "targets": [...], **meta}``.
+
+    Raises
+    ------
+    UsageError
+        Targets of different as-of dates, or no date at all.
+    """
+    from volts.artifacts import atomic_write_json
+
+    dates = {t.asof for t in targets}
+    if asof is not None:
+        dates.add(pd.Timestamp(asof).date())
+    if len(dates) != 1:
+        raise UsageError("write_signals: the targets must share one as-of date "
+                         f"(got {', '.join(sorted(str(d) for d in dates)) or 'none'})")
+    day = dates.pop()
+    payload: dict[str, Any] = {"asof": day.isoformat(),
+                               "session": targets[0].session.isoformat() if targets else None,
+                               "targets": [t.to_dict() for t in targets]}
+    if meta:
+        payload.update(meta)
+    return atomic_write_json(Path(out_dir) / f"{day.isoformat()}.json", payload)
+
+
+# --------------------------------------------------------------------------------------------- journal
+def _clock(now) -> Callable[[], dt.datetime]:
+    if now is None:
+        return lambda: dt.datetime.now(dt.timezone.utc)
+    if callable(now):
+        return now
+    return lambda: now
+
+
+def _iso(ts: dt.datetime) -> str:
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.timezone.utc)
+    return ts.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+class Journal:
+    """Append-only SQLite journal of live trading events (WAL mode, one table).
+
+    Table ``events``: ``id`` (autoincrement), ``ts`` (UTC ISO 8601), ``run_id``, ``kind`` (decision | request |
+    result | error), ``session`` (ISO date or NULL), ``pair`` (``"L->F"`` or NULL), ``payload`` (JSON).
+    Every :meth:`record` is its own committed transaction (``synchronous=FULL``), so an event written before a
+    crash survives it.
+
+    Parameters
+    ----------
+    path : path
+        SQLite file (created with its folder if needed).
+    run_id : str, optional
+        Identifier of this run (default: a random 12-hex id).
+    now : datetime or callable, optional
+        Clock for ``ts`` (default: system UTC).
+    """
+
+    def __init__(self, path, *, run_id: str | None = None, now=None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._now = _clock(now)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS events ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, run_id TEXT NOT NULL,"
+            " kind TEXT NOT NULL CHECK (kind IN ('decision','request','result','error')),"
+            " session TEXT, pair TEXT, payload TEXT NOT NULL)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS events_key ON events (session, pair)")
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r}, run_id={self.run_id!r})"
+
+    def record(self, kind: str, payload: Mapping[str, Any], *, pair: str | None = None,
+               session: str | dt.date | None = None) -> int:
+        """Append one event and commit it; returns its id.
+
+        Raises
+        ------
+        ValueError
+            Unknown ``kind``.
+        """
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown journal event kind {kind!r}; expected one of {EVENT_KINDS}")
+        from volts.artifacts import to_jsonable
+
+        text = json.dumps(to_jsonable(dict(payload)), sort_keys=True, allow_nan=False)
+        session = session.isoformat() if isinstance(session, dt.date) else session
+        cur = self._db.execute("INSERT INTO events (ts, run_id, kind, session, pair, payload) VALUES (?,?,?,?,?,?)",
+                               (_iso(self._now()), self.run_id, kind, session, pair, text))
+        return int(cur.lastrowid)
+
+    def events(self, *, session: str | dt.date | None = None, pair: str | None = None,
+               kind: str | None = None) -> list[dict]:
+        """Events (oldest first) as dicts with the payload parsed, filtered by session, pair and kind."""
+        where, args = [], []
+        for col, value in (("session", session), ("pair", pair), ("kind", kind)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value.isoformat() if isinstance(value, dt.date) else value)
+        sql = "SELECT id, ts, run_id, kind, session, pair, payload FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        return [{"id": r[0], "ts": r[1], "run_id": r[2], "kind": r[3], "session": r[4], "pair": r[5],
+                 "payload": json.loads(r[6])} for r in rows]
+
+    def completed(self, session, pair: str) -> bool:
+        """Whether the pair's target was reached for ``session`` by an earlier run."""
+        return any(e["payload"].get("status") == "complete"
+                   for e in self.events(session=session, pair=pair, kind="result"))
+
+    def pending(self, session, pair: str) -> list[dict]:
+        """Order requests of (session, pair) that have no result yet (a crash or a lost reply)."""
+        events = self.events(session=session, pair=pair)
+        answered = {e["payload"].get("request_uid") for e in events if e["kind"] in ("result", "error")}
+        return [e for e in events if e["kind"] == "request" and e["payload"].get("request_uid") not in answered]
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------- execution
+@dataclass(frozen=True)
+class PairExecution:
+    """What :func:`execute_targets` did for one pair.
+
+    Attributes
+    ----------
+    pair, follower, broker_symbol : str
+    session : datetime.date
+    target : int
+        Wanted position sign.
+    before : int
+        Position sign found on the terminal (magic-number positions only; 2 = long and short at once).
+    action : str
+        ``none`` (already there), ``open``, ``close``, ``flip``, ``skip`` (completed earlier this session),
+        ``failed``.
+    orders : tuple of dict
+        One per ``order_send``: step, request_uid, retcode, comment, deal, order, volume, price.
+    message : str
+        Failure message ("" on success).
+    """
+
+    pair: str
+    follower: str
+    broker_symbol: str
+    session: dt.date
+    target: int
+    before: int
+    action: str
+    orders: tuple = field(default_factory=tuple)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True unless the pair failed."""
+        return self.action != "failed"
+
+    def to_dict(self) -> dict:
+        """JSON-ready plain dict."""
+        return {"pair": self.pair, "follower": self.follower, "broker_symbol": self.broker_symbol,
+                "session": self.session.isoformat(), "target": int(self.target), "before": int(self.before),
+                "action": self.action, "orders": [dict(o) for o in self.orders], "message": self.message}
+
+
+def order_comment(target: Target) -> str:
+    """MT5 order comment naming the pair, at most 31 characters (``"volts MU>QCOM"``)."""
+    return f"volts {target.leader}>{target.follower}"[:COMMENT_MAX]
+
+
+def _filling(info: Any, term) -> int:
+    mode = int(getattr(info, "filling_mode", 0) or 0)
+    if mode & 1:
+        return term.const("ORDER_FILLING_FOK")
+    if mode & 2:
+        return term.const("ORDER_FILLING_IOC")
+    return term.const("ORDER_FILLING_RETURN")
+
+
+def order_volume(*, price: float, volume_min: float, volume_max: float, volume_step: float,
+                 contract_size: float = 1.0, volume_per_pair: float | None = None, capital: float = 1000.0,
+                 label: str = "") -> float:
+    """Order size in lots: ``volume_per_pair``, else ``capital / (price * contract_size)``, rounded down to
+    ``volume_step`` and capped at ``volume_max``.
+
+    Raises
+    ------
+    BrokerError
+        The size is below ``volume_min`` (or the price/lot rules are unusable).
+    """
+    if not (price > 0 and volume_step > 0 and volume_min > 0 and volume_max >= volume_min):
+        raise BrokerError(f"{label}: unusable lot rules or price (price {price}, min {volume_min}, max "
+                          f"{volume_max}, step {volume_step})")
+    raw = float(volume_per_pair) if volume_per_pair is not None else capital / (price * (contract_size or 1.0))
+    decimals = max(0, -int(math.floor(math.log10(volume_step)))) + 2
+    steps = math.floor(raw / volume_step + 1e-9)
+    volume = round(steps * volume_step, decimals)
+    if volume > volume_max:
+        log.warning("%s: %.6g lots capped at the broker's maximum %.6g", label, volume, volume_max)
+        volume = round(math.floor(volume_max / volume_step + 1e-9) * volume_step, decimals)
+    if volume < volume_min - 1e-12:
+        how = "volume_per_pair" if volume_per_pair is not None else f"capital {capital:g} at price {price:g}"
+        raise BrokerError(f"{label}: {how} gives {raw:.6g} lots, below the broker's minimum {volume_min:g} "
+                          f"(step {volume_step:g})")
+    return float(volume)
+
+
+_INFO_FIELDS = ("name", "bid", "ask", "last", "volume_min", "volume_max", "volume_step", "trade_contract_size",
+                "filling_mode")
+
+
+def _symbol_info(term, broker: str) -> SimpleNamespace:
+    """``symbol_info`` copied into a local object (an RPyC proxy would die with its connection)."""
+    info = term.call("symbol_info", broker)
+    return SimpleNamespace(**{f: getattr(info, f, None) for f in _INFO_FIELDS})
+
+
+def _positions(term, broker: str, magic: int) -> list[dict]:
+    ok_code = term.const("RES_S_OK")
+
+    def check(result):
+        if result is not None:
+            return None
+        return None if term.last_error()[0] == ok_code else "returned None"
+
+    result = term.call("positions_get", symbol=broker, check=check, what=f"positions_get(symbol='{broker}')")
+    out = []
+    for p in (result or ()):
+        if int(p.magic) != int(magic):
+            continue
+        out.append({"ticket": int(p.ticket), "type": int(p.type), "volume": float(p.volume),
+                    "magic": int(p.magic), "symbol": str(p.symbol), "comment": str(p.comment)})
+    return out
+
+
+def _sign(positions: list[dict], term) -> int:
+    buy = term.const("POSITION_TYPE_BUY")
+    longs = any(p["type"] == buy for p in positions)
+    shorts = any(p["type"] != buy for p in positions)
+    if longs and shorts:
+        return 2
+    return 1 if longs else (-1 if shorts else 0)
+
+
+def _result_dict(result: Any) -> dict:
+    def get(name, cast, default):
+        try:
+            value = getattr(result, name)
+            return cast(value)
+        except Exception:
+            return default
+    return {"retcode": get("retcode", int, None), "comment": get("comment", str, ""), "deal": get("deal", int, 0),
+            "order": get("order", int, 0), "volume": get("volume", float, 0.0), "price": get("price", float, 0.0),
+            "request_id": get("request_id", int, 0), "retcode_external": get("retcode_external", int, 0)}
+
+
+def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic: int = 20230608,
+                    volume_per_pair: float | None = None, capital: float = 1000.0, deviation: int = 20, now=None,
+                    settings: Mt5Settings | None = None) -> list[PairExecution]:
+    """Bring the terminal's positions to the targets with market orders, journaling every step.
+
+    Parameters
+    ----------
+    targets : list of Target
+        From :func:`compute_targets`.
+    terminal : volts.data.mt5.Mt5Terminal or MetaTrader5-like API object
+        Where to trade (an API object is wrapped with default retries).
+    journal : Journal
+        Event log; also the idempotency record (see the module docstring).
+    magic : int
+        Magic number of volts' orders (``live.magic``); positions with another magic are ignored.
+    volume_per_pair : float, optional
+        Fixed lots per pair (``live.volume_per_pair``); None = ``capital / price``.
+    capital : float
+        Money per pair (``backtest.capital``), quote currency.
+    deviation : int
+        Maximal price deviation in points (``live.deviation_points``).
+    now : datetime or callable, optional
+        Clock for staleness checks and journal stamps (default system UTC).
+    settings : Mt5Settings, optional
+        Symbol mapping (``symbol_map``/prefix/suffix) and exchange zone; default identity mapping.
+
+    Returns
+    -------
+    list of PairExecution
+        One per target, in order.
+
+    Raises
+    ------
+    UsageError
+        Two targets share a follower.
+    BrokerError
+        A terminal failure after retries (raised at once, after journaling it), or, after every pair was
+        processed, the first rejected order (retcode and comment) or refused size.
+    """
+    from volts.data.mt5 import TRANSIENT_EXCEPTIONS, as_terminal, resolve_symbols
+
+    settings = settings or Mt5Settings()
+    term = as_terminal(terminal, retries=settings.retries, backoff_seconds=settings.backoff_seconds)
+    clock = _clock(now)
+    followers = [t.follower for t in targets]
+    dupes = sorted({f for f in followers if followers.count(f) > 1})
+    if dupes:
+        raise UsageError(f"{', '.join(dupes)}: follower of more than one pair; one magic number cannot keep "
+                         "their positions apart (use one pair per follower)")
+    if not targets:
+        return []
+    mapping = resolve_symbols(term, followers, settings)
+    stamp = pd.Timestamp(clock())
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    today = stamp.tz_convert(settings.exchange_timezone).date()
+
+    # lot sizes first: a refused size stops the run before any order is sent
+    infos: dict[str, Any] = {}
+    volumes: dict[str, float | None] = {}
+    for t in targets:
+        broker = mapping[t.follower]
+        info = _symbol_info(term, broker)
+        infos[t.follower] = info
+        if t.target == 0:
+            volumes[t.follower] = None
+            continue
+        price = float(info.ask if t.target > 0 else info.bid) or float(getattr(info, "last", 0.0) or 0.0)
+        volumes[t.follower] = order_volume(
+            price=price, volume_min=float(info.volume_min), volume_max=float(info.volume_max),
+            volume_step=float(info.volume_step), contract_size=float(getattr(info, "trade_contract_size", 1.0) or 1),
+            volume_per_pair=volume_per_pair, capital=capital, label=t.pair)
+
+    reports: list[PairExecution] = []
+    failures: list[str] = []
+    for t in targets:
+        broker = mapping[t.follower]
+        key = {"session": t.session, "pair": t.pair}
+        if journal.completed(t.session, t.pair):
+            journal.record("decision", {"action": "skip", "target": t.target,
+                                        "reason": "target already reached for this session"}, **key)
+            reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target, "skip"))
+            continue
+        pending = journal.pending(t.session, t.pair)
+        positions = _positions(term, broker, magic)
+        before = _sign(positions, term)
+        stale = t.session < today
+        if stale:
+            log.warning("%s: target for session %s, which is before today (%s); stale data?", t.pair, t.session,
+                        today)
+        action = "none" if before == t.target else (
+            "open" if before == 0 else ("close" if t.target == 0 else "flip"))
+        journal.record("decision", {
+            "action": action, "target": t.target, "before": before, "asof": t.asof, "lag": t.lag,
+            "signal_date": t.signal_date, "leader_close": t.leader_close, "sma": t.sma, "broker_symbol": broker,
+            "positions": positions, "pending_requests": [p["payload"].get("request_uid") for p in pending],
+            "stale": stale}, **key)
+        for p in pending:  # the positions just read are the truth about what those requests did
+            journal.record("result", {"status": "reconciled", "request_uid": p["payload"].get("request_uid"),
+                                      "positions": positions}, **key)
+        try:
+            orders = _drive_pair(t, term, journal, broker, infos[t.follower], volumes[t.follower], positions,
+                                 magic=magic, deviation=deviation, key=key)
+        except _Rejected as exc:
+            failures.append(str(exc))
+            reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, "failed",
+                                         tuple(exc.orders), str(exc)))
+            continue
+        except BrokerError as exc:
+            journal.record("error", {"message": str(exc), "stage": "execute"}, **key)
+            raise
+        except TRANSIENT_EXCEPTIONS as exc:  # a connection failure outside the retried calls
+            message = term.scrub(f"{t.pair}: connection to the {term.description} failed while executing "
+                                 f"({type(exc).__name__}); check the positions before running again")
+            journal.record("error", {"message": message, "stage": "execute"}, **key)
+            raise BrokerError(message) from None
+        journal.record("result", {"status": "complete", "position": t.target, "orders": len(orders)}, **key)
+        reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, action,
+                                     tuple(orders)))
+    if failures:
+        more = f" (+{len(failures) - 1} more pair(s) failed)" if len(failures) > 1 else ""
+        raise BrokerError(failures[0] + more)
+    return reports
+
+
+class _Rejected(BrokerError):
+    def __init__(self, message: str, orders: list[dict]) -> None:
+        super().__init__(message)
+        self.orders = orders
+
+
+def _plan(t: Target, positions: list[dict], term) -> list[tuple[str, dict | None]]:
+    """Steps from the current positions to the target: ('close', position) ... then ('open', None)."""
+    buy = term.const("POSITION_TYPE_BUY")
+    want = None if t.target == 0 else (buy if t.target > 0 else term.const("POSITION_TYPE_SELL"))
+    steps: list[tuple[str, dict | None]] = [("close", p) for p in positions if p["type"] != want]
+    if want is not None and not any(p["type"] == want for p in positions):
+        steps.append(("open", None))
+    return steps
+
+
+def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, volume: float | None,
+                positions: list[dict], *, magic: int, deviation: int, key: dict) -> list[dict]:
+    buy_type, sell_type = term.const("ORDER_TYPE_BUY"), term.const("ORDER_TYPE_SELL")
+    filling = _filling(info, term)
+    done: list[dict] = []
+    lost = 0
+    steps = _plan(t, positions, term)
+    while steps:
+        step, pos = steps[0]
+        fresh = _symbol_info(term, broker)
+        if step == "close":
+            side = sell_type if pos["type"] == term.const("POSITION_TYPE_BUY") else buy_type
+            lots = float(pos["volume"])
+        else:
+            side = buy_type if t.target > 0 else sell_type
+            lots = float(volume)
+        price = float(fresh.ask if side == buy_type else fresh.bid) or float(getattr(fresh, "last", 0.0) or 0.0)
+        request: dict[str, Any] = {
+            "action": int(term.const("TRADE_ACTION_DEAL")), "symbol": str(broker), "volume": float(lots),
+            "type": int(side), "price": float(price), "deviation": int(deviation), "magic": int(magic),
+            "comment": order_comment(t), "type_time": int(term.const("ORDER_TIME_GTC")),
+            "type_filling": int(filling)}
+        if step == "close":
+            request["position"] = int(pos["ticket"])
+        uid = uuid.uuid4().hex
+        journal.record("request", {"status": "pending", "step": step, "request_uid": uid, "request": request},
+                       **key)
+        outcome_unknown = None
+        try:
+            result = term.call_once("order_send", request)
+        except BrokerError as exc:
+            from volts.data.mt5 import ConnectionLost
+
+            if not isinstance(exc, ConnectionLost):
+                journal.record("error", {"request_uid": uid, "message": str(exc)}, **key)
+                raise
+            outcome_unknown = str(exc)
+            result = None
+        if result is None:
+            reason = outcome_unknown or f"order_send returned None ({term.last_error()})"
+            journal.record("error", {"request_uid": uid, "message": reason, "outcome": "unknown"}, **key)
+            lost += 1
+            if lost > term.retries:
+                raise BrokerError(f"{t.pair}: order_send for {broker} failed {lost} time(s): {reason}")
+            log.warning("%s: %s; reading positions before deciding again", t.pair, reason)
+            term._wait(lost)
+            positions = _positions(term, broker, magic)
+            steps = _plan(t, positions, term)
+            continue
+        res = _result_dict(result)
+        ok = res["retcode"] in SUCCESS_RETCODES
+        journal.record("result", {"status": "done" if ok else "rejected", "step": step, "request_uid": uid,
+                                  **res}, **key)
+        entry = {"step": step, "request_uid": uid, **res}
+        done.append(entry)
+        if not ok:
+            raise _Rejected(f"{t.pair}: {step} order for {broker} rejected by the broker: retcode {res['retcode']} "
+                            f"({res['comment']})", done)
+        log.info("%s: %s %s %.6g lots at %.6g: retcode %s", t.pair, step, broker, res["volume"] or lots,
+                 res["price"], res["retcode"])
+        steps = steps[1:]
+    return done
+
+
+__all__ = ["Target", "compute_targets", "next_session", "write_signals", "Journal", "PairExecution",
+           "execute_targets", "order_volume", "order_comment"]

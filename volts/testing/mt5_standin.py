@@ -1,0 +1,848 @@
+"""A stand-in MetaTrader 5 terminal: the subset of the ``MetaTrader5`` Python API that volts uses, backed by CSV.
+
+What it is for
+--------------
+MetaTrader 5 is Windows software; on Linux it is reached through ``mt5linux``, an RPyC client that evaluates code
+strings such as ``mt5.copy_rates_range("TSLA", 16408, datetime.datetime(...), ...)`` in a Windows Python that
+imported the ``MetaTrader5`` package. Neither runs in CI, so this module plays the terminal:
+
+* :class:`StandInTerminal` exposes ``initialize``, ``login``, ``shutdown``, ``last_error``, ``version``,
+  ``symbols_get``, ``symbols_total``, ``symbol_select``, ``symbol_info``, ``symbol_info_tick``,
+  ``copy_rates_range``, ``positions_get``, ``positions_total`` and ``order_send`` plus the constants volts needs
+  (``TIMEFRAME_D1``, ``ORDER_TYPE_BUY``/``SELL``, ``TRADE_ACTION_DEAL``, ``TRADE_RETCODE_*``, ``ORDER_FILLING_*``,
+  ``POSITION_TYPE_*``, ``RES_*``), with the values and result shapes of the real package: bars are a numpy
+  structured array with MT5's dtype (:data:`RATES_DTYPE`); symbols, positions and order results are named tuples
+  with MT5's field names (``SymbolInfo``, ``TradePosition``, ``OrderSendResult``, ``TradeRequest``).
+* Bars come from a folder of Yahoo-layout CSV files (``Date,Open,High,Low,Close,Adj Close,Volume``), one per
+  symbol. A D1 bar's ``time`` is midnight of its date on the broker server's clock, as seconds since the epoch
+  (MT5 stores server time as if it were UTC). ``real_volume`` is the CSV volume; ``tick_volume`` is a smaller
+  made-up count (volume // 100 + 1) so a reader can tell which one it used.
+* The account is a hedging account: every fill without a ``position`` ticket opens a new position; a deal with
+  ``position`` closes (part of) that position.
+* :class:`Faults` injects failures: ``initialize`` failing, the connection dropping mid-call, ``None`` results with
+  an error code, an in-progress (forming) bar, a missing symbol, missing bars, rejected orders, an order that is
+  filled but whose reply is lost.
+* :func:`serve_standin` serves a stand-in over RPyC on 127.0.0.1 (a free port, a background thread) so that
+  ``mt5linux.MetaTrader5(host, port)`` talks to it through a real socket. Each connection gets a namespace whose
+  ``import MetaTrader5`` resolves to the stand-in (and whose ``import sys`` gets a private dummy, so the client's
+  ``sys.path.append('C:\\mt5libs')`` does not touch this process).
+
+Users can dry-run the whole live path with ``python -m volts.testing.mt5_standin DIR --port 18812`` and
+``[data.mt5] bridge = "mt5linux"`` in their config.
+
+Source: the MetaTrader5 package documentation (as reproduced in ``mt5linux/metatrader5.py`` 1.0.11) for names,
+values and shapes; behaviour beyond that (hedging account, fill prices at the last close) is a simplification.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import calendar
+import collections
+import contextlib
+import datetime as dt
+import fnmatch
+import logging
+import math
+import socket
+import threading
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------------------------------------ constants
+TIMEFRAME_D1 = 16408
+
+ORDER_TYPE_BUY = 0
+ORDER_TYPE_SELL = 1
+TRADE_ACTION_DEAL = 1
+ORDER_FILLING_FOK = 0
+ORDER_FILLING_IOC = 1
+ORDER_FILLING_RETURN = 2
+ORDER_TIME_GTC = 0
+POSITION_TYPE_BUY = 0
+POSITION_TYPE_SELL = 1
+SYMBOL_FILLING_FOK = 1  # bit flags of SymbolInfo.filling_mode
+SYMBOL_FILLING_IOC = 2
+
+TRADE_RETCODE_REQUOTE = 10004
+TRADE_RETCODE_REJECT = 10006
+TRADE_RETCODE_CANCEL = 10007
+TRADE_RETCODE_PLACED = 10008
+TRADE_RETCODE_DONE = 10009
+TRADE_RETCODE_DONE_PARTIAL = 10010
+TRADE_RETCODE_ERROR = 10011
+TRADE_RETCODE_TIMEOUT = 10012
+TRADE_RETCODE_INVALID = 10013
+TRADE_RETCODE_INVALID_VOLUME = 10014
+TRADE_RETCODE_INVALID_PRICE = 10015
+TRADE_RETCODE_TRADE_DISABLED = 10017
+TRADE_RETCODE_MARKET_CLOSED = 10018
+TRADE_RETCODE_NO_MONEY = 10019
+TRADE_RETCODE_PRICE_CHANGED = 10020
+TRADE_RETCODE_INVALID_FILL = 10030
+TRADE_RETCODE_CONNECTION = 10031
+TRADE_RETCODE_POSITION_CLOSED = 10036
+
+RES_S_OK = 1
+RES_E_FAIL = -1
+RES_E_INVALID_PARAMS = -2
+RES_E_NOT_FOUND = -4
+RES_E_AUTH_FAILED = -6
+RES_E_INTERNAL_FAIL_SEND = -10001
+RES_E_INTERNAL_FAIL_INIT = -10003
+RES_E_INTERNAL_FAIL_CONNECT = -10004
+RES_E_INTERNAL_FAIL_TIMEOUT = -10005
+
+RATES_DTYPE = np.dtype([("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
+                        ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")])
+
+SymbolInfo = collections.namedtuple("SymbolInfo", [
+    "custom", "select", "visible", "digits", "spread", "trade_mode", "trade_exemode", "filling_mode", "bid",
+    "ask", "last", "point", "trade_contract_size", "volume_min", "volume_max", "volume_step", "currency_base",
+    "currency_profit", "description", "path", "name"])
+SymbolTick = collections.namedtuple("Tick", ["time", "bid", "ask", "last", "volume", "time_msc", "flags",
+                                             "volume_real"])
+TradePosition = collections.namedtuple("TradePosition", [
+    "ticket", "time", "time_msc", "time_update", "time_update_msc", "type", "magic", "identifier", "reason",
+    "volume", "price_open", "sl", "tp", "price_current", "swap", "profit", "symbol", "comment", "external_id"])
+TradeRequest = collections.namedtuple("TradeRequest", [
+    "action", "magic", "order", "symbol", "volume", "price", "stoplimit", "sl", "tp", "deviation", "type",
+    "type_filling", "type_time", "expiration", "comment", "position", "position_by"])
+OrderSendResult = collections.namedtuple("OrderSendResult", [
+    "retcode", "deal", "order", "volume", "price", "bid", "ask", "comment", "request_id", "retcode_external",
+    "request"])
+
+_NEEDS_INIT = (RES_E_INTERNAL_FAIL_INIT, "No IPC connection")
+_TIMEOUT = (RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
+
+
+class StandInConnectionDropped(ConnectionError):
+    """Raised by a call whose connection is made to drop; over RPyC the server also severs the socket."""
+
+
+# ------------------------------------------------------------------------------------------------ faults
+@dataclass
+class _Plan:
+    function: str
+    kind: str
+    remaining: int
+    error: tuple[int, str]
+
+
+@dataclass
+class Faults:
+    """Failures to inject into a :class:`StandInTerminal` (thread-safe; counters run down as faults fire).
+
+    Kinds of call failure (``fail_next``): ``"drop"`` (the connection drops: ``ConnectionError`` in-process, a
+    severed socket over RPyC, which the client sees as ``EOFError``), ``"eof"`` (``EOFError``), ``"none"`` (the
+    call returns ``None`` and ``last_error()`` gives ``error``), ``"false"`` (a boolean call returns ``False``).
+    """
+
+    forming_bar: bool = False
+    _plans: list = field(default_factory=list, repr=False)
+    _hidden_symbols: set = field(default_factory=set, repr=False)
+    _hidden_bars: list = field(default_factory=list, repr=False)
+    _rejects: list = field(default_factory=list, repr=False)
+    _lost_replies: int = 0
+    _lock: Any = field(default_factory=threading.Lock, repr=False)
+
+    def fail_next(self, n: int = 1, *, function: str = "*", kind: str = "drop",
+                  error: tuple[int, str] = _TIMEOUT) -> "Faults":
+        """Make the next ``n`` calls of ``function`` (``"*"`` = any call except ``last_error``) fail as ``kind``."""
+        if kind not in ("drop", "eof", "none", "false"):
+            raise ValueError(f"unknown fault kind {kind!r}")
+        with self._lock:
+            self._plans.append(_Plan(function, kind, int(n), tuple(error)))
+        return self
+
+    def initialize_fails(self, n: int = 1, error: tuple[int, str] = (
+            RES_E_INTERNAL_FAIL_INIT, "IPC initialize failed, MetaTrader 5 x64 not found")) -> "Faults":
+        """The next ``n`` ``initialize`` calls return False with ``error``."""
+        return self.fail_next(n, function="initialize", kind="false", error=error)
+
+    def hide_symbol(self, name: str) -> "Faults":
+        """The broker does not offer ``name`` (absent from ``symbols_get``; ``symbol_info`` gives None)."""
+        with self._lock:
+            self._hidden_symbols.add(name)
+        return self
+
+    def hide_bars(self, name: str, start=None, end=None) -> "Faults":
+        """Bars of broker symbol ``name`` dated in [start, end] are missing from ``copy_rates_range`` (a gap, or,
+        with ``start=None``, a partial history)."""
+        with self._lock:
+            self._hidden_bars.append((name, None if start is None else pd.Timestamp(start),
+                                      None if end is None else pd.Timestamp(end)))
+        return self
+
+    def reject_orders(self, n: int = 1, retcode: int = TRADE_RETCODE_REJECT,
+                      comment: str = "Request rejected") -> "Faults":
+        """The next ``n`` order requests are refused with ``retcode`` (nothing is filled)."""
+        with self._lock:
+            self._rejects.extend([(int(retcode), comment)] * int(n))
+        return self
+
+    def lose_order_replies(self, n: int = 1) -> "Faults":
+        """The next ``n`` orders are filled, then the connection drops before the reply reaches the client."""
+        with self._lock:
+            self._lost_replies += int(n)
+        return self
+
+    # -- used by the terminal
+    def _take(self, function: str) -> _Plan | None:
+        with self._lock:
+            for plan in self._plans:
+                if plan.remaining > 0 and plan.function in ("*", function):
+                    if plan.function == "*" and function in ("last_error", "shutdown"):
+                        continue
+                    if plan.kind == "false" and function not in ("initialize", "login", "symbol_select"):
+                        continue
+                    plan.remaining -= 1
+                    return plan
+        return None
+
+    def _take_reject(self):
+        with self._lock:
+            return self._rejects.pop(0) if self._rejects else None
+
+    def _take_lost_reply(self) -> bool:
+        with self._lock:
+            if self._lost_replies > 0:
+                self._lost_replies -= 1
+                return True
+            return False
+
+    def _is_hidden(self, name: str) -> bool:
+        with self._lock:
+            return name in self._hidden_symbols
+
+    def _bar_mask(self, name: str, dates: pd.DatetimeIndex) -> np.ndarray:
+        keep = np.ones(len(dates), dtype=bool)
+        with self._lock:
+            for sym, start, end in self._hidden_bars:
+                if sym == name:
+                    lo = dates >= start if start is not None else np.ones(len(dates), bool)
+                    hi = dates <= end if end is not None else np.ones(len(dates), bool)
+                    keep &= ~(lo & hi)
+        return keep
+
+
+# ------------------------------------------------------------------------------------------------ terminal
+def _to_epoch(value) -> int:
+    """Seconds since the epoch of a ``datetime`` (aware: its instant; naive: read as UTC, like MT5) or a number."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            return int(math.floor(value.timestamp()))
+        return calendar.timegm(value.timetuple())
+    if isinstance(value, dt.date):
+        return calendar.timegm(value.timetuple())
+    return int(value)
+
+
+class StandInTerminal:
+    """A MetaTrader 5 terminal played from CSV files (see the module docstring).
+
+    Parameters
+    ----------
+    csv_dir : path
+        Folder of Yahoo-layout CSV files, one per symbol (``<SYMBOL>.csv``).
+    symbol_format : str
+        Broker names of the symbols, e.g. ``"{symbol}.US"`` or ``"#{symbol}"``.
+    until : date, optional
+        The terminal's "today": no bar after it is served, and fills use its close. Default: the last CSV date.
+    login, password, server : optional
+        The account; when ``login`` is set, ``initialize``/``login`` with other credentials fail with
+        ``RES_E_AUTH_FAILED``. The password is kept private and never logged.
+    filling_mode : int
+        Bit flags of allowed filling policies (1 = FOK, 2 = IOC); a request with another policy gets 10030.
+    volume_min, volume_max, volume_step, contract_size : float
+        Lot rules of every symbol (a stock CFD: 1 lot = 1 share by default).
+    faults : Faults, optional
+        Failures to inject.
+
+    Attributes
+    ----------
+    orders_received : list of dict
+        Every order request that reached the terminal (also the refused ones), in order.
+    fills : list of dict
+        Every executed deal.
+    calls : collections.Counter
+        Number of calls per function name.
+    """
+
+    TIMEFRAME_D1 = TIMEFRAME_D1
+    ORDER_TYPE_BUY = ORDER_TYPE_BUY
+    ORDER_TYPE_SELL = ORDER_TYPE_SELL
+    TRADE_ACTION_DEAL = TRADE_ACTION_DEAL
+    ORDER_FILLING_FOK = ORDER_FILLING_FOK
+    ORDER_FILLING_IOC = ORDER_FILLING_IOC
+    ORDER_FILLING_RETURN = ORDER_FILLING_RETURN
+    ORDER_TIME_GTC = ORDER_TIME_GTC
+    POSITION_TYPE_BUY = POSITION_TYPE_BUY
+    POSITION_TYPE_SELL = POSITION_TYPE_SELL
+    SYMBOL_FILLING_FOK = SYMBOL_FILLING_FOK
+    SYMBOL_FILLING_IOC = SYMBOL_FILLING_IOC
+    TRADE_RETCODE_REQUOTE = TRADE_RETCODE_REQUOTE
+    TRADE_RETCODE_REJECT = TRADE_RETCODE_REJECT
+    TRADE_RETCODE_CANCEL = TRADE_RETCODE_CANCEL
+    TRADE_RETCODE_PLACED = TRADE_RETCODE_PLACED
+    TRADE_RETCODE_DONE = TRADE_RETCODE_DONE
+    TRADE_RETCODE_DONE_PARTIAL = TRADE_RETCODE_DONE_PARTIAL
+    TRADE_RETCODE_ERROR = TRADE_RETCODE_ERROR
+    TRADE_RETCODE_TIMEOUT = TRADE_RETCODE_TIMEOUT
+    TRADE_RETCODE_INVALID = TRADE_RETCODE_INVALID
+    TRADE_RETCODE_INVALID_VOLUME = TRADE_RETCODE_INVALID_VOLUME
+    TRADE_RETCODE_INVALID_PRICE = TRADE_RETCODE_INVALID_PRICE
+    TRADE_RETCODE_TRADE_DISABLED = TRADE_RETCODE_TRADE_DISABLED
+    TRADE_RETCODE_MARKET_CLOSED = TRADE_RETCODE_MARKET_CLOSED
+    TRADE_RETCODE_NO_MONEY = TRADE_RETCODE_NO_MONEY
+    TRADE_RETCODE_PRICE_CHANGED = TRADE_RETCODE_PRICE_CHANGED
+    TRADE_RETCODE_INVALID_FILL = TRADE_RETCODE_INVALID_FILL
+    TRADE_RETCODE_CONNECTION = TRADE_RETCODE_CONNECTION
+    TRADE_RETCODE_POSITION_CLOSED = TRADE_RETCODE_POSITION_CLOSED
+    RES_S_OK = RES_S_OK
+    RES_E_FAIL = RES_E_FAIL
+    RES_E_INVALID_PARAMS = RES_E_INVALID_PARAMS
+    RES_E_NOT_FOUND = RES_E_NOT_FOUND
+    RES_E_AUTH_FAILED = RES_E_AUTH_FAILED
+    RES_E_INTERNAL_FAIL_INIT = RES_E_INTERNAL_FAIL_INIT
+    RES_E_INTERNAL_FAIL_TIMEOUT = RES_E_INTERNAL_FAIL_TIMEOUT
+
+    __version__ = "5.0.45-standin"
+
+    def __init__(self, csv_dir, *, symbol_format: str = "{symbol}", until=None, login: int | None = None,
+                 password: str | None = None, server: str | None = None,
+                 filling_mode: int = SYMBOL_FILLING_FOK | SYMBOL_FILLING_IOC, volume_min: float = 1.0,
+                 volume_max: float = 10000.0, volume_step: float = 1.0, contract_size: float = 1.0,
+                 faults: Faults | None = None) -> None:
+        self.csv_dir = Path(csv_dir)
+        if not self.csv_dir.is_dir():
+            raise FileNotFoundError(f"{self.csv_dir}: CSV folder not found")
+        self.symbol_format = symbol_format
+        self.until = None if until is None else pd.Timestamp(until).normalize()
+        self._account = (login, server)
+        self.__password = password
+        self.filling_mode = int(filling_mode)
+        self.volume_min, self.volume_max, self.volume_step = float(volume_min), float(volume_max), float(volume_step)
+        self.contract_size = float(contract_size)
+        self.faults = faults if faults is not None else Faults()
+        self.orders_received: list[dict] = []
+        self.fills: list[dict] = []
+        self.calls: collections.Counter = collections.Counter()
+        self._positions: dict[int, TradePosition] = {}
+        self._bars: dict[str, pd.DataFrame] = {}
+        self._selected: set[str] = set()
+        self._initialized = False
+        self._error: tuple[int, str] = (RES_S_OK, "Success")
+        self._next_ticket = 1000
+        self._lock = threading.RLock()
+        names = sorted(p.stem for p in self.csv_dir.glob("*.csv"))
+        self._broker_to_csv = {symbol_format.format(symbol=s): s for s in names}
+
+    def __repr__(self) -> str:
+        return f"StandInTerminal({str(self.csv_dir)!r}, symbols={len(self._broker_to_csv)})"
+
+    # -------------------------------------------------------------------------------------- internals
+    def _enter(self, function: str) -> _Plan | None:
+        """Count the call and fire a planned fault (raising for drop/eof, returning the plan for none/false)."""
+        self.calls[function] += 1
+        plan = self.faults._take(function)
+        if plan is None:
+            return None
+        log.debug("stand-in fault on %s: %s", function, plan.kind)
+        if plan.kind == "drop":
+            raise StandInConnectionDropped(f"stand-in: connection dropped during {function}()")
+        if plan.kind == "eof":
+            raise EOFError(f"stand-in: connection closed during {function}()")
+        self._error = plan.error
+        return plan
+
+    def _fail(self, error: tuple[int, str], value=None):
+        self._error = error
+        return value
+
+    def _ok(self, value):
+        self._error = (RES_S_OK, "Success")
+        return value
+
+    def _visible_symbols(self) -> list[str]:
+        return [b for b in self._broker_to_csv if not self.faults._is_hidden(b)]
+
+    def _frame(self, broker: str) -> pd.DataFrame:
+        if broker not in self._bars:
+            path = self.csv_dir / f"{self._broker_to_csv[broker]}.csv"
+            raw = pd.read_csv(path, dtype=str)  # numbers parsed by Python's float(): correctly rounded
+            frame = pd.DataFrame({
+                "open": raw["Open"].astype(float).to_numpy(), "high": raw["High"].astype(float).to_numpy(),
+                "low": raw["Low"].astype(float).to_numpy(), "close": raw["Close"].astype(float).to_numpy(),
+                "volume": raw["Volume"].astype(float).to_numpy().astype(np.uint64)},
+                index=pd.DatetimeIndex(pd.to_datetime(raw["Date"]), name="date"))
+            self._bars[broker] = frame
+        frame = self._bars[broker]
+        if self.until is not None:
+            frame = frame.loc[:self.until]
+        return frame
+
+    def _last_close(self, broker: str) -> float:
+        return float(self._frame(broker)["close"].iloc[-1])
+
+    def _info(self, broker: str) -> SymbolInfo:
+        price = self._last_close(broker)
+        return SymbolInfo(custom=False, select=broker in self._selected, visible=broker in self._selected,
+                          digits=2, spread=0, trade_mode=4, trade_exemode=2, filling_mode=self.filling_mode,
+                          bid=price, ask=price, last=price, point=0.01, trade_contract_size=self.contract_size,
+                          volume_min=self.volume_min, volume_max=self.volume_max, volume_step=self.volume_step,
+                          currency_base="USD", currency_profit="USD", description=f"{broker} (stand-in)",
+                          path=f"Stocks\\{broker}", name=broker)
+
+    def _server_time(self) -> int:
+        day = self.until if self.until is not None else max(
+            (self._frame(b).index[-1] for b in list(self._bars)), default=pd.Timestamp("2000-01-03"))
+        return _to_epoch(day.to_pydatetime()) + 20 * 3600
+
+    # -------------------------------------------------------------------------------------- session
+    def initialize(self, path: str | None = None, *, login: int | None = None, password: str | None = None,
+                   server: str | None = None, timeout: int | None = None, portable: bool = False) -> bool:
+        """Connect to the terminal (and log in when ``login`` is given). False on failure, see ``last_error``."""
+        with self._lock:
+            if self._enter("initialize") is not None:
+                self._initialized = False
+                return False
+            if login is not None and not self._check_account(login, password, server):
+                return self._fail((RES_E_AUTH_FAILED, "Authorization failed"), False)
+            self._initialized = True
+            return self._ok(True)
+
+    def login(self, login: int, password: str | None = None, server: str | None = None,
+              timeout: int | None = None) -> bool:
+        """Log in to a trading account."""
+        with self._lock:
+            if self._enter("login") is not None:
+                return False
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT, False)
+            if not self._check_account(login, password, server):
+                return self._fail((RES_E_AUTH_FAILED, "Authorization failed"), False)
+            return self._ok(True)
+
+    def _check_account(self, login, password, server) -> bool:
+        want_login, want_server = self._account
+        if want_login is None:
+            return True
+        return (int(login) == int(want_login) and password == self.__password
+                and (want_server is None or server == want_server))
+
+    def shutdown(self) -> None:
+        """Disconnect from the terminal."""
+        with self._lock:
+            self.calls["shutdown"] += 1
+            self._initialized = False
+            self._ok(None)
+
+    def last_error(self) -> tuple[int, str]:
+        """(code, description) of the last call."""
+        with self._lock:
+            self.calls["last_error"] += 1
+            return self._error
+
+    def version(self):
+        """(terminal version, build, build date)."""
+        with self._lock:
+            if self._enter("version") is not None:
+                return None
+            return self._ok((500, 4000, "01 Jan 2024"))
+
+    # -------------------------------------------------------------------------------------- symbols
+    def symbols_total(self):
+        """Number of symbols the broker offers."""
+        with self._lock:
+            if self._enter("symbols_total") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            return self._ok(len(self._visible_symbols()))
+
+    def symbols_get(self, group: str | None = None):
+        """Symbols as a tuple of ``SymbolInfo``; ``group`` is MT5's filter (comma-separated ``*`` patterns,
+        ``!`` excludes)."""
+        with self._lock:
+            if self._enter("symbols_get") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            names = self._visible_symbols()
+            if group:
+                names = [n for n in names if _group_match(n, group)]
+            return self._ok(tuple(self._info(n) for n in names))
+
+    def symbol_select(self, symbol: str, enable: bool = True) -> bool:
+        """Show/hide ``symbol`` in MarketWatch; False when the broker has no such symbol."""
+        with self._lock:
+            if self._enter("symbol_select") is not None:
+                return False
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT, False)
+            if symbol not in self._visible_symbols():
+                return self._fail((RES_E_NOT_FOUND, "Terminal: Not found"), False)
+            (self._selected.add if enable else self._selected.discard)(symbol)
+            return self._ok(True)
+
+    def symbol_info(self, symbol: str):
+        """``SymbolInfo`` of ``symbol`` or None."""
+        with self._lock:
+            if self._enter("symbol_info") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            if symbol not in self._visible_symbols():
+                return self._fail((RES_E_NOT_FOUND, "Terminal: Not found"))
+            return self._ok(self._info(symbol))
+
+    def symbol_info_tick(self, symbol: str):
+        """Last tick of ``symbol`` or None."""
+        with self._lock:
+            if self._enter("symbol_info_tick") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            if symbol not in self._visible_symbols():
+                return self._fail((RES_E_NOT_FOUND, "Terminal: Not found"))
+            price = self._last_close(symbol)
+            t = self._server_time()
+            return self._ok(SymbolTick(t, price, price, price, 0, t * 1000, 6, 0.0))
+
+    # -------------------------------------------------------------------------------------- bars
+    def copy_rates_range(self, symbol: str, timeframe: int, date_from, date_to):
+        """Bars of ``symbol`` with ``date_from <= time <= date_to`` (server clock) as a structured array with
+        :data:`RATES_DTYPE`; None on error. Only ``TIMEFRAME_D1`` is served."""
+        with self._lock:
+            if self._enter("copy_rates_range") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            if timeframe != TIMEFRAME_D1:
+                return self._fail((RES_E_INVALID_PARAMS, "Invalid params: stand-in serves D1 only"))
+            if symbol not in self._visible_symbols():
+                return self._fail((RES_E_NOT_FOUND, "Terminal: Not found"))
+            frame = self._frame(symbol)
+            frame = frame.loc[self.faults._bar_mask(symbol, frame.index)]
+            times = (frame.index.to_numpy("datetime64[s]").astype("int64"))
+            lo, hi = _to_epoch(date_from), _to_epoch(date_to)
+            keep = (times >= lo) & (times <= hi)
+            frame, times = frame.loc[keep], times[keep]
+            out = np.zeros(len(frame), dtype=RATES_DTYPE)
+            out["time"] = times
+            for col in ("open", "high", "low", "close"):
+                out[col] = frame[col].to_numpy(float)
+            out["real_volume"] = frame["volume"].to_numpy(np.uint64)
+            out["tick_volume"] = frame["volume"].to_numpy(np.uint64) // 100 + 1
+            out["spread"] = 1
+            if self.faults.forming_bar and len(out) and self.until is not None and \
+                    frame.index[-1] == self.until:
+                bar = out[-1]  # the session of `until` is still trading: half-way values
+                mid = (bar["open"] + bar["close"]) / 2.0
+                bar["close"] = mid
+                bar["high"] = max(bar["open"], mid, min(bar["high"], max(bar["open"], mid) * 1.001))
+                bar["low"] = min(bar["open"], mid, max(bar["low"], min(bar["open"], mid) * 0.999))
+                bar["real_volume"] = bar["real_volume"] // 2
+                bar["tick_volume"] = bar["tick_volume"] // 2 + 1
+                out[-1] = bar
+            return self._ok(out)
+
+    # -------------------------------------------------------------------------------------- trading
+    def positions_total(self):
+        """Number of open positions."""
+        with self._lock:
+            if self._enter("positions_total") is not None:
+                return None
+            return self._ok(len(self._positions))
+
+    def positions_get(self, symbol: str | None = None, group: str | None = None, ticket: int | None = None):
+        """Open positions as a tuple of ``TradePosition`` (an empty tuple when there are none); None on error."""
+        with self._lock:
+            if self._enter("positions_get") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            out = []
+            for pos in self._positions.values():
+                if symbol is not None and pos.symbol != symbol:
+                    continue
+                if group is not None and not _group_match(pos.symbol, group):
+                    continue
+                if ticket is not None and pos.ticket != ticket:
+                    continue
+                out.append(pos._replace(price_current=self._last_close(pos.symbol)))
+            return self._ok(tuple(out))
+
+    def order_send(self, request: dict):
+        """Fill a market order (``TRADE_ACTION_DEAL``) at the last close; an ``OrderSendResult`` (check
+        ``retcode``), or None when the request cannot even be read."""
+        with self._lock:
+            if self._enter("order_send") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            if not isinstance(request, dict):
+                return self._fail((RES_E_INVALID_PARAMS, "Invalid params"))
+            req = dict(request)
+            self.orders_received.append(req)
+            result = self._execute(req)
+            self._ok(None)
+            if result.retcode == TRADE_RETCODE_DONE and self.faults._take_lost_reply():
+                raise StandInConnectionDropped("stand-in: connection dropped after the order was filled")
+            return result
+
+    def _execute(self, req: dict) -> OrderSendResult:
+        self._next_ticket += 1
+        request_id = self._next_ticket
+        treq = TradeRequest(
+            action=int(req.get("action", 0)), magic=int(req.get("magic", 0)), order=0,
+            symbol=str(req.get("symbol", "")), volume=float(req.get("volume", 0.0)),
+            price=float(req.get("price", 0.0)), stoplimit=0.0, sl=float(req.get("sl", 0.0)),
+            tp=float(req.get("tp", 0.0)), deviation=int(req.get("deviation", 0)), type=int(req.get("type", -1)),
+            type_filling=int(req.get("type_filling", ORDER_FILLING_FOK)),
+            type_time=int(req.get("type_time", ORDER_TIME_GTC)), expiration=0,
+            comment=str(req.get("comment", ""))[:31], position=int(req.get("position", 0)), position_by=0)
+
+        def reply(retcode, comment, deal=0, order=0, volume=0.0, price=0.0):
+            return OrderSendResult(retcode=retcode, deal=deal, order=order, volume=volume, price=price,
+                                   bid=price, ask=price, comment=comment, request_id=request_id,
+                                   retcode_external=0, request=treq)
+
+        reject = self.faults._take_reject()
+        if reject is not None:
+            return reply(reject[0], reject[1])
+        if treq.action != TRADE_ACTION_DEAL or treq.type not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL):
+            return reply(TRADE_RETCODE_INVALID, "Invalid request")
+        if treq.symbol not in self._visible_symbols():
+            return reply(TRADE_RETCODE_INVALID, "Invalid request: unknown symbol")
+        steps = treq.volume / self.volume_step
+        if not (self.volume_min - 1e-12 <= treq.volume <= self.volume_max + 1e-12) or \
+                abs(steps - round(steps)) > 1e-6:
+            return reply(TRADE_RETCODE_INVALID_VOLUME, "Invalid volume")
+        allowed = {ORDER_FILLING_FOK} if self.filling_mode & SYMBOL_FILLING_FOK else set()
+        if self.filling_mode & SYMBOL_FILLING_IOC:
+            allowed.add(ORDER_FILLING_IOC)
+        if treq.type_filling not in allowed:
+            return reply(TRADE_RETCODE_INVALID_FILL, "Unsupported filling mode")
+        price = self._last_close(treq.symbol)
+        self._next_ticket += 1
+        order = self._next_ticket
+        self._next_ticket += 1
+        deal = self._next_ticket
+        now = self._server_time()
+        if treq.position:
+            pos = self._positions.get(treq.position)
+            if pos is None or pos.symbol != treq.symbol:
+                return reply(TRADE_RETCODE_POSITION_CLOSED, "Position doesn't exist")
+            closes = ORDER_TYPE_SELL if pos.type == POSITION_TYPE_BUY else ORDER_TYPE_BUY
+            if treq.type != closes or treq.volume > pos.volume + 1e-12:
+                return reply(TRADE_RETCODE_INVALID, "Invalid close request")
+            left = round(pos.volume - treq.volume, 8)
+            if left > 0:
+                self._positions[pos.ticket] = pos._replace(volume=left, time_update=now)
+            else:
+                del self._positions[pos.ticket]
+        else:
+            ptype = POSITION_TYPE_BUY if treq.type == ORDER_TYPE_BUY else POSITION_TYPE_SELL
+            self._positions[order] = TradePosition(
+                ticket=order, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
+                type=ptype, magic=treq.magic, identifier=order, reason=3, volume=treq.volume, price_open=price,
+                sl=0.0, tp=0.0, price_current=price, swap=0.0, profit=0.0, symbol=treq.symbol,
+                comment=treq.comment, external_id="")
+        self.fills.append({"deal": deal, "order": order, "symbol": treq.symbol, "type": treq.type,
+                           "volume": treq.volume, "price": price, "position": treq.position,
+                           "magic": treq.magic, "comment": treq.comment})
+        return reply(TRADE_RETCODE_DONE, "Request executed", deal=deal, order=order, volume=treq.volume,
+                     price=price)
+
+    # -------------------------------------------------------------------------------------- helpers
+    @property
+    def positions(self) -> tuple:
+        """Open positions (``TradePosition``), whatever the connection state: for tests and dry runs."""
+        with self._lock:
+            return tuple(self._positions.values())
+
+    def open_position(self, symbol: str, *, type: int, volume: float, magic: int, comment: str = "") -> int:
+        """Plant an open position (as if opened earlier); returns its ticket. For tests and dry runs."""
+        with self._lock:
+            self._next_ticket += 1
+            ticket = self._next_ticket
+            price = self._last_close(symbol)
+            now = self._server_time()
+            self._positions[ticket] = TradePosition(
+                ticket=ticket, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
+                type=type, magic=magic, identifier=ticket, reason=0, volume=float(volume), price_open=price,
+                sl=0.0, tp=0.0, price_current=price, swap=0.0, profit=0.0, symbol=symbol, comment=comment[:31],
+                external_id="")
+            return ticket
+
+
+def _group_match(name: str, group: str) -> bool:
+    """MT5's ``group`` filter: comma-separated patterns with ``*``; a leading ``!`` excludes."""
+    ok = False
+    for pattern in (p.strip() for p in group.split(",") if p.strip()):
+        if pattern.startswith("!"):
+            if fnmatch.fnmatchcase(name, pattern[1:]):
+                return False
+        elif fnmatch.fnmatchcase(name, pattern):
+            ok = True
+    return ok
+
+
+# ------------------------------------------------------------------------------------------------ RPyC server
+def _make_service(standin: StandInTerminal):
+    """An RPyC classic (slave) service whose namespace imports the stand-in as ``MetaTrader5``."""
+    from rpyc.core.service import SlaveService
+
+    real_import = builtins.__import__
+    fake_sys = types.SimpleNamespace(path=[], platform="win32")
+
+    def _import(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "MetaTrader5":
+            return standin
+        if name == "sys":
+            return fake_sys
+        return real_import(name, globals, locals, fromlist, level)
+
+    class StandInService(SlaveService):
+        """Classic RPyC service in which ``import MetaTrader5`` yields the stand-in terminal."""
+
+        def __init__(self):
+            super().__init__()
+            ns_builtins = dict(vars(builtins))
+            ns_builtins["__import__"] = _import
+            self.namespace = {"__builtins__": ns_builtins}
+
+        def _sever(self):
+            with contextlib.suppress(Exception):
+                self._conn._channel.stream.sock.shutdown(socket.SHUT_RDWR)
+
+        def execute(self, text):
+            try:
+                return super().execute(text)
+            except StandInConnectionDropped:
+                self._sever()
+                raise
+
+        def eval(self, text):
+            try:
+                return super().eval(text)
+            except StandInConnectionDropped:
+                self._sever()
+                raise
+
+    return StandInService
+
+
+def _quiet_server_class():
+    from rpyc.utils.server import ThreadedServer
+
+    class QuietThreadedServer(ThreadedServer):
+        """A ThreadedServer that treats a vanished client (dropped socket, server shutting down) as the normal
+        end of a connection instead of logging a traceback."""
+
+        def _serve_client(self, sock, credentials):
+            try:
+                super()._serve_client(sock, credentials)
+            except (EOFError, OSError, ValueError) as exc:
+                self.logger.debug("client connection ended: %s", type(exc).__name__)
+
+    return QuietThreadedServer
+
+
+class _Server:
+    def __init__(self, standin: StandInTerminal, port: int = 0) -> None:
+        self.standin = standin
+        self.server = _quiet_server_class()(
+            _make_service(standin), hostname="127.0.0.1", port=port, auto_register=False,
+            listener_timeout=0.05, logger=logging.getLogger("volts.testing.mt5_standin.server"),
+            protocol_config={"allow_pickle": True, "sync_request_timeout": 30})
+        self.host, self.port = "127.0.0.1", self.server.port
+        self.thread = threading.Thread(target=self._run, name=f"mt5-standin:{self.port}", daemon=True)
+
+    def _run(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.start()
+
+    def start(self) -> "_Server":
+        self.server._listen()  # listening before the thread starts, so a client can connect at once
+        self.thread.start()
+        atexit.register(self.close)
+        return self
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.close()
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=2.0)
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.close)
+
+
+@contextlib.contextmanager
+def serve_standin(csv_dir, faults: Faults | None = None, *, port: int = 0,
+                  **terminal_options) -> Iterator[tuple[str, int, StandInTerminal]]:
+    """Serve a :class:`StandInTerminal` over RPyC on 127.0.0.1 for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    csv_dir : path
+        Folder of Yahoo-layout CSV files.
+    faults : Faults, optional
+        Failures to inject (they can also be added later through ``standin.faults``).
+    port : int
+        TCP port; 0 (default) picks a free one.
+    **terminal_options
+        Passed to :class:`StandInTerminal` (``symbol_format``, ``until``, ``login``, ``password``, ...).
+
+    Yields
+    ------
+    (host, port, standin)
+        Where ``mt5linux.MetaTrader5(host, port)`` reaches the stand-in, and the stand-in itself (to inspect
+        ``orders_received``, ``fills``, ``calls`` or add faults).
+    """
+    standin = StandInTerminal(csv_dir, faults=faults, **terminal_options)
+    server = _Server(standin, port=port).start()
+    try:
+        yield server.host, server.port, standin
+    finally:
+        server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m volts.testing.mt5_standin DIR [--port P] [--symbol-format F] [--until DATE]``: serve a
+    stand-in terminal on 127.0.0.1 until interrupted (for dry runs with ``bridge = "mt5linux"``)."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m volts.testing.mt5_standin", description=main.__doc__)
+    parser.add_argument("csv_dir")
+    parser.add_argument("--port", type=int, default=18812)
+    parser.add_argument("--symbol-format", default="{symbol}")
+    parser.add_argument("--until", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    standin = StandInTerminal(args.csv_dir, symbol_format=args.symbol_format, until=args.until)
+    server = _Server(standin, port=args.port).start()
+    print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)")
+    try:
+        while server.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
