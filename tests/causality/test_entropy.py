@@ -1,0 +1,210 @@
+"""Stage 4c: effective transfer entropy (volts.causality.entropy, METHOD.md §4c)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from volts.causality.entropy import (EteResult, discretise, effective_transfer_entropy, ete_screen, pair_seed,
+                                     transfer_entropy)
+from volts.errors import DataError
+
+TRAIN = ("2022-11-01", "2023-06-08")
+
+
+def _coupled(n: int, lag: int, rng: np.random.Generator, beta: float = 0.8):
+    """X i.i.d. normal; Y_t = beta X_{t-lag} + noise."""
+    x = rng.normal(size=n + lag)
+    y = beta * x[:n] + rng.normal(size=n) * 0.6
+    return x[lag:], y
+
+
+def _plugin_te(x: np.ndarray, y: np.ndarray, lag: int = 1) -> float:
+    """TE X -> Y (k = 1, bits) from the joint counts of (Y_t, Y_{t-1}, X_{t-lag}), written out by hand."""
+    t = np.arange(max(lag, 1), len(y))
+    triples = Counter(zip(y[t], y[t - 1], x[t - lag]))
+    n = sum(triples.values())
+    pair_yy = Counter(zip(y[t], y[t - 1]))
+    pair_yx = Counter(zip(y[t - 1], x[t - lag]))
+    past = Counter(y[t - 1])
+    te = 0.0
+    for (y1, y0, x0), c in triples.items():
+        p_joint = c / n
+        p_y1_given_both = c / pair_yx[(y0, x0)]
+        p_y1_given_y0 = pair_yy[(y1, y0)] / past[y0]
+        te += p_joint * np.log2(p_y1_given_both / p_y1_given_y0)
+    return te
+
+
+# ------------------------------------------------------------------------------------------ discretise
+def test_discretise_known_answer_and_ties():
+    # min-ranks 3, 0, 1, 1, 5, 4 -> floor(3 r / 6)
+    np.testing.assert_array_equal(discretise(np.array([3.0, 1.0, 2.0, 2.0, 5.0, 4.0]), 3), [1, 0, 0, 0, 2, 2])
+    # tied values share one state whatever their position in time
+    x = np.round(np.random.default_rng(0).normal(size=200), 1)  # many ties
+    s = discretise(x, 3)
+    for v in np.unique(x):
+        assert len(set(s[x == v])) == 1
+    perm = np.random.default_rng(1).permutation(len(x))
+    np.testing.assert_array_equal(discretise(x[perm], 3), s[perm])
+    np.testing.assert_array_equal(discretise(x, 3), s)  # deterministic
+
+
+@pytest.mark.parametrize("n, bins", [(300, 3), (301, 3), (150, 4), (97, 5)])
+def test_discretise_equal_frequency_ints(n, bins):
+    x = np.random.default_rng(n).standard_t(3, size=n)
+    s = discretise(pd.Series(x), bins)
+    assert s.dtype.kind == "i" and s.min() == 0 and s.max() == bins - 1
+    counts = np.bincount(s, minlength=bins)
+    assert counts.max() - counts.min() <= 1 and counts.sum() == n
+    order = np.argsort(x)
+    assert np.all(np.diff(s[order]) >= 0)  # monotone in the value
+
+
+def test_discretise_rejects_degenerate_input():
+    idx = pd.bdate_range("2023-01-02", periods=10)
+    x = pd.Series(np.arange(10.0), idx, name="MU")
+    x.iloc[4] = np.nan
+    with pytest.raises(DataError, match=r"MU: value at 2023-01-06 is NaN"):
+        discretise(x)
+    with pytest.raises(DataError, match="constant"):
+        discretise(pd.Series(np.ones(10), idx, name="MU"))
+    with pytest.raises(DataError, match="cannot fill"):
+        discretise(np.array([1.0, 2.0]), 3)
+
+
+# ------------------------------------------------------------------------------------ transfer entropy
+@pytest.mark.parametrize("lag", [1, 2, 3])
+def test_transfer_entropy_matches_plugin_estimate(lag):
+    rng = np.random.default_rng(lag)
+    x, y = _coupled(400, lag, rng, beta=0.5)
+    xs, ys = discretise(x), discretise(y)
+    assert transfer_entropy(xs, ys, lag=lag) == pytest.approx(_plugin_te(xs, ys, lag), abs=1e-12)
+    assert transfer_entropy(ys, xs, lag=lag) == pytest.approx(_plugin_te(ys, xs, lag), abs=1e-12)
+
+
+def test_transfer_entropy_refuses_floats_and_negative_states():
+    with pytest.raises(TypeError, match="integers"):
+        transfer_entropy(np.array([0.2, 1.7, 2.0, 1.0]), np.array([0, 1, 2, 1]))
+    with pytest.raises(ValueError, match="non-negative"):
+        transfer_entropy(np.array([0, -1, 2, 1]), np.array([0, 1, 2, 1]))
+    with pytest.raises(DataError, match="too few"):
+        transfer_entropy(np.array([0, 1, 2]), np.array([0, 1, 2]), lag=3)
+
+
+# ---------------------------------------------------------------------------------- effective TE, test
+def test_ete_detects_planted_coupling_and_direction():
+    rng = np.random.default_rng(42)
+    x, y = _coupled(300, 1, rng)
+    fwd = effective_transfer_entropy(x, y, seed=1)
+    rev = effective_transfer_entropy(y, x, seed=2)
+    assert fwd.ete > 0 and fwd.p <= 0.05
+    assert rev.p > 0.05 and rev.ete < fwd.ete
+    assert fwd.ete == pytest.approx(fwd.te - fwd.surrogate_mean)
+    assert fwd.p == pytest.approx(1 / 101)  # no surrogate reaches a strong coupling
+    json.dumps(fwd.to_dict(), allow_nan=False)
+
+
+def test_ete_needs_the_right_lag():
+    rng = np.random.default_rng(43)
+    x, y = _coupled(300, 3, rng)
+    at3 = effective_transfer_entropy(x, y, lag=3, seed=1)
+    at1 = effective_transfer_entropy(x, y, lag=1, seed=1)
+    assert at3.ete > 0 and at3.p <= 0.05
+    assert at1.p > 0.05
+
+
+def test_ete_p_value_is_uniform_under_independence():
+    rng = np.random.default_rng(2024)
+    p = np.array([effective_transfer_entropy(rng.normal(size=150), rng.normal(size=150), surrogates=99,
+                                             seed=s).p for s in range(200)])
+    assert set(np.round(p * 100).astype(int)) <= set(range(1, 101))  # p in {1/100, ..., 100/100}
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+    frac = np.mean(p <= 0.05)  # expected 0.05; binomial(200, 0.05) 99.9 % range is about 1..19 of 200
+    assert 0.005 <= frac <= 0.095, frac
+    assert np.mean(p <= 0.5) == pytest.approx(0.5, abs=0.12)
+
+
+def test_ete_is_reproducible_and_seeded():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=200), rng.normal(size=200)
+    a = effective_transfer_entropy(x, y, seed=9)
+    assert a == effective_transfer_entropy(x, y, seed=9)
+    assert a.te == effective_transfer_entropy(x, y, seed=10).te
+    assert a.surrogate_mean != effective_transfer_entropy(x, y, seed=10).surrogate_mean
+
+
+# ---------------------------------------------------------------------------------------------- screen
+def _planted_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(77)
+    n = 300
+    idx = pd.bdate_range("2022-01-03", periods=n)
+    a = rng.normal(size=n + 3)
+    b = 0.8 * np.r_[0.0, a[:-1]] + 0.6 * rng.normal(size=n + 3)  # A -> B at lag 1
+    c = rng.normal(size=n + 3)
+    d = 0.8 * np.r_[0.0, 0.0, 0.0, c[:-3]] + 0.6 * rng.normal(size=n + 3)  # C -> D at lag 3
+    return pd.DataFrame({"A": a[3:], "B": b[3:], "C": c[3:], "D": d[3:], "E": rng.normal(size=n)}, index=idx)
+
+
+def test_screen_keeps_planted_pairs_only():
+    frame = _planted_frame()
+    scr = ete_screen(frame, [("A", "B"), ("B", "A"), ("C", "D", 3), ("C", "D", 1), ("A", "E")])
+    rows = {(r["leader"], r["follower"], r["lag"]): r for r in scr.rows}
+    assert scr.kept == [("A", "B", 1), ("C", "D", 3)]
+    assert rows[("B", "A", 1)]["reason"].startswith("p ") and "reverse ETE" in rows[("B", "A", 1)]["reason"]
+    assert rows[("A", "B", 1)]["p_reverse"] > 0.05 and rows[("B", "A", 1)]["p_reverse"] <= 0.05
+    assert not rows[("C", "D", 1)]["kept"] and not rows[("A", "E", 1)]["kept"]
+    assert set(rows[("A", "B", 1)]) == {"leader", "follower", "lag", "te", "ete", "p", "te_reverse",
+                                        "ete_reverse", "p_reverse", "kept", "reason"}
+    d = scr.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["start"] == "2022-01-03" and len(d["rows"]) == 5
+    assert list(scr.to_frame()["kept"]) == [True, False, True, False, False]
+
+
+def test_screen_is_independent_of_pair_order_and_uses_stable_seeds():
+    frame = _planted_frame()
+    pairs = [("A", "B"), ("C", "D", 3), ("A", "E")]
+    one = {(r["leader"], r["follower"], r["lag"]): r for r in ete_screen(frame, pairs, surrogates=30).rows}
+    two = {(r["leader"], r["follower"], r["lag"]): r for r in ete_screen(frame, pairs[::-1], surrogates=30).rows}
+    assert one == two
+    # both directions of a pair are the same computations as the reverse pair's
+    both = ete_screen(frame, [("A", "E"), ("E", "A")], surrogates=30).rows
+    assert both[0]["ete"] == both[1]["ete_reverse"] and both[0]["p_reverse"] == both[1]["p"]
+    # the seed is the documented SHA-256 digest (not Python's salted hash)
+    expected = int.from_bytes(hashlib.sha256(b"0|A|B|1").digest()[:8], "little")
+    assert pair_seed(0, "A", "B", 1) == expected
+    fwd = ete_screen(frame, [("A", "B")], surrogates=30).pairs[0].forward
+    assert fwd == effective_transfer_entropy(frame["A"], frame["B"], surrogates=30, seed=expected)
+    assert isinstance(fwd, EteResult)
+
+
+def test_screen_rejects_bad_input():
+    frame = _planted_frame()
+    with pytest.raises(DataError, match="ZZ: symbol not in the returns"):
+        ete_screen(frame, [("A", "ZZ")])
+    bad = frame.copy()
+    bad.iloc[7, 1] = np.nan
+    with pytest.raises(DataError, match=rf"B: value at {bad.index[7].date()} is NaN"):
+        ete_screen(bad, [("A", "B")])
+    with pytest.raises(ValueError):
+        ete_screen(frame, [("A",)])
+    with pytest.raises(ValueError):
+        ete_screen(frame, [("A", "A")])
+
+
+def test_screen_on_reference_returns(paper_market):
+    """Smoke run on real log returns: well-formed, internally consistent rows."""
+    r = paper_market.slice(*TRAIN).log_returns()
+    scr = ete_screen(r, [("MU", "QCOM"), ("META", "TSLA"), ("TSLA", "AMZN")], surrogates=50)
+    for pair in scr.pairs:
+        for res in (pair.forward, pair.reverse):
+            assert 0 < res.p <= 1 and res.te >= 0 and res.n == len(r)
+            assert res.ete == pytest.approx(res.te - res.surrogate_mean)
+        assert pair.kept == (pair.forward.ete > 0 and pair.forward.p <= 0.05 and pair.forward.ete > pair.reverse.ete)
