@@ -26,8 +26,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+REPORT ?= runs/demo/latest/report.html
 check-report: $(STAMP)
-	bash scripts/check_report_html.sh
+	$(BIN)/python scripts/check_report_html.py $(REPORT)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

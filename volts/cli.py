@@ -20,8 +20,8 @@ from rich.console import Console
 from volts import __version__
 from volts.errors import VoltsError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="volts: volatility-regime, causal lead-lag pair trading (the Vol-TS method).")

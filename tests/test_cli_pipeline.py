@@ -1,0 +1,208 @@
+"""The user-facing commands end to end: volts select, volts backtest, volts run (issues 4-6 contracts)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from volts.artifacts import SELECTION_FIELDS
+from volts.cli import main
+
+METRIC_FIELDS = ("name", "trades", "win_rate", "total_return", "final_equity", "sharpe", "sortino", "max_drawdown",
+                 "calmar")
+
+
+def _volts(capsys, *args) -> tuple[int, str, str]:
+    rc = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def _content(path: Path) -> dict:
+    data = json.loads(path.read_text())
+    data.pop("created", None)
+    return data
+
+
+@pytest.fixture(scope="module")
+def ref_selection(ref_data_dir, tmp_path_factory):
+    """`volts select --asof 2023-06-08` on the reference data with the paper's settings (run once per module)."""
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["select", "--asof", "2023-06-08", "--data-dir", str(ref_data_dir), "--out", str(out),
+                 "--config", str(REPO / "config.toml")]) == 0
+    return out / "2023-06-08" / "selection.json"
+
+
+def test_select_writes_a_complete_selection(ref_selection):
+    sel = json.loads(ref_selection.read_text())
+    assert all(f in sel for f in SELECTION_FIELDS)
+    assert sel["asof"] == "2023-06-08" and sel["train"] == {"start": "2022-11-01", "end": "2023-06-08"}
+    assert set(sel["volatility_clusters"]) == set(sel["universe"]) and len(sel["universe"]) == 10
+    assert sel["candidates"] == [s for s in sel["universe"] if sel["volatility_clusters"][s] == "mid"]
+    n = len(sel["candidates"])
+    assert sel["funnel"][0] == {"stage": "granger", "entered": n * (n - 1), "kept": len(sel["granger"]["pairs"]),
+                                "dropped": n * (n - 1) - len(sel["granger"]["pairs"])}
+    for a, b in zip(sel["funnel"], sel["funnel"][1:]):
+        assert b["entered"] == a["kept"]  # each stage screens exactly what the previous one kept
+    assert len(sel["pairs"]) == sel["funnel"][-1]["kept"]
+    for p in sel["pairs"]:
+        assert {"leader", "follower", "lag", "granger_p", "partial_corr", "ete", "ete_p", "knn_accuracy"} <= set(p)
+        assert p["granger_p"] < 0.01 and abs(p["partial_corr"]) >= 0.15 and p["ete"] > 0 and p["ete_p"] <= 0.05
+        assert 1 <= p["lag"] <= 10
+    dropped_or_kept = set(sel["dropped"]) | {f"{p['leader']}->{p['follower']}" for p in sel["pairs"]}
+    assert len(dropped_or_kept) == n * (n - 1)  # every ordered pair is accounted for
+    assert any("unit root" in w for w in sel["warnings"])  # levels + ADF warning (granger.series = "close")
+    assert any(a["date"].startswith("2020-03") for a in sel["anomalies"])
+    for fig in ("anomalies.png", "volatility_regimes.png", "granger_pvalues.png", "pcmci_graph.png"):
+        assert (ref_selection.parent / fig).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_select_twice_gives_identical_content_and_keeps_existing_runs(ref_selection, ref_data_dir, capsys):
+    out = ref_selection.parent.parent
+    before = ref_selection.read_bytes()
+    rc, _, err = _volts(capsys, "select", "--asof", "2023-06-08", "--data-dir", ref_data_dir, "--out", out,
+                        "--config", REPO / "config.toml")
+    assert rc == 0 and "already exists; kept it" in err
+    assert ref_selection.read_bytes() == before  # not clobbered without --force
+    again = out.parent / (out.name + "-again")
+    rc, _, _ = _volts(capsys, "select", "--asof", "2023-06-08", "--data-dir", ref_data_dir, "--out", again,
+                      "--config", REPO / "config.toml", "--force")
+    assert rc == 0
+    assert _content(again / "2023-06-08" / "selection.json") == _content(ref_selection)
+    assert (again / "latest").resolve() == (again / "2023-06-08").resolve()
+    assert sorted(p.name for p in again.iterdir()) == ["2023-06-08", "latest"]  # no staging folder left
+
+
+def test_select_recovers_the_planted_pairs_of_the_demo_market(tmp_path, capsys):
+    from volts.data.synthetic import make_synthetic_market
+
+    rc, out, _ = _volts(capsys, "select", "--config", REPO / "examples" / "demo.toml", "--out", tmp_path)
+    assert rc == 0
+    sel = json.loads((tmp_path / "2023-06-08" / "selection.json").read_text())
+    truth = make_synthetic_market(seed=0).truth
+    planted = {(p.leader, p.follower): p.lag for p in truth.pairs}
+    found = {(p["leader"], p["follower"]): p["lag"] for p in sel["pairs"]}
+    assert found == planted  # every planted direction and lag, and no false pair
+    assert set(sel["candidates"]) == {s for s, r in truth.regimes.items() if r == "mid"}
+    assert "granger" in out and "lag" in out  # the funnel is printed
+
+
+def test_select_through_mt5_gives_the_same_selection_as_csv(ref_data_dir, ref_selection, tmp_path, capsys,
+                                                           monkeypatch):
+    from volts.testing.mt5_standin import serve_standin
+
+    monkeypatch.chdir(tmp_path)
+    with serve_standin(ref_data_dir, symbol_format="{symbol}.US", until="2023-06-09") as (host, port, _):
+        cfg = tmp_path / "mt5.toml"
+        cfg.write_text(f'[data]\nsource = "mt5"\n[data.mt5]\nbridge = "mt5linux"\nhost = "{host}"\n'
+                       f'port = {port}\nsymbol_suffix = ".US"\nbackoff_seconds = 0.0\n')
+        rc, _, err = _volts(capsys, "select", "--asof", "2023-06-08", "--config", cfg, "--out", tmp_path / "runs")
+    assert rc == 0, err
+    via_mt5 = _content(tmp_path / "runs" / "2023-06-08" / "selection.json")
+    via_csv = _content(ref_selection)
+    for key in ("settings", "config_sha256", "data_source"):  # the source setting itself differs, nothing else
+        via_mt5.pop(key), via_csv.pop(key)
+    assert via_mt5 == via_csv
+
+
+# ----------------------------------------------------------------------------------------------- backtest
+def _paper_selection(tmp_path: Path, **changes) -> Path:
+    sel = {"asof": "2023-06-08", "train": {"start": "2022-11-01", "end": "2023-06-08"},
+           "universe": ["MU", "QCOM", "META", "TSLA", "AMZN"], "anomalies": [], "volatility_clusters": {},
+           "candidates": [], "granger": {"lag": 45, "tests": []},
+           "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
+                     {"leader": "TSLA", "follower": "AMZN", "lag": 5}],
+           "volts_version": "hand-written", "config_sha256": "-", "data_sha256": "-"}
+    sel.update(changes)
+    path = tmp_path / "selection.json"
+    path.write_text(json.dumps(sel))
+    return path
+
+
+def test_backtest_of_a_hand_written_selection(ref_data_dir, tmp_path, capsys):
+    path = _paper_selection(tmp_path)
+    rc, out, _ = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
+    assert rc == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [r["name"] for r in metrics["strategies"]] == ["MU->QCOM (tau 2)", "META->TSLA (tau 1)",
+                                                           "TSLA->AMZN (tau 5)"]
+    assert len(metrics["benchmarks"]) == 3 and metrics["portfolio"]
+    for row in metrics["strategies"] + metrics["benchmarks"] + metrics["portfolio"]:
+        assert all(f in row for f in METRIC_FIELDS)
+        assert row["max_drawdown"] is None or 0 <= row["max_drawdown"] < 1  # a fraction, not percent
+    port = next(r for r in metrics["portfolio"] if r["name"] == "portfolio")
+    assert port["final_equity"] == pytest.approx(sum(r["final_equity"] for r in metrics["strategies"]))
+    for name in ("equity.csv", "trades.csv", "equity.png"):
+        assert (tmp_path / name).is_file()
+    assert "MU->QCOM (tau 2)" in out and "return %" in out
+
+
+@pytest.mark.parametrize("change, code, words", [
+    ({"pairs": [{"leader": "MU", "lag": 2}]}, 2, "pairs[0] lacks follower"),
+    ({"pairs": [{"leader": "MU", "follower": "ZZZZ", "lag": 2}]}, 3, "ZZZZ"),
+])
+def test_backtest_bad_selection(ref_data_dir, tmp_path, capsys, change, code, words):
+    path = _paper_selection(tmp_path, **change)
+    rc, out, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
+    assert rc == code
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in err
+
+
+def test_backtest_missing_field_and_empty_window(ref_data_dir, tmp_path, capsys):
+    path = _paper_selection(tmp_path)
+    data = json.loads(path.read_text())
+    del data["asof"]
+    path.write_text(json.dumps(data))
+    rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
+    assert rc == 2 and "missing field(s) asof" in err
+    path = _paper_selection(tmp_path)
+    rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir,
+                        "--start", "2030-01-01", "--end", "2030-02-01")
+    assert rc == 3 and "no rows between" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------------------------------- run
+@pytest.mark.slow
+def test_run_end_to_end_on_the_reference_data(ref_data_dir, tmp_path, capsys):
+    rc, out, _ = _volts(capsys, "run", "--data-dir", ref_data_dir, "--out", tmp_path,
+                        "--config", REPO / "config.toml")
+    assert rc == 0
+    run = tmp_path / "2023-06-08"
+    for name in ("selection.json", "report.md", "report.html", "anomalies.png", "volatility_regimes.png",
+                 "granger_pvalues.png", "pcmci_graph.png"):
+        assert (run / name).is_file(), name
+    sel = json.loads((run / "selection.json").read_text())
+    report = (run / "report.md").read_text()
+    assert "## Paper comparison" in report and "## Caveats" in report
+    if sel["pairs"]:
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert all(f"| {r['name']} |" in report for r in metrics["strategies"] + metrics["benchmarks"])
+        assert (run / "equity.png").is_file()
+    html = (run / "report.html").read_text()
+    assert "data:image/png;base64," in html and 'src="anomalies.png"' not in html  # self-contained
+    assert "final pairs" in out and "report:" in out
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_report_html", REPO / "scripts" / "check_report_html.py")
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    if checker.find_browser() is None:
+        pytest.skip("chromium/chromedriver not installed: HTML rendering not checked (apt-get install chromium "
+                    "chromium-driver; .ci/run does)")
+    result = checker.check_report(run / "report.html")
+    assert result["images"] >= 5 and not result["broken_images"] and not result["console_errors"]
+
+
+def test_run_on_the_demo_market_reports_planted_versus_recovered(tmp_path, capsys):
+    rc, out, _ = _volts(capsys, "run", "--config", REPO / "examples" / "demo.toml", "--out", tmp_path)
+    assert rc == 0
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("recovered 3 of 3 planted pairs with their lags; 0 false pair(s)")
+    assert (tmp_path / "2023-06-08" / "truth.json").is_file()
+    assert "## Planted versus recovered" in (tmp_path / "2023-06-08" / "report.md").read_text()

@@ -1,0 +1,131 @@
+"""``volts run``: select + backtest + report for the config's windows (the paper's experiment by default);
+``volts report RUN_DIR``: rebuild the report of a run folder from its artifacts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from volts.commands._common import StageProgress, parse_date
+
+
+def write_report(folder: Path, *, timings: dict | None = None, truth: dict | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` and the self-contained ``report.html`` of a run folder from its artifacts."""
+    from volts.artifacts import atomic_write_text, read_json, read_selection
+    from volts.report import build_report, markdown_to_html
+
+    folder = Path(folder)
+    selection = read_selection(folder / "selection.json")
+    metrics = read_json(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
+    if truth is None and (folder / "truth.json").is_file():
+        truth = read_json(folder / "truth.json")
+    md = build_report(folder, selection, metrics, timings=timings, truth=truth)
+    md_path = atomic_write_text(folder / "report.md", md)
+    html_path = atomic_write_text(folder / "report.html",
+                                  markdown_to_html(md, folder, title=f"volts report {selection['asof']}"))
+    return md_path, html_path
+
+
+def run_all(settings, *, asof=None, out: Path, force: bool = True, console, err_console):
+    """The main job. Returns a dict with the run folder, selection, backtest result and wall times."""
+    from volts.artifacts import atomic_write_json, read_selection
+    from volts.commands.backtest import metrics_table, run_backtest_for_selection, write_backtest_outputs
+    from volts.commands.select import run_select
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    selection, run_dir, market = run_select(settings, asof=asof, out=out, force=force, console=err_console)
+    timings["selection (total)"] = time.perf_counter() - t0
+    if selection is not None:
+        timings.update({f"  {k}": v for k, v in selection.timings.items()})
+    sel = read_selection(run_dir / "selection.json")
+    result = None
+    progress = StageProgress(err_console)
+    if sel["pairs"]:
+        progress("backtest", "start")
+        t1 = time.perf_counter()
+        result, _ = run_backtest_for_selection(settings, sel)
+        write_backtest_outputs(result, run_dir)
+        timings["backtest"] = time.perf_counter() - t1
+        progress("backtest", f"done in {timings['backtest']:.2f} s")
+    truth = None
+    if settings.data.source == "synthetic":
+        from volts.data.synthetic import make_synthetic_market
+
+        truth = make_synthetic_market(seed=settings.data.synthetic_seed).truth.to_dict()
+        atomic_write_json(run_dir / "truth.json", truth)
+    progress("report", "start")
+    t2 = time.perf_counter()
+    md_path, html_path = write_report(run_dir, timings=None, truth=truth)
+    timings["report"] = time.perf_counter() - t2
+    progress("report", f"done in {timings['report']:.2f} s")
+    timings["total"] = time.perf_counter() - t0
+    # the wall times go into the report after the fact (they are the only run-dependent content)
+    write_report(run_dir, timings=timings, truth=truth)
+    return {"run_dir": run_dir, "selection": sel, "result": result, "timings": timings, "truth": truth,
+            "report": (md_path, html_path), "metrics_table": metrics_table(result.metrics_dict()) if result else None}
+
+
+def planted_vs_recovered(selection: dict, truth: dict) -> list[str]:
+    """Lines comparing planted pairs and lags with the selection's (synthetic market only)."""
+    found = {(p["leader"], p["follower"]): p["lag"] for p in selection["pairs"]}
+    lines = ["planted vs recovered pairs:"]
+    ok = 0
+    for p in truth["pairs"]:
+        key = (p["leader"], p["follower"])
+        got = found.get(key)
+        match = got == p["lag"]
+        ok += match
+        lines.append(f"  {p['leader']}->{p['follower']}: planted lag {p['lag']}, recovered "
+                     f"{'lag ' + str(got) if got is not None else 'no pair'}  {'OK' if match else 'MISS'}")
+    planted = {(p["leader"], p["follower"]) for p in truth["pairs"]}
+    false = [f"{a}->{b} (lag {lag})" for (a, b), lag in found.items() if (a, b) not in planted]
+    lines.append(f"  false pairs: {', '.join(false) if false else 'none'}")
+    lines.append(f"recovered {ok} of {len(truth['pairs'])} planted pairs with their lags; "
+                 f"{len(false)} false pair(s)")
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    from volts.cli import ConfigOpt, DataDirOpt, OutOpt, console, err_console, load_cli_settings
+
+    @app.command("run")
+    def run(
+        config: Optional[Path] = ConfigOpt,
+        data_dir: Optional[Path] = DataDirOpt,
+        source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
+        asof: Optional[str] = typer.Option(None, "--asof", help="As-of date (default: config's)."),
+        out: Path = OutOpt,
+    ) -> None:
+        """Select, backtest and report for the config's windows (the paper's experiment by default)."""
+        settings = load_cli_settings(config, data_dir, source)
+        res = run_all(settings, asof=parse_date(asof, "--asof"), out=out, force=True, console=console,
+                      err_console=err_console)
+        sel = res["selection"]
+        for w in sel.get("warnings", []):
+            err_console.print(f"warning: {w}", markup=False)
+        console.print(f"run {res['run_dir']}: final pairs "
+                      + (", ".join(f"{p['leader']}->{p['follower']} (lag {p['lag']})" for p in sel["pairs"])
+                         or "none"), markup=False)
+        if res["result"] is not None:
+            m = res["result"].metrics_dict()
+            console.print(res["metrics_table"], markup=False)
+            port = {r["name"]: r for r in m.get("portfolio", [])}
+            if port:
+                console.print("portfolio: " + "; ".join(
+                    f"{name} return {100 * (r['total_return'] or 0):.2f}%" for name, r in port.items()),
+                    markup=False)
+        console.print(f"report: {res['report'][0]} and {res['report'][1].name}; total wall time "
+                      f"{res['timings']['total']:.1f} s", markup=False)
+        if res["truth"] is not None:
+            for line in planted_vs_recovered(sel, res["truth"]):
+                console.print(line, markup=False)
+
+    @app.command("report")
+    def report(run_dir: Path = typer.Argument(..., help="A run folder holding selection.json.")) -> None:
+        """Rebuild report.md and report.html of a run folder from its artifacts."""
+        md, html = write_report(run_dir)
+        console.print(f"wrote {md} and {html}", markup=False)

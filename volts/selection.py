@@ -1,0 +1,305 @@
+"""The staged pair-selection pipeline (METHOD.md §1-5) -> ``Selection``.
+
+data -> KNN anomalies -> volatility -> GMM regimes (mid = candidates) -> Granger scan -> PCMCI -> effective
+transfer entropy -> DTW-KNN lag. Each stage's result is kept on the ``Selection``; a pair that drops out records
+the stage where it left. ``Selection.to_dict()`` is the ``selection.json`` artifact (ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from volts import __version__
+from volts.config import Settings, WindowSettings
+from volts.data.market import MarketData
+from volts.errors import DataError
+
+ProgressFn = Callable[[str, str], None]  # (stage, message)
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """How many ordered pairs entered and left one screening stage."""
+
+    stage: str
+    entered: int
+    kept: int
+
+    def to_dict(self) -> dict:
+        return {"stage": self.stage, "entered": self.entered, "kept": self.kept,
+                "dropped": self.entered - self.kept}
+
+
+@dataclass(frozen=True)
+class SelectedPair:
+    """A final (leader, follower, lag) with every statistic that led to it."""
+
+    leader: str
+    follower: str
+    lag: int
+    granger_p: float
+    granger_p_bh: float | None
+    partial_corr: float | None
+    partial_corr_tau: int | None
+    ete: float
+    ete_p: float
+    knn_accuracy: float
+    knn_accuracy_in_sample: float | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.leader}->{self.follower}"
+
+    def to_dict(self) -> dict:
+        return {"leader": self.leader, "follower": self.follower, "lag": self.lag, "granger_p": self.granger_p,
+                "granger_p_bh": self.granger_p_bh, "partial_corr": self.partial_corr,
+                "partial_corr_tau": self.partial_corr_tau, "ete": self.ete, "ete_p": self.ete_p,
+                "knn_accuracy": self.knn_accuracy, "knn_accuracy_in_sample": self.knn_accuracy_in_sample}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Everything the selection run produced; ``to_dict()`` gives ``selection.json``."""
+
+    asof: dt.date
+    windows: WindowSettings
+    universe: tuple[str, ...]
+    settings: Settings
+    data_sha256: str
+    anomalies: Any
+    clusters: Any
+    candidates: tuple[str, ...]
+    granger_scan: Any
+    granger: Any
+    pcmci: Any
+    ete: Any
+    lags: dict[str, Any]
+    pairs: tuple[SelectedPair, ...]
+    funnel: tuple[FunnelStep, ...]
+    dropped: dict[str, str]
+    warnings: tuple[str, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        w = self.windows
+        return {
+            "asof": self.asof.isoformat(),
+            "windows": {"anomaly": {"start": w.anomaly_start, "end": w.anomaly_end},
+                        "gmm": {"start": w.gmm_start, "end": w.gmm_end},
+                        "train": {"start": w.train_start, "end": w.train_end},
+                        "test": {"start": w.test_start, "end": w.test_end}},
+            "train": {"start": w.train_start.isoformat(), "end": w.train_end.isoformat()},
+            "universe": list(self.universe),
+            "data_source": self.settings.data.source,
+            "anomalies": self.anomalies.to_dict()["anomalies"],
+            "anomaly_detection": {k: v for k, v in self.anomalies.to_dict().items() if k != "anomalies"},
+            "volatility_clusters": dict(self.clusters.regimes),
+            "volatility_clustering": self.clusters.to_dict(),
+            "candidates": list(self.candidates),
+            "granger": self.granger.to_dict(),
+            "granger_pvalues": self.granger_scan.to_dict(),
+            "pcmci": self.pcmci.to_dict(),
+            "transfer_entropy": self.ete.to_dict(),
+            "lag_selection": {name: choice.to_dict() for name, choice in self.lags.items()},
+            "pairs": [p.to_dict() for p in self.pairs],
+            "funnel": [s.to_dict() for s in self.funnel],
+            "dropped": dict(self.dropped),
+            "warnings": list(self.warnings),
+            "settings": self.settings.model_dump(mode="json"),
+            "volts_version": __version__,
+            "config_sha256": self.settings.sha256(),
+            "data_sha256": self.data_sha256,
+        }
+
+    def summary(self) -> str:
+        """A few lines for the terminal: the funnel and the final pairs."""
+        lines = [f"selection as of {self.asof}: candidates (mid volatility) = {', '.join(self.candidates) or '-'}"]
+        for step in self.funnel:
+            lines.append(f"  {step.stage:<22} {step.entered:>4} in  {step.kept:>4} kept")
+        if self.pairs:
+            for p in self.pairs:
+                lines.append(f"  pair {p.name:<14} lag {p.lag}  granger p={p.granger_p:.2g}  ETE={p.ete:.3g} "
+                             f"(p={p.ete_p:.2g})  k-NN OOS accuracy={p.knn_accuracy:.3f}")
+        else:
+            lines.append("  no pair survived every stage")
+        return "\n".join(lines)
+
+
+def earliest_start(windows: WindowSettings) -> dt.date:
+    """First date any selection stage reads (the earliest window start)."""
+    return min(windows.anomaly_start, windows.gmm_start, windows.train_start)
+
+
+def _window(market: MarketData, start, end, what: str) -> MarketData:
+    try:
+        return market.slice(start, end)
+    except DataError as exc:
+        raise DataError(f"{what} window {start} .. {end}: {exc}") from None
+
+
+def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | None = None,
+                  progress: ProgressFn | None = None) -> Selection:
+    """Run stages 1-5 of METHOD.md on the windows of ``settings`` ending at ``asof``.
+
+    Parameters
+    ----------
+    market : MarketData
+        Bars of (at least) the universe, covering every window; bars after ``asof`` are never read.
+    settings : Settings
+        Validated settings; ``settings.windows`` are shifted so that they end at ``asof``.
+    asof : datetime.date, optional
+        The as-of date (default ``settings.windows.asof``).
+    progress : callable, optional
+        Called as ``progress(stage, message)`` when a stage starts and ends.
+
+    Returns
+    -------
+    Selection
+
+    Raises
+    ------
+    DataError
+        A window has no bars, a universe symbol is missing, or a stage meets degenerate input.
+    """
+    from volts.anomaly import detect_anomalies
+    from volts.causality.entropy import ete_screen
+    from volts.causality.granger import adf_check, granger_scan, select_granger_pairs, stationarity_warning
+    from volts.causality.pcmci import pcmci_screen
+    from volts.clustering import cluster_volatility
+    from volts.lag import choose_lag
+
+    say = progress or (lambda stage, msg: None)
+    windows = settings.windows if asof is None else settings.windows.shifted(asof)
+    asof = windows.asof
+    universe = tuple(settings.data.universe) if settings.data.source != "synthetic" else tuple(market.symbols)
+    # nothing after asof is ever read; the data hash covers exactly the bars the stages can see
+    market = market.select(universe).slice(earliest_start(windows), asof)
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+
+    def timed(stage: str, fn, *args, **kwargs):
+        say(stage, "start")
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        timings[stage] = time.perf_counter() - t0
+        say(stage, f"done in {timings[stage]:.2f} s")
+        return out
+
+    # 1. anomalies -------------------------------------------------------------------------------------
+    a = settings.anomaly
+    anomalies = timed("anomalies", detect_anomalies,
+                      _window(market, windows.anomaly_start, windows.anomaly_end, "anomaly"),
+                      neighbors=a.neighbors, z_threshold=a.z_threshold, features=a.features)
+
+    # 2-3. volatility regimes ---------------------------------------------------------------------------
+    c, v = settings.clustering, settings.volatility
+    exclude = list(anomalies.flagged) if a.exclude else None
+    clusters = timed("volatility_clusters", cluster_volatility,
+                     _window(market, windows.gmm_start, windows.gmm_end, "GMM"),
+                     window=v.window, periods_per_year=v.periods_per_year, estimators=c.estimators,
+                     covariance_type=c.covariance_type, n_init=c.n_init, random_state=c.random_state,
+                     exclude_dates=exclude, features=c.features)
+    candidates = tuple(clusters.candidates)
+    funnel: list[FunnelStep] = []
+    dropped: dict[str, str] = {}
+    ordered = [(x, y) for x in candidates for y in candidates if x != y]
+    train = _window(market, windows.train_start, windows.train_end, "training")
+    returns = train.select(candidates).log_returns() if candidates else None
+
+    if len(candidates) < 2:
+        raise DataError(f"volatility clustering left {len(candidates)} mid-volatility stock(s) "
+                        f"({', '.join(candidates) or 'none'}); the causal screen needs at least two")
+
+    # 4a. Granger ---------------------------------------------------------------------------------------
+    g = settings.granger
+    series = train.select(candidates).close if g.series == "close" else returns
+    if g.series == "close":
+        adf = adf_check(series, alpha=g.adf_alpha)
+        msg = stationarity_warning(adf, series=g.series, alpha=g.adf_alpha)
+        if msg:
+            warnings.append(msg)
+    scan = timed("granger", granger_scan, series, min_lag=g.min_lag, max_lag=g.max_lag, min_df=g.min_df)
+    granger = select_granger_pairs(scan, alpha=g.alpha)
+    kept = [(p["leader"], p["follower"]) if isinstance(p, dict) else (p.leader, p.follower) for p in granger.pairs]
+    for pair in ordered:
+        if pair not in kept:
+            dropped[f"{pair[0]}->{pair[1]}"] = "granger"
+    funnel.append(FunnelStep("granger", len(ordered), len(kept)))
+
+    # 4b. PCMCI -----------------------------------------------------------------------------------------
+    pc = settings.pcmci
+    pcmci = timed("pcmci", pcmci_screen, returns, tau_max=pc.tau_max, alpha=pc.alpha,
+                  min_abs_partial_corr=pc.min_abs_partial_corr, mode=pc.mode)
+    after_pcmci = [pair for pair in kept if pcmci.has_edge(*pair)]
+    for pair in kept:
+        if pair not in after_pcmci:
+            dropped[f"{pair[0]}->{pair[1]}"] = "pcmci"
+    funnel.append(FunnelStep("pcmci", len(kept), len(after_pcmci)))
+
+    # 4c. effective transfer entropy at the PCMCI edge's lag --------------------------------------------
+    e = settings.entropy
+    ete_pairs = [(x, y, max(1, int(pcmci.edge(x, y).tau))) for x, y in after_pcmci]
+    ete = timed("transfer_entropy", ete_screen, returns, ete_pairs, bins=e.bins, history=e.history,
+                surrogates=e.surrogates, alpha=e.alpha, seed=e.seed)
+    ete_rows = {(r["leader"], r["follower"]): r for r in ete.to_dict()["rows"]}
+    after_ete = [pair for pair in after_pcmci if ete_rows[pair]["kept"]]
+    for pair in after_pcmci:
+        if pair not in after_ete:
+            dropped[f"{pair[0]}->{pair[1]}"] = "transfer_entropy"
+    funnel.append(FunnelStep("transfer_entropy", len(after_pcmci), len(after_ete)))
+
+    # 5. lag choice -------------------------------------------------------------------------------------
+    lg = settings.lag
+    lags: dict[str, Any] = {}
+    say("lag", "start")
+    t0 = time.perf_counter()
+    for x, y in after_ete:
+        lags[f"{x}->{y}"] = choose_lag(train.close[x], train.close[y], min_lag=lg.min_lag, max_lag=lg.max_lag,
+                                       window=lg.window, neighbors=lg.neighbors, cv_splits=lg.cv_splits,
+                                       **_lag_rule_kwargs(lg))
+    timings["lag"] = time.perf_counter() - t0
+    say("lag", f"done in {timings['lag']:.2f} s")
+    funnel.append(FunnelStep("lag", len(after_ete), len(after_ete)))
+
+    granger_tests = {(t["leader"], t["follower"]): t for t in granger.to_dict()["tests"]}
+    pairs = []
+    for x, y in after_ete:
+        edge = pcmci.edge(x, y).to_dict()
+        choice = lags[f"{x}->{y}"]
+        test = granger_tests[(x, y)]
+        row = ete_rows[(x, y)]
+        pairs.append(SelectedPair(
+            leader=x, follower=y, lag=int(choice.lag), granger_p=float(test["p"]),
+            granger_p_bh=test.get("p_bh"), partial_corr=edge.get("value"), partial_corr_tau=edge.get("tau"),
+            ete=float(row["ete"]), ete_p=float(row["p"]), knn_accuracy=float(choice.knn_accuracy),
+            knn_accuracy_in_sample=_in_sample(choice)))
+
+    return Selection(asof=asof, windows=windows, universe=universe, settings=settings,
+                     data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
+                     candidates=candidates, granger_scan=scan, granger=granger, pcmci=pcmci, ete=ete, lags=lags,
+                     pairs=tuple(pairs), funnel=tuple(funnel), dropped=dropped, warnings=tuple(warnings),
+                     timings=timings)
+
+
+def _lag_rule_kwargs(lag_settings) -> dict:
+    """Optional lag-choice settings beyond METHOD.md's (passed only when the config defines them)."""
+    extra = {}
+    for name in ("rule", "band"):
+        if name in type(lag_settings).model_fields:
+            extra[name] = getattr(lag_settings, name)
+    return extra
+
+
+def _in_sample(choice) -> float | None:
+    acc = getattr(choice, "accuracy_in_sample", None)
+    if acc is None:
+        return None
+    try:
+        return float(acc[choice.lag])
+    except (KeyError, TypeError, IndexError):
+        return None
