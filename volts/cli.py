@@ -65,6 +65,30 @@ DataDirOpt = typer.Option(None, "--data-dir", help="Read CSV files from DIR inst
 OutOpt = typer.Option(Path("runs"), "--out", help="Folder for run artifacts.")
 
 
+def _configure_logging(debug: bool) -> None:
+    """Library warnings (stale data, capped volumes, loose credential files) reach stderr as ``warning: ...``
+    lines; transient retries are INFO and show only with ``--debug``."""
+    import logging
+
+    class StderrHandler(logging.Handler):
+        _volts = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                sys.stderr.write(f"{record.levelname.lower()}: {self.format(record)}\n")
+            except Exception:  # pragma: no cover - never let logging break a command
+                self.handleError(record)
+
+    root = logging.getLogger("volts")
+    handler = next((h for h in root.handlers if getattr(h, "_volts", False)), None)
+    if handler is None:
+        handler = StderrHandler()
+        root.addHandler(handler)
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if debug:
+        root.setLevel(logging.DEBUG)
+
+
 def _register() -> None:
     from volts.commands import register
 
@@ -75,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``volts`` console script; returns the process exit code."""
     _register()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    _configure_logging(debug)
     try:
         app(args=argv, standalone_mode=False)
     except VoltsError as exc:

@@ -668,7 +668,7 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, volum
             lost += 1
             if lost > term.retries:
                 raise BrokerError(f"{t.pair}: order_send for {broker} failed {lost} time(s): {reason}")
-            log.warning("%s: %s; reading positions before deciding again", t.pair, reason)
+            log.info("%s: %s; reading positions before deciding again", t.pair, reason)
             term._wait(lost)
             positions = _positions(term, broker, magic)
             steps = _plan(t, positions, term)

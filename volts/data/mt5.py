@@ -517,7 +517,7 @@ class Mt5Terminal:
             except Exception as exc:
                 raise BrokerError(self.scrub(f"{self.description}: {label} raised {type(exc).__name__}: "
                                              f"{_first_line(exc)}")) from None
-            log.warning("%s", self.scrub(f"{self.description}: {label} failed (attempt {attempt + 1}/"
+            log.info("%s", self.scrub(f"{self.description}: {label} failed (attempt {attempt + 1}/"
                                          f"{attempts}): {reason}"))
         raise BrokerError(self.scrub(f"{self.description}: {label} failed after {attempts} attempt(s): {reason}"))
 
@@ -873,7 +873,7 @@ def fetch_mt5_bars(terminal: Mt5Terminal, symbols: Mapping[str, str], *, start=N
         attempt = 0
         while problem is not None and attempt < terminal.retries:
             attempt += 1
-            log.warning("%s: partial history (%s); fetching again (%d/%d)", sym, problem, attempt, terminal.retries)
+            log.info("%s: partial history (%s); fetching again (%d/%d)", sym, problem, attempt, terminal.retries)
             terminal._wait(attempt)
             raw[sym] = fetch(sym, symbols[sym])
             problem = partial(sym)
