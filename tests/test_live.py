@@ -64,6 +64,23 @@ def test_live_targets_equal_backtest_positions_every_day(market, mode):
     assert seen == ({-1, 1} if mode == "long_short" else {0, 1})  # the window exercises both states
 
 
+def test_live_targets_equal_the_backtest_engine_positions_day_by_day(market):
+    """Direct parity with the backtrader run (not only with volts.signals): the position the strategy held on each
+    day of the test window is the target `volts signal` gives on the evening before."""
+    from volts.backtest import PairSpec, run_backtest
+
+    specs = [PairSpec(p["leader"], p["follower"], p["lag"]) for p in PAIRS]
+    result = run_backtest(market, specs, start=TEST_START, end=TEST_END)
+    held = result.positions
+    assert len(held) == 45
+    for day in held.index:
+        prev = market.dates[market.dates.get_loc(day) - 1]
+        targets = compute_targets(PAIRS, market.slice(None, prev), asof=prev, ma_window=20)
+        for t, spec in zip(targets, specs):
+            column = next(c for c in held.columns if c.startswith(f"{spec.leader}->{spec.follower}"))
+            assert held.loc[day, column] == t.target, (t.pair, day)
+
+
 def test_live_path_through_the_mt5_stand_in_matches_backtest(ref_data_dir, market):
     """Day by day, the terminal's 'today' moves forward; the targets from MT5 bars equal the backtest."""
     days = market.dates[(market.dates >= "2023-07-03") & (market.dates <= "2023-07-21")]
