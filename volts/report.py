@@ -122,7 +122,8 @@ def paper_comparison(selection: dict, metrics: dict | None) -> str:
     kept = {f"{p['leader']}->{p['follower']}" for p in selection["granger"].get("pairs", [])}
     finals = {f"{p['leader']}->{p['follower']}": p for p in selection["pairs"]}
     lines = ["## Paper comparison", "",
-             f"Paper: {PAPER['source']} (its data: a broker's CFD bars; ours: `{selection.get('data_source', 'see above')}`). "
+             f"Paper: {PAPER['source']} (its data: a broker's CFD bars; ours: the `{selection.get('data_source', '?')}` "
+             f"source, data SHA-256 `{selection['data_sha256'][:16]}…`). "
              "The paper's numbers are its claims; ours are what this run measured. No parameter was tuned towards them.", ""]
     rows = [["mid-volatility cluster", ", ".join(PAPER["mid_cluster"]), ", ".join(ours_mid) or "none",
              "same" if set(ours_mid) == set(PAPER["mid_cluster"]) else "differs"],
@@ -208,7 +209,7 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
     L.append("")
     L += _fig(folder, "anomalies.png", "KNN anomaly score per day, threshold and flagged days")
 
-    L += ["## 2-3. Volatility regimes (pooled GMM on PK, GK, RS, YZ)", ""]
+    L += ["## 2-3. Volatility regimes (pooled GMM on the Parkinson, Garman-Klass, Rogers-Satchell and Yang-Zhang estimators)", ""]
     vc = selection.get("volatility_clustering", {})
     post = vc.get("posteriors") or vc.get("mean_posterior") or {}
     rows = []
@@ -216,6 +217,13 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
         p = post.get(sym, {}) if isinstance(post, dict) else {}
         rows.append([sym, regime] + [_num(p.get(k), "{:.2f}") for k in ("low", "mid", "high")])
     L += [_table(["symbol", "regime", "P(low)", "P(mid)", "P(high)"], rows), ""]
+    cv = vc.get("component_volatility", {})
+    space = ("one axis, the mean log volatility of the estimators (bands of volatility level)"
+             if vc.get("features") == "level" else "one axis per estimator (METHOD.md §3 as written)")
+    L.append(f"Mixture fitted on {vc.get('n_points', '?')} stock-days, {space}; component mean volatilities: "
+             + ", ".join(f"{k} {100 * v:.1f}%" for k, v in cv.items()) + ". A stock's regime is the argmax of its "
+             "mean posterior; the posteriors show how clear-cut each assignment is.")
+    L.append("")
     L.append(f"Candidates for the causal screen (mid): {', '.join(selection['candidates']) or 'none'}.")
     L.append("")
     L += _fig(folder, "volatility_regimes.png", "Volatility by stock, coloured by regime")

@@ -145,7 +145,9 @@ def plot_volatility_regimes(vols, clusters, path, *, estimator: str = "yang_zhan
         handles = [plt.Line2D([], [], color=c, lw=3, label=f"{r} ({', '.join(clusters.members(r)) or 'none'})")
                    for r, c in REGIME_COLOURS.items()]
         fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-        fig.suptitle(f"Volatility regimes (GMM, {clusters.covariance_type} covariance, {clusters.n_points} "
+        space = ("1-D mean log-volatility" if getattr(clusters, "features", "estimators") == "level"
+                 else f"{len(clusters.estimators)}-D log-volatility, {clusters.covariance_type} covariance")
+        fig.suptitle(f"Volatility regimes (GMM on {space}, {clusters.n_points} "
                      f"stock-days), {clusters.start.date()} .. {clusters.end.date()}", fontsize=11)
         fig.tight_layout(rect=(0, 0.05, 1, 0.97))
         fig.savefig(path, dpi=110)
