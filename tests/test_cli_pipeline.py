@@ -139,6 +139,18 @@ def test_backtest_of_a_hand_written_selection(ref_data_dir, tmp_path, capsys):
     for name in ("equity.csv", "trades.csv", "equity.png"):
         assert (tmp_path / name).is_file()
     assert "MU->QCOM (tau 2)" in out and "return %" in out
+    # the selection saw the 2023-06-08 bar, so trading starts at the next session, never on a bar it saw
+    equity_dates = [ln.split(",", 1)[0] for ln in (tmp_path / "equity.csv").read_text().splitlines()[1:]]
+    assert equity_dates[0] == "2023-06-09" and equity_dates[-1] == "2023-08-11"
+    trades = (tmp_path / "trades.csv").read_text()
+    assert "2023-06-08" not in trades
+
+
+def test_backtest_starting_on_the_asof_date_is_flagged_in_sample(ref_data_dir, tmp_path, capsys):
+    path = _paper_selection(tmp_path)
+    rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir,
+                        "--start", "2023-06-08", "--end", "2023-08-12")
+    assert rc == 0 and "warning:" in err and "in-sample" in err
 
 
 @pytest.mark.parametrize("change, code, words", [

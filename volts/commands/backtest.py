@@ -12,8 +12,14 @@ from volts.commands._common import parse_date
 
 def run_backtest_for_selection(settings, selection: dict, *, start=None, end=None, market=None):
     """Backtest the pairs of a parsed ``selection.json`` over [start, end] (default: the config's test window,
-    shifted to the selection's as-of date). Returns ``(BacktestResult, market)``."""
+    shifted to the selection's as-of date). Returns ``(BacktestResult, market)``.
+
+    No look-ahead between selection and trading: the selection saw the bar of its as-of date, so by default the
+    first traded session is the one after ``asof`` (the paper's test window starts on the as-of date itself). An
+    explicit ``start`` on or before ``asof`` is allowed but logged as an in-sample backtest.
+    """
     import datetime as dt
+    import logging
 
     from volts.backtest import PairSpec, run_backtest
     from volts.data.sources import load_market
@@ -21,8 +27,16 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
 
     asof = dt.date.fromisoformat(selection["asof"])
     windows = settings.windows.shifted(asof)
+    explicit_start = start is not None
     start = start or windows.test_start
     end = end or windows.test_end
+    if start <= asof:
+        if explicit_start:
+            logging.getLogger("volts.backtest").warning(
+                "--start %s is on or before the selection's as-of date %s: the pairs were chosen with bars the "
+                "backtest trades on (in-sample)", start, asof)
+        else:
+            start = asof + dt.timedelta(days=1)  # first session after the selection's last bar
     if start >= end:
         raise UsageError(f"--start {start} must be before --end {end}")
     pairs = [PairSpec(p["leader"], p["follower"], int(p["lag"])) for p in selection["pairs"]]
