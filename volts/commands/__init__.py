@@ -1,5 +1,4 @@
-"""Sub-commands of the ``volts`` CLI. Each module exposes ``register(app)``; a module that is not written yet is
-skipped so the CLI stays usable while the package grows."""
+"""Sub-commands of the ``volts`` CLI; each module exposes ``register(app)``."""
 
 from __future__ import annotations
 
@@ -10,10 +9,4 @@ COMMAND_MODULES = ("data", "select", "backtest", "run", "signal")
 
 def register(app) -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"volts.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"volts.commands.{name}":
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(f"volts.commands.{name}").register(app)
