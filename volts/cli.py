@@ -26,9 +26,6 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="volts: volatility-regime, causal lead-lag pair trading (the Vol-TS method).")
 
-_state = {"debug": False}
-
-
 def _version(value: bool) -> None:
     if value:
         console.print(f"volts {__version__}")
@@ -40,7 +37,7 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
 ) -> None:
-    _state["debug"] = debug
+    """Global options; ``--debug`` is read by :func:`main` before the command runs."""
 
 
 def load_cli_settings(config: Optional[Path], data_dir: Optional[Path] = None, source: Optional[str] = None):

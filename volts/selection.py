@@ -260,8 +260,7 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     t0 = time.perf_counter()
     for x, y in after_ete:
         lags[f"{x}->{y}"] = choose_lag(train.close[x], train.close[y], min_lag=lg.min_lag, max_lag=lg.max_lag,
-                                       window=lg.window, neighbors=lg.neighbors, cv_splits=lg.cv_splits,
-                                       **_lag_rule_kwargs(lg))
+                                       window=lg.window, neighbors=lg.neighbors, cv_splits=lg.cv_splits)
     timings["lag"] = time.perf_counter() - t0
     say("lag", f"done in {timings['lag']:.2f} s")
     funnel.append(FunnelStep("lag", len(after_ete), len(after_ete)))
@@ -277,29 +276,10 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
             leader=x, follower=y, lag=int(choice.lag), granger_p=float(test["p"]),
             granger_p_bh=test.get("p_bh"), partial_corr=edge.get("value"), partial_corr_tau=edge.get("tau"),
             ete=float(row["ete"]), ete_p=float(row["p"]), knn_accuracy=float(choice.knn_accuracy),
-            knn_accuracy_in_sample=_in_sample(choice)))
+            knn_accuracy_in_sample=float(choice.accuracy_in_sample[choice.lag])))
 
     return Selection(asof=asof, windows=windows, universe=universe, settings=settings,
                      data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
                      candidates=candidates, granger_scan=scan, granger=granger, pcmci=pcmci, ete=ete, lags=lags,
                      pairs=tuple(pairs), funnel=tuple(funnel), dropped=dropped, warnings=tuple(warnings),
                      timings=timings)
-
-
-def _lag_rule_kwargs(lag_settings) -> dict:
-    """Optional lag-choice settings beyond METHOD.md's (passed only when the config defines them)."""
-    extra = {}
-    for name in ("rule", "band"):
-        if name in type(lag_settings).model_fields:
-            extra[name] = getattr(lag_settings, name)
-    return extra
-
-
-def _in_sample(choice) -> float | None:
-    acc = getattr(choice, "accuracy_in_sample", None)
-    if acc is None:
-        return None
-    try:
-        return float(acc[choice.lag])
-    except (KeyError, TypeError, IndexError):
-        return None
