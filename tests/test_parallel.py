@@ -1,0 +1,90 @@
+"""``volts.parallel.Executor``: in-process loop, local Dask cluster and an external scheduler give the same
+results; shared keyword arguments reach every task; a task's error reaches the caller; clusters are torn down."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from tests.dask_cluster import loopback_cluster
+from volts.errors import UsageError
+from volts.parallel import Executor
+
+
+def weighted_sum(item: int, *, weights: np.ndarray, offset: float = 0.0) -> float:
+    """A task of one item using a large shared array (top-level, so it pickles)."""
+    return float(item * weights.sum() + offset)
+
+
+def where_am_i(item: int) -> int:
+    return os.getpid()
+
+
+def fails_on_three(item: int) -> int:
+    if item == 3:
+        raise ValueError("task 3 failed on purpose")
+    return item
+
+
+WEIGHTS = np.arange(100_000, dtype=float)
+EXPECTED = {i: float(i * WEIGHTS.sum() + 0.5) for i in range(8)}
+
+
+def test_in_process_runs_in_order_in_this_process():
+    with Executor() as ex:
+        out = list(ex.map(weighted_sum, range(8), weights=WEIGHTS, offset=0.5))
+        pids = {r for _, r in ex.map(where_am_i, range(3))}
+    assert [i for i, _ in out] == list(range(8))
+    assert dict(out) == EXPECTED
+    assert pids == {os.getpid()}
+    assert ex.client is None and ex.kind == "in-process"
+
+
+def test_usage_errors():
+    with pytest.raises(UsageError, match="not both"):
+        Executor(workers=2, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(UsageError, match="at least 1"):
+        Executor(workers=0)
+
+
+def test_in_process_error_propagates():
+    with Executor() as ex:
+        got = []
+        with pytest.raises(ValueError, match="on purpose"):
+            for item, r in ex.map(fails_on_three, range(6)):
+                got.append(r)
+    assert got == [0, 1, 2]
+
+
+def test_local_cluster_two_workers_same_results_and_torn_down():
+    with Executor(workers=2) as ex:
+        cluster = ex._cluster
+        out = dict(ex.map(weighted_sum, range(8), key=lambda i: f"item{i}", weights=WEIGHTS, offset=0.5))
+        pids = {r for _, r in ex.map(where_am_i, range(6))}
+        assert len(ex.client.scheduler_info()["workers"]) == 2
+        with pytest.raises(ValueError, match="on purpose"):
+            list(ex.map(fails_on_three, range(6)))
+    assert out == EXPECTED
+    assert os.getpid() not in pids  # ran in worker processes
+    assert ex.client is None and cluster.status.name == "closed"
+
+
+def test_external_scheduler_and_workers(tmp_path):
+    with loopback_cluster(2, log_dir=tmp_path) as address:
+        with Executor(scheduler=address) as ex:
+            out = dict(ex.map(weighted_sum, range(8), weights=WEIGHTS, offset=0.5))
+            assert ex.describe().endswith("(2 workers)")
+    assert out == EXPECTED
+
+
+def test_unreachable_scheduler_is_a_usage_error():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UsageError, match="cannot reach Dask scheduler"):
+        with Executor(scheduler=f"tcp://127.0.0.1:{port}", timeout=2):
+            pass

@@ -1,0 +1,208 @@
+"""Run independent, coarse tasks (a week, a target series) in-process or on a Dask cluster.
+
+``Executor`` is the one place volts decides where work runs:
+
+* neither ``workers`` nor ``scheduler``: a plain loop in this process (no Dask import; the tests' default);
+* ``workers=N``: a ``dask.distributed.LocalCluster`` of N single-threaded worker processes, torn down on exit;
+* ``scheduler="tcp://HOST:PORT"``: an existing cluster (started with ``dask scheduler`` / ``dask worker``).
+
+Large objects shared by every task (the ``MarketData`` of a walk-forward) are passed as keyword arguments of
+:meth:`Executor.map`; on a cluster they are scattered once to every worker (``Client.scatter(...,
+broadcast=True)``) instead of being re-sent with each task. Tasks must be top-level (picklable) functions.
+
+Tasks should be coarse: one task per week or per target series, never per pair, because each task pays a
+scheduling and serialisation overhead of the order of milliseconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+from volts.errors import UsageError
+
+__all__ = ["Executor"]
+
+
+class Executor:
+    """Where independent tasks run (context manager).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Start a local Dask cluster with this many worker processes (one thread each). Must be >= 1.
+    scheduler : str, optional
+        Address of a running Dask scheduler, e.g. ``"tcp://127.0.0.1:8786"``. Exclusive with ``workers``.
+    progress : bool or "auto", default False
+        Show a rich progress bar (done / left / ETA) on stderr while :meth:`map` runs. ``"auto"`` shows it only
+        when stderr is a terminal.
+    timeout : float, default 20
+        Seconds to wait when connecting to ``scheduler``.
+
+    Raises
+    ------
+    UsageError
+        ``workers`` and ``scheduler`` given together, ``workers < 1``, or the scheduler cannot be reached.
+
+    Examples
+    --------
+    >>> with Executor() as ex:
+    ...     sorted(r for _, r in ex.map(pow, [1, 2, 3], exp=2))
+    [1, 4, 9]
+    """
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, *,
+                 progress: bool | str = False, timeout: float = 20.0) -> None:
+        if workers is not None and scheduler is not None:
+            raise UsageError("give either --workers N (local cluster) or --scheduler ADDRESS (existing cluster), "
+                             "not both")
+        if workers is not None and int(workers) < 1:
+            raise UsageError(f"--workers must be at least 1 (got {workers})")
+        if progress not in (True, False, "auto"):
+            raise UsageError(f"progress must be True, False or 'auto' (got {progress!r})")
+        self.workers = None if workers is None else int(workers)
+        self.scheduler = scheduler
+        self.progress = sys.stderr.isatty() if progress == "auto" else bool(progress)
+        self.timeout = float(timeout)
+        self._client = None
+        self._cluster = None
+
+    # ------------------------------------------------------------------------------------ lifecycle
+    @property
+    def kind(self) -> str:
+        """``"in-process"``, ``"local-cluster"`` or ``"scheduler"``."""
+        if self.scheduler is not None:
+            return "scheduler"
+        return "local-cluster" if self.workers is not None else "in-process"
+
+    @property
+    def client(self):
+        """The ``dask.distributed.Client`` (None when in-process or before ``__enter__``)."""
+        return self._client
+
+    def __enter__(self) -> "Executor":
+        if self.kind == "in-process":
+            return self
+        from dask.distributed import Client, LocalCluster
+
+        try:
+            if self.kind == "local-cluster":
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, host="127.0.0.1")
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.scheduler, timeout=f"{self.timeout}s")
+        except OSError as exc:
+            self.close()
+            raise UsageError(f"cannot reach Dask scheduler {self.scheduler}: {exc}; start one with "
+                             f"'dask scheduler' and 'dask worker {self.scheduler}', or drop --scheduler") from None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client and, for a local cluster, stop its workers (idempotent)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def describe(self) -> str:
+        """One line saying where tasks run (for logs and reports)."""
+        if self.kind == "in-process":
+            return "in-process"
+        if self._client is None:
+            return self.kind
+        n = len(self._client.scheduler_info().get("workers", {}))
+        where = self.scheduler or "local cluster"
+        return f"dask {where} ({n} worker{'s' if n != 1 else ''})"
+
+    # ------------------------------------------------------------------------------------------- map
+    def map(self, fn: Callable[..., Any], items: Iterable[Any], *, key: Callable[[Any], str] | None = None,
+            label: str = "tasks", **common_kwargs: Any) -> Iterator[tuple[Any, Any]]:
+        """Run ``fn(item, **common_kwargs)`` for every item; yield ``(item, result)`` as each completes.
+
+        Parameters
+        ----------
+        fn : callable
+            A top-level (picklable) function of one item plus the shared keyword arguments.
+        items : iterable
+            The tasks' inputs (materialised into a list first).
+        key : callable, optional
+            ``key(item) -> str`` naming each task (Dask task keys; must be unique). Default: the item's ``str``.
+        label : str
+            What the progress bar calls the tasks (e.g. ``"weeks"``).
+        **common_kwargs
+            Shared inputs, sent once per worker (broadcast scatter) on a cluster.
+
+        Yields
+        ------
+        (item, result)
+            In completion order on a cluster, in input order in-process.
+
+        Raises
+        ------
+        Exception
+            The first task's exception is re-raised when its result is reached; tasks still pending are cancelled.
+            Results already yielded stay valid (callers checkpoint them as they arrive).
+        """
+        items = list(items)
+        with self._bar(len(items), label) as advance:
+            if self._client is None:
+                for item in items:
+                    result = fn(item, **common_kwargs)
+                    advance()
+                    yield item, result
+                return
+            from dask.distributed import as_completed
+
+            client = self._client
+            shared = {}
+            if common_kwargs:
+                names = list(common_kwargs)
+                futures = client.scatter([common_kwargs[n] for n in names], broadcast=True, hash=False)
+                shared = dict(zip(names, futures))
+            keyfn = key or str
+            prefix = f"{getattr(fn, '__name__', 'task')}-{time.time_ns()}"
+            futures = {}
+            for item in items:
+                fut = client.submit(fn, item, key=f"{prefix}-{keyfn(item)}", pure=False, **shared)
+                futures[fut] = item
+            try:
+                for fut in as_completed(list(futures)):
+                    result = fut.result()
+                    advance()
+                    yield futures[fut], result
+            finally:
+                pending = [f for f in futures if not f.done()]
+                if pending:
+                    client.cancel(pending)
+                for f in futures:
+                    f.release()
+                for f in shared.values():
+                    f.release()
+
+    @contextmanager
+    def _bar(self, total: int, label: str):
+        if not self.progress or total == 0:
+            yield lambda: None
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        columns = (TextColumn(f"{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("left {task.fields[left]}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task(label, total=total, left=total)
+
+            def advance() -> None:
+                done = bar.tasks[0].completed + 1
+                bar.update(task, advance=1, left=total - done)
+
+            yield advance
