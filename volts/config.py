@@ -71,6 +71,9 @@ class DataSettings(_Section):
     on_invalid: Literal["error", "drop"] = "error"
     missing: Literal["error", "drop_dates", "forward_fill_close"] = "error"
     max_abs_return: float = Field(0.5, gt=0, description="flag |close-to-close simple return| above this")
+    return_jump: Literal["error", "flag"] = Field(
+        "error", description="a return beyond max_abs_return: stop with an error, or keep the bar and report it "
+                             "as a flagged note (volts walkforward flags unless --return-jump error)")
     synthetic_seed: int = Field(0, description="seed of the synthetic demo market (source = 'synthetic')")
     csv: CsvLayout = CsvLayout()
     mt5: Mt5Settings = Mt5Settings()

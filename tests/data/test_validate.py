@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from volts.data.validate import Problem, ValidationReport, collect_problems, validate_bars
-from volts.errors import DataError
+from volts.errors import DataError, UsageError
 
 DATES = pd.bdate_range("2023-01-02", periods=30)
 
@@ -136,6 +136,18 @@ def test_jump_under_drop_policy_is_flagged_and_kept():
     assert len(market) == 30 and market.report.rows_dropped == {"AAA": 0}
     assert [(p.rule, p.action, p.date) for p in market.report.problems] == [("return_jump", "flagged",
                                                                                iso(DATES[15]))]
+
+
+def test_jump_under_flag_policy_is_kept_as_a_note_but_bad_bars_still_fail():
+    frame = split(bars(), 15, 10.0)
+    market = validate_bars({"AAA": frame}, return_jump="flag")
+    assert len(market) == 30 and market.close["AAA"].equals(frame["close"])
+    assert [(p.rule, p.action, p.date) for p in market.report.problems] == [("return_jump", "flagged",
+                                                                               iso(DATES[15]))]
+    with pytest.raises(DataError, match="high_below_max_open_close"):  # only the jump rule is relaxed
+        validate_bars({"AAA": corrupt(frame, 5, high=1.0)}, return_jump="flag")
+    with pytest.raises(UsageError, match="return_jump"):
+        validate_bars({"AAA": frame}, return_jump="ignore")
 
 
 # ---------------------------------------------------------------------------------------------- window

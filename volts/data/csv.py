@@ -168,7 +168,8 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
 
 
 def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLayout | None = None,
-                    on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5) -> MarketData:
+                    on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5,
+                    return_jump: str = "error") -> MarketData:
     """Load and validate the bars of several symbols from one directory of CSV files.
 
     Parameters
@@ -181,7 +182,7 @@ def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLa
         Window of bars to return, both inclusive (see the module docstring for what is validated).
     layout : CsvLayout, optional
         Column mapping and formats (default: Yahoo Finance).
-    on_invalid, missing, max_abs_return
+    on_invalid, missing, max_abs_return, return_jump
         Validation policies, as in :func:`volts.data.validate.validate_bars` (``config: data.*``).
 
     Returns
@@ -214,4 +215,4 @@ def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLa
         raw[symbol] = read_csv_bars(path, symbol, layout)
         sources[symbol] = str(path)
     return validate_bars(raw, sources=sources, start=start, end=end, on_invalid=on_invalid, missing=missing,
-                         max_abs_return=max_abs_return)
+                         max_abs_return=max_abs_return, return_jump=return_jump)

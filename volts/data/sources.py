@@ -47,7 +47,8 @@ def load_market(data: DataSettings, *, symbols=None, start=None, end=None) -> Ma
 
         return load_csv_market(data.dir, symbols=list(symbols) if symbols is not None else list(data.universe),
                                start=start, end=end, layout=data.csv, on_invalid=data.on_invalid,
-                               missing=data.missing, max_abs_return=data.max_abs_return)
+                               missing=data.missing, max_abs_return=data.max_abs_return,
+                               return_jump=data.return_jump)
     if data.source == "synthetic":
         from volts.data.synthetic import make_synthetic_market
 

@@ -228,7 +228,7 @@ def _prepare(frame: pd.DataFrame, symbol: str, file: str | None) -> pd.DataFrame
 
 
 def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, end, mode: str,
-                  max_abs_return: float) -> _Checked:
+                  max_abs_return: float, return_jump: str = "error") -> _Checked:
     """Row-order, bar and return rules for one symbol. ``mode``: "error" | "drop" | "collect"."""
     df = _prepare(frame, symbol, file)
     rows_read = len(df)
@@ -324,6 +324,8 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
         if end is not None:
             in_window &= np.asarray(df.index <= end)
         jump_action = {"error": "error", "drop": "flagged", "collect": "error"}[mode]
+        if return_jump == "flag" and mode != "collect":  # a real move: kept, reported as a note
+            jump_action = "flagged"
         for i in np.flatnonzero(np.abs(ret) > max_abs_return):
             action = jump_action if in_window[i] else "flagged"
             tail = "" if in_window[i] else f" ({_OUTSIDE})"
@@ -422,7 +424,8 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
     return checked, extra_drop, filled
 
 
-def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_abs_return, align: bool):
+def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_abs_return, align: bool,
+         return_jump: str = "error"):
     if not raw:
         raise DataError("no symbols to validate")
     start_ts, end_ts = _ts(start, "start"), _ts(end, "end")
@@ -433,7 +436,7 @@ def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_a
     for symbol, frame in raw.items():
         file = sources.get(symbol)
         c = _check_symbol(frame, symbol, None if file is None else str(file), start=start_ts, end=end_ts,
-                          mode=mode, max_abs_return=max_abs_return)
+                          mode=mode, max_abs_return=max_abs_return, return_jump=return_jump)
         checked.append(c)
         if mode != "collect":
             errs = [p for p in c.problems if p.action == "error"]
@@ -464,7 +467,8 @@ def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_a
 
 # ------------------------------------------------------------------------------------------------- API
 def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | None = None, start=None, end=None,
-                  on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5) -> MarketData:
+                  on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5,
+                  return_jump: str = "error") -> MarketData:
     """Validate raw per-symbol bars and align them into :class:`MarketData`.
 
     Parameters
@@ -490,6 +494,10 @@ def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | Non
     max_abs_return : float
         Threshold on |close-to-close simple return| (fraction; 0.5 = 50 %) above which a bar is a suspected
         unadjusted split (``config: data.max_abs_return``).
+    return_jump : {"error", "flag"}, default "error"
+        What a ``return_jump`` inside the window does: raise, or keep the bar and report the move with action
+        ``"flagged"`` (``config: data.return_jump``; ``volts walkforward`` flags by default, because a multi-year
+        run meets real moves such as AMD's +52.3 % on 2016-04-22).
 
     Returns
     -------
@@ -509,7 +517,10 @@ def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | Non
     Rules from ARCHITECTURE.md "Data model"; METHOD.md notation (L <= O, C <= H, prices > 0).
     """
     _check_policy(on_invalid, missing, max_abs_return)
-    checked, report = _run(raw, sources, start, end, on_invalid, missing, max_abs_return, align=True)
+    if return_jump not in ("error", "flag"):
+        raise UsageError(f"return_jump must be 'error' or 'flag' (got {return_jump!r})")
+    checked, report = _run(raw, sources, start, end, on_invalid, missing, max_abs_return, align=True,
+                           return_jump=return_jump)
     index = checked[0].frame.index
     for c in checked[1:]:
         index = index.union(c.frame.index)
