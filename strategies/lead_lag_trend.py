@@ -35,16 +35,26 @@ Records
 signed size, price, commission), ``held`` (date -> signed shares held during the session of that date, i.e.
 after that day's fills at the open for next_open, after the previous close's fills for close) and ``equity``
 (date -> value at that day's close, after every fill of that day). Records start at ``record_from``.
+
+Cost per bar
+------------
+The default signal at the close of T reads only the closes of T+1-lag-(ma_window-1) .. T+1-lag, so the strategy
+keeps a bounded window of the last ``lag + ma_window`` leader closes and hands only those to
+:func:`volts.signals.next_session_target`: the work of a bar does not grow with the length of the history (the
+signal is the same, since it never depends on older closes). A custom ``target_fn`` still receives every close so
+far.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import deque
 from functools import partial
 from typing import Any, Callable
 
 import backtrader as bt
+import numpy as np
 import pandas as pd
 
 from volts.signals import next_session_target
@@ -137,8 +147,14 @@ class LeadLagTrend(bt.Strategy):
                 next_session_target, lag=self.p.lag, ma_window=self.p.ma_window, mode=self.p.mode)
         else:
             self._target_fn = self.p.target_fn
-        self._dates: list[pd.Timestamp] = []
-        self._closes: list[float] = []
+        # Leader closes known so far. The default signal reads only the last ``lag + ma_window`` of them
+        # (volts.signals.next_session_target uses the closes of day T+1-lag and the ma_window - 1 before it), so a
+        # bounded window keeps the cost of a bar constant however long the history is. A custom ``target_fn``
+        # (tests) still sees every close so far.
+        self._keep: int | None = (int(self.p.lag) + int(self.p.ma_window)) if self.p.target_fn is None else None
+        self._dates: deque = deque(maxlen=self._keep)
+        self._closes: deque = deque(maxlen=self._keep)
+        self._seen = 0
         self.order_log: list[dict] = []
         self.fills: list[dict] = []
         self.held: dict[dt.date, int] = {}
@@ -185,13 +201,16 @@ class LeadLagTrend(bt.Strategy):
                 # yesterday's close
                 self.equity[prev] = float(self.broker.getcash()) + size * float(self.follower.close[-1])
 
-        self._dates.append(pd.Timestamp(self.leader.datetime.date(0)))
+        self._dates.append(self.leader.datetime.date(0))
         self._closes.append(float(self.leader.close[0]))
-        if len(self._closes) != len(self.leader):  # every bar must pass through next(), none skipped
-            raise RuntimeError(f"LeadLagTrend saw {len(self._closes)} of {len(self.leader)} leader bars")
+        self._seen += 1
+        if self._seen != len(self.leader):  # every bar must pass through next(), none skipped
+            raise RuntimeError(f"LeadLagTrend saw {self._seen} of {len(self.leader)} leader bars")
         if not self._may_trade(day):
             return
-        known = pd.Series(self._closes, index=pd.DatetimeIndex(self._dates), name=self.leader._name or None)
+        known = pd.Series(np.fromiter(self._closes, dtype="float64", count=len(self._closes)),
+                          index=pd.DatetimeIndex(np.array(self._dates, dtype="datetime64[D]")),
+                          name=self.leader._name or None, copy=False)
         target = int(self._target_fn(known))
         if target not in (-1, 0, 1):
             raise ValueError(f"target_fn returned {target!r}; expected -1, 0 or +1")
