@@ -188,6 +188,21 @@ class BacktestSettings(_Section):
     slippage_bps: float = Field(0.0, ge=0)
 
 
+class CostSettings(_Section):
+    """Capital and trading costs of the walk-forward portfolio (``volts.simulate``).
+
+    Every order pays ``commission + (commission_pct + (slippage_bps + half_spread_bps) / 1e4) * |value|``, one
+    side. The default capital is large enough that the paper's fixed $9 is about 2 bps of a $50,000 order; set
+    ``capital = 1000`` per pair to reproduce the paper's $1,000 sleeves, where $9 is 0.9 % of every order.
+    """
+
+    capital: float = Field(100_000.0, gt=0, description="starting cash of the whole walk-forward portfolio, USD")
+    commission: float = Field(9.0, ge=0, description="fixed commission per order, USD (the paper's $9)")
+    commission_pct: float = Field(0.0, ge=0, description="commission as a fraction of the traded value")
+    slippage_bps: float = Field(0.0, ge=0, description="slippage against the trader, bps of value, per side")
+    half_spread_bps: float = Field(0.0, ge=0, description="half the bid-ask spread, bps of value, per side")
+
+
 class MetricsSettings(_Section):
     risk_free: float = Field(0.0, description="annual risk-free rate, fraction")
     periods_per_year: int = Field(252, ge=1)
@@ -212,6 +227,7 @@ class Settings(_Section):
     lag: LagSettings = LagSettings()
     strategy: StrategySettings = StrategySettings()
     backtest: BacktestSettings = BacktestSettings()
+    costs: CostSettings = CostSettings()
     metrics: MetricsSettings = MetricsSettings()
     live: LiveSettings = LiveSettings()
 

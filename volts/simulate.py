@@ -1,0 +1,817 @@
+"""Trade a schedule of weekly selections: one stitched, daily, out-of-sample equity curve (issue 10).
+
+A walk-forward re-selects pairs at a sequence of as-of dates. :func:`simulate_schedule` trades that sequence as one
+portfolio, with two engines that implement the same rules:
+
+* ``engine="vectorised"`` (default): the follower targets of every pair come at once, for every day, from
+  :func:`volts.signals.follower_positions`; a light loop of plain floats then books the fills and the daily value
+  (no backtrader). Fast enough for hundreds of null-model draws over five years.
+* ``engine="backtrader"``: the engine of record. One ``backtrader.Cerebro`` for the whole schedule; the strategy
+  (:class:`SchedulePortfolio`) asks :func:`volts.signals.next_session_target` at each close for the next session's
+  target, from the leader closes known at that close, and the broker books the fills, commissions and the value.
+  A test shows that both give the same daily equity to 1e-6 relative.
+
+Timing (ARCHITECTURE.md, "Time semantics")
+------------------------------------------
+A bar is known after its close. The re-selection at ``asof`` saw bars up to ``asof``; its pairs trade from the
+first session after ``asof`` ("a") up to the session before the first session after the next as-of date; the last
+re-selection trades until ``end``. The follower position of a pair during session d is
+``s_{d-lag}`` (:func:`volts.signals.follower_positions`).
+
+* ``execution="next_open"`` (default): every order for session d is decided at the close of d-1 and fills at the
+  open of d. At a re-selection, the pairs that leave are closed at the open of "a", the pairs that enter open at
+  the same open.
+* ``execution="close"``: the orders for session d fill at the close of d-1, i.e. at the close the signal was read
+  from (and, at a re-selection, at the as-of close the selection saw). Optimistic by construction: every output
+  carries ``optimistic = True``.
+
+Capital: sleeves
+----------------
+Each held pair (keyed by leader and follower) has a sleeve: its own cash and its follower shares; it never borrows
+from another. The portfolio's value is the sum of the sleeves plus the unallocated cash ("pool").
+
+* At the first re-selection the whole capital is the pool.
+* At each re-selection, a pair that is selected again keeps its sleeve untouched: same shares, same cash, no order
+  (a new lag, if the selection changed it, applies from the next session on). A pair that leaves is closed at the
+  re-selection's fill (above) and its cash returns to the pool. The pool is then split equally among the pairs that
+  enter; if none enters, it waits in cash until a later re-selection brings one.
+* Hence the split is exactly equal whenever the whole set changes (in particular after a week in cash), and a
+  continuing pair is never resized (resizing would be a trade, which the rule forbids). When every continuing
+  pair holds all the capital, an entering pair starts with no cash and cannot trade until the pool refills; the
+  result counts such ``unfunded_entries``.
+* A week with no pair holds the whole portfolio in cash.
+
+Sizing (fractional shares) and costs
+------------------------------------
+A sleeve trades only when its target sign differs from the sign it holds: it closes the position (one order) and,
+for a non-zero target, opens a new one with all its equity (a second order). The new position is
+``n = (E - fixed) / (P * (1 + rate)) * (1 - 1e-9)`` shares, fractional, where E is the sleeve's cash after the
+close, P the fill price and ``fixed``/``rate`` the cost model (below); the 1e-9 keeps the cash of a long sleeve
+non-negative through floating-point rounding. A short sale credits its proceeds to the sleeve's cash. Fractional
+shares make the two engines agree exactly (no rounding rule to mirror) and are what a notional order at a broker
+that offers fractional shares does; with a five- or six-figure sleeve, whole shares would change the value by
+less than one share's price. No leverage: a long never costs more than the sleeve's cash.
+
+Every order pays ``fixed + rate * |shares * P|``, with ``fixed = costs.commission`` (USD) and ``rate =
+costs.commission_pct + (costs.slippage_bps + costs.half_spread_bps) / 1e4`` (a fraction per side); fills are at
+the open (or close) itself and the costs are booked as cash. ``cost_bps`` replaces the whole cost model by a
+proportional cost of ``cost_bps`` per side and no fixed commission: the 0/5/10/25 bps table, without re-running
+the selection.
+
+Benchmarks (same days, same starting capital, same cost model)
+--------------------------------------------------------------
+* ``followers_buy_and_hold``: the same sleeves and the same weekly changes as the strategy, each holding its
+  follower long the whole time (same pool rule, same costs);
+* ``universe_equal_weight``: the universe's symbols bought in equal parts at the first fill and held;
+* ``spy``: SPY bought at the first fill and held, over the days SPY covers (NaN after its last bar).
+
+Source: issue 10 of the project; METHOD.md §6-7 for the signal and the buy-and-hold rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from volts.data.market import MarketData
+from volts.errors import ConfigError, DataError
+from volts.signals import MODES, follower_positions, next_session_target
+
+__all__ = ["Holding", "Rebalance", "CostModel", "SimulationResult", "simulate_schedule", "load_spy",
+           "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
+
+ENGINES: tuple[str, ...] = ("vectorised", "backtrader")
+EXECUTIONS: tuple[str, ...] = ("next_open", "close")
+BENCHMARKS: tuple[str, ...] = ("followers_buy_and_hold", "universe_equal_weight", "spy")
+HAIRCUT = 1e-9  # fraction of a sleeve's cash left unspent by an opening order (floating-point safety)
+FILL_COLUMNS = ["date", "pair", "leader", "follower", "lag", "role", "side", "shares", "price", "value",
+                "commission"]
+TRADE_COLUMNS = ["pair", "leader", "follower", "lag", "side", "shares", "entry_date", "entry_price", "exit_date",
+                 "exit_price", "commission", "pnl", "closed"]
+
+
+# ------------------------------------------------------------------------------------------------ schedule
+@dataclass(frozen=True)
+class Holding:
+    """One ordered pair held during one re-selection period.
+
+    Attributes
+    ----------
+    leader, follower : str
+        Symbols of the market data; the follower is traded on the leader's trend.
+    lag : int
+        tau >= 1, trading days (METHOD.md §5-6).
+    """
+
+    leader: str
+    follower: str
+    lag: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lag, bool) or not isinstance(self.lag, (int, np.integer)) or self.lag < 1:
+            raise ConfigError(f"{self.leader}->{self.follower}: lag must be an integer >= 1 (got {self.lag!r})")
+        if self.leader == self.follower:
+            raise ConfigError(f"{self.leader}->{self.follower}: leader and follower must differ")
+
+    @property
+    def key(self) -> str:
+        """Sleeve key ``"LEADER->FOLLOWER"`` (the lag is not part of it: a re-selected pair keeps its sleeve)."""
+        return f"{self.leader}->{self.follower}"
+
+
+@dataclass(frozen=True)
+class Rebalance:
+    """One re-selection.
+
+    Attributes
+    ----------
+    asof : datetime.date
+        Last session whose bars the selection saw.
+    pairs : tuple of Holding
+        Pairs to hold until the next re-selection; empty = the period is held in cash.
+    """
+
+    asof: dt.date
+    pairs: tuple = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "asof", pd.Timestamp(self.asof).date())
+        object.__setattr__(self, "pairs", tuple(self.pairs))
+        keys = [p.key for p in self.pairs]
+        if len(set(keys)) != len(keys):
+            raise ConfigError(f"re-selection {self.asof}: a pair appears twice ({', '.join(keys)})")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Capital and the cost of one order: ``fixed + rate * |value|``.
+
+    Attributes
+    ----------
+    capital : float
+        Starting cash of the portfolio (USD).
+    fixed : float
+        USD per order.
+    rate : float
+        Fraction of the traded value per order (commission_pct + slippage + half-spread).
+    """
+
+    capital: float
+    fixed: float
+    rate: float
+
+    @classmethod
+    def from_settings(cls, settings, cost_bps: float | None = None) -> "CostModel":
+        """The ``[costs]`` section; ``cost_bps`` replaces every cost by ``cost_bps`` bps per side, no fixed fee."""
+        c = settings.costs
+        if cost_bps is not None:
+            if not (cost_bps >= 0) or not math.isfinite(cost_bps):
+                raise ConfigError(f"cost_bps must be a finite number >= 0 (got {cost_bps!r})")
+            return cls(capital=float(c.capital), fixed=0.0, rate=float(cost_bps) / 1e4)
+        return cls(capital=float(c.capital), fixed=float(c.commission),
+                   rate=float(c.commission_pct) + (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4)
+
+    def commission(self, value: float) -> float:
+        """Cost of an order of absolute value ``value`` (0 for an empty order)."""
+        return self.fixed + self.rate * value if value > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {"capital": self.capital, "fixed": self.fixed, "rate": self.rate, "rate_bps": self.rate * 1e4}
+
+
+# ------------------------------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Outcome of :func:`simulate_schedule`.
+
+    Attributes
+    ----------
+    equity : pandas.Series, shape (n_days,)
+        Portfolio value (USD) at each close, from the close of the first as-of session (the capital, before any
+        trade) to ``end``; DatetimeIndex.
+    trades : pandas.DataFrame
+        One row per round trip: ``TRADE_COLUMNS`` (pnl net of both orders' costs; ``closed`` False for a position
+        still open at the end, marked to market at the last close without an exit cost).
+    fills : pandas.DataFrame
+        One row per order: ``FILL_COLUMNS`` (shares signed, + buy; value = |shares| * price; commission = its cost).
+    positions : pandas.DataFrame, shape (n_days, n_pairs)
+        Signed follower shares per pair key held at each close, after that close's fills.
+    turnover_value : pandas.Series, shape (n_days,)
+        USD traded per day (sum of |shares| * price of the day's fills).
+    benchmarks : dict of str -> pandas.Series
+        Daily value of ``BENCHMARKS`` on the same index (SPY: NaN beyond its data; absent without SPY bars).
+    periods : pandas.DataFrame
+        One row per re-selection: asof, first/last session, pairs, entered, left, kept, pnl (USD) and return of the
+        portfolio over the period (NaN for a period with no session).
+    engine, execution, mode : str
+    optimistic : bool
+        True for ``execution="close"``.
+    costs : CostModel
+    events : tuple of dict
+        Unaffordable entries and unfunded sleeves.
+    """
+
+    equity: pd.Series
+    trades: pd.DataFrame
+    fills: pd.DataFrame
+    positions: pd.DataFrame
+    turnover_value: pd.Series
+    benchmarks: dict
+    periods: pd.DataFrame
+    engine: str
+    execution: str
+    mode: str
+    optimistic: bool
+    costs: CostModel
+    events: tuple = field(default=(), repr=False)
+
+    def to_frames(self) -> dict[str, pd.DataFrame]:
+        """CSV-ready frames: ``equity`` (date, strategy, each benchmark), ``trades``, ``fills``, ``positions``,
+        ``periods``. Every frame carries ``attrs`` execution / optimistic / engine."""
+        eq = pd.DataFrame({"strategy": self.equity, **self.benchmarks})
+        eq["turnover_value"] = self.turnover_value
+        eq.index.name = "date"
+        out = {"equity": eq.reset_index(), "trades": self.trades.copy(), "fills": self.fills.copy(),
+               "positions": self.positions.rename_axis("date").reset_index(), "periods": self.periods.copy()}
+        for df in out.values():
+            df.attrs.update(engine=self.engine, execution=self.execution, optimistic=self.optimistic)
+            if self.optimistic:
+                df["optimistic"] = True
+        return out
+
+
+# --------------------------------------------------------------------------------------------- planning
+@dataclass
+class _Plan:
+    dates: pd.DatetimeIndex          # sessions s0 .. e (s0 = last session <= first asof)
+    starts: list                     # per period: index into dates of its first session (None if empty)
+    rebalances: list                 # the schedule, sorted
+    lo: int                          # index in the market of dates[0]
+
+
+def _plan(market: MarketData, schedule: Sequence[Rebalance], end) -> _Plan:
+    if not schedule:
+        raise ConfigError("simulate_schedule needs at least one re-selection")
+    rebs = sorted(schedule, key=lambda r: r.asof)
+    asofs = [r.asof for r in rebs]
+    if len(set(asofs)) != len(asofs):
+        raise ConfigError("two re-selections share an as-of date")
+    mdates = market.dates
+    end_ts = pd.Timestamp(end)
+    e = int(mdates.searchsorted(end_ts, side="right")) - 1
+    s0 = int(mdates.searchsorted(pd.Timestamp(asofs[0]), side="right")) - 1
+    if s0 < 0:
+        raise DataError(f"first as-of date {asofs[0]}: no session on or before it in the market data "
+                        f"(data start {mdates[0].date()}); load bars from before the first re-selection")
+    if e <= s0:
+        raise DataError(f"end {end_ts.date()}: no session after the first as-of date {asofs[0]} "
+                        f"(data end {mdates[-1].date()}); choose a later end")
+    starts = []
+    for a in asofs:
+        i = int(mdates.searchsorted(pd.Timestamp(a), side="right"))  # first session after asof
+        starts.append(i - s0 if i <= e else None)
+    # a period whose first session equals the next period's is empty: the later re-selection takes over
+    for k in range(len(starts) - 1):
+        if starts[k] is not None and starts[k + 1] is not None and starts[k + 1] <= starts[k]:
+            starts[k] = None
+    return _Plan(dates=mdates[s0:e + 1], starts=starts, rebalances=rebs, lo=s0)
+
+
+def _targets(market: MarketData, plan: _Plan, leader: str, lag: int, ma_window: int, mode: str,
+             cache: dict) -> list:
+    """Target sign per session of ``plan.dates`` (volts.signals.follower_positions), cached per (leader, lag)."""
+    key = (leader, lag)
+    if key not in cache:
+        lo = max(0, plan.lo - (lag + ma_window + 1))
+        hi = plan.lo + len(plan.dates)
+        close = market.close[leader].iloc[lo:hi]
+        pos = follower_positions(close, lag=int(lag), ma_window=int(ma_window), mode=mode)
+        cache[key] = pos.to_numpy()[plan.lo - lo:].tolist()
+    return cache[key]
+
+
+# --------------------------------------------------------------------------------------- the event loop
+class _Book:
+    """Sleeve accounting shared by both engines (the backtrader engine mirrors it to size its orders)."""
+
+    def __init__(self, costs: CostModel, pool: float):
+        self.costs = costs
+        self.pool = float(pool)
+        self.sleeves: dict[str, dict] = {}
+        self.fills: list[dict] = []
+        self.trades: list[dict] = []
+        self.events: list[dict] = []
+
+    def _fill(self, s: dict, date, role: str, shares: float, price: float) -> float:
+        value = abs(shares) * price
+        comm = self.costs.commission(value)
+        self.fills.append({"date": date, "pair": s["key"], "leader": s["leader"], "follower": s["follower"],
+                           "lag": s["lag"], "role": role, "side": "buy" if shares > 0 else "sell",
+                           "shares": shares, "price": price, "value": value, "commission": comm})
+        return comm
+
+    def close(self, s: dict, date, price: float, role: str = "close") -> float | None:
+        """Close the sleeve's position; returns the signed shares traded (None when flat)."""
+        n = s["shares"]
+        if n == 0:
+            return None
+        comm = self._fill(s, date, role, -n, price)
+        s["cash"] += n * price - comm
+        t = s["open_trade"]
+        t.update(exit_date=date, exit_price=price, commission=t["commission"] + comm, closed=True)
+        t["pnl"] = (price - t["entry_price"]) * n - t["commission"]
+        self.trades.append(t)
+        s["open_trade"] = None
+        s["shares"] = 0.0
+        return -n
+
+    def open(self, s: dict, date, price: float, sign: int) -> float | None:
+        """Open a position of sign ``sign`` with all the sleeve's cash; returns the signed shares (None if none)."""
+        equity = s["cash"]
+        budget = equity - self.costs.fixed
+        if not (budget > 0) or not (price > 0):
+            self.events.append({"date": date, "pair": s["key"], "event": "no_affordable_shares",
+                                "cash": equity})
+            return None
+        n = budget / (price * (1.0 + self.costs.rate)) * (1.0 - HAIRCUT)
+        shares = float(sign) * n
+        comm = self._fill(s, date, "open", shares, price)
+        s["cash"] -= shares * price + comm
+        s["shares"] = shares
+        s["open_trade"] = {"pair": s["key"], "leader": s["leader"], "follower": s["follower"], "lag": s["lag"],
+                           "side": "long" if sign > 0 else "short", "shares": n, "entry_date": date,
+                           "entry_price": price, "exit_date": None, "exit_price": float("nan"),
+                           "commission": comm, "pnl": float("nan"), "closed": False}
+        return shares
+
+    def rebalance(self, holdings: Sequence[Holding], date, price_of: Callable[[dict], float]) -> list:
+        """Apply a re-selection at a fill: close leavers into the pool, fund entrants; returns the fills made as
+        (key, signed shares)."""
+        made = []
+        new = {h.key: h for h in holdings}
+        for key in [k for k in self.sleeves if k not in new]:
+            s = self.sleeves.pop(key)
+            traded = self.close(s, date, price_of(s), role="leave")
+            if traded is not None:
+                made.append((key, traded))
+            self.pool += s["cash"]
+        entering = [h for h in holdings if h.key not in self.sleeves]
+        share = self.pool / len(entering) if entering else 0.0
+        for h in holdings:
+            if h.key in self.sleeves:
+                self.sleeves[h.key]["lag"] = int(h.lag)
+                continue
+            if not (share > 0):
+                self.events.append({"date": date, "pair": h.key, "event": "unfunded_entry"})
+            self.sleeves[h.key] = {"key": h.key, "leader": h.leader, "follower": h.follower, "lag": int(h.lag),
+                                   "cash": share, "shares": 0.0, "open_trade": None}
+        if entering:
+            self.pool = 0.0
+        return made
+
+    def step(self, s: dict, target: int, date, price: float) -> list:
+        """Move the sleeve to ``target``; returns the fills made as signed shares."""
+        cur = (s["shares"] > 0) - (s["shares"] < 0)
+        if target == cur:
+            return []
+        made = []
+        if cur != 0:
+            made.append(self.close(s, date, price))
+        if target != 0:
+            opened = self.open(s, date, price, target)
+            if opened is not None:
+                made.append(opened)
+        return made
+
+    def value(self, close_of: Callable[[str], float]) -> float:
+        return self.pool + sum(s["cash"] + s["shares"] * close_of(s["follower"]) for s in self.sleeves.values())
+
+    def finish(self, date, close_of: Callable[[str], float]) -> None:
+        for s in self.sleeves.values():
+            t = s["open_trade"]
+            if t is not None:
+                price = close_of(s["follower"])
+                t.update(exit_date=date, exit_price=price, closed=False,
+                         pnl=(price - t["entry_price"]) * s["shares"] - t["commission"])
+                self.trades.append(t)
+                s["open_trade"] = None
+
+
+def _run_vectorised(market: MarketData, plan: _Plan, costs: CostModel, *, execution: str,
+                    target_of: Callable[[Holding, int], int]) -> tuple[_Book, np.ndarray, dict]:
+    """The event loop over sessions; returns the book, the equity per session and the positions per key."""
+    n = len(plan.dates)
+    opens = market.open.iloc[plan.lo:plan.lo + n]
+    closes = market.close.iloc[plan.lo:plan.lo + n]
+    symbols = {h.follower for r in plan.rebalances for h in r.pairs}
+    op = {s: opens[s].tolist() for s in symbols}
+    cl = {s: closes[s].tolist() for s in symbols}
+    dates = [d.date() for d in plan.dates]
+    book = _Book(costs, costs.capital)
+    equity = np.empty(n)
+    held: dict[str, np.ndarray] = {}
+    by_start = {st: k for k, st in enumerate(plan.starts) if st is not None}
+    holdings: tuple = ()
+    equity[0] = costs.capital
+    for d in range(1, n):
+        fill_i = d if execution == "next_open" else d - 1   # session whose open/close the fills of d use
+        book_i = d if execution == "next_open" else d - 1   # close whose equity includes those fills
+        prices = op if execution == "next_open" else cl
+        if d in by_start:
+            holdings = plan.rebalances[by_start[d]].pairs
+            book.rebalance(holdings, dates[fill_i], lambda s: prices[s["follower"]][fill_i])
+        for h in holdings:
+            s = book.sleeves[h.key]
+            book.step(s, target_of(h, d), dates[fill_i], prices[h.follower][fill_i])
+        equity[book_i] = book.value(lambda sym: cl[sym][book_i])
+        for key, s in book.sleeves.items():
+            arr = held.get(key)
+            if arr is None:
+                arr = held[key] = np.zeros(n)
+            arr[book_i] = s["shares"]
+    if execution == "close":
+        equity[n - 1] = book.value(lambda sym: cl[sym][n - 1])
+        for key, s in book.sleeves.items():
+            held[key][n - 1] = s["shares"]
+    book.finish(dates[n - 1], lambda sym: cl[sym][n - 1])
+    return book, equity, held
+
+
+# ------------------------------------------------------------------------------------------ backtrader
+def _run_backtrader(market: MarketData, plan: _Plan, costs: CostModel, *, execution: str, ma_window: int,
+                    mode: str) -> tuple[_Book, np.ndarray, dict]:
+    import backtrader as bt
+
+    from volts.backtest import FixedPlusPercentCommission
+
+    n = len(plan.dates)
+    keys: dict[str, Holding] = {}
+    for r in plan.rebalances:
+        for h in r.pairs:
+            keys.setdefault(h.key, h)
+    if not keys:  # cash throughout: nothing for a broker to do
+        return _Book(costs, costs.capital), np.full(n, costs.capital), {}
+    leaders = sorted({h.leader for r in plan.rebalances for h in r.pairs})
+    max_lag = max([h.lag for r in plan.rebalances for h in r.pairs], default=1)
+    lo = max(0, plan.lo - (max_lag + ma_window + 1))
+    hi = plan.lo + n
+
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=(execution == "next_open"), maxcpus=1)
+    broker = cerebro.broker
+    broker.setcash(float(costs.capital))
+    broker.addcommissioninfo(FixedPlusPercentCommission(fixed=float(costs.fixed), pct=float(costs.rate)))
+    broker.set_coc(execution == "close")
+    broker.set_checksubmit(False)
+
+    def feed(sym: str, name: str):
+        df = market.bars(sym).iloc[lo:hi][["open", "high", "low", "close", "volume"]].astype(float)
+        return bt.feeds.PandasData(dataname=df, name=name, openinterest=None)
+
+    for sym in leaders:
+        cerebro.adddata(feed(sym, "L:" + sym))
+    for key, h in keys.items():  # one follower feed per sleeve: the broker position of a feed is one sleeve's
+        cerebro.adddata(feed(h.follower, "F:" + key))
+    starts = {plan.dates[st].date(): plan.rebalances[k].pairs for k, st in enumerate(plan.starts)
+              if st is not None}
+    cerebro.addstrategy(__getattr__("SchedulePortfolio"), starts=starts, first=plan.dates[0].date(), costs=costs,
+                        execution=execution, ma_window=int(ma_window), mode=mode,
+                        window=max_lag + int(ma_window))
+    strat = cerebro.run(runonce=False, preload=True)[0]
+    dates = [d.date() for d in plan.dates]
+    equity = np.array([strat.equity_rec.get(d, np.nan) for d in dates])
+    equity[0] = costs.capital if execution == "next_open" else equity[0]
+    held = {k: np.array([v.get(d, 0.0) for d in dates]) for k, v in strat.held_rec.items()}
+    book = strat.book
+    last = len(plan.dates) - 1
+    book.finish(dates[last], lambda sym: float(market.close[sym].iloc[plan.lo + last]))
+    return book, equity, held
+
+
+def _make_schedule_strategy():
+    import backtrader as bt
+
+    class _SchedulePortfolio(bt.Strategy):
+        """backtrader strategy of :func:`simulate_schedule` (engine of record); see the module docstring.
+
+        Feeds ``L:<leader>`` carry the leaders' bars (read at each close for the signal), feeds
+        ``F:<LEADER->FOLLOWER>`` one follower per sleeve (orders). Orders for session d are sent in ``next_open``
+        of d (cheat-on-open: they fill at that open; the targets were decided at the close of d-1) or, with
+        ``execution="close"``, in ``next`` of d-1 (cheat-on-close: they fill at that close). The sleeve book
+        (:class:`_Book`) sizes them; the broker books cash, commissions and value independently.
+        """
+
+        params = (("starts", None), ("first", None), ("costs", None), ("execution", "next_open"),
+                  ("ma_window", 20), ("mode", "long_short"), ("window", 30))
+
+        def __init__(self) -> None:
+            self.lead = {d._name[2:]: d for d in self.datas if d._name.startswith("L:")}
+            self.foll = {d._name[2:]: d for d in self.datas if d._name.startswith("F:")}
+            self.closes = {s: deque(maxlen=self.p.window) for s in self.lead}
+            self.dates = {s: deque(maxlen=self.p.window) for s in self.lead}
+            self.book = _Book(self.p.costs, self.p.costs.capital)
+            self.holdings: tuple = ()
+            self.pending: dict[str, int] = {}   # key -> target for the next session
+            self.equity_rec: dict = {}
+            self.held_rec: dict = {}
+            self.started = False
+
+        def _known(self, sym: str) -> pd.Series:
+            return pd.Series(np.fromiter(self.closes[sym], dtype="float64"),
+                             index=pd.DatetimeIndex(np.array(self.dates[sym], dtype="datetime64[D]")))
+
+        def _act(self, day: dt.date, price_of: Callable[[str], float]) -> None:
+            """Fills of the session that starts at this open (next_open) or after this close (close)."""
+            if self.p.execution == "next_open":
+                session = day
+            else:
+                session = self._next_session
+            if session in self.p.starts:
+                self.holdings = self.p.starts[session]
+                self.started = True
+                for key, traded in self.book.rebalance(self.holdings, day, lambda s: price_of(s["key"])):
+                    self._order(key, traded)
+            if not self.started:
+                return
+            for h in self.holdings:
+                s = self.book.sleeves[h.key]
+                target = self.pending.get(h.key, 0)
+                for traded in self.book.step(s, target, day, price_of(h.key)):
+                    self._order(h.key, traded)
+
+        def _order(self, key: str, shares: float) -> None:
+            data = self.foll[key]
+            (self.buy if shares > 0 else self.sell)(data=data, size=abs(shares))
+
+        def _decide(self, session_holdings) -> None:
+            # targets for the next session, from the leader closes known at this close
+            self.pending = {}
+            for h in session_holdings:
+                known = self._known(h.leader)
+                self.pending[h.key] = int(next_session_target(known, lag=int(h.lag), ma_window=self.p.ma_window,
+                                                              mode=self.p.mode))
+
+        def _record(self, day: dt.date, value: float, price_ago: int) -> None:
+            if day < self.p.first:
+                return
+            self.equity_rec[day] = value
+            for key, s in self.book.sleeves.items():
+                self.held_rec.setdefault(key, {})[day] = s["shares"]
+
+        def next_open(self) -> None:
+            if self.p.execution != "next_open":
+                return
+            day = self.datas[0].datetime.date(0)
+            if day <= self.p.first:
+                return
+            self._act(day, lambda key: float(self.foll[key].open[0]))
+
+        def prenext_open(self) -> None:
+            self.next_open()
+
+        def nextstart_open(self) -> None:
+            self.next_open()
+
+        def next(self) -> None:
+            day = self.datas[0].datetime.date(0)
+            for sym, d in self.lead.items():
+                self.closes[sym].append(float(d.close[0]))
+                self.dates[sym].append(day)
+            if self.p.execution == "next_open":
+                self._record(day, float(self.broker.getvalue()), 0)
+            else:
+                # yesterday's cheat-on-close fills were booked at the start of this bar: value them at yesterday's
+                # close
+                if len(self.datas[0]) > 1:
+                    prev = self.datas[0].datetime.date(-1)
+                    value = float(self.broker.getcash()) + sum(
+                        float(self.getposition(d).size) * float(d.close[-1]) for d in self.foll.values())
+                    self._record(prev, value, 1)
+            # which holdings trade in the next session?
+            nxt = self._session_after(day)
+            if nxt is None:
+                return
+            hold = self.p.starts.get(nxt, self.holdings if self.started else None)
+            if hold is None:
+                return
+            self._decide(hold)
+            if self.p.execution == "close" and day >= self.p.first:
+                self._next_session = nxt
+                self._act(day, lambda key: float(self.foll[key].close[0]))
+
+        def _session_after(self, day: dt.date):
+            d = self.datas[0]
+            if len(d) >= d.buflen():
+                return None
+            return d.datetime.date(1)
+
+        def stop(self) -> None:
+            if self.p.execution == "close":
+                day = self.datas[0].datetime.date(0)
+                self._record(day, float(self.broker.getvalue()), 0)
+
+    return _SchedulePortfolio
+
+
+class _LazyStrategy:
+    cls = None
+
+
+def __getattr__(name: str):  # SchedulePortfolio is built on first use (backtrader import is not free)
+    if name == "SchedulePortfolio":
+        if _LazyStrategy.cls is None:
+            _LazyStrategy.cls = _make_schedule_strategy()
+        return _LazyStrategy.cls
+    raise AttributeError(name)
+
+
+# ----------------------------------------------------------------------------------------------- SPY
+def load_spy(settings, symbol: str = "SPY") -> pd.DataFrame | None:
+    """SPY's daily bars from the CSV directory of ``settings.data`` (None when the file is absent).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Columns open, high, low, close, volume; DatetimeIndex.
+    """
+    from volts.data.csv import read_csv_bars, symbol_file
+
+    path = symbol_file(settings.data.dir, symbol, settings.data.csv)
+    if not Path(path).is_file():
+        return None
+    bars = read_csv_bars(path, symbol, settings.data.csv)
+    bars = bars[~bars.index.duplicated(keep="first")].sort_index()
+    return bars.dropna(subset=["open", "close"])
+
+
+def _hold_curve(opens: pd.DataFrame, closes: pd.DataFrame, first_fill: int, execution: str,
+                costs: CostModel) -> pd.Series:
+    """Equal parts of the capital in each column, bought at the first fill and held; value at each close."""
+    n_sym = opens.shape[1]
+    part = costs.capital / n_sym
+    price = (opens.iloc[first_fill] if execution == "next_open" else closes.iloc[first_fill]).to_numpy(float)
+    budget = part - costs.fixed
+    shares = np.where(budget > 0, budget / (price * (1.0 + costs.rate)) * (1.0 - HAIRCUT), 0.0)
+    spent = shares * price + np.where(shares > 0, costs.fixed + costs.rate * shares * price, 0.0)
+    cash = costs.capital - spent.sum()
+    values = closes.to_numpy(float) @ shares + cash
+    out = pd.Series(values, index=closes.index)
+    book_i = first_fill  # equity of the fill's close includes it
+    out.iloc[:book_i] = costs.capital
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end, settings,
+                      engine: Literal["vectorised", "backtrader"] = "vectorised", cost_bps: float | None = None,
+                      universe: Sequence[str] | None = None, spy: pd.DataFrame | None | bool = None,
+                      execution: str | None = None, mode: str | None = None,
+                      benchmarks: bool = True) -> SimulationResult:
+    """Trade a schedule of re-selections as one portfolio; daily equity, trades and benchmarks.
+
+    Parameters
+    ----------
+    market : MarketData
+        Bars of every leader, follower and universe symbol, from at least ``lag + ma_window`` sessions before the
+        first as-of date (earlier sessions give flat targets) through ``end``.
+    schedule : sequence of Rebalance
+        The re-selections (sorted here by as-of date).
+    end : date-like
+        Last session traded (inclusive).
+    settings : volts.config.Settings
+        ``strategy`` (ma_window, mode, execution) and ``costs`` (capital, commission, commission_pct,
+        slippage_bps, half_spread_bps).
+    engine : {"vectorised", "backtrader"}, default "vectorised"
+    cost_bps : float or None
+        Replace every cost by ``cost_bps`` bps of value per side and no fixed commission.
+    universe : sequence of str or None
+        Symbols of the equal-weight benchmark; default ``settings.data.universe`` that the market holds.
+    spy : DataFrame, None or False
+        SPY's bars; None = :func:`load_spy` from ``settings.data.dir``; False = no SPY benchmark.
+    execution, mode : str or None
+        Override ``settings.strategy.execution`` / ``.mode``.
+    benchmarks : bool, default True
+        False skips the benchmarks (null-model draws).
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    ConfigError
+        Empty schedule, duplicate as-of dates or pairs, unknown engine/execution/mode, bad cost_bps.
+    DataError
+        A symbol is missing from the market data, or no session lies between the first as-of date and ``end``.
+
+    Notes
+    -----
+    Rules in the module docstring (timing, sleeves, sizing, costs, benchmarks). Source: issue 10; METHOD.md §6.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {ENGINES} (got {engine!r})")
+    execution = execution or settings.strategy.execution
+    mode = mode or settings.strategy.mode
+    if execution not in EXECUTIONS:
+        raise ConfigError(f"execution must be one of {EXECUTIONS} (got {execution!r})")
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {MODES} (got {mode!r})")
+    ma_window = int(settings.strategy.ma_window)
+    costs = CostModel.from_settings(settings, cost_bps)
+    plan = _plan(market, schedule, end)
+    needed = sorted({s for r in plan.rebalances for h in r.pairs for s in (h.leader, h.follower)})
+    missing = [s for s in needed if s not in market.symbols]
+    if missing:
+        raise DataError(f"{', '.join(missing)}: symbol of the schedule not in the market data; load it or drop "
+                        "the pair")
+
+    cache: dict = {}
+    if engine == "vectorised":
+        def target_of(h: Holding, d: int) -> int:
+            return _targets(market, plan, h.leader, h.lag, ma_window, mode, cache)[d]
+        book, equity, held = _run_vectorised(market, plan, costs, execution=execution, target_of=target_of)
+    else:
+        book, equity, held = _run_backtrader(market, plan, costs, execution=execution, ma_window=ma_window,
+                                             mode=mode)
+    index = plan.dates
+    equity_s = pd.Series(equity, index=index, name="strategy")
+    fills = pd.DataFrame.from_records(book.fills, columns=FILL_COLUMNS)
+    trades = pd.DataFrame.from_records(book.trades, columns=TRADE_COLUMNS)
+    for df, cols in ((fills, ["date"]), (trades, ["entry_date", "exit_date"])):
+        for c in cols:
+            df[c] = pd.to_datetime(df[c])
+    if len(trades):
+        trades = trades.sort_values(["entry_date", "pair"], kind="stable").reset_index(drop=True)
+    positions = pd.DataFrame(held, index=index) if held else pd.DataFrame(index=index)
+    turnover = fills.groupby("date")["value"].sum().reindex(index, fill_value=0.0) if len(fills) else \
+        pd.Series(0.0, index=index)
+    turnover.name = "turnover_value"
+
+    bench: dict[str, pd.Series] = {}
+    first_fill = next(st for st in plan.starts if st is not None) if any(
+        st is not None for st in plan.starts) else None
+    if benchmarks and first_fill is not None:
+        fill_i = first_fill if execution == "next_open" else first_fill - 1
+        # followers' buy-and-hold: the same sleeves and changes, every target +1
+        def always_long(h: Holding, d: int) -> int:
+            return 1
+        b_book, b_eq, _ = _run_vectorised(market, plan, costs, execution=execution, target_of=always_long)
+        bench["followers_buy_and_hold"] = pd.Series(b_eq, index=index)
+        uni = [s for s in (universe if universe is not None else settings.data.universe) if s in market.symbols]
+        if uni:
+            sl = slice(plan.lo, plan.lo + len(index))
+            bench["universe_equal_weight"] = _hold_curve(market.open[uni].iloc[sl], market.close[uni].iloc[sl],
+                                                         fill_i, execution, costs)
+        if spy is None:
+            spy = load_spy(settings)
+        if spy is not None and spy is not False:
+            o = spy["open"].reindex(index)
+            c = spy["close"].reindex(index)
+            covered = c.notna() & o.notna()
+            if covered.iloc[:fill_i + 1].all() and covered.iloc[fill_i]:
+                last = int(np.flatnonzero(covered.to_numpy())[-1])
+                if covered.iloc[:last + 1].all():
+                    curve = _hold_curve(o.iloc[:last + 1].to_frame("SPY"), c.iloc[:last + 1].to_frame("SPY"),
+                                        fill_i, execution, costs)
+                    bench["spy"] = curve.reindex(index)
+        for k in bench:
+            bench[k].name = k
+
+    periods = _period_table(plan, equity_s)
+    optimistic = execution == "close"
+    for obj in (trades, fills, positions, periods):
+        obj.attrs.update(engine=engine, execution=execution, optimistic=optimistic)
+    return SimulationResult(equity=equity_s, trades=trades, fills=fills, positions=positions,
+                            turnover_value=turnover, benchmarks=bench, periods=periods, engine=engine,
+                            execution=execution, mode=mode, optimistic=optimistic, costs=costs,
+                            events=tuple(book.events))
+
+
+def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
+    rows = []
+    live = [(k, st) for k, st in enumerate(plan.starts) if st is not None]
+    prev: set = set()
+    for j, (k, st) in enumerate(live):
+        r = plan.rebalances[k]
+        last = (live[j + 1][1] - 1) if j + 1 < len(live) else len(plan.dates) - 1
+        keys = [h.key for h in r.pairs]
+        v0, v1 = float(equity.iloc[st - 1]), float(equity.iloc[last])
+        rows.append({"asof": r.asof, "first_session": plan.dates[st].date(), "last_session": plan.dates[last].date(),
+                     "n_pairs": len(keys), "pairs": ";".join(f"{h.key}:{h.lag}" for h in r.pairs),
+                     "entered": ";".join(k2 for k2 in keys if k2 not in prev),
+                     "left": ";".join(k2 for k2 in prev if k2 not in keys),
+                     "kept": ";".join(k2 for k2 in keys if k2 in prev),
+                     "pnl": v1 - v0, "return": v1 / v0 - 1.0 if v0 > 0 else float("nan")})
+        prev = set(keys)
+    skipped = [plan.rebalances[k].asof for k, st in enumerate(plan.starts) if st is None]
+    for a in skipped:
+        rows.append({"asof": a, "first_session": None, "last_session": None, "n_pairs": 0, "pairs": "",
+                     "entered": "", "left": "", "kept": "", "pnl": float("nan"), "return": float("nan")})
+    out = pd.DataFrame(rows)
+    return out.sort_values("asof", kind="stable").reset_index(drop=True) if len(out) else out
