@@ -1,0 +1,358 @@
+"""Statistics of a stitched walk-forward equity curve, with stationary-bootstrap confidence intervals (issue 10).
+
+Conventions (the same as :mod:`volts.metrics`, which serves the single-window backtest):
+
+* **Daily returns** r_i = E_i / E_{i-1} - 1 of consecutive closes. Leading and trailing NaN values of the equity
+  (a benchmark such as SPY that ends before the strategy) are dropped first: every statistic covers the span the
+  curve covers; a NaN inside the span is an error.
+* **CAGR** = (E_n / E_0)^(P / n) - 1 with n daily returns and P = ``periods_per_year`` (252).
+* **Annualised volatility** = std(r, ddof=1) * sqrt(P).
+* **Sharpe** = mean(r - rf) / std(r - rf, ddof=1) * sqrt(P), rf = (1 + risk_free)^(1/P) - 1 per day;
+  **Sortino** = mean(r - rf) * P / (sqrt(mean(min(r - rf, 0)^2)) * sqrt(P)). Both as ``empyrical``.
+* **95 % confidence interval of the Sharpe ratio**: percentile interval of ``bootstrap_reps`` stationary-bootstrap
+  resamples of the daily returns (Politis & Romano 1994; ``arch.bootstrap.StationaryBootstrap``), with the mean
+  block length from ``arch.bootstrap.optimal_block_length`` (Politis & White 2004, Patton, Politis & White 2009),
+  floored at 1 day. The stationary bootstrap keeps the short-range dependence of daily returns that an iid
+  resample would destroy; the interval is for the Sharpe ratio of the process that generated the days, not a
+  forecast.
+* **Maximum drawdown** = max_t (peak_t - E_t) / peak_t (positive fraction); its **duration** is the longest
+  underwater spell (from a peak to the first close back at or above it, or to the end), in calendar days and in
+  sessions. **Calmar** = CAGR / maximum drawdown.
+* **Turnover** = (value traded per year) / (average equity) = sum(turnover_value) / (n / P) / mean(E).
+* **Hit rate of days** = days with r > 0 / days with r != 0 (days in cash, with r = 0 exactly, are left out);
+  **hit rate of trades** = round trips with pnl > 0 / round trips.
+* From the schedule (:func:`schedule_stats`): **weeks in cash** (re-selections with no pair), **distinct pairs**
+  (leader->follower), **average pair lifetime** (mean length, in consecutive re-selections, of a pair's runs).
+
+A value that is undefined (zero volatility, no trade, no drawdown) is ``None``, never NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from volts.errors import DataError
+
+__all__ = ["performance_stats", "difference_stats", "schedule_stats", "sharpe_ratio", "bootstrap_ci",
+           "drawdown_stats"]
+
+
+def _none(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _span(equity: pd.Series) -> pd.Series:
+    """The equity without leading/trailing NaN; DataError on a NaN inside or a value <= 0."""
+    name = equity.name if equity.name is not None else "equity"
+    ok = equity.notna().to_numpy()
+    if not ok.any():
+        raise DataError(f"{name}: the equity curve holds no value")
+    first, last = int(np.argmax(ok)), len(ok) - 1 - int(np.argmax(ok[::-1]))
+    e = equity.iloc[first:last + 1].astype("float64")
+    bad = ~np.isfinite(e.to_numpy()) | (e.to_numpy() <= 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        when = e.index[i]
+        when = when.date() if isinstance(when, pd.Timestamp) else when
+        raise DataError(f"{name}: equity on {when} is {e.iloc[i]!r}; statistics need a positive value every day "
+                        "of the span")
+    return e
+
+
+def sharpe_ratio(r: np.ndarray, *, periods_per_year: int = 252, rf: float = 0.0) -> float:
+    """Annualised Sharpe ratio of daily returns (ddof = 1); NaN when the volatility is 0 or n < 2."""
+    x = np.asarray(r, dtype="float64") - rf
+    if len(x) < 2:
+        return float("nan")
+    sd = x.std(ddof=1)
+    return float(x.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else float("nan")
+
+
+def _sharpe_rows(x: np.ndarray, idx: np.ndarray, ppy: int) -> np.ndarray:
+    s = x[idx]  # (reps, n)
+    sd = s.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return s.mean(axis=1) / sd * math.sqrt(ppy)
+
+
+def _block_length(x: np.ndarray) -> float:
+    from arch.bootstrap import optimal_block_length
+
+    if len(x) < 10 or not np.any(x != x[0]):
+        return 1.0
+    b = float(optimal_block_length(x)["stationary"].iloc[0])
+    return max(1.0, b) if math.isfinite(b) else 1.0
+
+
+def _indices(n: int, block: float, reps: int, seed: int) -> np.ndarray:
+    """Stationary-bootstrap index arrays (reps, n), drawn by arch's StationaryBootstrap."""
+    from arch.bootstrap import StationaryBootstrap
+
+    bs = StationaryBootstrap(block, np.arange(n), seed=np.random.default_rng(seed))
+    return np.vstack([bs.update_indices() for _ in range(reps)]).astype(np.int64)
+
+
+def bootstrap_ci(stat_rows, x: np.ndarray, *, reps: int = 2000, seed: int = 0, level: float = 0.95,
+                 block: float | None = None) -> dict:
+    """Percentile interval of a statistic under the stationary bootstrap of the rows of ``x``.
+
+    Parameters
+    ----------
+    stat_rows : callable
+        ``f(x, idx) -> ndarray (reps,)``: the statistic of each resample ``x[idx[j]]``.
+    x : ndarray, shape (n,) or (n, k)
+        Daily observations (rows are days; columns are resampled together).
+    reps : int, default 2000
+    seed : int, default 0
+    level : float, default 0.95
+    block : float or None
+        Mean block length; None = ``arch.bootstrap.optimal_block_length`` of the first column (stationary).
+
+    Returns
+    -------
+    dict
+        ``low``, ``high``, ``se`` (bootstrap standard error), ``block`` (mean block length, days), ``reps``.
+    """
+    x = np.asarray(x, dtype="float64")
+    if block is None:
+        block = _block_length(x if x.ndim == 1 else x[:, 0])
+    if len(x) < 3 or reps < 1:
+        return {"low": None, "high": None, "se": None, "block": block, "reps": int(reps)}
+    idx = _indices(len(x), block, reps, seed)
+    vals = np.asarray(stat_rows(x, idx), dtype="float64")
+    vals = vals[np.isfinite(vals)]
+    if len(vals) < max(10, reps // 2):
+        return {"low": None, "high": None, "se": None, "block": block, "reps": int(reps)}
+    a = (1 - level) / 2
+    lo, hi = np.quantile(vals, [a, 1 - a])
+    return {"low": _none(lo), "high": _none(hi), "se": _none(vals.std(ddof=1)), "block": float(block),
+            "reps": int(reps)}
+
+
+def drawdown_stats(equity: pd.Series) -> dict:
+    """Maximum drawdown (positive fraction) and the longest underwater spell (calendar days and sessions).
+
+    Parameters
+    ----------
+    equity : pandas.Series, shape (n,)
+        Positive values on an ascending DatetimeIndex.
+
+    Returns
+    -------
+    dict
+        ``max_drawdown``, ``max_drawdown_start`` (the peak's date), ``max_drawdown_trough``,
+        ``max_drawdown_duration_days`` (calendar), ``max_drawdown_duration_sessions``.
+    """
+    v = equity.to_numpy(dtype="float64")
+    peak = np.maximum.accumulate(v)
+    dd = 1.0 - v / peak
+    i_trough = int(np.argmax(dd))
+    mdd = float(dd[i_trough])
+    i_peak = int(np.argmax(v[:i_trough + 1])) if mdd > 0 else i_trough
+    # longest underwater spell: from the last close at a peak to the first close back at or above it
+    best_len, best_days = 0, 0
+    start = None
+    idx = equity.index
+    for i in range(len(v)):
+        under = v[i] < peak[i]
+        if under and start is None:
+            start = i - 1
+        if start is not None and (not under or i == len(v) - 1):
+            end = i
+            sessions = end - start
+            days = (pd.Timestamp(idx[end]) - pd.Timestamp(idx[start])).days
+            if sessions > best_len:
+                best_len, best_days = sessions, days
+            start = None if not under else start
+    return {"max_drawdown": mdd, "max_drawdown_start": idx[i_peak], "max_drawdown_trough": idx[i_trough],
+            "max_drawdown_duration_days": int(best_days), "max_drawdown_duration_sessions": int(best_len)}
+
+
+def schedule_stats(schedule: Sequence) -> dict:
+    """Weeks in cash, distinct pairs and average pair lifetime of a schedule of re-selections.
+
+    Parameters
+    ----------
+    schedule : sequence of volts.simulate.Rebalance
+        In any order (sorted by as-of date here).
+
+    Returns
+    -------
+    dict
+        ``rebalances``, ``weeks_in_cash`` (re-selections with no pair), ``share_in_cash``, ``distinct_pairs``
+        (leader->follower keys), ``average_pair_lifetime`` (mean length of the runs of consecutive re-selections
+        holding a key; None without a pair), ``pair_counts`` (key -> number of re-selections holding it).
+    """
+    rebs = sorted(schedule, key=lambda r: r.asof)
+    counts: dict[str, int] = {}
+    runs: list[int] = []
+    current: dict[str, int] = {}
+    for r in rebs:
+        keys = {h.key for h in r.pairs}
+        for k in list(current):
+            if k not in keys:
+                runs.append(current.pop(k))
+        for k in keys:
+            current[k] = current.get(k, 0) + 1
+            counts[k] = counts.get(k, 0) + 1
+    runs.extend(current.values())
+    cash = sum(1 for r in rebs if not r.pairs)
+    return {"rebalances": len(rebs), "weeks_in_cash": cash, "share_in_cash": cash / len(rebs) if rebs else None,
+            "distinct_pairs": len(counts), "average_pair_lifetime": float(np.mean(runs)) if runs else None,
+            "pair_counts": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+def performance_stats(equity: pd.Series, *, trades: pd.DataFrame | None = None,
+                      turnover_value: pd.Series | None = None, periods_per_year: int = 252,
+                      risk_free: float = 0.0, bootstrap_reps: int = 2000, seed: int = 0,
+                      schedule: Sequence | None = None) -> dict:
+    """Performance statistics of a daily equity curve, with a stationary-bootstrap 95 % CI of the Sharpe ratio.
+
+    Parameters
+    ----------
+    equity : pandas.Series, shape (n_days,)
+        Value at each close (USD), ascending DatetimeIndex; leading/trailing NaN are dropped (module docstring).
+    trades : pandas.DataFrame or None
+        Round trips with a ``pnl`` column (``volts.simulate.SimulationResult.trades``).
+    turnover_value : pandas.Series or None
+        USD traded per day, same index as ``equity``.
+    periods_per_year : int, default 252
+    risk_free : float, default 0.0
+        Annual risk-free rate, fraction.
+    bootstrap_reps : int, default 2000
+        0 skips the interval.
+    seed : int, default 0
+        Seed of the bootstrap.
+    schedule : sequence of Rebalance or None
+        Adds :func:`schedule_stats`.
+
+    Returns
+    -------
+    dict
+        ``start``, ``end``, ``days`` (returns), ``years``, ``total_return``, ``cagr``, ``volatility``, ``sharpe``,
+        ``sharpe_ci_low``, ``sharpe_ci_high``, ``sharpe_se``, ``bootstrap_block``, ``bootstrap_reps``,
+        ``sortino``, the keys of :func:`drawdown_stats`, ``calmar``, ``turnover``, ``hit_rate_days``, ``trades``,
+        ``hit_rate_trades``, and the schedule's keys. Fractions; None where undefined.
+
+    Raises
+    ------
+    DataError
+        Fewer than two values, a NaN inside the span, or a value <= 0.
+    """
+    import empyrical
+
+    e = _span(equity)
+    if len(e) < 2:
+        raise DataError(f"{equity.name or 'equity'}: at least two values are needed for returns")
+    v = e.to_numpy()
+    r = v[1:] / v[:-1] - 1.0
+    n = len(r)
+    ppy = int(periods_per_year)
+    years = n / ppy
+    rf = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
+    total = v[-1] / v[0] - 1.0
+    cagr = (v[-1] / v[0]) ** (1.0 / years) - 1.0
+    vol = float(np.std(r, ddof=1) * math.sqrt(ppy)) if n > 1 else float("nan")
+    sharpe = sharpe_ratio(r, periods_per_year=ppy, rf=rf)
+    sortino = float(empyrical.sortino_ratio(r, required_return=rf, annualization=ppy))
+    dd = drawdown_stats(e)
+    calmar = cagr / dd["max_drawdown"] if dd["max_drawdown"] > 0 else float("nan")
+    out = {"start": e.index[0], "end": e.index[-1], "days": n, "years": years, "total_return": total,
+           "cagr": cagr, "volatility": vol, "sharpe": sharpe}
+    if bootstrap_reps:
+        ci = bootstrap_ci(lambda x, idx: _sharpe_rows(x - rf, idx, ppy), r, reps=bootstrap_reps, seed=seed)
+        out.update(sharpe_ci_low=ci["low"], sharpe_ci_high=ci["high"], sharpe_se=ci["se"],
+                   bootstrap_block=ci["block"], bootstrap_reps=ci["reps"])
+    else:
+        out.update(sharpe_ci_low=None, sharpe_ci_high=None, sharpe_se=None, bootstrap_block=None,
+                   bootstrap_reps=0)
+    out.update(sortino=sortino, **dd, calmar=calmar)
+    if turnover_value is not None:
+        tv = turnover_value.reindex(e.index).fillna(0.0).to_numpy(dtype="float64")[1:]
+        out["turnover"] = float(tv.sum() / years / v.mean())
+    else:
+        out["turnover"] = None
+    moved = r != 0
+    out["hit_rate_days"] = float((r > 0).sum() / moved.sum()) if moved.any() else None
+    if trades is not None:
+        pnl = trades["pnl"].to_numpy(dtype="float64") if len(trades) else np.array([])
+        out["trades"] = int(len(pnl))
+        out["hit_rate_trades"] = float((pnl > 0).mean()) if len(pnl) else None
+    else:
+        out["trades"], out["hit_rate_trades"] = None, None
+    if schedule is not None:
+        st = schedule_stats(schedule)
+        out.update({k: v2 for k, v2 in st.items() if k != "pair_counts"})
+    return {k: (_none(x) if isinstance(x, (float, np.floating)) else x) for k, x in out.items()}
+
+
+def difference_stats(strategy: pd.Series, benchmark: pd.Series, *, periods_per_year: int = 252,
+                     bootstrap_reps: int = 2000, seed: int = 0) -> dict:
+    """Strategy minus benchmark: the difference of their daily returns, with stationary-bootstrap intervals.
+
+    Both curves are cut to the dates where both have a value (e.g. SPY's span). With d_i = r_strategy,i -
+    r_benchmark,i:
+
+    Parameters
+    ----------
+    strategy, benchmark : pandas.Series
+        Daily values (USD) on DatetimeIndexes.
+    periods_per_year : int, default 252
+    bootstrap_reps : int, default 2000
+    seed : int, default 0
+
+    Returns
+    -------
+    dict
+        ``start``, ``end``, ``days``; ``mean_daily`` and ``annual_mean`` (= mean(d) * P) with ``annual_mean_ci_low``
+        / ``_high``; ``tracking_error`` (std(d) * sqrt(P)); ``sharpe`` (of d, i.e. the information ratio) with
+        ``sharpe_ci_low`` / ``_high``; ``sharpe_strategy``, ``sharpe_benchmark`` and ``sharpe_difference`` with
+        its interval (both series resampled with the same blocks); ``bootstrap_block`` (from d). None where
+        undefined.
+
+    Raises
+    ------
+    DataError
+        Fewer than three common days.
+    """
+    both = pd.concat([strategy.rename("s"), benchmark.rename("b")], axis=1).dropna()
+    if len(both) < 3:
+        raise DataError(f"{strategy.name or 'strategy'} - {benchmark.name or 'benchmark'}: fewer than three "
+                        "common days; the curves do not overlap")
+    v = both.to_numpy(dtype="float64")
+    if (v <= 0).any():
+        raise DataError("difference_stats: values must be > 0")
+    r = v[1:] / v[:-1] - 1.0
+    d = r[:, 0] - r[:, 1]
+    ppy = int(periods_per_year)
+    out = {"start": both.index[0], "end": both.index[-1], "days": int(len(d)), "mean_daily": float(d.mean()),
+           "annual_mean": float(d.mean() * ppy), "tracking_error": float(d.std(ddof=1) * math.sqrt(ppy)),
+           "sharpe": sharpe_ratio(d, periods_per_year=ppy),
+           "sharpe_strategy": sharpe_ratio(r[:, 0], periods_per_year=ppy),
+           "sharpe_benchmark": sharpe_ratio(r[:, 1], periods_per_year=ppy)}
+    out["sharpe_difference"] = out["sharpe_strategy"] - out["sharpe_benchmark"]
+    if bootstrap_reps:
+        block = _block_length(d)
+        idx = _indices(len(d), block, bootstrap_reps, seed)
+        a = 0.025
+
+        def q(vals):
+            vals = vals[np.isfinite(vals)]
+            if len(vals) < max(10, bootstrap_reps // 2):
+                return None, None
+            lo, hi = np.quantile(vals, [a, 1 - a])
+            return float(lo), float(hi)
+
+        out["annual_mean_ci_low"], out["annual_mean_ci_high"] = q(d[idx].mean(axis=1) * ppy)
+        out["sharpe_ci_low"], out["sharpe_ci_high"] = q(_sharpe_rows(d, idx, ppy))
+        out["sharpe_difference_ci_low"], out["sharpe_difference_ci_high"] = q(
+            _sharpe_rows(r[:, 0], idx, ppy) - _sharpe_rows(r[:, 1], idx, ppy))
+        out["bootstrap_block"], out["bootstrap_reps"] = float(block), int(bootstrap_reps)
+    return {k: (_none(x) if isinstance(x, (float, np.floating)) else x) for k, x in out.items()}
