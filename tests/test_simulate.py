@@ -88,6 +88,28 @@ def test_vectorised_equals_backtrader(name, kw, over):
     assert vec.optimistic == (kw["execution"] == "close")
 
 
+def test_engines_agree_when_sleeves_go_bust():
+    # Leader EEE zig-zags around its SMA, so both sleeves flip every session and pay $9 twice a day out of about
+    # $100: a sleeve that opens with less than two commissions ends with negative cash after its closing order (the
+    # portfolio pays), while the other sleeve opens all-in. backtrader's account-wide cash check must not refuse
+    # that order, which the sleeve rules allow.
+    m = _one_pair_market(60)
+    zigzag = pd.Series(100 * (1 + 0.05 * (-1.0) ** np.arange(60)), index=m.dates)
+    frames = {f: getattr(m, f).copy() for f in ("open", "high", "low", "close", "volume")}
+    frames["close"]["EEE"] = zigzag
+    frames["open"]["EEE"] = zigzag
+    frames["high"]["EEE"] = zigzag * 1.01
+    frames["low"]["EEE"] = zigzag * 0.99
+    m = MarketData(**frames)
+    sched = [Rebalance(m.dates[15].date(), (Holding("EEE", "BBB", 1), Holding("EEE", "CCC", 1)))]
+    s = settings(**{"costs.capital": 200.0, "costs.commission": 9.0})
+    vec = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=False, benchmarks=False)
+    bt = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=False, benchmarks=False, engine="backtrader")
+    assert any(e["event"] == "no_affordable_shares" for e in vec.events)
+    assert not [e for e in bt.events if e["event"].startswith("broker_")]
+    np.testing.assert_allclose(vec.equity.to_numpy(), bt.equity.to_numpy(), rtol=1e-6, atol=0)
+
+
 def _one_pair_market(n: int = 40) -> MarketData:
     """Leader AAA rises every day (trend +1 once the SMA exists); the others are deterministic ramps."""
     dates = pd.bdate_range("2022-01-03", periods=n)

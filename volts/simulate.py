@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,17 +285,21 @@ def _plan(market: MarketData, schedule: Sequence[Rebalance], end) -> _Plan:
     return _Plan(dates=mdates[s0:e + 1], starts=starts, rebalances=rebs, lo=s0)
 
 
-def _targets(market: MarketData, plan: _Plan, leader: str, lag: int, ma_window: int, mode: str,
-             cache: dict) -> list:
-    """Target sign per session of ``plan.dates`` (volts.signals.follower_positions), cached per (leader, lag)."""
-    key = (leader, lag)
-    if key not in cache:
-        lo = max(0, plan.lo - (lag + ma_window + 1))
-        hi = plan.lo + len(plan.dates)
-        close = market.close[leader].iloc[lo:hi]
-        pos = follower_positions(close, lag=int(lag), ma_window=int(ma_window), mode=mode)
-        cache[key] = pos.to_numpy()[plan.lo - lo:].tolist()
-    return cache[key]
+_SIGNALS: "weakref.WeakKeyDictionary[MarketData, dict]" = weakref.WeakKeyDictionary()
+
+
+def _targets(market: MarketData, plan: _Plan, leader: str, lag: int, ma_window: int, mode: str) -> list:
+    """Target sign per session of ``plan.dates``: :func:`volts.signals.follower_positions` of the leader's whole
+    close history in ``market``, computed once per market object and (leader, lag, ma_window, mode) and reused by
+    later calls on the same market (null-model draws). The signal of a day reads only its own SMA window, so the
+    slice equals what a shorter history would give."""
+    per_market = _SIGNALS.setdefault(market, {})
+    key = (leader, int(lag), int(ma_window), mode)
+    full = per_market.get(key)
+    if full is None:
+        full = per_market[key] = follower_positions(market.close[leader], lag=int(lag), ma_window=int(ma_window),
+                                                    mode=mode).to_numpy().tolist()
+    return full[plan.lo:plan.lo + len(plan.dates)]
 
 
 # --------------------------------------------------------------------------------------- the event loop
@@ -330,6 +335,7 @@ class _Book:
         self.trades.append(t)
         s["open_trade"] = None
         s["shares"] = 0.0
+        s["sign"] = 0
         return -n
 
     def open(self, s: dict, date, price: float, sign: int) -> float | None:
@@ -337,14 +343,18 @@ class _Book:
         equity = s["cash"]
         budget = equity - self.costs.fixed
         if not (budget > 0) or not (price > 0):
-            self.events.append({"date": date, "pair": s["key"], "event": "no_affordable_shares",
-                                "cash": equity})
+            # a flat sleeve's cash cannot grow again: it stays flat until it leaves (one event, not one a day)
+            if not s.get("bust"):
+                self.events.append({"date": date, "pair": s["key"], "event": "no_affordable_shares",
+                                    "cash": equity})
+            s["bust"] = True
             return None
         n = budget / (price * (1.0 + self.costs.rate)) * (1.0 - HAIRCUT)
         shares = float(sign) * n
         comm = self._fill(s, date, "open", shares, price)
         s["cash"] -= shares * price + comm
         s["shares"] = shares
+        s["sign"] = int(sign)
         s["open_trade"] = {"pair": s["key"], "leader": s["leader"], "follower": s["follower"], "lag": s["lag"],
                            "side": "long" if sign > 0 else "short", "shares": n, "entry_date": date,
                            "entry_price": price, "exit_date": None, "exit_price": float("nan"),
@@ -371,15 +381,15 @@ class _Book:
             if not (share > 0):
                 self.events.append({"date": date, "pair": h.key, "event": "unfunded_entry"})
             self.sleeves[h.key] = {"key": h.key, "leader": h.leader, "follower": h.follower, "lag": int(h.lag),
-                                   "cash": share, "shares": 0.0, "open_trade": None}
+                                   "cash": share, "shares": 0.0, "sign": 0, "open_trade": None}
         if entering:
             self.pool = 0.0
         return made
 
     def step(self, s: dict, target: int, date, price: float) -> list:
         """Move the sleeve to ``target``; returns the fills made as signed shares."""
-        cur = (s["shares"] > 0) - (s["shares"] < 0)
-        if target == cur:
+        cur = s["sign"]
+        if target == cur or (cur == 0 and s.get("bust")):
             return []
         made = []
         if cur != 0:
@@ -405,7 +415,7 @@ class _Book:
 
 
 def _run_vectorised(market: MarketData, plan: _Plan, costs: CostModel, *, execution: str,
-                    target_of: Callable[[Holding, int], int]) -> tuple[_Book, np.ndarray, dict]:
+                    targets_of: Callable[[Holding], list]) -> tuple[_Book, np.ndarray, dict]:
     """The event loop over sessions; returns the book, the equity per session and the positions per key."""
     n = len(plan.dates)
     opens = market.open.iloc[plan.lo:plan.lo + n]
@@ -419,6 +429,7 @@ def _run_vectorised(market: MarketData, plan: _Plan, costs: CostModel, *, execut
     held: dict[str, np.ndarray] = {}
     by_start = {st: k for k, st in enumerate(plan.starts) if st is not None}
     holdings: tuple = ()
+    active: list = []
     equity[0] = costs.capital
     for d in range(1, n):
         fill_i = d if execution == "next_open" else d - 1   # session whose open/close the fills of d use
@@ -427,9 +438,11 @@ def _run_vectorised(market: MarketData, plan: _Plan, costs: CostModel, *, execut
         if d in by_start:
             holdings = plan.rebalances[by_start[d]].pairs
             book.rebalance(holdings, dates[fill_i], lambda s: prices[s["follower"]][fill_i])
-        for h in holdings:
-            s = book.sleeves[h.key]
-            book.step(s, target_of(h, d), dates[fill_i], prices[h.follower][fill_i])
+            active = [(book.sleeves[h.key], targets_of(h), prices[h.follower]) for h in holdings]
+        for s, tg, pr in active:
+            t = tg[d]
+            if t != s["sign"]:
+                book.step(s, t, dates[fill_i], pr[fill_i])
         equity[book_i] = book.value(lambda sym: cl[sym][book_i])
         for key, s in book.sleeves.items():
             arr = held.get(key)
@@ -465,7 +478,13 @@ def _run_backtrader(market: MarketData, plan: _Plan, costs: CostModel, *, execut
 
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=(execution == "next_open"), maxcpus=1)
     broker = cerebro.broker
-    broker.setcash(float(costs.capital))
+    # The broker refuses any opening order while the account's cash is negative. The sleeve accounting forbids
+    # leverage, but a sleeve that has lost everything pays the commission of its last (closing) order from the
+    # portfolio, and all-in long sleeves leave only rounding-size cash: the account could dip below zero by that
+    # commission and the broker would refuse an order the rules allow. A reserve equal to the capital is added to
+    # the broker's cash and subtracted from every value read; a refusal that still happens is recorded as an event.
+    reserve = float(costs.capital)
+    broker.setcash(float(costs.capital) + reserve)
     broker.addcommissioninfo(FixedPlusPercentCommission(fixed=float(costs.fixed), pct=float(costs.rate)))
     broker.set_coc(execution == "close")
     broker.set_checksubmit(False)
@@ -482,7 +501,7 @@ def _run_backtrader(market: MarketData, plan: _Plan, costs: CostModel, *, execut
               if st is not None}
     cerebro.addstrategy(__getattr__("SchedulePortfolio"), starts=starts, first=plan.dates[0].date(), costs=costs,
                         execution=execution, ma_window=int(ma_window), mode=mode,
-                        window=max_lag + int(ma_window))
+                        window=max_lag + int(ma_window), reserve=reserve)
     strat = cerebro.run(runonce=False, preload=True)[0]
     dates = [d.date() for d in plan.dates]
     equity = np.array([strat.equity_rec.get(d, np.nan) for d in dates])
@@ -508,7 +527,7 @@ def _make_schedule_strategy():
         """
 
         params = (("starts", None), ("first", None), ("costs", None), ("execution", "next_open"),
-                  ("ma_window", 20), ("mode", "long_short"), ("window", 30))
+                  ("ma_window", 20), ("mode", "long_short"), ("window", 30), ("reserve", 0.0))
 
         def __init__(self) -> None:
             self.lead = {d._name[2:]: d for d in self.datas if d._name.startswith("L:")}
@@ -557,10 +576,16 @@ def _make_schedule_strategy():
                 self.pending[h.key] = int(next_session_target(known, lag=int(h.lag), ma_window=self.p.ma_window,
                                                               mode=self.p.mode))
 
+        def notify_order(self, order) -> None:
+            if order.status in (order.Margin, order.Rejected, order.Canceled):
+                self.book.events.append({"date": self.datas[0].datetime.date(0), "pair": order.data._name[2:],
+                                         "event": "broker_" + order.getstatusname().lower(),
+                                         "size": float(order.size)})
+
         def _record(self, day: dt.date, value: float, price_ago: int) -> None:
             if day < self.p.first:
                 return
-            self.equity_rec[day] = value
+            self.equity_rec[day] = value - self.p.reserve
             for key, s in self.book.sleeves.items():
                 self.held_rec.setdefault(key, {})[day] = s["shares"]
 
@@ -731,11 +756,10 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
         raise DataError(f"{', '.join(missing)}: symbol of the schedule not in the market data; load it or drop "
                         "the pair")
 
-    cache: dict = {}
     if engine == "vectorised":
-        def target_of(h: Holding, d: int) -> int:
-            return _targets(market, plan, h.leader, h.lag, ma_window, mode, cache)[d]
-        book, equity, held = _run_vectorised(market, plan, costs, execution=execution, target_of=target_of)
+        def targets_of(h: Holding) -> list:
+            return _targets(market, plan, h.leader, h.lag, ma_window, mode)
+        book, equity, held = _run_vectorised(market, plan, costs, execution=execution, targets_of=targets_of)
     else:
         book, equity, held = _run_backtrader(market, plan, costs, execution=execution, ma_window=ma_window,
                                              mode=mode)
@@ -759,9 +783,8 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
     if benchmarks and first_fill is not None:
         fill_i = first_fill if execution == "next_open" else first_fill - 1
         # followers' buy-and-hold: the same sleeves and changes, every target +1
-        def always_long(h: Holding, d: int) -> int:
-            return 1
-        b_book, b_eq, _ = _run_vectorised(market, plan, costs, execution=execution, target_of=always_long)
+        ones = [1] * len(index)
+        b_book, b_eq, _ = _run_vectorised(market, plan, costs, execution=execution, targets_of=lambda h: ones)
         bench["followers_buy_and_hold"] = pd.Series(b_eq, index=index)
         uni = [s for s in (universe if universe is not None else settings.data.universe) if s in market.symbols]
         if uni:
@@ -795,13 +818,14 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
 
 def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
     rows = []
+    eq = equity.to_numpy()
     live = [(k, st) for k, st in enumerate(plan.starts) if st is not None]
     prev: set = set()
     for j, (k, st) in enumerate(live):
         r = plan.rebalances[k]
         last = (live[j + 1][1] - 1) if j + 1 < len(live) else len(plan.dates) - 1
         keys = [h.key for h in r.pairs]
-        v0, v1 = float(equity.iloc[st - 1]), float(equity.iloc[last])
+        v0, v1 = float(eq[st - 1]), float(eq[last])
         rows.append({"asof": r.asof, "first_session": plan.dates[st].date(), "last_session": plan.dates[last].date(),
                      "n_pairs": len(keys), "pairs": ";".join(f"{h.key}:{h.lag}" for h in r.pairs),
                      "entered": ";".join(k2 for k2 in keys if k2 not in prev),
