@@ -289,3 +289,23 @@ def test_errors():
         simulate_schedule(m, [Rebalance(dt.date(2000, 1, 7), ())], end=m.dates[-1], settings=s, spy=False)
     with pytest.raises(ConfigError, match="engine"):
         simulate_schedule(m, [Rebalance(m.dates[40].date(), ())], end=m.dates[-1], settings=s, engine="x")
+
+
+def test_cost_table_and_summary():
+    from volts.performance import performance_stats
+    from volts.simulate import cost_table
+
+    m = make_market(seed=6)
+    sched = random_schedule(m, np.random.default_rng(6))
+    s = settings()
+    spy = m.bars("EEE").iloc[:120]
+    tab = cost_table(m, sched, end=m.dates[-1], settings=s, bps=(0.0, 10.0), bootstrap_reps=50, spy=spy)
+    assert list(tab.index) == ["strategy", "followers_buy_and_hold", "universe_equal_weight", "spy"] * 2
+    assert tab["cost_bps"].tolist() == [0.0] * 4 + [10.0] * 4
+    strat = tab.loc["strategy"]
+    assert strat["cagr"].iloc[1] < strat["cagr"].iloc[0]  # costs only take away
+    assert strat["weeks_in_cash"].iloc[0] == sum(1 for r in sched if not r.pairs)
+    direct = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=spy, cost_bps=10.0)
+    assert strat["sharpe"].iloc[1] == pytest.approx(performance_stats(direct.equity, bootstrap_reps=0)["sharpe"])
+    assert tab.loc["spy", "end"].iloc[0] == m.dates[119]
+    assert "diff_sharpe" in tab.columns and tab.loc["strategy", "diff_sharpe"].isna().all()

@@ -38,7 +38,7 @@ import pandas as pd
 from volts.errors import DataError
 
 __all__ = ["performance_stats", "difference_stats", "schedule_stats", "sharpe_ratio", "bootstrap_ci",
-           "drawdown_stats"]
+           "drawdown_stats", "summary_table"]
 
 
 def _none(x) -> float | None:
@@ -356,3 +356,46 @@ def difference_stats(strategy: pd.Series, benchmark: pd.Series, *, periods_per_y
             _sharpe_rows(r[:, 0], idx, ppy) - _sharpe_rows(r[:, 1], idx, ppy))
         out["bootstrap_block"], out["bootstrap_reps"] = float(block), int(bootstrap_reps)
     return {k: (_none(x) if isinstance(x, (float, np.floating)) else x) for k, x in out.items()}
+
+
+def summary_table(result, schedule: Sequence | None = None, *, periods_per_year: int = 252,
+                  risk_free: float = 0.0, bootstrap_reps: int = 2000, seed: int = 0,
+                  differences: bool = True) -> pd.DataFrame:
+    """One row per curve of a :class:`volts.simulate.SimulationResult`: the strategy, then each benchmark.
+
+    Parameters
+    ----------
+    result : volts.simulate.SimulationResult
+    schedule : sequence of Rebalance or None
+        Adds weeks in cash, distinct pairs and average pair lifetime to the strategy's row.
+    periods_per_year, risk_free, bootstrap_reps, seed
+        As :func:`performance_stats`.
+    differences : bool, default True
+        Add, on each benchmark's row, the strategy-minus-benchmark columns of :func:`difference_stats`
+        (prefixed ``diff_``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``curve`` (``strategy``, ``followers_buy_and_hold``, ``universe_equal_weight``, ``spy``); columns the
+        keys of :func:`performance_stats` (benchmarks: no trade or schedule columns) plus ``cost_bps`` (the
+        proportional cost per side, bps), ``fixed_commission`` and ``optimistic``.
+    """
+    kw = dict(periods_per_year=periods_per_year, risk_free=risk_free, bootstrap_reps=bootstrap_reps, seed=seed)
+    rows = {"strategy": performance_stats(result.equity, trades=result.trades,
+                                          turnover_value=result.turnover_value, schedule=schedule, **kw)}
+    for name, curve in result.benchmarks.items():
+        if curve.notna().sum() < 2:
+            continue
+        row = performance_stats(curve, **kw)
+        if differences:
+            diff = difference_stats(result.equity, curve, periods_per_year=periods_per_year,
+                                    bootstrap_reps=bootstrap_reps, seed=seed)
+            row.update({f"diff_{k}": v for k, v in diff.items() if k not in ("start", "end")})
+        rows[name] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "curve"
+    out["cost_bps"] = result.costs.rate * 1e4
+    out["fixed_commission"] = result.costs.fixed
+    out["optimistic"] = bool(result.optimistic)
+    return out

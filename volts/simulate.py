@@ -85,7 +85,7 @@ from volts.data.market import MarketData
 from volts.errors import ConfigError, DataError
 from volts.signals import MODES, follower_positions, next_session_target
 
-__all__ = ["Holding", "Rebalance", "CostModel", "SimulationResult", "simulate_schedule", "load_spy",
+__all__ = ["Holding", "Rebalance", "CostModel", "SimulationResult", "simulate_schedule", "cost_table", "load_spy",
            "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
 
 ENGINES: tuple[str, ...] = ("vectorised", "backtrader")
@@ -839,3 +839,36 @@ def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
                      "entered": "", "left": "", "kept": "", "pnl": float("nan"), "return": float("nan")})
     out = pd.DataFrame(rows)
     return out.sort_values("asof", kind="stable").reset_index(drop=True) if len(out) else out
+
+
+def cost_table(market: MarketData, schedule: Sequence[Rebalance], *, end, settings,
+               bps: Sequence[float] = (0.0, 5.0, 10.0, 25.0), bootstrap_reps: int = 2000, seed: int = 0,
+               **kwargs) -> pd.DataFrame:
+    """The headline rows again at several proportional costs (issue 10's bps table), selection not re-run.
+
+    Parameters
+    ----------
+    market, schedule, end, settings
+        As :func:`simulate_schedule`.
+    bps : sequence of float, default (0, 5, 10, 25)
+        Cost per side in basis points; each level replaces every cost (no fixed commission).
+    bootstrap_reps, seed
+        As :func:`volts.performance.performance_stats`.
+    **kwargs
+        Passed to :func:`simulate_schedule` (engine, universe, spy, execution, mode).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`volts.performance.summary_table` of each level, stacked, with a ``cost_bps`` column; index
+        ``curve``.
+    """
+    from volts.performance import summary_table
+
+    frames = []
+    for level in bps:
+        res = simulate_schedule(market, schedule, end=end, settings=settings, cost_bps=float(level), **kwargs)
+        frames.append(summary_table(res, schedule, bootstrap_reps=bootstrap_reps, seed=seed,
+                                    periods_per_year=int(settings.metrics.periods_per_year),
+                                    risk_free=float(settings.metrics.risk_free)))
+    return pd.concat(frames)
