@@ -820,7 +820,7 @@ def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
     rows = []
     eq = equity.to_numpy()
     live = [(k, st) for k, st in enumerate(plan.starts) if st is not None]
-    prev: set = set()
+    prev: list = []
     for j, (k, st) in enumerate(live):
         r = plan.rebalances[k]
         last = (live[j + 1][1] - 1) if j + 1 < len(live) else len(plan.dates) - 1
@@ -832,7 +832,7 @@ def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
                      "left": ";".join(k2 for k2 in prev if k2 not in keys),
                      "kept": ";".join(k2 for k2 in keys if k2 in prev),
                      "pnl": v1 - v0, "return": v1 / v0 - 1.0 if v0 > 0 else float("nan")})
-        prev = set(keys)
+        prev = keys
     skipped = [plan.rebalances[k].asof for k, st in enumerate(plan.starts) if st is None]
     for a in skipped:
         rows.append({"asof": a, "first_session": None, "last_session": None, "n_pairs": 0, "pairs": "",
