@@ -309,3 +309,16 @@ def test_cost_table_and_summary():
     assert strat["sharpe"].iloc[1] == pytest.approx(performance_stats(direct.equity, bootstrap_reps=0)["sharpe"])
     assert tab.loc["spy", "end"].iloc[0] == m.dates[119]
     assert "diff_sharpe" in tab.columns and tab.loc["strategy", "diff_sharpe"].isna().all()
+
+
+def test_targets_cache_never_serves_stale_signals():
+    m = make_market(seed=12)
+    sched = [Rebalance(m.dates[30].date(), (Holding("AAA", "BBB", 1),))]
+    s = settings(**{"costs.commission": 0.0})
+    first = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=False, benchmarks=False)
+    m.close.iloc[60:, 0] = m.close.iloc[60:, 0].to_numpy()[::-1]  # the leader's closes changed in place
+    again = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=False, benchmarks=False)
+    want = follower_positions(m.close["AAA"], lag=1, ma_window=10).loc[m.dates[31]:]
+    got = np.sign(again.positions["AAA->BBB"].loc[m.dates[31]:]).astype(int)
+    assert (got.to_numpy() == want.to_numpy()).all()
+    assert not first.positions.equals(again.positions)

@@ -295,11 +295,13 @@ def _targets(market: MarketData, plan: _Plan, leader: str, lag: int, ma_window: 
     slice equals what a shorter history would give."""
     per_market = _SIGNALS.setdefault(market, {})
     key = (leader, int(lag), int(ma_window), mode)
-    full = per_market.get(key)
-    if full is None:
-        full = per_market[key] = follower_positions(market.close[leader], lag=int(lag), ma_window=int(ma_window),
-                                                    mode=mode).to_numpy().tolist()
-    return full[plan.lo:plan.lo + len(plan.dates)]
+    close = market.close[leader]
+    stamp = hash(close.to_numpy().tobytes())  # a frame changed in place is recomputed, never served stale
+    hit = per_market.get(key)
+    if hit is None or hit[0] != stamp:
+        hit = per_market[key] = (stamp, follower_positions(close, lag=int(lag), ma_window=int(ma_window),
+                                                           mode=mode).to_numpy().tolist())
+    return hit[1][plan.lo:plan.lo + len(plan.dates)]
 
 
 # --------------------------------------------------------------------------------------- the event loop
