@@ -34,7 +34,8 @@ def test_staged_run_dir_is_all_or_nothing(tmp_path):
         with staged_run_dir(tmp_path, "2023-06-08") as d:
             (d / "selection.json").write_text("{}")
             raise RuntimeError("stage failed")
-    assert list(tmp_path.iterdir()) == []  # no half-written folder, no staging left behind
+    # no half-written folder, no staging left behind (the run's lock file stays: deleting it would race)
+    assert [p.name for p in tmp_path.iterdir()] == [".2023-06-08.lock"]
     with staged_run_dir(tmp_path, "2023-06-08") as d:
         (d / "selection.json").write_text("{}")
     assert (tmp_path / "2023-06-08" / "selection.json").is_file()
@@ -45,7 +46,7 @@ def test_staged_run_dir_is_all_or_nothing(tmp_path):
     with staged_run_dir(tmp_path, "2023-06-08", force=True) as d:
         (d / "selection.json").write_text('{"new": 1}')
     assert json.loads((tmp_path / "2023-06-08" / "selection.json").read_text()) == {"new": 1}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2023-06-08", "latest"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".2023-06-08.lock", "2023-06-08", "latest"]
 
 
 def _selection(**changes):

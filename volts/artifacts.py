@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -71,20 +72,47 @@ def dumps(obj: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------ atomic I/O
+def current_umask() -> int:
+    """The process umask (read without changing it for longer than two system calls)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _io_error(path: Path, exc: OSError) -> ArtifactError:
+    reason = exc.strerror or type(exc).__name__
+    return ArtifactError(f"{path}: cannot write: {reason}; free space, fix the permissions or choose another --out")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then ``os.replace``."""
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then ``os.replace``.
+
+    The file gets the permissions of an ordinary new file under the process umask (``0o666 & ~umask``), like
+    every other artifact (figures included), not the ``0o600`` of a temporary file.
+
+    Raises
+    ------
+    ArtifactError
+        The folder cannot be created or written (full disk, permissions, read-only file system), naming the path.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _io_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _io_error(path, exc) from None
         raise
     return path
 
@@ -123,40 +151,157 @@ def read_json(path: str | Path) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ run folders
-@contextlib.contextmanager
-def staged_run_dir(out: str | Path, name: str, *, force: bool = False, latest: bool = True) -> Iterator[Path]:
-    """Stage a run folder ``out/name`` under a temporary name; rename it into place only when the block succeeds.
+_STAGING = re.compile(r"^\.(?P<name>.+)\.[^.]+\.(?:partial|old)$")
 
-    A failure inside the block removes the staging folder, so no half-written run is ever visible. An existing
-    ``out/name`` is kept unless ``force`` (it is then replaced in one rename after the new run is complete).
-    With ``latest``, ``out/latest`` is pointed (symlink, replaced atomically) at the new run.
+
+def _lock_path(out: Path, name: str) -> Path:
+    return out / f".{name}.lock"
+
+
+class RunFolder:
+    """A run folder ``out/name`` written as a whole: staged under a temporary name, renamed into place once.
+
+    Use as a context manager. Entering it
+
+    1. creates ``out`` and checks that it is writable (before any long computation);
+    2. takes an exclusive lock ``out/.name.lock`` (``filelock``): a second process writing the same run is
+       refused at once with a message naming the lock, instead of both reporting "wrote" and one result being
+       lost;
+    3. removes staging folders left by killed runs (``out/.*.partial``, ``out/.*.old`` whose run is not
+       locked by a live process);
+    4. creates the staging folder ``staging``.
+
+    Every artifact of the run (selection, backtest, report) is written into ``staging``; :meth:`commit` renames
+    it to ``out/name`` (replacing an existing run in one rename) and points ``out/latest`` at it. Leaving the
+    block without :meth:`commit` (an error, Ctrl-C) removes the staging folder; a SIGKILL leaves it behind for the
+    next run to clean. Either way ``out/name`` and ``out/latest`` are untouched. Folders and files get the
+    permissions of the umask.
 
     Raises
     ------
     UsageError
-        ``out/name`` exists and ``force`` is false.
+        Another process holds the lock of this run.
+    ArtifactError
+        ``out`` cannot be created or written.
     """
+
+    def __init__(self, out: str | Path, name: str) -> None:
+        self.out = Path(out)
+        self.name = name
+        self.final = self.out / name
+        self.staging: Path | None = None
+        self.committed = False
+        self.cleaned: list[Path] = []
+        self._lock = None
+
+    def __enter__(self) -> "RunFolder":
+        from filelock import FileLock, Timeout
+
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.out, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied", str(self.out))
+            lock = FileLock(str(_lock_path(self.out, self.name)), timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                raise UsageError(f"{self.final}: another volts process is writing this run (lock "
+                                 f"{_lock_path(self.out, self.name)}); wait for it to finish or use another --out")
+            self._lock = lock
+            self.cleaned = clean_stale_staging(self.out, held=self.name)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".partial", dir=self.out))
+            os.chmod(self.staging, 0o777 & ~current_umask())
+        except OSError as exc:
+            self._release()
+            raise ArtifactError(f"{self.out}: cannot write the run folder here: {exc.strerror or exc}; fix the "
+                                f"permissions or choose another --out") from None
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def commit(self, *, latest: bool = True) -> Path:
+        """Rename the staging folder to ``out/name`` (replacing an existing run) and point ``out/latest`` at it."""
+        if self.staging is None or self.committed:
+            raise RuntimeError("RunFolder.commit outside its block or twice")
+        try:
+            if self.final.exists():
+                trash = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".old", dir=self.out))
+                os.replace(self.final, trash / self.name)
+                os.replace(self.staging, self.final)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.replace(self.staging, self.final)
+            self.committed = True
+            if latest:
+                point_latest(self.out, self.name)
+        except OSError as exc:
+            raise _io_error(self.final, exc) from None
+        return self.final
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if not self.committed and self.staging is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+        finally:
+            self._release()
+
+
+def clean_stale_staging(out: str | Path, *, held: str | None = None) -> list[Path]:
+    """Remove ``.partial``/``.old`` staging folders in ``out`` left by killed runs; return what was removed.
+
+    A staging folder of run ``name`` is stale when no live process holds ``out/.name.lock`` (``held`` = the run
+    whose lock the caller already holds: its staging folders are stale by definition).
+    """
+    from filelock import FileLock, Timeout
+
     out = Path(out)
-    final = out / name
-    if final.exists() and not force:
-        raise UsageError(f"{final} already exists; use --force to replace it")
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out))
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    os.chmod(staging, 0o755)
-    if final.exists():
-        trash = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out))
-        os.replace(final, trash / name)
-        os.replace(staging, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(staging, final)
-    if latest:
-        point_latest(out, name)
+    removed = []
+    if not out.is_dir():
+        return removed
+    for entry in sorted(out.iterdir()):
+        m = _STAGING.match(entry.name)
+        if not m or not entry.is_dir() or entry.is_symlink():
+            continue
+        name = m.group("name")
+        if name == held:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+            continue
+        lock = FileLock(str(_lock_path(out, name)), timeout=0)
+        try:
+            with lock:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        except Timeout:
+            continue  # a live process is writing that run
+    return removed
+
+
+@contextlib.contextmanager
+def staged_run_dir(out: str | Path, name: str, *, force: bool = False, latest: bool = True) -> Iterator[Path]:
+    """Stage a run folder ``out/name`` under a temporary name; rename it into place only when the block succeeds.
+
+    A thin wrapper of :class:`RunFolder`: a failure inside the block removes the staging folder, so no
+    half-written run is ever visible. An existing ``out/name`` is kept unless ``force`` (it is then replaced in
+    one rename after the new run is complete). With ``latest``, ``out/latest`` is pointed (symlink, replaced
+    atomically) at the new run.
+
+    Raises
+    ------
+    UsageError
+        ``out/name`` exists and ``force`` is false, or another process is writing it.
+    """
+    with RunFolder(out, name) as rf:
+        if rf.final.exists() and not force:
+            raise UsageError(f"{rf.final} already exists; use --force to replace it")
+        yield rf.staging
+        rf.commit(latest=latest)
 
 
 def point_latest(out: str | Path, name: str) -> None:
@@ -190,16 +335,58 @@ def read_selection(path: str | Path) -> dict:
     missing = [f for f in SELECTION_FIELDS if f not in data]
     if missing:
         raise ArtifactError(f"{path}: missing field(s) {', '.join(missing)}")
+    try:
+        ok = isinstance(data["asof"], str) and dt.date.fromisoformat(data["asof"]) is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ArtifactError(f"{path}: 'asof' must be a date YYYY-MM-DD, got {data['asof']!r}; re-run volts select "
+                            f"or fix the field")
     if not isinstance(data["pairs"], list):
         raise ArtifactError(f"{path}: 'pairs' must be a list")
     for i, pair in enumerate(data["pairs"]):
         lacking = [f for f in PAIR_FIELDS if not isinstance(pair, dict) or f not in pair]
         if lacking:
             raise ArtifactError(f"{path}: pairs[{i}] lacks {', '.join(lacking)}")
+        for role in ("leader", "follower"):
+            if not isinstance(pair[role], str) or not pair[role].strip():
+                raise ArtifactError(f"{path}: pairs[{i}]: {role} must be one symbol (a string), got "
+                                    f"{pair[role]!r}")
         lag = pair["lag"]
         if not isinstance(lag, int) or isinstance(lag, bool) or lag < 1:
             raise ArtifactError(f"{path}: pairs[{i}] ({pair['leader']}->{pair['follower']}): lag must be an "
                                 f"integer >= 1, got {lag!r}")
+    return data
+
+
+def read_metrics(path: str | Path) -> dict:
+    """Read and check a ``metrics.json``: an object whose ``strategies``, ``benchmarks`` and ``portfolio`` (when
+    present) are lists of objects with a ``name``.
+
+    Raises
+    ------
+    ArtifactError
+        Missing file, invalid JSON or a malformed field (named).
+    """
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: expected a JSON object of metrics")
+    for key in ("strategies", "benchmarks", "portfolio"):
+        rows = data.get(key, [])
+        if not isinstance(rows, list):
+            raise ArtifactError(f"{path}: '{key}' must be a list")
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+                raise ArtifactError(f"{path}: {key}[{i}] must be an object with a 'name'")
+            for field_name, value in row.items():
+                if field_name in ("trades",) and value is not None and not isinstance(value, int):
+                    raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be an integer, got {value!r}")
+                if field_name in ("win_rate", "total_return", "final_equity", "sharpe", "sortino",
+                                  "max_drawdown", "calmar") and value is not None and (
+                        isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be a number, got {value!r}")
+    if "window" in data and not isinstance(data["window"], dict):
+        raise ArtifactError(f"{path}: 'window' must be an object with start and end")
     return data
 
 

@@ -23,7 +23,7 @@ from volts.errors import VoltsError
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="volts: volatility-regime, causal lead-lag pair trading (the Vol-TS method).")
 
 def _version(value: bool) -> None:
@@ -92,34 +92,93 @@ def _register() -> None:
     register(app)
 
 
+def _split_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """Remove every ``--debug`` from ``argv`` (it is accepted anywhere: before or after the sub-command) and say
+    whether one was there. Arguments after a ``--`` separator are left alone."""
+    out, debug, literal = [], False, False
+    for a in argv:
+        if not literal and a == "--debug":
+            debug = True
+            continue
+        if a == "--":
+            literal = True
+        out.append(a)
+    return out, debug
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``volts`` console script; returns the process exit code."""
+    """Entry point of the ``volts`` console script; returns the process exit code.
+
+    Exit codes: 0 success, 1 a declined confirmation or an internal error (a bug: please report it), 2 usage or
+    configuration error (also an unusable output path), 3 data error, 4 broker error, 130 interrupted (Ctrl-C).
+    ``--debug`` (accepted anywhere on the command line) adds a traceback and keeps the exit code.
+    """
+    import click
+
     _register()
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv, debug = _split_debug(list(argv if argv is not None else sys.argv[1:]))
     _configure_logging(debug)
+    interrupted = "interrupted (Ctrl-C); a run folder is renamed into place only when complete"
     try:
-        app(args=argv, standalone_mode=False)
+        # outside standalone mode typer *returns* the code of a typer.Exit (a declined confirmation: 1) and of
+        # Ctrl-C (130) instead of raising: both must reach the process exit status
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+            if rv == 130:
+                err_console.print(interrupted, markup=False)
+            return rv
     except VoltsError as exc:
         if debug:
-            raise
+            _print_traceback()
         err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
+    except KeyboardInterrupt:
+        err_console.print(interrupted, markup=False)
+        return 130
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
+            err_console.print(interrupted, markup=False)
+            return 130
         err_console.print("aborted", markup=False)
         return 1
-    except Exception as exc:  # click's usage errors (typer vendors click) and anything unexpected
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+    except Exception as exc:
+        if isinstance(exc, click.exceptions.ClickException) or (
+                hasattr(exc, "format_message") and hasattr(exc, "exit_code")):  # usage errors (typer vendors click)
             if type(exc).__name__ != "NoArgsIsHelpError":  # the help text was already printed
                 err_console.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
             return 2
+        mapped = _map_os_error(exc)
+        if mapped is not None:
+            if debug:
+                _print_traceback()
+            err_console.print(f"error: {mapped}", markup=False, soft_wrap=True)
+            return mapped.exit_code
         if debug:
-            raise
-        err_console.print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)",
-                          markup=False, soft_wrap=True)
+            _print_traceback()
+        err_console.print(f"error: internal error {type(exc).__name__}: {exc} (a bug in volts; run with --debug "
+                          f"for a traceback and please report it)", markup=False, soft_wrap=True)
         return 1
     return 0
+
+
+def _map_os_error(exc: BaseException) -> VoltsError | None:
+    """An ``OSError`` that escaped a command (full disk, permission, read-only file system) as a
+    :class:`~volts.errors.ArtifactError` naming the path (exit 2), or None for anything else."""
+    from volts.errors import ArtifactError
+
+    if not isinstance(exc, OSError):
+        return None
+    path = exc.filename or "an output file"
+    reason = exc.strerror or str(exc)
+    return ArtifactError(f"{path}: cannot write or read: {reason}; free space or choose another --out")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,7 +24,8 @@ PAPER_UNIVERSE = ("MSFT", "GOOGL", "MU", "NVDA", "AMZN", "META", "QCOM", "IBM", 
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: no setting is meaningful at NaN or infinity (capital = inf, risk_free = nan, ...)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CsvLayout(_Section):
@@ -39,9 +40,33 @@ class CsvLayout(_Section):
     date_format: str | None = Field(None, description="strptime format, e.g. '%m/%d/%Y'; None = ISO 8601")
     row_order: Literal["ascending", "descending"] = "ascending"
     thousands: str | None = ","
+    decimal: Literal[".", ","] = Field(".", description="decimal mark of the numbers; ',' reads '38,69' as 38.69 "
+                                                         "(then thousands must not be ',')")
     currency_symbols: str = "$€£¥"
     file_pattern: str = "{symbol}.csv"
 
+    @model_validator(mode="after")
+    def _formats(self) -> "CsvLayout":
+        pattern = self.file_pattern
+        if pattern.count("{symbol}") != 1 or pattern.replace("{symbol}", "").count("{") or \
+                pattern.replace("{symbol}", "").count("}"):
+            raise ValueError(f"data.csv.file_pattern {pattern!r} must hold '{{symbol}}' exactly once and no other "
+                             f"braces, e.g. '{{symbol}}.csv'")
+        if "/" in pattern or "\\" in pattern:
+            raise ValueError(f"data.csv.file_pattern {pattern!r} must be a file name without a folder "
+                             f"(set data.dir for the folder)")
+        if self.decimal == "," and self.thousands == ",":
+            raise ValueError("data.csv.decimal = ',' needs another data.csv.thousands ('.', ' ' or '')")
+        if self.date_format is not None:
+            probe = dt.datetime(2023, 6, 8)
+            try:
+                back = dt.datetime.strptime(probe.strftime(self.date_format), self.date_format)
+            except (ValueError, TypeError):
+                back = None
+            if back is None or back.date() != probe.date():
+                raise ValueError(f"data.csv.date_format {self.date_format!r} is not a strptime format that reads "
+                                 f"a day back (e.g. '%m/%d/%Y' or '%Y-%m-%d'); unset it for ISO 8601 dates")
+        return self
 
 class Mt5Settings(_Section):
     """MetaTrader5 source. Credentials never live here: see ``login_env`` / ``credentials_file``."""
@@ -67,7 +92,7 @@ class Mt5Settings(_Section):
 class DataSettings(_Section):
     source: Literal["csv", "mt5", "synthetic"] = "csv"
     dir: str = "../shared/data/ohlcv"
-    universe: tuple[str, ...] = PAPER_UNIVERSE
+    universe: tuple[str, ...] = Field(PAPER_UNIVERSE, min_length=1)
     on_invalid: Literal["error", "drop"] = "error"
     missing: Literal["error", "drop_dates", "forward_fill_close"] = "error"
     max_abs_return: float = Field(0.5, gt=0, description="flag |close-to-close simple return| above this")
@@ -75,8 +100,36 @@ class DataSettings(_Section):
         "error", description="a return beyond max_abs_return: stop with an error, or keep the bar and report it "
                              "as a flagged note (volts walkforward flags unless --return-jump error)")
     synthetic_seed: int = Field(0, description="seed of the synthetic demo market (source = 'synthetic')")
+    # --- plausibility rules (safety, issue 14) -----------------------------------------------------------
+    calendar: str | None = Field("XNYS", description="exchange_calendars code of the exchange whose sessions "
+                                                     "the bars must fall on (rule non_session_date); None = off")
+    max_range_multiple: float = Field(10.0, gt=0, description="rule range_outlier: a wick beyond the body larger "
+                                      "than this many times the neighbouring days' median range and than "
+                                      "max_abs_return")
+    window_coverage: Literal["error", "warn"] = Field("error", description="a window the data do not cover: "
+                                                      "stop (exit 3) or warn and run on the bars there are")
+    coverage_gap_days: int = Field(7, ge=1, description="longest stretch without a bar (calendar days) that "
+                                                        "still counts as covered (weekends, holidays)")
     csv: CsvLayout = CsvLayout()
     mt5: Mt5Settings = Mt5Settings()
+
+    @model_validator(mode="after")
+    def _unique_universe(self) -> "DataSettings":
+        if self.calendar:  # "" or None = the non_session_date rule is off
+            import exchange_calendars as xcals
+
+            if self.calendar not in xcals.get_calendar_names(include_aliases=True):
+                near = difflib.get_close_matches(self.calendar, xcals.get_calendar_names(include_aliases=True), n=1)
+                hint = f"; did you mean '{near[0]}'?" if near else " (e.g. 'XNYS', 'XNAS', 'XLON')"
+                raise ValueError(f"data.calendar {self.calendar!r} is not an exchange_calendars code{hint}")
+        seen, dupes = set(), []
+        for s in self.universe:
+            if s in seen and s not in dupes:
+                dupes.append(s)
+            seen.add(s)
+        if dupes:
+            raise ValueError(f"data.universe lists {', '.join(dupes)} more than once; list each symbol once")
+        return self
 
 
 class WindowSettings(_Section):
@@ -307,7 +360,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is not an error
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     settings = parse_settings(raw, source=str(path))

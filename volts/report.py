@@ -114,6 +114,49 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
+PAPER_ASOF = "2023-06-08"
+
+
+def paper_comparison_absent(selection: dict) -> str | None:
+    """Why the paper comparison does not apply to this run (None when it does): it is shown only for the paper's
+    universe (the ten stocks, any order) and the paper's as-of date, whose windows the default config holds."""
+    from volts.config import PAPER_UNIVERSE
+
+    reasons = []
+    if sorted(selection.get("universe", [])) != sorted(PAPER_UNIVERSE):
+        reasons.append("the universe is not the paper's ten stocks")
+    if selection.get("asof") != PAPER_ASOF:
+        reasons.append(f"the as-of date is {selection.get('asof')}, not the paper's {PAPER_ASOF}")
+    if not reasons:
+        return None
+    return ("Paper comparison: not shown, because " + " and ".join(reasons)
+            + "; the paper's numbers describe another experiment.")
+
+
+def data_quality_section(selection: dict, metrics: dict | None) -> list[str]:
+    """Markdown lines listing the rows validation dropped, the bars it filled and the findings it kept."""
+    lines = ["## Data quality", ""]
+    any_rows = False
+    for label, q in (("selection", selection.get("data_quality")), ("backtest", (metrics or {}).get("data_quality"))):
+        if not q:
+            continue
+        dropped, filled = q.get("rows_dropped", {}), q.get("rows_filled", {})
+        findings = [f for f in q.get("findings", [])]
+        lines.append(f"* {label} bars: {sum(dropped.values())} row(s) dropped"
+                     + (f" ({', '.join(f'{k} {v}' for k, v in dropped.items())})" if dropped else "")
+                     + f", {sum(filled.values())} bar(s) filled"
+                     + (f" ({', '.join(f'{k} {v}' for k, v in filled.items())})" if filled else "")
+                     + f", {sum(1 for f in findings if f['action'] == 'flagged')} finding(s) flagged and kept.")
+        any_rows = True
+        for f in findings[:30]:
+            lines.append(f"  * {f['symbol']} {f.get('date') or ''} `{f['rule']}` ({f['action']}): {f['message']}")
+        if len(findings) > 30:
+            lines.append(f"  * … and {len(findings) - 30} more (see selection.json / metrics.json)")
+    if not any_rows:
+        return []
+    return lines + [""]
+
+
 def paper_comparison(selection: dict, metrics: dict | None) -> str:
     """Markdown section laying our results beside the paper's claims; differences are stated, not explained away."""
     clusters = selection["volatility_clusters"]
@@ -319,7 +362,9 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
     else:
         L += ["No pair survived the selection, so nothing was backtested.", ""]
 
-    L += [paper_comparison(selection, metrics), ""]
+    L += data_quality_section(selection, metrics)
+    absent = paper_comparison_absent(selection)
+    L += [paper_comparison(selection, metrics) if absent is None else absent, ""]
     L += ["## Caveats", "",
           "* Survivorship: every stock of the reference universe was still listed in 2024; results on it are biased "
           "towards survivors.",

@@ -135,6 +135,13 @@ def earliest_start(windows: WindowSettings) -> dt.date:
     return min(windows.anomaly_start, windows.gmm_start, windows.train_start)
 
 
+def selection_view(market: MarketData, settings: Settings, windows: WindowSettings) -> MarketData:
+    """The bars a selection as of ``windows.asof`` can see: the universe (every symbol of a synthetic market)
+    from the earliest window start to the as-of date. Its ``sha256()`` is the selection's ``data_sha256``."""
+    universe = tuple(settings.data.universe) if settings.data.source != "synthetic" else tuple(market.symbols)
+    return market.select(universe).slice(earliest_start(windows), windows.asof)
+
+
 def _window(market: MarketData, start, end, what: str) -> MarketData:
     try:
         return market.slice(start, end)
@@ -178,7 +185,7 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     asof = windows.asof
     universe = tuple(settings.data.universe) if settings.data.source != "synthetic" else tuple(market.symbols)
     # nothing after asof is ever read; the data hash covers exactly the bars the stages can see
-    market = market.select(universe).slice(earliest_start(windows), asof)
+    market = selection_view(market, settings, windows)
     timings: dict[str, float] = {}
     warnings: list[str] = []
 

@@ -276,7 +276,8 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     if not evaluated:
         need = 3 * min_lag + 1 + min_df
         raise DataError(f"granger: {n} rows from {start} to {end} are too few for lag order {min_lag} "
-                        f"(rule: n - 3 l - 1 >= min_df={min_df} needs at least {need} rows)")
+                        f"(rule: n - 3 l - 1 >= min_df={min_df} needs at least {need} rows); lower "
+                        f"granger.min_lag or granger.min_df, or use a longer training window (windows.train_start)")
     scale = values.std(axis=0)
 
     leaders_idx, followers_idx = np.nonzero(~np.eye(N, dtype=bool))   # leader-major row order

@@ -227,7 +227,8 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
     need = (N + 1) * tau_max + 3 if mode == "lagged" else N + 1
     if n < need:
         raise DataError(f"pcmci: {n} rows from {start} to {end} are too few for {N} series in mode {mode} "
-                        f"(rule: at least {need} rows)")
+                        f"(rule: at least {need} rows); lower pcmci.tau_max, use a longer training window "
+                        f"(windows.train_start) or let fewer candidates through")
     if mode == "lagged":
         val, pm = _lagged(values, names, tau_max, alpha)
         taus = range(1, tau_max + 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -39,12 +41,17 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
             start = asof + dt.timedelta(days=1)  # first session after the selection's last bar
     if start >= end:
         raise UsageError(f"--start {start} must be before --end {end}")
+    if not selection["pairs"]:
+        raise UsageError(f"the selection as of {asof} holds no pair; nothing to backtest")
     pairs = [PairSpec(p["leader"], p["follower"], int(p["lag"])) for p in selection["pairs"]]
     symbols = sorted({s for p in pairs for s in (p.leader, p.follower)})
     if market is None and pairs:
         # the leader's SMA needs history before the first traded day; load a generous warm-up
         warm = start - dt.timedelta(days=3 * (settings.strategy.ma_window + 12) + 30)
         market = load_market(settings.data, symbols=symbols, start=warm, end=end)
+        from volts.data.coverage import check_coverage
+
+        check_coverage(market, settings.data, {"test": (start, end)})
     st, bt = settings.strategy, settings.backtest
     result = run_backtest(market, pairs, start=start, end=end, capital=bt.capital, commission=bt.commission,
                           commission_pct=bt.commission_pct, slippage_bps=bt.slippage_bps,
@@ -53,14 +60,20 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
     return result, market
 
 
-def write_backtest_outputs(result, folder: Path) -> dict[str, Path]:
-    """``metrics.json``, ``equity.csv``, ``trades.csv`` and the equity figure, each written atomically."""
+def write_backtest_outputs(result, folder: Path, *, extra: dict | None = None) -> dict[str, Path]:
+    """``metrics.json``, ``equity.csv``, ``trades.csv`` and the equity figure, each written atomically.
+
+    ``extra`` adds provenance fields to ``metrics.json`` (the selection's as-of date, the config hash, the data
+    quality of the backtest's bars)."""
     from volts.artifacts import atomic_write_csv, atomic_write_json
     from volts.figures.backtest import plot_equity
 
     folder = Path(folder)
+    metrics = result.metrics_dict()
+    if extra:
+        metrics = {**metrics, **extra}
     paths = {
-        "metrics": atomic_write_json(folder / "metrics.json", result.metrics_dict()),
+        "metrics": atomic_write_json(folder / "metrics.json", metrics),
         "equity": atomic_write_csv(folder / "equity.csv", result.equity, index_label="date"),
         "trades": atomic_write_csv(folder / "trades.csv", result.trades, index=False),
     }
@@ -108,19 +121,51 @@ def register(app: typer.Typer) -> None:
         data_dir: Optional[Path] = DataDirOpt,
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
         out: Optional[Path] = typer.Option(None, "--out", help="Folder for outputs (default: beside the selection)."),
+        force: bool = typer.Option(False, "--force", help="Replace existing backtest outputs (in the run folder: "
+                                                          "and rebuild its report)."),
     ) -> None:
-        """Backtest the selection's pairs against buy-and-hold; write metrics.json, equity.csv, trades.csv."""
-        from volts.artifacts import read_selection
+        """Backtest the selection's pairs against buy-and-hold; write metrics.json, equity.csv, trades.csv.
+
+        Beside the selection (the default), the outputs belong to the run: an existing metrics.json there is
+        replaced only with --force, and the run's report is then rebuilt so that it stays in step. A backtest
+        of another window belongs in another folder (--out)."""
+        from volts.artifacts import read_json, read_selection
+        from volts.commands.select import data_quality, data_quality_line
+        from volts.errors import UsageError
 
         settings = load_cli_settings(config, data_dir, source)
         sel = read_selection(selection)
-        result, _ = run_backtest_for_selection(settings, sel, start=parse_date(start, "--start"),
-                                               end=parse_date(end, "--end"))
-        folder = out or Path(selection).parent
-        write_backtest_outputs(result, folder)
+        folder = Path(out) if out is not None else Path(selection).parent
+        in_run = out is None or folder.resolve() == Path(selection).parent.resolve()
+        s, e = parse_date(start, "--start"), parse_date(end, "--end")
+        if (folder / "metrics.json").exists() and not force:
+            old = read_json(folder / "metrics.json")
+            win = old.get("window", {}) if isinstance(old, dict) else {}
+            raise UsageError(f"{folder / 'metrics.json'} already exists (window {win.get('start', '?')} .. "
+                             f"{win.get('end', '?')}); use --force to replace it"
+                             + (" (the run's report is rebuilt)" if in_run else "")
+                             + ", or --out DIR to keep both")
+        made_with = str(sel.get("config_sha256"))
+        if in_run and not force and re.fullmatch(r"[0-9a-f]{64}", made_with) and made_with != settings.sha256():
+            raise UsageError(f"{selection}: the selection was made with another config (SHA-256 "
+                             f"{str(sel.get('config_sha256'))[:12]}… there, {settings.sha256()[:12]}… now); use "
+                             f"the same config, --out DIR for a separate backtest, or --force")
+        if not os.access(folder if folder.exists() else folder.parent if folder.parent.exists() else Path("."),
+                         os.W_OK):
+            raise UsageError(f"{folder}: not writable; choose another --out")
+        result, market = run_backtest_for_selection(settings, sel, start=s, end=e)
+        write_backtest_outputs(result, folder, extra={"selection_asof": sel["asof"],
+                                                      "config_sha256": settings.sha256(),
+                                                      "data_quality": data_quality(market)})
         metrics = result.metrics_dict()
         if metrics.get("optimistic"):
             err_console.print("warning: execution = 'close' trades at the signal's own close: optimistic "
                               "(look-ahead by construction)", markup=False)
         console.print(metrics_table(metrics), markup=False)
+        console.print(data_quality_line(data_quality(market)), markup=False)
         console.print(f"wrote {folder / 'metrics.json'}, equity.csv, trades.csv, equity.png", markup=False)
+        if in_run and (folder / "report.md").exists():
+            from volts.commands.run import write_report
+
+            md, _ = write_report(folder)
+            console.print(f"rebuilt {md} and report.html for this backtest", markup=False)

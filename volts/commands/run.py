@@ -13,58 +13,93 @@ from volts.commands._common import StageProgress, parse_date
 
 
 def write_report(folder: Path, *, timings: dict | None = None, truth: dict | None = None) -> tuple[Path, Path]:
-    """Write ``report.md`` and the self-contained ``report.html`` of a run folder from its artifacts."""
-    from volts.artifacts import atomic_write_text, read_json, read_selection
+    """Write ``report.md`` and the self-contained ``report.html`` of a run folder from its artifacts.
+
+    ``timings`` default to the run's ``timings.json`` (written by ``volts run``), so a rebuilt report keeps its
+    "Wall time per stage" section.
+
+    Raises
+    ------
+    ArtifactError
+        ``selection.json``, ``metrics.json`` or ``timings.json`` is missing a field or malformed (naming the file).
+    """
+    from volts.artifacts import atomic_write_text, read_json, read_metrics, read_selection
+    from volts.errors import ArtifactError
     from volts.report import build_report, markdown_to_html
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ArtifactError(f"{folder}: not a run folder (no such directory)")
     selection = read_selection(folder / "selection.json")
-    metrics = read_json(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
+    metrics = read_metrics(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
+    if timings is None and (folder / "timings.json").is_file():
+        timings = read_json(folder / "timings.json")
+        if not isinstance(timings, dict) or not all(isinstance(v, (int, float)) for v in timings.values()):
+            raise ArtifactError(f"{folder / 'timings.json'}: expected an object of stage -> seconds")
     if truth is None and (folder / "truth.json").is_file():
         truth = read_json(folder / "truth.json")
-    md = build_report(folder, selection, metrics, timings=timings, truth=truth)
+    try:
+        md = build_report(folder, selection, metrics, timings=timings, truth=truth)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ArtifactError(f"{folder}: the run's artifacts do not fit together or lack a field "
+                            f"({type(exc).__name__}: {exc}); rebuild the run with volts run --force") from None
     md_path = atomic_write_text(folder / "report.md", md)
     html_path = atomic_write_text(folder / "report.html",
                                   markdown_to_html(md, folder, title=f"volts report {selection['asof']}"))
     return md_path, html_path
 
 
-def run_all(settings, *, asof=None, out: Path, force: bool = True, console, err_console):
-    """The main job. Returns a dict with the run folder, selection, backtest result and wall times."""
-    from volts.artifacts import atomic_write_json, read_selection
-    from volts.commands.backtest import metrics_table, run_backtest_for_selection, write_backtest_outputs
-    from volts.commands.select import run_select
+def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err_console):
+    """The main job: selection, backtest and report staged in one folder and renamed into place once.
 
+    Returns a dict with the run folder, selection, backtest result and wall times; ``kept`` is True (and nothing
+    else is set) when the run exists with the same config and data hashes and ``force`` is off.
+    """
+    from volts.artifacts import RunFolder, atomic_write_json, read_selection
+    from volts.commands.backtest import metrics_table, run_backtest_for_selection, write_backtest_outputs
+    from volts.commands.select import data_quality, run_select
+
+    windows = settings.windows if asof is None else settings.windows.shifted(asof)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    selection, run_dir, market = run_select(settings, asof=asof, out=out, force=force, console=err_console)
-    timings["selection (total)"] = time.perf_counter() - t0
-    if selection is not None:
+    with RunFolder(out, windows.asof.isoformat()) as rf:
+        selection, run_dir, market = run_select(settings, asof=asof, out=out, force=force, console=err_console,
+                                                folder=rf)
+        if selection is None:
+            return {"kept": True, "run_dir": run_dir}
+        stage = rf.staging
+        timings["selection (total)"] = time.perf_counter() - t0
         timings.update({f"  {k}": v for k, v in selection.timings.items()})
-    sel = read_selection(run_dir / "selection.json")
-    result = None
-    progress = StageProgress(err_console)
-    if sel["pairs"]:
-        progress("backtest", "start")
-        t1 = time.perf_counter()
-        result, _ = run_backtest_for_selection(settings, sel)
-        write_backtest_outputs(result, run_dir)
-        timings["backtest"] = time.perf_counter() - t1
-        progress("backtest", f"done in {timings['backtest']:.2f} s")
-    truth = None
-    if settings.data.source == "synthetic":
-        from volts.data.synthetic import make_synthetic_market
+        sel = read_selection(stage / "selection.json")
+        result = None
+        progress = StageProgress(err_console)
+        if sel["pairs"]:
+            progress("backtest", "start")
+            t1 = time.perf_counter()
+            result, bt_market = run_backtest_for_selection(settings, sel)
+            write_backtest_outputs(result, stage, extra={"selection_asof": sel["asof"],
+                                                         "config_sha256": settings.sha256(),
+                                                         "data_quality": data_quality(bt_market)})
+            timings["backtest"] = time.perf_counter() - t1
+            progress("backtest", f"done in {timings['backtest']:.2f} s")
+        truth = None
+        if settings.data.source == "synthetic":
+            from volts.data.synthetic import make_synthetic_market
 
-        truth = make_synthetic_market(seed=settings.data.synthetic_seed).truth.to_dict()
-        atomic_write_json(run_dir / "truth.json", truth)
-    timings["total (before the report)"] = time.perf_counter() - t0
-    progress("report", "start")
-    t2 = time.perf_counter()
-    md_path, html_path = write_report(run_dir, timings=timings, truth=truth)
-    progress("report", f"done in {time.perf_counter() - t2:.2f} s")
-    timings["total"] = time.perf_counter() - t0
-    return {"run_dir": run_dir, "selection": sel, "result": result, "timings": timings, "truth": truth,
-            "report": (md_path, html_path), "metrics_table": metrics_table(result.metrics_dict()) if result else None}
+            truth = make_synthetic_market(seed=settings.data.synthetic_seed).truth.to_dict()
+            atomic_write_json(stage / "truth.json", truth)
+        timings["total (before the report)"] = time.perf_counter() - t0
+        progress("report", "start")
+        t2 = time.perf_counter()
+        atomic_write_json(stage / "timings.json", timings)
+        write_report(stage, timings=timings, truth=truth)
+        progress("report", f"done in {time.perf_counter() - t2:.2f} s")
+        timings["total"] = time.perf_counter() - t0
+        rf.commit()
+    md_path, html_path = run_dir / "report.md", run_dir / "report.html"
+    return {"kept": False, "run_dir": run_dir, "selection": sel, "result": result, "timings": timings,
+            "truth": truth, "report": (md_path, html_path), "market": market,
+            "metrics_table": metrics_table(result.metrics_dict()) if result else None}
 
 
 def planted_vs_recovered(selection: dict, truth: dict) -> list[str]:
@@ -97,11 +132,18 @@ def register(app: typer.Typer) -> None:
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
         asof: Optional[str] = typer.Option(None, "--asof", help="As-of date (default: config's)."),
         out: Path = OutOpt,
+        force: bool = typer.Option(False, "--force", help="Replace an existing run for the same date, even one "
+                                                          "with another config or data hash."),
     ) -> None:
         """Select, backtest and report for the config's windows (the paper's experiment by default)."""
+        from volts.commands.select import data_quality, data_quality_line
+
         settings = load_cli_settings(config, data_dir, source)
-        res = run_all(settings, asof=parse_date(asof, "--asof"), out=out, force=True, console=console,
+        res = run_all(settings, asof=parse_date(asof, "--asof"), out=out, force=force, console=console,
                       err_console=err_console)
+        if res["kept"]:
+            console.print(f"run {res['run_dir']}: kept (report {res['run_dir'] / 'report.md'})", markup=False)
+            return
         sel = res["selection"]
         for w in sel.get("warnings", []):
             err_console.print(f"warning: {w}", markup=False)
@@ -116,6 +158,7 @@ def register(app: typer.Typer) -> None:
                 console.print("portfolio: " + "; ".join(
                     f"{name} return {100 * (r['total_return'] or 0):.2f}%" for name, r in port.items()),
                     markup=False)
+        console.print(data_quality_line(data_quality(res["market"])), markup=False)
         console.print(f"report: {res['report'][0]} and {res['report'][1].name}; total wall time "
                       f"{res['timings']['total']:.1f} s", markup=False)
         if res["truth"] is not None:

@@ -10,38 +10,129 @@ import typer
 from volts.commands._common import StageProgress, parse_date
 
 
-def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool = True):
+def compare_existing(run_dir: Path, config_sha256: str, data_sha256: str) -> str | None:
+    """Compare an existing run folder's ``selection.json`` with the settings and data of a new run.
+
+    Returns None when both hashes are equal (the run is up to date), else a one-line description of what differs.
+    """
+    import json
+
+    path = Path(run_dir) / "selection.json"
+    if not path.is_file():
+        return f"{run_dir} exists but holds no selection.json"
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{path} is not readable JSON"
+    if not isinstance(old, dict):
+        return f"{path} is not a selection"
+    diffs = []
+    if old.get("config_sha256") != config_sha256:
+        diffs.append(f"config SHA-256 {str(old.get('config_sha256'))[:12]}… there, {config_sha256[:12]}… now")
+    if old.get("data_sha256") != data_sha256:
+        diffs.append(f"data SHA-256 {str(old.get('data_sha256'))[:12]}… there, {data_sha256[:12]}… now")
+    return "; ".join(diffs) or None
+
+
+def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool = True, folder=None):
     """Load the bars, run the selection and write ``out/<asof>/selection.json`` plus figures, atomically.
 
-    Returns ``(selection, run_dir, market)``; ``selection`` is None when the run folder exists and ``force`` is
-    off (nothing is recomputed or overwritten).
+    Parameters
+    ----------
+    folder : volts.artifacts.RunFolder, optional
+        An open run folder to write into (``volts run`` stages the whole run in one); None = open one here
+        and commit it when the selection is written.
+
+    Returns ``(selection, run_dir, market)``; ``selection`` is None when the run folder exists with the same
+    config and data hashes and ``force`` is off (nothing is recomputed or overwritten).
+
+    Raises
+    ------
+    UsageError
+        The run folder exists with a different config or data hash (or is not a run) and ``force`` is off, or
+        another process is writing it.
     """
-    from volts.artifacts import atomic_write_json, now_utc_iso, staged_run_dir
+    from volts.artifacts import RunFolder, atomic_write_json, now_utc_iso
+    from volts.data.coverage import check_coverage
     from volts.data.sources import load_market
-    from volts.selection import earliest_start, run_selection
+    from volts.errors import UsageError
+    from volts.selection import earliest_start, run_selection, selection_view
 
     windows = settings.windows if asof is None else settings.windows.shifted(asof)
-    run_dir = Path(out) / windows.asof.isoformat()
-    if (run_dir / "selection.json").exists() and not force:
-        console.print(f"{run_dir}/selection.json already exists; kept it (use --force to recompute)",
-                      markup=False)
-        return None, run_dir, None
+    name = windows.asof.isoformat()
+    if folder is None:
+        with RunFolder(out, name) as rf:
+            selection, run_dir, market = run_select(settings, asof=asof, out=out, force=force, console=console,
+                                                    figures=figures, folder=rf)
+            if selection is not None:
+                rf.commit()
+            return selection, run_dir, market
+    rf = folder
     progress = StageProgress(console)
     progress("data", "start")
     symbols = None if settings.data.source == "synthetic" else list(settings.data.universe)
     market = load_market(settings.data, symbols=symbols, start=earliest_start(windows), end=windows.asof)
     progress("data", f"{len(market.symbols)} symbols, {len(market)} bars "
                      f"({market.dates[0].date()} .. {market.dates[-1].date()})")
+    warnings = check_coverage(market, settings.data, {
+        "anomaly": (windows.anomaly_start, windows.anomaly_end), "GMM": (windows.gmm_start, windows.gmm_end),
+        "training": (windows.train_start, windows.train_end)}, asof=windows.asof)
+    if rf.final.exists() and not force:
+        differs = compare_existing(rf.final, settings.sha256(), selection_view(market, settings, windows).sha256())
+        if differs is None:
+            console.print(f"{rf.final}/selection.json already exists; kept it (same config and data hashes; use "
+                          f"--force to recompute)", markup=False)
+            return None, rf.final, market
+        raise UsageError(f"{rf.final} already exists and differs from this run ({differs}); use --force to "
+                         f"replace it, or --out for another folder")
     selection = run_selection(market, settings, asof=windows.asof, progress=progress)
-    with staged_run_dir(out, windows.asof.isoformat(), force=force) as staging:
-        payload = selection.to_dict()
-        payload["created"] = now_utc_iso()
-        atomic_write_json(staging / "selection.json", payload)
-        if figures:
-            from volts.report import write_selection_figures
+    payload = selection.to_dict()
+    payload["created"] = now_utc_iso()
+    payload["data_quality"] = data_quality(market)
+    if warnings:
+        payload["warnings"] = list(payload.get("warnings", [])) + warnings
+    atomic_write_json(rf.staging / "selection.json", payload)
+    if figures:
+        from volts.report import write_selection_figures
 
-            write_selection_figures(selection, market, staging)
-    return selection, run_dir, market
+        write_selection_figures(selection, market, rf.staging)
+    return selection, rf.final, market
+
+
+def data_quality(market) -> dict:
+    """What validation dropped, filled or flagged-and-kept while loading ``market`` (for artifacts and summaries).
+
+    Returns a dict with ``rows_read``, ``rows_dropped`` and ``rows_filled`` per symbol, and ``findings``: every
+    problem with action dropped, filled or flagged (flagged findings outside the requested window are counted in
+    ``outside_window`` and not listed: they concern rows no stage reads).
+    """
+    from volts.data.validate import OUTSIDE_NOTE
+
+    rep = market.report
+    if rep is None:
+        return {"rows_read": {}, "rows_dropped": {}, "rows_filled": {}, "findings": [], "outside_window": 0}
+    inside = [p for p in rep.problems if p.action != "error" and OUTSIDE_NOTE not in p.message]
+    return {"rows_read": dict(rep.rows_read), "rows_dropped": {k: v for k, v in rep.rows_dropped.items() if v},
+            "rows_filled": {k: v for k, v in rep.rows_filled.items() if v},
+            "findings": [p.to_dict() for p in inside],
+            "outside_window": sum(1 for p in rep.problems if p.action != "error" and OUTSIDE_NOTE in p.message)}
+
+
+def data_quality_line(quality: dict) -> str:
+    """One summary line for the terminal: rows dropped, bars filled and findings flagged but kept, by rule."""
+    from collections import Counter
+
+    def by_rule(action):
+        c = Counter(f["rule"] for f in quality.get("findings", []) if f["action"] == action)
+        return ", ".join(f"{rule} {n}" for rule, n in sorted(c.items()))
+
+    dropped = sum(quality.get("rows_dropped", {}).values())
+    filled = sum(quality.get("rows_filled", {}).values())
+    flagged = sum(1 for f in quality.get("findings", []) if f["action"] == "flagged")
+    parts = [f"{dropped} row(s) dropped" + (f" (findings: {by_rule('dropped')})" if dropped else ""),
+             f"{filled} bar(s) filled" + (f" (findings: {by_rule('filled')})" if filled else ""),
+             f"{flagged} finding(s) flagged and kept" + (f" ({by_rule('flagged')})" if flagged else "")]
+    return "data: " + "; ".join(parts)
 
 
 def register(app: typer.Typer) -> None:
@@ -54,15 +145,17 @@ def register(app: typer.Typer) -> None:
         data_dir: Optional[Path] = DataDirOpt,
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
         out: Path = OutOpt,
-        force: bool = typer.Option(False, "--force", help="Replace an existing run for the same date."),
+        force: bool = typer.Option(False, "--force", help="Replace an existing run for the same date, even one "
+                                                          "with another config or data hash."),
     ) -> None:
         """Run stages 1-5 (anomalies, volatility regimes, causal screen, lag) and write selection.json."""
         settings = load_cli_settings(config, data_dir, source)
-        selection, run_dir, _ = run_select(settings, asof=parse_date(asof, "--asof"), out=out, force=force,
-                                           console=err_console)
+        selection, run_dir, market = run_select(settings, asof=parse_date(asof, "--asof"), out=out, force=force,
+                                                console=err_console)
         if selection is None:
             return
         for w in selection.warnings:
             err_console.print(f"warning: {w}", markup=False)
         console.print(selection.summary(), markup=False)
+        console.print(data_quality_line(data_quality(market)), markup=False)
         console.print(f"wrote {run_dir / 'selection.json'}", markup=False)

@@ -15,6 +15,7 @@ should not stop an analysis of recent years.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -68,12 +69,38 @@ def list_symbols(directory: str | Path, layout: CsvLayout | None = None) -> list
     return symbols
 
 
+def _grouping_rule(text: pd.Series, column: str, path: Path, dates: pd.Series, layout: CsvLayout) -> None:
+    """Rule ``decimal_comma``: a thousands separator must separate groups of three digits. ``"38,69"`` under
+    ``thousands = ","`` is a decimal comma, which removing the separator would read as 3869."""
+    sep = layout.thousands
+    if not sep:
+        return
+    mark = "\\." if layout.decimal == "." else ","
+    has = text.str.contains(sep, regex=False).to_numpy()
+    if not has.any():
+        return
+    good = re.compile(r"^[+-]?\d{1,3}(" + re.escape(sep) + r"\d{3})*(" + mark + r"\d*)?$")
+    ok = text[has].str.match(good).to_numpy()
+    if ok.all():
+        return
+    i = int(np.flatnonzero(has)[np.flatnonzero(~ok)[0]])
+    when = dates.iloc[i]
+    when = f", date {when:%Y-%m-%d}" if pd.notna(when) else ""
+    raise _fail(f"{path}: {text.iloc[i]!r} in column '{column}', line {i + 2}{when}: the '{sep}' does not "
+                f"separate groups of three digits (a decimal comma?); for such files set data.csv.decimal = ',' and "
+                f"data.csv.thousands = '.' (or '')", "decimal_comma")
+
+
 def _numbers(raw: pd.Series, column: str, path: Path, dates: pd.Series, layout: CsvLayout) -> np.ndarray:
     text = raw.astype(str).str.strip()
     if layout.currency_symbols:
         text = text.str.replace("[" + re.escape(layout.currency_symbols) + "]", "", regex=True)
+    text = text.str.strip()
+    _grouping_rule(text, column, path, dates, layout)
     if layout.thousands:
         text = text.str.replace(layout.thousands, "", regex=False)
+    if layout.decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
     text = text.str.strip()
     missing = text.str.lower().isin(MISSING_TOKENS).to_numpy()
     values = pd.to_numeric(text.where(~missing, None), errors="coerce").to_numpy(dtype=float)
@@ -85,6 +112,27 @@ def _numbers(raw: pd.Series, column: str, path: Path, dates: pd.Series, layout: 
         raise _fail(f"{path}: unparsable number {raw.iloc[i]!r} in column '{column}', line {i + 2}{when} "
                     f"({int(bad.sum())} such cell(s))", "bad_number")
     return values
+
+
+def _local_dates(raw_dates: pd.Series, layout: CsvLayout, path: Path, exc: Exception) -> pd.Series:
+    """Dates whose rows carry different UTC offsets (pandas refuses them as one column): each is read on its own
+    and keeps its local calendar date, as a column with one offset does. Anything else unreadable is
+    ``bad_date``."""
+    def one(text):
+        try:
+            ts = (pd.Timestamp(dt.datetime.strptime(text, layout.date_format)) if layout.date_format
+                  else pd.Timestamp(text))
+        except (ValueError, TypeError):
+            return pd.NaT
+        return ts.tz_localize(None) if ts.tzinfo is not None else ts
+    try:
+        values = [one(t) for t in raw_dates]
+    except Exception:  # pragma: no cover - defensive
+        values = None
+    if values is None:
+        raise _fail(f"{path}: cannot read the '{layout.date}' column as dates ({type(exc).__name__}); set "
+                    f"data.csv.date_format to the file's strptime format", "bad_date") from None
+    return pd.Series(pd.DatetimeIndex(values), index=raw_dates.index)
 
 
 def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()) -> pd.DataFrame:
@@ -143,15 +191,17 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
         else:
             dates = pd.to_datetime(raw_dates, format="ISO8601", errors="coerce")
     except (ValueError, TypeError) as exc:  # e.g. mixed UTC offsets
-        raise _fail(f"{path}: cannot read the '{layout.date}' column as dates: {exc}", "bad_date") from None
+        dates = _local_dates(raw_dates, layout, path, exc)
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)  # keep the exchange's calendar date
     bad = dates.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        fmt = layout.date_format or "ISO 8601 (YYYY-MM-DD)"
+        fmt = (f"data.csv.date_format = {layout.date_format!r}" if layout.date_format else
+               "ISO 8601 (YYYY-MM-DD), as data.csv.date_format is unset")
         raise _fail(f"{path}: unparsable date {table[layout.date].iloc[i]!r} on line {i + 2} "
-                    f"(expected {fmt}; {int(bad.sum())} such row(s))", "bad_date")
+                    f"(expected {fmt}; {int(bad.sum())} such row(s)); set data.csv.date_format to the file's "
+                    f"strptime format, e.g. '%m/%d/%Y'", "bad_date")
     dates = dates.dt.normalize()
 
     out = {}
@@ -169,7 +219,8 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
 
 def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLayout | None = None,
                     on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5,
-                    return_jump: str = "error") -> MarketData:
+                    return_jump: str = "error", calendar: str | None = None,
+                    max_range_multiple: float | None = None) -> MarketData:
     """Load and validate the bars of several symbols from one directory of CSV files.
 
     Parameters
@@ -182,7 +233,7 @@ def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLa
         Window of bars to return, both inclusive (see the module docstring for what is validated).
     layout : CsvLayout, optional
         Column mapping and formats (default: Yahoo Finance).
-    on_invalid, missing, max_abs_return, return_jump
+    on_invalid, missing, max_abs_return, return_jump, calendar, max_range_multiple
         Validation policies, as in :func:`volts.data.validate.validate_bars` (``config: data.*``).
 
     Returns
@@ -209,10 +260,16 @@ def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLa
         symbols = list(symbols)
         if not symbols:
             raise DataError(f"{directory}: no symbols requested")
+        dupes = sorted({s for s in symbols if symbols.count(s) > 1})
+        if dupes:
+            from volts.errors import UsageError
+
+            raise UsageError(f"{', '.join(dupes)} requested more than once; list each symbol once")
     raw, sources = {}, {}
     for symbol in symbols:
         path = symbol_file(directory, symbol, layout)
         raw[symbol] = read_csv_bars(path, symbol, layout)
         sources[symbol] = str(path)
     return validate_bars(raw, sources=sources, start=start, end=end, on_invalid=on_invalid, missing=missing,
-                         max_abs_return=max_abs_return, return_jump=return_jump)
+                         max_abs_return=max_abs_return, return_jump=return_jump, calendar=calendar,
+                         max_range_multiple=max_range_multiple)

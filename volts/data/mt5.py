@@ -941,7 +941,8 @@ def load_mt5_market(data: DataSettings, *, symbols=None, start=None, end=None, t
             term.close()
     return validate_bars(raw, sources=sources, start=start, end=end, on_invalid=data.on_invalid,
                          missing=data.missing, max_abs_return=data.max_abs_return,
-                         return_jump=data.return_jump)
+                         return_jump=data.return_jump, calendar=data.calendar or None,
+                         max_range_multiple=data.max_range_multiple)
 
 
 __all__ = ["Credentials", "Secret", "Mt5Terminal", "ConnectionLost", "load_credentials", "broker_symbol",

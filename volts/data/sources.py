@@ -48,7 +48,8 @@ def load_market(data: DataSettings, *, symbols=None, start=None, end=None) -> Ma
         return load_csv_market(data.dir, symbols=list(symbols) if symbols is not None else list(data.universe),
                                start=start, end=end, layout=data.csv, on_invalid=data.on_invalid,
                                missing=data.missing, max_abs_return=data.max_abs_return,
-                               return_jump=data.return_jump)
+                               return_jump=data.return_jump, calendar=data.calendar or None,
+                               max_range_multiple=data.max_range_multiple)
     if data.source == "synthetic":
         from volts.data.synthetic import make_synthetic_market
 
@@ -87,6 +88,36 @@ def _summarise(order: list[str], raw: dict[str, pd.DataFrame], report: Validatio
             "notes": sum(1 for p in probs if p.action != "error"),
         })
     return _summary(rows)
+
+
+def honour_on_invalid(report: ValidationReport, *, on_invalid: str = "drop",
+                      return_jump: str = "error") -> ValidationReport:
+    """The findings of a check as a load would treat them: under ``on_invalid = "drop"`` a bad row in the span is
+    ``dropped`` (a note, not a problem) and a ``return_jump`` is ``flagged`` and kept, as it is under
+    ``return_jump = "flag"``; file-level problems and calendar rules stay errors."""
+    from volts.data.validate import DROPPABLE_RULES
+
+    def relabel(p: Problem) -> Problem:
+        if p.action != "error":
+            return p
+        if p.rule == "return_jump" and return_jump == "flag":
+            return Problem(p.symbol, p.file, p.date, p.rule, p.message + " (kept under data.return_jump = 'flag')",
+                           "flagged")
+        if on_invalid != "drop":
+            return p
+        if p.rule in DROPPABLE_RULES:
+            return Problem(p.symbol, p.file, p.date, p.rule, p.message + " (dropped under data.on_invalid = 'drop')",
+                           "dropped")
+        if p.rule == "return_jump":
+            return Problem(p.symbol, p.file, p.date, p.rule, p.message + " (kept under data.on_invalid = 'drop')",
+                           "flagged")
+        return p
+
+    problems = tuple(relabel(p) for p in report.problems)
+    dropped = dict(report.rows_dropped)
+    for symbol, _ in {(p.symbol, p.date) for p in problems if p.action == "dropped"}:
+        dropped[symbol] = dropped.get(symbol, 0) + 1
+    return ValidationReport(problems, dict(report.rows_read), dropped, dict(report.rows_filled))
 
 
 def check_source(data: DataSettings, directory=None, *, symbols=None, start=None, end=None,
@@ -150,7 +181,8 @@ def check_source(data: DataSettings, directory=None, *, symbols=None, start=None
                 failed[symbol] = Problem(symbol, str(path), None, getattr(exc, "rule", "unreadable"),
                                          str(exc).split(": ", 1)[-1], "error")
         report = (collect_problems(raw, sources=sources, start=start, end=end,
-                                   max_abs_return=data.max_abs_return, common_calendar=common_calendar)
+                                   max_abs_return=data.max_abs_return, common_calendar=common_calendar,
+                                   calendar=data.calendar or None, max_range_multiple=data.max_range_multiple)
                   if raw else ValidationReport())
     elif source == "synthetic":
         from volts.data.synthetic import make_synthetic_market
@@ -160,7 +192,8 @@ def check_source(data: DataSettings, directory=None, *, symbols=None, start=None
             market = market.select(symbols)
         raw = {s: market.bars(s) for s in market.symbols}
         report = collect_problems(raw, sources={s: "synthetic" for s in raw}, start=start, end=end,
-                                  max_abs_return=data.max_abs_return, common_calendar=common_calendar)
+                                  max_abs_return=data.max_abs_return, common_calendar=common_calendar,
+                                  max_range_multiple=data.max_range_multiple)  # business days, no calendar
     elif source == "mt5":
         lenient = data.model_copy(update={"on_invalid": "drop", "missing": "drop_dates"})
         market = load_market(lenient, symbols=symbols, start=start, end=end)
@@ -173,6 +206,8 @@ def check_source(data: DataSettings, directory=None, *, symbols=None, start=None
     else:
         raise DataError(f"data.source: unknown source {source!r} (expected csv, mt5 or synthetic)")
     order = names if source == "csv" else list(raw)
+    if (data.on_invalid == "drop" or data.return_jump == "flag") and source != "mt5":
+        report = honour_on_invalid(report, on_invalid=data.on_invalid, return_jump=data.return_jump)
     if failed:
         merged = ValidationReport(tuple(failed.values()), {s: 0 for s in failed}).merged(report)
         rank = {s: i for i, s in enumerate(order)}

@@ -21,6 +21,20 @@ Bar rules, one row at a time:
 * ``low_above_min_open_close``   Low > min(Open, Close);
 * ``negative_volume`` volume < 0.
 
+Plausibility rules (issue 14; each can be switched by its setting), one row at a time:
+
+* ``non_finite``      a value is +/- infinity (``inf`` in a file);
+* ``range_outlier``   a wick beyond the body (High above max(Open, Close), or Low below min(Open, Close)) larger
+  than ``max_range_multiple`` times the median High/Low range of the 10 bars either side and larger than
+  ``max_abs_return`` (High = 1e12 on a day whose Open, Low and Close are normal); off when
+  ``max_range_multiple`` is None;
+* ``non_session_date`` a bar on a date that is not a session of the exchange calendar ``calendar`` (a Saturday,
+  a holiday); off when ``calendar`` is None. Checked only on dates inside the calendar's range.
+
+These follow ``on_invalid`` like the bar rules. Across symbols, ``extra_bar`` names a symbol that trades on a
+date most other symbols do not (a stray holiday row in one file) instead of blaming the others with
+``missing_bar``; a ``missing_bar`` caused by a row that ``on_invalid = "drop"`` removed says so.
+
 Return rule: ``return_jump`` when the close-to-close simple return |C_t / C_{t-1} - 1| exceeds
 ``max_abs_return`` (0.5 by default): the typical sign of an unadjusted split (a 2:1 split gives -50 %, a 10:1
 split -90 %). Genuine moves of that size exist (AAPL fell 51.9 % on 2000-09-29), so raise the threshold rather
@@ -51,6 +65,11 @@ from volts.errors import DataError, UsageError
 Action = Literal["error", "dropped", "filled", "flagged"]
 PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close")
 _OUTSIDE = "outside the requested window; not used"
+#: Rules whose row ``on_invalid = "drop"`` removes.
+DROPPABLE_RULES = frozenset({"missing_date", "duplicate_date", "unsorted_date", "nan", "non_finite",
+                             "non_positive_price", "high_below_max_open_close", "low_above_min_open_close",
+                             "negative_volume", "range_outlier", "non_session_date"})
+OUTSIDE_NOTE = _OUTSIDE  # marks a flagged finding on rows outside the window (public name)
 
 
 # --------------------------------------------------------------------------------------------- results
@@ -185,7 +204,10 @@ def raise_problem(first: Problem, more: int = 0) -> None:
     The problem itself is attached to the exception as ``exc.problem``.
     """
     suffix = f" (+{more} more problem{'s' if more > 1 else ''})" if more else ""
-    exc = DataError(f"{first}{suffix}")
+    hint = ""
+    if first.rule in DROPPABLE_RULES and "on_invalid" not in first.message and "data.csv" not in first.message:
+        hint = "; fix the file or set data.on_invalid = 'drop' to drop such rows (they are then reported)"
+    exc = DataError(f"{first}{hint}{suffix}")
     exc.problem = first  # type: ignore[attr-defined]
     exc.rule = first.rule  # type: ignore[attr-defined]
     raise exc
@@ -208,6 +230,7 @@ class _Checked:
     rows_read: int
     rows_dropped: int
     file: str | None = None
+    dropped_dates: dict = field(default_factory=dict)  # ISO date -> rule of rows on_invalid="drop" removed
 
 
 def _prepare(frame: pd.DataFrame, symbol: str, file: str | None) -> pd.DataFrame:
@@ -227,8 +250,84 @@ def _prepare(frame: pd.DataFrame, symbol: str, file: str | None) -> pd.DataFrame
     return out
 
 
+# ------------------------------------------------------------------------------- plausibility rules
+def rule_non_finite(o, h, lo, c, v) -> np.ndarray:
+    """Rows holding +/- infinity in any field (``non_finite``); NaN is the ``nan`` rule's."""
+    with np.errstate(invalid="ignore"):
+        return np.isinf(o) | np.isinf(h) | np.isinf(lo) | np.isinf(c) | np.isinf(v)
+
+
+def rule_range_outlier(o, h, lo, c, *, multiple: float | None, max_abs_return: float,
+                       usable: np.ndarray, neighbours: int = 10) -> np.ndarray:
+    """Rows whose wick beyond the body is implausible (``range_outlier``).
+
+    A wick is log(High / max(Open, Close)) above the body or log(min(Open, Close) / Low) below it. A row is
+    flagged when a wick exceeds ``multiple`` times the median log(High / Low) of the ``neighbours`` usable bars
+    on either side and the wick's simple size exceeds ``max_abs_return`` (so a busy but real day, whose wick is
+    a few percent, never qualifies). ``usable`` marks rows with valid positive finite prices.
+    """
+    n = len(o)
+    out = np.zeros(n, dtype=bool)
+    if multiple is None or n < 3:
+        return out
+    idx = np.flatnonzero(usable)
+    if len(idx) < 3:
+        return out
+    oo, hh, ll, cc = o[idx], h[idx], lo[idx], c[idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rng = np.log(hh / ll)
+        top, bottom = np.maximum(oo, cc), np.minimum(oo, cc)
+        wick = np.maximum(np.log(hh / top), np.log(bottom / ll))
+        size = np.maximum(hh / top - 1.0, 1.0 - ll / bottom)
+    series = pd.Series(rng)
+    before = series.shift(1).rolling(neighbours, min_periods=1).median()
+    after = series[::-1].shift(1).rolling(neighbours, min_periods=1).median()[::-1]
+    ref = pd.concat([before, after], axis=1).median(axis=1).to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = (wick > multiple * ref) & (size > max_abs_return) & np.isfinite(ref)
+    out[idx[bad]] = True
+    return out
+
+
+_CALENDARS: dict[str, object] = {}
+
+
+def session_mask(dates: pd.DatetimeIndex, calendar: str | None) -> np.ndarray:
+    """True where a date is a session of ``calendar`` (exchange_calendars code) or outside its range.
+
+    Raises
+    ------
+    UsageError
+        ``calendar`` is not an exchange_calendars code.
+    """
+    ok = np.ones(len(dates), dtype=bool)
+    if not calendar or len(dates) == 0:
+        return ok
+    import exchange_calendars as xcals
+
+    cal = _CALENDARS.get(calendar)
+    if cal is None:
+        try:
+            cal = xcals.get_calendar(calendar, start="1970-01-02")
+        except xcals.errors.InvalidCalendarName:
+            raise UsageError(f"data.calendar {calendar!r} is not an exchange_calendars code (e.g. 'XNYS')") from None
+        except Exception:  # a calendar without that much history
+            cal = xcals.get_calendar(calendar)
+        _CALENDARS[calendar] = cal
+    first, last = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tz is not None else pd.Timestamp(t)
+                   for t in (cal.first_session, cal.last_session))
+    sessions = pd.DatetimeIndex(cal.sessions)
+    if sessions.tz is not None:
+        sessions = sessions.tz_localize(None)
+    valid = dates.notna()
+    inside = np.asarray(valid & (dates >= first) & (dates <= last))
+    ok[inside] = np.asarray(dates[inside].isin(sessions))
+    return ok
+
+
 def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, end, mode: str,
-                  max_abs_return: float, return_jump: str = "error") -> _Checked:
+                  max_abs_return: float, return_jump: str = "error", calendar: str | None = None,
+                  max_range_multiple: float | None = None) -> _Checked:
     """Row-order, bar and return rules for one symbol. ``mode``: "error" | "drop" | "collect"."""
     df = _prepare(frame, symbol, file)
     rows_read = len(df)
@@ -287,12 +386,17 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
     # --- bar rules
     o, h, lo, c, v = (df[f].to_numpy() for f in FIELDS)
     nan = np.isnan(o) | np.isnan(h) | np.isnan(lo) | np.isnan(c) | np.isnan(v)
+    nonfin = ~nan & rule_non_finite(o, h, lo, c, v)
     with np.errstate(invalid="ignore"):
-        nonpos = ~nan & ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0))
-        hi_bad = ~nan & ~nonpos & (h < np.maximum(o, c))  # H/L comparisons only mean something on
-        lo_bad = ~nan & ~nonpos & (lo > np.minimum(o, c))  # positive prices
-        vol_bad = ~nan & (v < 0)
-    bad = nan | nonpos | hi_bad | lo_bad | vol_bad
+        nonpos = ~nan & ~nonfin & ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0))
+        hi_bad = ~nan & ~nonfin & ~nonpos & (h < np.maximum(o, c))  # H/L comparisons only mean something on
+        lo_bad = ~nan & ~nonfin & ~nonpos & (lo > np.minimum(o, c))  # positive prices
+        vol_bad = ~nan & ~nonfin & (v < 0)
+    usable = ~(nan | nonfin | nonpos | hi_bad | lo_bad)
+    outlier = rule_range_outlier(o, h, lo, c, multiple=max_range_multiple, max_abs_return=max_abs_return,
+                                 usable=usable)
+    off_session = ~session_mask(dates, calendar)
+    bad = nan | nonfin | nonpos | hi_bad | lo_bad | vol_bad | outlier | off_session
     for i in np.flatnonzero(bad):
         action = act_in if in_scope[i] else "flagged"
         tail = "" if in_scope[i] else f" ({_OUTSIDE})"
@@ -300,6 +404,9 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
         if nan[i]:
             cols = [f for f, x in zip(FIELDS, (o[i], h[i], lo[i], c[i], v[i])) if np.isnan(x)]
             add(dates[i], "nan", f"missing value in {', '.join(cols)} ({vals}){tail}", action)
+        if nonfin[i]:
+            add(dates[i], "non_finite", f"a value is infinite ({vals}); fix the file or set data.on_invalid = "
+                                        f"'drop'{tail}", action)
         if nonpos[i]:
             add(dates[i], "non_positive_price", f"a price is <= 0 ({vals}){tail}", action)
         if hi_bad[i]:
@@ -310,8 +417,21 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
                 f"Low {_fmt(lo[i])} > min(Open, Close) {_fmt(min(o[i], c[i]))} ({vals}){tail}", action)
         if vol_bad[i]:
             add(dates[i], "negative_volume", f"volume {_fmt(v[i])} < 0{tail}", action)
+        if outlier[i]:
+            add(dates[i], "range_outlier",
+                f"the High/Low range lies far outside the body and the neighbouring days ({vals}): a wick over "
+                f"{max_range_multiple:g}x the neighbours' median range and beyond max_abs_return "
+                f"{max_abs_return:g}; fix the bar, set data.on_invalid = 'drop', or raise data.max_range_multiple"
+                f"{tail}", action)
+        if off_session[i]:
+            add(dates[i], "non_session_date",
+                f"{pd.Timestamp(dates[i]).day_name()} {_iso(dates[i])} is not a {calendar} session (weekend or "
+                f"holiday); remove the row, set data.on_invalid = 'drop', or set data.calendar for this "
+                f"exchange{tail}", action)
     if mode == "drop":
         dropped += int((bad & in_scope).sum())
+    dropped_dates = {_iso(dates[i]): next(p.rule for p in reversed(problems) if p.date == _iso(dates[i]))
+                     for i in np.flatnonzero(bad & in_scope)} if mode == "drop" else {}
     df = df[~bad]
 
     # --- return rule (returns dated inside the window)
@@ -331,7 +451,8 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
             tail = "" if in_window[i] else f" ({_OUTSIDE})"
             add(df.index[i], "return_jump",
                 f"close {_fmt(close[i - 1])} on {_iso(df.index[i - 1])} -> {_fmt(close[i])} is a "
-                f"{ret[i]:+.1%} move, beyond max_abs_return {max_abs_return:g} (an unadjusted split?){tail}",
+                f"{ret[i]:+.1%} move, beyond data.max_abs_return {max_abs_return:g} (check for an unadjusted "
+                f"split; if the move is real, raise data.max_abs_return){tail}",
                 action)
 
     # --- cut to the window
@@ -348,7 +469,7 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
             msg = "no valid rows left"
         add(None, "no_rows_in_window", msg, "error")
     problems.sort(key=lambda p: (p.date or "", ))
-    return _Checked(symbol, df, problems, rows_read, dropped, file)
+    return _Checked(symbol, df, problems, rows_read, dropped, file, dropped_dates)
 
 
 def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[str, int], dict[str, int]]:
@@ -367,6 +488,34 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
     for c in checked:  # one symbol that trades on each date, for the messages
         for d in c.frame.index:
             owners.setdefault(d, c.symbol)
+    # a date that fewer than half of the symbols trade is a stray bar of those few (extra_bar), not a bar that
+    # all the others miss; with two symbols nobody is in the minority and missing_bar is kept
+    n_sym = len(checked)
+    have = pd.Series(0, index=union)
+    for c in checked:
+        have.loc[c.frame.index] += 1
+    minority = pd.DatetimeIndex(have.index[(2 * have.to_numpy()) < n_sym])
+    if len(minority) and policy in ("error", "collect", "drop_dates"):
+        for c in checked:
+            extra = c.frame.index.intersection(minority)
+            for d in extra:
+                others = n_sym - int(have.loc[d])
+                if policy == "drop_dates":
+                    msg = f"a bar on a date {others} of the other {n_sym - 1} symbols do not trade; date dropped"
+                    action = "dropped"
+                else:
+                    msg = (f"a bar on a date {others} of the other {n_sym - 1} symbols do not trade (a holiday or "
+                           f"stray row in this file?); remove the row, or set data.missing = 'drop_dates'")
+                    action = "error"
+                c.problems.append(Problem(c.symbol, c.file, _iso(d), "extra_bar", msg, action))
+            if policy == "drop_dates" and len(extra):
+                extra_drop[c.symbol] += len(extra)
+                c.frame = c.frame[~c.frame.index.isin(minority)]
+        absent = {sym: a.difference(minority) for sym, a in absent.items()}
+
+    def why(c: _Checked, d) -> str:
+        rule = c.dropped_dates.get(_iso(d))
+        return (f"its row of this date was dropped by data.on_invalid = 'drop' (rule {rule}); " if rule else "")
 
     if policy in ("error", "collect"):
         action = "error"
@@ -375,9 +524,9 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
             for d in miss:
                 c.problems.append(Problem(
                     c.symbol, c.file, _iso(d), "missing_bar",
-                    f"no bar on a date {owners[d]} trades ({len(miss)} such date{'s' if len(miss) > 1 else ''}"
-                    f" for {c.symbol}; first {_iso(miss[0])}; set data.missing to 'drop_dates' or "
-                    f"'forward_fill_close' to align)", action))
+                    f"no bar on a date {owners[d]} trades ({why(c, d)}{len(miss)} such "
+                    f"date{'s' if len(miss) > 1 else ''} for {c.symbol}; first {_iso(miss[0])}; set data.missing to "
+                    f"'drop_dates' or 'forward_fill_close' to align)", action))
         return checked, extra_drop, filled
 
     if policy == "drop_dates":
@@ -387,10 +536,10 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
         for c in checked:
             for d in absent[c.symbol]:
                 c.problems.append(Problem(c.symbol, c.file, _iso(d), "missing_bar",
-                                          f"no bar on a date {owners[d]} trades; date dropped for every symbol",
-                                          "dropped"))
+                                          f"no bar on a date {owners[d]} trades ({why(c, d)}date dropped for "
+                                          f"every symbol)", "dropped"))
             had = c.frame.index.isin(gone)
-            extra_drop[c.symbol] = int(had.sum())
+            extra_drop[c.symbol] += int(had.sum())
             c.frame = c.frame[~had]
         return checked, extra_drop, filled
 
@@ -425,7 +574,8 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
 
 
 def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_abs_return, align: bool,
-         return_jump: str = "error"):
+         return_jump: str = "error", calendar: str | None = None,
+         max_range_multiple: float | None = None):
     if not raw:
         raise DataError("no symbols to validate")
     start_ts, end_ts = _ts(start, "start"), _ts(end, "end")
@@ -436,7 +586,8 @@ def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_a
     for symbol, frame in raw.items():
         file = sources.get(symbol)
         c = _check_symbol(frame, symbol, None if file is None else str(file), start=start_ts, end=end_ts,
-                          mode=mode, max_abs_return=max_abs_return, return_jump=return_jump)
+                          mode=mode, max_abs_return=max_abs_return, return_jump=return_jump,
+                          calendar=calendar, max_range_multiple=max_range_multiple)
         checked.append(c)
         if mode != "collect":
             errs = [p for p in c.problems if p.action == "error"]
@@ -468,7 +619,8 @@ def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_a
 # ------------------------------------------------------------------------------------------------- API
 def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | None = None, start=None, end=None,
                   on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5,
-                  return_jump: str = "error") -> MarketData:
+                  return_jump: str = "error", calendar: str | None = None,
+                  max_range_multiple: float | None = None) -> MarketData:
     """Validate raw per-symbol bars and align them into :class:`MarketData`.
 
     Parameters
@@ -498,6 +650,11 @@ def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | Non
         What a ``return_jump`` inside the window does: raise, or keep the bar and report the move with action
         ``"flagged"`` (``config: data.return_jump``; ``volts walkforward`` flags by default, because a multi-year
         run meets real moves such as AMD's +52.3 % on 2016-04-22).
+    calendar : str, optional
+        exchange_calendars code (``config: data.calendar``); bars on other dates break ``non_session_date``.
+        None = not checked.
+    max_range_multiple : float, optional
+        ``range_outlier`` threshold (``config: data.max_range_multiple``); None = not checked.
 
     Returns
     -------
@@ -520,7 +677,8 @@ def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | Non
     if return_jump not in ("error", "flag"):
         raise UsageError(f"return_jump must be 'error' or 'flag' (got {return_jump!r})")
     checked, report = _run(raw, sources, start, end, on_invalid, missing, max_abs_return, align=True,
-                           return_jump=return_jump)
+                           return_jump=return_jump, calendar=calendar,
+                           max_range_multiple=max_range_multiple)
     index = checked[0].frame.index
     for c in checked[1:]:
         index = index.union(c.frame.index)
@@ -534,12 +692,13 @@ def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | Non
 
 
 def collect_problems(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | None = None, start=None, end=None,
-                     max_abs_return: float = 0.5, common_calendar: bool = False) -> ValidationReport:
+                     max_abs_return: float = 0.5, common_calendar: bool = False, calendar: str | None = None,
+                     max_range_multiple: float | None = None) -> ValidationReport:
     """Every problem of every symbol, without raising (the mode of ``volts data check``).
 
     Parameters
     ----------
-    raw, sources, start, end, max_abs_return
+    raw, sources, start, end, max_abs_return, calendar, max_range_multiple
         As in :func:`validate_bars`.
     common_calendar : bool
         Also require one calendar across symbols (``missing_bar`` per absent date). Off by default: each
@@ -558,5 +717,6 @@ def collect_problems(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | 
     """
     if not max_abs_return > 0:
         raise UsageError(f"max_abs_return must be > 0 (got {max_abs_return!r})")
-    _, report = _run(raw, sources, start, end, "collect", "error", max_abs_return, align=common_calendar)
+    _, report = _run(raw, sources, start, end, "collect", "error", max_abs_return, align=common_calendar,
+                     calendar=calendar, max_range_multiple=max_range_multiple)
     return report
