@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from volts.errors import ArtifactError, UsageError
+from volts.errors import ArtifactError, ArtifactWriteError, UsageError
 
 SELECTION_FIELDS = ("asof", "train", "universe", "anomalies", "volatility_clusters", "candidates", "granger",
                     "pairs", "volts_version", "config_sha256", "data_sha256")
@@ -80,8 +80,9 @@ def current_umask() -> int:
 
 
 def _io_error(path: Path, exc: OSError) -> ArtifactError:
-    reason = exc.strerror or type(exc).__name__
-    return ArtifactError(f"{path}: cannot write: {reason}; free space, fix the permissions or choose another --out")
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return ArtifactWriteError(f"{path}: cannot write: {reason}; free space, fix the permissions or choose another "
+                              f"--out")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -28,6 +28,11 @@ class ArtifactError(ConfigError):
     """An artifact file (``selection.json``, ...) is missing, malformed or lacks a field (exit code 2)."""
 
 
+class ArtifactWriteError(ArtifactError, OSError):
+    """An artifact could not be written (full disk, permissions, read-only file system); the message names the
+    path (exit code 2). Also an ``OSError``, so callers that catch write failures as such keep working."""
+
+
 class DataError(VoltsError):
     """Market data break a rule: missing file, bad bar, calendar mismatch, degenerate window (exit code 3)."""
 
