@@ -322,3 +322,21 @@ def test_targets_cache_never_serves_stale_signals():
     got = np.sign(again.positions["AAA->BBB"].loc[m.dates[31]:]).astype(int)
     assert (got.to_numpy() == want.to_numpy()).all()
     assert not first.positions.equals(again.positions)
+
+
+def test_load_spy_reads_the_reference_file(ref_data_dir):
+    from volts.simulate import load_spy
+
+    spy = load_spy(Settings().override(**{"data.dir": str(ref_data_dir)}))
+    assert spy is not None and spy.index.is_monotonic_increasing
+    assert spy.index[-1] == pd.Timestamp("2024-02-13")  # SPY ends before the other files (data README)
+    assert load_spy(Settings().override(**{"data.dir": str(ref_data_dir)}), symbol="NOPE") is None
+
+
+def test_spy_with_a_hole_is_omitted_and_said():
+    m = make_market(seed=1)
+    spy = m.bars("EEE").drop(m.dates[50])
+    sched = [Rebalance(m.dates[30].date(), (Holding("AAA", "BBB", 1),))]
+    res = simulate_schedule(m, sched, end=m.dates[-1], settings=settings(), spy=spy)
+    assert "spy" not in res.benchmarks
+    assert [e["date"] for e in res.events if e["event"] == "spy_benchmark_omitted"] == [m.dates[50].date()]

@@ -799,12 +799,16 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
             o = spy["open"].reindex(index)
             c = spy["close"].reindex(index)
             covered = c.notna() & o.notna()
-            if covered.iloc[:fill_i + 1].all() and covered.iloc[fill_i]:
-                last = int(np.flatnonzero(covered.to_numpy())[-1])
-                if covered.iloc[:last + 1].all():
-                    curve = _hold_curve(o.iloc[:last + 1].to_frame("SPY"), c.iloc[:last + 1].to_frame("SPY"),
-                                        fill_i, execution, costs)
-                    bench["spy"] = curve.reindex(index)
+            last = int(np.flatnonzero(covered.to_numpy())[-1]) if covered.any() else -1
+            if last > fill_i and covered.iloc[:last + 1].all():
+                curve = _hold_curve(o.iloc[:last + 1].to_frame("SPY"), c.iloc[:last + 1].to_frame("SPY"),
+                                    fill_i, execution, costs)
+                bench["spy"] = curve.reindex(index)
+            else:
+                missing = index[:max(last, fill_i) + 1][~covered.iloc[:max(last, fill_i) + 1].to_numpy()]
+                book.events.append({"date": missing[0].date() if len(missing) else None, "pair": "SPY",
+                                    "event": "spy_benchmark_omitted",
+                                    "reason": "SPY has no bar on a session of the span (first missing shown)"})
         for k in bench:
             bench[k].name = k
 
