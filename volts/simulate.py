@@ -216,7 +216,9 @@ class SimulationResult:
         True for ``execution="close"``.
     costs : CostModel
     events : tuple of dict
-        Unaffordable entries and unfunded sleeves.
+        ``no_affordable_shares`` (a sleeve whose cash no longer pays for an order; logged once, it stays flat),
+        ``unfunded_entry`` (an entrant with an empty pool), ``spy_benchmark_omitted`` (SPY lacks a session of the
+        span) and, backtrader only, ``broker_<status>`` (an order the broker refused; none is expected).
     """
 
     equity: pd.Series
