@@ -210,7 +210,9 @@ class SimulationResult:
         Daily value of ``BENCHMARKS`` on the same index (SPY: NaN beyond its data; absent without SPY bars).
     periods : pandas.DataFrame
         One row per re-selection: asof, first/last session, pairs, entered, left, kept, pnl (USD) and return of the
-        portfolio over the period (NaN for a period with no session).
+        portfolio from the close before its first session to the close of its last (NaN for a period with no
+        session). With ``execution="close"`` the re-selection's own fills happen at that first close, so their
+        costs fall in the previous period's row.
     engine, execution, mode : str
     optimistic : bool
         True for ``execution="close"``.
