@@ -763,8 +763,13 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
                         "the pair")
 
     if engine == "vectorised":
+        local: dict = {}
+
         def targets_of(h: Holding) -> list:
-            return _targets(market, plan, h.leader, h.lag, ma_window, mode)
+            key = (h.leader, h.lag)
+            if key not in local:  # once per (leader, lag) and call: a column lookup costs more than a week
+                local[key] = _targets(market, plan, h.leader, h.lag, ma_window, mode)
+            return local[key]
         book, equity, held = _run_vectorised(market, plan, costs, execution=execution, targets_of=targets_of)
     else:
         book, equity, held = _run_backtrader(market, plan, costs, execution=execution, ma_window=ma_window,
