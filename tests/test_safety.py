@@ -309,6 +309,21 @@ def test_declined_confirmation_exits_non_zero(ref_data_dir, tmp_path, capsys, mo
     assert rc != 0 and "no order sent" in out
 
 
+def test_corrupt_journal_exits_2_naming_the_journal(tmp_path, capsys, monkeypatch):
+    from volts.live import Journal
+
+    bad = tmp_path / "live.journal"
+    bad.write_bytes(b"this is not a SQLite database" * 100)
+
+    def open_journal(*a, **k):
+        with Journal(bad):
+            pass
+
+    monkeypatch.setattr("volts.commands.signal.run_signal", open_journal)
+    rc, _, err = _volts(capsys, "signal", "--selection", tmp_path / "selection.json")
+    assert rc == 2 and "order journal" in _one_error(err)
+
+
 CONFIG_CASES = {
     "duplicate symbol in the universe": ('[data]\nuniverse = ["MU", "QCOM", "MU"]\n', "more than once"),
     "empty universe": ("[data]\nuniverse = []\n", "data.universe"),

@@ -171,9 +171,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _map_os_error(exc: BaseException) -> VoltsError | None:
     """An ``OSError`` that escaped a command (full disk, permission, read-only file system) as a
-    :class:`~volts.errors.ArtifactError` naming the path (exit 2), or None for anything else."""
+    :class:`~volts.errors.ArtifactError` naming the path (exit 2); a SQLite error (the order journal: locked by
+    another process, corrupt, not openable) likewise; None for anything else."""
+    import sqlite3
+
     from volts.errors import ArtifactError
 
+    if isinstance(exc, sqlite3.Error):
+        return ArtifactError(f"order journal (--journal, default live.journal): {exc}: the SQLite file is locked by "
+                             f"another process, corrupt or cannot be opened; wait for the other volts, or move the "
+                             f"file aside and reconcile from the terminal's positions")
     if not isinstance(exc, OSError):
         return None
     path = exc.filename or "an output file"
