@@ -228,6 +228,44 @@ class LagSettings(_Section):
         return self
 
 
+ScreenName = Literal["granger", "pcmci", "transfer_entropy", "ccf_lag1", "ccf_best", "ccf_auc", "levy_area",
+                     "distance_correlation", "mutual_information"]
+
+
+class SelectionSettings(_Section):
+    """The pair-selection funnel (issue 12): which screens run, in which order, and how each keeps pairs."""
+
+    screens: tuple[ScreenName, ...] = Field(
+        ("granger", "pcmci", "transfer_entropy"),
+        description="screens in funnel order (volts.screens); each screens the pairs the previous one kept")
+    rule: Literal["test", "top_k"] = Field("test", description="'test': a screen keeps the pairs that pass its "
+                                                                "test; 'top_k': its top_k pairs by score")
+    top_k: int = Field(5, ge=1, description="K of the top-K rule")
+    rules: dict[ScreenName, Literal["test", "top_k"]] = Field(default_factory=dict,
+                                                             description="per-screen rule, overrides 'rule'")
+
+    @model_validator(mode="after")
+    def _sequence(self) -> "SelectionSettings":
+        if not self.screens:
+            raise ValueError("selection.screens must name at least one screen")
+        twice = sorted({s for s in self.screens if self.screens.count(s) > 1})
+        if twice:
+            raise ValueError(f"selection.screens names {', '.join(twice)} more than once")
+        return self
+
+
+class ScreenSettings(_Section):
+    """Parameters of the pairwise lead-lag screens (ccf_lag1, ccf_best, ccf_auc, levy_area,
+    distance_correlation, mutual_information) and their permutation test."""
+
+    alpha: float = Field(0.05, gt=0, lt=1, description="level of the permutation test")
+    surrogates: int = Field(199, ge=0, description="permutations per pair; 0 = no test (top-K rule)")
+    null: Literal["circular_shift", "shuffle"] = "circular_shift"
+    seed: int = 0
+    max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (seed 003: 5)")
+    mi_buckets: int = Field(4, ge=2, description="pooled quantile buckets of mutual_information (seed 003: 4)")
+
+
 class StrategySettings(_Section):
     ma_window: int = Field(20, ge=1, description="m: SMA of the leader's close (the paper does not state it)")
     mode: Literal["long_short", "long_only"] = "long_short"
@@ -278,6 +316,8 @@ class Settings(_Section):
     pcmci: PcmciSettings = PcmciSettings()
     entropy: EntropySettings = EntropySettings()
     lag: LagSettings = LagSettings()
+    selection: SelectionSettings = SelectionSettings()
+    screens: ScreenSettings = ScreenSettings()
     strategy: StrategySettings = StrategySettings()
     backtest: BacktestSettings = BacktestSettings()
     costs: CostSettings = CostSettings()

@@ -43,9 +43,11 @@ def write_selection_figures(selection, market, folder: str | Path) -> dict[str, 
     vols = estimate_all(gmm_market, window=s.volatility.window, periods_per_year=s.volatility.periods_per_year)
     out["volatility_regimes"] = Path(plot_volatility_regimes(
         vols, selection.clusters, folder / SELECTION_FIGURES["volatility_regimes"]))
-    out["granger_pvalues"] = Path(plot_granger_pvalues(
-        selection.granger_scan, selection.granger, folder / SELECTION_FIGURES["granger_pvalues"]))
-    out["pcmci_graph"] = Path(plot_pcmci_graph(selection.pcmci, folder / SELECTION_FIGURES["pcmci_graph"]))
+    if selection.granger_scan is not None:   # absent when [selection] screens leaves Granger out
+        out["granger_pvalues"] = Path(plot_granger_pvalues(
+            selection.granger_scan, selection.granger, folder / SELECTION_FIGURES["granger_pvalues"]))
+    if selection.pcmci is not None:
+        out["pcmci_graph"] = Path(plot_pcmci_graph(selection.pcmci, folder / SELECTION_FIGURES["pcmci_graph"]))
     if selection.lags:
         out["lag_accuracy"] = Path(plot_lag_accuracy(selection.lags, folder / SELECTION_FIGURES["lag_accuracy"]))
     return out
@@ -161,6 +163,8 @@ def paper_comparison(selection: dict, metrics: dict | None) -> str:
     """Markdown section laying our results beside the paper's claims; differences are stated, not explained away."""
     clusters = selection["volatility_clusters"]
     ours_mid = [s for s, r in clusters.items() if r == "mid"]
+    if not selection.get("granger"):   # [selection] screens without Granger: no l* to compare
+        selection = {**selection, "granger": {"lag": None, "tests": [], "pairs": []}}
     tests = {f"{t['leader']}->{t['follower']}": t for t in selection["granger"]["tests"]}
     kept = {f"{p['leader']}->{p['follower']}" for p in selection["granger"].get("pairs", [])}
     finals = {f"{p['leader']}->{p['follower']}": p for p in selection["pairs"]}
@@ -274,42 +278,63 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
     L += ["## 4. Causal screen", "", "### Funnel", ""]
     L += [_table(["stage", "pairs in", "kept", "dropped"],
                  [[f["stage"], f["entered"], f["kept"], f["dropped"]] for f in selection.get("funnel", [])]), ""]
-    g = selection["granger"]
-    n_tests = g.get("n_tests") or selection.get("granger_pvalues", {}).get("n_tests")
-    L += ["### 4a. Granger F-test", "",
-          f"Series: `{s.get('granger', {}).get('series', '?')}`; lag order l* = {g['lag']} (minimises the median "
-          f"p-value across pairs); keep p < {s.get('granger', {}).get('alpha', '?')}. "
-          + (f"{n_tests} (pair, lag) tests were looked at to choose l*: the naive p-values understate the "
-             "multiple comparison; the Benjamini-Hochberg column adjusts across pairs at l* only." if n_tests else ""), ""]
-    grows = sorted(g["tests"], key=lambda t: (t["p"] is None, t["p"]))
-    L += [_table(["leader → follower", "p", "p (BH)", "kept"],
-                 [[f"{t['leader']} → {t['follower']}", _num(t["p"], "{:.3g}"), _num(t.get("p_bh"), "{:.3g}"),
-                   "yes" if any(t["leader"] == k["leader"] and t["follower"] == k["follower"]
-                                for k in g.get("pairs", [])) else ""] for t in grows]), ""]
-    L += _fig(folder, "granger_pvalues.png", "Granger p-value versus lag order per pair")
-    pc = selection.get("pcmci", {})
-    L += ["### 4b. PCMCI partial correlation", "",
-          f"Mode `{s.get('pcmci', {}).get('mode', '?')}`, tau_max = {s.get('pcmci', {}).get('tau_max', '?')}, "
-          f"edge when p <= {s.get('pcmci', {}).get('alpha', '?')} and |partial correlation| >= "
-          f"{s.get('pcmci', {}).get('min_abs_partial_corr', '?')}.", ""]
-    edges = pc.get("edges", [])
-    if edges:
-        L += [_table(["leader → follower", "tau", "partial corr", "p"],
-                     [[f"{e['leader']} → {e['follower']}", e.get("tau"), _num(e.get("value")), _num(e.get("p"), "{:.3g}")]
-                      for e in edges]), ""]
-    else:
-        L += ["No edge passed.", ""]
-    L += _fig(folder, "pcmci_graph.png", "PCMCI partial-correlation graph")
-    te = selection.get("transfer_entropy", {}).get("rows", [])
-    L += ["### 4c. Effective transfer entropy", ""]
-    if te:
-        L += [_table(["leader → follower", "lag", "TE (bits)", "ETE", "p", "ETE reverse", "p reverse", "kept"],
-                     [[f"{r['leader']} → {r['follower']}", r.get("lag"), _num(r.get("te"), "{:.4f}"),
-                       _num(r.get("ete"), "{:.4f}"), _num(r.get("p"), "{:.3f}"), _num(r.get("ete_reverse"), "{:.4f}"),
-                       _num(r.get("p_reverse"), "{:.3f}"), "yes" if r.get("kept") else r.get("reason", "")]
-                      for r in te]), ""]
-    else:
-        L += ["No pair reached this stage.", ""]
+    g = selection.get("granger")
+    n_tests = None
+    if g:   # each of the three is absent when [selection] screens leaves it out
+        n_tests = g.get("n_tests") or (selection.get("granger_pvalues") or {}).get("n_tests")
+        L += ["### 4a. Granger F-test", "",
+              f"Series: `{s.get('granger', {}).get('series', '?')}`; lag order l* = {g['lag']} (minimises the median "
+              f"p-value across pairs); keep p < {s.get('granger', {}).get('alpha', '?')}. "
+              + (f"{n_tests} (pair, lag) tests were looked at to choose l*: the naive p-values understate the "
+                 "multiple comparison; the Benjamini-Hochberg column adjusts across pairs at l* only." if n_tests else ""), ""]
+        grows = sorted(g["tests"], key=lambda t: (t["p"] is None, t["p"]))
+        L += [_table(["leader → follower", "p", "p (BH)", "kept"],
+                     [[f"{t['leader']} → {t['follower']}", _num(t["p"], "{:.3g}"), _num(t.get("p_bh"), "{:.3g}"),
+                       "yes" if any(t["leader"] == k["leader"] and t["follower"] == k["follower"]
+                                    for k in g.get("pairs", [])) else ""] for t in grows]), ""]
+        L += _fig(folder, "granger_pvalues.png", "Granger p-value versus lag order per pair")
+    pc = selection.get("pcmci")
+    if pc:
+        L += ["### 4b. PCMCI partial correlation", "",
+              f"Mode `{s.get('pcmci', {}).get('mode', '?')}`, tau_max = {s.get('pcmci', {}).get('tau_max', '?')}, "
+              f"edge when p <= {s.get('pcmci', {}).get('alpha', '?')} and |partial correlation| >= "
+              f"{s.get('pcmci', {}).get('min_abs_partial_corr', '?')}.", ""]
+        edges = pc.get("edges", [])
+        if edges:
+            L += [_table(["leader → follower", "tau", "partial corr", "p"],
+                         [[f"{e['leader']} → {e['follower']}", e.get("tau"), _num(e.get("value")), _num(e.get("p"), "{:.3g}")]
+                          for e in edges]), ""]
+        else:
+            L += ["No edge passed.", ""]
+        L += _fig(folder, "pcmci_graph.png", "PCMCI partial-correlation graph")
+    te_section = selection.get("transfer_entropy")
+    if te_section is not None:
+        te = te_section.get("rows", [])
+        L += ["### 4c. Effective transfer entropy", ""]
+        if te:
+            L += [_table(["leader → follower", "lag", "TE (bits)", "ETE", "p", "ETE reverse", "p reverse", "kept"],
+                         [[f"{r['leader']} → {r['follower']}", r.get("lag"), _num(r.get("te"), "{:.4f}"),
+                           _num(r.get("ete"), "{:.4f}"), _num(r.get("p"), "{:.3f}"), _num(r.get("ete_reverse"), "{:.4f}"),
+                           _num(r.get("p_reverse"), "{:.3f}"), "yes" if r.get("kept") else r.get("reason", "")]
+                          for r in te]), ""]
+        else:
+            L += ["No pair reached this stage.", ""]
+
+    other = {k: v for k, v in (selection.get("screens") or {}).items()
+             if k not in ("granger", "pcmci", "transfer_entropy")}
+    for name, res in other.items():
+        rule = (f"keep p <= {res.get('alpha')} and score > 0" if res.get("rule") == "test"
+                else f"keep the top {res.get('top_k')} scores")
+        L += [f"### Screen `{name}`", "", f"Rule: {rule}; parameters: "
+              + ", ".join(f"{k} = {v}" for k, v in (res.get("params") or {}).items()) + ".", ""]
+        rows = sorted(res.get("rows", []), key=lambda r: (r.get("score") is None, -(r.get("score") or 0.0)))
+        if rows:
+            L += [_table(["leader → follower", "score", "p", "lag", "kept"],
+                         [[f"{r['leader']} → {r['follower']}", _num(r.get("score"), "{:.4g}"),
+                           _num(r.get("p"), "{:.3g}"), "–" if r.get("lag") is None else r["lag"],
+                           "yes" if r.get("kept") else ""] for r in rows]), ""]
+        else:
+            L += ["No pair reached this stage.", ""]
 
     L += ["## 5. Lag choice (DTW k-NN)", ""]
     lags = selection.get("lag_selection", {})

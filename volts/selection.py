@@ -1,7 +1,8 @@
 """The staged pair-selection pipeline (METHOD.md §1-5) -> ``Selection``.
 
-data -> KNN anomalies -> volatility -> GMM regimes (mid = candidates) -> Granger scan -> PCMCI -> effective
-transfer entropy -> DTW-KNN lag. Each stage's result is kept on the ``Selection``; a pair that drops out records
+data -> KNN anomalies -> volatility -> GMM regimes (mid = candidates) -> the screen funnel (``[selection]
+screens``, by default the paper's Granger scan -> PCMCI -> effective transfer entropy; see :mod:`volts.screens`)
+-> DTW-KNN lag. Each stage's result is kept on the ``Selection``; a pair that drops out records
 the stage where it left. ``Selection.to_dict()`` is the ``selection.json`` artifact (ARCHITECTURE.md).
 """
 
@@ -42,14 +43,15 @@ class SelectedPair:
     leader: str
     follower: str
     lag: int
-    granger_p: float
+    granger_p: float | None
     granger_p_bh: float | None
     partial_corr: float | None
     partial_corr_tau: int | None
-    ete: float
-    ete_p: float
+    ete: float | None
+    ete_p: float | None
     knn_accuracy: float
     knn_accuracy_in_sample: float | None
+    screens: dict[str, dict] = field(default_factory=dict)   # per screen of the funnel: score, p, lag
 
     @property
     def name(self) -> str:
@@ -59,7 +61,8 @@ class SelectedPair:
         return {"leader": self.leader, "follower": self.follower, "lag": self.lag, "granger_p": self.granger_p,
                 "granger_p_bh": self.granger_p_bh, "partial_corr": self.partial_corr,
                 "partial_corr_tau": self.partial_corr_tau, "ete": self.ete, "ete_p": self.ete_p,
-                "knn_accuracy": self.knn_accuracy, "knn_accuracy_in_sample": self.knn_accuracy_in_sample}
+                "knn_accuracy": self.knn_accuracy, "knn_accuracy_in_sample": self.knn_accuracy_in_sample,
+                "screens": {k: dict(v) for k, v in self.screens.items()}}
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Selection:
     pcmci: Any
     ete: Any
     lags: dict[str, Any]
+    screens: dict[str, Any]
     pairs: tuple[SelectedPair, ...]
     funnel: tuple[FunnelStep, ...]
     dropped: dict[str, str]
@@ -101,10 +105,11 @@ class Selection:
             "volatility_clusters": dict(self.clusters.regimes),
             "volatility_clustering": self.clusters.to_dict(),
             "candidates": list(self.candidates),
-            "granger": self.granger.to_dict(),
-            "granger_pvalues": self.granger_scan.to_dict(),
-            "pcmci": self.pcmci.to_dict(),
-            "transfer_entropy": self.ete.to_dict(),
+            "granger": None if self.granger is None else self.granger.to_dict(),
+            "granger_pvalues": None if self.granger_scan is None else self.granger_scan.to_dict(),
+            "pcmci": None if self.pcmci is None else self.pcmci.to_dict(),
+            "transfer_entropy": None if self.ete is None else self.ete.to_dict(),
+            "screens": {name: res.to_dict() for name, res in self.screens.items()},
             "lag_selection": {name: choice.to_dict() for name, choice in self.lags.items()},
             "pairs": [p.to_dict() for p in self.pairs],
             "funnel": [s.to_dict() for s in self.funnel],
@@ -123,8 +128,13 @@ class Selection:
             lines.append(f"  {step.stage:<22} {step.entered:>4} in  {step.kept:>4} kept")
         if self.pairs:
             for p in self.pairs:
-                lines.append(f"  pair {p.name:<14} lag {p.lag}  granger p={p.granger_p:.2g}  ETE={p.ete:.3g} "
-                             f"(p={p.ete_p:.2g})  k-NN OOS accuracy={p.knn_accuracy:.3f}")
+                if p.granger_p is not None and p.ete is not None and p.ete_p is not None:
+                    lines.append(f"  pair {p.name:<14} lag {p.lag}  granger p={p.granger_p:.2g}  ETE={p.ete:.3g} "
+                                 f"(p={p.ete_p:.2g})  k-NN OOS accuracy={p.knn_accuracy:.3f}")
+                    continue
+                stats = "  ".join(f"{name} " + (f"p={v['p']:.2g}" if v.get("p") is not None else
+                                               f"score={v['score']:.3g}") for name, v in p.screens.items())
+                lines.append(f"  pair {p.name:<14} lag {p.lag}  {stats}  k-NN OOS accuracy={p.knn_accuracy:.3f}")
         else:
             lines.append("  no pair survived every stage")
         return "\n".join(lines)
@@ -222,43 +232,22 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
         raise DataError(f"volatility clustering left {len(candidates)} mid-volatility stock(s) "
                         f"({', '.join(candidates) or 'none'}); the causal screen needs at least two")
 
-    # 4a. Granger ---------------------------------------------------------------------------------------
-    g = settings.granger
-    series = train.select(candidates).close if g.series == "close" else returns
-    if g.series == "close":
-        adf = adf_check(series, alpha=g.adf_alpha)
-        msg = stationarity_warning(adf, series=g.series, alpha=g.adf_alpha)
-        if msg:
-            warnings.append(msg)
-    scan = timed("granger", granger_scan, series, min_lag=g.min_lag, max_lag=g.max_lag, min_df=g.min_df)
-    granger = select_granger_pairs(scan, alpha=g.alpha)
-    kept = [(p["leader"], p["follower"]) if isinstance(p, dict) else (p.leader, p.follower) for p in granger.pairs]
-    for pair in ordered:
-        if pair not in kept:
-            dropped[f"{pair[0]}->{pair[1]}"] = "granger"
-    funnel.append(FunnelStep("granger", len(ordered), len(kept)))
+    # 4. the screen funnel ([selection] screens; Vol-TS: granger -> pcmci -> transfer_entropy) -------------
+    from volts.screens import make_screen, run_funnel
 
-    # 4b. PCMCI -----------------------------------------------------------------------------------------
-    pc = settings.pcmci
-    pcmci = timed("pcmci", pcmci_screen, returns, tau_max=pc.tau_max, alpha=pc.alpha,
-                  min_abs_partial_corr=pc.min_abs_partial_corr, mode=pc.mode)
-    after_pcmci = [pair for pair in kept if pcmci.has_edge(*pair)]
-    for pair in kept:
-        if pair not in after_pcmci:
-            dropped[f"{pair[0]}->{pair[1]}"] = "pcmci"
-    funnel.append(FunnelStep("pcmci", len(kept), len(after_pcmci)))
-
-    # 4c. effective transfer entropy at the PCMCI edge's lag --------------------------------------------
-    e = settings.entropy
-    ete_pairs = [(x, y, max(1, int(pcmci.edge(x, y).tau))) for x, y in after_pcmci]
-    ete = timed("transfer_entropy", ete_screen, returns, ete_pairs, bins=e.bins, history=e.history,
-                surrogates=e.surrogates, alpha=e.alpha, seed=e.seed)
-    ete_rows = {(r["leader"], r["follower"]): r for r in ete.to_dict()["rows"]}
-    after_ete = [pair for pair in after_pcmci if ete_rows[pair]["kept"]]
-    for pair in after_pcmci:
-        if pair not in after_ete:
-            dropped[f"{pair[0]}->{pair[1]}"] = "transfer_entropy"
-    funnel.append(FunnelStep("transfer_entropy", len(after_pcmci), len(after_ete)))
+    closes = train.select(candidates).close
+    screens = [make_screen(name, settings) for name in settings.selection.screens]
+    outcome = run_funnel(screens, returns, ordered, prices=closes, timed=timed)
+    warnings.extend(outcome.warnings)
+    dropped.update(outcome.dropped)
+    for name, res in outcome.results.items():
+        funnel.append(FunnelStep(name, len(res.pairs), int(res.kept.sum())))
+    after_ete = outcome.kept
+    results = outcome.results
+    g_res, pc_res, te_res = (results.get(n) for n in ("granger", "pcmci", "transfer_entropy"))
+    scan, granger = g_res.raw if g_res is not None and g_res.raw is not None else (None, None)
+    pcmci = pc_res.raw if pc_res is not None else None
+    ete = te_res.raw if te_res is not None else None
 
     # 5. lag choice -------------------------------------------------------------------------------------
     lg = settings.lag
@@ -272,21 +261,26 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     say("lag", f"done in {timings['lag']:.2f} s")
     funnel.append(FunnelStep("lag", len(after_ete), len(after_ete)))
 
-    granger_tests = {(t["leader"], t["follower"]): t for t in granger.to_dict()["tests"]}
     pairs = []
     for x, y in after_ete:
-        edge = pcmci.edge(x, y).to_dict()
         choice = lags[f"{x}->{y}"]
-        test = granger_tests[(x, y)]
-        row = ete_rows[(x, y)]
+        g_row = g_res.row(x, y) if g_res is not None else None
+        pc_row = pc_res.row(x, y) if pc_res is not None else None
+        te_row = te_res.row(x, y) if te_res is not None else None
         pairs.append(SelectedPair(
-            leader=x, follower=y, lag=int(choice.lag), granger_p=float(test["p"]),
-            granger_p_bh=test.get("p_bh"), partial_corr=edge.get("value"), partial_corr_tau=edge.get("tau"),
-            ete=float(row["ete"]), ete_p=float(row["p"]), knn_accuracy=float(choice.knn_accuracy),
-            knn_accuracy_in_sample=float(choice.accuracy_in_sample[choice.lag])))
+            leader=x, follower=y, lag=int(choice.lag),
+            granger_p=None if g_row is None else float(g_row["p"]),
+            granger_p_bh=None if g_row is None else g_row.get("p_bh"),
+            partial_corr=None if pc_row is None else pc_row["partial_corr"],
+            partial_corr_tau=None if pc_row is None else pc_row["lag"],
+            ete=None if te_row is None else float(te_row["score"]),
+            ete_p=None if te_row is None else float(te_row["p"]),
+            knn_accuracy=float(choice.knn_accuracy),
+            knn_accuracy_in_sample=float(choice.accuracy_in_sample[choice.lag]),
+            screens={name: {k: res.row(x, y)[k] for k in ("score", "p", "lag")} for name, res in results.items()}))
 
     return Selection(asof=asof, windows=windows, universe=universe, settings=settings,
                      data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
                      candidates=candidates, granger_scan=scan, granger=granger, pcmci=pcmci, ete=ete, lags=lags,
-                     pairs=tuple(pairs), funnel=tuple(funnel), dropped=dropped, warnings=tuple(warnings),
+                     screens=dict(results), pairs=tuple(pairs), funnel=tuple(funnel), dropped=dropped, warnings=tuple(warnings),
                      timings=timings)

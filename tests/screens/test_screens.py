@@ -1,0 +1,231 @@
+"""The PairScreen family (volts.screens): p-values uniform on independent series (seeded KS checks), small on
+planted pairs, scores equal to the all-pairs matrices, keep rules, the funnel's lag hand-over and the config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from volts.config import Settings, parse_settings
+from volts.errors import ConfigError, DataError
+from volts.screens import SCREENS, make_screen, run_funnel
+from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
+from volts.screens.matrices import ccf_auc_matrix, ccf_lag1_matrix, ccf_matrix, levy_area_matrix
+from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
+                                    LevyAreaScreen, MutualInformationScreen)
+
+PERMUTATION_SCREENS = [CcfLag1Screen, CcfBestScreen, CcfAucScreen, LevyAreaScreen, DistanceCorrelationScreen,
+                       MutualInformationScreen]
+CONTRACT = ["granger", "pcmci", "transfer_entropy", "ccf_lag1", "ccf_best", "ccf_auc", "levy_area",
+            "distance_correlation", "mutual_information"]
+
+
+def _frame(values: np.ndarray, prefix: str = "S") -> pd.DataFrame:
+    idx = pd.bdate_range("2021-01-04", periods=values.shape[0])
+    return pd.DataFrame(values, index=idx, columns=[f"{prefix}{k}" for k in range(values.shape[1])])
+
+
+def _independent(n_pairs: int, T: int, seed: int) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """2 n_pairs independent Student-t(5) series and disjoint pairs (S0 -> S1, S2 -> S3, ...)."""
+    r = _frame(0.01 * np.random.default_rng(seed).standard_t(5, size=(T, 2 * n_pairs)))
+    cols = list(r.columns)
+    return r, [(cols[2 * k], cols[2 * k + 1]) for k in range(n_pairs)]
+
+
+def _planted(n_pairs: int, T: int, seed: int, beta: float = 0.6, lag: int = 1):
+    """Leader i.i.d. normal; follower_t = beta leader_{t-lag} + noise (unit variance); disjoint pairs."""
+    rng = np.random.default_rng(seed)
+    cols = []
+    for _ in range(n_pairs):
+        x = rng.normal(size=T + lag)
+        y = beta * x[:T] + np.sqrt(1 - beta ** 2) * rng.normal(size=T)
+        cols += [x[lag:], y]
+    r = _frame(0.01 * np.column_stack(cols))
+    names = list(r.columns)
+    return r, [(names[2 * k], names[2 * k + 1]) for k in range(n_pairs)]
+
+
+# ------------------------------------------------------------------------------------------ the registry
+def test_the_contract_names_are_registered():
+    assert list(SCREENS) == CONTRACT
+    settings = Settings()
+    for name in CONTRACT:
+        screen = make_screen(name, settings)
+        assert screen.name == name and screen.rule == "test"
+
+
+# ------------------------------------------------------------------------ p-values under independence
+@pytest.mark.parametrize("cls", PERMUTATION_SCREENS, ids=lambda c: c.name)
+def test_permutation_pvalues_are_uniform_on_independent_series(cls):
+    n_pairs, T = (80, 150) if cls is DistanceCorrelationScreen else (150, 200)   # dCor is O(T^2) per pair
+    r, pairs = _independent(n_pairs=n_pairs, T=T, seed=11)
+    res = cls(surrogates=99, seed=3).run(r, pairs)
+    ks = stats.kstest(res.p, "uniform")
+    assert ks.pvalue > 0.01, (cls.name, ks)
+    assert res.kept.sum() <= stats.binom.ppf(0.999, n_pairs, 0.05)   # kept at about the level alpha = 0.05
+
+
+@pytest.mark.parametrize("cls", [CcfLag1Screen, LevyAreaScreen], ids=lambda c: c.name)
+def test_shuffle_null_pvalues_are_uniform_too(cls):
+    r, pairs = _independent(n_pairs=150, T=200, seed=12)
+    res = cls(surrogates=99, seed=4, null="shuffle").run(r, pairs)
+    assert stats.kstest(res.p, "uniform").pvalue > 0.01
+
+
+def test_granger_pvalues_are_uniform_on_independent_returns():
+    r, pairs = _independent(n_pairs=150, T=250, seed=13)
+    res = GrangerScreen(series="log_return", min_lag=2, max_lag=2).run(r, pairs)
+    assert res.lag.tolist() == [2] * 150
+    assert stats.kstest(res.p, "uniform").pvalue > 0.01
+
+
+def test_pcmci_pair_pvalues_are_uniform_on_independent_returns():
+    r = _frame(0.01 * np.random.default_rng(14).standard_t(5, size=(400, 12)))
+    pairs = [(a, b) for a in r.columns for b in r.columns if a != b]
+    res = PcmciScreen(tau_max=3).run(r, pairs)
+    assert stats.kstest(res.p, "uniform").pvalue > 0.01
+    assert np.all(res.p >= res.extra["p_link"] - 1e-15)      # the Šidák p never undercuts the per-link p
+
+
+def test_transfer_entropy_pvalues_are_uniform_on_independent_returns():
+    r, pairs = _independent(n_pairs=150, T=250, seed=15)
+    res = TransferEntropyScreen(surrogates=99).run(r, pairs)
+    assert res.lag.tolist() == [1] * 150                     # no earlier screen: lag 1
+    assert stats.kstest(res.p, "uniform").pvalue > 0.01
+
+
+# ------------------------------------------------------------------------------------ planted pairs
+@pytest.mark.parametrize("cls", PERMUTATION_SCREENS, ids=lambda c: c.name)
+def test_permutation_pvalues_are_small_on_planted_pairs(cls):
+    r, pairs = _planted(n_pairs=10, T=250, seed=21)
+    res = cls(surrogates=99, seed=1).run(r, pairs)
+    assert np.all(res.p <= 0.05) and np.all(res.score > 0) and res.kept.all(), res.to_frame()
+    assert np.median(res.p) == 0.01                                      # the smallest p 99 surrogates can give
+    reverse = cls(surrogates=99, seed=1).run(r, [(b, a) for a, b in pairs])
+    assert np.all(reverse.score < 0) and not reverse.kept.any()
+
+
+def test_ccf_best_finds_the_planted_delay():
+    r, pairs = _planted(n_pairs=5, T=300, seed=22, lag=3)
+    res = CcfBestScreen(max_lag=5, surrogates=49).run(r, pairs)
+    assert res.lag.tolist() == [3] * 5 and res.kept.all()
+    assert not CcfLag1Screen(surrogates=49).run(r, pairs).kept.any()   # lag 1 alone misses a delay of 3
+
+
+def test_causal_screens_find_planted_pairs():
+    r, pairs = _planted(n_pairs=4, T=250, seed=23)
+    g = GrangerScreen(series="log_return", min_lag=1, max_lag=3).run(r, pairs)
+    assert np.all(g.p < 1e-6) and g.kept.all()
+    pc = PcmciScreen(tau_max=2).run(r, pairs)
+    assert pc.kept.all() and pc.lag.tolist() == [1] * 4 and np.all(pc.p < 1e-6)
+    te = TransferEntropyScreen(surrogates=99).run(r, pairs)
+    assert np.all(te.p <= 0.02) and te.kept.all()
+
+
+# --------------------------------------------------------------------------- scores = the matrices (A5)
+def test_scores_equal_the_all_pairs_matrices():
+    rng = np.random.default_rng(31)
+    r = _frame(0.01 * rng.standard_t(5, size=(180, 5)))
+    pairs = [(a, b) for a in r.columns for b in r.columns if a != b]
+    levy, ccf1, auc = levy_area_matrix(r), ccf_lag1_matrix(r), ccf_auc_matrix(r, max_lag=4)
+    dc, mi = ccf_matrix(r, 1, "distance"), ccf_matrix(r, 1, "mi")
+    kw = {"surrogates": 0}
+    checks = [(LevyAreaScreen(**kw), lambda a, b: levy.loc[a, b]),
+              (CcfLag1Screen(**kw), lambda a, b: ccf1.loc[a, b]),
+              (CcfAucScreen(max_lag=4, **kw), lambda a, b: auc.loc[a, b]),
+              (DistanceCorrelationScreen(**kw), lambda a, b: dc.loc[a, b] - dc.loc[b, a]),
+              (MutualInformationScreen(**kw), lambda a, b: mi.loc[a, b] - mi.loc[b, a])]
+    for screen, ref in checks:
+        res = screen.run(r, pairs)
+        assert np.all(np.isnan(res.p)) and res.rule == "top_k"        # no test -> top-K rule
+        np.testing.assert_allclose(res.score, [ref(a, b) for a, b in pairs], atol=1e-12, err_msg=screen.name)
+    res = CcfAucScreen(max_lag=4, **kw).run(r, pairs)
+    mags = np.abs(res.score)
+    assert np.all((mags == 0) | (mags >= 0.5))
+    mi_res = MutualInformationScreen(**kw).run(r, pairs)
+    assert np.all(mi_res.extra["mi_forward"] >= 0)
+    dc_res = DistanceCorrelationScreen(**kw).run(r, pairs)
+    assert np.all((dc_res.extra["dcor_forward"] >= 0) & (dc_res.extra["dcor_forward"] <= 1))
+
+
+def test_a_pairs_pvalue_does_not_depend_on_the_other_pairs():
+    r, pairs = _independent(n_pairs=6, T=150, seed=32)
+    full = LevyAreaScreen(surrogates=49, seed=7).run(r, pairs)
+    alone = LevyAreaScreen(surrogates=49, seed=7).run(r, pairs[3:4])
+    assert alone.p[0] == full.p[3] and alone.score[0] == full.score[3]
+
+
+# ---------------------------------------------------------------------------------------- keep rules
+def test_top_k_keeps_the_k_best_positive_scores():
+    r, pairs = _planted(n_pairs=3, T=200, seed=41)
+    both = pairs + [(b, a) for a, b in pairs]
+    res = LevyAreaScreen(rule="top_k", top_k=2, surrogates=19).run(r, both)
+    best = np.argsort(-res.score)[:2]
+    assert set(np.flatnonzero(res.kept)) == set(best) and res.kept.sum() == 2 and res.top_k == 2
+    res = LevyAreaScreen(rule="top_k", top_k=10, surrogates=0).run(r, both)
+    assert res.kept.sum() == 3 and np.all(res.score[res.kept] > 0)     # negative scores are the other direction
+    g = GrangerScreen(series="log_return", min_lag=1, max_lag=2, rule="top_k", top_k=1).run(r, both)
+    assert g.kept.sum() == 1 and g.score[g.kept][0] == g.score.max()
+
+
+def test_bad_input_is_named():
+    r, pairs = _independent(n_pairs=2, T=100, seed=42)
+    with pytest.raises(DataError, match="XYZ"):
+        LevyAreaScreen().run(r, [("XYZ", "S1")])
+    bad = r.copy()
+    bad.iloc[10, 1] = np.nan
+    with pytest.raises(DataError, match="S1 has a NaN"):
+        LevyAreaScreen(surrogates=9).run(bad, pairs)
+    with pytest.raises(ValueError, match="twice"):
+        CcfLag1Screen().run(r, [pairs[0], pairs[0]])
+    with pytest.raises(DataError, match="too few"):
+        CcfBestScreen(max_lag=10).run(r.iloc[:20], pairs)
+
+
+# ------------------------------------------------------------------------------------------ the funnel
+def test_funnel_hands_delays_to_transfer_entropy():
+    r, pairs = _planted(n_pairs=3, T=300, seed=51, lag=2)
+    ccf, te = CcfBestScreen(max_lag=4, surrogates=49), TransferEntropyScreen(surrogates=49)
+    out = run_funnel([ccf, te], r, pairs)
+    assert out.results["transfer_entropy"].lag.tolist() == [2, 2, 2]          # ccf_best's delay
+    g = GrangerScreen(series="log_return", min_lag=3, max_lag=3)
+    out = run_funnel([g, te], r, pairs)
+    assert out.results["granger"].lag.tolist() == [3, 3, 3]
+    assert out.results["transfer_entropy"].lag.tolist() == [1, 1, 1]          # a lag order is not a delay
+    r, pairs = _planted(n_pairs=3, T=300, seed=53, lag=1)                   # the Lévy area sees lag 1 only
+    noise = [(b, a) for a, b in pairs]
+    out = run_funnel([LevyAreaScreen(surrogates=49), te], r, pairs + noise)
+    assert out.results["transfer_entropy"].pairs == tuple(out.results["levy_area"].kept_pairs)
+    assert all(out.dropped[f"{a}->{b}"] == "levy_area" for a, b in noise)
+    with pytest.raises(ValueError, match="twice"):
+        run_funnel([te, TransferEntropyScreen()], r, pairs)
+
+
+def test_granger_later_in_the_funnel_screens_only_its_pairs():
+    r, pairs = _planted(n_pairs=3, T=200, seed=52)
+    everything = [(a, b) for a in r.columns for b in r.columns if a != b]
+    full = GrangerScreen(series="log_return", min_lag=2, max_lag=4).run(r, everything)
+    part = GrangerScreen(series="log_return", min_lag=2, max_lag=4).run(r, pairs)
+    assert part.pairs == tuple(pairs)
+    assert part.details["granger_pvalues"]["n_tests"] == 3 * 3
+    for k, (a, b) in enumerate(pairs):   # the same F-tests: bivariate, other symbols do not matter
+        scan = full.raw[0]
+        assert part.raw[0].pvalues.loc[(a, b)].tolist() == pytest.approx(scan.pvalues.loc[(a, b)].tolist())
+
+
+# --------------------------------------------------------------------------------------------- config
+def test_selection_config_validates_names_duplicates_and_rules():
+    s = parse_settings({"selection": {"screens": ["levy_area", "transfer_entropy"], "rules": {"levy_area": "top_k"},
+                                      "top_k": 3}})
+    screen = make_screen("levy_area", s)
+    assert screen.rule == "top_k" and screen.top_k == 3 and make_screen("transfer_entropy", s).rule == "test"
+    with pytest.raises(ConfigError, match="selection.screens"):
+        parse_settings({"selection": {"screens": ["granger", "levy"]}})
+    with pytest.raises(ConfigError, match="more than once"):
+        parse_settings({"selection": {"screens": ["granger", "granger"]}})
+    with pytest.raises(ConfigError, match="at least one"):
+        parse_settings({"selection": {"screens": []}})
+    s = Settings().override(**{"selection.screens": ["ccf_auc"], "selection.rule": "top_k"})
+    assert make_screen("ccf_auc", s).rule == "top_k"
