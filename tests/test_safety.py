@@ -538,6 +538,23 @@ def test_dropped_rows_are_printed_and_written_to_selection_and_report(tmp_path, 
     assert "## Data quality" in report and "`nan` (dropped)" in report
 
 
+def test_signal_prints_the_rows_it_dropped(tmp_path, capsys):
+    d = tmp_path / "d"
+    write_rows(d, "MU", real_rows("MU", "2023-01-03", "2023-06-08"))
+    write_rows(d, "QCOM", set_cell(real_rows("QCOM", "2023-01-03", "2023-06-08"), 90, "Close", ""))
+    sel = tmp_path / "selection.json"
+    sel.write_text(json.dumps({"asof": "2023-05-01", "train": {}, "universe": ["MU", "QCOM"], "anomalies": [],
+                               "volatility_clusters": {}, "candidates": [], "granger": {},
+                               "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}], "volts_version": "-",
+                               "config_sha256": "-", "data_sha256": "-"}))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\non_invalid = "drop"\nmissing = "drop_dates"\n')
+    rc, out, err = _volts(capsys, "signal", "--selection", sel, "--config", cfg, "--data-dir", d,
+                          "--out", tmp_path / "signals")
+    assert rc == 0, err
+    assert "data: 2 row(s) dropped (findings: missing_bar 1, nan 1)" in out
+
+
 def test_data_check_honours_on_invalid(tmp_path, capsys):
     write_rows(tmp_path / "d", "MSFT", set_cell(_rows(), 10, "Close", ""))
     rc, _, _ = _check(capsys, tmp_path / "d")

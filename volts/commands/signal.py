@@ -88,6 +88,9 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
 
         targets = compute_targets(pairs, market, asof=asof, ma_window=st.ma_window, mode=st.mode)
         _print_targets(targets, console, source)
+        from volts.commands.select import data_quality, data_quality_line
+
+        console.print(data_quality_line(data_quality(market)), markup=False)
         meta = {"source": source, "selection": str(selection_path), "selection_asof": selection.get("asof"),
                 "volts_version": __version__, "config_sha256": settings.sha256(), "data_sha256": market.sha256(),
                 "created": now_utc_iso()}
