@@ -166,7 +166,7 @@ def test_errors(paper_market):
         run_backtest(paper_market, pairs, start="2023-07-01", end="2023-07-02")  # a weekend
     with pytest.raises(DataError, match="XYZ"):
         run_backtest(paper_market, [PairSpec("XYZ", "QCOM", 2)], start="2023-06-08", end="2023-08-12")
-    with pytest.raises(DataError, match="MU: 22 bars needed before 2019-01-15"):
+    with pytest.raises(DataError, match="MU->QCOM: lag 2 with ma_window 20 needs 22 leader bars before 2019-01-15"):
         run_backtest(paper_market, pairs, start="2019-01-15", end="2019-03-01")
     with pytest.raises(ValueError, match="warmup"):
         run_backtest(paper_market, pairs, start="2023-06-08", end="2023-08-12", warmup=5)

@@ -123,7 +123,7 @@ def test_execute_twice_sends_orders_once(capsys, tmp_path, ref_data_dir, selecti
     journal = tmp_path / "journal.sqlite"
     with serve_standin(ref_data_dir, until=ASOF, login=31337, password=PASSWORD) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
-        args = ["--selection", selection, "--config", cfg, "--asof", ASOF, "--execute", "--yes",
+        args = ["--selection", selection, "--config", cfg, "--asof", ASOF, "--execute", "--yes", "--allow-stale",
                 "--journal", journal, "--out", tmp_path / "s"]
         rc, out1, err1 = cli(capsys, *args)
         assert rc == 0, err1
@@ -160,7 +160,7 @@ def test_faults_exit_4_with_one_line_and_no_file(capsys, tmp_path, ref_data_dir,
     with serve_standin(ref_data_dir, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
         rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--journal", journal, "--out", tmp_path / "s")
+                           "--yes", "--allow-stale", "--journal", journal, "--out", tmp_path / "s")
     assert rc == 4
     line = one_error_line(err)
     if name == "missing symbol":
@@ -181,7 +181,7 @@ def test_rejected_order_exits_4_after_journaling(capsys, tmp_path, ref_data_dir,
     with serve_standin(ref_data_dir, until=ASOF, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
         rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--journal", journal, "--out", tmp_path / "s")
+                           "--yes", "--allow-stale", "--journal", journal, "--out", tmp_path / "s")
     assert rc == 4
     assert "retcode 10006 (Request rejected)" in one_error_line(err)
     rows = sqlite3.connect(journal).execute("SELECT kind, payload FROM events ORDER BY id").fetchall()
@@ -197,7 +197,7 @@ def test_connection_drop_while_executing_does_not_double_send(capsys, tmp_path, 
     with serve_standin(ref_data_dir, until=ASOF, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
         rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--journal", tmp_path / "j.sqlite", "--out", tmp_path / "s")
+                           "--yes", "--allow-stale", "--journal", tmp_path / "j.sqlite", "--out", tmp_path / "s")
     assert rc == 0, err
     expected = expected_targets(ref_data_dir)
     assert len(standin.fills) == len(standin.orders_received) == sum(1 for v in expected.values() if v != 0)
@@ -230,7 +230,7 @@ def test_order_send_failing_for_good_exits_4_and_journals_every_request(capsys, 
     with serve_standin(ref_data_dir, until=ASOF, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port, retries=2)
         rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--journal", journal, "--out", tmp_path / "s")
+                           "--yes", "--allow-stale", "--journal", journal, "--out", tmp_path / "s")
     assert rc == 4 and "order_send for QCOM failed 3 time(s)" in one_error_line(err)
     assert standin.fills == [] and standin.orders_received == []
     rows = sqlite3.connect(journal).execute("SELECT kind, payload FROM events ORDER BY id").fetchall()

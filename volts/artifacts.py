@@ -328,7 +328,8 @@ def read_selection(path: str | Path) -> dict:
     Raises
     ------
     ArtifactError
-        Missing file, invalid JSON, a missing field (named), or a malformed pair.
+        Missing file, invalid JSON, a missing field (named), or a malformed pair (:func:`volts.pairs.check_pair`:
+        a symbol breaking the symbol rule, leader == follower, a lag that is not an integer >= 1).
     """
     data = read_json(path)
     if not isinstance(data, dict):
@@ -345,6 +346,8 @@ def read_selection(path: str | Path) -> dict:
                             f"or fix the field")
     if not isinstance(data["pairs"], list):
         raise ArtifactError(f"{path}: 'pairs' must be a list")
+    from volts.pairs import check_pair
+
     for i, pair in enumerate(data["pairs"]):
         lacking = [f for f in PAIR_FIELDS if not isinstance(pair, dict) or f not in pair]
         if lacking:
@@ -353,10 +356,9 @@ def read_selection(path: str | Path) -> dict:
             if not isinstance(pair[role], str) or not pair[role].strip():
                 raise ArtifactError(f"{path}: pairs[{i}]: {role} must be one symbol (a string), got "
                                     f"{pair[role]!r}")
-        lag = pair["lag"]
-        if not isinstance(lag, int) or isinstance(lag, bool) or lag < 1:
-            raise ArtifactError(f"{path}: pairs[{i}] ({pair['leader']}->{pair['follower']}): lag must be an "
-                                f"integer >= 1, got {lag!r}")
+        # symbols (strict pattern: no paths), leader != follower, lag an integer >= 1: volts.pairs, shared
+        # by `volts signal` and `volts backtest`
+        check_pair(pair, f"{path}: pairs[{i}]", error=ArtifactError)
     return data
 
 

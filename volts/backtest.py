@@ -51,6 +51,7 @@ from strategies.lead_lag_trend import LeadLagTrend, affordable_shares  # 'strate
 from volts.data.market import MarketData
 from volts.errors import DataError
 from volts.metrics import PerformanceMetrics, compute_metrics
+from volts.pairs import check_history
 from volts.signals import MODES
 
 __all__ = ["PairSpec", "PairRun", "BacktestResult", "FixedPlusPercentCommission", "CashCappedFiller",
@@ -670,9 +671,9 @@ def run_backtest(market: MarketData, pairs: Sequence[PairSpec], *, start, end, c
         warm = need if warmup is None else int(warmup)
         if warm < need:
             raise ValueError(f"{p.name}: warmup {warm} is below ma_window + lag = {need} bars")
-        if first < warm:
-            raise DataError(f"{p.leader}: {warm} bars needed before {window[0].date()} for the SMA warm-up of "
-                            f"{p.name}; the data start on {market.dates[0].date()} ({first} bars before)")
+        # the same history check as `volts signal` (volts.pairs); the backtest asks one bar more
+        check_history(f"{p.leader}->{p.follower}", lag=int(p.lag), ma_window=int(ma_window), have=first,
+                      need=warm, when=f"before {window[0].date()}", data_start=market.dates[0].date())
         lo = first - warm
         leader = market.bars(p.leader).iloc[lo:]
         follower = market.bars(p.follower).iloc[lo:]

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from volts.errors import ConfigError
 
@@ -130,6 +130,17 @@ class DataSettings(_Section):
         if dupes:
             raise ValueError(f"data.universe lists {', '.join(dupes)} more than once; list each symbol once")
         return self
+
+    @field_validator("universe")
+    @classmethod
+    def _symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from volts.symbols import check_symbols
+
+        try:
+            check_symbols(value, "data.universe")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class WindowSettings(_Section):
@@ -304,6 +315,7 @@ class LiveSettings(_Section):
     journal: str = "journal.sqlite"
     volume_per_pair: float | None = Field(None, gt=0, description="fixed lots per pair; None = capital / price")
     deviation_points: int = Field(20, ge=0)
+    lock_timeout_seconds: float = Field(60.0, ge=0, description="wait this long for another run's journal lock")
 
 
 class Settings(_Section):

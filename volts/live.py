@@ -27,9 +27,21 @@ Safety rules of :func:`execute_targets` (decisions)
   symbol's ``volume_step``, capped at ``volume_max``; below ``volume_min`` the pair is refused before any order
   of the run is sent.
 
-Sessions (decision): the session of a target is the market's next date after the last close used when the data
-hold it (a replay), else the next business day (Mon-Fri; exchange holidays are not known, so the day after a
-Friday close before a Monday holiday is reported as that Monday).
+* One run at a time per journal: :func:`execute_targets` holds a lock file (``<journal>.lock``, ``filelock``)
+  from before it reads the positions until the last result is journaled, so a second ``volts signal --execute``
+  waits (``live.lock_timeout_seconds``) and then finds the pair complete, instead of reading "no position" and
+  sending a second order. One account = one journal.
+* Volumes, not only signs, are reconciled: the wanted position is sign x volume; a partial fill (retcode 10010)
+  leaves the pair unfinished for its session and the next run sends only the difference (the volume planned for
+  the session is kept in the journal, so a price move between runs does not resize the position).
+* Stale data are refused: a target whose last close is older than the exchange's last closed session (by the
+  exchange calendar) is not executed unless ``allow_stale`` (``--allow-stale``); a last bar from a session that
+  has not closed yet is always refused.
+* An order whose reply never came (connection or terminal lost inside ``order_send``) has an unknown outcome:
+  the message says so and names the journal file and the ``request`` row id holding it.
+
+Sessions (decision): the session of a target is the exchange's next session after the last close used, from the
+exchange calendar (:mod:`volts.calendar`, XNYS): the session after Monday 2023-07-03 is Wednesday 2023-07-05.
 
 Source: METHOD.md §6 (timing), ARCHITECTURE.md "Time semantics"; MetaTrader5 Python API (``positions_get``,
 ``symbol_info``, ``order_send``, trade return codes).
@@ -117,24 +129,21 @@ class Target:
                 "mode": self.mode}
 
 
-def _pair_fields(pair: Any) -> tuple[str, str, int]:
-    get = pair.get if isinstance(pair, Mapping) else (lambda k: getattr(pair, k, None))
-    leader, follower, lag = get("leader"), get("follower"), get("lag")
-    if not leader or not follower or lag is None:
-        raise UsageError(f"selection pair {pair!r} lacks leader, follower or lag")
-    if isinstance(lag, bool) or int(lag) != lag or int(lag) < 1:
-        raise UsageError(f"selection pair {leader}->{follower}: lag must be an integer >= 1 (got {lag!r})")
-    return str(leader), str(follower), int(lag)
+def _pair_fields(pair: Any, where: str = "selection pair") -> tuple[str, str, int]:
+    from volts.pairs import check_pair
+
+    return check_pair(pair, where)
 
 
-def next_session(asof: pd.Timestamp, dates: pd.DatetimeIndex | None = None) -> dt.date:
-    """The session after the close of ``asof``: the next date in ``dates`` if any, else the next business day."""
-    asof = pd.Timestamp(asof).normalize()
-    if dates is not None:
-        later = dates[dates > asof]
-        if len(later):
-            return later[0].date()
-    return (asof + pd.offsets.BDay(1)).date()
+def next_session(asof, dates: pd.DatetimeIndex | None = None) -> dt.date:
+    """The exchange session after the close of ``asof`` (:func:`volts.calendar.next_session`, XNYS).
+
+    ``dates`` is accepted for compatibility and ignored: the exchange calendar, not the data, says which day
+    trades next.
+    """
+    from volts.calendar import next_session as calendar_next
+
+    return calendar_next(asof)
 
 
 def compute_targets(selection_pairs: Iterable[Any], market: MarketData, *, asof=None, ma_window: int = 20,
@@ -164,7 +173,10 @@ def compute_targets(selection_pairs: Iterable[Any], market: MarketData, *, asof=
     DataError
         A leader is not in the market data, or no bar is dated on or before ``asof``.
     UsageError
-        A pair lacks leader/follower/lag or has a lag < 1.
+        A pair lacks leader/follower/lag, names a symbol twice or breaks the symbol rule, or has a lag < 1.
+    DataError
+        Fewer than ``ma_window + lag - 1`` leader closes up to ``asof`` (the warm-up is short: the signal would
+        be undefined, never read as flat).
 
     Notes
     -----
@@ -178,14 +190,18 @@ def compute_targets(selection_pairs: Iterable[Any], market: MarketData, *, asof=
     if len(known) == 0:
         raise DataError(f"no bar on or before {cut.date()} (data start {dates[0].date()})")
     last = known[-1]
-    session = next_session(last, dates)
+    from volts.pairs import check_history
+
+    session = next_session(last)
     out = []
-    for pair in selection_pairs:
-        leader, follower, lag = _pair_fields(pair)
+    for k, pair in enumerate(selection_pairs):
+        leader, follower, lag = _pair_fields(pair, f"selection pairs[{k}]")
         if leader not in market.symbols:
             raise DataError(f"{leader}: leader of {leader}->{follower} not in the market data "
                             f"({', '.join(market.symbols)})")
         closes = market.close[leader].loc[:last]
+        check_history(f"{leader}->{follower}", lag=lag, ma_window=int(ma_window), have=int(closes.notna().sum()),
+                      when=f"up to {last.date()}", data_start=dates[0].date())
         target = int(next_session_target(closes, lag=lag, ma_window=ma_window, mode=mode))
         i = len(closes) - lag
         if i >= ma_window - 1:
@@ -336,6 +352,25 @@ class Journal:
         answered = {e["payload"].get("request_uid") for e in events if e["kind"] in ("result", "error")}
         return [e for e in events if e["kind"] == "request" and e["payload"].get("request_uid") not in answered]
 
+    def last_plan(self, pair: str) -> dict | None:
+        """The latest decision of ``pair`` (any session) that planned a position volume: its payload (with
+        ``target``, ``volume``, ``session`` added), or None."""
+        rows = self._db.execute("SELECT session, payload FROM events WHERE pair = ? AND kind = 'decision' "
+                                "ORDER BY id DESC", (pair,)).fetchall()
+        for session, text in rows:
+            payload = json.loads(text)
+            if payload.get("volume") is not None and payload.get("action") != "skip":
+                return {**payload, "session": session}
+        return None
+
+    def lock(self, timeout: float = 60.0):
+        """An exclusive lock on this journal across processes (``filelock``, file ``<journal>.lock``).
+
+        Use as a context manager around reading positions and sending orders: a second process waits up to
+        ``timeout`` seconds, then gets a :class:`BrokerError` naming the lock file (nothing sent).
+        """
+        return _JournalLock(self.path, timeout)
+
     def close(self) -> None:
         """Close the database (idempotent)."""
         if self._db is not None:
@@ -347,6 +382,30 @@ class Journal:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _JournalLock:
+    def __init__(self, path: Path, timeout: float) -> None:
+        from filelock import FileLock
+
+        self.path = Path(f"{path}.lock")
+        self.timeout = float(timeout)
+        self._lock = FileLock(str(self.path), timeout=self.timeout)
+
+    def __enter__(self) -> "_JournalLock":
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise BrokerError(f"{self.path}: another volts run holds the journal lock (still executing orders "
+                              f"after {self.timeout:g} s); nothing was sent. Wait for it to finish and run again "
+                              "(it reconciles with the positions), or raise live.lock_timeout_seconds") from None
+        log.debug("journal lock %s acquired", self.path)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
 
 
 # --------------------------------------------------------------------------------------------- execution
@@ -363,8 +422,9 @@ class PairExecution:
     before : int
         Position sign found on the terminal (magic-number positions only; 2 = long and short at once).
     action : str
-        ``none`` (already there), ``open``, ``close``, ``flip``, ``skip`` (completed earlier this session),
-        ``failed``.
+        ``none`` (already there), ``open``, ``close``, ``flip``, ``adjust`` (right side, wrong volume: only the
+        difference is traded), ``skip`` (completed earlier this session), ``partial`` (an order was filled in
+        part; a later run sends the rest), ``failed``.
     orders : tuple of dict
         One per ``order_send``: step, request_uid, retcode, comment, deal, order, volume, price.
     message : str
@@ -383,8 +443,8 @@ class PairExecution:
 
     @property
     def ok(self) -> bool:
-        """True unless the pair failed."""
-        return self.action != "failed"
+        """True unless the pair failed or was filled in part."""
+        return self.action not in ("failed", "partial")
 
     def to_dict(self) -> dict:
         """JSON-ready plain dict."""
@@ -484,9 +544,49 @@ def _result_dict(result: Any) -> dict:
             "request_id": get("request_id", int, 0), "retcode_external": get("retcode_external", int, 0)}
 
 
+def check_fresh(targets: list[Target], *, now=None, allow_stale: bool = False, calendar: str = "XNYS") -> None:
+    """Refuse to trade on stale data or on a bar whose session has not closed.
+
+    Parameters
+    ----------
+    targets : list of Target
+        Their ``asof`` is the last close used.
+    now : datetime or callable, optional
+        The current instant (naive = UTC); default the system clock.
+    allow_stale : bool
+        Trade targets whose last close is older than the exchange's last closed session (``--allow-stale``).
+    calendar : str
+        Exchange calendar (:mod:`volts.calendar`).
+
+    Raises
+    ------
+    DataError
+        The last close is older than the last closed session (unless ``allow_stale``), or later than it (a bar
+        of a session still trading, or from the future: never allowed).
+    """
+    from volts.calendar import last_closed_session
+
+    if not targets:
+        return
+    closed = last_closed_session(now, calendar=calendar)
+    asof = min(t.asof for t in targets)
+    latest = max(t.asof for t in targets)
+    if latest > closed:
+        raise DataError(f"the data end on {latest}, but the last {calendar} session closed by now is {closed}: "
+                        f"the bar of {latest} is not final (a session still trading, or a date in the future); "
+                        "nothing sent")
+    if asof < closed and not allow_stale:
+        raise DataError(f"stale data: the last close used is {asof}, but {calendar} has closed {closed} since; "
+                        f"orders 'for {targets[0].session}' would trade a past session's signal. Refresh the data "
+                        "(or pass --allow-stale to trade on them anyway); nothing sent")
+    if asof < closed:
+        log.warning("stale data allowed: last close %s, last closed session %s", asof, closed)
+
+
 def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic: int = 20230608,
                     volume_per_pair: float | None = None, capital: float = 1000.0, deviation: int = 20, now=None,
-                    settings: Mt5Settings | None = None) -> list[PairExecution]:
+                    settings: Mt5Settings | None = None, allow_stale: bool = False,
+                    lock_timeout: float = 60.0) -> list[PairExecution]:
     """Bring the terminal's positions to the targets with market orders, journaling every step.
 
     Parameters
@@ -496,7 +596,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
     terminal : volts.data.mt5.Mt5Terminal or MetaTrader5-like API object
         Where to trade (an API object is wrapped with default retries).
     journal : Journal
-        Event log; also the idempotency record (see the module docstring).
+        Event log; also the idempotency record and the lock between runs (see the module docstring).
     magic : int
         Magic number of volts' orders (``live.magic``); positions with another magic are ignored.
     volume_per_pair : float, optional
@@ -506,9 +606,13 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
     deviation : int
         Maximal price deviation in points (``live.deviation_points``).
     now : datetime or callable, optional
-        Clock for staleness checks and journal stamps (default system UTC).
+        Clock for the staleness check and journal stamps (default system UTC).
     settings : Mt5Settings, optional
-        Symbol mapping (``symbol_map``/prefix/suffix) and exchange zone; default identity mapping.
+        Symbol mapping (``symbol_map``/prefix/suffix); default identity mapping.
+    allow_stale : bool, default False
+        Trade although the last close is older than the exchange's last closed session (:func:`check_fresh`).
+    lock_timeout : float, default 60
+        Seconds to wait for another run holding the journal's lock (``live.lock_timeout_seconds``).
 
     Returns
     -------
@@ -519,14 +623,17 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
     ------
     UsageError
         Two targets share a follower.
+    DataError
+        Stale or unfinished data (:func:`check_fresh`), before any terminal call.
     BrokerError
-        A terminal failure after retries (raised at once, after journaling it), or, after every pair was
-        processed, the first rejected order (retcode and comment) or refused size.
+        A terminal failure after retries (raised at once, after journaling it; when an order's reply was lost
+        the message says its outcome is unknown and names the journal file and row), the journal lock held by
+        another run beyond ``lock_timeout``, or, after every pair was processed, the first rejected, partially
+        filled or refused order.
     """
     from volts.data.mt5 import TRANSIENT_EXCEPTIONS, as_terminal, resolve_symbols
 
     settings = settings or Mt5Settings()
-    term = as_terminal(terminal, retries=settings.retries, backoff_seconds=settings.backoff_seconds)
     clock = _clock(now)
     followers = [t.follower for t in targets]
     dupes = sorted({f for f in followers if followers.count(f) > 1})
@@ -535,73 +642,81 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                          "their positions apart (use one pair per follower)")
     if not targets:
         return []
+    check_fresh(targets, now=clock, allow_stale=allow_stale)
+    term = as_terminal(terminal, retries=settings.retries, backoff_seconds=settings.backoff_seconds)
     mapping = resolve_symbols(term, followers, settings)
-    stamp = pd.Timestamp(clock())
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-    today = stamp.tz_convert(settings.exchange_timezone).date()
 
-    # lot sizes first: a refused size stops the run before any order is sent
-    infos: dict[str, Any] = {}
-    volumes: dict[str, float | None] = {}
-    for t in targets:
-        broker = mapping[t.follower]
-        info = _symbol_info(term, broker)
-        infos[t.follower] = info
-        if t.target == 0:
-            volumes[t.follower] = None
-            continue
-        price = float(info.ask if t.target > 0 else info.bid) or float(getattr(info, "last", 0.0) or 0.0)
-        volumes[t.follower] = order_volume(
-            price=price, volume_min=float(info.volume_min), volume_max=float(info.volume_max),
-            volume_step=float(info.volume_step), contract_size=float(getattr(info, "trade_contract_size", 1.0) or 1),
-            volume_per_pair=volume_per_pair, capital=capital, label=t.pair)
+    with journal.lock(lock_timeout):
+        # lot sizes first: a refused size stops the run before any order is sent
+        infos: dict[str, Any] = {}
+        volumes: dict[str, float | None] = {}
+        for t in targets:
+            broker = mapping[t.follower]
+            info = _symbol_info(term, broker)
+            infos[t.follower] = info
+            if t.target == 0:
+                volumes[t.follower] = None
+                continue
+            price = float(info.ask if t.target > 0 else info.bid) or float(getattr(info, "last", 0.0) or 0.0)
+            volumes[t.follower] = order_volume(
+                price=price, volume_min=float(info.volume_min), volume_max=float(info.volume_max),
+                volume_step=float(info.volume_step),
+                contract_size=float(getattr(info, "trade_contract_size", 1.0) or 1),
+                volume_per_pair=volume_per_pair, capital=capital, label=t.pair)
 
-    reports: list[PairExecution] = []
-    failures: list[str] = []
-    for t in targets:
-        broker = mapping[t.follower]
-        key = {"session": t.session, "pair": t.pair}
-        if journal.completed(t.session, t.pair):
-            journal.record("decision", {"action": "skip", "target": t.target,
-                                        "reason": "target already reached for this session"}, **key)
-            reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target, "skip"))
-            continue
-        pending = journal.pending(t.session, t.pair)
-        positions = _positions(term, broker, magic)
-        before = _sign(positions, term)
-        stale = t.session < today
-        if stale:
-            log.warning("%s: target for session %s, which is before today (%s); stale data?", t.pair, t.session,
-                        today)
-        action = "none" if before == t.target else (
-            "open" if before == 0 else ("close" if t.target == 0 else "flip"))
-        journal.record("decision", {
-            "action": action, "target": t.target, "before": before, "asof": t.asof, "lag": t.lag,
-            "signal_date": t.signal_date, "leader_close": t.leader_close, "sma": t.sma, "broker_symbol": broker,
-            "positions": positions, "pending_requests": [p["payload"].get("request_uid") for p in pending],
-            "stale": stale}, **key)
-        for p in pending:  # the positions just read are the truth about what those requests did
-            journal.record("result", {"status": "reconciled", "request_uid": p["payload"].get("request_uid"),
-                                      "positions": positions}, **key)
-        try:
-            orders = _drive_pair(t, term, journal, broker, infos[t.follower], volumes[t.follower], positions,
-                                 magic=magic, deviation=deviation, key=key)
-        except _Rejected as exc:
-            failures.append(str(exc))
-            reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, "failed",
-                                         tuple(exc.orders), str(exc)))
-            continue
-        except BrokerError as exc:
-            journal.record("error", {"message": str(exc), "stage": "execute"}, **key)
-            raise
-        except TRANSIENT_EXCEPTIONS as exc:  # a connection failure outside the retried calls
-            message = term.scrub(f"{t.pair}: connection to the {term.description} failed while executing "
-                                 f"({type(exc).__name__}); check the positions before running again")
-            journal.record("error", {"message": message, "stage": "execute"}, **key)
-            raise BrokerError(message) from None
-        journal.record("result", {"status": "complete", "position": t.target, "orders": len(orders)}, **key)
-        reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, action,
-                                     tuple(orders)))
+        reports: list[PairExecution] = []
+        failures: list[str] = []
+        for t in targets:
+            broker = mapping[t.follower]
+            key = {"session": t.session, "pair": t.pair}
+            if journal.completed(t.session, t.pair):
+                journal.record("decision", {"action": "skip", "target": t.target,
+                                            "reason": "target already reached for this session"}, **key)
+                reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target, "skip"))
+                continue
+            pending = journal.pending(t.session, t.pair)
+            positions = _positions(term, broker, magic)
+            before = _sign(positions, term)
+            info = infos[t.follower]
+            want = _wanted_volume(t, positions, term, journal, volumes[t.follower])
+            steps = _plan(t, positions, term, want, info)
+            action = _action(before, t.target, steps)
+            journal.record("decision", {
+                "action": action, "target": t.target, "before": before, "asof": t.asof, "lag": t.lag,
+                "signal_date": t.signal_date, "leader_close": t.leader_close, "sma": t.sma,
+                "broker_symbol": broker, "positions": positions, "volume": want,
+                "held": _held(positions, term), "steps": [[k, v] for k, _, v in steps],
+                "pending_requests": [p["payload"].get("request_uid") for p in pending]}, **key)
+            for p in pending:  # the positions just read are the truth about what those requests did
+                journal.record("result", {"status": "reconciled", "request_uid": p["payload"].get("request_uid"),
+                                          "positions": positions}, **key)
+            try:
+                orders = _drive_pair(t, term, journal, broker, info, want, steps, magic=magic,
+                                     deviation=deviation, key=key)
+            except _Partial as exc:
+                journal.record("result", {"status": "partial", "message": str(exc)}, **key)
+                failures.append(str(exc))
+                reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, "partial",
+                                             tuple(exc.orders), str(exc)))
+                continue
+            except _Rejected as exc:
+                failures.append(str(exc))
+                reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, "failed",
+                                             tuple(exc.orders), str(exc)))
+                continue
+            except BrokerError as exc:
+                journal.record("error", {"message": str(exc), "stage": "execute"}, **key)
+                raise
+            except TRANSIENT_EXCEPTIONS as exc:  # a connection failure outside the retried calls
+                message = term.scrub(f"{t.pair}: connection to the {term.description} failed while executing "
+                                     f"({type(exc).__name__}); check the positions before running again "
+                                     f"(journal {journal.path})")
+                journal.record("error", {"message": message, "stage": "execute"}, **key)
+                raise BrokerError(message) from None
+            journal.record("result", {"status": "complete", "position": t.target, "volume": want,
+                                      "orders": len(orders)}, **key)
+            reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, action,
+                                         tuple(orders)))
     if failures:
         more = f" (+{len(failures) - 1} more pair(s) failed)" if len(failures) > 1 else ""
         raise BrokerError(failures[0] + more)
@@ -614,43 +729,109 @@ class _Rejected(BrokerError):
         self.orders = orders
 
 
-def _plan(t: Target, positions: list[dict], term) -> list[tuple[str, dict | None]]:
-    """Steps from the current positions to the target: ('close', position) ... then ('open', None)."""
+class _Partial(_Rejected):
+    """An order filled in part (retcode 10010, or a smaller volume than asked)."""
+
+
+def _held(positions: list[dict], term) -> float:
+    """Net held volume in lots: long positive, short negative."""
     buy = term.const("POSITION_TYPE_BUY")
-    want = None if t.target == 0 else (buy if t.target > 0 else term.const("POSITION_TYPE_SELL"))
-    steps: list[tuple[str, dict | None]] = [("close", p) for p in positions if p["type"] != want]
-    if want is not None and not any(p["type"] == want for p in positions):
-        steps.append(("open", None))
+    return round(sum(p["volume"] if p["type"] == buy else -p["volume"] for p in positions), 8)
+
+
+def _wanted_volume(t: Target, positions: list[dict], term, journal: Journal, fresh: float | None) -> float:
+    """Lots the pair should hold (>= 0; the side is ``t.target``).
+
+    The volume planned when the position was opened is kept while the side stays (as the backtest holds its
+    shares): the latest journaled plan of the pair with the same side, if positions of that side are held
+    (this also completes a partial fill of an earlier run). Without such a plan, a held position of the right
+    side is kept as it is; otherwise the fresh size (``fresh``) is used.
+    """
+    if t.target == 0:
+        return 0.0
+    buy = term.const("POSITION_TYPE_BUY")
+    side = [p for p in positions if (p["type"] == buy) == (t.target > 0)]
+    if side:
+        plan = journal.last_plan(t.pair)
+        if plan is not None and int(plan.get("target", 0)) == t.target and plan.get("volume"):
+            return float(plan["volume"])
+        return round(sum(p["volume"] for p in side), 8)
+    return float(fresh)
+
+
+def _plan(t: Target, positions: list[dict], term, want: float, info: Any) -> list[tuple[str, dict | None, float]]:
+    """Steps from the current positions to ``want`` lots on the target's side: ``(kind, position, lots)`` with
+    kind ``close`` (a whole position of the wrong side), ``reduce`` (part of a position of the right side) or
+    ``open`` (the missing lots)."""
+    buy = term.const("POSITION_TYPE_BUY")
+    step = float(getattr(info, "volume_step", 0) or 0) or 1e-8
+    tol = step / 2
+    decimals = max(0, -int(math.floor(math.log10(step)))) + 2
+    wanted_type = None if t.target == 0 else (buy if t.target > 0 else term.const("POSITION_TYPE_SELL"))
+    steps: list[tuple[str, dict | None, float]] = [("close", p, float(p["volume"])) for p in positions
+                                                   if p["type"] != wanted_type]
+    side = sorted((p for p in positions if p["type"] == wanted_type), key=lambda p: -p["volume"])
+    held = sum(p["volume"] for p in side)
+    if held < want - tol:
+        lots = round(math.floor((want - held) / step + 1e-9) * step, decimals)
+        vmin = float(getattr(info, "volume_min", 0) or 0)
+        if lots >= vmin - 1e-12 and lots > 0:
+            steps.append(("open", None, lots))
+        else:
+            log.warning("%s: %.6g lots missing, below the broker's minimum %.6g: left as it is", t.pair,
+                        want - held, vmin)
+    elif held > want + tol:
+        excess = held - want
+        for p in side:
+            if excess <= tol:
+                break
+            lots = round(min(p["volume"], math.floor(excess / step + 1e-9) * step), decimals)
+            if lots <= 0:
+                break
+            steps.append(("close" if lots >= p["volume"] - 1e-12 else "reduce", p, lots))
+            excess -= lots
     return steps
 
 
-def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, volume: float | None,
-                positions: list[dict], *, magic: int, deviation: int, key: dict) -> list[dict]:
+def _action(before: int, target: int, steps) -> str:
+    if not steps:
+        return "none"
+    if before == target:
+        return "adjust"
+    if before == 0:
+        return "open"
+    return "close" if target == 0 else "flip"
+
+
+def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want: float,
+                steps: list[tuple[str, dict | None, float]], *, magic: int, deviation: int,
+                key: dict) -> list[dict]:
     buy_type, sell_type = term.const("ORDER_TYPE_BUY"), term.const("ORDER_TYPE_SELL")
     filling = _filling(info, term)
     done: list[dict] = []
     lost = 0
-    steps = _plan(t, positions, term)
+    last_unknown: tuple[int, str] | None = None  # (journal row, request uid) of the latest unknown outcome
     while steps:
-        step, pos = steps[0]
-        fresh = _symbol_info(term, broker)
-        if step == "close":
+        step, pos, lots = steps[0]
+        try:
+            fresh = _symbol_info(term, broker)
+        except BrokerError as exc:
+            raise _unknown(exc, t, journal, last_unknown) from None
+        if step in ("close", "reduce"):
             side = sell_type if pos["type"] == term.const("POSITION_TYPE_BUY") else buy_type
-            lots = float(pos["volume"])
         else:
             side = buy_type if t.target > 0 else sell_type
-            lots = float(volume)
         price = float(fresh.ask if side == buy_type else fresh.bid) or float(getattr(fresh, "last", 0.0) or 0.0)
         request: dict[str, Any] = {
             "action": int(term.const("TRADE_ACTION_DEAL")), "symbol": str(broker), "volume": float(lots),
             "type": int(side), "price": float(price), "deviation": int(deviation), "magic": int(magic),
             "comment": order_comment(t), "type_time": int(term.const("ORDER_TIME_GTC")),
             "type_filling": int(filling)}
-        if step == "close":
+        if step in ("close", "reduce"):
             request["position"] = int(pos["ticket"])
         uid = uuid.uuid4().hex
-        journal.record("request", {"status": "pending", "step": step, "request_uid": uid, "request": request},
-                       **key)
+        row = journal.record("request", {"status": "pending", "step": step, "request_uid": uid,
+                                         "request": request}, **key)
         outcome_unknown = None
         try:
             result = term.call_once("order_send", request)
@@ -664,21 +845,36 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, volum
             result = None
         if result is None:
             reason = outcome_unknown or f"order_send returned None ({term.last_error()})"
-            journal.record("error", {"request_uid": uid, "message": reason, "outcome": "unknown"}, **key)
+            journal.record("error", {"request_uid": uid, "message": reason, "outcome": "unknown",
+                                     "request_row": row}, **key)
+            last_unknown = (row, uid)
             lost += 1
             if lost > term.retries:
-                raise BrokerError(f"{t.pair}: order_send for {broker} failed {lost} time(s): {reason}")
+                raise BrokerError(f"{t.pair}: order_send for {broker} failed {lost} time(s): {reason}; the "
+                                  f"outcome of the last {step} order ({lots:g} lots) is unknown: journal "
+                                  f"{journal.path}, request row id {row} (request_uid {uid}); check the "
+                                  "terminal's positions before running again")
             log.info("%s: %s; reading positions before deciding again", t.pair, reason)
             term._wait(lost)
-            positions = _positions(term, broker, magic)
-            steps = _plan(t, positions, term)
+            try:
+                positions = _positions(term, broker, magic)
+            except BrokerError as exc:
+                raise _unknown(exc, t, journal, last_unknown) from None
+            steps = _plan(t, positions, term, want, info)
             continue
         res = _result_dict(result)
-        ok = res["retcode"] in SUCCESS_RETCODES
-        journal.record("result", {"status": "done" if ok else "rejected", "step": step, "request_uid": uid,
+        partial = res["retcode"] == 10010 or (res["retcode"] in SUCCESS_RETCODES and step == "open"
+                                              and 0 < res["volume"] < lots - 1e-9)
+        ok = res["retcode"] in SUCCESS_RETCODES and not partial
+        status = "partial" if partial else ("done" if ok else "rejected")
+        journal.record("result", {"status": status, "step": step, "request_uid": uid, "requested": lots,
                                   **res}, **key)
         entry = {"step": step, "request_uid": uid, **res}
         done.append(entry)
+        if partial:
+            raise _Partial(f"{t.pair}: {step} order for {broker} filled {res['volume']:g} of {lots:g} lots "
+                           f"(retcode {res['retcode']}, {res['comment']}); run again to send the remaining "
+                           f"{lots - res['volume']:g}", done)
         if not ok:
             raise _Rejected(f"{t.pair}: {step} order for {broker} rejected by the broker: retcode {res['retcode']} "
                             f"({res['comment']})", done)
@@ -688,5 +884,17 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, volum
     return done
 
 
+def _unknown(exc: BrokerError, t: Target, journal: Journal, last: tuple[int, str] | None) -> BrokerError:
+    """The terminal failed for good after an order whose reply was lost: say the outcome is unknown and where
+    the journal holds the request; otherwise the failure unchanged."""
+    if last is None:
+        return exc
+    row, uid = last
+    return BrokerError(f"{t.pair}: the terminal was lost while an order was in flight: its outcome is unknown. "
+                       f"The request is in the journal {journal.path}, request row id {row} (request_uid {uid}); "
+                       f"check the terminal's positions before running again (a new run reconciles with them). "
+                       f"Last failure: {exc}")
+
+
 __all__ = ["Target", "compute_targets", "next_session", "write_signals", "Journal", "PairExecution",
-           "execute_targets", "order_volume", "order_comment"]
+           "check_fresh", "execute_targets", "order_volume", "order_comment"]

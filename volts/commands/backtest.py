@@ -38,7 +38,9 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
                 "--start %s is on or before the selection's as-of date %s: the pairs were chosen with bars the "
                 "backtest trades on (in-sample)", start, asof)
         else:
-            start = asof + dt.timedelta(days=1)  # first session after the selection's last bar
+            from volts.calendar import next_session
+
+            start = next_session(asof)  # first exchange session after the selection's last bar (XNYS)
     if start >= end:
         raise UsageError(f"--start {start} must be before --end {end}")
     if not selection["pairs"]:
@@ -47,7 +49,10 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
     symbols = sorted({s for p in pairs for s in (p.leader, p.follower)})
     if market is None and pairs:
         # the leader's SMA needs history before the first traded day; load a generous warm-up
-        warm = start - dt.timedelta(days=3 * (settings.strategy.ma_window + 12) + 30)
+        from volts.pairs import warmup_start
+
+        warm = min(start - dt.timedelta(days=3 * (settings.strategy.ma_window + 12) + 30),
+                   warmup_start(start, ma_window=settings.strategy.ma_window, max_lag=max(p.lag for p in pairs)))
         market = load_market(settings.data, symbols=symbols, start=warm, end=end)
         from volts.data.coverage import check_coverage
 

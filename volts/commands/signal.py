@@ -6,7 +6,8 @@ target through ``volts.signals`` (``volts.live.compute_targets``), print a table
 ``<out>/<DATE>.json`` atomically (DATE = the last close used). With ``--execute`` (after a confirmation, or
 ``--yes``; without a terminal on stdin and without ``--yes`` the command refuses with exit 2) the targets are
 routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live.execute_targets``, journaled in ``--journal``
-(default ``live.journal``).
+(default ``live.journal``). Data ending before the exchange's last closed session are refused with --execute
+(exit 3) unless ``--allow-stale``; a pair whose warm-up is short is refused (exit 3), never read as flat.
 
 Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker errors.
 """
@@ -14,23 +15,13 @@ Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-#: Calendar days of history loaded per bar the signal needs (weekends, holidays), plus a fixed margin.
-WARMUP_FACTOR = 1.6
-WARMUP_MARGIN_DAYS = 20
-
-
-def warmup_start(end: dt.date, *, ma_window: int, max_lag: int) -> dt.date:
-    """First date to load so that the SMA of the signal day (``max_lag`` bars before the end) has its
-    ``ma_window`` closes, with room for holidays."""
-    bars = ma_window + max_lag + 5
-    return end - dt.timedelta(days=int(math.ceil(bars * WARMUP_FACTOR)) + WARMUP_MARGIN_DAYS)
+from volts.pairs import warmup_start  # shared with `volts backtest`
 
 
 def _csv_last_date(settings, symbols) -> dt.date:
@@ -45,15 +36,17 @@ def _csv_last_date(settings, symbols) -> dt.date:
 
 
 def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: Path, execute: bool,
-               confirm, journal_path: Optional[Path], console, terminal=None, now=None, sleep=None):
-    """The command's work, callable from Python. ``confirm(targets) -> bool`` is asked before any order.
+               confirm, journal_path: Optional[Path], console, terminal=None, now=None, sleep=None,
+               allow_stale: bool = False):
+    """The command's work, callable from Python. ``confirm(targets) -> bool`` is asked before any order;
+    stale data are refused before it (``allow_stale`` lets them through, see ``volts.live.check_fresh``).
 
     Returns ``(targets, signals_path, executions)``; ``executions`` is None on a dry run.
     """
     from volts import __version__
     from volts.artifacts import now_utc_iso, read_selection
     from volts.errors import UsageError
-    from volts.live import Journal, compute_targets, execute_targets, write_signals
+    from volts.live import Journal, check_fresh, compute_targets, execute_targets, write_signals
 
     selection = read_selection(selection_path)
     pairs = selection["pairs"]
@@ -100,6 +93,7 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
             console.print("dry run: no order sent (use --execute to route the targets to MT5)", markup=False)
             return targets, path, None
 
+        check_fresh(targets, now=now, allow_stale=allow_stale)
         if not confirm(targets):
             console.print("not confirmed: no order sent", markup=False)
             raise typer.Exit(1)
@@ -113,7 +107,8 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
             console.print(f"journal {journal.path} (run {journal.run_id})", markup=False)
             executions = execute_targets(targets, term, journal, magic=live.magic,
                                          volume_per_pair=live.volume_per_pair, capital=settings.backtest.capital,
-                                         deviation=live.deviation_points, now=now, settings=settings.data.mt5)
+                                         deviation=live.deviation_points, now=now, settings=settings.data.mt5,
+                                         allow_stale=allow_stale, lock_timeout=live.lock_timeout_seconds)
         _print_executions(executions, console)
         return targets, path, executions
     finally:
@@ -170,6 +165,8 @@ def register(app: typer.Typer) -> None:
         yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation before --execute."),
         journal: Optional[Path] = typer.Option(None, "--journal", help="SQLite journal of orders (default: "
                                                                        "live.journal)."),
+        allow_stale: bool = typer.Option(False, "--allow-stale", help="With --execute: trade although the data "
+                                         "end before the exchange's last closed session (default: refuse)."),
     ) -> None:
         """Target positions for the next session from a selection; dry run unless --execute."""
         from volts.errors import UsageError
@@ -189,4 +186,4 @@ def register(app: typer.Typer) -> None:
                                  f"({settings.data.mt5.host}:{settings.data.mt5.port})?", default=False)
 
         run_signal(settings, selection, asof=parse_date(asof, "--asof"), out=out, execute=execute,
-                   confirm=confirm, journal_path=journal, console=console)
+                   confirm=confirm, journal_path=journal, console=console, allow_stale=allow_stale)

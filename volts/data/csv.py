@@ -38,8 +38,18 @@ def _fail(message: str, rule: str) -> DataError:
 
 
 def symbol_file(directory: str | Path, symbol: str, layout: CsvLayout | None = None) -> Path:
-    """Path of ``symbol``'s file in ``directory`` under ``layout.file_pattern``."""
+    """Path of ``symbol``'s file in ``directory`` under ``layout.file_pattern``.
+
+    Raises
+    ------
+    ConfigError
+        ``symbol`` breaks the symbol rule of :mod:`volts.symbols` (e.g. ``../d/other/MU``): no path is built
+        from it, so no file outside ``directory`` is read.
+    """
+    from volts.symbols import check_symbol
+
     layout = layout or CsvLayout()
+    check_symbol(symbol, f"{directory}: symbol")
     return Path(directory) / layout.file_pattern.format(symbol=symbol)
 
 

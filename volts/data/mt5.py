@@ -48,7 +48,8 @@ Retries
 Connection errors (``EOFError``, ``ConnectionError``, ``TimeoutError``, other ``OSError``), ``None`` results and
 failed ``initialize`` calls are retried ``retries`` times with exponential backoff
 (``backoff_seconds * 2**k``; ``sleep`` is injectable); a dropped connection is re-opened and re-initialised
-before the next attempt. ``order_send`` is never retried blindly (see ``volts.live``).
+before the next attempt, and so is a session whose ``last_error()`` says the IPC link is gone (-10001, -10003
+"No IPC connection", -10004): the terminal answers every call that way until ``initialize`` runs again. ``order_send`` is never retried blindly (see ``volts.live``).
 
 Source: the MetaTrader5 Python API documentation (function names, arguments, result shapes, error codes), as
 reproduced in ``mt5linux/metatrader5.py`` 1.0.11.
@@ -92,6 +93,11 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (EOFError, ConnectionErr
 # MT5 ``last_error`` codes after which retrying cannot help.
 _FATAL_CODES = {-2: "invalid parameters", -5: "invalid terminal version", -6: "authorization failed",
                 -7: "unsupported", -8: "auto-trading disabled"}
+
+# MT5 ``last_error`` codes that mean the IPC session with the terminal is gone: every later call fails the same
+# way until ``initialize`` runs again, so a retry must re-initialise first (RES_E_INTERNAL_FAIL_SEND,
+# RES_E_INTERNAL_FAIL_INIT "No IPC connection", RES_E_INTERNAL_FAIL_CONNECT).
+_REINIT_CODES = {-10001: "IPC send failed", -10003: "no IPC connection", -10004: "IPC connect failed"}
 
 # Values of the MetaTrader5 package, used when an API object lacks a constant.
 DEFAULT_CONSTANTS: dict[str, int] = {
@@ -507,6 +513,9 @@ class Mt5Terminal:
                 if problem is None:
                     return result
                 reason = f"{problem} ({self._error_text(api)})"
+                if self._error_code(api) in _REINIT_CODES:  # the session is dead: re-initialise on the retry
+                    reason += "; re-initialising the session"
+                    self._reset()
             except _Transient as exc:
                 reason = str(exc)
             except TRANSIENT_EXCEPTIONS as exc:
@@ -529,11 +538,19 @@ class Mt5Terminal:
         """
         self.call("version", check=lambda r: None, what="connect")
         try:
-            return getattr(self._api, name)(*args, **kwargs)
+            result = getattr(self._api, name)(*args, **kwargs)
+            if result is None and self._error_code() in _REINIT_CODES:
+                text = self._error_text()
+                self._reset()  # the next call re-initialises
+                raise ConnectionLost(self.scrub(f"{self.description}: {name} returned None ({text}); the session "
+                                                "is re-initialised; outcome unknown"))
+            return result
         except TRANSIENT_EXCEPTIONS as exc:
             self._reset()
             raise ConnectionLost(self.scrub(f"{self.description}: connection lost during {name} "
                                             f"({type(exc).__name__}); outcome unknown")) from None
+        except BrokerError:
+            raise
         except Exception as exc:
             raise BrokerError(self.scrub(f"{self.description}: {name} raised {type(exc).__name__}: "
                                          f"{_first_line(exc)}")) from None

@@ -35,6 +35,10 @@ These follow ``on_invalid`` like the bar rules. Across symbols, ``extra_bar`` na
 date most other symbols do not (a stray holiday row in one file) instead of blaming the others with
 ``missing_bar``; a ``missing_bar`` caused by a row that ``on_invalid = "drop"`` removed says so.
 
+Date rule: ``future_date`` -- a bar dated after today (the exchange's local date, ``America/New_York`` for
+XNYS), which no vendor can have delivered: it would become the as-of date of a signal. Checked on every row of
+a file by :func:`future_dates` (a rule of its own); ``on_invalid = "drop"`` drops such rows like any bad bar.
+
 Return rule: ``return_jump`` when the close-to-close simple return |C_t / C_{t-1} - 1| exceeds
 ``max_abs_return`` (0.5 by default): the typical sign of an unadjusted split (a 2:1 split gives -50 %, a 10:1
 split -90 %). Genuine moves of that size exist (AAPL fell 51.9 % on 2000-09-29), so raise the threshold rather
@@ -325,9 +329,39 @@ def session_mask(dates: pd.DatetimeIndex, calendar: str | None) -> np.ndarray:
     return ok
 
 
+#: Time zone whose calendar date is "today" for the ``future_date`` rule (the XNYS exchange's).
+TODAY_ZONE = "America/New_York"
+
+
+def exchange_today(now=None, zone: str = TODAY_ZONE) -> pd.Timestamp:
+    """Today's date in the exchange's time zone (midnight, tz-naive); ``now`` (naive = UTC) is injectable."""
+    value = now() if callable(now) else now
+    stamp = pd.Timestamp.now(tz="UTC") if value is None else pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert(zone).tz_localize(None).normalize()
+
+
+def future_dates(dates: pd.DatetimeIndex, *, today=None) -> np.ndarray:
+    """Rule ``future_date``: True where a bar is dated after ``today``.
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex, shape (n,)
+        Bar dates (tz-naive, midnight); NaT is never "future".
+    today : date-like, optional
+        Default :func:`exchange_today` (the system clock, New York date).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+    """
+    day = exchange_today() if today is None else pd.Timestamp(today).normalize()
+    return np.asarray(dates > day) & ~np.asarray(dates.isna())
+
+
 def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, end, mode: str,
                   max_abs_return: float, return_jump: str = "error", calendar: str | None = None,
-                  max_range_multiple: float | None = None) -> _Checked:
+                  max_range_multiple: float | None = None, today=None) -> _Checked:
     """Row-order, bar and return rules for one symbol. ``mode``: "error" | "drop" | "collect"."""
     df = _prepare(frame, symbol, file)
     rows_read = len(df)
@@ -366,6 +400,16 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
                 add(d[i], "unsorted_date", f"row {i + 1} is dated before an earlier row's {_iso(before)}; "
                                            f"dates must ascend", act_in)
         keep &= ~bad_order
+    # --- future dates (whole file: a future bar must never become an as-of date)
+    future = future_dates(d, today=today) & keep
+    day = exchange_today() if today is None else pd.Timestamp(today).normalize()
+    for i in np.flatnonzero(future):
+        add(d[i], "future_date", f"row {i + 1} is dated after today ({_iso(day)}); no vendor can have this bar "
+                                 "(a typo or a placeholder date? fix the file, or set data.on_invalid = \"drop\")",
+            act_in)
+    if future.any() and mode == "error":  # stop here: a window cut at a future date would only add noise
+        return _Checked(symbol, df.iloc[0:0], problems, rows_read, 0, file)
+    keep &= ~future
     if mode == "drop":
         dropped += int((~keep).sum())
     df = df[keep]

@@ -47,6 +47,7 @@ import logging
 import math
 import socket
 import threading
+import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,21 +144,29 @@ class Faults:
 
     Kinds of call failure (``fail_next``): ``"drop"`` (the connection drops: ``ConnectionError`` in-process, a
     severed socket over RPyC, which the client sees as ``EOFError``), ``"eof"`` (``EOFError``), ``"none"`` (the
-    call returns ``None`` and ``last_error()`` gives ``error``), ``"false"`` (a boolean call returns ``False``).
+    call returns ``None`` and ``last_error()`` gives ``error``), ``"false"`` (a boolean call returns ``False``),
+    ``"ipc"`` (the terminal loses its IPC session: this call and every later one return ``None`` with
+    ``(-10003, "No IPC connection")`` until ``initialize`` is called again, as the real package does).
+    Order faults: ``reject_orders``, ``lose_order_replies``, ``slow_orders`` (``order_send`` waits before
+    filling, outside the terminal's lock, so other clients run meanwhile) and ``partial_fills``.
     """
 
     forming_bar: bool = False
+    order_delay_seconds: float = 0.0
     _plans: list = field(default_factory=list, repr=False)
     _hidden_symbols: set = field(default_factory=set, repr=False)
     _hidden_bars: list = field(default_factory=list, repr=False)
     _rejects: list = field(default_factory=list, repr=False)
     _lost_replies: int = 0
+    _partials: list = field(default_factory=list, repr=False)
+    _kill_on_order: bool = False
+    dead: bool = False
     _lock: Any = field(default_factory=threading.Lock, repr=False)
 
     def fail_next(self, n: int = 1, *, function: str = "*", kind: str = "drop",
                   error: tuple[int, str] = _TIMEOUT) -> "Faults":
         """Make the next ``n`` calls of ``function`` (``"*"`` = any call except ``last_error``) fail as ``kind``."""
-        if kind not in ("drop", "eof", "none", "false"):
+        if kind not in ("drop", "eof", "none", "false", "ipc"):
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self._plans.append(_Plan(function, kind, int(n), tuple(error)))
@@ -195,7 +204,38 @@ class Faults:
             self._lost_replies += int(n)
         return self
 
+    def lose_ipc(self, *, function: str = "*", after: int = 0) -> "Faults":
+        """The IPC session dies on the call of ``function`` after ``after`` calls of it (kind ``"ipc"``)."""
+        with self._lock:
+            if after:
+                self._plans.append(_Plan(function, "pass", int(after), _NEEDS_INIT))
+            self._plans.append(_Plan(function, "ipc", 1, _NEEDS_INIT))
+        return self
+
+    def kill_during_order_send(self) -> "Faults":
+        """The terminal dies inside the next ``order_send``, after filling it: the reply never comes and every
+        later call (``initialize`` included) fails as a dropped connection."""
+        with self._lock:
+            self._kill_on_order = True
+        return self
+
+    def slow_orders(self, seconds: float) -> "Faults":
+        """Every ``order_send`` waits ``seconds`` before it fills (a busy broker), without blocking other calls."""
+        self.order_delay_seconds = float(seconds)
+        return self
+
+    def partial_fills(self, n: int = 1, fraction: float = 0.5) -> "Faults":
+        """The next ``n`` opening orders fill only ``fraction`` of their volume (rounded down to the volume step)
+        and reply ``TRADE_RETCODE_DONE_PARTIAL`` (10010)."""
+        with self._lock:
+            self._partials.extend([float(fraction)] * int(n))
+        return self
+
     # -- used by the terminal
+    def _take_partial(self) -> float | None:
+        with self._lock:
+            return self._partials.pop(0) if self._partials else None
+
     def _take(self, function: str) -> _Plan | None:
         with self._lock:
             for plan in self._plans:
@@ -204,7 +244,11 @@ class Faults:
                         continue
                     if plan.kind == "false" and function not in ("initialize", "login", "symbol_select"):
                         continue
+                    if plan.kind == "ipc" and function == "initialize":
+                        continue
                     plan.remaining -= 1
+                    if plan.kind == "pass":  # a counter in front of a later fault: this call goes through
+                        return None
                     return plan
         return None
 
@@ -353,6 +397,8 @@ class StandInTerminal:
     def _enter(self, function: str) -> _Plan | None:
         """Count the call and fire a planned fault (raising for drop/eof, returning the plan for none/false)."""
         self.calls[function] += 1
+        if self.faults.dead:
+            raise StandInConnectionDropped(f"stand-in: the terminal is gone ({function}())")
         plan = self.faults._take(function)
         if plan is None:
             return None
@@ -361,6 +407,8 @@ class StandInTerminal:
             raise StandInConnectionDropped(f"stand-in: connection dropped during {function}()")
         if plan.kind == "eof":
             raise EOFError(f"stand-in: connection closed during {function}()")
+        if plan.kind == "ipc":
+            self._initialized = False
         self._error = plan.error
         return plan
 
@@ -457,6 +505,8 @@ class StandInTerminal:
         with self._lock:
             if self._enter("version") is not None:
                 return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
             return self._ok((500, 4000, "01 Jan 2024"))
 
     # -------------------------------------------------------------------------------------- symbols
@@ -585,6 +635,9 @@ class StandInTerminal:
     def order_send(self, request: dict):
         """Fill a market order (``TRADE_ACTION_DEAL``) at the last close; an ``OrderSendResult`` (check
         ``retcode``), or None when the request cannot even be read."""
+        delay = self.faults.order_delay_seconds
+        if delay > 0:
+            time.sleep(delay)  # outside the lock: other clients read positions meanwhile
         with self._lock:
             if self._enter("order_send") is not None:
                 return None
@@ -596,6 +649,9 @@ class StandInTerminal:
             self.orders_received.append(req)
             result = self._execute(req)
             self._ok(None)
+            if result.retcode == TRADE_RETCODE_DONE and self.faults._kill_on_order:
+                self.faults._kill_on_order, self.faults.dead = False, True
+                raise StandInConnectionDropped("stand-in: the terminal died during order_send (order filled)")
             if result.retcode == TRADE_RETCODE_DONE and self.faults._take_lost_reply():
                 raise StandInConnectionDropped("stand-in: connection dropped after the order was filled")
             return result
@@ -652,6 +708,12 @@ class StandInTerminal:
             else:
                 del self._positions[pos.ticket]
         else:
+            fraction = self.faults._take_partial()
+            if fraction is not None:
+                filled = round(math.floor(treq.volume * fraction / self.volume_step + 1e-9) * self.volume_step, 8)
+                if filled <= 0:
+                    return reply(TRADE_RETCODE_CANCEL, "Request canceled: nothing filled")
+                treq = treq._replace(volume=filled)
             ptype = POSITION_TYPE_BUY if treq.type == ORDER_TYPE_BUY else POSITION_TYPE_SELL
             self._positions[order] = TradePosition(
                 ticket=order, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
@@ -661,6 +723,9 @@ class StandInTerminal:
         self.fills.append({"deal": deal, "order": order, "symbol": treq.symbol, "type": treq.type,
                            "volume": treq.volume, "price": price, "position": treq.position,
                            "magic": treq.magic, "comment": treq.comment})
+        if not treq.position and treq.volume < float(req.get("volume", 0.0)) - 1e-12:
+            return reply(TRADE_RETCODE_DONE_PARTIAL, "Request executed partially", deal=deal, order=order,
+                         volume=treq.volume, price=price)
         return reply(TRADE_RETCODE_DONE, "Request executed", deal=deal, order=order, volume=treq.volume,
                      price=price)
 
