@@ -170,9 +170,9 @@ def test_volume_is_reconciled_not_only_the_sign(standin, tmp_path):
 def test_future_dated_bar_is_rejected_in_validation(tmp_path, ref_data_dir, capsys):
     data = tmp_path / "data"
     data.mkdir()
-    for sym in SYMBOLS:
-        text = (ref_data_dir / f"{sym}.csv").read_text()
-        (data / f"{sym}.csv").write_text(text.rstrip("\n") + "\n2099-12-31,1,1,1,1,1,1000\n")
+    for sym in SYMBOLS:  # the last row again, dated 2099-12-31: plausible prices, only the date is wrong
+        lines = (ref_data_dir / f"{sym}.csv").read_text().rstrip("\n").split("\n")
+        (data / f"{sym}.csv").write_text("\n".join(lines + ["2099-12-31" + lines[-1][10:]]) + "\n")
     selection = write_selection(tmp_path / "selection.json")
     rc, out, err = cli(capsys, "signal", "--selection", selection, "--data-dir", data, "--out", tmp_path / "s")
     assert rc == 3
