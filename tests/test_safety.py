@@ -305,7 +305,7 @@ def test_declined_confirmation_exits_non_zero(ref_data_dir, tmp_path, capsys, mo
     monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
     monkeypatch.setattr("typer.confirm", lambda *a, **k: False)
     rc, out, _ = _volts(capsys, "signal", "--selection", sel, "--data-dir", ref_data_dir, "--asof", "2023-06-08",
-                        "--out", tmp_path / "signals", "--execute")
+                        "--out", tmp_path / "signals", "--execute", "--allow-stale")
     assert rc != 0 and "no order sent" in out
 
 
