@@ -1,0 +1,71 @@
+"""``volts walkforward``: weekly re-selection traded out of sample over a span, with costs and benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from volts.commands._common import parse_date
+
+
+def register(app: typer.Typer) -> None:
+    from volts.cli import ConfigOpt, DataDirOpt, console, err_console, load_cli_settings
+
+    @app.command("walkforward")
+    def walkforward(
+        start: Optional[str] = typer.Option(None, "--start", help="First re-selection week, YYYY-MM-DD "
+                                                                  "(default: 2019-01-04)."),
+        end: Optional[str] = typer.Option(None, "--end", help="Last day traded, YYYY-MM-DD (default: 2024-03-08, "
+                                                              "or the data's last date if earlier)."),
+        every: str = typer.Option("1W", "--every", help="Re-select every N weeks: 1W, 2W, ..."),
+        hold: Optional[str] = typer.Option(None, "--hold", help="Holding period; must equal --every (a holding "
+                                                                "lasts until the next re-selection)."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="Start a local Dask cluster of N worker "
+                                                                      "processes."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Use a running Dask scheduler, "
+                                                                          "tcp://HOST:PORT."),
+        engine: str = typer.Option("vectorised", "--engine", help="vectorised | backtrader (engine of record)."),
+        strategy: str = typer.Option("lead_lag_trend", "--strategy", help="Registered strategy to trade."),
+        return_jump: str = typer.Option("flag", "--return-jump",
+                                        help="A move beyond data.max_abs_return: flag (keep it, list it in the "
+                                             "report) or error (stop)."),
+        config: Optional[Path] = ConfigOpt,
+        data_dir: Optional[Path] = DataDirOpt,
+        source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
+        out: Path = typer.Option(Path("runs/walkforward"), "--out",
+                                 help="Walk-forward folder (week cache in weeks/, artifacts in results/)."),
+        force: bool = typer.Option(False, "--force", help="Recompute every week, ignoring the cache."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+    ) -> None:
+        """Re-run the selection every week out of sample, trade it, and report against buy-and-hold."""
+        import datetime as dt
+
+        from volts.errors import UsageError
+        from volts.parallel import Executor
+        from volts.walkforward import WalkForwardVariant, parse_every, run_walkforward
+
+        if engine not in ("vectorised", "backtrader"):
+            raise UsageError(f"--engine must be 'vectorised' or 'backtrader' (got {engine!r})")
+        if return_jump not in ("flag", "error"):
+            raise UsageError(f"--return-jump must be 'flag' or 'error' (got {return_jump!r})")
+        n_every = parse_every(every)
+        if hold is not None and parse_every(hold) != n_every:
+            raise UsageError(f"--hold {hold} differs from --every {every}: overlapping or gapped holdings are not "
+                             f"supported; a holding lasts until the next re-selection")
+        settings = load_cli_settings(config, data_dir, source)
+        settings = settings.override(**{"data.return_jump": return_jump})
+        d0 = parse_date(start, "--start") or dt.date(2019, 1, 4)
+        d1 = parse_date(end, "--end") or dt.date(2024, 3, 8)
+        with Executor(workers=workers, scheduler=scheduler, progress="auto" if progress else False) as ex:
+            err_console.print(f"walk-forward {d0} .. {d1} every {every}: selections run {ex.describe()}",
+                              markup=False)
+            result = run_walkforward(settings, start=d0, end=d1, every=every, out=out, executor=ex,
+                                     force=force, variant=WalkForwardVariant(strategy=strategy), engine=engine)
+        st = result.stats
+        console.print(f"{st['weeks']} weeks: {st['cached']} from the cache, {st['computed']} computed "
+                      f"({st['wall_seconds']:.1f} s)", markup=False)
+        for line in result.metrics.get("verdict", []):
+            console.print(f"- {line}", markup=False)
+        console.print(f"wrote {result.folder}/report.html", markup=False)

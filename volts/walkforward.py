@@ -1,0 +1,797 @@
+"""Walk-forward: the weekly selection re-run out of sample over years, traded, costed and summarised.
+
+Pipeline (``volts walkforward``; ARCHITECTURE.md "Walk-forward")
+---------------------------------------------------------------
+1. Bars are loaded **once** for the whole span (earliest window start of the first week .. ``end``).
+2. Re-selection dates (:func:`rebalance_dates`): the last XNYS session (``exchange_calendars``) of each week, or
+   of every N-th week, between ``start`` and ``end``, restricted to dates the data has.
+3. For each date, :func:`select_week` runs :func:`volts.selection.run_selection` on the bars up to that date with
+   the windows shifted as ``--asof`` shifts them, and keeps a compact JSON record (no figures, no I/O beyond the
+   cache file). Weeks are independent, so they run through :class:`volts.parallel.Executor` (in-process, a local
+   Dask cluster or an existing scheduler), and each finished week is written to ``<out>/weeks/<asof>.json`` at
+   once (atomically) with ``config_sha256`` and ``data_sha256``. A re-run reuses a week whose two hashes match
+   and recomputes the others; a killed run loses only the weeks in flight.
+4. The trading pass (sequential, cheap) turns the weeks into a schedule of :class:`volts.simulate.Rebalance` and
+   simulates it; the artifacts (``weeks.csv``, ``equity.csv``, ``trades.csv``, ``metrics.json``, ``report.md``,
+   ``report.html``) are staged and moved into ``<out>/results/`` in one rename, only once complete.
+
+Hooks (for variants, null models and other universes; see :class:`WalkForwardVariant`)
+---------------------------------------------------------------------------------------
+* ``overrides``: dotted settings changes for a variant (``{"selection.screens": ["granger"]}``); the variant's
+  weeks are cached separately (their config hash differs anyway).
+* ``pair_picker(week, rng) -> list of {"leader", "follower", "lag"}``: replaces the selected pairs by others
+  (e.g. random pairs among the week's candidates) for null models; ``rng`` is seeded per week from
+  ``variant.seed`` and the as-of date, so results do not depend on the order weeks finish.
+* ``universe_for_asof(asof) -> symbols``: the universe a week selects from (point-in-time membership).
+* ``strategy``: a name registered with :func:`register_strategy`; the default ``"lead_lag_trend"`` is the paper's
+  trend rule simulated by :func:`volts.simulate.simulate_schedule`.
+
+:func:`compare_variants` runs several variants over the same weeks and returns one table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from volts.config import Settings
+from volts.data.market import MarketData
+from volts.errors import DataError, UsageError
+
+log = logging.getLogger("volts.walkforward")
+
+PairPicker = Callable[[dict, np.random.Generator], Sequence[Mapping[str, Any]]]
+UniverseFn = Callable[[dt.date], Sequence[str]]
+WEEK_FORMAT = 1  # bump when the week record's layout changes (old cache files are then recomputed)
+
+
+# --------------------------------------------------------------------------------------------- dates
+def parse_every(every: str) -> int:
+    """Number of weeks in an ``--every`` / ``--hold`` text: ``"1W"``, ``"2W"``, ``"W"`` (= 1).
+
+    Raises
+    ------
+    UsageError
+        Anything else (the message names the accepted form).
+    """
+    m = re.fullmatch(r"\s*(\d*)\s*[wW]\s*", str(every))
+    if not m or (m.group(1) and int(m.group(1)) < 1):
+        raise UsageError(f"--every/--hold: '{every}' is not a number of weeks (expected e.g. 1W or 2W)")
+    return int(m.group(1) or 1)
+
+
+def _to_date(x) -> dt.date:
+    return pd.Timestamp(x).date()
+
+
+def rebalance_dates(dates: MarketData | Iterable, start, end, every: str = "1W") -> list[dt.date]:
+    """Re-selection dates: the last session of each week (or of every N-th week) in ``[start, end]``.
+
+    Parameters
+    ----------
+    dates : MarketData or iterable of date-like
+        The data's trading dates (a ``MarketData`` gives its ``dates``).
+    start, end : date-like
+        Both inclusive.
+    every : str, default "1W"
+        ``"NW"``: keep the 1st, (N+1)-th, (2N+1)-th ... week counted from the first week in range.
+
+    Returns
+    -------
+    list of datetime.date
+        Ascending. A week's date is its last XNYS session (``exchange_calendars``) that the data also has; a week
+        whose last XNYS session lies after ``end`` is not complete and is left out; a week the data does not
+        cover is left out.
+
+    Raises
+    ------
+    UsageError
+        ``start`` after ``end`` or a malformed ``every``.
+    """
+    import exchange_calendars as xcals
+
+    n = parse_every(every)
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if start > end:
+        raise UsageError(f"--start {start.date()} is after --end {end.date()}")
+    idx = dates.dates if isinstance(dates, MarketData) else pd.DatetimeIndex(pd.to_datetime(list(dates)))
+    idx = pd.DatetimeIndex(idx).normalize()
+    import warnings
+
+    with warnings.catch_warnings():  # exchange_calendars' own use of a pandas API deprecated in pandas 3
+        warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
+        cal = xcals.get_calendar("XNYS", start=min(start, idx.min()) - pd.Timedelta(days=10),
+                                 end=max(end, idx.max()) + pd.Timedelta(days=10))
+    sessions = cal.sessions_in_range(start - pd.Timedelta(days=7), end + pd.Timedelta(days=7)).tz_localize(None)
+    week = sessions.to_period("W-SUN")
+    last_session = pd.Series(sessions, index=sessions).groupby(week).max()  # the exchange's last session per week
+    have = pd.Series(1, index=idx[(idx >= start) & (idx <= end)])
+    known = sessions[sessions.isin(have.index)]
+    per_week = pd.Series(known, index=known).groupby(known.to_period("W-SUN")).max()
+    out = [d for p, d in per_week.items() if last_session[p] <= end and d >= start]
+    return [d.date() for d in out[::n]]
+
+
+# ---------------------------------------------------------------------------------------- variants
+@dataclass(frozen=True)
+class WalkForwardVariant:
+    """One way of running the walk-forward (see the module docstring, "Hooks").
+
+    Attributes
+    ----------
+    name : str
+        Label in tables and the results folder's name (letters, digits, ``-``, ``_``, ``.``).
+    overrides : mapping of str to value
+        Dotted settings overrides applied before selecting, e.g. ``{"granger.series": "log_return"}``.
+    pair_picker : callable, optional
+        ``pair_picker(week, rng) -> pairs`` replacing the week's selected pairs (null models).
+    seed : int
+        Seed of the per-week generators handed to ``pair_picker``.
+    strategy : str
+        Name of a registered strategy (default the paper's lead-lag trend rule).
+    """
+
+    name: str = "strategy"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    pair_picker: PairPicker | None = None
+    seed: int = 0
+    strategy: str = "lead_lag_trend"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise UsageError(f"variant name {self.name!r}: use letters, digits, '-', '_' or '.'")
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """``settings`` with this variant's overrides applied (validated)."""
+        return settings.override(**dict(self.overrides)) if self.overrides else settings
+
+
+# ------------------------------------------------------------------------------------------- weeks
+def _week_market(market: MarketData, settings: Settings, asof: dt.date) -> tuple[MarketData, tuple[str, ...]]:
+    """The bars ``run_selection`` may read for ``asof`` (its universe, earliest window start .. asof)."""
+    from volts.selection import earliest_start
+
+    windows = settings.windows.shifted(asof)
+    universe = tuple(settings.data.universe) if settings.data.source != "synthetic" else tuple(market.symbols)
+    return market.select(universe).slice(earliest_start(windows), asof), universe
+
+
+def week_hashes(market: MarketData, settings: Settings, asof: dt.date) -> tuple[str, str]:
+    """``(config_sha256, data_sha256)`` identifying one week's selection (the cache key besides the date).
+
+    ``data_sha256`` hashes exactly the bars the selection of ``asof`` can see (``MarketData.sha256``), so a
+    change to any bar after ``asof`` or before the first window leaves it unchanged.
+    """
+    sub, _ = _week_market(market, settings, asof)
+    return settings.sha256(), sub.sha256()
+
+
+def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
+    """Run the selection as of ``asof`` and return a compact, JSON-able record of the week.
+
+    Parameters
+    ----------
+    market : MarketData
+        Bars of every universe symbol (those after ``asof`` are never read).
+    settings : Settings
+        Validated settings (the windows are shifted to ``asof``; ``data.universe`` names the universe).
+    asof : datetime.date
+        Last session whose bars the selection sees.
+
+    Returns
+    -------
+    dict
+        ``asof``, ``status`` (``"ok"``, or ``"no_selection"`` when a stage met too little input, e.g. fewer than two
+        mid-volatility stocks, with ``error`` = its message: the week then holds cash), ``universe``,
+        ``candidates``, ``funnel`` (stage, entered, kept), ``pairs`` (leader, follower, lag and the statistics of
+        :class:`volts.selection.SelectedPair`), ``dropped_by_stage``, ``warnings``, ``flagged`` (validation
+        notes on the bars the week sees, e.g. a kept ``return_jump``), ``timings`` (seconds by stage; wall time,
+        so they vary between runs), ``windows``, ``config_sha256``, ``data_sha256``.
+
+    Raises
+    ------
+    DataError
+        Only for problems of the data itself (a universe symbol missing from ``market``).
+    """
+    from volts.selection import run_selection
+
+    asof = _to_date(asof)
+    sub, universe = _week_market(market, settings, asof)
+    record: dict[str, Any] = {"format": WEEK_FORMAT, "asof": asof.isoformat(), "config_sha256": settings.sha256(),
+                              "data_sha256": sub.sha256(), "universe": list(universe)}
+    windows = settings.windows.shifted(asof)
+    record["windows"] = {k: getattr(windows, k).isoformat() for k in type(windows).model_fields}
+    record["flagged"] = _flagged_notes(market, sub)
+    t0 = time.perf_counter()
+    try:
+        sel = run_selection(sub, settings, asof=asof)
+    except DataError as exc:
+        record.update(status="no_selection", error=str(exc), candidates=[], funnel=[], pairs=[],
+                      dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
+        return record
+    dropped: dict[str, int] = {}
+    for stage in sel.dropped.values():
+        dropped[stage] = dropped.get(stage, 0) + 1
+    record.update(
+        status="ok", error=None, candidates=list(sel.candidates),
+        funnel=[s.to_dict() for s in sel.funnel], pairs=[p.to_dict() for p in sel.pairs],
+        dropped_by_stage=dropped, warnings=list(sel.warnings),
+        timings={**{k: float(v) for k, v in sel.timings.items()}, "total": time.perf_counter() - t0})
+    from volts.artifacts import to_jsonable
+
+    return to_jsonable(record)
+
+
+def _flagged_notes(market: MarketData, sub: MarketData) -> list[dict]:
+    """Validation findings kept as notes (action ``flagged``) on the symbols and dates a week's selection sees."""
+    report = market.report
+    if report is None:
+        return []
+    lo, hi = sub.dates[0].date().isoformat(), sub.dates[-1].date().isoformat()
+    syms = set(sub.symbols)
+    return [p.to_dict() for p in report.problems
+            if p.action == "flagged" and p.symbol in syms and p.date is not None and lo <= p.date <= hi]
+
+
+def _select_week_task(asof: dt.date, *, market: MarketData, settings: Settings,
+                      universe_for_asof: UniverseFn | None = None) -> dict:
+    """Executor task: one week (top-level so that it pickles to Dask workers)."""
+    if universe_for_asof is not None:
+        universe = list(universe_for_asof(asof))
+        settings = settings.override(**{"data.universe": universe})
+    return select_week(market, settings, asof)
+
+
+def _settings_for_week(settings: Settings, asof: dt.date, universe_for_asof: UniverseFn | None) -> Settings:
+    if universe_for_asof is None:
+        return settings
+    return settings.override(**{"data.universe": list(universe_for_asof(asof))})
+
+
+def _read_cached(path: Path, config_sha: str, data_sha: str) -> dict | None:
+    import json
+
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(rec, dict) or rec.get("format") != WEEK_FORMAT or rec.get("config_sha256") != config_sha
+            or rec.get("data_sha256") != data_sha):
+        return None
+    return rec
+
+
+def run_weeks(market: MarketData, settings: Settings, dates: Sequence[dt.date], *, cache_dir: Path,
+              executor, force: bool = False, universe_for_asof: UniverseFn | None = None,
+              on_week: Callable[[dict], None] | None = None) -> tuple[list[dict], dict]:
+    """Selections for ``dates`` from the cache or computed through ``executor``; each new week is cached at once.
+
+    Returns
+    -------
+    weeks : list of dict
+        One record per date (ascending), see :func:`select_week`.
+    stats : dict
+        ``cached`` and ``computed`` counts, ``computed_dates``, ``wall_seconds`` of the selection pass.
+    """
+    from volts.artifacts import atomic_write_json
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    records: dict[dt.date, dict] = {}
+    todo: list[dt.date] = []
+    for asof in dates:
+        s = _settings_for_week(settings, asof, universe_for_asof)
+        cfg, data = week_hashes(market, s, asof)
+        cached = None if force else _read_cached(cache_dir / f"{asof.isoformat()}.json", cfg, data)
+        if cached is None:
+            todo.append(asof)
+        else:
+            records[asof] = cached
+    for asof, rec in executor.map(_select_week_task, todo, key=lambda d: d.isoformat(), label="weeks",
+                                  market=market, settings=settings, universe_for_asof=universe_for_asof):
+        atomic_write_json(cache_dir / f"{asof.isoformat()}.json", rec)
+        records[asof] = rec
+        if on_week is not None:
+            on_week(rec)
+    stats = {"cached": len(dates) - len(todo), "computed": len(todo),
+             "computed_dates": [d.isoformat() for d in todo], "wall_seconds": time.perf_counter() - t0}
+    return [records[d] for d in dates], stats
+
+
+# ----------------------------------------------------------------------------------------- pickers
+def apply_pair_picker(weeks: Sequence[dict], picker: PairPicker | None, seed: int) -> list[dict]:
+    """Weeks with their pairs replaced by ``picker(week, rng)``; ``rng`` is seeded by ``(seed, asof)``."""
+    if picker is None:
+        return list(weeks)
+    out = []
+    for w in weeks:
+        digest = hashlib.sha256(f"{seed}:{w['asof']}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        pairs = [dict(p) for p in picker(w, rng)]
+        for p in pairs:
+            if not {"leader", "follower", "lag"} <= set(p):
+                raise UsageError(f"pair picker returned {p!r} for {w['asof']}; each pair needs leader, follower "
+                                 f"and lag")
+        out.append({**w, "pairs": pairs, "picked_by": getattr(picker, "__name__", "picker")})
+    return out
+
+
+def random_pairs_picker(week: dict, rng: np.random.Generator) -> list[dict]:
+    """Null model: as many random ordered pairs among the week's candidates as the selection kept, each with a
+    lag drawn uniformly from the selected lags' range 1 .. 10 (``lag.min_lag .. lag.max_lag`` defaults)."""
+    cands = list(week.get("candidates") or [])
+    k = len(week.get("pairs") or [])
+    ordered = [(a, b) for a in cands for b in cands if a != b]
+    if k == 0 or not ordered:
+        return []
+    idx = rng.choice(len(ordered), size=min(k, len(ordered)), replace=False)
+    return [{"leader": ordered[i][0], "follower": ordered[i][1], "lag": int(rng.integers(1, 11))}
+            for i in sorted(idx)]
+
+
+# ---------------------------------------------------------------------------------------- strategies
+#: name -> callable(market, schedule, *, end, settings, engine, cost_bps) -> SimulationResult-like object with
+#: ``equity`` (daily pd.Series), ``trades``, ``turnover_value`` and ``benchmarks`` (dict name -> pd.Series).
+STRATEGIES: dict[str, Callable[..., Any]] = {}
+
+
+def register_strategy(name: str, fn: Callable[..., Any]) -> None:
+    """Make ``fn`` available as ``--strategy name`` / ``WalkForwardVariant(strategy=name)``.
+
+    ``fn(market, schedule, *, end, settings, engine, cost_bps)`` receives the weekly
+    :class:`volts.simulate.Rebalance` schedule and returns an object with the attributes of
+    :class:`volts.simulate.SimulationResult` that the report reads (``equity``, ``trades``, ``turnover_value``,
+    ``benchmarks``).
+    """
+    STRATEGIES[name] = fn
+
+
+def _lead_lag_trend(market, schedule, *, end, settings, engine="vectorised", cost_bps=None):
+    from volts.simulate import simulate_schedule
+
+    return simulate_schedule(market, schedule, end=end, settings=settings, engine=engine, cost_bps=cost_bps)
+
+
+register_strategy("lead_lag_trend", _lead_lag_trend)
+
+
+def _strategy(name: str) -> Callable[..., Any]:
+    if name not in STRATEGIES:
+        import importlib
+
+        for module in ("volts.leadlag",):  # modules that register further strategies when imported
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
+    if name not in STRATEGIES:
+        raise UsageError(f"--strategy: unknown strategy {name!r} (known: {', '.join(sorted(STRATEGIES))})")
+    return STRATEGIES[name]
+
+
+def build_schedule(weeks: Sequence[dict]):
+    """The trading schedule: one :class:`volts.simulate.Rebalance` per week (no pair = the week is in cash)."""
+    from volts.simulate import Holding, Rebalance
+
+    return [Rebalance(asof=_to_date(w["asof"]),
+                      pairs=tuple(Holding(leader=p["leader"], follower=p["follower"], lag=int(p["lag"]))
+                                  for p in w["pairs"]))
+            for w in weeks]
+
+
+# ------------------------------------------------------------------------------------------ summaries
+COST_TABLE_BPS = (0.0, 5.0, 10.0, 25.0)
+
+
+def pair_name(p: Mapping[str, Any]) -> str:
+    return f"{p['leader']}->{p['follower']}"
+
+
+def weeks_summary(weeks: Sequence[dict]) -> dict:
+    """Counts over the weeks: total, in cash, without a selection, distinct pairs, pick frequency and lifetime.
+
+    A pair's lifetime is the length, in re-selections, of a run of consecutive re-selections that keep it
+    (same leader and follower); ``avg_pair_lifetime_weeks`` averages over all such runs.
+    """
+    total = len(weeks)
+    in_cash = sum(1 for w in weeks if not w["pairs"])
+    no_sel = sum(1 for w in weeks if w.get("status") != "ok")
+    picks: dict[str, int] = {}
+    lags: dict[str, dict[int, int]] = {}
+    runs: list[int] = []
+    current: dict[str, int] = {}
+    for w in weeks:
+        names = {pair_name(p) for p in w["pairs"]}
+        for p in w["pairs"]:
+            n = pair_name(p)
+            picks[n] = picks.get(n, 0) + 1
+            lags.setdefault(n, {})
+            lags[n][int(p["lag"])] = lags[n].get(int(p["lag"]), 0) + 1
+        for n in list(current):
+            if n not in names:
+                runs.append(current.pop(n))
+        for n in names:
+            current[n] = current.get(n, 0) + 1
+    runs.extend(current.values())
+    order = sorted(picks, key=lambda n: (-picks[n], n))
+    return {"weeks": total, "weeks_in_cash": in_cash, "weeks_without_selection": no_sel,
+            "share_in_cash": in_cash / total if total else None, "distinct_pairs": len(picks),
+            "avg_pair_lifetime_weeks": float(np.mean(runs)) if runs else None,
+            "pick_frequency": {n: {"weeks": picks[n], "share": picks[n] / total,
+                                   "lags": {str(k): v for k, v in sorted(lags[n].items())}} for n in order}}
+
+
+def planted_recovery(weeks: Sequence[dict], planted: Sequence[Mapping[str, Any]]) -> dict:
+    """How often the weekly selections recovered planted pairs (synthetic market with a known answer).
+
+    Returns per planted pair the share of weeks it was selected and the share selected with its planted lag,
+    the share of weeks whose selection is exactly the planted set with the planted lags, and the mean number of
+    selected pairs per week that were not planted (false positives).
+    """
+    n = len(weeks)
+    out_pairs = {}
+    for p in planted:
+        name = pair_name(p)
+        hit = [q for w in weeks for q in w["pairs"] if pair_name(q) == name]
+        out_pairs[name] = {"lag": int(p["lag"]), "share_selected": len(hit) / n if n else None,
+                           "share_with_planted_lag": sum(1 for q in hit if int(q["lag"]) == int(p["lag"])) / n
+                           if n else None}
+    truth = {(pair_name(p), int(p["lag"])) for p in planted}
+    names = {pair_name(p) for p in planted}
+    exact = sum(1 for w in weeks if {(pair_name(q), int(q["lag"])) for q in w["pairs"]} == truth)
+    false = [sum(1 for q in w["pairs"] if pair_name(q) not in names) for w in weeks]
+    return {"pairs": out_pairs, "share_exact": exact / n if n else None,
+            "false_pairs_per_week": float(np.mean(false)) if false else None}
+
+
+def _value_at(equity: pd.Series, day: dt.date, before_start: float) -> float:
+    ts = pd.Timestamp(day)
+    if ts < equity.index[0]:
+        return before_start
+    return float(equity.loc[:ts].iloc[-1])
+
+
+def weeks_table(weeks: Sequence[dict], equity: pd.Series | None, *, end: dt.date,
+                capital: float | None = None) -> pd.DataFrame:
+    """``weeks.csv``: one row per re-selection with the funnel counts, the pairs and the P&L of its holding period.
+
+    ``pnl`` is the change of the stitched equity from the close of the as-of date to the close of the next as-of
+    date (the last week: to ``end``), USD; ``return`` is that change over the equity at the as-of close.
+    """
+    stages: list[str] = []
+    for w in weeks:
+        for s in w["funnel"]:
+            if s["stage"] not in stages:
+                stages.append(s["stage"])
+    rows = []
+    for i, w in enumerate(weeks):
+        row: dict[str, Any] = {"asof": w["asof"], "status": w.get("status"), "universe": len(w["universe"]),
+                               "candidates": len(w["candidates"]), "candidate_symbols": " ".join(w["candidates"])}
+        funnel = {s["stage"]: s for s in w["funnel"]}
+        for st in stages:
+            row[f"{st}_in"] = funnel[st]["entered"] if st in funnel else 0
+            row[f"{st}_kept"] = funnel[st]["kept"] if st in funnel else 0
+        row["pairs"] = len(w["pairs"])
+        row["pair_list"] = " ".join(f"{pair_name(p)}:{p['lag']}" for p in w["pairs"])
+        row["pair_stats"] = " ".join(
+            f"{pair_name(p)}(granger_p={_g(p.get('granger_p'))},ete={_g(p.get('ete'))},ete_p={_g(p.get('ete_p'))},"
+            f"knn={_g(p.get('knn_accuracy'))})" for p in w["pairs"] if "granger_p" in p)
+        if equity is not None and len(equity):
+            start_val = capital if capital is not None else float(equity.iloc[0])
+            a = _to_date(w["asof"])
+            b = _to_date(weeks[i + 1]["asof"]) if i + 1 < len(weeks) else end
+            v0, v1 = _value_at(equity, a, start_val), _value_at(equity, b, start_val)
+            row["pnl"] = v1 - v0
+            row["return"] = v1 / v0 - 1.0 if v0 else None
+        row["flagged_notes"] = len(w.get("flagged") or [])
+        row["warnings"] = len(w.get("warnings") or [])
+        row["error"] = w.get("error") or ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _g(x) -> str:
+    return "" if x is None else f"{float(x):.4g}"
+
+
+# ------------------------------------------------------------------------------------------- result
+@dataclass
+class WalkForwardResult:
+    """What :func:`run_walkforward` produced.
+
+    Attributes
+    ----------
+    folder : Path
+        The results folder (``<out>/results`` or ``<out>/results-<variant>``).
+    dates : list of datetime.date
+        Re-selection dates.
+    weeks : list of dict
+        The week records (after a variant's pair picker).
+    simulation : object
+        The strategy's ``SimulationResult`` at the configured costs.
+    metrics : dict
+        ``metrics.json``.
+    table : pandas.DataFrame
+        ``weeks.csv``.
+    stats : dict
+        Cached/computed week counts and wall times (``run.json``).
+    """
+
+    folder: Path
+    dates: list
+    weeks: list
+    simulation: Any
+    metrics: dict
+    table: pd.DataFrame
+    stats: dict
+
+
+def load_walkforward_market(settings: Settings, dates_start: dt.date, end: dt.date,
+                            symbols: Sequence[str] | None = None) -> MarketData:
+    """Bars for a whole walk-forward, loaded once: from the earliest window start of a week as of
+    ``dates_start`` to ``end`` (the trading pass needs the bars after the last as-of date)."""
+    from volts.data.sources import load_market
+    from volts.selection import earliest_start
+
+    first = earliest_start(settings.windows.shifted(dates_start)) - dt.timedelta(days=10)
+    if symbols is None and settings.data.source != "synthetic":
+        symbols = list(settings.data.universe)
+    return load_market(settings.data, symbols=symbols, start=first, end=end)
+
+
+def _stats(equity: pd.Series, *, trades=None, turnover_value=None, settings: Settings, seed: int = 0) -> dict:
+    from volts.performance import performance_stats
+
+    return performance_stats(equity, trades=trades, turnover_value=turnover_value,
+                              periods_per_year=settings.metrics.periods_per_year,
+                              risk_free=settings.metrics.risk_free, seed=seed)
+
+
+def _difference(strategy: pd.Series, bench: pd.Series, *, settings: Settings) -> dict:
+    from volts.performance import difference_stats
+
+    common = strategy.index.intersection(bench.dropna().index)
+    return difference_stats(strategy.loc[common], bench.loc[common],
+                            periods_per_year=settings.metrics.periods_per_year)
+
+
+def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketData, schedule, end: dt.date,
+              strategy_fn, engine: str) -> dict:
+    """``metrics.json``: statistics of the strategy and every benchmark, the differences, the cost table and the
+    week counts. Deterministic for the same inputs (bootstrap seed 0)."""
+    out: dict[str, Any] = {}
+    out["strategy"] = _stats(sim.equity, trades=sim.trades, turnover_value=sim.turnover_value, settings=settings)
+    out["benchmarks"] = {}
+    out["differences"] = {}
+    for name, series in (sim.benchmarks or {}).items():
+        s = series.dropna()
+        if len(s) < 3:
+            continue
+        out["benchmarks"][name] = {"first": s.index[0].date().isoformat(), "last": s.index[-1].date().isoformat(),
+                                   **_stats(s, settings=settings)}
+        out["differences"][name] = _difference(sim.equity, s, settings=settings)
+    table = []
+    for bps in COST_TABLE_BPS:
+        alt = strategy_fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=bps)
+        st = _stats(alt.equity, trades=alt.trades, turnover_value=alt.turnover_value, settings=settings)
+        row = {"bps_per_side": bps, **st}
+        fb = (alt.benchmarks or {}).get("followers_buy_and_hold")
+        if fb is not None and len(fb.dropna()) > 2:
+            row["followers_buy_and_hold"] = _stats(fb.dropna(), settings=settings)
+        table.append(row)
+    out["cost_table"] = table
+    out["weeks"] = weeks_summary(weeks)
+    return out
+
+
+def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: Path, executor=None,
+                    force: bool = False, variant: WalkForwardVariant | None = None,
+                    market: MarketData | None = None, universe_for_asof: UniverseFn | None = None,
+                    engine: str = "vectorised", report: bool = True,
+                    comparison: pd.DataFrame | None = None,
+                    on_week: Callable[[dict], None] | None = None) -> WalkForwardResult:
+    """Re-select every week (or every N weeks) out of sample, trade the schedule and write the artifacts.
+
+    Parameters
+    ----------
+    settings : Settings
+        Validated settings (windows are shifted to each as-of date).
+    start, end : date-like
+        Span of the re-selection dates (both inclusive); trading runs to ``end``.
+    every : str, default "1W"
+        Re-selection frequency in weeks (``"1W"``, ``"2W"``, ...); a holding lasts until the next re-selection.
+    out : Path
+        Walk-forward folder: ``weeks/<asof>.json`` (cache), ``results/`` (artifacts), ``run.json``.
+    executor : volts.parallel.Executor, optional
+        Where the weeks run (default: in-process).
+    force : bool
+        Recompute every week even when a cached one has the same hashes.
+    variant : WalkForwardVariant, optional
+        Settings overrides, pair picker and strategy (default: the configured strategy, as selected).
+    market : MarketData, optional
+        Bars to use (default: loaded once through the configured source).
+    universe_for_asof : callable, optional
+        ``asof -> symbols`` (point-in-time universe); ``market`` must hold every symbol it can return.
+    engine : {"vectorised", "backtrader"}
+        Simulator of the trading pass (``volts.simulate``); backtrader is the engine of record.
+    report : bool
+        Write ``report.md``/``report.html`` and their figures.
+    comparison : pandas.DataFrame, optional
+        A variant comparison (:func:`compare_variants`) to render in the report.
+    on_week : callable, optional
+        Called with each newly computed week record (after it is cached).
+
+    Returns
+    -------
+    WalkForwardResult
+
+    Raises
+    ------
+    UsageError
+        Bad dates or frequency, no re-selection date in the span, an unknown strategy.
+    DataError
+        The data cannot be loaded or does not cover the span.
+    """
+    from volts.artifacts import atomic_write_csv, atomic_write_json, now_utc_iso, staged_run_dir, to_jsonable
+    from volts.parallel import Executor
+
+    variant = variant or WalkForwardVariant()
+    start, end = _to_date(start), _to_date(end)
+    if start > end:
+        raise UsageError(f"--start {start} is after --end {end}")
+    wsettings = variant.settings_for(settings)
+    strategy_fn = _strategy(variant.strategy)
+    t_total = time.perf_counter()
+    t0 = time.perf_counter()
+    if market is None:
+        market = load_walkforward_market(wsettings, start, end)
+    load_seconds = time.perf_counter() - t0
+    end = min(end, market.dates[-1].date())  # trading cannot run past the data
+    dates = rebalance_dates(market, start, end, every)
+    if not dates:
+        raise UsageError(f"no complete week with data between {start} and {end} "
+                         f"(data {market.dates[0].date()} .. {market.dates[-1].date()})")
+    out = Path(out)
+    cache_dir = out / ("weeks" if not variant.overrides else f"weeks-{variant.name}")
+    own = executor is None
+    ex = Executor() if own else executor
+    try:
+        if own:
+            ex.__enter__()
+        weeks, stats = run_weeks(market, wsettings, dates, cache_dir=cache_dir, executor=ex, force=force,
+                                 universe_for_asof=universe_for_asof, on_week=on_week)
+    finally:
+        if own:
+            ex.close()
+    weeks = apply_pair_picker(weeks, variant.pair_picker, variant.seed)
+
+    t0 = time.perf_counter()
+    schedule = build_schedule(weeks)
+    sim = strategy_fn(market, schedule, end=end, settings=wsettings, engine=engine, cost_bps=None)
+    sim_seconds = time.perf_counter() - t0
+    capital = getattr(getattr(sim, "costs", None), "capital", None)
+    table = weeks_table(weeks, sim.equity, end=end, capital=capital)
+    t0 = time.perf_counter()
+    metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
+                        strategy_fn=strategy_fn, engine=engine)
+    stats_seconds = time.perf_counter() - t0
+    flagged = {}
+    for w in weeks:
+        for note in w.get("flagged") or []:
+            flagged[(note["symbol"], note["date"], note["rule"])] = note
+    metrics = {
+        "variant": variant.name, "strategy_name": variant.strategy, "engine": engine,
+        "start": start.isoformat(), "end": end.isoformat(), "every": every,
+        "first_asof": dates[0].isoformat(), "last_asof": dates[-1].isoformat(),
+        "data_policy": {"return_jump": wsettings.data.return_jump,
+                        "max_abs_return": wsettings.data.max_abs_return,
+                        "flagged_notes_seen_by_selections": list(flagged.values())},
+        "config_sha256": wsettings.sha256(), "data_sha256": market.sha256(),
+        **metrics,
+    }
+    if wsettings.data.source == "synthetic":
+        from volts.data.synthetic import make_synthetic_market
+
+        truth = make_synthetic_market(seed=wsettings.data.synthetic_seed).truth
+        metrics["planted"] = planted_recovery(weeks, [p.to_dict() for p in truth.pairs])
+    metrics = to_jsonable(metrics)
+    from volts.walkforward_report import verdict
+
+    metrics["verdict"] = verdict(metrics)
+    stage_seconds: dict[str, list[float]] = {}
+    for w in weeks:
+        for k, v in (w.get("timings") or {}).items():
+            stage_seconds.setdefault(k, []).append(float(v))
+    stats.update(load_seconds=load_seconds, simulate_seconds=sim_seconds, statistics_seconds=stats_seconds,
+                 executor=ex.describe(), weeks=len(dates),
+                 mean_week_seconds_by_stage={k: float(np.mean(v)) for k, v in stage_seconds.items()})
+    name = "results" if variant.name == "strategy" else f"results-{variant.name}"
+    with staged_run_dir(out, name, force=True, latest=False) as staging:
+        atomic_write_csv(staging / "weeks.csv", table, index=False)
+        eq = pd.DataFrame({"strategy": sim.equity, **{k: v for k, v in (sim.benchmarks or {}).items()}})
+        eq.index.name = "date"
+        if hasattr(sim, "to_frames"):  # equity (+ turnover), trades, fills, positions, periods
+            for fname, frame in sim.to_frames().items():
+                atomic_write_csv(staging / f"{fname}.csv", frame, index=False)
+        else:
+            atomic_write_csv(staging / "equity.csv", eq)
+            trades = sim.trades if sim.trades is not None else pd.DataFrame()
+            atomic_write_csv(staging / "trades.csv", trades, index=False)
+        atomic_write_json(staging / "metrics.json", metrics)
+        stats["total_seconds"] = time.perf_counter() - t_total
+        atomic_write_json(staging / "run.json", {"created": now_utc_iso(), **stats})
+        if report:
+            from volts.walkforward_report import write_walkforward_report
+
+            write_walkforward_report(staging, metrics=metrics, equity=eq, table=table, weeks=weeks,
+                                     comparison=comparison)
+    folder = out / name
+    stats["total_seconds"] = time.perf_counter() - t_total
+    return WalkForwardResult(folder=folder, dates=dates, weeks=weeks, simulation=sim, metrics=metrics,
+                             table=table, stats=stats)
+
+
+def compare_variants(settings: Settings, variants: Sequence[WalkForwardVariant], *, start, end, out: Path,
+                     every: str = "1W", executor=None, market: MarketData | None = None,
+                     engine: str = "vectorised", force: bool = False,
+                     universe_for_asof: UniverseFn | None = None) -> pd.DataFrame:
+    """Run several variants over the SAME re-selection dates and return one comparison table.
+
+    Every variant sees the same bars (loaded once) and the same weeks; variants without settings overrides
+    share the base selection cache, so a null model (pair picker) costs only its trading pass. The table is
+    also written to ``<out>/comparison.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant: CAGR, annualised volatility, Sharpe with its 95 % CI, maximum drawdown, turnover,
+        weeks in cash, distinct pairs, and the annualised mean difference of daily returns against the
+        followers' buy-and-hold with its CI.
+    """
+    from volts.artifacts import atomic_write_csv
+
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise UsageError(f"variant names must be distinct (got {names})")
+    start, end = _to_date(start), _to_date(end)
+    if market is None:
+        base = [settings] + [v.settings_for(settings) for v in variants]
+        symbols = sorted({s for st in base for s in st.data.universe}) if settings.data.source != "synthetic" \
+            else None
+        market = load_walkforward_market(settings, start, end, symbols=symbols)
+    rows = []
+    for v in variants:
+        res = run_walkforward(settings, start=start, end=end, every=every, out=out, executor=executor,
+                              force=force, variant=v, market=market, universe_for_asof=universe_for_asof,
+                              engine=engine, report=False)
+        rows.append(comparison_row(v.name, res.metrics))
+    table = pd.DataFrame(rows)
+    atomic_write_csv(Path(out) / "comparison.csv", table, index=False)
+    return table
+
+
+def comparison_row(name: str, metrics: dict) -> dict:
+    """One row of a comparison table from a ``metrics.json``."""
+    from volts.walkforward_report import ci, stat
+
+    s = metrics["strategy"]
+    lo, hi = ci(s, "sharpe")
+    d = metrics.get("differences", {}).get("followers_buy_and_hold", {})
+    dlo, dhi = ci(d, "annual_mean")
+    return {"variant": name, "cagr": stat(s, "cagr"), "volatility": stat(s, "volatility"),
+            "sharpe": stat(s, "sharpe"), "sharpe_ci_low": lo, "sharpe_ci_high": hi,
+            "max_drawdown": stat(s, "max_drawdown"), "turnover": stat(s, "turnover"),
+            "weeks_in_cash": metrics["weeks"]["weeks_in_cash"], "weeks": metrics["weeks"]["weeks"],
+            "distinct_pairs": metrics["weeks"]["distinct_pairs"],
+            "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi}

@@ -1,0 +1,406 @@
+"""The walk-forward report: ``report.md`` and a self-contained ``report.html`` with figures.
+
+Everything here is generated from ``metrics.json``, ``equity.csv`` and ``weeks.csv``; in particular the verdict
+(:func:`verdict`) is a rule applied to the confidence intervals, never text written for one result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+_ALIASES = {
+    "cagr": ("cagr", "CAGR"),
+    "volatility": ("volatility", "annual_volatility", "annualised_volatility", "ann_volatility", "vol"),
+    "sharpe": ("sharpe", "sharpe_ratio"),
+    "sortino": ("sortino", "sortino_ratio"),
+    "max_drawdown": ("max_drawdown", "mdd"),
+    "max_drawdown_days": ("max_drawdown_days", "max_drawdown_duration_days", "max_drawdown_duration",
+                          "mdd_days"),
+    "calmar": ("calmar", "calmar_ratio"),
+    "turnover": ("turnover", "annual_turnover"),
+    "hit_rate_days": ("hit_rate_days", "daily_hit_rate"),
+    "hit_rate_trades": ("hit_rate_trades", "trade_hit_rate", "win_rate"),
+    "mean": ("mean", "mean_daily", "mean_difference", "mean_daily_difference"),
+    "annual_mean": ("annual_mean",),
+    "sharpe_difference": ("sharpe_difference",),
+    "total_return": ("total_return",),
+}
+
+
+def stat(d: dict | None, name: str) -> float | None:
+    """A statistic from a ``performance_stats``/``difference_stats`` dict, tolerant of the key's spelling."""
+    if not d:
+        return None
+    for k in _ALIASES.get(name, (name,)):
+        if k in d and not isinstance(d[k], (dict, list, tuple)):
+            return None if d[k] is None else float(d[k])
+    return None
+
+
+def ci(d: dict | None, name: str) -> tuple[float | None, float | None]:
+    """The 95 % interval of statistic ``name``: ``<name>_ci`` as [low, high] or {low, high}, or
+    ``<name>_ci_low``/``<name>_ci_high``."""
+    if not d:
+        return None, None
+    for base in _ALIASES.get(name, (name,)):
+        v = d.get(f"{base}_ci")
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            return _f(v[0]), _f(v[1])
+        if isinstance(v, dict):
+            return _f(v.get("low", v.get("lower"))), _f(v.get("high", v.get("upper")))
+        for lo_k, hi_k in ((f"{base}_ci_low", f"{base}_ci_high"), (f"{base}_low", f"{base}_high"),
+                           (f"{base}_ci_lower", f"{base}_ci_upper")):
+            if lo_k in d and hi_k in d:
+                return _f(d[lo_k]), _f(d[hi_k])
+    return None, None
+
+
+def _f(x):
+    return None if x is None else float(x)
+
+
+def _pct(v, digits=1):
+    return "–" if v is None else f"{100 * v:.{digits}f} %"
+
+
+def _num(v, fmt="{:.2f}"):
+    return "–" if v is None else fmt.format(v)
+
+
+def _ci_text(d, name, fmt="{:.2f}"):
+    lo, hi = ci(d, name)
+    if lo is None or hi is None:
+        return "–"
+    return f"[{fmt.format(lo)}, {fmt.format(hi)}]"
+
+
+def _ci_pct(d, name):
+    lo, hi = ci(d, name)
+    if lo is None or hi is None:
+        return "–"
+    return f"[{_pct(lo)}, {_pct(hi)}]"
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+BENCH_LABELS = {"followers_buy_and_hold": "followers' buy-and-hold (same weights, same weekly changes)",
+                "universe_equal_weight": "equal-weight buy-and-hold of the universe",
+                "spy": "SPY buy-and-hold (over the span its file covers)"}
+
+
+# ------------------------------------------------------------------------------------------- verdict
+def _side(lo, hi) -> str | None:
+    if lo is None or hi is None:
+        return None
+    if lo > 0:
+        return "above"
+    if hi < 0:
+        return "below"
+    return "straddles"
+
+
+def verdict(metrics: dict) -> list[str]:
+    """Plain-words conclusions from the 95 % intervals of ``metrics`` (a list of sentences).
+
+    Rules: an interval entirely above zero supports "positive", entirely below "negative", otherwise the data
+    cannot tell the sign. The same rule is applied to the strategy's Sharpe ratio at the configured costs and at
+    10 bps a side, and to the mean daily difference against each benchmark. The closing sentences say what no
+    interval here can show.
+    """
+    out: list[str] = []
+    s = metrics.get("strategy") or {}
+    lo, hi = ci(s, "sharpe")
+    side = _side(lo, hi)
+    sh = stat(s, "sharpe")
+    years = _years(metrics)
+    span = f"over {years:.1f} years of weekly re-selection" if years else "over this walk-forward"
+    if side is None:
+        out.append(f"The strategy's Sharpe ratio is {_num(sh)}; no confidence interval was computed, so nothing "
+                   f"can be concluded about its sign.")
+    elif side == "above":
+        out.append(f"At the configured costs the strategy's Sharpe ratio ({_num(sh)}, 95 % CI "
+                   f"[{lo:.2f}, {hi:.2f}]) is positive with 95 % confidence {span}.")
+    elif side == "below":
+        out.append(f"At the configured costs the strategy's Sharpe ratio ({_num(sh)}, 95 % CI "
+                   f"[{lo:.2f}, {hi:.2f}]) is negative with 95 % confidence {span}: it lost money on a "
+                   f"risk-adjusted basis.")
+    else:
+        out.append(f"At the configured costs the strategy's Sharpe ratio is {_num(sh)}, but its 95 % CI "
+                   f"[{lo:.2f}, {hi:.2f}] contains zero: {span}, the record cannot tell skill from luck.")
+    for row in metrics.get("cost_table") or []:
+        if float(row.get("bps_per_side", -1)) == 10.0:
+            l10, h10 = ci(row, "sharpe")
+            s10 = _side(l10, h10)
+            if s10 is not None:
+                word = {"above": "positive", "below": "negative", "straddles": "indistinguishable from zero"}[s10]
+                out.append(f"At 10 bps a side (no fixed commission) the Sharpe ratio is {_num(stat(row, 'sharpe'))} "
+                           f"[{l10:.2f}, {h10:.2f}]: {word}.")
+    for name, d in (metrics.get("differences") or {}).items():
+        dl, dh = ci(d, "annual_mean")
+        sd = _side(dl, dh)
+        label = BENCH_LABELS.get(name, name)
+        if sd is None:
+            continue
+        if sd == "above":
+            out.append(f"Against the {label} the annualised mean return difference is positive with 95 % "
+                       f"confidence (CI [{_pct(dl)}, {_pct(dh)}] a year): the strategy beat it.")
+        elif sd == "below":
+            out.append(f"Against the {label} the annualised mean return difference is negative with 95 % "
+                       f"confidence (CI [{_pct(dl)}, {_pct(dh)}] a year): holding it would have done better.")
+        else:
+            out.append(f"Against the {label} the annualised mean return difference has a 95 % CI "
+                       f"[{_pct(dl)}, {_pct(dh)}] a year that contains zero: no difference can be claimed "
+                       f"either way.")
+    w = metrics.get("weeks") or {}
+    if w.get("weeks") and w.get("weeks_in_cash"):
+        out.append(f"The selection found no pair in {w['weeks_in_cash']} of {w['weeks']} weeks "
+                   f"({_pct(w.get('share_in_cash'), 0)}); those weeks held cash, so the record describes the "
+                   f"remaining {w['weeks'] - w['weeks_in_cash']} weeks' trades more than a permanently invested "
+                   f"strategy.")
+    out.append("What the intervals do not show: they are computed from one historical path of one universe; the "
+               "bootstrap treats the daily returns as a stationary series, which regime changes violate; no "
+               "correction is made for the number of configurations a user may have tried before this one; and "
+               "past out-of-sample results do not bound future ones.")
+    return out
+
+
+def _years(metrics: dict) -> float | None:
+    try:
+        a = pd.Timestamp(metrics["first_asof"])
+        b = pd.Timestamp(metrics["end"])
+    except (KeyError, ValueError):
+        return None
+    return (b - a).days / 365.25
+
+
+# ------------------------------------------------------------------------------------------- figures
+def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: dict) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: dict[str, str] = {}
+    eq = equity.astype(float)
+    ppy = 252
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for col in eq.columns:
+        s = eq[col].dropna()
+        if len(s):
+            ax.plot(s.index, s / s.iloc[0], label=col, lw=1.6 if col == "strategy" else 1.0)
+    ax.set_yscale("log")
+    ax.set_ylabel("growth of 1 (log scale)")
+    ax.set_title("Stitched out-of-sample equity against the benchmarks")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    figs["equity"] = _save(fig, folder, "equity.png")
+
+    fig, ax = plt.subplots(figsize=(10, 3))
+    for col in eq.columns:
+        s = eq[col].dropna()
+        if len(s):
+            ax.plot(s.index, s / s.cummax() - 1.0, label=col, lw=1.4 if col == "strategy" else 0.9)
+    ax.set_ylabel("drawdown")
+    ax.set_title("Drawdown from the running peak")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.grid(alpha=0.3)
+    figs["drawdown"] = _save(fig, folder, "drawdown.png")
+
+    fig, ax = plt.subplots(figsize=(10, 3))
+    for col in eq.columns:
+        r = eq[col].dropna().pct_change().dropna()
+        if len(r) > ppy:
+            roll = r.rolling(ppy).mean() / r.rolling(ppy).std() * np.sqrt(ppy)
+            ax.plot(roll.index, roll, label=col, lw=1.4 if col == "strategy" else 0.9)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_ylabel("Sharpe (52 weeks)")
+    ax.set_title("Rolling 52-week (252-session) Sharpe ratio")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "fewer than 253 sessions: no 52-week window yet", transform=ax.transAxes, ha="center")
+    ax.grid(alpha=0.3)
+    figs["rolling_sharpe"] = _save(fig, folder, "rolling_sharpe.png")
+
+    picks = (metrics.get("weeks") or {}).get("pick_frequency") or {}
+    if picks:
+        top = list(picks.items())[:20]
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(top) + 1.2))
+        ax.barh([n for n, _ in top][::-1], [v["weeks"] for _, v in top][::-1], color="#4477aa")
+        ax.set_xlabel("weeks selected")
+        ax.set_title("How often each pair was picked (top 20)")
+        figs["pick_frequency"] = _save(fig, folder, "pick_frequency.png")
+
+    if len(table):
+        dates = pd.to_datetime(table["asof"])
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        ax.plot(dates, table["candidates"], label="candidates (mid volatility)", lw=1)
+        for col in [c for c in table.columns if c.endswith("_kept")]:
+            ax.plot(dates, table[col], label=col.replace("_kept", " kept"), lw=1)
+        cash = table["pairs"] == 0
+        ax.scatter(dates[cash], np.zeros(int(cash.sum())), marker="|", color="red", s=60,
+                   label=f"week in cash ({int(cash.sum())})")
+        ax.set_ylabel("count")
+        ax.set_title("Selection funnel over time (ordered pairs kept per stage) and weeks in cash")
+        ax.legend(loc="upper left", fontsize=7, ncol=3)
+        ax.grid(alpha=0.3)
+        figs["funnel"] = _save(fig, folder, "funnel.png")
+    return figs
+
+
+def _save(fig, folder: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(folder / name, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return name
+
+
+# -------------------------------------------------------------------------------------------- report
+def _stats_rows(metrics: dict) -> list[list]:
+    rows = []
+    items = [("strategy", metrics.get("strategy") or {})]
+    items += [(BENCH_LABELS.get(k, k), v) for k, v in (metrics.get("benchmarks") or {}).items()]
+    for name, s in items:
+        dd_days = stat(s, "max_drawdown_days")
+        rows.append([name, _pct(stat(s, "cagr")), _pct(stat(s, "volatility")), _num(stat(s, "sharpe")),
+                     _ci_text(s, "sharpe"), _num(stat(s, "sortino")),
+                     _pct(stat(s, "max_drawdown")) + ("" if dd_days is None else f" ({dd_days:.0f} d)"),
+                     _num(stat(s, "calmar")), _num(stat(s, "turnover"), "{:.1f}"),
+                     _pct(stat(s, "hit_rate_days"), 0), _pct(stat(s, "hit_rate_trades"), 0)])
+    return rows
+
+
+def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[str, str],
+                               comparison: pd.DataFrame | None = None) -> str:
+    """The report's Markdown from the artifacts' contents."""
+    m = metrics
+    w = m.get("weeks") or {}
+    lines = [f"# volts walk-forward: {m.get('start')} .. {m.get('end')}", ""]
+    lines += [f"Weekly re-selection ({m.get('every')}) on {w.get('weeks')} as-of dates "
+              f"({m.get('first_asof')} .. {m.get('last_asof')}); each selection sees only bars up to its as-of "
+              f"date; its pairs trade from the next session's open until the next re-selection. Strategy: "
+              f"`{m.get('strategy_name')}`, variant `{m.get('variant')}`, engine `{m.get('engine')}`. "
+              f"Config SHA-256 `{str(m.get('config_sha256'))[:12]}`, data SHA-256 `{str(m.get('data_sha256'))[:12]}`.",
+              ""]
+    lines += ["## Verdict", ""] + [f"* {s}" for s in m.get("verdict") or verdict(m)] + [""]
+    lines += ["## Strategy and benchmarks (configured costs)", "",
+              _table(["", "CAGR", "volatility", "Sharpe", "Sharpe 95 % CI", "Sortino", "max drawdown (duration)",
+                      "Calmar", "turnover / yr", "hit rate days", "hit rate trades"], _stats_rows(m)), "",
+              "Confidence intervals: stationary bootstrap of the daily returns (`arch.bootstrap`), block length from "
+              "arch's optimal-block-length estimate.", ""]
+    diffs = m.get("differences") or {}
+    if diffs:
+        rows = [[BENCH_LABELS.get(k, k), f"{d.get('start', '')} .. {d.get('end', '')}",
+                 _pct(stat(d, "annual_mean")), _ci_pct(d, "annual_mean"),
+                 _num(stat(d, "sharpe")), _ci_text(d, "sharpe"),
+                 _num(stat(d, "sharpe_difference")), _ci_text(d, "sharpe_difference")] for k, d in diffs.items()]
+        lines += ["## Strategy minus each benchmark (daily returns)", "",
+                  _table(["benchmark", "span", "mean difference / yr", "95 % CI", "information ratio", "95 % CI",
+                          "Sharpe difference", "95 % CI"], rows), ""]
+    cost = m.get("cost_table") or []
+    if cost:
+        rows = []
+        for r in cost:
+            fb = r.get("followers_buy_and_hold") or {}
+            rows.append([f"{r['bps_per_side']:g}", _pct(stat(r, "cagr")), _num(stat(r, "sharpe")),
+                         _ci_text(r, "sharpe"), _pct(stat(r, "max_drawdown")), _num(stat(r, "turnover"), "{:.1f}"),
+                         _pct(stat(fb, "cagr")) if fb else "–", _num(stat(fb, "sharpe")) if fb else "–"])
+        lines += ["## Cost table", "",
+                  "The headline row repeated with every order costing the given basis points per side (no fixed "
+                  "commission), the rest unchanged.", "",
+                  _table(["bps / side", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
+                          "followers B&H CAGR", "followers B&H Sharpe"], rows), ""]
+    for key, caption in (("equity", "Equity, log scale"), ("drawdown", "Drawdown"),
+                         ("rolling_sharpe", "Rolling 52-week Sharpe")):
+        if key in figs:
+            lines += [f"![{caption}]({figs[key]})", ""]
+    lines += ["## Weeks and pairs", "",
+              _table(["weeks", "in cash", "without a selection (a stage had too little input)", "distinct pairs",
+                      "average pair lifetime (re-selections)"],
+                     [[w.get("weeks"), w.get("weeks_in_cash"), w.get("weeks_without_selection"),
+                       w.get("distinct_pairs"), _num(w.get("avg_pair_lifetime_weeks"), "{:.1f}")]]), ""]
+    picks = w.get("pick_frequency") or {}
+    if picks:
+        rows = [[n, v["weeks"], _pct(v["share"]), ", ".join(f"{k} ({c})" for k, c in v["lags"].items())]
+                for n, v in list(picks.items())[:25]]
+        lines += ["How often each pair was picked (top 25; lags chosen as "lag (number of weeks)"):", "",
+                  _table(["pair", "weeks", "share of weeks", "lags chosen"], rows), ""]
+    for key, caption in (("pick_frequency", "Pick frequency"), ("funnel", "Funnel over time")):
+        if key in figs:
+            lines += [f"![{caption}]({figs[key]})", ""]
+    planted = m.get("planted")
+    if planted:
+        rows = [[n, v["lag"], _pct(v["share_selected"]), _pct(v["share_with_planted_lag"])]
+                for n, v in planted["pairs"].items()]
+        lines += ["## Planted pairs (synthetic market)", "",
+                  _table(["planted pair", "planted lag", "weeks selected", "weeks selected with the planted lag"],
+                         rows), "",
+                  f"Weeks whose selection is exactly the planted set with the planted lags: "
+                  f"{_pct(planted.get('share_exact'))}; selected pairs that were not planted: "
+                  f"{_num(planted.get('false_pairs_per_week'))} a week on average.", ""]
+    pol = m.get("data_policy") or {}
+    notes = pol.get("flagged_notes_seen_by_selections") or []
+    lines += ["## Data policy", "",
+              f"`data.return_jump = \"{pol.get('return_jump')}\"`: a close-to-close move beyond "
+              f"`max_abs_return = {pol.get('max_abs_return')}` "
+              + ("is kept and reported here instead of stopping the run (a real move is data, an unadjusted split "
+                 "is not: check each one)." if pol.get("return_jump") == "flag" else "stops the run."), ""]
+    if notes:
+        lines += [_table(["symbol", "date", "rule", "note"],
+                         [[n["symbol"], n["date"], n["rule"], n["message"]] for n in notes]), ""]
+    else:
+        lines += ["No bar seen by any week's selection was flagged.", ""]
+    if comparison is not None and len(comparison):
+        lines += comparison_markdown(comparison)
+    lines += ["## Files", "",
+              "`weeks.csv` (one row per re-selection: funnel counts, pairs with lags and statistics, the week's "
+              "P&L), `equity.csv` (daily equity of the strategy and benchmarks), `trades.csv`, `metrics.json`; each "
+              "week's selection is kept as JSON under `../weeks/`.", ""]
+    return "\n".join(lines)
+
+
+def comparison_markdown(comparison: pd.DataFrame) -> list[str]:
+    """Report section rendering a variant comparison table (:func:`volts.walkforward.compare_variants`)."""
+    rows = []
+    for _, r in comparison.iterrows():
+        ci_s = "–" if pd.isna(r.get("sharpe_ci_low")) else f"[{r['sharpe_ci_low']:.2f}, {r['sharpe_ci_high']:.2f}]"
+        ci_d = ("–" if pd.isna(r.get("diff_ci_low")) else
+                f"[{_pct(_nan(r['diff_ci_low']))}, {_pct(_nan(r['diff_ci_high']))}]")
+        rows.append([r["variant"], _pct(_nan(r.get("cagr"))), _num(_nan(r.get("sharpe"))), ci_s,
+                     _pct(_nan(r.get("max_drawdown"))), _num(_nan(r.get("turnover")), "{:.1f}"),
+                     f"{r['weeks_in_cash']} / {r['weeks']}", r["distinct_pairs"],
+                     _pct(_nan(r.get("diff_vs_followers_annual_mean"))), ci_d])
+    return ["## Variants over the same weeks", "",
+            _table(["variant", "CAGR", "Sharpe", "95 % CI", "max drawdown", "turnover / yr", "weeks in cash",
+                    "distinct pairs", "mean diff vs followers B&H / yr", "95 % CI"], rows), ""]
+
+
+def _nan(x):
+    return None if x is None or (isinstance(x, float) and np.isnan(x)) else float(x)
+
+
+def write_walkforward_report(folder: str | Path, *, metrics: dict, equity: pd.DataFrame, table: pd.DataFrame,
+                             weeks: Sequence[dict] | None = None,
+                             comparison: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.html`` (figures embedded) and the PNG figures into ``folder``."""
+    from volts.artifacts import atomic_write_text
+    from volts.report import markdown_to_html
+
+    folder = Path(folder)
+    figs = _figures(folder, equity, table, metrics)
+    md = build_walkforward_markdown(metrics, table, figs, comparison)
+    md_path = atomic_write_text(folder / "report.md", md)
+    html_path = atomic_write_text(folder / "report.html",
+                                  markdown_to_html(md, folder, title="volts walk-forward report"))
+    return md_path, html_path
