@@ -334,7 +334,7 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
     if picks:
         rows = [[n, v["weeks"], _pct(v["share"]), ", ".join(f"{k} ({c})" for k, c in v["lags"].items())]
                 for n, v in list(picks.items())[:25]]
-        lines += ["How often each pair was picked (top 25; lags chosen as "lag (number of weeks)"):", "",
+        lines += ["How often each pair was picked (top 25; lags chosen as 'lag (number of weeks)'):", "",
                   _table(["pair", "weeks", "share of weeks", "lags chosen"], rows), ""]
     for key, caption in (("pick_frequency", "Pick frequency"), ("funnel", "Funnel over time")):
         if key in figs:
