@@ -22,7 +22,7 @@ from volts.parallel import Executor
 from volts.walkforward import (WalkForwardVariant, apply_pair_picker, random_pairs_picker, rebalance_dates,
                                run_walkforward, week_hashes, weeks_summary)
 
-START, END = dt.date(2023, 7, 3), dt.date(2023, 9, 1)  # eight complete weeks: 2023-07-07 .. 2023-09-01
+START, END = dt.date(2023, 7, 3), dt.date(2023, 8, 29)  # eight complete weeks 2023-07-07 .. 08-25, traded to 08-29
 ARTIFACTS = ("weeks.csv", "equity.csv", "trades.csv", "metrics.json", "report.md")
 
 
