@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import REPO
 from tests.dask_cluster import loopback_cluster
 from volts.config import Settings
 from volts.data.market import MarketData
-from volts.errors import UsageError
+from volts.errors import DataError, UsageError
 from volts.parallel import Executor
-from volts.walkforward import (WalkForwardVariant, apply_pair_picker, random_pairs_picker, rebalance_dates,
-                               run_walkforward, week_hashes, weeks_summary)
+from volts.walkforward import (WalkForwardVariant, apply_pair_picker, compare_variants, random_pairs_picker,
+                               rebalance_dates, run_walkforward, select_week, week_hashes, weeks_summary)
 
 START, END = dt.date(2023, 7, 3), dt.date(2023, 8, 29)  # eight complete weeks 2023-07-07 .. 08-25, traded to 08-29
 ARTIFACTS = ("weeks.csv", "equity.csv", "trades.csv", "metrics.json", "report.md")
@@ -28,7 +29,11 @@ ARTIFACTS = ("weeks.csv", "equity.csv", "trades.csv", "metrics.json", "report.md
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return Settings().override(**{"data.source": "synthetic"})
+    """What ``volts walkforward --config config.toml --source synthetic`` uses (so the CLI test reuses the cache)."""
+    from volts.config import load_settings
+
+    return load_settings(REPO / "config.toml").override(**{"data.source": "synthetic",
+                                                           "data.return_jump": "flag"})
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +209,75 @@ def test_planted_recovery_counts_pairs_lags_and_false_positives():
     assert got["pairs"]["A->B"] == {"lag": 1, "share_selected": 0.5, "share_with_planted_lag": 0.25}
     assert got["pairs"]["C->D"] == {"lag": 3, "share_selected": 0.5, "share_with_planted_lag": 0.5}
     assert got["share_exact"] == 0.25 and got["false_pairs_per_week"] == 0.25
+
+
+# ------------------------------------------------------------------------------------- CLI, variants
+def _copy_cache(baseline, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(baseline.folder.parent / "weeks", dest / "weeks")
+    return dest
+
+
+def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, baseline, capsys):
+    from volts.cli import main
+
+    out = _copy_cache(baseline, tmp_path)
+    rc = main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
+               START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "8 weeks: 8 from the cache, 0 computed" in captured.out
+    assert _artifacts(out / "results") == _artifacts(baseline.folder)
+    html = (out / "results" / "report.html").read_text()
+    assert "data:image/png;base64," in html and 'src="equity.png"' not in html
+    assert main(["walkforward", "--source", "synthetic", "--every", "2W", "--hold", "1W", "--out",
+                 str(tmp_path / "x")]) == 2
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_report_html", REPO / "scripts" / "check_report_html.py")
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    if checker.find_browser() is None:
+        pytest.skip("chromium/chromedriver not installed: HTML rendering not checked (apt-get install chromium "
+                    "chromium-driver; .ci/run does)")
+    result = checker.check_report(out / "results" / "report.html")
+    assert result["images"] >= 4 and not result["broken_images"] and not result["console_errors"]
+
+
+def test_compare_variants_runs_every_variant_over_the_same_cached_weeks(tmp_path, settings, market, baseline):
+    from volts.walkforward_report import comparison_markdown
+
+    out = _copy_cache(baseline, tmp_path)
+    variants = [WalkForwardVariant("strategy"),
+                WalkForwardVariant("random_pairs", pair_picker=random_pairs_picker, seed=1)]
+    table = compare_variants(settings, variants, start=START, end=END, out=out, market=market)
+    assert list(table["variant"]) == ["strategy", "random_pairs"]
+    assert sorted(p.name for p in (out / "weeks").glob("*.json")) == \
+        sorted(p.name for p in (baseline.folder.parent / "weeks").glob("*.json"))  # nothing recomputed
+    assert table.loc[0, "sharpe"] == pytest.approx(baseline.metrics["strategy"]["sharpe"])
+    assert (table["weeks"] == 8).all() and (out / "comparison.csv").is_file()
+    assert "## Variants over the same weeks" in "\n".join(comparison_markdown(table))
+
+
+# ------------------------------------------------------------------------------------- return jumps
+def test_a_real_return_jump_is_kept_as_a_flagged_note_not_a_stop(tmp_path, market):
+    from volts.data.synthetic import write_synthetic_csvs
+    from volts.walkforward import load_walkforward_market
+
+    write_synthetic_csvs(market, tmp_path)
+    path = tmp_path / "MID3.csv"
+    raw = pd.read_csv(path)
+    jump_day = raw.index[pd.to_datetime(raw.iloc[:, 0]) == pd.Timestamp("2023-03-15")][0]
+    for col in ("Open", "High", "Low", "Close"):
+        raw.loc[jump_day:, col] *= 1.6  # a +60 % close-to-close move on 2023-03-15, beyond max_abs_return 0.5
+    raw.to_csv(path, index=False)
+    base = Settings().override(**{"data.dir": str(tmp_path), "data.universe": list(market.symbols)})
+    with pytest.raises(DataError, match="return_jump"):
+        load_walkforward_market(base, START, END)
+    flagged = base.override(**{"data.return_jump": "flag"})
+    m = load_walkforward_market(flagged, START, END)
+    week = select_week(m, flagged, dt.date(2023, 7, 7))
+    assert [(n["symbol"], n["date"], n["rule"]) for n in week["flagged"]] == [("MID3", "2023-03-15",
+                                                                                "return_jump")]
