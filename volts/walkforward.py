@@ -360,7 +360,10 @@ def register_strategy(name: str, fn: Callable[..., Any]) -> None:
 def _lead_lag_trend(market, schedule, *, end, settings, engine="vectorised", cost_bps=None):
     from volts.simulate import simulate_schedule
 
-    return simulate_schedule(market, schedule, end=end, settings=settings, engine=engine, cost_bps=cost_bps)
+    # the equal-weight benchmark holds every symbol the walk-forward loaded (the universe; for the synthetic
+    # source the configured universe names no synthetic symbol)
+    return simulate_schedule(market, schedule, end=end, settings=settings, engine=engine, cost_bps=cost_bps,
+                             universe=list(market.symbols))
 
 
 register_strategy("lead_lag_trend", _lead_lag_trend)
