@@ -363,7 +363,9 @@ def _lead_lag_trend(market, schedule, *, end, settings, engine="vectorised", cos
     # the equal-weight benchmark holds every symbol the walk-forward loaded (the universe; for the synthetic
     # source the configured universe names no synthetic symbol)
     return simulate_schedule(market, schedule, end=end, settings=settings, engine=engine, cost_bps=cost_bps,
-                             universe=list(market.symbols))
+                             universe=list(market.symbols),
+                             spy=False if settings.data.source == "synthetic" else None)  # no real SPY beside
+                                                                                          # synthetic bars
 
 
 register_strategy("lead_lag_trend", _lead_lag_trend)
