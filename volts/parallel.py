@@ -90,7 +90,7 @@ class Executor:
         try:
             if self.kind == "local-cluster":
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, host="127.0.0.1")
+                                             dashboard_address=":0", host="127.0.0.1")
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.scheduler, timeout=f"{self.timeout}s")
