@@ -1,5 +1,8 @@
 """``volts.parallel.Executor``: in-process loop, local Dask cluster and an external scheduler give the same
-results; shared keyword arguments reach every task; a task's error reaches the caller; clusters are torn down."""
+results; shared keyword arguments reach every task; a task's error reaches the caller; clusters are torn down.
+
+An external ``dask scheduler`` + two ``dask worker`` processes are exercised by tests/test_walkforward.py (eight
+weeks, same artifacts as in-process), not repeated here to keep the suite's time down."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import os
 import numpy as np
 import pytest
 
-from tests.dask_cluster import loopback_cluster
 from volts.errors import UsageError
 from volts.parallel import Executor
 
@@ -69,14 +71,6 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
     assert out == EXPECTED
     assert os.getpid() not in pids  # ran in worker processes
     assert ex.client is None and cluster.status.name == "closed"
-
-
-def test_external_scheduler_and_workers(tmp_path):
-    with loopback_cluster(2, log_dir=tmp_path) as address:
-        with Executor(scheduler=address) as ex:
-            out = dict(ex.map(weighted_sum, range(8), weights=WEIGHTS, offset=0.5))
-            assert ex.describe().endswith("(2 workers)")
-    assert out == EXPECTED
 
 
 def test_unreachable_scheduler_is_a_usage_error():
