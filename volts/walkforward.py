@@ -590,10 +590,13 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
     for bps in COST_TABLE_BPS:
         alt = strategy_fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=bps)
         st = _stats(alt.equity, trades=alt.trades, turnover_value=alt.turnover_value, settings=settings)
-        row = {"bps_per_side": bps, **st}
-        fb = (alt.benchmarks or {}).get("followers_buy_and_hold")
-        if fb is not None and len(fb.dropna()) > 2:
-            row["followers_buy_and_hold"] = _stats(fb.dropna(), settings=settings)
+        row = {"bps_per_side": bps, **st, "benchmarks": {}}
+        for name, series in (alt.benchmarks or {}).items():  # the benchmarks under the same costs
+            b = series.dropna()
+            if len(b) > 2:
+                row["benchmarks"][name] = _stats(b, settings=settings)
+        if "followers_buy_and_hold" in row["benchmarks"]:
+            row["followers_buy_and_hold"] = row["benchmarks"]["followers_buy_and_hold"]
         table.append(row)
     out["cost_table"] = table
     out["weeks"] = weeks_summary(weeks)

@@ -321,6 +321,7 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                   "commission), the rest unchanged.", "",
                   _table(["bps / side", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
                           "followers B&H CAGR", "followers B&H Sharpe"], rows), ""]
+    lines += headline_at_bps(m, (0.0, 10.0))
     for key, caption in (("equity", "Equity, log scale"), ("drawdown", "Drawdown"),
                          ("rolling_sharpe", "Rolling 52-week Sharpe")):
         if key in figs:
@@ -368,6 +369,27 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
               "P&L), `equity.csv` (daily equity of the strategy and benchmarks), `trades.csv`, `metrics.json`; each "
               "week's selection is kept as JSON under `../weeks/`.", ""]
     return "\n".join(lines)
+
+
+def headline_at_bps(metrics: dict, bps_list=(0.0, 10.0)) -> list[str]:
+    """Strategy and every benchmark with CAGR, Sharpe [95 % CI], max drawdown, turnover and weeks in cash, at
+    each proportional cost of ``bps_list`` (from the cost table)."""
+    rows = []
+    cash = (metrics.get("weeks") or {}).get("weeks_in_cash")
+    total = (metrics.get("weeks") or {}).get("weeks")
+    for r in metrics.get("cost_table") or []:
+        if float(r.get("bps_per_side", -1)) not in bps_list:
+            continue
+        curves = [("strategy", r)] + list((r.get("benchmarks") or {}).items())
+        for name, s in curves:
+            rows.append([f"{r['bps_per_side']:g}", name, _pct(stat(s, "cagr")), _num(stat(s, "sharpe")),
+                         _ci_text(s, "sharpe"), _pct(stat(s, "max_drawdown")), _num(stat(s, "turnover"), "{:.1f}"),
+                         f"{cash} / {total}" if name == "strategy" else "–"])
+    if not rows:
+        return []
+    return ["## Strategy and benchmarks at " + " and ".join(f"{b:g}" for b in bps_list) + " bps a side", "",
+            _table(["bps / side", "curve", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
+                    "weeks in cash"], rows), ""]
 
 
 def comparison_markdown(comparison: pd.DataFrame) -> list[str]:
