@@ -121,7 +121,9 @@ def verdict(metrics: dict) -> list[str]:
     side = _side(lo, hi)
     sh = stat(s, "sharpe")
     years = _years(metrics)
-    span = f"over {years:.1f} years of weekly re-selection" if years else "over this walk-forward"
+    every = str(metrics.get("every") or "1W")
+    freq = "weekly re-selection" if every.strip().upper() in ("1W", "W") else f"re-selection every {every}"
+    span = f"over {years:.1f} years of {freq}" if years else "over this walk-forward"
     if side is None:
         out.append(f"The strategy's Sharpe ratio is {_num(sh)}; no confidence interval was computed, so nothing "
                    f"can be concluded about its sign.")
@@ -287,7 +289,7 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
     m = metrics
     w = m.get("weeks") or {}
     lines = [f"# volts walk-forward: {m.get('start')} .. {m.get('end')}", ""]
-    lines += [f"Weekly re-selection ({m.get('every')}) on {w.get('weeks')} as-of dates "
+    lines += [f"Re-selection every {m.get('every')} on {w.get('weeks')} as-of dates "
               f"({m.get('first_asof')} .. {m.get('last_asof')}); each selection sees only bars up to its as-of "
               f"date; its pairs trade from the next session's open until the next re-selection. Strategy: "
               f"`{m.get('strategy_name')}`, variant `{m.get('variant')}`, engine `{m.get('engine')}`. "
