@@ -273,7 +273,8 @@ def test_a_real_return_jump_is_kept_as_a_flagged_note_not_a_stop(tmp_path, marke
     for col in ("Open", "High", "Low", "Close"):
         raw.loc[jump_day:, col] *= 1.6  # a +60 % close-to-close move on 2023-03-15, beyond max_abs_return 0.5
     raw.to_csv(path, index=False)
-    base = Settings().override(**{"data.dir": str(tmp_path), "data.universe": list(market.symbols)})
+    base = Settings().override(**{"data.dir": str(tmp_path), "data.universe": list(market.symbols),
+                                  "data.calendar": None})  # synthetic bars trade on business days
     with pytest.raises(DataError, match="return_jump"):
         load_walkforward_market(base, START, END)
     flagged = base.override(**{"data.return_jump": "flag"})
