@@ -1,0 +1,235 @@
+"""``lead_lag_portfolio``: the "global" lead-lag portfolio of seed 004 (Algorithm 1), leak-free, vectorised.
+
+Cartea, Cucuringu & Jin (2024), Sect. 3-4 (seed 004; LITERATURE.md 004.1-004.6). At the close of every session t:
+
+1. Eligible names: members of the universe on t (``universe`` mask) with a return on each of the last
+   ``lookback`` sessions and on the ``standardise_window`` sessions before them (seed 004: no missing return in
+   the previous 60 days).
+2. Every eligible return is z-scored over the trailing ``standardise_window`` sessions ending on its own day
+   (inclusive, sample std ddof = 1 -- the paper leaves both open); the scores use z-scores, the P&L raw returns.
+3. The skew-symmetric lead-lag matrix of the last ``lookback`` z-scored days (default: the Levy area with the
+   returns as the path, :func:`volts.leadlag.levy_area_matrix`; any metric of :func:`volts.leadlag.lead_lag_matrix`)
+   ranks the names by their row mean (S_ij > 0 <=> i leads j): the top ``leaders`` share are the leaders, the
+   bottom ``followers`` share the followers (floor, at least one each).
+4. The signal ``s_t = +1`` if the equal-weighted raw return of the leaders *on t* is >= 0, else -1.
+5. Position from t on: ``s_t`` in the followers (equal weights, 1/n each), ``-s_t`` in SPY ("financed with SPY").
+
+Every input of the decision at t is known at the close of t; nothing of t+1 enters (the leak-free reading of
+Algorithm 1, LITERATURE.md 004.4 and C.9). Execution:
+
+* ``"next_open"`` (default, volts' rule): the position is entered at the open of t+1 and held to the open of t+2;
+  its return, open-to-open on dividend-adjusted opens, is booked on t+2 (the session whose open realises it).
+* ``"close"`` (the paper's closing-auction convention, **optimistic**: it trades at the same close that produced
+  the signal): close-to-close return of t+1, booked on t+1. Every output carries ``optimistic = True`` then.
+
+Turnover and costs (seed 004 eq. 7): with the book ``d_t`` (followers s_t/n each, SPY -s_t),
+``TVR_t = sum |d_t - d_{t-1}| / sum |d_{t-1}|`` (a sign flip gives 2, replacing a share q of followers gives q;
+the first day from cash counts 1); net return = gross - c TVR with c = ``cost_bps`` / 1e4 per unit of TVR.
+Break-even cost c* = mean gross / mean TVR.
+
+A follower without a return on the booking day (no bar) contributes 0 that day (counted in ``missing``); it is
+never dropped after the fact, which would look ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from volts.leadlag import lead_lag_matrix, levy_area_matrix
+
+__all__ = ["LeadLagPortfolioParams", "LeadLagPortfolioResult", "lead_lag_portfolio", "portfolio_stats",
+           "returns_from_prices"]
+
+
+@dataclass(frozen=True)
+class LeadLagPortfolioParams:
+    """Settings of :func:`lead_lag_portfolio` (seed 004 defaults)."""
+
+    lookback: int = 60
+    standardise_window: int = 30
+    leaders: float = 0.2
+    followers: float = 0.2
+    score: str = "levy_area"
+    execution: Literal["next_open", "close"] = "next_open"
+    cost_bps: float = 0.0
+    min_names: int = 10
+
+    def __post_init__(self) -> None:
+        if self.lookback < 3 or self.standardise_window < 3:
+            raise ValueError("lookback and standardise_window must be >= 3 sessions")
+        if not (0 < self.leaders < 1 and 0 < self.followers < 1 and self.leaders + self.followers <= 1):
+            raise ValueError("leaders and followers are shares in (0, 1) with leaders + followers <= 1")
+        if self.execution not in ("next_open", "close"):
+            raise ValueError(f"execution must be 'next_open' or 'close', got {self.execution!r}")
+        if self.cost_bps < 0:
+            raise ValueError("cost_bps must be >= 0")
+
+
+@dataclass
+class LeadLagPortfolioResult:
+    """Daily output of :func:`lead_lag_portfolio`.
+
+    Attributes
+    ----------
+    daily : pandas.DataFrame
+        Indexed by booking date: ``decision_date``, ``signal`` (+1/-1), ``gross``, ``turnover`` (TVR), ``net``,
+        ``n_eligible``, ``n_followers``, ``missing`` (followers without a bar), ``optimistic``. Simple returns per
+        unit of capital (one leg's notional).
+    followers, leaders : dict[pandas.Timestamp, tuple[str, ...]]
+        By decision date.
+    params : LeadLagPortfolioParams
+    """
+
+    daily: pd.DataFrame
+    followers: dict = field(default_factory=dict)
+    leaders: dict = field(default_factory=dict)
+    params: LeadLagPortfolioParams = LeadLagPortfolioParams()
+
+    @property
+    def optimistic(self) -> bool:
+        return self.params.execution == "close"
+
+    def net(self, cost_bps: float) -> pd.Series:
+        """Net daily returns at another cost (no recomputation of the decisions)."""
+        return self.daily["gross"] - cost_bps / 1e4 * self.daily["turnover"]
+
+
+def returns_from_prices(close: pd.DataFrame, adj_close: pd.DataFrame | None = None,
+                        open_: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Close-to-close and open-to-open simple returns (dividend-adjusted when ``adj_close`` is given).
+
+    ``oo[t] = O_adj[t+1] / O_adj[t] - 1`` is the return of a position entered at the open of t and left at the
+    open of t+1, labelled t (its entry session). Adjusted open = open x adj_close / close of the same row.
+    NaN where a bar is missing.
+    """
+    adj = close if adj_close is None else adj_close
+    cc = adj / adj.shift(1) - 1.0
+    oo = None
+    if open_ is not None:
+        o = open_ * (adj / close)
+        oo = o.shift(-1) / o - 1.0
+    return cc, oo
+
+
+def _standardised(returns: pd.DataFrame, window: int) -> pd.DataFrame:
+    roll = returns.rolling(window, min_periods=window)
+    sd = roll.std(ddof=1)
+    return (returns - roll.mean()) / sd.where(sd > 0)
+
+
+def lead_lag_portfolio(returns: pd.DataFrame, market: pd.Series, *, open_returns: pd.DataFrame | None = None,
+                       market_open_returns: pd.Series | None = None, universe: pd.DataFrame | None = None,
+                       params: LeadLagPortfolioParams = LeadLagPortfolioParams(),
+                       start=None, end=None) -> LeadLagPortfolioResult:
+    """Run the seed-004 global lead-lag portfolio (see the module docstring).
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame, shape (T, N)
+        Close-to-close simple returns of the stocks (dividend-adjusted), NaN where a stock has no bar.
+    market : pandas.Series, shape (T,)
+        Close-to-close simple returns of the financing leg (SPY), same index.
+    open_returns, market_open_returns : optional
+        Open-to-open returns labelled by their entry session (:func:`returns_from_prices`); required for
+        ``execution = "next_open"``.
+    universe : pandas.DataFrame of bool, optional
+        Point-in-time membership (same shape); default: every column on every day.
+    params : LeadLagPortfolioParams
+    start, end : date-like, optional
+        First and last *decision* dates.
+
+    Returns
+    -------
+    LeadLagPortfolioResult
+
+    Raises
+    ------
+    ValueError
+        Misaligned inputs, or ``next_open`` without open-to-open returns.
+    """
+    p = params
+    if not returns.index.equals(market.index):
+        raise ValueError("returns and market must share the same index of sessions")
+    if p.execution == "next_open" and (open_returns is None or market_open_returns is None):
+        raise ValueError("execution 'next_open' needs open_returns and market_open_returns "
+                         "(see returns_from_prices); or use execution 'close' (optimistic)")
+    z = _standardised(returns, p.standardise_window)
+    valid = returns.notna() & z.notna()
+    run = valid.astype(int).rolling(p.lookback, min_periods=p.lookback).sum().eq(p.lookback)
+    if universe is not None:
+        run &= universe.reindex(index=returns.index, columns=returns.columns).fillna(False).astype(bool)
+    if p.execution == "close":
+        book_ret, book_mkt, shift = returns, market, 1
+    else:
+        book_ret, book_mkt, shift = open_returns, market_open_returns, 1
+    dates = returns.index
+    zv, rv, bv, mv = z.to_numpy(), returns.to_numpy(), book_ret.to_numpy(), book_mkt.to_numpy()
+    cols = np.asarray(returns.columns)
+    lo = p.lookback + p.standardise_window - 1
+    first = max(lo, dates.searchsorted(pd.Timestamp(start)) if start is not None else 0)
+    last = len(dates) - 2 if end is None else min(len(dates) - 2, dates.searchsorted(pd.Timestamp(end), "right") - 1)
+    rows, followers, leaders = [], {}, {}
+    prev: dict[str, float] = {}
+    for t in range(first, last + 1):
+        elig = np.flatnonzero(run.iloc[t].to_numpy())
+        book_t = t + shift  # the session whose return the position earns (its entry session for next_open)
+        booked = dates[book_t] if p.execution == "close" else (dates[book_t + 1] if book_t + 1 < len(dates) else None)
+        if booked is None:
+            break
+        row = {"date": booked, "decision_date": dates[t], "n_eligible": len(elig)}
+        if len(elig) < p.min_names or not np.isfinite(mv[book_t]):
+            d: dict[str, float] = {}
+            row.update(signal=0, gross=0.0, n_followers=0, missing=0)
+        else:
+            window = zv[t - p.lookback + 1:t + 1, elig]
+            s = levy_area_matrix(window) if p.score == "levy_area" else lead_lag_matrix(window, p.score)
+            order = np.argsort(-s.mean(axis=1), kind="stable")
+            n_l = max(1, int(np.floor(p.leaders * len(elig))))
+            n_f = max(1, int(np.floor(p.followers * len(elig))))
+            lead_idx, foll_idx = elig[order[:n_l]], elig[order[-n_f:]]
+            sig = 1 if np.nanmean(rv[t, lead_idx]) >= 0 else -1
+            fr = bv[book_t, foll_idx]
+            missing = int(np.isnan(fr).sum())
+            gross = sig * (np.nansum(fr) / n_f - mv[book_t])
+            d = {str(c): sig / n_f for c in cols[foll_idx]}
+            d["__market__"] = -float(sig)
+            followers[dates[t]] = tuple(str(c) for c in cols[foll_idx])
+            leaders[dates[t]] = tuple(str(c) for c in cols[lead_idx])
+            row.update(signal=sig, gross=float(gross), n_followers=n_f, missing=missing)
+        keys = set(d) | set(prev)
+        change = sum(abs(d.get(k, 0.0) - prev.get(k, 0.0)) for k in keys)
+        base = sum(abs(v) for v in prev.values())
+        row["turnover"] = change / base if base > 0 else (1.0 if d else 0.0)
+        prev = d
+        rows.append(row)
+    daily = pd.DataFrame(rows).set_index("date") if rows else pd.DataFrame(
+        columns=["decision_date", "n_eligible", "signal", "gross", "n_followers", "missing", "turnover"])
+    daily["net"] = daily["gross"] - p.cost_bps / 1e4 * daily["turnover"]
+    daily["optimistic"] = p.execution == "close"
+    return LeadLagPortfolioResult(daily=daily, followers=followers, leaders=leaders, params=p)
+
+
+def portfolio_stats(daily_returns: pd.Series, turnover: pd.Series | None = None,
+                    periods_per_year: int = 252) -> dict:
+    """Seed 004's table metrics (LITERATURE.md 004.6, checked there against its Table 1).
+
+    ``return_bps`` = mean daily return x 1e4; ``daily_vol_pct``; ``sharpe`` = mean / std x sqrt(252) (no
+    risk-free); ``compound_return_pct`` = (1 + mean)^252 - 1; ``max_drawdown_pct`` of the compounded equity;
+    ``mean_turnover`` and ``break_even_bps`` = mean / mean TVR x 1e4 when ``turnover`` is given.
+    """
+    r = pd.Series(daily_returns, dtype=float).dropna()
+    mean, sd = float(r.mean()), float(r.std(ddof=1))
+    eq = (1 + r).cumprod()
+    dd = float((1 - eq / eq.cummax()).max()) if len(eq) else float("nan")
+    out = {"days": int(len(r)), "return_bps": mean * 1e4, "daily_vol_pct": sd * 100,
+           "sharpe": mean / sd * np.sqrt(periods_per_year) if sd > 0 else float("nan"),
+           "compound_return_pct": ((1 + mean) ** periods_per_year - 1) * 100, "max_drawdown_pct": dd * 100}
+    if turnover is not None:
+        tv = float(pd.Series(turnover, dtype=float).reindex(r.index).mean())
+        out["mean_turnover"] = tv
+        out["break_even_bps"] = mean / tv * 1e4 if tv > 0 else float("nan")
+    return out
