@@ -101,3 +101,13 @@ def test_errors_name_the_rule():
         H.cluster_lead_lag(np.ones((4, 4)), 2)
     with pytest.raises(ValueError, match="number of clusters"):
         H.cluster_lead_lag(block_chain(2, 2)[0], 9)
+
+
+def test_both_embeddings_agree_on_a_noisy_block_chain():
+    s, truth = block_chain(5, 8)
+    rng = np.random.default_rng(4)
+    s = s + 0.1 * (lambda m: m - m.T)(rng.standard_normal(s.shape))
+    a = H.hermitian_clustering(s, 5, embedding="projection")
+    b = H.hermitian_clustering(s, 5, embedding="eigenvectors")
+    assert adjusted_rand_score(truth, a) == pytest.approx(1.0)
+    assert adjusted_rand_score(truth, b) == pytest.approx(1.0)

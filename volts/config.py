@@ -193,6 +193,24 @@ class ClusteringSettings(_Section):
     covariance_type: Literal["full", "tied", "diag", "spherical"] = "full"
     n_init: int = Field(5, ge=1)
     random_state: int = 0
+    # lead-lag (Hermitian RW) clustering, seed 003 (volts.hermitian); "gmm" keeps the paper's volatility regimes
+    method: Literal["gmm", "hermitian"] = Field(
+        "gmm", description="'gmm' = mid-volatility candidates (the paper); 'hermitian' = ordered pairs from a "
+                           "leading to a lagging cluster of the Hermitian RW clustering of the lead-lag matrix")
+    hermitian_k: int = Field(3, ge=2, description="number of lead-lag clusters (decision; seed 003 used 10 for 434 "
+                                                  "stocks)")
+    hermitian_metric: str = Field("ccf_auc_distance", description="lead-lag metric (volts.leadlag.METRICS); "
+                                                                  "seed 003's US-equity choice")
+    hermitian_max_lag: int = Field(5, ge=1, description="L of ccf-auc")
+
+    @model_validator(mode="after")
+    def _known_metric(self) -> "ClusteringSettings":
+        from volts.leadlag import METRICS
+
+        if self.hermitian_metric not in METRICS + ("levy_area",):
+            raise ValueError(f"clustering.hermitian_metric '{self.hermitian_metric}' is not one of "
+                             f"{', '.join(METRICS + ('levy_area',))}")
+        return self
 
 
 class GrangerSettings(_Section):

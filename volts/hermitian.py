@@ -31,7 +31,7 @@ from sklearn.cluster import KMeans
 
 __all__ = ["LeadLagClusters", "hermitian_rw_embedding", "hermitian_clustering", "naive_clustering",
            "disim_clustering", "meta_flow", "leadingness", "order_clusters", "cluster_lead_lag",
-           "CLUSTER_METHODS", "leading_pairs"]
+           "CLUSTER_METHODS", "leading_pairs", "hermitian_candidates"]
 
 #: Clustering methods of the seed-003 comparison implemented here.
 CLUSTER_METHODS: tuple[str, ...] = ("hermitian_rw", "naive", "disim_l")
@@ -57,27 +57,46 @@ def _kmeans(x: np.ndarray, k: int, n_init: int, seed: int) -> np.ndarray:
 def hermitian_rw_embedding(s, k: int) -> np.ndarray:
     """Random-walk normalised eigenvectors of ``i S``: complex array of shape (N, l), ``l = max(2, k - k % 2)``.
 
-    Columns have unit Euclidean norm and are ordered by |eigenvalue|, largest first.
+    Columns have unit Euclidean norm and are ordered by |eigenvalue|, largest first. The spectrum of the purely
+    imaginary Hermitian matrix is symmetric (lambda, -lambda with conjugate eigenvectors), so only the l/2 largest
+    positive eigenpairs are computed (LAPACK ``evr`` on a subset) and the conjugates complete the set.
     """
+    from scipy.linalg import eigh
+
     s = _check_s(s)
+    n = s.shape[0]
     deg = np.abs(s).sum(axis=1)
     pos = deg[deg > 0]
     deg = np.where(deg > 0, deg, pos.min() if pos.size else 1.0)
     d = 1.0 / np.sqrt(deg)
     h = 1j * (d[:, None] * s * d[None, :])  # Hermitian: conj(h).T = -i d S^T d = i d S d
-    vals, vecs = np.linalg.eigh(h)
-    n_vec = min(max(2, k - k % 2), s.shape[0])
-    order = np.argsort(-np.abs(vals), kind="stable")[:n_vec]
-    g = d[:, None] * vecs[:, order]
+    half = max(1, min(k - k % 2, n) // 2)
+    vals, vecs = eigh(h, subset_by_index=[n - half, n - 1], driver="evr")
+    vecs = vecs[:, np.argsort(-vals, kind="stable")]
+    g = d[:, None] * np.concatenate([vecs, vecs.conj()], axis=1)[:, np.repeat(np.arange(half), 2)
+                                                                 + np.tile([0, half], half)]
     norms = np.linalg.norm(g, axis=0)
     return g / np.where(norms > 0, norms, 1.0)
 
 
-def hermitian_clustering(s, k: int, *, n_init: int = 50, seed: int = 0) -> np.ndarray:
-    """Hermitian RW clustering (labels 0..k-1 in k-means order; see :func:`order_clusters`), shape (N,)."""
+def hermitian_clustering(s, k: int, *, n_init: int = 50, seed: int = 0,
+                         embedding: Literal["auto", "projection", "eigenvectors"] = "auto") -> np.ndarray:
+    """Hermitian RW clustering (labels 0..k-1 in k-means order; see :func:`order_clusters`), shape (N,).
+
+    ``embedding``: ``"projection"`` runs k-means on the rows of Re(P), P = sum g g^* (N x N; the authors' code);
+    ``"eigenvectors"`` on the rows of [Re g, Im g] of the l/2 leading positive eigenvectors (N x l; the paper's
+    remark for large N -- the same geometry up to the normalisation of the eigenvectors); ``"auto"`` = projection
+    up to 200 series, eigenvectors above.
+    """
     g = hermitian_rw_embedding(s, k)
-    p = (g @ g.conj().T).real
-    return _kmeans(p, k, n_init, seed)
+    if embedding == "auto":
+        embedding = "projection" if g.shape[0] <= 200 else "eigenvectors"
+    if embedding == "projection":
+        x = (g @ g.conj().T).real
+    else:
+        half = g[:, ::2]
+        x = np.concatenate([half.real, half.imag], axis=1)
+    return _kmeans(x, k, n_init, seed)
 
 
 def naive_clustering(s, k: int, *, n_init: int = 50, seed: int = 0) -> np.ndarray:
@@ -196,3 +215,39 @@ def leading_pairs(clusters: LeadLagClusters) -> list[tuple[str, str]]:
             if lab[i] != lab[j] and clusters.flow[lab[i], lab[j]] > 0:
                 out.append((a, b))
     return out
+
+
+def hermitian_candidates(returns, settings) -> tuple[LeadLagClusters, list[tuple[str, str]]]:
+    """The ``[clustering] method = "hermitian"`` stage: cluster the universe's lead-lag matrix, return the pairs.
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame, shape (T, N)
+        Log returns of the universe over the clustering window (no NaN).
+    settings : volts.config.Settings
+        ``clustering.hermitian_metric``, ``hermitian_max_lag``, ``hermitian_k``, ``n_init``, ``random_state``.
+
+    Returns
+    -------
+    (LeadLagClusters, list of (leader, follower))
+        Ordered candidate pairs from a leading cluster to a lagging one (meta-flow F[a, b] > 0).
+
+    Raises
+    ------
+    volts.errors.DataError
+        Fewer symbols than clusters, or missing values in the window.
+    """
+    from volts.errors import DataError
+    from volts.leadlag import lead_lag_matrix
+
+    c = settings.clustering
+    symbols = [str(x) for x in returns.columns]
+    if returns.isna().to_numpy().any():
+        raise DataError("hermitian clustering: the clustering window's log returns hold NaN; "
+                        "fill or drop the gaps first")
+    if len(symbols) < c.hermitian_k:
+        raise DataError(f"hermitian clustering: {len(symbols)} symbols for clustering.hermitian_k = "
+                        f"{c.hermitian_k}; lower hermitian_k or widen the universe")
+    s = lead_lag_matrix(returns.to_numpy(), c.hermitian_metric, max_lag=c.hermitian_max_lag)
+    res = cluster_lead_lag(s, c.hermitian_k, symbols=symbols, n_init=max(10, c.n_init), seed=c.random_state)
+    return res, leading_pairs(res)
