@@ -233,3 +233,74 @@ def portfolio_stats(daily_returns: pd.Series, turnover: pd.Series | None = None,
         out["mean_turnover"] = tv
         out["break_even_bps"] = mean / tv * 1e4 if tv > 0 else float("nan")
     return out
+
+
+# ------------------------------------------------------------------------------ walk-forward adaptor
+@dataclass
+class PortfolioRun:
+    """What ``volts walkforward --strategy lead_lag_portfolio`` reads (the attributes of a SimulationResult).
+
+    ``equity``: daily USD (capital x cumulative net return, booked on the session that realises it);
+    ``turnover_value``: USD traded per day = TVR x gross book of the previous day (2 x equity: followers + SPY);
+    ``trades``: empty (the book is rebalanced daily; ``daily`` holds the per-day record); ``benchmarks``: SPY
+    buy-and-hold from the same capital; ``optimistic``: True with ``execution = "close"``.
+    """
+
+    equity: pd.Series
+    turnover_value: pd.Series
+    trades: pd.DataFrame
+    benchmarks: dict
+    daily: pd.DataFrame
+    optimistic: bool
+
+    def to_frames(self) -> dict:
+        daily = self.daily.copy()
+        daily["optimistic"] = self.optimistic
+        return {"equity": self.equity.rename("equity").to_frame().assign(optimistic=self.optimistic),
+                "daily": daily}
+
+
+def _spy_bars(market, settings) -> pd.DataFrame:
+    if "SPY" in market.symbols:
+        return pd.DataFrame({"open": market.open["SPY"], "close": market.close["SPY"]})
+    from volts.data.csv import read_csv_bars, symbol_file
+    from volts.errors import DataError
+
+    path = symbol_file(settings.data.dir, "SPY", settings.data.csv)
+    try:
+        bars = read_csv_bars(path, "SPY", settings.data.csv)
+    except (OSError, DataError) as exc:
+        raise DataError(f"lead_lag_portfolio: the financing leg needs SPY bars; {path}: {exc} "
+                        f"(put SPY.csv in data.dir or SPY in the universe)") from None
+    return bars[~bars.index.duplicated(keep="first")].sort_index()[["open", "close"]]
+
+
+def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vectorised",
+                         cost_bps: float | None = None, params: LeadLagPortfolioParams | None = None):
+    """Run the portfolio over the walk-forward's span: decisions from the first re-selection's as-of to ``end``.
+
+    The weekly pair schedule is not used (the portfolio chooses its own followers every session); the same
+    market, dates and costs are. Prices are the market's closes and opens (split-adjusted; not dividend-adjusted
+    unless the source is). ``execution`` comes from ``settings.strategy.execution``; ``cost_bps`` is seed 004's c
+    per unit of turnover (default 0). ``engine`` is accepted for the hook's signature (one implementation).
+    """
+    spy = _spy_bars(market, settings)
+    idx = market.close.index.intersection(spy.index)
+    stocks = [c for c in market.close.columns if c != "SPY"]  # the financing leg is no candidate
+    close, open_ = market.close.loc[idx, stocks], market.open.loc[idx, stocks]
+    cc, oo = returns_from_prices(close, open_=open_)
+    spy = spy.loc[idx]
+    mcc, moo = returns_from_prices(spy[["close"]], open_=spy[["open"]])
+    p = params or LeadLagPortfolioParams(execution=settings.strategy.execution, cost_bps=float(cost_bps or 0.0))
+    start = schedule[0].asof if schedule else None
+    res = lead_lag_portfolio(cc, mcc["close"], open_returns=oo, market_open_returns=moo["close"], params=p,
+                             start=start, end=end)
+    capital = float(getattr(getattr(settings, "costs", None), "capital", None) or settings.backtest.capital)
+    net = res.daily["net"].astype(float)
+    equity = capital * (1 + net).cumprod()
+    prev = equity.shift(1).fillna(capital)
+    turnover_value = res.daily["turnover"].astype(float) * 2.0 * prev
+    spy_close = spy["close"].reindex(equity.index)
+    bench = {"spy": capital * spy_close / spy_close.iloc[0]} if len(equity) else {}
+    return PortfolioRun(equity=equity, turnover_value=turnover_value, trades=pd.DataFrame(), benchmarks=bench,
+                        daily=res.daily, optimistic=res.optimistic)

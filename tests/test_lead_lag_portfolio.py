@@ -139,3 +139,28 @@ def test_bad_settings_fail_clearly():
     returns, market = planted_market(days=100)
     with pytest.raises(ValueError, match="next_open"):
         lead_lag_portfolio(returns, market)
+
+
+def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimistic():
+    from types import SimpleNamespace
+
+    from strategies.lead_lag_portfolio import walkforward_strategy
+    from volts.config import Settings
+    from volts.data.market import MarketData
+
+    returns, market = planted_market(n=30, n_leaders=6, days=200, seed=6)
+    returns["SPY"] = market
+    close, open_ = _prices(returns)
+    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
+                    close=close, volume=close * 0 + 1e6)
+    sched = [SimpleNamespace(asof=returns.index[120].date())]
+    for execution in ("next_open", "close"):
+        settings = Settings().override(**{"strategy.execution": execution})
+        run = walkforward_strategy(md, sched, end=returns.index[-1].date(), settings=settings, cost_bps=5.0)
+        assert run.optimistic == (execution == "close")
+        assert run.daily["decision_date"].iloc[0] >= returns.index[120]
+        cap = settings.backtest.capital
+        expected = cap * (1 + run.daily["gross"] - 5e-4 * run.daily["turnover"]).cumprod()
+        np.testing.assert_allclose(run.equity.to_numpy(), expected.to_numpy())
+        assert run.turnover_value.iloc[0] == pytest.approx(2 * cap * run.daily["turnover"].iloc[0])
+        assert "spy" in run.benchmarks
