@@ -88,6 +88,7 @@ class Selection:
     dropped: dict[str, str]
     warnings: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)
+    lead_lag_clusters: Any = None  # volts.hermitian.LeadLagClusters with [clustering] method = "hermitian"
 
     def to_dict(self) -> dict:
         w = self.windows
@@ -105,6 +106,7 @@ class Selection:
             "volatility_clusters": dict(self.clusters.regimes),
             "volatility_clustering": self.clusters.to_dict(),
             "candidates": list(self.candidates),
+            "lead_lag_clustering": self.lead_lag_clusters.to_dict() if self.lead_lag_clusters is not None else None,
             "granger": None if self.granger is None else self.granger.to_dict(),
             "granger_pvalues": None if self.granger_scan is None else self.granger_scan.to_dict(),
             "pcmci": None if self.pcmci is None else self.pcmci.to_dict(),
@@ -225,6 +227,15 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     funnel: list[FunnelStep] = []
     dropped: dict[str, str] = {}
     ordered = [(x, y) for x in candidates for y in candidates if x != y]
+    lead_lag_clusters = None
+    if c.method == "hermitian":  # seed 003: pairs from a leading to a lagging lead-lag cluster (volts.hermitian)
+        from volts.hermitian import hermitian_candidates
+
+        gmm_window = _window(market, windows.gmm_start, windows.gmm_end, "clustering")
+        lead_lag_clusters, ordered = timed("lead_lag_clusters", hermitian_candidates, gmm_window.log_returns(),
+                                           settings)
+        in_pairs = {sym for pair in ordered for sym in pair}
+        candidates = tuple(sym for sym in universe if sym in in_pairs)
     train = _window(market, windows.train_start, windows.train_end, "training")
     returns = train.select(candidates).log_returns() if candidates else None
 
@@ -283,4 +294,4 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
                      data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
                      candidates=candidates, granger_scan=scan, granger=granger, pcmci=pcmci, ete=ete, lags=lags,
                      screens=dict(results), pairs=tuple(pairs), funnel=tuple(funnel), dropped=dropped, warnings=tuple(warnings),
-                     timings=timings)
+                     timings=timings, lead_lag_clusters=lead_lag_clusters)
