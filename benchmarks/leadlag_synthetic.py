@@ -156,17 +156,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2022)
     ap.add_argument("--out", type=Path, default=Path("runs/leadlag_synthetic"))
     ap.add_argument("--aggregate-only", action="store_true", help="rebuild table/figure from draws.csv")
+    ap.add_argument("--resume", action="store_true", help="keep the complete draws already in draws.csv")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.aggregate_only:
         grid = {d: tuple(args.sigmas) if args.sigmas else FIGURE_SIGMAS[d] for d in args.dgps}
         tasks = [(dgp, s, r, (args.seed, DGPS.index(dgp), int(round(s * 1000)), r))
                  for r in range(args.reps) for dgp in args.dgps for s in grid[dgp]]
+        path = args.out / "draws.csv"
+        done_keys: set = set()
+        if args.resume and path.is_file():  # keep finished draws (same seeds, same code -> same rows)
+            import pandas as pd
+
+            prev = pd.read_csv(path)
+            per = prev.groupby(["dgp", "sigma", "rep"]).size()
+            full = len(args.methods) * 9
+            done_keys = {(d, float(s), int(r)) for (d, s, r), n in per.items() if n == full}
+            prev[[(d, float(s), int(r)) in done_keys for d, s, r in zip(prev.dgp, prev.sigma, prev.rep)]].to_csv(
+                path, index=False)
+            tasks = [t for t in tasks if (t[0], float(t[1]), t[2]) not in done_keys]
+            print(f"resuming: {len(done_keys)} draws kept, {len(tasks)} to do", file=sys.stderr)
         t0 = time.perf_counter()
-        with open(args.out / "draws.csv", "w", newline="") as fh, \
+        with open(path, "a" if done_keys else "w", newline="") as fh, \
                 ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
             writer = csv.DictWriter(fh, fieldnames=FIELDS)
-            writer.writeheader()
+            if not done_keys:
+                writer.writeheader()
             futs = [pool.submit(one_draw, d, s, r, seed, tuple(args.methods), args.n_init) for d, s, r, seed in tasks]
             for done, fut in enumerate(as_completed(futs), 1):
                 writer.writerows(fut.result())
