@@ -304,3 +304,15 @@ def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vect
     bench = {"spy": capital * spy_close / spy_close.iloc[0]} if len(equity) else {}
     return PortfolioRun(equity=equity, turnover_value=turnover_value, trades=pd.DataFrame(), benchmarks=bench,
                         daily=res.daily, optimistic=res.optimistic)
+
+
+def _register() -> None:
+    """Register as ``volts walkforward --strategy lead_lag_portfolio`` when the walk-forward driver exists."""
+    try:
+        from volts.walkforward import register_strategy
+    except ImportError:
+        return
+    register_strategy("lead_lag_portfolio", walkforward_strategy)
+
+
+_register()
