@@ -275,6 +275,12 @@ def _spy_bars(market, settings) -> pd.DataFrame:
     return bars[~bars.index.duplicated(keep="first")].sort_index()[["open", "close"]]
 
 
+def portfolio_capital(settings) -> float:
+    """Starting capital in USD: ``[costs] capital`` (the walk-forward's), else ``[backtest] capital``."""
+    costs = getattr(settings, "costs", None)
+    return float(getattr(costs, "capital", None) or settings.backtest.capital)
+
+
 def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vectorised",
                          cost_bps: float | None = None, params: LeadLagPortfolioParams | None = None):
     """Run the portfolio over the walk-forward's span: decisions from the first re-selection's as-of to ``end``.
@@ -295,7 +301,7 @@ def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vect
     start = schedule[0].asof if schedule else None
     res = lead_lag_portfolio(cc, mcc["close"], open_returns=oo, market_open_returns=moo["close"], params=p,
                              start=start, end=end)
-    capital = float(getattr(getattr(settings, "costs", None), "capital", None) or settings.backtest.capital)
+    capital = portfolio_capital(settings)
     net = res.daily["net"].astype(float)
     equity = capital * (1 + net).cumprod()
     prev = equity.shift(1).fillna(capital)

@@ -144,7 +144,7 @@ def test_bad_settings_fail_clearly():
 def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimistic():
     from types import SimpleNamespace
 
-    from strategies.lead_lag_portfolio import walkforward_strategy
+    from strategies.lead_lag_portfolio import portfolio_capital, walkforward_strategy
     from volts.config import Settings
     from volts.data.market import MarketData
 
@@ -159,7 +159,7 @@ def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimisti
         run = walkforward_strategy(md, sched, end=returns.index[-1].date(), settings=settings, cost_bps=5.0)
         assert run.optimistic == (execution == "close")
         assert run.daily["decision_date"].iloc[0] >= returns.index[120]
-        cap = settings.backtest.capital
+        cap = portfolio_capital(settings)
         expected = cap * (1 + run.daily["gross"] - 5e-4 * run.daily["turnover"]).cumprod()
         np.testing.assert_allclose(run.equity.to_numpy(), expected.to_numpy())
         assert run.turnover_value.iloc[0] == pytest.approx(2 * cap * run.daily["turnover"].iloc[0])
