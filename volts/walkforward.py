@@ -375,7 +375,7 @@ def _strategy(name: str) -> Callable[..., Any]:
     if name not in STRATEGIES:
         import importlib
 
-        for module in ("volts.leadlag",):  # modules that register further strategies when imported
+        for module in ("strategies.lead_lag_portfolio",):  # modules that register further strategies when imported
             try:
                 importlib.import_module(module)
             except ImportError:
