@@ -17,6 +17,19 @@ Naming the components: a component's *mean volatility* is ``exp`` of the average
 component's mean log-volatility (the geometric mean of its centre's annualised volatilities). The components
 sorted by it are named low, mid and high. The stocks in mid are the candidates of the causal stage.
 
+Convergence and borderline stocks: EM stops when the change of the mean log-likelihood per point falls below
+``tol`` or after ``max_iter`` iterations. scikit-learn's default ``tol = 1e-3`` stops the reference fit after a
+handful of iterations, far from the optimum (issue 11), so volts' defaults are tight (``tol = 1e-8``,
+``max_iter = 10000``). The result reports the log-likelihood at the end of EM, the iterations the kept
+initialisation used and ``converged`` exactly as ``GaussianMixture.converged_`` reports it for that
+initialisation. A stock's *assignment margin* is its mean posterior of the assigned regime minus the next
+largest; a stock whose margin is below ``borderline_margin`` is *borderline*: a small change of seed, sample or
+ordering may move it, and every report names it.
+
+Point order: the pooled points are sorted by (symbol, date) before the fit, so the mixture does not depend on
+how the caller's frame happened to be ordered (k-means initialisation picks points by position; date-major and
+symbol-major input used to give different regimes).
+
 Sample: the volatility estimators run on the bars passed in, so the first n - 1 days (n days when Yang-Zhang is
 used) of the window carry no point — pass the n earlier bars too if the whole window must be covered.
 ``exclude_dates`` removes those days' points (anomaly days, when ``anomaly.exclude`` is on); the rolling windows
@@ -85,7 +98,21 @@ class VolatilityClusters:
     covariance_type : str
     n_init : int
     converged : bool
-        Whether the best of the ``n_init`` EM runs converged.
+        ``GaussianMixture.converged_`` of the kept initialisation (the best of the ``n_init`` EM runs).
+    features : str
+        ``"level"`` or ``"estimators"``.
+    tol : float
+        EM convergence threshold on the change of the mean log-likelihood per point.
+    max_iter : int
+        Maximum EM iterations per initialisation.
+    n_iter : int
+        EM iterations of the kept initialisation.
+    log_likelihood : float
+        Total log-likelihood of the pooled points under the fitted mixture (nats).
+    margins : pandas.Series, shape (n_symbols,)
+        Assignment margin of each symbol: mean posterior of its regime minus the next largest mean posterior.
+    borderline_margin : float
+        Margin below which a symbol is borderline.
     """
 
     regimes: pd.Series
@@ -105,6 +132,19 @@ class VolatilityClusters:
     n_init: int
     converged: bool
     features: str = "level"
+    tol: float = 1e-3
+    max_iter: int = 100
+    n_iter: int = 0
+    log_likelihood: float = float("nan")
+    margins: pd.Series | None = None
+    borderline_margin: float = 0.0
+
+    @property
+    def borderline(self) -> tuple[str, ...]:
+        """Symbols whose assignment margin is below ``borderline_margin``, in universe order."""
+        if self.margins is None:
+            return ()
+        return tuple(str(s) for s, m in self.margins.items() if m < self.borderline_margin)
 
     @property
     def symbols(self) -> list[str]:
@@ -138,7 +178,108 @@ class VolatilityClusters:
             "n_init": int(self.n_init),
             "converged": bool(self.converged),
             "features": self.features,
+            "tol": float(self.tol),
+            "max_iter": int(self.max_iter),
+            "n_iter": int(self.n_iter),
+            "log_likelihood": float(self.log_likelihood),
+            "margins": {} if self.margins is None else {str(s): float(m) for s, m in self.margins.items()},
+            "borderline_margin": float(self.borderline_margin),
+            "borderline": list(self.borderline),
         }
+
+
+class _Mixture1D:
+    """A fitted one-dimensional Gaussian mixture with the attributes volts reads from ``GaussianMixture``."""
+
+    def __init__(self, weights, means, variances, n_iter, converged, lower_bound):
+        self.weights_ = weights
+        self.means_ = means[:, None]
+        self.variances = variances
+        self.n_iter_ = n_iter
+        self.converged_ = converged
+        self.lower_bound_ = lower_bound
+
+    def _log_joint(self, x: np.ndarray) -> np.ndarray:
+        v = self.variances
+        return (np.log(self.weights_)[None, :] - 0.5 * (np.log(2 * np.pi * v)[None, :]
+                + (x[:, None] - self.means_[:, 0][None, :]) ** 2 / v[None, :]))
+
+    def score_samples(self, x: np.ndarray) -> np.ndarray:
+        return _logsumexp_rows(self._log_joint(np.asarray(x, dtype=float).ravel()))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        lj = self._log_joint(np.asarray(x, dtype=float).ravel())
+        return np.exp(lj - _logsumexp_rows(lj)[:, None])
+
+
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    m = a.max(axis=1)
+    return m + np.log(np.exp(a - m[:, None]).sum(axis=1))
+
+
+def _m_step_1d(x, resp, tied: bool, reg: float = 1e-6):
+    nk = resp.sum(axis=0) + 10 * np.finfo(float).eps
+    means = resp.T @ x / nk
+    if tied:
+        var = np.full(len(nk), (np.sum(x * x) - np.sum(nk * means * means)) / nk.sum() + reg)
+    else:
+        var = (resp * (x[:, None] - means[None, :]) ** 2).sum(axis=0) / nk + reg
+    return nk / len(x), means, var
+
+
+def _fit_mixture_1d(x: np.ndarray, *, n_components: int, covariance_type: str, n_init: int, random_state: int,
+                    tol: float, max_iter: int) -> _Mixture1D:
+    """EM for a one-dimensional Gaussian mixture, step for step as ``sklearn.mixture.GaussianMixture``.
+
+    Same k-means initialisations (``KMeans(n_init=1)`` drawing from one ``RandomState(random_state)``), the same
+    M-step (``reg_covar = 1e-6`` added to each variance), the same stopping rule (|change of the mean
+    log-likelihood| < tol) and the same choice of the best initialisation; in one dimension every covariance type
+    but ``"tied"`` is a variance per component. Written out in numpy because scikit-learn's per-iteration overhead
+    makes a tight tolerance (hundreds of iterations) cost about a minute on a loaded 2-core machine; the tests check
+    that it returns scikit-learn's fit.
+    """
+    from sklearn.cluster import KMeans
+
+    x = np.asarray(x, dtype=float).ravel()
+    rs = np.random.RandomState(random_state)
+    tied = covariance_type == "tied"
+    best = None
+    for _ in range(n_init):
+        labels = KMeans(n_clusters=n_components, n_init=1, random_state=rs).fit(x[:, None]).labels_
+        resp = np.zeros((len(x), n_components))
+        resp[np.arange(len(x)), labels] = 1.0
+        w, mu, var = _m_step_1d(x, resp, tied)
+        lower = -np.inf
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, max_iter + 1):
+            prev = lower
+            # E-step on densities (cheap); the log-sum-exp path only if every density of a point underflows
+            d = x[None, :] - mu[:, None]                                     # (k, n)
+            dens = np.exp(-0.5 * d * d / var[:, None]) * (w / np.sqrt(2 * np.pi * var))[:, None]
+            total = dens.sum(axis=0)
+            if total.min() > 0:
+                resp_t = dens / total
+                lower = float(np.log(total).mean())
+            else:
+                lj = (np.log(w)[None, :] - 0.5 * (np.log(2 * np.pi * var)[None, :] + d.T ** 2 / var[None, :]))
+                norm = _logsumexp_rows(lj)
+                resp_t = np.exp(lj - norm[:, None]).T
+                lower = float(norm.mean())
+            nk = resp_t.sum(axis=1) + 10 * np.finfo(float).eps
+            mu = resp_t @ x / nk
+            if tied:
+                var = np.full(len(nk), (np.sum(x * x) - np.sum(nk * mu * mu)) / nk.sum() + 1e-6)
+            else:
+                dm = x[None, :] - mu[:, None]
+                var = (resp_t * dm * dm).sum(axis=1) / nk + 1e-6
+            w = nk / len(x)
+            if abs(lower - prev) < tol:
+                converged = True
+                break
+        if best is None or lower > best[-1]:
+            best = (w, mu, var, n_iter, converged, lower)
+    return _Mixture1D(*best)
 
 
 def volatility_points(market: MarketData, *, window: int = 20, periods_per_year: float = 252,
@@ -194,7 +335,8 @@ def volatility_points(market: MarketData, *, window: int = 20, periods_per_year:
 def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year: float = 252,
                        estimators: Iterable[str] = CLUSTER_ESTIMATORS, covariance_type: str = "full",
                        n_init: int = 5, random_state: int = 0, exclude_dates=None,
-                       features: str = "level") -> VolatilityClusters:
+                       features: str = "level", tol: float = 1e-8, max_iter: int = 10000,
+                       borderline_margin: float = 0.1) -> VolatilityClusters:
     """Fit a three-component Gaussian mixture to the pooled log-volatility points and name the regimes.
 
     Parameters
@@ -218,6 +360,14 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
     features : {"level", "estimators"}, default "level"
         ``"level"``: one dimension, the mean of the estimators' log volatilities (bands of volatility level, the
         paper's Figure 3); ``"estimators"``: one dimension per estimator (METHOD.md §3 as written).
+    tol : float, default 1e-8
+        EM stops when the mean log-likelihood per point changes by less than this (scikit-learn's default is
+        1e-3, which stops the reference fit early; see the module docstring).
+    max_iter : int, default 10000
+        Maximum EM iterations per initialisation; a fit that hits it reports ``converged = False``.
+    borderline_margin : float, default 0.1
+        A symbol whose assignment margin (assigned mean posterior minus the next largest) is below this is
+        reported as borderline; 0 flags none.
 
     Returns
     -------
@@ -226,7 +376,8 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
     Raises
     ------
     ConfigError
-        Unknown estimator or covariance type, n_init < 1.
+        Unknown estimator or covariance type, n_init < 1, tol <= 0, max_iter < 1, borderline_margin outside
+        [0, 1].
     DataError
         Fewer than three stocks; fewer pooled points than 3 * (free parameters of one component + 1); too few
         bars for one estimator window; a constant-price symbol.
@@ -241,6 +392,12 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
         raise ConfigError(f"unknown covariance_type {covariance_type!r}; expected one of {', '.join(_COV_PARAMS)}")
     if not isinstance(n_init, (int, np.integer)) or n_init < 1:
         raise ConfigError(f"clustering.n_init must be an integer >= 1 (got {n_init!r})")
+    if not tol > 0:
+        raise ConfigError(f"clustering.tol must be > 0 (got {tol!r})")
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ConfigError(f"clustering.max_iter must be an integer >= 1 (got {max_iter!r})")
+    if not 0 <= borderline_margin <= 1:
+        raise ConfigError(f"clustering.borderline_margin must lie in [0, 1] (got {borderline_margin!r})")
     symbols = market.symbols
     n_comp = len(REGIMES)
     if len(symbols) < n_comp:
@@ -262,10 +419,17 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
         excl = pd.DatetimeIndex(pd.to_datetime(list(exclude_dates))).normalize()
         n_excluded = int(market.dates.isin(excl).sum())
 
+    # canonical order (symbol, date): the fit must not depend on how the frame was stacked
+    points = points.sort_index(level=["symbol", "date"], sort_remaining=False)
     x = points.to_numpy().mean(axis=1, keepdims=True) if features == "level" else points.to_numpy()
-    gmm = GaussianMixture(n_components=n_comp, covariance_type=covariance_type, n_init=int(n_init),
-                          random_state=int(random_state)).fit(x)
+    if x.shape[1] == 1:  # the default "level" space: the same EM as scikit-learn, without its overhead
+        gmm = _fit_mixture_1d(x, n_components=n_comp, covariance_type=covariance_type, n_init=int(n_init),
+                              random_state=int(random_state), tol=float(tol), max_iter=int(max_iter))
+    else:
+        gmm = GaussianMixture(n_components=n_comp, covariance_type=covariance_type, n_init=int(n_init),
+                              random_state=int(random_state), tol=float(tol), max_iter=int(max_iter)).fit(x)
     post = gmm.predict_proba(x)
+    log_likelihood = float(gmm.score_samples(x).sum())
 
     centre = gmm.means_.mean(axis=1)  # mean log-volatility of each component, averaged over estimators
     order = np.argsort(centre, kind="stable")  # order[i] = fitted component named REGIMES[i]
@@ -281,6 +445,8 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
     mean_post = mean_post.div(mean_post.sum(axis=1), axis=0)  # rows already sum to 1; remove rounding drift
     regimes = mean_post.idxmax(axis=1).rename("regime")
     regimes.index.name = "symbol"
+    top2 = np.sort(mean_post.to_numpy(), axis=1)[:, -2:]
+    margins = pd.Series(top2[:, 1] - top2[:, 0], index=mean_post.index, name="margin")
     comp_means = pd.DataFrame(np.exp(log_means), index=list(REGIMES), columns=list(estimators))
     comp_vol = pd.Series(np.exp(centre_sorted), index=list(REGIMES), name="volatility")
     weights = pd.Series(gmm.weights_[order], index=list(REGIMES), name="weight")
@@ -290,4 +456,6 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
         weights=weights, candidates=tuple(s for s in symbols if regimes[s] == "mid"), estimators=estimators,
         n_points=int(len(points)), n_excluded=n_excluded, start=pd.Timestamp(dates.min()),
         end=pd.Timestamp(dates.max()), window=int(window), random_state=int(random_state),
-        covariance_type=covariance_type, n_init=int(n_init), converged=bool(gmm.converged_), features=features)
+        covariance_type=covariance_type, n_init=int(n_init), converged=bool(gmm.converged_), features=features,
+        tol=float(tol), max_iter=int(max_iter), n_iter=int(gmm.n_iter_), log_likelihood=log_likelihood,
+        margins=margins, borderline_margin=float(borderline_margin))

@@ -203,6 +203,12 @@ class ClusteringSettings(_Section):
                                                                   "seed 003's US-equity choice")
     hermitian_max_lag: int = Field(5, ge=1, description="L of ccf-auc")
 
+    tol: float = Field(1e-8, gt=0, description="EM stops when the mean log-likelihood per point changes by less "
+                                               "(scikit-learn's 1e-3 stops the reference fit unconverged)")
+    max_iter: int = Field(10000, ge=1, description="maximum EM iterations per initialisation")
+    borderline_margin: float = Field(0.1, ge=0, le=1, description="a stock whose assigned mean posterior exceeds "
+                                                                  "the next largest by less is borderline")
+
     @model_validator(mode="after")
     def _known_metric(self) -> "ClusteringSettings":
         from volts.leadlag import METRICS
@@ -218,6 +224,8 @@ class GrangerSettings(_Section):
     min_lag: int = Field(2, ge=1)
     max_lag: int = Field(48, ge=1)
     alpha: float = Field(0.01, gt=0, lt=1)
+    select_on: Literal["p", "p_bh"] = Field("p", description="'p' = naive p at l* (the paper); 'p_bh' = "
+                                                            "Benjamini-Hochberg adjusted across the pairs at l*")
     min_df: int = Field(10, ge=1, description="skip a lag whose unrestricted regression has fewer residual df")
     adf_alpha: float = Field(0.05, gt=0, lt=1)
 
@@ -238,7 +246,7 @@ class PcmciSettings(_Section):
 class EntropySettings(_Section):
     bins: int = Field(3, ge=2)
     history: int = Field(1, ge=1)
-    surrogates: int = Field(100, ge=1)
+    surrogates: int = Field(2000, ge=1, description="decision: MC SE of a p-value at 0.05 is 0.0049 (paper: 100)")
     alpha: float = Field(0.05, gt=0, lt=1)
     seed: int = 0
 
@@ -295,6 +303,16 @@ class ScreenSettings(_Section):
     mi_buckets: int = Field(4, ge=2, description="pooled quantile buckets of mutual_information (seed 003: 4)")
 
 
+class StabilitySettings(_Section):
+    """Stability selection (volts.stability): repeat the selection under a block bootstrap and fresh seeds."""
+
+    runs: int = Field(0, ge=0, description="R repetitions; 0 = off (volts select --stability R overrides)")
+    block_length: int = Field(10, ge=1, description="decision: consecutive training days per bootstrap block")
+    seed: int = Field(0, description="root seed of every run's bootstrap and stage seeds")
+    threshold: float | None = Field(None, gt=0, le=1, description="keep only final pairs selected in at least "
+                                                                  "this share of runs; None = off (the paper)")
+
+
 class StrategySettings(_Section):
     ma_window: int = Field(20, ge=1, description="m: SMA of the leader's close (the paper does not state it)")
     mode: Literal["long_short", "long_only"] = "long_short"
@@ -348,6 +366,7 @@ class Settings(_Section):
     lag: LagSettings = LagSettings()
     selection: SelectionSettings = SelectionSettings()
     screens: ScreenSettings = ScreenSettings()
+    stability: StabilitySettings = StabilitySettings()
     strategy: StrategySettings = StrategySettings()
     backtest: BacktestSettings = BacktestSettings()
     costs: CostSettings = CostSettings()

@@ -260,10 +260,20 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
     vc = selection.get("volatility_clustering", {})
     post = vc.get("posteriors") or vc.get("mean_posterior") or {}
     rows = []
+    margins = vc.get("margins") or {}
+    borderline = set(vc.get("borderline") or [])
     for sym, regime in selection["volatility_clusters"].items():
         p = post.get(sym, {}) if isinstance(post, dict) else {}
-        rows.append([sym, regime] + [_num(p.get(k), "{:.2f}") for k in ("low", "mid", "high")])
-    L += [_table(["symbol", "regime", "P(low)", "P(mid)", "P(high)"], rows), ""]
+        rows.append([sym, regime] + [_num(p.get(k), "{:.2f}") for k in ("low", "mid", "high")]
+                    + [_num(margins.get(sym), "{:.3f}"), "**borderline**" if sym in borderline else ""])
+    L += [_table(["symbol", "regime", "P(low)", "P(mid)", "P(high)", "margin", ""], rows), ""]
+    if "n_iter" in vc:
+        L.append(f"EM: log-likelihood {vc['log_likelihood']:.2f} after {vc['n_iter']} iterations (tol "
+                 f"{vc['tol']:g}, max {vc['max_iter']}), converged = {str(vc['converged']).lower()} (scikit-learn's "
+                 f"flag for the kept initialisation). Margin = assigned mean posterior minus the runner-up; below "
+                 f"{vc['borderline_margin']:g} a stock is borderline: "
+                 + (", ".join(sorted(borderline)) if borderline else "none") + ".")
+        L.append("")
     cv = vc.get("component_volatility", {})
     space = ("one axis, the mean log volatility of the estimators (bands of volatility level)"
              if vc.get("features") == "level" else "one axis per estimator (METHOD.md §3 as written)")

@@ -89,6 +89,7 @@ class Selection:
     warnings: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)
     lead_lag_clusters: Any = None  # volts.hermitian.LeadLagClusters with [clustering] method = "hermitian"
+    stability: Any = None
 
     def to_dict(self) -> dict:
         w = self.windows
@@ -117,6 +118,7 @@ class Selection:
             "funnel": [s.to_dict() for s in self.funnel],
             "dropped": dict(self.dropped),
             "warnings": list(self.warnings),
+            **({"stability": self.stability} if self.stability is not None else {}),
             "settings": self.settings.model_dump(mode="json"),
             "volts_version": __version__,
             "config_sha256": self.settings.sha256(),
@@ -126,6 +128,11 @@ class Selection:
     def summary(self) -> str:
         """A few lines for the terminal: the funnel and the final pairs."""
         lines = [f"selection as of {self.asof}: candidates (mid volatility) = {', '.join(self.candidates) or '-'}"]
+        cl = self.clusters
+        if getattr(cl, "n_iter", 0):
+            lines.append(f"  regimes: GMM log-likelihood {cl.log_likelihood:.2f}, {cl.n_iter} EM iterations, "
+                         f"converged={cl.converged}; borderline: "
+                         + (", ".join(f"{s} (margin {cl.margins[s]:.3f})" for s in cl.borderline) or "none"))
         for step in self.funnel:
             lines.append(f"  {step.stage:<22} {step.entered:>4} in  {step.kept:>4} kept")
         if self.pairs:
@@ -139,6 +146,12 @@ class Selection:
                 lines.append(f"  pair {p.name:<14} lag {p.lag}  {stats}  k-NN OOS accuracy={p.knn_accuracy:.3f}")
         else:
             lines.append("  no pair survived every stage")
+        if self.stability is not None:
+            st = self.stability
+            lines.append(f"  stability over {st['runs']} bootstrap runs: "
+                         + (", ".join(f"{k} {v:.0%}" for k, v in st["selected"].items()) or "no final pair")
+                         + (f"; dropped below threshold {st['threshold']:g}: {', '.join(st['dropped'])}"
+                            if st.get("dropped") else ""))
         return "\n".join(lines)
 
 
@@ -222,7 +235,16 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
                      _window(market, windows.gmm_start, windows.gmm_end, "GMM"),
                      window=v.window, periods_per_year=v.periods_per_year, estimators=c.estimators,
                      covariance_type=c.covariance_type, n_init=c.n_init, random_state=c.random_state,
-                     exclude_dates=exclude, features=c.features)
+                     exclude_dates=exclude, features=c.features, tol=c.tol, max_iter=c.max_iter,
+                     borderline_margin=c.borderline_margin)
+    if not clusters.converged:
+        warnings.append(f"volatility clustering: EM did not converge within {clusters.max_iter} iterations "
+                        f"(tol {clusters.tol:g}); raise clustering.max_iter")
+    if clusters.borderline:
+        warnings.append("volatility clustering: borderline regime assignment (margin < "
+                        f"{clusters.borderline_margin:g}) for "
+                        + ", ".join(f"{s} ({clusters.regimes[s]}, margin {clusters.margins[s]:.3f})"
+                                    for s in clusters.borderline))
     candidates = tuple(clusters.candidates)
     funnel: list[FunnelStep] = []
     dropped: dict[str, str] = {}

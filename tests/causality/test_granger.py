@@ -197,3 +197,20 @@ def test_granger_figure_is_written(tmp_path, train_market):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(KeyError):
         plot_granger_pvalues(scan, sel, tmp_path / "x.png", pairs=[("TSLA", "NOPE")])
+
+
+def test_select_on_bh_keeps_the_pairs_whose_adjusted_p_is_below_alpha():
+    rng = np.random.default_rng(9)
+    names = list("ABCDE")
+    pairs = [(a, b) for a in names for b in names if a != b]
+    p = np.concatenate([rng.uniform(0, 2e-3, 4), rng.uniform(0.003, 0.009, 4), rng.uniform(0, 1, len(pairs) - 8)])
+    scan = _hand_scan({k: [v] for k, v in zip(pairs, p)}, [7])
+    naive = select_granger_pairs(scan, alpha=0.01)
+    bh = select_granger_pairs(scan, alpha=0.01, select_on="p_bh")
+    q = _bh_reference(p)
+    assert [(t.leader, t.follower) for t in bh.pairs] == [k for k, qi in zip(pairs, q) if qi < 0.01]
+    assert set(t.leader + t.follower for t in bh.pairs) <= set(t.leader + t.follower for t in naive.pairs)
+    assert len(bh.pairs) < len(naive.pairs)  # the planted 0.003..0.009 band passes naively, not after BH
+    assert bh.to_dict()["select_on"] == "p_bh" and naive.to_dict()["select_on"] == "p"
+    with pytest.raises(ValueError, match="select_on"):
+        select_granger_pairs(scan, alpha=0.01, select_on="q")

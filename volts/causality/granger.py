@@ -350,13 +350,15 @@ class GrangerSelection:
     tests : tuple of GrangerTest
         Every ordered pair at l*, in the scan's row order.
     pairs : tuple of GrangerTest
-        The pairs kept (p < alpha), in the same order.
+        The pairs kept (``select_on`` below alpha), in the same order.
     median_p : pandas.Series
         Median p-value across pairs per evaluated lag order (index ``lag``), the curve l* minimises.
     n_tests : int
         (pair, l) tests the scan evaluated.
     skipped_lags : tuple of int
         Lag orders the scan skipped for too few residual degrees of freedom.
+    select_on : {"p", "p_bh"}
+        Which p-value the cut used: the naive one or the Benjamini-Hochberg adjusted one.
     """
 
     lag: int
@@ -366,12 +368,14 @@ class GrangerSelection:
     median_p: pd.Series
     n_tests: int
     skipped_lags: tuple[int, ...]
+    select_on: str = "p"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``granger`` object of ``selection.json``: ``{"lag", "alpha", "n_tests", "skipped_lags",
         "median_p": [{"lag", "median_p"}], "tests": [{"leader", "follower", "p", "p_bh", "F"}], "pairs": [...]}``."""
         return {
-            "lag": int(self.lag), "alpha": float(self.alpha), "n_tests": int(self.n_tests),
+            "lag": int(self.lag), "alpha": float(self.alpha), "select_on": self.select_on,
+            "n_tests": int(self.n_tests),
             "skipped_lags": [int(x) for x in self.skipped_lags],
             "median_p": [{"lag": int(k), "median_p": float(v)} for k, v in self.median_p.items()],
             "tests": [t.to_dict() for t in self.tests],
@@ -385,11 +389,13 @@ def _bh_adjust(p: np.ndarray) -> np.ndarray:
     return multipletests(p, method="fdr_bh")[1]
 
 
-def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01) -> GrangerSelection:
+def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01, select_on: str = "p") -> GrangerSelection:
     """Pick the lag order l* and keep the pairs significant at it (METHOD.md §4a; the paper's Figure 4, Table 2).
 
     l* is the evaluated lag order with the smallest median p-value across all ordered pairs (ties: the smaller
-    l). A pair is kept when its naive p-value at l* is below ``alpha``. Benjamini-Hochberg adjusted p-values
+    l). A pair is kept when its naive p-value at l* is below ``alpha`` (``select_on = "p"``, the paper) or, with
+    ``select_on = "p_bh"``, when its Benjamini-Hochberg adjusted p-value is (false discovery rate control at
+    level alpha across the pairs at l*; Benjamini & Hochberg 1995). Benjamini-Hochberg adjusted p-values
     across the pairs at l* are reported beside the naive ones (``statsmodels.stats.multitest.multipletests``,
     ``fdr_bh``); note that the scan over l is a further multiple comparison (``n_tests``).
 
@@ -399,6 +405,8 @@ def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01) -> GrangerSe
         Output of :func:`granger_scan`.
     alpha : float
         Significance level in (0, 1) (METHOD.md §4a: 0.01).
+    select_on : {"p", "p_bh"}, default "p"
+        The p-value compared with alpha.
 
     Returns
     -------
@@ -407,12 +415,14 @@ def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01) -> GrangerSe
     Raises
     ------
     ValueError
-        ``alpha`` outside (0, 1).
+        ``alpha`` outside (0, 1) or an unknown ``select_on``.
     DataError
         The scan evaluated no lag order.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"select_granger_pairs: alpha must be in (0, 1), got {alpha}")
+    if select_on not in ("p", "p_bh"):
+        raise ValueError(f"select_granger_pairs: select_on must be 'p' or 'p_bh', got {select_on!r}")
     lags = list(scan.evaluated_lags)
     if not lags:
         raise DataError("granger: the scan evaluated no lag order (all skipped by the residual-df guard)")
@@ -424,9 +434,9 @@ def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01) -> GrangerSe
     p_bh = _bh_adjust(p)
     tests = tuple(GrangerTest(str(a), str(b), float(pi), float(qi), float(fi))
                   for (a, b), pi, qi, fi in zip(scan.pvalues.index, p, p_bh, f))
-    kept = tuple(t for t in tests if t.p < alpha)
+    kept = tuple(t for t in tests if (t.p if select_on == "p" else t.p_bh) < alpha)
     return GrangerSelection(lag=int(best), alpha=float(alpha), tests=tests, pairs=kept, median_p=medians,
-                            n_tests=int(scan.n_tests), skipped_lags=tuple(scan.skipped_lags))
+                            n_tests=int(scan.n_tests), skipped_lags=tuple(scan.skipped_lags), select_on=select_on)
 
 
 # ------------------------------------------------------------------------------------------ stationarity

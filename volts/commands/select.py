@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +35,8 @@ def compare_existing(run_dir: Path, config_sha256: str, data_sha256: str) -> str
     return "; ".join(diffs) or None
 
 
-def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool = True, folder=None):
+def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool = True, folder=None,
+               stability_runs: int | None = None, executor=None):
     """Load the bars, run the selection and write ``out/<asof>/selection.json`` plus figures, atomically.
 
     Parameters
@@ -42,6 +44,10 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     folder : volts.artifacts.RunFolder, optional
         An open run folder to write into (``volts run`` stages the whole run in one); None = open one here
         and commit it when the selection is written.
+    stability_runs : int, optional
+        R repetitions of :mod:`volts.stability` (default ``settings.stability.runs``; 0 = off).
+    executor : volts.parallel.Executor, optional
+        Where the stability repetitions run (default: in this process).
 
     Returns ``(selection, run_dir, market)``; ``selection`` is None when the run folder exists with the same
     config and data hashes and ``force`` is off (nothing is recomputed or overwritten).
@@ -63,7 +69,8 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     if folder is None:
         with RunFolder(out, name) as rf:
             selection, run_dir, market = run_select(settings, asof=asof, out=out, force=force, console=console,
-                                                    figures=figures, folder=rf)
+                                                    figures=figures, folder=rf, stability_runs=stability_runs,
+                                                    executor=executor)
             if selection is not None:
                 rf.commit()
             return selection, run_dir, market
@@ -86,6 +93,16 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
         raise UsageError(f"{rf.final} already exists and differs from this run ({differs}); use --force to "
                          f"replace it, or --out for another folder")
     selection = run_selection(market, settings, asof=windows.asof, progress=progress)
+    runs = settings.stability.runs if stability_runs is None else int(stability_runs)
+    if runs > 0:
+        from volts.stability import stability_selection, with_stability
+
+        progress("stability", "start")
+        t0 = time.perf_counter()
+        result = stability_selection(market, settings, asof=windows.asof, runs=runs, executor=executor)
+        selection = with_stability(selection, result)
+        selection.timings["stability"] = time.perf_counter() - t0
+        progress("stability", f"{runs} runs done in {selection.timings['stability']:.1f} s")
     payload = selection.to_dict()
     payload["created"] = now_utc_iso()
     payload["data_quality"] = data_quality(market)
@@ -147,11 +164,22 @@ def register(app: typer.Typer) -> None:
         out: Path = OutOpt,
         force: bool = typer.Option(False, "--force", help="Replace an existing run for the same date, even one "
                                                           "with another config or data hash."),
+        stability: Optional[int] = typer.Option(
+            None, "--stability", min=0,
+            help="Repeat the selection R times (block bootstrap of the training days, fresh seeds) and report "
+                 "each pair's selection share; default [stability] runs (0 = off)."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help="Run the stability repetitions on a local Dask cluster of N "
+                                                   "worker processes (default: in this process)."),
     ) -> None:
         """Run stages 1-5 (anomalies, volatility regimes, causal screen, lag) and write selection.json."""
         settings = load_cli_settings(config, data_dir, source)
-        selection, run_dir, market = run_select(settings, asof=parse_date(asof, "--asof"), out=out, force=force,
-                                                console=err_console)
+        from volts.parallel import Executor
+
+        with Executor(workers=workers, progress="auto") as executor:
+            selection, run_dir, market = run_select(settings, asof=parse_date(asof, "--asof"), out=out,
+                                                    force=force, console=err_console, stability_runs=stability,
+                                                    executor=executor)
         if selection is None:
             return
         for w in selection.warnings:

@@ -53,8 +53,12 @@ class GrangerScreen(PairScreen):
     lag_kind = "order"
 
     def __init__(self, *, series: str = "close", min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
-                 adf_alpha: float = 0.05, alpha: float = 0.01, rule: str = "test", top_k: int = 5):
+                 adf_alpha: float = 0.05, alpha: float = 0.01, rule: str = "test", top_k: int = 5,
+                 select_on: str = "p"):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
+        if select_on not in ("p", "p_bh"):
+            raise ValueError(f"granger: select_on must be 'p' or 'p_bh', got {select_on!r}")
+        self.select_on = select_on
         if series not in ("close", "log_return"):
             raise ValueError(f"granger: series must be 'close' or 'log_return', got {series!r}")
         self.series, self.min_lag, self.max_lag = series, int(min_lag), int(max_lag)
@@ -62,7 +66,7 @@ class GrangerScreen(PairScreen):
 
     def params(self) -> dict:
         return {"series": self.series, "min_lag": self.min_lag, "max_lag": self.max_lag, "min_df": self.min_df,
-                "adf_alpha": self.adf_alpha}
+                "adf_alpha": self.adf_alpha, "select_on": self.select_on}
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.causality.granger import adf_check, granger_scan, select_granger_pairs, stationarity_warning
@@ -88,9 +92,10 @@ class GrangerScreen(PairScreen):
             index = pd.MultiIndex.from_tuples(pairs, names=["leader", "follower"])
             scan = dataclasses.replace(scan, pvalues=scan.pvalues.loc[index], fstats=scan.fstats.loc[index],
                                        n_tests=len(pairs) * len(scan.evaluated_lags))
-        sel = select_granger_pairs(scan, alpha=self.alpha)
+        sel = select_granger_pairs(scan, alpha=self.alpha, select_on=self.select_on)
+        on = (lambda t: t.p) if self.select_on == "p" else (lambda t: t.p_bh)
         return {"score": [t.f for t in sel.tests], "p": [t.p for t in sel.tests],
-                "lag": np.full(len(pairs), sel.lag), "passed": [t.p < self.alpha for t in sel.tests],
+                "lag": np.full(len(pairs), sel.lag), "passed": [on(t) < self.alpha for t in sel.tests],
                 "extra": {"p_bh": np.array([t.p_bh for t in sel.tests], dtype=float)},
                 "details": {"granger": sel.to_dict(), "granger_pvalues": scan.to_dict()}, "raw": (scan, sel),
                 "warnings": warnings}
