@@ -12,7 +12,7 @@ from volts.config import Settings, parse_settings
 from volts.errors import ConfigError, DataError
 from volts.screens import SCREENS, make_screen, run_funnel
 from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
-from volts.screens.matrices import ccf_auc_matrix, ccf_lag1_matrix, ccf_matrix, levy_area_matrix
+from volts.leadlag import ccf_auc_matrix, ccf_lag1_matrix, cross_correlation, levy_area_matrix
 from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
                                     LevyAreaScreen, MutualInformationScreen)
 
@@ -129,14 +129,20 @@ def test_scores_equal_the_all_pairs_matrices():
     rng = np.random.default_rng(31)
     r = _frame(0.01 * rng.standard_t(5, size=(180, 5)))
     pairs = [(a, b) for a in r.columns for b in r.columns if a != b]
-    levy, ccf1, auc = levy_area_matrix(r), ccf_lag1_matrix(r), ccf_auc_matrix(r, max_lag=4)
-    dc, mi = ccf_matrix(r, 1, "distance"), ccf_matrix(r, 1, "mi")
+    v = r.to_numpy()
+    z = (v - v.mean(0)) / v.std(0, ddof=1)
+    names = {c: k for k, c in enumerate(r.columns)}
+
+    def at(m):
+        return lambda a, b: m[names[a], names[b]]
+
+    levy = at(levy_area_matrix(np.vstack([np.zeros(v.shape[1]), z])))   # the screen's path: 0, then z-scores
+    ccf1, auc = at(ccf_lag1_matrix(v)), at(ccf_auc_matrix(v, 4))
+    dc, mi = cross_correlation(v, 1, "distance"), cross_correlation(v, 1, "mutual_information")
     kw = {"surrogates": 0}
-    checks = [(LevyAreaScreen(**kw), lambda a, b: levy.loc[a, b]),
-              (CcfLag1Screen(**kw), lambda a, b: ccf1.loc[a, b]),
-              (CcfAucScreen(max_lag=4, **kw), lambda a, b: auc.loc[a, b]),
-              (DistanceCorrelationScreen(**kw), lambda a, b: dc.loc[a, b] - dc.loc[b, a]),
-              (MutualInformationScreen(**kw), lambda a, b: mi.loc[a, b] - mi.loc[b, a])]
+    checks = [(LevyAreaScreen(**kw), levy), (CcfLag1Screen(**kw), ccf1), (CcfAucScreen(max_lag=4, **kw), auc),
+              (DistanceCorrelationScreen(**kw), lambda a, b: at(dc)(a, b) - at(dc)(b, a)),
+              (MutualInformationScreen(**kw), lambda a, b: at(mi)(a, b) - at(mi)(b, a))]
     for screen, ref in checks:
         res = screen.run(r, pairs)
         assert np.all(np.isnan(res.p)) and res.rule == "top_k"        # no test -> top-K rule

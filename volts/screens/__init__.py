@@ -7,8 +7,9 @@ The names are a contract for ``[selection] screens`` and the CLI:
   ``ccf_auc``, ``levy_area``, ``distance_correlation``, ``mutual_information`` (:mod:`volts.screens.pairwise`).
 
 All-pairs lead-lag matrices (Lévy area as one matrix product, ccf-lag1, ccf-auc, ...) are in
-:mod:`volts.screens.matrices`. :func:`make_screen` builds a screen from the settings; :func:`run_funnel` runs a
-sequence of screens, each on the pairs the previous one kept.
+:mod:`volts.leadlag`; the screens' pair-batched statistics in :mod:`volts.screens.stats`. :func:`make_screen`
+builds a screen from the settings; :func:`run_funnel` runs a sequence of screens, each on the pairs the previous
+one kept.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 
 from volts.screens.base import PairScreen
-from volts.screens.matrices import ccf_auc_from_ccfs, mutual_information_quartiles
+from volts.screens.stats import ccf_auc_from_ccfs, mutual_information_quartiles
 
 __all__ = ["CcfAucScreen", "CcfBestScreen", "CcfLag1Screen", "DistanceCorrelationScreen", "LevyAreaScreen",
            "MutualInformationScreen", "PermutationScreen", "column_corr"]
@@ -239,7 +239,7 @@ class LevyAreaScreen(PermutationScreen):
     """Seed 004's Lévy area of the pair's z-scored returns path: 1/2 sum_t (x_{t-1} y_t - y_{t-1} x_t).
 
     Both series are z-scored over the window (sample std, ddof = 1); the path starts at 0 (004 App. B). The
-    same number as :func:`volts.screens.matrices.levy_area_matrix` ``[leader, follower]``. Lag 1 (004's Theorem
+    same number as ``volts.leadlag.levy_area_matrix`` of that path (``[leader, follower]``). Lag 1 (004's Theorem
     1: the sign identifies the direction at lag 1 only). Source: Cartea, Cucuringu & Jin (seed 004), eqs 4-5.
     """
 
@@ -256,7 +256,7 @@ class LevyAreaScreen(PermutationScreen):
 class DistanceCorrelationScreen(PermutationScreen):
     """Distance correlation at lag 1: dCor(x_{t-1}, y_t) - dCor(y_{t-1}, x_t) (003's ccf-lag1 with distance
     correlation, the V-statistic of ``dcor.distance_correlation``, each term in [0, 1]; computed in batches by
-    :func:`volts.screens.matrices.distance_correlation_batch`, checked against ``dcor`` in the tests). Detects
+    :func:`volts.screens.stats.distance_correlation_batch`, checked against ``dcor`` in the tests). Detects
     non-linear dependence of either sign. Extra columns ``dcor_forward``, ``dcor_reverse``. Source: Székely, Rizzo & Bakirov
     (2007); seed 003, Sect. 3.
     """
@@ -264,12 +264,12 @@ class DistanceCorrelationScreen(PermutationScreen):
     name = "distance_correlation"
 
     def prepare(self, y):
-        from volts.screens.matrices import _distance_stats
+        from volts.screens.stats import _distance_stats
 
         return _distance_stats(np.ascontiguousarray(y[1:].T)), _distance_stats(np.ascontiguousarray(y[:-1].T))
 
     def pair_scores(self, x, y, ctx=None):
-        from volts.screens.matrices import _dcor_from_stats, _distance_stats
+        from volts.screens.stats import _dcor_from_stats, _distance_stats
 
         if ctx is None:
             ctx = self.prepare(y)
