@@ -110,6 +110,12 @@ class DataSettings(_Section):
                                                       "stop (exit 3) or warn and run on the bars there are")
     coverage_gap_days: int = Field(7, ge=1, description="longest stretch without a bar (calendar days) that "
                                                         "still counts as covered (weekends, holidays)")
+    # -- scale (issue 13): point-in-time universe, per-symbol quarantine, parsed-bars cache
+    membership: str | None = Field(None, description="ticker,start_date,end_date CSV; replaces `universe` "
+                                                     "with the members of each as-of date")
+    on_bad_symbol: Literal["error", "exclude"] = Field(
+        "error", description="a symbol whose file fails to read/validate: stop the run, or exclude and report it")
+    cache_dir: str | None = Field(None, description="folder of the parsed-bars Parquet cache; None = no cache")
     csv: CsvLayout = CsvLayout()
     mt5: Mt5Settings = Mt5Settings()
 
@@ -228,6 +234,9 @@ class GrangerSettings(_Section):
                                                             "Benjamini-Hochberg adjusted across the pairs at l*")
     min_df: int = Field(10, ge=1, description="skip a lag whose unrestricted regression has fewer residual df")
     adf_alpha: float = Field(0.05, gt=0, lt=1)
+    sample: Literal["per_lag", "common"] = Field(
+        "per_lag", description="'per_lag': each l on rows l..n-1 (statsmodels, the paper reproduction); "
+                               "'common': every l on rows L..n-1, one factorisation per pair (fast, S&P size)")
 
     @model_validator(mode="after")
     def _lags(self) -> "GrangerSettings":
@@ -241,6 +250,11 @@ class PcmciSettings(_Section):
     tau_max: int = Field(5, ge=1)
     alpha: float = Field(0.05, gt=0, lt=1)
     min_abs_partial_corr: float = Field(0.15, ge=0, le=1)
+    links: Literal["auto", "all", "granger"] = Field(
+        "auto", description="'all': every lagged link (needs (N+1) tau_max + 3 rows); 'granger': only the "
+                            "Granger-kept links plus each series' own lags, bounded conditioning sets; "
+                            "'auto': 'all' when the rows suffice, else 'granger'")
+    max_conds_dim: int = Field(10, ge=1, description="'granger' links: largest conditioning set of a test")
 
 
 class EntropySettings(_Section):
@@ -458,4 +472,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
     data_dir = Path(settings.data.dir)
     if not data_dir.is_absolute():  # paths in a config file are relative to that file
         settings = settings.override(**{"data.dir": str((path.parent / data_dir).resolve())})
+    for key in ("membership", "cache_dir"):
+        value = getattr(settings.data, key)
+        if value and not value.startswith("~") and not Path(value).is_absolute():
+            settings = settings.override(**{f"data.{key}": str((path.parent / value).resolve())})
     return settings

@@ -20,6 +20,13 @@ SELECTION_FIGURES = {
 }
 
 
+#: Tables of the report list at most this many rows (the full tables are in selection.json / Parquet).
+REPORT_TOP_ROWS = 50
+
+#: Figures of large universes show at most this many pairs / edges (and about this many regime members).
+FIGURE_TOP_K = 20
+
+
 def write_selection_figures(selection, market, folder: str | Path) -> dict[str, Path]:
     """Write the selection's figures into ``folder``; returns {figure name: path}.
 
@@ -39,17 +46,44 @@ def write_selection_figures(selection, market, folder: str | Path) -> dict[str, 
     s = selection.settings
     out: dict[str, Path] = {}
     out["anomalies"] = Path(plot_anomalies(selection.anomalies, folder / SELECTION_FIGURES["anomalies"]))
-    gmm_market = market.select(selection.universe).slice(w.gmm_start, w.gmm_end)
+    # large universes (issue 13): figures draw the top-k, never the whole universe
+    shown = list(selection.universe)
+    if len(shown) > FIGURE_TOP_K:
+        in_pairs = {x for p in selection.pairs for x in (p.leader, p.follower)}
+        per_regime: dict[str, int] = {}
+        keep = []
+        for sym in shown:
+            regime = selection.clusters.regimes.get(sym)
+            if sym in in_pairs or per_regime.get(regime, 0) < FIGURE_TOP_K // 3:
+                keep.append(sym)
+                per_regime[regime] = per_regime.get(regime, 0) + (sym not in in_pairs)
+        shown = keep
+    gmm_market = market.select(shown).slice(w.gmm_start, w.gmm_end)
     vols = estimate_all(gmm_market, window=s.volatility.window, periods_per_year=s.volatility.periods_per_year)
     out["volatility_regimes"] = Path(plot_volatility_regimes(
         vols, selection.clusters, folder / SELECTION_FIGURES["volatility_regimes"]))
-    if selection.granger_scan is not None:   # absent when [selection] screens leaves Granger out
+    g = selection.granger
+    if selection.granger_scan is not None and g is not None:   # absent when [selection] screens leaves Granger out
+        top = None   # the figure's default: every kept pair (or the five smallest p when none is kept)
+        if len(g.pairs) > FIGURE_TOP_K:
+            top = [(t.leader, t.follower) for t in sorted(g.pairs, key=lambda t: t.p)[:FIGURE_TOP_K]]
         out["granger_pvalues"] = Path(plot_granger_pvalues(
-            selection.granger_scan, selection.granger, folder / SELECTION_FIGURES["granger_pvalues"]))
-    if selection.pcmci is not None:
-        out["pcmci_graph"] = Path(plot_pcmci_graph(selection.pcmci, folder / SELECTION_FIGURES["pcmci_graph"]))
+            selection.granger_scan, g, folder / SELECTION_FIGURES["granger_pvalues"], pairs=top))
+    pcmci = selection.pcmci
+    if pcmci is not None:
+        if len(pcmci.var_names) > FIGURE_TOP_K:
+            import dataclasses
+
+            edges = sorted(pcmci.edges, key=lambda e: -abs(e.value))[:FIGURE_TOP_K]
+            nodes = [v for v in pcmci.var_names if any(v in (e.leader, e.follower) for e in edges)]
+            pcmci = dataclasses.replace(pcmci, var_names=tuple(nodes), edges=tuple(edges))
+        out["pcmci_graph"] = Path(plot_pcmci_graph(pcmci, folder / SELECTION_FIGURES["pcmci_graph"]))
     if selection.lags:
-        out["lag_accuracy"] = Path(plot_lag_accuracy(selection.lags, folder / SELECTION_FIGURES["lag_accuracy"]))
+        lags = selection.lags
+        if len(lags) > FIGURE_TOP_K:   # the pairs with the best out-of-sample accuracy
+            best = sorted(lags, key=lambda k: -float(lags[k].knn_accuracy))[:FIGURE_TOP_K]
+            lags = {k: lags[k] for k in lags if k in best}
+        out["lag_accuracy"] = Path(plot_lag_accuracy(lags, folder / SELECTION_FIGURES["lag_accuracy"]))
     return out
 
 
@@ -247,6 +281,14 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
         if key in w:
             L.append(f"* {label}: {w[key]['start']} .. {w[key]['end']}")
     L.append("")
+    cov = selection.get("universe_coverage")
+    if cov:  # survivorship and quarantine disclosure (issue 13)
+        L += [f"**Coverage:** {cov['coverage']}.", ""]
+        if cov.get("excluded"):
+            rows = [[e["symbol"], e["rule"], e.get("date") or "", e["message"]] for e in cov["excluded"][:100]]
+            L += [_table(["excluded member", "rule", "date", "reason"], rows), ""]
+            if len(cov["excluded"]) > 100:
+                L += [f"… and {len(cov['excluded']) - 100} more (selection.json, `universe_coverage`).", ""]
     for warn in selection.get("warnings", []):
         L += [f"> **Warning:** {warn}", ""]
 
@@ -266,7 +308,14 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
         p = post.get(sym, {}) if isinstance(post, dict) else {}
         rows.append([sym, regime] + [_num(p.get(k), "{:.2f}") for k in ("low", "mid", "high")]
                     + [_num(margins.get(sym), "{:.3f}"), "**borderline**" if sym in borderline else ""])
-    L += [_table(["symbol", "regime", "P(low)", "P(mid)", "P(high)", "margin", ""], rows), ""]
+    if len(rows) > REPORT_TOP_ROWS:
+        counts: dict[str, int] = {}
+        for regime in selection["volatility_clusters"].values():
+            counts[regime] = counts.get(regime, 0) + 1
+        L += [f"{len(rows)} stocks: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+              + " (every stock's regime and posteriors are in selection.json).", ""]
+    else:
+        L += [_table(["symbol", "regime", "P(low)", "P(mid)", "P(high)", "margin", ""], rows), ""]
     if "n_iter" in vc:
         L.append(f"EM: log-likelihood {vc['log_likelihood']:.2f} after {vc['n_iter']} iterations (tol "
                  f"{vc['tol']:g}, max {vc['max_iter']}), converged = {str(vc['converged']).lower()} (scikit-learn's "
@@ -298,10 +347,14 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
               + (f"{n_tests} (pair, lag) tests were looked at to choose l*: the naive p-values understate the "
                  "multiple comparison; the Benjamini-Hochberg column adjusts across pairs at l* only." if n_tests else ""), ""]
         grows = sorted(g["tests"], key=lambda t: (t["p"] is None, t["p"]))
+        kept_pairs = {(k["leader"], k["follower"]) for k in g.get("pairs", [])}
+        if len(grows) > REPORT_TOP_ROWS or g.get("tests_file"):
+            L += [f"The {min(len(grows), REPORT_TOP_ROWS)} smallest p-values listed; every pair is in "
+                  f"`{g.get('tests_file', 'selection.json')}`.", ""]
         L += [_table(["leader → follower", "p", "p (BH)", "kept"],
                      [[f"{t['leader']} → {t['follower']}", _num(t["p"], "{:.3g}"), _num(t.get("p_bh"), "{:.3g}"),
-                       "yes" if any(t["leader"] == k["leader"] and t["follower"] == k["follower"]
-                                    for k in g.get("pairs", [])) else ""] for t in grows]), ""]
+                       "yes" if (t["leader"], t["follower"]) in kept_pairs else ""]
+                      for t in grows[:REPORT_TOP_ROWS]]), ""]
         L += _fig(folder, "granger_pvalues.png", "Granger p-value versus lag order per pair")
     pc = selection.get("pcmci")
     if pc:
@@ -313,7 +366,8 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
         if edges:
             L += [_table(["leader → follower", "tau", "partial corr", "p"],
                          [[f"{e['leader']} → {e['follower']}", e.get("tau"), _num(e.get("value")), _num(e.get("p"), "{:.3g}")]
-                          for e in edges]), ""]
+                           for e in (edges if len(edges) <= REPORT_TOP_ROWS else
+                                    sorted(edges, key=lambda e: -abs(e.get("value") or 0))[:REPORT_TOP_ROWS])]), ""]
         else:
             L += ["No edge passed.", ""]
         L += _fig(folder, "pcmci_graph.png", "PCMCI partial-correlation graph")
@@ -362,7 +416,13 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
     else:
         L += ["No pair reached this stage.", ""]
     dropped = selection.get("dropped", {})
-    if dropped:
+    if dropped and len(dropped) > REPORT_TOP_ROWS:
+        by_stage: dict[str, int] = {}
+        for v in dropped.values():
+            by_stage[v] = by_stage.get(v, 0) + 1
+        L += ["Pairs that dropped out, by stage: " + "; ".join(f"{k} {v}" for k, v in by_stage.items())
+              + " (every pair in selection.json, `dropped`).", ""]
+    elif dropped:
         L += ["Pairs that dropped out, and where: " + "; ".join(f"{k} ({v})" for k, v in sorted(dropped.items())) + ".", ""]
     if truth:
         L += ["## Planted versus recovered (synthetic market)", ""]

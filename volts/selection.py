@@ -22,6 +22,9 @@ from volts.errors import DataError
 
 ProgressFn = Callable[[str, str], None]  # (stage, message)
 
+#: Above this many candidates the full p-value tables go to Parquet beside selection.json (issue 13).
+INLINE_TABLES_MAX_SYMBOLS = 30
+
 
 @dataclass(frozen=True)
 class FunnelStep:
@@ -90,9 +93,77 @@ class Selection:
     timings: dict[str, float] = field(default_factory=dict)
     lead_lag_clusters: Any = None  # volts.hermitian.LeadLagClusters with [clustering] method = "hermitian"
     stability: Any = None
+    coverage: Any = None      # volts.data.universe.UniverseReport, or None (a list universe loaded as a whole)
+
+    @property
+    def large(self) -> bool:
+        """True when the full tables go to Parquet beside ``selection.json`` (more than
+        ``INLINE_TABLES_MAX_SYMBOLS`` candidates); see :meth:`write_tables`."""
+        return len(self.candidates) > INLINE_TABLES_MAX_SYMBOLS
+
+    def coverage_dict(self) -> dict:
+        """``universe_coverage`` of ``selection.json``: "n of m members had usable data" and every exclusion."""
+        if self.coverage is not None:
+            return self.coverage.to_dict()
+        n = len(self.universe)
+        return {"asof": self.asof.isoformat(), "source": "list", "members": n, "usable": n,
+                "coverage": f"universe as of {self.asof} (list): {n} of {n} members had usable data (100.0%)",
+                "excluded_by_rule": {}, "usable_symbols": list(self.universe), "excluded": []}
+
+    def write_tables(self, folder) -> dict[str, str]:
+        """Write the full p-value tables as Parquet into ``folder`` when :attr:`large`; returns {name: file}.
+
+        ``granger_pvalues.parquet``: one row per (leader, follower), one column per lag order (p-values), plus
+        ``F_<l>`` columns; ``granger_tests.parquet``: every pair at l* (p, p_bh, F); ``pcmci_links.parquet``:
+        every tested lagged link (leader, follower, tau, value, p).
+        """
+        from pathlib import Path
+
+        import numpy as np
+
+        if not self.large:
+            return {}
+        folder = Path(folder)
+        out = {}
+        if self.granger_scan is not None:
+            scan = self.granger_scan
+            table = scan.pvalues.copy()
+            table.columns = [f"p_{c}" for c in table.columns]
+            fs = scan.fstats.copy()
+            fs.columns = [f"F_{c}" for c in fs.columns]
+            pd.concat([table, fs], axis=1).reset_index().to_parquet(folder / "granger_pvalues.parquet", index=False)
+            out["granger_pvalues"] = "granger_pvalues.parquet"
+        if self.granger is not None:
+            pd.DataFrame(self.granger.to_dict()["tests"]).to_parquet(folder / "granger_tests.parquet", index=False)
+            out["granger_tests"] = "granger_tests.parquet"
+        if self.pcmci is not None:
+            names = list(self.pcmci.var_names)
+            i, j, t = np.nonzero(self.pcmci.p_matrix < 1.0)
+            pd.DataFrame({"leader": [names[a] for a in i], "follower": [names[b] for b in j], "tau": t,
+                          "value": self.pcmci.val_matrix[i, j, t], "p": self.pcmci.p_matrix[i, j, t]}
+                         ).to_parquet(folder / "pcmci_links.parquet", index=False)
+            out["pcmci_links"] = "pcmci_links.parquet"
+        return out
 
     def to_dict(self) -> dict:
         w = self.windows
+        granger = None if self.granger is None else self.granger.to_dict()
+        scan = None if self.granger_scan is None else (self.granger_scan.to_dict() if not self.large else None)
+        pcmci = None if self.pcmci is None else self.pcmci.to_dict()
+        screens = {name: res.to_dict() for name, res in self.screens.items()}
+        if self.large:  # full tables live in Parquet beside selection.json (write_tables)
+            if granger is not None:
+                kept = {(t["leader"], t["follower"]) for t in granger["pairs"]}
+                granger["tests"] = [t for t in granger["tests"] if (t["leader"], t["follower"]) in kept]
+                granger["tests_file"] = "granger_tests.parquet"
+            if self.granger_scan is not None:
+                scan = {k: v for k, v in self.granger_scan.to_dict().items() if k != "tests"}
+                scan["file"] = "granger_pvalues.parquet"
+            if pcmci is not None:
+                pcmci = {k: v for k, v in pcmci.items() if k not in ("val_matrix", "p_matrix")}
+                pcmci["file"] = "pcmci_links.parquet"
+            screens = {name: {k: v for k, v in d.items() if k not in ("details", "rows", "pairs")}
+                       if isinstance(d, dict) else d for name, d in screens.items()}
         return {
             "asof": self.asof.isoformat(),
             "windows": {"anomaly": {"start": w.anomaly_start, "end": w.anomaly_end},
@@ -108,26 +179,37 @@ class Selection:
             "volatility_clustering": self.clusters.to_dict(),
             "candidates": list(self.candidates),
             "lead_lag_clustering": self.lead_lag_clusters.to_dict() if self.lead_lag_clusters is not None else None,
-            "granger": None if self.granger is None else self.granger.to_dict(),
-            "granger_pvalues": None if self.granger_scan is None else self.granger_scan.to_dict(),
-            "pcmci": None if self.pcmci is None else self.pcmci.to_dict(),
+            "granger": granger,
+            "granger_pvalues": scan,
+            "pcmci": pcmci,
             "transfer_entropy": None if self.ete is None else self.ete.to_dict(),
-            "screens": {name: res.to_dict() for name, res in self.screens.items()},
+            "screens": screens,
             "lag_selection": {name: choice.to_dict() for name, choice in self.lags.items()},
             "pairs": [p.to_dict() for p in self.pairs],
             "funnel": [s.to_dict() for s in self.funnel],
-            "dropped": dict(self.dropped),
+            "dropped": (dict(self.dropped) if not self.large else   # Granger drops: see granger_tests.parquet
+                        {k: v for k, v in self.dropped.items() if v != "granger"}),
             "warnings": list(self.warnings),
             **({"stability": self.stability} if self.stability is not None else {}),
             "settings": self.settings.model_dump(mode="json"),
             "volts_version": __version__,
             "config_sha256": self.settings.sha256(),
             "data_sha256": self.data_sha256,
+            "universe_coverage": self.coverage_dict(),
         }
 
     def summary(self) -> str:
         """A few lines for the terminal: the funnel and the final pairs."""
-        lines = [f"selection as of {self.asof}: candidates (mid volatility) = {', '.join(self.candidates) or '-'}"]
+        cov = self.coverage_dict()
+        lines = [cov["coverage"]]
+        quarantined = [e for e in cov["excluded"] if e.get("quarantined")]
+        if quarantined:
+            lines.append(f"  quarantined (bad files): {len(quarantined)}: "
+                         + "; ".join(f"{e['symbol']} {e['date'] or ''} {e['rule']}".replace("  ", " ")
+                                     for e in quarantined[:10]) + (" ..." if len(quarantined) > 10 else ""))
+        shown = self.candidates if len(self.candidates) <= 30 else self.candidates[:30] + ("...",)
+        lines.append(f"selection as of {self.asof}: candidates (mid volatility) = "
+                     f"{len(self.candidates)}: {', '.join(shown) or '-'}")
         cl = self.clusters
         if getattr(cl, "n_iter", 0):
             lines.append(f"  regimes: GMM log-likelihood {cl.log_likelihood:.2f}, {cl.n_iter} EM iterations, "
@@ -163,7 +245,10 @@ def earliest_start(windows: WindowSettings) -> dt.date:
 def selection_view(market: MarketData, settings: Settings, windows: WindowSettings) -> MarketData:
     """The bars a selection as of ``windows.asof`` can see: the universe (every symbol of a synthetic market)
     from the earliest window start to the as-of date. Its ``sha256()`` is the selection's ``data_sha256``."""
-    universe = tuple(settings.data.universe) if settings.data.source != "synthetic" else tuple(market.symbols)
+    d = settings.data
+    per_symbol = d.source == "synthetic" or d.membership or d.on_bad_symbol == "exclude"
+    # point-in-time / quarantined universes: the market holds exactly the usable members (volts.data.universe)
+    universe = tuple(market.symbols) if per_symbol else tuple(d.universe)
     return market.select(universe).slice(earliest_start(windows), windows.asof)
 
 
@@ -175,7 +260,7 @@ def _window(market: MarketData, start, end, what: str) -> MarketData:
 
 
 def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | None = None,
-                  progress: ProgressFn | None = None) -> Selection:
+                  progress: ProgressFn | None = None, coverage: Any = None, executor: Any = None) -> Selection:
     """Run stages 1-5 of METHOD.md on the windows of ``settings`` ending at ``asof``.
 
     Parameters
@@ -188,6 +273,11 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
         The as-of date (default ``settings.windows.asof``).
     progress : callable, optional
         Called as ``progress(stage, message)`` when a stage starts and ends.
+    coverage : volts.data.universe.UniverseReport, optional
+        The universe of ``asof`` as loaded by :func:`volts.data.universe.load_universe` (point-in-time members
+        or a quarantined list): its usable symbols are the universe, its report goes into ``selection.json``.
+    executor : volts.parallel.Executor, optional
+        Where the common-sample Granger scan runs its per-follower tasks (in-process when None; same result).
 
     Returns
     -------
@@ -208,7 +298,10 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     say = progress or (lambda stage, msg: None)
     windows = settings.windows if asof is None else settings.windows.shifted(asof)
     asof = windows.asof
-    universe = tuple(settings.data.universe) if settings.data.source != "synthetic" else tuple(market.symbols)
+    if coverage is not None:
+        universe = tuple(coverage.usable)
+    else:
+        universe = tuple(settings.data.universe) if settings.data.source != "synthetic" else tuple(market.symbols)
     # nothing after asof is ever read; the data hash covers exactly the bars the stages can see
     market = selection_view(market, settings, windows)
     timings: dict[str, float] = {}
@@ -270,6 +363,9 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
 
     closes = train.select(candidates).close
     screens = [make_screen(name, settings) for name in settings.selection.screens]
+    for screen in screens:   # the common-sample Granger scan can run its per-follower tasks on a cluster
+        if screen.name == "granger" and executor is not None:
+            screen.executor = executor
     outcome = run_funnel(screens, returns, ordered, prices=closes, timed=timed)
     warnings.extend(outcome.warnings)
     dropped.update(outcome.dropped)
@@ -316,4 +412,4 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
                      data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
                      candidates=candidates, granger_scan=scan, granger=granger, pcmci=pcmci, ete=ete, lags=lags,
                      screens=dict(results), pairs=tuple(pairs), funnel=tuple(funnel), dropped=dropped, warnings=tuple(warnings),
-                     timings=timings, lead_lag_clusters=lead_lag_clusters)
+                     timings=timings, lead_lag_clusters=lead_lag_clusters, coverage=coverage)

@@ -229,7 +229,116 @@ def _scan_lag(values: np.ndarray, l: int, scale: np.ndarray, symbols: list[str])
     return num, den
 
 
-def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, min_df: int = 10) -> GrangerScan:
+def _scan_common(values: np.ndarray, top: int, symbols: list[str], executor=None,
+                 block: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """SSR_r - SSR_u and SSR_u of every ordered pair and every lag order 1 .. top on the common rows t = top .. n-1.
+
+    Returns ``num`` and ``den`` of shape (top, N, N) indexed [l - 1, follower, leader] (diagonal 0).
+
+    Method (exact least squares, no approximation):
+
+    * Columns. The unrestricted design of order l, span{1, Y_{t-1..t-l}, X_{t-1..t-l}}, equals span{1, Y_{t-1},
+      X_{t-1}, dY_{t-1}, dX_{t-1}, ..., dY_{t-l+1}, dX_{t-l+1}} with d the first difference; the dependent
+      Y_t can be replaced by dY_t since Y_{t-1} is in both designs (same residuals). Differences keep the Gram
+      matrix well conditioned when the series are price levels; the constant is removed by centring (FWL) and
+      every column is scaled to unit norm (spans and F unchanged).
+    * Nesting. In the interleaved column order [Y_{t-1}, X_{t-1}, dY_{t-1}, dX_{t-1}, ...] the designs of
+      l = 1, 2, ... are the leading 2 l columns, so one Cholesky factor C of the (2 top + 1)-square Gram matrix
+      of [design | dY_t] gives every order: SSR_u(l) = G_yy - sum_{k < 2 l} C[y, k]^2. The restricted SSR_r(l)
+      comes the same way from the follower's own columns [Y_{t-1}, dY_{t-1}, ...].
+    * Batching. Gram blocks are matrix products of the lag matrices (one per follower against all leaders);
+      one batched ``numpy.linalg.cholesky`` per follower over its N - 1 leaders. Memory is O(N top^2) per
+      follower plus the (top, N, N) outputs, never N x N x top^2.
+    * Parallel: followers are independent; with an ``executor`` (:class:`volts.parallel.Executor`) each task is
+      a block of ``block`` followers, the lag tensor being scattered once. Same arithmetic either way.
+    """
+    n, N = values.shape
+    L = top
+    m = n - L
+    # A[:, k, 0] = s_{t-1}; A[:, k, j] = ds_{t-j} (j = 1 .. L-1); A[:, k, L] = ds_t; rows t = L .. n-1
+    diff = np.diff(values, axis=0)                     # diff[u-1] = s_u - s_{u-1}
+    A = np.empty((m, N, L + 1))
+    A[:, :, 0] = values[L - 1:n - 1]
+    for j in range(1, L):
+        A[:, :, j] = diff[L - j - 1:n - j - 1]
+    A[:, :, L] = diff[L - 1:]
+    A -= A.mean(axis=0)
+    norms = np.sqrt(np.einsum("mkj,mkj->kj", A, A))
+    if (norms[:, :L] <= 0).any() or (norms[:, L] <= 0).any():
+        k = int(np.argwhere(norms <= 0)[0][0])
+        raise DataError(f"granger: {symbols[k]} is constant on the common sample (rule: a constant series "
+                        f"cannot be tested)")
+    A /= norms
+    own = np.einsum("mki,mkj->kij", A, A)               # (N, L+1, L+1) per-series Gram
+    num = np.zeros((L, N, N))
+    den = np.zeros((L, N, N))
+    blocks = [list(range(k, min(k + block, N))) for k in range(0, N, block)]
+    if executor is None:
+        results = ((b, _common_followers(b, A=A, own=own, symbols=symbols)) for b in blocks)
+    else:  # one task per block of followers; the lag tensor is scattered once
+        results = executor.map(_common_followers, blocks, label="granger followers", A=A, own=own,
+                               symbols=symbols)
+    for followers, (num_rows, den_rows) in results:
+        for k, i in enumerate(followers):
+            num[:, i, :] = num_rows[k]
+            den[:, i, :] = den_rows[k]
+    return num, den
+
+
+def _common_followers(followers: list[int], *, A: np.ndarray, own: np.ndarray,
+                      symbols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of :func:`_scan_common`'s outputs for some followers: (len, L, N) num and den (a picklable task)."""
+    m, N, L1 = A.shape
+    L = L1 - 1
+    flat = A.reshape(m, N * (L + 1))
+    p = 2 * L + 1
+    yi = np.arange(0, 2 * L, 2)
+    xi = yi + 1
+    num = np.zeros((len(followers), L, N))
+    den = np.zeros((len(followers), L, N))
+    for row, i in enumerate(followers):
+        Gy = own[i]
+        # restricted: [Y_{t-1}, dY.., dY_t]
+        try:
+            cr = np.linalg.cholesky(Gy)
+        except np.linalg.LinAlgError:
+            raise DataError(f"granger: {symbols[i]} is fitted exactly by its own {L} lags on the common sample "
+                            f"(rule: a perfect fit leaves no residual to test)") from None
+        ssr_r = Gy[L, L] - np.cumsum(cr[L, :L] ** 2)     # (L,) for l = 1..L
+        others = np.r_[0:i, i + 1:N]
+        cross = (A[:, i, :].T @ flat).reshape(L + 1, N, L + 1)[:, others, :]    # [Y col, leader, X col]
+        cross = cross.transpose(1, 0, 2)                                        # (N-1, L+1, L+1)
+        G = np.empty((N - 1, p, p))
+        block = G[:, :2 * L, :2 * L].reshape(N - 1, L, 2, L, 2)     # a view: [pair, lag, Y/X, lag, Y/X]
+        block[:, :, 0, :, 0] = Gy[:L, :L]
+        block[:, :, 1, :, 1] = own[others][:, :L, :L]
+        block[:, :, 0, :, 1] = cross[:, :L, :L]
+        block[:, :, 1, :, 0] = cross[:, :L, :L].transpose(0, 2, 1)
+        G[:, p - 1, yi] = Gy[L, :L]
+        G[:, yi, p - 1] = Gy[L, :L]
+        G[:, p - 1, xi] = cross[:, L, :L]
+        G[:, xi, p - 1] = cross[:, L, :L]
+        G[:, p - 1, p - 1] = Gy[L, L]
+        try:
+            C = np.linalg.cholesky(G)
+        except np.linalg.LinAlgError:
+            bad = next(k for k in range(N - 1) if not np.all(np.linalg.eigvalsh(G[k]) > 0))
+            raise DataError(f"granger: {symbols[others[bad]]} -> {symbols[i]} is collinear or fits exactly on the "
+                            f"common sample up to lag order {L} (rule: the unrestricted design must have full "
+                            f"rank and leave a residual)") from None
+        proj = np.cumsum(C[:, p - 1, :2 * L] ** 2, axis=1)[:, 1::2]            # (N-1, L): l = 1..L
+        ssr_u = Gy[L, L] - proj
+        if (ssr_u <= 1e-13).any():
+            k, l = np.argwhere(ssr_u <= 1e-13)[0]
+            raise DataError(f"granger: {symbols[others[k]]} -> {symbols[i]} fits exactly at lag order {l + 1} "
+                            f"(rule: a perfect fit leaves no residual to test)")
+        num[row][:, others] = np.maximum(ssr_r[None, :] - ssr_u, 0.0).T
+        den[row][:, others] = ssr_u.T
+    return num, den
+
+
+def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
+                 sample: str = "per_lag", executor=None) -> GrangerScan:
     """Granger F-tests (``ssr_ftest``) of every ordered pair of symbols for every lag order in a range.
 
     Parameters
@@ -242,6 +351,11 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     min_df : int
         Lag orders whose unrestricted regression has fewer residual degrees of freedom than this,
         n_dates - l - 2 l - 1 < min_df, are skipped (NaN columns) and listed in ``skipped_lags``.
+    sample : {"per_lag", "common"}
+        Rows each lag order uses (see Notes).
+    executor : volts.parallel.Executor, optional
+        ``sample="common"`` only: run blocks of followers as tasks (in-process when None). Results are
+        identical.
 
     Returns
     -------
@@ -254,14 +368,26 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
         Fewer than 2 symbols, duplicate or non-numeric columns, NaN/inf, a constant series, too few rows for
         ``min_lag`` under the ``min_df`` guard, or an exactly collinear / perfectly fitted regression.
     ValueError
-        ``min_lag < 1``, ``max_lag < min_lag`` or ``min_df < 1``.
+        ``min_lag < 1``, ``max_lag < min_lag``, ``min_df < 1`` or an unknown ``sample``.
 
     Notes
     -----
-    Identical to ``statsmodels.tsa.stattools.grangercausalitytests(frame[[follower, leader]], [l])[l][0]
-    ["ssr_ftest"]`` for every pair and l, computed in batch (see the module docstring). Source: Granger (1969);
-    METHOD.md §4a; the paper's §3.3.1.
+    ``sample="per_lag"`` (default, the reference reproduction's convention) is identical to
+    ``statsmodels.tsa.stattools.grangercausalitytests(frame[[follower, leader]], [l])[l][0]["ssr_ftest"]``
+    for every pair and l, computed in batch (see the module docstring): each lag order l uses the rows
+    t = l .. n-1.
+
+    ``sample="common"`` runs every lag order on the same rows t = L .. n-1, L = the largest evaluated lag order
+    (the df guard is applied with n_obs = n - L), so the lag orders are compared on one sample, and computes
+    all lag orders of a pair from one factorisation (see :func:`_scan_common`); it is what makes a scan of
+    hundreds of names take seconds. It equals statsmodels' test on that sample, i.e.
+    ``grangercausalitytests(frame[[follower, leader]].iloc[L - l:], [l])``. ``n_obs`` of the result is then
+    the common sample's row count plus L.
+
+    Source: Granger (1969); METHOD.md §4a; the paper's §3.3.1.
     """
+    if sample not in ("per_lag", "common"):
+        raise ValueError(f"granger_scan: sample must be 'per_lag' or 'common', got {sample!r}")
     if min_lag < 1 or max_lag < min_lag or min_df < 1:
         raise ValueError(f"granger_scan: need 1 <= min_lag <= max_lag and min_df >= 1 "
                          f"(got min_lag={min_lag}, max_lag={max_lag}, min_df={min_df})")
@@ -271,6 +397,10 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     start, end = _date_str(frame.index[0]), _date_str(frame.index[-1])
     lags = list(range(int(min_lag), int(max_lag) + 1))
     df_of = {l: n - l - 2 * l - 1 for l in lags}
+    if sample == "common":
+        # the largest L whose regression on rows L .. n-1 keeps min_df residual df; every l uses those rows
+        top = max((l for l in lags if n - l - 2 * l - 1 >= min_df), default=None)
+        df_of = {l: (n - top - 2 * l - 1 if top is not None and l <= top else -1) for l in lags}
     evaluated = [l for l in lags if df_of[l] >= min_df]
     skipped = tuple(l for l in lags if df_of[l] < min_df)
     if not evaluated:
@@ -283,7 +413,20 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     leaders_idx, followers_idx = np.nonzero(~np.eye(N, dtype=bool))   # leader-major row order
     F = np.full((N * (N - 1), len(lags)), np.nan)
     P = np.full_like(F, np.nan)
-    for c, l in enumerate(lags):
+    if sample == "common":
+        top = max(evaluated)
+        pick = (followers_idx, leaders_idx)
+        num_all, den_all = _scan_common(values, top, symbols, executor)            # (top, N, N) [l-1, follower, leader]
+        for c, l in enumerate(lags):
+            if df_of[l] < min_df:
+                continue
+            df_u = df_of[l]
+            F[:, c] = (num_all[l - 1][pick] / l) / (den_all[l - 1][pick] / df_u)
+            P[:, c] = stats.f.sf(F[:, c], l, df_u)
+        lags_loop: list[int] = []
+    else:
+        lags_loop = lags
+    for c, l in enumerate(lags_loop):
         if df_of[l] < min_df:
             continue
         num, den = _scan_lag(values, l, scale, symbols)

@@ -12,6 +12,21 @@ Two modes:
   Student t-test on n - 2 - k degrees of freedom (k = number of conditioning series). It is symmetric, so an
   edge is recorded in both directions with tau = 0.
 
+Scaling past ~28 names (decision, issue 13): with n rows PCMCI cannot condition on every lag of N series once
+(N + 1) tau_max + 3 > n (150 training rows allow 28 series at tau_max = 5), and tigramite spends milliseconds per
+test, too slow for the thousands of links of an S&P-size screen. ``links`` then switches to a restricted screen
+of our own (the issue's third design): each candidate link X -> Y (a pair kept by the Granger screen) is tested
+at every tau = 1 .. tau_max by the partial correlation of X_{t-tau} and Y_t given a bounded conditioning set S_Y:
+the lagged variables among Y's own lags and the lags of Y's *other* Granger parents that correlate most with Y_t
+(at most ``max_conds_dim``, ranked by |corr| with Y_t, the unconditional step of PCMCI's PC1), X's own lags
+excluded. This removes the confounding by the follower's past and by its other candidate drivers, which is
+what the stage exists for among the links the screen can still pass on; links outside the Granger graph are not
+tested (value 0, p = 1). The statistic and p-value are tigramite's ParCorr (residuals of both ends regressed
+on S_Y after standardising, Student t with T - 2 - |S_Y| degrees of freedom on tigramite's rows
+t = 2 tau_max .. n-1, T = n - 2 tau_max), which the tests check against ``ParCorr.run_test`` with the same sets.
+The selection uses it only when the rows are too few for the full graph (``[pcmci] links = "auto"``), so the
+ten-name reproduction is unchanged.
+
 Decision (pc_alpha): the PC1 condition-selection step runs at ``pc_alpha = alpha``, the same level as the edge
 rule. It keeps the stage to one level, is deterministic and fast; tigramite's alternative ``pc_alpha=None``
 (choosing the level by AIC over a grid) is slower and moves the conditioning sets with the sample.
@@ -20,7 +35,7 @@ rule. It keeps the stage to one level, is deterministic and fast; tigramite's al
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 import numpy as np
 import pandas as pd
@@ -100,6 +115,9 @@ class PcmciResult:
     n_obs: int
     start: str
     end: str
+    links: str = "all"
+    n_links_tested: int | None = None
+    max_conds_dim: int | None = None
 
     def _check(self, name: str) -> None:
         if name not in self.var_names:
@@ -131,18 +149,73 @@ class PcmciResult:
             "min_abs_partial_corr": float(self.min_abs_partial_corr),
             "pc_alpha": None if self.pc_alpha is None else float(self.pc_alpha),
             "n_obs": int(self.n_obs), "start": self.start, "end": self.end, "var_names": list(self.var_names),
+            "links": self.links, "n_links_tested": self.n_links_tested, "max_conds_dim": self.max_conds_dim,
             "edges": [e.to_dict() for e in self.edges],
             "val_matrix": np.nan_to_num(self.val_matrix, nan=0.0).tolist(),
             "p_matrix": np.nan_to_num(self.p_matrix, nan=1.0).tolist(),
         }
 
 
-def _lagged(values: np.ndarray, names: list[str], tau_max: int, pc_alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def _restricted(values: np.ndarray, tau_max: int, parents: dict[int, list[int]],
+                max_conds_dim: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """ParCorr of every candidate link X_{t-tau} -> Y_t given the bounded set S_Y (module docstring, "Scaling").
+
+    Returns val, p (N, N, tau_max + 1) and the conditioning sets used {(x, y): [(var, tau), ...]}.
+    """
+    n, N = values.shape
+    cut = 2 * tau_max                      # tigramite's default cut-off: rows t = 2 tau_max .. n-1 for every test
+    T = n - cut
+    std = (values - values.mean(axis=0)) / values.std(axis=0)
+
+    def lag(k: int, tau: int) -> np.ndarray:
+        return std[cut - tau:n - tau, k]
+
+    val = np.zeros((N, N, tau_max + 1))
+    pm = np.ones((N, N, tau_max + 1))
+    used: dict = {}
+    taus = range(1, tau_max + 1)
+    for j, leaders in sorted(parents.items()):
+        y = std[cut:, j]
+        y = (y - y.mean()) / y.std()
+        pool = [(j, tau) for tau in taus] + [(k, tau) for k in leaders for tau in taus]
+        strength = np.array([abs(float(np.dot(lag(k, tau), y))) for k, tau in pool])
+        ranked = [pool[i] for i in np.argsort(-strength, kind="stable")]
+        for x in leaders:
+            cond = [c for c in ranked if c[0] != x][:max_conds_dim]
+            used[(x, j)] = cond
+            X = np.column_stack([lag(x, tau) for tau in taus])                  # (T, tau_max)
+            ends = np.column_stack([X, y])
+            ends = (ends - ends.mean(axis=0)) / ends.std(axis=0)
+            if cond:
+                Z = np.column_stack([lag(k, tau) for k, tau in cond])
+                Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+                res = ends - Z @ np.linalg.lstsq(Z, ends, rcond=None)[0]
+            else:
+                res = ends
+            rx, ry = res[:, :tau_max], res[:, tau_max]
+            r = (rx * ry[:, None]).sum(axis=0) / np.sqrt((rx * rx).sum(axis=0) * (ry @ ry))
+            dof = T - 2 - len(cond)
+            r = np.clip(r, -1.0, 1.0)
+            with np.errstate(divide="ignore"):
+                t = r * np.sqrt(dof / (1.0 - r * r))
+            val[x, j, 1:] = r
+            pm[x, j, 1:] = 2.0 * stats.t.sf(np.abs(t), dof)
+    return val, pm, used
+
+
+def _lagged(values: np.ndarray, names: list[str], tau_max: int, pc_alpha: float,
+            parents: dict[int, list[int]] | None = None,
+            max_conds_dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     import tigramite.data_processing as pp
     from tigramite.independence_tests.parcorr import ParCorr
     from tigramite.pcmci import PCMCI
 
-    pcmci = PCMCI(dataframe=pp.DataFrame(values, var_names=names), cond_ind_test=ParCorr(), verbosity=0)
+    import warnings
+
+    with warnings.catch_warnings():   # more series than rows is expected here; tigramite asks about the shape
+        warnings.filterwarnings("ignore", message="In analysis mode 'single'")
+        frame = pp.DataFrame(values, var_names=names)
+    pcmci = PCMCI(dataframe=frame, cond_ind_test=ParCorr(), verbosity=0)
     out = pcmci.run_pcmci(tau_min=1, tau_max=tau_max, pc_alpha=pc_alpha)
     return np.asarray(out["val_matrix"], dtype=float), np.asarray(out["p_matrix"], dtype=float)
 
@@ -181,7 +254,8 @@ def _contemporaneous(values: np.ndarray, tau_max: int) -> tuple[np.ndarray, np.n
 
 def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05,
                  min_abs_partial_corr: float = 0.15,
-                 mode: Literal["lagged", "contemporaneous"] = "lagged") -> PcmciResult:
+                 mode: Literal["lagged", "contemporaneous"] = "lagged",
+                 links: Iterable[tuple[str, str]] | None = None, max_conds_dim: int = 10) -> PcmciResult:
     """Partial-correlation graph of the candidates' returns and its edges (METHOD.md §4b; the paper's §3.3.2).
 
     Parameters
@@ -197,6 +271,11 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
     mode : {"lagged", "contemporaneous"}
         ``"lagged"``: tigramite PCMCI with ParCorr, lags 1..tau_max. ``"contemporaneous"``: each pair's partial
         correlation at t given all other series at t (tau = 0, both directions).
+    links : iterable of (leader, follower), optional
+        Lagged mode only: restrict the graph to these links plus every series' own lags, with conditioning sets
+        bounded by ``max_conds_dim`` (see the module docstring, "Scaling"). None = every link (the default).
+    max_conds_dim : int
+        Largest conditioning set of one test when ``links`` is given.
 
     Returns
     -------
@@ -206,7 +285,8 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
     ------
     DataError
         Fewer than 2 symbols, NaN/inf, a constant series, collinear series, or too few rows for the
-        conditioning sets (lagged: n >= (N + 1) tau_max + 3; contemporaneous: n >= N + 1).
+        conditioning sets (lagged: n >= (N + 1) tau_max + 3, with ``links``: n >= 2 tau_max + max_conds_dim
+        + 3; contemporaneous: n >= N + 1), a link naming an unknown symbol.
     ValueError
         A parameter out of range or an unknown mode.
 
@@ -224,31 +304,59 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
     n, N = values.shape
     names = [str(c) for c in returns.columns]
     start, end = _date_str(returns.index[0]), _date_str(returns.index[-1])
-    need = (N + 1) * tau_max + 3 if mode == "lagged" else N + 1
+    parents: dict[int, list[int]] | None = None
+    n_tested = None
+    if links is not None and mode == "lagged":
+        if max_conds_dim < 1:
+            raise ValueError(f"pcmci_screen: max_conds_dim must be >= 1, got {max_conds_dim}")
+        index = {name: k for k, name in enumerate(names)}
+        parents = {}
+        for leader, follower in links:
+            if leader not in index or follower not in index:
+                bad = leader if leader not in index else follower
+                raise DataError(f"pcmci: link {leader} -> {follower} names {bad}, which is not among the "
+                                f"screened symbols")
+            if leader != follower:
+                parents.setdefault(index[follower], []).append(index[leader])
+        parents = {j: sorted(set(v)) for j, v in parents.items()}
+        n_tested = sum(len(v) for v in parents.values())
+        # a test conditions on at most max_conds_dim lagged variables (fewer when a follower has fewer)
+        conds = min(max_conds_dim, tau_max * max((len(v) for v in parents.values()), default=0))
+        need = 2 * tau_max + conds + 3
+        rule = f"at least 2 tau_max + {conds} conditions + 3 = {need} rows"
+    else:
+        need = (N + 1) * tau_max + 3 if mode == "lagged" else N + 1
+        rule = f"at least {need} rows"
     if n < need:
         raise DataError(f"pcmci: {n} rows from {start} to {end} are too few for {N} series in mode {mode} "
-                        f"(rule: at least {need} rows); lower pcmci.tau_max, use a longer training window "
+                        f"(rule: {rule}); lower pcmci.tau_max, use a longer training window "
                         f"(windows.train_start) or let fewer candidates through")
-    if mode == "lagged":
+    pc_alpha: float | None = None
+    if mode == "lagged" and parents is not None:
+        val, pm, _ = _restricted(values, tau_max, parents, max_conds_dim)
+        taus = range(1, tau_max + 1)
+        pc_alpha = None
+    elif mode == "lagged":
         val, pm = _lagged(values, names, tau_max, alpha)
         taus = range(1, tau_max + 1)
-        pc_alpha: float | None = float(alpha)
+        pc_alpha = float(alpha)
     else:
         val, pm = _contemporaneous(values, tau_max)
         taus = range(0, 1)
         pc_alpha = None
     edges = []
-    for i in range(N):
-        for j in range(N):
-            if i == j:
-                continue
-            best = None
-            for tau in taus:
-                v, p = float(val[i, j, tau]), float(pm[i, j, tau])
-                if p <= alpha and abs(v) >= min_abs_partial_corr and (best is None or abs(v) > abs(best[1])):
-                    best = (tau, v, p)
-            if best is not None:
-                edges.append(PcmciEdge(names[i], names[j], int(best[0]), best[1], best[2]))
+    tl = list(taus)
+    qualifies = (pm[:, :, tl] <= alpha) & (np.abs(val[:, :, tl]) >= min_abs_partial_corr)
+    qualifies[np.arange(N), np.arange(N), :] = False
+    for i, j in zip(*np.nonzero(qualifies.any(axis=2))):     # row-major: leader, then follower (input order)
+        best = None
+        for tau in taus:
+            v, p = float(val[i, j, tau]), float(pm[i, j, tau])
+            if p <= alpha and abs(v) >= min_abs_partial_corr and (best is None or abs(v) > abs(best[1])):
+                best = (tau, v, p)
+        edges.append(PcmciEdge(names[i], names[j], int(best[0]), best[1], best[2]))
     return PcmciResult(val_matrix=val, p_matrix=pm, var_names=tuple(names), edges=tuple(edges), mode=mode,
                        tau_max=int(tau_max), alpha=float(alpha), min_abs_partial_corr=float(min_abs_partial_corr),
-                       pc_alpha=pc_alpha, n_obs=int(n), start=start, end=end)
+                       pc_alpha=pc_alpha, n_obs=int(n), start=start, end=end,
+                       links="all" if parents is None else "granger", n_links_tested=n_tested,
+                       max_conds_dim=None if parents is None else int(max_conds_dim))

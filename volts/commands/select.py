@@ -77,8 +77,18 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     rf = folder
     progress = StageProgress(console)
     progress("data", "start")
-    symbols = None if settings.data.source == "synthetic" else list(settings.data.universe)
-    market = load_market(settings.data, symbols=symbols, start=earliest_start(windows), end=windows.asof)
+    coverage = None
+    d = settings.data
+    if d.membership or d.on_bad_symbol == "exclude":  # per-symbol path: point-in-time members / quarantine
+        from volts.data.universe import load_universe
+
+        market, coverage = load_universe(d, asof=windows.asof, start=earliest_start(windows), end=windows.asof)
+        progress("data", coverage.coverage_line())
+        for e in coverage.quarantined:
+            console.print(f"excluded: {e}", markup=False)
+    else:
+        symbols = None if d.source == "synthetic" else list(d.universe)
+        market = load_market(d, symbols=symbols, start=earliest_start(windows), end=windows.asof)
     progress("data", f"{len(market.symbols)} symbols, {len(market)} bars "
                      f"({market.dates[0].date()} .. {market.dates[-1].date()})")
     warnings = check_coverage(market, settings.data, {
@@ -92,7 +102,8 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
             return None, rf.final, market
         raise UsageError(f"{rf.final} already exists and differs from this run ({differs}); use --force to "
                          f"replace it, or --out for another folder")
-    selection = run_selection(market, settings, asof=windows.asof, progress=progress)
+    selection = run_selection(market, settings, asof=windows.asof, progress=progress, coverage=coverage,
+                              executor=executor)
     runs = settings.stability.runs if stability_runs is None else int(stability_runs)
     if runs > 0:
         from volts.stability import stability_selection, with_stability
@@ -103,6 +114,7 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
         selection = with_stability(selection, result)
         selection.timings["stability"] = time.perf_counter() - t0
         progress("stability", f"{runs} runs done in {selection.timings['stability']:.1f} s")
+    selection.write_tables(rf.staging)
     payload = selection.to_dict()
     payload["created"] = now_utc_iso()
     payload["data_quality"] = data_quality(market)
@@ -170,13 +182,18 @@ def register(app: typer.Typer) -> None:
                  "each pair's selection share; default [stability] runs (0 = off)."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1,
                                               help="Run the stability repetitions on a local Dask cluster of N "
-                                                   "worker processes (default: in this process)."),
+                                                   "worker processes (default: in this process); also the "
+                                                   "per-follower tasks of granger.sample = common."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Use a running Dask scheduler, "
+                                                "e.g. tcp://127.0.0.1:8786, instead of a local cluster."),
     ) -> None:
         """Run stages 1-5 (anomalies, volatility regimes, causal screen, lag) and write selection.json."""
+        from volts.parallel import Executor
+
         settings = load_cli_settings(config, data_dir, source)
         from volts.parallel import Executor
 
-        with Executor(workers=workers, progress="auto") as executor:
+        with Executor(workers=workers, scheduler=scheduler, progress="auto") as executor:
             selection, run_dir, market = run_select(settings, asof=parse_date(asof, "--asof"), out=out,
                                                     force=force, console=err_console, stability_runs=stability,
                                                     executor=executor)
@@ -185,5 +202,9 @@ def register(app: typer.Typer) -> None:
         for w in selection.warnings:
             err_console.print(f"warning: {w}", markup=False)
         console.print(selection.summary(), markup=False)
+        if selection.coverage is not None:
+            q = selection.coverage.quarantined
+            console.print(f"quarantined symbols: {len(q)}" + (f" ({', '.join(e.symbol for e in q)})" if q else ""),
+                          markup=False)
         console.print(data_quality_line(data_quality(market)), markup=False)
         console.print(f"wrote {run_dir / 'selection.json'}", markup=False)

@@ -142,7 +142,14 @@ def plot_volatility_regimes(vols, clusters, path, *, estimator: str = "yang_zhan
         bar.grid(alpha=0.3, axis="y")
         for ax in flat[n_ts + 1:]:
             ax.set_visible(False)
-        handles = [plt.Line2D([], [], color=c, lw=3, label=f"{r} ({', '.join(clusters.members(r)) or 'none'})")
+        def members(r: str) -> str:
+            m = list(clusters.members(r))
+            shown = [x for x in m if x in symbols]
+            if len(m) <= 12:
+                return ", ".join(m) or "none"
+            return f"{len(m)} stocks, {len(shown)} drawn"
+
+        handles = [plt.Line2D([], [], color=c, lw=3, label=f"{r} ({members(r)})")
                    for r, c in REGIME_COLOURS.items()]
         fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
         space = ("1-D mean log-volatility" if getattr(clusters, "features", "estimators") == "level"

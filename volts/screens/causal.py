@@ -54,11 +54,13 @@ class GrangerScreen(PairScreen):
 
     def __init__(self, *, series: str = "close", min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
                  adf_alpha: float = 0.05, alpha: float = 0.01, rule: str = "test", top_k: int = 5,
-                 select_on: str = "p"):
+                 select_on: str = "p", sample: str = "per_lag"):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         if select_on not in ("p", "p_bh"):
             raise ValueError(f"granger: select_on must be 'p' or 'p_bh', got {select_on!r}")
         self.select_on = select_on
+        self.sample = sample      # [granger] sample (issue 13): "per_lag" (statsmodels) | "common" (fast)
+        self.executor = None      # optional volts.parallel.Executor for the common-sample scan
         if series not in ("close", "log_return"):
             raise ValueError(f"granger: series must be 'close' or 'log_return', got {series!r}")
         self.series, self.min_lag, self.max_lag = series, int(min_lag), int(max_lag)
@@ -66,7 +68,8 @@ class GrangerScreen(PairScreen):
 
     def params(self) -> dict:
         return {"series": self.series, "min_lag": self.min_lag, "max_lag": self.max_lag, "min_df": self.min_df,
-                "adf_alpha": self.adf_alpha, "select_on": self.select_on}
+                "adf_alpha": self.adf_alpha, "select_on": self.select_on,
+                "sample": self.sample}
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.causality.granger import adf_check, granger_scan, select_granger_pairs, stationarity_warning
@@ -87,7 +90,9 @@ class GrangerScreen(PairScreen):
                                        alpha=self.adf_alpha)
             if msg:
                 warnings.append(msg)
-        scan = granger_scan(frame, min_lag=self.min_lag, max_lag=self.max_lag, min_df=self.min_df)
+        extra = {"executor": self.executor} if self.executor is not None and self.sample == "common" else {}
+        scan = granger_scan(frame, min_lag=self.min_lag, max_lag=self.max_lag, min_df=self.min_df,
+                            sample=self.sample, **extra)
         if list(scan.pairs) != list(pairs):   # a later stage: keep only the screened pairs (l* chosen over them)
             index = pd.MultiIndex.from_tuples(pairs, names=["leader", "follower"])
             scan = dataclasses.replace(scan, pvalues=scan.pvalues.loc[index], fstats=scan.fstats.loc[index],
@@ -123,18 +128,28 @@ class PcmciScreen(PairScreen):
     lag_kind = "delay"
 
     def __init__(self, *, mode: str = "lagged", tau_max: int = 5, min_abs_partial_corr: float = 0.15,
-                 alpha: float = 0.05, rule: str = "test", top_k: int = 5):
+                 alpha: float = 0.05, rule: str = "test", top_k: int = 5, links: str = "all",
+                 max_conds_dim: int = 10):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         self.mode, self.tau_max, self.min_abs_partial_corr = mode, int(tau_max), float(min_abs_partial_corr)
+        # [pcmci] links (issue 13): "all" = full PCMCI; "granger" = only the screened pairs' links, bounded
+        # conditioning (pcmci.py, "Scaling"); "auto" = "all" when the rows allow the full graph
+        self.links, self.max_conds_dim = links, int(max_conds_dim)
 
     def params(self) -> dict:
-        return {"mode": self.mode, "tau_max": self.tau_max, "min_abs_partial_corr": self.min_abs_partial_corr}
+        return {"mode": self.mode, "tau_max": self.tau_max, "min_abs_partial_corr": self.min_abs_partial_corr,
+                "links": self.links, "max_conds_dim": self.max_conds_dim}
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.causality.pcmci import pcmci_screen
 
+        links = self.links
+        if links == "auto":
+            links = "all" if len(returns) >= (returns.shape[1] + 1) * self.tau_max + 3 else "granger"
+        restrict = ({"links": [tuple(p) for p in pairs], "max_conds_dim": self.max_conds_dim}
+                    if links == "granger" and self.mode == "lagged" else {})
         res = pcmci_screen(returns, tau_max=self.tau_max, alpha=self.alpha,
-                           min_abs_partial_corr=self.min_abs_partial_corr, mode=self.mode)
+                           min_abs_partial_corr=self.min_abs_partial_corr, mode=self.mode, **restrict)
         taus = list(range(1, self.tau_max + 1)) if self.mode == "lagged" else [0]
         pos = {name: k for k, name in enumerate(res.var_names)}
         n = len(pairs)

@@ -1,0 +1,122 @@
+"""Point-in-time universe from a membership file, per-symbol quarantine, the parsed-bars cache (issue 13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from volts.config import DataSettings
+from volts.data.cache import BarCache
+from volts.data.universe import load_universe, members_on, read_membership
+from volts.errors import DataError
+
+START, END = dt.date(2021, 1, 4), dt.date(2021, 6, 30)
+
+
+def _write_membership(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    path.write_text("ticker,start_date,end_date\n" + "".join(f"{t},{s},{e}\n" for t, s, e in rows))
+    return path
+
+
+@pytest.fixture()
+def folder(tmp_path, ref_data_dir):
+    """Copies of reference files (tests must not edit ../shared) plus planted defects."""
+    data = tmp_path / "bars"
+    data.mkdir()
+    for sym in ("MSFT", "IBM", "INTC", "QCOM", "MU"):
+        shutil.copy(Path(ref_data_dir) / f"{sym}.csv", data / f"{sym}.csv")
+    # a bad print inside the window: High below Close on 2021-03-01
+    lines = (data / "MU.csv").read_text().splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("2021-03-01,"))
+    d, o, h, lo, c, a, v = lines[i].split(",")
+    lines[i] = ",".join([d, o, str(float(c) - 5), lo, c, a, v])
+    (data / "MU.csv").write_text("\n".join(lines) + "\n")
+    # a listing inside the window: rows before 2021-03-01 removed
+    lines = (data / "QCOM.csv").read_text().splitlines()
+    (data / "QCOM.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:] if x[:10] >= "2021-03-01"]) + "\n")
+    return data
+
+
+def test_members_on_is_point_in_time(tmp_path):
+    table = read_membership(_write_membership(tmp_path / "m.csv", [
+        ("A", "2000-01-03", ""), ("B", "2010-01-04", "2020-12-31"), ("C", "2021-01-04", ""),
+        ("B", "2022-01-03", "")]))
+    assert list(members_on(table, dt.date(2020, 12, 31))) == ["A", "B"]       # end date inclusive
+    assert list(members_on(table, dt.date(2021, 1, 4))) == ["A", "C"]         # B left, C joined
+    assert list(members_on(table, dt.date(2022, 6, 1))) == ["A", "B", "C"]    # B re-joined (second spell)
+    bad = _write_membership(tmp_path / "bad.csv", [("A", "2000-13-03", "")])
+    with pytest.raises(DataError, match=r"bad.csv: line 2: start_date '2000-13-03'"):
+        read_membership(bad)
+
+
+def test_quarantine_excludes_bad_and_incomplete_symbols_with_reasons(tmp_path, folder):
+    membership = _write_membership(tmp_path / "m.csv", [
+        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("INTC", "1996-01-02", ""),
+        ("QCOM", "2021-02-26", ""), ("MU", "1996-01-02", ""), ("GONE", "1996-01-02", ""),
+        ("LEFT", "1996-01-02", "2020-01-02")])
+    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
+    market, report = load_universe(data, asof=END, start=START, end=END)
+    assert report.members == ("GONE", "IBM", "INTC", "MSFT", "MU", "QCOM")     # LEFT is not a member on END
+    assert report.usable == ("IBM", "INTC", "MSFT") == tuple(market.symbols)
+    why = {e.symbol: e for e in report.excluded}
+    assert why["GONE"].rule == "no_file" and not why["GONE"].quarantined
+    assert why["MU"].rule == "high_below_max_open_close" and why["MU"].date == "2021-03-01"
+    assert why["MU"].quarantined and why["MU"].file.endswith("MU.csv")
+    assert why["QCOM"].rule == "incomplete_history" and "2021-03-01" in why["QCOM"].message
+    assert report.coverage_line().startswith(f"universe as of {END} (membership:m.csv): 3 of 6 members had "
+                                             f"usable data (50.0%)")
+    assert market.dates[0] == pd.Timestamp(START) and market.dates[-1] <= pd.Timestamp(END)
+    # "error" stops at the first bad file, with the validator's one-line message
+    with pytest.raises(DataError, match=r"MU.csv: MU 2021-03-01: high_below_max_open_close"):
+        load_universe(data.model_copy(update={"on_bad_symbol": "error"}), asof=END, start=START, end=END)
+
+
+def test_suspected_ticker_reuse_is_excluded(tmp_path, folder):
+    # OLD's file starts 2012, after the other files' first bar (the data floor): a spell from 1999 is suspect
+    shutil.copy(folder / "MSFT.csv", folder / "OLD.csv")
+    lines = (folder / "OLD.csv").read_text().splitlines()
+    (folder / "OLD.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:] if x[:10] >= "2012-01-03"]) + "\n")
+    membership = _write_membership(tmp_path / "m.csv", [
+        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("OLD", "1999-01-04", ""),
+        ("INTC", "2015-01-02", "")])
+    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
+    _, report = load_universe(data, asof=END, start=START, end=END)
+    why = {e.symbol: e for e in report.excluded}
+    assert why["OLD"].rule == "suspected_ticker_reuse" and "1999-01-04" in why["OLD"].message
+    assert "INTC" in report.usable            # its spell starts after its file's first bar: fine
+
+
+def test_cache_returns_the_parsed_bars_and_misses_on_edited_bytes(tmp_path, folder):
+    from volts.data.csv import read_csv_bars
+
+    data = DataSettings()
+    cache = BarCache(tmp_path / "cache", data.csv)
+    first = cache.read(folder / "IBM.csv", "IBM", data.csv)
+    again = cache.read(folder / "IBM.csv", "IBM", data.csv)
+    assert (cache.hits, cache.misses) == (1, 1)
+    pd.testing.assert_frame_equal(again, read_csv_bars(folder / "IBM.csv", "IBM", data.csv))
+    pd.testing.assert_frame_equal(first, again)
+    text = (folder / "IBM.csv").read_text().replace("2021-03-01,", "2021-03-01,1", 1)   # same size +1, new bytes
+    (folder / "IBM.csv").write_text(text)
+    cache.read(folder / "IBM.csv", "IBM", data.csv)
+    assert cache.misses == 2
+
+
+def test_validated_cache_gives_the_same_market_and_report(tmp_path, folder):
+    membership = _write_membership(tmp_path / "m.csv", [
+        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("MU", "1996-01-02", ""), ("INTC", "1996-01-02", "")])
+    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude",
+                        cache_dir=str(tmp_path / "cache"))
+    m1, r1 = load_universe(data, asof=END, start=START, end=END)
+    m2, r2 = load_universe(data, asof=END, start=START, end=END)
+    assert r1.cache == {"hits": 0, "misses": 4}
+    assert r2.cache == {"hits": 4, "misses": 0}    # 3 validated hits + MU's parsed bars (its failure is not cached)
+    assert m1.sha256() == m2.sha256() and r1.to_dict()["excluded"] == r2.to_dict()["excluded"]
+    assert m1.report.problems == m2.report.problems
+    m3, r3 = load_universe(data, asof=END, start=START, end=dt.date(2021, 5, 28))   # another window: new keys
+    assert r3.cache == {"hits": 4, "misses": 0} and m3.dates[-1] <= pd.Timestamp("2021-05-28")   # parsed hits
+    assert m3.sha256() != m1.sha256()
