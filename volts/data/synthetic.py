@@ -188,17 +188,48 @@ def make_synthetic_market(seed: int = 0, start="2019-01-01", end="2023-12-29") -
         returns[follower] = beta * lagged * daily[follower] / daily[leader] + noise
         pairs.append(PlantedPair(leader, follower, lag, float(beta * daily[follower] / daily[leader])))
 
+    return assemble_market(symbols, lambda s: returns[s], daily=daily, regimes=regimes, pairs=pairs,
+                           dates=dates, rng=rng, seed=seed, source=f"synthetic(seed={seed})")
+
+
+def assemble_market(symbols, returns_of, *, daily: dict, regimes: dict, pairs: list, dates: pd.DatetimeIndex,
+                    rng: np.random.Generator, seed: int, source: str) -> SyntheticMarket:
+    """Turn each symbol's daily log returns into validated OHLCV bars and the ground truth.
+
+    Shared by the demo market and ``volts.data.synthetic_large``. Draws from ``rng`` in a fixed order (start
+    prices, then per symbol its bars and volume), so a seed gives the same market as before this was shared.
+
+    Parameters
+    ----------
+    symbols : sequence of str
+        Symbols in bar-generation order.
+    returns_of : callable
+        ``returns_of(symbol)`` -> ndarray of shape (len(dates),), daily log returns.
+    daily : dict
+        Daily volatility per symbol (fraction), used for the intraday range.
+    regimes, pairs : dict, list
+        Planted regime per symbol and planted ``PlantedPair`` list (ground truth).
+    dates : DatetimeIndex
+        Bar dates.
+    rng : numpy.random.Generator
+        The generator that produced the returns (continued here).
+    seed : int
+        Recorded in the ground truth.
+    source : str
+        Source label for validation messages.
+    """
+    n = len(dates)
     raw = {}
     start_prices = np.exp(rng.uniform(np.log(20.0), np.log(200.0), len(symbols)))
     for s, c0 in zip(symbols, start_prices):
-        bars = _bars_from_returns(returns[s], daily[s], float(c0), rng)
+        bars = _bars_from_returns(returns_of(s), daily[s], float(c0), rng)
         bars["volume"] = np.round(1e6 * np.exp(0.3 * rng.standard_normal(n)))
         raw[s] = pd.DataFrame(bars, index=dates)[list(FIELDS)]
     in_pairs = {p.leader for p in pairs} | {p.follower for p in pairs}
     truth = GroundTruth(regimes=regimes, pairs=tuple(pairs),
                         independent=tuple(s for s in symbols if s not in in_pairs),
                         annual_vol={s: REGIME_VOL[regimes[s]] for s in symbols}, r2=R2, seed=int(seed))
-    data = validate_bars(raw, sources={s: f"synthetic(seed={seed})" for s in symbols})
+    data = validate_bars(raw, sources={s: source for s in symbols})
     return SyntheticMarket(data=data, truth=truth)
 
 

@@ -21,10 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from volts.data.market import FIELDS
-from volts.data.synthetic import (PERIODS_PER_YEAR, R2, REGIME_VOL, GroundTruth, PlantedPair, SyntheticMarket,
-                                  _bars_from_returns)
-from volts.data.validate import validate_bars
+from volts.data.synthetic import PERIODS_PER_YEAR, R2, REGIME_VOL, PlantedPair, SyntheticMarket, assemble_market
 from volts.errors import DataError
 
 __all__ = ["make_large_synthetic_market", "write_membership"]
@@ -89,18 +86,8 @@ def make_large_synthetic_market(n_names: int = 500, n_pairs: int = 20, *, seed: 
         scale = daily[follower] / daily[leader]
         returns[:, col[follower]] = beta * lead * scale + innov[max_lag:, col[follower]] * np.sqrt(1.0 - R2)
         pairs.append(PlantedPair(leader, follower, lag, float(beta * scale)))
-    start_prices = np.exp(rng.uniform(np.log(20.0), np.log(200.0), n_names))
-    raw = {}
-    for s, c0 in zip(symbols, start_prices):
-        bars = _bars_from_returns(returns[:, col[s]], daily[s], float(c0), rng)
-        bars["volume"] = np.round(1e6 * np.exp(0.3 * rng.standard_normal(n)))
-        raw[s] = pd.DataFrame(bars, index=dates)[list(FIELDS)]
-    in_pairs = {p.leader for p in pairs} | {p.follower for p in pairs}
-    truth = GroundTruth(regimes=regimes, pairs=tuple(pairs),
-                        independent=tuple(s for s in symbols if s not in in_pairs),
-                        annual_vol={s: REGIME_VOL[regimes[s]] for s in symbols}, r2=R2, seed=int(seed))
-    data = validate_bars(raw, sources={s: f"synthetic-large(seed={seed})" for s in symbols})
-    return SyntheticMarket(data=data, truth=truth)
+    return assemble_market(symbols, lambda s: returns[:, col[s]], daily=daily, regimes=regimes, pairs=pairs,
+                           dates=dates, rng=rng, seed=seed, source=f"synthetic-large(seed={seed})")
 
 
 def write_membership(symbols, path: str | Path, start: str = "2000-01-03") -> Path:
