@@ -259,3 +259,26 @@ def test_one_dimensional_em_is_scikit_learns(covariance_type, tol, seed):
     np.testing.assert_allclose(ours.weights_, ref.weights_, rtol=1e-7)
     np.testing.assert_allclose(ours.score_samples(x), ref.score_samples(x), rtol=1e-7)
     np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(x), atol=1e-7)
+
+
+def test_regime_fit_memo_reuses_only_an_identical_fit(monkeypatch):
+    """The walk-forward's per-process memo of the regime fit: same bars and arguments -> the stored fit, any
+    change of a bar or an argument -> a new fit (counted through the real function)."""
+    import volts.clustering as clustering
+    from volts import selection
+
+    calls = []
+    real = clustering.cluster_volatility
+    monkeypatch.setattr(clustering, "cluster_volatility", lambda m, **kw: calls.append(kw) or real(m, **kw))
+    monkeypatch.setattr(selection, "_CLUSTER_MEMO", {})
+    market = _regime_market(np.random.default_rng(7), PLANTED, n_days=60)
+    first, hit1 = selection._cluster_volatility_memo(market, random_state=0, tol=1e-6)
+    again, hit2 = selection._cluster_volatility_memo(market, random_state=0, tol=1e-6)
+    assert (hit1, hit2) == (False, True) and again is first and len(calls) == 1
+    _, hit3 = selection._cluster_volatility_memo(market, random_state=1, tol=1e-6)
+    bumped = MarketData(open=market.open, high=market.high * 1.01, low=market.low, close=market.close,
+                        volume=market.volume)
+    _, hit4 = selection._cluster_volatility_memo(bumped, random_state=0, tol=1e-6)
+    assert (hit3, hit4) == (False, False) and len(calls) == 3
+    fresh = real(market, random_state=0, tol=1e-6)
+    pd.testing.assert_series_equal(first.regimes, fresh.regimes)

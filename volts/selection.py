@@ -259,6 +259,28 @@ def _window(market: MarketData, start, end, what: str) -> MarketData:
         raise DataError(f"{what} window {start} .. {end}: {exc}") from None
 
 
+#: Volatility-regime fits by (bars of the GMM window, every clustering argument), most recent last. A walk-forward
+#: that compares screens re-runs the same weeks with the same clustering; the fit (hundreds of EM iterations at the
+#: default tolerance) is then reused instead of repeated. A pure function of its key, so a hit returns the same
+#: result; bounded, per process.
+_CLUSTER_MEMO: dict[tuple, Any] = {}
+_CLUSTER_MEMO_SIZE = 1024
+
+
+def _cluster_volatility_memo(window: MarketData, **kwargs) -> tuple[Any, bool]:
+    """``(cluster_volatility(window, **kwargs), hit)`` through :data:`_CLUSTER_MEMO`."""
+    from volts.clustering import cluster_volatility
+
+    key = (window.sha256(), repr(sorted((k, repr(v)) for k, v in kwargs.items())))
+    if key in _CLUSTER_MEMO:
+        return _CLUSTER_MEMO[key], True
+    result = cluster_volatility(window, **kwargs)
+    if len(_CLUSTER_MEMO) >= _CLUSTER_MEMO_SIZE:
+        _CLUSTER_MEMO.pop(next(iter(_CLUSTER_MEMO)))
+    _CLUSTER_MEMO[key] = result
+    return result, False
+
+
 def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | None = None,
                   progress: ProgressFn | None = None, coverage: Any = None, executor: Any = None) -> Selection:
     """Run stages 1-5 of METHOD.md on the windows of ``settings`` ending at ``asof``.
@@ -292,7 +314,6 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     from volts.causality.entropy import ete_screen
     from volts.causality.granger import adf_check, granger_scan, select_granger_pairs, stationarity_warning
     from volts.causality.pcmci import pcmci_screen
-    from volts.clustering import cluster_volatility
     from volts.lag import choose_lag
 
     say = progress or (lambda stage, msg: None)
@@ -324,12 +345,12 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     # 2-3. volatility regimes ---------------------------------------------------------------------------
     c, v = settings.clustering, settings.volatility
     exclude = list(anomalies.flagged) if a.exclude else None
-    clusters = timed("volatility_clusters", cluster_volatility,
-                     _window(market, windows.gmm_start, windows.gmm_end, "GMM"),
-                     window=v.window, periods_per_year=v.periods_per_year, estimators=c.estimators,
-                     covariance_type=c.covariance_type, n_init=c.n_init, random_state=c.random_state,
-                     exclude_dates=exclude, features=c.features, tol=c.tol, max_iter=c.max_iter,
-                     borderline_margin=c.borderline_margin)
+    clusters, _ = timed("volatility_clusters", _cluster_volatility_memo,
+                               _window(market, windows.gmm_start, windows.gmm_end, "GMM"),
+                               window=v.window, periods_per_year=v.periods_per_year, estimators=c.estimators,
+                               covariance_type=c.covariance_type, n_init=c.n_init, random_state=c.random_state,
+                               exclude_dates=exclude, features=c.features, tol=c.tol, max_iter=c.max_iter,
+                               borderline_margin=c.borderline_margin)
     if not clusters.converged:
         warnings.append(f"volatility clustering: EM did not converge within {clusters.max_iter} iterations "
                         f"(tol {clusters.tol:g}); raise clustering.max_iter")
