@@ -272,8 +272,8 @@ def test_regime_fit_memo_reuses_only_an_identical_fit(monkeypatch):
     monkeypatch.setattr(clustering, "cluster_volatility", lambda m, **kw: calls.append(kw) or real(m, **kw))
     monkeypatch.setattr(selection, "_CLUSTER_MEMO", {})
     market = _regime_market(np.random.default_rng(7), PLANTED, n_days=60)
-    first, hit1 = selection._cluster_volatility_memo(market, random_state=0, tol=1e-6)
-    again, hit2 = selection._cluster_volatility_memo(market, random_state=0, tol=1e-6)
+    first, hit1 = selection._cluster_volatility_memo(market, window=20, random_state=0, tol=1e-6)
+    again, hit2 = selection._cluster_volatility_memo(market, window=20, random_state=0, tol=1e-6)
     assert (hit1, hit2) == (False, True) and again is first and len(calls) == 1
     _, hit3 = selection._cluster_volatility_memo(market, random_state=1, tol=1e-6)
     bumped = MarketData(open=market.open, high=market.high * 1.01, low=market.low, close=market.close,

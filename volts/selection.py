@@ -267,14 +267,14 @@ _CLUSTER_MEMO: dict[tuple, Any] = {}
 _CLUSTER_MEMO_SIZE = 1024
 
 
-def _cluster_volatility_memo(window: MarketData, **kwargs) -> tuple[Any, bool]:
-    """``(cluster_volatility(window, **kwargs), hit)`` through :data:`_CLUSTER_MEMO`."""
+def _cluster_volatility_memo(bars: MarketData, /, **kwargs) -> tuple[Any, bool]:
+    """``(cluster_volatility(bars, **kwargs), hit)`` through :data:`_CLUSTER_MEMO`."""
     from volts.clustering import cluster_volatility
 
-    key = (window.sha256(), repr(sorted((k, repr(v)) for k, v in kwargs.items())))
+    key = (bars.sha256(), repr(sorted((k, repr(v)) for k, v in kwargs.items())))
     if key in _CLUSTER_MEMO:
         return _CLUSTER_MEMO[key], True
-    result = cluster_volatility(window, **kwargs)
+    result = cluster_volatility(bars, **kwargs)
     if len(_CLUSTER_MEMO) >= _CLUSTER_MEMO_SIZE:
         _CLUSTER_MEMO.pop(next(iter(_CLUSTER_MEMO)))
     _CLUSTER_MEMO[key] = result
