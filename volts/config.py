@@ -288,7 +288,9 @@ class SelectionSettings(_Section):
 
     screens: tuple[ScreenName, ...] = Field(
         ("granger", "pcmci", "transfer_entropy"),
-        description="screens in funnel order (volts.screens); each screens the pairs the previous one kept")
+        description="screens in funnel order (volts.screens); each screens the pairs the previous one kept; "
+                    "empty = no screen: every ordered pair of mid-volatility candidates goes to the lag stage "
+                    "(the walk-forward ablation's 'no screen' row)")
     rule: Literal["test", "top_k"] = Field("test", description="'test': a screen keeps the pairs that pass its "
                                                                 "test; 'top_k': its top_k pairs by score")
     top_k: int = Field(5, ge=1, description="K of the top-K rule")
@@ -297,8 +299,6 @@ class SelectionSettings(_Section):
 
     @model_validator(mode="after")
     def _sequence(self) -> "SelectionSettings":
-        if not self.screens:
-            raise ValueError("selection.screens must name at least one screen")
         twice = sorted({s for s in self.screens if self.screens.count(s) > 1})
         if twice:
             raise ValueError(f"selection.screens names {', '.join(twice)} more than once")
