@@ -194,7 +194,9 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
         ``asof``, ``status`` (``"ok"``, or ``"no_selection"`` when a stage met too little input, e.g. fewer than two
         mid-volatility stocks, with ``error`` = its message: the week then holds cash), ``universe``,
         ``candidates``, ``funnel`` (stage, entered, kept), ``pairs`` (leader, follower, lag and the statistics of
-        :class:`volts.selection.SelectedPair`), ``dropped_by_stage``, ``warnings``, ``flagged`` (validation
+        :class:`volts.selection.SelectedPair`), ``dropped_by_stage``, ``warnings``, ``stability`` (only when
+        ``stability.runs`` > 0: R, threshold, each pair's share, the pairs dropped below the threshold; the
+        selection then runs R more times, :mod:`volts.stability`), ``flagged`` (validation
         notes on the bars the week sees, e.g. a kept ``return_jump``), ``timings`` (seconds by stage; wall time,
         so they vary between runs), ``windows``, ``config_sha256``, ``data_sha256``.
 
@@ -219,6 +221,17 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
         record.update(status="no_selection", error=str(exc), candidates=[], funnel=[], pairs=[],
                       dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
         return record
+    if settings.stability.runs > 0:  # stability selection inside the week (R more selections; the ablation row)
+        from volts.stability import stability_selection, with_stability
+
+        t1 = time.perf_counter()
+        stab = stability_selection(sub, settings, asof=asof)
+        sel = with_stability(sel, stab)
+        sel.timings["stability"] = time.perf_counter() - t1
+        st = sel.stability
+        record["stability"] = {"runs": st["runs"], "threshold": st["threshold"], "block_length": st["block_length"],
+                               "seed": st["seed"], "selected": st["selected"], "dropped": st["dropped"],
+                               "failed_runs": int(sum(st["failed"].values()))}
     dropped: dict[str, int] = {}
     for stage in sel.dropped.values():
         dropped[stage] = dropped.get(stage, 0) + 1
@@ -327,17 +340,61 @@ def apply_pair_picker(weeks: Sequence[dict], picker: PairPicker | None, seed: in
     return out
 
 
-def random_pairs_picker(week: dict, rng: np.random.Generator) -> list[dict]:
-    """Null model: as many random ordered pairs among the week's candidates as the selection kept, each with a
-    lag drawn uniformly from the selected lags' range 1 .. 10 (``lag.min_lag .. lag.max_lag`` defaults)."""
-    cands = list(week.get("candidates") or [])
-    k = len(week.get("pairs") or [])
-    ordered = [(a, b) for a in cands for b in cands if a != b]
-    if k == 0 or not ordered:
-        return []
-    idx = rng.choice(len(ordered), size=min(k, len(ordered)), replace=False)
-    return [{"leader": ordered[i][0], "follower": ordered[i][1], "lag": int(rng.integers(1, 11))}
-            for i in sorted(idx)]
+class RandomPairs:
+    """Null-model pair picker: as many random ordered pairs among the week's candidates as the selection kept.
+
+    Each call draws, without replacement, ``k = len(week["pairs"])`` ordered pairs (leader != follower) from the
+    week's mid-volatility ``candidates`` (fewer when there are fewer ordered pairs), and for each a lag uniform on
+    ``min_lag .. max_lag`` (both inclusive). A week the selection left in cash stays in cash.
+
+    Parameters
+    ----------
+    min_lag, max_lag : int
+        Lag range in sessions; :meth:`from_settings` reads ``[lag] min_lag`` / ``max_lag``, the range the DTW
+        lag stage chooses from.
+
+    Raises
+    ------
+    UsageError
+        ``min_lag`` < 1 or ``min_lag`` > ``max_lag``.
+    """
+
+    __name__ = "random_pairs"
+
+    def __init__(self, min_lag: int, max_lag: int) -> None:
+        if int(min_lag) < 1 or int(min_lag) > int(max_lag):
+            raise UsageError(f"random pairs: lag range {min_lag} .. {max_lag} is empty or below 1")
+        self.min_lag, self.max_lag = int(min_lag), int(max_lag)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RandomPairs":
+        """The picker with the configured lag range ``settings.lag.min_lag .. settings.lag.max_lag``."""
+        return cls(settings.lag.min_lag, settings.lag.max_lag)
+
+    def __call__(self, week: dict, rng: np.random.Generator) -> list[dict]:
+        cands = list(week.get("candidates") or [])
+        k = len(week.get("pairs") or [])
+        ordered = [(a, b) for a in cands for b in cands if a != b]
+        if k == 0 or not ordered:
+            return []
+        idx = rng.choice(len(ordered), size=min(k, len(ordered)), replace=False)
+        return [{"leader": ordered[i][0], "follower": ordered[i][1],
+                 "lag": int(rng.integers(self.min_lag, self.max_lag + 1))} for i in sorted(idx)]
+
+    def __repr__(self) -> str:
+        return f"RandomPairs(min_lag={self.min_lag}, max_lag={self.max_lag})"
+
+
+def _default_lag_range() -> tuple[int, int]:
+    from volts.config import LagSettings
+
+    d = LagSettings()
+    return d.min_lag, d.max_lag
+
+
+#: :class:`RandomPairs` over the *default* lag range (``[lag]`` defaults); a walk-forward whose ``[lag]`` range
+#: differs should use ``RandomPairs.from_settings(settings)`` (the ablation's null does).
+random_pairs_picker = RandomPairs(*_default_lag_range())
 
 
 # ---------------------------------------------------------------------------------------- strategies
@@ -608,7 +665,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
                     market: MarketData | None = None, universe_for_asof: UniverseFn | None = None,
                     engine: str = "vectorised", report: bool = True,
                     comparison: pd.DataFrame | None = None,
-                    on_week: Callable[[dict], None] | None = None) -> WalkForwardResult:
+                    on_week: Callable[[dict], None] | None = None, ablation: Any = None) -> WalkForwardResult:
     """Re-select every week (or every N weeks) out of sample, trade the schedule and write the artifacts.
 
     Parameters
@@ -639,10 +696,19 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         A variant comparison (:func:`compare_variants`) to render in the report.
     on_week : callable, optional
         Called with each newly computed week record (after it is cached).
+    ablation : volts.nulls.Ablation, optional
+        The other rows of the null/ablation table (run beforehand over the same weeks, :func:`volts.nulls.
+        run_ablation`); this run is the headline row: its random-pairs null and its deflated Sharpe ratio go into
+        ``metrics.json`` (``ablation``, ``sharpe_inference``), ``ablation.csv``, ``nulls.json`` and the report.
 
     Returns
     -------
     WalkForwardResult
+
+    Notes
+    -----
+    ``metrics.json`` always holds ``sharpe_inference`` (:func:`volts.sharpe.sharpe_inference` of the strategy's
+    daily excess returns): the probabilistic Sharpe ratio and, with one trial (no ``ablation``), DSR = PSR(0).
 
     Raises
     ------
@@ -713,6 +779,17 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
 
         truth = make_synthetic_market(seed=wsettings.data.synthetic_seed).truth
         metrics["planted"] = planted_recovery(weeks, [p.to_dict() for p in truth.pairs])
+    ablation_files: dict[str, Any] = {}
+    if ablation is not None:
+        section, inference, ablation_files = ablation.evaluate(
+            sim=sim, weeks=weeks, market=market, settings=wsettings, end=end, metrics=metrics,
+            strategy=variant.strategy, engine=engine)
+        metrics["ablation"] = section
+        metrics["sharpe_inference"] = inference
+    else:
+        from volts.nulls import headline_inference
+
+        metrics["sharpe_inference"] = headline_inference(sim.equity, wsettings, trial_sharpes=None)
     metrics = to_jsonable(metrics)
     from volts.walkforward_report import verdict
 
@@ -737,6 +814,11 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
             trades = sim.trades if sim.trades is not None else pd.DataFrame()
             atomic_write_csv(staging / "trades.csv", trades, index=False)
         atomic_write_json(staging / "metrics.json", metrics)
+        for fname, obj in ablation_files.items():  # ablation.csv, nulls.json
+            if isinstance(obj, pd.DataFrame):
+                atomic_write_csv(staging / fname, obj, index=False)
+            else:
+                atomic_write_json(staging / fname, to_jsonable(obj))
         stats["total_seconds"] = time.perf_counter() - t_total
         atomic_write_json(staging / "run.json", {"created": now_utc_iso(), **stats})
         if report:

@@ -167,10 +167,49 @@ def verdict(metrics: dict) -> list[str]:
                    f"({_pct(w.get('share_in_cash'), 0)}); those weeks held cash, so the record describes the "
                    f"remaining {w['weeks'] - w['weeks_in_cash']} weeks' trades more than a permanently invested "
                    f"strategy.")
+    out += _chance_verdict(metrics)
+    inf = metrics.get("sharpe_inference") or {}
+    n_trials = inf.get("n_trials") or 1
+    correction = ("no correction is made for the number of configurations a user may have tried before this one"
+                  if n_trials <= 1 else
+                  f"the deflated Sharpe ratio corrects only for the {n_trials} configurations of the ablation table, "
+                  "not for those a user may have tried before this one")
     out.append("What the intervals do not show: they are computed from one historical path of one universe; the "
-               "bootstrap treats the daily returns as a stationary series, which regime changes violate; no "
-               "correction is made for the number of configurations a user may have tried before this one; and "
-               "past out-of-sample results do not bound future ones.")
+               "bootstrap treats the daily returns as a stationary series, which regime changes violate; "
+               f"{correction}; and past out-of-sample results do not bound future ones.")
+    return out
+
+
+#: Level of the plain-words rules on the permutation p-value and the deflated Sharpe ratio.
+CHANCE_LEVEL = 0.05
+
+
+def _chance_verdict(metrics: dict) -> list[str]:
+    """Verdict sentences on the random-pairs null and the DSR (only when the ablation ran)."""
+    ab = metrics.get("ablation") or {}
+    null = ab.get("null") or {}
+    out = []
+    p = null.get("p_value")
+    if p is not None:
+        head = (f"Against {null.get('draws')} draws of random pairs from the same weeks' candidates (same number of "
+                f"pairs, same weeks in cash, lags {null['lag_range'][0]}..{null['lag_range'][1]}, same costs), the "
+                f"strategy's Sharpe ratio is at the {_num(null.get('percentile'), '{:.1f}')}th percentile, "
+                f"permutation p = {p:.3f}")
+        if p <= CHANCE_LEVEL:
+            out.append(head + f" <= {CHANCE_LEVEL:g}: on this history, choosing these pairs and lags beat choosing "
+                              "them at random among the same candidates.")
+        else:
+            out.append(head + f" > {CHANCE_LEVEL:g}: the record cannot tell the selection from random pairs among "
+                              "the same candidates.")
+    inf = metrics.get("sharpe_inference") or {}
+    if ab and inf.get("dsr") is not None:
+        level = 1 - CHANCE_LEVEL
+        word = (f">= {level:g}: the Sharpe ratio stays significant after deflating for the configurations compared"
+                if inf["dsr"] >= level else
+                f"< {level:g}: after deflating for the configurations compared, the Sharpe ratio is not "
+                f"significantly above the best that {inf.get('n_trials')} skill-less configurations would be "
+                "expected to show")
+        out.append(f"Deflated Sharpe ratio {inf['dsr']:.3f} over N = {inf.get('n_trials')} configurations {word}.")
     return out
 
 
@@ -324,6 +363,8 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                   _table(["bps / side", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
                           "followers B&H CAGR", "followers B&H Sharpe"], rows), ""]
     lines += headline_at_bps(m, (0.0, 10.0))
+    lines += ablation_markdown(m)
+    lines += sharpe_inference_markdown(m)
     for key, caption in (("equity", "Equity, log scale"), ("drawdown", "Drawdown"),
                          ("rolling_sharpe", "Rolling 52-week Sharpe")):
         if key in figs:
@@ -371,6 +412,100 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
               "P&L), `equity.csv` (daily equity of the strategy and benchmarks), `trades.csv`, `metrics.json`; each "
               "week's selection is kept as JSON under `../weeks/`.", ""]
     return "\n".join(lines)
+
+
+def ablation_markdown(metrics: dict) -> list[str]:
+    """The null/ablation section (``metrics["ablation"]``, :mod:`volts.nulls`); empty without it."""
+    ab = metrics.get("ablation")
+    if not ab:
+        return []
+    null = ab.get("null") or {}
+    rows = []
+    for r in ab.get("rows") or []:
+        if r.get("status") != "run":
+            rows.append([r["variant"], r.get("screens") or "–", r.get("every") or "–"] + ["–"] * 7
+                        + [r.get("note") or "not run"])
+            continue
+        if r.get("row") == "random-pairs":
+            rows.append([r["variant"], "random", r.get("every") or "–", "–", f"{_num(r.get('sharpe'))} (median)",
+                         f"[{_num(r.get('sharpe_ci_low'))}, {_num(r.get('sharpe_ci_high'))}] (2.5-97.5 % of draws)",
+                         "–", "–", "–", "–", f"headline at the {_num(r.get('percentile'), '{:.1f}')}th percentile, "
+                                             f"permutation p = {_num(r.get('p_value'), '{:.4f}')}"])
+            continue
+        rows.append([r["variant"], r.get("screens") or "none", r.get("every") or "–", _pct(_nan(r.get("cagr"))),
+                     _num(_nan(r.get("sharpe"))),
+                     "–" if r.get("sharpe_ci_low") is None else
+                     f"[{_num(_nan(r.get('sharpe_ci_low')))}, {_num(_nan(r.get('sharpe_ci_high')))}]",
+                     _pct(_nan(r.get("max_drawdown"))), _num(_nan(r.get("turnover")), "{:.1f}"),
+                     f"{r.get('weeks_in_cash')} / {r.get('weeks')}", r.get("distinct_pairs"), r.get("note") or ""])
+    lines = ["## Null model and ablation (same weeks, same bars, same costs)", "",
+             "Each row is the walk-forward over the same span with one stage changed; every row trades with the same "
+             "rule, capital and configured costs. `screens` is the pair funnel between the mid-volatility "
+             "candidates and the DTW lag stage. Files: `ablation.csv` (this table), `nulls.json` (every draw's "
+             "Sharpe ratio).", "",
+             _table(["configuration", "screens", "re-selection", "CAGR", "Sharpe", "95 % CI / null range",
+                     "max drawdown", "turnover / yr", "weeks in cash", "distinct pairs", "note"], rows), ""]
+    if null:
+        lines += [f"Random-pairs null: {null.get('draws')} seeded draws (seeds {null.get('seed')} .. "
+                  f"{null.get('seed', 0) + (null.get('draws') or 1) - 1}); each week holds as many ordered pairs as "
+                  f"the headline selected, drawn without replacement from that week's mid-volatility candidates, "
+                  f"each with a lag uniform on {null['lag_range'][0]} .. {null['lag_range'][1]} (`[lag]`), traded by "
+                  f"the same simulator at the same costs; weeks the headline spent in cash stay in cash. The "
+                  f"headline's Sharpe ratio {_num(null.get('strategy_sharpe'))} is reached or exceeded by "
+                  f"{null.get('at_or_above')} draw(s): permutation p = (1 + {null.get('at_or_above')}) / "
+                  f"({null.get('draws')} + 1) = {_num(null.get('p_value'), '{:.4f}')}; percentile "
+                  f"{_num(null.get('percentile'), '{:.1f}')} (share of draws strictly below); null median "
+                  f"{_num(null.get('median'))}, 2.5-97.5 % {_num(null.get('q025'))} .. {_num(null.get('q975'))}"
+                  + (f"; {null['undefined_draws']} draw(s) had no defined Sharpe ratio (flat equity) and count as "
+                     "below" if null.get("undefined_draws") else "") + ".", ""]
+    lines += ["What this table supports, and what it does not:", "",
+              "* The permutation p-value answers one question: did choosing *these* pairs and lags beat choosing "
+              "pairs at random among the same week's candidates, with the same number of pairs, the same weeks in "
+              "cash, the same trading rule and costs? It says nothing about the volatility-regime stage (the draws "
+              "come from the same candidates) or about the trend rule (the draws trade it too). It is computed on "
+              "one history; a small p is evidence against \"random pairs do as well\" on that history, not a "
+              "forecast.",
+              "* Each configuration has its own 95 % interval; overlapping intervals are not a test of a "
+              "difference and no paired test between rows is made here. The rows share the weeks and many pairs, so "
+              "their results are strongly correlated.",
+              "* A row that was not run says so; it is neither a zero nor a failure.", ""]
+    return lines
+
+
+def sharpe_inference_markdown(metrics: dict) -> list[str]:
+    """Probabilistic and deflated Sharpe ratio of the headline (``metrics["sharpe_inference"]``)."""
+    inf = metrics.get("sharpe_inference")
+    if not inf or inf.get("psr") is None:
+        return []
+    ab = metrics.get("ablation") or {}
+    n = inf.get("n_trials") or 1
+    lines = ["## Probabilistic and deflated Sharpe ratio (Bailey & López de Prado 2012, 2014)", "",
+             f"The headline's {inf['n_obs']} daily excess returns: Sharpe ratio {inf['sharpe']:.4f} a day "
+             f"({inf['sharpe_annual']:.2f} annualised), skewness {inf['skew']:.2f}, kurtosis {inf['kurtosis']:.2f}.",
+             "",
+             f"* Probabilistic Sharpe ratio PSR(0) = {inf['psr']:.4f}: the probability that the true Sharpe ratio "
+             "is above zero, from the standard error of the estimate under i.i.d. returns with this skewness and "
+             "kurtosis (Mertens 2002)."]
+    if n > 1 and inf.get("dsr") is not None:
+        lines.append(f"* Deflated Sharpe ratio DSR = {inf['dsr']:.4f}: PSR against SR0 = {inf['sr0']:.4f} a day "
+                     f"({inf['sr0_annual']:.2f} annualised), the expected maximum Sharpe ratio of N = {n} "
+                     f"configurations whose true Sharpe ratio is zero. N is the number of configurations the "
+                     f"null/ablation table compares ({', '.join(ab.get('trial_rows') or [])}; the random-pairs null "
+                     f"is a reference distribution, not a configuration, and a row not run is not counted); the "
+                     f"variance of the trials' Sharpe ratios, {inf['trials_variance']:.3g} (per day, squared), is "
+                     "that of those rows.")
+        lines += ["",
+                  "What they do not show: both assume independent daily returns (skewness and kurtosis are "
+                  "corrected, autocorrelation is not); the DSR counts only the configurations of this table, not "
+                  "the settings tried while building the method or by a user before this run, which would lower "
+                  "it; and the rows are correlated (same weeks, shared pairs), so N overstates the number of "
+                  "independent trials while their variance understates the spread of independent ones.", ""]
+    else:
+        lines.append(f"* Deflated Sharpe ratio = {inf['dsr']:.4f} = PSR(0): one configuration, nothing deflated. "
+                     "`volts walkforward --ablation` compares the configurations of issue 11 and deflates by "
+                     "their number.")
+        lines += [""]
+    return lines
 
 
 def headline_at_bps(metrics: dict, bps_list=(0.0, 10.0)) -> list[str]:

@@ -38,6 +38,23 @@ def register(app: typer.Typer) -> None:
                                  help="Walk-forward folder (week cache in weeks/, artifacts in results/)."),
         force: bool = typer.Option(False, "--force", help="Recompute every week, ignoring the cache."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+        ablation: bool = typer.Option(False, "--ablation",
+                                      help="Also run the null/ablation table of issue 11 over the same weeks and "
+                                           "costs (no screen, Granger only, Granger + PCMCI, the full funnel, "
+                                           "optionally + stability threshold; random-pairs null; deflated Sharpe) "
+                                           "into the report, ablation.csv and nulls.json."),
+        null_draws: int = typer.Option(200, "--null-draws", min=1,
+                                       help="With --ablation: seeded random-pairs draws (issue 11: >= 200)."),
+        null_seed: int = typer.Option(0, "--null-seed", help="With --ablation: seed of the first draw."),
+        stability_runs: int = typer.Option(0, "--stability-runs", min=0,
+                                           help="With --ablation: R bootstrap selections per re-selection for the "
+                                                "'full funnel + stability threshold' row; 0 = row not run."),
+        stability_threshold: Optional[float] = typer.Option(
+            None, "--stability-threshold",
+            help="With --ablation: share of the R runs a pair needs (default [stability] threshold, else 0.6)."),
+        stability_every: Optional[str] = typer.Option(
+            None, "--stability-every", help="With --ablation: re-selection frequency of the stability row (default "
+                                            "--every); stated in the table."),
     ) -> None:
         """Re-run the selection every week out of sample, trade it, and report against buy-and-hold."""
         import datetime as dt
@@ -61,11 +78,32 @@ def register(app: typer.Typer) -> None:
         with Executor(workers=workers, scheduler=scheduler, progress="auto" if progress else False) as ex:
             err_console.print(f"walk-forward {d0} .. {d1} every {every}: selections run {ex.describe()}",
                               markup=False)
-            result = run_walkforward(settings, start=d0, end=d1, every=every, out=out, executor=ex,
-                                     force=force, variant=WalkForwardVariant(strategy=strategy), engine=engine)
+            if ablation:
+                from volts.nulls import run_ablation
+
+                result = run_ablation(settings, start=d0, end=d1, every=every, out=out, executor=ex, force=force,
+                                      strategy=strategy, engine=engine, draws=null_draws, seed=null_seed,
+                                      stability_runs=stability_runs, stability_threshold=stability_threshold,
+                                      stability_every=stability_every)
+            else:
+                if stability_runs or stability_every or stability_threshold is not None:
+                    raise UsageError("--stability-runs/--stability-threshold/--stability-every need --ablation")
+                result = run_walkforward(settings, start=d0, end=d1, every=every, out=out, executor=ex,
+                                         force=force, variant=WalkForwardVariant(strategy=strategy), engine=engine)
         st = result.stats
         console.print(f"{st['weeks']} weeks: {st['cached']} from the cache, {st['computed']} computed "
                       f"({st['wall_seconds']:.1f} s)", markup=False)
+        ab = result.metrics.get("ablation")
+        if ab:
+            for r in ab["rows"]:
+                sh = r.get("sharpe")
+                console.print(f"  {r['variant']:<48} " + (f"Sharpe {sh:6.2f}" if r["status"] == "run" and sh is not
+                                                          None else f"{r['status']:>13}")
+                              + (f"  p = {r['p_value']:.4f}" if r.get("p_value") is not None else ""), markup=False)
+            inf = result.metrics["sharpe_inference"]
+            if inf.get("psr") is not None:
+                console.print(f"  PSR(0) {inf['psr']:.4f}; DSR {inf['dsr']:.4f} over N = {inf['n_trials']} "
+                              f"configurations", markup=False)
         for line in result.metrics.get("verdict", []):
             console.print(f"- {line}", markup=False)
         console.print(f"wrote {result.folder}/report.html", markup=False)
