@@ -282,3 +282,142 @@ def test_a_real_return_jump_is_kept_as_a_flagged_note_not_a_stop(tmp_path, marke
     week = select_week(m, flagged, dt.date(2023, 7, 7))
     assert [(n["symbol"], n["date"], n["rule"]) for n in week["flagged"]] == [("MID3", "2023-03-15",
                                                                                 "return_jump")]
+
+
+# ------------------------------------------------------------------- issue 11: null model and ablation
+def test_no_screen_sends_every_ordered_candidate_pair_to_the_lag_stage(settings, market, baseline):
+    s = settings.override(**{"selection.screens": [], "lag.min_lag": 2, "lag.max_lag": 4})
+    week = select_week(market, s, baseline.dates[0])
+    cands = baseline.weeks[0]["candidates"]
+    assert week["candidates"] == cands and len(cands) >= 3  # the screens come after the regime stage
+    every = {(a, b) for a in cands for b in cands if a != b}
+    assert week["funnel"] == [{"stage": "lag", "entered": len(every), "kept": len(every), "dropped": 0}]
+    assert {(p["leader"], p["follower"]) for p in week["pairs"]} == every
+    assert {p["lag"] for p in week["pairs"]} <= {2, 3, 4}
+    with pytest.raises(Exception, match="more than once"):
+        settings.override(**{"selection.screens": ["granger", "granger"]})
+
+
+def test_stability_inside_a_week_keeps_exactly_the_pairs_at_or_above_the_threshold(settings, market, baseline):
+    s = settings.override(**{"selection.screens": ["granger"], "stability.runs": 2, "stability.threshold": 0.5})
+    week = select_week(market, s, baseline.dates[0])
+    st = week["stability"]
+    assert st["runs"] == 2 and st["threshold"] == 0.5 and week["funnel"][-1]["stage"] == "stability"
+    kept = {f"{p['leader']}->{p['follower']}" for p in week["pairs"]}
+    assert kept | set(st["dropped"]) == set(st["selected"]) and not kept & set(st["dropped"])
+    assert all(st["selected"][n] >= 0.5 for n in kept) and all(st["selected"][n] < 0.5 for n in st["dropped"])
+    assert week["funnel"][-1]["entered"] == len(st["selected"]) and week["funnel"][-1]["kept"] == len(kept)
+
+
+def test_permutation_p_value_and_percentile_equal_a_hand_count():
+    from volts.nulls import NullResult, permutation_p_value, percentile_of
+
+    null = [0.1, 0.5, 0.5, 0.9, -0.3, float("nan"), 1.2, 0.5, 0.0, 0.7]  # 10 draws, one undefined
+    # >= 0.5: 0.5, 0.5, 0.9, 1.2, 0.5, 0.7 -> 6; strictly below: 0.1, -0.3, 0.0 -> 3
+    assert permutation_p_value(null, 0.5) == pytest.approx(7 / 11)
+    assert percentile_of(null, 0.5) == pytest.approx(30.0)
+    assert permutation_p_value(null, 5.0) == pytest.approx(1 / 11) and percentile_of(null, 5.0) == 90.0
+    assert permutation_p_value(null, -1.0) == pytest.approx(10 / 11)
+    r = NullResult(sharpes=np.array(null), strategy_sharpe=0.5, draws=10, seed=0, min_lag=1, max_lag=10)
+    d = r.to_dict()
+    assert d["at_or_above"] == 6 and d["undefined_draws"] == 1 and d["p_value"] == pytest.approx(7 / 11)
+    assert d["median"] == pytest.approx(0.5) and d["q025"] < d["median"] < d["q975"]
+
+
+def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_sharpe(settings, market, baseline):
+    from volts.nulls import random_pairs_null
+    from volts.walkforward import RandomPairs
+
+    s = settings.override(**{"lag.min_lag": 3, "lag.max_lag": 5})
+    picker = RandomPairs.from_settings(s)
+    lags = set()
+    for seed in range(20):
+        for w0, w1 in zip(baseline.weeks, apply_pair_picker(baseline.weeks, picker, seed)):
+            assert len(w1["pairs"]) == len(w0["pairs"])
+            names = [(p["leader"], p["follower"]) for p in w1["pairs"]]
+            assert len(set(names)) == len(names) and all(a != b for a, b in names)
+            assert all(a in w0["candidates"] and b in w0["candidates"] for a, b in names)
+            lags |= {p["lag"] for p in w1["pairs"]}
+    assert lags == {3, 4, 5}
+    end = dt.date.fromisoformat(baseline.metrics["end"])
+    a = random_pairs_null(market, baseline.weeks, s, end=end, draws=6, seed=11)
+    b = random_pairs_null(market, baseline.weeks, s, end=end, draws=6, seed=11)
+    c = random_pairs_null(market, baseline.weeks, s, end=end, draws=6, seed=12)
+    assert np.array_equal(a.sharpes, b.sharpes) and not np.array_equal(a.sharpes, c.sharpes)
+    assert a.strategy_sharpe == pytest.approx(baseline.metrics["strategy"]["sharpe"], rel=1e-12)
+    assert a.p_value == (1 + int(np.sum(a.sharpes >= a.strategy_sharpe))) / 7
+    assert (a.min_lag, a.max_lag) == (3, 5)
+
+
+def test_ablation_rows_name_their_caches_and_say_when_stability_was_not_run(settings):
+    from volts.nulls import ablation_rows
+
+    rows = ablation_rows(settings)
+    assert [r.key for r in rows] == ["no-screen", "granger-only", "granger-pcmci", "full-funnel", "full-stable"]
+    v = {r.key: r.variant for r in rows}
+    assert (v["granger-only"].name, dict(v["granger-only"].overrides)) == ("granger-only",
+                                                                            {"selection.screens": ["granger"]})
+    assert dict(v["granger-pcmci"].overrides) == {"selection.screens": ["granger", "pcmci"]}
+    assert dict(v["no-screen"].overrides) == {"selection.screens": []} and not v["full-funnel"].overrides
+    assert not rows[-1].run and "not run" in rows[-1].note
+    stable = ablation_rows(settings, stability_runs=20, stability_threshold=0.7, stability_every="4W")[-1]
+    assert stable.run and stable.every == "4W" and "R = 20" in stable.note and "every 4W" in stable.note
+    assert dict(stable.variant.overrides) == {"stability.runs": 20, "stability.threshold": 0.7}
+
+
+def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, baseline, monkeypatch, capsys):
+    """End to end through ``volts walkforward --ablation`` on the cached weeks. To keep it cheap, one screen row is
+    replaced by a pair-picker variant that shares the cache and the two others are marked not run (the rows'
+    selections are what the tests above check), so only trading passes run; the DSR in the report must be
+    volts.sharpe's on the same returns and rows."""
+    import volts.nulls as nulls
+    from volts.cli import main
+    from volts.sharpe import sharpe_inference
+
+    real_rows = nulls.ablation_rows
+
+    def cheap_rows(settings, **kw):
+        rows = real_rows(settings, **kw)
+        for i, r in enumerate(rows):
+            if r.key == "granger-only":
+                rows[i] = nulls.AblationRow(r.key, r.label, WalkForwardVariant(
+                    r.variant.name, pair_picker=random_pairs_picker, seed=i), r.every, r.screens)
+            elif r.key in ("no-screen", "granger-pcmci"):
+                rows[i] = nulls.AblationRow(r.key, r.label, r.variant, r.every, r.screens, False, "not run here")
+        return rows
+
+    monkeypatch.setattr(nulls, "ablation_rows", cheap_rows)
+    out = _copy_cache(baseline, tmp_path)
+    rc = main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
+               START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress", "--ablation",
+               "--null-draws", "9", "--null-seed", "4"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "8 weeks: 8 from the cache, 0 computed" in captured.out and "DSR" in captured.out
+    res = out / "results"
+    metrics = json.loads((res / "metrics.json").read_text())
+    table = pd.read_csv(res / "ablation.csv")
+    nulls_json = json.loads((res / "nulls.json").read_text())
+    assert list(table["row"]) == ["no-screen", "granger-only", "granger-pcmci", "full-funnel", "full-stable",
+                                  "random-pairs"]
+    assert list(table["status"]) == ["not run", "run", "not run", "run", "not run", "run"]
+    head = table.set_index("row").loc["full-funnel"]
+    assert head["sharpe"] == pytest.approx(baseline.metrics["strategy"]["sharpe"])
+    # DSR: volts.sharpe on the headline's daily returns, with the run rows' per-day Sharpe ratios as the trials
+    eq = pd.read_csv(res / "equity.csv", index_col=0, parse_dates=True)["strategy"]
+    trials = (table.loc[table["trial"] == True, "sharpe"] / np.sqrt(252)).tolist()  # noqa: E712
+    assert len(trials) == 2 and trials[0] != trials[1]
+    ref = sharpe_inference(eq.pct_change().dropna().to_numpy(), trial_sharpes=trials)
+    inf = metrics["sharpe_inference"]
+    assert inf["n_trials"] == 2 and inf["dsr"] == pytest.approx(ref["dsr"], rel=1e-6)
+    assert inf["psr"] == pytest.approx(ref["psr"], rel=1e-6) and ref["dsr"] < ref["psr"]
+    md = (res / "report.md").read_text()
+    assert "## Null model and ablation" in md and f"DSR = {ref['dsr']:.4f}" in md
+    assert f"PSR(0) = {ref['psr']:.4f}" in md and "not run" in md
+    # the permutation p-value in the report is the hand count over nulls.json's draws
+    sh = np.array([np.nan if x is None else x for x in nulls_json["sharpes"]])
+    assert len(sh) == 9 and nulls_json["seed"] == 4
+    p = (1 + int(np.sum(sh >= head["sharpe"]))) / 10
+    assert nulls_json["p_value"] == pytest.approx(p) and f"permutation p = {p:.4f}" in md
+    assert main(["walkforward", "--source", "synthetic", "--stability-runs", "3", "--out",
+                 str(tmp_path / "x")]) == 2
