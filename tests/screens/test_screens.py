@@ -231,7 +231,9 @@ def test_selection_config_validates_names_duplicates_and_rules():
         parse_settings({"selection": {"screens": ["granger", "levy"]}})
     with pytest.raises(ConfigError, match="more than once"):
         parse_settings({"selection": {"screens": ["granger", "granger"]}})
-    with pytest.raises(ConfigError, match="at least one"):
-        parse_settings({"selection": {"screens": []}})
+    # no screen at all is a valid funnel (the walk-forward ablation's baseline): every pair passes
+    assert parse_settings({"selection": {"screens": []}}).selection.screens == ()
+    out = run_funnel([], pd.DataFrame({"A": [0.1, 0.2], "B": [0.3, 0.1]}), [("A", "B"), ("B", "A")])
+    assert out.kept == [("A", "B"), ("B", "A")] and not out.results and not out.dropped
     s = Settings().override(**{"selection.screens": ["ccf_auc"], "selection.rule": "top_k"})
     assert make_screen("ccf_auc", s).rule == "top_k"
