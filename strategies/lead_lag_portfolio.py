@@ -105,7 +105,18 @@ def returns_from_prices(close: pd.DataFrame, adj_close: pd.DataFrame | None = No
     ``oo[t] = O_adj[t+1] / O_adj[t] - 1`` is the return of a position entered at the open of t and left at the
     open of t+1, labelled t (its entry session). Adjusted open = open x adj_close / close of the same row.
     NaN where a bar is missing.
+
+    Raises
+    ------
+    ValueError
+        ``adj_close`` or ``open_`` has other columns or another index than ``close`` (pandas would align them by
+        label and return NaN everywhere, e.g. an ``"open"`` column against a ``"close"`` column).
     """
+    for name, other in (("adj_close", adj_close), ("open_", open_)):
+        if other is not None and not (other.columns.equals(close.columns) and other.index.equals(close.index)):
+            raise ValueError(f"returns_from_prices: {name} must have the same columns and index as close "
+                             f"(got columns {list(other.columns)[:5]} vs {list(close.columns)[:5]}); "
+                             f"name both frames' columns by symbol")
     adj = close if adj_close is None else adj_close
     cc = adj / adj.shift(1) - 1.0
     oo = None
@@ -296,10 +307,11 @@ def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vect
     close, open_ = market.close.loc[idx, stocks], market.open.loc[idx, stocks]
     cc, oo = returns_from_prices(close, open_=open_)
     spy = spy.loc[idx]
-    mcc, moo = returns_from_prices(spy[["close"]], open_=spy[["open"]])
+    mcc, moo = returns_from_prices(spy[["close"]].rename(columns={"close": "SPY"}),
+                                   open_=spy[["open"]].rename(columns={"open": "SPY"}))
     p = params or LeadLagPortfolioParams(execution=settings.strategy.execution, cost_bps=float(cost_bps or 0.0))
     start = schedule[0].asof if schedule else None
-    res = lead_lag_portfolio(cc, mcc["close"], open_returns=oo, market_open_returns=moo["close"], params=p,
+    res = lead_lag_portfolio(cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"], params=p,
                              start=start, end=end)
     capital = portfolio_capital(settings)
     net = res.daily["net"].astype(float)

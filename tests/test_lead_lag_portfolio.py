@@ -164,3 +164,46 @@ def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimisti
         np.testing.assert_allclose(run.equity.to_numpy(), expected.to_numpy())
         assert run.turnover_value.iloc[0] == pytest.approx(2 * cap * run.daily["turnover"].iloc[0])
         assert "spy" in run.benchmarks
+
+
+@pytest.mark.parametrize("spy_in_market", [True, False])
+def test_walkforward_adaptor_trades_next_open_and_books_the_direct_result(tmp_path, spy_in_market):
+    """Regression: the adaptor once built SPY's open-to-open returns from an 'open' and a 'close' column that
+    pandas aligned by name, so every SPY return was NaN and next_open sat in cash on every day, silently."""
+    from types import SimpleNamespace
+
+    from strategies.lead_lag_portfolio import walkforward_strategy
+    from volts.config import Settings
+    from volts.data.market import MarketData
+
+    returns, market = planted_market(n=30, n_leaders=6, days=200, seed=6)
+    close, open_ = _prices(returns)
+    mclose = 100 * (1 + market).cumprod()
+    mopen = mclose.shift(1).fillna(100) * 1.001
+    settings = Settings()
+    if spy_in_market:
+        close, open_ = close.assign(SPY=mclose), open_.assign(SPY=mopen)
+    else:  # SPY read from data.dir, as with the ten reference names
+        frame = pd.DataFrame({"Date": close.index.strftime("%Y-%m-%d"), "Open": mopen, "High": mclose * 1.02,
+                              "Low": np.minimum(mopen, mclose) * 0.98, "Close": mclose, "Volume": 1e6})
+        frame.to_csv(tmp_path / "SPY.csv", index=False)
+        settings = settings.override(**{"data.dir": str(tmp_path)})
+    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
+                    close=close, volume=close * 0 + 1e6)
+    sched = [SimpleNamespace(asof=returns.index[120].date())]
+    run = walkforward_strategy(md, sched, end=returns.index[-1].date(), settings=settings)
+    assert (run.daily["signal"] != 0).all()  # 30 names, full history: never a reason for cash
+    assert (run.turnover_value > 0).any()
+    cc, oo = returns_from_prices(close.drop(columns="SPY", errors="ignore"),
+                                 open_=open_.drop(columns="SPY", errors="ignore"))
+    mcc, moo = returns_from_prices(mclose.to_frame("SPY"), open_=mopen.to_frame("SPY"))
+    direct = lead_lag_portfolio(cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"],
+                                start=returns.index[120], end=returns.index[-1])
+    np.testing.assert_allclose(run.daily["gross"].to_numpy(), direct.daily["gross"].to_numpy(), rtol=1e-12)
+
+
+def test_returns_from_prices_refuses_frames_whose_columns_differ():
+    idx = pd.bdate_range("2021-01-04", periods=5)
+    bars = pd.DataFrame({"open": np.arange(5.0) + 10, "close": np.arange(5.0) + 10.5}, index=idx)
+    with pytest.raises(ValueError, match="columns"):
+        returns_from_prices(bars[["close"]], open_=bars[["open"]])
