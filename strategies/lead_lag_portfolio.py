@@ -76,9 +76,10 @@ class LeadLagPortfolioResult:
     Attributes
     ----------
     daily : pandas.DataFrame
-        Indexed by booking date: ``decision_date``, ``signal`` (+1/-1), ``gross``, ``turnover`` (TVR), ``net``,
-        ``n_eligible``, ``n_followers``, ``missing`` (followers without a bar), ``optimistic``. Simple returns per
-        unit of capital (one leg's notional).
+        Indexed by booking date: ``decision_date``, ``signal`` (+1/-1; 0 = cash), ``gross``, ``turnover`` (TVR),
+        ``net``, ``n_eligible``, ``n_followers``, ``missing`` (followers without a bar), ``cash_reason`` (why the
+        book is flat that day; "" when invested), ``orders`` (book entries whose weight changes, SPY included),
+        ``optimistic``. Simple returns per unit of capital (one leg's notional).
     followers, leaders : dict[pandas.Timestamp, tuple[str, ...]]
         By decision date.
     params : LeadLagPortfolioParams
@@ -194,7 +195,9 @@ def lead_lag_portfolio(returns: pd.DataFrame, market: pd.Series, *, open_returns
         row = {"date": booked, "decision_date": dates[t], "n_eligible": len(elig)}
         if len(elig) < p.min_names or not np.isfinite(mv[book_t]):
             d: dict[str, float] = {}
-            row.update(signal=0, gross=0.0, n_followers=0, missing=0)
+            reason = (f"{len(elig)} eligible names < min_names {p.min_names}" if len(elig) < p.min_names else
+                      "no financing-leg (SPY) return for the booked session")
+            row.update(signal=0, gross=0.0, n_followers=0, missing=0, cash_reason=reason)
         else:
             window = zv[t - p.lookback + 1:t + 1, elig]
             s = levy_area_matrix(window) if p.score == "levy_area" else lead_lag_matrix(window, p.score)
@@ -210,15 +213,17 @@ def lead_lag_portfolio(returns: pd.DataFrame, market: pd.Series, *, open_returns
             d["__market__"] = -float(sig)
             followers[dates[t]] = tuple(str(c) for c in cols[foll_idx])
             leaders[dates[t]] = tuple(str(c) for c in cols[lead_idx])
-            row.update(signal=sig, gross=float(gross), n_followers=n_f, missing=missing)
+            row.update(signal=sig, gross=float(gross), n_followers=n_f, missing=missing, cash_reason="")
         keys = set(d) | set(prev)
         change = sum(abs(d.get(k, 0.0) - prev.get(k, 0.0)) for k in keys)
+        row["orders"] = sum(1 for k in keys if d.get(k, 0.0) != prev.get(k, 0.0))
         base = sum(abs(v) for v in prev.values())
         row["turnover"] = change / base if base > 0 else (1.0 if d else 0.0)
         prev = d
         rows.append(row)
     daily = pd.DataFrame(rows).set_index("date") if rows else pd.DataFrame(
-        columns=["decision_date", "n_eligible", "signal", "gross", "n_followers", "missing", "turnover"])
+        columns=["decision_date", "n_eligible", "signal", "gross", "n_followers", "missing", "cash_reason",
+                 "orders", "turnover"])
     daily["net"] = daily["gross"] - p.cost_bps / 1e4 * daily["turnover"]
     daily["optimistic"] = p.execution == "close"
     return LeadLagPortfolioResult(daily=daily, followers=followers, leaders=leaders, params=p)
@@ -251,24 +256,82 @@ def portfolio_stats(daily_returns: pd.Series, turnover: pd.Series | None = None,
 class PortfolioRun:
     """What ``volts walkforward --strategy lead_lag_portfolio`` reads (the attributes of a SimulationResult).
 
-    ``equity``: daily USD (capital x cumulative net return, booked on the session that realises it);
-    ``turnover_value``: USD traded per day = TVR x gross book of the previous day (2 x equity: followers + SPY);
-    ``trades``: empty (the book is rebalanced daily; ``daily`` holds the per-day record); ``benchmarks``: SPY
-    buy-and-hold from the same capital; ``optimistic``: True with ``execution = "close"``.
+    ``equity``: daily USD, booked on the session that realises each return, after the walk-forward's costs
+    (:func:`walkforward_strategy`); ``turnover_value``: USD traded per day = TVR x gross book of the previous day
+    (2 x equity: followers + SPY); ``trades``: None -- the book is rebalanced every session, so there are no round
+    trips to count (``daily`` holds the per-day record: signal, followers, turnover, orders, cash reason);
+    ``benchmarks``: SPY buy-and-hold from the same capital; ``optimistic``: True with ``execution = "close"``;
+    ``activity``: what the portfolio held (days and weeks in cash with their reasons, distinct followers), which
+    the walk-forward reports in place of the weekly selection's counts (the portfolio does not use them);
+    ``notes``: sentences for the report.
     """
 
     equity: pd.Series
     turnover_value: pd.Series
-    trades: pd.DataFrame
+    trades: pd.DataFrame | None
     benchmarks: dict
     daily: pd.DataFrame
     optimistic: bool
+    activity: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
     def to_frames(self) -> dict:
         daily = self.daily.copy()
         daily["optimistic"] = self.optimistic
         return {"equity": self.equity.rename("equity").to_frame().assign(optimistic=self.optimistic),
                 "daily": daily}
+
+
+def portfolio_activity(daily: pd.DataFrame, followers: dict, schedule_dates=()) -> tuple[dict, list[str]]:
+    """Counts of what the portfolio held, and report sentences (nothing about a flat book stays silent).
+
+    Parameters
+    ----------
+    daily : pandas.DataFrame
+        :attr:`LeadLagPortfolioResult.daily`.
+    followers : dict
+        :attr:`LeadLagPortfolioResult.followers`.
+    schedule_dates : sequence of date
+        The walk-forward's re-selection dates: a "week" runs from one to the next (the last to the end).
+
+    Returns
+    -------
+    activity : dict
+        ``days``, ``days_in_cash``, ``cash_reasons`` (reason -> days), ``weeks``, ``weeks_in_cash`` (weeks
+        without a single invested day), ``distinct_followers``, ``sign_flips``, ``mean_tvr``, ``orders``.
+    notes : list of str
+    """
+    n = len(daily)
+    sig = daily["signal"].astype(int) if n else pd.Series(dtype=int)
+    cash = sig == 0
+    reasons = daily.loc[cash, "cash_reason"].value_counts().to_dict() if n else {}
+    weeks, weeks_cash = 0, 0
+    starts = sorted(pd.Timestamp(d) for d in schedule_dates)
+    if n and starts:
+        dec = pd.to_datetime(daily["decision_date"])
+        for i, s0 in enumerate(starts):
+            s1 = starts[i + 1] if i + 1 < len(starts) else None
+            inside = (dec >= s0) & ((dec < s1) if s1 is not None else True)
+            weeks += 1
+            weeks_cash += int(not (inside & ~cash).any())
+    flips = int((sig.shift(1) * sig == -1).sum()) if n else 0
+    activity = {"kind": "daily lead-lag portfolio: followers against SPY, rebalanced every session",
+                "days": n, "days_in_cash": int(cash.sum()), "cash_reasons": {str(k): int(v) for k, v in
+                                                                            reasons.items()},
+                "weeks": weeks, "weeks_in_cash": weeks_cash,
+                "distinct_followers": len({f for v in followers.values() for f in v}),
+                "sign_flips": flips, "mean_tvr": float(daily["turnover"].mean()) if n else None,
+                "orders": int(daily["orders"].sum()) if n else 0}
+    notes = [f"Lead-lag portfolio: invested on {n - int(cash.sum())} of {n} sessions "
+             f"({activity['distinct_followers']} distinct followers, {flips} sign flips, mean daily turnover "
+             f"{activity['mean_tvr'] if n else float('nan'):.2f}); it rebalances every session, so it has no round "
+             f"trips to count and ignores the weekly pair selection."]
+    if n == 0:
+        notes.append("Lead-lag portfolio: no decision session in the span (it needs lookback + "
+                     "standardise_window sessions of history before the first decision).")
+    for reason, days in activity["cash_reasons"].items():
+        notes.append(f"Lead-lag portfolio in cash on {days} of {n} sessions: {reason}.")
+    return activity, notes
 
 
 def _spy_bars(market, settings) -> pd.DataFrame:
@@ -298,30 +361,51 @@ def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vect
 
     The weekly pair schedule is not used (the portfolio chooses its own followers every session); the same
     market, dates and costs are. Prices are the market's closes and opens (split-adjusted; not dividend-adjusted
-    unless the source is). ``execution`` comes from ``settings.strategy.execution``; ``cost_bps`` is seed 004's c
-    per unit of turnover (default 0). ``engine`` is accepted for the hook's signature (one implementation).
+    unless the source is). ``execution`` comes from ``settings.strategy.execution``. ``engine`` is accepted for
+    the hook's signature (one implementation).
+
+    Costs are the walk-forward's (:class:`volts.simulate.CostModel`), in USD on the equity: every session the
+    book trades ``TVR x 2 x equity`` USD (seed 004 eq. 7 with the SPY leg in the book) in ``orders`` orders, and
+    pays ``fixed x orders + rate x traded``: the ``[costs]`` section by default, ``cost_bps`` per side of the
+    traded value (no fixed fee) for the walk-forward's cost table. (Seed 004's own ``c x TVR`` charges c on half
+    the traded value; ``daily["net"]`` of :func:`lead_lag_portfolio` keeps that convention.)
+
+    Returns
+    -------
+    PortfolioRun
     """
-    spy = _spy_bars(market, settings)
-    idx = market.close.index.intersection(spy.index)
+    from volts.simulate import CostModel
+
+    # SPY on the market's sessions: a session without a SPY bar leaves the book flat with a stated reason
+    # (daily["cash_reason"], activity, notes) instead of silently shortening or re-gridding the span
+    spy = _spy_bars(market, settings).reindex(market.close.index)
     stocks = [c for c in market.close.columns if c != "SPY"]  # the financing leg is no candidate
-    close, open_ = market.close.loc[idx, stocks], market.open.loc[idx, stocks]
+    close, open_ = market.close[stocks], market.open[stocks]
     cc, oo = returns_from_prices(close, open_=open_)
-    spy = spy.loc[idx]
     mcc, moo = returns_from_prices(spy[["close"]].rename(columns={"close": "SPY"}),
                                    open_=spy[["open"]].rename(columns={"open": "SPY"}))
-    p = params or LeadLagPortfolioParams(execution=settings.strategy.execution, cost_bps=float(cost_bps or 0.0))
+    p = params or LeadLagPortfolioParams(execution=settings.strategy.execution)
     start = schedule[0].asof if schedule else None
     res = lead_lag_portfolio(cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"], params=p,
                              start=start, end=end)
-    capital = portfolio_capital(settings)
-    net = res.daily["net"].astype(float)
-    equity = capital * (1 + net).cumprod()
-    prev = equity.shift(1).fillna(capital)
-    turnover_value = res.daily["turnover"].astype(float) * 2.0 * prev
-    spy_close = spy["close"].reindex(equity.index)
-    bench = {"spy": capital * spy_close / spy_close.iloc[0]} if len(equity) else {}
-    return PortfolioRun(equity=equity, turnover_value=turnover_value, trades=pd.DataFrame(), benchmarks=bench,
-                        daily=res.daily, optimistic=res.optimistic)
+    costs = CostModel.from_settings(settings, cost_bps)
+    gross = res.daily["gross"].to_numpy(dtype=float)
+    tvr = res.daily["turnover"].to_numpy(dtype=float)
+    orders = res.daily["orders"].to_numpy(dtype=float) if len(res.daily) else np.zeros(0)
+    eq = np.empty(len(gross))
+    traded = np.empty(len(gross))
+    value = costs.capital
+    for i in range(len(gross)):
+        traded[i] = tvr[i] * 2.0 * value
+        value = value * (1.0 + gross[i]) - costs.fixed * orders[i] - costs.rate * traded[i]
+        eq[i] = value
+    equity = pd.Series(eq, index=res.daily.index, dtype=float)
+    turnover_value = pd.Series(traded, index=res.daily.index, dtype=float)
+    spy_close = spy["close"].reindex(equity.index).ffill()
+    bench = {"spy": costs.capital * spy_close / spy_close.iloc[0]} if len(equity) else {}
+    activity, notes = portfolio_activity(res.daily, res.followers, [w.asof for w in schedule])
+    return PortfolioRun(equity=equity, turnover_value=turnover_value, trades=None, benchmarks=bench,
+                        daily=res.daily, optimistic=res.optimistic, activity=activity, notes=notes)
 
 
 def _register() -> None:

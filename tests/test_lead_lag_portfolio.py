@@ -160,10 +160,51 @@ def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimisti
         assert run.optimistic == (execution == "close")
         assert run.daily["decision_date"].iloc[0] >= returns.index[120]
         cap = portfolio_capital(settings)
-        expected = cap * (1 + run.daily["gross"] - 5e-4 * run.daily["turnover"]).cumprod()
+        # 5 bps per side of the traded value; the book (followers + SPY) trades TVR x 2 x equity a session
+        expected = cap * (1 + run.daily["gross"] - 2 * 5e-4 * run.daily["turnover"]).cumprod()
         np.testing.assert_allclose(run.equity.to_numpy(), expected.to_numpy())
         assert run.turnover_value.iloc[0] == pytest.approx(2 * cap * run.daily["turnover"].iloc[0])
         assert "spy" in run.benchmarks
+        assert run.trades is None  # rebalanced daily: no round trips, not "0 trades"
+        assert run.activity["days_in_cash"] == 0 and run.activity["weeks"] == 1
+
+
+def test_walkforward_adaptor_pays_the_configured_commission_per_order():
+    from types import SimpleNamespace
+
+    from strategies.lead_lag_portfolio import walkforward_strategy
+    from volts.config import Settings
+    from volts.data.market import MarketData
+
+    returns, market = planted_market(n=30, n_leaders=6, days=160, seed=7)
+    returns["SPY"] = market
+    close, open_ = _prices(returns)
+    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
+                    close=close, volume=close * 0 + 1e6)
+    settings = Settings().override(**{"costs.commission": 9.0, "costs.commission_pct": 0.0,
+                                      "costs.slippage_bps": 0.0, "costs.half_spread_bps": 0.0})
+    run = walkforward_strategy(md, [SimpleNamespace(asof=returns.index[110].date())],
+                               end=returns.index[-1].date(), settings=settings)
+    d = run.daily
+    assert d["orders"].iloc[0] == d["n_followers"].iloc[0] + 1  # from cash: every follower and SPY
+    prev = run.equity.shift(1).fillna(settings.costs.capital)
+    np.testing.assert_allclose(run.equity.to_numpy(), (prev * (1 + d["gross"]) - 9.0 * d["orders"]).to_numpy())
+
+
+def test_portfolio_activity_says_why_the_book_is_flat():
+    from strategies.lead_lag_portfolio import portfolio_activity
+
+    returns, market = planted_market(n=30, n_leaders=6, days=140, seed=8)
+    market.iloc[100:] = np.nan  # the financing leg has no data from day 100 on
+    res = lead_lag_portfolio(returns, market, params=LeadLagPortfolioParams(execution="close"))
+    activity, notes = portfolio_activity(res.daily, res.followers, [res.daily["decision_date"].iloc[0]])
+    flat = int((res.daily.index >= returns.index[100]).sum())
+    assert flat > 0 and activity["days_in_cash"] == flat
+    assert activity["cash_reasons"] == {"no financing-leg (SPY) return for the booked session": flat}
+    assert any("in cash on" in n and "SPY" in n for n in notes)
+    small = lead_lag_portfolio(returns.iloc[:, :8], market, params=LeadLagPortfolioParams(execution="close"))
+    assert (small.daily["signal"] == 0).all()
+    assert small.daily["cash_reason"].str.contains("8 eligible names < min_names 10").all()
 
 
 @pytest.mark.parametrize("spy_in_market", [True, False])
@@ -207,3 +248,43 @@ def test_returns_from_prices_refuses_frames_whose_columns_differ():
     bars = pd.DataFrame({"open": np.arange(5.0) + 10, "close": np.arange(5.0) + 10.5}, index=idx)
     with pytest.raises(ValueError, match="columns"):
         returns_from_prices(bars[["close"]], open_=bars[["open"]])
+
+
+def test_walkforward_metrics_row_and_report_use_the_portfolios_own_activity(tmp_path):
+    """The comparison row once showed the unused weekly selection's "10 / 10 weeks in cash, 0 pairs" and
+    "0 trades" for the portfolio; it must show what the portfolio held and say why it was ever flat."""
+    from types import SimpleNamespace
+
+    from strategies.lead_lag_portfolio import walkforward_strategy
+    from volts.config import Settings
+    from volts.data.market import MarketData
+    from volts.walkforward import comparison_row, summarise
+    from volts.walkforward_report import comparison_markdown, verdict
+
+    returns, market = planted_market(n=30, n_leaders=6, days=170, seed=11)
+    close, open_ = _prices(returns)
+    mclose = 100 * (1 + market).cumprod()
+    mopen = mclose.shift(1).fillna(100)
+    keep = slice(0, 150)  # SPY.csv ends 20 sessions before the market: the book must go flat and say so
+    pd.DataFrame({"Date": close.index.strftime("%Y-%m-%d"), "Open": mopen, "High": mclose * 1.02,
+                  "Low": np.minimum(mopen, mclose) * 0.98, "Close": mclose, "Volume": 1e6}).iloc[keep].to_csv(
+        tmp_path / "SPY.csv", index=False)
+    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
+                    close=close, volume=close * 0 + 1e6)
+    settings = Settings().override(**{"data.dir": str(tmp_path)})
+    asofs = [returns.index[i].date() for i in (100, 105, 110, 115, 120, 125, 130, 135, 140, 145, 150, 155, 160)]
+    sched = [SimpleNamespace(asof=d) for d in asofs]
+    weeks = [{"asof": d.isoformat(), "pairs": [], "status": "ok"} for d in asofs]  # the selection kept nothing
+    sim = walkforward_strategy(md, sched, end=returns.index[-1].date(), settings=settings)
+    metrics = summarise(sim, weeks, settings=settings, market=md, schedule=sched, end=returns.index[-1].date(),
+                        strategy_fn=walkforward_strategy, engine="vectorised")
+    act = metrics["strategy_activity"]
+    assert act["weeks"] == 13 and 0 < act["weeks_in_cash"] < 13
+    assert metrics["strategy"]["trades"] is None and metrics["strategy"]["turnover"] > 0
+    row = comparison_row("lead-lag-portfolio", metrics)
+    assert row["weeks_in_cash"] == act["weeks_in_cash"] and row["distinct_pairs"] is None
+    assert "financing-leg (SPY)" in row["note"]
+    assert any("in cash on" in s for s in verdict(metrics))
+    assert not any("The selection found no pair" in s for s in verdict(metrics))
+    text = "\n".join(comparison_markdown(pd.DataFrame([row])))
+    assert "financing-leg (SPY)" in text and f"{act['weeks_in_cash']} / 13" in text

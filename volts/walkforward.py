@@ -657,6 +657,10 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
         table.append(row)
     out["cost_table"] = table
     out["weeks"] = weeks_summary(weeks)
+    if getattr(sim, "activity", None):  # a strategy that ignores the weekly pairs reports what it held instead
+        out["strategy_activity"] = dict(sim.activity)
+    if getattr(sim, "notes", None):
+        out["strategy_notes"] = list(sim.notes)
     return out
 
 
@@ -879,9 +883,13 @@ def comparison_row(name: str, metrics: dict) -> dict:
     lo, hi = ci(s, "sharpe")
     d = metrics.get("differences", {}).get("followers_buy_and_hold", {})
     dlo, dhi = ci(d, "annual_mean")
+    w = metrics["weeks"]
+    act = metrics.get("strategy_activity")  # e.g. the lead-lag portfolio: its own holdings, not the weekly pairs
     return {"variant": name, "cagr": stat(s, "cagr"), "volatility": stat(s, "volatility"),
             "sharpe": stat(s, "sharpe"), "sharpe_ci_low": lo, "sharpe_ci_high": hi,
             "max_drawdown": stat(s, "max_drawdown"), "turnover": stat(s, "turnover"),
-            "weeks_in_cash": metrics["weeks"]["weeks_in_cash"], "weeks": metrics["weeks"]["weeks"],
-            "distinct_pairs": metrics["weeks"]["distinct_pairs"],
-            "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi}
+            "weeks_in_cash": act["weeks_in_cash"] if act else w["weeks_in_cash"],
+            "weeks": act["weeks"] if act else w["weeks"],
+            "distinct_pairs": None if act else w["distinct_pairs"],
+            "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi,
+            "note": " ".join(metrics.get("strategy_notes") or [])}

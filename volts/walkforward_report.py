@@ -162,7 +162,8 @@ def verdict(metrics: dict) -> list[str]:
                        f"[{_pct(dl)}, {_pct(dh)}] a year that contains zero: no difference can be claimed "
                        f"either way.")
     w = metrics.get("weeks") or {}
-    if w.get("weeks") and w.get("weeks_in_cash"):
+    out.extend(metrics.get("strategy_notes") or [])
+    if w.get("weeks") and w.get("weeks_in_cash") and not metrics.get("strategy_activity"):
         out.append(f"The selection found no pair in {w['weeks_in_cash']} of {w['weeks']} weeks "
                    f"({_pct(w.get('share_in_cash'), 0)}); those weeks held cash, so the record describes the "
                    f"remaining {w['weeks'] - w['weeks_in_cash']} weeks' trades more than a permanently invested "
@@ -512,8 +513,8 @@ def headline_at_bps(metrics: dict, bps_list=(0.0, 10.0)) -> list[str]:
     """Strategy and every benchmark with CAGR, Sharpe [95 % CI], max drawdown, turnover and weeks in cash, at
     each proportional cost of ``bps_list`` (from the cost table)."""
     rows = []
-    cash = (metrics.get("weeks") or {}).get("weeks_in_cash")
-    total = (metrics.get("weeks") or {}).get("weeks")
+    w = metrics.get("strategy_activity") or metrics.get("weeks") or {}
+    cash, total = w.get("weeks_in_cash"), w.get("weeks")
     for r in metrics.get("cost_table") or []:
         if float(r.get("bps_per_side", -1)) not in bps_list:
             continue
@@ -538,11 +539,15 @@ def comparison_markdown(comparison: pd.DataFrame) -> list[str]:
                 f"[{_pct(_nan(r['diff_ci_low']))}, {_pct(_nan(r['diff_ci_high']))}]")
         rows.append([r["variant"], _pct(_nan(r.get("cagr"))), _num(_nan(r.get("sharpe"))), ci_s,
                      _pct(_nan(r.get("max_drawdown"))), _num(_nan(r.get("turnover")), "{:.1f}"),
-                     f"{r['weeks_in_cash']} / {r['weeks']}", r["distinct_pairs"],
+                     f"{r['weeks_in_cash']} / {r['weeks']}",
+                     "–" if _nan(r.get("distinct_pairs")) is None else int(r["distinct_pairs"]),
                      _pct(_nan(r.get("diff_vs_followers_annual_mean"))), ci_d])
+    notes = [f"* `{r['variant']}`: {r['note']}" for _, r in comparison.iterrows()
+             if isinstance(r.get("note"), str) and r["note"]]
     return ["## Variants over the same weeks", "",
             _table(["variant", "CAGR", "Sharpe", "95 % CI", "max drawdown", "turnover / yr", "weeks in cash",
-                    "distinct pairs", "mean diff vs followers B&H / yr", "95 % CI"], rows), ""]
+                    "distinct pairs", "mean diff vs followers B&H / yr", "95 % CI"], rows), ""] + \
+        (notes + [""] if notes else [])
 
 
 def _nan(x):
