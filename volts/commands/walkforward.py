@@ -37,6 +37,11 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("runs/walkforward"), "--out",
                                  help="Walk-forward folder (week cache in weeks/, artifacts in results/)."),
         force: bool = typer.Option(False, "--force", help="Recompute every week, ignoring the cache."),
+        compare_screens: bool = typer.Option(False, "--compare-screens",
+                                             help="Issue-12 comparison over the same weeks and costs: the Vol-TS "
+                                                  "funnel, each screen alone with a top-K rule, Hermitian "
+                                                  "clustering and the lead-lag portfolio; one table in the report."),
+        top_k: int = typer.Option(5, "--top-k", help="K of the top-K rule in --compare-screens."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
         ablation: bool = typer.Option(False, "--ablation",
                                       help="Also run the null/ablation table of issue 11 over the same weeks and "
@@ -71,6 +76,13 @@ def register(app: typer.Typer) -> None:
         if hold is not None and parse_every(hold) != n_every:
             raise UsageError(f"--hold {hold} differs from --every {every}: overlapping or gapped holdings are not "
                              f"supported; a holding lasts until the next re-selection")
+        if compare_screens and ablation:
+            raise UsageError("--compare-screens and --ablation are two separate runs: use one per --out folder")
+        if compare_screens and strategy != "lead_lag_trend":
+            raise UsageError("--compare-screens fixes the strategies (the lead-lag trend rule for the pair variants, "
+                             "lead_lag_portfolio for its own row): drop --strategy")
+        if top_k < 1:
+            raise UsageError(f"--top-k must be >= 1 (got {top_k})")
         settings = load_cli_settings(config, data_dir, source)
         settings = settings.override(**{"data.return_jump": return_jump})
         d0 = parse_date(start, "--start") or dt.date(2019, 1, 4)
@@ -78,6 +90,15 @@ def register(app: typer.Typer) -> None:
         with Executor(workers=workers, scheduler=scheduler, progress="auto" if progress else False) as ex:
             err_console.print(f"walk-forward {d0} .. {d1} every {every}: selections run {ex.describe()}",
                               markup=False)
+            if compare_screens:
+                from volts.screens.comparison import run_screen_comparison
+
+                table = run_screen_comparison(settings, start=d0, end=d1, out=out, every=every, executor=ex,
+                                              top_k=top_k, force=force, engine=engine)
+                console.print(table.to_string(index=False), markup=False)
+                console.print(f"wrote {Path(out) / 'comparison.csv'} and {Path(out) / 'results-vol-ts'}/report.html",
+                              markup=False)
+                return
             if ablation:
                 from volts.nulls import run_ablation
 

@@ -62,8 +62,11 @@ def comparison_variants(*, screens: Sequence[str] | None = None, top_k: int = 5,
 
 def run_screen_comparison(settings, *, start, end, out: str | Path, every: str = "1W", executor=None,
                           screens: Sequence[str] | None = None, top_k: int = 5, hermitian: bool = True,
-                          lead_lag_portfolio: bool = True, force: bool = False):
+                          lead_lag_portfolio: bool = True, force: bool = False, engine: str = "vectorised"):
     """Run the comparison and write the Vol-TS walk-forward with the comparison table in its report.
+
+    Command line: ``volts walkforward --compare-screens [--top-k K]``. The report is
+    ``<out>/results-vol-ts/report.html``; each variant's artifacts are in ``<out>/results-<variant>/``.
 
     Returns
     -------
@@ -75,7 +78,7 @@ def run_screen_comparison(settings, *, start, end, out: str | Path, every: str =
     variants = comparison_variants(screens=screens, top_k=top_k, hermitian=hermitian,
                                    lead_lag_portfolio=lead_lag_portfolio)
     table = compare_variants(settings, variants, start=start, end=end, out=Path(out), every=every,
-                             executor=executor, force=force)
+                             executor=executor, force=force, engine=engine)
     run_walkforward(settings, start=start, end=end, every=every, out=Path(out), executor=executor,
-                    variant=variants[0], comparison=table)
+                    variant=variants[0], comparison=table, engine=engine)
     return table
