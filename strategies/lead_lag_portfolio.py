@@ -297,8 +297,8 @@ def portfolio_activity(daily: pd.DataFrame, followers: dict, schedule_dates=()) 
     Returns
     -------
     activity : dict
-        ``days``, ``days_in_cash``, ``cash_reasons`` (reason -> days), ``weeks``, ``weeks_in_cash`` (weeks
-        without a single invested day), ``distinct_followers``, ``sign_flips``, ``mean_tvr``, ``orders``.
+        ``days``, ``days_in_cash``, ``cash_reasons`` (reason -> days), ``weeks``, ``weeks_in_cash`` (weeks with
+        decision sessions but not one invested), ``distinct_followers``, ``sign_flips``, ``mean_tvr``, ``orders``.
     notes : list of str
     """
     n = len(daily)
@@ -312,8 +312,8 @@ def portfolio_activity(daily: pd.DataFrame, followers: dict, schedule_dates=()) 
         for i, s0 in enumerate(starts):
             s1 = starts[i + 1] if i + 1 < len(starts) else None
             inside = (dec >= s0) & ((dec < s1) if s1 is not None else True)
-            weeks += 1
-            weeks_cash += int(not (inside & ~cash).any())
+            weeks += 1  # a week without a decision session in the span (the last as-of) is not "in cash"
+            weeks_cash += int(bool(inside.any()) and not (inside & ~cash).any())
     flips = int((sig.shift(1) * sig == -1).sum()) if n else 0
     activity = {"kind": "daily lead-lag portfolio: followers against SPY, rebalanced every session",
                 "days": n, "days_in_cash": int(cash.sum()), "cash_reasons": {str(k): int(v) for k, v in

@@ -661,6 +661,7 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
         out["strategy_activity"] = dict(sim.activity)
     if getattr(sim, "notes", None):
         out["strategy_notes"] = list(sim.notes)
+    out["optimistic"] = bool(getattr(sim, "optimistic", False))  # execution = "close": fills at the signal's close
     return out
 
 

@@ -116,6 +116,9 @@ def verdict(metrics: dict) -> list[str]:
     interval here can show.
     """
     out: list[str] = []
+    if metrics.get("optimistic"):
+        out.append("OPTIMISTIC: execution = \"close\" fills at the same close that produced the signal; every "
+                   "figure below is an upper bound on what next-open execution would give.")
     s = metrics.get("strategy") or {}
     lo, hi = ci(s, "sharpe")
     side = _side(lo, hi)
