@@ -5,8 +5,8 @@
 * Hermitian RW clustering of 500 names, k = 10 (seed 003's k), on a ccf-lag1 matrix (target <= 2 s), for the
   default k-means starts (50) and the authors' 200, against the baseline of one dense 500 x 500 Hermitian ``eigh``.
 
-Best of 5 repeats (3 for the clustering). The machine is shared: read the ratios, not the absolute times.
-Run: ``python -m benchmarks hermitian``.
+Best and median of 7 repeats (5 for the clustering), with the 1-minute load average before and after. The
+machine is shared: read the ratios (best over best), not the absolute times. Run: ``python -m benchmarks hermitian``.
 """
 
 from __future__ import annotations
@@ -21,33 +21,45 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
+def _times(fn, repeats: int) -> tuple[float, float]:
+    """Best and median wall time (s) of ``repeats`` calls."""
+    t = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        t.append(time.perf_counter() - t0)
+    return min(t), float(np.median(t))
+
+
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # not available on this platform
+        return "n/a"
 
 
 def main() -> None:
     from volts import hermitian, leadlag
 
+    print(f"1-minute load average at start: {_load()}")
     rng = np.random.default_rng(0)
     y = rng.standard_normal((250, 500))
-    base_mm = _best(lambda: y.T @ y, 5)
-    t_levy = _best(lambda: leadlag.levy_area_matrix(leadlag.standardise(y)), 5)
-    t_ccf = _best(lambda: leadlag.ccf_lag1_matrix(y), 5)
-    print(f"500 x 250 matmul baseline      {base_mm * 1e3:8.1f} ms")
-    print(f"Levy area, all pairs           {t_levy * 1e3:8.1f} ms  ({t_levy / base_mm:.1f}x baseline; target 50 ms)")
-    print(f"ccf-lag1 (Pearson), all pairs  {t_ccf * 1e3:8.1f} ms  ({t_ccf / base_mm:.1f}x baseline; target 50 ms)")
+    base, base_med = _times(lambda: y.T @ y, 7)
+    print(f"500 x 250 matmul baseline      best {base * 1e3:7.1f} ms  median {base_med * 1e3:7.1f} ms")
+    for label, fn in (("Levy area, all pairs          ", lambda: leadlag.levy_area_matrix(leadlag.standardise(y))),
+                      ("ccf-lag1 (Pearson), all pairs ", lambda: leadlag.ccf_lag1_matrix(y))):
+        best, med = _times(fn, 7)
+        print(f"{label} best {best * 1e3:7.1f} ms  median {med * 1e3:7.1f} ms  ({best / base:.1f}x baseline; "
+              f"target 50 ms)")
     s = leadlag.ccf_lag1_matrix(y)
     h = 1j * s
-    base_eig = _best(lambda: np.linalg.eigh(h), 3)
-    print(f"500 x 500 Hermitian eigh       {base_eig * 1e3:8.1f} ms")
+    eig, eig_med = _times(lambda: np.linalg.eigh(h), 5)
+    print(f"500 x 500 Hermitian eigh       best {eig * 1e3:7.1f} ms  median {eig_med * 1e3:7.1f} ms")
     for n_init in (50, 200):
-        t = _best(lambda: hermitian.cluster_lead_lag(s, 10, n_init=n_init), 3)
-        print(f"Hermitian RW clustering k=10, n_init={n_init:<3} {t:6.2f} s  ({t / base_eig:.1f}x eigh; target 2 s)")
+        best, med = _times(lambda: hermitian.cluster_lead_lag(s, 10, n_init=n_init), 5)
+        print(f"Hermitian RW clustering k=10, n_init={n_init:<3} best {best:5.2f} s  median {med:5.2f} s  "
+              f"({best / eig:.1f}x eigh; target 2 s)")
+    print(f"1-minute load average at end: {_load()}")
 
 
 if __name__ == "__main__":
