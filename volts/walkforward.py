@@ -886,11 +886,13 @@ def comparison_row(name: str, metrics: dict) -> dict:
     dlo, dhi = ci(d, "annual_mean")
     w = metrics["weeks"]
     act = metrics.get("strategy_activity")  # e.g. the lead-lag portfolio: its own holdings, not the weekly pairs
-    return {"variant": name, "cagr": stat(s, "cagr"), "volatility": stat(s, "volatility"),
-            "sharpe": stat(s, "sharpe"), "sharpe_ci_low": lo, "sharpe_ci_high": hi,
-            "max_drawdown": stat(s, "max_drawdown"), "turnover": stat(s, "turnover"),
-            "weeks_in_cash": act["weeks_in_cash"] if act else w["weeks_in_cash"],
-            "weeks": act["weeks"] if act else w["weeks"],
-            "distinct_pairs": None if act else w["distinct_pairs"],
-            "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi,
-            "note": " ".join(metrics.get("strategy_notes") or [])}
+    row = {"variant": name, "cagr": stat(s, "cagr"), "volatility": stat(s, "volatility"),
+           "sharpe": stat(s, "sharpe"), "sharpe_ci_low": lo, "sharpe_ci_high": hi,
+           "max_drawdown": stat(s, "max_drawdown"), "turnover": stat(s, "turnover"),
+           "weeks_in_cash": act["weeks_in_cash"] if act else w["weeks_in_cash"],
+           "weeks": act["weeks"] if act else w["weeks"],
+           "distinct_pairs": None if act else w["distinct_pairs"],
+           "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi}
+    if metrics.get("strategy_notes"):  # only then: callers merge this row into rows with their own "note"
+        row["note"] = " ".join(metrics["strategy_notes"])
+    return row
