@@ -401,6 +401,9 @@ class Ablation:
             r["sharpe_per_period"] = (sh / math.sqrt(ppy)) if r["status"] == "run" and sh is not None \
                 and np.isfinite(sh) else None
             r["trial"] = r["sharpe_per_period"] is not None
+            if r["status"] == "run" and not r["trial"]:
+                r["note"] = "; ".join(x for x in (r.get("note"), "Sharpe ratio undefined (flat equity: no trade "
+                                                  "at all), so not counted as a DSR trial") if x)
         trial_rows = [r["row"] for r in rows if r["trial"]]
         trials = [r["sharpe_per_period"] for r in rows if r["trial"]]
         inference = headline_inference(sim.equity, settings, trial_sharpes=trials)

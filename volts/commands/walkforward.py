@@ -118,8 +118,9 @@ def register(app: typer.Typer) -> None:
         if ab:
             for r in ab["rows"]:
                 sh = r.get("sharpe")
-                console.print(f"  {r['variant']:<48} " + (f"Sharpe {sh:6.2f}" if r["status"] == "run" and sh is not
-                                                          None else f"{r['status']:>13}")
+                text = r["status"] if r["status"] != "run" else "Sharpe undefined" if sh is None else \
+                    f"Sharpe {sh:6.2f}"
+                console.print(f"  {r['variant']:<48} {text}"
                               + (f"  p = {r['p_value']:.4f}" if r.get("p_value") is not None else ""), markup=False)
             inf = result.metrics["sharpe_inference"]
             if inf.get("psr") is not None:
