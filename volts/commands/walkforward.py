@@ -81,6 +81,8 @@ def register(app: typer.Typer) -> None:
         if compare_screens and strategy != "lead_lag_trend":
             raise UsageError("--compare-screens fixes the strategies (the lead-lag trend rule for the pair variants, "
                              "lead_lag_portfolio for its own row): drop --strategy")
+        if not ablation and (stability_runs or stability_every or stability_threshold is not None):
+            raise UsageError("--stability-runs/--stability-threshold/--stability-every need --ablation")
         if top_k < 1:
             raise UsageError(f"--top-k must be >= 1 (got {top_k})")
         settings = load_cli_settings(config, data_dir, source)
@@ -107,10 +109,9 @@ def register(app: typer.Typer) -> None:
                                       stability_runs=stability_runs, stability_threshold=stability_threshold,
                                       stability_every=stability_every)
             else:
-                if stability_runs or stability_every or stability_threshold is not None:
-                    raise UsageError("--stability-runs/--stability-threshold/--stability-every need --ablation")
                 result = run_walkforward(settings, start=d0, end=d1, every=every, out=out, executor=ex,
-                                         force=force, variant=WalkForwardVariant(strategy=strategy), engine=engine)
+                                         force=force, variant=WalkForwardVariant(strategy=strategy),
+                                         engine=engine)
         st = result.stats
         console.print(f"{st['weeks']} weeks: {st['cached']} from the cache, {st['computed']} computed "
                       f"({st['wall_seconds']:.1f} s)", markup=False)
