@@ -33,7 +33,8 @@ def test_cli_compare_screens_runs_the_comparison_with_the_command_line_settings(
 
     def fake(settings, **kw):
         calls.append((settings, kw))
-        return pd.DataFrame([{"variant": "vol-ts", "sharpe": 0.1}, {"variant": "lead-lag-portfolio", "sharpe": 0.2}])
+        return pd.DataFrame([{"variant": "vol-ts", "sharpe": 0.1},
+                             {"variant": "lead-lag-portfolio", "sharpe": 0.2, "note": "flat on 3 sessions"}])
 
     monkeypatch.setattr(comparison, "run_screen_comparison", fake)
     rc = main(["walkforward", "--compare-screens", "--top-k", "3", "--source", "synthetic", "--start", "2023-07-03",
@@ -44,7 +45,7 @@ def test_cli_compare_screens_runs_the_comparison_with_the_command_line_settings(
     assert kw["top_k"] == 3 and kw["every"] == "2W" and kw["start"] == dt.date(2023, 7, 3)
     assert kw["end"] == dt.date(2023, 8, 29) and str(kw["out"]) == str(tmp_path) and kw["engine"] == "vectorised"
     assert settings.data.source == "synthetic" and settings.data.return_jump == "flag"
-    assert "lead-lag-portfolio" in out.out and "comparison.csv" in out.out
+    assert "lead-lag-portfolio: flat on 3 sessions" in out.out and "comparison.csv" in out.out
     assert main(["walkforward", "--compare-screens", "--strategy", "lead_lag_portfolio", "--source", "synthetic",
                  "--out", str(tmp_path / "x")]) == 2
     assert len(calls) == 1

@@ -97,7 +97,10 @@ def register(app: typer.Typer) -> None:
 
                 table = run_screen_comparison(settings, start=d0, end=d1, out=out, every=every, executor=ex,
                                               top_k=top_k, force=force, engine=engine)
-                console.print(table.to_string(index=False), markup=False)
+                console.print(table.drop(columns=["note"], errors="ignore").to_string(index=False), markup=False)
+                for _, row in table.iterrows():  # notes (e.g. why the lead-lag portfolio was flat) under the table
+                    if isinstance(row.get("note"), str) and row["note"]:
+                        console.print(f"- {row['variant']}: {row['note']}", markup=False)
                 console.print(f"wrote {Path(out) / 'comparison.csv'} and {Path(out) / 'results-vol-ts'}/report.html",
                               markup=False)
                 return
