@@ -262,3 +262,26 @@ def test_plot_lag_accuracy(tmp_path, mu_qcom):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError):
         plot_lag_accuracy({}, tmp_path / "empty.png")
+
+
+def test_pairs_sharing_a_leader_reuse_its_dtw_matrices_and_choose_the_same(monkeypatch):
+    """The per-leader DTW memo: a second follower of the same leader computes no new matrix, and every choice
+    equals the one made with an empty memo (a planted lag-3 pair and an independent follower)."""
+    import volts.lag as lag
+
+    rng = np.random.default_rng(11)
+    leader, planted = _planted_pair(3, rng)
+    other = _prices(rng.normal(0, 2, len(leader) - 1), leader.index, "OTHER")
+    monkeypatch.setattr(lag, "_SELF_DTW_MEMO", {})
+    calls = []
+    real = lag.dtw_cdist
+    monkeypatch.setattr(lag, "dtw_cdist", lambda a, *args, **kw: calls.append(a.shape) or real(a, *args, **kw))
+    first = choose_lag(leader, planted, window=5)
+    n_first = len(calls)
+    second = choose_lag(leader, other, window=5)
+    assert n_first == 10 and len(calls) == n_first  # one matrix per tau, none for the second follower
+    for follower, memoised in ((planted, first), (other, second)):
+        monkeypatch.setattr(lag, "_SELF_DTW_MEMO", {})
+        fresh = choose_lag(leader, follower, window=5)
+        assert fresh.to_dict() == memoised.to_dict()
+    assert first.lag == 3

@@ -403,6 +403,31 @@ class LagChoice:
         }
 
 
+#: Self-distance matrices of lag samples by the samples' bytes. The samples of one tau depend on the leader's
+#: closes only (the follower contributes the labels), so when several pairs share a leader -- every pair of a
+#: week's candidates in an unscreened walk-forward row -- the DTW matrix is computed once per leader and tau.
+#: A pure function of its key; bounded (oldest first out), per process.
+_SELF_DTW_MEMO: dict[tuple, np.ndarray] = {}
+_SELF_DTW_MEMO_SIZE = 256
+
+
+def _self_dtw(x: np.ndarray) -> np.ndarray:
+    """``dtw_cdist(x)`` through :data:`_SELF_DTW_MEMO` (read-only result)."""
+    import hashlib
+
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    key = (x.shape, hashlib.sha256(x.tobytes()).hexdigest())
+    hit = _SELF_DTW_MEMO.get(key)
+    if hit is not None:
+        return hit
+    d = dtw_cdist(x)
+    d.setflags(write=False)
+    if len(_SELF_DTW_MEMO) >= _SELF_DTW_MEMO_SIZE:
+        _SELF_DTW_MEMO.pop(next(iter(_SELF_DTW_MEMO)))
+    _SELF_DTW_MEMO[key] = d
+    return d
+
+
 def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: int = 1, max_lag: int = 10,
                window: int = 5, neighbors: int = 7, cv_splits: int = 5) -> LagChoice:
     """Choose the trading lag of a leader -> follower pair with DTW + k-NN (METHOD.md §5).
@@ -478,7 +503,7 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
 
     acc_oos, acc_std, acc_in = [], [], []
     for smp in samples:
-        d = dtw_cdist(smp.X)
+        d = _self_dtw(smp.X)  # depends on the leader only: shared by the pairs of one leader
         fold_acc = []
         for train, test in folds:
             pred = knn_predict(d[np.ix_(test, train)], y[train], neighbors)
