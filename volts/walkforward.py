@@ -23,6 +23,11 @@ Hooks (for variants, null models and other universes; see :class:`WalkForwardVar
   (e.g. random pairs among the week's candidates) for null models; ``rng`` is seeded per week from
   ``variant.seed`` and the as-of date, so results do not depend on the order weeks finish.
 * ``universe_for_asof(asof) -> symbols``: the universe a week selects from (point-in-time membership).
+* ``[data] membership`` (point-in-time universe, issue 13): each week loads the members of its as-of date itself
+  (:func:`volts.data.universe.load_universe` over that week's windows, with ``[data] on_bad_symbol``), so the
+  week's universe is the index of that date, never today's survivors; the week record keeps the coverage ("n of
+  m members had usable data") and every exclusion, ``weeks.csv`` and the report show them. The trading pass then
+  loads only the traded symbols (:func:`trading_market`).
 * ``strategy``: a name registered with :func:`register_strategy`; the default ``"lead_lag_trend"`` is the paper's
   trend rule simulated by :func:`volts.simulate.simulate_schedule`.
 
@@ -256,13 +261,172 @@ def _flagged_notes(market: MarketData, sub: MarketData) -> list[dict]:
             if p.action == "flagged" and p.symbol in syms and p.date is not None and lo <= p.date <= hi]
 
 
-def _select_week_task(asof: dt.date, *, market: MarketData, settings: Settings,
-                      universe_for_asof: UniverseFn | None = None) -> dict:
+def _select_week_task(asof: dt.date, *, market: MarketData | None, settings: Settings,
+                      universe_for_asof: UniverseFn | None = None,
+                      data_sha: Mapping[dt.date, str] | None = None) -> dict:
     """Executor task: one week (top-level so that it pickles to Dask workers)."""
+    if market is None:  # point-in-time membership: the week loads its own members (on the worker)
+        return select_week_members(settings, asof, data_sha256=(data_sha or {}).get(asof))
     if universe_for_asof is not None:
         universe = list(universe_for_asof(asof))
         settings = settings.override(**{"data.universe": universe})
     return select_week(market, settings, asof)
+
+
+def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str | None = None) -> dict:
+    """One week of a point-in-time walk-forward: load the members of ``asof``, then :func:`select_week`.
+
+    Parameters
+    ----------
+    settings : Settings
+        ``[data] membership`` names the membership file; ``on_bad_symbol``, ``cache_dir`` and the validation
+        policies apply per symbol over the week's windows (earliest window start .. ``asof``).
+    asof : datetime.date
+    data_sha256 : str, optional
+        The week's data hash as computed by :func:`membership_week_hashes` (stored in the record so the cache
+        check can compare it without loading the bars); default the hash of the loaded bars.
+
+    Returns
+    -------
+    dict
+        The :func:`select_week` record plus ``universe_coverage`` (``UniverseReport.to_dict()``: members,
+        usable, the coverage line, every exclusion with file, date and rule) and ``bars_sha256`` (the hash of the
+        bars the selection saw). ``universe`` lists the usable members; ``config_sha256`` is the run's settings
+        hash (the per-week universe is data, not configuration).
+
+    Raises
+    ------
+    DataError
+        With ``on_bad_symbol = "error"``, the first bad member file; in any mode, fewer than two usable members.
+    """
+    from volts.data.universe import load_universe
+    from volts.selection import earliest_start
+
+    asof = _to_date(asof)
+    windows = settings.windows.shifted(asof)
+    sub, report = load_universe(settings.data, asof=asof, start=earliest_start(windows), end=asof)
+    week_settings = settings.override(**{"data.universe": list(report.usable)})
+    record = select_week(sub, week_settings, asof)
+    record["bars_sha256"] = record["data_sha256"]
+    record["config_sha256"] = settings.sha256()
+    if data_sha256 is not None:
+        record["data_sha256"] = data_sha256
+    cov = report.to_dict()
+    cov.pop("usable_symbols", None)  # the same list as the record's "universe"
+    from volts.artifacts import to_jsonable
+
+    record["universe_coverage"] = to_jsonable(cov)
+    return record
+
+
+def membership_week_hashes(settings: Settings, dates: Sequence[dt.date]) -> dict[dt.date, str]:
+    """Data hash of each week of a point-in-time walk-forward, without loading any bars.
+
+    The hash covers the membership file's bytes, the members of the as-of date and the SHA-256 of each member's
+    file (or its absence). It is coarser than :meth:`MarketData.sha256` (any edit of a member's file, even after
+    the as-of date, recomputes the week) but costs one read of each file per run, not a validation per week.
+    Validation settings and windows are in the config hash and the as-of date in the cache's file name.
+    """
+    import json
+
+    from volts.data.cache import file_sha256
+    from volts.data.csv import symbol_file
+    from volts.data.universe import members_on, read_membership
+
+    d = settings.data
+    table = read_membership(d.membership)
+    head = file_sha256(d.membership)
+    files: dict[str, str | None] = {}
+    out: dict[dt.date, str] = {}
+    for asof in dates:
+        members = list(members_on(table, asof))
+        for sym in members:
+            if sym not in files:
+                path = symbol_file(d.dir, sym, d.csv) if d.source == "csv" else None
+                files[sym] = file_sha256(path) if path is not None and Path(path).is_file() else None
+        blob = json.dumps({"membership": head, "asof": asof.isoformat(), "files": {m: files[m] for m in members}},
+                          sort_keys=True)
+        out[asof] = hashlib.sha256(blob.encode()).hexdigest()
+    return out
+
+
+def membership_calendar(settings: Settings, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """Trading dates of a point-in-time walk-forward: the sessions the members of ``end`` have bars on.
+
+    The majority calendar (:func:`volts.data.universe.load_universe`) of the members of ``end`` over
+    ``start .. end``; used only to place the re-selection dates and to cap ``end`` at the data's last date.
+    """
+    from volts.data.universe import load_universe
+
+    data = settings.data.model_copy(update={"on_bad_symbol": "exclude"})
+    market, _ = load_universe(data, asof=end, start=start, end=end)
+    return market.dates
+
+
+def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date) -> tuple[MarketData, dict]:
+    """Bars of every traded symbol of a point-in-time walk-forward, on one calendar, for the trading pass.
+
+    Each symbol of a selected pair is read and validated from the earliest window start of the first week that
+    holds it to ``end``. Its bars before that date are not needed (the simulator reads a leader's bars from
+    ``lag + ma_window`` sessions before the as-of date, inside that week's windows), but :class:`MarketData`
+    holds one calendar: a symbol without bars over the whole span (listed after the first week's window start) is
+    read from the earliest window start of the first week that holds it and padded backwards with flat bars at
+    that first open (volume 0). Padded bars are never traded and padded symbols are left out of the equal-weight
+    benchmark.
+
+    Returns
+    -------
+    (MarketData, dict)
+        The market, and ``{"symbols", "padded": {symbol: first real session}, "excluded": [...]}``.
+
+    Raises
+    ------
+    DataError
+        A traded symbol without usable bars over its trading span (file, date and rule named).
+    """
+    from volts.data.universe import load_universe
+    from volts.selection import earliest_start
+
+    first_held: dict[str, dt.date] = {}
+    for w in weeks:
+        for p in w["pairs"]:
+            for sym in (p["leader"], p["follower"]):
+                first_held.setdefault(sym, _to_date(w["asof"]))
+    first = earliest_start(settings.windows.shifted(_to_date(weeks[0]["asof"])))
+    data = settings.data.model_copy(update={"on_bad_symbol": "exclude"})
+    anchor_syms = sorted({s for w in weeks[:1] for s in w["universe"]})[:20] or sorted(first_held)
+    symbols = sorted(set(first_held) | set(anchor_syms))
+    market, rep = load_universe(data, asof=end, start=first, end=end, symbols=symbols)
+    frames = {f: getattr(market, f) for f in ("open", "high", "low", "close", "volume")}
+    padded: dict[str, str] = {}
+    for exc in rep.excluded:
+        sym = exc.symbol
+        if sym not in first_held:
+            continue
+        since = earliest_start(settings.windows.shifted(first_held[sym]))
+        one, rep1 = load_universe(data, asof=end, start=since, end=end, symbols=[sym] + market.symbols[:1])
+        if sym not in one.symbols:
+            why = next((str(e) for e in rep1.excluded if e.symbol == sym), str(exc))
+            raise DataError(f"{sym}: traded from {first_held[sym]} but has no usable bars from {since} to {end} "
+                            f"for the trading pass: {why}")
+        bars = one.bars(sym)
+        lacking = market.dates[market.dates >= bars.index[0]].difference(bars.index)
+        if len(lacking):
+            raise DataError(f"{sym}: session {lacking[0].date()} missing between its first bar "
+                            f"{bars.index[0].date()} and {end} (rule: missing_session; the trading pass needs "
+                            f"every session of a traded symbol)")
+        bars = bars.reindex(market.dates)
+        head = bars.index < bars.first_valid_index()
+        o = float(bars["open"].dropna().iloc[0])
+        for f in ("open", "high", "low", "close"):
+            bars.loc[head, f] = o
+        bars.loc[head, "volume"] = 0.0
+        for f in frames:
+            frames[f] = pd.concat([frames[f], bars[f].rename(sym)], axis=1)
+        padded[sym] = bars.index[~head][0].date().isoformat()
+    out = MarketData.from_frames(frames, report=market.report)
+    return out, {"symbols": sorted(first_held), "padded": padded,
+                 "excluded": [e.to_dict() for e in rep.excluded if e.symbol not in padded]}
 
 
 def _settings_for_week(settings: Settings, asof: dt.date, universe_for_asof: UniverseFn | None) -> Settings:
@@ -284,10 +448,13 @@ def _read_cached(path: Path, config_sha: str, data_sha: str) -> dict | None:
     return rec
 
 
-def run_weeks(market: MarketData, settings: Settings, dates: Sequence[dt.date], *, cache_dir: Path,
+def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.date], *, cache_dir: Path,
               executor, force: bool = False, universe_for_asof: UniverseFn | None = None,
               on_week: Callable[[dict], None] | None = None) -> tuple[list[dict], dict]:
     """Selections for ``dates`` from the cache or computed through ``executor``; each new week is cached at once.
+
+    With ``market=None`` the universe is point in time (``settings.data.membership``): every week loads its own
+    members (:func:`select_week_members`, on the worker) and is keyed by :func:`membership_week_hashes`.
 
     Returns
     -------
@@ -303,16 +470,21 @@ def run_weeks(market: MarketData, settings: Settings, dates: Sequence[dt.date], 
     t0 = time.perf_counter()
     records: dict[dt.date, dict] = {}
     todo: list[dt.date] = []
+    data_sha = membership_week_hashes(settings, dates) if market is None else None
     for asof in dates:
-        s = _settings_for_week(settings, asof, universe_for_asof)
-        cfg, data = week_hashes(market, s, asof)
+        if market is None:
+            cfg, data = settings.sha256(), data_sha[asof]
+        else:
+            s = _settings_for_week(settings, asof, universe_for_asof)
+            cfg, data = week_hashes(market, s, asof)
         cached = None if force else _read_cached(cache_dir / f"{asof.isoformat()}.json", cfg, data)
         if cached is None:
             todo.append(asof)
         else:
             records[asof] = cached
     for asof, rec in executor.map(_select_week_task, todo, key=lambda d: d.isoformat(), label="weeks",
-                                  market=market, settings=settings, universe_for_asof=universe_for_asof):
+                                  market=market, settings=settings, universe_for_asof=universe_for_asof,
+                                  data_sha=data_sha):
         atomic_write_json(cache_dir / f"{asof.isoformat()}.json", rec)
         records[asof] = rec
         if on_week is not None:
@@ -419,8 +591,10 @@ def _lead_lag_trend(market, schedule, *, end, settings, engine="vectorised", cos
 
     # the equal-weight benchmark holds every symbol the walk-forward loaded (the universe; for the synthetic
     # source the configured universe names no synthetic symbol)
+    # (point-in-time runs: the traded symbols with bars over the whole span, see trading_market)
+    universe = list(settings.data.universe) if settings.data.membership else list(market.symbols)
     return simulate_schedule(market, schedule, end=end, settings=settings, engine=engine, cost_bps=cost_bps,
-                             universe=list(market.symbols),
+                             universe=universe,
                              spy=False if settings.data.source == "synthetic" else None)  # no real SPY beside
                                                                                           # synthetic bars
 
@@ -517,6 +691,39 @@ def planted_recovery(weeks: Sequence[dict], planted: Sequence[Mapping[str, Any]]
             "false_pairs_per_week": float(np.mean(false)) if false else None}
 
 
+def universe_summary(weeks: Sequence[dict], traded: Mapping[str, Any] | None = None) -> dict:
+    """``metrics.json["universe"]`` of a point-in-time run: coverage per week and every quarantined file.
+
+    Returns
+    -------
+    dict
+        ``source``, ``per_week`` (asof, members, usable, coverage line, exclusions by rule), ``usable_min`` /
+        ``usable_max`` / ``coverage_min`` (share of members with usable data, worst week), ``quarantined`` (each
+        bad file once: symbol, rule, date, message, first and last week it was excluded), ``trading`` (the
+        traded symbols, those padded before their listing, see :func:`trading_market`).
+    """
+    per_week, bad = [], {}
+    for w in weeks:
+        cov = w.get("universe_coverage")
+        if cov is None:
+            continue
+        per_week.append({"asof": w["asof"], "members": cov["members"], "usable": cov["usable"],
+                         "coverage": cov["coverage"], "excluded_by_rule": cov["excluded_by_rule"]})
+        for e in cov["excluded"]:
+            if not e.get("quarantined"):
+                continue
+            key = (e["symbol"], e["rule"], e.get("date"))
+            entry = bad.setdefault(key, {"symbol": e["symbol"], "rule": e["rule"], "date": e.get("date"),
+                                         "file": e.get("file"), "message": e["message"], "first_week": w["asof"]})
+            entry["last_week"] = w["asof"]
+    shares = [r["usable"] / r["members"] for r in per_week if r["members"]]
+    return {"source": weeks[0]["universe_coverage"]["source"] if per_week else None, "per_week": per_week,
+            "usable_min": min((r["usable"] for r in per_week), default=None),
+            "usable_max": max((r["usable"] for r in per_week), default=None),
+            "coverage_min": min(shares) if shares else None,
+            "quarantined": list(bad.values()), "trading": dict(traded) if traded else None}
+
+
 def _value_at(equity: pd.Series, day: dt.date, before_start: float) -> float:
     ts = pd.Timestamp(day)
     if ts < equity.index[0]:
@@ -538,8 +745,12 @@ def weeks_table(weeks: Sequence[dict], equity: pd.Series | None, *, end: dt.date
                 stages.append(s["stage"])
     rows = []
     for i, w in enumerate(weeks):
-        row: dict[str, Any] = {"asof": w["asof"], "status": w.get("status"), "universe": len(w["universe"]),
-                               "candidates": len(w["candidates"]), "candidate_symbols": " ".join(w["candidates"])}
+        row: dict[str, Any] = {"asof": w["asof"], "status": w.get("status"), "universe": len(w["universe"])}
+        cov = w.get("universe_coverage")
+        if cov is not None:  # point-in-time universe: members of the date, usable ones, the disclosure line
+            row.update(members=cov["members"], usable=cov["usable"], coverage=cov["coverage"],
+                       excluded=" ".join(f"{e['symbol']}:{e['rule']}" for e in cov["excluded"]))
+        row.update(candidates=len(w["candidates"]), candidate_symbols=" ".join(w["candidates"]))
         funnel = {s["stage"]: s for s in w["funnel"]}
         for st in stages:
             row[f"{st}_in"] = funnel[st]["entered"] if st in funnel else 0
@@ -733,14 +944,19 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     strategy_fn = _strategy(variant.strategy)
     t_total = time.perf_counter()
     t0 = time.perf_counter()
-    if market is None:
-        market = load_walkforward_market(wsettings, start, end)
+    point_in_time = bool(wsettings.data.membership) and market is None and universe_for_asof is None
+    if point_in_time:  # each week loads its own members; the trading pass loads the traded symbols afterwards
+        calendar = membership_calendar(wsettings, start, end)
+    else:
+        if market is None:
+            market = load_walkforward_market(wsettings, start, end)
+        calendar = market.dates
     load_seconds = time.perf_counter() - t0
-    end = min(end, market.dates[-1].date())  # trading cannot run past the data
-    dates = rebalance_dates(market, start, end, every)
+    end = min(end, calendar[-1].date())  # trading cannot run past the data
+    dates = rebalance_dates(calendar, start, end, every)
     if not dates:
         raise UsageError(f"no complete week with data between {start} and {end} "
-                         f"(data {market.dates[0].date()} .. {market.dates[-1].date()})")
+                         f"(data {calendar[0].date()} .. {calendar[-1].date()})")
     out = Path(out)
     cache_dir = out / ("weeks" if not variant.overrides else f"weeks-{variant.name}")
     own = executor is None
@@ -748,12 +964,19 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     try:
         if own:
             ex.__enter__()
-        weeks, stats = run_weeks(market, wsettings, dates, cache_dir=cache_dir, executor=ex, force=force,
-                                 universe_for_asof=universe_for_asof, on_week=on_week)
+        weeks, stats = run_weeks(None if point_in_time else market, wsettings, dates, cache_dir=cache_dir,
+                                 executor=ex, force=force, universe_for_asof=universe_for_asof, on_week=on_week)
     finally:
         if own:
             ex.close()
     weeks = apply_pair_picker(weeks, variant.pair_picker, variant.seed)
+    traded_info = None
+    if point_in_time:
+        t0 = time.perf_counter()
+        market, traded_info = trading_market(wsettings, weeks, end=end)
+        full = [s for s in traded_info["symbols"] if s not in traded_info["padded"]]
+        wsettings = wsettings.override(**{"data.universe": full or list(market.symbols)})
+        load_seconds += time.perf_counter() - t0
 
     t0 = time.perf_counter()
     schedule = build_schedule(weeks)
@@ -776,9 +999,12 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         "data_policy": {"return_jump": wsettings.data.return_jump,
                         "max_abs_return": wsettings.data.max_abs_return,
                         "flagged_notes_seen_by_selections": list(flagged.values())},
-        "config_sha256": wsettings.sha256(), "data_sha256": market.sha256(),
+        "config_sha256": (variant.settings_for(settings) if point_in_time else wsettings).sha256(),
+        "data_sha256": market.sha256(),
         **metrics,
     }
+    if point_in_time:
+        metrics["universe"] = universe_summary(weeks, traded_info)
     if wsettings.data.source == "synthetic":
         from volts.data.synthetic import make_synthetic_market
 

@@ -409,6 +409,7 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                          [[n["symbol"], n["date"], n["rule"], n["message"]] for n in notes]), ""]
     else:
         lines += ["No bar seen by any week's selection was flagged.", ""]
+    lines += universe_markdown(m.get("universe"))
     if comparison is not None and len(comparison):
         lines += comparison_markdown(comparison)
     lines += ["## Files", "",
@@ -509,6 +510,44 @@ def sharpe_inference_markdown(metrics: dict) -> list[str]:
                      "`volts walkforward --ablation` compares the configurations of issue 11 and deflates by "
                      "their number.")
         lines += [""]
+    return lines
+
+
+def universe_markdown(universe: dict | None) -> list[str]:
+    """Report section of a point-in-time universe: coverage per week, quarantined files, the trading pass."""
+    if not universe:
+        return []
+    weeks = universe.get("per_week") or []
+    lines = ["## Universe (point in time)", "",
+             f"Each week selects from the members of its as-of date ({universe.get('source')}); members without "
+             f"usable bars leave with their reason. Usable members per week: {universe.get('usable_min')} .. "
+             f"{universe.get('usable_max')}; worst coverage {_pct(universe.get('coverage_min'))}. Members without "
+             f"a file are mostly delisted names the vendor dropped: results stay biased towards survivors where "
+             f"coverage is low.", ""]
+    shown = weeks if len(weeks) <= 60 else weeks[:30] + weeks[-30:]
+    rows = [[r["asof"], r["members"], r["usable"], _pct(r["usable"] / r["members"] if r["members"] else None),
+             ", ".join(f"{k} {v}" for k, v in r["excluded_by_rule"].items())] for r in shown]
+    lines += [_table(["as of", "members", "usable", "coverage", "excluded (rule count)"], rows), ""]
+    if len(shown) < len(weeks):
+        lines += [f"({len(weeks) - len(shown)} middle weeks not shown; every week is in `weeks.csv`.)", ""]
+    bad = universe.get("quarantined") or []
+    if bad:
+        lines += ["Quarantined files (`[data] on_bad_symbol = \"exclude\"`; each left the weeks whose window holds "
+                  "the bad bar):", "",
+                  _table(["symbol", "date", "rule", "weeks", "reason"],
+                         [[b["symbol"], b.get("date") or "", b["rule"], f"{b['first_week']} .. {b['last_week']}",
+                           b["message"]] for b in bad[:100]]), ""]
+    else:
+        lines += ["No member file was quarantined.", ""]
+    tr = universe.get("trading") or {}
+    if tr:
+        padded = tr.get("padded") or {}
+        lines += [f"Trading pass: {len(tr.get('symbols') or [])} traded symbols"
+                  + (f"; listed after the first window and padded with flat bars before their first session "
+                     f"(never traded there, left out of the equal-weight benchmark): "
+                     f"{', '.join(f'{k} ({v})' for k, v in padded.items())}" if padded else "")
+                  + ". The equal-weight benchmark holds the traded symbols, a set known only after the run: "
+                    "compare with care.", ""]
     return lines
 
 

@@ -130,6 +130,13 @@ def register(app: typer.Typer) -> None:
             if inf.get("psr") is not None:
                 console.print(f"  PSR(0) {inf['psr']:.4f}; DSR {inf['dsr']:.4f} over N = {inf['n_trials']} "
                               f"configurations", markup=False)
+        uni = result.metrics.get("universe")
+        if uni:  # point-in-time universe: survivorship and quarantine disclosed in the summary too
+            bad = uni.get("quarantined") or []
+            console.print(f"universe {uni['source']}: {uni['usable_min']} .. {uni['usable_max']} usable members a "
+                          f"week (worst coverage {100 * (uni['coverage_min'] or 0):.1f}%); quarantined symbols: "
+                          f"{len(bad)}" + (f" ({', '.join(sorted({b['symbol'] for b in bad}))})" if bad else ""),
+                          markup=False)
         for line in result.metrics.get("verdict", []):
             console.print(f"- {line}", markup=False)
         console.print(f"wrote {result.folder}/report.html", markup=False)
