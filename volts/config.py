@@ -237,6 +237,9 @@ class GrangerSettings(_Section):
     sample: Literal["per_lag", "common"] = Field(
         "per_lag", description="'per_lag': each l on rows l..n-1 (statsmodels, the paper reproduction); "
                                "'common': every l on rows L..n-1, one factorisation per pair (fast, S&P size)")
+    lag_order: Literal["median_p", "per_pair"] = Field(
+        "median_p", description="'median_p': one l* for all pairs, minimising the median p (the paper); "
+                                "'per_pair': each pair at its own order, min p over l Bonferroni-corrected")
 
     @model_validator(mode="after")
     def _lags(self) -> "GrangerSettings":

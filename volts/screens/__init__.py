@@ -56,7 +56,8 @@ def make_screen(name: str, settings: "Settings") -> PairScreen:
     if name == "granger":
         g = settings.granger
         return GrangerScreen(series=g.series, min_lag=g.min_lag, max_lag=g.max_lag, min_df=g.min_df,
-                             adf_alpha=g.adf_alpha, alpha=g.alpha, select_on=g.select_on, sample=g.sample, **common)
+                             adf_alpha=g.adf_alpha, alpha=g.alpha, select_on=g.select_on, sample=g.sample,
+                             lag_order=g.lag_order, **common)
     if name == "pcmci":
         pc = settings.pcmci
         return PcmciScreen(mode=pc.mode, tau_max=pc.tau_max, min_abs_partial_corr=pc.min_abs_partial_corr,

@@ -36,7 +36,9 @@ class GrangerScreen(PairScreen):
 
     Per pair: ``score`` = F statistic at l*, ``p`` = its ``ssr_ftest`` p-value, ``lag`` = l* (a model order, not a
     delay), kept when p < alpha (strict, as Vol-TS). Extra column ``p_bh``: Benjamini-Hochberg across the screened
-    pairs at l*.
+    pairs at l*. With ``lag_order = "per_pair"`` each pair is tested at its own order instead (minimum p over
+    the evaluated orders, Bonferroni-corrected; see :func:`volts.causality.granger.select_granger_pairs`) and
+    ``lag`` is that order.
 
     Parameters
     ----------
@@ -54,8 +56,11 @@ class GrangerScreen(PairScreen):
 
     def __init__(self, *, series: str = "close", min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
                  adf_alpha: float = 0.05, alpha: float = 0.01, rule: str = "test", top_k: int = 5,
-                 select_on: str = "p", sample: str = "per_lag"):
+                 select_on: str = "p", sample: str = "per_lag", lag_order: str = "median_p"):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
+        if lag_order not in ("median_p", "per_pair"):
+            raise ValueError(f"granger: lag_order must be 'median_p' or 'per_pair', got {lag_order!r}")
+        self.lag_order = lag_order  # [granger] lag_order (issue 13): one l* for all pairs | each pair's own
         if select_on not in ("p", "p_bh"):
             raise ValueError(f"granger: select_on must be 'p' or 'p_bh', got {select_on!r}")
         self.select_on = select_on
@@ -69,7 +74,7 @@ class GrangerScreen(PairScreen):
     def params(self) -> dict:
         return {"series": self.series, "min_lag": self.min_lag, "max_lag": self.max_lag, "min_df": self.min_df,
                 "adf_alpha": self.adf_alpha, "select_on": self.select_on,
-                "sample": self.sample}
+                "sample": self.sample, **({"lag_order": self.lag_order} if self.lag_order != "median_p" else {})}
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.causality.granger import adf_check, granger_scan, select_granger_pairs, stationarity_warning
@@ -97,10 +102,12 @@ class GrangerScreen(PairScreen):
             index = pd.MultiIndex.from_tuples(pairs, names=["leader", "follower"])
             scan = dataclasses.replace(scan, pvalues=scan.pvalues.loc[index], fstats=scan.fstats.loc[index],
                                        n_tests=len(pairs) * len(scan.evaluated_lags))
-        sel = select_granger_pairs(scan, alpha=self.alpha, select_on=self.select_on)
+        sel = select_granger_pairs(scan, alpha=self.alpha, select_on=self.select_on, lag_order=self.lag_order)
         on = (lambda t: t.p) if self.select_on == "p" else (lambda t: t.p_bh)
+        lag = (np.array([t.lag for t in sel.tests], dtype=int) if self.lag_order == "per_pair"
+               else np.full(len(pairs), sel.lag))
         return {"score": [t.f for t in sel.tests], "p": [t.p for t in sel.tests],
-                "lag": np.full(len(pairs), sel.lag), "passed": [on(t) < self.alpha for t in sel.tests],
+                "lag": lag, "passed": [on(t) < self.alpha for t in sel.tests],
                 "extra": {"p_bh": np.array([t.p_bh for t in sel.tests], dtype=float)},
                 "details": {"granger": sel.to_dict(), "granger_pvalues": scan.to_dict()}, "raw": (scan, sel),
                 "warnings": warnings}
