@@ -292,7 +292,8 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
         The :func:`select_week` record plus ``universe_coverage`` (``UniverseReport.to_dict()``: members,
         usable, the coverage line, every exclusion with file, date and rule) and ``bars_sha256`` (the hash of the
         bars the selection saw). ``universe`` lists the usable members; ``config_sha256`` is the run's settings
-        hash (the per-week universe is data, not configuration).
+        hash (the per-week universe is data, not configuration); ``timings`` gains ``load_universe`` (seconds to
+        read and validate the members; ``total`` stays the selection's).
 
     Raises
     ------
@@ -304,9 +305,12 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
 
     asof = _to_date(asof)
     windows = settings.windows.shifted(asof)
+    t0 = time.perf_counter()
     sub, report = load_universe(settings.data, asof=asof, start=earliest_start(windows), end=asof)
+    load_seconds = time.perf_counter() - t0
     week_settings = settings.override(**{"data.universe": list(report.usable)})
     record = select_week(sub, week_settings, asof)
+    record["timings"] = {"load_universe": load_seconds, **record["timings"]}
     record["bars_sha256"] = record["data_sha256"]
     record["config_sha256"] = settings.sha256()
     if data_sha256 is not None:
