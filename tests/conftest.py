@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -30,3 +31,24 @@ def paper_market(ref_data_dir):
     from volts.data.csv import load_csv_market
 
     return load_csv_market(ref_data_dir, symbols=PAPER_UNIVERSE, start="2019-01-01", end="2023-12-31")
+
+
+@pytest.fixture(scope="session")
+def check_report_html():
+    """A function ``check(path) -> dict`` that renders a report page in headless Chromium.
+
+    It runs ``scripts/check_report_html.py`` (images loaded, none broken, no console error) and skips the calling
+    test at that point, after its other assertions, when no Chromium/chromedriver is installed (``.ci/run``
+    installs them).
+    """
+    spec = importlib.util.spec_from_file_location("check_report_html", REPO / "scripts" / "check_report_html.py")
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+
+    def check(path: Path) -> dict:
+        if checker.find_browser() is None:
+            pytest.skip("chromium/chromedriver not installed: HTML rendering not checked (apt-get install chromium "
+                        "chromium-driver; .ci/run does)")
+        return checker.check_report(path)
+
+    return check

@@ -182,7 +182,7 @@ def test_backtest_missing_field_and_empty_window(ref_data_dir, tmp_path, capsys)
 
 # ----------------------------------------------------------------------------------------------------- run
 @pytest.mark.slow
-def test_run_end_to_end_on_the_reference_data(ref_data_dir, tmp_path, capsys):
+def test_run_end_to_end_on_the_reference_data(ref_data_dir, tmp_path, capsys, check_report_html):
     rc, out, _ = _volts(capsys, "run", "--data-dir", ref_data_dir, "--out", tmp_path,
                         "--config", REPO / "config.toml")
     assert rc == 0
@@ -201,15 +201,7 @@ def test_run_end_to_end_on_the_reference_data(ref_data_dir, tmp_path, capsys):
     assert "data:image/png;base64," in html and 'src="anomalies.png"' not in html  # self-contained
     assert "final pairs" in out and "report:" in out
 
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("check_report_html", REPO / "scripts" / "check_report_html.py")
-    checker = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(checker)
-    if checker.find_browser() is None:
-        pytest.skip("chromium/chromedriver not installed: HTML rendering not checked (apt-get install chromium "
-                    "chromium-driver; .ci/run does)")
-    result = checker.check_report(run / "report.html")
+    result = check_report_html(run / "report.html")
     assert result["images"] >= 5 and not result["broken_images"] and not result["console_errors"]
 
 

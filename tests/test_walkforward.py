@@ -219,7 +219,7 @@ def _copy_cache(baseline, dest: Path) -> Path:
     return dest
 
 
-def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, baseline, capsys):
+def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, baseline, capsys, check_report_html):
     from volts.cli import main
 
     out = _copy_cache(baseline, tmp_path)
@@ -234,15 +234,7 @@ def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, basel
     assert main(["walkforward", "--source", "synthetic", "--every", "2W", "--hold", "1W", "--out",
                  str(tmp_path / "x")]) == 2
 
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("check_report_html", REPO / "scripts" / "check_report_html.py")
-    checker = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(checker)
-    if checker.find_browser() is None:
-        pytest.skip("chromium/chromedriver not installed: HTML rendering not checked (apt-get install chromium "
-                    "chromium-driver; .ci/run does)")
-    result = checker.check_report(out / "results" / "report.html")
+    result = check_report_html(out / "results" / "report.html")
     assert result["images"] >= 4 and not result["broken_images"] and not result["console_errors"]
 
 
