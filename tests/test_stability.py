@@ -36,6 +36,23 @@ def test_block_indices_are_runs_of_consecutive_days():
         assert (np.diff(run) == 1).all()
 
 
+def test_default_block_keeps_most_relations_at_the_longest_lag():
+    """A lag-L relation survives the bootstrap only where day t and day t - L come out of the same block. At the
+    default block length and the default largest lag, about 1 - L/block = 2/3 of them must survive in a training
+    window of about 150 days (blocks of 10 kept none at lag 10)."""
+    from volts.config import Settings
+
+    s = Settings()
+    lag, block, n = s.lag.max_lag, s.stability.block_length, 150
+    kept = []
+    for seed in range(200):
+        idx = _block_indices(n, block, np.random.default_rng(seed))
+        kept.append(np.mean(idx[lag:] - idx[:-lag] == lag))
+    assert np.mean(kept) >= 0.6
+    idx = _block_indices(n, 10, np.random.default_rng(0))
+    assert np.mean(idx[10:] - idx[:-10] == 10) < 0.2  # the old default: only chance adjacencies of blocks
+
+
 def test_bootstrap_keeps_the_past_and_rebuilds_returns_from_whole_days():
     m = _toy_market()
     start = m.dates[20]

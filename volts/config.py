@@ -324,7 +324,8 @@ class StabilitySettings(_Section):
     """Stability selection (volts.stability): repeat the selection under a block bootstrap and fresh seeds."""
 
     runs: int = Field(0, ge=0, description="R repetitions; 0 = off (volts select --stability R overrides)")
-    block_length: int = Field(10, ge=1, description="decision: consecutive training days per bootstrap block")
+    block_length: int = Field(30, ge=1, description="decision: consecutive training days per bootstrap block "
+                                                        "(3 x lag.max_lag, so most lagged relations stay inside a block)")
     seed: int = Field(0, description="root seed of every run's bootstrap and stage seeds")
     threshold: float | None = Field(None, gt=0, le=1, description="keep only final pairs selected in at least "
                                                                   "this share of runs; None = off (the paper)")
