@@ -282,3 +282,56 @@ def test_regime_fit_memo_reuses_only_an_identical_fit(monkeypatch):
     assert (hit3, hit4) == (False, False) and len(calls) == 3
     fresh = real(market, random_state=0, tol=1e-6)
     pd.testing.assert_series_equal(first.regimes, fresh.regimes)
+
+
+# ------------------------------------------------------------------------------------- SQUAREM (EM speed-up)
+def _sorted_fit(fit, x):
+    """Parameters and posteriors of a 1-D fit with the components in ascending order of their means."""
+    order = np.argsort(fit.means_.ravel())
+    params = np.concatenate([fit.means_.ravel()[order], fit.variances[order], fit.weights_[order]])
+    return params, fit.predict_proba(x)[:, order]
+
+
+@pytest.mark.parametrize("window", ["paper", "planted"])
+def test_squarem_reaches_em_s_fixed_point_closer_than_plain_em(window, gmm_market):
+    """SQUAREM runs the same EM map, so it must land on the fixed point that EM reaches when run to a far tighter
+    tolerance (the optimum of that initialisation), and at the default tol it must stop at least as close to it as
+    plain EM does, in fewer EM steps. The reference is plain EM at tol 1e-13, which
+    test_one_dimensional_em_is_scikit_learns ties to scikit-learn."""
+    from volts.clustering import _fit_mixture_1d
+
+    market = gmm_market if window == "paper" else _regime_market(np.random.default_rng(11), PLANTED, n_days=200)
+    x = volatility_points(market).sort_index(level=["symbol", "date"]).to_numpy().mean(axis=1)
+    kw = dict(n_components=3, covariance_type="full", n_init=5, random_state=0)
+    optimum = _fit_mixture_1d(x, tol=1e-13, max_iter=200_000, **kw)
+    plain = _fit_mixture_1d(x, tol=1e-8, max_iter=10_000, **kw)
+    squarem = _fit_mixture_1d(x, tol=1e-8, max_iter=10_000, acceleration="squarem", **kw)
+    assert optimum.converged_ and plain.converged_ and squarem.converged_
+    p_opt, post_opt = _sorted_fit(optimum, x)
+    p_plain, post_plain = _sorted_fit(plain, x)
+    p_sq, post_sq = _sorted_fit(squarem, x)
+    assert np.abs(p_sq - p_opt).max() <= np.abs(p_plain - p_opt).max()
+    assert np.abs(post_sq - post_opt).max() <= np.abs(post_plain - post_opt).max()
+    assert np.abs(post_sq - post_opt).max() < 5e-3
+    # likelihood: never below plain EM's at the same tol, and within 1e-7 nats per point of the optimum
+    ll = lambda f: float(f.score_samples(x).mean())  # noqa: E731
+    assert ll(squarem) >= ll(plain) - 1e-12 and ll(optimum) - ll(squarem) < 1e-7
+    # fewer EM steps where EM is slow (the paper window: hundreds of steps); the planted bands converge in a few
+    assert squarem.n_iter_ <= plain.n_iter_ and (window == "planted" or squarem.n_iter_ < plain.n_iter_ / 2)
+
+
+def test_squarem_regimes_equal_plain_em_regimes(gmm_market, paper_clusters):
+    plain = cluster_volatility(gmm_market, em_acceleration="none")
+    assert paper_clusters.em_acceleration == "squarem" and plain.em_acceleration == "none"
+    assert paper_clusters.regimes.to_dict() == plain.regimes.to_dict()
+    assert set(paper_clusters.borderline) == set(plain.borderline)
+    np.testing.assert_allclose(paper_clusters.posteriors.to_numpy(), plain.posteriors.to_numpy(), atol=1e-2)
+    assert paper_clusters.to_dict()["em_acceleration"] == "squarem"
+    with pytest.raises(ConfigError, match="em_acceleration"):
+        cluster_volatility(gmm_market, em_acceleration="aitken")
+
+
+def test_squarem_respects_max_iter_and_reports_unconverged(gmm_market):
+    for cap in (1, 2, 3, 7, 40):  # the paper window needs about 140 SQUAREM EM steps at the default tol
+        c = cluster_volatility(gmm_market, max_iter=cap, n_init=1)
+        assert c.n_iter <= cap and not c.converged

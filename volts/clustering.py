@@ -22,7 +22,15 @@ Convergence and borderline stocks: EM stops when the change of the mean log-like
 handful of iterations, far from the optimum (issue 11), so volts' defaults are tight (``tol = 1e-8``,
 ``max_iter = 10000``). The result reports the log-likelihood at the end of EM, the iterations the kept
 initialisation used and ``converged`` exactly as ``GaussianMixture.converged_`` reports it for that
-initialisation. A stock's *assignment margin* is its mean posterior of the assigned regime minus the next
+initialisation (for SQUAREM, below: the same rule, checked at the start of each cycle).
+
+EM on these samples converges slowly: the components overlap, and plain EM at ``tol = 1e-8`` takes 500-1,600
+steps on the ten reference names and still stops measurably short of the optimum (on a 2023-09 window its
+posteriors were 0.05 away from those of EM run to ``tol = 1e-13``). The default ``em_acceleration = "squarem"``
+runs the same EM map through SQUAREM (Varadhan & Roland 2008): two EM steps give a direction and a step length,
+the extrapolated point is kept only if it is at least as likely, and the result is a fixed point of the same EM.
+On those windows it took 4-9x fewer EM steps and stopped 5-30x closer to the optimum (tests compare both with
+EM run to a far tighter tolerance). ``"none"`` is plain EM, step for step scikit-learn's. A stock's *assignment margin* is its mean posterior of the assigned regime minus the next
 largest; a stock whose margin is below ``borderline_margin`` is *borderline*: a small change of seed, sample or
 ordering may move it, and every report names it.
 
@@ -113,6 +121,8 @@ class VolatilityClusters:
         Assignment margin of each symbol: mean posterior of its regime minus the next largest mean posterior.
     borderline_margin : float
         Margin below which a symbol is borderline.
+    em_acceleration : str
+        ``"squarem"`` or ``"none"``: how EM was run (``"none"`` whenever scikit-learn fitted the mixture).
     """
 
     regimes: pd.Series
@@ -138,6 +148,7 @@ class VolatilityClusters:
     log_likelihood: float = float("nan")
     margins: pd.Series | None = None
     borderline_margin: float = 0.0
+    em_acceleration: str = "none"
 
     @property
     def borderline(self) -> tuple[str, ...]:
@@ -185,6 +196,7 @@ class VolatilityClusters:
             "margins": {} if self.margins is None else {str(s): float(m) for s, m in self.margins.items()},
             "borderline_margin": float(self.borderline_margin),
             "borderline": list(self.borderline),
+            "em_acceleration": self.em_acceleration,
         }
 
 
@@ -228,7 +240,7 @@ def _m_step_1d(x, resp, tied: bool, reg: float = 1e-6):
 
 
 def _fit_mixture_1d(x: np.ndarray, *, n_components: int, covariance_type: str, n_init: int, random_state: int,
-                    tol: float, max_iter: int) -> _Mixture1D:
+                    tol: float, max_iter: int, acceleration: str = "none") -> _Mixture1D:
     """EM for a one-dimensional Gaussian mixture, step for step as ``sklearn.mixture.GaussianMixture``.
 
     Same k-means initialisations (``KMeans(n_init=1)`` drawing from one ``RandomState(random_state)``), the same
@@ -237,10 +249,20 @@ def _fit_mixture_1d(x: np.ndarray, *, n_components: int, covariance_type: str, n
     but ``"tied"`` is a variance per component. Written out in numpy because scikit-learn's per-iteration overhead
     makes a tight tolerance (hundreds of iterations) cost about a minute on a loaded 2-core machine; the tests check
     that it returns scikit-learn's fit.
+
+    ``acceleration = "squarem"`` runs the same EM map through SQUAREM (Varadhan & Roland 2008, scheme S3 with the
+    step-length bounds and the monotonicity fall-back of their R package ``SQUAREM``): each cycle takes two EM
+    steps θ1 = F(θ0), θ2 = F(θ1), extrapolates θ' = θ0 + 2αr + α²v (r = θ1 - θ0, v = θ2 - 2θ1 + θ0,
+    α = |r| / |v| clipped to [1, step_max]) in the unconstrained coordinates (log weight, mean, log variance), and
+    keeps F(θ') when θ' is at least as likely as θ1, else θ2. The stopping rule is plain EM's, applied at the start
+    of each cycle: one EM step from θ0 changes the mean log-likelihood by less than ``tol``. The fixed points are
+    those of EM; ``n_iter_`` counts EM steps (E + M evaluations), so ``max_iter`` bounds the same work.
     """
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
+    if acceleration not in ("none", "squarem"):
+        raise ConfigError(f"unknown EM acceleration {acceleration!r}; expected 'none' or 'squarem'")
     x = np.asarray(x, dtype=float).ravel()
     rs = np.random.RandomState(random_state)
     tied = covariance_type == "tied"
@@ -250,54 +272,135 @@ def _fit_mixture_1d(x: np.ndarray, *, n_components: int, covariance_type: str, n
     dev = np.empty((k, n))
     dens = np.empty((k, n))
     total = np.empty(n)
+    sum_x2 = None
+
+    def em_step(w, mu, var):
+        """One EM step from (w, mu, var): the M-step's new parameters and the mean log-likelihood at the input."""
+        # E-step on densities (cheap); the log-sum-exp path only if every density of a point underflows.
+        # dens = exp(-0.5 * d * d / var) * (w / sqrt(2 pi var)),  d = x - mu   (k, n)
+        np.subtract(x[None, :], mu[:, None], out=dev)
+        np.multiply(-0.5, dev, out=dens)
+        np.multiply(dens, dev, out=dens)
+        np.divide(dens, var[:, None], out=dens)
+        np.exp(dens, out=dens)
+        np.multiply(dens, (w / np.sqrt(2 * np.pi * var))[:, None], out=dens)
+        np.sum(dens, axis=0, out=total)
+        if total.min() > 0:
+            resp_t = np.divide(dens, total, out=dens)
+            lower = float(np.log(total).mean())
+        else:
+            lj = (np.log(w)[None, :] - 0.5 * (np.log(2 * np.pi * var)[None, :] + dev.T ** 2 / var[None, :]))
+            norm = _logsumexp_rows(lj)
+            resp_t = np.exp(lj - norm[:, None]).T
+            lower = float(norm.mean())
+        nk = resp_t.sum(axis=1) + 10 * np.finfo(float).eps
+        mu = resp_t @ x / nk
+        if tied:
+            var = np.full(len(nk), (sum_x2 - np.sum(nk * mu * mu)) / nk.sum() + 1e-6)
+        else:
+            # var = (resp_t * dm * dm).sum(axis=1) / nk + 1e-6,  dm = x - mu (the new means)
+            np.subtract(x[None, :], mu[:, None], out=dev)
+            np.multiply(resp_t, dev, out=dens)
+            np.multiply(dens, dev, out=dens)
+            var = dens.sum(axis=1) / nk + 1e-6
+        return nk / n, mu, var, lower
+
+    if tied:
+        sum_x2 = np.sum(x * x)
+    # The k-means initialisations, in the order they draw from ``rs`` (EM draws nothing). One OpenMP thread:
+    # scikit-learn's Lloyd loop gives the same centres and labels, and two threads per process oversubscribe a
+    # 2-core machine running two selections (4x slower measured under load).
+    with threadpool_limits(1, user_api="openmp"):
+        inits = [KMeans(n_clusters=n_components, n_init=1, random_state=rs).fit(x[:, None]).labels_
+                 for _ in range(n_init)]
     best = None
-    for _ in range(n_init):
-        # One OpenMP thread: scikit-learn's Lloyd loop gives the same centres and labels, and two threads per
-        # process oversubscribe a 2-core machine running two selections (4x slower measured under load).
-        with threadpool_limits(1, user_api="openmp"):
-            labels = KMeans(n_clusters=n_components, n_init=1, random_state=rs).fit(x[:, None]).labels_
+    for labels in inits:
         resp = np.zeros((n, n_components))
         resp[np.arange(n), labels] = 1.0
         w, mu, var = _m_step_1d(x, resp, tied)
-        lower = -np.inf
-        converged = False
-        n_iter = 0
-        for n_iter in range(1, max_iter + 1):
-            prev = lower
-            # E-step on densities (cheap); the log-sum-exp path only if every density of a point underflows.
-            # dens = exp(-0.5 * d * d / var) * (w / sqrt(2 pi var)),  d = x - mu   (k, n)
-            np.subtract(x[None, :], mu[:, None], out=dev)
-            np.multiply(-0.5, dev, out=dens)
-            np.multiply(dens, dev, out=dens)
-            np.divide(dens, var[:, None], out=dens)
-            np.exp(dens, out=dens)
-            np.multiply(dens, (w / np.sqrt(2 * np.pi * var))[:, None], out=dens)
-            np.sum(dens, axis=0, out=total)
-            if total.min() > 0:
-                resp_t = np.divide(dens, total, out=dens)
-                lower = float(np.log(total).mean())
-            else:
-                lj = (np.log(w)[None, :] - 0.5 * (np.log(2 * np.pi * var)[None, :] + dev.T ** 2 / var[None, :]))
-                norm = _logsumexp_rows(lj)
-                resp_t = np.exp(lj - norm[:, None]).T
-                lower = float(norm.mean())
-            nk = resp_t.sum(axis=1) + 10 * np.finfo(float).eps
-            mu = resp_t @ x / nk
-            if tied:
-                var = np.full(len(nk), (np.sum(x * x) - np.sum(nk * mu * mu)) / nk.sum() + 1e-6)
-            else:
-                # var = (resp_t * dm * dm).sum(axis=1) / nk + 1e-6,  dm = x - mu (the new means)
-                np.subtract(x[None, :], mu[:, None], out=dev)
-                np.multiply(resp_t, dev, out=dens)
-                np.multiply(dens, dev, out=dens)
-                var = dens.sum(axis=1) / nk + 1e-6
-            w = nk / n
-            if abs(lower - prev) < tol:
-                converged = True
-                break
-        if best is None or lower > best[-1]:
-            best = (w, mu, var, n_iter, converged, lower)
+        if acceleration == "squarem":
+            fit = _squarem(em_step, w, mu, var, tol=tol, max_iter=max_iter)
+        else:
+            lower = -np.inf
+            converged = False
+            n_iter = 0
+            for n_iter in range(1, max_iter + 1):
+                prev = lower
+                w, mu, var, lower = em_step(w, mu, var)
+                if abs(lower - prev) < tol:
+                    converged = True
+                    break
+            fit = (w, mu, var, n_iter, converged, lower)
+        if best is None or fit[-1] > best[-1]:
+            best = fit
     return _Mixture1D(*best)
+
+
+def _squarem(em_step, w, mu, var, *, tol: float, max_iter: int):
+    """SQUAREM (Varadhan & Roland 2008, S3) around ``em_step``; see :func:`_fit_mixture_1d`.
+
+    Returns ``(w, mu, var, n_em_steps, converged, mean_log_likelihood)`` like the plain loop: the parameters after
+    the last EM step and the mean log-likelihood at that step's input.
+    """
+    def pack(w_, mu_, var_):
+        return np.concatenate([np.log(w_), mu_, np.log(var_)])
+
+    def unpack(p):
+        lw, m, lv = np.split(p, 3)
+        e = np.exp(lw - lw.max())
+        return e / e.sum(), m, np.exp(lv)
+
+    step_max, step_factor = 1.0, 4.0  # the R package's defaults (step.max0 = 1, mstep = 4)
+    n_iter, lower, converged = 0, -np.inf, False
+    # Two plain EM steps from the k-means start first. Extrapolating from the k-means M-step itself sent one of the
+    # 271 weekly reference windows (2019-12-13) into another local optimum, 3.2e-5 nats a point below plain EM's;
+    # started after two EM steps, SQUAREM ended at plain EM's optimum or above it on all 271 (see the tests).
+    for _ in range(2):
+        if n_iter >= max_iter:
+            break
+        prev = lower
+        w, mu, var, lower = em_step(w, mu, var)
+        n_iter += 1
+        if abs(lower - prev) < tol:
+            return w, mu, var, n_iter, True, lower
+    while n_iter < max_iter:
+        w1, mu1, var1, l0 = em_step(w, mu, var)
+        n_iter += 1
+        if n_iter >= max_iter:
+            w, mu, var, lower = w1, mu1, var1, l0
+            break
+        w2, mu2, var2, l1 = em_step(w1, mu1, var1)
+        n_iter += 1
+        lower = l1
+        if abs(l1 - l0) < tol:  # plain EM's rule at θ0
+            w, mu, var, converged = w2, mu2, var2, True
+            break
+        p0, p1, p2 = pack(w, mu, var), pack(w1, mu1, var1), pack(w2, mu2, var2)
+        r, v = p1 - p0, p2 - 2 * p1 + p0
+        norm_r, norm_v = float(np.sqrt(r @ r)), float(np.sqrt(v @ v))
+        w, mu, var = w2, mu2, var2  # plain EM's two steps unless the extrapolation is accepted below
+        if not norm_v > 0 or n_iter >= max_iter:
+            continue
+        alpha = min(max(norm_r / norm_v, 1.0), step_max)
+        if alpha <= 1.01:  # the extrapolation is (nearly) θ2 itself: keep θ2
+            if alpha == step_max:
+                step_max *= step_factor
+            continue
+        with np.errstate(all="ignore"):
+            wx, mux, varx = unpack(p0 + 2 * alpha * r + alpha * alpha * v)
+            if np.all(np.isfinite(wx)) and np.all(np.isfinite(mux)) and np.all(varx > 0) and np.all(
+                    np.isfinite(varx)):
+                w3, mu3, var3, lx = em_step(wx, mux, varx)
+                n_iter += 1
+            else:
+                lx = -np.inf
+        if np.isfinite(lx) and lx >= l1 and np.all(np.isfinite(w3)) and np.all(np.isfinite(var3)):
+            w, mu, var = w3, mu3, var3
+            if alpha == step_max:
+                step_max *= step_factor
+        elif alpha == step_max:
+            step_max = max(1.0, step_max / step_factor)
+    return w, mu, var, n_iter, converged, lower
 
 
 def volatility_points(market: MarketData, *, window: int = 20, periods_per_year: float = 252,
@@ -354,7 +457,7 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
                        estimators: Iterable[str] = CLUSTER_ESTIMATORS, covariance_type: str = "full",
                        n_init: int = 5, random_state: int = 0, exclude_dates=None,
                        features: str = "level", tol: float = 1e-8, max_iter: int = 10000,
-                       borderline_margin: float = 0.1) -> VolatilityClusters:
+                       borderline_margin: float = 0.1, em_acceleration: str = "squarem") -> VolatilityClusters:
     """Fit a three-component Gaussian mixture to the pooled log-volatility points and name the regimes.
 
     Parameters
@@ -386,6 +489,11 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
     borderline_margin : float, default 0.1
         A symbol whose assignment margin (assigned mean posterior minus the next largest) is below this is
         reported as borderline; 0 flags none.
+    em_acceleration : {"squarem", "none"}, default "squarem"
+        ``"squarem"``: the one-dimensional ("level") EM runs through SQUAREM (Varadhan & Roland 2008), which
+        reaches the same fixed point in 4-9x fewer EM steps and, at the same ``tol``, stops closer to it (see the
+        module docstring); ``"none"``: plain EM, step for step scikit-learn's. The 4-D ``"estimators"`` space
+        always uses scikit-learn's plain EM.
 
     Returns
     -------
@@ -414,6 +522,8 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
         raise ConfigError(f"clustering.tol must be > 0 (got {tol!r})")
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ConfigError(f"clustering.max_iter must be an integer >= 1 (got {max_iter!r})")
+    if em_acceleration not in ("squarem", "none"):
+        raise ConfigError(f"clustering.em_acceleration must be 'squarem' or 'none' (got {em_acceleration!r})")
     if not 0 <= borderline_margin <= 1:
         raise ConfigError(f"clustering.borderline_margin must lie in [0, 1] (got {borderline_margin!r})")
     symbols = market.symbols
@@ -442,7 +552,8 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
     x = points.to_numpy().mean(axis=1, keepdims=True) if features == "level" else points.to_numpy()
     if x.shape[1] == 1:  # the default "level" space: the same EM as scikit-learn, without its overhead
         gmm = _fit_mixture_1d(x, n_components=n_comp, covariance_type=covariance_type, n_init=int(n_init),
-                              random_state=int(random_state), tol=float(tol), max_iter=int(max_iter))
+                              random_state=int(random_state), tol=float(tol), max_iter=int(max_iter),
+                              acceleration=em_acceleration)
     else:
         gmm = GaussianMixture(n_components=n_comp, covariance_type=covariance_type, n_init=int(n_init),
                               random_state=int(random_state), tol=float(tol), max_iter=int(max_iter)).fit(x)
@@ -476,4 +587,5 @@ def cluster_volatility(market: MarketData, *, window: int = 20, periods_per_year
         end=pd.Timestamp(dates.max()), window=int(window), random_state=int(random_state),
         covariance_type=covariance_type, n_init=int(n_init), converged=bool(gmm.converged_), features=features,
         tol=float(tol), max_iter=int(max_iter), n_iter=int(gmm.n_iter_), log_likelihood=log_likelihood,
-        margins=margins, borderline_margin=float(borderline_margin))
+        margins=margins, borderline_margin=float(borderline_margin),
+        em_acceleration=em_acceleration if x.shape[1] == 1 else "none")

@@ -214,6 +214,9 @@ class ClusteringSettings(_Section):
     max_iter: int = Field(10000, ge=1, description="maximum EM iterations per initialisation")
     borderline_margin: float = Field(0.1, ge=0, le=1, description="a stock whose assigned mean posterior exceeds "
                                                                   "the next largest by less is borderline")
+    em_acceleration: Literal["squarem", "none"] = Field(
+        "squarem", description="'squarem' = the 1-D EM accelerated by SQUAREM (Varadhan & Roland 2008; same fixed "
+                               "points, fewer steps); 'none' = plain EM, step for step scikit-learn's")
 
     @model_validator(mode="after")
     def _known_metric(self) -> "ClusteringSettings":

@@ -317,9 +317,11 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
     else:
         L += [_table(["symbol", "regime", "P(low)", "P(mid)", "P(high)", "margin", ""], rows), ""]
     if "n_iter" in vc:
-        L.append(f"EM: log-likelihood {vc['log_likelihood']:.2f} after {vc['n_iter']} iterations (tol "
+        accel = (" accelerated by SQUAREM (iterations = EM steps)" if vc.get("em_acceleration") == "squarem"
+                 else "")
+        L.append(f"EM{accel}: log-likelihood {vc['log_likelihood']:.2f} after {vc['n_iter']} iterations (tol "
                  f"{vc['tol']:g}, max {vc['max_iter']}), converged = {str(vc['converged']).lower()} (scikit-learn's "
-                 f"flag for the kept initialisation). Margin = assigned mean posterior minus the runner-up; below "
+                 f"rule for the kept initialisation). Margin = assigned mean posterior minus the runner-up; below "
                  f"{vc['borderline_margin']:g} a stock is borderline: "
                  + (", ".join(sorted(borderline)) if borderline else "none") + ".")
         L.append("")

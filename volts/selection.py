@@ -350,7 +350,7 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
                                window=v.window, periods_per_year=v.periods_per_year, estimators=c.estimators,
                                covariance_type=c.covariance_type, n_init=c.n_init, random_state=c.random_state,
                                exclude_dates=exclude, features=c.features, tol=c.tol, max_iter=c.max_iter,
-                               borderline_margin=c.borderline_margin)
+                               borderline_margin=c.borderline_margin, em_acceleration=c.em_acceleration)
     if not clusters.converged:
         warnings.append(f"volatility clustering: EM did not converge within {clusters.max_iter} iterations "
                         f"(tol {clusters.tol:g}); raise clustering.max_iter")

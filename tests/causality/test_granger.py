@@ -188,6 +188,31 @@ def test_adf_check_matches_statsmodels_and_warning_text(train_market):
     assert note is not None and "A (p=0.500)" in note and "levels" not in note
 
 
+@pytest.mark.parametrize("kind", ["random_walk", "ar1", "gbm_prices", "i2_plus_noise"])
+def test_adf_p_value_equals_statsmodels_adfuller_on_many_series(kind):
+    """volts' ADF (one QR for the AIC lag search) gives ``adfuller(autolag="AIC")``'s p-value on series of every
+    length from 12 to 400 days, stationary and not."""
+    from volts.causality.granger import _adf_pvalue
+
+    rng = np.random.default_rng(["random_walk", "ar1", "gbm_prices", "i2_plus_noise"].index(kind))
+    for _ in range(60):
+        n = int(rng.integers(12, 400))
+        e = rng.normal(size=n)
+        if kind == "random_walk":
+            x = 100 + np.cumsum(e)
+        elif kind == "ar1":
+            x = np.zeros(n)
+            for t in range(1, n):
+                x[t] = 0.7 * x[t - 1] + e[t]
+        elif kind == "gbm_prices":
+            x = 50 * np.exp(np.cumsum(0.02 * e))
+        else:
+            x = 0.01 * np.cumsum(np.cumsum(e)) + e
+        assert _adf_pvalue(x) == pytest.approx(adfuller(x, autolag="AIC", result_object=False)[1], abs=1e-9), n
+    with pytest.raises(ValueError, match="too short"):  # statsmodels' own rule and message, below 4 days
+        _adf_pvalue(np.array([1.0, 3.0, 2.0]))
+
+
 def test_granger_figure_is_written(tmp_path, train_market):
     from volts.figures.causality import plot_granger_pvalues
 

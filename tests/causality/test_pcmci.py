@@ -133,3 +133,21 @@ def test_parcorr_statistic_is_scipys_pearsonr_bitwise():
         y = rng.uniform(-1, 1) * x + rng.normal(size=n)
         assert _pearson_r(x, y) == stats.pearsonr(x, y)[0]
     assert np.isnan(_pearson_r(np.ones(10), rng.normal(size=10)))
+
+
+def test_parcorr_p_value_is_tigramites_bitwise():
+    """The p-value of volts' ParCorr subclass is tigramite's ``ParCorr.get_analytic_significance`` (which calls
+    ``scipy.stats.t.sf``), float for float, including its NaN and |r| = 1 edge cases."""
+    from tigramite.independence_tests.parcorr import ParCorr
+
+    from volts.causality.pcmci import _parcorr
+
+    ours, ref = _parcorr(), ParCorr()
+    rng = np.random.default_rng(8)
+    for _ in range(2000):
+        r = float(rng.uniform(-1, 1)) ** int(rng.integers(1, 8))
+        T, dim = int(rng.integers(5, 500)), int(rng.integers(2, 12))
+        a, b = ours.get_analytic_significance(r, T, dim, None), ref.get_analytic_significance(r, T, dim, None)
+        assert a == b or (np.isnan(a) and np.isnan(b)), (r, T, dim, a, b)
+    assert ours.get_analytic_significance(1.0, 100, 3, None) == ref.get_analytic_significance(1.0, 100, 3, None) == 0
+    assert np.isnan(ours.get_analytic_significance(0.3, 3, 3, None))
