@@ -96,3 +96,12 @@ def test_stability_selection_end_to_end_is_reproducible():
     assert all(p.count == sum(p.lags.values()) for p in a.pairs)
     b = stability_selection(market, settings, runs=2)
     assert a.to_dict() == b.to_dict()
+    assert a.warnings == ()  # the default block (30) is 3 x lag.max_lag (10)
+    short = stability_selection(market, settings.override(**{"stability.block_length": 12}), runs=1)
+    assert len(short.warnings) == 1 and "block_length 12 < 3 x lag.max_lag (30)" in short.warnings[0]
+    assert "about 17% of days" in short.warnings[0]  # 1 - 10/12
+    from volts.selection import run_selection
+    from volts.stability import with_stability
+
+    sel = with_stability(run_selection(market, settings), short)
+    assert sel.warnings[-1] == short.warnings[0] and short.to_dict()["warnings"] == list(short.warnings)

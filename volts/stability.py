@@ -26,6 +26,8 @@ Künsch, H. R. (1989). The jackknife and the bootstrap for general stationary ob
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
@@ -143,6 +145,8 @@ class StabilityResult:
         Runs in which the pipeline stopped, by message (they selected nothing).
     candidates : dict of str to float
         Share of runs in which each symbol was a mid-volatility candidate.
+    warnings : tuple of str
+        Settings that weaken the measurement (a block shorter than 3 x ``lag.max_lag``).
     """
 
     runs: int
@@ -152,6 +156,7 @@ class StabilityResult:
     pairs: tuple[PairStability, ...]
     failed: dict[str, int]
     candidates: dict[str, float]
+    warnings: tuple[str, ...] = ()
 
     def share(self, leader: str, follower: str) -> float:
         """Share of runs that selected leader -> follower (0 if never)."""
@@ -163,7 +168,7 @@ class StabilityResult:
     def to_dict(self) -> dict:
         return {"runs": int(self.runs), "block_length": int(self.block_length), "seed": int(self.seed),
                 "threshold": self.threshold, "pairs": [p.to_dict() for p in self.pairs],
-                "failed": dict(self.failed), "candidates": dict(self.candidates)}
+                "failed": dict(self.failed), "candidates": dict(self.candidates), "warnings": list(self.warnings)}
 
     def summary(self, limit: int = 12) -> str:
         lines = [f"stability over {self.runs} runs (moving-block bootstrap of the training days, block "
@@ -256,7 +261,23 @@ def stability_selection(market: MarketData, settings, *, asof: dt.date | None = 
     else:
         results = [r for _, r in executor.map(stability_run, tasks, label="stability runs", market=market,
                                               settings=settings, asof=asof)]
-    return summarise_runs(results, runs=runs, block_length=st.block_length, seed=st.seed, threshold=st.threshold)
+    result = summarise_runs(results, runs=runs, block_length=st.block_length, seed=st.seed, threshold=st.threshold)
+    return dataclasses.replace(result, warnings=block_length_warnings(st.block_length, settings.lag.max_lag))
+
+
+def block_length_warnings(block_length: int, max_lag: int) -> tuple[str, ...]:
+    """A warning when bootstrap blocks are shorter than 3 x the longest lag tested (empty tuple otherwise).
+
+    A lag-L relation survives a moving-block bootstrap only where day t and day t - L fall in the same block, a
+    share of about 1 - L / block: below 3 x L more than a third of the longest-lag relations are broken, and the
+    stability shares of long-lag pairs come out too low (README, "Block length").
+    """
+    if block_length >= 3 * max_lag:
+        return ()
+    kept = max(0.0, 1.0 - max_lag / block_length)
+    return (f"stability: block_length {block_length} < 3 x lag.max_lag ({3 * max_lag}); a lag-{max_lag} relation "
+            f"survives the bootstrap on only about {kept:.0%} of days, so long-lag pairs look less stable than they "
+            f"are (set stability.block_length >= {3 * max_lag})",)
 
 
 def summarise_runs(results: list[dict], *, runs: int, block_length: int, seed: int,
@@ -318,4 +339,5 @@ def with_stability(selection, stability: StabilityResult):
         funnel = funnel + (FunnelStep("stability", len(selection.pairs), len(kept)),)
         for name in dropped:
             reasons[name] = "stability"
-    return dataclasses.replace(selection, pairs=tuple(kept), funnel=funnel, dropped=reasons, stability=payload)
+    return dataclasses.replace(selection, pairs=tuple(kept), funnel=funnel, dropped=reasons, stability=payload,
+                               warnings=tuple(selection.warnings) + tuple(stability.warnings))
