@@ -345,8 +345,10 @@ def _squarem(em_step, w, mu, var, *, tol: float, max_iter: int):
     def pack(w_, mu_, var_):
         return np.concatenate([np.log(w_), mu_, np.log(var_)])
 
+    k = len(w)
+
     def unpack(p):
-        lw, m, lv = np.split(p, 3)
+        lw, m, lv = p[:k], p[k:2 * k], p[2 * k:]
         e = np.exp(lw - lw.max())
         return e / e.sum(), m, np.exp(lv)
 
