@@ -306,7 +306,8 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
     asof = _to_date(asof)
     windows = settings.windows.shifted(asof)
     t0 = time.perf_counter()
-    sub, report = load_universe(settings.data, asof=asof, start=earliest_start(windows), end=asof)
+    sub, report = load_universe(settings.data, asof=asof, start=earliest_start(windows), end=asof,
+                                zero_range_run=settings.volatility.window)
     load_seconds = time.perf_counter() - t0
     week_settings = settings.override(**{"data.universe": list(report.usable)})
     record = select_week(sub, week_settings, asof)

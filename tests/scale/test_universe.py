@@ -75,6 +75,42 @@ def test_quarantine_excludes_bad_and_incomplete_symbols_with_reasons(tmp_path, f
         load_universe(data.model_copy(update={"on_bad_symbol": "error"}), asof=END, start=START, end=END)
 
 
+def test_stale_quotes_are_quarantined_instead_of_stopping_the_selection(tmp_path, folder):
+    """A member whose window holds a run of bars with high == low (stale quotes, like AMCR's pre-listing series
+    in ../shared/data/sp500) makes every range-based volatility zero and stopped the whole selection (a weekly
+    S&P walk-forward lost 6 of 21 weeks to one file). With "exclude" it leaves with rule zero_range_run."""
+    lines = (folder / "IBM.csv").read_text().splitlines()
+    flat_from = next(k for k, line in enumerate(lines) if line.startswith("2021-04-01,"))
+    for k in range(flat_from, flat_from + 20):
+        d, o, h, lo, c, a, v = lines[k].split(",")
+        lines[k] = ",".join([d, c, c, c, c, a, "0"])
+    (folder / "IBM.csv").write_text("\n".join(lines) + "\n")
+    membership = _write_membership(tmp_path / "m.csv", [(s, "1996-01-02", "") for s in ("MSFT", "IBM", "INTC")])
+    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
+    _, report = load_universe(data, asof=END, start=START, end=END, zero_range_run=20)
+    why = {e.symbol: e for e in report.excluded}
+    assert report.usable == ("INTC", "MSFT")
+    assert why["IBM"].rule == "zero_range_run" and why["IBM"].quarantined and why["IBM"].date == "2021-04-01"
+    assert "20 consecutive bars with high == low from 2021-04-01" in why["IBM"].message
+    _, longer = load_universe(data, asof=END, start=START, end=END, zero_range_run=21)  # run shorter than a window
+    assert "IBM" in longer.usable
+    _, unchecked = load_universe(data, asof=END, start=START, end=END)
+    assert "IBM" in unchecked.usable
+
+
+def test_first_zero_range_run():
+    import numpy as np
+
+    from volts.data.universe import _first_zero_range_run
+
+    hi = np.array([2, 1, 1, 1, 3, 1, 1, 1, 1, 2.0])
+    lo = np.array([1, 1, 1, 1, 2, 1, 1, 1, 1, 1.0])
+    assert _first_zero_range_run(hi, lo, 3) == (1, 3)
+    assert _first_zero_range_run(hi, lo, 4) == (5, 4)
+    assert _first_zero_range_run(hi, lo, 5) is None
+    assert _first_zero_range_run(np.ones(4), np.ones(4), 4) == (0, 4)
+
+
 def test_suspected_ticker_reuse_is_excluded(tmp_path, folder):
     # OLD's file starts 2012, after the other files' first bar (the data floor): a spell from 1999 is suspect
     shutil.copy(folder / "MSFT.csv", folder / "OLD.csv")

@@ -82,7 +82,8 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     if d.membership or d.on_bad_symbol == "exclude":  # per-symbol path: point-in-time members / quarantine
         from volts.data.universe import load_universe
 
-        market, coverage = load_universe(d, asof=windows.asof, start=earliest_start(windows), end=windows.asof)
+        market, coverage = load_universe(d, asof=windows.asof, start=earliest_start(windows), end=windows.asof,
+                                         zero_range_run=settings.volatility.window)
         progress("data", coverage.coverage_line())
         for e in coverage.quarantined:
             console.print(f"excluded: {e}", markup=False)

@@ -225,8 +225,23 @@ def _exclusion_from(exc: DataError, symbol: str, file: str | None) -> Exclusion:
     return Exclusion(symbol, getattr(exc, "rule", "invalid"), text, file, None)
 
 
+def _first_zero_range_run(high, low, min_length: int) -> tuple[int, int] | None:
+    """(first index, length) of the first run of at least ``min_length`` bars with high == low, else None."""
+    import numpy as np
+
+    flat = np.concatenate([[False], np.asarray(high) == np.asarray(low), [False]])
+    edges = np.flatnonzero(np.diff(flat.astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    long = np.flatnonzero(ends - starts >= min_length)
+    if not long.size:
+        return None
+    i = long[0]
+    return int(starts[i]), int(ends[i] - starts[i])
+
+
 def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
-                  symbols: list[str] | None = None) -> tuple[MarketData, UniverseReport]:
+                  symbols: list[str] | None = None, zero_range_run: int | None = None
+                  ) -> tuple[MarketData, UniverseReport]:
     """Validated bars of the universe of ``asof``, bad or incomplete symbols excluded and reported.
 
     Parameters
@@ -239,6 +254,11 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
         Window every usable member must cover (the selection's earliest window start .. asof).
     symbols : list of str, optional
         Override the universe (e.g. the synthetic market's symbols).
+    zero_range_run : int, optional
+        With ``on_bad_symbol = "exclude"``: a member with this many consecutive bars whose high equals their low
+        (no trading range: stale quotes, as in some pre-listing series) is excluded with rule
+        ``zero_range_run``. Pass the volatility window: over such a run every range-based estimator is zero and its
+        log undefined, so the member would stop the whole selection. None: no such check.
 
     Returns
     -------
@@ -368,6 +388,19 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
             if len(extra):
                 off_calendar[symbol] = int(len(extra))
                 checked[symbol] = md._map(lambda df: df.loc[calendar])
+    if exclude and zero_range_run:
+        for symbol in list(checked):
+            md = checked[symbol]
+            run = _first_zero_range_run(md.high[symbol].to_numpy(), md.low[symbol].to_numpy(), zero_range_run)
+            if run is not None:
+                first, length = run
+                day = md.dates[first].date()
+                del checked[symbol]
+                excluded[symbol] = Exclusion(
+                    symbol, "zero_range_run",
+                    f"{length} consecutive bars with high == low from {day} (no trading range: stale quotes?); "
+                    f"a {zero_range_run}-bar volatility window inside them is zero and its log undefined",
+                    files.get(symbol), day.isoformat())
     usable = [s for s in symbols if s in checked]
     order = {s: i for i, s in enumerate(symbols)}
     exclusions = tuple(sorted(excluded.values(), key=lambda e: order.get(e.symbol, len(order))))
