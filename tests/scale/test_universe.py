@@ -96,6 +96,13 @@ def test_stale_quotes_are_quarantined_instead_of_stopping_the_selection(tmp_path
     assert "IBM" in longer.usable
     _, unchecked = load_universe(data, asof=END, start=START, end=END)
     assert "IBM" in unchecked.usable
+    # only the bars from zero_range_since count (the GMM window: where the volatility estimators run)
+    _, later = load_universe(data, asof=END, start=START, end=END, zero_range_run=20,
+                             zero_range_since=dt.date(2021, 4, 2))
+    assert "IBM" in later.usable
+    _, same = load_universe(data, asof=END, start=START, end=END, zero_range_run=20,
+                            zero_range_since=dt.date(2021, 4, 1))
+    assert "IBM" not in same.usable
 
 
 def test_first_zero_range_run():

@@ -83,7 +83,8 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
         from volts.data.universe import load_universe
 
         market, coverage = load_universe(d, asof=windows.asof, start=earliest_start(windows), end=windows.asof,
-                                         zero_range_run=settings.volatility.window)
+                                         zero_range_run=settings.volatility.window,
+                                         zero_range_since=windows.gmm_start)
         progress("data", coverage.coverage_line())
         for e in coverage.quarantined:
             console.print(f"excluded: {e}", markup=False)

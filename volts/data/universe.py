@@ -240,8 +240,8 @@ def _first_zero_range_run(high, low, min_length: int) -> tuple[int, int] | None:
 
 
 def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
-                  symbols: list[str] | None = None, zero_range_run: int | None = None
-                  ) -> tuple[MarketData, UniverseReport]:
+                  symbols: list[str] | None = None, zero_range_run: int | None = None,
+                  zero_range_since=None) -> tuple[MarketData, UniverseReport]:
     """Validated bars of the universe of ``asof``, bad or incomplete symbols excluded and reported.
 
     Parameters
@@ -259,6 +259,9 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
         (no trading range: stale quotes, as in some pre-listing series) is excluded with rule
         ``zero_range_run``. Pass the volatility window: over such a run every range-based estimator is zero and its
         log undefined, so the member would stop the whole selection. None: no such check.
+    zero_range_since : date-like, optional
+        Check only the bars from this date (the GMM window's start: the span the volatility estimators see);
+        default all loaded bars.
 
     Returns
     -------
@@ -391,10 +394,13 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     if exclude and zero_range_run:
         for symbol in list(checked):
             md = checked[symbol]
-            run = _first_zero_range_run(md.high[symbol].to_numpy(), md.low[symbol].to_numpy(), zero_range_run)
+            keep = md.dates >= pd.Timestamp(zero_range_since) if zero_range_since is not None else slice(None)
+            dates = md.dates[keep]
+            run = _first_zero_range_run(md.high[symbol].to_numpy()[keep], md.low[symbol].to_numpy()[keep],
+                                        zero_range_run)
             if run is not None:
                 first, length = run
-                day = md.dates[first].date()
+                day = dates[first].date()
                 del checked[symbol]
                 excluded[symbol] = Exclusion(
                     symbol, "zero_range_run",
