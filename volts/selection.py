@@ -157,7 +157,7 @@ class Selection:
                 granger["tests"] = [t for t in granger["tests"] if (t["leader"], t["follower"]) in kept]
                 granger["tests_file"] = "granger_tests.parquet"
             if self.granger_scan is not None:
-                scan = {k: v for k, v in self.granger_scan.to_dict().items() if k != "tests"}
+                scan = self.granger_scan.to_dict(tests=False)
                 scan["file"] = "granger_pvalues.parquet"
             if pcmci is not None:
                 pcmci = {k: v for k, v in pcmci.items() if k not in ("val_matrix", "p_matrix")}

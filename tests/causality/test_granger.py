@@ -120,6 +120,10 @@ def test_df_guard_skips_exactly_the_lags_without_enough_residual_df():
     d = scan.to_dict()
     json.dumps(d)
     assert d["tests"][0]["p"][d["lags"].index(expected_skipped[0])] is None
+    row = scan.pvalues.loc[(d["tests"][0]["leader"], d["tests"][0]["follower"])]
+    assert [p for p in d["tests"][0]["p"] if p is not None] == [float(p) for p in row.dropna()]
+    summary = scan.to_dict(tests=False)   # what a large selection keeps (the table goes to Parquet)
+    assert "tests" not in summary and summary == {k: v for k, v in d.items() if k != "tests"}
     # the last evaluated lag agrees with statsmodels too (few residual df)
     l = scan.evaluated_lags[-1]
     ref = grangercausalitytests(frame[["Y", "X"]].to_numpy(), [l])[l][0]["ssr_ftest"][1]
