@@ -326,8 +326,6 @@ def stability_dict_for(selection_pairs, stability: StabilityResult) -> dict[str,
 def with_stability(selection, stability: StabilityResult):
     """The selection with its ``stability`` table attached and, when a threshold is set, the final pairs below it
     removed (recorded in ``dropped`` as ``"stability"`` and as a funnel step)."""
-    import dataclasses
-
     from volts.selection import FunnelStep
 
     kept, dropped = apply_threshold(selection.pairs, stability)

@@ -54,11 +54,6 @@ _COLLINEAR_RTOL = 1e-10
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _none_if_nan(x: float) -> float | None:
-    x = float(x)
-    return None if not np.isfinite(x) else x
-
-
 def _date_str(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat()

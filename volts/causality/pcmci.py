@@ -244,10 +244,10 @@ def _parcorr_p_value(value: float, dof: int) -> float:
 def _parcorr():
     """tigramite's ``ParCorr`` with the correlation of the residuals taken by :func:`_pearson_r`.
 
-    Same residuals (tigramite's ``_get_single_residuals``), same analytic significance, same everything else: only
-    the ``scipy.stats.pearsonr`` call, about 1 ms each and most of PCMCI's time on ten names (thousands of tests a
-    selection), and the ``scipy.stats.t.sf`` call of the p-value (:func:`_parcorr_p_value`) are replaced. ``tests/causality/test_pcmci.py`` checks values and p-values against tigramite's own
-    ``ParCorr`` to 1e-12.
+    Same residuals (tigramite's ``_get_single_residuals``), same everything else: only the ``scipy.stats.pearsonr``
+    call, about 1 ms each and most of PCMCI's time on ten names (thousands of tests a selection), and the
+    ``scipy.stats.t.sf`` call of the p-value (:func:`_parcorr_p_value`) are replaced.
+    ``tests/causality/test_pcmci.py`` checks values and p-values against tigramite's own ``ParCorr`` to 1e-12.
     """
     from tigramite.independence_tests.parcorr import ParCorr
 
