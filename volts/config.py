@@ -261,6 +261,9 @@ class PcmciSettings(_Section):
                             "Granger-kept links plus each series' own lags, bounded conditioning sets; "
                             "'auto': 'all' when the rows suffice, else 'granger'")
     max_conds_dim: int = Field(10, ge=1, description="'granger' links: largest conditioning set of a test")
+    engine: Literal["native", "tigramite"] = Field(
+        "native", description="full PCMCI: 'native' = tigramite's algorithm on one lagged matrix (same values "
+                              "to ~1e-14, 5-9x faster); 'tigramite' = tigramite.pcmci.PCMCI itself")
 
 
 class EntropySettings(_Section):

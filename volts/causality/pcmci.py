@@ -34,6 +34,7 @@ rule. It keeps the stage to one level, is deterministic and fast; tigramite's al
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
@@ -241,6 +242,19 @@ def _parcorr_p_value(value: float, dof: int) -> float:
     return special.stdtr(dof, -np.abs(t)) * 2
 
 
+def _parcorr_p_values(values: np.ndarray, dof: int) -> np.ndarray:
+    """:func:`_parcorr_p_value` of many partial correlations with the same degrees of freedom (same floats)."""
+    from scipy import special
+
+    values = np.asarray(values, dtype=float)
+    if dof < 1:
+        return np.full(values.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = values * np.sqrt(dof / (1.0 - values * values))
+    p = special.stdtr(dof, -np.abs(t)) * 2
+    return np.where(np.abs(np.abs(values) - 1.0) <= sys.float_info.min, 0.0, p)
+
+
 def _parcorr():
     """tigramite's ``ParCorr`` with the correlation of the residuals taken by :func:`_pearson_r`.
 
@@ -261,6 +275,105 @@ def _parcorr():
             return _parcorr_p_value(value, T - dim)
 
     return _FastParCorr()
+
+
+def _native_pcmci(values: np.ndarray, tau_max: int, pc_alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """PCMCI with ParCorr, lags 1 .. tau_max: tigramite's algorithm, re-implemented on one matrix of lagged series.
+
+    Same algorithm, step for step, as ``PCMCI(dataframe, ParCorr()).run_pcmci(tau_min=1, tau_max=tau_max,
+    pc_alpha=pc_alpha)`` with tigramite's other defaults (``max_conds_dim``, ``max_conds_py``, ``max_conds_px``
+    unbounded, ``max_combinations = 1``):
+
+    * rows t = 2 tau_max .. n-1 for every test (tigramite's ``cut_off = "2xtau_max"``), T = n - 2 tau_max;
+    * PC1 (``_run_pc_stable_single``), per target j: candidate parents (i, -tau) in variable-major, lag-ascending
+      order; at condition dimension d = 0, 1, ... each candidate is tested given the first d *other* candidates
+      of the current list, a candidate with p > pc_alpha is removed after the whole level (PC-stable), and the
+      survivors are re-sorted by their smallest |partial correlation| so far (stable sort: ties keep their
+      first-test order); it stops when fewer than d + 1 candidates are left;
+    * MCI (``_run_mci_or_variants``): every link (i, -tau) -> j given the PC1 parents of j without the link, then
+      the PC1 parents of i shifted back by tau that are not already in the set;
+    * a test (``ParCorr.run_test``): rows of the array that are exactly constant are dropped (X or Y constant:
+      value 0, p = 1, not dependent); the residuals of X and of Y regressed (least squares, no intercept) on the
+      conditions, all standardised over the T rows; value = their Pearson correlation; p = the two-sided Student
+      t p-value with T - 2 - |Z| degrees of freedom (:func:`_parcorr_p_value`).
+
+    What differs is only the arithmetic: the lagged series are built and standardised once, and both residuals
+    come from one least-squares solve with two right-hand sides, instead of tigramite's per-test array assembly,
+    hashing and two solves (about 0.4 s a ten-name selection, most of it bookkeeping). Values and p-values agree
+    with tigramite to about 1e-14 (``tests/causality/test_pcmci.py`` checks 1e-12 and identical parent sets on
+    random and market data); a decision could differ only for a p-value within that distance of ``pc_alpha``.
+
+    Returns val, p of shape (N, N, tau_max + 1) (slot tau = 0 untested: 0 and 1).
+    """
+    n, N = values.shape
+    cut = 2 * tau_max
+    T = n - cut
+    width = cut + 1                                     # lags 0 .. 2 tau_max of every series
+    raw = np.empty((T, N * width))
+    for lag in range(width):                           # column k * width + lag = series k shifted back by lag
+        raw[:, lag::width] = values[cut - lag:n - lag, :]
+    sd = raw.std(axis=0)
+    constant = sd == 0.0
+    std = (raw - raw.mean(axis=0)) / np.where(constant, 1.0, sd)
+
+    def column(node: tuple[int, int]) -> int:
+        return node[0] * width - node[1]               # node = (variable, -lag)
+
+    def tests(xs: list, y: tuple[int, int], conds: list) -> tuple[np.ndarray, np.ndarray]:
+        """Values and p-values of xs[k] _|_ y | conds for every k: one projection for all of them."""
+        cy = column(y)
+        cx = np.array([column(x) for x in xs])
+        value, p = np.zeros(len(xs)), np.ones(len(xs))
+        live = ~constant[cx]
+        if constant[cy] or not live.any():
+            return value, p
+        cz = [c for c in map(column, conds) if not constant[c]]
+        ends = std[:, np.concatenate(([cy], cx[live]))]
+        if cz:
+            Z = std[:, cz]
+            ends = ends - Z @ np.linalg.lstsq(Z, ends, rcond=None)[0]
+        ends = ends - ends.mean(axis=0)
+        ss = np.einsum("ij,ij->j", ends, ends)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.clip(ends[:, 1:].T @ ends[:, 0] / np.sqrt(ss[1:] * ss[0]), -1.0, 1.0)
+        value[live] = r
+        p[live] = _parcorr_p_values(r, T - 2 - len(cz))
+        return value, p
+
+    candidates = [(i, -tau) for i in range(N) for tau in range(1, tau_max + 1)]
+    max_dim = N * tau_max
+    parents: dict[int, list] = {}
+    for j in range(N):
+        current = list(candidates)
+        smallest: dict = {}
+        for dim in range(max_dim + 1):
+            if len(current) - 1 < dim:
+                break
+            # the first dim candidates are tested given the first dim + 1 without themselves; all the others
+            # given the first dim: one shared set
+            value = np.empty(len(current))
+            pval = np.empty(len(current))
+            for k in range(dim):
+                value[k:k + 1], pval[k:k + 1] = tests([current[k]], (j, 0), current[:k] + current[k + 1:dim + 1])
+            value[dim:], pval[dim:] = tests(current[dim:], (j, 0), current[:dim])
+            removed = []
+            for node, v, p in zip(current, value, pval):
+                smallest[node] = min(abs(float(v)), smallest.get(node, np.inf))
+                if not p <= pc_alpha:                   # NaN p (no degrees of freedom) is not dependent either
+                    removed.append(node)
+            for node in removed:
+                del smallest[node]
+            current = sorted(smallest, key=lambda k: abs(smallest[k]), reverse=True)
+        parents[j] = current
+    val = np.zeros((N, N, tau_max + 1))
+    pm = np.ones((N, N, tau_max + 1))
+    for j in range(N):
+        for i, tau in candidates:
+            conds = [c for c in parents[j] if c != (i, tau)]
+            conds += [c for c in ((k, tau + lag) for k, lag in parents[i]) if c not in conds]
+            value, p = tests([(i, tau)], (j, 0), conds)
+            val[i, j, -tau], pm[i, j, -tau] = value[0], p[0]
+    return val, pm
 
 
 def _lagged(values: np.ndarray, names: list[str], tau_max: int, pc_alpha: float,
@@ -314,7 +427,8 @@ def _contemporaneous(values: np.ndarray, tau_max: int) -> tuple[np.ndarray, np.n
 def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05,
                  min_abs_partial_corr: float = 0.15,
                  mode: Literal["lagged", "contemporaneous"] = "lagged",
-                 links: Iterable[tuple[str, str]] | None = None, max_conds_dim: int = 10) -> PcmciResult:
+                 links: Iterable[tuple[str, str]] | None = None, max_conds_dim: int = 10,
+                 engine: Literal["native", "tigramite"] = "native") -> PcmciResult:
     """Partial-correlation graph of the candidates' returns and its edges (METHOD.md §4b; the paper's §3.3.2).
 
     Parameters
@@ -335,6 +449,11 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
         bounded by ``max_conds_dim`` (see the module docstring, "Scaling"). None = every link (the default).
     max_conds_dim : int
         Largest conditioning set of one test when ``links`` is given.
+    engine : {"native", "tigramite"}
+        Lagged mode over every link: ``"native"`` runs tigramite's PCMCI algorithm re-implemented on one matrix
+        of lagged series (:func:`_native_pcmci`, about 5-9x faster, values and p-values equal to tigramite's to
+        about 1e-14); ``"tigramite"`` calls ``tigramite.pcmci.PCMCI`` itself, the reference the tests compare
+        against. Ignored in the other modes.
 
     Returns
     -------
@@ -356,6 +475,8 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
     """
     if mode not in ("lagged", "contemporaneous"):
         raise ValueError(f"pcmci_screen: mode must be 'lagged' or 'contemporaneous', got {mode!r}")
+    if engine not in ("native", "tigramite"):
+        raise ValueError(f"pcmci_screen: engine must be 'native' or 'tigramite', got {engine!r}")
     if tau_max < 1 or not 0 < alpha < 1 or not 0 <= min_abs_partial_corr <= 1:
         raise ValueError(f"pcmci_screen: need tau_max >= 1, 0 < alpha < 1, 0 <= min_abs_partial_corr <= 1 "
                          f"(got {tau_max}, {alpha}, {min_abs_partial_corr})")
@@ -396,7 +517,10 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
         taus = range(1, tau_max + 1)
         pc_alpha = None
     elif mode == "lagged":
-        val, pm = _lagged(values, names, tau_max, alpha)
+        if engine == "native":
+            val, pm = _native_pcmci(values, tau_max, alpha)
+        else:
+            val, pm = _lagged(values, names, tau_max, alpha)
         taus = range(1, tau_max + 1)
         pc_alpha = float(alpha)
     else:

@@ -61,7 +61,8 @@ def make_screen(name: str, settings: "Settings") -> PairScreen:
     if name == "pcmci":
         pc = settings.pcmci
         return PcmciScreen(mode=pc.mode, tau_max=pc.tau_max, min_abs_partial_corr=pc.min_abs_partial_corr,
-                           alpha=pc.alpha, links=pc.links, max_conds_dim=pc.max_conds_dim, **common)
+                           alpha=pc.alpha, links=pc.links, max_conds_dim=pc.max_conds_dim, engine=pc.engine,
+                           **common)
     if name == "transfer_entropy":
         e = settings.entropy
         return TransferEntropyScreen(bins=e.bins, history=e.history, surrogates=e.surrogates, seed=e.seed,

@@ -128,7 +128,7 @@ class PcmciScreen(PairScreen):
 
     Parameters
     ----------
-    mode, tau_max, min_abs_partial_corr :
+    mode, tau_max, min_abs_partial_corr, links, max_conds_dim, engine :
         As ``[pcmci]`` (see :func:`volts.causality.pcmci.pcmci_screen`).
     alpha, rule, top_k :
         See :class:`~volts.screens.base.PairScreen`.
@@ -139,16 +139,17 @@ class PcmciScreen(PairScreen):
 
     def __init__(self, *, mode: str = "lagged", tau_max: int = 5, min_abs_partial_corr: float = 0.15,
                  alpha: float = 0.05, rule: str = "test", top_k: int = 5, links: str = "all",
-                 max_conds_dim: int = 10):
+                 max_conds_dim: int = 10, engine: str = "native"):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         self.mode, self.tau_max, self.min_abs_partial_corr = mode, int(tau_max), float(min_abs_partial_corr)
         # [pcmci] links (issue 13): "all" = full PCMCI; "granger" = only the screened pairs' links, bounded
         # conditioning (pcmci.py, "Scaling"); "auto" = "all" when the rows allow the full graph
         self.links, self.max_conds_dim = links, int(max_conds_dim)
+        self.engine = engine            # "native" | "tigramite" (full PCMCI only; same values to ~1e-14)
 
     def params(self) -> dict:
         return {"mode": self.mode, "tau_max": self.tau_max, "min_abs_partial_corr": self.min_abs_partial_corr,
-                "links": self.links, "max_conds_dim": self.max_conds_dim}
+                "links": self.links, "max_conds_dim": self.max_conds_dim, "engine": self.engine}
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.causality.pcmci import pcmci_screen
@@ -159,7 +160,8 @@ class PcmciScreen(PairScreen):
         restrict = ({"links": [tuple(p) for p in pairs], "max_conds_dim": self.max_conds_dim}
                     if links == "granger" and self.mode == "lagged" else {})
         res = pcmci_screen(returns, tau_max=self.tau_max, alpha=self.alpha,
-                           min_abs_partial_corr=self.min_abs_partial_corr, mode=self.mode, **restrict)
+                           min_abs_partial_corr=self.min_abs_partial_corr, mode=self.mode, engine=self.engine,
+                           **restrict)
         taus = list(range(1, self.tau_max + 1)) if self.mode == "lagged" else [0]
         pos = {name: k for k, name in enumerate(res.var_names)}
         n = len(pairs)
