@@ -272,6 +272,9 @@ class EntropySettings(_Section):
     surrogates: int = Field(2000, ge=1, description="decision: MC SE of a p-value at 0.05 is 0.0049 (paper: 100)")
     alpha: float = Field(0.05, gt=0, lt=1)
     seed: int = 0
+    stop_early: bool = Field(False, description="curtail each surrogate test once p > alpha is certain "
+                                                "(Besag & Clifford 1991): the same decisions, fewer surrogates "
+                                                "for null pairs")
 
 
 class LagSettings(_Section):

@@ -211,8 +211,11 @@ def stability_run(task: tuple[int, int, int], *, market: MarketData, settings, a
         boot = block_bootstrap_market(market.slice(None, windows.asof), windows.train_start,
                                       block_length=st.block_length, rng=rng)
         stage_rng = np.random.default_rng(stage_seed)
+        # entropy.stop_early: a run reports only its pairs, and the curtailed surrogate test takes the same keep
+        # decisions as the full one (volts.causality.entropy.ete_screen), so the shares are those of full tests
         s = settings.override(**{"clustering.random_state": int(stage_rng.integers(0, 2**31 - 1)),
-                                 "entropy.seed": int(stage_rng.integers(0, 2**31 - 1))})
+                                 "entropy.seed": int(stage_rng.integers(0, 2**31 - 1)),
+                                 "entropy.stop_early": True})
         sel = run_selection(boot, s, asof=asof)
     except DataError as exc:
         return {"index": index, "pairs": [], "candidates": [], "error": str(exc).split(";")[0][:160]}

@@ -161,7 +161,9 @@ def test_screen_keeps_planted_pairs_only():
     assert rows[("A", "B", 1)]["p_reverse"] > 0.05 and rows[("B", "A", 1)]["p_reverse"] <= 0.05
     assert not rows[("C", "D", 1)]["kept"] and not rows[("A", "E", 1)]["kept"]
     assert set(rows[("A", "B", 1)]) == {"leader", "follower", "lag", "te", "ete", "p", "p_se", "te_reverse",
-                                        "ete_reverse", "p_reverse", "p_se_reverse", "kept", "reason"}
+                                        "ete_reverse", "p_reverse", "p_se_reverse", "kept", "reason",
+                                        "surrogates", "stopped_early"}
+    assert rows[("A", "B", 1)]["surrogates"] == 2000 and not any(r["stopped_early"] for r in scr.rows)
     d = scr.to_dict()
     json.dumps(d, allow_nan=False)
     assert d["start"] == "2022-01-03" and len(d["rows"]) == 5
@@ -286,3 +288,61 @@ def test_p_value_spread_over_surrogate_seeds_matches_its_standard_error():
     p_bar = ps.mean()
     se = np.sqrt(p_bar * (1 - p_bar) / 400)
     assert 0.6 * se <= ps.std(ddof=1) <= 1.5 * se, (ps.std(ddof=1), se)
+
+
+# --------------------------------------------------------------- curtailed surrogate test (stop_early)
+@pytest.mark.parametrize("surrogates,alpha", [(2000, 0.05), (1999, 0.05), (1000, 0.01), (100, 0.05), (2000, 0.1),
+                                              (4999, 0.001), (19, 0.05)])
+def test_exceedances_to_stop_is_the_decision_boundary(surrogates, alpha):
+    from volts.causality.entropy import exceedances_to_stop
+
+    h = exceedances_to_stop(surrogates, alpha)
+    assert (1 + h) / (surrogates + 1) > alpha                  # h exceedances: not significant, whatever follows
+    assert h == 0 or (1 + h - 1) / (surrogates + 1) <= alpha    # h - 1 would still allow p <= alpha
+
+
+def test_curtailed_test_takes_the_full_tests_decisions():
+    """``stop_early`` (Besag & Clifford) against the full 2,000-surrogate test on 12 series (132 ordered pairs,
+    two planted couplings): the same kept pairs and reasons' verdicts; a pair whose forward test did not stop has
+    the full test's row, float for float; a stopped one drew fewer surrogates, reports p = max(h / drawn,
+    (1 + h) / (S + 1)) > alpha, and its surrogate mean is the mean of the first ``drawn`` surrogates of the full
+    test's stream (recomputed here from ``default_rng(seed).permuted``)."""
+    from volts.causality.entropy import (_ete_from_states, discretise, exceedances_to_stop, pair_seed,
+                                         transfer_entropy_batch)
+
+    rng = np.random.default_rng(12)
+    n, names = 150, [f"S{i}" for i in range(12)]
+    r = pd.DataFrame(rng.normal(size=(n, 12)), columns=names, index=pd.bdate_range("2022-01-03", periods=n))
+    r["S1"] += 0.6 * r["S0"].shift(1).fillna(0.0)
+    r["S5"] += 0.5 * r["S4"].shift(2).fillna(0.0)
+    pairs = [(a, b, 2 if (a, b) == ("S4", "S5") else 1) for a in names for b in names if a != b]
+    full = ete_screen(r, pairs, surrogates=2000, seed=7)
+    cut = ete_screen(r, pairs, surrogates=2000, seed=7, stop_early=True)
+    assert cut.stop_early and cut.to_dict()["stop_early"] is True
+    assert [p.kept for p in cut.pairs] == [p.kept for p in full.pairs]
+    assert {(p.leader, p.follower) for p in full.pairs if p.kept} >= {("S0", "S1"), ("S4", "S5")}
+    h = exceedances_to_stop(2000, 0.05)
+    stopped = 0
+    for a, b in zip(full.pairs, cut.pairs):
+        if not b.forward.stopped_early:
+            assert a.to_dict() == b.to_dict()
+            continue
+        stopped += 1
+        f = b.forward
+        assert not a.kept and not b.kept and a.forward.p > 0.05
+        assert f.surrogates < 2000 and f.p > 0.05
+        assert f.p == max(h / f.surrogates, (1 + h) / 2001)
+        assert f.p_se == pytest.approx(np.sqrt(f.p * (1 - f.p) / f.surrogates))
+        assert "curtailed after" in b.reason and b.to_dict()["surrogates"] == f.surrogates
+        xs, ys = discretise(r[b.leader], 3), discretise(r[b.follower], 3)
+        seed = pair_seed(7, b.leader, b.follower, b.lag)
+        shuffled = np.random.default_rng(seed).permuted(np.broadcast_to(xs, (2000, n)), axis=1)
+        te_s = transfer_entropy_batch(shuffled, ys, lag=b.lag)
+        assert f.te == a.forward.te
+        assert int(np.sum(te_s[:f.surrogates] >= f.te)) == h and te_s[f.surrogates - 1] >= f.te
+        assert f.surrogate_mean == pytest.approx(te_s[:f.surrogates].mean(), rel=1e-12)
+    assert stopped > 100                                        # most of the 130 null pairs stop early
+    # a direct call that never stops returns the full test's result
+    xs, ys = discretise(r["S0"], 3), discretise(r["S1"], 3)
+    once = _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=3)
+    assert _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=3, stop_above=0.05) == once

@@ -260,6 +260,11 @@ class EteResult:
         Observations per series.
     p_se : float
         Monte Carlo standard error of ``p``: sqrt(p (1 - p) / surrogates).
+    stopped_early : bool
+        True when the curtailed test stopped before the configured count (see :func:`ete_screen`,
+        ``stop_early``): then ``surrogates`` is the number drawn, ``p`` = max(h / surrogates, (1 + h) / (S + 1))
+        with h exceedances (Besag & Clifford 1991), certainly above alpha, and ``ete`` and the surrogate moments
+        are over the surrogates drawn.
     """
 
     te: float
@@ -273,6 +278,7 @@ class EteResult:
     lag: int
     seed: int
     n: int
+    stopped_early: bool = False
 
     @property
     def p_se(self) -> float:
@@ -284,7 +290,8 @@ class EteResult:
         return {"te": float(self.te), "ete": float(self.ete), "p": float(self.p), "p_se": self.p_se,
                 "surrogate_mean": float(self.surrogate_mean), "surrogate_std": float(self.surrogate_std),
                 "surrogates": int(self.surrogates), "bins": int(self.bins), "history": int(self.history),
-                "lag": int(self.lag), "seed": int(self.seed), "n": int(self.n)}
+                "lag": int(self.lag), "seed": int(self.seed), "n": int(self.n),
+                "stopped_early": bool(self.stopped_early)}
 
 
 def effective_transfer_entropy(x, y, *, bins: int = 3, history: int = 1, lag: int = 1,
@@ -331,16 +338,67 @@ def effective_transfer_entropy(x, y, *, bins: int = 3, history: int = 1, lag: in
     return _ete_from_states(xs, ys, bins=bins, history=history, lag=lag, surrogates=surrogates, seed=seed)
 
 
+def exceedances_to_stop(surrogates: int, alpha: float) -> int:
+    """h: the fewest surrogates at or above the observed TE for which the p-value (1 + h) / (S + 1) exceeds alpha.
+
+    Computed with the same float comparison as the keep rule (``p <= alpha``), so that h exceedances among the
+    first surrogates make "not significant at alpha" certain for the full count S.
+    """
+    h = max(0, int(alpha * (surrogates + 1)) - 2)
+    while (1 + h) / (surrogates + 1) <= alpha:
+        h += 1
+    return h
+
+
+#: Surrogates drawn per block by the curtailed test (doubling up to the count); the result does not depend on it.
+_FIRST_BLOCK = 100
+
+
 def _ete_from_states(xs: np.ndarray, ys: np.ndarray, *, bins: int, history: int, lag: int, surrogates: int,
-                     seed: int) -> EteResult:
+                     seed: int, stop_above: float | None = None) -> EteResult:
+    """ETE and surrogate p-value of states xs -> ys; ``stop_above = alpha`` curtails the test (see ete_screen).
+
+    The surrogates are the rows of ``default_rng(seed).permuted(S copies of xs, axis=1)``, drawn in one call or,
+    curtailed, in blocks from the same generator (the same rows in the same order: a block-wise draw is the
+    prefix of the one-call draw), so a curtailed test that does not stop returns the same floats as the full one.
+    """
     rng = np.random.default_rng(seed)
-    shuffled = rng.permuted(np.broadcast_to(xs, (surrogates, len(xs))), axis=1)
-    values = transfer_entropy_batch(np.vstack([xs[None, :], shuffled]), ys, history=history, lag=lag)
-    te, te_s = float(values[0]), values[1:]
+    n = len(xs)
+    if stop_above is None:
+        shuffled = rng.permuted(np.broadcast_to(xs, (surrogates, n)), axis=1)
+        values = transfer_entropy_batch(np.vstack([xs[None, :], shuffled]), ys, history=history, lag=lag)
+        te, te_s = float(values[0]), values[1:]
+    else:
+        h = exceedances_to_stop(surrogates, stop_above)
+        te, parts, drawn, exceed, block = None, [], 0, 0, _FIRST_BLOCK
+        while drawn < surrogates:
+            size = min(block, surrogates - drawn)
+            shuffled = rng.permuted(np.broadcast_to(xs, (size, n)), axis=1)
+            rows = np.vstack([xs[None, :], shuffled]) if te is None else shuffled
+            values = transfer_entropy_batch(rows, ys, history=history, lag=lag)
+            if te is None:
+                te, values = float(values[0]), values[1:]
+            parts.append(values)
+            drawn += size
+            exceed += int(np.sum(values >= te))
+            block *= 2
+            if exceed >= h and drawn < surrogates:
+                break
+        te_s = np.concatenate(parts)
+        at = np.cumsum(te_s >= te)
+        if h >= 1 and at[-1] >= h:
+            used = int(np.argmax(at >= h)) + 1        # the h-th exceedance: Besag & Clifford's stopping time
+            if used < surrogates:
+                te_s = te_s[:used]
+                mean = float(te_s.mean())
+                p = max(h / used, (1 + h) / (surrogates + 1))
+                return EteResult(te=te, ete=te - mean, p=p, surrogate_mean=mean, surrogate_std=float(te_s.std()),
+                                 surrogates=used, bins=bins, history=history, lag=lag, seed=int(seed), n=n,
+                                 stopped_early=True)
     p = (1 + int(np.sum(te_s >= te))) / (surrogates + 1)
     mean = float(te_s.mean())
     return EteResult(te=te, ete=te - mean, p=p, surrogate_mean=mean, surrogate_std=float(te_s.std()),
-                     surrogates=surrogates, bins=bins, history=history, lag=lag, seed=int(seed), n=len(xs))
+                     surrogates=surrogates, bins=bins, history=history, lag=lag, seed=int(seed), n=n)
 
 
 # ------------------------------------------------------------------------------------------------ screen
@@ -383,12 +441,14 @@ class EtePair:
 
     def to_dict(self) -> dict:
         """One row: leader, follower, lag, te, ete, p, p_se, te_reverse, ete_reverse, p_reverse, p_se_reverse,
-        kept, reason (``p_se``: Monte Carlo standard error of the surrogate p-value)."""
+        kept, reason, surrogates, stopped_early (``p_se``: Monte Carlo standard error of the surrogate p-value;
+        ``surrogates``: drawn by the forward test, fewer than configured when it ``stopped_early``)."""
         return {"leader": self.leader, "follower": self.follower, "lag": int(self.lag),
                 "te": float(self.forward.te), "ete": float(self.forward.ete), "p": float(self.forward.p),
                 "p_se": self.forward.p_se, "te_reverse": float(self.reverse.te),
                 "ete_reverse": float(self.reverse.ete), "p_reverse": float(self.reverse.p),
-                "p_se_reverse": self.reverse.p_se, "kept": bool(self.kept), "reason": self.reason}
+                "p_se_reverse": self.reverse.p_se, "kept": bool(self.kept), "reason": self.reason,
+                "surrogates": int(self.forward.surrogates), "stopped_early": bool(self.forward.stopped_early)}
 
 
 @dataclass(frozen=True)
@@ -404,6 +464,8 @@ class EteScreen:
     seed : int
     start, end : str or None
         First and last date of the window (ISO), when the returns carried dates.
+    stop_early : bool
+        Whether the surrogate tests were curtailed (see :func:`ete_screen`).
     """
 
     pairs: tuple[EtePair, ...]
@@ -414,6 +476,7 @@ class EteScreen:
     seed: int
     start: str | None
     end: str | None
+    stop_early: bool = False
 
     @property
     def rows(self) -> list[dict]:
@@ -429,17 +492,18 @@ class EteScreen:
         """The rows as a DataFrame."""
         return pd.DataFrame(self.rows, columns=["leader", "follower", "lag", "te", "ete", "p", "p_se",
                                                 "te_reverse", "ete_reverse", "p_reverse", "p_se_reverse", "kept",
-                                                "reason"])
+                                                "reason", "surrogates", "stopped_early"])
 
     def to_dict(self) -> dict:
         """JSON-ready plain Python."""
         return {"bins": int(self.bins), "history": int(self.history), "surrogates": int(self.surrogates),
                 "alpha": float(self.alpha), "seed": int(self.seed), "start": self.start, "end": self.end,
-                "rows": self.rows}
+                "stop_early": bool(self.stop_early), "rows": self.rows}
 
 
 def ete_screen(returns: pd.DataFrame, pairs: Iterable[Sequence], *, bins: int = 3, history: int = 1,
-               surrogates: int = DEFAULT_SURROGATES, alpha: float = 0.05, seed: int = 0) -> EteScreen:
+               surrogates: int = DEFAULT_SURROGATES, alpha: float = 0.05, seed: int = 0,
+               stop_early: bool = False) -> EteScreen:
     """Screen ordered pairs by effective transfer entropy in both directions (METHOD.md §4c).
 
     A pair X -> Y is kept when ETE_{X->Y} > 0, p_{X->Y} <= alpha and ETE_{X->Y} > ETE_{Y->X}. Each column is
@@ -459,6 +523,15 @@ def ete_screen(returns: pd.DataFrame, pairs: Iterable[Sequence], *, bins: int = 
         Significance level of the surrogate test (METHOD.md: 0.05).
     seed : int
         Run seed.
+    stop_early : bool
+        Curtail the surrogate test where it cannot change a decision (Besag & Clifford 1991). The forward test
+        stops at its h-th surrogate TE >= the observed TE, h = :func:`exceedances_to_stop` (S, alpha) (100 for
+        S = 2000 at alpha = 0.05): from then on p > alpha is certain for the full S, so the pair is dropped as
+        it would be. The reverse direction's ETE decides only a pair whose forward p <= alpha; it is curtailed
+        the same way only when the forward test already failed. Every kept/dropped decision, and every
+        number of a pair whose forward test did not stop, is the one of the full test; a stopped test reports
+        ``stopped_early``, the surrogates drawn and ``p = max(h / drawn, (1 + h) / (S + 1))``. Null pairs, most
+        of a large screen, stop after about h / p surrogates (a few hundred instead of S).
 
     Returns
     -------
@@ -492,13 +565,16 @@ def ete_screen(returns: pd.DataFrame, pairs: Iterable[Sequence], *, bins: int = 
     out = []
     for leader, follower, lag in norm:
         kw = dict(bins=bins, history=history, lag=lag, surrogates=surrogates)
-        fwd = _ete_from_states(states[leader], states[follower], seed=pair_seed(seed, leader, follower, lag), **kw)
-        rev = _ete_from_states(states[follower], states[leader], seed=pair_seed(seed, follower, leader, lag), **kw)
+        fwd = _ete_from_states(states[leader], states[follower], seed=pair_seed(seed, leader, follower, lag),
+                               stop_above=alpha if stop_early else None, **kw)
+        rev = _ete_from_states(states[follower], states[leader], seed=pair_seed(seed, follower, leader, lag),
+                               stop_above=alpha if stop_early and not fwd.p <= alpha else None, **kw)
         failed = []
         if not fwd.ete > 0:
             failed.append(f"ETE {fwd.ete:.4f} <= 0")
         if not fwd.p <= alpha:
-            failed.append(f"p {fwd.p:.4f} (MC SE {fwd.p_se:.4f}) > alpha {alpha:g}")
+            failed.append(f"p {fwd.p:.4f} (MC SE {fwd.p_se:.4f}) > alpha {alpha:g}"
+                          + (f" (curtailed after {fwd.surrogates} surrogates)" if fwd.stopped_early else ""))
         if not fwd.ete > rev.ete:
             failed.append(f"reverse ETE {rev.ete:.4f} >= ETE {fwd.ete:.4f}")
         kept = not failed
@@ -508,7 +584,7 @@ def ete_screen(returns: pd.DataFrame, pairs: Iterable[Sequence], *, bins: int = 
     if isinstance(returns.index, pd.DatetimeIndex) and len(returns.index):
         start, end = returns.index[0].date().isoformat(), returns.index[-1].date().isoformat()
     return EteScreen(pairs=tuple(out), bins=bins, history=history, surrogates=surrogates, alpha=float(alpha),
-                     seed=int(seed), start=start, end=end)
+                     seed=int(seed), start=start, end=end, stop_early=bool(stop_early))
 
 
 # ------------------------------------------------------------------------------------------------ helpers

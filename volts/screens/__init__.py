@@ -66,7 +66,7 @@ def make_screen(name: str, settings: "Settings") -> PairScreen:
     if name == "transfer_entropy":
         e = settings.entropy
         return TransferEntropyScreen(bins=e.bins, history=e.history, surrogates=e.surrogates, seed=e.seed,
-                                     alpha=e.alpha, **common)
+                                     alpha=e.alpha, stop_early=e.stop_early, **common)
     s = settings.screens
     perm = {"surrogates": s.surrogates, "null": s.null, "seed": s.seed, "alpha": s.alpha, **common}
     if name in ("ccf_best", "ccf_auc"):

@@ -192,7 +192,7 @@ class TransferEntropyScreen(PairScreen):
 
     Parameters
     ----------
-    bins, history, surrogates, seed :
+    bins, history, surrogates, seed, stop_early :
         As ``[entropy]`` (see :func:`volts.causality.entropy.ete_screen`).
     alpha, rule, top_k :
         See :class:`~volts.screens.base.PairScreen`.
@@ -202,12 +202,14 @@ class TransferEntropyScreen(PairScreen):
     lag_kind = "delay"
 
     def __init__(self, *, bins: int = 3, history: int = 1, surrogates: int = 100, seed: int = 0,
-                 alpha: float = 0.05, rule: str = "test", top_k: int = 5):
+                 alpha: float = 0.05, rule: str = "test", top_k: int = 5, stop_early: bool = False):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         self.bins, self.history, self.surrogates, self.seed = int(bins), int(history), int(surrogates), int(seed)
+        self.stop_early = bool(stop_early)
 
     def params(self) -> dict:
         return {"bins": self.bins, "history": self.history, "surrogates": self.surrogates, "seed": self.seed,
+                "stop_early": self.stop_early,
                 "lag": "the delay of an earlier screen (PCMCI tau), at least 1; else 1"}
 
     def _evaluate(self, returns, pairs, *, prices, lags: Mapping) -> dict:
@@ -215,7 +217,9 @@ class TransferEntropyScreen(PairScreen):
 
         spec = [(x, y, max(1, int(lags.get((x, y), 1)))) for x, y in pairs]
         res = ete_screen(returns, spec, bins=self.bins, history=self.history, surrogates=self.surrogates,
-                         alpha=self.alpha, seed=self.seed)
+                         alpha=self.alpha, seed=self.seed,
+                         # a curtailed test keeps the test rule's decisions, not the ETE ranking of top_k
+                         stop_early=self.stop_early and self.rule == "test")
         rows = res.rows
         return {"score": [r["ete"] for r in rows], "p": [r["p"] for r in rows], "lag": [r["lag"] for r in rows],
                 "passed": [r["kept"] for r in rows],
