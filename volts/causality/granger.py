@@ -439,8 +439,8 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     sample : {"per_lag", "common"}
         Rows each lag order uses (see Notes).
     executor : volts.parallel.Executor, optional
-        ``sample="common"`` only: run blocks of followers as tasks (in-process when None). Results are
-        identical.
+        ``sample="common"`` only: run blocks of series (each paired with all later ones) as tasks (in-process when
+        None). Results are identical.
 
     Returns
     -------
