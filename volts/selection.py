@@ -299,7 +299,7 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
         The universe of ``asof`` as loaded by :func:`volts.data.universe.load_universe` (point-in-time members
         or a quarantined list): its usable symbols are the universe, its report goes into ``selection.json``.
     executor : volts.parallel.Executor, optional
-        Where the common-sample Granger scan runs its per-follower tasks (in-process when None; same result).
+        Where the common-sample Granger scan runs its blocks of series (in-process when None; same result).
 
     Returns
     -------
@@ -384,7 +384,7 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
 
     closes = train.select(candidates).close
     screens = [make_screen(name, settings) for name in settings.selection.screens]
-    for screen in screens:   # the common-sample Granger scan can run its per-follower tasks on a cluster
+    for screen in screens:   # the common-sample Granger scan can run its tasks on a cluster
         if screen.name == "granger" and executor is not None:
             screen.executor = executor
     outcome = run_funnel(screens, returns, ordered, prices=closes, timed=timed)

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from volts.errors import DataError
 
@@ -213,7 +213,10 @@ def _scan_lag(values: np.ndarray, l: int, scale: np.ndarray, symbols: list[str])
         A = np.empty((k, rows, l + 2))                                  # per X: [X lags~ | X_t~ | Y_t~]
         A[:, :, :l + 1] = W.reshape(rows, k, l + 1).transpose(1, 0, 2)
         A[:, :, l + 1] = ey
-        R = np.linalg.qr(A, mode="r")                                   # (k, min(rows, l+2), l+2)
+        # R of each pair: the upper triangle of numpy's raw (transposed) reflector array, (l+2)-square since
+        # rows >= l + 2 by the df guard; copied C-ordered so that the sums below see numpy's mode="r" layout (the
+        # same LAPACK call and the same p-values, bit for bit, without building the triangular copy)
+        R = np.ascontiguousarray(np.linalg.qr(A, mode="raw")[0].transpose(0, 2, 1)[:, :l + 2, :])
         diag = np.abs(np.diagonal(R[:, :l, :l], axis1=1, axis2=2))      # (k, l)
         collinear = diag.min(axis=1) <= _COLLINEAR_RTOL * scale[i + 1:] * np.sqrt(m)
         if collinear.any():
@@ -250,14 +253,21 @@ def _scan_common(values: np.ndarray, top: int, symbols: list[str], executor=None
       matrix well conditioned when the series are price levels; the constant is removed by centring (FWL) and
       every column is scaled to unit norm (spans and F unchanged).
     * Nesting. In the interleaved column order [Y_{t-1}, X_{t-1}, dY_{t-1}, dX_{t-1}, ...] the designs of
-      l = 1, 2, ... are the leading 2 l columns, so one Cholesky factor C of the (2 top + 1)-square Gram matrix
-      of [design | dY_t] gives every order: SSR_u(l) = G_yy - sum_{k < 2 l} C[y, k]^2. The restricted SSR_r(l)
-      comes the same way from the follower's own columns [Y_{t-1}, dY_{t-1}, ...].
-    * Batching. Gram blocks are matrix products of the lag matrices (one per follower against all leaders);
-      one batched ``numpy.linalg.cholesky`` per follower over its N - 1 leaders. Memory is O(N top^2) per
-      follower plus the (top, N, N) outputs, never N x N x top^2.
-    * Parallel: followers are independent; with an ``executor`` (:class:`volts.parallel.Executor`) each task is
-      a block of ``block`` followers, the lag tensor being scattered once. Same arithmetic either way.
+      l = 1, 2, ... are the leading 2 l columns, so one Cholesky factor C of the Gram matrix of [design | dY_t]
+      gives every order: SSR_u(l) = G_yy - sum_{k < 2 l} C[y, k]^2. The restricted SSR_r(l) comes the same way
+      from the follower's own columns [Y_{t-1}, dY_{t-1}, ...] (one factor per series).
+    * Both directions at once. The nested designs of X -> Y and Y -> X are the same spans, so one Cholesky
+      factor of the (2 top + 2)-square Gram matrix of [design | dY_t | dX_t] gives both: its row dY_t serves
+      X -> Y and its row dX_t (whose entries left of the two dependent columns do not depend on dY_t) serves
+      Y -> X. One factorisation per *unordered* pair.
+    * Batching. The Gram matrix of every pair is a shuffle of three blocks of the per-series lag matrices: the
+      two series' own Gram matrices (computed once per series) and their cross block, formed for one series
+      against all later ones with one matrix product. Each pair's factor is LAPACK ``dpotrf`` in place on a
+      reused buffer of ``_PAIR_CHUNK`` pairs (small enough to stay in cache). Memory is O(N top^2) per task
+      plus the (top, N, N) outputs, never N x N x top^2.
+    * Parallel: with an ``executor`` (:class:`volts.parallel.Executor`) each task is a block of ``block`` series
+      (each paired with every later one; blocks balanced by pair count), the lag tensor being scattered once.
+      Same arithmetic either way.
     """
     n, N = values.shape
     L = top
@@ -276,72 +286,140 @@ def _scan_common(values: np.ndarray, top: int, symbols: list[str], executor=None
         raise DataError(f"granger: {symbols[k]} is constant on the common sample (rule: a constant series "
                         f"cannot be tested)")
     A /= norms
-    own = np.einsum("mki,mkj->kij", A, A)               # (N, L+1, L+1) per-series Gram
-    num = np.zeros((L, N, N))
-    den = np.zeros((L, N, N))
-    blocks = [list(range(k, min(k + block, N))) for k in range(0, N, block)]
-    if executor is None:
-        results = ((b, _common_followers(b, A=A, own=own, symbols=symbols)) for b in blocks)
-    else:  # one task per block of followers; the lag tensor is scattered once
-        results = executor.map(_common_followers, blocks, label="granger followers", A=A, own=own,
-                               symbols=symbols)
-    for followers, (num_rows, den_rows) in results:
-        for k, i in enumerate(followers):
-            num[:, i, :] = num_rows[k]
-            den[:, i, :] = den_rows[k]
-    return num, den
-
-
-def _common_followers(followers: list[int], *, A: np.ndarray, own: np.ndarray,
-                      symbols: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of :func:`_scan_common`'s outputs for some followers: (len, L, N) num and den (a picklable task)."""
-    m, N, L1 = A.shape
-    L = L1 - 1
-    flat = A.reshape(m, N * (L + 1))
-    p = 2 * L + 1
-    yi = np.arange(0, 2 * L, 2)
-    xi = yi + 1
-    num = np.zeros((len(followers), L, N))
-    den = np.zeros((len(followers), L, N))
-    for row, i in enumerate(followers):
-        Gy = own[i]
-        # restricted: [Y_{t-1}, dY.., dY_t]
+    At = np.ascontiguousarray(A.transpose(1, 2, 0))     # (N, L+1, m)
+    own = np.matmul(At, At.transpose(0, 2, 1))          # (N, L+1, L+1) per-series Gram
+    # restricted fits: [Y_{t-1}, dY_{t-1} .. dY_{t-L+1} | dY_t], nested, one factor per series
+    ssr_r = np.empty((N, L))
+    for i in range(N):
         try:
-            cr = np.linalg.cholesky(Gy)
+            cr = np.linalg.cholesky(own[i])
         except np.linalg.LinAlgError:
             raise DataError(f"granger: {symbols[i]} is fitted exactly by its own {L} lags on the common sample "
                             f"(rule: a perfect fit leaves no residual to test)") from None
-        ssr_r = Gy[L, L] - np.cumsum(cr[L, :L] ** 2)     # (L,) for l = 1..L
-        others = np.r_[0:i, i + 1:N]
-        cross = (A[:, i, :].T @ flat).reshape(L + 1, N, L + 1)[:, others, :]    # [Y col, leader, X col]
-        cross = cross.transpose(1, 0, 2)                                        # (N-1, L+1, L+1)
-        G = np.empty((N - 1, p, p))
-        block = G[:, :2 * L, :2 * L].reshape(N - 1, L, 2, L, 2)     # a view: [pair, lag, Y/X, lag, Y/X]
-        block[:, :, 0, :, 0] = Gy[:L, :L]
-        block[:, :, 1, :, 1] = own[others][:, :L, :L]
-        block[:, :, 0, :, 1] = cross[:, :L, :L]
-        block[:, :, 1, :, 0] = cross[:, :L, :L].transpose(0, 2, 1)
-        G[:, p - 1, yi] = Gy[L, :L]
-        G[:, yi, p - 1] = Gy[L, :L]
-        G[:, p - 1, xi] = cross[:, L, :L]
-        G[:, xi, p - 1] = cross[:, L, :L]
-        G[:, p - 1, p - 1] = Gy[L, L]
-        try:
-            C = np.linalg.cholesky(G)
-        except np.linalg.LinAlgError:
-            bad = next(k for k in range(N - 1) if not np.all(np.linalg.eigvalsh(G[k]) > 0))
-            raise DataError(f"granger: {symbols[others[bad]]} -> {symbols[i]} is collinear or fits exactly on the "
-                            f"common sample up to lag order {L} (rule: the unrestricted design must have full "
-                            f"rank and leave a residual)") from None
-        proj = np.cumsum(C[:, p - 1, :2 * L] ** 2, axis=1)[:, 1::2]            # (N-1, L): l = 1..L
-        ssr_u = Gy[L, L] - proj
-        if (ssr_u <= 1e-13).any():
-            k, l = np.argwhere(ssr_u <= 1e-13)[0]
-            raise DataError(f"granger: {symbols[others[k]]} -> {symbols[i]} fits exactly at lag order {l + 1} "
-                            f"(rule: a perfect fit leaves no residual to test)")
-        num[row][:, others] = np.maximum(ssr_r[None, :] - ssr_u, 0.0).T
-        den[row][:, others] = ssr_u.T
+        ssr_r[i] = own[i, L, L] - np.cumsum(cr[L, :L] ** 2)          # l = 1 .. L
+    num = np.zeros((L, N, N))
+    den = np.zeros((L, N, N))
+    # blocks of series balanced by pair count: series i is paired with the N - 1 - i later ones, so i and N-1-i
+    # together always make N - 1 pairs
+    order = [k for a, b in zip(range(N // 2), range(N - 1, N // 2 - 1, -1)) for k in (a, b)]
+    if N % 2:
+        order.append(N // 2)
+    blocks = [order[k:k + block] for k in range(0, N, block)]
+    if executor is None:
+        results = ((b, _common_pairs(b, A=A, own=own, ssr_r=ssr_r, symbols=symbols)) for b in blocks)
+    else:  # one task per block of series; the lag tensor is scattered once
+        results = executor.map(_common_pairs, blocks, label="granger series", A=A, own=own, ssr_r=ssr_r,
+                               symbols=symbols)
+    for rows, parts in results:
+        for i, (num_f, den_f, num_b, den_b) in zip(rows, parts):
+            num[:, i, i + 1:] = num_f          # leader j > i -> follower i
+            den[:, i, i + 1:] = den_f
+            num[:, i + 1:, i] = num_b          # leader i -> follower j > i
+            den[:, i + 1:, i] = den_b
     return num, den
+
+
+#: Pairs per ``dpotrf`` buffer in :func:`_common_pairs` (0.8 MB at 47 lag orders; 6 .. 16 measured alike, 48+ slower).
+_PAIR_CHUNK = 12
+
+
+def _common_pairs(rows: list[int], *, A: np.ndarray, own: np.ndarray, ssr_r: np.ndarray,
+                  symbols: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Both directions of the pairs (i, j > i) for each series i of ``rows`` (a picklable task of
+    :func:`_scan_common`).
+
+    Returns, per i, ``(num_f, den_f, num_b, den_b)`` of shape (L, N - 1 - i): ``_f`` for j -> i (follower i),
+    ``_b`` for i -> j (follower j).
+    """
+    from scipy.linalg.lapack import dpotrf
+
+    m, N, L1 = A.shape
+    L = L1 - 1
+    p = 2 * L1                                         # [Y_0, X_0, Y_1, X_1, ..., dY_t, dX_t]
+    flat = A.reshape(m, N * L1)
+    buf = np.empty((_PAIR_CHUNK, p, p))
+    out = []
+    for i in rows:
+        K = N - 1 - i
+        num_f = np.empty((L, K))
+        den_f = np.empty((L, K))
+        num_b = np.empty((L, K))
+        den_b = np.empty((L, K))
+        if K == 0:
+            out.append((num_f, den_f, num_b, den_b))
+            continue
+        # cross[k, a, b] = <col a of series i, col b of series i + 1 + k>
+        cross = (A[:, i, :].T @ flat[:, (i + 1) * L1:]).reshape(L1, K, L1).transpose(1, 0, 2)
+        for k0 in range(0, K, _PAIR_CHUNK):
+            c = min(_PAIR_CHUNK, K - k0)
+            G = buf[:c]
+            V = G.reshape(c, L1, 2, L1, 2)             # a view: [pair, column, i/j, column, i/j]
+            V[:, :, 0, :, 0] = own[i]
+            V[:, :, 1, :, 1] = own[i + 1 + k0:i + 1 + k0 + c]
+            V[:, :, 0, :, 1] = cross[k0:k0 + c]
+            V[:, :, 1, :, 0] = cross[k0:k0 + c].transpose(0, 2, 1)
+            yj_row = None
+            for k in range(c):
+                # G[k] is symmetric: its transpose is a Fortran-ordered view of the same memory, factored in
+                # place; the lower triangle of G[k] then holds the lower Cholesky factor
+                _, info = dpotrf(G[k].T, lower=0, clean=0, overwrite_a=1)
+                if info:
+                    j = i + 1 + k0 + k
+                    row = _common_pair_failed(info, i, j, own, cross[k0 + k], L, symbols)
+                    if yj_row is None:
+                        yj_row = {}
+                    yj_row[k] = row
+            proj_i = np.cumsum(G[:, p - 2, :p - 2] ** 2, axis=1)[:, 1::2]      # (c, L): l = 1 .. L
+            rows_j = G[:, p - 1, :p - 2]
+            if yj_row is not None:
+                rows_j = rows_j.copy()
+                for k, row in yj_row.items():
+                    rows_j[k] = row
+            proj_j = np.cumsum(rows_j ** 2, axis=1)[:, 1::2]
+            ssr_i = own[i, L, L] - proj_i                                       # j -> i
+            ssr_j = own[i + 1 + k0:i + 1 + k0 + c, L, L][:, None] - proj_j      # i -> j
+            for ssr, lead, foll in ((ssr_i, "j", "i"), (ssr_j, "i", "j")):
+                if (ssr <= 1e-13).any():
+                    k, l = np.argwhere(ssr <= 1e-13)[0]
+                    names = {"i": symbols[i], "j": symbols[i + 1 + k0 + k]}
+                    raise DataError(f"granger: {names[lead]} -> {names[foll]} fits exactly at lag order {l + 1} "
+                                    f"(rule: a perfect fit leaves no residual to test)")
+            num_f[:, k0:k0 + c] = np.maximum(ssr_r[i][:, None] - ssr_i.T, 0.0)
+            den_f[:, k0:k0 + c] = ssr_i.T
+            num_b[:, k0:k0 + c] = np.maximum(ssr_r[i + 1 + k0:i + 1 + k0 + c].T - ssr_j.T, 0.0)
+            den_b[:, k0:k0 + c] = ssr_j.T
+        out.append((num_f, den_f, num_b, den_b))
+    return out
+
+
+def _common_pair_failed(info: int, i: int, j: int, own: np.ndarray, cross: np.ndarray, L: int,
+                        symbols: list[str]) -> np.ndarray:
+    """A pair whose joint factorisation stopped at pivot ``info`` (1-based): raise, or return dX_t's row.
+
+    Pivots 1 .. 2L are the design (collinear lags), 2L + 1 is dY_t (X -> Y fits exactly). Pivot 2L + 2 only says
+    that dX_t is fitted exactly by the design *and dY_t*; the Y -> X test does not use dY_t, so its row is
+    recomputed from the factor of [design | dX_t] alone.
+    """
+    L1 = L + 1
+    if info <= 2 * L:
+        raise DataError(f"granger: the lags of {symbols[j]} and {symbols[i]} are collinear on the common sample "
+                        f"up to lag order {L} (rule: the unrestricted design must have full rank)")
+    if info == 2 * L + 1:
+        raise DataError(f"granger: {symbols[j]} -> {symbols[i]} fits exactly on the common sample at lag order "
+                        f"{L} (rule: a perfect fit leaves no residual to test)")
+    G = np.empty((2 * L1, 2 * L1))
+    V = G.reshape(L1, 2, L1, 2)
+    V[:, 0, :, 0] = own[i]
+    V[:, 1, :, 1] = own[j]
+    V[:, 0, :, 1] = cross
+    V[:, 1, :, 0] = cross.T
+    keep = np.r_[0:2 * L, 2 * L + 1]
+    try:
+        C = np.linalg.cholesky(G[np.ix_(keep, keep)])
+    except np.linalg.LinAlgError:
+        raise DataError(f"granger: {symbols[i]} -> {symbols[j]} fits exactly on the common sample at lag order "
+                        f"{L} (rule: a perfect fit leaves no residual to test)") from None
+    return C[2 * L, :2 * L]
 
 
 def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
@@ -361,8 +439,8 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     sample : {"per_lag", "common"}
         Rows each lag order uses (see Notes).
     executor : volts.parallel.Executor, optional
-        ``sample="common"`` only: run blocks of followers as tasks (in-process when None). Results are
-        identical.
+        ``sample="common"`` only: run blocks of series (each paired with all later ones) as tasks (in-process when
+        None). Results are identical.
 
     Returns
     -------
@@ -429,7 +507,7 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
                 continue
             df_u = df_of[l]
             F[:, c] = (num_all[l - 1][pick] / l) / (den_all[l - 1][pick] / df_u)
-            P[:, c] = stats.f.sf(F[:, c], l, df_u)
+            P[:, c] = special.fdtrc(l, df_u, F[:, c])         # = scipy.stats.f.sf, without its checks
         lags_loop: list[int] = []
     else:
         lags_loop = lags
@@ -440,7 +518,7 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
         df_u = df_of[l]
         pick = (followers_idx, leaders_idx)                 # num/den are indexed [follower, leader]
         F[:, c] = (num[pick] / l) / (den[pick] / df_u)
-        P[:, c] = stats.f.sf(F[:, c], l, df_u)
+        P[:, c] = special.fdtrc(l, df_u, F[:, c])             # = scipy.stats.f.sf, without its checks
     index = pd.MultiIndex.from_arrays([[symbols[i] for i in leaders_idx], [symbols[j] for j in followers_idx]],
                                       names=["leader", "follower"])
     columns = pd.Index(lags, name="lag")
@@ -613,8 +691,8 @@ def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01, select_on: s
     lags = list(scan.evaluated_lags)
     if not lags:
         raise DataError("granger: the scan evaluated no lag order (all skipped by the residual-df guard)")
-    medians = pd.Series([float(np.median(scan.pvalues[l].to_numpy())) for l in lags],
-                        index=pd.Index(lags, name="lag"), name="median_p")
+    medians = pd.Series(np.median(scan.pvalues[lags].to_numpy(), axis=0), index=pd.Index(lags, name="lag"),
+                        name="median_p")
     best = lags[int(np.argmin(medians.to_numpy()))]   # argmin returns the first, i.e. smallest, l on ties
     if lag_order == "per_pair":
         P = scan.pvalues[lags].to_numpy()
