@@ -263,7 +263,7 @@ class PcmciSettings(_Section):
     max_conds_dim: int = Field(10, ge=1, description="'granger' links: largest conditioning set of a test")
     engine: Literal["native", "tigramite"] = Field(
         "native", description="full PCMCI: 'native' = tigramite's algorithm on one lagged matrix (same values "
-                              "to ~1e-14, 5-9x faster); 'tigramite' = tigramite.pcmci.PCMCI itself")
+                              "float for float, 2-3.5x faster); 'tigramite' = tigramite.pcmci.PCMCI itself")
 
 
 class EntropySettings(_Section):

@@ -34,7 +34,6 @@ rule. It keeps the stage to one level, is deterministic and fast; tigramite's al
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
@@ -210,16 +209,19 @@ def _pearson_r(x: np.ndarray, y: np.ndarray) -> float:
     Centre, scale each side by its largest absolute deviation before the norm (no premature overflow), take the
     dot product of the unit vectors and clip to [-1, 1]; NaN when a side is constant. ``pearsonr`` runs the same
     arithmetic (bitwise the same result, checked in the tests) after about a millisecond of input handling, and
-    also computes a p-value that ParCorr discards.
+    also computes a p-value that ParCorr discards. The mean is numpy's (sum / count) and the norm is
+    ``numpy.linalg.norm``'s along an axis for a real vector (sqrt of the sum of squares), without their wrappers.
     """
-    xm = x - np.mean(x, axis=-1, keepdims=True)
-    ym = y - np.mean(y, axis=-1, keepdims=True)
-    xmax = np.max(np.abs(xm), axis=-1, keepdims=True)
-    ymax = np.max(np.abs(ym), axis=-1, keepdims=True)
-    if not (np.all(xmax > 0) and np.all(ymax > 0)):
+    n = float(x.shape[-1])
+    xm = x - np.add.reduce(x, axis=-1, keepdims=True) / n
+    ym = y - np.add.reduce(y, axis=-1, keepdims=True) / n
+    xmax = np.maximum.reduce(np.abs(xm), axis=-1, keepdims=True)
+    ymax = np.maximum.reduce(np.abs(ym), axis=-1, keepdims=True)
+    if not (xmax > 0).all() or not (ymax > 0).all():
         return float("nan")
-    normx = xmax * np.linalg.norm(xm / xmax, axis=-1, keepdims=True)
-    normy = ymax * np.linalg.norm(ym / ymax, axis=-1, keepdims=True)
+    xs, ys = xm / xmax, ym / ymax
+    normx = xmax * np.sqrt(np.add.reduce(xs * xs, axis=-1, keepdims=True))
+    normy = ymax * np.sqrt(np.add.reduce(ys * ys, axis=-1, keepdims=True))
     return float(np.clip(np.vecdot(xm / normx, ym / normy, axis=-1), -1.0, 1.0))
 
 
@@ -240,19 +242,6 @@ def _parcorr_p_value(value: float, dof: int) -> float:
         return 0.0
     t = value * np.sqrt(dof / (1.0 - value * value))
     return special.stdtr(dof, -np.abs(t)) * 2
-
-
-def _parcorr_p_values(values: np.ndarray, dof: int) -> np.ndarray:
-    """:func:`_parcorr_p_value` of many partial correlations with the same degrees of freedom (same floats)."""
-    from scipy import special
-
-    values = np.asarray(values, dtype=float)
-    if dof < 1:
-        return np.full(values.shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = values * np.sqrt(dof / (1.0 - values * values))
-    p = special.stdtr(dof, -np.abs(t)) * 2
-    return np.where(np.abs(np.abs(values) - 1.0) <= sys.float_info.min, 0.0, p)
 
 
 def _parcorr():
@@ -278,11 +267,11 @@ def _parcorr():
 
 
 def _native_pcmci(values: np.ndarray, tau_max: int, pc_alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """PCMCI with ParCorr, lags 1 .. tau_max: tigramite's algorithm, re-implemented on one matrix of lagged series.
+    """PCMCI with ParCorr, lags 1 .. tau_max: tigramite's algorithm and arithmetic without its per-test bookkeeping.
 
-    Same algorithm, step for step, as ``PCMCI(dataframe, ParCorr()).run_pcmci(tau_min=1, tau_max=tau_max,
-    pc_alpha=pc_alpha)`` with tigramite's other defaults (``max_conds_dim``, ``max_conds_py``, ``max_conds_px``
-    unbounded, ``max_combinations = 1``):
+    The same computation, test for test and float for float, as ``PCMCI(dataframe, ParCorr()).run_pcmci(
+    tau_min=1, tau_max=tau_max, pc_alpha=pc_alpha)`` with tigramite's other defaults (``max_conds_dim``,
+    ``max_conds_py``, ``max_conds_px`` unbounded, ``max_combinations = 1``):
 
     * rows t = 2 tau_max .. n-1 for every test (tigramite's ``cut_off = "2xtau_max"``), T = n - 2 tau_max;
     * PC1 (``_run_pc_stable_single``), per target j: candidate parents (i, -tau) in variable-major, lag-ascending
@@ -292,53 +281,62 @@ def _native_pcmci(values: np.ndarray, tau_max: int, pc_alpha: float) -> tuple[np
       first-test order); it stops when fewer than d + 1 candidates are left;
     * MCI (``_run_mci_or_variants``): every link (i, -tau) -> j given the PC1 parents of j without the link, then
       the PC1 parents of i shifted back by tau that are not already in the set;
-    * a test (``ParCorr.run_test``): rows of the array that are exactly constant are dropped (X or Y constant:
-      value 0, p = 1, not dependent); the residuals of X and of Y regressed (least squares, no intercept) on the
-      conditions, all standardised over the T rows; value = their Pearson correlation; p = the two-sided Student
-      t p-value with T - 2 - |Z| degrees of freedom (:func:`_parcorr_p_value`).
+    * a test (``ParCorr.run_test``): the (2 + |Z|) x T array of X, Y and Z is built from the data as
+      ``construct_array`` builds it, rows that are exactly constant are dropped (X or Y constant: value 0, p = 1,
+      not dependent), the residuals of X and then of Y come from the operations of tigramite's
+      ``ParCorr._get_single_residuals`` on that array (which standardises it in place, so twice, and solves by
+      ``numpy.linalg.lstsq``), the value is their Pearson correlation (:func:`_pearson_r`, bitwise
+      ``scipy.stats.pearsonr``) and the p-value :func:`_parcorr_p_value` (bitwise tigramite's).
 
-    What differs is only the arithmetic: the lagged series are built and standardised once, and both residuals
-    come from one least-squares solve with two right-hand sides, instead of tigramite's per-test array assembly,
-    hashing and two solves (about 0.4 s a ten-name selection, most of it bookkeeping). Values and p-values agree
-    with tigramite to about 1e-14 (``tests/causality/test_pcmci.py`` checks 1e-12 and identical parent sets on
-    random and market data); a decision could differ only for a p-value within that distance of ``pc_alpha``.
+    What is left out is only tigramite's bookkeeping around each test (node checks, masks, the array hash and
+    result caches, dictionaries of intermediate results), most of its time on a ten-name selection.
+    ``tests/causality/test_pcmci.py`` checks the matrices for equality with ``tigramite.pcmci.PCMCI`` on random
+    systems and on the reference window.
 
     Returns val, p of shape (N, N, tau_max + 1) (slot tau = 0 untested: 0 and 1).
     """
     n, N = values.shape
     cut = 2 * tau_max
     T = n - cut
-    width = cut + 1                                     # lags 0 .. 2 tau_max of every series
-    raw = np.empty((T, N * width))
-    for lag in range(width):                           # column k * width + lag = series k shifted back by lag
-        raw[:, lag::width] = values[cut - lag:n - lag, :]
-    sd = raw.std(axis=0)
-    constant = sd == 0.0
-    std = (raw - raw.mean(axis=0)) / np.where(constant, 1.0, sd)
+    rows = np.arange(cut, n)
 
-    def column(node: tuple[int, int]) -> int:
-        return node[0] * width - node[1]               # node = (variable, -lag)
+    add, count = np.add.reduce, float(T)
 
-    def tests(xs: list, y: tuple[int, int], conds: list) -> tuple[np.ndarray, np.ndarray]:
-        """Values and p-values of xs[k] _|_ y | conds for every k: one projection for all of them."""
-        cy = column(y)
-        cx = np.array([column(x) for x in xs])
-        value, p = np.zeros(len(xs)), np.ones(len(xs))
-        live = ~constant[cx]
-        if constant[cy] or not live.any():
-            return value, p
-        cz = [c for c in map(column, conds) if not constant[c]]
-        ends = std[:, np.concatenate(([cy], cx[live]))]
-        if cz:
-            Z = std[:, cz]
-            ends = ends - Z @ np.linalg.lstsq(Z, ends, rcond=None)[0]
-        ends = ends - ends.mean(axis=0)
-        ss = np.einsum("ij,ij->j", ends, ends)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.clip(ends[:, 1:].T @ ends[:, 0] / np.sqrt(ss[1:] * ss[0]), -1.0, 1.0)
-        value[live] = r
-        p[live] = _parcorr_p_values(r, T - 2 - len(cz))
-        return value, p
+    def std_rows(array: np.ndarray) -> np.ndarray:
+        # array.std(axis=1) by the ufunc calls numpy's _var makes (sum / count, deviations squared in place,
+        # sum / count, sqrt), without its Python wrapper: the same floats
+        dev = array - add(array, axis=1, keepdims=True) / count
+        np.multiply(dev, dev, out=dev)
+        return np.sqrt(add(dev, axis=1) / count)
+
+    def residuals(array: np.ndarray, target: int) -> np.ndarray:
+        # tigramite's ParCorr._get_single_residuals (standardise = True), with the per-row division loop as one
+        # broadcast division (the same IEEE quotients; a zero std divides by 1, which leaves the row unchanged)
+        array -= add(array, axis=1, keepdims=True) / count               # array.mean(axis=1), reshaped
+        std = std_rows(array)
+        array /= np.where(std != 0.0, std, 1.0)[:, None]
+        y = array[target, :]
+        if array.shape[0] > 2:
+            z = array[2:, :].T.copy()
+            beta_hat = np.linalg.lstsq(z, y, rcond=None)[0]
+            return y - np.dot(z, beta_hat)
+        return y                                         # a view, as tigramite's: the next call moves it too
+
+    def test(x: tuple[int, int], y: tuple[int, int], conds: list) -> tuple[float, float]:
+        nodes = [x, y] + conds
+        var = np.array([v for v, _ in nodes])
+        lag = np.array([t for _, t in nodes])
+        array = values[rows[None, :] + lag[:, None], var[:, None]]      # construct_array's (dim, T) copy
+        constant = np.flatnonzero(std_rows(array) == 0.)
+        if len(constant):
+            if constant[0] < 2:                                          # X or Y constant
+                return 0.0, 1.0
+            array = np.delete(array, constant, axis=0)
+        x_res = residuals(array, 0)
+        y_res = residuals(array, 1)
+        value = _pearson_r(x_res, y_res)
+        dim, length = array.shape
+        return value, float(_parcorr_p_value(value, length - dim))
 
     candidates = [(i, -tau) for i in range(N) for tau in range(1, tau_max + 1)]
     max_dim = N * tau_max
@@ -349,21 +347,16 @@ def _native_pcmci(values: np.ndarray, tau_max: int, pc_alpha: float) -> tuple[np
         for dim in range(max_dim + 1):
             if len(current) - 1 < dim:
                 break
-            # the first dim candidates are tested given the first dim + 1 without themselves; all the others
-            # given the first dim: one shared set
-            value = np.empty(len(current))
-            pval = np.empty(len(current))
-            for k in range(dim):
-                value[k:k + 1], pval[k:k + 1] = tests([current[k]], (j, 0), current[:k] + current[k + 1:dim + 1])
-            value[dim:], pval[dim:] = tests(current[dim:], (j, 0), current[:dim])
             removed = []
-            for node, v, p in zip(current, value, pval):
-                smallest[node] = min(abs(float(v)), smallest.get(node, np.inf))
+            for node in current:
+                conds = [c for c in current if c != node][:dim]
+                value, p = test(node, (j, 0), conds)
+                smallest[node] = min(np.abs(value), smallest.get(node, float("inf")))
                 if not p <= pc_alpha:                   # NaN p (no degrees of freedom) is not dependent either
                     removed.append(node)
             for node in removed:
                 del smallest[node]
-            current = sorted(smallest, key=lambda k: abs(smallest[k]), reverse=True)
+            current = sorted(smallest, key=lambda k: np.abs(smallest[k]), reverse=True)
         parents[j] = current
     val = np.zeros((N, N, tau_max + 1))
     pm = np.ones((N, N, tau_max + 1))
@@ -371,8 +364,7 @@ def _native_pcmci(values: np.ndarray, tau_max: int, pc_alpha: float) -> tuple[np
         for i, tau in candidates:
             conds = [c for c in parents[j] if c != (i, tau)]
             conds += [c for c in ((k, tau + lag) for k, lag in parents[i]) if c not in conds]
-            value, p = tests([(i, tau)], (j, 0), conds)
-            val[i, j, -tau], pm[i, j, -tau] = value[0], p[0]
+            val[i, j, -tau], pm[i, j, -tau] = test((i, tau), (j, 0), conds)
     return val, pm
 
 
@@ -451,8 +443,8 @@ def pcmci_screen(returns: pd.DataFrame, *, tau_max: int = 5, alpha: float = 0.05
         Largest conditioning set of one test when ``links`` is given.
     engine : {"native", "tigramite"}
         Lagged mode over every link: ``"native"`` runs tigramite's PCMCI algorithm re-implemented on one matrix
-        of lagged series (:func:`_native_pcmci`, about 5-9x faster, values and p-values equal to tigramite's to
-        about 1e-14); ``"tigramite"`` calls ``tigramite.pcmci.PCMCI`` itself, the reference the tests compare
+        of lagged series (:func:`_native_pcmci`, about 2-3.5x faster, the same values and p-values float for
+        float); ``"tigramite"`` calls ``tigramite.pcmci.PCMCI`` itself, the reference the tests compare
         against. Ignored in the other modes.
 
     Returns

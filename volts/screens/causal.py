@@ -145,7 +145,7 @@ class PcmciScreen(PairScreen):
         # [pcmci] links (issue 13): "all" = full PCMCI; "granger" = only the screened pairs' links, bounded
         # conditioning (pcmci.py, "Scaling"); "auto" = "all" when the rows allow the full graph
         self.links, self.max_conds_dim = links, int(max_conds_dim)
-        self.engine = engine            # "native" | "tigramite" (full PCMCI only; same values to ~1e-14)
+        self.engine = engine            # "native" | "tigramite" (full PCMCI only; the same floats)
 
     def params(self) -> dict:
         return {"mode": self.mode, "tau_max": self.tau_max, "min_abs_partial_corr": self.min_abs_partial_corr,
