@@ -61,7 +61,9 @@ def plot_lag_accuracy(choices: Mapping[str, "object"], path) -> Path:
             ax.annotate(f"tau* = {c.lag}\nOOS {c.knn_accuracy:.1%}", xy=(c.lag, 1.0),
                         xycoords=("data", "axes fraction"), xytext=(4, -4), textcoords="offset points", va="top",
                         fontsize=8, color="tab:red")
-            ax.set_title(f"{title}  (w = {c.window}, k = {c.neighbors}, n = {c.n_samples})", fontsize=9)
+            # y given: no automatic title placement (it measures the y axis of every panel again; nothing sits
+            # above the panels, so the automatic place is this one)
+            ax.set_title(f"{title}  (w = {c.window}, k = {c.neighbors}, n = {c.n_samples})", fontsize=9, y=1.0)
             ax.set_xticks(lags)
             ax.set_xlabel("lag tau (trading days)")
             ax.grid(alpha=0.3)
