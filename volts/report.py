@@ -27,6 +27,55 @@ REPORT_TOP_ROWS = 50
 FIGURE_TOP_K = 20
 
 
+def shown_lag_choices(selection) -> dict:
+    """The lag choices the figures show: all of them, or past :data:`FIGURE_TOP_K` the ``FIGURE_TOP_K`` pairs with
+    the best out-of-sample k-NN accuracy (ties: selection order), in selection order.
+
+    Parameters
+    ----------
+    selection : volts.selection.Selection
+
+    Returns
+    -------
+    dict of str to volts.lag.LagChoice
+        ``"LEADER->FOLLOWER"`` -> choice; empty when the selection has none.
+    """
+    lags = selection.lags or {}
+    if len(lags) > FIGURE_TOP_K:
+        best = set(sorted(lags, key=lambda k: -float(lags[k].knn_accuracy))[:FIGURE_TOP_K])
+        lags = {k: lags[k] for k in lags if k in best}
+    return dict(lags)
+
+
+def shown_symbols(selection) -> list[str]:
+    """The stocks the regime figure draws: the whole universe up to :data:`FIGURE_TOP_K` names; past that, the
+    members of the pairs the figures show (:func:`shown_lag_choices`) and the first ``FIGURE_TOP_K // 3`` other
+    stocks of each regime, in universe order.
+
+    Parameters
+    ----------
+    selection : volts.selection.Selection
+
+    Returns
+    -------
+    list of str
+    """
+    shown = list(selection.universe)
+    if len(shown) <= FIGURE_TOP_K:
+        return shown
+    lags = shown_lag_choices(selection)
+    in_pairs = {x for p in selection.pairs for x in (p.leader, p.follower)
+                if not lags or f"{p.leader}->{p.follower}" in lags}
+    per_regime: dict[str, int] = {}
+    keep = []
+    for sym in shown:
+        regime = selection.clusters.regimes.get(sym)
+        if sym in in_pairs or per_regime.get(regime, 0) < FIGURE_TOP_K // 3:
+            keep.append(sym)
+            per_regime[regime] = per_regime.get(regime, 0) + (sym not in in_pairs)
+    return keep
+
+
 def write_selection_figures(selection, market, folder: str | Path) -> dict[str, Path]:
     """Write the selection's figures into ``folder``; returns {figure name: path}.
 
@@ -47,17 +96,8 @@ def write_selection_figures(selection, market, folder: str | Path) -> dict[str, 
     out: dict[str, Path] = {}
     out["anomalies"] = Path(plot_anomalies(selection.anomalies, folder / SELECTION_FIGURES["anomalies"]))
     # large universes (issue 13): figures draw the top-k, never the whole universe
-    shown = list(selection.universe)
-    if len(shown) > FIGURE_TOP_K:
-        in_pairs = {x for p in selection.pairs for x in (p.leader, p.follower)}
-        per_regime: dict[str, int] = {}
-        keep = []
-        for sym in shown:
-            regime = selection.clusters.regimes.get(sym)
-            if sym in in_pairs or per_regime.get(regime, 0) < FIGURE_TOP_K // 3:
-                keep.append(sym)
-                per_regime[regime] = per_regime.get(regime, 0) + (sym not in in_pairs)
-        shown = keep
+    lags = shown_lag_choices(selection)
+    shown = shown_symbols(selection)
     gmm_market = market.select(shown).slice(w.gmm_start, w.gmm_end)
     vols = estimate_all(gmm_market, window=s.volatility.window, periods_per_year=s.volatility.periods_per_year)
     out["volatility_regimes"] = Path(plot_volatility_regimes(
@@ -78,11 +118,7 @@ def write_selection_figures(selection, market, folder: str | Path) -> dict[str, 
             nodes = [v for v in pcmci.var_names if any(v in (e.leader, e.follower) for e in edges)]
             pcmci = dataclasses.replace(pcmci, var_names=tuple(nodes), edges=tuple(edges))
         out["pcmci_graph"] = Path(plot_pcmci_graph(pcmci, folder / SELECTION_FIGURES["pcmci_graph"]))
-    if selection.lags:
-        lags = selection.lags
-        if len(lags) > FIGURE_TOP_K:   # the pairs with the best out-of-sample accuracy
-            best = sorted(lags, key=lambda k: -float(lags[k].knn_accuracy))[:FIGURE_TOP_K]
-            lags = {k: lags[k] for k in lags if k in best}
+    if lags:
         out["lag_accuracy"] = Path(plot_lag_accuracy(lags, folder / SELECTION_FIGURES["lag_accuracy"]))
     return out
 

@@ -305,8 +305,9 @@ def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: d
 def _save(fig, folder: Path, name: str) -> str:
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
-    fig.savefig(folder / name, dpi=90, metadata={"Software": None})
+    from volts.figures import save_figure
+
+    save_figure(fig, folder / name, dpi=90, metadata={"Software": None})
     plt.close(fig)
     return name
 

@@ -156,10 +156,77 @@ def test_validated_cache_gives_the_same_market_and_report(tmp_path, folder):
                         cache_dir=str(tmp_path / "cache"))
     m1, r1 = load_universe(data, asof=END, start=START, end=END)
     m2, r2 = load_universe(data, asof=END, start=START, end=END)
-    assert r1.cache == {"hits": 0, "misses": 4}
-    assert r2.cache == {"hits": 4, "misses": 0}    # 3 validated hits + MU's parsed bars (its failure is not cached)
+    assert r1.cache == {"hits": 0, "misses": 4, "set_hits": 0, "set_misses": 1}
+    # 3 symbols from the validated set + MU's parsed bars (its validation failure is not cached)
+    assert r2.cache == {"hits": 4, "misses": 0, "set_hits": 1, "set_misses": 0}
     assert m1.sha256() == m2.sha256() and r1.to_dict()["excluded"] == r2.to_dict()["excluded"]
     assert m1.report.problems == m2.report.problems
     m3, r3 = load_universe(data, asof=END, start=START, end=dt.date(2021, 5, 28))   # another window: new keys
-    assert r3.cache == {"hits": 4, "misses": 0} and m3.dates[-1] <= pd.Timestamp("2021-05-28")   # parsed hits
-    assert m3.sha256() != m1.sha256()
+    assert r3.cache == {"hits": 4, "misses": 0, "set_hits": 0, "set_misses": 1}      # parsed hits
+    assert m3.dates[-1] <= pd.Timestamp("2021-05-28") and m3.sha256() != m1.sha256()
+
+
+def _assert_same_load(got, want):
+    """Same MarketData (values, dates, symbols, dtypes), validation report and universe report (cache counters
+    aside)."""
+    (m, r), (m0, r0) = got, want
+    for f in ("open", "high", "low", "close", "volume"):
+        pd.testing.assert_frame_equal(getattr(m, f), getattr(m0, f), check_exact=True)
+    assert m.report == m0.report
+    d, d0 = r.to_dict(), r0.to_dict()
+    d.pop("cache"), d0.pop("cache")
+    assert d == d0
+
+
+def test_validated_set_is_one_read_and_equals_the_uncached_load(tmp_path, folder):
+    """A repeated load reads one consolidated entry and gives exactly the uncached result: with a quarantined
+    symbol (MU, a bad print), an incomplete one (QCOM, listed late), a member without a file (GONE), after an edit
+    of one file between runs, and when the consolidated entry is damaged."""
+    membership = _write_membership(tmp_path / "m.csv", [
+        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("MU", "1996-01-02", ""), ("INTC", "1996-01-02", ""),
+        ("QCOM", "1996-01-02", ""), ("GONE", "1996-01-02", "")])
+    plain = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
+    cached = plain.model_copy(update={"cache_dir": str(tmp_path / "cache")})
+
+    def load(data):
+        return load_universe(data, asof=END, start=START, end=END, zero_range_run=20)
+
+    want = load(plain)
+    assert want[1].usable == ("IBM", "INTC", "MSFT") and {e.symbol for e in want[1].quarantined} == {"MU"}
+    cold, warm = load(cached), load(cached)
+    _assert_same_load(cold, want)
+    _assert_same_load(warm, want)
+    assert warm[1].cache == {"hits": 5, "misses": 0, "set_hits": 1, "set_misses": 0}   # 4 from the set + MU
+    sets = sorted((tmp_path / "cache").glob("*-set-*.parquet"))
+    assert len(sets) == 1
+
+    # an edit of one file between runs: the set misses, only that file is parsed and validated again
+    lines = (folder / "IBM.csv").read_text().splitlines()
+    k = next(k for k, line in enumerate(lines) if line.startswith("2021-03-02,"))
+    lines[k] += "1"                                   # 2021-03-02's volume: ten times larger plus one share
+    (folder / "IBM.csv").write_text("\n".join(lines) + "\n")
+    want = load(plain)
+    edited = load(cached)
+    _assert_same_load(edited, want)
+    assert edited[1].cache == {"hits": 4, "misses": 1, "set_hits": 0, "set_misses": 1}
+    assert edited[0].volume.loc["2021-03-02", "IBM"] == 10 * cold[0].volume.loc["2021-03-02", "IBM"] + 1
+
+    # a damaged consolidated entry is ignored, the load is the same, and the entry is rewritten
+    newest = max((tmp_path / "cache").glob("*-set-*.parquet"), key=lambda p: p.stat().st_mtime_ns)
+    newest.write_bytes(newest.read_bytes()[:100])
+    damaged = load(cached)
+    _assert_same_load(damaged, want)
+    assert damaged[1].cache["set_hits"] == 0 and damaged[1].cache["misses"] == 0   # per-file entries served
+    repaired = load(cached)
+    _assert_same_load(repaired, want)
+    assert repaired[1].cache["set_hits"] == 1
+
+
+def test_validated_set_is_not_written_when_a_bad_file_stops_the_load(tmp_path, folder):
+    membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("MU", "1996-01-02", "")])
+    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="error",
+                        cache_dir=str(tmp_path / "cache"))
+    for _ in range(2):   # the same error every time: failures are never cached
+        with pytest.raises(DataError, match=r"MU.csv: MU 2021-03-01: high_below_max_open_close"):
+            load_universe(data, asof=END, start=START, end=END)
+    assert not list((tmp_path / "cache").glob("*-set-*.parquet"))

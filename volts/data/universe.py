@@ -157,7 +157,8 @@ class UniverseReport:
     off_calendar_rows : dict of str to int
         Bars dropped per symbol for lying outside the majority calendar.
     cache : dict
-        ``{"hits", "misses"}`` of the parsed-bars cache (empty when off).
+        ``{"hits", "misses", "set_hits", "set_misses"}`` of the bar cache (empty when off): per-symbol hits and
+        misses (a symbol served from the validated set is a hit) and whether the validated set was served.
     """
 
     asof: dt.date
@@ -275,9 +276,13 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
 
     Notes
     -----
+    With ``cache_dir`` set, every member's file is hashed (SHA-256) and the validated bars of the whole set are
+    looked up under one key (see :mod:`volts.data.cache`): a repeated load is one Parquet read, with the same
+    result as an uncached load. Members that failed are not stored and go through the per-symbol path again.
     Only the csv and synthetic sources go through the per-symbol path; ``mt5`` keeps its own loader (a
     terminal failure is not a per-symbol fault).
     """
+    from volts.data.cache import ValidatedBars
     from volts.data.csv import read_csv_bars, symbol_file
     from volts.data.validate import validate_bars
 
@@ -288,7 +293,7 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
         source, spells = "list", {}
     exclude = data.on_bad_symbol == "exclude"
     excluded: dict[str, Exclusion] = {}
-    checked: dict[str, MarketData] = {}
+    checked: dict[str, ValidatedBars] = {}
     first_row: dict[str, pd.Timestamp] = {}
     files: dict[str, str | None] = {}
     cache = None
@@ -308,6 +313,21 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     else:
         raise DataError(f"data.source = {data.source!r}: point-in-time universes and per-symbol quarantine "
                         f"need the csv or synthetic source")
+    params = dict(start=start, end=end, on_invalid=data.on_invalid, missing="error",
+                  max_abs_return=data.max_abs_return, return_jump=data.return_jump,
+                  calendar=(data.calendar or None) if synthetic is None else None,
+                  max_range_multiple=data.max_range_multiple)
+    # a validated set: every file this load reads, keyed by (symbol, file, SHA-256), in one cache entry
+    digests: dict[str, str] = {}
+    from_set: dict[str, ValidatedBars] = {}
+    set_key = None
+    if cache is not None:
+        from volts.data.cache import file_sha256
+
+        paths = {symbol: symbol_file(folder, symbol, data.csv) for symbol in symbols}
+        digests = {symbol: file_sha256(path) for symbol, path in paths.items() if path.is_file()}
+        set_key = cache.set_key([(s, str(paths[s]), d) for s, d in digests.items()], params)
+        from_set = cache.read_set(set_key) or {}
     for symbol in symbols:
         file = None
         try:
@@ -320,33 +340,37 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
                 path = symbol_file(folder, symbol, data.csv)
                 file = str(path)
                 files[symbol] = file
+                if symbol in from_set:
+                    checked[symbol] = bars = from_set[symbol]
+                    if bars.first_row is not None:
+                        first_row[symbol] = bars.first_row
+                    continue
                 if not path.is_file():
                     if data.membership:  # a member without a file: survivorship, reported, never fatal
                         excluded[symbol] = Exclusion(symbol, "no_file", "no data file for this member", file)
                         continue
-            params = dict(start=start, end=end, on_invalid=data.on_invalid, missing="error",
-                          max_abs_return=data.max_abs_return, return_jump=data.return_jump,
-                          calendar=(data.calendar or None) if synthetic is None else None,
-                          max_range_multiple=data.max_range_multiple)
 
-            def validate(raw, symbol=symbol, file=file, params=params):
+            def validate(raw, symbol=symbol, file=file):
                 if len(raw.index):
                     first_row[symbol] = raw.index.min()
                 return validate_bars({symbol: raw}, sources={symbol: file or data.source}, **params)
 
             if synthetic is not None:
-                checked[symbol] = validate(raw)
+                checked[symbol] = ValidatedBars.from_market(validate(raw), symbol, first_row.get(symbol))
             elif cache:
-                checked[symbol], first = cache.validated(path, symbol, data.csv, {**params, "file": file},
-                                                         validate)
-                if first is not None:
-                    first_row[symbol] = first
+                checked[symbol] = bars = cache.validated(path, symbol, data.csv, {**params, "file": file},
+                                                         validate, digest=digests.get(symbol))
+                if bars.first_row is not None:
+                    first_row[symbol] = bars.first_row
             else:
-                checked[symbol] = validate(read_csv_bars(path, symbol, data.csv))
+                checked[symbol] = ValidatedBars.from_market(validate(read_csv_bars(path, symbol, data.csv)), symbol,
+                                                            first_row.get(symbol))
         except DataError as exc:
             if not exclude:
                 raise
             excluded[symbol] = _exclusion_from(exc, symbol, file)
+    if set_key is not None and not from_set:   # failures are not stored: they are read (and fail) again
+        cache.write_set(set_key, {s: checked[s] for s in checked if s in digests})
 
     # ticker reuse: a spell that began before the file's first bar, the file starting after the data floor
     if spells and first_row:
@@ -365,38 +389,48 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
                     f"{floor.date()}): the file may belong to a later company that reused the ticker",
                     files.get(symbol), first.date().isoformat())
 
-    # majority calendar over the window; incomplete members leave
-    off_calendar: dict[str, int] = {}
-    if checked:
-        import numpy as np
+    # majority calendar over the window; incomplete members leave. The members' bars as wide arrays over the union
+    # of their dates (NaN = no bar: validated bars hold no NaN), one column per member in load order.
+    import numpy as np
 
-        stamps = np.concatenate([md.dates.to_numpy() for md in checked.values()])
-        days, counts = np.unique(stamps, return_counts=True)
-        calendar = pd.DatetimeIndex(days[counts * 2 >= len(checked)], name="date")
-        for symbol in list(checked):
-            md = checked[symbol]
-            lacking = calendar.difference(md.dates)
-            if len(lacking):
-                first = md.dates[0]
-                if first > calendar[0]:
-                    why = (f"first bar in the window {first.date()} is after the window's first session "
-                           f"{calendar[0].date()} (listed later, or rows missing)")
-                else:
-                    why = f"{len(lacking)} session(s) of the window missing, first {lacking[0].date()}"
-                del checked[symbol]
-                excluded[symbol] = Exclusion(symbol, "incomplete_history", why, files.get(symbol),
-                                             lacking[0].date().isoformat())
-                continue
-            extra = md.dates.difference(calendar)
-            if len(extra):
-                off_calendar[symbol] = int(len(extra))
-                checked[symbol] = md._map(lambda df: df.loc[calendar])
+    names = list(checked)
+    stamps = np.concatenate([checked[s].dates for s in names]) if names else np.array([], "datetime64[us]")
+    days = np.unique(stamps)
+    wide = {f: np.full((len(days), len(names)), np.nan) for f in FIELDS}
+    present = np.zeros((len(days), len(names)), dtype=bool)
+    for j, symbol in enumerate(names):
+        bars = checked[symbol]
+        rows = np.searchsorted(days, bars.dates)
+        present[rows, j] = True
+        for f in FIELDS:
+            wide[f][rows, j] = bars.values[f]
+    on_calendar = present.sum(axis=1) * 2 >= len(names)
+    calendar = pd.DatetimeIndex(days[on_calendar], name="date")
+    off_calendar: dict[str, int] = {}
+    for j, symbol in enumerate(names):
+        lacking = on_calendar & ~present[:, j]
+        if lacking.any():
+            first = pd.Timestamp(checked[symbol].dates[0])
+            missed = pd.Timestamp(days[np.argmax(lacking)])
+            if first > calendar[0]:
+                why = (f"first bar in the window {first.date()} is after the window's first session "
+                       f"{calendar[0].date()} (listed later, or rows missing)")
+            else:
+                why = f"{int(lacking.sum())} session(s) of the window missing, first {missed.date()}"
+            del checked[symbol]
+            excluded[symbol] = Exclusion(symbol, "incomplete_history", why, files.get(symbol),
+                                         missed.date().isoformat())
+            continue
+        extra = int((present[:, j] & ~on_calendar).sum())
+        if extra:
+            off_calendar[symbol] = extra
+    column = {s: j for j, s in enumerate(names)}
     if exclude and zero_range_run:
+        keep = calendar >= pd.Timestamp(zero_range_since) if zero_range_since is not None else slice(None)
+        dates = calendar[keep]
         for symbol in list(checked):
-            md = checked[symbol]
-            keep = md.dates >= pd.Timestamp(zero_range_since) if zero_range_since is not None else slice(None)
-            dates = md.dates[keep]
-            run = _first_zero_range_run(md.high[symbol].to_numpy()[keep], md.low[symbol].to_numpy()[keep],
+            j = column[symbol]
+            run = _first_zero_range_run(wide["high"][on_calendar, j][keep], wide["low"][on_calendar, j][keep],
                                         zero_range_run)
             if run is not None:
                 first, length = run
@@ -410,14 +444,15 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     usable = [s for s in symbols if s in checked]
     order = {s: i for i, s in enumerate(symbols)}
     exclusions = tuple(sorted(excluded.values(), key=lambda e: order.get(e.symbol, len(order))))
-    report = UniverseReport(asof=asof, source=source, members=tuple(symbols), usable=tuple(usable),
-                            excluded=exclusions, off_calendar_rows=off_calendar,
-                            cache={"hits": cache.hits, "misses": cache.misses} if cache else {})
+    cache_counts = ({"hits": cache.hits, "misses": cache.misses, "set_hits": cache.set_hits,
+                     "set_misses": cache.set_misses} if cache else {})
     if len(usable) < 2:
         shown = "; ".join(str(e) for e in exclusions[:3])
         raise DataError(f"universe as of {asof}: {len(usable)} of {len(symbols)} symbol(s) have usable data "
                         f"(rule: at least 2 needed){': ' + shown if shown else ''}")
-    frames = {f: pd.concat([getattr(checked[s], f) for s in usable], axis=1) for f in FIELDS}
+    cols = [column[s] for s in usable]
+    frames = {f: pd.DataFrame(wide[f][on_calendar][:, cols], index=calendar, columns=pd.Index(usable, name=None))
+              for f in FIELDS}
     vreport = ValidationReport()
     for s in usable:
         if checked[s].report is not None:
@@ -426,5 +461,5 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     report = UniverseReport(asof=asof, source=source, members=tuple(symbols), usable=tuple(usable),
                             excluded=exclusions,
                             span=(market.dates[0].date().isoformat(), market.dates[-1].date().isoformat()),
-                            off_calendar_rows=off_calendar, cache=report.cache)
+                            off_calendar_rows=off_calendar, cache=cache_counts)
     return market, report

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from volts.figures import save_figure  # noqa: E402
+
 __all__ = ["plot_equity"]
 
 
@@ -73,8 +75,7 @@ def plot_equity(result, path) -> Path:
         ax_dd.legend(fontsize=8, loc="lower left")
         for ax in axes:
             ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     finally:
         plt.close(fig)
     return path

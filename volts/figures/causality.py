@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
+from volts.figures import save_figure  # noqa: E402
+
 __all__ = ["plot_granger_pvalues", "plot_pcmci_graph"]
 
 #: Smallest p-value drawn on the log axis (an exact 0 would fall off it).
@@ -73,8 +75,7 @@ def plot_granger_pvalues(scan, selection, path, pairs: Iterable[tuple[str, str]]
     ax.set_title(f"Granger causality p-value by lag order ({scan.start} .. {scan.end}, {scan.n_tests} tests)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left", ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -134,7 +135,6 @@ def plot_pcmci_graph(result, path) -> Path:
     ax.set_ylim(-1.4, 1.4)
     ax.set_aspect("equal")
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

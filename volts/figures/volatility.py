@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from volts.figures import save_figure  # noqa: E402
+
 __all__ = ["REGIME_COLOURS", "plot_anomalies", "plot_volatility_regimes"]
 
 #: Colour of each regime in every figure.
@@ -52,8 +54,7 @@ def plot_anomalies(result, path) -> Path:
         ax.set_ylabel("mean distance to k nearest days (z units)")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     finally:
         plt.close(fig)
     return path
@@ -156,8 +157,7 @@ def plot_volatility_regimes(vols, clusters, path, *, estimator: str = "yang_zhan
                  else f"{len(clusters.estimators)}-D log-volatility, {clusters.covariance_type} covariance")
         fig.suptitle(f"Volatility regimes (GMM on {space}, {clusters.n_points} "
                      f"stock-days), {clusters.start.date()} .. {clusters.end.date()}", fontsize=11)
-        fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110, layout={"rect": (0, 0.05, 1, 0.97)})
     finally:
         plt.close(fig)
     return path
