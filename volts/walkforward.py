@@ -307,7 +307,8 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
     windows = settings.windows.shifted(asof)
     t0 = time.perf_counter()
     sub, report = load_universe(settings.data, asof=asof, start=earliest_start(windows), end=asof,
-                                zero_range_run=settings.volatility.window, zero_range_since=windows.gmm_start)
+                                zero_range_run=settings.volatility.window, zero_range_since=windows.gmm_start,
+                                whole_set_entry=False)   # one window per week: the per-file entries suffice
     load_seconds = time.perf_counter() - t0
     week_settings = settings.override(**{"data.universe": list(report.usable)})
     record = select_week(sub, week_settings, asof)

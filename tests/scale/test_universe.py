@@ -230,3 +230,19 @@ def test_validated_set_is_not_written_when_a_bad_file_stops_the_load(tmp_path, f
         with pytest.raises(DataError, match=r"MU.csv: MU 2021-03-01: high_below_max_open_close"):
             load_universe(data, asof=END, start=START, end=END)
     assert not list((tmp_path / "cache").glob("*-set-*.parquet"))
+
+
+def test_whole_set_entry_can_be_left_out(tmp_path, folder):
+    """``whole_set_entry=False`` (the walk-forward's weeks): the same load from the per-file entries, and no
+    consolidated entry written or read."""
+    membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""),
+                                                        ("INTC", "1996-01-02", "")])
+    plain = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
+    cached = plain.model_copy(update={"cache_dir": str(tmp_path / "cache")})
+    want = load_universe(plain, asof=END, start=START, end=END)
+    for _ in range(2):
+        got = load_universe(cached, asof=END, start=START, end=END, whole_set_entry=False)
+        _assert_same_load(got, want)
+        assert got[1].cache["set_hits"] == 0
+    assert got[1].cache["hits"] == 3
+    assert not list((tmp_path / "cache").glob("*-set-*.parquet"))

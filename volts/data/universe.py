@@ -242,7 +242,7 @@ def _first_zero_range_run(high, low, min_length: int) -> tuple[int, int] | None:
 
 def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
                   symbols: list[str] | None = None, zero_range_run: int | None = None,
-                  zero_range_since=None) -> tuple[MarketData, UniverseReport]:
+                  zero_range_since=None, whole_set_entry: bool = True) -> tuple[MarketData, UniverseReport]:
     """Validated bars of the universe of ``asof``, bad or incomplete symbols excluded and reported.
 
     Parameters
@@ -263,6 +263,10 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     zero_range_since : date-like, optional
         Check only the bars from this date (the GMM window's start: the span the volatility estimators see);
         default all loaded bars.
+    whole_set_entry : bool
+        With ``cache_dir``: read and write the consolidated entry of the whole set (below). False keeps only the
+        per-file entries; the walk-forward passes False, because each week has its own window, so a whole-set
+        entry per week would store every week's bars a second time and is read again only by a forced re-run.
 
     Returns
     -------
@@ -326,8 +330,9 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
 
         paths = {symbol: symbol_file(folder, symbol, data.csv) for symbol in symbols}
         digests = {symbol: file_sha256(path) for symbol, path in paths.items() if path.is_file()}
-        set_key = cache.set_key([(s, str(paths[s]), d) for s, d in digests.items()], params)
-        from_set = cache.read_set(set_key) or {}
+        if whole_set_entry:
+            set_key = cache.set_key([(s, str(paths[s]), d) for s, d in digests.items()], params)
+            from_set = cache.read_set(set_key) or {}
     for symbol in symbols:
         file = None
         try:
