@@ -403,9 +403,10 @@ class LagChoice:
         }
 
 
-#: Self-distance matrices of lag samples by the samples' bytes. The samples of one tau depend on the leader's
-#: closes only (the follower contributes the labels), so when several pairs share a leader -- every pair of a
-#: week's candidates in an unscreened walk-forward row -- the DTW matrix is computed once per leader and tau.
+#: Self-distance matrices of lag samples by the samples' bytes. The windows depend on the leader's closes only
+#: (the follower contributes the labels), so when several pairs share a leader -- every pair of a week's
+#: candidates in an unscreened walk-forward row -- the DTW matrix (one for every tau, see choose_lag) is computed
+#: once per leader.
 #: A pure function of its key; bounded (oldest first out), per process.
 _SELF_DTW_MEMO: dict[tuple, np.ndarray] = {}
 _SELF_DTW_MEMO_SIZE = 256
@@ -501,9 +502,19 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
             f"{_iso(dates[-1])} are too few for {cv_splits} time-ordered folds with k={neighbors} neighbours "
             f"(window {window}, max lag {max_lag})")
 
+    # The samples of tau + 1 are those of tau one day earlier: sample i of tau + 1 is sample i - 1 of tau. So every
+    # tau's DTW matrix is a diagonal block of one matrix over the union of the windows (ends first - max_lag ..
+    # n - 1 - min_lag), computed once: the same pairs of windows, the same floats (DTW is computed pair by pair),
+    # about (max_lag - min_lag + 1) times less work. It depends on the leader only (shared by its pairs).
+    changes = _aligned_changes(leader_close, follower_close)[0].to_numpy()
+    first = max_lag + window - 1                         # lag_samples' first target position
+    ends = np.arange(first - max_lag, len(changes) - min_lag)
+    union = changes[ends[:, None] - (window - 1) + np.arange(window)[None, :]]
+    d_all = _self_dtw(union)
     acc_oos, acc_std, acc_in = [], [], []
     for smp in samples:
-        d = _self_dtw(smp.X)  # depends on the leader only: shared by the pairs of one leader
+        o = max_lag - smp.tau                            # this tau's first window in the union
+        d = d_all[o:o + n_samples, o:o + n_samples]
         fold_acc = []
         for train, test in folds:
             pred = knn_predict(d[np.ix_(test, train)], y[train], neighbors)
