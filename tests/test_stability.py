@@ -105,3 +105,23 @@ def test_stability_selection_end_to_end_is_reproducible():
 
     sel = with_stability(run_selection(market, settings), short)
     assert sel.warnings[-1] == short.warnings[0] and short.to_dict()["warnings"] == list(short.warnings)
+
+
+def test_pairs_only_selection_skips_unused_anomalies_and_keeps_the_pairs():
+    """Stability runs call ``run_selection(pairs_only=True)``: with ``anomaly.exclude = false`` the anomaly scores
+    (report only) are skipped and the candidates, funnel and pairs are those of the full selection; with
+    ``exclude = true`` they shape the GMM sample, so they are computed as before."""
+    from volts.data.synthetic import make_synthetic_market
+    from volts.selection import run_selection
+
+    settings = load_settings(REPO_DEMO)
+    market = make_synthetic_market(seed=0).data
+    full = run_selection(market, settings)
+    lean = run_selection(market, settings, pairs_only=True)
+    assert lean.anomalies is None and "anomalies" not in lean.timings and full.anomalies is not None
+    assert lean.candidates == full.candidates and lean.pairs == full.pairs
+    assert [f.to_dict() if hasattr(f, "to_dict") else f for f in lean.funnel] == \
+        [f.to_dict() if hasattr(f, "to_dict") else f for f in full.funnel]
+    excl = settings.override(**{"anomaly.exclude": True})
+    kept = run_selection(market, excl, pairs_only=True)
+    assert kept.anomalies is not None and kept.pairs == run_selection(market, excl).pairs

@@ -256,6 +256,11 @@ def lag_samples(leader_close: pd.Series, follower_close: pd.Series, *, tau: int,
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     lead, foll = _aligned_changes(leader_close, follower_close)
+    return _samples_from_changes(lead, foll, tau=tau, window=window, max_lag=max_lag)
+
+
+def _samples_from_changes(lead: pd.Series, foll: pd.Series, *, tau: int, window: int, max_lag: int) -> LagSamples:
+    """:func:`lag_samples` from the aligned % changes (computed once per pair by :func:`choose_lag`)."""
     first = max_lag + window - 1  # first target position with a full window at max_lag
     n = len(lead)
     if n <= first:
@@ -492,7 +497,8 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
         raise ValueError(f"window and neighbors must be >= 1, got {window}, {neighbors}")
     lags = tuple(range(min_lag, max_lag + 1))
     ln, fn = _names(leader_close, follower_close)
-    samples = [lag_samples(leader_close, follower_close, tau=tau, window=window, max_lag=max_lag) for tau in lags]
+    lead, foll = _aligned_changes(leader_close, follower_close)          # once for every tau
+    samples = [_samples_from_changes(lead, foll, tau=tau, window=window, max_lag=max_lag) for tau in lags]
     y, dates = samples[0].y, samples[0].target_dates  # the same target days for every tau
     n_samples = len(y)
     folds = time_series_folds(n_samples, cv_splits) if n_samples > cv_splits else []
@@ -506,7 +512,7 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
     # tau's DTW matrix is a diagonal block of one matrix over the union of the windows (ends first - max_lag ..
     # n - 1 - min_lag), computed once: the same pairs of windows, the same floats (DTW is computed pair by pair),
     # about (max_lag - min_lag + 1) times less work. It depends on the leader only (shared by its pairs).
-    changes = _aligned_changes(leader_close, follower_close)[0].to_numpy()
+    changes = lead.to_numpy()
     first = max_lag + window - 1                         # lag_samples' first target position
     ends = np.arange(first - max_lag, len(changes) - min_lag)
     union = changes[ends[:, None] - (window - 1) + np.arange(window)[None, :]]

@@ -282,7 +282,8 @@ def _cluster_volatility_memo(bars: MarketData, /, **kwargs) -> tuple[Any, bool]:
 
 
 def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | None = None,
-                  progress: ProgressFn | None = None, coverage: Any = None, executor: Any = None) -> Selection:
+                  progress: ProgressFn | None = None, coverage: Any = None, executor: Any = None,
+                  pairs_only: bool = False) -> Selection:
     """Run stages 1-5 of METHOD.md on the windows of ``settings`` ending at ``asof``.
 
     Parameters
@@ -300,6 +301,10 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
         or a quarantined list): its usable symbols are the universe, its report goes into ``selection.json``.
     executor : volts.parallel.Executor, optional
         Where the common-sample Granger scan runs its blocks of series (in-process when None; same result).
+    pairs_only : bool
+        Skip work whose result cannot change the candidates or pairs: the anomaly scores when
+        ``anomaly.exclude`` is false (they then feed only the report). The returned Selection has
+        ``anomalies = None`` and is meant for its candidates, funnel and pairs (stability runs use it).
 
     Returns
     -------
@@ -338,9 +343,11 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
 
     # 1. anomalies -------------------------------------------------------------------------------------
     a = settings.anomaly
-    anomalies = timed("anomalies", detect_anomalies,
-                      _window(market, windows.anomaly_start, windows.anomaly_end, "anomaly"),
-                      neighbors=a.neighbors, z_threshold=a.z_threshold, features=a.features)
+    anomalies = None
+    if a.exclude or not pairs_only:
+        anomalies = timed("anomalies", detect_anomalies,
+                          _window(market, windows.anomaly_start, windows.anomaly_end, "anomaly"),
+                          neighbors=a.neighbors, z_threshold=a.z_threshold, features=a.features)
 
     # 2-3. volatility regimes ---------------------------------------------------------------------------
     c, v = settings.clustering, settings.volatility

@@ -216,7 +216,7 @@ def stability_run(task: tuple[int, int, int], *, market: MarketData, settings, a
         s = settings.override(**{"clustering.random_state": int(stage_rng.integers(0, 2**31 - 1)),
                                  "entropy.seed": int(stage_rng.integers(0, 2**31 - 1)),
                                  "entropy.stop_early": True})
-        sel = run_selection(boot, s, asof=asof)
+        sel = run_selection(boot, s, asof=asof, pairs_only=True)   # only the pairs and candidates are kept
     except DataError as exc:
         return {"index": index, "pairs": [], "candidates": [], "error": str(exc).split(";")[0][:160]}
     return {"index": index, "pairs": [[p.leader, p.follower, int(p.lag)] for p in sel.pairs],
