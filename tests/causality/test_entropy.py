@@ -346,3 +346,15 @@ def test_curtailed_test_takes_the_full_tests_decisions():
     xs, ys = discretise(r["S0"], 3), discretise(r["S1"], 3)
     once = _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=3)
     assert _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=3, stop_above=0.05) == once
+
+
+def test_curtailed_test_without_a_reachable_alpha_runs_in_full():
+    """When even 0 exceedances give p = 1 / (S + 1) > alpha (h = 0: nothing can be significant), the curtailed
+    test has no stopping point and must return the full test, not a p-value over its first block."""
+    from volts.causality.entropy import _ete_from_states, exceedances_to_stop
+
+    rng = np.random.default_rng(1)
+    xs, ys = rng.integers(0, 3, 150), rng.integers(0, 3, 150)
+    assert exceedances_to_stop(300, 0.001) == 0
+    full = _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=300, seed=4)
+    assert _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=300, seed=4, stop_above=0.001) == full

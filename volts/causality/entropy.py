@@ -382,7 +382,7 @@ def _ete_from_states(xs: np.ndarray, ys: np.ndarray, *, bins: int, history: int,
             drawn += size
             exceed += int(np.sum(values >= te))
             block *= 2
-            if exceed >= h and drawn < surrogates:
+            if 1 <= h <= exceed and drawn < surrogates:   # h = 0: no count is significant; draw them all
                 break
         te_s = np.concatenate(parts)
         at = np.cumsum(te_s >= te)
