@@ -249,8 +249,9 @@ def _parcorr():
 
     Same residuals (tigramite's ``_get_single_residuals``), same everything else: only the ``scipy.stats.pearsonr``
     call, about 1 ms each and most of PCMCI's time on ten names (thousands of tests a selection), and the
-    ``scipy.stats.t.sf`` call of the p-value (:func:`_parcorr_p_value`) are replaced.
-    ``tests/causality/test_pcmci.py`` checks values and p-values against tigramite's own ``ParCorr`` to 1e-12.
+    ``scipy.stats.t.sf`` call of the p-value (:func:`_parcorr_p_value`) are replaced, each by the same arithmetic
+    (bitwise, tested). ``engine = "tigramite"`` runs it; ``tests/causality/test_pcmci.py`` checks that engine's
+    matrices for equality with the native engine's, which equal tigramite's own ``ParCorr``.
     """
     from tigramite.independence_tests.parcorr import ParCorr
 

@@ -171,14 +171,11 @@ class BarCache:
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
         os.close(fd)
         try:
-            if meta is not None or isinstance(frame, pa.Table):
-                table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame)
-                if meta is not None:
-                    old = table.schema.metadata or {}
-                    table = table.replace_schema_metadata({**old, b"volts": json.dumps(meta).encode()})
-                pq.write_table(table, tmp)
-            else:
-                frame.to_parquet(tmp, engine="pyarrow")
+            table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame)  # what to_parquet does
+            if meta is not None:
+                old = table.schema.metadata or {}
+                table = table.replace_schema_metadata({**old, b"volts": json.dumps(meta).encode()})
+            pq.write_table(table, tmp)
             os.replace(tmp, entry)
         finally:
             if os.path.exists(tmp):

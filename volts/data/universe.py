@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from volts.config import DataSettings
@@ -228,8 +229,6 @@ def _exclusion_from(exc: DataError, symbol: str, file: str | None) -> Exclusion:
 
 def _first_zero_range_run(high, low, min_length: int) -> tuple[int, int] | None:
     """(first index, length) of the first run of at least ``min_length`` bars with high == low, else None."""
-    import numpy as np
-
     flat = np.concatenate([[False], np.asarray(high) == np.asarray(low), [False]])
     edges = np.flatnonzero(np.diff(flat.astype(np.int8)))
     starts, ends = edges[0::2], edges[1::2]
@@ -396,8 +395,6 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
 
     # majority calendar over the window; incomplete members leave. The members' bars as wide arrays over the union
     # of their dates (NaN = no bar: validated bars hold no NaN), one column per member in load order.
-    import numpy as np
-
     names = list(checked)
     stamps = np.concatenate([checked[s].dates for s in names]) if names else np.array([], "datetime64[us]")
     days = np.unique(stamps)
