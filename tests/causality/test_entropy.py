@@ -358,3 +358,27 @@ def test_curtailed_test_without_a_reachable_alpha_runs_in_full():
     assert exceedances_to_stop(300, 0.001) == 0
     full = _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=300, seed=4)
     assert _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=300, seed=4, stop_above=0.001) == full
+
+
+@pytest.mark.parametrize("first,rule", [(1, "one"), (37, "fixed"), (100, "adaptive"), (2000, "all")])
+def test_curtailed_test_does_not_depend_on_block_sizes(monkeypatch, first, rule):
+    """The blocks only set the cost: drawing the surrogates one at a time, in fixed blocks of 37, adaptively
+    (volts' rule) or all at once gives the same result, float for float, for null, borderline and coupled pairs."""
+    from volts.causality import entropy
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=150)
+    cases = [(x, rng.normal(size=150)),                                   # null: stops early
+             (x, 0.15 * np.r_[0.0, x[:-1]] + rng.normal(size=150)),       # weak coupling
+             (x, 0.8 * np.r_[0.0, x[:-1]] + rng.normal(size=150))]        # strong: draws all S
+    states = [(entropy.discretise(a, 3), entropy.discretise(b, 3)) for a, b in cases]
+    reference = [entropy._ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=11,
+                                          stop_above=0.05) for xs, ys in states]
+    monkeypatch.setattr(entropy, "_FIRST_BLOCK", first)
+    if rule != "adaptive":
+        monkeypatch.setattr(entropy, "_next_block", lambda drawn, exceed, h, left: {"one": 1, "fixed": 37}.get(
+            rule, left))
+    again = [entropy._ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=11, stop_above=0.05)
+             for xs, ys in states]
+    assert again == reference
+    assert reference[0].stopped_early and not reference[2].stopped_early

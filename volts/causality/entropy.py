@@ -350,8 +350,19 @@ def exceedances_to_stop(surrogates: int, alpha: float) -> int:
     return h
 
 
-#: Surrogates drawn per block by the curtailed test (doubling up to the count); the result does not depend on it.
+#: Surrogates in the curtailed test's first block; the result does not depend on the block sizes.
 _FIRST_BLOCK = 100
+
+
+def _next_block(drawn: int, exceed: int, h: int, left: int) -> int:
+    """Size of the curtailed test's next block: the surrogates expected to reach h exceedances at the rate seen
+    so far, with a 25 % margin (at least 50), or everything left when none exceeded yet (a likely significant pair,
+    which draws all S anyway). Only the cost depends on it: the blocks are one stream, and the stopping time is
+    read from the surrogates in order."""
+    if exceed == 0:
+        return left
+    expected = (h - exceed) * drawn / exceed
+    return int(min(left, max(50, np.ceil(1.25 * expected) + 20)))
 
 
 def _ete_from_states(xs: np.ndarray, ys: np.ndarray, *, bins: int, history: int, lag: int, surrogates: int,
@@ -381,7 +392,7 @@ def _ete_from_states(xs: np.ndarray, ys: np.ndarray, *, bins: int, history: int,
             parts.append(values)
             drawn += size
             exceed += int(np.sum(values >= te))
-            block *= 2
+            block = _next_block(drawn, exceed, h, surrogates - drawn)
             if 1 <= h <= exceed and drawn < surrogates:   # h = 0: no count is significant; draw them all
                 break
         te_s = np.concatenate(parts)
