@@ -212,3 +212,23 @@ def test_run_on_the_demo_market_reports_planted_versus_recovered(tmp_path, capsy
     assert last.startswith("recovered 3 of 3 planted pairs with their lags; 0 false pair(s)")
     assert (tmp_path / "2023-06-08" / "truth.json").is_file()
     assert "## Planted versus recovered" in (tmp_path / "2023-06-08" / "report.md").read_text()
+
+
+def test_select_stability_on_a_cluster_equals_in_process(ref_data_dir, tmp_path):
+    """``volts select --stability R --workers 2`` starts the repetitions before the plain selection and draws the
+    figures while they run; the artifacts must be those of the in-process command (which runs everything in
+    order): the same selection.json apart from ``created`` and the timings, the same figures byte for byte."""
+    common = ["select", "--asof", "2023-06-08", "--data-dir", str(ref_data_dir), "--config",
+              str(REPO / "config.toml"), "--stability", "3"]
+    assert main(common + ["--out", str(tmp_path / "here")]) == 0
+    assert main(common + ["--out", str(tmp_path / "dask"), "--workers", "2"]) == 0
+    here, dask = tmp_path / "here" / "2023-06-08", tmp_path / "dask" / "2023-06-08"
+    a, b = _content(here / "selection.json"), _content(dask / "selection.json")
+    ta, tb = a.pop("timings", None), b.pop("timings", None)
+    assert a == b and a["stability"]["runs"] == 3
+    assert (ta is None) == (tb is None)
+    files = sorted(p.name for p in here.iterdir())
+    assert files == sorted(p.name for p in dask.iterdir()) and "volatility_regimes.png" in files
+    for name in files:
+        if name.endswith(".png"):
+            assert (here / name).read_bytes() == (dask / name).read_bytes(), name

@@ -7,6 +7,7 @@ weeks, same artifacts as in-process), not repeated here to keep the suite's time
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -51,6 +52,20 @@ def test_usage_errors():
         Executor(workers=0)
 
 
+def test_in_process_submit_runs_nothing_until_iterated():
+    calls = []
+
+    def record(item):
+        calls.append(item)
+        return item * 2
+
+    with Executor() as ex:
+        batch = ex.submit(record, range(3))
+        assert calls == []
+        batch.cancel()                       # a no-op in-process
+        assert list(batch) == [(0, 0), (1, 2), (2, 4)] and calls == [0, 1, 2]
+
+
 def test_in_process_error_propagates():
     with Executor() as ex:
         got = []
@@ -68,6 +83,20 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
         assert len(ex.client.scheduler_info()["workers"]) == 2
         with pytest.raises(ValueError, match="on purpose"):
             list(ex.map(fails_on_three, range(6)))
+        # submit: the tasks run before the batch is iterated (volts select works meanwhile)
+        batch = ex.submit(weighted_sum, range(4), key=lambda i: f"early{i}", weights=WEIGHTS, offset=0.5)
+        futures = list(batch._futures)
+        ex.client.wait_for_workers(2)
+        from dask.distributed import wait
+
+        wait(futures, timeout=60)
+        assert all(f.status == "finished" for f in futures)
+        assert dict(batch) == {i: EXPECTED[i] for i in range(4)}
+        slow = ex.submit(time.sleep, [20.0, 20.1, 20.2, 20.3])
+        waiting = list(slow._futures)
+        slow.cancel()
+        slow.cancel()   # idempotent
+        assert all(f.status == "cancelled" for f in waiting) and list(slow) == []
     assert out == EXPECTED
     assert os.getpid() not in pids  # ran in worker processes
     assert ex.client is None and cluster.status.name == "closed"

@@ -413,3 +413,25 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
     assert nulls_json["p_value"] == pytest.approx(p) and f"permutation p = {p:.4f}" in md
     assert main(["walkforward", "--source", "synthetic", "--stability-runs", "3", "--out",
                  str(tmp_path / "x")]) == 2
+
+
+def test_a_week_runs_the_lean_selection_and_records_the_full_one(settings, market, baseline):
+    """select_week runs ``run_selection(pairs_only=True)`` with the curtailed surrogate test; its record must be
+    the one of the full selection (full test, anomaly scores, alignment diagnostics): same candidates, funnel,
+    drop counts, warnings and pairs with every statistic, on every baseline week that selected pairs."""
+    from volts.selection import run_selection
+    from volts.walkforward import _week_market
+
+    full_settings = settings.override(**{"entropy.stop_early": False})
+    weeks = [w for w in baseline.weeks if w["status"] == "ok" and w["pairs"]][:4]
+    assert weeks
+    for week in weeks:
+        asof = dt.date.fromisoformat(week["asof"])
+        sub, _ = _week_market(market, settings, asof)
+        full = run_selection(sub, full_settings, asof=asof)
+        assert full.anomalies is not None and all(np.isfinite(c.dtw_distance) for c in full.lags.values())
+        assert week["candidates"] == list(full.candidates)
+        assert week["funnel"] == [s.to_dict() for s in full.funnel]
+        assert week["warnings"] == list(full.warnings)
+        assert week["pairs"] == json.loads(json.dumps([p.to_dict() for p in full.pairs]))
+        assert "anomalies" not in week["timings"]

@@ -435,7 +435,7 @@ def _self_dtw(x: np.ndarray) -> np.ndarray:
 
 
 def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: int = 1, max_lag: int = 10,
-               window: int = 5, neighbors: int = 7, cv_splits: int = 5) -> LagChoice:
+               window: int = 5, neighbors: int = 7, cv_splits: int = 5, diagnostics: bool = True) -> LagChoice:
     """Choose the trading lag of a leader -> follower pair with DTW + k-NN (METHOD.md §5).
 
     For each tau in ``min_lag .. max_lag`` the samples of :func:`lag_samples` are scored by
@@ -461,6 +461,9 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
         k of the k-NN vote (paper: 7).
     cv_splits : int
         Folds of ``TimeSeriesSplit`` (METHOD.md: 5).
+    diagnostics : bool
+        Compute the alignment diagnostics (``dtw_distance``, ``dtw_median_offset``: one more DTW path over the
+        whole window, for the report). False leaves them NaN; the lag and accuracies do not depend on them.
 
     Returns
     -------
@@ -530,7 +533,7 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
         acc_in.append(float(np.mean(knn_predict(d, y, neighbors) == y)))
 
     best = int(np.argmax(acc_oos))  # first maximum: ties go to the smaller lag
-    dist, offset = _alignment_diagnostics(leader_close, follower_close)
+    dist, offset = _alignment_diagnostics(leader_close, follower_close) if diagnostics else (np.nan, np.nan)
     return LagChoice(
         leader=ln, follower=fn, lag=lags[best], lags=lags,
         accuracy_oos=dict(zip(lags, acc_oos)), accuracy_oos_std=dict(zip(lags, acc_std)),

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from volts.errors import UsageError
 
-__all__ = ["Executor"]
+__all__ = ["Batch", "Executor"]
 
 
 class Executor:
@@ -151,41 +151,33 @@ class Executor:
             The first task's exception is re-raised when its result is reached; tasks still pending are cancelled.
             Results already yielded stay valid (callers checkpoint them as they arrive).
         """
-        items = list(items)
-        with self._bar(len(items), label) as advance:
-            if self._client is None:
-                for item in items:
-                    result = fn(item, **common_kwargs)
-                    advance()
-                    yield item, result
-                return
-            from dask.distributed import as_completed
+        batch = self.submit(fn, items, key=key, label=label, **common_kwargs)
+        yield from batch
 
-            client = self._client
-            shared = {}
-            if common_kwargs:
-                names = list(common_kwargs)
-                futures = client.scatter([common_kwargs[n] for n in names], broadcast=True, hash=False)
-                shared = dict(zip(names, futures))
-            keyfn = key or str
-            prefix = f"{getattr(fn, '__name__', 'task')}-{time.time_ns()}"
-            futures = {}
-            for item in items:
-                fut = client.submit(fn, item, key=f"{prefix}-{keyfn(item)}", pure=False, **shared)
-                futures[fut] = item
-            try:
-                for fut in as_completed(list(futures)):
-                    result = fut.result()
-                    advance()
-                    yield futures[fut], result
-            finally:
-                pending = [f for f in futures if not f.done()]
-                if pending:
-                    client.cancel(pending)
-                for f in futures:
-                    f.release()
-                for f in shared.values():
-                    f.release()
+    def submit(self, fn: Callable[..., Any], items: Iterable[Any], *, key: Callable[[Any], str] | None = None,
+               label: str = "tasks", **common_kwargs: Any) -> "Batch":
+        """Start ``fn(item, **common_kwargs)`` for every item now and return a :class:`Batch` to collect them.
+
+        On a cluster the tasks start running at once, so the caller can do other work in this process meanwhile
+        (``volts select --stability`` runs the plain selection and draws its figures while the workers run the
+        repetitions). In-process, nothing runs until the batch is iterated. Arguments as :meth:`map`.
+        """
+        items = list(items)
+        if self._client is None:
+            return Batch(self, fn, items, label, common_kwargs, futures=None, shared=None)
+        client = self._client
+        shared = {}
+        if common_kwargs:
+            names = list(common_kwargs)
+            scattered = client.scatter([common_kwargs[n] for n in names], broadcast=True, hash=False)
+            shared = dict(zip(names, scattered))
+        keyfn = key or str
+        prefix = f"{getattr(fn, '__name__', 'task')}-{time.time_ns()}"
+        futures = {}
+        for item in items:
+            fut = client.submit(fn, item, key=f"{prefix}-{keyfn(item)}", pure=False, **shared)
+            futures[fut] = item
+        return Batch(self, fn, items, label, common_kwargs, futures=futures, shared=shared)
 
     @contextmanager
     def _bar(self, total: int, label: str):
@@ -206,3 +198,48 @@ class Executor:
                 bar.update(task, advance=1, left=total - done)
 
             yield advance
+
+
+class Batch:
+    """Tasks started by :meth:`Executor.submit`; iterate it (once) to collect ``(item, result)`` pairs.
+
+    Iteration yields in completion order on a cluster and runs the tasks one by one in-process, with the
+    executor's progress bar. Leaving the iteration early (an exception, a ``break``) or calling :meth:`cancel`
+    cancels the tasks still pending and releases the shared inputs.
+    """
+
+    def __init__(self, executor: Executor, fn, items, label, common_kwargs, *, futures, shared) -> None:
+        self._executor, self._fn, self._items, self._label = executor, fn, items, label
+        self._common, self._futures, self._shared = common_kwargs, futures, shared
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        with self._executor._bar(len(self._items), self._label) as advance:
+            if self._futures is None:
+                for item in self._items:
+                    result = self._fn(item, **self._common)
+                    advance()
+                    yield item, result
+                return
+            from dask.distributed import as_completed
+
+            try:
+                for fut in as_completed(list(self._futures)):
+                    result = fut.result()
+                    advance()
+                    yield self._futures[fut], result
+            finally:
+                self.cancel()
+
+    def cancel(self) -> None:
+        """Cancel the tasks not yet finished and release every future (idempotent; a no-op in-process)."""
+        if not self._futures and not self._shared:
+            return
+        client = self._executor.client
+        futures, shared = self._futures or {}, self._shared or {}
+        self._futures, self._shared = {}, {}
+        pending = [f for f in futures if not f.done()]
+        if pending and client is not None:
+            client.cancel(pending)
+        for f in list(futures) + list(shared.values()):
+            f.release()
+

@@ -303,8 +303,9 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
         Where the common-sample Granger scan runs its blocks of series (in-process when None; same result).
     pairs_only : bool
         Skip work whose result cannot change the candidates or pairs: the anomaly scores when
-        ``anomaly.exclude`` is false (they then feed only the report). The returned Selection has
-        ``anomalies = None`` and is meant for its candidates, funnel and pairs (stability runs use it).
+        ``anomaly.exclude`` is false (they then feed only the report) and the lag stage's alignment diagnostics
+        (``dtw_distance``, ``dtw_median_offset`` are NaN). The returned Selection has ``anomalies = None`` and is
+        meant for its candidates, funnel and pairs (stability runs and the walk-forward's weeks use it).
 
     Returns
     -------
@@ -413,7 +414,8 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     t0 = time.perf_counter()
     for x, y in after_ete:
         lags[f"{x}->{y}"] = choose_lag(train.close[x], train.close[y], min_lag=lg.min_lag, max_lag=lg.max_lag,
-                                       window=lg.window, neighbors=lg.neighbors, cv_splits=lg.cv_splits)
+                                       window=lg.window, neighbors=lg.neighbors, cv_splits=lg.cv_splits,
+                                       diagnostics=not pairs_only)
     timings["lag"] = time.perf_counter() - t0
     say("lag", f"done in {timings['lag']:.2f} s")
     funnel.append(FunnelStep("lag", len(after_ete), len(after_ete)))

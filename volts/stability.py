@@ -39,7 +39,8 @@ import pandas as pd
 from volts.data.market import FIELDS, MarketData
 from volts.errors import DataError
 
-__all__ = ["PairStability", "StabilityResult", "block_bootstrap_market", "stability_run", "stability_selection"]
+__all__ = ["PairStability", "PendingStability", "StabilityResult", "block_bootstrap_market", "stability_run",
+           "stability_selection", "start_stability"]
 
 
 def _block_indices(n: int, block_length: int, rng: np.random.Generator) -> np.ndarray:
@@ -249,6 +250,46 @@ def stability_selection(market: MarketData, settings, *, asof: dt.date | None = 
     ValueError
         ``runs`` < 1.
     """
+    return start_stability(market, settings, asof=asof, runs=runs, executor=executor).result()
+
+
+class PendingStability:
+    """Stability repetitions started by :func:`start_stability`; :meth:`result` waits for them and tabulates."""
+
+    def __init__(self, batch, settings, runs: int) -> None:
+        self._batch, self._settings, self._runs = batch, settings, runs
+
+    @property
+    def running(self) -> bool:
+        """True when the runs are already executing elsewhere (on a Dask cluster) while this process goes on."""
+        return getattr(self._batch, "_futures", None) is not None
+
+    def result(self) -> StabilityResult:
+        """Wait for every run (or run them here, in-process) and return the :class:`StabilityResult`."""
+        st = self._settings.stability
+        if isinstance(self._batch, list):
+            results = [stability_run(t, **kw) for t, kw in self._batch]
+        else:
+            results = [r for _, r in self._batch]
+        result = summarise_runs(results, runs=self._runs, block_length=st.block_length, seed=st.seed,
+                                threshold=st.threshold)
+        return dataclasses.replace(result,
+                                   warnings=block_length_warnings(st.block_length, self._settings.lag.max_lag))
+
+    def cancel(self) -> None:
+        """Cancel runs still pending on a cluster (a no-op otherwise)."""
+        if hasattr(self._batch, "cancel"):
+            self._batch.cancel()
+
+
+def start_stability(market: MarketData, settings, *, asof: dt.date | None = None, runs: int | None = None,
+                    executor=None) -> PendingStability:
+    """Start the repetitions of :func:`stability_selection` and return at once; ``.result()`` collects them.
+
+    On a Dask cluster the runs execute while the caller goes on (``volts select`` runs the plain selection and
+    draws its figures meanwhile); in-process they run inside ``.result()``. Same arguments and result as
+    :func:`stability_selection`.
+    """
     st = settings.stability
     runs = int(st.runs if runs is None else runs)
     if runs < 1:
@@ -259,13 +300,10 @@ def stability_selection(market: MarketData, settings, *, asof: dt.date | None = 
     for i, child in enumerate(children):
         a, b = child.generate_state(2, dtype=np.uint32)
         tasks.append((i, int(a), int(b)))
+    common = dict(market=market, settings=settings, asof=asof)
     if executor is None:
-        results = [stability_run(t, market=market, settings=settings, asof=asof) for t in tasks]
-    else:
-        results = [r for _, r in executor.map(stability_run, tasks, label="stability runs", market=market,
-                                              settings=settings, asof=asof)]
-    result = summarise_runs(results, runs=runs, block_length=st.block_length, seed=st.seed, threshold=st.threshold)
-    return dataclasses.replace(result, warnings=block_length_warnings(st.block_length, settings.lag.max_lag))
+        return PendingStability([(t, common) for t in tasks], settings, runs)
+    return PendingStability(executor.submit(stability_run, tasks, label="stability runs", **common), settings, runs)
 
 
 def block_length_warnings(block_length: int, max_lag: int) -> tuple[str, ...]:

@@ -220,8 +220,14 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
     record["windows"] = {k: getattr(windows, k).isoformat() for k in type(windows).model_fields}
     record["flagged"] = _flagged_notes(market, sub)
     t0 = time.perf_counter()
+    # The record keeps the candidates, the funnel and the kept pairs, so the week runs the lean selection: no
+    # anomaly scores unless they shape the GMM sample, no alignment diagnostics, and the curtailed surrogate test,
+    # whose keep decisions are the full test's and whose kept pairs carry the full test's numbers
+    # (volts.causality.entropy.ete_screen). The record is the one of the full selection; the config hash is
+    # that of ``settings`` as given.
+    lean = settings.override(**{"entropy.stop_early": True})
     try:
-        sel = run_selection(sub, settings, asof=asof)
+        sel = run_selection(sub, lean, asof=asof, pairs_only=True)
     except DataError as exc:
         record.update(status="no_selection", error=str(exc), candidates=[], funnel=[], pairs=[],
                       dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})

@@ -104,18 +104,35 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
             return None, rf.final, market
         raise UsageError(f"{rf.final} already exists and differs from this run ({differs}); use --force to "
                          f"replace it, or --out for another folder")
-    selection = run_selection(market, settings, asof=windows.asof, progress=progress, coverage=coverage,
-                              executor=executor)
     runs = settings.stability.runs if stability_runs is None else int(stability_runs)
+    pending, drawn = None, False
     if runs > 0:
-        from volts.stability import stability_selection, with_stability
+        from volts.stability import start_stability, with_stability
 
-        progress("stability", "start")
         t0 = time.perf_counter()
-        result = stability_selection(market, settings, asof=windows.asof, runs=runs, executor=executor)
-        selection = with_stability(selection, result)
-        selection.timings["stability"] = time.perf_counter() - t0
-        progress("stability", f"{runs} runs done in {selection.timings['stability']:.1f} s")
+        # on a cluster the repetitions start now and run while this process makes the plain selection (and, when
+        # no stability threshold can change its pairs, draws its figures); in-process they run after it
+        pending = start_stability(market, settings, asof=windows.asof, runs=runs, executor=executor)
+    try:
+        selection = run_selection(market, settings, asof=windows.asof, progress=progress, coverage=coverage,
+                                  executor=executor)
+        if pending is not None:
+            if figures and pending.running and settings.stability.threshold is None:
+                from volts.report import write_selection_figures
+
+                write_selection_figures(selection, market, rf.staging)
+                drawn = True
+            if not pending.running:
+                t0 = time.perf_counter()
+            progress("stability", "start" if not pending.running else "waiting for the runs")
+            result = pending.result()
+            selection = with_stability(selection, result)
+            selection.timings["stability"] = time.perf_counter() - t0
+            progress("stability", f"{runs} runs done in {selection.timings['stability']:.1f} s"
+                     + (" (alongside the selection)" if pending.running else ""))
+    finally:
+        if pending is not None:
+            pending.cancel()
     selection.write_tables(rf.staging)
     payload = selection.to_dict()
     payload["created"] = now_utc_iso()
@@ -123,7 +140,7 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     if warnings:
         payload["warnings"] = list(payload.get("warnings", [])) + warnings
     atomic_write_json(rf.staging / "selection.json", payload)
-    if figures:
+    if figures and not drawn:
         from volts.report import write_selection_figures
 
         write_selection_figures(selection, market, rf.staging)
