@@ -81,6 +81,9 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
         out = dict(ex.map(weighted_sum, range(8), key=lambda i: f"item{i}", weights=WEIGHTS, offset=0.5))
         pids = {r for _, r in ex.map(where_am_i, range(6))}
         assert len(ex.client.scheduler_info()["workers"]) == 2
+        # workers keep glibc's malloc defaults (Dask's nanny would set MALLOC_TRIM_THRESHOLD_=65536)
+        trim = ex.client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        assert set(trim.values()) == {os.environ.get("MALLOC_TRIM_THRESHOLD_")}
         with pytest.raises(ValueError, match="on purpose"):
             list(ex.map(fails_on_three, range(6)))
         # submit: the tasks run before the batch is iterated (volts select works meanwhile)

@@ -89,8 +89,16 @@ class Executor:
 
         try:
             if self.kind == "local-cluster":
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=":0", host="127.0.0.1")
+                import dask
+
+                # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand memory back to the OS in
+                # long-lived workers). Setting it switches off glibc's dynamic mmap threshold, so every numpy
+                # temporary above 128 KiB is a fresh mmap with page faults: measured on the stability pass, 86k
+                # page faults and 1.7 CPU s a run against 22k and 1.2 s in-process. This cluster lives for one
+                # command, so its workers keep glibc's defaults, like an in-process run.
+                with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                    self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                 dashboard_address=":0", host="127.0.0.1")
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.scheduler, timeout=f"{self.timeout}s")
