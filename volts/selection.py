@@ -303,8 +303,9 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
         Where the common-sample Granger scan runs its blocks of series (in-process when None; same result).
     pairs_only : bool
         Skip work whose result cannot change the candidates or pairs: the anomaly scores when
-        ``anomaly.exclude`` is false (they then feed only the report) and the lag stage's alignment diagnostics
-        (``dtw_distance``, ``dtw_median_offset`` are NaN). The returned Selection has ``anomalies = None`` and is
+        ``anomaly.exclude`` is false (they then feed only the report), the lag stage's alignment diagnostics
+        (``dtw_distance``, ``dtw_median_offset`` are NaN) and the reverse transfer entropy of pairs whose forward
+        test failed. The returned Selection has ``anomalies = None`` and is
         meant for its candidates, funnel and pairs (stability runs and the walk-forward's weeks use it).
 
     Returns
@@ -395,6 +396,8 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     for screen in screens:   # the common-sample Granger scan can run its tasks on a cluster
         if screen.name == "granger" and executor is not None:
             screen.executor = executor
+        if screen.name == "transfer_entropy" and pairs_only:   # a dropped pair's reverse ETE decides nothing
+            screen.reverse_when_dropped = False
     outcome = run_funnel(screens, returns, ordered, prices=closes, timed=timed)
     warnings.extend(outcome.warnings)
     dropped.update(outcome.dropped)

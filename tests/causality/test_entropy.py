@@ -382,3 +382,29 @@ def test_curtailed_test_does_not_depend_on_block_sizes(monkeypatch, first, rule)
              for xs, ys in states]
     assert again == reference
     assert reference[0].stopped_early and not reference[2].stopped_early
+
+
+@pytest.mark.parametrize("stop_early", [False, True])
+def test_reverse_is_skipped_only_where_it_cannot_change_a_decision(stop_early):
+    """``reverse_when_dropped=False`` (lean selections): the same decisions; a kept pair's row float for float; the
+    reverse left out (None, NaN fields) exactly for the pairs whose forward test failed."""
+    rng = np.random.default_rng(12)
+    n, names = 150, [f"S{i}" for i in range(8)]
+    r = pd.DataFrame(rng.normal(size=(n, 8)), columns=names, index=pd.bdate_range("2022-01-03", periods=n))
+    r["S1"] += 0.6 * r["S0"].shift(1).fillna(0.0)
+    r["S3"] += 0.25 * r["S2"].shift(1).fillna(0.0)
+    pairs = [(a, b) for a in names for b in names if a != b]
+    full = ete_screen(r, pairs, surrogates=500, seed=3, stop_early=stop_early)
+    lean = ete_screen(r, pairs, surrogates=500, seed=3, stop_early=stop_early, reverse_when_dropped=False)
+    assert [p.kept for p in lean.pairs] == [p.kept for p in full.pairs] and any(p.kept for p in full.pairs)
+    skipped = 0
+    for a, b in zip(full.pairs, lean.pairs):
+        assert b.forward == a.forward
+        if a.forward.p <= 0.05:
+            assert b.reverse == a.reverse and b.to_dict() == a.to_dict()
+        else:
+            skipped += 1
+            row = b.to_dict()
+            assert b.reverse is None and not b.kept and "reverse ETE not computed" in b.reason
+            assert all(np.isnan(row[k]) for k in ("te_reverse", "ete_reverse", "p_reverse", "p_se_reverse"))
+    assert skipped > 40

@@ -434,8 +434,9 @@ class EtePair:
     lag : int
     forward : EteResult
         leader -> follower.
-    reverse : EteResult
-        follower -> leader at the same lag.
+    reverse : EteResult or None
+        follower -> leader at the same lag; None when it was not computed (``ete_screen(reverse_when_dropped=
+        False)`` and the forward test already failed, so it could not change the decision).
     kept : bool
         forward.ete > 0 and forward.p <= alpha and forward.ete > reverse.ete.
     reason : str
@@ -454,11 +455,14 @@ class EtePair:
         """One row: leader, follower, lag, te, ete, p, p_se, te_reverse, ete_reverse, p_reverse, p_se_reverse,
         kept, reason, surrogates, stopped_early (``p_se``: Monte Carlo standard error of the surrogate p-value;
         ``surrogates``: drawn by the forward test, fewer than configured when it ``stopped_early``)."""
+        rev = self.reverse
+        nan = float("nan")
         return {"leader": self.leader, "follower": self.follower, "lag": int(self.lag),
                 "te": float(self.forward.te), "ete": float(self.forward.ete), "p": float(self.forward.p),
-                "p_se": self.forward.p_se, "te_reverse": float(self.reverse.te),
-                "ete_reverse": float(self.reverse.ete), "p_reverse": float(self.reverse.p),
-                "p_se_reverse": self.reverse.p_se, "kept": bool(self.kept), "reason": self.reason,
+                "p_se": self.forward.p_se, "te_reverse": nan if rev is None else float(rev.te),
+                "ete_reverse": nan if rev is None else float(rev.ete),
+                "p_reverse": nan if rev is None else float(rev.p),
+                "p_se_reverse": nan if rev is None else rev.p_se, "kept": bool(self.kept), "reason": self.reason,
                 "surrogates": int(self.forward.surrogates), "stopped_early": bool(self.forward.stopped_early)}
 
 
@@ -514,7 +518,7 @@ class EteScreen:
 
 def ete_screen(returns: pd.DataFrame, pairs: Iterable[Sequence], *, bins: int = 3, history: int = 1,
                surrogates: int = DEFAULT_SURROGATES, alpha: float = 0.05, seed: int = 0,
-               stop_early: bool = False) -> EteScreen:
+               stop_early: bool = False, reverse_when_dropped: bool = True) -> EteScreen:
     """Screen ordered pairs by effective transfer entropy in both directions (METHOD.md §4c).
 
     A pair X -> Y is kept when ETE_{X->Y} > 0, p_{X->Y} <= alpha and ETE_{X->Y} > ETE_{Y->X}. Each column is
@@ -543,6 +547,11 @@ def ete_screen(returns: pd.DataFrame, pairs: Iterable[Sequence], *, bins: int = 
         number of a pair whose forward test did not stop, is the one of the full test; a stopped test reports
         ``stopped_early``, the surrogates drawn and ``p = max(h / drawn, (1 + h) / (S + 1))``. Null pairs, most
         of a large screen, stop after about h / p surrogates (a few hundred instead of S).
+    reverse_when_dropped : bool
+        False: when the forward test already failed (p > alpha), the reverse direction, which can then change
+        nothing, is not computed (``EtePair.reverse`` is None; its row fields are NaN). For runs that keep only
+        the decisions and the kept pairs (stability runs, the walk-forward's weeks); a kept pair's numbers are
+        unchanged.
 
     Returns
     -------
@@ -578,15 +587,19 @@ def ete_screen(returns: pd.DataFrame, pairs: Iterable[Sequence], *, bins: int = 
         kw = dict(bins=bins, history=history, lag=lag, surrogates=surrogates)
         fwd = _ete_from_states(states[leader], states[follower], seed=pair_seed(seed, leader, follower, lag),
                                stop_above=alpha if stop_early else None, **kw)
-        rev = _ete_from_states(states[follower], states[leader], seed=pair_seed(seed, follower, leader, lag),
-                               stop_above=alpha if stop_early and not fwd.p <= alpha else None, **kw)
+        rev = None
+        if reverse_when_dropped or fwd.p <= alpha:
+            rev = _ete_from_states(states[follower], states[leader], seed=pair_seed(seed, follower, leader, lag),
+                                   stop_above=alpha if stop_early and not fwd.p <= alpha else None, **kw)
         failed = []
         if not fwd.ete > 0:
             failed.append(f"ETE {fwd.ete:.4f} <= 0")
         if not fwd.p <= alpha:
             failed.append(f"p {fwd.p:.4f} (MC SE {fwd.p_se:.4f}) > alpha {alpha:g}"
                           + (f" (curtailed after {fwd.surrogates} surrogates)" if fwd.stopped_early else ""))
-        if not fwd.ete > rev.ete:
+        if rev is None:
+            failed.append("reverse ETE not computed")
+        elif not fwd.ete > rev.ete:
             failed.append(f"reverse ETE {rev.ete:.4f} >= ETE {fwd.ete:.4f}")
         kept = not failed
         reason = f"ETE > 0, p <= {alpha:g}, ETE > reverse ETE" if kept else "; ".join(failed)

@@ -206,6 +206,7 @@ class TransferEntropyScreen(PairScreen):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         self.bins, self.history, self.surrogates, self.seed = int(bins), int(history), int(surrogates), int(seed)
         self.stop_early = bool(stop_early)
+        self.reverse_when_dropped = True   # run_selection(pairs_only=True) turns it off (see ete_screen)
 
     def params(self) -> dict:
         return {"bins": self.bins, "history": self.history, "surrogates": self.surrogates, "seed": self.seed,
@@ -219,7 +220,9 @@ class TransferEntropyScreen(PairScreen):
         res = ete_screen(returns, spec, bins=self.bins, history=self.history, surrogates=self.surrogates,
                          alpha=self.alpha, seed=self.seed,
                          # a curtailed test keeps the test rule's decisions, not the ETE ranking of top_k
-                         stop_early=self.stop_early and self.rule == "test")
+                         stop_early=self.stop_early and self.rule == "test",
+                         # a dropped pair's reverse ETE decides nothing under the test rule
+                         reverse_when_dropped=self.reverse_when_dropped or self.rule != "test")
         rows = res.rows
         return {"score": [r["ete"] for r in rows], "p": [r["p"] for r in rows], "lag": [r["lag"] for r in rows],
                 "passed": [r["kept"] for r in rows],
