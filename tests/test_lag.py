@@ -265,25 +265,32 @@ def test_plot_lag_accuracy(tmp_path, mu_qcom):
 
 
 def test_pairs_sharing_a_leader_reuse_its_dtw_matrices_and_choose_the_same(monkeypatch):
-    """The per-leader DTW memo: a second follower of the same leader computes no new matrix, and every choice
-    equals the one made with an empty memo (a planted lag-3 pair and an independent follower)."""
+    """The per-leader memos: a second follower of the same leader computes no new DTW matrix and no new
+    neighbour set, and every choice equals the one made with empty memos (a planted lag-3 pair, an independent
+    follower and one of rounded moves, with many ties)."""
     import volts.lag as lag
 
     rng = np.random.default_rng(11)
     leader, planted = _planted_pair(3, rng)
     other = _prices(rng.normal(0, 2, len(leader) - 1), leader.index, "OTHER")
+    # a follower of rounded moves: many tied labels and votes
+    coarse = _prices(np.round(rng.normal(0, 2, len(leader) - 1)), leader.index, "COARSE")
     monkeypatch.setattr(lag, "_SELF_DTW_MEMO", {})
-    calls = []
-    real = lag.dtw_cdist
+    monkeypatch.setattr(lag, "_NEAREST_MEMO", {})
+    calls, nearest_calls = [], []
+    real, real_nearest = lag.dtw_cdist, lag._nearest
     monkeypatch.setattr(lag, "dtw_cdist", lambda a, *args, **kw: calls.append(a.shape) or real(a, *args, **kw))
+    monkeypatch.setattr(lag, "_nearest", lambda *a: nearest_calls.append(1) or real_nearest(*a))
     first = choose_lag(leader, planted, window=5)
-    n_first = len(calls)
-    second = choose_lag(leader, other, window=5)
-    assert n_first == 1 and len(calls) == n_first  # one matrix for every tau, none for the second follower
-    for follower, memoised in ((planted, first), (other, second)):
+    n_first, n_nearest = len(calls), len(nearest_calls)
+    memoised = [first] + [choose_lag(leader, f, window=5) for f in (other, coarse)]
+    assert n_first == 1 and len(calls) == n_first  # one matrix for every tau, none for the other followers
+    assert n_nearest == 10 * 6 and len(nearest_calls) == n_nearest   # 10 taus x (5 folds + in-sample), once
+    for follower, kept in zip((planted, other, coarse), memoised):
         monkeypatch.setattr(lag, "_SELF_DTW_MEMO", {})
+        monkeypatch.setattr(lag, "_NEAREST_MEMO", {})
         fresh = choose_lag(leader, follower, window=5)
-        assert fresh.to_dict() == memoised.to_dict()
+        assert fresh.to_dict() == kept.to_dict()
     assert first.lag == 3
 
 
@@ -302,6 +309,7 @@ def test_one_dtw_matrix_for_every_tau_gives_the_per_tau_accuracies():
         lo = int(rng.integers(1, 3))
         hi = int(rng.integers(lo, 12))
         lag._SELF_DTW_MEMO.clear()
+        lag._NEAREST_MEMO.clear()
         got = choose_lag(leader, follower, min_lag=lo, max_lag=hi, window=w)
         samples = [lag_samples(leader, follower, tau=t, window=w, max_lag=hi) for t in range(lo, hi + 1)]
         y = samples[0].y

@@ -318,13 +318,21 @@ def knn_predict(d_query: np.ndarray, y_train: np.ndarray, neighbors: int = 7) ->
     numpy.ndarray, shape (n_query,)
         Predicted labels.
     """
+    return _vote(_nearest(d_query, neighbors), y_train)
+
+
+def _nearest(d_query: np.ndarray, neighbors: int) -> np.ndarray:
+    """Column indices of the k nearest training samples of each query row (:func:`knn_predict`'s first half)."""
     d_query = np.asarray(d_query, dtype=np.float64)
-    y_train = np.asarray(y_train)
     if not 1 <= neighbors <= d_query.shape[1]:
         raise ValueError(f"k={neighbors} neighbours need at least {neighbors} training samples, "
                          f"got {d_query.shape[1]}")
-    classes, codes = np.unique(y_train, return_inverse=True)
-    nearest = np.argpartition(d_query, neighbors - 1, axis=1)[:, :neighbors]
+    return np.argpartition(d_query, neighbors - 1, axis=1)[:, :neighbors]
+
+
+def _vote(nearest: np.ndarray, y_train: np.ndarray) -> np.ndarray:
+    """Majority vote of the labels at ``nearest`` (:func:`knn_predict`'s second half)."""
+    classes, codes = np.unique(np.asarray(y_train), return_inverse=True)
     votes = codes[nearest]
     counts = np.stack([(votes == c).sum(axis=1) for c in range(len(classes))], axis=1)
     return classes[np.argmax(counts, axis=1)]  # first maximum = smallest label on a tied vote
@@ -419,19 +427,49 @@ _SELF_DTW_MEMO_SIZE = 256
 
 def _self_dtw(x: np.ndarray) -> np.ndarray:
     """``dtw_cdist(x)`` through :data:`_SELF_DTW_MEMO` (read-only result)."""
+    return _self_dtw_keyed(x)[1]
+
+
+def _self_dtw_keyed(x: np.ndarray) -> tuple[tuple, np.ndarray]:
+    """:func:`_self_dtw` and its memo key (the windows' shape and SHA-256)."""
     import hashlib
 
     x = np.ascontiguousarray(x, dtype=np.float64)
     key = (x.shape, hashlib.sha256(x.tobytes()).hexdigest())
     hit = _SELF_DTW_MEMO.get(key)
     if hit is not None:
-        return hit
+        return key, hit
     d = dtw_cdist(x)
     d.setflags(write=False)
     if len(_SELF_DTW_MEMO) >= _SELF_DTW_MEMO_SIZE:
         _SELF_DTW_MEMO.pop(next(iter(_SELF_DTW_MEMO)))
     _SELF_DTW_MEMO[key] = d
-    return d
+    return key, d
+
+
+#: The k-NN neighbour sets of every tau and fold, by (DTW memo key, first window of each tau, folds, k). Like the
+#: DTW matrix they depend on the leader's windows only (the follower gives the labels, which only vote), so the
+#: pairs of one leader share them. A pure function of its key; bounded (oldest first out), per process.
+_NEAREST_MEMO: dict[tuple, list] = {}
+_NEAREST_MEMO_SIZE = 256
+
+
+def _neighbour_sets(key: tuple, d_all: np.ndarray, offsets: list[int], n_samples: int, folds, neighbors: int):
+    """For each tau (its first window ``o`` in the union): the nearest-neighbour indices of every fold's test
+    samples among its training samples, and of every sample among all (the in-sample fit)."""
+    memo_key = (key, tuple(offsets), n_samples, tuple((len(tr), len(te)) for tr, te in folds), neighbors)
+    hit = _NEAREST_MEMO.get(memo_key)
+    if hit is not None:
+        return hit
+    out = []
+    for o in offsets:
+        d = d_all[o:o + n_samples, o:o + n_samples]
+        out.append(([_nearest(d[np.ix_(test, train)], neighbors) for train, test in folds],
+                    _nearest(d, neighbors)))
+    if len(_NEAREST_MEMO) >= _NEAREST_MEMO_SIZE:
+        _NEAREST_MEMO.pop(next(iter(_NEAREST_MEMO)))
+    _NEAREST_MEMO[memo_key] = out
+    return out
 
 
 def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: int = 1, max_lag: int = 10,
@@ -519,18 +557,19 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
     first = max_lag + window - 1                         # lag_samples' first target position
     ends = np.arange(first - max_lag, len(changes) - min_lag)
     union = changes[ends[:, None] - (window - 1) + np.arange(window)[None, :]]
-    d_all = _self_dtw(union)
+    key, d_all = _self_dtw_keyed(union)
+    # k-NN = nearest-neighbour sets (from the leader's DTW matrix, shared by its pairs) + a vote of the labels
+    offsets = [max_lag - smp.tau for smp in samples]     # each tau's first window in the union
+    neighbour_sets = _neighbour_sets(key, d_all, offsets, n_samples, folds, neighbors)
     acc_oos, acc_std, acc_in = [], [], []
-    for smp in samples:
-        o = max_lag - smp.tau                            # this tau's first window in the union
-        d = d_all[o:o + n_samples, o:o + n_samples]
+    for fold_nearest, all_nearest in neighbour_sets:
         fold_acc = []
-        for train, test in folds:
-            pred = knn_predict(d[np.ix_(test, train)], y[train], neighbors)
+        for (train, test), nearest in zip(folds, fold_nearest):
+            pred = _vote(nearest, y[train])
             fold_acc.append(float(np.mean(pred == y[test])))
         acc_oos.append(float(np.mean(fold_acc)))
         acc_std.append(float(np.std(fold_acc)))
-        acc_in.append(float(np.mean(knn_predict(d, y, neighbors) == y)))
+        acc_in.append(float(np.mean(_vote(all_nearest, y) == y)))
 
     best = int(np.argmax(acc_oos))  # first maximum: ties go to the smaller lag
     dist, offset = _alignment_diagnostics(leader_close, follower_close) if diagnostics else (np.nan, np.nan)
