@@ -435,3 +435,12 @@ def test_a_week_runs_the_lean_selection_and_records_the_full_one(settings, marke
         assert week["warnings"] == list(full.warnings)
         assert week["pairs"] == json.loads(json.dumps([p.to_dict() for p in full.pairs]))
         assert "anomalies" not in week["timings"]
+
+
+def test_a_span_with_nothing_to_trade_stops_before_any_selection(tmp_path, settings, market, baseline):
+    """--end on the first re-selection date: no session would trade, so the run must stop with a usage error
+    before computing a single week (it used to compute the selections and fail in the trading pass)."""
+    last = baseline.dates[-1]
+    with pytest.raises(UsageError, match="no session after the first re-selection"):
+        run_walkforward(settings, start=last, end=last, out=tmp_path, market=market)
+    assert not (tmp_path / "weeks").exists() or not list((tmp_path / "weeks").iterdir())

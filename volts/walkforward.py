@@ -969,6 +969,12 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     if not dates:
         raise UsageError(f"no complete week with data between {start} and {end} "
                          f"(data {calendar[0].date()} .. {calendar[-1].date()})")
+    first_trade = int(calendar.searchsorted(pd.Timestamp(dates[0]), side="right"))   # first session after it
+    if first_trade >= len(calendar) or calendar[first_trade].date() > end:
+        # checked before any selection runs: nothing would trade, so computing the weeks would be wasted
+        raise UsageError(f"end {end}: no session after the first re-selection {dates[0]} (data "
+                         f"{calendar[0].date()} .. {calendar[-1].date()}), so nothing would trade; choose a "
+                         f"later --end")
     out = Path(out)
     cache_dir = out / ("weeks" if not variant.overrides else f"weeks-{variant.name}")
     own = executor is None
