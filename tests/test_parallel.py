@@ -61,7 +61,7 @@ def test_in_process_submit_runs_nothing_until_iterated():
 
     with Executor() as ex:
         batch = ex.submit(record, range(3))
-        assert calls == []
+        assert calls == [] and not batch.remote
         batch.cancel()                       # a no-op in-process
         assert list(batch) == [(0, 0), (1, 2), (2, 4)] and calls == [0, 1, 2]
 
@@ -88,6 +88,7 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
             list(ex.map(fails_on_three, range(6)))
         # submit: the tasks run before the batch is iterated (volts select works meanwhile)
         batch = ex.submit(weighted_sum, range(4), key=lambda i: f"early{i}", weights=WEIGHTS, offset=0.5)
+        assert batch.remote
         futures = list(batch._futures)
         ex.client.wait_for_workers(2)
         from dask.distributed import wait

@@ -220,6 +220,11 @@ class Batch:
         self._executor, self._fn, self._items, self._label = executor, fn, items, label
         self._common, self._futures, self._shared = common_kwargs, futures, shared
 
+    @property
+    def remote(self) -> bool:
+        """True when the tasks run on a Dask cluster (started at submission), False in-process (run on iteration)."""
+        return self._futures is not None
+
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         with self._executor._bar(len(self._items), self._label) as advance:
             if self._futures is None:

@@ -262,7 +262,7 @@ class PendingStability:
     @property
     def running(self) -> bool:
         """True when the runs are already executing elsewhere (on a Dask cluster) while this process goes on."""
-        return getattr(self._batch, "_futures", None) is not None
+        return bool(getattr(self._batch, "remote", False))
 
     def result(self) -> StabilityResult:
         """Wait for every run (or run them here, in-process) and return the :class:`StabilityResult`."""
