@@ -237,3 +237,23 @@ def test_selection_config_validates_names_duplicates_and_rules():
     assert out.kept == [("A", "B"), ("B", "A")] and not out.results and not out.dropped
     s = Settings().override(**{"selection.screens": ["ccf_auc"], "selection.rule": "top_k"})
     assert make_screen("ccf_auc", s).rule == "top_k"
+
+
+def test_screen_result_row_finds_every_pair_by_an_index():
+    """``ScreenResult.row`` looks pairs up in a dict built once (it searched the pair tuple linearly, O(pairs) a
+    lookup): every pair's row is the row at its position, a duplicate resolves to its first occurrence, and an
+    unscreened pair is a KeyError naming it."""
+    from volts.screens.base import ScreenResult
+
+    names = [f"S{i}" for i in range(40)]
+    pairs = tuple((a, b) for a in names for b in names if a != b) + (("S0", "S1"),)
+    n = len(pairs)
+    res = ScreenResult(screen="granger", pairs=pairs, score=np.arange(n, dtype=float), p=np.linspace(0, 1, n),
+                       lag=np.arange(n) % 5, kept=np.arange(n) % 2 == 0, rule="test", alpha=0.05, top_k=None,
+                       lag_kind="order", extra={"note": [f"row {i}" for i in range(n)]})
+    for i in range(0, n - 1, 97):
+        a, b = pairs[i]
+        assert res.row(a, b) == res.rows()[i] and res.row(a, b)["note"] == f"row {i}"
+    assert res.row("S0", "S1")["note"] == "row 0"          # the duplicate at the end: first occurrence
+    with pytest.raises(KeyError, match="S1->S1: not screened by granger"):
+        res.row("S1", "S1")

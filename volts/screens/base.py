@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
@@ -99,11 +100,19 @@ class ScreenResult:
 
     def row(self, leader: str, follower: str) -> dict:
         """One pair's record (see :meth:`rows`); KeyError when the pair was not screened."""
-        try:
-            i = self.pairs.index((leader, follower))
-        except ValueError:
-            raise KeyError(f"{leader}->{follower}: not screened by {self.screen}") from None
+        i = self._position.get((leader, follower))
+        if i is None:
+            raise KeyError(f"{leader}->{follower}: not screened by {self.screen}")
         return self._row(i)
+
+    @cached_property
+    def _position(self) -> dict[tuple[str, str], int]:
+        # pair -> index, built once: a linear search cost 2.9 ms a lookup among the 140,250 pairs of an S&P crash
+        # week, about 200 s for its 5,961 final pairs (12 lookups each)
+        position: dict[tuple[str, str], int] = {}
+        for i, pair in enumerate(self.pairs):
+            position.setdefault(pair, i)     # the first occurrence, as tuple.index gave
+        return position
 
     def _row(self, i: int) -> dict:
         leader, follower = self.pairs[i]
