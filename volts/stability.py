@@ -262,15 +262,12 @@ class PendingStability:
     @property
     def running(self) -> bool:
         """True when the runs are already executing elsewhere (on a Dask cluster) while this process goes on."""
-        return bool(getattr(self._batch, "remote", False))
+        return self._batch.remote
 
     def result(self) -> StabilityResult:
         """Wait for every run (or run them here, in-process) and return the :class:`StabilityResult`."""
         st = self._settings.stability
-        if isinstance(self._batch, list):
-            results = [stability_run(t, **kw) for t, kw in self._batch]
-        else:
-            results = [r for _, r in self._batch]
+        results = [r for _, r in self._batch]
         result = summarise_runs(results, runs=self._runs, block_length=st.block_length, seed=st.seed,
                                 threshold=st.threshold)
         return dataclasses.replace(result,
@@ -278,8 +275,7 @@ class PendingStability:
 
     def cancel(self) -> None:
         """Cancel runs still pending on a cluster (a no-op otherwise)."""
-        if hasattr(self._batch, "cancel"):
-            self._batch.cancel()
+        self._batch.cancel()
 
 
 def start_stability(market: MarketData, settings, *, asof: dt.date | None = None, runs: int | None = None,
@@ -300,10 +296,11 @@ def start_stability(market: MarketData, settings, *, asof: dt.date | None = None
     for i, child in enumerate(children):
         a, b = child.generate_state(2, dtype=np.uint32)
         tasks.append((i, int(a), int(b)))
-    common = dict(market=market, settings=settings, asof=asof)
-    if executor is None:
-        return PendingStability([(t, common) for t in tasks], settings, runs)
-    return PendingStability(executor.submit(stability_run, tasks, label="stability runs", **common), settings, runs)
+    from volts.parallel import Executor
+
+    executor = Executor() if executor is None else executor    # in-process: the runs happen in .result()
+    batch = executor.submit(stability_run, tasks, label="stability runs", market=market, settings=settings, asof=asof)
+    return PendingStability(batch, settings, runs)
 
 
 def block_length_warnings(block_length: int, max_lag: int) -> tuple[str, ...]:
