@@ -120,6 +120,35 @@ def test_pcmci_figure_and_errors(tmp_path):
         pcmci_screen(_planted(n=100), mode="instant")
 
 
+def test_edge_lookup_is_the_first_listed_edge_of_the_pair():
+    """``edge`` answers from an index built once (a scan per lookup was quadratic on the S&P crash weeks): for every
+    ordered pair of a screened system it returns what a scan of ``edges`` returns, the first edge when a pair is
+    listed twice, None for a pair without an edge, and KeyError for a symbol that was not screened."""
+    from dataclasses import replace
+
+    from volts.causality.pcmci import PcmciEdge
+
+    res = pcmci_screen(_planted(n=200), tau_max=3)
+    assert res.edges
+    names = list(res.var_names)
+
+    def scan(r, a, b):
+        return next((e for e in r.edges if e.leader == a and e.follower == b), None)
+
+    for a in names:
+        for b in names:
+            if a != b:
+                assert res.edge(a, b) is scan(res, a, b)
+    first = res.edges[0]
+    twice = replace(res, edges=(first, PcmciEdge(first.leader, first.follower, first.tau + 1, 0.9, 0.0),
+                                *res.edges[1:]))
+    assert twice.edge(first.leader, first.follower) is first
+    missing = next((a, b) for a in names for b in names if a != b and scan(res, a, b) is None)
+    assert res.edge(*missing) is None and not res.has_edge(*missing)
+    with pytest.raises(KeyError, match="NOPE"):
+        res.edge("NOPE", names[0])
+
+
 def test_parcorr_statistic_is_scipys_pearsonr_bitwise():
     """PCMCI's ParCorr takes the correlation of the residuals with volts' ``_pearson_r`` instead of
     ``scipy.stats.pearsonr`` (the same arithmetic without ~1 ms of input handling per call): identical floats on

@@ -35,6 +35,7 @@ rule. It keeps the stage to one level, is deterministic and fast; tigramite's al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable, Literal
 
 import numpy as np
@@ -119,12 +120,25 @@ class PcmciResult:
     n_links_tested: int | None = None
     max_conds_dim: int | None = None
 
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset(self.var_names)
+
+    @cached_property
+    def _edge_index(self) -> dict[tuple[str, str], PcmciEdge]:
+        # (leader, follower) -> its first edge, built once: the screen looks up every pair it was given, and a scan
+        # of the edges per lookup is quadratic (tens of thousands of pairs and edges in the S&P crash weeks)
+        index: dict[tuple[str, str], PcmciEdge] = {}
+        for e in self.edges:
+            index.setdefault((e.leader, e.follower), e)
+        return index
+
     def _check(self, name: str) -> None:
-        if name not in self.var_names:
+        if name not in self._names:
             raise KeyError(f"{name}: not among the screened symbols ({', '.join(self.var_names)})")
 
     def edge(self, leader: str, follower: str) -> PcmciEdge | None:
-        """The edge leader -> follower, or None when the pair has none.
+        """The edge leader -> follower (the first one listed), or None when the pair has none.
 
         Raises
         ------
@@ -133,10 +147,7 @@ class PcmciResult:
         """
         self._check(leader)
         self._check(follower)
-        for e in self.edges:
-            if e.leader == leader and e.follower == follower:
-                return e
-        return None
+        return self._edge_index.get((leader, follower))
 
     def has_edge(self, leader: str, follower: str) -> bool:
         """True when leader -> follower passes the rule (p <= alpha and |value| >= min_abs_partial_corr)."""
