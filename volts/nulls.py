@@ -465,10 +465,11 @@ def run_ablation(settings: Settings, *, start, end, out: str | Path, every: str 
     volts.walkforward.WalkForwardResult
         The headline's result; ``metrics["ablation"]`` holds the table.
     """
-    from volts.walkforward import _to_date, load_walkforward_market, run_walkforward
+    from volts.walkforward import _to_date, load_walkforward_market, require_static_universe, run_walkforward
 
     if int(draws) < 1:
         raise UsageError(f"--null-draws must be >= 1 (got {draws})")
+    require_static_universe(settings, "--ablation", market=market, universe_for_asof=universe_for_asof)
     rows = ablation_rows(settings, every=every, strategy=strategy, stability_runs=stability_runs,
                          stability_threshold=stability_threshold, stability_every=stability_every)
     if market is None:

@@ -1081,6 +1081,26 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
                              table=table, stats=stats)
 
 
+def require_static_universe(settings: Settings, what: str, *, market=None, universe_for_asof=None) -> None:
+    """Refuse a point-in-time membership run where ``what`` (a CLI option) supports only a fixed universe.
+
+    ``--ablation`` and ``--compare-screens`` load one market for ``[data] universe`` and trade their null and
+    variant rows on it. With ``[data] membership`` set, that list is not the universe the weeks would use (for
+    ``examples/sp500.toml`` it is the built-in ten names), so the run would silently answer another question.
+
+    Raises
+    ------
+    UsageError
+        ``settings.data.membership`` is set and neither ``market`` nor ``universe_for_asof`` was given.
+    """
+    if settings.data.membership and market is None and universe_for_asof is None:
+        raise UsageError(f"{what} does not support a point-in-time universe yet ([data] membership = "
+                         f"{settings.data.membership}): it would run on the fixed list [data] universe "
+                         f"({len(settings.data.universe)} names) instead of each week's members. Run the plain "
+                         f"walk-forward for the membership universe, or give {what} an explicit [data] universe "
+                         f"and remove membership")
+
+
 def compare_variants(settings: Settings, variants: Sequence[WalkForwardVariant], *, start, end, out: Path,
                      every: str = "1W", executor=None, market: MarketData | None = None,
                      engine: str = "vectorised", force: bool = False,
@@ -1104,6 +1124,7 @@ def compare_variants(settings: Settings, variants: Sequence[WalkForwardVariant],
     if len(set(names)) != len(names):
         raise UsageError(f"variant names must be distinct (got {names})")
     start, end = _to_date(start), _to_date(end)
+    require_static_universe(settings, "--compare-screens", market=market, universe_for_asof=universe_for_asof)
     if market is None:
         base = [settings] + [v.settings_for(settings) for v in variants]
         symbols = sorted({s for st in base for s in st.data.universe}) if settings.data.source != "synthetic" \

@@ -119,3 +119,27 @@ def test_trading_market_pads_a_late_listing_before_its_first_held_window(folders
     head = market.bars("LATE").loc[:"2019-07-05"]
     assert len(head) and (head["volume"] == 0).all() and (head["close"] == real["open"].iloc[0]).all()
     (bars / "LATE.csv").unlink()
+
+
+def test_ablation_and_screen_comparison_refuse_a_membership_universe(settings, tmp_path, capsys):
+    """--ablation and --compare-screens trade on one market of ``[data] universe``; with a membership file that
+    list is not the weeks' universe (the built-in ten names here), so both refuse before loading anything rather
+    than silently answer for other stocks. The CLI maps the refusal to the usage exit code."""
+    from volts.cli import main
+    from volts.errors import UsageError
+    from volts.nulls import run_ablation
+    from volts.screens.comparison import run_screen_comparison
+
+    for run, option in ((run_ablation, "--ablation"), (run_screen_comparison, "--compare-screens")):
+        with pytest.raises(UsageError, match=f"{option} does not support a point-in-time universe") as err:
+            run(settings, start=START, end=END, out=tmp_path / option.strip("-"))
+        assert "membership.csv" in str(err.value) and "10 names" in str(err.value)
+        assert not (tmp_path / option.strip("-")).exists()
+    config = tmp_path / "pit.toml"
+    config.write_text(f'[data]\ndir = "{settings.data.dir}"\nmembership = "{settings.data.membership}"\n'
+                      f'on_bad_symbol = "exclude"\n')
+    capsys.readouterr()
+    rc = main(["walkforward", "--config", str(config), "--start", str(START), "--end", str(END), "--ablation",
+               "--out", str(tmp_path / "cli")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--ablation does not support a point-in-time universe" in " ".join(err.split()), err
