@@ -314,7 +314,8 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
     t0 = time.perf_counter()
     sub, report = load_universe(settings.data, asof=asof, start=earliest_start(windows), end=asof,
                                 zero_range_run=settings.volatility.window, zero_range_since=windows.gmm_start,
-                                whole_set_entry=False)   # one window per week: the per-file entries suffice
+                                # one window per week: nothing keyed by the window is ever read again
+                                whole_set_entry=False, validated_entries=False)
     load_seconds = time.perf_counter() - t0
     week_settings = settings.override(**{"data.universe": list(report.usable)})
     record = select_week(sub, week_settings, asof)

@@ -246,3 +246,20 @@ def test_whole_set_entry_can_be_left_out(tmp_path, folder):
         assert got[1].cache["set_hits"] == 0
     assert got[1].cache["hits"] == 3
     assert not list((tmp_path / "cache").glob("*-set-*.parquet"))
+
+
+def test_validated_entries_can_be_left_out(tmp_path, folder):
+    """``validated_entries=False`` (with ``whole_set_entry=False``: the walk-forward's weeks): the same load as
+    without a cache, the files parsed once and read from the parsed-bars entries afterwards, and no entry keyed by
+    the window written (the weekly S&P run had written one per member and week)."""
+    membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""),
+                                                        ("INTC", "1996-01-02", "")])
+    plain = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
+    cached = plain.model_copy(update={"cache_dir": str(tmp_path / "cache")})
+    want = load_universe(plain, asof=END, start=START, end=END)
+    for attempt in range(2):
+        got = load_universe(cached, asof=END, start=START, end=END, whole_set_entry=False, validated_entries=False)
+        _assert_same_load(got, want)
+        assert (got[1].cache["hits"], got[1].cache["misses"]) == ((0, 3) if attempt == 0 else (3, 0))
+    files = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(files) == 3 and not [f for f in files if "-valid-" in f or "-set-" in f], files
