@@ -836,18 +836,20 @@ def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
     eq = equity.to_numpy()
     live = [(k, st) for k, st in enumerate(plan.starts) if st is not None]
     prev: list = []
+    prev_set: set = set()
     for j, (k, st) in enumerate(live):
         r = plan.rebalances[k]
         last = (live[j + 1][1] - 1) if j + 1 < len(live) else len(plan.dates) - 1
         keys = [h.key for h in r.pairs]
+        keys_set = set(keys)   # membership by set: thousands of pairs a week in the S&P crash weeks
         v0, v1 = float(eq[st - 1]), float(eq[last])
         rows.append({"asof": r.asof, "first_session": plan.dates[st].date(), "last_session": plan.dates[last].date(),
                      "n_pairs": len(keys), "pairs": ";".join(f"{h.key}:{h.lag}" for h in r.pairs),
-                     "entered": ";".join(k2 for k2 in keys if k2 not in prev),
-                     "left": ";".join(k2 for k2 in prev if k2 not in keys),
-                     "kept": ";".join(k2 for k2 in keys if k2 in prev),
+                     "entered": ";".join(k2 for k2 in keys if k2 not in prev_set),
+                     "left": ";".join(k2 for k2 in prev if k2 not in keys_set),
+                     "kept": ";".join(k2 for k2 in keys if k2 in prev_set),
                      "pnl": v1 - v0, "return": v1 / v0 - 1.0 if v0 > 0 else float("nan")})
-        prev = keys
+        prev, prev_set = keys, keys_set
     skipped = [plan.rebalances[k].asof for k, st in enumerate(plan.starts) if st is None]
     for a in skipped:
         rows.append({"asof": a, "first_session": None, "last_session": None, "n_pairs": 0, "pairs": "",
