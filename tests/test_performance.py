@@ -115,3 +115,42 @@ def test_difference_stats():
     assert out["sharpe_difference"] == pytest.approx(out["sharpe_strategy"] - out["sharpe_benchmark"])
     with pytest.raises(DataError):
         difference_stats(s.iloc[:2], b.iloc[:2])
+
+
+def test_a_ruined_curve_is_measured_up_to_its_ruin_day_as_a_total_loss():
+    """Equity at or below 0 (losses and commissions beyond the capital, as thousands of $9 orders on a $100,000
+    account do) is ruin, not bad input: the statistics stop at the first such day, counted as a loss of everything,
+    and say when. Independent answers: the same statistics of the curve cut by hand with that day set to 0."""
+    r = np.random.default_rng(3).normal(0.0, 0.01, 300)
+    eq = curve(r)
+    ruined = eq.copy()
+    ruined.iloc[120] = -1234.5            # marked below zero ...
+    ruined.iloc[121:] = np.linspace(-1000, 50, 180)   # ... and what a simulation with credit marks afterwards
+    st = performance_stats(ruined, bootstrap_reps=0)
+    assert st["ruined"] == {"date": eq.index[120].date(), "equity": -1234.5, "sessions_lost": 180}
+    assert st["total_return"] == -1.0 and st["cagr"] == -1.0 and st["max_drawdown"] == 1.0
+    assert st["end"] == eq.index[120] and st["days"] == 120
+    by_hand = eq.iloc[:121].copy()
+    by_hand.iloc[-1] = 0.0
+    rets = by_hand.to_numpy()[1:] / by_hand.to_numpy()[:-1] - 1.0
+    assert rets[-1] == -1.0
+    assert st["sharpe"] == pytest.approx(empyrical.sharpe_ratio(rets), rel=1e-12)
+    assert st["volatility"] == pytest.approx(np.std(rets, ddof=1) * math.sqrt(252), rel=1e-12)
+    assert st["max_drawdown_trough"] == eq.index[120]
+    # exactly 0 is ruin too; a healthy curve has none
+    zero = eq.copy()
+    zero.iloc[200] = 0.0
+    assert performance_stats(zero, bootstrap_reps=0)["ruined"]["sessions_lost"] == 100
+    assert performance_stats(eq, bootstrap_reps=0)["ruined"] is None
+    # a curve that starts at or below 0 is still an error (nothing to measure), and so is a gap
+    bad = eq.copy()
+    bad.iloc[0] = 0.0
+    with pytest.raises(DataError, match="positive starting value"):
+        performance_stats(bad, bootstrap_reps=0)
+    # the comparison with a benchmark stops on the same day, the strategy's return that day -100 %
+    bench = curve(np.random.default_rng(4).normal(0.0, 0.01, 300)).rename("b")
+    diff = difference_stats(ruined.rename("s"), bench, bootstrap_reps=0)
+    assert diff["ruined"] == {"date": eq.index[120].date(), "sessions_lost": 180, "which": ["strategy"]}
+    rb = bench.to_numpy()[1:121] / bench.to_numpy()[:120] - 1.0
+    assert diff["days"] == 120 and diff["mean_daily"] == pytest.approx((rets - rb).mean(), rel=1e-12)
+    assert difference_stats(eq.rename("s"), bench, bootstrap_reps=0)["ruined"] is None

@@ -444,3 +444,23 @@ def test_a_span_with_nothing_to_trade_stops_before_any_selection(tmp_path, setti
     with pytest.raises(UsageError, match="no session after the first re-selection"):
         run_walkforward(settings, start=last, end=last, out=tmp_path, market=market)
     assert not (tmp_path / "weeks").exists() or not list((tmp_path / "weeks").iterdir())
+
+
+def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market):
+    """Commissions beyond the capital (the S&P crash weeks split $100,000 over ~6,000 pairs, $9 an order) drive the
+    equity below zero. The run must still end with its artifacts, the statistics stopping at the ruin day as a loss
+    of everything, and the verdict saying so first; before, performance_stats stopped the whole run (exit 3)."""
+    poor = settings.override(**{"costs.capital": 40.0, "costs.commission": 9.0})
+    res = run_walkforward(poor, start=START, end=END, out=tmp_path, market=market)
+    m = res.metrics
+    ruined = m["strategy"]["ruined"]
+    assert ruined is not None, "the planted costs should ruin a $40 account"
+    equity = pd.read_csv(res.folder / "equity.csv", index_col=0, parse_dates=True)["strategy"]
+    first_bad = equity.index[(equity <= 0).to_numpy()][0]
+    assert ruined["date"] == first_bad.date().isoformat() and ruined["equity"] == pytest.approx(equity[first_bad])
+    assert m["strategy"]["total_return"] == -1.0 and m["strategy"]["max_drawdown"] == 1.0
+    assert m["strategy"]["end"].startswith(first_bad.date().isoformat())
+    report = (res.folder / "report.md").read_text()
+    assert "RUINED: the strategy's equity reached" in report
+    assert report.index("RUINED") < report.index("Sharpe ratio")
+    assert (res.folder / "equity.png").is_file()

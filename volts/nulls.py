@@ -70,8 +70,12 @@ def daily_excess_returns(equity: pd.Series, settings: Settings) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (n_days - 1,)
+        Fewer when the curve was ruined (see :func:`volts.performance.ruin_cut`).
     """
-    v = equity.dropna().to_numpy(dtype="float64")
+    from volts.performance import ruin_cut
+
+    # a ruined curve counts up to its ruin day (a -100 % return), as performance_stats counts it
+    v = ruin_cut(equity.dropna())[0].to_numpy(dtype="float64")
     ppy = int(settings.metrics.periods_per_year)
     rf = (1.0 + settings.metrics.risk_free) ** (1.0 / ppy) - 1.0
     return v[1:] / v[:-1] - 1.0 - rf

@@ -37,7 +37,7 @@ import pandas as pd
 
 from volts.errors import DataError
 
-__all__ = ["performance_stats", "difference_stats", "schedule_stats", "sharpe_ratio", "bootstrap_ci",
+__all__ = ["performance_stats", "difference_stats", "ruin_cut", "schedule_stats", "sharpe_ratio", "bootstrap_ci",
            "drawdown_stats", "summary_table"]
 
 
@@ -48,21 +48,57 @@ def _none(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _span(equity: pd.Series) -> pd.Series:
-    """The equity without leading/trailing NaN; DataError on a NaN inside or a value <= 0."""
+def _when(label):
+    return label.date() if isinstance(label, pd.Timestamp) else label
+
+
+def ruin_cut(equity: pd.Series) -> tuple[pd.Series, dict | None]:
+    """The curve up to its first value <= 0 (ruin), that value set to 0, and what happened.
+
+    An account whose equity reaches zero or below is ruined: it cannot keep trading, and the days after it are not
+    a result (a simulation may go on marking positions with credit it would not get). The statistics therefore
+    stop at the ruin day, counted as a loss of everything (a return of -100 %); a value below zero (losses or
+    commissions beyond the capital) is reported in ``equity`` but not used, since returns past -100 % have no
+    meaning for a compounded curve.
+
+    Parameters
+    ----------
+    equity : pandas.Series, shape (n,)
+        Daily values (USD), no NaN, the first one > 0.
+
+    Returns
+    -------
+    (pandas.Series, dict or None)
+        The (possibly shortened) curve, and None or ``{"date", "equity", "sessions_lost"}``: the first day
+        <= 0, the value marked that day and the sessions of the input after it.
+    """
+    v = equity.to_numpy(dtype="float64")
+    bad = np.flatnonzero(v <= 0)
+    if not len(bad):
+        return equity, None
+    i = int(bad[0])
+    cut = equity.iloc[:i + 1].astype("float64").copy()
+    cut.iloc[i] = 0.0
+    return cut, {"date": _when(equity.index[i]), "equity": float(v[i]), "sessions_lost": int(len(v) - 1 - i)}
+
+
+def _span(equity: pd.Series, *, ruin: bool = False) -> pd.Series:
+    """The equity without leading/trailing NaN; DataError on a NaN inside, a first value <= 0, or (unless
+    ``ruin``, see :func:`ruin_cut`) any value <= 0."""
     name = equity.name if equity.name is not None else "equity"
     ok = equity.notna().to_numpy()
     if not ok.any():
         raise DataError(f"{name}: the equity curve holds no value")
     first, last = int(np.argmax(ok)), len(ok) - 1 - int(np.argmax(ok[::-1]))
     e = equity.iloc[first:last + 1].astype("float64")
-    bad = ~np.isfinite(e.to_numpy()) | (e.to_numpy() <= 0)
+    values = e.to_numpy()
+    bad = ~np.isfinite(values) | ((values <= 0) if not ruin else np.zeros(len(values), dtype=bool))
+    if ruin and values[0] <= 0:
+        bad[0] = True
     if bad.any():
         i = int(np.argmax(bad))
-        when = e.index[i]
-        when = when.date() if isinstance(when, pd.Timestamp) else when
-        raise DataError(f"{name}: equity on {when} is {e.iloc[i]!r}; statistics need a positive value every day "
-                        "of the span")
+        raise DataError(f"{name}: equity on {_when(e.index[i])} is {e.iloc[i]!r}; statistics need a "
+                        + ("positive starting value and no gap" if ruin else "positive value every day of the span"))
     return e
 
 
@@ -239,16 +275,18 @@ def performance_stats(equity: pd.Series, *, trades: pd.DataFrame | None = None,
         ``start``, ``end``, ``days`` (returns), ``years``, ``total_return``, ``cagr``, ``volatility``, ``sharpe``,
         ``sharpe_ci_low``, ``sharpe_ci_high``, ``sharpe_se``, ``bootstrap_block``, ``bootstrap_reps``,
         ``sortino``, the keys of :func:`drawdown_stats`, ``calmar``, ``turnover``, ``hit_rate_days``, ``trades``,
-        ``hit_rate_trades``, and the schedule's keys. Fractions; None where undefined.
+        ``hit_rate_trades``, and the schedule's keys. Fractions; None where undefined. ``ruined``: None, or the
+        :func:`ruin_cut` record when the equity reached 0 or below; every statistic then covers the span up to
+        that day, which counts as a loss of everything (CAGR and total return -100 %, maximum drawdown 100 %).
 
     Raises
     ------
     DataError
-        Fewer than two values, a NaN inside the span, or a value <= 0.
+        Fewer than two values, a NaN inside the span, or a first value <= 0.
     """
     import empyrical
 
-    e = _span(equity)
+    e, ruined = ruin_cut(_span(equity, ruin=True))
     if len(e) < 2:
         raise DataError(f"{equity.name or 'equity'}: at least two values are needed for returns")
     v = e.to_numpy()
@@ -265,7 +303,7 @@ def performance_stats(equity: pd.Series, *, trades: pd.DataFrame | None = None,
     dd = drawdown_stats(e)
     calmar = cagr / dd["max_drawdown"] if dd["max_drawdown"] > 0 else float("nan")
     out = {"start": e.index[0], "end": e.index[-1], "days": n, "years": years, "total_return": total,
-           "cagr": cagr, "volatility": vol, "sharpe": sharpe}
+           "cagr": cagr, "volatility": vol, "sharpe": sharpe, "ruined": ruined}
     if bootstrap_reps:
         ci = bootstrap_ci(lambda x, idx: _sharpe_rows(x - rf, idx, ppy), r, reps=bootstrap_reps, seed=seed)
         out.update(sharpe_ci_low=ci["low"], sharpe_ci_high=ci["high"], sharpe_se=ci["se"],
@@ -315,7 +353,8 @@ def difference_stats(strategy: pd.Series, benchmark: pd.Series, *, periods_per_y
         / ``_high``; ``tracking_error`` (std(d) * sqrt(P)); ``sharpe`` (of d, i.e. the information ratio) with
         ``sharpe_ci_low`` / ``_high``; ``sharpe_strategy``, ``sharpe_benchmark`` and ``sharpe_difference`` with
         its interval (both series resampled with the same blocks); ``bootstrap_block`` (from d). None where
-        undefined.
+        undefined. ``ruined``: None, or ``{"date", "sessions_lost", "which"}`` when a curve reached 0 or below;
+        the comparison then stops that day, counted as a loss of everything for that curve.
 
     Raises
     ------
@@ -327,12 +366,24 @@ def difference_stats(strategy: pd.Series, benchmark: pd.Series, *, periods_per_y
         raise DataError(f"{strategy.name or 'strategy'} - {benchmark.name or 'benchmark'}: fewer than three "
                         "common days; the curves do not overlap")
     v = both.to_numpy(dtype="float64")
-    if (v <= 0).any():
-        raise DataError("difference_stats: values must be > 0")
+    if (v[0] <= 0).any():
+        raise DataError("difference_stats: the first common values must be > 0")
+    ruined = None
+    bad = np.flatnonzero((v <= 0).any(axis=1))
+    if len(bad):   # a ruined curve: the comparison stops at its ruin day, a loss of everything (see ruin_cut)
+        i = int(bad[0])
+        ruined = {"date": _when(both.index[i]), "sessions_lost": int(len(v) - 1 - i),
+                  "which": [("strategy", "benchmark")[k] for k in range(2) if v[i, k] <= 0]}
+        v = np.maximum(v[:i + 1], 0.0)
+        both = both.iloc[:i + 1]
+        if len(v) < 3:
+            raise DataError(f"{strategy.name or 'strategy'} - {benchmark.name or 'benchmark'}: ruined on "
+                            f"{ruined['date']}, fewer than three common days before it")
     r = v[1:] / v[:-1] - 1.0
     d = r[:, 0] - r[:, 1]
     ppy = int(periods_per_year)
-    out = {"start": both.index[0], "end": both.index[-1], "days": int(len(d)), "mean_daily": float(d.mean()),
+    out = {"start": both.index[0], "end": both.index[-1], "days": int(len(d)), "ruined": ruined,
+           "mean_daily": float(d.mean()),
            "annual_mean": float(d.mean() * ppy), "tracking_error": float(d.std(ddof=1) * math.sqrt(ppy)),
            "sharpe": sharpe_ratio(d, periods_per_year=ppy),
            "sharpe_strategy": sharpe_ratio(r[:, 0], periods_per_year=ppy),

@@ -116,6 +116,19 @@ def verdict(metrics: dict) -> list[str]:
     interval here can show.
     """
     out: list[str] = []
+    for who, rec in [("strategy", (metrics.get("strategy") or {}).get("ruined"))] + [
+            (BENCH_LABELS.get(k, k), (b or {}).get("ruined")) for k, b in (metrics.get("benchmarks") or {}).items()]:
+        if rec:
+            out.append(f"RUINED: the {who}'s equity reached {rec['equity']:,.2f} USD on {rec['date']}. An account "
+                       f"at or below zero cannot keep trading, so every statistic of the {who} covers the span up "
+                       f"to that day, counted as a loss of everything (-100 %). The {rec['sessions_lost']} sessions "
+                       f"after it in equity.csv are what the rules would have marked on credit no broker gives, "
+                       f"not a result.")
+    ruined_rows = [f"{float(row.get('bps_per_side', 0)):g} bps" for row in metrics.get("cost_table") or []
+                   if row.get("ruined")]
+    if ruined_rows:
+        out.append(f"The cost table's rows at {', '.join(ruined_rows)} a side were ruined too; their statistics also "
+                   f"stop at the ruin day.")
     if metrics.get("optimistic"):
         out.append("OPTIMISTIC: execution = \"close\" fills at the same close that produced the signal; every "
                    "figure below is an upper bound on what next-open execution would give.")
@@ -237,9 +250,20 @@ def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: d
     eq = equity.astype(float)
     ppy = 252
 
+    def until_ruin(s: pd.Series) -> pd.Series:
+        """The curve up to its first value <= 0 (ruin), that day set to 0 (see volts.performance.ruin_cut)."""
+        from volts.performance import ruin_cut
+
+        return ruin_cut(s)[0]
+
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for col in eq.columns:
-        s = eq[col].dropna()
+        s = until_ruin(eq[col].dropna())
+        if len(s) and (s <= 0).any():   # a log axis cannot show 0: mark the ruin day on the last positive value
+            ax.plot(s.index[-2:], (s.iloc[-2:].clip(lower=s.iloc[-2] * 1e-3)) / s.iloc[0], ls=":", color="k", lw=1)
+            ax.annotate(f"{col} ruined {s.index[-1].date()}", (s.index[-2], s.iloc[-2] / s.iloc[0]), fontsize=8,
+                        color="red")
+            s = s.iloc[:-1]
         if len(s):
             ax.plot(s.index, s / s.iloc[0], label=col, lw=1.6 if col == "strategy" else 1.0)
     ax.set_yscale("log")
@@ -251,7 +275,7 @@ def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: d
 
     fig, ax = plt.subplots(figsize=(10, 3))
     for col in eq.columns:
-        s = eq[col].dropna()
+        s = until_ruin(eq[col].dropna())
         if len(s):
             ax.plot(s.index, s / s.cummax() - 1.0, label=col, lw=1.4 if col == "strategy" else 0.9)
     ax.set_ylabel("drawdown")
@@ -262,7 +286,7 @@ def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: d
 
     fig, ax = plt.subplots(figsize=(10, 3))
     for col in eq.columns:
-        r = eq[col].dropna().pct_change().dropna()
+        r = until_ruin(eq[col].dropna()).pct_change().dropna()
         if len(r) > ppy:
             roll = r.rolling(ppy).mean() / r.rolling(ppy).std() * np.sqrt(ppy)
             ax.plot(roll.index, roll, label=col, lw=1.4 if col == "strategy" else 0.9)
