@@ -126,6 +126,35 @@ def test_interrupted_run_resumes_and_ends_with_identical_artifacts(tmp_path, set
     assert cfg0 != cfg1 and data0 == data1
 
 
+def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, market, baseline):
+    """A change of costs, strategy or statistics settings re-trades the cached weeks (an S&P week costs minutes);
+    any selection setting still recomputes; a record written under the former key (the full settings hash) is
+    still reused."""
+    import json
+
+    out = _copy_cache(baseline, tmp_path)
+    for key, value in (("costs.commission", 1.0), ("strategy.ma_window", 10), ("metrics.risk_free", 0.02),
+                       ("backtest.capital", 5.0), ("data.cache_dir", str(tmp_path / "bars"))):
+        other = settings.override(**{key: value})
+        assert other.sha256() != settings.sha256() and other.selection_sha256() == settings.selection_sha256()
+        assert run_walkforward(other, start=START, end=END, out=out, market=market,
+                               report=False).stats["computed"] == 0, key
+    for key, value in (("entropy.seed", 1), ("lag.max_lag", 9), ("data.return_jump", "error"),
+                       ("windows.train_start", "2022-10-03")):
+        assert settings.override(**{key: value}).selection_sha256() != settings.selection_sha256(), key
+    first = out / "weeks" / f"{baseline.dates[0].isoformat()}.json"
+    rec = json.loads(first.read_text())
+    assert rec["config_sha256"] == settings.selection_sha256()
+    rec["config_sha256"] = settings.sha256()                 # as written before the selection key
+    first.write_text(json.dumps(rec))
+    assert run_walkforward(settings, start=START, end=END, out=out, market=market,
+                           report=False).stats["computed"] == 0
+    rec["config_sha256"] = settings.override(**{"costs.commission": 1.0}).sha256()   # a legacy record of other costs
+    first.write_text(json.dumps(rec))
+    assert run_walkforward(settings, start=START, end=END, out=out, market=market,
+                           report=False).stats["computed_dates"] == [baseline.dates[0].isoformat()]
+
+
 # --------------------------------------------------------------------------------------- look-ahead
 def _perturb_after(market: MarketData, t: pd.Timestamp, seed: int = 7) -> MarketData:
     """Same bars through t; every later bar replaced by a random valid OHLC bar within -20 % .. +25 % of the
@@ -446,12 +475,13 @@ def test_a_span_with_nothing_to_trade_stops_before_any_selection(tmp_path, setti
     assert not (tmp_path / "weeks").exists() or not list((tmp_path / "weeks").iterdir())
 
 
-def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market):
+def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market, baseline):
     """Commissions beyond the capital (the S&P crash weeks split $100,000 over ~6,000 pairs, $9 an order) drive the
     equity below zero. The run must still end with its artifacts, the statistics stopping at the ruin day as a loss
     of everything, and the verdict saying so first; before, performance_stats stopped the whole run (exit 3)."""
     poor = settings.override(**{"costs.capital": 40.0, "costs.commission": 9.0})
-    res = run_walkforward(poor, start=START, end=END, out=tmp_path, market=market)
+    res = run_walkforward(poor, start=START, end=END, out=_copy_cache(baseline, tmp_path), market=market)
+    assert res.stats["computed"] == 0          # the baseline's weeks, re-traded
     m = res.metrics
     ruined = m["strategy"]["ruined"]
     assert ruined is not None, "the planted costs should ruin a $40 account"

@@ -418,6 +418,22 @@ class Settings(_Section):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    def selection_sha256(self) -> str:
+        """SHA-256 of the settings a selection can depend on: every section but those read only after it
+        (``SELECTION_INDEPENDENT``: strategy, backtest, costs, metrics, live) and without ``data.cache_dir`` (where
+        parsed bars are kept, not what they are). The walk-forward keys its weekly selections by it, so a change
+        of commission or strategy re-trades the cached weeks instead of recomputing them."""
+        raw = self.model_dump(mode="json")
+        for section in SELECTION_INDEPENDENT:
+            raw.pop(section, None)
+        raw["data"].pop("cache_dir", None)
+        blob = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+#: Sections no selection reads (the trading pass, the statistics and the live path do).
+SELECTION_INDEPENDENT = ("strategy", "backtest", "costs", "metrics", "live")
+
 
 def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []

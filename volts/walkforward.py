@@ -9,8 +9,10 @@ Pipeline (``volts walkforward``; ARCHITECTURE.md "Walk-forward")
    the windows shifted as ``--asof`` shifts them, and keeps a compact JSON record (no figures, no I/O beyond the
    cache file). Weeks are independent, so they run through :class:`volts.parallel.Executor` (in-process, a local
    Dask cluster or an existing scheduler), and each finished week is written to ``<out>/weeks/<asof>.json`` at
-   once (atomically) with ``config_sha256`` and ``data_sha256``. A re-run reuses a week whose two hashes match
-   and recomputes the others; a killed run loses only the weeks in flight.
+   once (atomically) with ``config_sha256`` (:meth:`volts.config.Settings.selection_sha256`: every setting a
+   selection can read, so not the costs, the strategy or the statistics) and ``data_sha256``. A re-run reuses a
+   week whose two hashes match and recomputes the others; a killed run loses only the weeks in flight; a run that
+   changes only the trading settings re-trades the cached weeks.
 4. The trading pass (sequential, cheap) turns the weeks into a schedule of :class:`volts.simulate.Rebalance` and
    simulates it; the artifacts (``weeks.csv``, ``equity.csv``, ``trades.csv``, ``metrics.json``, ``report.md``,
    ``report.html``) are staged and moved into ``<out>/results/`` in one rename, only once complete.
@@ -178,7 +180,7 @@ def week_hashes(market: MarketData, settings: Settings, asof: dt.date) -> tuple[
     change to any bar after ``asof`` or before the first window leaves it unchanged.
     """
     sub, _ = _week_market(market, settings, asof)
-    return settings.sha256(), sub.sha256()
+    return settings.selection_sha256(), sub.sha256()
 
 
 def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
@@ -214,7 +216,8 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
 
     asof = _to_date(asof)
     sub, universe = _week_market(market, settings, asof)
-    record: dict[str, Any] = {"format": WEEK_FORMAT, "asof": asof.isoformat(), "config_sha256": settings.sha256(),
+    record: dict[str, Any] = {"format": WEEK_FORMAT, "asof": asof.isoformat(),
+                              "config_sha256": settings.selection_sha256(),
                               "data_sha256": sub.sha256(), "universe": list(universe)}
     windows = settings.windows.shifted(asof)
     record["windows"] = {k: getattr(windows, k).isoformat() for k in type(windows).model_fields}
@@ -297,8 +300,8 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
     dict
         The :func:`select_week` record plus ``universe_coverage`` (``UniverseReport.to_dict()``: members,
         usable, the coverage line, every exclusion with file, date and rule) and ``bars_sha256`` (the hash of the
-        bars the selection saw). ``universe`` lists the usable members; ``config_sha256`` is the run's settings
-        hash (the per-week universe is data, not configuration); ``timings`` gains ``load_universe`` (seconds to
+        bars the selection saw). ``universe`` lists the usable members; ``config_sha256`` is the run's selection
+        settings hash (:meth:`Settings.selection_sha256`; the per-week universe is data, not configuration); ``timings`` gains ``load_universe`` (seconds to
         read and validate the members; ``total`` stays the selection's).
 
     Raises
@@ -321,7 +324,7 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
     record = select_week(sub, week_settings, asof)
     record["timings"] = {"load_universe": load_seconds, **record["timings"]}
     record["bars_sha256"] = record["data_sha256"]
-    record["config_sha256"] = settings.sha256()
+    record["config_sha256"] = settings.selection_sha256()
     if data_sha256 is not None:
         record["data_sha256"] = data_sha256
     cov = report.to_dict()
@@ -448,15 +451,17 @@ def _settings_for_week(settings: Settings, asof: dt.date, universe_for_asof: Uni
     return settings.override(**{"data.universe": list(universe_for_asof(asof))})
 
 
-def _read_cached(path: Path, config_sha: str, data_sha: str) -> dict | None:
+def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | None = None) -> dict | None:
+    """The cached record of a week when its hashes match; ``legacy_sha`` is also accepted as the config hash (a
+    record written before weeks were keyed by :meth:`Settings.selection_sha256` carries the full settings hash)."""
     import json
 
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if (not isinstance(rec, dict) or rec.get("format") != WEEK_FORMAT or rec.get("config_sha256") != config_sha
-            or rec.get("data_sha256") != data_sha):
+    if (not isinstance(rec, dict) or rec.get("format") != WEEK_FORMAT
+            or rec.get("config_sha256") not in (config_sha, legacy_sha) or rec.get("data_sha256") != data_sha):
         return None
     return rec
 
@@ -486,11 +491,13 @@ def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.
     data_sha = membership_week_hashes(settings, dates) if market is None else None
     for asof in dates:
         if market is None:
-            cfg, data = settings.sha256(), data_sha[asof]
+            s = settings
+            cfg, data = settings.selection_sha256(), data_sha[asof]
         else:
             s = _settings_for_week(settings, asof, universe_for_asof)
             cfg, data = week_hashes(market, s, asof)
-        cached = None if force else _read_cached(cache_dir / f"{asof.isoformat()}.json", cfg, data)
+        cached = None if force else _read_cached(cache_dir / f"{asof.isoformat()}.json", cfg, data,
+                                                 legacy_sha=s.sha256())
         if cached is None:
             todo.append(asof)
         else:
