@@ -205,6 +205,40 @@ def test_positions_follow_volts_signals():
     assert (got.to_numpy() == want.to_numpy()).all()
 
 
+def test_positions_frame_is_long_and_pivots_back_to_the_daily_holdings():
+    """``to_frames()["positions"]`` lists each non-zero holding once (date, pair, shares); pivoting it back gives
+    the simulation's daily positions (zeros where a pair held nothing)."""
+    m = make_market(seed=6)
+    sched = random_schedule(m, np.random.default_rng(6))
+    res = simulate_schedule(m, sched, end=m.dates[-1], settings=settings(**{"costs.commission": 0.0}), spy=False)
+    wide = res.positions
+    assert wide.shape[1] >= 2 and (wide == 0).to_numpy().any() and (wide != 0).to_numpy().any()
+    long = res.to_frames()["positions"]
+    assert list(long.columns) == ["date", "pair", "shares"] and (long["shares"] != 0).all()
+    assert len(long) == int((wide != 0).to_numpy().sum()) and long["date"].is_monotonic_increasing
+    back = long.pivot(index="date", columns="pair", values="shares").reindex(index=wide.index, columns=wide.columns)
+    pd.testing.assert_frame_equal(back.fillna(0.0), wide.astype("float64"), check_names=False, check_freq=False)
+
+
+def test_targets_share_the_leader_signal_across_lags_and_equal_follower_positions():
+    """The vectorised engine computes a leader's trend signal once and shifts it per lag (the S&P schedules hold
+    one leader at many lags): every lag, including lags beyond the history, equals follower_positions, in any order
+    of calls, for both modes; bad parameters raise as follower_positions does."""
+    from volts.simulate import _plan, _targets
+
+    m = make_market(n=60, seed=4)
+    plan = _plan(m, [Rebalance(m.dates[20].date(), (Holding("AAA", "BBB", 1),))], m.dates[-1])
+    for mode in ("long_short", "long_only"):
+        for lag in (3, 1, 7, 59, 60, 75, 2):
+            want = follower_positions(m.close["AAA"], lag=lag, ma_window=10, mode=mode).to_numpy()
+            got = _targets(m, plan, "AAA", lag, 10, mode)
+            assert got == want[plan.lo:plan.lo + len(plan.dates)].tolist(), (mode, lag)
+    with pytest.raises(ValueError, match="lag"):
+        _targets(m, plan, "AAA", 0, 10, "long_short")
+    with pytest.raises(ValueError, match="mode"):
+        _targets(m, plan, "AAA", 1, 10, "both")
+
+
 def _perturb_after(m: MarketData, t: int, rng) -> MarketData:
     frames = {f: getattr(m, f).copy() for f in ("open", "high", "low", "close", "volume")}
     k = len(m) - t - 1

@@ -239,12 +239,26 @@ class SimulationResult:
 
     def to_frames(self) -> dict[str, pd.DataFrame]:
         """CSV-ready frames: ``equity`` (date, strategy, each benchmark), ``trades``, ``fills``, ``positions``,
-        ``periods``. Every frame carries ``attrs`` execution / optimistic / engine."""
+        ``periods``. Every frame carries ``attrs`` execution / optimistic / engine.
+
+        ``positions`` is long: one row (date, pair, shares) per pair and day with a non-zero holding, by date then
+        in the order pairs first appeared. The wide table (a column per pair ever held) grows with days x pairs:
+        15.9 MB, nearly all zeros, for 69 S&P weeks whose pairs number thousands.
+        """
         eq = pd.DataFrame({"strategy": self.equity, **self.benchmarks})
         eq["turnover_value"] = self.turnover_value
         eq.index.name = "date"
+        wide = self.positions
+        if wide.shape[1]:
+            values = wide.to_numpy(dtype="float64")
+            day, col = np.nonzero(values)
+            positions = pd.DataFrame({"date": wide.index[day], "pair": wide.columns[col].astype(str),
+                                      "shares": values[day, col]})
+        else:
+            positions = pd.DataFrame({"date": pd.DatetimeIndex([]), "pair": pd.Series([], dtype=str),
+                                      "shares": pd.Series([], dtype="float64")})
         out = {"equity": eq.reset_index(), "trades": self.trades.copy(), "fills": self.fills.copy(),
-               "positions": self.positions.rename_axis("date").reset_index(), "periods": self.periods.copy()}
+               "positions": positions, "periods": self.periods.copy()}
         for df in out.values():
             df.attrs.update(engine=self.engine, execution=self.execution, optimistic=self.optimistic)
             if self.optimistic:
@@ -297,14 +311,24 @@ def _targets(market: MarketData, plan: _Plan, leader: str, lag: int, ma_window: 
     close history in ``market``, computed once per market object and (leader, lag, ma_window, mode) and reused by
     later calls on the same market (null-model draws). The signal of a day reads only its own SMA window, so the
     slice equals what a shorter history would give."""
+    from volts.signals import _check_params, trend_signal
+
+    _check_params(int(ma_window), mode, int(lag))
     per_market = _SIGNALS.setdefault(market, {})
     key = (leader, int(lag), int(ma_window), mode)
     close = market.close[leader]
     stamp = hash(close.to_numpy().tobytes())  # a frame changed in place is recomputed, never served stale
     hit = per_market.get(key)
     if hit is None or hit[0] != stamp:
-        hit = per_market[key] = (stamp, follower_positions(close, lag=int(lag), ma_window=int(ma_window),
-                                                           mode=mode).to_numpy().tolist())
+        # the leader's signal does not depend on the lag: computed once per leader, then shifted by each lag
+        # exactly as follower_positions shifts it (s_{d-lag}, 0 before the first bar)
+        skey = ("signal", leader, int(ma_window), mode)
+        sig = per_market.get(skey)
+        if sig is None or sig[0] != stamp:
+            sig = per_market[skey] = (stamp, trend_signal(close, ma_window=int(ma_window), mode=mode)
+                                      .to_numpy().tolist())
+        values, shift = sig[1], int(lag)
+        hit = per_market[key] = (stamp, [0] * min(shift, len(values)) + values[:max(0, len(values) - shift)])
     return hit[1][plan.lo:plan.lo + len(plan.dates)]
 
 
