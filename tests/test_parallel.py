@@ -62,8 +62,15 @@ def test_in_process_submit_runs_nothing_until_iterated():
     with Executor() as ex:
         batch = ex.submit(record, range(3))
         assert calls == [] and not batch.remote
-        batch.cancel()                       # a no-op in-process
         assert list(batch) == [(0, 0), (1, 2), (2, 4)] and calls == [0, 1, 2]
+        with pytest.raises(RuntimeError, match="iterated already"):   # a second pass would run every task again
+            list(batch)
+        cancelled = ex.submit(record, range(3))
+        cancelled.cancel()
+        cancelled.cancel()                   # idempotent
+        with pytest.raises(RuntimeError, match="cancelled already"):
+            list(cancelled)
+        assert calls == [0, 1, 2]            # nothing ran twice, nothing cancelled ran
 
 
 def test_in_process_error_propagates():
@@ -96,11 +103,15 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
         wait(futures, timeout=60)
         assert all(f.status == "finished" for f in futures)
         assert dict(batch) == {i: EXPECTED[i] for i in range(4)}
+        with pytest.raises(RuntimeError, match="iterated already"):   # its futures are released: not silently []
+            list(batch)
         slow = ex.submit(time.sleep, [20.0, 20.1, 20.2, 20.3])
         waiting = list(slow._futures)
         slow.cancel()
         slow.cancel()   # idempotent
-        assert all(f.status == "cancelled" for f in waiting) and list(slow) == []
+        assert all(f.status == "cancelled" for f in waiting)
+        with pytest.raises(RuntimeError, match="cancelled already"):
+            list(slow)
     assert out == EXPECTED
     assert os.getpid() not in pids  # ran in worker processes
     assert ex.client is None and cluster.status.name == "closed"

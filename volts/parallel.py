@@ -209,7 +209,8 @@ class Executor:
 
 
 class Batch:
-    """Tasks started by :meth:`Executor.submit`; iterate it (once) to collect ``(item, result)`` pairs.
+    """Tasks started by :meth:`Executor.submit`; iterate it once to collect ``(item, result)`` pairs (a second
+    iteration, or one after :meth:`cancel`, raises RuntimeError).
 
     Iteration yields in completion order on a cluster and runs the tasks one by one in-process, with the
     executor's progress bar. Leaving the iteration early (an exception, a ``break``) or calling :meth:`cancel`
@@ -219,6 +220,7 @@ class Batch:
     def __init__(self, executor: Executor, fn, items, label, common_kwargs, *, futures, shared) -> None:
         self._executor, self._fn, self._items, self._label = executor, fn, items, label
         self._common, self._futures, self._shared = common_kwargs, futures, shared
+        self._state = "submitted"   # -> "iterated" or "cancelled"; a second pass would re-run or yield nothing
 
     @property
     def remote(self) -> bool:
@@ -226,6 +228,14 @@ class Batch:
         return self._futures is not None
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self._state != "submitted":
+            raise RuntimeError(f"this batch of {len(self._items)} {self._label} was {self._state} already: a Batch "
+                               f"is collected once (in-process a second pass would run every task again, on a "
+                               f"cluster it would yield nothing); submit the tasks again")
+        self._state = "iterated"
+        return self._results()
+
+    def _results(self) -> Iterator[tuple[Any, Any]]:
         with self._executor._bar(len(self._items), self._label) as advance:
             if self._futures is None:
                 for item in self._items:
@@ -244,7 +254,10 @@ class Batch:
                 self.cancel()
 
     def cancel(self) -> None:
-        """Cancel the tasks not yet finished and release every future (idempotent; a no-op in-process)."""
+        """Cancel the tasks not yet finished and release every future (idempotent; in-process, nothing has run
+        yet, so nothing will). A cancelled batch cannot be iterated."""
+        if self._state == "submitted":
+            self._state = "cancelled"
         if not self._futures and not self._shared:
             return
         client = self._executor.client
