@@ -73,6 +73,25 @@ def test_in_process_submit_runs_nothing_until_iterated():
         assert calls == [0, 1, 2]            # nothing ran twice, nothing cancelled ran
 
 
+def test_progress_off_a_terminal_is_plain_lines(capsys):
+    """``progress="auto"`` with stderr not a terminal (nohup, CI, pytest) prints plain lines: a start line, then at
+    most one per ``progress_interval`` and always the last; ``progress=False`` prints nothing."""
+    with Executor(progress="auto") as ex:
+        ex.progress_interval = 0.0
+        assert [i for i, _ in ex.map(weighted_sum, range(3), label="weeks", weights=WEIGHTS)] == [0, 1, 2]
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines[0] == "weeks: 0/3 done, 3 left" and len(lines) == 4
+        assert lines[1].startswith("weeks: 1/3 done, 2 left, elapsed 0:00:0") and "ETA 0:00:0" in lines[1]
+        assert lines[-1].startswith("weeks: 3/3 done, 0 left") and lines[-1].endswith("ETA 0:00:00")
+        ex.progress_interval = 3600.0         # only the first and the last line
+        list(ex.map(weighted_sum, range(5), label="weeks", weights=WEIGHTS))
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert [ln.split(",")[0] for ln in lines] == ["weeks: 0/5 done", "weeks: 5/5 done"]
+    with Executor(progress=False) as quiet:
+        list(quiet.map(weighted_sum, range(3), weights=WEIGHTS))
+    assert capsys.readouterr().err == ""
+
+
 def test_in_process_error_propagates():
     with Executor() as ex:
         got = []

@@ -36,8 +36,10 @@ class Executor:
     scheduler : str, optional
         Address of a running Dask scheduler, e.g. ``"tcp://127.0.0.1:8786"``. Exclusive with ``workers``.
     progress : bool or "auto", default False
-        Show a rich progress bar (done / left / ETA) on stderr while :meth:`map` runs. ``"auto"`` shows it only
-        when stderr is a terminal.
+        Show a rich progress bar (done / left / ETA) on stderr while :meth:`map` runs. ``"auto"``: the bar when
+        stderr is a terminal, else plain lines (done / left / elapsed / ETA), at most one every
+        ``progress_interval`` seconds (60) plus the first and the last, so a run under ``nohup`` or CI shows where
+        it is.
     timeout : float, default 20
         Seconds to wait when connecting to ``scheduler``.
 
@@ -64,7 +66,9 @@ class Executor:
             raise UsageError(f"progress must be True, False or 'auto' (got {progress!r})")
         self.workers = None if workers is None else int(workers)
         self.scheduler = scheduler
-        self.progress = sys.stderr.isatty() if progress == "auto" else bool(progress)
+        self.progress = bool(progress)
+        self._plain = progress == "auto" and not sys.stderr.isatty()   # lines instead of a bar off a terminal
+        self.progress_interval = 60.0
         self.timeout = float(timeout)
         self._client = None
         self._cluster = None
@@ -192,6 +196,9 @@ class Executor:
         if not self.progress or total == 0:
             yield lambda: None
             return
+        if self._plain:
+            yield self._plain_progress(total, label)
+            return
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
@@ -206,6 +213,33 @@ class Executor:
                 bar.update(task, advance=1, left=total - done)
 
             yield advance
+
+
+    def _plain_progress(self, total: int, label: str):
+        """``advance`` for a stream that is not a terminal: a line on stderr at the start, then at most one every
+        ``progress_interval`` seconds, and at the last task."""
+        start = last = time.monotonic()
+        done = 0
+
+        def clock(seconds: float) -> str:
+            s = int(round(seconds))
+            return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+        print(f"{label}: 0/{total} done, {total} left", file=sys.stderr, flush=True)
+
+        def advance() -> None:
+            nonlocal done, last
+            done += 1
+            now = time.monotonic()
+            if done < total and now - last < self.progress_interval:
+                return
+            last = now
+            elapsed = now - start
+            eta = elapsed / done * (total - done)
+            print(f"{label}: {done}/{total} done, {total - done} left, elapsed {clock(elapsed)}, ETA {clock(eta)}",
+                  file=sys.stderr, flush=True)
+
+        return advance
 
 
 class Batch:
