@@ -279,3 +279,55 @@ def test_clean_input_gives_clean_market():
     market = validate_bars(raw)
     assert market.symbols == ["A", "B"] and market.report.problems == () and market.report.ok
     pd.testing.assert_series_equal(market.high["B"], raw["B"]["high"], check_names=False, check_freq=False)
+
+
+def _session_mask_by_isin(dates: pd.DatetimeIndex, calendar: str) -> np.ndarray:
+    """The former implementation: DatetimeIndex.isin against the calendar's sessions, rebuilt per call."""
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar(calendar, start="1970-01-02")
+    first, last = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tz is not None else pd.Timestamp(t)
+                   for t in (cal.first_session, cal.last_session))
+    sessions = pd.DatetimeIndex(cal.sessions)
+    sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
+    ok = np.ones(len(dates), dtype=bool)
+    inside = np.asarray(dates.notna() & (dates >= first) & (dates <= last))
+    ok[inside] = np.asarray(dates[inside].isin(sessions))
+    return ok
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "s"])
+def test_session_mask_equals_isin_on_random_dates(unit):
+    """session_mask answers by binary search in the calendar's session stamps, built once: the same booleans as
+    ``isin`` for sessions, weekends, holidays, dates outside the calendar's range and NaT, in any datetime unit."""
+    from volts.data.validate import session_mask
+
+    rng = np.random.default_rng(11)
+    days = pd.to_datetime("1960-01-01") + pd.to_timedelta(rng.integers(0, 80 * 365, 5000), unit="D")
+    dates = pd.DatetimeIndex(list(days) + [pd.NaT, pd.Timestamp("2024-12-25"), pd.Timestamp("2024-12-24")])
+    dates = dates.as_unit(unit)
+    got = session_mask(dates, "XNYS")
+    want = _session_mask_by_isin(dates, "XNYS")
+    assert np.array_equal(got, want)
+    assert not got[-2] and got[-1] and got[-3]       # Christmas closed, Christmas Eve open, NaT passes
+    assert 0.2 < 1 - got.mean() < 0.45               # weekends and holidays inside the range are refused
+
+
+def test_range_outlier_without_a_large_wick_flags_nothing_and_a_planted_one_is_found():
+    """The range rule skips its rolling medians when no wick exceeds max_abs_return (only such a wick can be
+    flagged); with one planted, it flags that row as the full computation does."""
+    from volts.data.validate import rule_range_outlier
+
+    rng = np.random.default_rng(5)
+    n = 400
+    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    o = c * np.exp(rng.normal(0, 0.005, n))
+    h = np.maximum(o, c) * (1 + np.abs(rng.normal(0, 0.005, n)))
+    lo = np.minimum(o, c) * (1 - np.abs(rng.normal(0, 0.005, n)))
+    usable = np.ones(n, dtype=bool)
+    kw = dict(multiple=10.0, max_abs_return=0.5, usable=usable)
+    assert not rule_range_outlier(o, h, lo, c, **kw).any()
+    h2 = h.copy()
+    h2[200] = max(o[200], c[200]) * 1.8              # a wick of +80 % on a quiet day
+    flagged = rule_range_outlier(o, h2, lo, c, **kw)
+    assert np.flatnonzero(flagged).tolist() == [200]
