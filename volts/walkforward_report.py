@@ -259,7 +259,7 @@ def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: d
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for col in eq.columns:
         s = until_ruin(eq[col].dropna())
-        if len(s) and (s <= 0).any():   # a log axis cannot show 0: mark the ruin day on the last positive value
+        if len(s) >= 2 and (s <= 0).any():   # a log axis cannot show 0: mark the ruin day on the last positive value
             ax.plot(s.index[-2:], (s.iloc[-2:].clip(lower=s.iloc[-2] * 1e-3)) / s.iloc[0], ls=":", color="k", lw=1)
             ax.annotate(f"{col} ruined {s.index[-1].date()}", (s.index[-2], s.iloc[-2] / s.iloc[0]), fontsize=8,
                         color="red")
