@@ -263,3 +263,51 @@ def test_validated_entries_can_be_left_out(tmp_path, folder):
         assert (got[1].cache["hits"], got[1].cache["misses"]) == ((0, 3) if attempt == 0 else (3, 0))
     files = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert len(files) == 3 and not [f for f in files if "-valid-" in f or "-set-" in f], files
+
+
+def test_a_file_rewritten_during_a_load_is_never_cached_under_its_old_hash(tmp_path, folder, monkeypatch):
+    """The cache keys work by a file's SHA-256 and must hold what those bytes parse to. A file rewritten between
+    the listing (hashing) and the read is reported (rule ``file_changed``) and nothing is stored under the old
+    hash; the parsed-bars entry is always the parse of the bytes it is named after."""
+    import hashlib
+
+    import volts.data.cache as cache_mod
+    from volts.data.csv import read_csv_bars
+
+    path = folder / "MU.csv"
+    original = path.read_bytes()
+    old = hashlib.sha256(original).hexdigest()
+    cache = BarCache(tmp_path / "cache", DataSettings().csv)
+    lines = original.decode().splitlines(keepends=True)
+    path.write_text("".join(lines[:-30]))                  # the vendor rewrites the file (30 rows fewer)
+    with pytest.raises(DataError, match="changed while it was being loaded") as err:
+        cache.read(path, "MU", DataSettings().csv, expect_sha256=old)
+    assert err.value.rule == "file_changed"
+    assert not list((tmp_path / "cache").glob(f"*{old}*"))
+    got = cache.read(path, "MU", DataSettings().csv)       # a plain read: the new bytes under the new hash
+    new = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [p.name.split("-")[-1] for p in (tmp_path / "cache").glob("*.parquet")] == [f"{new}.parquet"]
+    pd.testing.assert_frame_equal(got, read_csv_bars(path, "MU", DataSettings().csv))
+
+    # through a load: the member is hashed, then rewritten before it is read -> quarantined with the rule
+    path.write_bytes(original)
+    membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("MU", "1996-01-02", ""),
+                                                        ("IBM", "1996-01-02", "")])
+    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude",
+                        cache_dir=str(tmp_path / "cache2"))
+    real = cache_mod.file_sha256
+
+    def hash_then_rewrite(p):
+        digest = real(p)
+        if Path(p).name == "MU.csv":
+            Path(p).write_text("".join(lines[:-30]))
+        return digest
+
+    monkeypatch.setattr(cache_mod, "file_sha256", hash_then_rewrite)
+    for kw in ({}, {"whole_set_entry": False, "validated_entries": False}):
+        path.write_bytes(original)
+        market, report = load_universe(data, asof=END, start=START, end=END, **kw)
+        assert "MU" not in market.symbols and {"MSFT", "IBM"} <= set(market.symbols)
+        (mu,) = [e for e in report.excluded if e.symbol == "MU"]
+        assert mu.rule == "file_changed", mu
+    assert not list((tmp_path / "cache2").glob(f"*{old}*"))

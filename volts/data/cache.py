@@ -135,20 +135,37 @@ class BarCache:
     def _entry(self, digest: str) -> Path:
         return self.folder / f"v{CACHE_VERSION}-{self._layout_key}-{digest}.parquet"
 
-    def read(self, path: str | Path, symbol: str, layout: CsvLayout) -> pd.DataFrame:
+    def read(self, path: str | Path, symbol: str, layout: CsvLayout, *, expect_sha256: str | None = None
+             ) -> pd.DataFrame:
         """``read_csv_bars(path, symbol, layout)``, from the cache when the same bytes were parsed before.
+
+        The file is read once: the bytes that are hashed for the key are the bytes parsed on a miss, so a file
+        rewritten meanwhile can never leave another content under its key.
+
+        Parameters
+        ----------
+        expect_sha256 : str, optional
+            The SHA-256 the caller keyed its own work by (e.g. a validated entry, a week's data hash): a file
+            whose bytes no longer match it raises instead of being read.
 
         Raises
         ------
         DataError
-            Whatever :func:`volts.data.csv.read_csv_bars` raises (never cached).
+            Whatever :func:`volts.data.csv.read_csv_bars` raises (never cached), or ``file_changed`` when the
+            bytes do not match ``expect_sha256``.
         """
-        from volts.data.csv import read_csv_bars
+        from volts.data.csv import _fail, read_csv_bars
 
         path = Path(path)
         if not path.is_file():
             return read_csv_bars(path, symbol, layout)  # raises the reader's message
-        entry = self._entry(file_sha256(path))
+        content = path.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        if expect_sha256 is not None and digest != expect_sha256:
+            raise _fail(f"{path}: the file changed while it was being loaded (SHA-256 {expect_sha256[:12]}... when "
+                        f"listed, {digest[:12]}... when read; rule: a load reads one version of every file); "
+                        f"run again once the file is no longer being written", "file_changed")
+        entry = self._entry(digest)
         if entry.is_file():
             try:
                 frame = pd.read_parquet(entry, engine="pyarrow")
@@ -156,7 +173,7 @@ class BarCache:
                 return frame
             except Exception:  # a damaged entry is ignored and rewritten  # noqa: BLE001
                 pass
-        frame = read_csv_bars(path, symbol, layout)
+        frame = read_csv_bars(path, symbol, layout, content=content)
         self.misses += 1
         self._write(entry, frame)
         return frame
@@ -233,7 +250,7 @@ class BarCache:
                 return bars
             except Exception:  # a damaged entry is ignored and rewritten  # noqa: BLE001
                 pass
-        raw = self.read(path, symbol, layout)
+        raw = self.read(path, symbol, layout, expect_sha256=key.split("-")[0])   # the bytes the key names
         first = raw.index.min() if len(raw.index) else None
         market = validate(raw)
         bars = ValidatedBars.from_market(market, symbol, first)

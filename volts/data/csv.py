@@ -15,6 +15,8 @@ should not stop an analysis of recent years.
 
 from __future__ import annotations
 
+import io
+
 import datetime as dt
 import re
 from pathlib import Path
@@ -145,7 +147,8 @@ def _local_dates(raw_dates: pd.Series, layout: CsvLayout, path: Path, exc: Excep
     return pd.Series(pd.DatetimeIndex(values), index=raw_dates.index)
 
 
-def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()) -> pd.DataFrame:
+def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout(), *,
+                  content: bytes | None = None) -> pd.DataFrame:
     """Read one vendor CSV file into raw bars (not validated, file order kept apart from ``row_order``).
 
     Parameters
@@ -156,6 +159,9 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
         Symbol the file holds (for messages).
     layout : CsvLayout
         Column mapping and formats; the default reads Yahoo Finance files.
+    content : bytes, optional
+        The file's bytes, already read (the bar cache parses exactly the bytes it hashed); ``path`` then only
+        names the file in messages.
 
     Returns
     -------
@@ -172,11 +178,11 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
         text and its line), unparsable number (with the column, line and date).
     """
     path = Path(path)
-    if not path.is_file():
+    if content is None and not path.is_file():
         raise _fail(f"{path}: file not found for symbol {symbol}", "file_not_found")
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True,
-                            encoding="utf-8-sig")
+        table = pd.read_csv(path if content is None else io.BytesIO(content), dtype=str, keep_default_na=False,
+                            na_filter=False, skipinitialspace=True, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise _fail(f"{path}: empty file (symbol {symbol})", "empty_file") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -373,8 +373,8 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
                 if bars.first_row is not None:
                     first_row[symbol] = bars.first_row
             elif cache:   # parsed bars from the cache, validated here (nothing window-keyed is stored)
-                checked[symbol] = ValidatedBars.from_market(validate(cache.read(path, symbol, data.csv)), symbol,
-                                                            first_row.get(symbol))
+                raw = cache.read(path, symbol, data.csv, expect_sha256=digests.get(symbol))
+                checked[symbol] = ValidatedBars.from_market(validate(raw), symbol, first_row.get(symbol))
             else:
                 checked[symbol] = ValidatedBars.from_market(validate(read_csv_bars(path, symbol, data.csv)), symbol,
                                                             first_row.get(symbol))
