@@ -83,7 +83,7 @@ import pandas as pd
 
 from volts.data.market import MarketData
 from volts.errors import ConfigError, DataError
-from volts.signals import MODES, follower_positions, next_session_target
+from volts.signals import MODES, _check_params, next_session_target, trend_signal
 
 __all__ = ["Holding", "Rebalance", "CostModel", "SimulationResult", "simulate_schedule", "cost_table", "load_spy",
            "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
@@ -311,8 +311,6 @@ def _targets(market: MarketData, plan: _Plan, leader: str, lag: int, ma_window: 
     close history in ``market``, computed once per market object and (leader, lag, ma_window, mode) and reused by
     later calls on the same market (null-model draws). The signal of a day reads only its own SMA window, so the
     slice equals what a shorter history would give."""
-    from volts.signals import _check_params, trend_signal
-
     _check_params(int(ma_window), mode, int(lag))
     per_market = _SIGNALS.setdefault(market, {})
     key = (leader, int(lag), int(ma_window), mode)

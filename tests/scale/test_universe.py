@@ -232,14 +232,19 @@ def test_validated_set_is_not_written_when_a_bad_file_stops_the_load(tmp_path, f
     assert not list((tmp_path / "cache").glob("*-set-*.parquet"))
 
 
-def test_whole_set_entry_can_be_left_out(tmp_path, folder):
-    """``whole_set_entry=False`` (the walk-forward's weeks): the same load from the per-file entries, and no
-    consolidated entry written or read."""
+def _cached_and_uncached_load(tmp_path, folder):
+    """Three clean members: settings with a cache folder, and the load without a cache to compare against."""
     membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""),
                                                         ("INTC", "1996-01-02", "")])
     plain = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
-    cached = plain.model_copy(update={"cache_dir": str(tmp_path / "cache")})
-    want = load_universe(plain, asof=END, start=START, end=END)
+    return (plain.model_copy(update={"cache_dir": str(tmp_path / "cache")}),
+            load_universe(plain, asof=END, start=START, end=END))
+
+
+def test_whole_set_entry_can_be_left_out(tmp_path, folder):
+    """``whole_set_entry=False`` (the walk-forward's weeks): the same load from the per-file entries, and no
+    consolidated entry written or read."""
+    cached, want = _cached_and_uncached_load(tmp_path, folder)
     for _ in range(2):
         got = load_universe(cached, asof=END, start=START, end=END, whole_set_entry=False)
         _assert_same_load(got, want)
@@ -252,11 +257,7 @@ def test_validated_entries_can_be_left_out(tmp_path, folder):
     """``validated_entries=False`` (with ``whole_set_entry=False``: the walk-forward's weeks): the same load as
     without a cache, the files parsed once and read from the parsed-bars entries afterwards, and no entry keyed by
     the window written (the weekly S&P run had written one per member and week)."""
-    membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""),
-                                                        ("INTC", "1996-01-02", "")])
-    plain = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
-    cached = plain.model_copy(update={"cache_dir": str(tmp_path / "cache")})
-    want = load_universe(plain, asof=END, start=START, end=END)
+    cached, want = _cached_and_uncached_load(tmp_path, folder)
     for attempt in range(2):
         got = load_universe(cached, asof=END, start=START, end=END, whole_set_entry=False, validated_entries=False)
         _assert_same_load(got, want)
