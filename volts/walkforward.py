@@ -379,26 +379,64 @@ def membership_calendar(settings: Settings, start: dt.date, end: dt.date) -> pd.
     return market.dates
 
 
+def _held_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeIndex,
+                end: dt.date) -> dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]]:
+    """Sessions each traded symbol's bars are read in by the trading pass, as merged ``(first, last)`` spans.
+
+    A pair of the week as of ``a`` is traded from the first session after ``a`` to the first session after the
+    next as-of date (the exit fill at that open), or to ``end``. Its leader's trend signal reads the closes of the
+    ``lag + ma_window`` sessions before, and the selection read the week's windows: a span starts at the earlier
+    of the week's earliest window start and ``lag + ma_window + 1`` sessions before ``a``.
+    """
+    from volts.selection import earliest_start
+
+    ma = int(settings.strategy.ma_window)
+    last = dates.searchsorted(pd.Timestamp(end), side="right") - 1
+    raw: dict[str, list[tuple[int, int]]] = {}
+    for k, w in enumerate(weeks):
+        asof = _to_date(w["asof"])
+        nxt = _to_date(weeks[k + 1]["asof"]) if k + 1 < len(weeks) else None
+        at = int(dates.searchsorted(pd.Timestamp(asof), side="right")) - 1   # last session <= asof
+        stop = last if nxt is None else min(last, int(dates.searchsorted(pd.Timestamp(nxt), side="right")))
+        window = int(dates.searchsorted(pd.Timestamp(earliest_start(settings.windows.shifted(asof)))))
+        for p in w["pairs"]:
+            first = max(0, min(window, at - (int(p.get("lag", 1)) + ma + 1)))
+            for sym in (p["leader"], p["follower"]):
+                raw.setdefault(sym, []).append((first, max(first, stop)))
+    spans: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
+    for sym, parts in raw.items():
+        merged: list[list[int]] = []
+        for a, b in sorted(parts):
+            if merged and a <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        spans[sym] = [(dates[a], dates[b]) for a, b in merged]
+    return spans
+
+
 def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date) -> tuple[MarketData, dict]:
     """Bars of every traded symbol of a point-in-time walk-forward, on one calendar, for the trading pass.
 
-    Each symbol of a selected pair is read and validated from the earliest window start of the first week that
-    holds it to ``end``. Its bars before that date are not needed (the simulator reads a leader's bars from
-    ``lag + ma_window`` sessions before the as-of date, inside that week's windows), but :class:`MarketData`
-    holds one calendar: a symbol without bars over the whole span (listed after the first week's window start) is
-    read from the earliest window start of the first week that holds it and padded backwards with flat bars at
-    that first open (volume 0). Padded bars are never traded and padded symbols are left out of the equal-weight
-    benchmark.
+    Every symbol of a selected pair is first read and validated from the earliest window start of the first week
+    to ``end``. A symbol that fails there (listed later, delisted before ``end``, or a bad bar in a stretch it is
+    not held) is read again over only the spans the trading pass reads it (:func:`_held_spans`: the weeks that
+    hold it, their windows and the signal's warm-up), each span validated on its own. Outside those spans its bars
+    are flat (open = high = low = close = the last real close, or the first real open before its first span;
+    volume 0): never traded, and the symbol is left out of the equal-weight benchmark.
 
     Returns
     -------
     (MarketData, dict)
-        The market, and ``{"symbols", "padded": {symbol: first real session}, "excluded": [...]}``.
+        The market, and ``{"symbols", "padded": {symbol: first real session}, "filled": {symbol: {"spans":
+        [[first, last], ...], "full_span_exclusion": {...}}}, "excluded": [...]}``; ``padded`` and ``filled``
+        have the same keys (the symbols with flat bars somewhere).
 
     Raises
     ------
     DataError
-        A traded symbol without usable bars over its trading span (file, date and rule named).
+        A traded symbol whose bars fail validation, or miss a session, inside a span it is read in; the message
+        names the symbol, its file, the date, the rule and the weeks that hold it.
     """
     from volts.data.universe import load_universe
     from volts.selection import earliest_start
@@ -414,34 +452,47 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date) -
     symbols = sorted(set(first_held) | set(anchor_syms))
     market, rep = load_universe(data, asof=end, start=first, end=end, symbols=symbols)
     frames = {f: getattr(market, f) for f in ("open", "high", "low", "close", "volume")}
-    padded: dict[str, str] = {}
-    for exc in rep.excluded:
+    retry = [exc for exc in rep.excluded if exc.symbol in first_held]
+    spans = _held_spans(settings, weeks, market.dates, end) if retry else {}
+    anchors = list(market.symbols[:2])   # valid over the whole calendar, so over every span: the load never
+    padded: dict[str, str] = {}          # stops on the "two usable members" rule when the traded symbol fails
+    filled: dict[str, dict] = {}
+    for exc in retry:
         sym = exc.symbol
-        if sym not in first_held:
-            continue
-        since = earliest_start(settings.windows.shifted(first_held[sym]))
-        one, rep1 = load_universe(data, asof=end, start=since, end=end, symbols=[sym] + market.symbols[:1])
-        if sym not in one.symbols:
-            why = next((str(e) for e in rep1.excluded if e.symbol == sym), str(exc))
-            raise DataError(f"{sym}: traded from {first_held[sym]} but has no usable bars from {since} to {end} "
-                            f"for the trading pass: {why}")
-        bars = one.bars(sym)
-        lacking = market.dates[market.dates >= bars.index[0]].difference(bars.index)
-        if len(lacking):
-            raise DataError(f"{sym}: session {lacking[0].date()} missing between its first bar "
-                            f"{bars.index[0].date()} and {end} (rule: missing_session; the trading pass needs "
-                            f"every session of a traded symbol)")
-        bars = bars.reindex(market.dates)
-        head = bars.index < bars.first_valid_index()
-        o = float(bars["open"].dropna().iloc[0])
+        real = {f: pd.Series(np.nan, index=market.dates) for f in frames}
+        for a, b in spans[sym]:
+            one, rep1 = load_universe(data, asof=b.date(), start=a.date(), end=b.date(),
+                                      symbols=[sym] + [s for s in anchors if s != sym])
+            if sym not in one.symbols:
+                why = next((str(e) for e in rep1.excluded if e.symbol == sym), str(exc))
+                held = sorted(str(w["asof"]) for w in weeks
+                              if any(sym in (p["leader"], p["follower"]) for p in w["pairs"]))
+                raise DataError(f"{sym}: held in {len(held)} week(s) ({held[0]} .. {held[-1]}); the trading pass "
+                                f"reads its bars from {a.date()} to {b.date()}, where they fail: {why}. Fix or "
+                                f"remove the bad rows, or re-select without {sym} (its weeks recompute when the "
+                                f"file changes)")
+            bars = one.bars(sym)
+            inside = market.dates[(market.dates >= a) & (market.dates <= b)]
+            lacking = inside.difference(bars.index)
+            if len(lacking):
+                raise DataError(f"{sym}: session {lacking[0].date()} missing between {a.date()} and {b.date()}, "
+                                f"a span the trading pass reads it in (rule: missing_session; a traded symbol "
+                                f"needs every session it is held and warmed up)")
+            for f in frames:
+                real[f].loc[inside] = bars[f].reindex(inside).to_numpy()
+        have = real["close"].notna()
+        price = real["close"].ffill().fillna(float(real["open"][have].iloc[0]))
+        bars = pd.DataFrame(real)
         for f in ("open", "high", "low", "close"):
-            bars.loc[head, f] = o
-        bars.loc[head, "volume"] = 0.0
+            bars.loc[~have, f] = price[~have]
+        bars.loc[~have, "volume"] = 0.0
         for f in frames:
             frames[f] = pd.concat([frames[f], bars[f].rename(sym)], axis=1)
-        padded[sym] = bars.index[~head][0].date().isoformat()
+        padded[sym] = market.dates[have.to_numpy()][0].date().isoformat()
+        filled[sym] = {"spans": [[a.date().isoformat(), b.date().isoformat()] for a, b in spans[sym]],
+                       "full_span_exclusion": exc.to_dict()}
     out = MarketData.from_frames(frames, report=market.report)
-    return out, {"symbols": sorted(first_held), "padded": padded,
+    return out, {"symbols": sorted(first_held), "padded": padded, "filled": filled,
                  "excluded": [e.to_dict() for e in rep.excluded if e.symbol not in padded]}
 
 

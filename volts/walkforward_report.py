@@ -567,12 +567,25 @@ def universe_markdown(universe: dict | None) -> list[str]:
     tr = universe.get("trading") or {}
     if tr:
         padded = tr.get("padded") or {}
-        lines += [f"Trading pass: {len(tr.get('symbols') or [])} traded symbols"
-                  + (f"; listed after the first window and padded with flat bars before their first session "
-                     f"(never traded there, left out of the equal-weight benchmark): "
-                     f"{', '.join(f'{k} ({v})' for k, v in padded.items())}" if padded else "")
-                  + ". The equal-weight benchmark holds the traded symbols, a set known only after the run: "
-                    "compare with care.", ""]
+        filled = tr.get("filled") or {}
+        lines += [f"Trading pass: {len(tr.get('symbols') or [])} traded symbols. The equal-weight benchmark holds "
+                  "the traded symbols, a set known only after the run: compare with care.", ""]
+        if filled:
+            rows = []
+            for sym, f in list(filled.items())[:50]:
+                exc = f.get("full_span_exclusion") or {}
+                spans = f.get("spans") or []
+                rows.append([sym, f"{len(spans)}: {spans[0][0]} .. {spans[-1][1]}" if spans else "",
+                             exc.get("rule", ""), exc.get("date") or "", exc.get("message", "")])
+            lines += [f"{len(filled)} traded symbol(s) fail validation over the whole run (listed later, delisted "
+                      "before the end, or a bad bar while not held). Each was validated over the spans the trading "
+                      "pass reads it in (the weeks holding it, their windows and the signal warm-up) and given "
+                      "flat bars (volume 0) elsewhere: never traded there, and left out of the equal-weight "
+                      "benchmark." + (" The first 50:" if len(filled) > 50 else ""), "",
+                      _table(["symbol", "spans read", "whole-run rule", "date", "reason"], rows), ""]
+        elif padded:   # a metrics.json written before "filled"
+            lines += ["Padded with flat bars before their first session (never traded there, left out of the "
+                      f"equal-weight benchmark): {', '.join(f'{k} ({v})' for k, v in padded.items())}", ""]
     return lines
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from volts.config import Settings
+from volts.errors import DataError
 from volts.data.synthetic import make_synthetic_market, write_synthetic_csvs
 from volts.walkforward import run_walkforward, trading_market
 
@@ -121,6 +122,87 @@ def test_trading_market_pads_a_late_listing_before_its_first_held_window(folders
     (bars / "LATE.csv").unlink()
 
 
+# three weeks with two-month windows: MID3 is held in weeks A and C, not in B, so the trading pass reads it over
+# [A's window, the first session after B] and [C's window, END]; 2023-04-12 lies between the two spans
+SPAN_WEEKS = [("2023-01-06", [("MID1", "MID3", 3)]), ("2023-03-03", [("MID1", "MID4", 1)]),
+              ("2023-07-07", [("MID1", "MID3", 2), ("MID6", "MID3", 1)])]
+
+
+def _span_settings(settings, folder) -> Settings:
+    w = {"windows.asof": "2023-06-08", "windows.test_start": "2023-06-08", "windows.test_end": "2023-08-12"}
+    for k in ("anomaly", "gmm", "train"):
+        w |= {f"windows.{k}_start": "2023-04-08", f"windows.{k}_end": "2023-06-08"}
+    return settings.override(**{"data.dir": str(folder), **w})
+
+
+def _span_weeks():
+    return [{"asof": a, "universe": ["LOW1", "MID1", "MID3", "MID4", "MID6"],
+             "pairs": [{"leader": ld, "follower": f, "lag": g} for ld, f, g in pairs]} for a, pairs in SPAN_WEEKS]
+
+
+def _copy_bars(folders, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(folders[0], dest)
+    return dest
+
+
+@pytest.mark.parametrize("engine", ["vectorised", "backtrader"])
+def test_a_bad_bar_outside_the_held_spans_changes_nothing_traded(folders, settings, tmp_path, engine):
+    """A traded symbol's bad bar in a stretch the trading pass never reads (PEAK 2021-05-05 in the S&P run) used to
+    stop the run with exit 3. Planted truth: the same weeks traded on the clean file and on a file with that bar
+    broken give the same equity, trades and fills; the broken symbol is validated over its held spans only, is flat
+    elsewhere, leaves the equal-weight benchmark and is listed with its whole-run rule."""
+    from volts.simulate import simulate_schedule
+    from volts.walkforward import build_schedule
+
+    def bad_high(raw, i):
+        raw.loc[i, "High"] = raw.loc[i, "Close"] * 0.9
+
+    clean_dir, bad_dir = _copy_bars(folders, tmp_path / "clean"), _copy_bars(folders, tmp_path / "bad")
+    _edit(bad_dir / "MID3.csv", "2023-04-12", bad_high)
+    weeks = _span_weeks()
+    clean, clean_info = trading_market(_span_settings(settings, clean_dir), weeks, end=END)
+    bad, info = trading_market(_span_settings(settings, bad_dir), weeks, end=END)
+    assert clean_info["filled"] == {} and list(info["filled"]) == ["MID3"]
+    spans = info["filled"]["MID3"]["spans"]
+    assert len(spans) == 2 and spans[0][1] == "2023-03-06" and spans[1][1] == END.isoformat(), spans
+    assert spans[0][1] < "2023-04-12" < spans[1][0]
+    assert info["filled"]["MID3"]["full_span_exclusion"]["rule"] == "high_below_max_open_close"
+    assert info["filled"]["MID3"]["full_span_exclusion"]["date"] == "2023-04-12"
+    assert info["padded"] == {"MID3": bad.dates[0].date().isoformat()}   # real from the first session
+    # inside the spans the bars are the file's; between them flat at the last real close, volume 0
+    real, mine = clean.bars("MID3"), bad.bars("MID3")
+    for a, b in spans:
+        pd.testing.assert_frame_equal(mine.loc[a:b], real.loc[a:b])
+    gap = mine.loc[(mine.index > spans[0][1]) & (mine.index < spans[1][0])]
+    assert len(gap) > 20 and (gap["volume"] == 0).all()
+    assert (gap[["open", "high", "low", "close"]] == real.loc[spans[0][1], "close"]).all().all()
+    s = _span_settings(settings, clean_dir)
+    runs = [simulate_schedule(m, build_schedule(weeks), end=END, settings=s, engine=engine, spy=False,
+                              universe=u)
+            for m, u in ((clean, ["MID1", "MID4", "MID6"]), (bad, ["MID1", "MID4", "MID6"]))]
+    pd.testing.assert_series_equal(runs[0].equity, runs[1].equity)
+    pd.testing.assert_frame_equal(runs[0].trades, runs[1].trades)
+    pd.testing.assert_frame_equal(runs[0].fills, runs[1].fills)
+    assert len(runs[0].fills) > 0
+
+
+def test_a_bad_bar_inside_a_held_span_names_the_symbol_file_date_and_rule(folders, settings, tmp_path):
+    def bad_high(raw, i):
+        raw.loc[i, "High"] = raw.loc[i, "Close"] * 0.9
+
+    bad_dir = _copy_bars(folders, tmp_path / "bad")
+    _edit(bad_dir / "MID3.csv", "2023-02-01", bad_high)   # held in week A (2023-01-06 .. 2023-03-06)
+    with pytest.raises(DataError) as err:
+        trading_market(_span_settings(settings, bad_dir), _span_weeks(), end=END)
+    msg = str(err.value)
+    for part in ("MID3", "MID3.csv", "2023-02-01", "high_below_max_open_close", "2 week(s)",
+                 "2023-01-06 .. 2023-07-07"):
+        assert part in msg, msg
+    assert "at least 2 needed" not in msg
+
+
 def test_ablation_and_screen_comparison_refuse_a_membership_universe(settings, tmp_path, capsys):
     """--ablation and --compare-screens trade on one market of ``[data] universe``; with a membership file that
     list is not the weeks' universe (the built-in ten names here), so both refuse before loading anything rather
@@ -143,3 +225,19 @@ def test_ablation_and_screen_comparison_refuse_a_membership_universe(settings, t
                "--out", str(tmp_path / "cli")])
     err = capsys.readouterr().err
     assert rc == 2 and "--ablation does not support a point-in-time universe" in " ".join(err.split()), err
+
+
+def test_the_report_lists_symbols_read_over_their_held_spans_only():
+    from volts.walkforward_report import universe_markdown
+
+    filled = {"PEAK": {"spans": [["2019-01-02", "2020-05-04"], ["2021-08-02", "2021-09-13"]],
+                       "full_span_exclusion": {"symbol": "PEAK", "rule": "high_below_max_open_close",
+                                               "date": "2021-05-05", "message": "High 33.6 < max(Open, Close) 33.89"}}}
+    text = "\n".join(universe_markdown({"source": "membership:m.csv", "per_week": [], "quarantined": [],
+                                        "trading": {"symbols": ["AAA", "PEAK"], "padded": {"PEAK": "2019-01-02"},
+                                                    "filled": filled}}))
+    assert "Trading pass: 2 traded symbols" in text
+    assert "1 traded symbol(s) fail validation over the whole run" in text
+    row = next(line for line in text.splitlines() if line.startswith("| PEAK"))
+    for part in ("2: 2019-01-02 .. 2021-09-13", "high_below_max_open_close", "2021-05-05", "33.89"):
+        assert part in row, row
