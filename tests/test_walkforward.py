@@ -493,4 +493,9 @@ def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market, ba
     report = (res.folder / "report.md").read_text()
     assert "RUINED: the strategy's equity reached" in report
     assert report.index("RUINED") < report.index("Sharpe ratio")
+    # the Sharpe sentence gives the span its figures cover (up to the ruin), not the run's length
+    sharpe = next(s for s in m["verdict"] if s.startswith("At the configured costs"))
+    assert f"up to its ruin on {ruined['date']}" in sharpe and "years of weekly" in sharpe, sharpe
+    against = [s for s in m["verdict"] if s.startswith("Against the")]
+    assert against and all(f"(up to {ruined['date']}, the first ruin of either curve)" in s for s in against)
     assert (res.folder / "equity.png").is_file()

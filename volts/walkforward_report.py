@@ -140,6 +140,13 @@ def verdict(metrics: dict) -> list[str]:
     every = str(metrics.get("every") or "1W")
     freq = "weekly re-selection" if every.strip().upper() in ("1W", "W") else f"re-selection every {every}"
     span = f"over {years:.1f} years of {freq}" if years else "over this walk-forward"
+    ruin = s.get("ruined")
+    if ruin:   # the statistics stop at the ruin day: say so rather than quote the run's length
+        try:
+            upto = (pd.Timestamp(ruin["date"]) - pd.Timestamp(metrics["first_asof"])).days / 365.25
+            span = f"over the {upto:.1f} years of {freq} up to its ruin on {ruin['date']}"
+        except (KeyError, ValueError):
+            span = f"up to its ruin on {ruin.get('date')}"
     if side is None:
         out.append(f"The strategy's Sharpe ratio is {_num(sh)}; no confidence interval was computed, so nothing "
                    f"can be concluded about its sign.")
@@ -167,6 +174,8 @@ def verdict(metrics: dict) -> list[str]:
         label = BENCH_LABELS.get(name, name)
         if sd is None:
             continue
+        if d.get("ruined"):   # the difference is measured up to the first ruin of either curve
+            label = f"{label} (up to {d.get('end')}, the first ruin of either curve)"
         if sd == "above":
             out.append(f"Against the {label} the annualised mean return difference is positive with 95 % "
                        f"confidence (CI [{_pct(dl)}, {_pct(dh)}] a year): the strategy beat it.")
