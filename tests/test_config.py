@@ -82,3 +82,17 @@ def test_bad_files(tmp_path):
     bad.write_text("[granger\nalpha = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(bad)
+
+
+def test_paths_in_a_config_file_resolve_against_that_file(tmp_path):
+    sub = tmp_path / "cfg"
+    sub.mkdir()
+    (sub / "c.toml").write_text('[data]\ndir = "bars"\nmembership = "../m.csv"\nspy_file = "../ohlcv/SPY.csv"\n'
+                                'cache_dir = "~/cache"\n')
+    s = load_settings(sub / "c.toml")
+    assert s.data.dir == str((sub / "bars").resolve())
+    assert s.data.membership == str((tmp_path / "m.csv").resolve())
+    assert s.data.spy_file == str((tmp_path / "ohlcv" / "SPY.csv").resolve())
+    assert s.data.cache_dir == "~/cache"          # expanded where it is used
+    sp500 = load_settings(REPO / "examples" / "sp500.toml")
+    assert sp500.data.spy_file.endswith("shared/data/ohlcv/SPY.csv")

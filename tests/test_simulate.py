@@ -374,3 +374,32 @@ def test_spy_with_a_hole_is_omitted_and_said():
     res = simulate_schedule(m, sched, end=m.dates[-1], settings=settings(), spy=spy)
     assert "spy" not in res.benchmarks
     assert [e["date"] for e in res.events if e["event"] == "spy_benchmark_omitted"] == [m.dates[50].date()]
+
+
+def test_spy_file_setting_reads_the_benchmark_from_its_path_and_an_absent_spy_is_an_event(tmp_path):
+    """The S&P folder has no SPY.csv: the benchmark used to vanish without a word. ``[data] spy_file`` points at
+    SPY's bars anywhere; without it and without SPY.csv in ``[data] dir`` the omission is an event (the walk-forward
+    report prints it); a configured file that is not there is an error, never a silent omission."""
+    m = make_market(seed=2)
+    d = m.dates
+    sched = [Rebalance(d[30].date(), (Holding("AAA", "BBB", 1),))]
+    bars = m.bars("EEE").rename(columns=str.title)
+    bars.index.name = "Date"
+    bars.insert(4, "Adj Close", bars["Close"])
+    bars.to_csv(tmp_path / "elsewhere.csv")
+    empty = tmp_path / "bars"
+    empty.mkdir()
+    s = settings(**{"costs.commission": 0.0, "data.dir": str(empty)})
+    res = simulate_schedule(m, sched, end=d[-1], settings=s)
+    assert "spy" not in res.benchmarks
+    [event] = [e for e in res.events if e["event"] == "spy_benchmark_omitted"]
+    assert str(empty / "SPY.csv") in event["reason"] and "[data] spy_file" in event["reason"]
+    elsewhere = s.override(**{"data.spy_file": str(tmp_path / "elsewhere.csv")})
+    res = simulate_schedule(m, sched, end=d[-1], settings=elsewhere)
+    np.testing.assert_allclose(res.benchmarks["spy"].loc[d[31]:], m.close["EEE"].loc[d[31]:] /
+                               m.open["EEE"].loc[d[31]] * res.costs.capital, rtol=1e-8)
+    assert not [e for e in res.events if e["event"] == "spy_benchmark_omitted"]
+    with pytest.raises(DataError, match="spy_file names no file"):
+        simulate_schedule(m, sched, end=d[-1], settings=s.override(**{"data.spy_file": str(tmp_path / "no.csv")}))
+    # the selection does not read it: weeks stay cached when it changes
+    assert s.selection_sha256() == s.override(**{"data.spy_file": "x.csv"}).selection_sha256()

@@ -116,6 +116,8 @@ class DataSettings(_Section):
     on_bad_symbol: Literal["error", "exclude"] = Field(
         "error", description="a symbol whose file fails to read/validate: stop the run, or exclude and report it")
     cache_dir: str | None = Field(None, description="folder of the parsed-bars Parquet cache; None = no cache")
+    spy_file: str | None = Field(None, description="CSV of SPY's daily bars for the walk-forward's SPY benchmark "
+                                                   "(same layout as the data files); None = SPY.csv in `dir`")
     csv: CsvLayout = CsvLayout()
     mt5: Mt5Settings = Mt5Settings()
 
@@ -421,12 +423,14 @@ class Settings(_Section):
     def selection_sha256(self) -> str:
         """SHA-256 of the settings a selection can depend on: every section but those read only after it
         (``SELECTION_INDEPENDENT``: strategy, backtest, costs, metrics, live) and without ``data.cache_dir`` (where
-        parsed bars are kept, not what they are). The walk-forward keys its weekly selections by it, so a change
-        of commission or strategy re-trades the cached weeks instead of recomputing them."""
+        parsed bars are kept, not what they are) and ``data.spy_file`` (the SPY benchmark's bars). The walk-forward
+        keys its weekly selections by it, so a change of commission or strategy re-trades the cached weeks instead
+        of recomputing them."""
         raw = self.model_dump(mode="json")
         for section in SELECTION_INDEPENDENT:
             raw.pop(section, None)
         raw["data"].pop("cache_dir", None)
+        raw["data"].pop("spy_file", None)   # read by the trading pass only
         blob = json.dumps(raw, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -501,7 +505,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     data_dir = Path(settings.data.dir)
     if not data_dir.is_absolute():  # paths in a config file are relative to that file
         settings = settings.override(**{"data.dir": str((path.parent / data_dir).resolve())})
-    for key in ("membership", "cache_dir"):
+    for key in ("membership", "cache_dir", "spy_file"):
         value = getattr(settings.data, key)
         if value and not value.startswith("~") and not Path(value).is_absolute():
             settings = settings.override(**{f"data.{key}": str((path.parent / value).resolve())})

@@ -86,7 +86,7 @@ from volts.errors import ConfigError, DataError
 from volts.signals import MODES, _check_params, next_session_target, trend_signal
 
 __all__ = ["Holding", "Rebalance", "CostModel", "SimulationResult", "simulate_schedule", "cost_table", "load_spy",
-           "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
+           "spy_path", "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
 
 ENGINES: tuple[str, ...] = ("vectorised", "backtrader")
 EXECUTIONS: tuple[str, ...] = ("next_open", "close")
@@ -685,18 +685,35 @@ def __getattr__(name: str):  # SchedulePortfolio is built on first use (backtrad
 
 
 # ----------------------------------------------------------------------------------------------- SPY
+def spy_path(settings, symbol: str = "SPY") -> Path:
+    """Where the SPY benchmark's bars are read: ``[data] spy_file``, else ``<symbol>.csv`` in ``[data] dir``."""
+    from volts.data.csv import symbol_file
+
+    if getattr(settings.data, "spy_file", None):
+        return Path(settings.data.spy_file).expanduser()
+    return Path(symbol_file(settings.data.dir, symbol, settings.data.csv))
+
+
 def load_spy(settings, symbol: str = "SPY") -> pd.DataFrame | None:
-    """SPY's daily bars from the CSV directory of ``settings.data`` (None when the file is absent).
+    """SPY's daily bars from :func:`spy_path` (None when the file is absent).
 
     Returns
     -------
     pandas.DataFrame or None
         Columns open, high, low, close, volume; DatetimeIndex.
-    """
-    from volts.data.csv import read_csv_bars, symbol_file
 
-    path = symbol_file(settings.data.dir, symbol, settings.data.csv)
-    if not Path(path).is_file():
+    Raises
+    ------
+    DataError
+        ``[data] spy_file`` is set but names no file (a configured benchmark is never dropped silently).
+    """
+    from volts.data.csv import read_csv_bars
+
+    path = spy_path(settings, symbol)
+    if not path.is_file():
+        if getattr(settings.data, "spy_file", None):
+            raise DataError(f"{path}: [data] spy_file names no file; fix the path or remove the key (the SPY "
+                            f"benchmark is then read from SPY.csv in [data] dir, if there is one)")
         return None
     bars = read_csv_bars(path, symbol, settings.data.csv)
     bars = bars[~bars.index.duplicated(keep="first")].sort_index()
@@ -826,6 +843,10 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
                                                          fill_i, execution, costs)
         if spy is None:
             spy = load_spy(settings)
+            if spy is None:
+                book.events.append({"date": None, "pair": "SPY", "event": "spy_benchmark_omitted",
+                                    "reason": f"no SPY file at {spy_path(settings)}; set [data] spy_file to a CSV "
+                                              f"of SPY's daily bars"})
         if spy is not None and spy is not False:
             o = spy["open"].reindex(index)
             c = spy["close"].reindex(index)

@@ -943,6 +943,11 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
         out["strategy_activity"] = dict(sim.activity)
     if getattr(sim, "notes", None):
         out["strategy_notes"] = list(sim.notes)
+    omitted = [e for e in getattr(sim, "events", ()) or () if e.get("event") == "spy_benchmark_omitted"]
+    if omitted:   # a benchmark the report would otherwise just not show
+        e = omitted[0]
+        out["benchmarks_omitted"] = {"spy": (e.get("reason") or "") + (f" (first missing session {e['date']})"
+                                                                      if e.get("date") else "")}
     out["optimistic"] = bool(getattr(sim, "optimistic", False))  # execution = "close": fills at the signal's close
     return out
 

@@ -378,6 +378,8 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                       "Calmar", "turnover / yr", "hit rate days", "hit rate trades"], _stats_rows(m)), "",
               "Confidence intervals: stationary bootstrap of the daily returns (`arch.bootstrap`), block length from "
               "arch's optimal-block-length estimate.", ""]
+    for name, why in (m.get("benchmarks_omitted") or {}).items():
+        lines += [f"Benchmark left out: {BENCH_LABELS.get(name, name)}. Why: {why}.", ""]
     diffs = m.get("differences") or {}
     if diffs:
         rows = [[BENCH_LABELS.get(k, k), f"{d.get('start', '')} .. {d.get('end', '')}",

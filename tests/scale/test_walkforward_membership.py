@@ -87,6 +87,9 @@ def test_coverage_is_in_weeks_csv_metrics_and_report(result):
         [("LOW2", "high_below_max_open_close", "2023-03-01", W1, W2)]
     report = (result.folder / "report.md").read_text()
     assert "## Universe (point in time)" in report and "high_below_max_open_close" in report
+    # the synthetic folder has no SPY.csv and no [data] spy_file is set: the report says the benchmark is left out
+    assert "spy" not in metrics["benchmarks"] and "no SPY file at" in metrics["benchmarks_omitted"]["spy"]
+    assert "Benchmark left out: SPY buy-and-hold" in report
     # a re-run reuses both weeks (the per-week data hash does not need the bars)
     again = run_walkforward(result_settings(result), start=START, end=END, out=result.folder.parent)
     assert again.stats["cached"] == 2 and again.weeks == result.weeks
