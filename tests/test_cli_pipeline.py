@@ -232,3 +232,25 @@ def test_select_stability_on_a_cluster_equals_in_process(ref_data_dir, tmp_path)
     for name in files:
         if name.endswith(".png"):
             assert (here / name).read_bytes() == (dask / name).read_bytes(), name
+
+
+def test_backtest_in_the_run_folder_checks_the_selection_config(ref_data_dir, tmp_path, capsys):
+    """In its own run folder a backtest refuses a selection made with other settings; a selection made before a
+    key was added that no selection reads (data.spy_file: the hash then lacked it) is the same config."""
+    import hashlib
+
+    from volts.config import Settings
+
+    now = Settings().override(**{"data.dir": str(ref_data_dir)})
+    raw = now.model_dump(mode="json")
+    del raw["data"]["spy_file"]
+    before = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    other = now.override(**{"lag.max_lag": 9}).sha256()
+    for made_with, rc_expected in ((other, 2), (before, 0), (now.sha256(), 0)):
+        folder = tmp_path / made_with[:8]
+        folder.mkdir()
+        path = _paper_selection(folder, config_sha256=made_with)
+        rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
+        assert rc == rc_expected, err
+        if rc_expected:
+            assert "made with another config" in err

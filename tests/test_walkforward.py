@@ -149,6 +149,20 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
     first.write_text(json.dumps(rec))
     assert run_walkforward(settings, start=START, end=END, out=out, market=market,
                            report=False).stats["computed"] == 0
+    # a key added since (data.spy_file) must not orphan such records: the hash they carry is that of the settings
+    # dumped without it, computed here by hand
+    import hashlib
+
+    from volts.walkforward import _read_cached
+
+    raw = settings.model_dump(mode="json")
+    del raw["data"]["spy_file"]
+    rec["config_sha256"] = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    first.write_text(json.dumps(rec))
+    spied = settings.override(**{"data.spy_file": "/elsewhere/SPY.csv"})
+    assert spied.sha256() != settings.sha256() and spied.legacy_week_sha256() == rec["config_sha256"]
+    assert _read_cached(first, spied.selection_sha256(), rec["data_sha256"], spied.legacy_week_sha256()) == rec
+    assert _read_cached(first, spied.selection_sha256(), rec["data_sha256"], spied.sha256()) is None
     rec["config_sha256"] = settings.override(**{"costs.commission": 1.0}).sha256()   # a legacy record of other costs
     first.write_text(json.dumps(rec))
     assert run_walkforward(settings, start=START, end=END, out=out, market=market,

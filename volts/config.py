@@ -420,6 +420,20 @@ class Settings(_Section):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    def legacy_week_sha256(self) -> str:
+        """The config hash a weekly record written before :meth:`selection_sha256` carries: :meth:`sha256` as it
+        was then, i.e. without the keys added since (``KEYS_ADDED_AFTER_SELECTION_KEY``; they did not exist, and
+        none of them is read by a selection). Without this, adding any key would orphan every such record."""
+        raw = self.model_dump(mode="json")
+        for dotted in KEYS_ADDED_AFTER_SELECTION_KEY:
+            *path, last = dotted.split(".")
+            node = raw
+            for part in path:
+                node = node[part]
+            node.pop(last, None)
+        blob = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
     def selection_sha256(self) -> str:
         """SHA-256 of the settings a selection can depend on: every section but those read only after it
         (``SELECTION_INDEPENDENT``: strategy, backtest, costs, metrics, live) and without ``data.cache_dir`` (where
@@ -434,6 +448,9 @@ class Settings(_Section):
         blob = json.dumps(raw, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
+
+#: Keys added after weekly records were keyed by :meth:`Settings.selection_sha256` (none read by a selection).
+KEYS_ADDED_AFTER_SELECTION_KEY = ("data.spy_file",)
 
 #: Sections no selection reads (the trading pass, the statistics and the live path do).
 SELECTION_INDEPENDENT = ("strategy", "backtest", "costs", "metrics", "live")

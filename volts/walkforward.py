@@ -502,17 +502,20 @@ def _settings_for_week(settings: Settings, asof: dt.date, universe_for_asof: Uni
     return settings.override(**{"data.universe": list(universe_for_asof(asof))})
 
 
-def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | None = None) -> dict | None:
-    """The cached record of a week when its hashes match; ``legacy_sha`` is also accepted as the config hash (a
-    record written before weeks were keyed by :meth:`Settings.selection_sha256` carries the full settings hash)."""
+def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | Sequence[str] | None = None
+                 ) -> dict | None:
+    """The cached record of a week when its hashes match; ``legacy_sha`` (one hash or several) is also accepted as
+    the config hash (a record written before weeks were keyed by :meth:`Settings.selection_sha256` carries the
+    full settings hash, see :meth:`Settings.legacy_week_sha256`)."""
     import json
 
+    legacy = (legacy_sha,) if isinstance(legacy_sha, str) else tuple(legacy_sha or ())
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if (not isinstance(rec, dict) or rec.get("format") != WEEK_FORMAT
-            or rec.get("config_sha256") not in (config_sha, legacy_sha) or rec.get("data_sha256") != data_sha):
+            or rec.get("config_sha256") not in (config_sha, *legacy) or rec.get("data_sha256") != data_sha):
         return None
     return rec
 
@@ -548,7 +551,7 @@ def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.
             s = _settings_for_week(settings, asof, universe_for_asof)
             cfg, data = week_hashes(market, s, asof)
         cached = None if force else _read_cached(cache_dir / f"{asof.isoformat()}.json", cfg, data,
-                                                 legacy_sha=s.sha256())
+                                                 legacy_sha=(s.legacy_week_sha256(), s.sha256()))
         if cached is None:
             todo.append(asof)
         else:

@@ -151,7 +151,8 @@ def register(app: typer.Typer) -> None:
                              + (" (the run's report is rebuilt)" if in_run else "")
                              + ", or --out DIR to keep both")
         made_with = str(sel.get("config_sha256"))
-        if in_run and not force and re.fullmatch(r"[0-9a-f]{64}", made_with) and made_with != settings.sha256():
+        same = (settings.sha256(), settings.legacy_week_sha256())   # the latter: made before data.spy_file existed
+        if in_run and not force and re.fullmatch(r"[0-9a-f]{64}", made_with) and made_with not in same:
             raise UsageError(f"{selection}: the selection was made with another config (SHA-256 "
                              f"{str(sel.get('config_sha256'))[:12]}… there, {settings.sha256()[:12]}… now); use "
                              f"the same config, --out DIR for a separate backtest, or --force")
