@@ -149,6 +149,11 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
     first.write_text(json.dumps(rec))
     assert run_walkforward(settings, start=START, end=END, out=out, market=market,
                            report=False).stats["computed"] == 0
+    # reused under the former key, it is re-keyed: a run with other costs then reuses it as well
+    assert json.loads(first.read_text())["config_sha256"] == settings.selection_sha256()
+    assert run_walkforward(settings.override(**{"costs.commission": 2.0}), start=START, end=END, out=out,
+                           market=market, report=False).stats["computed"] == 0
+    rec = json.loads(first.read_text())
     # a key added since (data.spy_file) must not orphan such records: the hash they carry is that of the settings
     # dumped without it, computed here by hand
     import hashlib
@@ -382,6 +387,12 @@ def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_s
     assert a.strategy_sharpe == pytest.approx(baseline.metrics["strategy"]["sharpe"], rel=1e-12)
     assert a.p_value == (1 + int(np.sum(a.sharpes >= a.strategy_sharpe))) / 7
     assert (a.min_lag, a.max_lag) == (3, 5)
+    # the same draws as tasks of a two-worker Dask cluster (the market sent once per worker): identical
+    from volts.parallel import Executor
+
+    with Executor(workers=2) as ex:
+        d = random_pairs_null(market, baseline.weeks, s, end=end, draws=6, seed=11, executor=ex)
+    assert np.array_equal(a.sharpes, d.sharpes) and d.strategy_sharpe == a.strategy_sharpe
 
 
 def test_ablation_rows_name_their_caches_and_say_when_stability_was_not_run(settings):

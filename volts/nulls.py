@@ -32,6 +32,7 @@ have chosen), and the variance of the trials' Sharpe ratios is that of those row
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,9 +173,34 @@ class NullResult:
         return out
 
 
+def _trade_weeks(weeks: Sequence[dict], *, market, settings: Settings, end, strategy, engine: str):
+    """Equity of ``weeks`` traded by ``strategy``: a registered name, or the registered function itself (what
+    the executor's tasks receive, so that a worker process need not have the registry)."""
+    from volts.walkforward import _strategy, build_schedule
+
+    schedule = build_schedule(weeks)
+    if strategy == "lead_lag_trend":
+        from volts.simulate import simulate_schedule
+
+        return simulate_schedule(market, schedule, end=end, settings=settings, engine="vectorised",
+                                 benchmarks=False).equity
+    fn = strategy if callable(strategy) else _strategy(strategy)
+    return fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=None).equity
+
+
+def _null_draw_task(draw_seed: int, *, market, weeks, settings: Settings, end, strategy, engine: str,
+                    picker) -> float:
+    """One random-pairs draw (an executor task: a whole trading pass over every week)."""
+    from volts.walkforward import apply_pair_picker
+
+    drawn = apply_pair_picker(weeks, picker, int(draw_seed))
+    return annual_sharpe(_trade_weeks(drawn, market=market, settings=settings, end=end, strategy=strategy,
+                                      engine=engine), settings)
+
+
 def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end, draws: int = NULL_DRAWS,
                       seed: int = 0, strategy_sharpe: float | None = None, strategy: str = "lead_lag_trend",
-                      engine: str = "vectorised") -> NullResult:
+                      engine: str = "vectorised", executor=None) -> NullResult:
     """The random-pairs null: ``draws`` seeded re-drawings of the weeks' pairs, each traded like the strategy.
 
     Parameters
@@ -199,6 +225,10 @@ def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end,
         function.
     engine : str
         Engine for a strategy other than ``"lead_lag_trend"``.
+    executor : volts.parallel.Executor, optional
+        Runs the draws as tasks (one draw = one trading pass over every week), with its progress display; on a
+        cluster the market is sent once per worker. Default: in this process, one after the other. The result is
+        the same either way (draw ``d`` is seeded by ``seed + d``).
 
     Returns
     -------
@@ -209,27 +239,27 @@ def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end,
     UsageError
         ``draws`` < 1 or an empty lag range.
     """
-    from volts.walkforward import RandomPairs, _strategy, apply_pair_picker, build_schedule
+    from volts.walkforward import RandomPairs
 
     if int(draws) < 1:
         raise UsageError(f"--null-draws must be >= 1 (got {draws})")
     picker = RandomPairs.from_settings(settings)
+    from volts.walkforward import _strategy
 
-    def trade(ws):
-        schedule = build_schedule(ws)
-        if strategy == "lead_lag_trend":
-            from volts.simulate import simulate_schedule
-
-            return simulate_schedule(market, schedule, end=end, settings=settings, engine="vectorised",
-                                     benchmarks=False).equity
-        return _strategy(strategy)(market, schedule, end=end, settings=settings, engine=engine,
-                                   cost_bps=None).equity
-
+    task_strategy = strategy if strategy == "lead_lag_trend" else _strategy(strategy)
+    common = dict(market=market, weeks=list(weeks), settings=settings, end=end, strategy=task_strategy,
+                  engine=engine)
     if strategy_sharpe is None:
-        strategy_sharpe = annual_sharpe(trade(weeks), settings)
+        strategy_sharpe = annual_sharpe(_trade_weeks(weeks, market=market, settings=settings, end=end,
+                                                     strategy=strategy, engine=engine), settings)
+    seeds = [int(seed) + d for d in range(int(draws))]
     out = np.empty(int(draws))
-    for d in range(int(draws)):
-        out[d] = annual_sharpe(trade(apply_pair_picker(weeks, picker, int(seed) + d)), settings)
+    if executor is None:
+        for d, s in enumerate(seeds):
+            out[d] = _null_draw_task(s, picker=picker, **common)
+    else:
+        for s, value in executor.map(_null_draw_task, seeds, key=str, label="null draws", picker=picker, **common):
+            out[s - int(seed)] = value
     return NullResult(sharpes=out, strategy_sharpe=float(strategy_sharpe), draws=int(draws), seed=int(seed),
                       min_lag=picker.min_lag, max_lag=picker.max_lag)
 
@@ -379,7 +409,8 @@ class Ablation:
     seed: int = 0
 
     def evaluate(self, *, sim, weeks: Sequence[dict], market, settings: Settings, end, metrics: dict,
-                 strategy: str = "lead_lag_trend", engine: str = "vectorised") -> tuple[dict, dict, dict]:
+                 strategy: str = "lead_lag_trend", engine: str = "vectorised",
+                 executor=None, dropped_candidates: Sequence[dict] = ()) -> tuple[dict, dict, dict]:
         """Complete the table with the headline's row and the random-pairs null; compute PSR and DSR.
 
         Returns
@@ -411,10 +442,14 @@ class Ablation:
         trial_rows = [r["row"] for r in rows if r["trial"]]
         trials = [r["sharpe_per_period"] for r in rows if r["trial"]]
         inference = headline_inference(sim.equity, settings, trial_sharpes=trials)
-        null = random_pairs_null(market, weeks, settings, end=end, draws=self.draws, seed=self.seed,
+        from volts.walkforward import null_weeks
+
+        null = random_pairs_null(market, null_weeks(weeks, dropped_candidates), settings, end=end,
+                                 draws=self.draws, seed=self.seed,
                                  strategy_sharpe=annual_sharpe(sim.equity, settings), strategy=strategy,
-                                 engine=engine)
+                                 engine=engine, executor=executor)
         nd = null.to_dict()
+        nd["dropped_candidates"] = list(dropped_candidates)
         rows.append({"row": "random-pairs", "variant": f"random pairs (null, {null.draws} draws)",
                      "run_name": None, "screens": "random", "every": rows[0]["every"] if rows else None,
                      "status": "run", "trial": False, "sharpe": nd["median"], "sharpe_ci_low": nd["q025"],
@@ -422,7 +457,10 @@ class Ablation:
                      "note": (f"each week as many ordered pairs as the headline, drawn from that week's "
                               f"mid-volatility candidates, lags uniform {null.min_lag}..{null.max_lag}, seeds "
                               f"{null.seed}..{null.seed + null.draws - 1}; Sharpe = median, interval = 2.5-97.5 % "
-                              f"of the draws (not a confidence interval)")})
+                              f"of the draws (not a confidence interval)"
+                              + (f"; {len(dropped_candidates)} (candidate, week) left out of the pool: bars that "
+                                 f"fail inside the week's holding span (listed in nulls.json)"
+                                 if dropped_candidates else ""))})
         section = {"rows": rows, "null": nd, "n_trials": len(trials), "trial_rows": trial_rows,
                    "headline": HEADLINE}
         columns = ["row", "variant", "status", "screens", "every", "stability_runs", "stability_threshold",
@@ -431,7 +469,9 @@ class Ablation:
                    "diff_vs_followers_annual_mean", "diff_ci_low", "diff_ci_high", "trial", "p_value",
                    "percentile", "note"]
         table = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
-        return section, inference, {"ablation.csv": table, "nulls.json": null.to_dict(with_sharpes=True)}
+        files = {"ablation.csv": table,
+                 "nulls.json": {**null.to_dict(with_sharpes=True), "dropped_candidates": list(dropped_candidates)}}
+        return section, inference, files
 
 
 def run_ablation(settings: Settings, *, start, end, out: str | Path, every: str = "1W", executor=None,
@@ -468,15 +508,29 @@ def run_ablation(settings: Settings, *, start, end, out: str | Path, every: str 
     -------
     volts.walkforward.WalkForwardResult
         The headline's result; ``metrics["ablation"]`` holds the table.
+
+    Notes
+    -----
+    A point-in-time universe (``[data] membership``, no ``market``): every other row would re-select every week
+    of the membership universe, so those rows are listed as not run (the note says why) and only the headline
+    and the random-pairs null run; the null trades on
+    :func:`volts.walkforward.candidates_market` (every candidate of the weeks that hold pairs).
     """
-    from volts.walkforward import _to_date, load_walkforward_market, require_static_universe, run_walkforward
+    from volts.walkforward import _to_date, load_walkforward_market, run_walkforward
 
     if int(draws) < 1:
         raise UsageError(f"--null-draws must be >= 1 (got {draws})")
-    require_static_universe(settings, "--ablation", market=market, universe_for_asof=universe_for_asof)
+    point_in_time = bool(settings.data.membership) and market is None and universe_for_asof is None
     rows = ablation_rows(settings, every=every, strategy=strategy, stability_runs=stability_runs,
                          stability_threshold=stability_threshold, stability_every=stability_every)
-    if market is None:
+    if point_in_time:
+        # each other row re-selects every week of the membership universe (hours at S&P size): listed, not run.
+        # The headline and the random-pairs null run (the null draws from each week's own candidates).
+        rows = [r if r.key == HEADLINE else dataclasses.replace(
+                    r, run=False, note="not run on a point-in-time universe ([data] membership): each row would "
+                                       "recompute every week's selection; the headline and the random-pairs null "
+                                       "run") for r in rows]
+    elif market is None:
         market = load_walkforward_market(settings, _to_date(start), _to_date(end))
     done = []
     for row in rows:

@@ -379,9 +379,9 @@ def membership_calendar(settings: Settings, start: dt.date, end: dt.date) -> pd.
     return market.dates
 
 
-def _held_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeIndex,
-                end: dt.date) -> dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]]:
-    """Sessions each traded symbol's bars are read in by the trading pass, as merged ``(first, last)`` spans.
+def _week_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeIndex,
+                end: dt.date) -> dict[str, list[tuple[str, int, int]]]:
+    """Per traded symbol, the ``(asof, first, last)`` session indices (into ``dates``) each week holding it reads.
 
     A pair of the week as of ``a`` is traded from the first session after ``a`` to the first session after the
     next as-of date (the exit fill at that open), or to ``end``. Its leader's trend signal reads the closes of the
@@ -392,7 +392,7 @@ def _held_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeInd
 
     ma = int(settings.strategy.ma_window)
     last = dates.searchsorted(pd.Timestamp(end), side="right") - 1
-    raw: dict[str, list[tuple[int, int]]] = {}
+    raw: dict[str, list[tuple[str, int, int]]] = {}
     for k, w in enumerate(weeks):
         asof = _to_date(w["asof"])
         nxt = _to_date(weeks[k + 1]["asof"]) if k + 1 < len(weeks) else None
@@ -402,20 +402,31 @@ def _held_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeInd
         for p in w["pairs"]:
             first = max(0, min(window, at - (int(p.get("lag", 1)) + ma + 1)))
             for sym in (p["leader"], p["follower"]):
-                raw.setdefault(sym, []).append((first, max(first, stop)))
-    spans: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
-    for sym, parts in raw.items():
-        merged: list[list[int]] = []
-        for a, b in sorted(parts):
-            if merged and a <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        spans[sym] = [(dates[a], dates[b]) for a, b in merged]
-    return spans
+                raw.setdefault(sym, []).append((asof.isoformat(), first, max(first, stop)))
+    return raw
 
 
-def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date) -> tuple[MarketData, dict]:
+def _merge_spans(parts: Sequence[tuple[str, int, int]], dates: pd.DatetimeIndex
+                 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Overlapping or adjacent ``(asof, first, last)`` spans merged into ``(first, last)`` session stamps."""
+    merged: list[list[int]] = []
+    for a, b in sorted((a, b) for _, a, b in parts):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(dates[a], dates[b]) for a, b in merged]
+
+
+def _held_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeIndex,
+                end: dt.date) -> dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]]:
+    """Sessions each traded symbol's bars are read in by the trading pass, as merged ``(first, last)`` spans
+    (:func:`_week_spans`, merged)."""
+    return {sym: _merge_spans(parts, dates) for sym, parts in _week_spans(settings, weeks, dates, end).items()}
+
+
+def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date,
+                   drop_bad_weeks: bool = False) -> tuple[MarketData, dict]:
     """Bars of every traded symbol of a point-in-time walk-forward, on one calendar, for the trading pass.
 
     Every symbol of a selected pair is first read and validated from the earliest window start of the first week
@@ -425,18 +436,31 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date) -
     are flat (open = high = low = close = the last real close, or the first real open before its first span;
     volume 0): never traded, and the symbol is left out of the equal-weight benchmark.
 
+    Parameters
+    ----------
+    settings : Settings
+    weeks : sequence of dict
+        Week records: ``asof``, ``universe``, ``pairs`` (leader, follower, lag).
+    end : datetime.date
+        Last session traded.
+    drop_bad_weeks : bool, default False
+        False: a span that fails is an error (the headline cannot trade a symbol over a bad bar). True (the
+        random-pairs null's market, :func:`candidates_market`): the weeks whose own span holds the failing date
+        are dropped for that symbol and its other weeks validated again; ``info["dropped"]`` lists them.
+
     Returns
     -------
     (MarketData, dict)
         The market, and ``{"symbols", "padded": {symbol: first real session}, "filled": {symbol: {"spans":
-        [[first, last], ...], "full_span_exclusion": {...}}}, "excluded": [...]}``; ``padded`` and ``filled``
-        have the same keys (the symbols with flat bars somewhere).
+        [[first, last], ...], "full_span_exclusion": {...}}}, "excluded": [...], "dropped": [{"symbol", "asof",
+        "date", "rule", "message"}, ...]}``; ``padded`` and ``filled`` have the same keys (the symbols with flat
+        bars somewhere).
 
     Raises
     ------
     DataError
-        A traded symbol whose bars fail validation, or miss a session, inside a span it is read in; the message
-        names the symbol, its file, the date, the rule and the weeks that hold it.
+        Without ``drop_bad_weeks``: a traded symbol whose bars fail validation, or miss a session, inside a span
+        it is read in; the message names the symbol, its file, the date, the rule and the weeks that hold it.
     """
     from volts.data.universe import load_universe
     from volts.selection import earliest_start
@@ -453,33 +477,39 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date) -
     market, rep = load_universe(data, asof=end, start=first, end=end, symbols=symbols)
     frames = {f: getattr(market, f) for f in ("open", "high", "low", "close", "volume")}
     retry = [exc for exc in rep.excluded if exc.symbol in first_held]
-    spans = _held_spans(settings, weeks, market.dates, end) if retry else {}
+    per_week = _week_spans(settings, weeks, market.dates, end) if retry else {}
     anchors = list(market.symbols[:2])   # valid over the whole calendar, so over every span: the load never
     padded: dict[str, str] = {}          # stops on the "two usable members" rule when the traded symbol fails
     filled: dict[str, dict] = {}
+    dropped: list[dict] = []
     for exc in retry:
         sym = exc.symbol
-        real = {f: pd.Series(np.nan, index=market.dates) for f in frames}
-        for a, b in spans[sym]:
-            one, rep1 = load_universe(data, asof=b.date(), start=a.date(), end=b.date(),
-                                      symbols=[sym] + [s for s in anchors if s != sym])
-            if sym not in one.symbols:
-                why = next((str(e) for e in rep1.excluded if e.symbol == sym), str(exc))
-                held = sorted(str(w["asof"]) for w in weeks
-                              if any(sym in (p["leader"], p["follower"]) for p in w["pairs"]))
+        parts = list(per_week[sym])
+        real = None
+        while parts:
+            real, failure = _read_spans(data, sym, _merge_spans(parts, market.dates), market, anchors, frames)
+            if failure is None:
+                break
+            a, b, why, day = failure
+            if not drop_bad_weeks:
+                held = sorted({asof for asof, _, _ in parts})
                 raise DataError(f"{sym}: held in {len(held)} week(s) ({held[0]} .. {held[-1]}); the trading pass "
                                 f"reads its bars from {a.date()} to {b.date()}, where they fail: {why}. Fix or "
                                 f"remove the bad rows, or re-select without {sym} (its weeks recompute when the "
                                 f"file changes)")
-            bars = one.bars(sym)
-            inside = market.dates[(market.dates >= a) & (market.dates <= b)]
-            lacking = inside.difference(bars.index)
-            if len(lacking):
-                raise DataError(f"{sym}: session {lacking[0].date()} missing between {a.date()} and {b.date()}, "
-                                f"a span the trading pass reads it in (rule: missing_session; a traded symbol "
-                                f"needs every session it is held and warmed up)")
-            for f in frames:
-                real[f].loc[inside] = bars[f].reindex(inside).to_numpy()
+            # the weeks whose own span holds the failing date (all of the failing span's when it has none)
+            lo, hi = ((market.dates.searchsorted(day), market.dates.searchsorted(day)) if day is not None else
+                      (market.dates.searchsorted(a), market.dates.searchsorted(b)))
+            bad = [(asof, x, y) for asof, x, y in parts if x <= hi and y >= lo]
+            if not bad:   # the date lies outside every week's span (cannot happen); drop the failing span's
+                bad = [(asof, x, y) for asof, x, y in parts
+                       if x <= market.dates.searchsorted(b) and y >= market.dates.searchsorted(a)]
+            dropped += [{"symbol": sym, "asof": asof, "date": day.date().isoformat() if day is not None else None,
+                         "reason": why} for asof in sorted({asof for asof, _, _ in bad})]
+            parts = [p for p in parts if p not in bad]
+            real = None
+        if real is None:
+            continue     # every week of the symbol dropped: it is not in the market
         have = real["close"].notna()
         price = real["close"].ffill().fillna(float(real["open"][have].iloc[0]))
         bars = pd.DataFrame(real)
@@ -488,12 +518,74 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date) -
         bars.loc[~have, "volume"] = 0.0
         for f in frames:
             frames[f] = pd.concat([frames[f], bars[f].rename(sym)], axis=1)
+        spans = _merge_spans(parts, market.dates)
         padded[sym] = market.dates[have.to_numpy()][0].date().isoformat()
-        filled[sym] = {"spans": [[a.date().isoformat(), b.date().isoformat()] for a, b in spans[sym]],
+        filled[sym] = {"spans": [[a.date().isoformat(), b.date().isoformat()] for a, b in spans],
                        "full_span_exclusion": exc.to_dict()}
     out = MarketData.from_frames(frames, report=market.report)
     return out, {"symbols": sorted(first_held), "padded": padded, "filled": filled,
-                 "excluded": [e.to_dict() for e in rep.excluded if e.symbol not in padded]}
+                 "excluded": [e.to_dict() for e in rep.excluded if e.symbol not in padded], "dropped": dropped}
+
+
+def _read_spans(data, sym: str, spans, market: MarketData, anchors: list[str], frames: dict):
+    """``sym``'s validated bars over each of ``spans`` on ``market``'s calendar (NaN elsewhere), or the first
+    failure ``(first, last, why, date or None)``."""
+    from volts.data.universe import load_universe
+
+    real = {f: pd.Series(np.nan, index=market.dates) for f in frames}
+    for a, b in spans:
+        one, rep1 = load_universe(data, asof=b.date(), start=a.date(), end=b.date(),
+                                  symbols=[sym] + [s for s in anchors if s != sym])
+        if sym not in one.symbols:
+            exc = next((e for e in rep1.excluded if e.symbol == sym), None)
+            day = pd.Timestamp(exc.date) if exc is not None and exc.date else None
+            return None, (a, b, str(exc) if exc is not None else "no usable bars", day)
+        bars = one.bars(sym)
+        inside = market.dates[(market.dates >= a) & (market.dates <= b)]
+        lacking = inside.difference(bars.index)
+        if len(lacking):
+            return None, (a, b, f"session {lacking[0].date()} missing (rule: missing_session; a traded symbol "
+                                f"needs every session it is held and warmed up)", lacking[0])
+        for f in frames:
+            real[f].loc[inside] = bars[f].reindex(inside).to_numpy()
+    return real, None
+
+
+def candidates_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date
+                      ) -> tuple[MarketData, list[dict]]:
+    """Bars of every mid-volatility candidate of the weeks that hold pairs, for the random-pairs null of a
+    point-in-time walk-forward.
+
+    :class:`RandomPairs` draws a week's pairs from its ``candidates`` (a week in cash stays in cash), with lags up
+    to ``[lag] max_lag``. Each candidate is loaded as :func:`trading_market` loads a traded symbol, as if every
+    candidate were held that week at the longest lag. A candidate whose bars fail inside a week's holding span
+    (a bad bar after the as-of date, which the selection could not see) cannot be traded that week: it is
+    dropped from that week's candidates for the null and listed.
+
+    Returns
+    -------
+    (MarketData, list of dict)
+        The market, and the dropped ``{"symbol", "asof", "date", "reason"}`` (see :func:`null_weeks`).
+    """
+    lag = int(settings.lag.max_lag)
+    pseudo = [{"asof": w["asof"], "universe": w.get("universe") or [],
+               "pairs": [{"leader": c, "follower": c, "lag": lag} for c in (w.get("candidates") or [])]
+               if w.get("pairs") else []} for w in weeks]
+    market, info = trading_market(settings, pseudo, end=end, drop_bad_weeks=True)
+    return market, info["dropped"]
+
+
+def null_weeks(weeks: Sequence[dict], dropped: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """``weeks`` with each dropped ``(symbol, asof)`` of :func:`candidates_market` removed from that week's
+    ``candidates`` (the pool the random-pairs null draws from)."""
+    gone: dict[str, set[str]] = {}
+    for d in dropped:
+        gone.setdefault(str(d["asof"]), set()).add(d["symbol"])
+    out = []
+    for w in weeks:
+        bad = gone.get(str(w["asof"]))
+        out.append({**w, "candidates": [c for c in w.get("candidates") or [] if c not in bad]} if bad else w)
+    return out
 
 
 def _settings_for_week(settings: Settings, asof: dt.date, universe_for_asof: UniverseFn | None) -> Settings:
@@ -550,11 +642,16 @@ def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.
         else:
             s = _settings_for_week(settings, asof, universe_for_asof)
             cfg, data = week_hashes(market, s, asof)
-        cached = None if force else _read_cached(cache_dir / f"{asof.isoformat()}.json", cfg, data,
-                                                 legacy_sha=(s.legacy_week_sha256(), s.sha256()))
+        path = cache_dir / f"{asof.isoformat()}.json"
+        cached = None if force else _read_cached(path, cfg, data, legacy_sha=(s.legacy_week_sha256(), s.sha256()))
         if cached is None:
             todo.append(asof)
         else:
+            if cached.get("config_sha256") != cfg:
+                # matched under the former key (every setting, costs included): re-keyed by the selection settings,
+                # so that a run with other costs or another strategy reuses it too
+                cached = {**cached, "config_sha256": cfg}
+                atomic_write_json(path, cached)
             records[asof] = cached
     for asof, rec in executor.map(_select_week_task, todo, key=lambda d: d.isoformat(), label="weeks",
                                   market=market, settings=settings, universe_for_asof=universe_for_asof,
@@ -1097,9 +1194,14 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         metrics["planted"] = planted_recovery(weeks, [p.to_dict() for p in truth.pairs])
     ablation_files: dict[str, Any] = {}
     if ablation is not None:
+        # point in time: the random pairs come from each week's candidates, most of them never traded by the
+        # headline, so the null trades on a market of every candidate (validated over the spans it can be held)
+        null_market, null_dropped = (candidates_market(wsettings, weeks, end=end) if point_in_time
+                                     else (market, []))
         section, inference, ablation_files = ablation.evaluate(
-            sim=sim, weeks=weeks, market=market, settings=wsettings, end=end, metrics=metrics,
-            strategy=variant.strategy, engine=engine)
+            sim=sim, weeks=weeks, market=null_market, settings=wsettings, end=end, metrics=metrics,
+            strategy=variant.strategy, engine=engine, executor=None if own else executor,
+            dropped_candidates=null_dropped)
         metrics["ablation"] = section
         metrics["sharpe_inference"] = inference
     else:
@@ -1151,9 +1253,10 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
 def require_static_universe(settings: Settings, what: str, *, market=None, universe_for_asof=None) -> None:
     """Refuse a point-in-time membership run where ``what`` (a CLI option) supports only a fixed universe.
 
-    ``--ablation`` and ``--compare-screens`` load one market for ``[data] universe`` and trade their null and
-    variant rows on it. With ``[data] membership`` set, that list is not the universe the weeks would use (for
-    ``examples/sp500.toml`` it is the built-in ten names), so the run would silently answer another question.
+    ``--compare-screens`` loads one market for ``[data] universe`` and trades its variant rows on it. With
+    ``[data] membership`` set, that list is not the universe the weeks would use (for ``examples/sp500.toml`` it
+    is the built-in ten names), so the run would silently answer another question. (``--ablation`` handles a
+    membership universe itself: :func:`volts.nulls.run_ablation`.)
 
     Raises
     ------

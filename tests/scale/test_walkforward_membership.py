@@ -206,28 +206,104 @@ def test_a_bad_bar_inside_a_held_span_names_the_symbol_file_date_and_rule(folder
     assert "at least 2 needed" not in msg
 
 
-def test_ablation_and_screen_comparison_refuse_a_membership_universe(settings, tmp_path, capsys):
-    """--ablation and --compare-screens trade on one market of ``[data] universe``; with a membership file that
-    list is not the weeks' universe (the built-in ten names here), so both refuse before loading anything rather
-    than silently answer for other stocks. The CLI maps the refusal to the usage exit code."""
+def test_screen_comparison_refuses_a_membership_universe(settings, tmp_path, capsys):
+    """--compare-screens trades on one market of ``[data] universe``; with a membership file that list is not the
+    weeks' universe (the built-in ten names here), so it refuses before loading anything rather than silently
+    answer for other stocks. The CLI maps the refusal to the usage exit code."""
     from volts.cli import main
     from volts.errors import UsageError
-    from volts.nulls import run_ablation
     from volts.screens.comparison import run_screen_comparison
 
-    for run, option in ((run_ablation, "--ablation"), (run_screen_comparison, "--compare-screens")):
-        with pytest.raises(UsageError, match=f"{option} does not support a point-in-time universe") as err:
-            run(settings, start=START, end=END, out=tmp_path / option.strip("-"))
-        assert "membership.csv" in str(err.value) and "10 names" in str(err.value)
-        assert not (tmp_path / option.strip("-")).exists()
+    with pytest.raises(UsageError, match="--compare-screens does not support a point-in-time universe") as err:
+        run_screen_comparison(settings, start=START, end=END, out=tmp_path / "cmp")
+    assert "membership.csv" in str(err.value) and "10 names" in str(err.value)
+    assert not (tmp_path / "cmp").exists()
     config = tmp_path / "pit.toml"
     config.write_text(f'[data]\ndir = "{settings.data.dir}"\nmembership = "{settings.data.membership}"\n'
                       f'on_bad_symbol = "exclude"\n')
     capsys.readouterr()
-    rc = main(["walkforward", "--config", str(config), "--start", str(START), "--end", str(END), "--ablation",
-               "--out", str(tmp_path / "cli")])
+    rc = main(["walkforward", "--config", str(config), "--start", str(START), "--end", str(END),
+               "--compare-screens", "--out", str(tmp_path / "cli")])
     err = capsys.readouterr().err
-    assert rc == 2 and "--ablation does not support a point-in-time universe" in " ".join(err.split()), err
+    assert rc == 2 and "--compare-screens does not support a point-in-time universe" in " ".join(err.split()), err
+
+
+def test_the_random_pairs_null_runs_on_a_membership_universe(settings, result, tmp_path):
+    """--ablation on a membership universe: the other rows would re-select every week, so they are listed as not
+    run; the headline and the random-pairs null run, the null drawing from each week's own candidates. Reference:
+    each draw re-traded here by hand (the same seeded picker, the simulator on a plain load of every candidate)
+    gives the same Sharpe ratio."""
+    import shutil
+
+    from volts.data.universe import load_universe
+    from volts.nulls import annual_sharpe, run_ablation
+    from volts.simulate import simulate_schedule
+    from volts.walkforward import RandomPairs, apply_pair_picker, build_schedule
+
+    out = tmp_path / "abl"
+    shutil.copytree(result.folder.parent / "weeks", out / "weeks")     # the headline's weeks, not recomputed
+    for f in (out / "weeks").glob("*.json"):    # one pair a week: the candidates then outnumber the traded names
+        rec = json.loads(f.read_text())
+        rec["pairs"] = rec["pairs"][:1]
+        f.write_text(json.dumps(rec))
+    res = run_ablation(settings, start=START, end=END, out=out, draws=4, seed=3)
+    assert res.stats["computed"] == 0
+    ab = res.metrics["ablation"]
+    status = {r["row"]: r["status"] for r in ab["rows"]}
+    assert status == {"no-screen": "not run", "granger-only": "not run", "granger-pcmci": "not run",
+                      "full-funnel": "run", "full-stable": "not run", "random-pairs": "run"}, status
+    assert all("point-in-time" in r["note"] for r in ab["rows"] if r["row"] in ("no-screen", "granger-only"))
+    assert ab["n_trials"] == 1 and ab["null"]["draws"] == 4
+    weeks = res.weeks
+    cands = sorted({c for w in weeks if w["pairs"] for c in w["candidates"]})
+    traded = sorted({s for w in weeks for p in w["pairs"] for s in (p["leader"], p["follower"])})
+    assert set(cands) > set(traded), "the null must be able to draw symbols the headline never traded"
+    plain, _ = load_universe(settings.data.model_copy(update={"on_bad_symbol": "error"}), asof=END,
+                             start=dt.date(2019, 1, 1), end=END, symbols=cands)
+    nulls = json.loads((res.folder / "nulls.json").read_text())
+    picker = RandomPairs.from_settings(settings)
+    for d, sharpe in enumerate(nulls["sharpes"]):
+        drawn = apply_pair_picker(weeks, picker, 3 + d)
+        eq = simulate_schedule(plain, build_schedule(drawn), end=END, settings=settings, benchmarks=False).equity
+        assert annual_sharpe(eq, settings) == pytest.approx(sharpe, rel=1e-9, abs=1e-12)
+    report = (res.folder / "report.md").read_text()
+    assert "random pairs (null, 4 draws)" in report and "not run on a point-in-time universe" in report
+
+
+def test_the_null_market_holds_every_candidate_a_draw_can_pick(folders, settings, tmp_path):
+    """The random-pairs null draws from each week's candidates, most of which the headline never trades. Its
+    market holds every candidate of a week with pairs (MID3 with a bad bar between its candidate spans: validated
+    over them, flat in between) and nothing of a week in cash (MID6, broken inside that week's window: no draw can
+    hold it, so it is neither loaded nor an error). LOW1 has a bad bar after the last as-of date, inside the span
+    a draw would hold it (PEAK's 2021-05-05 in the S&P run, one week after a week that had it as a candidate):
+    that (candidate, week) leaves the null's pool and is listed, instead of stopping the run."""
+    from volts.walkforward import candidates_market, null_weeks
+
+    def bad_high(raw, i):
+        raw.loc[i, "High"] = raw.loc[i, "Close"] * 0.9
+
+    bars = _copy_bars(folders, tmp_path / "bars")
+    _edit(bars / "MID3.csv", "2023-04-12", bad_high)
+    _edit(bars / "MID6.csv", "2023-02-20", bad_high)
+    _edit(bars / "LOW1.csv", "2023-07-12", bad_high)
+    pair = [{"leader": "MID1", "follower": "MID4", "lag": 1}]
+    weeks = [{"asof": "2023-01-06", "universe": ["MID1", "MID4"], "candidates": ["MID1", "MID3", "MID4"],
+              "pairs": pair},
+             {"asof": "2023-03-03", "universe": ["MID1", "MID4"], "candidates": ["MID6", "MID1"], "pairs": []},
+             {"asof": "2023-07-07", "universe": ["MID1", "MID4"], "candidates": ["MID1", "MID3", "LOW1"],
+              "pairs": pair}]
+    s = _span_settings(settings, bars)
+    market, dropped = candidates_market(s, weeks, end=END)
+    assert set(market.symbols) == {"MID1", "MID3", "MID4"}
+    assert [(d["symbol"], d["asof"], d["date"]) for d in dropped] == [("LOW1", "2023-07-07", "2023-07-12")]
+    assert "high_below_max_open_close" in dropped[0]["reason"]
+    pool = null_weeks(weeks, dropped)
+    assert [w["candidates"] for w in pool] == [["MID1", "MID3", "MID4"], ["MID6", "MID1"], ["MID1", "MID3"]]
+    mid3 = market.bars("MID3")
+    gap = mid3.loc["2023-03-10":"2023-04-20"]
+    assert (gap["volume"] == 0).all() and gap["close"].nunique() == 1
+    clean = pd.read_csv(folders[0] / "MID3.csv", index_col=0, parse_dates=True)
+    assert mid3.loc["2023-06-01", "close"] == pytest.approx(clean.loc["2023-06-01", "Close"])
 
 
 def test_the_report_lists_symbols_read_over_their_held_spans_only():

@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
                                       help="Also run the null/ablation table of issue 11 over the same weeks and "
                                            "costs (no screen, Granger only, Granger + PCMCI, the full funnel, "
                                            "optionally + stability threshold; random-pairs null; deflated Sharpe) "
-                                           "into the report, ablation.csv and nulls.json."),
+                                           "into the report, ablation.csv and nulls.json. With [data] "
+                                           "membership: the headline and the null only."),
         null_draws: int = typer.Option(200, "--null-draws", min=1,
                                        help="With --ablation: seeded random-pairs draws (issue 11: >= 200)."),
         null_seed: int = typer.Option(0, "--null-seed", help="With --ablation: seed of the first draw."),
