@@ -503,7 +503,7 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date,
             bad = [(asof, x, y) for asof, x, y in parts if x <= hi and y >= lo]
             if not bad:   # the date lies outside every week's span (cannot happen); drop the failing span's
                 bad = [(asof, x, y) for asof, x, y in parts
-                       if x <= market.dates.searchsorted(b) and y >= market.dates.searchsorted(a)]
+                       if x <= market.dates.searchsorted(b) and y >= market.dates.searchsorted(a)] or parts
             dropped += [{"symbol": sym, "asof": asof, "date": day.date().isoformat() if day is not None else None,
                          "reason": why} for asof in sorted({asof for asof, _, _ in bad})]
             parts = [p for p in parts if p not in bad]
