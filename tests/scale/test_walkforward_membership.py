@@ -268,6 +268,10 @@ def test_the_random_pairs_null_runs_on_a_membership_universe(settings, result, t
         assert annual_sharpe(eq, settings) == pytest.approx(sharpe, rel=1e-9, abs=1e-12)
     report = (res.folder / "report.md").read_text()
     assert "random pairs (null, 4 draws)" in report and "not run on a point-in-time universe" in report
+    psr = res.metrics["sharpe_inference"]["dsr"]
+    [line] = [v for v in res.metrics["verdict"] if "Sharpe ratio PSR(0)" in v]
+    assert f"PSR(0) = {psr:.3f}" in line and "one configuration run" in line
+    assert not any("skill-less" in v for v in res.metrics["verdict"])
 
 
 def test_the_null_market_holds_every_candidate_a_draw_can_pick(folders, settings, tmp_path):
