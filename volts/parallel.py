@@ -214,7 +214,6 @@ class Executor:
 
             yield advance
 
-
     def _plain_progress(self, total: int, label: str):
         """``advance`` for a stream that is not a terminal: a line on stderr at the start, then at most one every
         ``progress_interval`` seconds, and at the last task."""

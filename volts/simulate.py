@@ -689,7 +689,7 @@ def spy_path(settings, symbol: str = "SPY") -> Path:
     """Where the SPY benchmark's bars are read: ``[data] spy_file``, else ``<symbol>.csv`` in ``[data] dir``."""
     from volts.data.csv import symbol_file
 
-    if getattr(settings.data, "spy_file", None):
+    if settings.data.spy_file:
         return Path(settings.data.spy_file).expanduser()
     return Path(symbol_file(settings.data.dir, symbol, settings.data.csv))
 
@@ -711,7 +711,7 @@ def load_spy(settings, symbol: str = "SPY") -> pd.DataFrame | None:
 
     path = spy_path(settings, symbol)
     if not path.is_file():
-        if getattr(settings.data, "spy_file", None):
+        if settings.data.spy_file:
             raise DataError(f"{path}: [data] spy_file names no file; fix the path or remove the key (the SPY "
                             f"benchmark is then read from SPY.csv in [data] dir, if there is one)")
         return None

@@ -401,7 +401,7 @@ def _week_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeInd
         window = int(dates.searchsorted(pd.Timestamp(earliest_start(settings.windows.shifted(asof)))))
         for p in w["pairs"]:
             first = max(0, min(window, at - (int(p.get("lag", 1)) + ma + 1)))
-            for sym in (p["leader"], p["follower"]):
+            for sym in {p["leader"], p["follower"]}:
                 raw.setdefault(sym, []).append((asof.isoformat(), first, max(first, stop)))
     return raw
 
@@ -418,20 +418,13 @@ def _merge_spans(parts: Sequence[tuple[str, int, int]], dates: pd.DatetimeIndex
     return [(dates[a], dates[b]) for a, b in merged]
 
 
-def _held_spans(settings: Settings, weeks: Sequence[dict], dates: pd.DatetimeIndex,
-                end: dt.date) -> dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]]:
-    """Sessions each traded symbol's bars are read in by the trading pass, as merged ``(first, last)`` spans
-    (:func:`_week_spans`, merged)."""
-    return {sym: _merge_spans(parts, dates) for sym, parts in _week_spans(settings, weeks, dates, end).items()}
-
-
 def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date,
                    drop_bad_weeks: bool = False) -> tuple[MarketData, dict]:
     """Bars of every traded symbol of a point-in-time walk-forward, on one calendar, for the trading pass.
 
     Every symbol of a selected pair is first read and validated from the earliest window start of the first week
     to ``end``. A symbol that fails there (listed later, delisted before ``end``, or a bad bar in a stretch it is
-    not held) is read again over only the spans the trading pass reads it (:func:`_held_spans`: the weeks that
+    not held) is read again over only the spans the trading pass reads it (:func:`_week_spans`: the weeks that
     hold it, their windows and the signal's warm-up), each span validated on its own. Outside those spans its bars
     are flat (open = high = low = close = the last real close, or the first real open before its first span;
     volume 0): never traded, and the symbol is left out of the equal-weight benchmark.
@@ -487,7 +480,8 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date,
         parts = list(per_week[sym])
         real = None
         while parts:
-            real, failure = _read_spans(data, sym, _merge_spans(parts, market.dates), market, anchors, frames)
+            spans = _merge_spans(parts, market.dates)
+            real, failure = _read_spans(data, sym, spans, market, anchors, tuple(frames))
             if failure is None:
                 break
             a, b, why, day = failure
@@ -507,7 +501,6 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date,
             dropped += [{"symbol": sym, "asof": asof, "date": day.date().isoformat() if day is not None else None,
                          "reason": why} for asof in sorted({asof for asof, _, _ in bad})]
             parts = [p for p in parts if p not in bad]
-            real = None
         if real is None:
             continue     # every week of the symbol dropped: it is not in the market
         have = real["close"].notna()
@@ -518,7 +511,6 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date,
         bars.loc[~have, "volume"] = 0.0
         for f in frames:
             frames[f] = pd.concat([frames[f], bars[f].rename(sym)], axis=1)
-        spans = _merge_spans(parts, market.dates)
         padded[sym] = market.dates[have.to_numpy()][0].date().isoformat()
         filled[sym] = {"spans": [[a.date().isoformat(), b.date().isoformat()] for a, b in spans],
                        "full_span_exclusion": exc.to_dict()}
@@ -527,12 +519,12 @@ def trading_market(settings: Settings, weeks: Sequence[dict], *, end: dt.date,
                  "excluded": [e.to_dict() for e in rep.excluded if e.symbol not in padded], "dropped": dropped}
 
 
-def _read_spans(data, sym: str, spans, market: MarketData, anchors: list[str], frames: dict):
-    """``sym``'s validated bars over each of ``spans`` on ``market``'s calendar (NaN elsewhere), or the first
+def _read_spans(data, sym: str, spans, market: MarketData, anchors: list[str], fields: Sequence[str]):
+    """``sym``'s validated ``fields`` over each of ``spans`` on ``market``'s calendar (NaN elsewhere), or the first
     failure ``(first, last, why, date or None)``."""
     from volts.data.universe import load_universe
 
-    real = {f: pd.Series(np.nan, index=market.dates) for f in frames}
+    real = {f: pd.Series(np.nan, index=market.dates) for f in fields}
     for a, b in spans:
         one, rep1 = load_universe(data, asof=b.date(), start=a.date(), end=b.date(),
                                   symbols=[sym] + [s for s in anchors if s != sym])
@@ -546,7 +538,7 @@ def _read_spans(data, sym: str, spans, market: MarketData, anchors: list[str], f
         if len(lacking):
             return None, (a, b, f"session {lacking[0].date()} missing (rule: missing_session; a traded symbol "
                                 f"needs every session it is held and warmed up)", lacking[0])
-        for f in frames:
+        for f in fields:
             real[f].loc[inside] = bars[f].reindex(inside).to_numpy()
     return real, None
 

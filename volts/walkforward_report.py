@@ -228,15 +228,14 @@ def _chance_verdict(metrics: dict) -> list[str]:
             out.append(head + f" > {CHANCE_LEVEL:g}: the record cannot tell the selection from random pairs among "
                               "the same candidates.")
     inf = metrics.get("sharpe_inference") or {}
+    level = 1 - CHANCE_LEVEL
     if ab and inf.get("dsr") is not None and (inf.get("n_trials") or 1) <= 1:
         # one configuration run (a point-in-time universe runs only the headline): nothing to deflate, DSR = PSR(0)
-        level = 1 - CHANCE_LEVEL
         word = ("the Sharpe ratio is significantly above zero" if inf["dsr"] >= level else
                 "the record does not show a Sharpe ratio significantly above zero")
         out.append(f"Probabilistic Sharpe ratio PSR(0) = {inf['dsr']:.3f} ({'>=' if inf['dsr'] >= level else '<'} "
                    f"{level:g}; one configuration run, so the deflated Sharpe ratio equals it): {word}.")
     elif ab and inf.get("dsr") is not None:
-        level = 1 - CHANCE_LEVEL
         word = (f">= {level:g}: the Sharpe ratio stays significant after deflating for the configurations compared"
                 if inf["dsr"] >= level else
                 f"< {level:g}: after deflating for the configurations compared, the Sharpe ratio is not "

@@ -15,9 +15,8 @@ should not stop an analysis of recent years.
 
 from __future__ import annotations
 
-import io
-
 import datetime as dt
+import io
 import re
 from pathlib import Path
 
