@@ -1,8 +1,8 @@
 """Run folders, JSON (de)serialisation and atomic writes.
 
 Contract (ARCHITECTURE.md "Artifacts"): files are written atomically (a temporary file in the same folder, then
-``os.replace``), a run folder is staged under a temporary name and renamed into place only when complete, and the
-same inputs give the same content apart from timestamps (``created``).
+``os.replace``), a run folder is staged under a temporary name and swapped into place only when complete (at every
+instant the previous or the new complete run is at its path: :mod:`volts.runswap`), and the same inputs give the same content apart from timestamps (``created``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import logging
 import math
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from volts.errors import ArtifactError, ArtifactWriteError, UsageError
+
+log = logging.getLogger("volts.artifacts")
 
 SELECTION_FIELDS = ("asof", "train", "universe", "anomalies", "volatility_clusters", "candidates", "granger",
                     "pairs", "volts_version", "config_sha256", "data_sha256")
@@ -152,9 +154,6 @@ def read_json(path: str | Path) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ run folders
-_STAGING = re.compile(r"^\.(?P<name>.+)\.[^.]+\.(?:partial|old)$")
-
-
 def _lock_path(out: Path, name: str) -> Path:
     return out / f".{name}.lock"
 
@@ -168,14 +167,15 @@ class RunFolder:
     2. takes an exclusive lock ``out/.name.lock`` (``filelock``): a second process writing the same run is
        refused at once with a message naming the lock, instead of both reporting "wrote" and one result being
        lost;
-    3. removes staging folders left by killed runs (``out/.*.partial``, ``out/.*.old`` whose run is not
-       locked by a live process);
+    3. cleans staging entries left by killed runs whose run is not locked by a live process
+       (:func:`clean_stale_staging`: a previous run a kill left aside is moved back, never deleted);
     4. creates the staging folder ``staging``.
 
-    Every artifact of the run (selection, backtest, report) is written into ``staging``; :meth:`commit` renames
-    it to ``out/name`` (replacing an existing run in one rename) and points ``out/latest`` at it. Leaving the
-    block without :meth:`commit` (an error, Ctrl-C) removes the staging folder; a SIGKILL leaves it behind for the
-    next run to clean. Either way ``out/name`` and ``out/latest`` are untouched. Folders and files get the
+    Every artifact of the run (selection, backtest, report) is written into ``staging``; :meth:`commit` puts it
+    at ``out/name``, replacing an existing run atomically (:func:`volts.runswap.replace_dir`: ``renameat2``
+    exchange, else a symlink swap), and points ``out/latest`` at it. Leaving the block without :meth:`commit`
+    (an error, Ctrl-C) removes the staging folder; a SIGKILL leaves it behind for the next run to clean. Either
+    way ``out/name`` and ``out/latest`` keep the previous run. Folders and files get the
     permissions of the umask.
 
     Raises
@@ -222,21 +222,27 @@ class RunFolder:
         return self
 
     def commit(self, *, latest: bool = True) -> Path:
-        """Rename the staging folder to ``out/name`` (replacing an existing run) and point ``out/latest`` at it."""
+        """Put the staging folder at ``out/name`` (replacing an existing run atomically) and point ``out/latest``
+        at it.
+
+        Raises
+        ------
+        ArtifactError
+            A file-system error (named); the previous run, if any, is left (or put back) at ``out/name``.
+        """
         if self.staging is None or self.committed:
             raise RuntimeError("RunFolder.commit outside its block or twice")
+        from volts.runswap import recover, replace_dir
+
         try:
-            if self.final.exists():
-                trash = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".old", dir=self.out))
-                os.replace(self.final, trash / self.name)
-                os.replace(self.staging, self.final)
-                shutil.rmtree(trash, ignore_errors=True)
-            else:
-                os.replace(self.staging, self.final)
+            replace_dir(self.staging, self.final)
             self.committed = True
             if latest:
                 point_latest(self.out, self.name)
         except OSError as exc:
+            if not self.committed:
+                with contextlib.suppress(OSError):
+                    recover(self.out, self.name)  # the previous run back at out/name if a step moved it aside
             raise _io_error(self.final, exc) from None
         return self.final
 
@@ -254,33 +260,33 @@ class RunFolder:
 
 
 def clean_stale_staging(out: str | Path, *, held: str | None = None) -> list[Path]:
-    """Remove ``.partial``/``.old`` staging folders in ``out`` left by killed runs; return what was removed.
+    """Clean the staging entries in ``out`` left by killed runs; return what was removed.
 
-    A staging folder of run ``name`` is stale when no live process holds ``out/.name.lock`` (``held`` = the run
-    whose lock the caller already holds: its staging folders are stale by definition).
+    A staging entry (``.name.*.partial``, ``.old``, ``.run``, ``.link``) of run ``name`` is stale when no live
+    process holds ``out/.name.lock`` (``held`` = the run whose lock the caller already holds: its staging entries
+    are stale by definition). It is never the only copy of a run: a previous run that a killed process had moved
+    aside (``out/name`` missing) is moved back to ``out/name`` with a warning (:func:`volts.runswap.recover`);
+    the rest is removed.
     """
     from filelock import FileLock, Timeout
 
+    from volts.runswap import clean_latest_tmp, recover, staging_names
+
     out = Path(out)
-    removed = []
-    if not out.is_dir():
-        return removed
-    for entry in sorted(out.iterdir()):
-        m = _STAGING.match(entry.name)
-        if not m or not entry.is_dir() or entry.is_symlink():
-            continue
-        name = m.group("name")
+    removed: list[Path] = clean_latest_tmp(out)
+    for name in sorted(staging_names(out)):
         if name == held:
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-            continue
-        lock = FileLock(str(_lock_path(out, name)), timeout=0)
-        try:
-            with lock:
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry)
-        except Timeout:
-            continue  # a live process is writing that run
+            restored, gone = recover(out, name)
+        else:
+            try:
+                with FileLock(str(_lock_path(out, name)), timeout=0):
+                    restored, gone = recover(out, name)
+            except Timeout:
+                continue  # a live process is writing that run
+        for path in restored:
+            log.warning(f"{path}: restored the previous run, which a killed process had moved aside while "
+                        f"replacing it")
+        removed.extend(gone)
     return removed
 
 
