@@ -10,8 +10,10 @@ Pipeline (``volts walkforward``; ARCHITECTURE.md "Walk-forward")
    cache file). Weeks are independent, so they run through :class:`volts.parallel.Executor` (in-process, a local
    Dask cluster or an existing scheduler), and each finished week is written to ``<out>/weeks/<asof>.json`` at
    once (atomically) with ``config_sha256`` (:meth:`volts.config.Settings.selection_sha256`: every setting a
-   selection can read, so not the costs, the strategy or the statistics) and ``data_sha256``. A re-run reuses a
-   week whose two hashes match and recomputes the others; a killed run loses only the weeks in flight; a run that
+   selection can read, so not the costs, the strategy or the statistics), ``data_sha256`` and ``record_sha256``
+   (the record's own content, :mod:`volts.week_cache`). A re-run reuses a week whose two hashes match and whose
+   content and fields pass verification, and recomputes the others (an edited or malformed record with a line
+   saying so); a killed run loses only the weeks in flight; a run that
    changes only the trading settings re-trades the cached weeks.
 4. The trading pass (sequential, cheap) turns the weeks into a schedule of :class:`volts.simulate.Rebalance` and
    simulates it; the artifacts (``weeks.csv``, ``equity.csv``, ``trades.csv``, ``metrics.json``, ``report.md``,
@@ -586,20 +588,35 @@ def _settings_for_week(settings: Settings, asof: dt.date, universe_for_asof: Uni
     return settings.override(**{"data.universe": list(universe_for_asof(asof))})
 
 
-def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | Sequence[str] | None = None
-                 ) -> dict | None:
-    """The cached record of a week when its hashes match; ``legacy_sha`` (one hash or several) is also accepted as
-    the config hash (a record written before weeks were keyed by :meth:`Settings.selection_sha256` carries the
-    full settings hash, see :meth:`Settings.legacy_week_sha256`)."""
+def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | Sequence[str] | None = None,
+                 *, notes: list[str] | None = None) -> dict | None:
+    """The cached record of a week when its hashes match and it passes verification; ``legacy_sha`` (one hash or
+    several) is also accepted as the config hash (a record written before weeks were keyed by
+    :meth:`Settings.selection_sha256` carries the full settings hash, see :meth:`Settings.legacy_week_sha256`).
+
+    A record whose hashes match but whose content hash or fields do not (:func:`volts.week_cache.verify_record`),
+    or a file that is not UTF-8 JSON, gives None and a line in ``notes`` naming the file and the reason."""
     import json
+
+    from volts.week_cache import verify_record
 
     legacy = (legacy_sha,) if isinstance(legacy_sha, str) else tuple(legacy_sha or ())
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        if notes is not None:
+            notes.append(f"{path}: recomputing this week: the cached record is not readable UTF-8 JSON "
+                         f"({type(exc).__name__})")
         return None
     if (not isinstance(rec, dict) or rec.get("format") != WEEK_FORMAT
             or rec.get("config_sha256") not in (config_sha, *legacy) or rec.get("data_sha256") != data_sha):
+        return None
+    problem, _ = verify_record(rec, path.stem)
+    if problem is not None:
+        if notes is not None:
+            notes.append(f"{path}: recomputing this week: {problem}")
         return None
     return rec
 
@@ -620,11 +637,14 @@ def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.
         ``cached`` and ``computed`` counts, ``computed_dates``, ``wall_seconds`` of the selection pass.
     """
     from volts.artifacts import atomic_write_json
+    from volts.week_cache import HASH_FIELD, seal
 
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     records: dict[dt.date, dict] = {}
+    notes: list[str] = []
+    sealed = 0
     todo: list[dt.date] = []
     data_sha = membership_week_hashes(settings, dates) if market is None else None
     for asof in dates:
@@ -635,19 +655,28 @@ def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.
             s = _settings_for_week(settings, asof, universe_for_asof)
             cfg, data = week_hashes(market, s, asof)
         path = cache_dir / f"{asof.isoformat()}.json"
-        cached = None if force else _read_cached(path, cfg, data, legacy_sha=(s.legacy_week_sha256(), s.sha256()))
+        cached = None if force else _read_cached(path, cfg, data, legacy_sha=(s.legacy_week_sha256(), s.sha256()),
+                                                 notes=notes)
         if cached is None:
             todo.append(asof)
         else:
-            if cached.get("config_sha256") != cfg:
+            if cached.get("config_sha256") != cfg or HASH_FIELD not in cached:
                 # matched under the former key (every setting, costs included): re-keyed by the selection settings,
-                # so that a run with other costs or another strategy reuses it too
-                cached = {**cached, "config_sha256": cfg}
+                # so that a run with other costs or another strategy reuses it too; a record from before the
+                # content hash gets one (its fields passed the checks)
+                sealed += HASH_FIELD not in cached
+                cached = seal({**cached, "config_sha256": cfg})
                 atomic_write_json(path, cached)
             records[asof] = cached
+    for note in notes:
+        log.warning(note)
+    if sealed:
+        log.warning(f"{cache_dir}: {sealed} cached week record(s) had no content hash (written by an older volts): "
+                    f"their fields passed the checks, they are reused and now carry record_sha256")
     for asof, rec in executor.map(_select_week_task, todo, key=lambda d: d.isoformat(), label="weeks",
                                   market=market, settings=settings, universe_for_asof=universe_for_asof,
                                   data_sha=data_sha):
+        rec = seal(rec)
         atomic_write_json(cache_dir / f"{asof.isoformat()}.json", rec)
         records[asof] = rec
         if on_week is not None:

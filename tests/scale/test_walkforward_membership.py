@@ -239,13 +239,14 @@ def test_the_random_pairs_null_runs_on_a_membership_universe(settings, result, t
     from volts.nulls import annual_sharpe, run_ablation
     from volts.simulate import simulate_schedule
     from volts.walkforward import RandomPairs, apply_pair_picker, build_schedule
+    from volts.week_cache import seal
 
     out = tmp_path / "abl"
     shutil.copytree(result.folder.parent / "weeks", out / "weeks")     # the headline's weeks, not recomputed
     for f in (out / "weeks").glob("*.json"):    # one pair a week: the candidates then outnumber the traded names
         rec = json.loads(f.read_text())
         rec["pairs"] = rec["pairs"][:1]
-        f.write_text(json.dumps(rec))
+        f.write_text(json.dumps(seal(rec)))   # a deliberate edit: sealed again, or the week would be recomputed
     res = run_ablation(settings, start=START, end=END, out=out, draws=4, seed=3)
     assert res.stats["computed"] == 0
     ab = res.metrics["ablation"]
