@@ -18,8 +18,10 @@ entries, each keyed so that a change of any input misses:
   that did not change.
 
 A file that fails to parse or to validate is never cached (the error is raised again, with the same message, on
-every load; a validated set holds only the symbols that passed, and the others are read again). An entry that
-cannot be read (damaged, truncated, of another layout) is ignored and rewritten. Entries are written atomically
+every load; a validated set holds only the symbols that passed, and the others are read again). Every entry ends
+with a SHA-256 checksum of its Parquet bytes (:data:`TRAILER`), checked on every read before a byte is parsed: an
+entry that fails it (a flipped bit, a truncated file) or cannot be read is deleted and rebuilt from the CSV files,
+with a warning naming the entry, so a damaged entry never yields other prices. Entries are written atomically
 (temporary file then rename), so concurrent runs sharing a cache folder never read half a file. The cache folder is
 never inside the repository by default (``[data] cache_dir``, e.g. ``~/.cache/volts``); deleting it is always safe.
 A validated set duplicates its members' validated entries (one more copy of the windowed bars per load window).
@@ -28,7 +30,9 @@ A validated set duplicates its members' validated entries (one more copy of the 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -47,7 +51,37 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["BarCache", "ValidatedBars", "file_sha256"]
 
 #: Bump when the layout of an entry changes; old entries are then ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the Parquet bytes are followed by a checksum trailer
+
+#: An entry is ``parquet bytes + TRAILER + sha256(parquet bytes)`` (32 raw bytes).
+TRAILER = b"VOLTSHA2"
+_TAIL = len(TRAILER) + 32
+
+log = logging.getLogger("volts.data")
+
+
+class DamagedEntry(Exception):
+    """A cache entry whose checksum or content does not hold (never leaves this module)."""
+
+
+def _payload(entry: Path) -> memoryview | None:
+    """The verified Parquet bytes of ``entry``, or None when it does not exist.
+
+    Raises
+    ------
+    DamagedEntry
+        No checksum trailer, or the SHA-256 of the bytes differs from the one stored.
+    """
+    try:
+        data = entry.read_bytes()
+    except FileNotFoundError:
+        return None
+    if len(data) < _TAIL or data[-_TAIL:-32] != TRAILER:
+        raise DamagedEntry("no checksum trailer: truncated or not written by this version")
+    body = memoryview(data)[:-_TAIL]
+    if hashlib.sha256(body).digest() != data[-32:]:
+        raise DamagedEntry("its SHA-256 checksum does not match its bytes")
+    return body
 
 
 def file_sha256(path: str | Path) -> str:
@@ -135,6 +169,25 @@ class BarCache:
     def _entry(self, digest: str) -> Path:
         return self.folder / f"v{CACHE_VERSION}-{self._layout_key}-{digest}.parquet"
 
+    def _drop(self, entry: Path, exc: BaseException, source: str) -> None:
+        """Delete a damaged entry and say so (it is rebuilt by the caller)."""
+        reason = str(exc) if isinstance(exc, DamagedEntry) else f"unreadable: {type(exc).__name__}: {exc}"
+        log.warning(f"{entry}: damaged bar-cache entry ({reason}); deleted, the bars are read again from {source}")
+        try:
+            entry.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as err:  # a read-only cache: the entry is rewritten over (atomic replace) or stays ignored
+            log.debug(f"{entry}: cannot delete: {err}")
+
+    def _table(self, entry: Path):
+        """The verified pyarrow Table of ``entry``, or None when missing (raises DamagedEntry or a reader error)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        body = _payload(entry)
+        return None if body is None else pq.read_table(pa.BufferReader(pa.py_buffer(body)))
+
     def read(self, path: str | Path, symbol: str, layout: CsvLayout, *, expect_sha256: str | None = None
              ) -> pd.DataFrame:
         """``read_csv_bars(path, symbol, layout)``, from the cache when the same bytes were parsed before.
@@ -168,11 +221,13 @@ class BarCache:
         entry = self._entry(digest)
         if entry.is_file():
             try:
-                frame = pd.read_parquet(entry, engine="pyarrow")
-                self.hits += 1
-                return frame
-            except Exception:  # a damaged entry is ignored and rewritten  # noqa: BLE001
-                pass
+                body = _payload(entry)
+                if body is not None:
+                    frame = pd.read_parquet(io.BytesIO(body), engine="pyarrow")
+                    self.hits += 1
+                    return frame
+            except Exception as exc:  # a damaged entry is deleted and rebuilt  # noqa: BLE001
+                self._drop(entry, exc, str(path))
         frame = read_csv_bars(path, symbol, layout, content=content)
         self.misses += 1
         self._write(entry, frame)
@@ -192,7 +247,11 @@ class BarCache:
             if meta is not None:
                 old = table.schema.metadata or {}
                 table = table.replace_schema_metadata({**old, b"volts": json.dumps(meta).encode()})
-            pq.write_table(table, tmp)
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink)
+            body = sink.getvalue().to_pybytes()
+            with open(tmp, "wb") as fh:
+                fh.write(body + TRAILER + hashlib.sha256(body).digest())
             os.replace(tmp, entry)
         finally:
             if os.path.exists(tmp):
@@ -236,11 +295,11 @@ class BarCache:
         entry = self.folder / f"v{CACHE_VERSION}-{self._layout_key}-valid-{key}.parquet"
         if entry.is_file():
             try:
-                import pyarrow.parquet as pq
-
                 from volts.data.market import FIELDS
 
-                table = pq.read_table(entry)
+                table = self._table(entry)
+                if table is None:
+                    raise FileNotFoundError(entry)
                 meta = json.loads(table.schema.metadata[b"volts"])
                 bars = ValidatedBars(table.column("date").to_numpy(),
                                      {f: table.column(f).to_numpy().astype(float, copy=False) for f in FIELDS},
@@ -248,8 +307,10 @@ class BarCache:
                                      else None)
                 self.hits += 1
                 return bars
-            except Exception:  # a damaged entry is ignored and rewritten  # noqa: BLE001
+            except FileNotFoundError:  # removed meanwhile (another run cleaning the cache): a plain miss
                 pass
+            except Exception as exc:  # a damaged entry is deleted and rebuilt  # noqa: BLE001
+                self._drop(entry, exc, str(path))
         raw = self.read(path, symbol, layout, expect_sha256=key.split("-")[0])   # the bytes the key names
         first = raw.index.min() if len(raw.index) else None
         market = validate(raw)
@@ -281,11 +342,11 @@ class BarCache:
         entry = self._set_entry(key)
         if entry.is_file():
             try:
-                import pyarrow.parquet as pq
-
                 from volts.data.market import FIELDS
 
-                table = pq.read_table(entry)
+                table = self._table(entry)
+                if table is None:
+                    raise FileNotFoundError(entry)
                 meta = json.loads(table.schema.metadata[b"volts"])
                 if meta.get("key") != key:
                     raise ValueError("entry holds another key")
@@ -305,8 +366,10 @@ class BarCache:
                 self.set_hits += 1
                 self.hits += len(out)
                 return out
-            except Exception:  # a damaged entry is ignored (and rewritten by the caller)  # noqa: BLE001
+            except FileNotFoundError:  # removed meanwhile: a plain miss
                 pass
+            except Exception as exc:  # a damaged entry is deleted (and rewritten by the caller)  # noqa: BLE001
+                self._drop(entry, exc, "the members' files")
         self.set_misses += 1
         return None
 
