@@ -109,3 +109,37 @@ def test_every_flipped_bit_in_a_validated_entry_is_caught_and_the_load_is_unchan
     with caplog.at_level(logging.WARNING, logger="volts.data"):
         _, report = load(cached)
     assert not caplog.records and report.cache["set_hits"] == 1
+
+
+@pytest.mark.slow
+def test_volts_select_with_a_damaged_cache_says_so_and_selects_from_the_same_bars(tmp_path, ref_data_dir, capsys):
+    """Through the CLI: `volts select` with a bar cache, a bit flipped in the whole-set entry and in a validated
+    entry, `volts select --force` again: one warning per damaged entry and the very same bars (data SHA-256)."""
+    import json
+
+    from volts.cli import main
+
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    for sym in ("MSFT", "GOOGL", "MU", "NVDA", "AMZN", "META", "QCOM", "IBM", "INTC", "TSLA"):
+        (bars / f"{sym}.csv").write_bytes((Path(ref_data_dir) / f"{sym}.csv").read_bytes())
+    cache = tmp_path / "cache"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[data]\ndir = "{bars}"\non_bad_symbol = "exclude"\ncache_dir = "{cache}"\n'
+                   "[entropy]\nsurrogates = 20\n[clustering]\nn_init = 1\n")
+    out = tmp_path / "runs"
+    assert main(["select", "--config", str(cfg), "--out", str(out)]) == 0
+    first = json.loads((out / "2023-06-08" / "selection.json").read_text())
+    # the whole-set entry, and one symbol's validated entry (read once the set entry has failed)
+    damaged = [next(cache.glob("*-set-*.parquet")), sorted(cache.glob("*-valid-*.parquet"))[0]]
+    for k, entry in enumerate(damaged):
+        data = bytearray(entry.read_bytes())
+        data[len(data) // (2 + k)] ^= 0x10
+        entry.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["select", "--config", str(cfg), "--out", str(out), "--force"]) == 0
+    err = capsys.readouterr().err
+    for entry in damaged:
+        assert f"warning: {entry}: damaged bar-cache entry (its SHA-256 checksum does not match its bytes)" in err
+    again = json.loads((out / "2023-06-08" / "selection.json").read_text())
+    assert again["data_sha256"] == first["data_sha256"] and again["pairs"] == first["pairs"]
