@@ -2,7 +2,8 @@
 
 Contract (ARCHITECTURE.md "Artifacts"): files are written atomically (a temporary file in the same folder, then
 ``os.replace``), a run folder is staged under a temporary name and swapped into place only when complete (at every
-instant the previous or the new complete run is at its path: :mod:`volts.runswap`), and the same inputs give the same content apart from timestamps (``created``).
+instant the previous or the new complete run is at its path: :mod:`volts.runswap`), and the same inputs give the
+same content apart from timestamps (``created``).
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ __all__ = ["HASH_FIELD", "record_sha256", "seal", "record_problem", "verify_reco
 #: The field holding the content hash of a week record.
 HASH_FIELD = "record_sha256"
 _STATUSES = ("ok", "no_selection")
+#: The statistics of a pair (:meth:`volts.selection.SelectedPair.to_dict`): numbers or null when present.
+_PAIR_NUMBERS = ("granger_p", "granger_p_bh", "partial_corr", "partial_corr_tau", "ete", "ete_p", "knn_accuracy",
+                 "knn_accuracy_in_sample")
 
 
 def _canonical(record: Mapping[str, Any]) -> bytes:
@@ -85,12 +88,12 @@ def record_problem(record: Any, asof: dt.date | str) -> str | None:
     """The first thing wrong with the fields of a week record, or None when they are well formed.
 
     Checks every field the walk-forward reads: ``asof`` (the date of the file), the two hashes (strings),
-    ``status`` (``ok`` or ``no_selection``), ``universe`` and ``candidates`` (lists of distinct symbols, the
-    candidates among the universe), ``pairs`` (objects with a leader and a follower from the universe, distinct,
-    a lag that is an integer >= 1, the statistics numbers or null; no pair listed twice; none when there was no
-    selection), ``funnel`` (stage, entered, kept, dropped as integers), ``flagged``, ``warnings``, ``timings``,
-    ``windows``, ``dropped_by_stage`` and the optional ``stability`` and ``universe_coverage``. Fields it does
-    not know are left alone.
+    ``status`` (a word such as ``ok`` or ``no_selection``), ``universe`` and ``candidates`` (lists of distinct
+    symbols, the candidates among the universe), ``pairs`` (objects with a leader and a follower from the
+    universe, distinct, a lag that is an integer >= 1, the known statistics numbers or null; no pair listed twice;
+    none when there was no selection), ``funnel`` (stage, entered and kept as integers), ``flagged``,
+    ``warnings``, ``timings``, ``windows``, ``dropped_by_stage`` and the optional ``stability`` and
+    ``universe_coverage``. Fields it does not know are left alone.
 
     Parameters
     ----------
@@ -107,8 +110,8 @@ def record_problem(record: Any, asof: dt.date | str) -> str | None:
     for key in ("config_sha256", "data_sha256"):
         if not isinstance(record.get(key), str):
             return f"'{key}' is missing or not a string"
-    if record.get("status") not in _STATUSES:
-        return f"'status' is {record.get('status')!r}, not one of {', '.join(_STATUSES)}"
+    if not isinstance(record.get("status"), str) or not record["status"]:
+        return f"'status' is {record.get('status')!r}, not a status word (e.g. {' or '.join(_STATUSES)})"
     if record.get("error") is not None and not isinstance(record["error"], str):
         return "'error' is neither null nor a text"
     universe, why = _symbols(record.get("universe"), "universe")
@@ -123,7 +126,7 @@ def record_problem(record: Any, asof: dt.date | str) -> str | None:
     pairs = record.get("pairs")
     if not isinstance(pairs, list):
         return "'pairs' is not a list"
-    if pairs and record["status"] != "ok":
+    if pairs and record["status"] == "no_selection":
         return f"'pairs' lists {len(pairs)} pair(s) for a week without a selection"
     seen = set()
     for i, p in enumerate(pairs):
@@ -140,11 +143,9 @@ def record_problem(record: Any, asof: dt.date | str) -> str | None:
         if (leader, follower) in seen:
             return f"pairs[{i}] {leader}->{follower} is listed twice"
         seen.add((leader, follower))
-        for key, value in p.items():
-            if key in ("leader", "follower", "lag", "screens"):
-                continue
-            if not _is_number_or_none(value):
-                return f"pairs[{i}].{key} is {value!r}, not a number"
+        for key in _PAIR_NUMBERS:
+            if not _is_number_or_none(p.get(key)):
+                return f"pairs[{i}].{key} is {p[key]!r}, not a number"
         if "screens" in p and not isinstance(p["screens"], dict):
             return f"pairs[{i}].screens is not an object"
     funnel = record.get("funnel")
