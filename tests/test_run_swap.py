@@ -30,8 +30,12 @@ def _commit_in_child(out: Path, kill_at: int, mode: str) -> tuple[int, int]:
     if pid == 0:  # the child: never returns into pytest
         try:
             os.close(read_end)
-            if mode == "fallback":
+            if mode in ("fallback", "no symlinks"):
                 runswap._renameat2 = None
+            if mode == "no symlinks":
+                def refuse(*args):
+                    raise OSError(1, "symbolic links are not permitted here")
+                runswap._symlink = refuse
             calls = [0]
 
             def wrap(module, attr):
@@ -107,9 +111,9 @@ def _kill_at_every_step(tmp_path: Path, mode: str, previous: str | None) -> list
         assert rc == 137, k
         at_kill = _which_run(out / NAME)
         if previous and at_kill is None:
-            # only the symlink fallback converting a real folder may leave out/NAME missing for a moment, with
-            # the previous run moved aside in one .old folder
-            assert mode == "fallback" and previous == "exchange", k
+            # only the symlink fallback converting a real folder (or the two renames without symlinks) may leave
+            # out/NAME missing for a moment, with the previous run moved aside in one .old folder
+            assert mode == "no symlinks" or (mode == "fallback" and previous == "exchange"), k
             aside = [p for p in out.iterdir() if p.name.endswith(".old")]
             assert len(aside) == 1 and _which_run(aside[0] / NAME) == "old"
         seen.append((k, at_kill))
@@ -227,3 +231,12 @@ def test_volts_select_after_a_kill_mid_replace_restores_the_previous_run(tmp_pat
     assert {p.name: p.read_bytes() for p in (out / NAME).iterdir()} == before
     assert (out / "latest").resolve() == (out / NAME).resolve()
     assert not aside.exists()
+
+
+@pytest.mark.parametrize("previous", ["exchange", None])
+def test_without_symlinks_a_kill_between_the_two_renames_is_repaired_by_the_next_command(tmp_path, previous):
+    if previous == "exchange" and runswap._renameat2 is None:
+        pytest.skip("the previous run must be a real folder")
+    seen = _kill_at_every_step(tmp_path, "no symlinks", previous)
+    if previous:  # the gap exists (the path is empty between the renames) and every kill was repaired above
+        assert None in {run for _, run in seen} and {"old", "new"} <= {run for _, run in seen}

@@ -10,7 +10,9 @@ holds either the previous complete run or the new complete run:
   a hidden folder ``out/.name.<token>.run``; a new symlink is made beside it and ``os.replace``-d over it (one
   ``rename(2)``, atomic on POSIX). A run folder that is still a real folder (written by the exchange path or an
   older volts) is moved aside to ``out/.name.<token>.old/name`` first: between that move and the symlink's
-  creation ``out/name`` is missing, and :func:`recover` moves the previous run back.
+  creation ``out/name`` is missing, and :func:`recover` moves the previous run back. Where symlinks cannot be
+  made either (Windows without the privilege), the previous run is moved aside and the new one renamed in, with
+  the same recovery.
 
 :func:`recover` is the clean-up of staging folders left by a killed process. It never deletes the only copy of a
 run: when ``out/name`` is missing (or a dangling symlink) and a ``.old`` folder holds the previous run, that run is
@@ -125,9 +127,10 @@ def _fresh(out: Path, name: str, suffix: str) -> Path:
 def replace_dir(staging: Path, final: Path) -> str:
     """Put the complete folder ``staging`` at ``final``, replacing a previous run atomically.
 
-    Returns the method used: ``"rename"`` (no previous run), ``"exchange"`` or ``"symlink"``. After a kill at any
-    step, ``final`` holds the previous or the new complete run, or (only while the symlink swap converts a real
-    folder) is missing with the previous run in ``.name.*.old/name`` for :func:`recover` to move back.
+    Returns the method used: ``"rename"`` (no previous run), ``"exchange"``, ``"symlink"`` or, where symlinks
+    cannot be made either, ``"two renames"``. After a kill at any step, ``final`` holds the previous or the new
+    complete run, or (only while the symlink swap converts a real folder, or between the two renames) is missing
+    with the previous run in ``.name.*.old/name`` for :func:`recover` to move back.
     """
     if not os.path.lexists(final):
         # no previous run: in the symlink layout the run lives in a .run folder from the start, so that it can
@@ -142,9 +145,33 @@ def replace_dir(staging: Path, final: Path) -> str:
     return _symlink_swap(staging, final)
 
 
+def _symlink(target: str, link: Path) -> None:
+    os.symlink(target, link)
+
+
+def _two_renames(staging: Path, final: Path) -> str:
+    """Last resort (no exchange, no symlinks, e.g. Windows without the symlink privilege): move the previous run
+    aside to ``.name.*.old/name``, then the new one in; :func:`recover` moves the previous run back after a kill
+    between the two."""
+    out, name = final.parent, final.name
+    trash = None
+    if os.path.lexists(final):
+        trash = _hidden(out, name, ".old")
+        os.rename(final, trash / name)
+    os.rename(staging, final)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+    return "two renames"
+
+
 def _symlink_swap(staging: Path, final: Path) -> str:
     out, name = final.parent, final.name
     run = _fresh(out, name, ".run")
+    link = _fresh(out, name, ".link")
+    try:
+        _symlink(run.name, link)  # dangling until the rename below
+    except (OSError, NotImplementedError):
+        return _two_renames(staging, final)
     os.rename(staging, run)  # a complete new run, hidden; the previous one is still at final
     trash = None
     previous = None
@@ -153,8 +180,6 @@ def _symlink_swap(staging: Path, final: Path) -> str:
     elif os.path.lexists(final):  # a real folder: move it aside (recover() moves it back after a kill here)
         trash = _hidden(out, name, ".old")
         os.rename(final, trash / name)
-    link = _fresh(out, name, ".link")
-    os.symlink(run.name, link)
     os.replace(link, final)  # one rename(2): final now points at the new run
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
