@@ -297,7 +297,7 @@ def staged_run_dir(out: str | Path, name: str, *, force: bool = False, latest: b
 
     A thin wrapper of :class:`RunFolder`: a failure inside the block removes the staging folder, so no
     half-written run is ever visible. An existing ``out/name`` is kept unless ``force`` (it is then replaced in
-    one rename after the new run is complete). With ``latest``, ``out/latest`` is pointed (symlink, replaced
+    one atomic swap after the new run is complete). With ``latest``, ``out/latest`` is pointed (symlink, replaced
     atomically) at the new run.
 
     Raises
