@@ -1040,6 +1040,12 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
         e = omitted[0]
         out["benchmarks_omitted"] = {"spy": (e.get("reason") or "") + (f" (first missing session {e['date']})"
                                                                       if e.get("date") else "")}
+    spy_rows = [e for e in getattr(sim, "events", ()) or () if e.get("event") in ("spy_bar_dropped",
+                                                                                 "spy_bar_flagged")]
+    if spy_rows:  # SPY's bars are validated like the universe's: what validation dropped or flagged there
+        out["benchmark_data_quality"] = {"spy": [
+            {"date": e["date"], "file": e.get("file"), "rule": e.get("rule"), "action": e["event"][8:],
+             "message": e.get("reason")} for e in spy_rows]}
     out["optimistic"] = bool(getattr(sim, "optimistic", False))  # execution = "close": fills at the signal's close
     return out
 

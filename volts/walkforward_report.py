@@ -386,6 +386,9 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
               "arch's optimal-block-length estimate.", ""]
     for name, why in (m.get("benchmarks_omitted") or {}).items():
         lines += [f"Benchmark left out: {BENCH_LABELS.get(name, name)}. Why: {why}.", ""]
+    for name, rows in (m.get("benchmark_data_quality") or {}).items():
+        lines += [f"Validation of the {BENCH_LABELS.get(name, name)} bars: "
+                  + "; ".join(f"{r['date']} {r['rule']} ({r['action']})" for r in rows) + ".", ""]
     diffs = m.get("differences") or {}
     if diffs:
         rows = [[BENCH_LABELS.get(k, k), f"{d.get('start', '')} .. {d.get('end', '')}",

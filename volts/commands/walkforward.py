@@ -138,6 +138,13 @@ def register(app: typer.Typer) -> None:
                           f"week (worst coverage {100 * (uni['coverage_min'] or 0):.1f}%); quarantined symbols: "
                           f"{len(bad)}" + (f" ({', '.join(sorted({b['symbol'] for b in bad}))})" if bad else ""),
                           markup=False)
+        for name, rows in (result.metrics.get("benchmark_data_quality") or {}).items():
+            dropped = [r for r in rows if r["action"] == "dropped"]
+            console.print(f"{name.upper()} benchmark data: {len(dropped)} row(s) dropped, "
+                          f"{len(rows) - len(dropped)} finding(s) flagged and kept ("
+                          + "; ".join(f"{r['date']} {r['rule']}" for r in rows[:5]) + ")", markup=False)
+        for name, why in (result.metrics.get("benchmarks_omitted") or {}).items():
+            console.print(f"benchmark left out: {name}: {why}", markup=False)
         for line in result.metrics.get("verdict", []):
             console.print(f"- {line}", markup=False)
         console.print(f"wrote {result.folder}/report.html", markup=False)

@@ -1,0 +1,112 @@
+"""Every input series goes through the data rules, and the walk-forward applies them as ``volts select`` does.
+
+The runs are short (two weekly re-selections) on copies of the reference files in ``tmp_path``, edited to hold
+exactly the bad inputs a user met: a SPY close x1000, a negative SPY close.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import PAPER_UNIVERSE, REPO
+
+START, END = "2023-06-05", "2023-06-20"   # two complete weeks (as-of 2023-06-09 and 2023-06-16), traded to 06-20
+
+
+def _copy_reference(ref_data_dir: Path, dest: Path, symbols=(*PAPER_UNIVERSE, "SPY")) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for sym in symbols:
+        shutil.copy(ref_data_dir / f"{sym}.csv", dest / f"{sym}.csv")
+    return dest
+
+
+def _edit(path: Path, date: str, column: str, fn) -> None:
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    row = raw.index[raw["Date"] == date]
+    assert len(row) == 1, f"{path} has no row {date}"
+    raw.loc[row, column] = [f"{fn(float(v)):.6f}" for v in raw.loc[row, column]]
+    raw.to_csv(path, index=False)
+
+
+def _config(tmp_path: Path, **data) -> Path:
+    """config.toml with some ``[data]`` keys replaced (written beside the test's files)."""
+    text = (REPO / "config.toml").read_text()
+    lines = text.splitlines()
+    in_data = False
+    for i, line in enumerate(lines):
+        if line.startswith("["):
+            in_data = line.strip() == "[data]"
+            continue
+        key = line.split("=", 1)[0].strip()
+        if in_data and key in data:
+            lines[i] = f"{key} = {json.dumps(data.pop(key))}"
+    if data:   # keys not in the file: add them at the top of [data]
+        at = lines.index("[data]") + 1
+        lines[at:at] = [f"{k} = {json.dumps(v)}" for k, v in data.items()]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _walkforward(capsys, config: Path, data_dir: Path, out: Path, start=START, end=END, extra=()):
+    from volts.cli import main
+
+    rc = main(["walkforward", "--config", str(config), "--data-dir", str(data_dir), "--start", start,
+               "--end", end, "--out", str(out), "--no-progress", *extra])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def week_cache(tmp_path_factory, ref_data_dir) -> Path:
+    """The two weeks' selections of the clean reference copy (SPY never enters a week's data hash, so the runs
+    below with an edited SPY file reuse them)."""
+    from volts.config import load_settings
+    from volts.walkforward import run_walkforward
+
+    base = tmp_path_factory.mktemp("weeks")
+    data = _copy_reference(ref_data_dir, base / "data")
+    settings = load_settings(REPO / "config.toml").override(**{"data.dir": str(data), "data.return_jump": "flag"})
+    run_walkforward(settings, start=START, end=END, out=base / "wf", report=False)
+    return base / "wf" / "weeks"
+
+
+def _out_with_cache(tmp_path: Path, week_cache: Path) -> Path:
+    out = tmp_path / "wf"
+    shutil.copytree(week_cache, out / "weeks")
+    return out
+
+
+# ------------------------------------------------------------------------------------------ SPY benchmark
+@pytest.mark.parametrize("scale, rule", [(1000.0, "high_below_max_open_close"), (-1.0, "non_positive_price")])
+def test_a_bad_spy_close_stops_the_walkforward_naming_file_date_and_rule(tmp_path, ref_data_dir, week_cache,
+                                                                        capsys, scale, rule):
+    data = _copy_reference(ref_data_dir, tmp_path / "data")
+    _edit(data / "SPY.csv", "2023-06-14", "Close", lambda c: c * scale)
+    rc, out, err = _walkforward(capsys, REPO / "config.toml", data, _out_with_cache(tmp_path, week_cache))
+    assert rc == 3, out + err
+    assert str(data / "SPY.csv") in err and "SPY 2023-06-14" in err and rule in err
+    assert "data.on_invalid = 'drop'" in err   # the fix is suggested
+    assert not (tmp_path / "wf" / "results").exists()
+
+
+def test_a_bad_spy_row_is_dropped_and_reported_under_on_invalid_drop(tmp_path, ref_data_dir, week_cache, capsys):
+    data = _copy_reference(ref_data_dir, tmp_path / "data")
+    _edit(data / "SPY.csv", "2023-06-14", "Close", lambda c: c * 1000.0)
+    config = _config(tmp_path, on_invalid="drop")
+    rc, out, err = _walkforward(capsys, config, data, _out_with_cache(tmp_path, week_cache))
+    assert rc == 0, out + err
+    assert "SPY benchmark data: 1 row(s) dropped" in out and "2023-06-14 high_below_max_open_close" in out
+    metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
+    rows = metrics["benchmark_data_quality"]["spy"]
+    assert [(r["date"], r["rule"], r["action"]) for r in rows] == [("2023-06-14", "high_below_max_open_close",
+                                                                   "dropped")]
+    # SPY then lacks a session of the span: the benchmark is left out, with the reason, never computed on garbage
+    assert "spy" not in metrics["benchmarks"] and "dropped under data.on_invalid" in metrics["benchmarks_omitted"]["spy"]
+    report = (tmp_path / "wf" / "results" / "report.md").read_text()
+    assert "2023-06-14 high_below_max_open_close (dropped)" in report
