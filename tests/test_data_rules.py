@@ -110,3 +110,22 @@ def test_a_bad_spy_row_is_dropped_and_reported_under_on_invalid_drop(tmp_path, r
     assert "spy" not in metrics["benchmarks"] and "dropped under data.on_invalid" in metrics["benchmarks_omitted"]["spy"]
     report = (tmp_path / "wf" / "results" / "report.md").read_text()
     assert "2023-06-14 high_below_max_open_close (dropped)" in report
+
+
+# ------------------------------------------------------------------ fewer than two mid-volatility names
+@pytest.mark.parametrize("command", ["select", "run"])
+def test_fewer_than_two_mid_volatility_names_is_a_result_not_a_data_error(tmp_path, ref_data_dir, capsys, command):
+    """KO, PG and TSLA as of 2023-06-08: the regimes leave no mid-volatility name. That is an answer (no pair,
+    the regime table written, exit 0), not bad data (it used to stop with exit 3)."""
+    from volts.cli import main
+
+    config = _config(tmp_path, universe=["KO", "PG", "TSLA"])
+    rc = main([command, "--config", str(config), "--data-dir", str(ref_data_dir), "--asof", "2023-06-08",
+               "--out", str(tmp_path / "runs")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.out + captured.err
+    sel = json.loads((tmp_path / "runs" / "2023-06-08" / "selection.json").read_text())
+    assert len(sel["candidates"]) < 2 and sel["pairs"] == []
+    assert sorted(sel["volatility_clusters"]) == ["KO", "PG", "TSLA"]   # the regime of every name
+    assert any("mid-volatility" in w and "no pair" in w for w in sel["warnings"])
+    assert (tmp_path / "runs" / "2023-06-08" / "volatility_regimes.png").is_file()

@@ -235,6 +235,10 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
         record.update(status="no_selection", error=str(exc), candidates=[], funnel=[], pairs=[],
                       dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
         return record
+    if len(sel.candidates) < 2:   # fewer than two mid-volatility names: the week holds cash (a result)
+        record.update(status="no_selection", error=sel.warnings[-1], candidates=[], funnel=[], pairs=[],
+                      dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
+        return record
     if settings.stability.runs > 0:  # stability selection inside the week (R more selections; the ablation row)
         from volts.stability import stability_selection, with_stability
 
