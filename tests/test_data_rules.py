@@ -129,3 +129,27 @@ def test_fewer_than_two_mid_volatility_names_is_a_result_not_a_data_error(tmp_pa
     assert sorted(sel["volatility_clusters"]) == ["KO", "PG", "TSLA"]   # the regime of every name
     assert any("mid-volatility" in w and "no pair" in w for w in sel["warnings"])
     assert (tmp_path / "runs" / "2023-06-08" / "volatility_regimes.png").is_file()
+
+
+# --------------------------------------------------------------- one dropped bar under on_bad_symbol = exclude
+def test_one_dropped_bar_keeps_the_symbol_and_is_counted(tmp_path, ref_data_dir, capsys):
+    """on_invalid = "drop" with the per-symbol quarantine: MSFT's negative close of 2023-03-14 is dropped. MSFT used
+    to leave as "incomplete history" (the session it then lacked) while the summary said "0 row(s) dropped"."""
+    from volts.cli import main
+
+    data = _copy_reference(ref_data_dir, tmp_path / "data", PAPER_UNIVERSE)
+    _edit(data / "MSFT.csv", "2023-03-14", "Close", lambda c: -c)
+    config = _config(tmp_path, on_invalid="drop", on_bad_symbol="exclude")
+    rc = main(["select", "--config", str(config), "--data-dir", str(data), "--asof", "2023-06-08",
+               "--out", str(tmp_path / "runs")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.out + captured.err
+    assert "10 of 10 members had usable data" in captured.out
+    sel = json.loads((tmp_path / "runs" / "2023-06-08" / "selection.json").read_text())
+    assert "MSFT" in sel["universe"] and not sel["universe_coverage"]["excluded"]
+    quality = sel["data_quality"]
+    assert [(f["symbol"], f["date"], f["rule"]) for f in quality["findings"] if f["rule"] == "non_positive_price"] \
+        == [("MSFT", "2023-03-14", "non_positive_price")]
+    # the session goes for every member (one calendar), and every row that went is counted
+    assert quality["rows_dropped"] == {s: 1 for s in PAPER_UNIVERSE}
+    assert "data: 10 row(s) dropped" in captured.out
