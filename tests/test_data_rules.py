@@ -153,3 +153,105 @@ def test_one_dropped_bar_keeps_the_symbol_and_is_counted(tmp_path, ref_data_dir,
     # the session goes for every member (one calendar), and every row that went is counted
     assert quality["rows_dropped"] == {s: 1 for s in PAPER_UNIVERSE}
     assert "data: 10 row(s) dropped" in captured.out
+
+
+# ------------------------------------------------- the walk-forward applies select's window-coverage rule
+def _late_listing(ref_data_dir: Path, dest: Path) -> Path:
+    """The paper's ten names and SPY, TSLA's file cut to start on 2019-06-12: the anomaly window of the week as of
+    2023-06-09 starts 2019-06-02 (not covered), that of 2023-06-16 on 2019-06-09 (three days before: covered)."""
+    data = _copy_reference(ref_data_dir, dest)
+    raw = pd.read_csv(data / "TSLA.csv", dtype=str, keep_default_na=False)
+    raw[raw["Date"] >= "2019-06-12"].to_csv(data / "TSLA.csv", index=False)
+    return data
+
+
+def test_a_late_listing_under_drop_dates_stops_the_walkforward_naming_week_window_and_symbol(tmp_path, ref_data_dir,
+                                                                                            capsys):
+    """It used to start silently at the first covered week under a title claiming the requested start."""
+    data = _late_listing(ref_data_dir, tmp_path / "data")
+    config = _config(tmp_path, missing="drop_dates")
+    rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf")
+    assert rc == 3, out + err
+    assert "week as of 2023-06-09" in err and "anomaly window 2019-06-02 .. 2023-05-02" in err
+    assert "bars start only on 2019-06-12" in err and "TSLA" in err and "data 2019-06-12 .." in err
+    assert "data.window_coverage = 'warn'" in err
+    assert not (tmp_path / "wf" / "weeks").exists() or not list((tmp_path / "wf" / "weeks").iterdir())
+
+
+def test_under_window_coverage_warn_the_uncovered_week_is_left_out_and_reported(tmp_path, ref_data_dir, capsys):
+    data = _late_listing(ref_data_dir, tmp_path / "data")
+    config = _config(tmp_path, missing="drop_dates", window_coverage="warn")
+    rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf")
+    assert rc == 0, out + err
+    metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
+    assert [e["week"] for e in metrics["span"]["excluded_weeks"]] == ["2023-06-09"]
+    assert "TSLA" in metrics["span"]["excluded_weeks"][0]["reason"]
+    assert metrics["first_asof"] == "2023-06-16" and metrics["start"] == "2023-06-16"
+    assert metrics["span"]["requested"] == {"start": START, "end": END}
+    assert "1 of 2 requested week(s) left out" in out
+    report = (tmp_path / "wf" / "results" / "report.md").read_text()
+    assert report.startswith("# volts walk-forward: 2023-06-16 .. 2023-06-20")   # the span actually run
+    assert "| 2023-06-09 |" in report
+
+
+def test_on_bad_symbol_exclude_leaves_a_late_listing_out_of_the_weeks_it_does_not_cover(tmp_path, ref_data_dir,
+                                                                                       capsys):
+    """As `volts select` does for each date: the member is left out with its reason, every week runs."""
+    data = _late_listing(ref_data_dir, tmp_path / "data")
+    config = _config(tmp_path, on_bad_symbol="exclude")
+    rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf")
+    assert rc == 0, out + err
+    weeks = [json.loads(p.read_text()) for p in sorted((tmp_path / "wf" / "weeks").glob("*.json"))]
+    assert [w["asof"] for w in weeks] == ["2023-06-09", "2023-06-16"]
+    for w in weeks:
+        assert "TSLA" not in w["universe"]
+        assert [(e["symbol"], e["rule"]) for e in w["universe_coverage"]["excluded"]] == [("TSLA",
+                                                                                           "incomplete_history")]
+    metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
+    assert [(e["symbol"], e["weeks"]) for e in metrics["universe"]["left_out"]] == [("TSLA", 2)]
+    assert "TSLA left out of 2 week(s)" in out
+    assert "| TSLA | incomplete_history |" in (tmp_path / "wf" / "results" / "report.md").read_text()
+    # a selection as of the same date leaves TSLA out by the same rule
+    from volts.cli import main
+
+    assert main(["select", "--config", str(config), "--data-dir", str(data), "--asof", "2023-06-16",
+                 "--out", str(tmp_path / "runs")]) == 0
+    sel = json.loads((tmp_path / "runs" / "2023-06-16" / "selection.json").read_text())
+    assert sel["universe"] == weeks[1]["universe"]
+
+
+@pytest.mark.parametrize("coverage", ["error", "warn"])
+def test_an_end_after_the_data_is_an_error_or_a_reported_shortening(tmp_path, ref_data_dir, capsys, coverage):
+    """The stock files end on 2024-03-08 (`volts select --asof` beyond the data stops the same way)."""
+    data = _copy_reference(ref_data_dir, tmp_path / "data")
+    config = _config(tmp_path, window_coverage=coverage)
+    rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf", start="2024-02-26", end="2024-06-28")
+    if coverage == "error":
+        assert rc == 3, out + err
+        assert "--end 2024-06-28 is after the data's last date 2024-03-08" in err
+        return
+    assert rc == 0, out + err
+    metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
+    assert metrics["end"] == "2024-03-08" and metrics["span"]["requested"]["end"] == "2024-06-28"
+    assert "the run ends on 2024-03-08" in out
+    report = (tmp_path / "wf" / "results" / "report.md").read_text()
+    assert report.startswith("# volts walk-forward: 2024-02-26 .. 2024-03-08")
+    assert "Requested 2024-02-26 .. 2024-06-28" in report
+
+
+def test_one_dropped_bar_in_the_walkforward_keeps_the_symbol_and_is_counted(tmp_path, ref_data_dir, capsys):
+    """The walk-forward's weeks load their members as `volts select` does: MSFT's negative close is dropped and
+    counted, MSFT stays in every week (it used to leave as "incomplete history" with "0 rows dropped")."""
+    data = _copy_reference(ref_data_dir, tmp_path / "data")
+    _edit(data / "MSFT.csv", "2023-03-14", "Close", lambda c: -c)
+    config = _config(tmp_path, on_invalid="drop", on_bad_symbol="exclude")
+    rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf")
+    assert rc == 0, out + err
+    weeks = [json.loads(p.read_text()) for p in sorted((tmp_path / "wf" / "weeks").glob("*.json"))]
+    assert len(weeks) == 2 and all("MSFT" in w["universe"] and not w["universe_coverage"]["excluded"]
+                                   for w in weeks)
+    metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
+    found = [(f["symbol"], f["date"], f["rule"], f["action"]) for f in metrics["data_quality"]["findings"]]
+    assert ("MSFT", "2023-03-14", "non_positive_price", "dropped") in found
+    assert metrics["data_quality"]["rows_dropped"]["MSFT"] == 1
+    assert "data: 0 row(s) dropped" not in out and "non_positive_price 1" in out

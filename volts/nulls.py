@@ -531,7 +531,7 @@ def run_ablation(settings: Settings, *, start, end, out: str | Path, every: str 
                                        "recompute every week's selection; the headline and the random-pairs null "
                                        "run") for r in rows]
     elif market is None:
-        market = load_walkforward_market(settings, _to_date(start), _to_date(end))
+        market = load_walkforward_market(settings, _to_date(start), None if end is None else _to_date(end))
     done = []
     for row in rows:
         spec = row.spec()
