@@ -107,7 +107,8 @@ def test_a_bad_spy_row_is_dropped_and_reported_under_on_invalid_drop(tmp_path, r
     assert [(r["date"], r["rule"], r["action"]) for r in rows] == [("2023-06-14", "high_below_max_open_close",
                                                                    "dropped")]
     # SPY then lacks a session of the span: the benchmark is left out, with the reason, never computed on garbage
-    assert "spy" not in metrics["benchmarks"] and "dropped under data.on_invalid" in metrics["benchmarks_omitted"]["spy"]
+    assert "spy" not in metrics["benchmarks"]
+    assert "dropped under data.on_invalid" in metrics["benchmarks_omitted"]["spy"]
     report = (tmp_path / "wf" / "results" / "report.md").read_text()
     assert "2023-06-14 high_below_max_open_close (dropped)" in report
 

@@ -1134,7 +1134,6 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     """
     from volts.artifacts import atomic_write_csv, atomic_write_json, now_utc_iso, staged_run_dir, to_jsonable
     from volts.parallel import Executor
-
     from volts.walkforward_span import DEFAULT_END, walkforward_data_quality, walkforward_span
 
     variant = variant or WalkForwardVariant()
