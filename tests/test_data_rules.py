@@ -256,3 +256,19 @@ def test_one_dropped_bar_in_the_walkforward_keeps_the_symbol_and_is_counted(tmp_
     assert ("MSFT", "2023-03-14", "non_positive_price", "dropped") in found
     assert metrics["data_quality"]["rows_dropped"]["MSFT"] == 1
     assert "data: 0 row(s) dropped" not in out and "non_positive_price 1" in out
+
+
+def test_the_lead_lag_portfolios_spy_leg_is_validated_too(tmp_path, ref_data_dir, paper_market):
+    """The daily lead-lag portfolio finances its book with SPY: the same file, the same rules."""
+    from strategies.lead_lag_portfolio import _spy_bars
+    from volts.config import Settings
+    from volts.errors import DataError
+
+    data = _copy_reference(ref_data_dir, tmp_path / "data", ("SPY",))
+    settings = Settings().override(**{"data.dir": str(data)})
+    market = paper_market.slice("2023-01-03", "2023-12-29")
+    clean = _spy_bars(market, settings)
+    assert clean.index[0] == pd.Timestamp("2023-01-03") and (clean["close"] > 0).all()
+    _edit(data / "SPY.csv", "2023-06-14", "Close", lambda c: -c)
+    with pytest.raises(DataError, match=r"SPY 2023-06-14: non_positive_price"):
+        _spy_bars(market, settings)
