@@ -272,3 +272,13 @@ def test_the_lead_lag_portfolios_spy_leg_is_validated_too(tmp_path, ref_data_dir
     _edit(data / "SPY.csv", "2023-06-14", "Close", lambda c: -c)
     with pytest.raises(DataError, match=r"SPY 2023-06-14: non_positive_price"):
         _spy_bars(market, settings)
+
+
+def test_a_start_before_the_data_is_an_error_naming_the_first_covered_week(tmp_path, ref_data_dir, capsys):
+    """The files start on 2000-01-03; the windows of a week in January 2002 reach back four years."""
+    data = _copy_reference(ref_data_dir, tmp_path / "data", ("MSFT", "IBM", "INTC"))
+    config = _config(tmp_path, universe=["MSFT", "IBM", "INTC"])
+    rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf", start="2002-01-07", end="2004-06-30")
+    assert rc == 3, out + err
+    assert "week as of 2002-01-11: anomaly window 1998-01-04 .. 2001-12-04" in err and "bars start only on 2000-01-03" in err
+    assert "+103 more week(s)" in err and "the first week the data cover is 2004-01-09" in err
