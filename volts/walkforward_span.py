@@ -135,8 +135,10 @@ def walkforward_span(settings, calendar: pd.DatetimeIndex, *, start: dt.date, en
     if start > end:
         return Span([], end, [], notes)
     n = parse_every(every)
-    wanted = rebalance_dates(_xnys_sessions(pd.Timestamp(start), pd.Timestamp(end)), start, end, "1W")[::n]
+    sessions = _xnys_sessions(pd.Timestamp(start), pd.Timestamp(end))
+    wanted = rebalance_dates(sessions, start, end, "1W")[::n]
     have = calendar[(calendar >= pd.Timestamp(start)) & (calendar <= pd.Timestamp(end))]
+    have = have[have.isin(sessions)]   # a week's as-of date is its last XNYS session the data have
     by_week = pd.Series(have, index=have).groupby(have.to_period("W-SUN")).max()
     dates, excluded = [], []
     for week in wanted:
