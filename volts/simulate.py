@@ -904,6 +904,11 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
                 missing = index[:max(last, fill_i) + 1][~covered.iloc[:max(last, fill_i) + 1].to_numpy()]
                 first_gap = missing[0].date() if len(missing) else None
                 why = "SPY has no bar on a session of the span (first missing shown)"
+                if first_gap is None and last == len(index) - 1:   # nothing to hold after the first fill
+                    why = f"no session after the benchmark's first fill {index[fill_i].date()}"
+                elif first_gap is None:   # every session up to its last bar is there: SPY ends too early
+                    why = (f"SPY's bars end on {index[last].date()}, at or before the benchmark's first fill "
+                           f"{index[fill_i].date()}" if last >= 0 else "SPY has no bar in the span")
                 if first_gap is not None and any(e.get("event") == "spy_bar_dropped"
                                                  and e.get("date") == first_gap.isoformat() for e in book.events):
                     why += "; its row of that date was dropped under data.on_invalid = 'drop'"
