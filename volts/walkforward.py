@@ -3,8 +3,10 @@
 Pipeline (``volts walkforward``; ARCHITECTURE.md "Walk-forward")
 ---------------------------------------------------------------
 1. Bars are loaded **once** for the whole span (earliest window start of the first week .. ``end``).
-2. Re-selection dates (:func:`rebalance_dates`): the last XNYS session (``exchange_calendars``) of each week, or
-   of every N-th week, between ``start`` and ``end``, restricted to dates the data has.
+2. Re-selection dates (:mod:`volts.walkforward_span`): the last XNYS session (``exchange_calendars``) of each
+   requested week, or of every N-th week, between ``start`` and ``end``, each checked against the data by the
+   window-coverage rule ``volts select`` applies to a date: an uncovered week (or an ``end`` after the data) is a
+   data error or, under ``data.window_coverage = "warn"``, left out (shortened) and reported.
 3. For each date, :func:`select_week` runs :func:`volts.selection.run_selection` on the bars up to that date with
    the windows shifted as ``--asof`` shifts them, and keeps a compact JSON record (no figures, no I/O beyond the
    cache file). Weeks are independent, so they run through :class:`volts.parallel.Executor` (in-process, a local
@@ -29,7 +31,8 @@ Hooks (for variants, null models and other universes; see :class:`WalkForwardVar
   (:func:`volts.data.universe.load_universe` over that week's windows, with ``[data] on_bad_symbol``), so the
   week's universe is the index of that date, never today's survivors; the week record keeps the coverage ("n of
   m members had usable data") and every exclusion, ``weeks.csv`` and the report show them. The trading pass then
-  loads only the traded symbols (:func:`trading_market`).
+  loads only the traded symbols (:func:`trading_market`). A list universe under ``[data] on_bad_symbol =
+  "exclude"`` takes the same path, as ``volts select`` loads it.
 * ``strategy``: a name registered with :func:`register_strategy`; the default ``"lead_lag_trend"`` is the paper's
   trend rule simulated by :func:`volts.simulate.simulate_schedule`.
 
