@@ -337,16 +337,19 @@ def portfolio_activity(daily: pd.DataFrame, followers: dict, schedule_dates=()) 
 def _spy_bars(market, settings) -> pd.DataFrame:
     if "SPY" in market.symbols:
         return pd.DataFrame({"open": market.open["SPY"], "close": market.close["SPY"]})
-    from volts.data.csv import read_csv_bars, symbol_file
     from volts.errors import DataError
+    from volts.simulate import load_spy, spy_path
 
-    path = symbol_file(settings.data.dir, "SPY", settings.data.csv)
-    try:
-        bars = read_csv_bars(path, "SPY", settings.data.csv)
+    path = spy_path(settings)
+    try:   # validated like every series (volts.simulate.load_spy: the [data] bar rules and on_invalid)
+        bars = load_spy(settings, start=market.dates[0], end=market.dates[-1])
     except (OSError, DataError) as exc:
-        raise DataError(f"lead_lag_portfolio: the financing leg needs SPY bars; {path}: {exc} "
-                        f"(put SPY.csv in data.dir or SPY in the universe)") from None
-    return bars[~bars.index.duplicated(keep="first")].sort_index()[["open", "close"]]
+        raise DataError(f"lead_lag_portfolio: the financing leg needs SPY bars; {exc} "
+                        f"(put SPY.csv in data.dir, set [data] spy_file, or put SPY in the universe)") from None
+    if bars is None:
+        raise DataError(f"lead_lag_portfolio: the financing leg needs SPY bars; {path}: no such file (put SPY.csv "
+                        f"in data.dir, set [data] spy_file, or put SPY in the universe)")
+    return bars[["open", "close"]]
 
 
 def portfolio_capital(settings) -> float:

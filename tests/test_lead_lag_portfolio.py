@@ -228,7 +228,8 @@ def test_walkforward_adaptor_trades_next_open_and_books_the_direct_result(tmp_pa
         frame = pd.DataFrame({"Date": close.index.strftime("%Y-%m-%d"), "Open": mopen, "High": mclose * 1.02,
                               "Low": np.minimum(mopen, mclose) * 0.98, "Close": mclose, "Volume": 1e6})
         frame.to_csv(tmp_path / "SPY.csv", index=False)
-        settings = settings.override(**{"data.dir": str(tmp_path)})
+        # validated like every series: these stand-in bars trade on business days, not XNYS sessions
+        settings = settings.override(**{"data.dir": str(tmp_path), "data.calendar": None})
     md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
                     close=close, volume=close * 0 + 1e6)
     sched = [SimpleNamespace(asof=returns.index[120].date())]
@@ -271,7 +272,8 @@ def test_walkforward_metrics_row_and_report_use_the_portfolios_own_activity(tmp_
         tmp_path / "SPY.csv", index=False)
     md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
                     close=close, volume=close * 0 + 1e6)
-    settings = Settings().override(**{"data.dir": str(tmp_path)})
+    # SPY.csv is validated like every series: these stand-in bars trade on business days, not XNYS sessions
+    settings = Settings().override(**{"data.dir": str(tmp_path), "data.calendar": None})
     asofs = [returns.index[i].date() for i in (100, 105, 110, 115, 120, 125, 130, 135, 140, 145, 150, 155, 160)]
     sched = [SimpleNamespace(asof=d) for d in asofs]
     weeks = [{"asof": d.isoformat(), "pairs": [], "status": "ok"} for d in asofs]  # the selection kept nothing

@@ -389,7 +389,8 @@ def test_spy_file_setting_reads_the_benchmark_from_its_path_and_an_absent_spy_is
     bars.to_csv(tmp_path / "elsewhere.csv")
     empty = tmp_path / "bars"
     empty.mkdir()
-    s = settings(**{"costs.commission": 0.0, "data.dir": str(empty)})
+    # SPY's bars are validated like every series: this stand-in trades on business days, not XNYS sessions
+    s = settings(**{"costs.commission": 0.0, "data.dir": str(empty), "data.calendar": None})
     res = simulate_schedule(m, sched, end=d[-1], settings=s)
     assert "spy" not in res.benchmarks
     [event] = [e for e in res.events if e["event"] == "spy_benchmark_omitted"]

@@ -530,8 +530,8 @@ def run_ablation(settings: Settings, *, start, end, out: str | Path, every: str 
                     r, run=False, note="not run on a point-in-time universe ([data] membership): each row would "
                                        "recompute every week's selection; the headline and the random-pairs null "
                                        "run") for r in rows]
-    elif market is None:
-        market = load_walkforward_market(settings, _to_date(start), _to_date(end))
+    elif market is None and settings.data.on_bad_symbol != "exclude":   # "exclude": each week loads its members
+        market = load_walkforward_market(settings, _to_date(start), None if end is None else _to_date(end))
     done = []
     for row in rows:
         spec = row.spec()

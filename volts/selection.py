@@ -281,6 +281,12 @@ def _cluster_volatility_memo(bars: MarketData, /, **kwargs) -> tuple[Any, bool]:
     return result, False
 
 
+def too_few_candidates(candidates) -> str:
+    """The line that says why a date has no pair: fewer than two mid-volatility candidates for the screens."""
+    return (f"volatility clustering left {len(candidates)} mid-volatility stock(s) ({', '.join(candidates) or 'none'}); "
+            f"the causal screen needs at least two, so this date has no pair")
+
+
 def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | None = None,
                   progress: ProgressFn | None = None, coverage: Any = None, executor: Any = None,
                   pairs_only: bool = False) -> Selection:
@@ -311,6 +317,8 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     Returns
     -------
     Selection
+        With fewer than two mid-volatility candidates the screens do not run: no pair, an empty funnel, the
+        regimes kept and the reason as the first warning (:func:`too_few_candidates`).
 
     Raises
     ------
@@ -384,9 +392,13 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     train = _window(market, windows.train_start, windows.train_end, "training")
     returns = train.select(candidates).log_returns() if candidates else None
 
-    if len(candidates) < 2:
-        raise DataError(f"volatility clustering left {len(candidates)} mid-volatility stock(s) "
-                        f"({', '.join(candidates) or 'none'}); the causal screen needs at least two")
+    if len(candidates) < 2:   # a result of the regimes, not bad data: no pair this date (the regime table stays)
+        warnings.append(too_few_candidates(candidates))
+        return Selection(asof=asof, windows=windows, universe=universe, settings=settings,
+                         data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
+                         candidates=candidates, granger_scan=None, granger=None, pcmci=None, ete=None, lags={},
+                         screens={}, pairs=(), funnel=(), dropped={}, warnings=tuple(warnings), timings=timings,
+                         lead_lag_clusters=lead_lag_clusters, coverage=coverage)
 
     # 4. the screen funnel ([selection] screens; Vol-TS: granger -> pcmci -> transfer_entropy) -------------
     from volts.screens import make_screen, run_funnel

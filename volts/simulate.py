@@ -694,20 +694,37 @@ def spy_path(settings, symbol: str = "SPY") -> Path:
     return Path(symbol_file(settings.data.dir, symbol, settings.data.csv))
 
 
-def load_spy(settings, symbol: str = "SPY") -> pd.DataFrame | None:
-    """SPY's daily bars from :func:`spy_path` (None when the file is absent).
+def load_spy(settings, symbol: str = "SPY", *, start=None, end=None) -> pd.DataFrame | None:
+    """SPY's daily bars from :func:`spy_path`, validated like every other series (None when the file is absent).
+
+    The bars go through :func:`volts.data.validate.validate_bars` with the ``[data]`` policies (``on_invalid``,
+    ``max_abs_return``, ``return_jump``, ``calendar``, ``max_range_multiple``) over ``[start, end]``: a close
+    x1000 or a negative close stops the run with a data error naming the file, the date and the rule, or under
+    ``on_invalid = "drop"`` the row is dropped and reported (``report`` in ``attrs``).
+
+    Parameters
+    ----------
+    settings : Settings
+    symbol : str, default "SPY"
+    start, end : date-like, optional
+        The span the benchmark covers (both inclusive); rows outside it are not checked (the window policy of
+        :mod:`volts.data.validate`). None = the whole file.
 
     Returns
     -------
     pandas.DataFrame or None
-        Columns open, high, low, close, volume; DatetimeIndex.
+        Columns open, high, low, close, volume; DatetimeIndex; ``attrs["report"]`` = the
+        :class:`~volts.data.validate.ValidationReport`. An empty frame when the file has no row in the span.
 
     Raises
     ------
     DataError
-        ``[data] spy_file`` is set but names no file (a configured benchmark is never dropped silently).
+        ``[data] spy_file`` is set but names no file (a configured benchmark is never dropped silently); the file
+        cannot be read; a bar breaks a rule under ``on_invalid = "error"`` (or a ``return_jump`` under
+        ``return_jump = "error"``).
     """
     from volts.data.csv import read_csv_bars
+    from volts.data.validate import validate_bars
 
     path = spy_path(settings, symbol)
     if not path.is_file():
@@ -715,9 +732,35 @@ def load_spy(settings, symbol: str = "SPY") -> pd.DataFrame | None:
             raise DataError(f"{path}: [data] spy_file names no file; fix the path or remove the key (the SPY "
                             f"benchmark is then read from SPY.csv in [data] dir, if there is one)")
         return None
-    bars = read_csv_bars(path, symbol, settings.data.csv)
-    bars = bars[~bars.index.duplicated(keep="first")].sort_index()
-    return bars.dropna(subset=["open", "close"])
+    d = settings.data
+    raw = read_csv_bars(path, symbol, d.csv)
+    try:
+        market = validate_bars({symbol: raw}, sources={symbol: str(path)}, start=start, end=end,
+                               on_invalid=d.on_invalid, missing="error", max_abs_return=d.max_abs_return,
+                               return_jump=d.return_jump, calendar=d.calendar or None,
+                               max_range_multiple=d.max_range_multiple)
+    except DataError as exc:
+        if getattr(exc, "rule", None) == "no_rows_in_window":   # SPY's file ends before the span: no benchmark
+            empty = pd.DataFrame(columns=["open", "high", "low", "close", "volume"], dtype=float,
+                                 index=pd.DatetimeIndex([], name="date"))
+            return empty
+        raise DataError(f"SPY benchmark: {exc}") from None
+    bars = market.bars(symbol)
+    bars.attrs["report"] = market.report
+    return bars
+
+
+def _spy_findings(events: list, spy: pd.DataFrame | None) -> None:
+    """Append an ``spy_bar_dropped`` / ``spy_bar_flagged`` event per row validation dropped or flagged in SPY."""
+    report = spy.attrs.get("report") if spy is not None else None
+    if report is None:
+        return
+    from volts.data.validate import OUTSIDE_NOTE
+
+    for p in report.problems:
+        if p.action in ("dropped", "flagged") and OUTSIDE_NOTE not in p.message:
+            events.append({"date": p.date, "pair": "SPY", "event": f"spy_bar_{p.action}", "file": p.file,
+                           "rule": p.rule, "reason": p.message})
 
 
 def _hold_curve(opens: pd.DataFrame, closes: pd.DataFrame, first_fill: int, execution: str,
@@ -842,7 +885,8 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
             bench["universe_equal_weight"] = _hold_curve(market.open[uni].iloc[sl], market.close[uni].iloc[sl],
                                                          fill_i, execution, costs)
         if spy is None:
-            spy = load_spy(settings)
+            spy = load_spy(settings, start=index[0] - pd.Timedelta(days=10), end=index[-1])
+            _spy_findings(book.events, spy)
             if spy is None:
                 book.events.append({"date": None, "pair": "SPY", "event": "spy_benchmark_omitted",
                                     "reason": f"no SPY file at {spy_path(settings)}; set [data] spy_file to a CSV "
@@ -858,9 +902,18 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
                 bench["spy"] = curve.reindex(index)
             else:
                 missing = index[:max(last, fill_i) + 1][~covered.iloc[:max(last, fill_i) + 1].to_numpy()]
-                book.events.append({"date": missing[0].date() if len(missing) else None, "pair": "SPY",
-                                    "event": "spy_benchmark_omitted",
-                                    "reason": "SPY has no bar on a session of the span (first missing shown)"})
+                first_gap = missing[0].date() if len(missing) else None
+                why = "SPY has no bar on a session of the span (first missing shown)"
+                if first_gap is None and last == len(index) - 1:   # nothing to hold after the first fill
+                    why = f"no session after the benchmark's first fill {index[fill_i].date()}"
+                elif first_gap is None:   # every session up to its last bar is there: SPY ends too early
+                    why = (f"SPY's bars end on {index[last].date()}, at or before the benchmark's first fill "
+                           f"{index[fill_i].date()}" if last >= 0 else "SPY has no bar in the span")
+                if first_gap is not None and any(e.get("event") == "spy_bar_dropped"
+                                                 and e.get("date") == first_gap.isoformat() for e in book.events):
+                    why += "; its row of that date was dropped under data.on_invalid = 'drop'"
+                book.events.append({"date": first_gap, "pair": "SPY", "event": "spy_benchmark_omitted",
+                                    "reason": why})
         for k in bench:
             bench[k].name = k
 

@@ -3,8 +3,10 @@
 Pipeline (``volts walkforward``; ARCHITECTURE.md "Walk-forward")
 ---------------------------------------------------------------
 1. Bars are loaded **once** for the whole span (earliest window start of the first week .. ``end``).
-2. Re-selection dates (:func:`rebalance_dates`): the last XNYS session (``exchange_calendars``) of each week, or
-   of every N-th week, between ``start`` and ``end``, restricted to dates the data has.
+2. Re-selection dates (:mod:`volts.walkforward_span`): the last XNYS session (``exchange_calendars``) of each
+   requested week, or of every N-th week, between ``start`` and ``end``, each checked against the data by the
+   window-coverage rule ``volts select`` applies to a date: an uncovered week (or an ``end`` after the data) is a
+   data error or, under ``data.window_coverage = "warn"``, left out (shortened) and reported.
 3. For each date, :func:`select_week` runs :func:`volts.selection.run_selection` on the bars up to that date with
    the windows shifted as ``--asof`` shifts them, and keeps a compact JSON record (no figures, no I/O beyond the
    cache file). Weeks are independent, so they run through :class:`volts.parallel.Executor` (in-process, a local
@@ -31,7 +33,8 @@ Hooks (for variants, null models and other universes; see :class:`WalkForwardVar
   (:func:`volts.data.universe.load_universe` over that week's windows, with ``[data] on_bad_symbol``), so the
   week's universe is the index of that date, never today's survivors; the week record keeps the coverage ("n of
   m members had usable data") and every exclusion, ``weeks.csv`` and the report show them. The trading pass then
-  loads only the traded symbols (:func:`trading_market`).
+  loads only the traded symbols (:func:`trading_market`). A list universe under ``[data] on_bad_symbol =
+  "exclude"`` takes the same path, as ``volts select`` loads it.
 * ``strategy``: a name registered with :func:`register_strategy`; the default ``"lead_lag_trend"`` is the paper's
   trend rule simulated by :func:`volts.simulate.simulate_schedule`.
 
@@ -237,6 +240,10 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
         record.update(status="no_selection", error=str(exc), candidates=[], funnel=[], pairs=[],
                       dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
         return record
+    if len(sel.candidates) < 2:   # fewer than two mid-volatility names: the week holds cash (a result)
+        record.update(status="no_selection", error=sel.warnings[-1], candidates=[], funnel=[], pairs=[],
+                      dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
+        return record
     if settings.stability.runs > 0:  # stability selection inside the week (R more selections; the ablation row)
         from volts.stability import stability_selection, with_stability
 
@@ -326,6 +333,8 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
     record = select_week(sub, week_settings, asof)
     record["timings"] = {"load_universe": load_seconds, **record["timings"]}
     record["bars_sha256"] = record["data_sha256"]
+    if sub.report is not None:   # rows this week's load dropped (the run's summary counts each once)
+        record["data_dropped"] = [p.to_dict() for p in sub.report.problems if p.action == "dropped"]
     record["config_sha256"] = settings.selection_sha256()
     if data_sha256 is not None:
         record["data_sha256"] = data_sha256
@@ -352,12 +361,14 @@ def membership_week_hashes(settings: Settings, dates: Sequence[dt.date]) -> dict
     from volts.data.universe import members_on, read_membership
 
     d = settings.data
-    table = read_membership(d.membership)
-    head = file_sha256(d.membership)
+    # a list universe under on_bad_symbol = "exclude": the same members every week (the synthetic market: its seed)
+    table = read_membership(d.membership) if d.membership else None
+    head = file_sha256(d.membership) if d.membership else \
+        f"list:{','.join(d.universe)}" + (f":synthetic:{d.synthetic_seed}" if d.source == "synthetic" else "")
     files: dict[str, str | None] = {}
     out: dict[dt.date, str] = {}
     for asof in dates:
-        members = list(members_on(table, asof))
+        members = list(members_on(table, asof)) if table is not None else list(d.universe)
         for sym in members:
             if sym not in files:
                 path = symbol_file(d.dir, sym, d.csv) if d.source == "csv" else None
@@ -891,10 +902,12 @@ def universe_summary(weeks: Sequence[dict], traded: Mapping[str, Any] | None = N
     dict
         ``source``, ``per_week`` (asof, members, usable, coverage line, exclusions by rule), ``usable_min`` /
         ``usable_max`` / ``coverage_min`` (share of members with usable data, worst week), ``quarantined`` (each
-        bad file once: symbol, rule, date, message, first and last week it was excluded), ``trading`` (the
+        bad file once: symbol, rule, date, message, first and last week it was excluded), ``left_out`` (each
+        member without a file or without the week's sessions, e.g. a late listing, once per rule: symbol, rule,
+        the first week's message, weeks, first and last week), ``trading`` (the
         traded symbols, those padded before their listing, see :func:`trading_market`).
     """
-    per_week, bad = [], {}
+    per_week, bad, out_of = [], {}, {}
     for w in weeks:
         cov = w.get("universe_coverage")
         if cov is None:
@@ -902,7 +915,12 @@ def universe_summary(weeks: Sequence[dict], traded: Mapping[str, Any] | None = N
         per_week.append({"asof": w["asof"], "members": cov["members"], "usable": cov["usable"],
                          "coverage": cov["coverage"], "excluded_by_rule": cov["excluded_by_rule"]})
         for e in cov["excluded"]:
-            if not e.get("quarantined"):
+            if not e.get("quarantined"):   # no file, incomplete history (a late listing), ticker reuse
+                left = out_of.setdefault((e["symbol"], e["rule"]), {"symbol": e["symbol"], "rule": e["rule"],
+                                                                    "message": e["message"], "weeks": 0,
+                                                                    "first_week": w["asof"]})
+                left["weeks"] += 1
+                left["last_week"] = w["asof"]
                 continue
             key = (e["symbol"], e["rule"], e.get("date"))
             entry = bad.setdefault(key, {"symbol": e["symbol"], "rule": e["rule"], "date": e.get("date"),
@@ -913,7 +931,8 @@ def universe_summary(weeks: Sequence[dict], traded: Mapping[str, Any] | None = N
             "usable_min": min((r["usable"] for r in per_week), default=None),
             "usable_max": max((r["usable"] for r in per_week), default=None),
             "coverage_min": min(shares) if shares else None,
-            "quarantined": list(bad.values()), "trading": dict(traded) if traded else None}
+            "quarantined": list(bad.values()), "left_out": list(out_of.values()),
+            "trading": dict(traded) if traded else None}
 
 
 def _value_at(equity: pd.Series, day: dt.date, before_start: float) -> float:
@@ -1010,6 +1029,10 @@ def load_walkforward_market(settings: Settings, dates_start: dt.date, end: dt.da
     from volts.selection import earliest_start
 
     first = earliest_start(settings.windows.shifted(dates_start)) - dt.timedelta(days=10)
+    if end is None:   # the default end (volts.walkforward_span.DEFAULT_END), cut to the data by the run
+        from volts.walkforward_span import DEFAULT_END
+
+        end = DEFAULT_END
     if symbols is None and settings.data.source != "synthetic":
         symbols = list(settings.data.universe)
     return load_market(settings.data, symbols=symbols, start=first, end=end)
@@ -1069,6 +1092,12 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
         e = omitted[0]
         out["benchmarks_omitted"] = {"spy": (e.get("reason") or "") + (f" (first missing session {e['date']})"
                                                                       if e.get("date") else "")}
+    spy_rows = [e for e in getattr(sim, "events", ()) or () if e.get("event") in ("spy_bar_dropped",
+                                                                                 "spy_bar_flagged")]
+    if spy_rows:  # SPY's bars are validated like the universe's: what validation dropped or flagged there
+        out["benchmark_data_quality"] = {"spy": [
+            {"date": e["date"], "file": e.get("file"), "rule": e.get("rule"), "action": e["event"][8:],
+             "message": e.get("reason")} for e in spy_rows]}
     out["optimistic"] = bool(getattr(sim, "optimistic", False))  # execution = "close": fills at the signal's close
     return out
 
@@ -1086,7 +1115,11 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     settings : Settings
         Validated settings (windows are shifted to each as-of date).
     start, end : date-like
-        Span of the re-selection dates (both inclusive); trading runs to ``end``.
+        Span of the re-selection dates (both inclusive); trading runs to ``end``. ``end`` None = 2024-03-08 cut to
+        the data's last date (reported). The requested weeks and ``end`` are checked against the data by the
+        window-coverage rule of ``volts select`` (:mod:`volts.walkforward_span`): a week the data do not cover, or
+        an ``end`` after the data, is a data error, or under ``data.window_coverage = "warn"`` a reported
+        exclusion or shortening (``metrics.json["span"]``).
     every : str, default "1W"
         Re-selection frequency in weeks (``"1W"``, ``"2W"``, ...); a holding lasts until the next re-selection.
     out : Path
@@ -1128,20 +1161,26 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     UsageError
         Bad dates or frequency, no re-selection date in the span, an unknown strategy.
     DataError
-        The data cannot be loaded or does not cover the span.
+        The data cannot be loaded or, under ``data.window_coverage = "error"``, do not cover a requested week's
+        windows or the span up to ``end``.
     """
     from volts.artifacts import atomic_write_csv, atomic_write_json, now_utc_iso, staged_run_dir, to_jsonable
     from volts.parallel import Executor
+    from volts.walkforward_span import DEFAULT_END, walkforward_data_quality, walkforward_span
 
     variant = variant or WalkForwardVariant()
-    start, end = _to_date(start), _to_date(end)
+    requested_end = None if end is None else _to_date(end)   # None: the default end, cut to the data's (reported)
+    start, end = _to_date(start), requested_end or DEFAULT_END
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}")
     wsettings = variant.settings_for(settings)
     strategy_fn = _strategy(variant.strategy)
     t_total = time.perf_counter()
     t0 = time.perf_counter()
-    point_in_time = bool(wsettings.data.membership) and market is None and universe_for_asof is None
+    # a per-symbol universe (point-in-time members, or a list under on_bad_symbol = "exclude") loads each week's
+    # members as `volts select` does, leaving out (and reporting) those that do not cover the week's windows
+    point_in_time = (bool(wsettings.data.membership) or wsettings.data.on_bad_symbol == "exclude") \
+        and market is None and universe_for_asof is None
     if point_in_time:  # each week loads its own members; the trading pass loads the traded symbols afterwards
         calendar = membership_calendar(wsettings, start, end)
     else:
@@ -1149,8 +1188,12 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
             market = load_walkforward_market(wsettings, start, end)
         calendar = market.dates
     load_seconds = time.perf_counter() - t0
-    end = min(end, calendar[-1].date())  # trading cannot run past the data
-    dates = rebalance_dates(calendar, start, end, every)
+    # the requested weeks and end, checked against the data by the window-coverage rule of `volts select`
+    span = walkforward_span(wsettings, calendar, start=start, end=requested_end, every=every,
+                            market=None if point_in_time else market)
+    end, dates = span.end, span.dates
+    for line in span.notes:
+        log.warning(line)
     if not dates:
         raise UsageError(f"no complete week with data between {start} and {end} "
                          f"(data {calendar[0].date()} .. {calendar[-1].date()})")
@@ -1197,8 +1240,11 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
             flagged[(note["symbol"], note["date"], note["rule"])] = note
     metrics = {
         "variant": variant.name, "strategy_name": variant.strategy, "engine": engine,
-        "start": start.isoformat(), "end": end.isoformat(), "every": every,
+        "start": (start if not any(e["week"] < dates[0].isoformat() for e in span.excluded_weeks)
+                  else dates[0]).isoformat(), "end": end.isoformat(), "every": every,
+        "span": span.to_dict(start, requested_end),
         "first_asof": dates[0].isoformat(), "last_asof": dates[-1].isoformat(),
+        "data_quality": walkforward_data_quality(market, weeks, per_week=point_in_time),
         "data_policy": {"return_jump": wsettings.data.return_jump,
                         "max_abs_return": wsettings.data.max_abs_return,
                         "flagged_notes_seen_by_selections": list(flagged.values())},
@@ -1314,7 +1360,7 @@ def compare_variants(settings: Settings, variants: Sequence[WalkForwardVariant],
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise UsageError(f"variant names must be distinct (got {names})")
-    start, end = _to_date(start), _to_date(end)
+    start, end = _to_date(start), None if end is None else _to_date(end)
     require_static_universe(settings, "--compare-screens", market=market, universe_for_asof=universe_for_asof)
     if market is None:
         base = [settings] + [v.settings_for(settings) for v in variants]

@@ -372,6 +372,7 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
     m = metrics
     w = m.get("weeks") or {}
     lines = [f"# volts walk-forward: {m.get('start')} .. {m.get('end')}", ""]
+    lines += span_markdown(m.get("span"))
     lines += [f"Re-selection every {m.get('every')} on {w.get('weeks')} as-of dates "
               f"({m.get('first_asof')} .. {m.get('last_asof')}); each selection sees only bars up to its as-of "
               f"date; its pairs trade from the next session's open until the next re-selection. Strategy: "
@@ -386,6 +387,9 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
               "arch's optimal-block-length estimate.", ""]
     for name, why in (m.get("benchmarks_omitted") or {}).items():
         lines += [f"Benchmark left out: {BENCH_LABELS.get(name, name)}. Why: {why}.", ""]
+    for name, rows in (m.get("benchmark_data_quality") or {}).items():
+        lines += [f"Validation of the {BENCH_LABELS.get(name, name)} bars: "
+                  + "; ".join(f"{r['date']} {r['rule']} ({r['action']})" for r in rows) + ".", ""]
     diffs = m.get("differences") or {}
     if diffs:
         rows = [[BENCH_LABELS.get(k, k), f"{d.get('start', '')} .. {d.get('end', '')}",
@@ -451,6 +455,15 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                          [[n["symbol"], n["date"], n["rule"], n["message"]] for n in notes]), ""]
     else:
         lines += ["No bar seen by any week's selection was flagged.", ""]
+    dq = m.get("data_quality") or {}
+    gone = [f for f in dq.get("findings") or [] if f["action"] in ("dropped", "filled")]
+    if gone:
+        lines += [f"Rows dropped under `data.on_invalid = \"drop\"` (or dates aligned by `data.missing`): "
+                  f"{sum((dq.get('rows_dropped') or {}).values())} dropped, "
+                  f"{sum((dq.get('rows_filled') or {}).values())} filled.", "",
+                  _table(["symbol", "date", "rule", "action", "note"],
+                         [[f["symbol"], f["date"] or "", f["rule"], f["action"], f["message"]] for f in gone[:100]]),
+                  ""]
     lines += universe_markdown(m.get("universe"))
     if comparison is not None and len(comparison):
         lines += comparison_markdown(comparison)
@@ -555,6 +568,22 @@ def sharpe_inference_markdown(metrics: dict) -> list[str]:
     return lines
 
 
+def span_markdown(span: dict | None) -> list[str]:
+    """Lines under the title when the span run differs from the one asked for (a shortened end, weeks left out
+    because the data do not cover them); empty otherwise."""
+    if not span or not (span.get("notes") or span.get("excluded_weeks")):
+        return []
+    req = span.get("requested") or {}
+    lines = [f"Requested {req.get('start')} .. {req.get('end') or 'the default end'}; run as titled:", ""]
+    lines += [f"* {n}" for n in span.get("notes") or []]
+    weeks = span.get("excluded_weeks") or []
+    if weeks:
+        lines += ["", _table(["week left out", "why"], [[e["week"], e["reason"]] for e in weeks[:60]])]
+        if len(weeks) > 60:
+            lines += ["", f"({len(weeks) - 60} more in `metrics.json`, `span.excluded_weeks`.)"]
+    return lines + [""]
+
+
 def universe_markdown(universe: dict | None) -> list[str]:
     """Report section of a point-in-time universe: coverage per week, quarantined files, the trading pass."""
     if not universe:
@@ -581,6 +610,13 @@ def universe_markdown(universe: dict | None) -> list[str]:
                            b["message"]] for b in bad[:100]]), ""]
     else:
         lines += ["No member file was quarantined.", ""]
+    left = universe.get("left_out") or []
+    if left:
+        lines += ["Members left out of some weeks without a bad file (no file, or missing sessions of the week's "
+                  "windows such as a later listing):", "",
+                  _table(["symbol", "rule", "weeks", "first week's reason"],
+                         [[e["symbol"], e["rule"], f"{e['weeks']} ({e['first_week']} .. {e['last_week']})",
+                           e["message"]] for e in left[:100]]), ""]
     tr = universe.get("trading") or {}
     if tr:
         padded = tr.get("padded") or {}

@@ -89,10 +89,10 @@ def register(app: typer.Typer) -> None:
         settings = load_cli_settings(config, data_dir, source)
         settings = settings.override(**{"data.return_jump": return_jump})
         d0 = parse_date(start, "--start") or dt.date(2019, 1, 4)
-        d1 = parse_date(end, "--end") or dt.date(2024, 3, 8)
+        d1 = parse_date(end, "--end")   # None: 2024-03-08, cut to the data's last date (said in the summary)
         with Executor(workers=workers, scheduler=scheduler, progress="auto" if progress else False) as ex:
-            err_console.print(f"walk-forward {d0} .. {d1} every {every}: selections run {ex.describe()}",
-                              markup=False)
+            err_console.print(f"walk-forward {d0} .. {d1 or 'the default end (2024-03-08 or the data’s last date)'} "
+                              f"every {every}: selections run {ex.describe()}", markup=False)
             if compare_screens:
                 from volts.screens.comparison import run_screen_comparison
 
@@ -117,6 +117,8 @@ def register(app: typer.Typer) -> None:
                                          force=force, variant=WalkForwardVariant(strategy=strategy),
                                          engine=engine)
         st = result.stats
+        console.print(f"walk-forward {result.metrics['start']} .. {result.metrics['end']} (re-selections "
+                      f"{result.metrics['first_asof']} .. {result.metrics['last_asof']})", markup=False)
         console.print(f"{st['weeks']} weeks: {st['cached']} from the cache, {st['computed']} computed "
                       f"({st['wall_seconds']:.1f} s)", markup=False)
         ab = result.metrics.get("ablation")
@@ -138,6 +140,25 @@ def register(app: typer.Typer) -> None:
                           f"week (worst coverage {100 * (uni['coverage_min'] or 0):.1f}%); quarantined symbols: "
                           f"{len(bad)}" + (f" ({', '.join(sorted({b['symbol'] for b in bad}))})" if bad else ""),
                           markup=False)
+            for e in (uni.get("left_out") or [])[:20]:
+                console.print(f"  {e['symbol']} left out of {e['weeks']} week(s) ({e['first_week']} .. "
+                              f"{e['last_week']}): {e['rule']}: {e['message']}", markup=False)
+        span = result.metrics.get("span") or {}
+        for line in span.get("notes") or []:   # a shortened end or weeks left out: never silent
+            console.print(f"span: {line}", markup=False)
+        for e in (span.get("excluded_weeks") or [])[1:20]:
+            console.print(f"  week {e['week']} left out: {e['reason']}", markup=False)
+        if result.metrics.get("data_quality") is not None:
+            from volts.commands.select import data_quality_line
+
+            console.print(data_quality_line(result.metrics["data_quality"]), markup=False)
+        for name, rows in (result.metrics.get("benchmark_data_quality") or {}).items():
+            dropped = [r for r in rows if r["action"] == "dropped"]
+            console.print(f"{name.upper()} benchmark data: {len(dropped)} row(s) dropped, "
+                          f"{len(rows) - len(dropped)} finding(s) flagged and kept ("
+                          + "; ".join(f"{r['date']} {r['rule']}" for r in rows[:5]) + ")", markup=False)
+        for name, why in (result.metrics.get("benchmarks_omitted") or {}).items():
+            console.print(f"benchmark left out: {name}: {why}", markup=False)
         for line in result.metrics.get("verdict", []):
             console.print(f"- {line}", markup=False)
         console.print(f"wrote {result.folder}/report.html", markup=False)

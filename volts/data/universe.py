@@ -239,6 +239,65 @@ def _first_zero_range_run(high, low, min_length: int) -> tuple[int, int] | None:
     return int(starts[i]), int(ends[i] - starts[i])
 
 
+def _dropped_dates(bars) -> set:
+    """ISO dates of the rows ``on_invalid = "drop"`` removed from one member's file (inside the window)."""
+    rep = bars.report
+    if rep is None:
+        return set()
+    return {p.date for p in rep.problems if p.action == "dropped" and p.date is not None}
+
+
+def _without_dropped_rows(checked, names, days, present, on_calendar):
+    """The majority calendar without the sessions a member lacks only because ``on_invalid = "drop"`` removed its
+    row there (such a member is kept: one dropped bar is not an incomplete history).
+
+    Returns ``(on_calendar, gone)``: the updated mask over ``days`` and ``{iso date: symbol whose row was
+    dropped}`` for every session removed. The session is removed for every member, as ``missing = "drop_dates"``
+    removes a date some symbol lacks.
+    """
+    gone: dict[str, str] = {}
+    iso = None
+    for j, symbol in enumerate(names):
+        lacking = on_calendar & ~present[:, j]
+        if not lacking.any():
+            continue
+        own = _dropped_dates(checked[symbol])
+        if not own:
+            continue
+        if iso is None:
+            iso = pd.DatetimeIndex(days).strftime("%Y-%m-%d")
+        missing = set(iso[lacking])
+        if missing <= own:
+            for d in sorted(missing):
+                gone.setdefault(d, symbol)
+    if not gone:
+        return on_calendar, gone
+    out = on_calendar & ~np.isin(iso, list(gone))
+    return out, gone
+
+
+def _removed_sessions_report(gone, usable, column, present, days, files) -> ValidationReport:
+    """What removing the sessions of :func:`_without_dropped_rows` cost: one ``missing_bar`` finding (action
+    ``dropped``) per session, on the member whose row was dropped, and the other members' rows of that session
+    counted in ``rows_dropped``."""
+    from volts.data.validate import Problem
+
+    iso = pd.DatetimeIndex(days).strftime("%Y-%m-%d")
+    rows = {d: int(np.flatnonzero(iso == d)[0]) for d in gone}
+    dropped = {s: 0 for s in usable}
+    problems = []
+    for d, owner in sorted(gone.items()):
+        others = [s for s in usable if s != owner and present[rows[d], column[s]]]
+        for s in others:
+            dropped[s] += 1
+        if owner in dropped:
+            problems.append(Problem(owner, files.get(owner), d, "missing_bar",
+                                    f"its row of this date was dropped by data.on_invalid = 'drop'; the session is "
+                                    f"removed for every member ({len(others)} other bar(s) dropped) rather than "
+                                    f"excluding {owner} for one bad bar", "dropped"))
+    return ValidationReport(tuple(problems), {}, {s: n for s, n in dropped.items() if n}, {})
+
+
 def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
                   symbols: list[str] | None = None, zero_range_run: int | None = None,
                   zero_range_since=None, whole_set_entry: bool = True,
@@ -416,6 +475,7 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
         for f in FIELDS:
             wide[f][rows, j] = bars.values[f]
     on_calendar = present.sum(axis=1) * 2 >= len(names)
+    on_calendar, gone = _without_dropped_rows(checked, names, days, present, on_calendar)
     calendar = pd.DatetimeIndex(days[on_calendar], name="date")
     off_calendar: dict[str, int] = {}
     for j, symbol in enumerate(names):
@@ -468,6 +528,8 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     for s in usable:
         if checked[s].report is not None:
             vreport = vreport.merged(checked[s].report)
+    if gone:
+        vreport = vreport.merged(_removed_sessions_report(gone, usable, column, present, days, files))
     market = MarketData.from_frames(frames, report=vreport)
     report = UniverseReport(asof=asof, source=source, members=tuple(symbols), usable=tuple(usable),
                             excluded=exclusions,
