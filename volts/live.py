@@ -505,7 +505,8 @@ def _symbol_info(term, broker: str) -> SimpleNamespace:
     return SimpleNamespace(**{f: getattr(info, f, None) for f in _INFO_FIELDS})
 
 
-def _positions(term, broker: str, magic: int) -> list[dict]:
+def _positions(term, broker: str, magic: int, attribution=None, pair: str | None = None) -> list[dict]:
+    """Open positions of ``broker`` with volts' magic number; with ``attribution``, only those of ``pair``."""
     ok_code = term.const("RES_S_OK")
 
     def check(result):
@@ -520,6 +521,8 @@ def _positions(term, broker: str, magic: int) -> list[dict]:
             continue
         out.append({"ticket": int(p.ticket), "type": int(p.type), "volume": float(p.volume),
                     "magic": int(p.magic), "symbol": str(p.symbol), "comment": str(p.comment)})
+    if attribution is not None:
+        out = [p for p in out if attribution(p) == pair]
     return out
 
 
@@ -586,7 +589,7 @@ def check_fresh(targets: list[Target], *, now=None, allow_stale: bool = False, c
 def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic: int = 20230608,
                     volume_per_pair: float | None = None, capital: float = 1000.0, deviation: int = 20, now=None,
                     settings: Mt5Settings | None = None, allow_stale: bool = False,
-                    lock_timeout: float = 60.0) -> list[PairExecution]:
+                    lock_timeout: float = 60.0, lock=None, attribution=None) -> list[PairExecution]:
     """Bring the terminal's positions to the targets with market orders, journaling every step.
 
     Parameters
@@ -613,6 +616,11 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
         Trade although the last close is older than the exchange's last closed session (:func:`check_fresh`).
     lock_timeout : float, default 60
         Seconds to wait for another run holding the journal's lock (``live.lock_timeout_seconds``).
+    lock : context manager, optional
+        The lock to hold instead of the journal's (:func:`volts.live_book.account_lock`: one per broker account).
+    attribution : callable (position dict) -> pair or None, optional
+        Which pair a position belongs to (:class:`volts.live_book.Attribution`); default: by the order comment's
+        pair tag, an untagged position belonging to the only target that trades its symbol.
 
     Returns
     -------
@@ -635,18 +643,25 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
 
     settings = settings or Mt5Settings()
     clock = _clock(now)
-    followers = [t.follower for t in targets]
-    dupes = sorted({f for f in followers if followers.count(f) > 1})
+    from volts.live_book import Attribution, journal_pairs, kill_point
+
+    followers = list(dict.fromkeys(t.follower for t in targets))
+    pairs = [t.pair for t in targets]
+    dupes = sorted({p for p in pairs if pairs.count(p) > 1})
     if dupes:
-        raise UsageError(f"{', '.join(dupes)}: follower of more than one pair; one magic number cannot keep "
-                         "their positions apart (use one pair per follower)")
+        raise UsageError(f"{', '.join(dupes)}: pair given twice")
     if not targets:
         return []
     check_fresh(targets, now=clock, allow_stale=allow_stale)
     term = as_terminal(terminal, retries=settings.retries, backoff_seconds=settings.backoff_seconds)
     mapping = resolve_symbols(term, followers, settings)
+    if attribution is None:
+        sole: dict[str, list] = {}
+        for t in targets:
+            sole.setdefault(mapping[t.follower], []).append(t.pair)
+        attribution = Attribution(pairs + journal_pairs(journal), sole)
 
-    with journal.lock(lock_timeout):
+    with (lock if lock is not None else journal.lock(lock_timeout)):
         # lot sizes first: a refused size stops the run before any order is sent
         infos: dict[str, Any] = {}
         volumes: dict[str, float | None] = {}
@@ -675,7 +690,8 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                 reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target, "skip"))
                 continue
             pending = journal.pending(t.session, t.pair)
-            positions = _positions(term, broker, magic)
+            positions = _positions(term, broker, magic, attribution, t.pair)
+            kill_point("after_positions_read")
             before = _sign(positions, term)
             info = infos[t.follower]
             want = _wanted_volume(t, positions, term, journal, volumes[t.follower])
@@ -692,7 +708,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                                           "positions": positions}, **key)
             try:
                 orders = _drive_pair(t, term, journal, broker, info, want, steps, magic=magic,
-                                     deviation=deviation, key=key)
+                                     deviation=deviation, key=key, attribution=attribution)
             except _Partial as exc:
                 journal.record("result", {"status": "partial", "message": str(exc)}, **key)
                 failures.append(str(exc))
@@ -713,6 +729,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                                      f"(journal {journal.path})")
                 journal.record("error", {"message": message, "stage": "execute"}, **key)
                 raise BrokerError(message) from None
+            kill_point("before_journal_write")
             journal.record("result", {"status": "complete", "position": t.target, "volume": want,
                                       "orders": len(orders)}, **key)
             reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, action,
@@ -805,7 +822,8 @@ def _action(before: int, target: int, steps) -> str:
 
 def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want: float,
                 steps: list[tuple[str, dict | None, float]], *, magic: int, deviation: int,
-                key: dict) -> list[dict]:
+                key: dict, attribution=None) -> list[dict]:
+    from volts.live_book import kill_point
     buy_type, sell_type = term.const("ORDER_TYPE_BUY"), term.const("ORDER_TYPE_SELL")
     filling = _filling(info, term)
     done: list[dict] = []
@@ -822,10 +840,16 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
         else:
             side = buy_type if t.target > 0 else sell_type
         price = float(fresh.ask if side == buy_type else fresh.bid) or float(getattr(fresh, "last", 0.0) or 0.0)
+        try:
+            cid = _leg_id(term, t, broker, step)
+        except _Rejected as exc:
+            raise _Rejected(str(exc), done) from None
+        except BrokerError as exc:
+            raise _unknown(exc, t, journal, last_unknown) from None
         request: dict[str, Any] = {
             "action": int(term.const("TRADE_ACTION_DEAL")), "symbol": str(broker), "volume": float(lots),
             "type": int(side), "price": float(price), "deviation": int(deviation), "magic": int(magic),
-            "comment": order_comment(t), "type_time": int(term.const("ORDER_TIME_GTC")),
+            "comment": cid, "type_time": int(term.const("ORDER_TIME_GTC")),
             "type_filling": int(filling)}
         if step in ("close", "reduce"):
             request["position"] = int(pos["ticket"])
@@ -835,6 +859,7 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
         outcome_unknown = None
         try:
             result = term.call_once("order_send", request)
+            kill_point("after_order_send")
         except BrokerError as exc:
             from volts.data.mt5 import ConnectionLost
 
@@ -857,7 +882,7 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
             log.info("%s: %s; reading positions before deciding again", t.pair, reason)
             term._wait(lost)
             try:
-                positions = _positions(term, broker, magic)
+                positions = _positions(term, broker, magic, attribution, t.pair)
             except BrokerError as exc:
                 raise _unknown(exc, t, journal, last_unknown) from None
             steps = _plan(t, positions, term, want, info)
@@ -882,6 +907,30 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
                  res["price"], res["retcode"])
         steps = steps[1:]
     return done
+
+
+def _leg_id(term, t: Target, broker: str, step: str) -> str:
+    """The client id of the next order of ``t`` (:func:`volts.live_book.client_id`), read from the broker: no
+    order is sent while one of the pair's orders for the session is pending (``orders_get``), and the leg's
+    ordinal follows the pair's deals of the session already in the account's history (``history_deals_get``), so
+    each order of a (pair, session) carries its own id, whichever run or machine sends it."""
+    from volts.live_book import client_id, comment_prefix
+
+    kind = {"open": "o", "close": "c", "reduce": "r"}[step]
+    prefix = comment_prefix(t.pair, t.session)
+    pending = term.call("orders_get", symbol=broker, what=f"orders_get(symbol='{broker}')",
+                        check=lambda r: None) or ()
+    mine = [o for o in pending if str(o.comment).startswith(prefix)]
+    if mine:
+        o = mine[0]
+        raise _Rejected(f"{t.pair}: an order of this pair for {t.session} is pending at the broker (ticket "
+                        f"{int(o.ticket)}, {float(o.volume_current):g} lots, comment '{o.comment}'); nothing sent. "
+                        "Run again once it is filled or cancelled", [])
+    day = dt.datetime.combine(t.session, dt.time())
+    deals = term.call("history_deals_get", day - dt.timedelta(days=14), day + dt.timedelta(days=3),
+                      what="history_deals_get(recent)", check=lambda r: None) or ()
+    n = 1 + sum(1 for d in deals if str(d.comment).startswith(prefix + kind))
+    return client_id(t.pair, t.session, f"{kind}{n}")
 
 
 def _unknown(exc: BrokerError, t: Target, journal: Journal, last: tuple[int, str] | None) -> BrokerError:
