@@ -137,3 +137,182 @@ def test_stale_selection_is_refused_by_execute_and_its_age_printed(capsys, tmp_p
         run_signal(load_settings(cfg), ok, asof=None, out=tmp_path / "s", execute=True, confirm=lambda t: True,
                    journal_path=None, console=quiet, now=now)
         assert len(standin.orders_received) == 1
+
+
+# ------------------------------------------------------------------------------ one claim per account
+PAIRS3 = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
+          {"leader": "TSLA", "follower": "AMZN", "lag": 5}]
+ASOF = "2023-08-11"
+
+
+def _child_env(tmp_path, **extra):
+    import volts
+
+    root = str(Path(volts.__file__).resolve().parents[1])  # the children run the same source tree
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]), **extra}
+    env.pop("VOLTS_TEST_KILL_AT", None)
+    env.update(extra)
+    return env
+
+
+def _reset(standin):
+    with standin._lock:
+        standin._positions.clear()
+        standin._deals.clear()
+        standin.fills.clear()
+        standin.orders_received.clear()
+
+
+def _launch(argvs, cwds, env):
+    procs, starts = [], []
+    for argv, cwd in zip(argvs, cwds):
+        starts.append(time.monotonic())
+        procs.append(subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    return procs, outs, starts[-1] - starts[0]
+
+
+REPEATS = int(os.environ.get("VOLTS_CONCURRENCY_REPEATS", "20"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["two folders, relative --journal", "two configs naming one account"])
+def test_two_runs_started_together_send_one_order_per_leg(tmp_path, ref_data_dir, how):
+    want = {t.follower: t.target for t in targets_of(ref_data_dir, PAIRS3, ASOF).values()}
+    legs = sum(1 for v in want.values() if v != 0)
+    selection = write_selection(tmp_path / "selection.json", PAIRS3, "2023-08-04")
+    env = _child_env(tmp_path)
+    counts, gaps = [], []
+    with serve_standin(ref_data_dir, until=ASOF, faults=Faults().slow_orders(0.3)) as (host, port, standin):
+        shared = write_config(tmp_path / "shared" / "config.toml", host, port)
+        for rep in range(REPEATS):  # fresh folders (journals) and a fresh account each time
+            _reset(standin)
+            folders = [tmp_path / f"a{rep}", tmp_path / f"b{rep}"]
+            for f in folders:
+                f.mkdir()
+            if how.startswith("two folders"):  # one config, --journal relative to each working directory
+                cfgs, extra = [shared, shared], [["--journal", "journal.sqlite"]] * 2
+            else:  # two configs in two folders naming one account, live.journal relative to each
+                cfgs = [write_config(f / "config.toml", host, port, journal="journal.sqlite") for f in folders]
+                extra = [[], []]
+            argvs = [[sys.executable, "-m", "volts", "signal", "--selection", str(selection), "--config", str(c),
+                      "--asof", ASOF, "--execute", "--yes", "--allow-stale", "--out", "s", *x]
+                     for c, x in zip(cfgs, extra)]
+            procs, outs, gap = _launch(argvs, folders, env)
+            assert [p.returncode for p in procs] == [0, 0], outs
+            gaps.append(gap)
+            counts.append(len(standin.deals))
+            held = sorted((p.symbol, p.type) for p in standin.positions)
+            assert held == sorted((f, 0 if t > 0 else 1) for f, t in want.items() if t != 0), (rep, outs)
+    assert max(gaps) < 0.05  # the two processes were started within 50 ms of each other
+    assert counts == [legs] * REPEATS  # every time exactly one deal per leg
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["after_positions_read", "after_order_send", "before_journal_write"])
+def test_a_run_killed_at_each_step_is_reconciled_by_the_next(tmp_path, ref_data_dir, point):
+    want = {t.follower: t.target for t in targets_of(ref_data_dir, PAIRS3, ASOF).values()}
+    legs = sum(1 for v in want.values() if v != 0)
+    selection = write_selection(tmp_path / "selection.json", PAIRS3, "2023-08-04")
+    with serve_standin(ref_data_dir, until=ASOF) as (host, port, standin):
+        cfg = write_config(tmp_path / "acct" / "config.toml", host, port)
+        argv = [sys.executable, "-m", "volts", "signal", "--selection", str(selection), "--config", str(cfg),
+                "--asof", ASOF, "--execute", "--yes", "--allow-stale", "--out", "s"]
+        killed = subprocess.run(argv, cwd=tmp_path, env=_child_env(tmp_path, VOLTS_TEST_KILL_AT=point),
+                                capture_output=True, text=True, timeout=300)
+        assert killed.returncode == -9, killed.stderr
+        sent_by_killed = len(standin.deals)
+        assert sent_by_killed == (0 if point == "after_positions_read" else 1)
+        again = subprocess.run(argv, cwd=tmp_path, env=_child_env(tmp_path), capture_output=True, text=True,
+                               timeout=300)
+        assert again.returncode == 0, again.stderr
+        held = sorted((p.symbol, p.type, p.volume) for p in standin.positions)
+        third = subprocess.run(argv, cwd=tmp_path, env=_child_env(tmp_path), capture_output=True, text=True,
+                               timeout=300)
+        assert third.returncode == 0, third.stderr
+        assert len(standin.deals) == legs  # the killed run's order was never doubled
+        assert sorted((p.symbol, p.type, p.volume) for p in standin.positions) == held
+    assert sorted((s, t) for s, t, _ in held) == sorted((f, 0 if v > 0 else 1) for f, v in want.items() if v != 0)
+
+
+# ------------------------------------------------------------------------------ broker-side surprises
+def _run(targets, standin, journal, **kw):
+    import datetime as dt
+
+    from volts.data.mt5 import Mt5Terminal
+    from volts.live import execute_targets
+
+    term = Mt5Terminal.from_api(standin, sleep=lambda _: None, retries=2)
+    kw.setdefault("magic", MAGIC)
+    kw.setdefault("now", dt.datetime(2023, 8, 11, 22, 0, tzinfo=dt.timezone.utc))
+    return execute_targets(targets, term, journal, **kw)
+
+
+def _target(target=1):
+    import datetime as dt
+
+    from volts.live import Target
+
+    return Target(leader="MU", follower="QCOM", lag=2, asof=dt.date(2023, 8, 11), session=dt.date(2023, 8, 14),
+                  target=target, signal_date=dt.date(2023, 8, 10), leader_close=1.0, sma=1.0, ma_window=20,
+                  mode="long_short")
+
+
+def test_position_closed_outside_volts_is_reported_once_and_retargeted(tmp_path, ref_data_dir, caplog):
+    from volts.live import Journal
+    from volts.testing.mt5_standin import StandInTerminal
+
+    standin = StandInTerminal(ref_data_dir, until=ASOF)
+    with Journal(tmp_path / "j.sqlite") as j:
+        (first,) = _run([_target(-1)], standin, j, volume_per_pair=5.0)
+    assert first.action == "open"
+    (pos,) = standin.positions
+    standin.close_position(pos.ticket)  # a manual close in the terminal
+    with Journal(tmp_path / "j.sqlite") as j:
+        (again,) = _run([_target(-1)], standin, j, volume_per_pair=5.0)
+        assert again.action == "open" and again.before == 0  # not "skip" with before -1
+        (after,) = _run([_target(-1)], standin, j, volume_per_pair=5.0)
+        assert after.action == "skip"
+        notes = [e for e in j.events(kind="decision") if e["payload"].get("action") == "external_change"]
+    assert len(notes) == 1 and "closed or changed outside volts" in notes[0]["payload"]["message"]
+    assert sum("not on the account any more" in r.getMessage() for r in caplog.records) == 1
+    assert [(p.type, p.volume) for p in standin.positions] == [(1, 5.0)]
+
+
+def test_journal_failing_after_a_fill_says_the_order_was_filled(tmp_path, ref_data_dir):
+    import sqlite3
+
+    from volts.errors import ArtifactError
+    from volts.live import Journal
+    from volts.testing.mt5_standin import StandInTerminal
+
+    class FullDisk(Journal):
+        def record(self, kind, payload, **kw):
+            if kind == "result" and payload.get("status") == "done":
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().record(kind, payload, **kw)
+
+    standin = StandInTerminal(ref_data_dir, until=ASOF)
+    with FullDisk(tmp_path / "j.sqlite") as j:
+        with pytest.raises(ArtifactError, match=r"MU->QCOM: the open order for QCOM WAS FILLED: 5 lots at "
+                                                r"[0-9.]+, deal \d+.*do not send it again by hand.*reconciles"):
+            _run([_target(1)], standin, j, volume_per_pair=5.0)
+    with Journal(tmp_path / "j.sqlite") as j:  # the next run reconciles: nothing sent again
+        (rep,) = _run([_target(1)], standin, j, volume_per_pair=5.0)
+    assert rep.action == "none" and len(standin.deals) == 1
+
+
+def test_volume_above_the_maximum_lot_is_refused_unless_capped(tmp_path, ref_data_dir):
+    from volts.errors import UsageError
+    from volts.live import Journal
+    from volts.testing.mt5_standin import StandInTerminal
+
+    standin = StandInTerminal(ref_data_dir, until=ASOF, volume_max=50.0)
+    with Journal(tmp_path / "j.sqlite") as j:
+        with pytest.raises(UsageError, match=r"gives 80 lots, above the broker's maximum 50 lots.*live.cap_volume"):
+            _run([_target(1)], standin, j, volume_per_pair=80.0)
+        assert standin.orders_received == []
+        (rep,) = _run([_target(1)], standin, j, volume_per_pair=80.0, cap_volume=True)
+    assert rep.action == "open" and [p.volume for p in standin.positions] == [50.0]

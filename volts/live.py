@@ -469,14 +469,16 @@ def _filling(info: Any, term) -> int:
 
 def order_volume(*, price: float, volume_min: float, volume_max: float, volume_step: float,
                  contract_size: float = 1.0, volume_per_pair: float | None = None, capital: float = 1000.0,
-                 label: str = "") -> float:
+                 label: str = "", cap_volume: bool = False) -> float:
     """Order size in lots: ``volume_per_pair``, else ``capital / (price * contract_size)``, rounded down to
-    ``volume_step`` and capped at ``volume_max``.
+    ``volume_step``; above ``volume_max`` it is refused, or capped at it with ``cap_volume`` (``live.cap_volume``).
 
     Raises
     ------
     BrokerError
         The size is below ``volume_min`` (or the price/lot rules are unusable).
+    UsageError
+        The size is above the broker's maximum lot and ``cap_volume`` is False (exit 2: a sizing setting to fix).
     """
     if not (price > 0 and volume_step > 0 and volume_min > 0 and volume_max >= volume_min):
         raise BrokerError(f"{label}: unusable lot rules or price (price {price}, min {volume_min}, max "
@@ -485,6 +487,11 @@ def order_volume(*, price: float, volume_min: float, volume_max: float, volume_s
     decimals = max(0, -int(math.floor(math.log10(volume_step)))) + 2
     steps = math.floor(raw / volume_step + 1e-9)
     volume = round(steps * volume_step, decimals)
+    if volume > volume_max and not cap_volume:
+        how = "volume_per_pair" if volume_per_pair is not None else f"capital {capital:g} at price {price:g}"
+        raise UsageError(f"{label}: {how} gives {volume:g} lots, above the broker's maximum {volume_max:g} lots per "
+                         "order; nothing sent. Lower the size (live.volume_per_pair or backtest.capital), or set "
+                         "live.cap_volume = true to trade the maximum instead")
     if volume > volume_max:
         log.warning("%s: %.6g lots capped at the broker's maximum %.6g", label, volume, volume_max)
         volume = round(math.floor(volume_max / volume_step + 1e-9) * volume_step, decimals)
@@ -589,7 +596,8 @@ def check_fresh(targets: list[Target], *, now=None, allow_stale: bool = False, c
 def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic: int = 20230608,
                     volume_per_pair: float | None = None, capital: float = 1000.0, deviation: int = 20, now=None,
                     settings: Mt5Settings | None = None, allow_stale: bool = False,
-                    lock_timeout: float = 60.0, lock=None, attribution=None) -> list[PairExecution]:
+                    lock_timeout: float = 60.0, lock=None, attribution=None,
+                    cap_volume: bool = False) -> list[PairExecution]:
     """Bring the terminal's positions to the targets with market orders, journaling every step.
 
     Parameters
@@ -618,6 +626,8 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
         Seconds to wait for another run holding the journal's lock (``live.lock_timeout_seconds``).
     lock : context manager, optional
         The lock to hold instead of the journal's (:func:`volts.live_book.account_lock`: one per broker account).
+    cap_volume : bool, default False
+        Cap a size above the broker's maximum lot at that maximum (``live.cap_volume``); else it is refused.
     attribution : callable (position dict) -> pair or None, optional
         Which pair a position belongs to (:class:`volts.live_book.Attribution`); default: by the order comment's
         pair tag, an untagged position belonging to the only target that trades its symbol.
@@ -677,7 +687,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                 price=price, volume_min=float(info.volume_min), volume_max=float(info.volume_max),
                 volume_step=float(info.volume_step),
                 contract_size=float(getattr(info, "trade_contract_size", 1.0) or 1),
-                volume_per_pair=volume_per_pair, capital=capital, label=t.pair)
+                volume_per_pair=volume_per_pair, capital=capital, label=t.pair, cap_volume=cap_volume)
 
         reports: list[PairExecution] = []
         failures: list[str] = []
@@ -685,10 +695,19 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
             broker = mapping[t.follower]
             key = {"session": t.session, "pair": t.pair}
             if journal.completed(t.session, t.pair):
-                journal.record("decision", {"action": "skip", "target": t.target,
-                                            "reason": "target already reached for this session"}, **key)
-                reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target, "skip"))
-                continue
+                now_held = _positions(term, broker, magic, attribution, t.pair)
+                if _sign(now_held, term) == t.target:
+                    journal.record("decision", {"action": "skip", "target": t.target,
+                                                "reason": "target already reached for this session"}, **key)
+                    reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target,
+                                                 "skip"))
+                    continue
+                note = (f"{t.pair}: the position volts completed for {t.session} (target {t.target:+d}) is not on "
+                        f"the account any more: {broker} holds {_held(now_held, term):g} lots of volts' "
+                        "(closed or changed outside volts); trading it back to the target")
+                log.warning("%s", note)
+                journal.record("decision", {"action": "external_change", "target": t.target, "message": note,
+                                            "positions": now_held}, **key)
             pending = journal.pending(t.session, t.pair)
             positions = _positions(term, broker, magic, attribution, t.pair)
             kill_point("after_positions_read")
@@ -892,8 +911,20 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
                                               and 0 < res["volume"] < lots - 1e-9)
         ok = res["retcode"] in SUCCESS_RETCODES and not partial
         status = "partial" if partial else ("done" if ok else "rejected")
-        journal.record("result", {"status": status, "step": step, "request_uid": uid, "requested": lots,
-                                  **res}, **key)
+        try:
+            journal.record("result", {"status": status, "step": step, "request_uid": uid, "requested": lots,
+                                      **res}, **key)
+        except (sqlite3.Error, OSError) as exc:
+            from volts.errors import ArtifactError
+
+            filled = (f"WAS FILLED: {res['volume'] or lots:g} lots at {res['price']:g}, deal {res['deal']}, order "
+                      f"{res['order']}, retcode {res['retcode']}") if res["retcode"] in SUCCESS_RETCODES else \
+                f"was answered with retcode {res['retcode']} ({res['comment']})"
+            raise ArtifactError(f"{t.pair}: the {step} order for {broker} {filled}, but the journal {journal.path} "
+                                f"could not record it ({type(exc).__name__}: {exc}). The account holds the result; "
+                                "do not send it again by hand. Fix the journal (disk space, permissions), then run "
+                                "volts signal --execute again: it reads the terminal's positions and deals and "
+                                f"reconciles (the request is journal row {row}, request_uid {uid})") from None
         entry = {"step": step, "request_uid": uid, **res}
         done.append(entry)
         if partial:

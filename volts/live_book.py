@@ -325,7 +325,7 @@ def execute_book(targets: list, terminal, journal, *, settings, asof, session, n
         executions = execute_targets(allt, term, journal, magic=live.magic, volume_per_pair=live.volume_per_pair,
                                      capital=settings.backtest.capital, deviation=live.deviation_points, now=now,
                                      settings=mt5, allow_stale=allow_stale, lock_timeout=live.lock_timeout_seconds,
-                                     lock=lock, attribution=attribution)
+                                     lock=lock, attribution=attribution, cap_volume=live.cap_volume)
     return executions, orphans
 
 
