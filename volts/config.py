@@ -385,6 +385,8 @@ class LiveSettings(_Section):
     max_selection_age_sessions: int = Field(7, ge=0, description="--execute refuses an older selection "
                                             "(exchange sessions between its as-of date and the last close used)")
     cap_volume: bool = Field(False, description="cap a volume above the broker's maximum lot (else refuse it)")
+    sizing: Literal["fixed", "sleeve"] = Field("fixed", description="fixed: volume_per_pair or backtest.capital "
+                                               "per pair; sleeve: the walk-forward's sleeves of costs.capital")
 
 
 class Settings(_Section):
@@ -455,7 +457,7 @@ class Settings(_Section):
 
 #: Keys added after weekly records were keyed by :meth:`Settings.selection_sha256` (none read by a selection).
 KEYS_ADDED_AFTER_SELECTION_KEY = ("data.spy_file", "live.lock_dir", "live.max_selection_age_sessions",
-                                  "live.cap_volume")
+                                  "live.cap_volume", "live.sizing")
 
 #: Sections no selection reads (the trading pass, the statistics and the live path do).
 SELECTION_INDEPENDENT = ("strategy", "backtest", "costs", "metrics", "live")

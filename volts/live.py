@@ -597,7 +597,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                     volume_per_pair: float | None = None, capital: float = 1000.0, deviation: int = 20, now=None,
                     settings: Mt5Settings | None = None, allow_stale: bool = False,
                     lock_timeout: float = 60.0, lock=None, attribution=None,
-                    cap_volume: bool = False) -> list[PairExecution]:
+                    cap_volume: bool = False, sizer=None) -> list[PairExecution]:
     """Bring the terminal's positions to the targets with market orders, journaling every step.
 
     Parameters
@@ -626,6 +626,9 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
         Seconds to wait for another run holding the journal's lock (``live.lock_timeout_seconds``).
     lock : context manager, optional
         The lock to hold instead of the journal's (:func:`volts.live_book.account_lock`: one per broker account).
+    sizer : callable (Target, price, symbol info) -> lots, optional
+        Sizes a new position instead of ``volume_per_pair``/``capital`` (:class:`volts.live_sizing.SleeveLedger`:
+        the walk-forward's sleeves).
     cap_volume : bool, default False
         Cap a size above the broker's maximum lot at that maximum (``live.cap_volume``); else it is refused.
     attribution : callable (position dict) -> pair or None, optional
@@ -680,10 +683,13 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
             info = _symbol_info(term, broker)
             infos[t.follower] = info
             if t.target == 0:
-                volumes[t.follower] = None
+                volumes[t.pair] = None
                 continue
             price = float(info.ask if t.target > 0 else info.bid) or float(getattr(info, "last", 0.0) or 0.0)
-            volumes[t.follower] = order_volume(
+            if sizer is not None:
+                volumes[t.pair] = float(sizer(t, price, info))
+                continue
+            volumes[t.pair] = order_volume(
                 price=price, volume_min=float(info.volume_min), volume_max=float(info.volume_max),
                 volume_step=float(info.volume_step),
                 contract_size=float(getattr(info, "trade_contract_size", 1.0) or 1),
@@ -713,7 +719,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
             kill_point("after_positions_read")
             before = _sign(positions, term)
             info = infos[t.follower]
-            want = _wanted_volume(t, positions, term, journal, volumes[t.follower])
+            want = _wanted_volume(t, positions, term, journal, volumes[t.pair])
             steps = _plan(t, positions, term, want, info)
             action = _action(before, t.target, steps)
             journal.record("decision", {

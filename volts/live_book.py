@@ -269,7 +269,8 @@ def journal_pairs(journal) -> list[str]:
 
 
 def execute_book(targets: list, terminal, journal, *, settings, asof, session, now=None, allow_stale: bool = False,
-                 ma_window: int = 20, mode: str = "long_short") -> tuple[list, list[dict]]:
+                 ma_window: int = 20, mode: str = "long_short",
+                 selection_asof=None) -> tuple[list, list[dict]]:
     """Bring the whole volts book on the account to the selection's targets.
 
     Parameters
@@ -284,6 +285,9 @@ def execute_book(targets: list, terminal, journal, *, settings, asof, session, n
         Last close used and the session the orders are for (used for the closing targets of departed pairs).
     now, allow_stale
         As :func:`volts.live.execute_targets`.
+    selection_asof : date or str, optional
+        The selection's as-of date: with ``live.sizing = "sleeve"`` its first run records the re-selection (the
+        pool funds the pairs that enter, :mod:`volts.live_sizing`).
 
     Returns
     -------
@@ -319,13 +323,27 @@ def execute_book(targets: list, terminal, journal, *, settings, asof, session, n
             log.warning("position #%s on %s carries volts' magic number %s but names no pair (comment %r): left "
                         "open; close it in the terminal if volts opened it", p["ticket"], p["symbol"], live.magic,
                         p["comment"])
-        allt = list(targets) + leaving
-        if not allt:
-            return [], orphans
-        executions = execute_targets(allt, term, journal, magic=live.magic, volume_per_pair=live.volume_per_pair,
-                                     capital=settings.backtest.capital, deviation=live.deviation_points, now=now,
-                                     settings=mt5, allow_stale=allow_stale, lock_timeout=live.lock_timeout_seconds,
-                                     lock=lock, attribution=attribution, cap_volume=live.cap_volume)
+        common = dict(magic=live.magic, volume_per_pair=live.volume_per_pair, capital=settings.backtest.capital,
+                      deviation=live.deviation_points, now=now, settings=mt5, allow_stale=allow_stale,
+                      lock_timeout=live.lock_timeout_seconds, lock=lock, attribution=attribution,
+                      cap_volume=live.cap_volume)
+        if getattr(live, "sizing", "fixed") != "sleeve":
+            allt = list(targets) + leaving
+            executions = execute_targets(allt, term, journal, **common) if allt else []
+            return executions, orphans
+        # sleeves (the walk-forward's capital rule): leavers close first, their cash returns to the pool, then
+        # the re-selection funds the entrants and the selected pairs are sized from their sleeves
+        from volts.live_sizing import rebuild
+
+        closed = execute_targets(leaving, term, journal, **common) if leaving else []
+        ledger = rebuild(settings, journal, term, attribution, magic=live.magic)
+        if selection_asof is not None and ledger.last_asof != str(selection_asof):
+            pairs = [t.pair for t in targets]
+            journal.record("decision", {"action": "rebalance", "asof": str(selection_asof), "pairs": pairs,
+                                        "last_ticket": ledger.last_ticket, "pool": ledger.pool})
+            ledger.rebalance(str(selection_asof), pairs)
+        executions = execute_targets(list(targets), term, journal, sizer=ledger.lots, **common) if targets else []
+        executions = executions + closed
     return executions, orphans
 
 

@@ -123,7 +123,8 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
             console.print(f"journal {journal.path} (run {journal.run_id})", markup=False)
             executions, orphans = execute_book(targets, term, journal, settings=settings, asof=day,
                                                session=next_session(day), now=now, allow_stale=allow_stale,
-                                               ma_window=st.ma_window, mode=st.mode)
+                                               ma_window=st.ma_window, mode=st.mode,
+                                               selection_asof=selection.get("asof"))
         for p in orphans:
             console.print(f"warning: position #{p['ticket']} on {p['symbol']} has volts' magic number but names no "
                           "pair: left open", markup=False)

@@ -8,7 +8,8 @@ imported the ``MetaTrader5`` package. Neither runs in CI, so this module plays t
 
 * :class:`StandInTerminal` exposes ``initialize``, ``login``, ``shutdown``, ``last_error``, ``version``,
   ``symbols_get``, ``symbols_total``, ``symbol_select``, ``symbol_info``, ``symbol_info_tick``,
-  ``copy_rates_range``, ``positions_get``, ``positions_total`` and ``order_send`` plus the constants volts needs
+  ``copy_rates_range``, ``positions_get``, ``positions_total``, ``order_send``, ``orders_get``,
+  ``history_deals_get`` and ``account_info`` plus the constants volts needs
   (``TIMEFRAME_D1``, ``ORDER_TYPE_BUY``/``SELL``, ``TRADE_ACTION_DEAL``, ``TRADE_RETCODE_*``, ``ORDER_FILLING_*``,
   ``POSITION_TYPE_*``, ``RES_*``), with the values and result shapes of the real package: bars are a numpy
   structured array with MT5's dtype (:data:`RATES_DTYPE`); symbols, positions and order results are named tuples
@@ -1034,8 +1035,10 @@ def serve_standin(csv_dir, faults: Faults | None = None, *, port: int = 0,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m volts.testing.mt5_standin DIR [--port P] [--symbol-format F] [--until DATE]``: serve a
-    stand-in terminal on 127.0.0.1 until interrupted (for dry runs with ``bridge = "mt5linux"``)."""
+    """``python -m volts.testing.mt5_standin DIR [--port P] [--symbol-format F] [--until DATE] [--fill-price
+    next_open] [--balance B] [--commission-fixed F] [--commission-rate R] [--volume-min/-max/-step V]``: serve a
+    stand-in terminal on 127.0.0.1 until interrupted (for dry runs with ``bridge = "mt5linux"``; ``--port 0``
+    picks a free port, printed on the first line)."""
     import argparse
     import time
 
@@ -1044,11 +1047,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=18812)
     parser.add_argument("--symbol-format", default="{symbol}")
     parser.add_argument("--until", default=None)
+    parser.add_argument("--fill-price", choices=("close", "next_open"), default="close")
+    parser.add_argument("--balance", type=float, default=100000.0)
+    parser.add_argument("--commission-fixed", type=float, default=0.0)
+    parser.add_argument("--commission-rate", type=float, default=0.0)
+    parser.add_argument("--volume-min", type=float, default=1.0)
+    parser.add_argument("--volume-max", type=float, default=10000.0)
+    parser.add_argument("--volume-step", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    standin = StandInTerminal(args.csv_dir, symbol_format=args.symbol_format, until=args.until)
+    standin = StandInTerminal(args.csv_dir, symbol_format=args.symbol_format, until=args.until,
+                              fill_price=args.fill_price, balance=args.balance, commission_fixed=args.commission_fixed,
+                              commission_rate=args.commission_rate, volume_min=args.volume_min,
+                              volume_max=args.volume_max, volume_step=args.volume_step)
     server = _Server(standin, port=args.port).start()
-    print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)")
+    print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)", flush=True)
     try:
         while server.thread.is_alive():
             time.sleep(0.5)
