@@ -340,6 +340,7 @@ def execute_book(targets: list, terminal, journal, *, settings, asof, session, n
         if selection_asof is not None and ledger.last_asof != str(selection_asof):
             pairs = [t.pair for t in targets]
             journal.record("decision", {"action": "rebalance", "asof": str(selection_asof), "pairs": pairs,
+                                        "lags": {t.pair: int(t.lag) for t in targets},
                                         "last_ticket": ledger.last_ticket, "pool": ledger.pool})
             ledger.rebalance(str(selection_asof), pairs)
         executions = execute_targets(list(targets), term, journal, sizer=ledger.lots, **common) if targets else []
