@@ -21,16 +21,18 @@ Safety rules of :func:`execute_targets` (decisions)
   remaining pairs are still processed, and a :class:`BrokerError` naming the first failure (code and comment) is
   raised at the end.
 * A flip (long -> short or back) closes the open position(s) with opposite deals carrying their ``position``
-  ticket, then opens the new one. Each follower may appear in one pair only (one magic number cannot tell two
-  pairs' positions apart on one symbol).
+  ticket, then opens the new one. Positions are told apart by pair through the client id in each order's comment
+  (:mod:`volts.live_book`), so two pairs may share a follower.
 * Volume in lots: ``volume_per_pair`` if given, else ``capital / (price * contract size)``, rounded down to the
   symbol's ``volume_step``, capped at ``volume_max``; below ``volume_min`` the pair is refused before any order
   of the run is sent.
 
-* One run at a time per journal: :func:`execute_targets` holds a lock file (``<journal>.lock``, ``filelock``)
-  from before it reads the positions until the last result is journaled, so a second ``volts signal --execute``
-  waits (``live.lock_timeout_seconds``) and then finds the pair complete, instead of reading "no position" and
-  sending a second order. One account = one journal.
+* One run at a time: :func:`execute_targets` holds a lock from before it reads the positions until the last
+  result is journaled, so a second ``volts signal --execute`` waits (``live.lock_timeout_seconds``) and then finds
+  the pair complete, instead of reading "no position" and sending a second order. ``volts signal`` passes the
+  account's lock (:func:`volts.live_book.account_lock`, keyed by login@server); called alone, the journal's
+  (``<journal>.lock``). Before each order the pair's pending orders and deals of the session are read from the
+  broker (:func:`_leg_id`).
 * Volumes, not only signs, are reconciled: the wanted position is sign x volume; a partial fill (retcode 10010)
   leaves the pair unfinished for its session and the next run sends only the difference (the volume planned for
   the session is kept in the journal, so a price move between runs does not resize the position).

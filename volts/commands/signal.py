@@ -5,8 +5,10 @@ to ``--asof`` (default: the last available bar) from the CSV files or the MT5 te
 target through ``volts.signals`` (``volts.live.compute_targets``), print a table, write
 ``<out>/<DATE>.json`` atomically (DATE = the last close used). With ``--execute`` (after a confirmation, or
 ``--yes``; without a terminal on stdin and without ``--yes`` the command refuses with exit 2) the targets are
-routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live.execute_targets``, journaled in ``--journal``
-(default ``live.journal``). Data ending before the exchange's last closed session are refused with --execute
+routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live_book.execute_book`` (the whole book: pairs no
+longer selected are closed), journaled in ``--journal`` (default ``live.journal``). A selection without a pair is
+a valid target ("flat": everything volts holds is closed, exit 0). A selection older than
+``live.max_selection_age_sessions`` is refused by --execute (exit 3) unless ``--allow-stale``. Data ending before the exchange's last closed session are refused with --execute
 (exit 3) unless ``--allow-stale``; a pair whose warm-up is short is refused (exit 3), never read as flat.
 
 Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker errors.
@@ -188,7 +190,8 @@ def register(app: typer.Typer) -> None:
         journal: Optional[Path] = typer.Option(None, "--journal", help="SQLite journal of orders (default: "
                                                                        "live.journal)."),
         allow_stale: bool = typer.Option(False, "--allow-stale", help="With --execute: trade although the data "
-                                         "end before the exchange's last closed session (default: refuse)."),
+                                         "end before the exchange's last closed session, or the selection is "
+                                         "older than live.max_selection_age_sessions (default: refuse)."),
     ) -> None:
         """Target positions for the next session from a selection; dry run unless --execute."""
         from volts.errors import UsageError
