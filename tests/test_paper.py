@@ -16,7 +16,9 @@ def test_paper_account_equals_the_walkforward_share_for_share(tmp_path, ref_data
     from volts.walkforward import run_walkforward
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    settings = Settings().override(**{"data.dir": str(ref_data_dir), "data.return_jump": "flag"})
+    # $9 an order and 5 bps a side: both terms of the cost model are exercised
+    settings = Settings().override(**{"data.dir": str(ref_data_dir), "data.return_jump": "flag",
+                                      "costs.slippage_bps": 5.0})
     with Executor() as ex:
         wf = run_walkforward(settings, start="2023-01-06", end="2023-03-31", out=tmp_path / "wf", executor=ex,
                              report=False)
