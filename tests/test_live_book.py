@@ -316,3 +316,20 @@ def test_volume_above_the_maximum_lot_is_refused_unless_capped(tmp_path, ref_dat
         assert standin.orders_received == []
         (rep,) = _run([_target(1)], standin, j, volume_per_pair=80.0, cap_volume=True)
     assert rep.action == "open" and [p.volume for p in standin.positions] == [50.0]
+
+
+def test_an_order_pending_at_the_broker_for_the_pair_blocks_a_second_one(tmp_path, ref_data_dir):
+    from volts.errors import BrokerError
+    from volts.live import Journal
+    from volts.live_book import client_id
+    from volts.testing.mt5_standin import StandInTerminal
+
+    standin = StandInTerminal(ref_data_dir, until=ASOF)
+    # an order of this pair for the session sent by another machine, accepted but not filled yet
+    ticket = standin.place_pending("QCOM", type=0, volume=5.0, magic=MAGIC,
+                                   comment=client_id("MU->QCOM", "2023-08-14", "o1"))
+    with Journal(tmp_path / "j.sqlite") as j:
+        with pytest.raises(BrokerError, match=rf"MU->QCOM: an order of this pair for 2023-08-14 is pending at the "
+                                              rf"broker \(ticket {ticket}, 5 lots"):
+            _run([_target(1)], standin, j, volume_per_pair=5.0)
+    assert standin.orders_received == []
