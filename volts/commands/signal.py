@@ -66,7 +66,10 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
         if not pairs:  # a valid target: hold nothing
             from volts.calendar import last_closed_session
 
-            day = asof or last_closed_session(now)
+            if asof is None and source == "csv":  # as with pairs: the last date the universe's files have
+                day = _csv_last_date(settings, list(selection.get("universe") or settings.data.universe))
+            else:
+                day = asof or last_closed_session(now)
             targets = []
             console.print(f"flat: the selection holds no pair (selection as of {selection.get('asof')}); "
                           f"target for the session after {day}: no position", markup=False)
