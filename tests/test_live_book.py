@@ -206,6 +206,7 @@ def test_two_runs_started_together_send_one_order_per_leg(tmp_path, ref_data_dir
             counts.append(len(standin.deals))
             held = sorted((p.symbol, p.type) for p in standin.positions)
             assert held == sorted((f, 0 if t > 0 else 1) for f, t in want.items() if t != 0), (rep, outs)
+    print(f"{how}: deals per repetition {counts} (legs {legs}); launch gap max {1000 * max(gaps):.1f} ms")
     assert max(gaps) < 0.05  # the two processes were started within 50 ms of each other
     assert counts == [legs] * REPEATS  # every time exactly one deal per leg
 
