@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from volts.cli import main
 from volts.config import Settings
 from volts.data.csv import load_csv_market

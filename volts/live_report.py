@@ -161,7 +161,6 @@ def _differences(positions: pd.DataFrame, orders: pd.DataFrame, sim, market, tol
         return pd.DataFrame(columns=["session", "pair", "account", "simulator", "difference", "cause"])
     wide = sim.positions
     keys = sorted(set(positions["pair"]) | set(wide.columns))
-    dates = [d for d in wide.index if d.strftime("%Y-%m-%d") in set(positions["session"])] or list(wide.index)
     last: dict[str, float] = {}
     prev_diff: set[str] = set()
     pos = positions.set_index(["session", "pair"])
@@ -204,7 +203,6 @@ def _differences(positions: pd.DataFrame, orders: pd.DataFrame, sim, market, tol
             rows.append({"session": f["session"], "pair": f["pair"], "account": f["fill_price"], "simulator": ref,
                          "difference": f["fill_price"] - ref,
                          "cause": f"different fill price: {f['fill_price']:g} against the session's open {ref:g}"})
-    del dates
     return pd.DataFrame(rows, columns=["session", "pair", "account", "simulator", "difference", "cause"])
 
 

@@ -8,8 +8,9 @@ target through ``volts.signals`` (``volts.live.compute_targets``), print a table
 routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live_book.execute_book`` (the whole book: pairs no
 longer selected are closed), journaled in ``--journal`` (default ``live.journal``). A selection without a pair is
 a valid target ("flat": everything volts holds is closed, exit 0). A selection older than
-``live.max_selection_age_sessions`` is refused by --execute (exit 3) unless ``--allow-stale``. Data ending before the exchange's last closed session are refused with --execute
-(exit 3) unless ``--allow-stale``; a pair whose warm-up is short is refused (exit 3), never read as flat.
+``live.max_selection_age_sessions`` is refused by --execute (exit 3) unless ``--allow-stale``. Data ending before
+the exchange's last closed session are refused with --execute (exit 3) unless ``--allow-stale``; a pair whose
+warm-up is short is refused (exit 3), never read as flat.
 
 Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker errors.
 """
