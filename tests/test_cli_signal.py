@@ -246,6 +246,8 @@ def test_declined_confirmation_sends_nothing(tmp_path, ref_data_dir, selection):
     from volts.commands.signal import run_signal
     from volts.config import DataSettings, Mt5Settings, Settings
 
+    fresh = json.loads(selection.read_text())
+    selection.write_text(json.dumps({**fresh, "asof": "2023-08-04"}))  # a week old: within the age limit
     with serve_standin(ref_data_dir, until=ASOF) as (host, port, standin):
         settings = Settings(data=DataSettings(source="mt5", mt5=Mt5Settings(bridge="mt5linux", host=host,
                                                                             port=port, backoff_seconds=0)))

@@ -14,9 +14,11 @@ from volts.errors import ConfigError
 def test_config_toml_holds_exactly_the_defaults():
     from_file = load_settings(REPO / "config.toml").model_dump()
     defaults = Settings().model_dump()
-    # the only difference allowed: data.dir is resolved relative to the config file
+    # the only differences allowed: data.dir and live.journal are resolved relative to the config file
     assert from_file["data"].pop("dir").endswith("shared/data/ohlcv")
     defaults["data"].pop("dir")
+    assert from_file["live"].pop("journal") == str((REPO / "journal.sqlite").resolve())
+    defaults["live"].pop("journal")
     assert from_file == defaults
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -15,6 +16,7 @@ from volts.config import DataSettings, Mt5Settings
 from volts.data.csv import load_csv_market
 from volts.data.mt5 import Mt5Terminal, load_mt5_market
 from volts.errors import BrokerError, DataError, UsageError
+from volts.live_book import client_id, comment_pair
 from volts.live import (Journal, Target, compute_targets, execute_targets, next_session, order_comment,
                         write_signals)
 from volts.signals import follower_positions
@@ -203,7 +205,10 @@ def test_orders_open_positions_with_the_expected_request(standin, tmp_path, mark
     assert (qcom["type"], tsla["type"]) == (ORDER_TYPE_BUY, ORDER_TYPE_SELL)
     assert qcom["type_filling"] == ORDER_FILLING_IOC  # from symbol_info().filling_mode, not a guess
     assert qcom["magic"] == MAGIC and qcom["deviation"] == 15 and "position" not in qcom
-    assert qcom["comment"] == "volts MU>QCOM" and len(order_comment(make_target("A" * 20, "B" * 20))) == 31
+    # the client id: pair, session (2023-08-14), leg; a long pair is hashed to fit MT5's 31 characters
+    assert qcom["comment"] == "volts MU>QCOM 230814o1" and tsla["comment"] == "volts META>TSLA 230814o1"
+    long_id = client_id("A" * 20 + "->" + "B" * 20, "2023-08-14", "o1")
+    assert len(long_id) <= 31 and comment_pair(long_id, ["A" * 20 + "->" + "B" * 20]) == "A" * 20 + "->" + "B" * 20
     pos = standin.positions_get()
     assert sorted((p.symbol, p.type) for p in pos) == [("QCOM", POSITION_TYPE_BUY), ("TSLA", POSITION_TYPE_SELL)]
 
@@ -265,9 +270,18 @@ def test_size_below_volume_min_refuses_before_any_order(standin, tmp_path):
             run(targets, standin, j, capital=200.0, volume_per_pair=None)
     assert standin.orders_received == []
     standin.volume_min = 0.01
-    with Journal(tmp_path / "k.sqlite") as j:
-        with pytest.raises(UsageError, match="QCOM: follower of more than one pair"):
-            run([make_target(), make_target("META", "QCOM")], standin, j)
+    with Journal(tmp_path / "k.sqlite") as j:  # two pairs on one follower: each keeps its own position
+        reports = run([make_target(target=1), make_target("META", "QCOM", target=-1)], standin, j,
+                      volume_per_pair=3.0)
+    assert [r.action for r in reports] == ["open", "open"]
+    assert sorted((p.comment[:15], p.type, p.volume) for p in standin.positions) == [
+        ("volts META>QCOM", POSITION_TYPE_SELL, 3.0), ("volts MU>QCOM 2", POSITION_TYPE_BUY, 3.0)]
+    with Journal(tmp_path / "k.sqlite") as j:  # the next session: MU->QCOM turns short, META->QCOM stays
+        later = [dataclasses.replace(make_target(target=-1), session=dt.date(2023, 8, 15)),
+                 dataclasses.replace(make_target("META", "QCOM", target=-1), session=dt.date(2023, 8, 15))]
+        reports = run(later, standin, j, volume_per_pair=3.0)
+    assert [r.action for r in reports] == ["flip", "none"]
+    assert sorted((p.type, p.volume) for p in standin.positions) == [(POSITION_TYPE_SELL, 3.0)] * 2
 
 
 def test_lost_reply_is_not_sent_twice(standin, tmp_path):

@@ -380,7 +380,13 @@ class LiveSettings(_Section):
     journal: str = "journal.sqlite"
     volume_per_pair: float | None = Field(None, gt=0, description="fixed lots per pair; None = capital / price")
     deviation_points: int = Field(20, ge=0)
-    lock_timeout_seconds: float = Field(60.0, ge=0, description="wait this long for another run's journal lock")
+    lock_timeout_seconds: float = Field(60.0, ge=0, description="wait this long for another run's account lock")
+    lock_dir: str | None = Field(None, description="folder of the per-account locks; None = ~/.cache/volts/locks")
+    max_selection_age_sessions: int = Field(7, ge=0, description="--execute refuses an older selection "
+                                            "(exchange sessions between its as-of date and the last close used)")
+    cap_volume: bool = Field(False, description="cap a volume above the broker's maximum lot (else refuse it)")
+    sizing: Literal["fixed", "sleeve"] = Field("fixed", description="fixed: volume_per_pair or backtest.capital "
+                                               "per pair; sleeve: the walk-forward's sleeves of costs.capital")
 
 
 class Settings(_Section):
@@ -450,7 +456,8 @@ class Settings(_Section):
 
 
 #: Keys added after weekly records were keyed by :meth:`Settings.selection_sha256` (none read by a selection).
-KEYS_ADDED_AFTER_SELECTION_KEY = ("data.spy_file",)
+KEYS_ADDED_AFTER_SELECTION_KEY = ("data.spy_file", "live.lock_dir", "live.max_selection_age_sessions",
+                                  "live.cap_volume", "live.sizing")
 
 #: Sections no selection reads (the trading pass, the statistics and the live path do).
 SELECTION_INDEPENDENT = ("strategy", "backtest", "costs", "metrics", "live")
@@ -526,4 +533,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
         value = getattr(settings.data, key)
         if value and not value.startswith("~") and not Path(value).is_absolute():
             settings = settings.override(**{f"data.{key}": str((path.parent / value).resolve())})
+    for key in ("live.journal", "live.lock_dir", "data.mt5.credentials_file"):  # also relative to the file
+        section, *rest = key.split(".")
+        node = getattr(settings, section)
+        for part in rest[:-1]:
+            node = getattr(node, part)
+        value = getattr(node, rest[-1])
+        if value and not value.startswith("~") and not Path(value).is_absolute():
+            settings = settings.override(**{key: str((path.parent / value).resolve())})
     return settings

@@ -21,16 +21,18 @@ Safety rules of :func:`execute_targets` (decisions)
   remaining pairs are still processed, and a :class:`BrokerError` naming the first failure (code and comment) is
   raised at the end.
 * A flip (long -> short or back) closes the open position(s) with opposite deals carrying their ``position``
-  ticket, then opens the new one. Each follower may appear in one pair only (one magic number cannot tell two
-  pairs' positions apart on one symbol).
+  ticket, then opens the new one. Positions are told apart by pair through the client id in each order's comment
+  (:mod:`volts.live_book`), so two pairs may share a follower.
 * Volume in lots: ``volume_per_pair`` if given, else ``capital / (price * contract size)``, rounded down to the
   symbol's ``volume_step``, capped at ``volume_max``; below ``volume_min`` the pair is refused before any order
   of the run is sent.
 
-* One run at a time per journal: :func:`execute_targets` holds a lock file (``<journal>.lock``, ``filelock``)
-  from before it reads the positions until the last result is journaled, so a second ``volts signal --execute``
-  waits (``live.lock_timeout_seconds``) and then finds the pair complete, instead of reading "no position" and
-  sending a second order. One account = one journal.
+* One run at a time: :func:`execute_targets` holds a lock from before it reads the positions until the last
+  result is journaled, so a second ``volts signal --execute`` waits (``live.lock_timeout_seconds``) and then finds
+  the pair complete, instead of reading "no position" and sending a second order. ``volts signal`` passes the
+  account's lock (:func:`volts.live_book.account_lock`, keyed by login@server); called alone, the journal's
+  (``<journal>.lock``). Before each order the pair's pending orders and deals of the session are read from the
+  broker (:func:`_leg_id`).
 * Volumes, not only signs, are reconciled: the wanted position is sign x volume; a partial fill (retcode 10010)
   leaves the pair unfinished for its session and the next run sends only the difference (the volume planned for
   the session is kept in the journal, so a price move between runs does not resize the position).
@@ -469,14 +471,16 @@ def _filling(info: Any, term) -> int:
 
 def order_volume(*, price: float, volume_min: float, volume_max: float, volume_step: float,
                  contract_size: float = 1.0, volume_per_pair: float | None = None, capital: float = 1000.0,
-                 label: str = "") -> float:
+                 label: str = "", cap_volume: bool = False) -> float:
     """Order size in lots: ``volume_per_pair``, else ``capital / (price * contract_size)``, rounded down to
-    ``volume_step`` and capped at ``volume_max``.
+    ``volume_step``; above ``volume_max`` it is refused, or capped at it with ``cap_volume`` (``live.cap_volume``).
 
     Raises
     ------
     BrokerError
         The size is below ``volume_min`` (or the price/lot rules are unusable).
+    UsageError
+        The size is above the broker's maximum lot and ``cap_volume`` is False (exit 2: a sizing setting to fix).
     """
     if not (price > 0 and volume_step > 0 and volume_min > 0 and volume_max >= volume_min):
         raise BrokerError(f"{label}: unusable lot rules or price (price {price}, min {volume_min}, max "
@@ -485,6 +489,11 @@ def order_volume(*, price: float, volume_min: float, volume_max: float, volume_s
     decimals = max(0, -int(math.floor(math.log10(volume_step)))) + 2
     steps = math.floor(raw / volume_step + 1e-9)
     volume = round(steps * volume_step, decimals)
+    if volume > volume_max and not cap_volume:
+        how = "volume_per_pair" if volume_per_pair is not None else f"capital {capital:g} at price {price:g}"
+        raise UsageError(f"{label}: {how} gives {volume:g} lots, above the broker's maximum {volume_max:g} lots per "
+                         "order; nothing sent. Lower the size (live.volume_per_pair or backtest.capital), or set "
+                         "live.cap_volume = true to trade the maximum instead")
     if volume > volume_max:
         log.warning("%s: %.6g lots capped at the broker's maximum %.6g", label, volume, volume_max)
         volume = round(math.floor(volume_max / volume_step + 1e-9) * volume_step, decimals)
@@ -505,7 +514,8 @@ def _symbol_info(term, broker: str) -> SimpleNamespace:
     return SimpleNamespace(**{f: getattr(info, f, None) for f in _INFO_FIELDS})
 
 
-def _positions(term, broker: str, magic: int) -> list[dict]:
+def _positions(term, broker: str, magic: int, attribution=None, pair: str | None = None) -> list[dict]:
+    """Open positions of ``broker`` with volts' magic number; with ``attribution``, only those of ``pair``."""
     ok_code = term.const("RES_S_OK")
 
     def check(result):
@@ -520,6 +530,8 @@ def _positions(term, broker: str, magic: int) -> list[dict]:
             continue
         out.append({"ticket": int(p.ticket), "type": int(p.type), "volume": float(p.volume),
                     "magic": int(p.magic), "symbol": str(p.symbol), "comment": str(p.comment)})
+    if attribution is not None:
+        out = [p for p in out if attribution(p) == pair]
     return out
 
 
@@ -586,7 +598,8 @@ def check_fresh(targets: list[Target], *, now=None, allow_stale: bool = False, c
 def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic: int = 20230608,
                     volume_per_pair: float | None = None, capital: float = 1000.0, deviation: int = 20, now=None,
                     settings: Mt5Settings | None = None, allow_stale: bool = False,
-                    lock_timeout: float = 60.0) -> list[PairExecution]:
+                    lock_timeout: float = 60.0, lock=None, attribution=None,
+                    cap_volume: bool = False, sizer=None) -> list[PairExecution]:
     """Bring the terminal's positions to the targets with market orders, journaling every step.
 
     Parameters
@@ -613,6 +626,16 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
         Trade although the last close is older than the exchange's last closed session (:func:`check_fresh`).
     lock_timeout : float, default 60
         Seconds to wait for another run holding the journal's lock (``live.lock_timeout_seconds``).
+    lock : context manager, optional
+        The lock to hold instead of the journal's (:func:`volts.live_book.account_lock`: one per broker account).
+    sizer : callable (Target, price, symbol info) -> lots, optional
+        Sizes a new position instead of ``volume_per_pair``/``capital`` (:class:`volts.live_sizing.SleeveLedger`:
+        the walk-forward's sleeves).
+    cap_volume : bool, default False
+        Cap a size above the broker's maximum lot at that maximum (``live.cap_volume``); else it is refused.
+    attribution : callable (position dict) -> pair or None, optional
+        Which pair a position belongs to (:class:`volts.live_book.Attribution`); default: by the order comment's
+        pair tag, an untagged position belonging to the only target that trades its symbol.
 
     Returns
     -------
@@ -635,18 +658,25 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
 
     settings = settings or Mt5Settings()
     clock = _clock(now)
-    followers = [t.follower for t in targets]
-    dupes = sorted({f for f in followers if followers.count(f) > 1})
+    from volts.live_book import Attribution, journal_pairs, kill_point
+
+    followers = list(dict.fromkeys(t.follower for t in targets))
+    pairs = [t.pair for t in targets]
+    dupes = sorted({p for p in pairs if pairs.count(p) > 1})
     if dupes:
-        raise UsageError(f"{', '.join(dupes)}: follower of more than one pair; one magic number cannot keep "
-                         "their positions apart (use one pair per follower)")
+        raise UsageError(f"{', '.join(dupes)}: pair given twice")
     if not targets:
         return []
     check_fresh(targets, now=clock, allow_stale=allow_stale)
     term = as_terminal(terminal, retries=settings.retries, backoff_seconds=settings.backoff_seconds)
     mapping = resolve_symbols(term, followers, settings)
+    if attribution is None:
+        sole: dict[str, list] = {}
+        for t in targets:
+            sole.setdefault(mapping[t.follower], []).append(t.pair)
+        attribution = Attribution(pairs + journal_pairs(journal), sole)
 
-    with journal.lock(lock_timeout):
+    with (lock if lock is not None else journal.lock(lock_timeout)):
         # lot sizes first: a refused size stops the run before any order is sent
         infos: dict[str, Any] = {}
         volumes: dict[str, float | None] = {}
@@ -655,14 +685,17 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
             info = _symbol_info(term, broker)
             infos[t.follower] = info
             if t.target == 0:
-                volumes[t.follower] = None
+                volumes[t.pair] = None
                 continue
             price = float(info.ask if t.target > 0 else info.bid) or float(getattr(info, "last", 0.0) or 0.0)
-            volumes[t.follower] = order_volume(
+            if sizer is not None:
+                volumes[t.pair] = float(sizer(t, price, info))
+                continue
+            volumes[t.pair] = order_volume(
                 price=price, volume_min=float(info.volume_min), volume_max=float(info.volume_max),
                 volume_step=float(info.volume_step),
                 contract_size=float(getattr(info, "trade_contract_size", 1.0) or 1),
-                volume_per_pair=volume_per_pair, capital=capital, label=t.pair)
+                volume_per_pair=volume_per_pair, capital=capital, label=t.pair, cap_volume=cap_volume)
 
         reports: list[PairExecution] = []
         failures: list[str] = []
@@ -670,15 +703,25 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
             broker = mapping[t.follower]
             key = {"session": t.session, "pair": t.pair}
             if journal.completed(t.session, t.pair):
-                journal.record("decision", {"action": "skip", "target": t.target,
-                                            "reason": "target already reached for this session"}, **key)
-                reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target, "skip"))
-                continue
+                now_held = _positions(term, broker, magic, attribution, t.pair)
+                if _sign(now_held, term) == t.target:
+                    journal.record("decision", {"action": "skip", "target": t.target,
+                                                "reason": "target already reached for this session"}, **key)
+                    reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, t.target,
+                                                 "skip"))
+                    continue
+                note = (f"{t.pair}: the position volts completed for {t.session} (target {t.target:+d}) is not on "
+                        f"the account any more: {broker} holds {_held(now_held, term):g} lots of volts' "
+                        "(closed or changed outside volts); trading it back to the target")
+                log.warning("%s", note)
+                journal.record("decision", {"action": "external_change", "target": t.target, "message": note,
+                                            "positions": now_held}, **key)
             pending = journal.pending(t.session, t.pair)
-            positions = _positions(term, broker, magic)
+            positions = _positions(term, broker, magic, attribution, t.pair)
+            kill_point("after_positions_read")
             before = _sign(positions, term)
             info = infos[t.follower]
-            want = _wanted_volume(t, positions, term, journal, volumes[t.follower])
+            want = _wanted_volume(t, positions, term, journal, volumes[t.pair])
             steps = _plan(t, positions, term, want, info)
             action = _action(before, t.target, steps)
             journal.record("decision", {
@@ -692,7 +735,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                                           "positions": positions}, **key)
             try:
                 orders = _drive_pair(t, term, journal, broker, info, want, steps, magic=magic,
-                                     deviation=deviation, key=key)
+                                     deviation=deviation, key=key, attribution=attribution)
             except _Partial as exc:
                 journal.record("result", {"status": "partial", "message": str(exc)}, **key)
                 failures.append(str(exc))
@@ -713,6 +756,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
                                      f"(journal {journal.path})")
                 journal.record("error", {"message": message, "stage": "execute"}, **key)
                 raise BrokerError(message) from None
+            kill_point("before_journal_write")
             journal.record("result", {"status": "complete", "position": t.target, "volume": want,
                                       "orders": len(orders)}, **key)
             reports.append(PairExecution(t.pair, t.follower, broker, t.session, t.target, before, action,
@@ -805,7 +849,8 @@ def _action(before: int, target: int, steps) -> str:
 
 def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want: float,
                 steps: list[tuple[str, dict | None, float]], *, magic: int, deviation: int,
-                key: dict) -> list[dict]:
+                key: dict, attribution=None) -> list[dict]:
+    from volts.live_book import kill_point
     buy_type, sell_type = term.const("ORDER_TYPE_BUY"), term.const("ORDER_TYPE_SELL")
     filling = _filling(info, term)
     done: list[dict] = []
@@ -822,10 +867,16 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
         else:
             side = buy_type if t.target > 0 else sell_type
         price = float(fresh.ask if side == buy_type else fresh.bid) or float(getattr(fresh, "last", 0.0) or 0.0)
+        try:
+            cid = _leg_id(term, t, broker, step)
+        except _Rejected as exc:
+            raise _Rejected(str(exc), done) from None
+        except BrokerError as exc:
+            raise _unknown(exc, t, journal, last_unknown) from None
         request: dict[str, Any] = {
             "action": int(term.const("TRADE_ACTION_DEAL")), "symbol": str(broker), "volume": float(lots),
             "type": int(side), "price": float(price), "deviation": int(deviation), "magic": int(magic),
-            "comment": order_comment(t), "type_time": int(term.const("ORDER_TIME_GTC")),
+            "comment": cid, "type_time": int(term.const("ORDER_TIME_GTC")),
             "type_filling": int(filling)}
         if step in ("close", "reduce"):
             request["position"] = int(pos["ticket"])
@@ -835,6 +886,7 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
         outcome_unknown = None
         try:
             result = term.call_once("order_send", request)
+            kill_point("after_order_send")
         except BrokerError as exc:
             from volts.data.mt5 import ConnectionLost
 
@@ -857,7 +909,7 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
             log.info("%s: %s; reading positions before deciding again", t.pair, reason)
             term._wait(lost)
             try:
-                positions = _positions(term, broker, magic)
+                positions = _positions(term, broker, magic, attribution, t.pair)
             except BrokerError as exc:
                 raise _unknown(exc, t, journal, last_unknown) from None
             steps = _plan(t, positions, term, want, info)
@@ -867,8 +919,20 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
                                               and 0 < res["volume"] < lots - 1e-9)
         ok = res["retcode"] in SUCCESS_RETCODES and not partial
         status = "partial" if partial else ("done" if ok else "rejected")
-        journal.record("result", {"status": status, "step": step, "request_uid": uid, "requested": lots,
-                                  **res}, **key)
+        try:
+            journal.record("result", {"status": status, "step": step, "request_uid": uid, "requested": lots,
+                                      **res}, **key)
+        except (sqlite3.Error, OSError) as exc:
+            from volts.errors import ArtifactError
+
+            filled = (f"WAS FILLED: {res['volume'] or lots:g} lots at {res['price']:g}, deal {res['deal']}, order "
+                      f"{res['order']}, retcode {res['retcode']}") if res["retcode"] in SUCCESS_RETCODES else \
+                f"was answered with retcode {res['retcode']} ({res['comment']})"
+            raise ArtifactError(f"{t.pair}: the {step} order for {broker} {filled}, but the journal {journal.path} "
+                                f"could not record it ({type(exc).__name__}: {exc}). The account holds the result; "
+                                "do not send it again by hand. Fix the journal (disk space, permissions), then run "
+                                "volts signal --execute again: it reads the terminal's positions and deals and "
+                                f"reconciles (the request is journal row {row}, request_uid {uid})") from None
         entry = {"step": step, "request_uid": uid, **res}
         done.append(entry)
         if partial:
@@ -882,6 +946,30 @@ def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want:
                  res["price"], res["retcode"])
         steps = steps[1:]
     return done
+
+
+def _leg_id(term, t: Target, broker: str, step: str) -> str:
+    """The client id of the next order of ``t`` (:func:`volts.live_book.client_id`), read from the broker: no
+    order is sent while one of the pair's orders for the session is pending (``orders_get``), and the leg's
+    ordinal follows the pair's deals of the session already in the account's history (``history_deals_get``), so
+    each order of a (pair, session) carries its own id, whichever run or machine sends it."""
+    from volts.live_book import client_id, comment_prefix
+
+    kind = {"open": "o", "close": "c", "reduce": "r"}[step]
+    prefix = comment_prefix(t.pair, t.session)
+    pending = term.call("orders_get", symbol=broker, what=f"orders_get(symbol='{broker}')",
+                        check=lambda r: None) or ()
+    mine = [o for o in pending if str(o.comment).startswith(prefix)]
+    if mine:
+        o = mine[0]
+        raise _Rejected(f"{t.pair}: an order of this pair for {t.session} is pending at the broker (ticket "
+                        f"{int(o.ticket)}, {float(o.volume_current):g} lots, comment '{o.comment}'); nothing sent. "
+                        "Run again once it is filled or cancelled", [])
+    day = dt.datetime.combine(t.session, dt.time())
+    deals = term.call("history_deals_get", day - dt.timedelta(days=14), day + dt.timedelta(days=3),
+                      what="history_deals_get(recent)", check=lambda r: None) or ()
+    n = 1 + sum(1 for d in deals if str(d.comment).startswith(prefix + kind))
+    return client_id(t.pair, t.session, f"{kind}{n}")
 
 
 def _unknown(exc: BrokerError, t: Target, journal: Journal, last: tuple[int, str] | None) -> BrokerError:

@@ -5,9 +5,12 @@ to ``--asof`` (default: the last available bar) from the CSV files or the MT5 te
 target through ``volts.signals`` (``volts.live.compute_targets``), print a table, write
 ``<out>/<DATE>.json`` atomically (DATE = the last close used). With ``--execute`` (after a confirmation, or
 ``--yes``; without a terminal on stdin and without ``--yes`` the command refuses with exit 2) the targets are
-routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live.execute_targets``, journaled in ``--journal``
-(default ``live.journal``). Data ending before the exchange's last closed session are refused with --execute
-(exit 3) unless ``--allow-stale``; a pair whose warm-up is short is refused (exit 3), never read as flat.
+routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live_book.execute_book`` (the whole book: pairs no
+longer selected are closed), journaled in ``--journal`` (default ``live.journal``). A selection without a pair is
+a valid target ("flat": everything volts holds is closed, exit 0). A selection older than
+``live.max_selection_age_sessions`` is refused by --execute (exit 3) unless ``--allow-stale``. Data ending before
+the exchange's last closed session are refused with --execute (exit 3) unless ``--allow-stale``; a pair whose
+warm-up is short is refused (exit 3), never read as flat.
 
 Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker errors.
 """
@@ -46,14 +49,12 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
     from volts import __version__
     from volts.artifacts import now_utc_iso, read_selection
     from volts.errors import UsageError
-    from volts.live import Journal, check_fresh, compute_targets, execute_targets, write_signals
+    from volts.live import Journal, check_fresh, compute_targets, write_signals
 
     selection = read_selection(selection_path)
     pairs = selection["pairs"]
-    if not pairs:
-        raise UsageError(f"{selection_path}: the selection holds no pair; nothing to signal")
     symbols = list(dict.fromkeys(s for p in pairs for s in (p["leader"], p["follower"])))
-    max_lag = max(int(p["lag"]) for p in pairs)
+    max_lag = max((int(p["lag"]) for p in pairs), default=1)
     st = settings.strategy
     source = settings.data.source
     if source not in ("csv", "mt5"):
@@ -62,7 +63,18 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
     term = terminal
     own_terminal = False
     try:
-        if source == "mt5":
+        market = None
+        if not pairs:  # a valid target: hold nothing
+            from volts.calendar import last_closed_session
+
+            if asof is None and source == "csv":  # as with pairs: the last date the universe's files have
+                day = _csv_last_date(settings, list(selection.get("universe") or settings.data.universe))
+            else:
+                day = asof or last_closed_session(now)
+            targets = []
+            console.print(f"flat: the selection holds no pair (selection as of {selection.get('asof')}); "
+                          f"target for the session after {day}: no position", markup=False)
+        elif source == "mt5":
             from volts.data.mt5 import Mt5Terminal, _now_utc, load_mt5_market
 
             if term is None:
@@ -79,21 +91,29 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
             start = warmup_start(end_ref, ma_window=st.ma_window, max_lag=max_lag)
             market = load_market(settings.data, symbols=symbols, start=start, end=end_ref)
 
-        targets = compute_targets(pairs, market, asof=asof, ma_window=st.ma_window, mode=st.mode)
-        _print_targets(targets, console, source)
-        from volts.commands.select import data_quality, data_quality_line
+        if market is not None:
+            targets = compute_targets(pairs, market, asof=asof, ma_window=st.ma_window, mode=st.mode)
+            day = targets[0].asof
+            _print_targets(targets, console, source)
+            from volts.commands.select import data_quality, data_quality_line
 
-        console.print(data_quality_line(data_quality(market)), markup=False)
+            console.print(data_quality_line(data_quality(market)), markup=False)
+        from volts.live_checks import selection_age
+
+        age = selection_age(selection, day, selection_path=selection_path)
+        console.print(age.line(settings.live.max_selection_age_sessions), markup=False)
         meta = {"source": source, "selection": str(selection_path), "selection_asof": selection.get("asof"),
-                "volts_version": __version__, "config_sha256": settings.sha256(), "data_sha256": market.sha256(),
+                "selection_age_sessions": age.sessions, "volts_version": __version__,
+                "config_sha256": settings.sha256(), "data_sha256": market.sha256() if market is not None else None,
                 "created": now_utc_iso()}
-        path = write_signals(targets, out, meta=meta)
+        path = write_signals(targets, out, asof=day, meta=meta)
         console.print(f"wrote {path}", markup=False)
         if not execute:
             console.print("dry run: no order sent (use --execute to route the targets to MT5)", markup=False)
             return targets, path, None
 
         check_fresh(targets, now=now, allow_stale=allow_stale)
+        age.check(settings.live.max_selection_age_sessions, allow_stale=allow_stale)
         if not confirm(targets):
             console.print("not confirmed: no order sent", markup=False)
             raise typer.Exit(1)
@@ -102,14 +122,22 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
 
             term = Mt5Terminal.from_settings(settings.data.mt5, sleep=sleep)
             own_terminal = True
-        live = settings.live
-        with Journal(journal_path or Path(live.journal), now=now) as journal:
+        from volts.live import next_session
+        from volts.live_book import execute_book
+
+        with Journal(journal_path or Path(settings.live.journal), now=now) as journal:
             console.print(f"journal {journal.path} (run {journal.run_id})", markup=False)
-            executions = execute_targets(targets, term, journal, magic=live.magic,
-                                         volume_per_pair=live.volume_per_pair, capital=settings.backtest.capital,
-                                         deviation=live.deviation_points, now=now, settings=settings.data.mt5,
-                                         allow_stale=allow_stale, lock_timeout=live.lock_timeout_seconds)
-        _print_executions(executions, console)
+            executions, orphans = execute_book(targets, term, journal, settings=settings, asof=day,
+                                               session=next_session(day), now=now, allow_stale=allow_stale,
+                                               ma_window=st.ma_window, mode=st.mode,
+                                               selection_asof=selection.get("asof"))
+        for p in orphans:
+            console.print(f"warning: position #{p['ticket']} on {p['symbol']} has volts' magic number but names no "
+                          "pair: left open", markup=False)
+        if executions:
+            _print_executions(executions, console)
+        elif not targets:
+            console.print("flat: volts holds no position on this account; nothing to send", markup=False)
         return targets, path, executions
     finally:
         if own_terminal and term is not None:
@@ -166,7 +194,8 @@ def register(app: typer.Typer) -> None:
         journal: Optional[Path] = typer.Option(None, "--journal", help="SQLite journal of orders (default: "
                                                                        "live.journal)."),
         allow_stale: bool = typer.Option(False, "--allow-stale", help="With --execute: trade although the data "
-                                         "end before the exchange's last closed session (default: refuse)."),
+                                         "end before the exchange's last closed session, or the selection is "
+                                         "older than live.max_selection_age_sessions (default: refuse)."),
     ) -> None:
         """Target positions for the next session from a selection; dry run unless --execute."""
         from volts.errors import UsageError
@@ -182,7 +211,8 @@ def register(app: typer.Typer) -> None:
         def confirm(targets) -> bool:
             if yes:
                 return True
-            return typer.confirm(f"send orders for {len(targets)} pair(s) to the MT5 terminal "
+            return typer.confirm(f"bring volts' positions to the targets of {len(targets)} selected pair(s) on the "
+                                 "MT5 terminal (closing those of pairs no longer selected) "
                                  f"({settings.data.mt5.host}:{settings.data.mt5.port})?", default=False)
 
         run_signal(settings, selection, asof=parse_date(asof, "--asof"), out=out, execute=execute,

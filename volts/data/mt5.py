@@ -642,6 +642,11 @@ def resolve_symbols(terminal: Mt5Terminal, symbols: Iterable[str], settings: Mt5
             else:
                 if not candidates:
                     everything = terminal.call("symbols_get", what="symbols_get()")
+                    if name in _names(everything):  # the first calls failed (a lost session), not the symbol
+                        terminal.call("symbol_info", name)
+                        terminal.call("symbol_select", name, True, check=lambda ok: None if ok else "returned False")
+                        out[sym] = name
+                        continue
                     candidates = difflib.get_close_matches(name, _names(everything), n=5, cutoff=0.6)
                 hint = f"; close candidates: {', '.join(candidates[:8])}" if candidates else \
                     "; no similar symbol on the terminal"

@@ -8,7 +8,8 @@ imported the ``MetaTrader5`` package. Neither runs in CI, so this module plays t
 
 * :class:`StandInTerminal` exposes ``initialize``, ``login``, ``shutdown``, ``last_error``, ``version``,
   ``symbols_get``, ``symbols_total``, ``symbol_select``, ``symbol_info``, ``symbol_info_tick``,
-  ``copy_rates_range``, ``positions_get``, ``positions_total`` and ``order_send`` plus the constants volts needs
+  ``copy_rates_range``, ``positions_get``, ``positions_total``, ``order_send``, ``orders_get``,
+  ``history_deals_get`` and ``account_info`` plus the constants volts needs
   (``TIMEFRAME_D1``, ``ORDER_TYPE_BUY``/``SELL``, ``TRADE_ACTION_DEAL``, ``TRADE_RETCODE_*``, ``ORDER_FILLING_*``,
   ``POSITION_TYPE_*``, ``RES_*``), with the values and result shapes of the real package: bars are a numpy
   structured array with MT5's dtype (:data:`RATES_DTYPE`); symbols, positions and order results are named tuples
@@ -120,6 +121,22 @@ TradeRequest = collections.namedtuple("TradeRequest", [
 OrderSendResult = collections.namedtuple("OrderSendResult", [
     "retcode", "deal", "order", "volume", "price", "bid", "ask", "comment", "request_id", "retcode_external",
     "request"])
+TradeDeal = collections.namedtuple("TradeDeal", [
+    "ticket", "order", "time", "time_msc", "type", "entry", "magic", "position_id", "reason", "volume", "price",
+    "commission", "swap", "profit", "fee", "symbol", "comment", "external_id"])
+TradeOrder = collections.namedtuple("TradeOrder", [
+    "ticket", "time_setup", "time_setup_msc", "time_done", "time_done_msc", "time_expiration", "type",
+    "type_time", "type_filling", "state", "magic", "position_id", "position_by_id", "reason", "volume_initial",
+    "volume_current", "price_open", "sl", "tp", "price_current", "price_stoplimit", "symbol", "comment",
+    "external_id"])
+AccountInfo = collections.namedtuple("AccountInfo", [
+    "login", "trade_mode", "leverage", "limit_orders", "margin_so_mode", "trade_allowed", "trade_expert",
+    "margin_mode", "currency_digits", "fifo_close", "balance", "credit", "profit", "equity", "margin",
+    "margin_free", "margin_level", "margin_so_call", "margin_so_so", "margin_initial", "margin_maintenance",
+    "assets", "liabilities", "commission_blocked", "name", "server", "currency", "company"])
+DEAL_ENTRY_IN = 0
+DEAL_ENTRY_OUT = 1
+ACCOUNT_MARGIN_MODE_RETAIL_HEDGING = 2
 
 _NEEDS_INIT = (RES_E_INTERNAL_FAIL_INIT, "No IPC connection")
 _TIMEOUT = (RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
@@ -310,6 +327,14 @@ class StandInTerminal:
         Lot rules of every symbol (a stock CFD: 1 lot = 1 share by default).
     faults : Faults, optional
         Failures to inject.
+    balance : float
+        The account's starting balance (``account_info().balance``, USD).
+    commission_fixed, commission_rate : float
+        Commission of every deal: ``commission_fixed + commission_rate * volume * price * contract_size`` (USD),
+        booked on the balance and in the deal's ``commission`` (negative, as MT5 reports it).
+    fill_price : {"close", "next_open"}
+        Market orders fill (and ``bid``/``ask`` quote) at the last close up to ``until``, or at the open of the
+        session after ``until`` (a paper account whose orders are sent after the close fill at the next open).
 
     Attributes
     ----------
@@ -365,7 +390,8 @@ class StandInTerminal:
                  password: str | None = None, server: str | None = None,
                  filling_mode: int = SYMBOL_FILLING_FOK | SYMBOL_FILLING_IOC, volume_min: float = 1.0,
                  volume_max: float = 10000.0, volume_step: float = 1.0, contract_size: float = 1.0,
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, balance: float = 100000.0, commission_fixed: float = 0.0,
+                 commission_rate: float = 0.0, fill_price: str = "close") -> None:
         self.csv_dir = Path(csv_dir)
         if not self.csv_dir.is_dir():
             raise FileNotFoundError(f"{self.csv_dir}: CSV folder not found")
@@ -387,6 +413,13 @@ class StandInTerminal:
         self._error: tuple[int, str] = (RES_S_OK, "Success")
         self._next_ticket = 1000
         self._lock = threading.RLock()
+        if fill_price not in ("close", "next_open"):
+            raise ValueError(f"fill_price must be 'close' or 'next_open' (got {fill_price!r})")
+        self.fill_price = fill_price
+        self.commission_fixed, self.commission_rate = float(commission_fixed), float(commission_rate)
+        self._balance = float(balance)
+        self._deals: list[TradeDeal] = []
+        self._orders: dict[int, TradeOrder] = {}
         names = sorted(p.stem for p in self.csv_dir.glob("*.csv"))
         self._broker_to_csv = {symbol_format.format(symbol=s): s for s in names}
 
@@ -441,8 +474,20 @@ class StandInTerminal:
     def _last_close(self, broker: str) -> float:
         return float(self._frame(broker)["close"].iloc[-1])
 
+    def _quote(self, broker: str) -> float:
+        """The price a market order fills at now (see ``fill_price``)."""
+        if self.fill_price == "next_open" and self.until is not None:
+            frame = self._bars.get(broker)
+            if frame is None:
+                self._frame(broker)
+                frame = self._bars[broker]
+            after = frame.loc[frame.index > self.until]
+            if len(after):
+                return float(after["open"].iloc[0])
+        return self._last_close(broker)
+
     def _info(self, broker: str) -> SymbolInfo:
-        price = self._last_close(broker)
+        price = self._quote(broker)
         return SymbolInfo(custom=False, select=broker in self._selected, visible=broker in self._selected,
                           digits=2, spread=0, trade_mode=4, trade_exemode=2, filling_mode=self.filling_mode,
                           bid=price, ask=price, last=price, point=0.01, trade_contract_size=self.contract_size,
@@ -689,7 +734,7 @@ class StandInTerminal:
             allowed.add(ORDER_FILLING_IOC)
         if treq.type_filling not in allowed:
             return reply(TRADE_RETCODE_INVALID_FILL, "Unsupported filling mode")
-        price = self._last_close(treq.symbol)
+        price = self._quote(treq.symbol)
         self._next_ticket += 1
         order = self._next_ticket
         self._next_ticket += 1
@@ -703,6 +748,9 @@ class StandInTerminal:
             if treq.type != closes or treq.volume > pos.volume + 1e-12:
                 return reply(TRADE_RETCODE_INVALID, "Invalid close request")
             left = round(pos.volume - treq.volume, 8)
+            sign = 1.0 if pos.type == POSITION_TYPE_BUY else -1.0
+            profit = sign * (price - pos.price_open) * treq.volume * self.contract_size
+            entry, position_id = DEAL_ENTRY_OUT, pos.ticket
             if left > 0:
                 self._positions[pos.ticket] = pos._replace(volume=left, time_update=now)
             else:
@@ -715,21 +763,124 @@ class StandInTerminal:
                     return reply(TRADE_RETCODE_CANCEL, "Request canceled: nothing filled")
                 treq = treq._replace(volume=filled)
             ptype = POSITION_TYPE_BUY if treq.type == ORDER_TYPE_BUY else POSITION_TYPE_SELL
+            profit, entry, position_id = 0.0, DEAL_ENTRY_IN, order
             self._positions[order] = TradePosition(
                 ticket=order, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
                 type=ptype, magic=treq.magic, identifier=order, reason=3, volume=treq.volume, price_open=price,
                 sl=0.0, tp=0.0, price_current=price, swap=0.0, profit=0.0, symbol=treq.symbol,
                 comment=treq.comment, external_id="")
+        commission = self.commission_fixed + self.commission_rate * treq.volume * price * self.contract_size
+        self._balance += profit - commission
+        self._deals.append(TradeDeal(
+            ticket=deal, order=order, time=now, time_msc=now * 1000, type=treq.type, entry=entry, magic=treq.magic,
+            position_id=position_id, reason=3, volume=treq.volume, price=price, commission=-commission, swap=0.0,
+            profit=profit, fee=0.0, symbol=treq.symbol, comment=treq.comment, external_id=""))
         self.fills.append({"deal": deal, "order": order, "symbol": treq.symbol, "type": treq.type,
                            "volume": treq.volume, "price": price, "position": treq.position,
-                           "magic": treq.magic, "comment": treq.comment})
+                           "magic": treq.magic, "comment": treq.comment, "commission": commission})
         if not treq.position and treq.volume < float(req.get("volume", 0.0)) - 1e-12:
             return reply(TRADE_RETCODE_DONE_PARTIAL, "Request executed partially", deal=deal, order=order,
                          volume=treq.volume, price=price)
         return reply(TRADE_RETCODE_DONE, "Request executed", deal=deal, order=order, volume=treq.volume,
                      price=price)
 
+    def orders_get(self, symbol: str | None = None, group: str | None = None, ticket: int | None = None):
+        """Pending orders as a tuple of ``TradeOrder`` (empty when there are none); None on error. Market orders
+        fill at once here, so only orders planted with :meth:`place_pending` are pending."""
+        with self._lock:
+            if self._enter("orders_get") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            out = [o for o in self._orders.values()
+                   if (symbol is None or o.symbol == symbol) and (group is None or _group_match(o.symbol, group))
+                   and (ticket is None or o.ticket == ticket)]
+            return self._ok(tuple(out))
+
+    def history_deals_get(self, date_from=None, date_to=None, *, group: str | None = None,
+                          ticket: int | None = None, position: int | None = None):
+        """Deals as a tuple of ``TradeDeal``: those with ``date_from <= time <= date_to`` (server clock), or all
+        deals of order ``ticket`` or of position ``position``; None on error."""
+        with self._lock:
+            if self._enter("history_deals_get") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            deals = list(self._deals)
+            if ticket is not None:
+                deals = [d for d in deals if d.order == int(ticket)]
+            elif position is not None:
+                deals = [d for d in deals if d.position_id == int(position)]
+            else:
+                if date_from is None or date_to is None:
+                    return self._fail((RES_E_INVALID_PARAMS, "Invalid params: date_from and date_to needed"))
+                lo, hi = _to_epoch(date_from), _to_epoch(date_to)
+                deals = [d for d in deals if lo <= d.time <= hi]
+            if group is not None:
+                deals = [d for d in deals if _group_match(d.symbol, group)]
+            return self._ok(tuple(deals))
+
+    def account_info(self):
+        """``AccountInfo`` of the (hedging) account: balance, and equity = balance + floating profit marked at the
+        last close up to ``until``."""
+        with self._lock:
+            if self._enter("account_info") is not None:
+                return None
+            if not self._initialized:
+                return self._fail(_NEEDS_INIT)
+            floating = self._floating()
+            login, server = self._account
+            return self._ok(AccountInfo(
+                login=int(login or 0), trade_mode=0, leverage=1, limit_orders=0, margin_so_mode=0,
+                trade_allowed=True, trade_expert=True, margin_mode=ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
+                currency_digits=2, fifo_close=False, balance=self._balance, credit=0.0, profit=floating,
+                equity=self._balance + floating, margin=0.0, margin_free=self._balance + floating, margin_level=0.0,
+                margin_so_call=0.0, margin_so_so=0.0, margin_initial=0.0, margin_maintenance=0.0, assets=0.0,
+                liabilities=0.0, commission_blocked=0.0, name="stand-in", server=str(server or "StandIn-Demo"),
+                currency="USD", company="volts stand-in"))
+
+    def _floating(self) -> float:
+        total = 0.0
+        for pos in self._positions.values():
+            sign = 1.0 if pos.type == POSITION_TYPE_BUY else -1.0
+            total += sign * (self._last_close(pos.symbol) - pos.price_open) * pos.volume * self.contract_size
+        return total
+
     # -------------------------------------------------------------------------------------- helpers
+    @property
+    def deals(self) -> tuple:
+        """Every deal (``TradeDeal``), whatever the connection state: for tests and reports."""
+        with self._lock:
+            return tuple(self._deals)
+
+    def place_pending(self, symbol: str, *, type: int, volume: float, magic: int, comment: str = "") -> int:
+        """Plant a pending order (accepted by the broker, not filled yet); returns its ticket. For tests."""
+        with self._lock:
+            self._next_ticket += 1
+            now = self._server_time()
+            price = self._quote(symbol)
+            self._orders[self._next_ticket] = TradeOrder(
+                ticket=self._next_ticket, time_setup=now, time_setup_msc=now * 1000, time_done=0, time_done_msc=0,
+                time_expiration=0, type=type, type_time=ORDER_TIME_GTC, type_filling=ORDER_FILLING_FOK, state=1,
+                magic=magic, position_id=0, position_by_id=0, reason=3, volume_initial=float(volume),
+                volume_current=float(volume), price_open=price, sl=0.0, tp=0.0, price_current=price,
+                price_stoplimit=0.0, symbol=symbol, comment=comment[:31], external_id="")
+            return self._next_ticket
+
+    def close_position(self, ticket: int) -> None:
+        """Close a position outside volts (a manual close in the terminal), booking its deal. For tests."""
+        with self._lock:
+            pos = self._positions[ticket]
+            side = ORDER_TYPE_SELL if pos.type == POSITION_TYPE_BUY else ORDER_TYPE_BUY
+            self._execute({"action": TRADE_ACTION_DEAL, "symbol": pos.symbol, "volume": pos.volume, "type": side,
+                           "position": ticket, "magic": 0, "comment": "manual close",
+                           "type_filling": ORDER_FILLING_FOK})
+
+    def set_until(self, until) -> None:
+        """Move the terminal's "today" (paper trading: one session after another)."""
+        with self._lock:
+            self.until = None if until is None else pd.Timestamp(until).normalize()
+
     @property
     def positions(self) -> tuple:
         """Open positions (``TradePosition``), whatever the connection state: for tests and dry runs."""
@@ -884,8 +1035,10 @@ def serve_standin(csv_dir, faults: Faults | None = None, *, port: int = 0,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m volts.testing.mt5_standin DIR [--port P] [--symbol-format F] [--until DATE]``: serve a
-    stand-in terminal on 127.0.0.1 until interrupted (for dry runs with ``bridge = "mt5linux"``)."""
+    """``python -m volts.testing.mt5_standin DIR [--port P] [--symbol-format F] [--until DATE] [--fill-price
+    next_open] [--balance B] [--commission-fixed F] [--commission-rate R] [--volume-min/-max/-step V]``: serve a
+    stand-in terminal on 127.0.0.1 until interrupted (for dry runs with ``bridge = "mt5linux"``; ``--port 0``
+    picks a free port, printed on the first line)."""
     import argparse
     import time
 
@@ -894,11 +1047,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=18812)
     parser.add_argument("--symbol-format", default="{symbol}")
     parser.add_argument("--until", default=None)
+    parser.add_argument("--fill-price", choices=("close", "next_open"), default="close")
+    parser.add_argument("--balance", type=float, default=100000.0)
+    parser.add_argument("--commission-fixed", type=float, default=0.0)
+    parser.add_argument("--commission-rate", type=float, default=0.0)
+    parser.add_argument("--volume-min", type=float, default=1.0)
+    parser.add_argument("--volume-max", type=float, default=10000.0)
+    parser.add_argument("--volume-step", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    standin = StandInTerminal(args.csv_dir, symbol_format=args.symbol_format, until=args.until)
+    standin = StandInTerminal(args.csv_dir, symbol_format=args.symbol_format, until=args.until,
+                              fill_price=args.fill_price, balance=args.balance, commission_fixed=args.commission_fixed,
+                              commission_rate=args.commission_rate, volume_min=args.volume_min,
+                              volume_max=args.volume_max, volume_step=args.volume_step)
     server = _Server(standin, port=args.port).start()
-    print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)")
+    print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)", flush=True)
     try:
         while server.thread.is_alive():
             time.sleep(0.5)
