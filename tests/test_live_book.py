@@ -174,7 +174,9 @@ def _launch(argvs, cwds, env):
     return procs, outs, starts[-1] - starts[0]
 
 
-REPEATS = int(os.environ.get("VOLTS_CONCURRENCY_REPEATS", "20"))
+# The suite runs 4 repetitions of each race to stay inside CI's time budget (each repetition starts two
+# interpreters); the full trial of the live-book contract is VOLTS_CONCURRENCY_REPEATS=20.
+REPEATS = int(os.environ.get("VOLTS_CONCURRENCY_REPEATS", "4"))
 
 
 @pytest.mark.slow
