@@ -1041,6 +1041,13 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
         out["benchmarks_omitted"] = {"spy": (e.get("reason") or "") + (f" (first missing session {e['date']})"
                                                                       if e.get("date") else "")}
     out["optimistic"] = bool(getattr(sim, "optimistic", False))  # execution = "close": fills at the signal's close
+    from volts.disclosure import cost_summary
+    from volts.simulate import funding_summary
+
+    if cost_summary(sim, settings) is not None:   # what the result rests on: capital, costs, gross vs net
+        out["costs"] = cost_summary(sim, settings)
+    if isinstance(getattr(sim, "periods", None), pd.DataFrame) and "n_unfunded" in sim.periods:
+        out["funding"] = funding_summary(sim.periods)
     return out
 
 
@@ -1158,6 +1165,9 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     sim_seconds = time.perf_counter() - t0
     capital = getattr(getattr(sim, "costs", None), "capital", None)
     table = weeks_table(weeks, sim.equity, end=end, capital=capital)
+    from volts.disclosure import week_columns
+
+    table = week_columns(table, sim, weeks, end=end)   # span of each row's P&L, its costs, unfunded pairs
     t0 = time.perf_counter()
     metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
                         strategy_fn=strategy_fn, engine=engine)

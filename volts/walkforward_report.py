@@ -193,6 +193,11 @@ def verdict(metrics: dict) -> list[str]:
                    f"({_pct(w.get('share_in_cash'), 0)}); those weeks held cash, so the record describes the "
                    f"remaining {w['weeks'] - w['weeks_in_cash']} weeks' trades more than a permanently invested "
                    f"strategy.")
+    fund = metrics.get("funding") or {}
+    if fund.get("unfunded_pair_weeks"):
+        out.append(f"{fund['unfunded_pair_weeks']} of {fund['pair_weeks']} pair-weeks were selected but unfunded "
+                   f"(the pairs already held had all the capital, and a held pair is never resized) in "
+                   f"{fund['weeks_with_unfunded_pairs']} weeks: the record does not trade those picks.")
     out += _chance_verdict(metrics)
     inf = metrics.get("sharpe_inference") or {}
     n_trials = inf.get("n_trials") or 1
@@ -409,6 +414,9 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                   _table(["bps / side", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
                           "followers B&H CAGR", "followers B&H Sharpe"], rows), ""]
     lines += headline_at_bps(m, (0.0, 10.0))
+    from volts.disclosure import costs_markdown, funding_markdown
+
+    lines += costs_markdown(m) + funding_markdown(m)
     lines += ablation_markdown(m)
     lines += sharpe_inference_markdown(m)
     for key, caption in (("equity", "Equity, log scale"), ("drawdown", "Drawdown"),
