@@ -962,7 +962,7 @@ FUNDING_RULE = ("each pair has its own sleeve; a re-selected pair keeps its slee
 
 
 def cost_table(market: MarketData, schedule: Sequence[Rebalance], *, end, settings,
-               bps: Sequence[float] = (0.0, 5.0, 10.0, 25.0), bootstrap_reps: int = 2000, seed: int = 0,
+               bps: Sequence[float] = (0.0, 5.0, 10.0, 25.0), bootstrap_reps: int | None = None, seed: int = 0,
                **kwargs) -> pd.DataFrame:
     """The headline rows again at several proportional costs (issue 10's bps table), selection not re-run.
 

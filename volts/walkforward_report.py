@@ -75,6 +75,9 @@ def _ci_text(d, name, fmt="{:.2f}"):
     lo, hi = ci(d, name)
     if lo is None or hi is None:
         return "–"
+    se_lo, se_hi = mcse(d, name)
+    if se_lo is not None and se_hi is not None:   # each end with its Monte-Carlo standard error
+        return f"[{fmt.format(lo)} ±{se_lo:.3f}, {fmt.format(hi)} ±{se_hi:.3f}]"
     return f"[{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
@@ -82,6 +85,9 @@ def _ci_pct(d, name):
     lo, hi = ci(d, name)
     if lo is None or hi is None:
         return "–"
+    se_lo, se_hi = mcse(d, name)
+    if se_lo is not None and se_hi is not None:
+        return f"[{_pct(lo)} ±{100 * se_lo:.2f}, {_pct(hi)} ±{100 * se_hi:.2f}]"
     return f"[{_pct(lo)}, {_pct(hi)}]"
 
 
@@ -105,6 +111,27 @@ def _side(lo, hi) -> str | None:
     if hi < 0:
         return "below"
     return "straddles"
+
+
+def mcse(d: dict | None, name: str) -> tuple[float | None, float | None]:
+    """Monte-Carlo standard errors of the ends of ``name``'s interval (``<name>_ci_low_mcse`` / ``_high_mcse``)."""
+    if not d:
+        return None, None
+    return _f(d.get(f"{name}_ci_low_mcse")), _f(d.get(f"{name}_ci_high_mcse"))
+
+
+def at_the_edge(lo, hi, se_lo, se_hi, k: float = 2.0) -> bool:
+    """True when an interval end lies within ``k`` Monte-Carlo standard errors of zero: another set of bootstrap
+    resamples could put that end on the other side of zero, so the interval's side of zero is not settled."""
+    return any(v is not None and se is not None and abs(v) <= k * se for v, se in ((lo, se_lo), (hi, se_hi)))
+
+
+def _edge_text(lo, hi, se_lo, se_hi, fmt) -> str:
+    end, v, se = ("lower", lo, se_lo) if (lo is not None and se_lo is not None and abs(lo) <= 2 * se_lo) else \
+        ("upper", hi, se_hi)
+    return (f"at the edge: its {end} end {fmt(v)} lies within two Monte-Carlo standard errors ({fmt(se)} each) "
+            f"of zero, so another set of bootstrap resamples could put it on the other side; no claim on the sign "
+            f"is made")
 
 
 def verdict(metrics: dict) -> list[str]:
@@ -147,9 +174,13 @@ def verdict(metrics: dict) -> list[str]:
             span = f"over the {upto:.1f} years of {freq} up to its ruin on {ruin['date']}"
         except (KeyError, ValueError):
             span = f"up to its ruin on {ruin.get('date')}"
+    se_lo, se_hi = mcse(s, "sharpe")
     if side is None:
         out.append(f"The strategy's Sharpe ratio is {_num(sh)}; no confidence interval was computed, so nothing "
                    f"can be concluded about its sign.")
+    elif at_the_edge(lo, hi, se_lo, se_hi):
+        out.append(f"At the configured costs the strategy's Sharpe ratio is {_num(sh)} and its 95 % CI "
+                   f"[{lo:.2f}, {hi:.2f}] is {_edge_text(lo, hi, se_lo, se_hi, lambda v: f'{v:.3f}')} {span}.")
     elif side == "above":
         out.append(f"At the configured costs the strategy's Sharpe ratio ({_num(sh)}, 95 % CI "
                    f"[{lo:.2f}, {hi:.2f}]) is positive with 95 % confidence {span}.")
@@ -166,6 +197,8 @@ def verdict(metrics: dict) -> list[str]:
             s10 = _side(l10, h10)
             if s10 is not None:
                 word = {"above": "positive", "below": "negative", "straddles": "indistinguishable from zero"}[s10]
+                if at_the_edge(l10, h10, *mcse(row, "sharpe")):
+                    word = _edge_text(l10, h10, *mcse(row, "sharpe"), lambda v: f"{v:.3f}")
                 out.append(f"At 10 bps a side (no fixed commission) the Sharpe ratio is {_num(stat(row, 'sharpe'))} "
                            f"[{l10:.2f}, {h10:.2f}]: {word}.")
     for name, d in (metrics.get("differences") or {}).items():
@@ -176,7 +209,11 @@ def verdict(metrics: dict) -> list[str]:
             continue
         if d.get("ruined"):   # the difference is measured up to the first ruin of either curve
             label = f"{label} (up to {d.get('end')}, the first ruin of either curve)"
-        if sd == "above":
+        if at_the_edge(dl, dh, *mcse(d, "annual_mean")):
+            out.append(f"Against the {label} the annualised mean return difference has a 95 % CI [{_pct(dl)}, "
+                       f"{_pct(dh)}] a year, "
+                       f"{_edge_text(dl, dh, *mcse(d, 'annual_mean'), lambda v: _pct(v, 2))}.")
+        elif sd == "above":
             out.append(f"Against the {label} the annualised mean return difference is positive with 95 % "
                        f"confidence (CI [{_pct(dl)}, {_pct(dh)}] a year): the strategy beat it.")
         elif sd == "below":
@@ -357,6 +394,18 @@ def _save(fig, folder: Path, name: str) -> str:
 
 
 # -------------------------------------------------------------------------------------------- report
+def _reps_note(m: dict) -> str:
+    reps = [int(d["bootstrap_reps"]) for d in [m.get("strategy") or {}, *(m.get("benchmarks") or {}).values(),
+                                                 *(m.get("differences") or {}).values()]
+            if isinstance(d, dict) and d.get("bootstrap_reps")]
+    missed = [k for d in [m.get("strategy") or {}, *(m.get("differences") or {}).values()] if isinstance(d, dict)
+              for k, v in d.items() if k.endswith("_mcse_met") and v is False]
+    out = f" ({min(reps):,} to {max(reps):,} resamples here)" if reps else ""
+    if missed:
+        out += "; the cap on resamples stopped before the target for " + ", ".join(sorted(set(missed)))
+    return out
+
+
 def _stats_rows(metrics: dict) -> list[list]:
     rows = []
     items = [("strategy", metrics.get("strategy") or {})]
@@ -387,8 +436,12 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
     lines += ["## Strategy and benchmarks (configured costs)", "",
               _table(["", "CAGR", "volatility", "Sharpe", "Sharpe 95 % CI", "Sortino", "max drawdown (duration)",
                       "Calmar", "turnover / yr", "hit rate days", "hit rate trades"], _stats_rows(m)), "",
-              "Confidence intervals: stationary bootstrap of the daily returns (`arch.bootstrap`), block length from "
-              "arch's optimal-block-length estimate.", ""]
+              "Confidence intervals: stationary bootstrap of the daily returns (Politis & Romano), block length from "
+              "arch's optimal-block-length estimate. Each interval end is followed by its Monte-Carlo standard "
+              "error (±, from the number of resamples; sample-quantile error with a Hall-Sheather sparsity "
+              "estimate); resamples are added until it is below 0.01 for a Sharpe ratio and 0.1 percentage "
+              "point for a mean return" + _reps_note(m) + ". A verdict whose interval end lies within two such "
+              "errors of zero is called \"at the edge\".", ""]
     for name, why in (m.get("benchmarks_omitted") or {}).items():
         lines += [f"Benchmark left out: {BENCH_LABELS.get(name, name)}. Why: {why}.", ""]
     diffs = m.get("differences") or {}
