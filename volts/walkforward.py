@@ -1332,4 +1332,6 @@ def comparison_row(name: str, metrics: dict) -> dict:
            "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi}
     if metrics.get("strategy_notes"):  # only then: callers merge this row into rows with their own "note"
         row["note"] = " ".join(metrics["strategy_notes"])
+    if s.get("ruined"):  # equity at or below zero: the row's statistics stop there (volts.performance.ruin_cut)
+        row["ruined"] = str(s["ruined"].get("date") if isinstance(s["ruined"], dict) else s["ruined"])
     return row

@@ -601,7 +601,11 @@ def sharpe_inference_markdown(metrics: dict) -> list[str]:
                      f"null/ablation table compares ({', '.join(ab.get('trial_rows') or [])}; the random-pairs null "
                      f"is a reference distribution, not a configuration, and a row not run is not counted); the "
                      f"variance of the trials' Sharpe ratios, {inf['trials_variance']:.3g} (per day, squared), is "
-                     "that of those rows.")
+                     "that of those rows"
+                     + (f" except the ruined ones ({', '.join(inf['ruined_rows'])}: counted in N, but a Sharpe "
+                        "ratio measured up to a ruin describes the days before it, and one such extreme value would "
+                        "inflate the variance and SR0)." if inf.get("ruined_rows") and inf.get("trials_variance")
+                        is not None else "."))
         lines += ["",
                   "What they do not show: both assume independent daily returns (skewness and kurtosis are "
                   "corrected, autocorrelation is not); the DSR counts only the configurations of this table, not "
