@@ -36,8 +36,8 @@ def test_an_entrant_beside_pairs_holding_all_the_capital_is_counted_unfunded_eve
     assert res.fills.loc[res.fills["follower"] == "DDD", "role"].iloc[0] == "open"
     assert per["in_cash"].tolist() == [False, False, False, True]
     f = funding_summary(per)
-    assert (f["unfunded_pair_weeks"], f["weeks_with_unfunded_pairs"], f["weeks_fully_in_cash"],
-            f["weeks_in_cash_with_pairs"], f["pair_weeks"]) == (2, 2, 1, 0, 5)
+    assert (f["unfunded_pair_weeks"], f["unfunded_entries"], f["weeks_with_unfunded_pairs"],
+            f["weeks_fully_in_cash"], f["weeks_in_cash_with_pairs"], f["pair_weeks"]) == (2, 1, 2, 1, 0, 5)
     assert [u["asof"] for u in f["unfunded"]] == [str(r.asof) for r in sched[1:3]]
     assert f["unfunded"][0] == {"asof": str(sched[1].asof), "pairs": 2, "unfunded": ["AAA->CCC"]}
     md = "\n".join(funding_markdown({"funding": f}))

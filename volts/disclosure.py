@@ -23,7 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["cost_summary", "week_columns", "costs_markdown", "funding_markdown"]
+__all__ = ["cost_summary", "week_columns", "costs_markdown", "funding_markdown", "backtest_costs",
+           "backtest_costs_markdown"]
 
 
 def cost_summary(sim, settings=None) -> dict | None:
@@ -177,7 +178,8 @@ def funding_markdown(metrics: dict) -> list[str]:
              f"Capital rule: {f['rule']}.", "",
              f"Of {f['pair_weeks']} pair-weeks held over {f['periods']} traded weeks, {f['unfunded_pair_weeks']} "
              f"were unfunded (selected, but the sleeve had no cash to place an order) in "
-             f"{f['weeks_with_unfunded_pairs']} weeks. The portfolio held no position at any close in "
+             f"{f['weeks_with_unfunded_pairs']} weeks ({f.get('unfunded_entries', 0)} entries of a pair without "
+             f"cash; the rest are those pairs re-selected, still without cash). The portfolio held no position at any close in "
              f"{f['weeks_fully_in_cash']} weeks ({f['weeks_in_cash_with_pairs']} of them with pairs selected: "
              f"unfunded or flat signals).", ""]
     if f.get("unfunded"):
@@ -187,3 +189,70 @@ def funding_markdown(metrics: dict) -> list[str]:
             lines.append(f"| ... | | {len(f['unfunded']) - 40} more weeks in metrics.json |")
         lines.append("")
     return lines
+
+
+def backtest_costs(result) -> dict:
+    """Capital, cost model and gross beside net P&L of a single-window backtest (``volts run`` / ``backtest``).
+
+    Parameters
+    ----------
+    result : volts.backtest.BacktestResult
+        ``params`` (capital, commission, commission_pct, slippage_bps), ``trades`` (``run``, ``gross_pnl``,
+        ``commission``, ``net_pnl``) and ``runs`` (each run's fills).
+
+    Returns
+    -------
+    dict
+        ``capital`` (USD per pair), ``commission_per_order`` (USD), ``commission_pct`` (fraction),
+        ``slippage_bps``, and ``rows``: per strategy run and the strategies' portfolio, ``name``, ``orders``,
+        ``gross_pnl`` (round trips' P&L at the fill prices, before commissions), ``commission_paid``, ``net_pnl``
+        (= gross - commission), ``slippage_at_most`` (USD: the fills' value times the slippage rate; slippage is
+        inside the fill prices, so gross is already after it, and a price capped at the bar's range slipped
+        less). Source: :func:`volts.backtest.round_trips`.
+    """
+    p = dict(getattr(result, "params", {}) or {})
+    slip = float(p.get("slippage_bps") or 0.0) / 1e4
+    trades = result.trades
+    runs = getattr(result, "runs", {}) or {}
+    rows = []
+
+    def row(name: str, names: Sequence[str]) -> dict:
+        t = trades[trades["run"].isin(names)] if len(trades) else trades
+        fills = [runs[n].fills for n in names if n in runs and len(runs[n].fills)]
+        orders = sum(len(f) for f in fills)
+        value = sum(float((f["size"].abs() * f["price"]).sum()) for f in fills)
+        return {"name": name, "orders": int(orders),
+                "gross_pnl": float(t["gross_pnl"].sum()) if len(t) else 0.0,
+                "commission_paid": float(t["commission"].sum()) if len(t) else 0.0,
+                "net_pnl": float(t["net_pnl"].sum()) if len(t) else 0.0,
+                "slippage_at_most": value * slip / (1 - slip) if slip < 1 else None}
+
+    names = list(getattr(result, "strategy_names", ()))
+    for n in names:
+        rows.append(row(n, [n]))
+    portfolio = getattr(result, "portfolio_names", ())
+    if len(names) > 1 and portfolio:
+        rows.append(row(portfolio[0], names))
+    return {"capital": _num_or_none(p.get("capital")), "commission_per_order": _num_or_none(p.get("commission")),
+            "commission_pct": _num_or_none(p.get("commission_pct")), "slippage_bps": _num_or_none(
+                p.get("slippage_bps")), "rows": rows}
+
+
+def _num_or_none(x):
+    return None if x is None else float(x)
+
+
+def backtest_costs_markdown(metrics: dict | None) -> list[str]:
+    """The run report's capital and costs lines (``metrics["costs"]`` of :func:`backtest_costs`)."""
+    c = (metrics or {}).get("costs")
+    if not c or not isinstance(c, dict) or "rows" not in c:
+        return []
+    head = (f"Capital {c['capital']:,.0f} USD per pair; commission {c['commission_per_order']:g} USD an order"
+            + (f" + {100 * c['commission_pct']:g} % of value" if c.get("commission_pct") else "")
+            + f"; slippage {c.get('slippage_bps') or 0:g} bps against the trader on every fill (inside the fill "
+              f"prices).")
+    rows = [f"| {r['name']} | {r['orders']} | {r['gross_pnl']:,.2f} | {r['commission_paid']:,.2f} | "
+            f"{r['net_pnl']:,.2f} | " + ("–" if r.get("slippage_at_most") is None else
+                                         f"{r['slippage_at_most']:,.2f}") + " |" for r in c["rows"]]
+    return [head, "", "| strategy | orders | P&L before commission (USD) | commission (USD) | P&L after "
+                      "commission (USD) | slippage, at most (USD) |", "|---|---|---|---|---|---|"] + rows + [""]

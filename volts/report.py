@@ -491,6 +491,9 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
                          _pct(r.get("max_drawdown")), _num(r.get("calmar"), "{:.2f}")])
         L += [_table(["strategy", "trades", "win %", "return %", "final $", "Sharpe", "Sortino", "MDD %", "Calmar"],
                      rows), ""]
+        from volts.disclosure import backtest_costs_markdown
+
+        L += backtest_costs_markdown(metrics)
         L += _fig(folder, "equity.png", "Equity curves and drawdowns")
     else:
         L += ["No pair survived the selection, so nothing was backtested.", ""]

@@ -932,7 +932,9 @@ def funding_summary(periods: pd.DataFrame) -> dict:
     -------
     dict
         ``rule`` (one sentence), ``periods`` (re-selections traded), ``pair_weeks`` (pairs held summed over the
-        periods), ``unfunded_pair_weeks`` (pairs held without the cash to place an order, summed over the periods),
+        periods), ``unfunded_pair_weeks`` (pairs held without the cash to place an order, summed over the periods:
+        a pair unfunded for three weeks counts three times), ``unfunded_entries`` (of those, the weeks the pair
+        entered),
         ``weeks_with_unfunded_pairs``, ``weeks_fully_in_cash`` (no position at any close of the period, for any
         reason), ``weeks_in_cash_with_pairs`` (of those, the ones whose selection had pairs), and ``unfunded``: one
         ``{"asof", "pairs", "unfunded"}`` per period with an unfunded pair (``pairs`` = pairs selected,
@@ -941,15 +943,19 @@ def funding_summary(periods: pd.DataFrame) -> dict:
     live = periods[periods["first_session"].notna()] if len(periods) else periods
     if not len(live) or "n_unfunded" not in live:
         return {"rule": FUNDING_RULE, "periods": int(len(live)), "pair_weeks": 0, "unfunded_pair_weeks": 0,
+                "unfunded_entries": 0,
                 "weeks_with_unfunded_pairs": 0, "weeks_fully_in_cash": 0, "weeks_in_cash_with_pairs": 0,
                 "unfunded": []}
     n_unf = live["n_unfunded"].astype(int)
     cash = live["in_cash"].astype(bool)
+    entries = sum(len(set(str(u).split(";")) & set(str(e).split(";")) - {""})
+                  for u, e in zip(live["unfunded"], live["entered"]))
     listed = [{"asof": pd.Timestamp(r["asof"]).date().isoformat(), "pairs": int(r["n_pairs"]),
                "unfunded": [k for k in str(r["unfunded"]).split(";") if k]}
               for _, r in live[n_unf > 0].iterrows()]
     return {"rule": FUNDING_RULE, "periods": int(len(live)), "pair_weeks": int(live["n_pairs"].sum()),
-            "unfunded_pair_weeks": int(n_unf.sum()), "weeks_with_unfunded_pairs": int((n_unf > 0).sum()),
+            "unfunded_pair_weeks": int(n_unf.sum()), "unfunded_entries": int(entries),
+            "weeks_with_unfunded_pairs": int((n_unf > 0).sum()),
             "weeks_fully_in_cash": int(cash.sum()),
             "weeks_in_cash_with_pairs": int((cash & (live["n_pairs"] > 0)).sum()), "unfunded": listed}
 

@@ -401,8 +401,10 @@ def _reps_note(m: dict) -> str:
     missed = [k for d in [m.get("strategy") or {}, *(m.get("differences") or {}).values()] if isinstance(d, dict)
               for k, v in d.items() if k.endswith("_mcse_met") and v is False]
     out = f" ({min(reps):,} to {max(reps):,} resamples here)" if reps else ""
-    if missed:
-        out += "; the cap on resamples stopped before the target for " + ", ".join(sorted(set(missed)))
+    if missed:   # the cap stopped the resampling first: the errors shown are above the target
+        words = sorted({k[:-len("_ci_mcse_met")].replace("_", " ") for k in missed})
+        out += "; the cap on resamples stopped before the target for: " + ", ".join(words) + \
+            " (the errors shown are larger)"
     return out
 
 
