@@ -91,3 +91,29 @@ def test_week_rows_say_whose_pnl_and_costs_they_hold():
     assert t["unfunded_pairs"].tolist() == [0, 1, 1, 0]
     assert t["unfunded_list"].tolist() == ["", "AAA->CCC", "AAA->CCC", ""]
     assert t["in_cash"].tolist() == [False, False, False, True]
+
+
+def test_volts_run_states_capital_costs_and_gross_beside_net(tmp_path, capsys):
+    import json
+
+    from tests.conftest import REPO
+    from volts.cli import main
+
+    assert main(["run", "--config", str(REPO / "examples" / "demo.toml"), "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    run = tmp_path / "2023-06-08"
+    m = json.loads((run / "metrics.json").read_text())
+    c = m["costs"]
+    assert c["capital"] == m["params"]["capital"] and c["commission_per_order"] == m["params"]["commission"]
+    trades = pd.read_csv(run / "trades.csv")
+    for row in c["rows"]:
+        t = trades[trades["run"] == row["name"]] if row["name"] in set(trades["run"]) else \
+            trades[trades["run"].isin([r["name"] for r in m["strategies"]])]
+        assert row["gross_pnl"] == pytest.approx(t["gross_pnl"].sum(), abs=0.01)   # CSV-rounded values
+        assert row["gross_pnl"] - row["commission_paid"] == pytest.approx(row["net_pnl"], abs=1e-6)
+    # a single pair's net P&L is its equity's change (positions still open are marked at the last close)
+    first = c["rows"][0]
+    final = next(r["final_equity"] for r in m["strategies"] if r["name"] == first["name"])
+    assert first["net_pnl"] == pytest.approx(final - c["capital"], abs=0.01)
+    report = (run / "report.md").read_text()
+    assert "P&L before commission (USD)" in report and f"Capital {c['capital']:,.0f} USD per pair" in report
