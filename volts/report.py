@@ -476,6 +476,9 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
                 prow.append([n, "not planted", lag, "false pair"])
         L += [_table(["pair", "planted lag", "recovered lag", "match"], prow), ""]
 
+    from volts.date_stability import date_stability_markdown
+
+    L += date_stability_markdown(selection.get("date_stability"))
     L += ["## 6-7. Backtest", ""]
     if metrics:
         win = metrics.get("window", {})
