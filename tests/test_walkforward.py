@@ -566,3 +566,25 @@ def test_the_report_says_what_the_result_rests_on(tmp_path, baseline, capsys):
     assert "## Capital, costs, gross and net" in report and "P&L before costs (gross)" in report
     assert "## Pairs without capital, weeks fully in cash" in report
     assert f"{s['sharpe_ci_low']:.2f} ±{s['sharpe_ci_low_mcse']:.3f}" in report
+
+
+def test_walkforward_date_stability_of_the_planted_picks(tmp_path, baseline, capsys):
+    """``--date-stability 1``: each week's picks against the session before and after its as-of date."""
+    from volts.cli import main
+
+    out = _copy_cache(baseline, tmp_path)
+    assert main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
+                 START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress",
+                 "--date-stability", "1"]) == 0
+    capsys.readouterr()
+    m = json.loads((out / "results" / "metrics.json").read_text())
+    ds = m["date_stability"]
+    with_pairs = [w for w in baseline.weeks if w["pairs"]]
+    assert set(ds["weeks"]) == {str(w["asof"]) for w in with_pairs} and with_pairs
+    # each Friday's neighbours are the Thursday before and the Monday after: none is another week's as-of date
+    assert ds["selections_run"] == 2 * len(with_pairs) and ds["reused"] == 0
+    shares = [v["share"] for rec in ds["weeks"].values() for v in rec.values()]
+    assert np.mean(shares) >= 0.8   # planted pairs: the neighbouring sessions find them too
+    weeks = pd.read_csv(out / "results" / "weeks.csv", keep_default_na=False)
+    assert all(weeks["date_stability"].astype(bool) == (weeks["pairs"] > 0))
+    assert "## Date stability of the picks" in (out / "results" / "report.md").read_text()

@@ -27,13 +27,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from volts.config import Settings
 from volts.data.market import MarketData
 from volts.errors import DataError
 
-__all__ = ["neighbour_sessions", "date_stability", "date_stability_markdown", "neighbour_span"]
+__all__ = ["neighbour_sessions", "date_stability", "date_stability_markdown", "neighbour_span",
+           "walkforward_date_stability", "walkforward_date_stability_markdown"]
 
 
 def neighbour_sessions(asof: dt.date, k: int, *, calendar: str = "XNYS") -> list[dt.date]:
@@ -172,3 +174,99 @@ def date_stability_markdown(stab: dict | None) -> list[str]:
         lines += [f"Sessions whose selection stopped on its data (counted as selecting nothing): "
                   f"{', '.join(stab['failed'])}.", ""]
     return lines
+
+
+def walkforward_date_stability(market: MarketData, settings: Settings, weeks: Sequence[dict], k: int, *,
+                               executor: Any = None) -> dict | None:
+    """:func:`date_stability` of every walk-forward week with pairs, each neighbour session selected once.
+
+    Consecutive weeks share most of their neighbours (a Friday's five later sessions are the next Friday's
+    earlier ones but one), and a neighbour that is itself a week's as-of date reuses that week's record, so the
+    cost is at most 2 k selections per week with pairs and less when such weeks follow each other.
+
+    Parameters
+    ----------
+    market : MarketData
+        The walk-forward's bars (a static universe).
+    settings : Settings
+        The walk-forward's settings.
+    weeks : sequence of dict
+        Week records (``asof``, ``status``, ``pairs``).
+    k : int
+        Sessions each side; 0 = off (None).
+    executor : volts.parallel.Executor, optional
+
+    Returns
+    -------
+    dict or None
+        ``sessions``, ``selections_run`` (new selections), ``reused`` (neighbours taken from week records),
+        ``missing`` (neighbour dates without bars), and ``weeks``: ``{asof: {"LEADER->FOLLOWER": {"lag",
+        "share", "share_same_lag"}}}`` for the weeks with pairs.
+    """
+    if k <= 0:
+        return None
+    have = {d.date() for d in market.dates}
+    known = {str(w["asof"]): [[p["leader"], p["follower"], int(p["lag"])] for p in w.get("pairs") or []]
+             for w in weeks if w.get("status") in ("ok", "no_selection")}
+    with_pairs = [w for w in weeks if w.get("pairs")]
+    wanted: dict[dt.date, list] = {}
+    for w in with_pairs:
+        for d in neighbour_sessions(pd.Timestamp(w["asof"]).date(), k):
+            wanted.setdefault(d, [])
+    to_run = sorted(d for d in wanted if d in have and d.isoformat() not in known)
+    results: dict[str, list] = {}
+    if to_run:
+        if executor is None:
+            for d in to_run:
+                results[d.isoformat()] = _neighbour_task(d, market=market, settings=settings)["pairs"]
+        else:
+            for d, res in executor.map(_neighbour_task, to_run, key=lambda d: f"date-stability-{d}",
+                                       label="neighbour sessions", market=market, settings=settings):
+                results[pd.Timestamp(d).date().isoformat()] = res["pairs"]
+    out_weeks: dict[str, dict] = {}
+    missing: set[str] = set()
+    for w in with_pairs:
+        days = neighbour_sessions(pd.Timestamp(w["asof"]).date(), k)
+        sel = {}
+        for d in days:
+            key = d.isoformat()
+            if key in known and d in have:
+                sel[key] = known[key]
+            elif key in results:
+                sel[key] = results[key]
+            else:
+                missing.add(key)
+        n = len(sel)
+        rec = {}
+        for p in w["pairs"]:
+            a, b, lag = p["leader"], p["follower"], int(p["lag"])
+            hits = sum(any(q[0] == a and q[1] == b for q in s) for s in sel.values())
+            same = sum([a, b, lag] in [list(q) for q in s] for s in sel.values())
+            rec[f"{a}->{b}"] = {"lag": lag, "share": hits / n if n else None,
+                                "share_same_lag": same / n if n else None}
+        out_weeks[str(w["asof"])] = rec
+    return {"sessions": int(k), "selections_run": len(to_run),
+            "reused": sum(1 for d in wanted if d.isoformat() in known and d in have),
+            "missing": sorted(missing), "weeks": out_weeks}
+
+
+def walkforward_date_stability_markdown(stab: dict | None) -> list[str]:
+    """The walk-forward report's date-stability table (one row per pick of a week with pairs)."""
+    if not stab:
+        return []
+    rows = [(asof, name, v) for asof, rec in (stab.get("weeks") or {}).items() for name, v in rec.items()]
+    shares = [v["share"] for _, _, v in rows if v["share"] is not None]
+    lines = ["## Date stability of the picks", "",
+             f"For each week with pairs, each pick with the share of the {2 * stab['sessions']} neighbouring "
+             f"sessions ({stab['sessions']} before and after the as-of date, windows shifted to each) whose own "
+             f"selection also picks it ({stab['selections_run']} extra selections, {stab['reused']} neighbours "
+             f"taken from the weeks' own records). The later sessions read bars after the as-of date: a "
+             f"diagnostic of how much a pick depends on its date, not an input of the trade."
+             + (f" Median share {100 * float(np.median(shares)):.0f} %; picks no neighbour selects: "
+                f"{sum(1 for s in shares if s == 0)} of {len(shares)}." if shares else ""), "",
+             "| as of | pair | lag | share of neighbours | with the same lag |", "|---|---|---|---|---|"]
+    for asof, name, v in rows:
+        sh = "–" if v["share"] is None else f"{100 * v['share']:.0f} %"
+        sl = "–" if v["share_same_lag"] is None else f"{100 * v['share_same_lag']:.0f} %"
+        lines.append(f"| {asof} | {name} | {v['lag']} | {sh} | {sl} |")
+    return lines + [""]

@@ -1056,7 +1056,8 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
                     market: MarketData | None = None, universe_for_asof: UniverseFn | None = None,
                     engine: str = "vectorised", report: bool = True,
                     comparison: pd.DataFrame | None = None,
-                    on_week: Callable[[dict], None] | None = None, ablation: Any = None) -> WalkForwardResult:
+                    on_week: Callable[[dict], None] | None = None, ablation: Any = None,
+                    date_stability: int = 0) -> WalkForwardResult:
     """Re-select every week (or every N weeks) out of sample, trade the schedule and write the artifacts.
 
     Parameters
@@ -1091,6 +1092,10 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         The other rows of the null/ablation table (run beforehand over the same weeks, :func:`volts.nulls.
         run_ablation`); this run is the headline row: its random-pairs null and its deflated Sharpe ratio go into
         ``metrics.json`` (``ablation``, ``sharpe_inference``), ``ablation.csv``, ``nulls.json`` and the report.
+    date_stability : int, default 0
+        k > 0: for every week with pairs, the share of the k sessions before and after its as-of date whose own
+        selection picks each pair (:func:`volts.date_stability.walkforward_date_stability`: up to 2k more
+        selections per week with pairs) in ``metrics.json``, ``weeks.csv`` and the report. Static universe only.
 
     Returns
     -------
@@ -1168,6 +1173,15 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     from volts.disclosure import week_columns
 
     table = week_columns(table, sim, weeks, end=end)   # span of each row's P&L, its costs, unfunded pairs
+    dstab = None
+    if date_stability and not point_in_time:   # neighbours' selections read the same static market
+        from volts.date_stability import walkforward_date_stability
+
+        dstab = walkforward_date_stability(market, wsettings, weeks, int(date_stability),
+                                           executor=None if own else executor)
+        table["date_stability"] = [" ".join(f"{n}:{v['share']:.2f}" for n, v in
+                                            dstab["weeks"].get(str(w["asof"]), {}).items() if v["share"] is not None)
+                                   for w in weeks]
     t0 = time.perf_counter()
     metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
                         strategy_fn=strategy_fn, engine=engine)
@@ -1189,6 +1203,8 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     }
     if point_in_time:
         metrics["universe"] = universe_summary(weeks, traded_info)
+    if dstab is not None:
+        metrics["date_stability"] = dstab
     if wsettings.data.source == "synthetic":
         from volts.data.synthetic import make_synthetic_market
 

@@ -489,6 +489,9 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                 for n, v in list(picks.items())[:25]]
         lines += ["How often each pair was picked (top 25; lags chosen as 'lag (number of weeks)'):", "",
                   _table(["pair", "weeks", "share of weeks", "lags chosen"], rows), ""]
+    from volts.date_stability import walkforward_date_stability_markdown
+
+    lines += walkforward_date_stability_markdown(m.get("date_stability"))
     for key, caption in (("pick_frequency", "Pick frequency"), ("funnel", "Funnel over time")):
         if key in figs:
             lines += [f"![{caption}]({figs[key]})", ""]
