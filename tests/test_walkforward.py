@@ -162,6 +162,7 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
 
     raw = settings.model_dump(mode="json")
     del raw["data"]["spy_file"]
+    del raw["selection"]["date_stability_sessions"]   # added since too (a report diagnostic)
     rec["config_sha256"] = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     first.write_text(json.dumps(rec))
     spied = settings.override(**{"data.spy_file": "/elsewhere/SPY.csv"})
