@@ -63,20 +63,18 @@ def cost_summary(sim, settings=None) -> dict | None:
                            "rate_bps": float(costs.rate * 1e4)}
     slip_paid = None
     commission_paid = paid
-    if settings is not None and costs.rate > 0 and abs(
-            costs.rate - (float(settings.costs.commission_pct) + (float(settings.costs.slippage_bps)
-                                                                  + float(settings.costs.half_spread_bps)) / 1e4)) \
-            < 1e-15:
-        c = settings.costs
-        out.update(commission_pct=float(c.commission_pct), slippage_bps=float(c.slippage_bps),
-                   half_spread_bps=float(c.half_spread_bps))
-        slip_paid = float(value.sum() * (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4)
-        commission_paid = paid - slip_paid
-    elif settings is not None and costs.rate == 0:
-        c = settings.costs
-        out.update(commission_pct=float(c.commission_pct), slippage_bps=float(c.slippage_bps),
-                   half_spread_bps=float(c.half_spread_bps))
-        slip_paid = 0.0
+    # the [costs] split applies when the run used the configured cost model (not a cost_bps override); the same
+    # code computes both rates, so an exact comparison is right here
+    if settings is not None:
+        from volts.simulate import CostModel
+
+        configured = CostModel.from_settings(settings)
+        if (configured.rate, configured.fixed) == (costs.rate, costs.fixed):
+            c = settings.costs
+            out.update(commission_pct=float(c.commission_pct), slippage_bps=float(c.slippage_bps),
+                       half_spread_bps=float(c.half_spread_bps))
+            slip_paid = float(value.sum() * (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4)
+            commission_paid = paid - slip_paid
     out.update(orders=n, traded_value=float(value.sum()), costs_paid=paid, commission_paid=commission_paid,
                slippage_paid=slip_paid, net_pnl=net, gross_pnl=net + paid,
                costs_share_of_loss=(paid / -net) if net < 0 else None)
@@ -148,7 +146,7 @@ def costs_markdown(metrics: dict) -> list[str]:
     c = metrics.get("costs")
     if not c:
         return []
-    parts = [f"capital {c['capital']:,.0f} USD", f"{c['fixed_per_order']:g} USD a order"]
+    parts = [f"capital {c['capital']:,.0f} USD", f"{c['fixed_per_order']:g} USD an order"]
     if c.get("slippage_bps") is not None:
         parts += [f"commission {100 * c['commission_pct']:g} % of value", f"slippage {c['slippage_bps']:g} bps",
                   f"half-spread {c['half_spread_bps']:g} bps a side"]
