@@ -10,8 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.performance import (_stationary_indices, bootstrap_ci, bootstrap_replicates, difference_stats,
-                               performance_stats, quantile_mcse)
+from volts.performance import (
+    _stationary_indices,
+    bootstrap_ci,
+    bootstrap_replicates,
+    difference_stats,
+    performance_stats,
+    quantile_mcse,
+)
 from volts.walkforward_report import at_the_edge, verdict
 
 

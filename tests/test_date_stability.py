@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
-
 from tests.conftest import REPO
 from volts.cli import main
 from volts.date_stability import date_stability_markdown, neighbour_sessions

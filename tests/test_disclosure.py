@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from tests.test_simulate import _one_pair_market, settings
-from volts.disclosure import cost_summary, costs_markdown, funding_markdown, week_columns
+from volts.disclosure import (
+    cost_summary,
+    costs_markdown,
+    funding_markdown,
+    week_columns,
+)
 from volts.simulate import Holding, Rebalance, funding_summary, simulate_schedule
 
 
@@ -27,7 +32,7 @@ def _planted(engine: str = "vectorised"):
 
 @pytest.mark.parametrize("engine", ["vectorised", "backtrader"])
 def test_an_entrant_beside_pairs_holding_all_the_capital_is_counted_unfunded_every_week_it_is_held(engine):
-    m, s, sched, res = _planted(engine)
+    _, _, sched, res = _planted(engine)
     per = res.periods
     assert per["n_unfunded"].tolist() == [0, 1, 1, 0]
     assert per["unfunded"].tolist() == ["", "AAA->CCC", "AAA->CCC", ""]
@@ -45,7 +50,7 @@ def test_an_entrant_beside_pairs_holding_all_the_capital_is_counted_unfunded_eve
 
 
 def test_a_week_with_pairs_but_no_position_is_fully_in_cash():
-    m, s, sched, res = _planted()
+    m, s, sched, _ = _planted()
     d = m.dates
     # CCC alone, unfunded: it was never given cash, so the week holds nothing
     sched2 = sched[:2] + [Rebalance(d[21].date(), (Holding("AAA", "CCC", 1),))]
@@ -74,7 +79,7 @@ def test_gross_pnl_is_net_plus_every_cost_and_the_split_adds_up():
 
 
 def test_week_rows_say_whose_pnl_and_costs_they_hold():
-    m, s, sched, res = _planted()
+    m, _, sched, res = _planted()
     weeks = [{"asof": r.asof} for r in sched]
     end = m.dates[27].date()
     eq = res.equity

@@ -136,8 +136,8 @@ def date_stability(market: MarketData, settings: Settings, asof: dt.date, pairs:
     n = len(order)
     out_pairs = {}
     for p in pairs:
-        get = (lambda name: p[name]) if isinstance(p, dict) else (lambda name: getattr(p, name))
-        leader, follower, lag = str(get("leader")), str(get("follower")), int(get("lag"))
+        fields = p if isinstance(p, dict) else {k: getattr(p, k) for k in ("leader", "follower", "lag")}
+        leader, follower, lag = str(fields["leader"]), str(fields["follower"]), int(fields["lag"])
         hits = [d for d in order if any(q[0] == leader and q[1] == follower for q in results[d]["pairs"])]
         same = [d for d in order if [leader, follower, lag] in [list(q) for q in results[d]["pairs"]]]
         out_pairs[f"{leader}->{follower}"] = {"lag": lag, "share": len(hits) / n if n else None,
