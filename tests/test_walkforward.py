@@ -165,6 +165,9 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
 
     raw = settings.model_dump(mode="json")
     del raw["data"]["spy_file"]
+    del raw["selection"]["date_stability_sessions"]   # added since too (a report diagnostic)
+    for key in ("lock_dir", "max_selection_age_sessions", "cap_volume", "sizing"):  # live keys added since
+        del raw["live"][key]
     rec["config_sha256"] = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     first.write_text(json.dumps(rec))
     spied = settings.override(**{"data.spy_file": "/elsewhere/SPY.csv"})
@@ -527,3 +530,67 @@ def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market, ba
     against = [s for s in m["verdict"] if s.startswith("Against the")]
     assert against and all(f"(up to {ruined['date']}, the first ruin of either curve)" in s for s in against)
     assert (res.folder / "equity.png").is_file()
+
+
+def test_the_report_says_what_the_result_rests_on(tmp_path, baseline, capsys):
+    """Through ``volts walkforward``: capital and costs with gross beside net, unfunded pairs and weeks fully in
+    cash, the span of each week's P&L, and a Monte-Carlo error beside every interval end."""
+    from volts.cli import main
+
+    out = _copy_cache(baseline, tmp_path)
+    assert main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
+                 START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    folder = out / "results"
+    m = json.loads((folder / "metrics.json").read_text())
+    fills = pd.read_csv(folder / "fills.csv")
+    c = m["costs"]
+    assert c["capital"] == 100_000 and c["orders"] == len(fills)
+    assert c["gross_pnl"] - c["net_pnl"] == pytest.approx(fills["commission"].sum(), abs=1e-6)
+    eq = pd.read_csv(folder / "equity.csv")
+    # equity.csv is written with rounded values: a cent of tolerance
+    assert c["net_pnl"] == pytest.approx(eq["strategy"].iloc[-1] - 100_000, abs=0.01)
+    periods = pd.read_csv(folder / "periods.csv")
+    assert m["funding"]["unfunded_pair_weeks"] == int(periods["n_unfunded"].sum())
+    weeks = pd.read_csv(folder / "weeks.csv")
+    for col in ("pairs_from", "pnl_from", "pnl_to", "costs", "gross_pnl", "unfunded_pairs", "in_cash"):
+        assert col in weeks, col
+    assert weeks["costs"].sum() == pytest.approx(fills["commission"].sum(), abs=0.01)  # CSV-rounded columns
+    assert (weeks["pnl_to"].iloc[:-1].to_numpy() == weeks["pnl_from"].iloc[1:].to_numpy()).all()
+    s = m["strategy"]
+    from volts.performance import BOOTSTRAP_MAX_REPS
+
+    # eight weeks of returns: the Sharpe ratio's bootstrap spread is wide, the cap may stop before the target,
+    # and then the report must say so
+    report = (folder / "report.md").read_text()
+    met = max(s["sharpe_ci_low_mcse"], s["sharpe_ci_high_mcse"]) <= 0.01
+    assert met == s["sharpe_ci_mcse_met"]
+    assert met or (s["bootstrap_reps"] >= BOOTSTRAP_MAX_REPS and "stopped before the target for: " in report)
+    for d in m["differences"].values():
+        assert (max(d["annual_mean_ci_low_mcse"], d["annual_mean_ci_high_mcse"]) <= 0.001) == \
+            d["annual_mean_ci_mcse_met"]
+    assert "## Capital, costs, gross and net" in report and "P&L before costs (gross)" in report
+    assert "## Pairs without capital, weeks fully in cash" in report
+    assert f"{s['sharpe_ci_low']:.2f} ±{s['sharpe_ci_low_mcse']:.3f}" in report
+
+
+def test_walkforward_date_stability_of_the_planted_picks(tmp_path, baseline, capsys):
+    """``--date-stability 1``: each week's picks against the session before and after its as-of date."""
+    from volts.cli import main
+
+    out = _copy_cache(baseline, tmp_path)
+    assert main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
+                 START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress",
+                 "--date-stability", "1"]) == 0
+    capsys.readouterr()
+    m = json.loads((out / "results" / "metrics.json").read_text())
+    ds = m["date_stability"]
+    with_pairs = [w for w in baseline.weeks if w["pairs"]]
+    assert set(ds["weeks"]) == {str(w["asof"]) for w in with_pairs} and with_pairs
+    # each Friday's neighbours are the Thursday before and the Monday after: none is another week's as-of date
+    assert ds["selections_run"] == 2 * len(with_pairs) and ds["reused"] == 0
+    shares = [v["share"] for rec in ds["weeks"].values() for v in rec.values()]
+    assert np.mean(shares) >= 0.8   # planted pairs: the neighbouring sessions find them too
+    weeks = pd.read_csv(out / "results" / "weeks.csv", keep_default_na=False)
+    assert all(weeks["date_stability"].astype(bool) == (weeks["pairs"] > 0))
+    assert "## Date stability of the picks" in (out / "results" / "report.md").read_text()

@@ -310,6 +310,10 @@ class SelectionSettings(_Section):
     top_k: int = Field(5, ge=1, description="K of the top-K rule")
     rules: dict[ScreenName, Literal["test", "top_k"]] = Field(default_factory=dict,
                                                              description="per-screen rule, overrides 'rule'")
+    date_stability_sessions: int = Field(
+        5, ge=0, description="volts select / run: re-run the selection as of the k exchange sessions before and "
+                             "after the as-of date and report, per selected pair, the share of them that select it "
+                             "(volts.date_stability; 2k more selections); 0 = off")
 
     @model_validator(mode="after")
     def _sequence(self) -> "SelectionSettings":
@@ -451,13 +455,14 @@ class Settings(_Section):
             raw.pop(section, None)
         raw["data"].pop("cache_dir", None)
         raw["data"].pop("spy_file", None)   # read by the trading pass only
+        raw["selection"].pop("date_stability_sessions", None)   # a report diagnostic: no selection reads it
         blob = json.dumps(raw, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 #: Keys added after weekly records were keyed by :meth:`Settings.selection_sha256` (none read by a selection).
 KEYS_ADDED_AFTER_SELECTION_KEY = ("data.spy_file", "live.lock_dir", "live.max_selection_age_sessions",
-                                  "live.cap_volume", "live.sizing")
+                                  "live.cap_volume", "live.sizing", "selection.date_stability_sessions")
 
 #: Sections no selection reads (the trading pass, the statistics and the live path do).
 SELECTION_INDEPENDENT = ("strategy", "backtest", "costs", "metrics", "live")

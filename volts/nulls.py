@@ -28,6 +28,10 @@ The **probabilistic** and **deflated Sharpe ratios** (:mod:`volts.sharpe`, Baile
 the headline use its daily excess returns; the number of trials N is the number of configurations of the table
 that were run (its rows, the null excluded: the null is a reference distribution, not a configuration one could
 have chosen), and the variance of the trials' Sharpe ratios is that of those rows' (per-period) Sharpe ratios.
+A **ruined** row (its equity reached zero: its statistics stop at that day, counted as a total loss) is marked
+``ruined`` and left out of that variance: its Sharpe ratio describes the few days up to the ruin, not a
+configuration's skill over the span, and one such extreme value inflates V and with it the DSR benchmark SR0
+(a -5.14 annual Sharpe made SR0 2.48). It still counts in N (it was a configuration tried).
 """
 
 from __future__ import annotations
@@ -264,7 +268,8 @@ def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end,
                       min_lag=picker.min_lag, max_lag=picker.max_lag)
 
 
-def headline_inference(equity: pd.Series, settings: Settings, *, trial_sharpes: Sequence[float] | None) -> dict:
+def headline_inference(equity: pd.Series, settings: Settings, *, trial_sharpes: Sequence[float] | None,
+                       n_trials: int | None = None) -> dict:
     """PSR and DSR of the headline's daily excess returns (:func:`volts.sharpe.sharpe_inference`).
 
     Parameters
@@ -276,6 +281,8 @@ def headline_inference(equity: pd.Series, settings: Settings, *, trial_sharpes: 
     trial_sharpes : sequence of float or None
         Per-period Sharpe ratios of every configuration compared (the headline included); None = one trial
         (DSR = PSR(0)).
+    n_trials : int or None
+        N of the DSR when it differs from ``len(trial_sharpes)`` (ruined rows count in N, not in the variance).
 
     Returns
     -------
@@ -286,9 +293,43 @@ def headline_inference(equity: pd.Series, settings: Settings, *, trial_sharpes: 
 
     trials = None if trial_sharpes is None else [float(x) for x in trial_sharpes]
     out = sharpe_inference(daily_excess_returns(equity, settings), trial_sharpes=trials,
+                           n_trials=n_trials if trials is not None else None,
                            periods_per_year=settings.metrics.periods_per_year)
     out["trials"] = trials
     return out
+
+
+def dsr_trials(rows: list[dict], periods_per_year: int) -> tuple[list[str], list[float]]:
+    """Mark the ablation rows that count as deflated-Sharpe trials; the trials' per-period Sharpe ratios.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Ablation rows (``row``, ``status``, ``sharpe`` annualised, optional ``ruined`` and ``note``); updated in
+        place with ``sharpe_per_period``, ``trial`` and a note for a row left out.
+    periods_per_year : int
+
+    Returns
+    -------
+    (list of str, list of float)
+        The rows counted in N (run, Sharpe defined), and the per-period Sharpe ratios whose variance is V: those
+        rows minus the ruined ones (module docstring).
+    """
+    for r in rows:
+        sh = r.get("sharpe")
+        r["sharpe_per_period"] = (sh / math.sqrt(periods_per_year)) if r["status"] == "run" and sh is not None \
+            and np.isfinite(sh) else None
+        r["trial"] = r["sharpe_per_period"] is not None
+        if r["status"] == "run" and not r["trial"]:
+            r["note"] = "; ".join(x for x in (r.get("note"), "Sharpe ratio undefined (flat equity: no trade "
+                                              "at all), so not counted as a DSR trial") if x)
+        if r["status"] == "run" and r.get("ruined"):
+            when = r["ruined"].get("date") if isinstance(r["ruined"], dict) else r["ruined"]
+            r["note"] = "; ".join(x for x in (r.get("note"), f"RUINED on {when}: statistics up to that day "
+                                              "(a total loss); counted in N but left out of the variance of "
+                                              "the trials' Sharpe ratios") if x)
+    trial_rows = [r["row"] for r in rows if r["trial"]]
+    return trial_rows, [r["sharpe_per_period"] for r in rows if r["trial"] and not r.get("ruined")]
 
 
 # ---------------------------------------------------------------------------------------------- ablation
@@ -431,17 +472,9 @@ class Ablation:
             if r["row"] == HEADLINE:
                 r = {**r, **comparison_row(r["variant"], metrics)}
             rows.append(dict(r))
-        for r in rows:
-            sh = r.get("sharpe")
-            r["sharpe_per_period"] = (sh / math.sqrt(ppy)) if r["status"] == "run" and sh is not None \
-                and np.isfinite(sh) else None
-            r["trial"] = r["sharpe_per_period"] is not None
-            if r["status"] == "run" and not r["trial"]:
-                r["note"] = "; ".join(x for x in (r.get("note"), "Sharpe ratio undefined (flat equity: no trade "
-                                                  "at all), so not counted as a DSR trial") if x)
-        trial_rows = [r["row"] for r in rows if r["trial"]]
-        trials = [r["sharpe_per_period"] for r in rows if r["trial"]]
-        inference = headline_inference(sim.equity, settings, trial_sharpes=trials)
+        trial_rows, trials = dsr_trials(rows, ppy)
+        inference = headline_inference(sim.equity, settings, trial_sharpes=trials, n_trials=len(trial_rows))
+        inference["ruined_rows"] = [r["row"] for r in rows if r["trial"] and r.get("ruined")]
         from volts.walkforward import null_weeks
 
         null = random_pairs_null(market, null_weeks(weeks, dropped_candidates), settings, end=end,
@@ -461,13 +494,14 @@ class Ablation:
                               + (f"; {len(dropped_candidates)} (candidate, week) left out of the pool: bars that "
                                  f"fail inside the week's holding span (listed in nulls.json)"
                                  if dropped_candidates else ""))})
-        section = {"rows": rows, "null": nd, "n_trials": len(trials), "trial_rows": trial_rows,
+        section = {"rows": rows, "null": nd, "n_trials": len(trial_rows), "trial_rows": trial_rows,
+                   "ruined_rows": inference["ruined_rows"],
                    "headline": HEADLINE}
         columns = ["row", "variant", "status", "screens", "every", "stability_runs", "stability_threshold",
                    "cagr", "volatility", "sharpe", "sharpe_ci_low", "sharpe_ci_high", "sharpe_per_period",
                    "max_drawdown", "turnover", "weeks_in_cash", "weeks", "distinct_pairs",
                    "diff_vs_followers_annual_mean", "diff_ci_low", "diff_ci_high", "trial", "p_value",
-                   "percentile", "note"]
+                   "percentile", "ruined", "note"]
         table = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
         files = {"ablation.csv": table,
                  "nulls.json": {**null.to_dict(with_sharpes=True), "dropped_candidates": list(dropped_candidates)}}

@@ -14,7 +14,13 @@ Conventions (the same as :mod:`volts.metrics`, which serves the single-window ba
   block length from ``arch.bootstrap.optimal_block_length`` (Politis & White 2004, Patton, Politis & White 2009),
   floored at 1 day. The stationary bootstrap keeps the short-range dependence of daily returns that an iid
   resample would destroy; the interval is for the Sharpe ratio of the process that generated the days, not a
-  forecast.
+  forecast. The resamples are drawn in batches (:func:`_stationary_indices`, the same process as arch's
+  ``StationaryBootstrap``). **Monte-Carlo error**: each interval end is a sample quantile of B resamples; its
+  Monte-Carlo standard error (:func:`quantile_mcse`: sqrt(q (1 - q) / B) times a Siddiqui / Hall-Sheather
+  estimate of the sparsity, Koenker 2005 §3.4) is reported beside it. B starts at ``BOOTSTRAP_REPS`` and grows
+  (to at most ``BOOTSTRAP_MAX_REPS``) until the error is below ``MCSE_TARGET_SHARPE`` (0.01) for Sharpe ratios and
+  ``MCSE_TARGET_RETURN`` (0.1 percentage point a year) for mean returns; ``*_mcse_met`` is False where the cap
+  stopped it first.
 * **Maximum drawdown** = max_t (peak_t - E_t) / peak_t (positive fraction); its **duration** is the longest
   underwater spell (from a peak to the first close back at or above it, or to the end), in calendar days and in
   sessions. **Calmar** = CAGR / maximum drawdown.
@@ -38,7 +44,8 @@ import pandas as pd
 from volts.errors import DataError
 
 __all__ = ["performance_stats", "difference_stats", "ruin_cut", "schedule_stats", "sharpe_ratio", "bootstrap_ci",
-           "drawdown_stats", "summary_table"]
+           "bootstrap_replicates", "quantile_mcse", "drawdown_stats", "summary_table", "BOOTSTRAP_REPS",
+           "BOOTSTRAP_MAX_REPS", "MCSE_TARGET_SHARPE", "MCSE_TARGET_RETURN"]
 
 
 def _none(x) -> float | None:
@@ -127,49 +134,197 @@ def _block_length(x: np.ndarray) -> float:
     return max(1.0, b) if math.isfinite(b) else 1.0
 
 
+#: Replications of every bootstrap interval before the Monte-Carlo check (see :func:`bootstrap_ci`).
+BOOTSTRAP_REPS = 10_000
+#: Upper bound on the replications the Monte-Carlo check may add (run time: see the README).
+BOOTSTRAP_MAX_REPS = 250_000
+#: Monte-Carlo standard error wanted for each interval end: Sharpe ratios (annualised) ...
+MCSE_TARGET_SHARPE = 0.01
+#: ... and annualised mean returns (fraction: 0.001 = 0.1 percentage point).
+MCSE_TARGET_RETURN = 0.001
+_BATCH = 250   # resamples drawn at once; counts are rounded up to a multiple, so a result depends on the seed and
+#               the final count only, not on how the count was reached
+
+
+def _stationary_indices(n: int, block: float, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """Stationary-bootstrap index arrays (reps, n) (Politis & Romano 1994), vectorised.
+
+    Day 0 of a resample and, with probability p = 1 / block, every later day start a new block at a uniform day;
+    otherwise a day follows its predecessor, wrapping from n - 1 to 0. The same process as
+    ``arch.bootstrap.StationaryBootstrap`` (geometric block lengths of mean ``block``, circular wrap), drawn for a
+    whole batch of resamples at once instead of one resample per Python call.
+    """
+    p = 1.0 / max(1.0, float(block))
+    new = rng.random((reps, n)) < p
+    new[:, 0] = True
+    starts = rng.integers(0, n, size=(reps, n))
+    pos = np.arange(n)
+    last = np.maximum.accumulate(np.where(new, pos, 0), axis=1)        # where the current block began
+    return (np.take_along_axis(starts, last, axis=1) + (pos - last)) % n
+
+
 def _indices(n: int, block: float, reps: int, seed: int) -> np.ndarray:
-    """Stationary-bootstrap index arrays (reps, n), drawn by arch's StationaryBootstrap."""
-    from arch.bootstrap import StationaryBootstrap
-
-    bs = StationaryBootstrap(block, np.arange(n), seed=np.random.default_rng(seed))
-    return np.vstack([bs.update_indices() for _ in range(reps)]).astype(np.int64)
+    """Stationary-bootstrap index arrays (reps, n) from ``seed`` (:func:`_stationary_indices`)."""
+    return _stationary_indices(n, block, reps, np.random.default_rng(seed))
 
 
-def bootstrap_ci(stat_rows, x: np.ndarray, *, reps: int = 2000, seed: int = 0, level: float = 0.95,
-                 block: float | None = None) -> dict:
+def quantile_mcse(vals: np.ndarray, q: float) -> float | None:
+    """Monte-Carlo standard error of the sample ``q``-quantile of ``vals`` (iid draws, e.g. bootstrap replicates).
+
+    The asymptotic standard error of a sample quantile is sqrt(q (1 - q) / B) / f(Q(q)) for B draws of density f
+    (e.g. Serfling 1980, §2.3). The sparsity 1 / f(Q(q)) is estimated by Siddiqui's difference quotient
+    (Q(q + h) - Q(q - h)) / (2 h) of the sample quantiles, with the Hall & Sheather (1988) bandwidth
+    h = B^(-1/3) z^(2/3) (1.5 phi(Phi^-1(q))^2 / (2 Phi^-1(q)^2 + 1))^(1/3), z = Phi^-1(0.975), as in Koenker
+    (2005) "Quantile Regression", §3.4 (``statsmodels``' ``hall_sheather``).
+
+    Parameters
+    ----------
+    vals : ndarray, shape (B,)
+        Finite replicates.
+    q : float
+        In (0, 1).
+
+    Returns
+    -------
+    float or None
+        Standard error in the unit of ``vals``; None for fewer than 10 replicates.
+    """
+    from scipy.stats import norm
+
+    v = np.sort(np.asarray(vals, dtype="float64"))
+    b = len(v)
+    if b < 10:
+        return None
+    x = norm.ppf(q)
+    h = b ** (-1 / 3) * norm.ppf(0.975) ** (2 / 3) * (1.5 * norm.pdf(x) ** 2 / (2 * x ** 2 + 1)) ** (1 / 3)
+    lo, hi = max(q - h, 0.5 / b), min(q + h, 1 - 0.5 / b)
+    sparsity = (np.quantile(v, hi) - np.quantile(v, lo)) / (hi - lo)
+    return float(math.sqrt(q * (1 - q) / b) * sparsity)
+
+
+def bootstrap_replicates(stat_fns: Sequence, x: np.ndarray, *, block: float, reps: int, seed: int = 0,
+                         level: float = 0.95, targets: Sequence[float | None] | None = None,
+                         max_reps: int = BOOTSTRAP_MAX_REPS) -> list[dict]:
+    """Percentile intervals of several statistics from the same stationary-bootstrap resamples, with their
+    Monte-Carlo standard errors, adding replications until each end's error is below its target.
+
+    ``reps`` resamples are drawn first; if an interval end's Monte-Carlo standard error (:func:`quantile_mcse`)
+    exceeds its target, the count is raised to what the error's 1 / sqrt(B) rate says is needed (+10 %), up to
+    ``max_reps``, by drawing more resamples from the same generator, at most four times. Resamples are drawn in
+    batches of 250 (counts rounded up), so a result depends only on the seed and the final count.
+
+    Parameters
+    ----------
+    stat_fns : sequence of callable
+        ``f(x, idx) -> ndarray (r,)`` for an index batch ``idx`` of shape (r, n).
+    x : ndarray, shape (n,) or (n, k)
+    block : float
+        Mean block length (days).
+    reps : int
+        Initial number of resamples (>= 1).
+    seed : int
+    level : float, default 0.95
+    targets : sequence of float or None
+        Per statistic, the Monte-Carlo standard error wanted for both ends (None: no target).
+    max_reps : int
+
+    Returns
+    -------
+    list of dict
+        Per statistic: ``low``, ``high``, ``se`` (bootstrap standard error), ``low_mcse``, ``high_mcse``,
+        ``mcse_target``, ``mcse_met`` (False when ``max_reps`` was not enough), ``reps`` (resamples drawn),
+        ``finite`` (of which finite); ends None when fewer than half the resamples give a finite value.
+    """
+    x = np.asarray(x, dtype="float64")
+    n = len(x)
+    k = len(stat_fns)
+    targets = list(targets) if targets is not None else [None] * k
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in range(k)]
+    drawn = 0
+    a = (1 - level) / 2
+
+    def draw(count: int) -> None:
+        nonlocal drawn
+        while count > 0:
+            idx = _stationary_indices(n, block, _BATCH, rng)
+            for j, f in enumerate(stat_fns):
+                parts[j].append(np.asarray(f(x, idx), dtype="float64"))
+            count -= _BATCH
+            drawn += _BATCH
+
+    def summarise() -> list[dict]:
+        out = []
+        for j in range(k):
+            vals = np.concatenate(parts[j]) if parts[j] else np.zeros(0)
+            vals = vals[np.isfinite(vals)]
+            rec = {"low": None, "high": None, "se": None, "low_mcse": None, "high_mcse": None,
+                   "mcse_target": targets[j], "mcse_met": None, "reps": int(drawn), "finite": int(len(vals))}
+            if len(vals) >= max(10, drawn // 2):
+                lo, hi = np.quantile(vals, [a, 1 - a])
+                rec.update(low=_none(lo), high=_none(hi), se=_none(vals.std(ddof=1)),
+                           low_mcse=quantile_mcse(vals, a), high_mcse=quantile_mcse(vals, 1 - a))
+                if targets[j] is not None:
+                    rec["mcse_met"] = bool(max(rec["low_mcse"] or 0.0, rec["high_mcse"] or 0.0) <= targets[j])
+            out.append(rec)
+        return out
+
+    draw(int(reps))
+    res = summarise()
+    for _ in range(4):
+        need = drawn
+        for rec in res:
+            t = rec["mcse_target"]
+            if t and rec["mcse_met"] is False:
+                worst = max(rec["low_mcse"] or 0.0, rec["high_mcse"] or 0.0)
+                need = max(need, int(math.ceil(drawn * (worst / t) ** 2 * 1.1)))
+        need = min(need, int(max_reps))
+        if need <= drawn:
+            break
+        draw(need - drawn)
+        res = summarise()
+    return res
+
+
+def bootstrap_ci(stat_rows, x: np.ndarray, *, reps: int = BOOTSTRAP_REPS, seed: int = 0, level: float = 0.95,
+                 block: float | None = None, mcse_target: float | None = None,
+                 max_reps: int = BOOTSTRAP_MAX_REPS) -> dict:
     """Percentile interval of a statistic under the stationary bootstrap of the rows of ``x``.
 
     Parameters
     ----------
     stat_rows : callable
-        ``f(x, idx) -> ndarray (reps,)``: the statistic of each resample ``x[idx[j]]``.
+        ``f(x, idx) -> ndarray (r,)``: the statistic of each resample ``x[idx[j]]``.
     x : ndarray, shape (n,) or (n, k)
         Daily observations (rows are days; columns are resampled together).
-    reps : int, default 2000
+    reps : int, default BOOTSTRAP_REPS
+        Resamples drawn first.
     seed : int, default 0
     level : float, default 0.95
     block : float or None
         Mean block length; None = ``arch.bootstrap.optimal_block_length`` of the first column (stationary).
+    mcse_target : float or None
+        Monte-Carlo standard error wanted for both ends; more resamples are drawn (up to ``max_reps``) until it
+        is met (:func:`bootstrap_replicates`). None: exactly ``reps``.
+    max_reps : int, default BOOTSTRAP_MAX_REPS
 
     Returns
     -------
     dict
-        ``low``, ``high``, ``se`` (bootstrap standard error), ``block`` (mean block length, days), ``reps``.
+        ``low``, ``high``, ``se`` (bootstrap standard error), ``low_mcse``, ``high_mcse`` (Monte-Carlo standard
+        errors of the ends, :func:`quantile_mcse`), ``mcse_target``, ``mcse_met``, ``block`` (mean block length,
+        days), ``reps`` (resamples drawn).
     """
     x = np.asarray(x, dtype="float64")
     if block is None:
         block = _block_length(x if x.ndim == 1 else x[:, 0])
     if len(x) < 3 or reps < 1:
-        return {"low": None, "high": None, "se": None, "block": block, "reps": int(reps)}
-    idx = _indices(len(x), block, reps, seed)
-    vals = np.asarray(stat_rows(x, idx), dtype="float64")
-    vals = vals[np.isfinite(vals)]
-    if len(vals) < max(10, reps // 2):
-        return {"low": None, "high": None, "se": None, "block": block, "reps": int(reps)}
-    a = (1 - level) / 2
-    lo, hi = np.quantile(vals, [a, 1 - a])
-    return {"low": _none(lo), "high": _none(hi), "se": _none(vals.std(ddof=1)), "block": float(block),
-            "reps": int(reps)}
+        return {"low": None, "high": None, "se": None, "low_mcse": None, "high_mcse": None,
+                "mcse_target": mcse_target, "mcse_met": None, "block": block, "reps": int(reps)}
+    rec = bootstrap_replicates([stat_rows], x, block=block, reps=reps, seed=seed, level=level,
+                               targets=[mcse_target], max_reps=max_reps)[0]
+    rec.pop("finite", None)
+    return {**rec, "block": float(block)}
 
 
 def drawdown_stats(equity: pd.Series) -> dict:
@@ -247,8 +402,8 @@ def schedule_stats(schedule: Sequence) -> dict:
 
 def performance_stats(equity: pd.Series, *, trades: pd.DataFrame | None = None,
                       turnover_value: pd.Series | None = None, periods_per_year: int = 252,
-                      risk_free: float = 0.0, bootstrap_reps: int = 2000, seed: int = 0,
-                      schedule: Sequence | None = None) -> dict:
+                      risk_free: float = 0.0, bootstrap_reps: int = BOOTSTRAP_REPS, seed: int = 0,
+                      schedule: Sequence | None = None, mcse_target: float | None = MCSE_TARGET_SHARPE) -> dict:
     """Performance statistics of a daily equity curve, with a stationary-bootstrap 95 % CI of the Sharpe ratio.
 
     Parameters
@@ -262,18 +417,22 @@ def performance_stats(equity: pd.Series, *, trades: pd.DataFrame | None = None,
     periods_per_year : int, default 252
     risk_free : float, default 0.0
         Annual risk-free rate, fraction.
-    bootstrap_reps : int, default 2000
-        0 skips the interval.
+    bootstrap_reps : int, default BOOTSTRAP_REPS
+        Resamples drawn first; 0 skips the interval.
     seed : int, default 0
         Seed of the bootstrap.
     schedule : sequence of Rebalance or None
         Adds :func:`schedule_stats`.
+    mcse_target : float or None, default MCSE_TARGET_SHARPE
+        Monte-Carlo standard error wanted for each end of the Sharpe interval; resamples are added (up to
+        ``BOOTSTRAP_MAX_REPS``) until it is met (:func:`bootstrap_replicates`). None: exactly ``bootstrap_reps``.
 
     Returns
     -------
     dict
         ``start``, ``end``, ``days`` (returns), ``years``, ``total_return``, ``cagr``, ``volatility``, ``sharpe``,
-        ``sharpe_ci_low``, ``sharpe_ci_high``, ``sharpe_se``, ``bootstrap_block``, ``bootstrap_reps``,
+        ``sharpe_ci_low``, ``sharpe_ci_high``, ``sharpe_se``, ``sharpe_ci_low_mcse``, ``sharpe_ci_high_mcse``
+        (Monte-Carlo standard errors of the ends), ``sharpe_ci_mcse_met``, ``bootstrap_block``, ``bootstrap_reps``,
         ``sortino``, the keys of :func:`drawdown_stats`, ``calmar``, ``turnover``, ``hit_rate_days``, ``trades``,
         ``hit_rate_trades``, and the schedule's keys. Fractions; None where undefined. ``ruined``: None, or the
         :func:`ruin_cut` record when the equity reached 0 or below; every statistic then covers the span up to
@@ -305,12 +464,14 @@ def performance_stats(equity: pd.Series, *, trades: pd.DataFrame | None = None,
     out = {"start": e.index[0], "end": e.index[-1], "days": n, "years": years, "total_return": total,
            "cagr": cagr, "volatility": vol, "sharpe": sharpe, "ruined": ruined}
     if bootstrap_reps:
-        ci = bootstrap_ci(lambda x, idx: _sharpe_rows(x - rf, idx, ppy), r, reps=bootstrap_reps, seed=seed)
+        ci = bootstrap_ci(lambda x, idx: _sharpe_rows(x - rf, idx, ppy), r, reps=bootstrap_reps, seed=seed,
+                          mcse_target=mcse_target)
         out.update(sharpe_ci_low=ci["low"], sharpe_ci_high=ci["high"], sharpe_se=ci["se"],
-                   bootstrap_block=ci["block"], bootstrap_reps=ci["reps"])
+                   sharpe_ci_low_mcse=ci["low_mcse"], sharpe_ci_high_mcse=ci["high_mcse"],
+                   sharpe_ci_mcse_met=ci["mcse_met"], bootstrap_block=ci["block"], bootstrap_reps=ci["reps"])
     else:
-        out.update(sharpe_ci_low=None, sharpe_ci_high=None, sharpe_se=None, bootstrap_block=None,
-                   bootstrap_reps=0)
+        out.update(sharpe_ci_low=None, sharpe_ci_high=None, sharpe_se=None, sharpe_ci_low_mcse=None,
+                   sharpe_ci_high_mcse=None, sharpe_ci_mcse_met=None, bootstrap_block=None, bootstrap_reps=0)
     out.update(sortino=sortino, **dd, calmar=calmar)
     if turnover_value is not None:
         tv = turnover_value.reindex(e.index).fillna(0.0).to_numpy(dtype="float64")[1:]
@@ -332,7 +493,9 @@ def performance_stats(equity: pd.Series, *, trades: pd.DataFrame | None = None,
 
 
 def difference_stats(strategy: pd.Series, benchmark: pd.Series, *, periods_per_year: int = 252,
-                     bootstrap_reps: int = 2000, seed: int = 0) -> dict:
+                     bootstrap_reps: int = BOOTSTRAP_REPS, seed: int = 0,
+                     mcse_targets: tuple[float | None, float | None] | None = (MCSE_TARGET_RETURN,
+                                                                                MCSE_TARGET_SHARPE)) -> dict:
     """Strategy minus benchmark: the difference of their daily returns, with stationary-bootstrap intervals.
 
     Both curves are cut to the dates where both have a value (e.g. SPY's span). With d_i = r_strategy,i -
@@ -343,14 +506,20 @@ def difference_stats(strategy: pd.Series, benchmark: pd.Series, *, periods_per_y
     strategy, benchmark : pandas.Series
         Daily values (USD) on DatetimeIndexes.
     periods_per_year : int, default 252
-    bootstrap_reps : int, default 2000
+    bootstrap_reps : int, default BOOTSTRAP_REPS
+        Resamples drawn first.
     seed : int, default 0
+    mcse_targets : (float or None, float or None) or None
+        Monte-Carlo standard error wanted for the ends of the annual-mean interval (fraction a year) and of the
+        Sharpe intervals; resamples are added until both are met (:func:`bootstrap_replicates`). None: exactly
+        ``bootstrap_reps``.
 
     Returns
     -------
     dict
         ``start``, ``end``, ``days``; ``mean_daily`` and ``annual_mean`` (= mean(d) * P) with ``annual_mean_ci_low``
-        / ``_high``; ``tracking_error`` (std(d) * sqrt(P)); ``sharpe`` (of d, i.e. the information ratio) with
+        / ``_high``; every interval end ``X_ci_low`` / ``X_ci_high`` with its Monte-Carlo standard error
+        ``X_ci_low_mcse`` / ``X_ci_high_mcse`` and ``X_ci_mcse_met``; ``tracking_error`` (std(d) * sqrt(P)); ``sharpe`` (of d, i.e. the information ratio) with
         ``sharpe_ci_low`` / ``_high``; ``sharpe_strategy``, ``sharpe_benchmark`` and ``sharpe_difference`` with
         its interval (both series resampled with the same blocks); ``bootstrap_block`` (from d). None where
         undefined. ``ruined``: None, or ``{"date", "sessions_lost", "which"}`` when a curve reached 0 or below;
@@ -391,26 +560,23 @@ def difference_stats(strategy: pd.Series, benchmark: pd.Series, *, periods_per_y
     out["sharpe_difference"] = out["sharpe_strategy"] - out["sharpe_benchmark"]
     if bootstrap_reps:
         block = _block_length(d)
-        idx = _indices(len(d), block, bootstrap_reps, seed)
-        a = 0.025
-
-        def q(vals):
-            vals = vals[np.isfinite(vals)]
-            if len(vals) < max(10, bootstrap_reps // 2):
-                return None, None
-            lo, hi = np.quantile(vals, [a, 1 - a])
-            return float(lo), float(hi)
-
-        out["annual_mean_ci_low"], out["annual_mean_ci_high"] = q(d[idx].mean(axis=1) * ppy)
-        out["sharpe_ci_low"], out["sharpe_ci_high"] = q(_sharpe_rows(d, idx, ppy))
-        out["sharpe_difference_ci_low"], out["sharpe_difference_ci_high"] = q(
-            _sharpe_rows(r[:, 0], idx, ppy) - _sharpe_rows(r[:, 1], idx, ppy))
-        out["bootstrap_block"], out["bootstrap_reps"] = float(block), int(bootstrap_reps)
+        t_ret, t_sh = mcse_targets if mcse_targets is not None else (None, None)
+        dr = np.column_stack([d, r])    # the three statistics read the same resampled days
+        recs = bootstrap_replicates(
+            [lambda x, idx: x[:, 0][idx].mean(axis=1) * ppy,
+             lambda x, idx: _sharpe_rows(x[:, 0], idx, ppy),
+             lambda x, idx: _sharpe_rows(x[:, 1], idx, ppy) - _sharpe_rows(x[:, 2], idx, ppy)],
+            dr, block=block, reps=bootstrap_reps, seed=seed, targets=[t_ret, t_sh, t_sh])
+        for name, rec in zip(("annual_mean", "sharpe", "sharpe_difference"), recs):
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = rec["low"], rec["high"]
+            out[f"{name}_ci_low_mcse"], out[f"{name}_ci_high_mcse"] = rec["low_mcse"], rec["high_mcse"]
+            out[f"{name}_ci_mcse_met"] = rec["mcse_met"]
+        out["bootstrap_block"], out["bootstrap_reps"] = float(block), int(recs[0]["reps"])
     return {k: (_none(x) if isinstance(x, (float, np.floating)) else x) for k, x in out.items()}
 
 
 def summary_table(result, schedule: Sequence | None = None, *, periods_per_year: int = 252,
-                  risk_free: float = 0.0, bootstrap_reps: int = 2000, seed: int = 0,
+                  risk_free: float = 0.0, bootstrap_reps: int | None = None, seed: int = 0,
                   differences: bool = True) -> pd.DataFrame:
     """One row per curve of a :class:`volts.simulate.SimulationResult`: the strategy, then each benchmark.
 
@@ -432,6 +598,8 @@ def summary_table(result, schedule: Sequence | None = None, *, periods_per_year:
         keys of :func:`performance_stats` (benchmarks: no trade or schedule columns) plus ``cost_bps`` (the
         proportional cost per side, bps), ``fixed_commission`` and ``optimistic``.
     """
+    if bootstrap_reps is None:
+        bootstrap_reps = BOOTSTRAP_REPS
     kw = dict(periods_per_year=periods_per_year, risk_free=risk_free, bootstrap_reps=bootstrap_reps, seed=seed)
     rows = {"strategy": performance_stats(result.equity, trades=result.trades,
                                           turnover_value=result.turnover_value, schedule=schedule, **kw)}

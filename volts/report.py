@@ -476,6 +476,9 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
                 prow.append([n, "not planted", lag, "false pair"])
         L += [_table(["pair", "planted lag", "recovered lag", "match"], prow), ""]
 
+    from volts.date_stability import date_stability_markdown
+
+    L += date_stability_markdown(selection.get("date_stability"))
     L += ["## 6-7. Backtest", ""]
     if metrics:
         win = metrics.get("window", {})
@@ -491,6 +494,9 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
                          _pct(r.get("max_drawdown")), _num(r.get("calmar"), "{:.2f}")])
         L += [_table(["strategy", "trades", "win %", "return %", "final $", "Sharpe", "Sortino", "MDD %", "Calmar"],
                      rows), ""]
+        from volts.disclosure import backtest_costs_markdown
+
+        L += backtest_costs_markdown(metrics)
         L += _fig(folder, "equity.png", "Equity curves and drawdowns")
     else:
         L += ["No pair survived the selection, so nothing was backtested.", ""]

@@ -36,9 +36,14 @@ from another. The portfolio's value is the sum of the sleeves plus the unallocat
   re-selection's fill (above) and its cash returns to the pool. The pool is then split equally among the pairs that
   enter; if none enters, it waits in cash until a later re-selection brings one.
 * Hence the split is exactly equal whenever the whole set changes (in particular after a week in cash), and a
-  continuing pair is never resized (resizing would be a trade, which the rule forbids). When every continuing
-  pair holds all the capital, an entering pair starts with no cash and cannot trade until the pool refills; the
-  result counts such ``unfunded_entries``.
+  continuing pair is never resized (resizing would be a trade, which the rule forbids). When the continuing
+  pairs hold all the capital (nothing left, so the pool is empty), an entering pair gets a sleeve with no cash.
+  It cannot trade, and it stays unfunded for as long as it is re-selected: a pool refilled later by leavers goes
+  to the pairs that enter then, never to a sleeve already held. Such a pair is selected but holds nothing. The
+  result says so: an ``unfunded_entry`` event per entry, and per period the pairs held without the cash to place
+  an order (``unfunded``, ``n_unfunded`` of ``periods``; the same check also catches a sleeve whose cash fell
+  below the fixed commission) and whether the portfolio held no position at any close of the period
+  (``in_cash``). :func:`funding_summary` counts them (unfunded pair-weeks, weeks fully in cash).
 * A week with no pair holds the whole portfolio in cash.
 
 Sizing (fractional shares) and costs
@@ -86,7 +91,7 @@ from volts.errors import ConfigError, DataError
 from volts.signals import MODES, _check_params, next_session_target, trend_signal
 
 __all__ = ["Holding", "Rebalance", "CostModel", "SimulationResult", "simulate_schedule", "cost_table", "load_spy",
-           "spy_path", "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
+           "spy_path", "funding_summary", "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
 
 ENGINES: tuple[str, ...] = ("vectorised", "backtrader")
 EXECUTIONS: tuple[str, ...] = ("next_open", "close")
@@ -211,7 +216,9 @@ class SimulationResult:
     periods : pandas.DataFrame
         One row per re-selection: asof, first/last session, pairs, entered, left, kept, pnl (USD) and return of the
         portfolio from the close before its first session to the close of its last (NaN for a period with no
-        session). With ``execution="close"`` the re-selection's own fills happen at that first close, so their
+        session); ``unfunded`` (";"-joined keys of the pairs held without the cash to place an order after the
+        re-selection's fills), ``n_unfunded`` and ``in_cash`` (True when no position was held at any close of the
+        period: no pair, every pair unfunded, or every signal flat). With ``execution="close"`` the re-selection's own fills happen at that first close, so their
         costs fall in the previous period's row.
     engine, execution, mode : str
     optimistic : bool
@@ -341,6 +348,7 @@ class _Book:
         self.fills: list[dict] = []
         self.trades: list[dict] = []
         self.events: list[dict] = []
+        self.funding: list[list[str]] = []   # per rebalance call: keys held without the cash to place an order
 
     def _fill(self, s: dict, date, role: str, shares: float, price: float) -> float:
         value = abs(shares) * price
@@ -412,6 +420,8 @@ class _Book:
                                    "cash": share, "shares": 0.0, "sign": 0, "open_trade": None}
         if entering:
             self.pool = 0.0
+        self.funding.append([k for k, s in self.sleeves.items()
+                             if s["shares"] == 0 and not (s["cash"] - self.costs.fixed > 0)])
         return made
 
     def step(self, s: dict, target: int, date, price: float) -> list:
@@ -917,7 +927,7 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
         for k in bench:
             bench[k].name = k
 
-    periods = _period_table(plan, equity_s)
+    periods = _period_table(plan, equity_s, funding=book.funding, positions=positions)
     optimistic = execution == "close"
     for obj in (trades, fills, positions, periods):
         obj.attrs.update(engine=engine, execution=execution, optimistic=optimistic)
@@ -927,10 +937,15 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
                             events=tuple(book.events))
 
 
-def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
+def _period_table(plan: _Plan, equity: pd.Series, *, funding: Sequence | None = None,
+                  positions: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
     eq = equity.to_numpy()
     live = [(k, st) for k, st in enumerate(plan.starts) if st is not None]
+    # a position at a close: any pair's shares non-zero (positions are recorded after each close's fills)
+    invested = (positions.to_numpy(dtype="float64") != 0).any(axis=1) if positions is not None and \
+        positions.shape[1] else np.zeros(len(plan.dates), dtype=bool)
+    funding = list(funding) if funding is not None and len(funding) == len(live) else None
     prev: list = []
     prev_set: set = set()
     for j, (k, st) in enumerate(live):
@@ -945,17 +960,68 @@ def _period_table(plan: _Plan, equity: pd.Series) -> pd.DataFrame:
                      "left": ";".join(k2 for k2 in prev if k2 not in keys_set),
                      "kept": ";".join(k2 for k2 in keys if k2 in prev_set),
                      "pnl": v1 - v0, "return": v1 / v0 - 1.0 if v0 > 0 else float("nan")})
+        unfunded = [k2 for k2 in keys if k2 in set(funding[j])] if funding is not None else []
+        rows[-1].update(unfunded=";".join(unfunded), n_unfunded=len(unfunded),
+                        in_cash=not bool(invested[st:last + 1].any()))
         prev, prev_set = keys, keys_set
     skipped = [plan.rebalances[k].asof for k, st in enumerate(plan.starts) if st is None]
     for a in skipped:
         rows.append({"asof": a, "first_session": None, "last_session": None, "n_pairs": 0, "pairs": "",
-                     "entered": "", "left": "", "kept": "", "pnl": float("nan"), "return": float("nan")})
+                     "entered": "", "left": "", "kept": "", "pnl": float("nan"), "return": float("nan"),
+                     "unfunded": "", "n_unfunded": 0, "in_cash": None})
     out = pd.DataFrame(rows)
     return out.sort_values("asof", kind="stable").reset_index(drop=True) if len(out) else out
 
 
+def funding_summary(periods: pd.DataFrame) -> dict:
+    """What the capital rule left unfunded: counts and the list, from :attr:`SimulationResult.periods`.
+
+    Parameters
+    ----------
+    periods : pandas.DataFrame
+        ``SimulationResult.periods`` (columns ``asof``, ``n_pairs``, ``unfunded``, ``n_unfunded``, ``in_cash``).
+
+    Returns
+    -------
+    dict
+        ``rule`` (one sentence), ``periods`` (re-selections traded), ``pair_weeks`` (pairs held summed over the
+        periods), ``unfunded_pair_weeks`` (pairs held without the cash to place an order, summed over the periods:
+        a pair unfunded for three weeks counts three times), ``unfunded_entries`` (of those, the weeks the pair
+        entered),
+        ``weeks_with_unfunded_pairs``, ``weeks_fully_in_cash`` (no position at any close of the period, for any
+        reason), ``weeks_in_cash_with_pairs`` (of those, the ones whose selection had pairs), and ``unfunded``: one
+        ``{"asof", "pairs", "unfunded"}`` per period with an unfunded pair (``pairs`` = pairs selected,
+        ``unfunded`` = their keys). Rule in the module docstring ("Capital: sleeves").
+    """
+    live = periods[periods["first_session"].notna()] if len(periods) else periods
+    if not len(live) or "n_unfunded" not in live:
+        return {"rule": FUNDING_RULE, "periods": int(len(live)), "pair_weeks": 0, "unfunded_pair_weeks": 0,
+                "unfunded_entries": 0,
+                "weeks_with_unfunded_pairs": 0, "weeks_fully_in_cash": 0, "weeks_in_cash_with_pairs": 0,
+                "unfunded": []}
+    n_unf = live["n_unfunded"].astype(int)
+    cash = live["in_cash"].astype(bool)
+    entries = sum(len(set(str(u).split(";")) & set(str(e).split(";")) - {""})
+                  for u, e in zip(live["unfunded"], live["entered"]))
+    listed = [{"asof": pd.Timestamp(r["asof"]).date().isoformat(), "pairs": int(r["n_pairs"]),
+               "unfunded": [k for k in str(r["unfunded"]).split(";") if k]}
+              for _, r in live[n_unf > 0].iterrows()]
+    return {"rule": FUNDING_RULE, "periods": int(len(live)), "pair_weeks": int(live["n_pairs"].sum()),
+            "unfunded_pair_weeks": int(n_unf.sum()), "unfunded_entries": int(entries),
+            "weeks_with_unfunded_pairs": int((n_unf > 0).sum()),
+            "weeks_fully_in_cash": int(cash.sum()),
+            "weeks_in_cash_with_pairs": int((cash & (live["n_pairs"] > 0)).sum()), "unfunded": listed}
+
+
+#: The capital rule in one sentence (metrics.json, reports).
+FUNDING_RULE = ("each pair has its own sleeve; a re-selected pair keeps its sleeve (never resized), a leaving pair's "
+                "cash returns to a pool, and the pool is split equally among the pairs that enter; when the pairs "
+                "kept hold all the capital, an entering pair gets no cash and stays unfunded while it is "
+                "re-selected")
+
+
 def cost_table(market: MarketData, schedule: Sequence[Rebalance], *, end, settings,
-               bps: Sequence[float] = (0.0, 5.0, 10.0, 25.0), bootstrap_reps: int = 2000, seed: int = 0,
+               bps: Sequence[float] = (0.0, 5.0, 10.0, 25.0), bootstrap_reps: int | None = None, seed: int = 0,
                **kwargs) -> pd.DataFrame:
     """The headline rows again at several proportional costs (issue 10's bps table), selection not re-run.
 

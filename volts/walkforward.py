@@ -1099,6 +1099,13 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
             {"date": e["date"], "file": e.get("file"), "rule": e.get("rule"), "action": e["event"][8:],
              "message": e.get("reason")} for e in spy_rows]}
     out["optimistic"] = bool(getattr(sim, "optimistic", False))  # execution = "close": fills at the signal's close
+    from volts.disclosure import cost_summary
+    from volts.simulate import funding_summary
+
+    if cost_summary(sim, settings) is not None:   # what the result rests on: capital, costs, gross vs net
+        out["costs"] = cost_summary(sim, settings)
+    if isinstance(getattr(sim, "periods", None), pd.DataFrame) and "n_unfunded" in sim.periods:
+        out["funding"] = funding_summary(sim.periods)
     return out
 
 
@@ -1107,7 +1114,8 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
                     market: MarketData | None = None, universe_for_asof: UniverseFn | None = None,
                     engine: str = "vectorised", report: bool = True,
                     comparison: pd.DataFrame | None = None,
-                    on_week: Callable[[dict], None] | None = None, ablation: Any = None) -> WalkForwardResult:
+                    on_week: Callable[[dict], None] | None = None, ablation: Any = None,
+                    date_stability: int = 0) -> WalkForwardResult:
     """Re-select every week (or every N weeks) out of sample, trade the schedule and write the artifacts.
 
     Parameters
@@ -1146,6 +1154,10 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         The other rows of the null/ablation table (run beforehand over the same weeks, :func:`volts.nulls.
         run_ablation`); this run is the headline row: its random-pairs null and its deflated Sharpe ratio go into
         ``metrics.json`` (``ablation``, ``sharpe_inference``), ``ablation.csv``, ``nulls.json`` and the report.
+    date_stability : int, default 0
+        k > 0: for every week with pairs, the share of the k sessions before and after its as-of date whose own
+        selection picks each pair (:func:`volts.date_stability.walkforward_date_stability`: up to 2k more
+        selections per week with pairs) in ``metrics.json``, ``weeks.csv`` and the report. Static universe only.
 
     Returns
     -------
@@ -1230,6 +1242,18 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     sim_seconds = time.perf_counter() - t0
     capital = getattr(getattr(sim, "costs", None), "capital", None)
     table = weeks_table(weeks, sim.equity, end=end, capital=capital)
+    from volts.disclosure import week_columns
+
+    table = week_columns(table, sim, weeks, end=end)   # span of each row's P&L, its costs, unfunded pairs
+    dstab = None
+    if date_stability and not point_in_time:   # neighbours' selections read the same static market
+        from volts.date_stability import walkforward_date_stability
+
+        dstab = walkforward_date_stability(market, wsettings, weeks, int(date_stability),
+                                           executor=None if own else executor)
+        table["date_stability"] = [" ".join(f"{n}:{v['share']:.2f}" for n, v in
+                                            dstab["weeks"].get(str(w["asof"]), {}).items() if v["share"] is not None)
+                                   for w in weeks]
     t0 = time.perf_counter()
     metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
                         strategy_fn=strategy_fn, engine=engine)
@@ -1254,6 +1278,8 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     }
     if point_in_time:
         metrics["universe"] = universe_summary(weeks, traded_info)
+    if dstab is not None:
+        metrics["date_stability"] = dstab
     if wsettings.data.source == "synthetic":
         from volts.data.synthetic import make_synthetic_market
 
@@ -1397,4 +1423,6 @@ def comparison_row(name: str, metrics: dict) -> dict:
            "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi}
     if metrics.get("strategy_notes"):  # only then: callers merge this row into rows with their own "note"
         row["note"] = " ".join(metrics["strategy_notes"])
+    if s.get("ruined"):  # equity at or below zero: the row's statistics stop there (volts.performance.ruin_cut)
+        row["ruined"] = str(s["ruined"].get("date") if isinstance(s["ruined"], dict) else s["ruined"])
     return row

@@ -75,6 +75,9 @@ def _ci_text(d, name, fmt="{:.2f}"):
     lo, hi = ci(d, name)
     if lo is None or hi is None:
         return "–"
+    se_lo, se_hi = mcse(d, name)
+    if se_lo is not None and se_hi is not None:   # each end with its Monte-Carlo standard error
+        return f"[{fmt.format(lo)} ±{se_lo:.3f}, {fmt.format(hi)} ±{se_hi:.3f}]"
     return f"[{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
@@ -82,6 +85,9 @@ def _ci_pct(d, name):
     lo, hi = ci(d, name)
     if lo is None or hi is None:
         return "–"
+    se_lo, se_hi = mcse(d, name)
+    if se_lo is not None and se_hi is not None:
+        return f"[{_pct(lo)} ±{100 * se_lo:.2f}, {_pct(hi)} ±{100 * se_hi:.2f}]"
     return f"[{_pct(lo)}, {_pct(hi)}]"
 
 
@@ -105,6 +111,27 @@ def _side(lo, hi) -> str | None:
     if hi < 0:
         return "below"
     return "straddles"
+
+
+def mcse(d: dict | None, name: str) -> tuple[float | None, float | None]:
+    """Monte-Carlo standard errors of the ends of ``name``'s interval (``<name>_ci_low_mcse`` / ``_high_mcse``)."""
+    if not d:
+        return None, None
+    return _f(d.get(f"{name}_ci_low_mcse")), _f(d.get(f"{name}_ci_high_mcse"))
+
+
+def at_the_edge(lo, hi, se_lo, se_hi, k: float = 2.0) -> bool:
+    """True when an interval end lies within ``k`` Monte-Carlo standard errors of zero: another set of bootstrap
+    resamples could put that end on the other side of zero, so the interval's side of zero is not settled."""
+    return any(v is not None and se is not None and abs(v) <= k * se for v, se in ((lo, se_lo), (hi, se_hi)))
+
+
+def _edge_text(lo, hi, se_lo, se_hi, fmt) -> str:
+    end, v, se = ("lower", lo, se_lo) if (lo is not None and se_lo is not None and abs(lo) <= 2 * se_lo) else \
+        ("upper", hi, se_hi)
+    return (f"at the edge: its {end} end {fmt(v)} lies within two Monte-Carlo standard errors ({fmt(se)} each) "
+            f"of zero, so another set of bootstrap resamples could put it on the other side; no claim on the sign "
+            f"is made")
 
 
 def verdict(metrics: dict) -> list[str]:
@@ -147,9 +174,13 @@ def verdict(metrics: dict) -> list[str]:
             span = f"over the {upto:.1f} years of {freq} up to its ruin on {ruin['date']}"
         except (KeyError, ValueError):
             span = f"up to its ruin on {ruin.get('date')}"
+    se_lo, se_hi = mcse(s, "sharpe")
     if side is None:
         out.append(f"The strategy's Sharpe ratio is {_num(sh)}; no confidence interval was computed, so nothing "
                    f"can be concluded about its sign.")
+    elif at_the_edge(lo, hi, se_lo, se_hi):
+        out.append(f"At the configured costs the strategy's Sharpe ratio is {_num(sh)} and its 95 % CI "
+                   f"[{lo:.2f}, {hi:.2f}] is {_edge_text(lo, hi, se_lo, se_hi, lambda v: f'{v:.3f}')} {span}.")
     elif side == "above":
         out.append(f"At the configured costs the strategy's Sharpe ratio ({_num(sh)}, 95 % CI "
                    f"[{lo:.2f}, {hi:.2f}]) is positive with 95 % confidence {span}.")
@@ -166,6 +197,8 @@ def verdict(metrics: dict) -> list[str]:
             s10 = _side(l10, h10)
             if s10 is not None:
                 word = {"above": "positive", "below": "negative", "straddles": "indistinguishable from zero"}[s10]
+                if at_the_edge(l10, h10, *mcse(row, "sharpe")):
+                    word = _edge_text(l10, h10, *mcse(row, "sharpe"), lambda v: f"{v:.3f}")
                 out.append(f"At 10 bps a side (no fixed commission) the Sharpe ratio is {_num(stat(row, 'sharpe'))} "
                            f"[{l10:.2f}, {h10:.2f}]: {word}.")
     for name, d in (metrics.get("differences") or {}).items():
@@ -176,7 +209,11 @@ def verdict(metrics: dict) -> list[str]:
             continue
         if d.get("ruined"):   # the difference is measured up to the first ruin of either curve
             label = f"{label} (up to {d.get('end')}, the first ruin of either curve)"
-        if sd == "above":
+        if at_the_edge(dl, dh, *mcse(d, "annual_mean")):
+            out.append(f"Against the {label} the annualised mean return difference has a 95 % CI [{_pct(dl)}, "
+                       f"{_pct(dh)}] a year, "
+                       f"{_edge_text(dl, dh, *mcse(d, 'annual_mean'), lambda v: _pct(v, 2))}.")
+        elif sd == "above":
             out.append(f"Against the {label} the annualised mean return difference is positive with 95 % "
                        f"confidence (CI [{_pct(dl)}, {_pct(dh)}] a year): the strategy beat it.")
         elif sd == "below":
@@ -193,6 +230,11 @@ def verdict(metrics: dict) -> list[str]:
                    f"({_pct(w.get('share_in_cash'), 0)}); those weeks held cash, so the record describes the "
                    f"remaining {w['weeks'] - w['weeks_in_cash']} weeks' trades more than a permanently invested "
                    f"strategy.")
+    fund = metrics.get("funding") or {}
+    if fund.get("unfunded_pair_weeks"):
+        out.append(f"{fund['unfunded_pair_weeks']} of {fund['pair_weeks']} pair-weeks were selected but unfunded "
+                   f"(the pairs already held had all the capital, and a held pair is never resized) in "
+                   f"{fund['weeks_with_unfunded_pairs']} weeks: the record does not trade those picks.")
     out += _chance_verdict(metrics)
     inf = metrics.get("sharpe_inference") or {}
     n_trials = inf.get("n_trials") or 1
@@ -352,6 +394,20 @@ def _save(fig, folder: Path, name: str) -> str:
 
 
 # -------------------------------------------------------------------------------------------- report
+def _reps_note(m: dict) -> str:
+    reps = [int(d["bootstrap_reps"]) for d in [m.get("strategy") or {}, *(m.get("benchmarks") or {}).values(),
+                                                 *(m.get("differences") or {}).values()]
+            if isinstance(d, dict) and d.get("bootstrap_reps")]
+    missed = [k for d in [m.get("strategy") or {}, *(m.get("differences") or {}).values()] if isinstance(d, dict)
+              for k, v in d.items() if k.endswith("_mcse_met") and v is False]
+    out = f" ({min(reps):,} to {max(reps):,} resamples here)" if reps else ""
+    if missed:   # the cap stopped the resampling first: the errors shown are above the target
+        words = sorted({k[:-len("_ci_mcse_met")].replace("_", " ") for k in missed})
+        out += "; the cap on resamples stopped before the target for: " + ", ".join(words) + \
+            " (the errors shown are larger)"
+    return out
+
+
 def _stats_rows(metrics: dict) -> list[list]:
     rows = []
     items = [("strategy", metrics.get("strategy") or {})]
@@ -383,8 +439,12 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
     lines += ["## Strategy and benchmarks (configured costs)", "",
               _table(["", "CAGR", "volatility", "Sharpe", "Sharpe 95 % CI", "Sortino", "max drawdown (duration)",
                       "Calmar", "turnover / yr", "hit rate days", "hit rate trades"], _stats_rows(m)), "",
-              "Confidence intervals: stationary bootstrap of the daily returns (`arch.bootstrap`), block length from "
-              "arch's optimal-block-length estimate.", ""]
+              "Confidence intervals: stationary bootstrap of the daily returns (Politis & Romano), block length from "
+              "arch's optimal-block-length estimate. Each interval end is followed by its Monte-Carlo standard "
+              "error (±, from the number of resamples; sample-quantile error with a Hall-Sheather sparsity "
+              "estimate); resamples are added until it is below 0.01 for a Sharpe ratio and 0.1 percentage "
+              "point for a mean return" + _reps_note(m) + ". A verdict whose interval end lies within two such "
+              "errors of zero is called \"at the edge\".", ""]
     for name, why in (m.get("benchmarks_omitted") or {}).items():
         lines += [f"Benchmark left out: {BENCH_LABELS.get(name, name)}. Why: {why}.", ""]
     for name, rows in (m.get("benchmark_data_quality") or {}).items():
@@ -413,6 +473,9 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                   _table(["bps / side", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
                           "followers B&H CAGR", "followers B&H Sharpe"], rows), ""]
     lines += headline_at_bps(m, (0.0, 10.0))
+    from volts.disclosure import costs_markdown, funding_markdown
+
+    lines += costs_markdown(m) + funding_markdown(m)
     lines += ablation_markdown(m)
     lines += sharpe_inference_markdown(m)
     for key, caption in (("equity", "Equity, log scale"), ("drawdown", "Drawdown"),
@@ -430,6 +493,9 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
                 for n, v in list(picks.items())[:25]]
         lines += ["How often each pair was picked (top 25; lags chosen as 'lag (number of weeks)'):", "",
                   _table(["pair", "weeks", "share of weeks", "lags chosen"], rows), ""]
+    from volts.date_stability import walkforward_date_stability_markdown
+
+    lines += walkforward_date_stability_markdown(m.get("date_stability"))
     for key, caption in (("pick_frequency", "Pick frequency"), ("funnel", "Funnel over time")):
         if key in figs:
             lines += [f"![{caption}]({figs[key]})", ""]
@@ -553,7 +619,11 @@ def sharpe_inference_markdown(metrics: dict) -> list[str]:
                      f"null/ablation table compares ({', '.join(ab.get('trial_rows') or [])}; the random-pairs null "
                      f"is a reference distribution, not a configuration, and a row not run is not counted); the "
                      f"variance of the trials' Sharpe ratios, {inf['trials_variance']:.3g} (per day, squared), is "
-                     "that of those rows.")
+                     "that of those rows"
+                     + (f" except the ruined ones ({', '.join(inf['ruined_rows'])}: counted in N, but a Sharpe "
+                        "ratio measured up to a ruin describes the days before it, and one such extreme value would "
+                        "inflate the variance and SR0)." if inf.get("ruined_rows") and inf.get("trials_variance")
+                        is not None else "."))
         lines += ["",
                   "What they do not show: both assume independent daily returns (skewness and kurtosis are "
                   "corrected, autocorrelation is not); the DSR counts only the configurations of this table, not "

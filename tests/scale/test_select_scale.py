@@ -38,6 +38,8 @@ series = "log_return"
 sample = "common"
 [lag]
 window = 1
+[selection]
+date_stability_sessions = 0  # ten more 100-name selections; the date stability is tested on the demo market
 """)
     code = main(["select", "--config", str(tmp_path / "cfg.toml"), "--asof", ASOF, "--out", str(tmp_path / "runs")])
     out = capsys.readouterr()

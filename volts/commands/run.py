@@ -77,9 +77,12 @@ def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err
             progress("backtest", "start")
             t1 = time.perf_counter()
             result, bt_market = run_backtest_for_selection(settings, sel)
+            from volts.disclosure import backtest_costs
+
             write_backtest_outputs(result, stage, extra={"selection_asof": sel["asof"],
                                                          "config_sha256": settings.sha256(),
-                                                         "data_quality": data_quality(bt_market)})
+                                                         "data_quality": data_quality(bt_market),
+                                                         "costs": backtest_costs(result)})
             timings["backtest"] = time.perf_counter() - t1
             progress("backtest", f"done in {timings['backtest']:.2f} s")
         truth = None

@@ -137,6 +137,10 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     payload = selection.to_dict()
     payload["created"] = now_utc_iso()
     payload["data_quality"] = data_quality(market)
+    stab = selection_date_stability(settings, windows.asof, selection, market, progress=progress,
+                                    executor=executor)
+    if stab is not None:
+        payload["date_stability"] = stab
     if warnings:
         payload["warnings"] = list(payload.get("warnings", [])) + warnings
     atomic_write_json(rf.staging / "selection.json", payload)
@@ -145,6 +149,34 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
 
         write_selection_figures(selection, market, rf.staging)
     return selection, rf.final, market
+
+
+def selection_date_stability(settings, asof, selection, market, *, progress=None, executor=None) -> dict | None:
+    """``selection.json["date_stability"]``: :func:`volts.date_stability.date_stability` of the selected pairs over
+    ``[selection] date_stability_sessions`` sessions each side (None when 0 or no pair). The neighbours' bars are
+    loaded for the selection's symbols; a data error while loading them is recorded (``error``), not raised: the
+    selection itself stands."""
+    from volts.data.sources import load_market
+    from volts.date_stability import date_stability, neighbour_span
+    from volts.errors import DataError
+
+    k = int(settings.selection.date_stability_sessions)
+    if k <= 0 or not selection.pairs:
+        return None
+    t0 = time.perf_counter()
+    if progress is not None:
+        progress("date stability", f"start ({2 * k} neighbouring sessions)")
+    start, end = neighbour_span(settings, asof, k)
+    symbols = None if settings.data.source == "synthetic" else list(market.symbols)
+    sub = settings if settings.data.source == "synthetic" else settings.override(**{"data.universe": symbols})
+    try:
+        bars = load_market(sub.data, symbols=symbols, start=start, end=end)
+        out = date_stability(bars, sub, asof, selection.pairs, sessions=k, executor=executor)
+    except DataError as exc:
+        out = {"sessions": k, "error": f"not computed: {exc}", "pairs": {}}
+    if progress is not None:   # wall time on the terminal only: selection.json is identical between re-runs
+        progress("date stability", f"done in {time.perf_counter() - t0:.1f} s")
+    return out
 
 
 def data_quality(market) -> dict:
@@ -221,6 +253,13 @@ def register(app: typer.Typer) -> None:
         for w in selection.warnings:
             err_console.print(f"warning: {w}", markup=False)
         console.print(selection.summary(), markup=False)
+        from volts.artifacts import read_json
+
+        stab = read_json(run_dir / "selection.json").get("date_stability") or {}
+        for name, v in (stab.get("pairs") or {}).items():
+            if v.get("share") is not None:
+                console.print(f"date stability {name}: selected on {len(v['dates'])} of "
+                              f"{len(stab['neighbours'])} neighbouring sessions", markup=False)
         if selection.coverage is not None:
             q = selection.coverage.quarantined
             console.print(f"quarantined symbols: {len(q)}" + (f" ({', '.join(e.symbol for e in q)})" if q else ""),

@@ -61,6 +61,10 @@ def register(app: typer.Typer) -> None:
         stability_every: Optional[str] = typer.Option(
             None, "--stability-every", help="With --ablation: re-selection frequency of the stability row (default "
                                             "--every); stated in the table."),
+        date_stability: int = typer.Option(
+            0, "--date-stability", min=0,
+            help="For every week with pairs, re-select as of the K sessions before and after its as-of date and "
+                 "report each pick's share of them (up to 2K more selections per week with pairs); 0 = off."),
     ) -> None:
         """Re-run the selection every week out of sample, trade it, and report against buy-and-hold."""
         import datetime as dt
@@ -77,6 +81,9 @@ def register(app: typer.Typer) -> None:
         if hold is not None and parse_every(hold) != n_every:
             raise UsageError(f"--hold {hold} differs from --every {every}: overlapping or gapped holdings are not "
                              f"supported; a holding lasts until the next re-selection")
+        if date_stability and (compare_screens or ablation):
+            raise UsageError("--date-stability applies to a plain walk-forward run: drop --compare-screens / "
+                             "--ablation, or run it separately with the same --out (the weeks are cached)")
         if compare_screens and ablation:
             raise UsageError("--compare-screens and --ablation are two separate runs: use one per --out folder")
         if compare_screens and strategy != "lead_lag_trend":
@@ -115,7 +122,7 @@ def register(app: typer.Typer) -> None:
             else:
                 result = run_walkforward(settings, start=d0, end=d1, every=every, out=out, executor=ex,
                                          force=force, variant=WalkForwardVariant(strategy=strategy),
-                                         engine=engine)
+                                         engine=engine, date_stability=date_stability)
         st = result.stats
         console.print(f"walk-forward {result.metrics['start']} .. {result.metrics['end']} (re-selections "
                       f"{result.metrics['first_asof']} .. {result.metrics['last_asof']})", markup=False)
