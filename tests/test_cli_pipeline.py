@@ -251,9 +251,10 @@ def test_backtest_in_the_run_folder_checks_the_selection_config(ref_data_dir, tm
     key was added that no selection reads (data.spy_file: the hash then lacked it) is the same config."""
     import hashlib
 
-    from volts.config import Settings
+    from volts.config import load_settings
 
-    now = Settings().override(**{"data.dir": str(ref_data_dir)})
+    # the CLI reads ./config.toml (the repository's), whose live paths it resolves against that file
+    now = load_settings(REPO / "config.toml").override(**{"data.dir": str(ref_data_dir)})
     raw = now.model_dump(mode="json")
     del raw["data"]["spy_file"]
     del raw["selection"]["date_stability_sessions"]   # nor did this one (a report diagnostic)
