@@ -126,3 +126,170 @@ def test_default_scheduler_timeout_is_twenty_seconds(monkeypatch):
 
     monkeypatch.delenv("VOLTS_SCHEDULER_TIMEOUT", raising=False)
     assert Executor(scheduler="tcp://127.0.0.1:8786").timeout == 20.0
+
+
+# ------------------------------------------------------------------------------- binary / non-UTF-8 files
+def _binary(path: Path) -> Path:
+    """Bytes that are not UTF-8 (a 0xff lead byte, a NUL, random-looking high bytes): what a wrong file holds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff\xfe\x00\x81PK\x03\x04" + bytes(range(128, 256)))
+    return path
+
+
+def test_binary_selection_json_names_the_file(capsys, tmp_path):
+    sel = _binary(tmp_path / "run" / "selection.json")
+    for args in (["backtest", "--selection", sel, "--source", "synthetic", "--out", tmp_path / "bt"],
+                 ["signal", "--selection", sel, "--data-dir", tmp_path],
+                 ["report", tmp_path / "run"]):
+        rc, _, err = _volts(capsys, *args)
+        assert rc == 2, (args, err)
+        line = _error(err)
+        assert str(sel) in line and "not UTF-8" in line, line
+
+
+def test_latin1_selection_json_names_the_file(capsys, tmp_path):
+    sel = tmp_path / "selection.json"
+    sel.write_bytes('{"asof": "2023-06-08", "note": "Société Générale"}'.encode("latin-1"))
+    rc, _, err = _volts(capsys, "backtest", "--selection", sel, "--source", "synthetic", "--out", tmp_path / "bt")
+    assert rc == 2 and str(sel) in _error(err)
+
+
+def test_binary_membership_file_names_the_file(capsys, tmp_path):
+    members = _binary(tmp_path / "members.csv")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[data]\nmembership = "{members.name}"\n', encoding="utf-8")
+    rc, _, err = _volts(capsys, "select", "--config", cfg, "--data-dir", tmp_path, "--out", tmp_path / "o")
+    assert rc == 3, err  # a data file: the data error code
+    line = _error(err)
+    assert str(members) in line and "not UTF-8" in line
+
+
+FAST = """
+[data]
+source = "synthetic"
+[granger]
+series = "log_return"
+[lag]
+window = 1
+[entropy]
+surrogates = 20
+[clustering]
+n_init = 1
+"""
+
+
+def test_binary_week_record_is_recomputed_not_an_internal_error(capsys, tmp_path):
+    cfg = tmp_path / "fast.toml"
+    cfg.write_text(FAST, encoding="utf-8")
+    args = ["walkforward", "--config", cfg, "--start", "2023-06-02", "--end", "2023-06-09", "--out", tmp_path / "wf",
+            "--no-progress"]
+    rc, _, err = _volts(capsys, *args)
+    assert rc == 0, err
+    _binary(tmp_path / "wf" / "weeks" / "2023-06-09.json")
+    rc, out, err = _volts(capsys, *args)
+    assert rc == 0, err
+    assert "internal error" not in err
+    assert "1 from the cache, 1 computed" in out
+
+
+# ------------------------------------------------------------------------------------------------ seeds
+@pytest.mark.parametrize("key", ["clustering.random_state", "entropy.seed", "screens.seed", "stability.seed",
+                                 "data.synthetic_seed"])
+@pytest.mark.parametrize("value", [-1, 2**32, 2**64])
+def test_seed_outside_the_unsigned_32_bit_range_is_a_config_error(capsys, tmp_path, key, value):
+    section, name = key.split(".")
+    cfg = tmp_path / "c.toml"
+    extra = "" if section == "data" else '[data]\nsource = "synthetic"\n'
+    body = f'[data]\nsource = "synthetic"\n{name} = {value}\n' if section == "data" else \
+        f'{extra}[{section}]\n{name} = {value}\n'
+    if value >= 2**63:  # TOML integers are signed 64-bit: the largest a file can hold
+        body = body.replace(str(value), str(2**63 - 1))
+    cfg.write_text(body, encoding="utf-8")
+    rc, _, err = _volts(capsys, "select", "--config", cfg, "--out", tmp_path / "o")
+    assert rc == 2, err
+    assert key in _error(err)
+
+
+def test_largest_seed_is_accepted(tmp_path):
+    from volts.config import SEED_MAX, load_settings
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[clustering]\nrandom_state = {SEED_MAX}\n[entropy]\nseed = {SEED_MAX}\n", encoding="utf-8")
+    assert load_settings(cfg).clustering.random_state == 2**32 - 1
+
+
+@pytest.mark.parametrize("seed, draws, words", [
+    ("-1", "200", "--null-seed"),
+    (str(2**32), "200", "--null-seed"),
+    (str(2**32 - 1), "200", "2**32 - 1"),   # its last draw's seed would pass the bound
+])
+def test_null_seed_outside_the_range_is_a_usage_error(capsys, tmp_path, seed, draws, words):
+    rc, _, err = _volts(capsys, "walkforward", "--source", "synthetic", "--ablation", "--null-seed", seed,
+                        "--null-draws", draws, "--out", tmp_path / "wf")
+    assert rc == 2, err
+    assert words in _error(err)
+
+
+# ------------------------------------------------------------------------------------ memory bounds
+def test_entropy_surrogates_beyond_memory_is_refused_before_any_work(capsys, tmp_path):
+    from volts.limits import available_memory, entropy_bytes_per_surrogate
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\nsource = "synthetic"\n[entropy]\nsurrogates = 1000000000000\n', encoding="utf-8")
+    for command in ("select", "run", "walkforward"):
+        rc, _, err = _volts(capsys, command, "--config", cfg, "--out", tmp_path / "o")
+        assert rc == 2, err
+        line = _error(err)
+        assert "entropy.surrogates" in line and "at most" in line
+        assert "[data]" not in err  # refused before the data were loaded
+    # the bound stated is the available memory over the bytes per surrogate of the 220-day default window
+    bound = int(line.split("at most ")[1].split(" fit")[0].replace(",", ""))
+    each = entropy_bytes_per_surrogate(220, 3, 1)
+    assert abs(bound - available_memory() // each) <= 0.05 * bound   # free memory moves between the two reads
+    assert not (tmp_path / "o").exists()
+
+
+def test_entropy_bytes_per_surrogate_is_an_upper_bound_of_the_arrays_built():
+    """Measure the peak of the arrays the ETE surrogate test builds (tracemalloc sees numpy's allocations) and
+    check that the estimate covers it without overstating it more than a few times."""
+    import tracemalloc
+
+    import numpy as np
+
+    from volts.causality.entropy import _ete_from_states
+    from volts.limits import entropy_bytes_per_surrogate
+
+    rng = np.random.default_rng(1)
+    n, s = 220, 400
+    xs, ys = rng.integers(0, 3, n), rng.integers(0, 3, n)
+    tracemalloc.start()
+    _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=s, seed=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    estimate = s * entropy_bytes_per_surrogate(n, 3, 1)
+    assert peak <= estimate <= 4 * peak
+
+
+def test_stability_runs_and_null_draws_beyond_memory_are_refused(capsys, tmp_path):
+    rc, _, err = _volts(capsys, "select", "--source", "synthetic", "--stability", 10**13, "--out", tmp_path / "o")
+    assert rc == 2 and "--stability" in _error(err) and "at most" in err and "[data]" not in err
+    rc, _, err = _volts(capsys, "walkforward", "--source", "synthetic", "--ablation", "--stability-runs", 10**13,
+                        "--out", tmp_path / "o")
+    assert rc == 2 and "--stability-runs" in _error(err) and "at most" in err
+    rc, _, err = _volts(capsys, "walkforward", "--source", "synthetic", "--ablation", "--null-draws", 10**13,
+                        "--out", tmp_path / "o")
+    assert rc == 2 and "--null-draws" in _error(err) and "at most" in err
+    assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------------------------ block length
+@pytest.mark.parametrize("block", [158, 159, 10_000])
+def test_stability_block_length_at_or_above_the_training_length_is_a_config_error(capsys, tmp_path, block):
+    """The synthetic market has 158 bars from 2022-11-01 to 2023-06-08 (the default training window); a block
+    that long redrew the same days in every run and reported a share of 1.0 for every pair."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[data]\nsource = "synthetic"\n[stability]\nblock_length = {block}\n', encoding="utf-8")
+    rc, _, err = _volts(capsys, "select", "--config", cfg, "--stability", 2, "--out", tmp_path / "o")
+    assert rc == 2, err
+    line = _error(err)
+    assert f"stability.block_length {block}" in line and "158 bars" in line

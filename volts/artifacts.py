@@ -137,18 +137,28 @@ def atomic_write_csv(path: str | Path, frame: pd.DataFrame, **kwargs) -> Path:
 def read_json(path: str | Path) -> Any:
     """Read a JSON artifact.
 
+    Every JSON artifact volts reads goes through here, so a damaged file is one message naming it, whatever the
+    command.
+
     Raises
     ------
     ArtifactError
-        The file is missing or not valid JSON.
+        The file is missing, not UTF-8 text (a binary or otherwise encoded file), not valid JSON, or nested too
+        deeply to parse.
     """
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: file not found")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+                            f"a binary or differently encoded file, not a JSON artifact; re-create it with volts "
+                            f"or point to the right file") from None
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ArtifactError(f"{path}: JSON nested too deeply to read; not a volts artifact") from None
 
 
 # ------------------------------------------------------------------------------------------ run folders

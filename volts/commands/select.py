@@ -210,7 +210,9 @@ def register(app: typer.Typer) -> None:
         from volts.parallel import Executor
 
         settings = load_cli_settings(config, data_dir, source)
-        from volts.parallel import Executor
+        from volts.limits import check_counts
+
+        check_counts(settings, workers=workers, stability_runs=stability, stability_option="--stability")
 
         with Executor(workers=workers, scheduler=scheduler, progress="auto") as executor:
             selection, run_dir, market = run_select(settings, asof=parse_date(asof, "--asof"), out=out,

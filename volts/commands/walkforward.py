@@ -51,7 +51,9 @@ def register(app: typer.Typer) -> None:
                                            "membership: the headline and the null only."),
         null_draws: int = typer.Option(200, "--null-draws", min=1,
                                        help="With --ablation: seeded random-pairs draws (issue 11: >= 200)."),
-        null_seed: int = typer.Option(0, "--null-seed", help="With --ablation: seed of the first draw."),
+        null_seed: int = typer.Option(0, "--null-seed", min=0, max=2**32 - 1,
+                                      help="With --ablation: seed of the first draw; draw d uses seed + d, all within "
+                                           "0 .. 2**32 - 1."),
         stability_runs: int = typer.Option(0, "--stability-runs", min=0,
                                            help="With --ablation: R bootstrap selections per re-selection for the "
                                                 "'full funnel + stability threshold' row; 0 = row not run."),
@@ -88,6 +90,17 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--top-k must be >= 1 (got {top_k})")
         settings = load_cli_settings(config, data_dir, source)
         settings = settings.override(**{"data.return_jump": return_jump})
+        from volts.config import SEED_MAX
+        from volts.limits import check_counts
+
+        by_option = ablation and stability_runs > 0
+        check_counts(settings, workers=workers, null_draws=null_draws if ablation else None,
+                     stability_runs=stability_runs if by_option else None,
+                     stability_option="--stability-runs" if by_option else "stability.runs")
+        if ablation and null_seed + null_draws - 1 > SEED_MAX:
+            raise UsageError(f"--null-seed {null_seed} with --null-draws {null_draws}: draw d uses seed "
+                             f"--null-seed + d, and the last ({null_seed + null_draws - 1}) exceeds {SEED_MAX} "
+                             f"(2**32 - 1); lower --null-seed")
         d0 = parse_date(start, "--start") or dt.date(2019, 1, 4)
         d1 = parse_date(end, "--end") or dt.date(2024, 3, 8)
         with Executor(workers=workers, scheduler=scheduler, progress="auto" if progress else False) as ex:
