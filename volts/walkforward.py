@@ -765,15 +765,30 @@ def _lead_lag_trend(market, schedule, *, end, settings, engine="vectorised", cos
 register_strategy("lead_lag_trend", _lead_lag_trend)
 
 
+#: Modules that register further strategies when imported (loaded on first need: they import backtrader-free
+#: but heavy code).
+STRATEGY_MODULES = ("strategies.lead_lag_portfolio",)
+
+
+def _load_strategy_modules() -> None:
+    import importlib
+
+    for module in STRATEGY_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
+def strategy_names() -> list[str]:
+    """Sorted names of every registered strategy (``--strategy`` choices), plug-in modules included."""
+    _load_strategy_modules()
+    return sorted(STRATEGIES)
+
+
 def _strategy(name: str) -> Callable[..., Any]:
     if name not in STRATEGIES:
-        import importlib
-
-        for module in ("strategies.lead_lag_portfolio",):  # modules that register further strategies when imported
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                pass
+        _load_strategy_modules()
     if name not in STRATEGIES:
         raise UsageError(f"--strategy: unknown strategy {name!r} (known: {', '.join(sorted(STRATEGIES))})")
     return STRATEGIES[name]

@@ -6,14 +6,28 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
 from volts.commands._common import parse_date
+
+
+class _StrategyHelpCommand(TyperCommand):
+    """The walkforward command; its ``--strategy`` help lists the registered strategies, read from the registry
+    only when the help is shown (importing the strategies costs about two seconds)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        from volts.walkforward import strategy_names
+
+        for param in self.params:
+            if param.name == "strategy":
+                param.help = f"Registered strategy to trade: {', '.join(strategy_names())}."
+        super().format_help(ctx, formatter)
 
 
 def register(app: typer.Typer) -> None:
     from volts.cli import ConfigOpt, DataDirOpt, console, err_console, load_cli_settings
 
-    @app.command("walkforward")
+    @app.command("walkforward", cls=_StrategyHelpCommand)
     def walkforward(
         start: Optional[str] = typer.Option(None, "--start", help="First re-selection week, YYYY-MM-DD "
                                                                   "(default: 2019-01-04)."),
