@@ -1,0 +1,151 @@
+"""What a new user meets first: help on a bare command, the README's set-up and option claims, an identical
+backtest kept, the registered strategies in the help, a foreign metrics.json refused. Through the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from volts.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Run from an empty folder so that no ./config.toml is picked up."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+
+
+def _volts(capsys, *args) -> tuple[int, str, str]:
+    rc = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+FAST = textwrap.dedent("""
+    [data]
+    source = "synthetic"
+    [granger]
+    series = "log_return"
+    [lag]
+    window = 1
+    [entropy]
+    surrogates = 20
+    [clustering]
+    n_init = 1
+""")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One `volts run` of the synthetic demo market (fast settings), shared by the tests that read its folder."""
+    base = tmp_path_factory.mktemp("demo")
+    cfg = base / "fast.toml"
+    cfg.write_text(FAST, encoding="utf-8")
+    assert main(["run", "--config", str(cfg), "--out", str(base / "runs")]) == 0
+    return cfg, (base / "runs" / "latest").resolve()
+
+
+# ------------------------------------------------------------------------------------------ bare commands
+@pytest.mark.parametrize("args, path, listed", [([], "volts", "walkforward"), (["data"], "volts data", "check")])
+def test_a_group_without_its_command_prints_its_help_and_says_why(capsys, args, path, listed):
+    rc, out, err = _volts(capsys, *args)
+    assert rc == 2
+    assert f"Usage: {path} [OPTIONS] COMMAND" in err and listed in err
+    assert err.strip().splitlines()[-1].startswith(f"error: {path} needs a command")
+
+
+# --------------------------------------------------------------------------------------------- README
+def test_readme_says_how_to_get_volts_on_the_path():
+    """`make demo` installs the console script in .venv/bin; the README's bare `volts ...` commands work once the
+    environment is activated, and the README says how."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["volts"] == "volts.cli:main"
+    make = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "VENV   := .venv" in make
+    assert ". .venv/bin/activate" in readme
+    assert readme.index(". .venv/bin/activate") < readme.index("## Commands")
+
+
+def test_every_command_the_readme_names_takes_config_and_data_dir(capsys):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    claim = re.search(r"Every command but `volts report`[^.]*reads `config.toml`", readme)
+    assert claim, "the README's claim about --config/--data-dir changed: update this test with it"
+    for command in (["data", "check"], ["select"], ["backtest"], ["run"], ["signal"], ["walkforward"]):
+        rc, out, _ = _volts(capsys, *command, "--help")
+        assert rc == 0
+        assert "--config" in out and "--data-dir" in out, command
+    rc, out, _ = _volts(capsys, "report", "--help")
+    assert rc == 0 and "--config" not in out   # the exception the README names
+
+
+def test_data_check_data_dir_is_the_folder_argument(capsys, tmp_path, ref_data_dir):
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(ref_data_dir / "MSFT.csv", one / "MSFT.csv")
+    rc_opt, out_opt, _ = _volts(capsys, "data", "check", "--data-dir", one)
+    rc_arg, out_arg, _ = _volts(capsys, "data", "check", one)
+    assert rc_opt == rc_arg == 0 and out_opt == out_arg and "MSFT" in out_opt
+    rc, _, err = _volts(capsys, "data", "check", tmp_path, "--data-dir", one)
+    assert rc == 2 and "give the folder once" in err
+
+
+# ------------------------------------------------------------------------------------------ --strategy
+def test_strategy_help_lists_the_registered_strategies(capsys):
+    from volts.walkforward import STRATEGIES, strategy_names
+
+    names = strategy_names()
+    assert set(names) == set(STRATEGIES) and {"lead_lag_trend", "lead_lag_portfolio"} <= set(names)
+    rc, out, _ = _volts(capsys, "walkforward", "--help")
+    assert rc == 0
+    flat = " ".join(out.split())
+    assert f"Registered strategy to trade: {', '.join(names)}." in flat
+
+
+# ---------------------------------------------------------------------------------------- backtest kept
+def test_identical_backtest_rerun_is_kept_and_a_different_one_refused(capsys, demo_run, tmp_path):
+    cfg, run = demo_run
+    sel = run / "selection.json"
+    out = tmp_path / "bt"
+    rc, _, err = _volts(capsys, "backtest", "--selection", sel, "--config", cfg, "--out", out)
+    assert rc == 0, err
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    rc, text, err = _volts(capsys, "backtest", "--selection", sel, "--config", cfg, "--out", out)
+    assert rc == 0, err
+    assert "kept" in text
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before   # nothing rewritten
+    # in the run folder itself (the default --out), the same
+    rc, text, err = _volts(capsys, "backtest", "--selection", sel, "--config", cfg)
+    assert rc == 0 and "kept" in text, err
+    # another window is not the same backtest
+    rc, _, err = _volts(capsys, "backtest", "--selection", sel, "--config", cfg, "--out", out, "--end", "2023-08-01")
+    assert rc == 2 and "differs" in err and "--force" in err
+
+
+# ---------------------------------------------------------------------------------- foreign metrics.json
+def test_report_refuses_a_metrics_json_with_a_foreign_field(capsys, demo_run, tmp_path):
+    _, run = demo_run
+    rc, _, err = _volts(capsys, "report", run)
+    assert rc == 0, err   # what volts writes passes
+    for where in ("top", "row"):
+        copy = tmp_path / where
+        shutil.copytree(run, copy)
+        metrics = json.loads((copy / "metrics.json").read_text(encoding="utf-8"))
+        if where == "top":
+            metrics["alpha_boost"] = 2.0
+        else:
+            metrics["strategies"][0]["alpha_boost"] = 2.0
+        (copy / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+        rc, _, err = _volts(capsys, "report", copy)
+        assert rc == 2, err
+        line = err.strip().splitlines()[-1]
+        assert str(copy / "metrics.json") in line and "'alpha_boost'" in line and "internal" not in line
