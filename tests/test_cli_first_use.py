@@ -3,8 +3,13 @@ backtest kept, the registered strategies in the help, a foreign metrics.json ref
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import re
+import subprocess
+import sys
 import shutil
 import textwrap
 import tomllib
@@ -50,7 +55,10 @@ def demo_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("demo")
     cfg = base / "fast.toml"
     cfg.write_text(FAST, encoding="utf-8")
-    assert main(["run", "--config", str(cfg), "--out", str(base / "runs")]) == 0
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["run", "--config", str(cfg), "--out", str(base / "runs")]) == 0
+    (base / "stderr.txt").write_text(err.getvalue(), encoding="utf-8")
     return cfg, (base / "runs" / "latest").resolve()
 
 
@@ -149,3 +157,56 @@ def test_report_refuses_a_metrics_json_with_a_foreign_field(capsys, demo_run, tm
         assert rc == 2, err
         line = err.strip().splitlines()[-1]
         assert str(copy / "metrics.json") in line and "'alpha_boost'" in line and "internal" not in line
+
+
+# ---------------------------------------------------------------------------------------------- progress
+def test_run_shows_progress_while_it_draws_the_figures(demo_run):
+    _, run = demo_run
+    err = (run.parent.parent / "stderr.txt").read_text(encoding="utf-8")
+    lines = err.splitlines()
+    start = lines.index("[figures] running ...")
+    assert any(ln.startswith("[figures] done in ") for ln in lines[start + 1:])
+    assert start < lines.index("[report] running ...")
+
+
+def test_walkforward_on_two_workers_shows_its_end_phase_and_closes_the_cluster_quietly(tmp_path):
+    """A small --workers 2 walk-forward (synthetic market, two weeks): stderr names each end phase (trading pass,
+    statistics with the bootstrap, report) and holds no Dask "still alive ... killing" line."""
+    cfg = tmp_path / "fast.toml"
+    cfg.write_text(FAST, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "volts", "walkforward", "--config", str(cfg), "--start",
+                           "2023-06-02", "--end", "2023-06-09", "--workers", "2", "--out", str(tmp_path / "wf")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    for phase in ("trading pass", "statistics and bootstrap intervals", "report and artifacts"):
+        assert f"[{phase}] running ..." in lines, proc.stderr
+        assert any(ln.startswith(f"[{phase}] done in ") for ln in lines), proc.stderr
+    assert "still alive" not in proc.stderr and "killing" not in proc.stderr
+
+
+SLOW_CLOSE = textwrap.dedent("""
+    import time
+    from distributed.diagnostics.plugin import WorkerPlugin
+    from volts.parallel import Executor
+
+    class SlowTeardown(WorkerPlugin):   # a worker that needs 6 s to shut down (Dask's default patience: 4 s)
+        def teardown(self, worker):
+            time.sleep(6)
+
+    if __name__ == "__main__":
+        with Executor(workers=2) as ex:
+            ex.client.register_plugin(SlowTeardown())
+            assert sorted(r for _, r in ex.map(pow, [1, 2, 3], exp=2)) == [1, 4, 9]
+        print("closed")
+""")
+
+
+def test_a_worker_slow_to_exit_is_waited_for_not_killed(tmp_path):
+    script = tmp_path / "slow_close.py"
+    script.write_text(SLOW_CLOSE, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0 and "closed" in proc.stdout, proc.stderr
+    assert "still alive" not in proc.stderr and "killing" not in proc.stderr, proc.stderr

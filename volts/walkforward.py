@@ -1167,12 +1167,14 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         wsettings = wsettings.override(**{"data.universe": full or list(market.symbols)})
         load_seconds += time.perf_counter() - t0
 
+    ex.stage("trading pass")
     t0 = time.perf_counter()
     schedule = build_schedule(weeks)
     sim = strategy_fn(market, schedule, end=end, settings=wsettings, engine=engine, cost_bps=None)
     sim_seconds = time.perf_counter() - t0
     capital = getattr(getattr(sim, "costs", None), "capital", None)
     table = weeks_table(weeks, sim.equity, end=end, capital=capital)
+    ex.stage("statistics and bootstrap intervals")
     t0 = time.perf_counter()
     metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
                         strategy_fn=strategy_fn, engine=engine)
@@ -1227,6 +1229,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
                  executor=ex.describe(), weeks=len(dates),
                  mean_week_seconds_by_stage={k: float(np.mean(v)) for k, v in stage_seconds.items()})
     name = "results" if variant.name == "strategy" else f"results-{variant.name}"
+    ex.stage("report and artifacts" if report else "artifacts")
     with staged_run_dir(out, name, force=True, latest=False) as staging:
         atomic_write_csv(staging / "weeks.csv", table, index=False)
         eq = pd.DataFrame({"strategy": sim.equity, **{k: v for k, v in (sim.benchmarks or {}).items()}})
@@ -1251,6 +1254,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
 
             write_walkforward_report(staging, metrics=metrics, equity=eq, table=table, weeks=weeks,
                                      comparison=comparison)
+    ex.stage(None)
     folder = out / name
     stats["total_seconds"] = time.perf_counter() - t_total
     return WalkForwardResult(folder=folder, dates=dates, weeks=weeks, simulation=sim, metrics=metrics,

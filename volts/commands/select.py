@@ -120,7 +120,10 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
             if figures and pending.running and settings.stability.threshold is None:
                 from volts.report import write_selection_figures
 
+                progress("figures", "start")
+                t_fig = time.perf_counter()
                 write_selection_figures(selection, market, rf.staging)
+                progress("figures", f"done in {time.perf_counter() - t_fig:.1f} s")
                 drawn = True
             if not pending.running:
                 t0 = time.perf_counter()
@@ -143,7 +146,10 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     if figures and not drawn:
         from volts.report import write_selection_figures
 
+        progress("figures", "start")
+        t_fig = time.perf_counter()
         write_selection_figures(selection, market, rf.staging)
+        progress("figures", f"done in {time.perf_counter() - t_fig:.1f} s")
     return selection, rf.final, market
 
 
