@@ -210,3 +210,46 @@ def test_a_worker_slow_to_exit_is_waited_for_not_killed(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0 and "closed" in proc.stdout, proc.stderr
     assert "still alive" not in proc.stderr and "killing" not in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------------------------------- --compare-screens
+def test_comparison_table_is_formatted():
+    import pandas as pd
+
+    from volts.commands.walkforward import format_comparison
+
+    table = pd.DataFrame([
+        {"variant": "vol-ts", "cagr": 0.1234, "volatility": 0.2, "sharpe": 1.5, "sharpe_ci_low": -0.25,
+         "sharpe_ci_high": 3.0, "max_drawdown": 0.05, "turnover": 12.34, "weeks_in_cash": 3, "weeks": 10,
+         "distinct_pairs": 4.0, "diff_vs_followers_annual_mean": -0.02, "diff_ci_low": -0.1, "diff_ci_high": 0.06},
+        {"variant": "lead-lag-portfolio", "cagr": float("nan"), "volatility": None, "sharpe": None,
+         "sharpe_ci_low": None, "sharpe_ci_high": None, "max_drawdown": 0.0, "turnover": 400.0,
+         "weeks_in_cash": 0, "weeks": 10, "distinct_pairs": float("nan"), "diff_vs_followers_annual_mean": None,
+         "diff_ci_low": None, "diff_ci_high": None, "note": "rebalances daily"},
+    ])
+    lines = format_comparison(table).splitlines()
+    assert lines[0].split()[:3] == ["variant", "CAGR", "Sharpe"]
+    assert set(lines[1].replace(" ", "")) == {"-"}
+    assert lines[2].split() == ["vol-ts", "12.3", "%", "1.50", "[-0.25,", "3.00]", "5.0", "%", "12.3", "3", "/", "10",
+                                "4", "-2.0", "%", "[-10.0", "%,", "6.0", "%]"]
+    assert lines[3].split()[:4] == ["lead-lag-portfolio", "–", "–", "–"]
+    assert len({len(ln) for ln in lines}) == 1   # aligned columns
+    assert "nan" not in format_comparison(table).lower()
+
+
+def test_compare_screens_names_each_variant_and_prints_the_table(capsys, tmp_path, ref_data_dir):
+    cfg = tmp_path / "fast.toml"
+    # the lead-lag portfolio's financing leg reads SPY.csv from data.dir beside the synthetic bars
+    cfg.write_text(FAST.replace('source = "synthetic"', f'source = "synthetic"\ndir = "{ref_data_dir}"'),
+                   encoding="utf-8")
+    rc, out, err = _volts(capsys, "walkforward", "--config", cfg, "--compare-screens", "--start", "2023-06-02",
+                          "--end", "2023-06-09", "--out", tmp_path / "cmp")
+    assert rc == 0, err
+    from volts.screens.comparison import comparison_variants
+
+    names = [v.name for v in comparison_variants()]
+    for i, name in enumerate(names, 1):
+        assert f"variant {i}/{len(names)}: {name}" in err.splitlines()
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["variant", "CAGR", "Sharpe"] and set(lines[1].replace(" ", "")) == {"-"}
+    assert [ln.split()[0] for ln in lines[2:2 + len(names)]] == names

@@ -98,6 +98,11 @@ class Executor:
         if self.progress and name is not None:
             print(f"[{name}] running ...", file=sys.stderr, flush=True)
 
+    def note(self, text: str) -> None:
+        """A line on stderr with progress on (e.g. which variant of a comparison is running); silent otherwise."""
+        if self.progress:
+            print(text, file=sys.stderr, flush=True)
+
     # ------------------------------------------------------------------------------------ lifecycle
     @property
     def kind(self) -> str:

@@ -1312,7 +1312,9 @@ def compare_variants(settings: Settings, variants: Sequence[WalkForwardVariant],
             else None
         market = load_walkforward_market(settings, start, end, symbols=symbols)
     rows = []
-    for v in variants:
+    for i, v in enumerate(variants, 1):
+        if executor is not None:
+            executor.note(f"variant {i}/{len(variants)}: {v.name}")
         res = run_walkforward(settings, start=start, end=end, every=every, out=out, executor=executor,
                               force=force, variant=v, market=market, universe_for_asof=universe_for_asof,
                               engine=engine, report=False)

@@ -11,6 +11,40 @@ from typer.core import TyperCommand
 from volts.commands._common import parse_date
 
 
+def format_comparison(table) -> str:
+    """The ``--compare-screens`` table as aligned text: percentages, Sharpe ratios with their 95 % interval,
+    weeks in cash out of all weeks (the same figures as the report's "Variants over the same weeks").
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`volts.walkforward.compare_variants`'s table (fractions; NaN/None where undefined).
+    """
+    from volts.walkforward_report import _nan, _num, _pct
+
+    def ci(lo, hi, fmt) -> str:
+        lo, hi = _nan(lo), _nan(hi)
+        return "–" if lo is None or hi is None else f"[{fmt(lo)}, {fmt(hi)}]"
+
+    header = ["variant", "CAGR", "Sharpe", "95 % CI", "max DD", "turnover/yr", "weeks in cash", "pairs",
+              "diff vs followers/yr", "95 % CI"]
+    rows = []
+    for _, r in table.iterrows():
+        pairs = _nan(r.get("distinct_pairs"))
+        rows.append([str(r["variant"]), _pct(_nan(r.get("cagr"))), _num(_nan(r.get("sharpe"))),
+                     ci(r.get("sharpe_ci_low"), r.get("sharpe_ci_high"), "{:.2f}".format),
+                     _pct(_nan(r.get("max_drawdown"))), _num(_nan(r.get("turnover")), "{:.1f}"),
+                     f"{r['weeks_in_cash']} / {r['weeks']}", "–" if pairs is None else str(int(pairs)),
+                     _pct(_nan(r.get("diff_vs_followers_annual_mean"))),
+                     ci(r.get("diff_ci_low"), r.get("diff_ci_high"), _pct)])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
 class _StrategyHelpCommand(TyperCommand):
     """The walkforward command; its ``--strategy`` help lists the registered strategies, read from the registry
     only when the help is shown (importing the strategies costs about two seconds)."""
@@ -125,7 +159,7 @@ def register(app: typer.Typer) -> None:
 
                 table = run_screen_comparison(settings, start=d0, end=d1, out=out, every=every, executor=ex,
                                               top_k=top_k, force=force, engine=engine)
-                console.print(table.drop(columns=["note"], errors="ignore").to_string(index=False), markup=False)
+                console.print(format_comparison(table), markup=False)
                 for _, row in table.iterrows():  # notes (e.g. why the lead-lag portfolio was flat) under the table
                     if isinstance(row.get("note"), str) and row["note"]:
                         console.print(f"- {row['variant']}: {row['note']}", markup=False)
