@@ -34,7 +34,8 @@ def format_comparison(table) -> str:
         rows.append([str(r["variant"]), _pct(_nan(r.get("cagr"))), _num(_nan(r.get("sharpe"))),
                      ci(r.get("sharpe_ci_low"), r.get("sharpe_ci_high"), "{:.2f}".format),
                      _pct(_nan(r.get("max_drawdown"))), _num(_nan(r.get("turnover")), "{:.1f}"),
-                     f"{r['weeks_in_cash']} / {r['weeks']}", "–" if pairs is None else str(int(pairs)),
+                     "–" if _nan(r.get("weeks")) is None else f"{int(r['weeks_in_cash'])} / {int(r['weeks'])}",
+                     "–" if pairs is None else str(int(pairs)),
                      _pct(_nan(r.get("diff_vs_followers_annual_mean"))),
                      ci(r.get("diff_ci_low"), r.get("diff_ci_high"), _pct)])
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
