@@ -13,7 +13,6 @@ import sys
 import shutil
 import textwrap
 import tomllib
-from pathlib import Path
 
 import pytest
 

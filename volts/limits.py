@@ -10,7 +10,6 @@ leaves no memory for anything else.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 
 import numpy as np
