@@ -140,18 +140,28 @@ def atomic_write_csv(path: str | Path, frame: pd.DataFrame, **kwargs) -> Path:
 def read_json(path: str | Path) -> Any:
     """Read a JSON artifact.
 
+    Every JSON artifact volts reads goes through here, so a damaged file is one message naming it, whatever the
+    command.
+
     Raises
     ------
     ArtifactError
-        The file is missing or not valid JSON.
+        The file is missing, not UTF-8 text (a binary or otherwise encoded file), not valid JSON, or nested too
+        deeply to parse.
     """
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: file not found")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+                            f"a binary or differently encoded file, not a JSON artifact; re-create it with volts "
+                            f"or point to the right file") from None
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ArtifactError(f"{path}: JSON nested too deeply to read; not a volts artifact") from None
 
 
 # ------------------------------------------------------------------------------------------ run folders
@@ -369,18 +379,42 @@ def read_selection(path: str | Path) -> dict:
     return data
 
 
+#: Top-level fields of a backtest's ``metrics.json``: ``BacktestResult.metrics_dict`` plus the provenance that
+#: ``write_backtest_outputs`` adds. A field volts does not write is refused (a hand-edited or foreign file).
+METRICS_FIELDS = frozenset({"strategies", "benchmarks", "portfolio", "execution", "optimistic", "window", "params",
+                            "selection_asof", "config_sha256", "data_quality", "costs"})
+
+
+def metrics_row_fields() -> frozenset[str]:
+    """Fields of one row of ``metrics.json``: those of :class:`volts.metrics.PerformanceMetrics` and the row's
+    description (``BacktestResult._row``: kind, pair, leader/follower/lag, members, optimistic)."""
+    import dataclasses
+
+    from volts.metrics import PerformanceMetrics
+
+    return frozenset(f.name for f in dataclasses.fields(PerformanceMetrics)) | {
+        "kind", "leader", "follower", "lag", "pair", "members", "optimistic"}
+
+
 def read_metrics(path: str | Path) -> dict:
-    """Read and check a ``metrics.json``: an object whose ``strategies``, ``benchmarks`` and ``portfolio`` (when
-    present) are lists of objects with a ``name``.
+    """Read and check a ``metrics.json``: an object with only the fields volts writes (:data:`METRICS_FIELDS`),
+    whose ``strategies``, ``benchmarks`` and ``portfolio`` (when present) are lists of objects with a ``name`` and
+    only the fields of a metrics row (:func:`metrics_row_fields`).
 
     Raises
     ------
     ArtifactError
-        Missing file, invalid JSON or a malformed field (named).
+        Missing file, invalid JSON, a field volts does not write (named) or a malformed field (named).
     """
     data = read_json(path)
     if not isinstance(data, dict):
         raise ArtifactError(f"{path}: expected a JSON object of metrics")
+    foreign = sorted(set(data) - METRICS_FIELDS)
+    if foreign:
+        raise ArtifactError(f"{path}: unknown field {', '.join(repr(f) for f in foreign)} (volts writes only "
+                            f"{', '.join(sorted(METRICS_FIELDS))}); the file was edited or comes from elsewhere: "
+                            f"re-run volts backtest or volts run")
+    row_fields = metrics_row_fields()
     for key in ("strategies", "benchmarks", "portfolio"):
         rows = data.get(key, [])
         if not isinstance(rows, list):
@@ -388,6 +422,10 @@ def read_metrics(path: str | Path) -> dict:
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or not isinstance(row.get("name"), str):
                 raise ArtifactError(f"{path}: {key}[{i}] must be an object with a 'name'")
+            foreign = sorted(set(row) - row_fields)
+            if foreign:
+                raise ArtifactError(f"{path}: {key}[{i}] has unknown field {', '.join(repr(f) for f in foreign)} "
+                                    f"(not written by volts); re-run volts backtest or volts run")
             for field_name, value in row.items():
                 if field_name in ("trades",) and value is not None and not isinstance(value, int):
                     raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be an integer, got {value!r}")

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # outside standalone mode typer *returns* the code of a typer.Exit (a declined confirmation: 1) and of
         # Ctrl-C (130) instead of raising: both must reach the process exit status
-        rv = app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False, prog_name="volts")
         if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
             if rv == 130:
                 err_console.print(interrupted, markup=False)
@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if isinstance(exc, click.exceptions.ClickException) or (
                 hasattr(exc, "format_message") and hasattr(exc, "exit_code")):  # usage errors (typer vendors click)
-            if type(exc).__name__ != "NoArgsIsHelpError":  # the help text was already printed
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `volts` or `volts data`: the help, then why
+                _no_command(exc)
+            else:
                 err_console.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
             return 2
         mapped = _map_os_error(exc)
@@ -167,6 +169,16 @@ def main(argv: list[str] | None = None) -> int:
                           f"for a traceback and please report it)", markup=False, soft_wrap=True)
         return 1
     return 0
+
+
+def _no_command(exc) -> None:
+    """A group called without its command (``volts``, ``volts data``): its help on stderr, then one error line
+    saying a command is needed (exit 2, as a usage error)."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "volts"
+    err_console.print(exc.format_message(), markup=False, soft_wrap=True)
+    err_console.print(f"error: {path} needs a command (one of the commands above); '{path} COMMAND --help' "
+                      f"describes one", markup=False, soft_wrap=True)
 
 
 def _map_os_error(exc: BaseException) -> VoltsError | None:

@@ -22,6 +22,10 @@ from volts.errors import ConfigError
 
 PAPER_UNIVERSE = ("MSFT", "GOOGL", "MU", "NVDA", "AMZN", "META", "QCOM", "IBM", "INTC", "TSLA")
 
+#: Largest seed a setting or option accepts: seeds reach ``numpy.random.RandomState`` and scikit-learn's
+#: ``random_state``, which take 0 .. 2**32 - 1 only.
+SEED_MAX = 2**32 - 1
+
 
 class _Section(BaseModel):
     # allow_inf_nan=False: no setting is meaningful at NaN or infinity (capital = inf, risk_free = nan, ...)
@@ -99,7 +103,8 @@ class DataSettings(_Section):
     return_jump: Literal["error", "flag"] = Field(
         "error", description="a return beyond max_abs_return: stop with an error, or keep the bar and report it "
                              "as a flagged note (volts walkforward flags unless --return-jump error)")
-    synthetic_seed: int = Field(0, description="seed of the synthetic demo market (source = 'synthetic')")
+    synthetic_seed: int = Field(0, ge=0, le=SEED_MAX,
+                                description="seed of the synthetic demo market (source = 'synthetic')")
     # --- plausibility rules (safety, issue 14) -----------------------------------------------------------
     calendar: str | None = Field("XNYS", description="exchange_calendars code of the exchange whose sessions "
                                                      "the bars must fall on (rule non_session_date); None = off")
@@ -200,7 +205,7 @@ class ClusteringSettings(_Section):
         "parkinson", "garman_klass", "rogers_satchell", "yang_zhang")
     covariance_type: Literal["full", "tied", "diag", "spherical"] = "full"
     n_init: int = Field(5, ge=1)
-    random_state: int = 0
+    random_state: int = Field(0, ge=0, le=SEED_MAX)
     # lead-lag (Hermitian RW) clustering, seed 003 (volts.hermitian); "gmm" keeps the paper's volatility regimes
     method: Literal["gmm", "hermitian"] = Field(
         "gmm", description="'gmm' = mid-volatility candidates (the paper); 'hermitian' = ordered pairs from a "
@@ -273,7 +278,7 @@ class EntropySettings(_Section):
     history: int = Field(1, ge=1)
     surrogates: int = Field(2000, ge=1, description="decision: MC SE of a p-value at 0.05 is 0.0049 (paper: 100)")
     alpha: float = Field(0.05, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     stop_early: bool = Field(False, description="curtail each surrogate test once p > alpha is certain "
                                                 "(Besag & Clifford 1991): the same decisions, fewer surrogates "
                                                 "for null pairs")
@@ -330,7 +335,7 @@ class ScreenSettings(_Section):
     alpha: float = Field(0.05, gt=0, lt=1, description="level of the permutation test")
     surrogates: int = Field(199, ge=0, description="permutations per pair; 0 = no test (top-K rule)")
     null: Literal["circular_shift", "shuffle"] = "circular_shift"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (seed 003: 5)")
     mi_buckets: int = Field(4, ge=2, description="pooled quantile buckets of mutual_information (seed 003: 4)")
 
@@ -341,7 +346,7 @@ class StabilitySettings(_Section):
     runs: int = Field(0, ge=0, description="R repetitions; 0 = off (volts select --stability R overrides)")
     block_length: int = Field(30, ge=1, description="decision: consecutive training days per bootstrap block "
                                                         "(3 x lag.max_lag, so most lagged relations stay inside a block)")
-    seed: int = Field(0, description="root seed of every run's bootstrap and stage seeds")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="root seed of every run's bootstrap and stage seeds")
     threshold: float | None = Field(None, gt=0, le=1, description="keep only final pairs selected in at least "
                                                                   "this share of runs; None = off (the paper)")
 

@@ -23,7 +23,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from volts.errors import UsageError
 
-__all__ = ["Batch", "Executor"]
+__all__ = ["Batch", "Executor", "check_scheduler_address", "probe_scheduler", "scheduler_timeout"]
+
+#: Seconds to wait for a ``--scheduler`` (connection and handshake) unless ``VOLTS_SCHEDULER_TIMEOUT`` says otherwise.
+DEFAULT_SCHEDULER_TIMEOUT = 20.0
 
 
 class Executor:
@@ -40,13 +43,16 @@ class Executor:
         stderr is a terminal, else plain lines (done / left / elapsed / ETA), at most one every
         ``progress_interval`` seconds (60) plus the first and the last, so a run under ``nohup`` or CI shows where
         it is.
-    timeout : float, default 20
-        Seconds to wait when connecting to ``scheduler``.
+    timeout : float, optional
+        Seconds to wait for ``scheduler``: the connection *and* the Dask handshake (a service that accepts the
+        connection and never answers is refused after this long). Default: the environment variable
+        ``VOLTS_SCHEDULER_TIMEOUT`` when set, else 20.
 
     Raises
     ------
     UsageError
-        ``workers`` and ``scheduler`` given together, ``workers < 1``, or the scheduler cannot be reached.
+        ``workers`` and ``scheduler`` given together, ``workers < 1``, a malformed scheduler address (empty, no
+        port, an ``http://`` URL), or the scheduler cannot be reached or does not answer as a Dask scheduler.
 
     Examples
     --------
@@ -56,7 +62,7 @@ class Executor:
     """
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None, *,
-                 progress: bool | str = False, timeout: float = 20.0) -> None:
+                 progress: bool | str = False, timeout: float | None = None) -> None:
         if workers is not None and scheduler is not None:
             raise UsageError("give either --workers N (local cluster) or --scheduler ADDRESS (existing cluster), "
                              "not both")
@@ -69,9 +75,33 @@ class Executor:
         self.progress = bool(progress)
         self._plain = progress == "auto" and not sys.stderr.isatty()   # lines instead of a bar off a terminal
         self.progress_interval = 60.0
-        self.timeout = float(timeout)
+        self.timeout = scheduler_timeout() if timeout is None else float(timeout)
+        if scheduler is not None:
+            check_scheduler_address(scheduler)
         self._client = None
         self._cluster = None
+        self._stage: tuple[str, float] | None = None
+
+    # ------------------------------------------------------------------------------------ progress
+    def stage(self, name: str | None) -> None:
+        """Mark the start of a phase that runs in this process (``name``) or the end of the last (None).
+
+        With progress on, a line ``[name] running ...`` goes to stderr, and the previous phase's
+        ``[previous] done in 3.2 s``; so a long pass without tasks (the walk-forward's trading pass, its bootstrap,
+        its report) shows where the run is. Silent with progress off.
+        """
+        now = time.monotonic()
+        if self.progress and self._stage is not None:
+            done, since = self._stage
+            print(f"[{done}] done in {now - since:.1f} s", file=sys.stderr, flush=True)
+        self._stage = None if name is None else (name, now)
+        if self.progress and name is not None:
+            print(f"[{name}] running ...", file=sys.stderr, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line on stderr with progress on (e.g. which variant of a comparison is running); silent otherwise."""
+        if self.progress:
+            print(text, file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------------------------ lifecycle
     @property
@@ -105,6 +135,7 @@ class Executor:
                                                  dashboard_address=":0", host="127.0.0.1")
                 self._client = Client(self._cluster)
             else:
+                probe_scheduler(self.scheduler, self.timeout)  # Client() bounds the connect, not the handshake
                 self._client = Client(self.scheduler, timeout=f"{self.timeout}s")
         except OSError as exc:
             self.close()
@@ -115,14 +146,23 @@ class Executor:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    #: Seconds a local cluster's worker process gets to exit after it is told to close; Dask's default (4 s, then
+    #: "Worker process still alive after 4.0 seconds, killing") is too short on a loaded machine, where a worker
+    #: that frees a large scattered market or finishes its last task takes longer.
+    worker_close_timeout = 60.0
+
     def close(self) -> None:
-        """Close the client and, for a local cluster, stop its workers (idempotent)."""
+        """Close the client, then, for a local cluster, close each worker and wait for its process to exit (up to
+        :attr:`worker_close_timeout`), then the cluster (idempotent)."""
         if self._client is not None:
             self._client.close()
             self._client = None
         if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+            cluster, self._cluster = self._cluster, None
+            try:
+                cluster.sync(_close_workers, cluster, self.worker_close_timeout)
+            finally:
+                cluster.close()
 
     def describe(self) -> str:
         """One line saying where tasks run (for logs and reports)."""
@@ -241,6 +281,15 @@ class Executor:
         return advance
 
 
+async def _close_workers(cluster, timeout: float) -> None:
+    """Close every worker (nanny) of a local cluster, each allowed ``timeout`` seconds, before the cluster itself
+    closes them with Dask's short default."""
+    import asyncio
+
+    nannies = [w for w in list(cluster.workers.values()) if w.status.name not in ("closing", "closed", "failed")]
+    await asyncio.gather(*(w.close(timeout=timeout) for w in nannies), return_exceptions=True)
+
+
 class Batch:
     """Tasks started by :meth:`Executor.submit`; iterate it once to collect ``(item, result)`` pairs (a second
     iteration, or one after :meth:`cancel`, raises RuntimeError).
@@ -302,3 +351,126 @@ class Batch:
         for f in list(futures) + list(shared.values()):
             f.release()
 
+
+
+# ------------------------------------------------------------------------------------- scheduler address
+_SCHEDULER_HINT = ("a Dask scheduler address is tcp://HOST:PORT (8786 by default; 'dask scheduler' prints it); "
+                   "the dashboard's http:// address is not it")
+
+
+def scheduler_timeout() -> float:
+    """Seconds to wait for a ``--scheduler``: ``VOLTS_SCHEDULER_TIMEOUT`` when set (a positive number), else
+    :data:`DEFAULT_SCHEDULER_TIMEOUT` (20).
+
+    Raises
+    ------
+    UsageError
+        The environment variable is not a positive number.
+    """
+    import math
+    import os
+
+    text = os.environ.get("VOLTS_SCHEDULER_TIMEOUT")
+    if text is None or not text.strip():
+        return DEFAULT_SCHEDULER_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"VOLTS_SCHEDULER_TIMEOUT={text!r} is not a positive number of seconds; unset it for the "
+                         f"default {DEFAULT_SCHEDULER_TIMEOUT:g} s")
+    return value
+
+
+def check_scheduler_address(address: str) -> None:
+    """Refuse a ``--scheduler`` that cannot be a Dask scheduler address, before anything connects.
+
+    Accepted: ``tcp://HOST:PORT``, ``tls://HOST:PORT`` and ``HOST:PORT`` (TCP), with an IPv6 host in brackets
+    (``tcp://[::1]:8786``); parsed with ``distributed.comm.addressing`` (the parser ``Client`` uses).
+
+    Raises
+    ------
+    UsageError
+        An empty address, another scheme (``http://``, ``inproc://``, ...), no port, or a port outside 1..65535.
+    """
+    if not isinstance(address, str) or not address.strip():
+        raise UsageError(f"--scheduler is empty; {_SCHEDULER_HINT}, or drop --scheduler to run in-process")
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address.strip())
+    except ValueError as exc:
+        raise UsageError(f"--scheduler {address!r} is not an address ({exc}); {_SCHEDULER_HINT}") from None
+    if scheme not in ("tcp", "tls"):
+        raise UsageError(f"--scheduler {address!r}: scheme {scheme}:// is not a Dask scheduler's; {_SCHEDULER_HINT}")
+    try:
+        _, port = parse_host_port(location)
+    except ValueError as exc:
+        raise UsageError(f"--scheduler {address!r} is not HOST:PORT ({exc}); {_SCHEDULER_HINT}") from None
+    if not 1 <= int(port) <= 65535:
+        raise UsageError(f"--scheduler {address!r}: port {port} is outside 1..65535; {_SCHEDULER_HINT}")
+
+
+def probe_scheduler(address: str, timeout: float) -> dict:
+    """Connect to ``address``, complete the Dask handshake and ask for the scheduler's identity, all within
+    ``timeout`` seconds in total.
+
+    ``dask.distributed.Client(address, timeout=...)`` bounds only the TCP connect: a service that accepts the
+    connection and never answers keeps it waiting for ever, and an HTTP server's reply is read as a Dask frame
+    header (a multi-exabyte length: ``MemoryError``). The probe runs on its own event loop in a helper thread, so
+    it works from a notebook whose loop is already running.
+
+    Returns
+    -------
+    dict
+        The scheduler's ``identity`` reply (``type`` is ``"Scheduler"``).
+
+    Raises
+    ------
+    UsageError
+        Nothing listens there, no handshake within ``timeout`` seconds, the peer does not speak the Dask protocol,
+        or it is a Dask worker rather than the scheduler.
+    """
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["reply"] = asyncio.run(asyncio.wait_for(identity(), timeout))
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="volts-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)  # asyncio.wait_for ends the probe at `timeout`; the margin is for its clean-up
+    exc = outcome.get("error")
+    if thread.is_alive() or isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        raise UsageError(f"Dask scheduler {address} did not complete the handshake within {timeout:g} s: it "
+                         f"accepts connections but does not answer as a Dask scheduler; {_SCHEDULER_HINT}")
+    if isinstance(exc, OSError) and "reply" not in outcome and "Timed out trying to connect" in str(exc):
+        raise UsageError(f"cannot reach Dask scheduler {address}: {exc}; start one with 'dask scheduler' and "
+                         f"'dask worker {address}', or drop --scheduler")
+    if exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        raise UsageError(f"{address} does not speak the Dask protocol ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}); {_SCHEDULER_HINT}")
+    reply = outcome.get("reply")
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        what = f"a Dask {kind}" if isinstance(kind, str) else "not a Dask scheduler"
+        raise UsageError(f"{address} is {what}, not the scheduler; {_SCHEDULER_HINT}")
+    return reply

@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 
 from volts.data.market import FIELDS, MarketData
-from volts.errors import DataError
+from volts.errors import ConfigError, DataError
 
 __all__ = ["PairStability", "PendingStability", "StabilityResult", "block_bootstrap_market", "stability_run",
-           "stability_selection", "start_stability"]
+           "stability_selection", "start_stability", "check_block_length"]
 
 
 def _block_indices(n: int, block_length: int, rng: np.random.Generator) -> np.ndarray:
@@ -291,6 +291,7 @@ def start_stability(market: MarketData, settings, *, asof: dt.date | None = None
     if runs < 1:
         raise ValueError(f"stability runs must be >= 1 (got {runs})")
     asof = settings.windows.asof if asof is None else asof
+    check_block_length(market, settings, asof)
     children = np.random.SeedSequence(int(st.seed)).spawn(runs)
     tasks = []
     for i, child in enumerate(children):
@@ -301,6 +302,29 @@ def start_stability(market: MarketData, settings, *, asof: dt.date | None = None
     executor = Executor() if executor is None else executor    # in-process: the runs happen in .result()
     batch = executor.submit(stability_run, tasks, label="stability runs", market=market, settings=settings, asof=asof)
     return PendingStability(batch, settings, runs)
+
+
+def check_block_length(market: MarketData, settings, asof: dt.date) -> None:
+    """Refuse a ``stability.block_length`` at or above the training length, before any run starts.
+
+    A block as long as the training span (``windows.train_start`` .. ``asof``, in bars) can only redraw that
+    span as itself: every run sees the same days, every selected pair gets a share of 1.0, and the table says
+    nothing about stability.
+
+    Raises
+    ------
+    ConfigError
+        ``block_length`` >= the number of training bars (both named).
+    """
+    windows = settings.windows.shifted(asof)
+    dates = market.slice(None, windows.asof).dates
+    n = int(len(dates) - dates.searchsorted(pd.Timestamp(windows.train_start)))
+    block = int(settings.stability.block_length)
+    if block >= n:
+        raise ConfigError(f"stability.block_length {block} is not below the training length ({n} bars from "
+                          f"{windows.train_start} to {windows.asof}): every bootstrap run would redraw the same "
+                          f"days and give every pair a share of 1.0; set stability.block_length below {n} "
+                          f"(the default 30, or about 3 x lag.max_lag)")
 
 
 def block_length_warnings(block_length: int, max_lag: int) -> tuple[str, ...]:

@@ -805,15 +805,30 @@ def _lead_lag_trend(market, schedule, *, end, settings, engine="vectorised", cos
 register_strategy("lead_lag_trend", _lead_lag_trend)
 
 
+#: Modules that register further strategies when imported (loaded on first need: they import backtrader-free
+#: but heavy code).
+STRATEGY_MODULES = ("strategies.lead_lag_portfolio",)
+
+
+def _load_strategy_modules() -> None:
+    import importlib
+
+    for module in STRATEGY_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
+def strategy_names() -> list[str]:
+    """Sorted names of every registered strategy (``--strategy`` choices), plug-in modules included."""
+    _load_strategy_modules()
+    return sorted(STRATEGIES)
+
+
 def _strategy(name: str) -> Callable[..., Any]:
     if name not in STRATEGIES:
-        import importlib
-
-        for module in ("strategies.lead_lag_portfolio",):  # modules that register further strategies when imported
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                pass
+        _load_strategy_modules()
     if name not in STRATEGIES:
         raise UsageError(f"--strategy: unknown strategy {name!r} (known: {', '.join(sorted(STRATEGIES))})")
     return STRATEGIES[name]
@@ -1236,6 +1251,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         wsettings = wsettings.override(**{"data.universe": full or list(market.symbols)})
         load_seconds += time.perf_counter() - t0
 
+    ex.stage("trading pass")
     t0 = time.perf_counter()
     schedule = build_schedule(weeks)
     sim = strategy_fn(market, schedule, end=end, settings=wsettings, engine=engine, cost_bps=None)
@@ -1254,6 +1270,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         table["date_stability"] = [" ".join(f"{n}:{v['share']:.2f}" for n, v in
                                             dstab["weeks"].get(str(w["asof"]), {}).items() if v["share"] is not None)
                                    for w in weeks]
+    ex.stage("statistics and bootstrap intervals")
     t0 = time.perf_counter()
     metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
                         strategy_fn=strategy_fn, engine=engine)
@@ -1313,6 +1330,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
                  executor=ex.describe(), weeks=len(dates),
                  mean_week_seconds_by_stage={k: float(np.mean(v)) for k, v in stage_seconds.items()})
     name = "results" if variant.name == "strategy" else f"results-{variant.name}"
+    ex.stage("report and artifacts" if report else "artifacts")
     with staged_run_dir(out, name, force=True, latest=False) as staging:
         atomic_write_csv(staging / "weeks.csv", table, index=False)
         eq = pd.DataFrame({"strategy": sim.equity, **{k: v for k, v in (sim.benchmarks or {}).items()}})
@@ -1337,6 +1355,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
 
             write_walkforward_report(staging, metrics=metrics, equity=eq, table=table, weeks=weeks,
                                      comparison=comparison)
+    ex.stage(None)
     folder = out / name
     stats["total_seconds"] = time.perf_counter() - t_total
     return WalkForwardResult(folder=folder, dates=dates, weeks=weeks, simulation=sim, metrics=metrics,
@@ -1394,7 +1413,9 @@ def compare_variants(settings: Settings, variants: Sequence[WalkForwardVariant],
             else None
         market = load_walkforward_market(settings, start, end, symbols=symbols)
     rows = []
-    for v in variants:
+    for i, v in enumerate(variants, 1):
+        if executor is not None:
+            executor.note(f"variant {i}/{len(variants)}: {v.name}")
         res = run_walkforward(settings, start=start, end=end, every=every, out=out, executor=executor,
                               force=force, variant=v, market=market, universe_for_asof=universe_for_asof,
                               engine=engine, report=False)

@@ -134,7 +134,9 @@ def register(app: typer.Typer) -> None:
         Beside the selection (the default), the outputs belong to the run: an existing metrics.json there is
         replaced only with --force, and the run's report is then rebuilt so that it stays in step. A backtest
         of another window belongs in another folder (--out)."""
-        from volts.artifacts import read_json, read_selection
+        import json
+
+        from volts.artifacts import dumps, read_json, read_selection
         from volts.commands.select import data_quality, data_quality_line
         from volts.errors import UsageError
 
@@ -143,13 +145,7 @@ def register(app: typer.Typer) -> None:
         folder = Path(out) if out is not None else Path(selection).parent
         in_run = out is None or folder.resolve() == Path(selection).parent.resolve()
         s, e = parse_date(start, "--start"), parse_date(end, "--end")
-        if (folder / "metrics.json").exists() and not force:
-            old = read_json(folder / "metrics.json")
-            win = old.get("window", {}) if isinstance(old, dict) else {}
-            raise UsageError(f"{folder / 'metrics.json'} already exists (window {win.get('start', '?')} .. "
-                             f"{win.get('end', '?')}); use --force to replace it"
-                             + (" (the run's report is rebuilt)" if in_run else "")
-                             + ", or --out DIR to keep both")
+        existing = (folder / "metrics.json").exists() and not force
         made_with = str(sel.get("config_sha256"))
         same = (settings.sha256(), settings.legacy_week_sha256())   # the latter: made before data.spy_file existed
         if in_run and not force and re.fullmatch(r"[0-9a-f]{64}", made_with) and made_with not in same:
@@ -160,9 +156,22 @@ def register(app: typer.Typer) -> None:
                          os.W_OK):
             raise UsageError(f"{folder}: not writable; choose another --out")
         result, market = run_backtest_for_selection(settings, sel, start=s, end=e)
-        write_backtest_outputs(result, folder, extra={"selection_asof": sel["asof"],
-                                                      "config_sha256": settings.sha256(),
-                                                      "data_quality": data_quality(market)})
+        extra = {"selection_asof": sel["asof"], "config_sha256": settings.sha256(),
+                 "data_quality": data_quality(market)}
+        if existing:
+            # like `volts run`: an identical re-run (same selection, config, window and data, hence the same
+            # metrics.json) keeps the folder as it is; anything else is refused without --force
+            old = read_json(folder / "metrics.json")
+            if old == json.loads(dumps({**result.metrics_dict(), **extra})):
+                console.print(f"{folder / 'metrics.json'} already exists with the same results; kept it (use "
+                              f"--force to rewrite)", markup=False)
+                return
+            win = old.get("window", {}) if isinstance(old, dict) else {}
+            raise UsageError(f"{folder / 'metrics.json'} already exists (window {win.get('start', '?')} .. "
+                             f"{win.get('end', '?')}) and differs from this backtest; use --force to replace it"
+                             + (" (the run's report is rebuilt)" if in_run else "")
+                             + ", or --out DIR to keep both")
+        write_backtest_outputs(result, folder, extra=extra)
         metrics = result.metrics_dict()
         if metrics.get("optimistic"):
             err_console.print("warning: execution = 'close' trades at the signal's own close: optimistic "

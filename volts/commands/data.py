@@ -86,7 +86,7 @@ def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_
 
 
 def register(app: typer.Typer) -> None:
-    from volts.cli import ConfigOpt, console, load_cli_settings
+    from volts.cli import ConfigOpt, DataDirOpt, console, load_cli_settings
     from volts.commands._common import parse_date
 
     data_app = typer.Typer(help="Inspect and validate market data.", no_args_is_help=True)
@@ -96,6 +96,7 @@ def register(app: typer.Typer) -> None:
         directory: Optional[Path] = typer.Argument(None, help="Folder of CSV files (default: the configured "
                                                                 "source)."),
         config: Optional[Path] = ConfigOpt,
+        data_dir: Optional[Path] = DataDirOpt,
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
         start: Optional[str] = typer.Option(None, "--start", help="First date of the checked span (default: "
                                                                   "the earliest configured window start)."),
@@ -108,6 +109,10 @@ def register(app: typer.Typer) -> None:
         """Validate a data source: table of symbols, first/last date, rows, problems (exit 3 if any)."""
         from volts.errors import UsageError
 
+        if data_dir is not None:   # the same folder as the DIR argument, like every other command's --data-dir
+            if directory is not None and Path(directory).resolve() != Path(data_dir).resolve():
+                raise UsageError(f"give the folder once: DIR {directory} and --data-dir {data_dir} differ")
+            directory = data_dir
         if source is not None and source not in ("csv", "mt5", "synthetic"):
             raise UsageError(f"--source: '{source}' is not one of csv, mt5, synthetic")
         if directory is not None and source not in (None, "csv"):

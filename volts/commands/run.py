@@ -142,6 +142,9 @@ def register(app: typer.Typer) -> None:
         from volts.commands.select import data_quality, data_quality_line
 
         settings = load_cli_settings(config, data_dir, source)
+        from volts.limits import check_counts
+
+        check_counts(settings)
         res = run_all(settings, asof=parse_date(asof, "--asof"), out=out, force=force, console=console,
                       err_console=err_console)
         if res["kept"]:

@@ -120,7 +120,10 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
             if figures and pending.running and settings.stability.threshold is None:
                 from volts.report import write_selection_figures
 
+                progress("figures", "start")
+                t_fig = time.perf_counter()
                 write_selection_figures(selection, market, rf.staging)
+                progress("figures", f"done in {time.perf_counter() - t_fig:.1f} s")
                 drawn = True
             if not pending.running:
                 t0 = time.perf_counter()
@@ -147,7 +150,10 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     if figures and not drawn:
         from volts.report import write_selection_figures
 
+        progress("figures", "start")
+        t_fig = time.perf_counter()
         write_selection_figures(selection, market, rf.staging)
+        progress("figures", f"done in {time.perf_counter() - t_fig:.1f} s")
     return selection, rf.final, market
 
 
@@ -242,7 +248,9 @@ def register(app: typer.Typer) -> None:
         from volts.parallel import Executor
 
         settings = load_cli_settings(config, data_dir, source)
-        from volts.parallel import Executor
+        from volts.limits import check_counts
+
+        check_counts(settings, workers=workers, stability_runs=stability, stability_option="--stability")
 
         with Executor(workers=workers, scheduler=scheduler, progress="auto") as executor:
             selection, run_dir, market = run_select(settings, asof=parse_date(asof, "--asof"), out=out,

@@ -6,14 +6,63 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
 from volts.commands._common import parse_date
+
+
+def format_comparison(table) -> str:
+    """The ``--compare-screens`` table as aligned text: percentages, Sharpe ratios with their 95 % interval,
+    weeks in cash out of all weeks (the same figures as the report's "Variants over the same weeks").
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`volts.walkforward.compare_variants`'s table (fractions; NaN/None where undefined).
+    """
+    from volts.walkforward_report import _nan, _num, _pct
+
+    def ci(lo, hi, fmt) -> str:
+        lo, hi = _nan(lo), _nan(hi)
+        return "–" if lo is None or hi is None else f"[{fmt(lo)}, {fmt(hi)}]"
+
+    header = ["variant", "CAGR", "Sharpe", "95 % CI", "max DD", "turnover/yr", "weeks in cash", "pairs",
+              "diff vs followers/yr", "95 % CI"]
+    rows = []
+    for _, r in table.iterrows():
+        pairs = _nan(r.get("distinct_pairs"))
+        rows.append([str(r["variant"]), _pct(_nan(r.get("cagr"))), _num(_nan(r.get("sharpe"))),
+                     ci(r.get("sharpe_ci_low"), r.get("sharpe_ci_high"), "{:.2f}".format),
+                     _pct(_nan(r.get("max_drawdown"))), _num(_nan(r.get("turnover")), "{:.1f}"),
+                     "–" if _nan(r.get("weeks")) is None else f"{int(r['weeks_in_cash'])} / {int(r['weeks'])}",
+                     "–" if pairs is None else str(int(pairs)),
+                     _pct(_nan(r.get("diff_vs_followers_annual_mean"))),
+                     ci(r.get("diff_ci_low"), r.get("diff_ci_high"), _pct)])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+class _StrategyHelpCommand(TyperCommand):
+    """The walkforward command; its ``--strategy`` help lists the registered strategies, read from the registry
+    only when the help is shown (importing the strategies costs about two seconds)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        from volts.walkforward import strategy_names
+
+        for param in self.params:
+            if param.name == "strategy":
+                param.help = f"Registered strategy to trade: {', '.join(strategy_names())}."
+        super().format_help(ctx, formatter)
 
 
 def register(app: typer.Typer) -> None:
     from volts.cli import ConfigOpt, DataDirOpt, console, err_console, load_cli_settings
 
-    @app.command("walkforward")
+    @app.command("walkforward", cls=_StrategyHelpCommand)
     def walkforward(
         start: Optional[str] = typer.Option(None, "--start", help="First re-selection week, YYYY-MM-DD "
                                                                   "(default: 2019-01-04)."),
@@ -51,7 +100,9 @@ def register(app: typer.Typer) -> None:
                                            "membership: the headline and the null only."),
         null_draws: int = typer.Option(200, "--null-draws", min=1,
                                        help="With --ablation: seeded random-pairs draws (issue 11: >= 200)."),
-        null_seed: int = typer.Option(0, "--null-seed", help="With --ablation: seed of the first draw."),
+        null_seed: int = typer.Option(0, "--null-seed", min=0, max=2**32 - 1,
+                                      help="With --ablation: seed of the first draw; draw d uses seed + d, all within "
+                                           "0 .. 2**32 - 1."),
         stability_runs: int = typer.Option(0, "--stability-runs", min=0,
                                            help="With --ablation: R bootstrap selections per re-selection for the "
                                                 "'full funnel + stability threshold' row; 0 = row not run."),
@@ -95,6 +146,17 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--top-k must be >= 1 (got {top_k})")
         settings = load_cli_settings(config, data_dir, source)
         settings = settings.override(**{"data.return_jump": return_jump})
+        from volts.config import SEED_MAX
+        from volts.limits import check_counts
+
+        by_option = ablation and stability_runs > 0
+        check_counts(settings, workers=workers, null_draws=null_draws if ablation else None,
+                     stability_runs=stability_runs if by_option else None,
+                     stability_option="--stability-runs" if by_option else "stability.runs")
+        if ablation and null_seed + null_draws - 1 > SEED_MAX:
+            raise UsageError(f"--null-seed {null_seed} with --null-draws {null_draws}: draw d uses seed "
+                             f"--null-seed + d, and the last ({null_seed + null_draws - 1}) exceeds {SEED_MAX} "
+                             f"(2**32 - 1); lower --null-seed")
         d0 = parse_date(start, "--start") or dt.date(2019, 1, 4)
         d1 = parse_date(end, "--end")   # None: 2024-03-08, cut to the data's last date (said in the summary)
         with Executor(workers=workers, scheduler=scheduler, progress="auto" if progress else False) as ex:
@@ -105,7 +167,7 @@ def register(app: typer.Typer) -> None:
 
                 table = run_screen_comparison(settings, start=d0, end=d1, out=out, every=every, executor=ex,
                                               top_k=top_k, force=force, engine=engine)
-                console.print(table.drop(columns=["note"], errors="ignore").to_string(index=False), markup=False)
+                console.print(format_comparison(table), markup=False)
                 for _, row in table.iterrows():  # notes (e.g. why the lead-lag portfolio was flat) under the table
                     if isinstance(row.get("note"), str) and row["note"]:
                         console.print(f"- {row['variant']}: {row['note']}", markup=False)

@@ -62,13 +62,21 @@ def read_membership(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     DataError
-        File missing, a missing column, an unparsable date (line named), or a spell ending before it starts.
+        File missing, not UTF-8 text or not a CSV, a missing column, an unparsable date (line named), or a spell
+        ending before it starts.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: membership file not found (set [data] membership to a "
                         f"ticker,start_date,end_date CSV)")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: membership file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}); expected a ticker,start_date,end_date CSV (rule: not_text)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: membership file is not a readable CSV ({str(exc).strip()}); expected "
+                        f"ticker,start_date,end_date (rule: bad_csv)") from None
     table.columns = [c.strip() for c in table.columns]
     absent = [c for c in ("ticker", "start_date", "end_date") if c not in table.columns]
     if absent:
