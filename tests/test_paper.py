@@ -3,6 +3,8 @@ and its equity equals the simulator's to the cent (same weekly selections, same 
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 import pytest
 
@@ -79,7 +81,7 @@ def test_paper_account_follows_a_pair_swap_share_for_share(tmp_path, ref_data_di
         last = s or last
     assert swaps, f"no week of {start} .. {end} swaps one pair for another: {sets}"
     # and two pairs held together, one of which leaves while the other stays
-    assert any(len(a) >= 2 and b and b < a for a, b in zip(sets, sets[1:])), sets
+    assert any(len(a) >= 2 and b and b < a for a, b in itertools.pairwise(sets)), sets
 
     # a departed pair's follower is flat at the broker the session after the selection dropped it (orders sent
     # after the re-selection day's close fill at the next open), unless a pair still selected trades that symbol
@@ -111,3 +113,33 @@ def test_paper_account_follows_a_pair_swap_share_for_share(tmp_path, ref_data_di
     assert len(both) == len(wf_pos) == len(pos) > 0
     assert ((both["paper"] - both["wf"]).abs() <= VOLUME_STEP * 1.01).all()
     assert (both["paper"] * both["wf"] > 0).all()
+
+
+def test_parity_table_script_reports_per_week_differences(tmp_path):
+    """``scripts/live_parity_table.py``: planted differences land in the week they belong to."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "live_parity_table", Path(__file__).resolve().parents[1] / "scripts" / "live_parity_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    days = pd.to_datetime(["2023-01-06", "2023-01-09", "2023-01-10", "2023-01-13", "2023-01-17"])
+    (tmp_path / "res").mkdir()
+    pd.DataFrame({"date": days, "strategy": [100.0, 101.0, 102.0, 103.0, 104.0]}).to_csv(
+        tmp_path / "res" / "equity.csv", index=False)
+    pd.DataFrame({"date": days[1:3], "pair": ["A->B", "A->B"], "shares": [5.0, 5.0]}).to_csv(
+        tmp_path / "res" / "positions.csv", index=False)
+    paper_eq = pd.DataFrame({"date": days, "equity": [100.0, 101.0, 102.5, 103.0, 104.0]})
+    # the paper account holds 5 shares on one day only and a stray 2 shares of C->D in the second week
+    paper_pos = pd.DataFrame({"date": [days[1], days[4]], "pair": ["A->B", "C->D"], "symbol": ["B", "D"],
+                              "shares": [5.0, 2.0]})
+    weeks = [{"asof": "2023-01-06", "pairs": [{"leader": "A", "follower": "B", "lag": 3}]},
+             {"asof": "2023-01-13", "pairs": []}]
+    table = mod.parity_table(weeks, tmp_path / "res", paper_eq, paper_pos)
+    assert list(table["week"]) == ["2023-01-06", "2023-01-13"]
+    assert list(table["pairs"]) == ["A->B:3", "-"]
+    assert list(table["wf_equity"]) == [102.0, 104.0] and list(table["paper_equity"]) == [102.5, 104.0]
+    assert list(table["max_d_equity"]) == [0.5, 0.0]
+    assert list(table["max_d_shares"]) == [5.0, 2.0]
+    assert "A->B:3" in mod.format_table(table) and mod.format_table(table, markdown=True).startswith("| week |")
