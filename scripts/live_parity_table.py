@@ -85,12 +85,12 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
 
-    from volts.config import Settings, load_settings
+    from volts.config import load_settings
     from volts.paper import VOLUME_STEP, run_paper
     from volts.parallel import Executor
     from volts.walkforward import run_walkforward
 
-    settings = load_settings(args.config) if args.config else Settings()
+    settings = load_settings(args.config or Path(__file__).resolve().parents[1] / "config.toml")
     over = {"data.return_jump": "flag"}
     if args.data_dir:
         over["data.dir"] = str(Path(args.data_dir).resolve())
