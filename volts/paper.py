@@ -15,7 +15,8 @@
    walk-forward's capital rule, :mod:`volts.live_sizing`), journaled in the same SQLite journal a live account
    keeps;
 4. the terminal is stopped; ``paper_equity.csv`` (date, equity, balance) and ``paper_positions.csv`` (date, pair,
-   shares: one row per non-zero holding, as the walk-forward's ``positions.csv``) are written beside the journal.
+   symbol, shares: one row per non-zero broker position carrying volts' magic number, as the walk-forward's
+   ``positions.csv``, plus the symbol held at the terminal) are written beside the journal.
 
 Source: :mod:`volts.simulate` (timing and sleeves), :mod:`volts.walkforward` (weekly selections).
 """
@@ -44,7 +45,7 @@ VOLUME_STEP = 1e-6  # fractional shares, as the walk-forward trades them (its po
 @dataclass(frozen=True)
 class PaperResult:
     """Outcome of :func:`run_paper`: daily ``equity`` (DataFrame date, equity, balance), ``positions`` (long:
-    date, pair, shares), the ``weeks`` traded and the ``journal`` path."""
+    date, pair, symbol, shares), the ``weeks`` traded and the ``journal`` path."""
 
     equity: pd.DataFrame
     positions: pd.DataFrame
@@ -200,7 +201,7 @@ def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: 
                     if int(magic) != settings.live.magic:
                         continue
                     pair = comment_pair(comment, known) or "?"
-                    held.append({"date": pd.Timestamp(c), "pair": pair,
+                    held.append({"date": pd.Timestamp(c), "pair": pair, "symbol": str(sym),
                                  "shares": float(volume) if int(ptype) == 0 else -float(volume)})
                 if i == len(sessions) - 1:
                     break
@@ -221,7 +222,7 @@ def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: 
             term.close()
             ctrl.close()
     equity = pd.DataFrame(rows)
-    positions = pd.DataFrame(held, columns=["date", "pair", "shares"])
+    positions = pd.DataFrame(held, columns=["date", "pair", "symbol", "shares"])
     equity.to_csv(out / "paper_equity.csv", index=False)
     positions.to_csv(out / "paper_positions.csv", index=False)
     return PaperResult(equity=equity, positions=positions, weeks=weeks, journal=journal_path, folder=out)
