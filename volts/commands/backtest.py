@@ -156,8 +156,10 @@ def register(app: typer.Typer) -> None:
                          os.W_OK):
             raise UsageError(f"{folder}: not writable; choose another --out")
         result, market = run_backtest_for_selection(settings, sel, start=s, end=e)
+        from volts.disclosure import backtest_costs
+
         extra = {"selection_asof": sel["asof"], "config_sha256": settings.sha256(),
-                 "data_quality": data_quality(market)}
+                 "data_quality": data_quality(market), "costs": backtest_costs(result)}
         if existing:
             # like `volts run`: an identical re-run (same selection, config, window and data, hence the same
             # metrics.json) keeps the folder as it is; anything else is refused without --force
