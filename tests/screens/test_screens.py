@@ -13,13 +13,12 @@ from volts.errors import ConfigError, DataError
 from volts.screens import SCREENS, make_screen, run_funnel
 from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
 from volts.leadlag import ccf_auc_matrix, ccf_lag1_matrix, cross_correlation, levy_area_matrix
+from volts.screens.base import register_screen
 from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
-                                    LevyAreaScreen, MutualInformationScreen)
+                                    LevyAreaScreen, MutualInformationScreen, PermutationScreen)
 
-PERMUTATION_SCREENS = [CcfLag1Screen, CcfBestScreen, CcfAucScreen, LevyAreaScreen, DistanceCorrelationScreen,
-                       MutualInformationScreen]
-CONTRACT = ["granger", "pcmci", "transfer_entropy", "ccf_lag1", "ccf_best", "ccf_auc", "levy_area",
-            "distance_correlation", "mutual_information"]
+# the registry is the one list of screens: the tests read it
+PERMUTATION_SCREENS = [cls for cls in SCREENS.values() if issubclass(cls, PermutationScreen)]
 
 
 def _frame(values: np.ndarray, prefix: str = "S") -> pd.DataFrame:
@@ -48,12 +47,46 @@ def _planted(n_pairs: int, T: int, seed: int, beta: float = 0.6, lag: int = 1):
 
 
 # ------------------------------------------------------------------------------------------ the registry
-def test_the_contract_names_are_registered():
-    assert list(SCREENS) == CONTRACT
+def test_every_registered_screen_is_built_from_the_settings_and_accepted_by_the_config():
+    assert list(SCREENS)[:3] == ["granger", "pcmci", "transfer_entropy"]   # Vol-TS's funnel, the default
+    assert {"levy_area", "distance_correlation", "ccf_lag1"} <= set(SCREENS)
     settings = Settings()
-    for name in CONTRACT:
+    for name, cls in SCREENS.items():
         screen = make_screen(name, settings)
-        assert screen.name == name and screen.rule == "test"
+        assert type(screen) is cls and screen.name == name and screen.rule == "test"
+        s = parse_settings({"selection": {"screens": [name], "rules": {name: "top_k"}}})
+        assert s.selection.screens == (name,) and make_screen(name, s).rule == "top_k"
+
+
+def test_a_new_screen_is_one_decorated_class():
+    """A screen defined anywhere with ``@register_screen`` is accepted by the config and built by make_screen,
+    with no other list to edit; a second class cannot take a registered name."""
+    from volts.screens.base import SCREENS as registry
+
+    before = dict(registry)
+    try:
+        @register_screen
+        class MeanProductScreen(PermutationScreen):
+            name = "mean_product_test_only"
+
+            def pair_scores(self, x, y, ctx=None):
+                fwd, rev = (x[:-1] * y[1:]).mean(axis=0), (y[:-1] * x[1:]).mean(axis=0)
+                return fwd - rev, np.ones(x.shape[1], dtype=np.int64), {}
+
+        s = parse_settings({"selection": {"screens": ["granger", "mean_product_test_only"]}})
+        screen = make_screen("mean_product_test_only", s)
+        assert isinstance(screen, MeanProductScreen) and screen.surrogates == s.screens.surrogates
+        r, pairs = _planted(n_pairs=2, T=200, seed=5)
+        assert screen.run(r, pairs).kept.all()                       # a planted lag-1 leader
+        with pytest.raises(ValueError, match="taken"):
+            register_screen(type("Other", (PermutationScreen,), {"name": "mean_product_test_only"}))
+        with pytest.raises(ValueError, match="own class attribute"):
+            register_screen(type("Unnamed", (MeanProductScreen,), {}))
+    finally:
+        registry.clear()
+        registry.update(before)
+    with pytest.raises(ConfigError, match="unknown screen 'mean_product_test_only'"):
+        parse_settings({"selection": {"screens": ["mean_product_test_only"]}})
 
 
 # ------------------------------------------------------------------------ p-values under independence

@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from volts.screens.base import PairScreen
+from volts.screens.base import PairScreen, register_screen
 from volts.screens.stats import ccf_auc_from_ccfs, mutual_information_quartiles
 
 __all__ = ["CcfAucScreen", "CcfBestScreen", "CcfLag1Screen", "DistanceCorrelationScreen", "LevyAreaScreen",
@@ -158,6 +158,7 @@ class PermutationScreen(PairScreen):
 
 
 # ------------------------------------------------------------------------------------- cross-correlation
+@register_screen
 class CcfLag1Screen(PermutationScreen):
     """Seed 003's Pearson ccf-lag1: corr(x_{t-1}, y_t) - corr(y_{t-1}, x_t); detects positive association.
 
@@ -179,6 +180,7 @@ class CcfLag1Screen(PermutationScreen):
         return diff[best, cols], best + 1, {"ccf_forward": fwd[best, cols], "ccf_reverse": rev[best, cols]}
 
 
+@register_screen
 class CcfBestScreen(CcfLag1Screen):
     """Cross-correlation at the best lag: the difference corr(x_{t-l}, y_t) - corr(y_{t-l}, x_t) at the l in 1..L
     where its absolute value is largest (so the score stays skew-symmetric); ``lag`` = that l. The permutation test takes the search over l into account
@@ -202,6 +204,7 @@ class CcfBestScreen(CcfLag1Screen):
         return {**super().params(), "max_lag": self.max_delay}
 
 
+@register_screen
 class CcfAucScreen(PermutationScreen):
     """Seed 003's ccf-auc over lags 1..L with Pearson correlation.
 
@@ -235,6 +238,7 @@ class CcfAucScreen(PermutationScreen):
 
 
 # ------------------------------------------------------------------------------------------------ Lévy area
+@register_screen
 class LevyAreaScreen(PermutationScreen):
     """Seed 004's Lévy area of the pair's z-scored returns path: 1/2 sum_t (x_{t-1} y_t - y_{t-1} x_t).
 
@@ -253,6 +257,7 @@ class LevyAreaScreen(PermutationScreen):
 
 
 # -------------------------------------------------------------------------------------------- dependence
+@register_screen
 class DistanceCorrelationScreen(PermutationScreen):
     """Distance correlation at lag 1: dCor(x_{t-1}, y_t) - dCor(y_{t-1}, x_t) (003's ccf-lag1 with distance
     correlation, the V-statistic of ``dcor.distance_correlation``, each term in [0, 1]; computed in batches by
@@ -278,6 +283,7 @@ class DistanceCorrelationScreen(PermutationScreen):
         return fwd - rev, np.ones(x.shape[1], dtype=np.int64), {"dcor_forward": fwd, "dcor_reverse": rev}
 
 
+@register_screen
 class MutualInformationScreen(PermutationScreen):
     """Mutual information at lag 1: MI(x_{t-1}, y_t) - MI(y_{t-1}, x_t), in nats, each term from the pooled
     quartile buckets of its two series (seed 003's MI: ``pd.qcut(q=4)`` of the pool, then
