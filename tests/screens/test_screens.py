@@ -290,3 +290,55 @@ def test_screen_result_row_finds_every_pair_by_an_index():
     assert res.row("S0", "S1")["note"] == "row 0"          # the duplicate at the end: first occurrence
     with pytest.raises(KeyError, match="S1->S1: not screened by granger"):
         res.row("S1", "S1")
+
+
+# ------------------------------------------------------------------------------- one Lévy-area convention
+def test_levy_area_screen_and_the_matrix_agree_on_the_same_data():
+    """The screen and the all-pairs matrix behind the Hermitian candidates (``lead_lag_matrix(.., "levy_area")``)
+    give the same area for every ordered pair: one function, one convention (z-scores with ddof 1, the path
+    started at 0). Before, the matrix used ddof 0 and no zero point and ranked pairs differently."""
+    from volts.leadlag import lead_lag_matrix, levy_area_returns
+
+    rng = np.random.default_rng(31)
+    r = _frame(0.01 * rng.standard_t(4, size=(60, 7)))
+    names = list(r.columns)
+    pairs = [(a, b) for a in names for b in names if a != b]
+    screen = LevyAreaScreen(surrogates=0).run(r, pairs)
+    matrix = lead_lag_matrix(r.to_numpy(), "levy_area")
+    want = np.array([matrix[names.index(a), names.index(b)] for a, b in pairs])
+    # one process, one convention; a matrix product and an element-wise sum add in other orders: rounding only
+    np.testing.assert_allclose(screen.score, want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(levy_area_returns(r.to_numpy()), matrix, rtol=0, atol=0)
+    # the independent definition: seed 004 eq. 5 on the path (0, z_0, .., z_{T-1}) of ddof-1 z-scores
+    z = (r - r.mean()) / r.std(ddof=1)
+    np.testing.assert_allclose(matrix, levy_area_matrix(np.vstack([np.zeros(len(names)), z.to_numpy()])),
+                               rtol=1e-12, atol=1e-14)
+    # the orders agree too: the Hermitian candidates and the screen rank the same leaders
+    assert np.argsort(-matrix.mean(axis=1)).tolist() == np.argsort(
+        -np.array([screen.score[[k for k, p in enumerate(pairs) if p[0] == a]].sum() for a in names])).tolist()
+
+
+def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
+    """The lead-lag portfolio ranks on ``levy_area_returns`` of its rolling z-scores (already standardised, seed
+    004's preprocessing), so its followers are the bottom of that ranking and not of another convention."""
+    import strategies.lead_lag_portfolio as llp
+    from volts.leadlag import levy_area_returns
+
+    seen = []
+    monkeypatch.setattr(llp, "levy_area_returns",
+                        lambda w, **kw: seen.append((w, kw)) or levy_area_returns(w, **kw))
+    rng = np.random.default_rng(32)
+    idx = pd.bdate_range("2021-01-04", periods=120)
+    returns = pd.DataFrame(0.01 * rng.standard_normal((120, 10)), index=idx, columns=[f"N{k}" for k in range(10)])
+    market = pd.Series(0.002 * rng.standard_normal(120), index=idx)
+    params = llp.LeadLagPortfolioParams(execution="close")
+    res = llp.lead_lag_portfolio(returns, market, params=params)
+    assert seen and all(kw == {"standardised": True} for _, kw in seen)
+    window, _ = seen[0]
+    z = llp._standardised(returns, params.standardise_window).to_numpy()
+    first = min(res.followers)
+    pos = returns.index.get_loc(first)
+    np.testing.assert_array_equal(window, z[pos - params.lookback + 1:pos + 1])   # the same rows, as stored
+    s = levy_area_returns(window, standardised=True)
+    n_f = max(1, int(np.floor(params.followers * 10)))
+    assert set(res.followers[first]) == {f"N{k}" for k in np.argsort(-s.mean(axis=1), kind="stable")[-n_f:]}

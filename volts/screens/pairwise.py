@@ -242,18 +242,18 @@ class CcfAucScreen(PermutationScreen):
 class LevyAreaScreen(PermutationScreen):
     """Seed 004's Lévy area of the pair's z-scored returns path: 1/2 sum_t (x_{t-1} y_t - y_{t-1} x_t).
 
-    Both series are z-scored over the window (sample std, ddof = 1); the path starts at 0 (004 App. B). The
-    same number as ``volts.leadlag.levy_area_matrix`` of that path (``[leader, follower]``). Lag 1 (004's Theorem
-    1: the sign identifies the direction at lag 1 only). Source: Cartea, Cucuringu & Jin (seed 004), eqs 4-5.
+    :func:`volts.leadlag.levy_area_returns` on the pair's columns: z-scores over the window (ddof = 1), the path
+    started at 0 (004 App. B), the same number as that function's all-pairs matrix (``[leader, follower]``)
+    behind the Hermitian candidates and the lead-lag portfolio. Lag 1 (004's Theorem 1: the sign identifies the
+    direction at lag 1 only). Source: Cartea, Cucuringu & Jin (seed 004), eqs 4-5.
     """
 
     name = "levy_area"
 
     def pair_scores(self, x, y, ctx=None):
-        zx = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
-        zy = (y - y.mean(axis=0)) / y.std(axis=0, ddof=1)
-        area = 0.5 * ((zx[:-1] * zy[1:]).sum(axis=0) - (zy[:-1] * zx[1:]).sum(axis=0))
-        return area, np.ones(x.shape[1], dtype=np.int64), {}
+        from volts.leadlag import levy_area_returns
+
+        return levy_area_returns(x, y), np.ones(x.shape[1], dtype=np.int64), {}
 
 
 # -------------------------------------------------------------------------------------------- dependence
