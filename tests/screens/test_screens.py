@@ -342,3 +342,50 @@ def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
     s = levy_area_returns(window, standardised=True)
     n_f = max(1, int(np.floor(params.followers * 10)))
     assert set(res.followers[first]) == {f"N{k}" for k in np.argsort(-s.mean(axis=1), kind="stable")[-n_f:]}
+
+
+# --------------------------------------------------------------------------------- distance correlation
+def test_distance_correlation_screen_works_in_blocks_and_keeps_its_numbers(monkeypatch):
+    """Blocks of pairs: the scores are dcor's and those of the former all-pairs-at-once computation; the
+    distance matrices never hold more than ``block`` pairs, with or without the followers' cache."""
+    import dcor
+
+    import volts.screens.stats as st
+
+    r, pairs = _independent(n_pairs=9, T=40, seed=33)
+    rp, _ = _planted(n_pairs=2, T=40, seed=34)
+    r = pd.concat([r, rp.set_axis([f"P{k}" for k in range(4)], axis=1).set_axis(r.index)], axis=1)
+    pairs += [("P0", "P1"), ("P2", "P3")]
+    x = r[[a for a, _ in pairs]].to_numpy()
+    y = r[[b for _, b in pairs]].to_numpy()
+    ref = np.array([dcor.distance_correlation(x[:-1, k], y[1:, k]) - dcor.distance_correlation(y[:-1, k], x[1:, k])
+                    for k in range(len(pairs))])
+    # the former computation: every pair's matrices at once
+    old = (st._dcor_from_stats(st._distance_stats(np.ascontiguousarray(x[:-1].T)),
+                               st._distance_stats(np.ascontiguousarray(y[1:].T)))
+           - st._dcor_from_stats(st._distance_stats(np.ascontiguousarray(y[:-1].T)),
+                                 st._distance_stats(np.ascontiguousarray(x[1:].T))))
+    shapes = []
+    real = st._distance_stats
+    monkeypatch.setattr(st, "_distance_stats", lambda a: shapes.append(a.shape) or real(a))
+    results = {}
+    for block, cache in ((4, DistanceCorrelationScreen.cache_bytes), (4, 0), (32, 0)):
+        screen = DistanceCorrelationScreen(surrogates=19, seed=2)
+        screen.block, screen.cache_bytes = block, cache
+        shapes.clear()
+        results[block, cache] = res = screen.run(r, pairs)
+        assert shapes and max(s[0] for s in shapes) <= block and {s[1] for s in shapes} == {39}
+        # one process: a block or a cache changes no arithmetic of a pair; dcor is another code (rounding)
+        np.testing.assert_allclose(res.score, old, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(res.score, ref, rtol=0, atol=1e-10)
+    assert results[4, 0].kept[-2:].all()                                   # the planted pairs
+    cached, uncached = results[4, DistanceCorrelationScreen.cache_bytes], results[4, 0]
+    np.testing.assert_array_equal(cached.p, uncached.p)
+    np.testing.assert_array_equal(cached.score, uncached.score)
+    # the cache is refused above its budget, and holds blocks of at most `block` pairs below it
+    screen = DistanceCorrelationScreen()
+    screen.block, screen.cache_bytes = 4, 2 * len(pairs) * 39 * 39 * 8
+    blocks = screen.prepare(y)
+    assert [b[0][0].shape for b in blocks] == [(4, 39, 39), (4, 39, 39), (3, 39, 39)]
+    screen.cache_bytes -= 1
+    assert screen.prepare(y) is None

@@ -260,26 +260,45 @@ class LevyAreaScreen(PermutationScreen):
 @register_screen
 class DistanceCorrelationScreen(PermutationScreen):
     """Distance correlation at lag 1: dCor(x_{t-1}, y_t) - dCor(y_{t-1}, x_t) (003's ccf-lag1 with distance
-    correlation, the V-statistic of ``dcor.distance_correlation``, each term in [0, 1]; computed in batches by
-    :func:`volts.screens.stats.distance_correlation_batch`, checked against ``dcor`` in the tests). Detects
-    non-linear dependence of either sign. Extra columns ``dcor_forward``, ``dcor_reverse``. Source: Székely, Rizzo & Bakirov
-    (2007); seed 003, Sect. 3.
+    correlation, the V-statistic of ``dcor.distance_correlation``, each term in [0, 1]; computed in blocks of
+    pairs by :func:`volts.screens.stats.distance_correlation_batch`, checked against ``dcor`` in the tests).
+    Detects non-linear dependence of either sign. Extra columns ``dcor_forward``, ``dcor_reverse``. Source:
+    Székely, Rizzo & Bakirov (2007); seed 003, Sect. 3.
+
+    Memory: a pair needs four (T-1) x (T-1) distance matrices (about 2 MiB at T = 250), so the pairs are taken
+    :attr:`block` at a time (the temporary arrays hold at most ``block`` pairs' matrices, whatever the number of
+    pairs). The followers' matrices, the same for every surrogate, are kept between the surrogates while they
+    fit in :attr:`cache_bytes`; above that they are recomputed per block (the same numbers, more time).
     """
 
     name = "distance_correlation"
+    #: pairs per block: bounds the temporary distance matrices to block x (T-1)^2 floats each
+    block: int = 32
+    #: largest size of the followers' distance matrices kept across the surrogates (bytes)
+    cache_bytes: int = 256 * 2 ** 20
+
+    def _blocks(self, n: int) -> list[slice]:
+        return [slice(start, start + self.block) for start in range(0, n, self.block)]
 
     def prepare(self, y):
         from volts.screens.stats import _distance_stats
 
-        return _distance_stats(np.ascontiguousarray(y[1:].T)), _distance_stats(np.ascontiguousarray(y[:-1].T))
+        m = y.shape[0] - 1
+        if 2 * y.shape[1] * m * m * 8 > self.cache_bytes:
+            return None
+        return [(_distance_stats(y[1:, sl].T), _distance_stats(y[:-1, sl].T)) for sl in self._blocks(y.shape[1])]
 
     def pair_scores(self, x, y, ctx=None):
-        from volts.screens.stats import _dcor_from_stats, _distance_stats
+        from volts.screens.stats import _dcor_from_stats, _distance_stats, distance_correlation_batch
 
         if ctx is None:
-            ctx = self.prepare(y)
-        fwd = _dcor_from_stats(_distance_stats(np.ascontiguousarray(x[:-1].T)), ctx[0])
-        rev = _dcor_from_stats(ctx[1], _distance_stats(np.ascontiguousarray(x[1:].T)))
+            fwd = distance_correlation_batch(x[:-1].T, y[1:].T, block=self.block)
+            rev = distance_correlation_batch(y[:-1].T, x[1:].T, block=self.block)
+        else:
+            fwd, rev = np.empty(x.shape[1]), np.empty(x.shape[1])
+            for sl, (y_now, y_before) in zip(self._blocks(x.shape[1]), ctx):
+                fwd[sl] = _dcor_from_stats(_distance_stats(x[:-1, sl].T), y_now)
+                rev[sl] = _dcor_from_stats(y_before, _distance_stats(x[1:, sl].T))
         return fwd - rev, np.ones(x.shape[1], dtype=np.int64), {"dcor_forward": fwd, "dcor_reverse": rev}
 
 
