@@ -8,7 +8,8 @@ Cartea, Cucuringu & Jin (2024), Sect. 3-4 (seed 004; LITERATURE.md 004.1-004.6).
 2. Every eligible return is z-scored over the trailing ``standardise_window`` sessions ending on its own day
    (inclusive, sample std ddof = 1 -- the paper leaves both open); the scores use z-scores, the P&L raw returns.
 3. The skew-symmetric lead-lag matrix of the last ``lookback`` z-scored days (default: the Levy area with the
-   returns as the path, :func:`volts.leadlag.levy_area_matrix`; any metric of :func:`volts.leadlag.lead_lag_matrix`)
+   returns as the path started at 0, :func:`volts.leadlag.levy_area_returns` -- the screen's convention; any
+   metric of :func:`volts.leadlag.lead_lag_matrix`)
    ranks the names by their row mean (S_ij > 0 <=> i leads j): the top ``leaders`` share are the leaders, the
    bottom ``followers`` share the followers (floor, at least one each).
 4. The signal ``s_t = +1`` if the equal-weighted raw return of the leaders *on t* is >= 0, else -1.
@@ -39,7 +40,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from volts.leadlag import lead_lag_matrix, levy_area_matrix
+from volts.leadlag import lead_lag_matrix, levy_area_returns
 
 __all__ = ["LeadLagPortfolioParams", "LeadLagPortfolioResult", "lead_lag_portfolio", "portfolio_stats",
            "returns_from_prices"]
@@ -200,7 +201,8 @@ def lead_lag_portfolio(returns: pd.DataFrame, market: pd.Series, *, open_returns
             row.update(signal=0, gross=0.0, n_followers=0, missing=0, cash_reason=reason)
         else:
             window = zv[t - p.lookback + 1:t + 1, elig]
-            s = levy_area_matrix(window) if p.score == "levy_area" else lead_lag_matrix(window, p.score)
+            s = (levy_area_returns(window, standardised=True) if p.score == "levy_area"
+                 else lead_lag_matrix(window, p.score))
             order = np.argsort(-s.mean(axis=1), kind="stable")
             n_l = max(1, int(np.floor(p.leaders * len(elig))))
             n_f = max(1, int(np.floor(p.followers * len(elig))))

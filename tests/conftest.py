@@ -1,4 +1,13 @@
-"""Shared fixtures. The reference data are read in place from ../shared/data/ohlcv (never copied)."""
+"""Shared fixtures. The reference data are read in place from ../shared/data/ohlcv (never copied).
+
+Float comparisons, the rule of this suite: a result is compared exactly (``==``, ``assert_array_equal``,
+``check_exact=True``, equal bytes) only where it is the same code on the same inputs in the same process. A result
+computed in another process (a Dask worker, a ``volts`` subprocess), by another library, or that may run on another
+BLAS kernel or thread split (OpenBLAS picks its kernel per CPU, ``OPENBLAS_CORETYPE`` overrides it) is compared with
+a tolerance and a one-line comment giving the reason; ``tests/close.py`` does so for run artifacts. Cluster and
+mixture labels are compared invariant to a permutation of the labels (sorted by a property, or by a score such as
+the adjusted Rand index), unless the code under test defines their order.
+"""
 
 from __future__ import annotations
 

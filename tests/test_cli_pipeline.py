@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.close import assert_file_close, assert_json_close
 from tests.conftest import REPO
 from volts.artifacts import SELECTION_FIELDS
 from volts.cli import main
@@ -229,7 +230,7 @@ def test_run_on_the_demo_market_reports_planted_versus_recovered(tmp_path, capsy
 def test_select_stability_on_a_cluster_equals_in_process(ref_data_dir, tmp_path):
     """``volts select --stability R --workers 2`` starts the repetitions before the plain selection and draws the
     figures while they run; the artifacts must be those of the in-process command (which runs everything in
-    order): the same selection.json apart from ``created`` and the timings, the same figures byte for byte."""
+    order): the same selection.json apart from ``created`` and the timings, the same figures (to rounding)."""
     common = ["select", "--asof", "2023-06-08", "--data-dir", str(ref_data_dir), "--config",
               str(REPO / "config.toml"), "--stability", "3"]
     assert main(common + ["--out", str(tmp_path / "here")]) == 0
@@ -237,13 +238,16 @@ def test_select_stability_on_a_cluster_equals_in_process(ref_data_dir, tmp_path)
     here, dask = tmp_path / "here" / "2023-06-08", tmp_path / "dask" / "2023-06-08"
     a, b = _content(here / "selection.json"), _content(dask / "selection.json")
     ta, tb = a.pop("timings", None), b.pop("timings", None)
-    assert a == b and a["stability"]["runs"] == 3
+    # the Granger scan and the repetitions ran in worker processes (their own BLAS state): the same pairs, lags and
+    # counts, floats to rounding, figures to a grey level
+    assert_json_close(a, b)
+    assert a["stability"]["runs"] == 3
     assert (ta is None) == (tb is None)
     files = sorted(p.name for p in here.iterdir())
     assert files == sorted(p.name for p in dask.iterdir()) and "volatility_regimes.png" in files
     for name in files:
         if name.endswith(".png"):
-            assert (here / name).read_bytes() == (dask / name).read_bytes(), name
+            assert_file_close(here / name, dask / name)
 
 
 def test_backtest_in_the_run_folder_checks_the_selection_config(ref_data_dir, tmp_path, capsys):

@@ -32,6 +32,8 @@ def fails_on_three(item: int) -> int:
 
 
 WEIGHTS = np.arange(100_000, dtype=float)
+# whole numbers below 2^53: every partial sum is exact, so any process, kernel or summation order gives the same
+# float and the results of other processes may be compared with ==
 EXPECTED = {i: float(i * WEIGHTS.sum() + 0.5) for i in range(8)}
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.close import assert_file_close
 from tests.conftest import REPO
 from tests.dask_cluster import loopback_cluster
 from volts.config import Settings
@@ -226,7 +227,10 @@ def test_eight_weeks_through_a_dask_scheduler_and_two_workers_give_the_same_arti
             res = run_walkforward(settings, start=START, end=END, out=tmp_path / "wf", market=market,
                                   executor=ex)
     assert res.stats["computed"] == 8
-    assert _artifacts(res.folder) == _artifacts(baseline.folder)
+    # the weeks were selected in worker processes (their own BLAS state): the same pairs, trades and text, floats
+    # to rounding
+    for name in ARTIFACTS:
+        assert_file_close(res.folder / name, baseline.folder / name)
 
 
 # ------------------------------------------------------------------------------------------ variants
@@ -398,7 +402,10 @@ def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_s
 
     with Executor(workers=2) as ex:
         d = random_pairs_null(market, baseline.weeks, s, end=end, draws=6, seed=11, executor=ex)
-    assert np.array_equal(a.sharpes, d.sharpes) and d.strategy_sharpe == a.strategy_sharpe
+    # draws simulated in worker processes: equal to rounding (another process may run other kernels); the
+    # strategy's own Sharpe is computed here in both calls
+    np.testing.assert_allclose(d.sharpes, a.sharpes, rtol=1e-9, atol=1e-12)
+    assert d.strategy_sharpe == a.strategy_sharpe
 
 
 def test_ablation_rows_name_their_caches_and_say_when_stability_was_not_run(settings):

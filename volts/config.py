@@ -14,9 +14,10 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from volts.errors import ConfigError
 
@@ -298,8 +299,18 @@ class LagSettings(_Section):
         return self
 
 
-ScreenName = Literal["granger", "pcmci", "transfer_entropy", "ccf_lag1", "ccf_best", "ccf_auc", "levy_area",
-                     "distance_correlation", "mutual_information"]
+def _known_screen(name: str) -> str:
+    """A name of the screen registry (``volts.screens.SCREENS``, filled where each screen class is defined)."""
+    from volts.screens import SCREENS  # at validation time: the registry is the one list of screen names
+
+    if name not in SCREENS:
+        near = difflib.get_close_matches(name, list(SCREENS), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"unknown screen {name!r}{hint}; valid: {', '.join(SCREENS)}")
+    return name
+
+
+ScreenName = Annotated[str, AfterValidator(_known_screen)]
 
 
 class SelectionSettings(_Section):

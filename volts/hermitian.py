@@ -16,6 +16,9 @@ implementers in LITERATURE.md 003.3-003.5:
 4. Meta-flow ``F_ab = mean_{l in C_a, m in C_b} S_lm`` (skew-symmetric) and leadingness
    ``L(a) = mean_{l in C_a} sum_m S_lm``; clusters are relabelled by descending leadingness, so label 0 is the
    most leading cluster and k-1 the most lagging (the code's ``get_ordered_clustering``).
+5. With the names given, steps 2-4 run on the matrix sorted by name and the labels are mapped back, so that a
+   name's label does not depend on the order the names are listed in (volts' addition; the seeded k-means
+   otherwise starts from row positions).
 
 Also here: the naive symmetrisation baseline (spectral clustering on |S|) and DI-SIM co-clustering
 (Rohe, Qin & Yu 2016) used in the seed-003 comparison.
@@ -31,7 +34,7 @@ from sklearn.cluster import KMeans
 
 __all__ = ["LeadLagClusters", "hermitian_rw_embedding", "hermitian_clustering", "naive_clustering",
            "disim_clustering", "meta_flow", "leadingness", "order_clusters", "cluster_lead_lag",
-           "CLUSTER_METHODS", "leading_pairs", "hermitian_candidates"]
+           "CLUSTER_METHODS", "leading_pairs", "hermitian_candidates", "canonical_order"]
 
 #: Clustering methods of the seed-003 comparison implemented here.
 CLUSTER_METHODS: tuple[str, ...] = ("hermitian_rw", "naive", "disim_l")
@@ -189,21 +192,41 @@ class LeadLagClusters:
                 "row_sum": {sym: float(x) for sym, x in zip(self.symbols, self.row_sum)}}
 
 
+def canonical_order(symbols: Sequence[str]) -> np.ndarray:
+    """Positions that sort ``symbols`` by name (a stable argsort): the order the clustering works in.
+
+    k-means is seeded, but its starting centres are drawn by row position, so the labels of the same matrix
+    with its names listed in another order could differ; working in name order makes them a function of the
+    (name -> row) data only.
+    """
+    return np.argsort(np.asarray([str(x) for x in symbols], dtype=object), kind="stable")
+
+
 def cluster_lead_lag(s, k: int, *, symbols: Sequence[str] | None = None, method: str = "hermitian_rw",
                      n_init: int = 50, seed: int = 0) -> LeadLagClusters:
-    """Cluster a lead-lag matrix and order the clusters by leadingness (see the module docstring)."""
+    """Cluster a lead-lag matrix and order the clusters by leadingness (see the module docstring).
+
+    With ``symbols`` the clustering runs on the matrix with its rows and columns sorted by name
+    (:func:`canonical_order`) and the results are mapped back to the order given: every name gets the same label
+    whatever the order of the names (the seeded k-means starts by row position). Without ``symbols`` the rows'
+    order is the canonical one.
+    """
     s = _check_s(s)
     fns = {"hermitian_rw": hermitian_clustering, "naive": naive_clustering,
            "disim_l": lambda x, kk, **kw: disim_clustering(x, kk, side="left", **kw),
            "disim_r": lambda x, kk, **kw: disim_clustering(x, kk, side="right", **kw)}
     if method not in fns:
         raise ValueError(f"unknown clustering method '{method}'; choose one of {', '.join(fns)}")
-    labels = order_clusters(s, fns[method](s, k, n_init=n_init, seed=seed))
     syms = tuple(symbols) if symbols is not None else tuple(str(i) for i in range(s.shape[0]))
     if len(syms) != s.shape[0]:
         raise ValueError(f"{len(syms)} symbols for a {s.shape[0]} x {s.shape[0]} matrix")
-    return LeadLagClusters(symbols=syms, labels=labels, flow=meta_flow(s, labels),
-                           leadingness=leadingness(s, labels), row_sum=s.sum(1), method=method)
+    order = canonical_order(syms) if symbols is not None else np.arange(s.shape[0])
+    sc = s[np.ix_(order, order)]
+    lab = order_clusters(sc, fns[method](sc, k, n_init=n_init, seed=seed))
+    labels, row_sum = np.empty_like(lab), np.empty(len(lab))
+    labels[order], row_sum[order] = lab, sc.sum(1)
+    return LeadLagClusters(symbols=syms, labels=labels, flow=meta_flow(sc, lab), leadingness=leadingness(sc, lab),
+                           row_sum=row_sum, method=method)
 
 
 def leading_pairs(clusters: LeadLagClusters) -> list[tuple[str, str]]:
@@ -248,6 +271,11 @@ def hermitian_candidates(returns, settings) -> tuple[LeadLagClusters, list[tuple
     if len(symbols) < c.hermitian_k:
         raise DataError(f"hermitian clustering: {len(symbols)} symbols for clustering.hermitian_k = "
                         f"{c.hermitian_k}; lower hermitian_k or widen the universe")
-    s = lead_lag_matrix(returns.to_numpy(), c.hermitian_metric, max_lag=c.hermitian_max_lag)
+    # the matrix of the names in canonical order, then back to the order given (a permutation, no arithmetic):
+    # the clustering sees the same numbers whatever the order of the columns
+    order = canonical_order(symbols)
+    back = np.argsort(order)
+    sc = lead_lag_matrix(returns.iloc[:, order].to_numpy(), c.hermitian_metric, max_lag=c.hermitian_max_lag)
+    s = sc[np.ix_(back, back)]
     res = cluster_lead_lag(s, c.hermitian_k, symbols=symbols, n_init=max(10, c.n_init), seed=c.random_state)
     return res, leading_pairs(res)

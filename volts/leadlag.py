@@ -15,7 +15,9 @@ They are computed for all pairs at once (matrix products over time), never pair 
   ``S = sign(I - I^T) max(I, I^T) / (I + I^T)`` (seed 003, "ccf-auc"; 0/0 := 0).
 * :func:`levy_area_matrix` -- the Levy area of each two-dimensional piecewise-linear path (seed 004 eq. 5,
   with the 1/2): ``A[i, j] = 1/2 sum_k [(P^i_{k-1}-P^i_0)(P^j_k-P^j_{k-1}) - (P^j_{k-1}-P^j_0)(P^i_k-P^i_{k-1})]``,
-  one (N x T) @ (T x N) product. Seed 004 uses the standardised *returns* as the path (LITERATURE.md 004.2).
+  one (N x T) @ (T x N) product. Seed 004 uses the standardised *returns* as the path (LITERATURE.md 004.2):
+  :func:`levy_area_returns` is that path started at 0 with ddof-1 z-scores, the one Lévy-area convention of the
+  screen, the Hermitian candidates and the portfolio.
 * :func:`signature_matrix` -- seed 003 eq. 3: twice the Levy area of the cumulated returns, each column divided
   by its own sample standard deviation (ddof = 1), without a prepended zero point (the authors' code).
 
@@ -33,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 __all__ = ["CORRELATIONS", "METRICS", "cross_correlation", "ccf_lag1_matrix", "ccf_auc_matrix",
-           "levy_area_matrix", "signature_matrix", "lead_lag_matrix", "standardise"]
+           "levy_area_matrix", "levy_area_returns", "signature_matrix", "lead_lag_matrix", "standardise"]
 
 Correlation = Literal["pearson", "kendall", "distance", "mutual_information"]
 #: The four dependence measures of seed 003 (LITERATURE.md 003.2).
@@ -219,6 +221,68 @@ def levy_area_matrix(path) -> np.ndarray:
     return a
 
 
+#: Degrees of freedom of the standard deviation in the z-scores behind every Lévy area (see :func:`levy_area_returns`)
+LEVY_DDOF = 1
+
+
+def levy_area_returns(x, y=None, *, standardised: bool = False) -> np.ndarray:
+    """Seed 004's Lévy area of returns: the one convention of volts (screen, Hermitian matrix, portfolio).
+
+    The path is the z-scored returns started at the origin, X_0 = 0, X_t = z_{t-1} (t = 1..T), so that the area
+    of a pair is the lag-1 cross-product asymmetry (1/2 factor included)::
+
+        A[i, j] = 1/2 sum_{t=1}^{T-1} (z^i_{t-1} z^j_t - z^j_{t-1} z^i_t)
+                = levy_area_matrix(vstack([0, z]))[i, j]
+
+    The convention and why:
+
+    * **Zero point.** Seed 004 proves its Theorem 1 (sign of A = direction, at lag 1) for a path that starts at
+      0, X_s = 0 (App. B, eqs B.3-B.6), and its discrete form is the sum above "when X_s = 0" (LITERATURE.md
+      004.2); its App. B toy paths start at 0 too (LITERATURE.md A2). Without the zero point the area measured
+      from the first return carries a boundary term -1/2 (z^i_0 z^j_{T-1} - z^j_0 z^i_{T-1}) that depends on two
+      single days and is as large as the whole signal under no lead-lag.
+    * **ddof = 1** (:data:`LEVY_DDOF`): seed 004 leaves the standard deviation open (LITERATURE.md 004.1); the
+      sample standard deviation is seed 003's code's (``pandas.std``) and the portfolio's rolling z-score. It
+      scales every area of one window by the same factor, so signs, rankings and clusters do not depend on it.
+
+    Parameters
+    ----------
+    x : array-like, shape (T, N)
+        Returns in time order (no NaN), one column per series.
+    y : array-like, shape (T, N), optional
+        Paired columns: when given, the area of each pair of columns (x[:, p], y[:, p]) is returned instead of
+        the all-pairs matrix (the screens' batched form; the same number as the matrix's entry).
+    standardised : bool, default False
+        True when the columns are z-scores already (the portfolio's rolling z-scores, LITERATURE.md 004.1): they
+        are used as they are. Otherwise each column is z-scored over the window (ddof = 1; a constant column
+        becomes 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N, N), skew-symmetric with a zero diagonal, A[i, j] > 0 when i leads j; or shape (N,) with ``y``.
+
+    Raises
+    ------
+    ValueError
+        Not 2-D, non-finite values, or ``x`` and ``y`` of different shapes.
+    """
+    zx = _as_array(x)
+    if not standardised:
+        zx = standardise(zx, ddof=LEVY_DDOF)
+    if y is None:
+        m = zx[:-1].T @ zx[1:]                    # m[i, j] = sum_t z^i_{t-1} z^j_t
+        a = 0.5 * (m - m.T)
+        np.fill_diagonal(a, 0.0)
+        return a
+    zy = _as_array(y)
+    if zy.shape != zx.shape:
+        raise ValueError(f"paired columns need equal shapes, got {zx.shape} and {zy.shape}")
+    if not standardised:
+        zy = standardise(zy, ddof=LEVY_DDOF)
+    return 0.5 * ((zx[:-1] * zy[1:]).sum(axis=0) - (zy[:-1] * zx[1:]).sum(axis=0))
+
+
 def signature_matrix(returns) -> np.ndarray:
     """Seed 003's signature metric: ``S^{ij} - S^{ji}`` of the cumulated returns (no 1/2, no zero point).
 
@@ -232,11 +296,11 @@ def signature_matrix(returns) -> np.ndarray:
 
 
 def lead_lag_matrix(returns, metric: str, *, max_lag: int = 5) -> np.ndarray:
-    """Any of :data:`METRICS` (plus ``"levy_area"`` on the z-scored returns) by name; shape (N, N)."""
+    """Any of :data:`METRICS` (plus ``"levy_area"``, :func:`levy_area_returns`) by name; shape (N, N)."""
     if metric == "signature":
         return signature_matrix(returns)
     if metric == "levy_area":
-        return levy_area_matrix(standardise(_as_array(returns)))
+        return levy_area_returns(returns)
     for prefix, fn in (("ccf_lag1_", ccf_lag1_matrix), ("ccf_auc_", ccf_auc_matrix)):
         if metric.startswith(prefix) and metric[len(prefix):] in CORRELATIONS:
             method = metric[len(prefix):]

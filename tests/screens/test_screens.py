@@ -13,13 +13,12 @@ from volts.errors import ConfigError, DataError
 from volts.screens import SCREENS, make_screen, run_funnel
 from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
 from volts.leadlag import ccf_auc_matrix, ccf_lag1_matrix, cross_correlation, levy_area_matrix
+from volts.screens.base import register_screen
 from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
-                                    LevyAreaScreen, MutualInformationScreen)
+                                    LevyAreaScreen, MutualInformationScreen, PermutationScreen)
 
-PERMUTATION_SCREENS = [CcfLag1Screen, CcfBestScreen, CcfAucScreen, LevyAreaScreen, DistanceCorrelationScreen,
-                       MutualInformationScreen]
-CONTRACT = ["granger", "pcmci", "transfer_entropy", "ccf_lag1", "ccf_best", "ccf_auc", "levy_area",
-            "distance_correlation", "mutual_information"]
+# the registry is the one list of screens: the tests read it
+PERMUTATION_SCREENS = [cls for cls in SCREENS.values() if issubclass(cls, PermutationScreen)]
 
 
 def _frame(values: np.ndarray, prefix: str = "S") -> pd.DataFrame:
@@ -48,12 +47,46 @@ def _planted(n_pairs: int, T: int, seed: int, beta: float = 0.6, lag: int = 1):
 
 
 # ------------------------------------------------------------------------------------------ the registry
-def test_the_contract_names_are_registered():
-    assert list(SCREENS) == CONTRACT
+def test_every_registered_screen_is_built_from_the_settings_and_accepted_by_the_config():
+    assert list(SCREENS)[:3] == ["granger", "pcmci", "transfer_entropy"]   # Vol-TS's funnel, the default
+    assert {"levy_area", "distance_correlation", "ccf_lag1"} <= set(SCREENS)
     settings = Settings()
-    for name in CONTRACT:
+    for name, cls in SCREENS.items():
         screen = make_screen(name, settings)
-        assert screen.name == name and screen.rule == "test"
+        assert type(screen) is cls and screen.name == name and screen.rule == "test"
+        s = parse_settings({"selection": {"screens": [name], "rules": {name: "top_k"}}})
+        assert s.selection.screens == (name,) and make_screen(name, s).rule == "top_k"
+
+
+def test_a_new_screen_is_one_decorated_class():
+    """A screen defined anywhere with ``@register_screen`` is accepted by the config and built by make_screen,
+    with no other list to edit; a second class cannot take a registered name."""
+    from volts.screens.base import SCREENS as registry
+
+    before = dict(registry)
+    try:
+        @register_screen
+        class MeanProductScreen(PermutationScreen):
+            name = "mean_product_test_only"
+
+            def pair_scores(self, x, y, ctx=None):
+                fwd, rev = (x[:-1] * y[1:]).mean(axis=0), (y[:-1] * x[1:]).mean(axis=0)
+                return fwd - rev, np.ones(x.shape[1], dtype=np.int64), {}
+
+        s = parse_settings({"selection": {"screens": ["granger", "mean_product_test_only"]}})
+        screen = make_screen("mean_product_test_only", s)
+        assert isinstance(screen, MeanProductScreen) and screen.surrogates == s.screens.surrogates
+        r, pairs = _planted(n_pairs=2, T=200, seed=5)
+        assert screen.run(r, pairs).kept.all()                       # a planted lag-1 leader
+        with pytest.raises(ValueError, match="taken"):
+            register_screen(type("Other", (PermutationScreen,), {"name": "mean_product_test_only"}))
+        with pytest.raises(ValueError, match="own class attribute"):
+            register_screen(type("Unnamed", (MeanProductScreen,), {}))
+    finally:
+        registry.clear()
+        registry.update(before)
+    with pytest.raises(ConfigError, match="unknown screen 'mean_product_test_only'"):
+        parse_settings({"selection": {"screens": ["mean_product_test_only"]}})
 
 
 # ------------------------------------------------------------------------ p-values under independence
@@ -257,3 +290,102 @@ def test_screen_result_row_finds_every_pair_by_an_index():
     assert res.row("S0", "S1")["note"] == "row 0"          # the duplicate at the end: first occurrence
     with pytest.raises(KeyError, match="S1->S1: not screened by granger"):
         res.row("S1", "S1")
+
+
+# ------------------------------------------------------------------------------- one Lévy-area convention
+def test_levy_area_screen_and_the_matrix_agree_on_the_same_data():
+    """The screen and the all-pairs matrix behind the Hermitian candidates (``lead_lag_matrix(.., "levy_area")``)
+    give the same area for every ordered pair: one function, one convention (z-scores with ddof 1, the path
+    started at 0). Before, the matrix used ddof 0 and no zero point and ranked pairs differently."""
+    from volts.leadlag import lead_lag_matrix, levy_area_returns
+
+    rng = np.random.default_rng(31)
+    r = _frame(0.01 * rng.standard_t(4, size=(60, 7)))
+    names = list(r.columns)
+    pairs = [(a, b) for a in names for b in names if a != b]
+    screen = LevyAreaScreen(surrogates=0).run(r, pairs)
+    matrix = lead_lag_matrix(r.to_numpy(), "levy_area")
+    want = np.array([matrix[names.index(a), names.index(b)] for a, b in pairs])
+    # one process, one convention; a matrix product and an element-wise sum add in other orders: rounding only
+    np.testing.assert_allclose(screen.score, want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(levy_area_returns(r.to_numpy()), matrix, rtol=0, atol=0)
+    # the independent definition: seed 004 eq. 5 on the path (0, z_0, .., z_{T-1}) of ddof-1 z-scores
+    z = (r - r.mean()) / r.std(ddof=1)
+    np.testing.assert_allclose(matrix, levy_area_matrix(np.vstack([np.zeros(len(names)), z.to_numpy()])),
+                               rtol=1e-12, atol=1e-14)
+    # the orders agree too: the Hermitian candidates and the screen rank the same leaders
+    assert np.argsort(-matrix.mean(axis=1)).tolist() == np.argsort(
+        -np.array([screen.score[[k for k, p in enumerate(pairs) if p[0] == a]].sum() for a in names])).tolist()
+
+
+def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
+    """The lead-lag portfolio ranks on ``levy_area_returns`` of its rolling z-scores (already standardised, seed
+    004's preprocessing), so its followers are the bottom of that ranking and not of another convention."""
+    import strategies.lead_lag_portfolio as llp
+    from volts.leadlag import levy_area_returns
+
+    seen = []
+    monkeypatch.setattr(llp, "levy_area_returns",
+                        lambda w, **kw: seen.append((w, kw)) or levy_area_returns(w, **kw))
+    rng = np.random.default_rng(32)
+    idx = pd.bdate_range("2021-01-04", periods=120)
+    returns = pd.DataFrame(0.01 * rng.standard_normal((120, 10)), index=idx, columns=[f"N{k}" for k in range(10)])
+    market = pd.Series(0.002 * rng.standard_normal(120), index=idx)
+    params = llp.LeadLagPortfolioParams(execution="close")
+    res = llp.lead_lag_portfolio(returns, market, params=params)
+    assert seen and all(kw == {"standardised": True} for _, kw in seen)
+    window, _ = seen[0]
+    z = llp._standardised(returns, params.standardise_window).to_numpy()
+    first = min(res.followers)
+    pos = returns.index.get_loc(first)
+    np.testing.assert_array_equal(window, z[pos - params.lookback + 1:pos + 1])   # the same rows, as stored
+    s = levy_area_returns(window, standardised=True)
+    n_f = max(1, int(np.floor(params.followers * 10)))
+    assert set(res.followers[first]) == {f"N{k}" for k in np.argsort(-s.mean(axis=1), kind="stable")[-n_f:]}
+
+
+# --------------------------------------------------------------------------------- distance correlation
+def test_distance_correlation_screen_works_in_blocks_and_keeps_its_numbers(monkeypatch):
+    """Blocks of pairs: the scores are dcor's and those of the former all-pairs-at-once computation; the
+    distance matrices never hold more than ``block`` pairs, with or without the followers' cache."""
+    import dcor
+
+    import volts.screens.stats as st
+
+    r, pairs = _independent(n_pairs=9, T=40, seed=33)
+    rp, _ = _planted(n_pairs=2, T=40, seed=34)
+    r = pd.concat([r, rp.set_axis([f"P{k}" for k in range(4)], axis=1).set_axis(r.index)], axis=1)
+    pairs += [("P0", "P1"), ("P2", "P3")]
+    x = r[[a for a, _ in pairs]].to_numpy()
+    y = r[[b for _, b in pairs]].to_numpy()
+    ref = np.array([dcor.distance_correlation(x[:-1, k], y[1:, k]) - dcor.distance_correlation(y[:-1, k], x[1:, k])
+                    for k in range(len(pairs))])
+    # the former computation: every pair's matrices at once
+    old = (st._dcor_from_stats(st._distance_stats(np.ascontiguousarray(x[:-1].T)),
+                               st._distance_stats(np.ascontiguousarray(y[1:].T)))
+           - st._dcor_from_stats(st._distance_stats(np.ascontiguousarray(y[:-1].T)),
+                                 st._distance_stats(np.ascontiguousarray(x[1:].T))))
+    shapes = []
+    real = st._distance_stats
+    monkeypatch.setattr(st, "_distance_stats", lambda a: shapes.append(a.shape) or real(a))
+    results = {}
+    for block, cache in ((4, DistanceCorrelationScreen.cache_bytes), (4, 0), (32, 0)):
+        screen = DistanceCorrelationScreen(surrogates=19, seed=2)
+        screen.block, screen.cache_bytes = block, cache
+        shapes.clear()
+        results[block, cache] = res = screen.run(r, pairs)
+        assert shapes and max(s[0] for s in shapes) <= block and {s[1] for s in shapes} == {39}
+        # one process: a block or a cache changes no arithmetic of a pair; dcor is another code (rounding)
+        np.testing.assert_allclose(res.score, old, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(res.score, ref, rtol=0, atol=1e-10)
+    assert results[4, 0].kept[-2:].all()                                   # the planted pairs
+    cached, uncached = results[4, DistanceCorrelationScreen.cache_bytes], results[4, 0]
+    np.testing.assert_array_equal(cached.p, uncached.p)
+    np.testing.assert_array_equal(cached.score, uncached.score)
+    # the cache is refused above its budget, and holds blocks of at most `block` pairs below it
+    screen = DistanceCorrelationScreen()
+    screen.block, screen.cache_bytes = 4, 2 * len(pairs) * 39 * 39 * 8
+    blocks = screen.prepare(y)
+    assert [b[0][0].shape for b in blocks] == [(4, 39, 39), (4, 39, 39), (3, 39, 39)]
+    screen.cache_bytes -= 1
+    assert screen.prepare(y) is None

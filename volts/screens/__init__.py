@@ -7,9 +7,10 @@ The names are a contract for ``[selection] screens`` and the CLI:
   ``ccf_auc``, ``levy_area``, ``distance_correlation``, ``mutual_information`` (:mod:`volts.screens.pairwise`).
 
 All-pairs lead-lag matrices (Lévy area as one matrix product, ccf-lag1, ccf-auc, ...) are in
-:mod:`volts.leadlag`; the screens' pair-batched statistics in :mod:`volts.screens.stats`. :func:`make_screen`
-builds a screen from the settings; :func:`run_funnel` runs a sequence of screens, each on the pairs the previous
-one kept.
+:mod:`volts.leadlag`; the screens' pair-batched statistics in :mod:`volts.screens.stats`. A screen class joins the
+registry :data:`SCREENS` with the ``@register_screen`` decorator where it is defined; the config and the CLI read
+the names from there. :func:`make_screen` builds a screen from the settings; :func:`run_funnel` runs a sequence
+of screens, each on the pairs the previous one kept.
 """
 
 from __future__ import annotations
@@ -19,22 +20,17 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 
-from volts.screens.base import PairScreen, ScreenResult
+from volts.screens.base import SCREENS, PairScreen, ScreenResult, register_screen
+# importing the modules registers their screens (``@register_screen``), in the order of the contract
 from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
-from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
+from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,  # noqa: F401
                                     LevyAreaScreen, MutualInformationScreen, PermutationScreen)
 
 if TYPE_CHECKING:
     from volts.config import Settings
 
 __all__ = ["SCREENS", "FunnelOutcome", "PairScreen", "PermutationScreen", "ScreenResult", "make_screen",
-           "run_funnel"]
-
-#: name -> class, in the order of the contract
-SCREENS: dict[str, type[PairScreen]] = {
-    cls.name: cls for cls in (GrangerScreen, PcmciScreen, TransferEntropyScreen, CcfLag1Screen, CcfBestScreen,
-                              CcfAucScreen, LevyAreaScreen, DistanceCorrelationScreen, MutualInformationScreen)
-}
+           "register_screen", "run_funnel"]
 
 
 def make_screen(name: str, settings: "Settings") -> PairScreen:

@@ -31,9 +31,34 @@ import pandas as pd
 
 from volts.errors import DataError
 
-__all__ = ["PairScreen", "ScreenResult", "normalise_pairs"]
+__all__ = ["SCREENS", "PairScreen", "ScreenResult", "normalise_pairs", "register_screen"]
 
 Rule = Literal["test", "top_k"]
+
+#: The registry: contract name -> screen class, in the order the classes are registered. A class joins it by the
+#: :func:`register_screen` decorator where it is defined; ``[selection] screens`` and the CLI accept exactly these.
+SCREENS: dict[str, type["PairScreen"]] = {}
+
+
+def register_screen(cls: type["PairScreen"]) -> type["PairScreen"]:
+    """Class decorator: add a :class:`PairScreen` subclass to :data:`SCREENS` under its ``name``.
+
+    Adding a screen is then one class (this decorator on it) and its name in the config's ``[selection] screens``.
+    :func:`volts.screens.make_screen` builds a permutation screen from ``[screens]`` without further code; a screen
+    with other parameters adds its branch there.
+
+    Raises
+    ------
+    ValueError
+        An empty name, or a name another class holds already.
+    """
+    name = cls.__dict__.get("name", "")
+    if not name:
+        raise ValueError(f"{cls.__name__}: a registered screen sets its own class attribute 'name'")
+    if SCREENS.get(name, cls) is not cls:
+        raise ValueError(f"screen name {name!r} is taken by {SCREENS[name].__name__}")
+    SCREENS[name] = cls
+    return cls
 
 
 def _f(x) -> float | None:

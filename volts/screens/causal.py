@@ -22,7 +22,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from volts.screens.base import PairScreen
+from volts.screens.base import PairScreen, register_screen
 
 __all__ = ["GrangerScreen", "PcmciScreen", "TransferEntropyScreen"]
 
@@ -31,6 +31,7 @@ def _empty(n: int = 0) -> dict:
     return {"score": np.full(n, np.nan), "p": np.full(n, np.nan), "lag": np.full(n, -1), "passed": np.zeros(n, bool)}
 
 
+@register_screen
 class GrangerScreen(PairScreen):
     """Granger F-test at the lag order l* that minimises the median p-value (METHOD.md §4a).
 
@@ -116,6 +117,7 @@ class GrangerScreen(PairScreen):
                 "warnings": warnings}
 
 
+@register_screen
 class PcmciScreen(PairScreen):
     """PCMCI / ParCorr edge of the pair (METHOD.md §4b), conditioning on every series passed.
 
@@ -182,6 +184,7 @@ class PcmciScreen(PairScreen):
         return out
 
 
+@register_screen
 class TransferEntropyScreen(PairScreen):
     """Effective transfer entropy leader -> follower with the time-shuffle surrogate test (METHOD.md §4c).
 

@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from volts.screens.base import PairScreen
+from volts.screens.base import PairScreen, register_screen
 from volts.screens.stats import ccf_auc_from_ccfs, mutual_information_quartiles
 
 __all__ = ["CcfAucScreen", "CcfBestScreen", "CcfLag1Screen", "DistanceCorrelationScreen", "LevyAreaScreen",
@@ -158,6 +158,7 @@ class PermutationScreen(PairScreen):
 
 
 # ------------------------------------------------------------------------------------- cross-correlation
+@register_screen
 class CcfLag1Screen(PermutationScreen):
     """Seed 003's Pearson ccf-lag1: corr(x_{t-1}, y_t) - corr(y_{t-1}, x_t); detects positive association.
 
@@ -179,6 +180,7 @@ class CcfLag1Screen(PermutationScreen):
         return diff[best, cols], best + 1, {"ccf_forward": fwd[best, cols], "ccf_reverse": rev[best, cols]}
 
 
+@register_screen
 class CcfBestScreen(CcfLag1Screen):
     """Cross-correlation at the best lag: the difference corr(x_{t-l}, y_t) - corr(y_{t-l}, x_t) at the l in 1..L
     where its absolute value is largest (so the score stays skew-symmetric); ``lag`` = that l. The permutation test takes the search over l into account
@@ -202,6 +204,7 @@ class CcfBestScreen(CcfLag1Screen):
         return {**super().params(), "max_lag": self.max_delay}
 
 
+@register_screen
 class CcfAucScreen(PermutationScreen):
     """Seed 003's ccf-auc over lags 1..L with Pearson correlation.
 
@@ -235,49 +238,71 @@ class CcfAucScreen(PermutationScreen):
 
 
 # ------------------------------------------------------------------------------------------------ Lévy area
+@register_screen
 class LevyAreaScreen(PermutationScreen):
     """Seed 004's Lévy area of the pair's z-scored returns path: 1/2 sum_t (x_{t-1} y_t - y_{t-1} x_t).
 
-    Both series are z-scored over the window (sample std, ddof = 1); the path starts at 0 (004 App. B). The
-    same number as ``volts.leadlag.levy_area_matrix`` of that path (``[leader, follower]``). Lag 1 (004's Theorem
-    1: the sign identifies the direction at lag 1 only). Source: Cartea, Cucuringu & Jin (seed 004), eqs 4-5.
+    :func:`volts.leadlag.levy_area_returns` on the pair's columns: z-scores over the window (ddof = 1), the path
+    started at 0 (004 App. B), the same number as that function's all-pairs matrix (``[leader, follower]``)
+    behind the Hermitian candidates and the lead-lag portfolio. Lag 1 (004's Theorem 1: the sign identifies the
+    direction at lag 1 only). Source: Cartea, Cucuringu & Jin (seed 004), eqs 4-5.
     """
 
     name = "levy_area"
 
     def pair_scores(self, x, y, ctx=None):
-        zx = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
-        zy = (y - y.mean(axis=0)) / y.std(axis=0, ddof=1)
-        area = 0.5 * ((zx[:-1] * zy[1:]).sum(axis=0) - (zy[:-1] * zx[1:]).sum(axis=0))
-        return area, np.ones(x.shape[1], dtype=np.int64), {}
+        from volts.leadlag import levy_area_returns
+
+        return levy_area_returns(x, y), np.ones(x.shape[1], dtype=np.int64), {}
 
 
 # -------------------------------------------------------------------------------------------- dependence
+@register_screen
 class DistanceCorrelationScreen(PermutationScreen):
     """Distance correlation at lag 1: dCor(x_{t-1}, y_t) - dCor(y_{t-1}, x_t) (003's ccf-lag1 with distance
-    correlation, the V-statistic of ``dcor.distance_correlation``, each term in [0, 1]; computed in batches by
-    :func:`volts.screens.stats.distance_correlation_batch`, checked against ``dcor`` in the tests). Detects
-    non-linear dependence of either sign. Extra columns ``dcor_forward``, ``dcor_reverse``. Source: Székely, Rizzo & Bakirov
-    (2007); seed 003, Sect. 3.
+    correlation, the V-statistic of ``dcor.distance_correlation``, each term in [0, 1]; computed in blocks of
+    pairs by :func:`volts.screens.stats.distance_correlation_batch`, checked against ``dcor`` in the tests).
+    Detects non-linear dependence of either sign. Extra columns ``dcor_forward``, ``dcor_reverse``. Source:
+    Székely, Rizzo & Bakirov (2007); seed 003, Sect. 3.
+
+    Memory: a pair needs four (T-1) x (T-1) distance matrices (about 2 MiB at T = 250), so the pairs are taken
+    :attr:`block` at a time (the temporary arrays hold at most ``block`` pairs' matrices, whatever the number of
+    pairs). The followers' matrices, the same for every surrogate, are kept between the surrogates while they
+    fit in :attr:`cache_bytes`; above that they are recomputed per block (the same numbers, more time).
     """
 
     name = "distance_correlation"
+    #: pairs per block: bounds the temporary distance matrices to block x (T-1)^2 floats each
+    block: int = 32
+    #: largest size of the followers' distance matrices kept across the surrogates (bytes)
+    cache_bytes: int = 256 * 2 ** 20
+
+    def _blocks(self, n: int) -> list[slice]:
+        return [slice(start, start + self.block) for start in range(0, n, self.block)]
 
     def prepare(self, y):
         from volts.screens.stats import _distance_stats
 
-        return _distance_stats(np.ascontiguousarray(y[1:].T)), _distance_stats(np.ascontiguousarray(y[:-1].T))
+        m = y.shape[0] - 1
+        if 2 * y.shape[1] * m * m * 8 > self.cache_bytes:
+            return None
+        return [(_distance_stats(y[1:, sl].T), _distance_stats(y[:-1, sl].T)) for sl in self._blocks(y.shape[1])]
 
     def pair_scores(self, x, y, ctx=None):
-        from volts.screens.stats import _dcor_from_stats, _distance_stats
+        from volts.screens.stats import _dcor_from_stats, _distance_stats, distance_correlation_batch
 
         if ctx is None:
-            ctx = self.prepare(y)
-        fwd = _dcor_from_stats(_distance_stats(np.ascontiguousarray(x[:-1].T)), ctx[0])
-        rev = _dcor_from_stats(ctx[1], _distance_stats(np.ascontiguousarray(x[1:].T)))
+            fwd = distance_correlation_batch(x[:-1].T, y[1:].T, block=self.block)
+            rev = distance_correlation_batch(y[:-1].T, x[1:].T, block=self.block)
+        else:
+            fwd, rev = np.empty(x.shape[1]), np.empty(x.shape[1])
+            for sl, (y_now, y_before) in zip(self._blocks(x.shape[1]), ctx):
+                fwd[sl] = _dcor_from_stats(_distance_stats(x[:-1, sl].T), y_now)
+                rev[sl] = _dcor_from_stats(y_before, _distance_stats(x[1:, sl].T))
         return fwd - rev, np.ones(x.shape[1], dtype=np.int64), {"dcor_forward": fwd, "dcor_reverse": rev}
 
 
+@register_screen
 class MutualInformationScreen(PermutationScreen):
     """Mutual information at lag 1: MI(x_{t-1}, y_t) - MI(y_{t-1}, x_t), in nats, each term from the pooled
     quartile buckets of its two series (seed 003's MI: ``pd.qcut(q=4)`` of the pool, then
