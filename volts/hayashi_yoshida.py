@@ -316,7 +316,7 @@ def hy_lead_lag_matrix(paths: Mapping[str, tuple[Sequence[float], Sequence[float
             u, rho, z = _stats(s, x, t, y, thetas)
             corr[i, j], corr[j, i] = rho, rho[::-1]
             theta_hat[i, j] = thetas[np.argmax(np.abs(u))]
-            theta_hat[j, i] = thetas[::-1][np.argmax(np.abs(u[::-1]))]
+            theta_hat[j, i] = thetas[np.argmax(np.abs(u[::-1]))]      # U_ji(theta) = U_ij(-theta)
             p[i, j] = _bonferroni(z)
             p[j, i] = _bonferroni(_stats(t, y, s, x, thetas)[2])
     with np.errstate(invalid="ignore"):
