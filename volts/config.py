@@ -294,7 +294,7 @@ class LagSettings(_Section):
 
 
 ScreenName = Literal["granger", "pcmci", "transfer_entropy", "ccf_lag1", "ccf_best", "ccf_auc", "levy_area",
-                     "distance_correlation", "mutual_information"]
+                     "distance_correlation", "mutual_information", "hayashi_yoshida"]
 
 
 class SelectionSettings(_Section):
@@ -327,7 +327,8 @@ class ScreenSettings(_Section):
     surrogates: int = Field(199, ge=0, description="permutations per pair; 0 = no test (top-K rule)")
     null: Literal["circular_shift", "shuffle"] = "circular_shift"
     seed: int = 0
-    max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (seed 003: 5)")
+    max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (seed 003: 5); "
+                                               "hayashi_yoshida's shifts -L..L bars")
     mi_buckets: int = Field(4, ge=2, description="pooled quantile buckets of mutual_information (seed 003: 4)")
 
 

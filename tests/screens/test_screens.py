@@ -19,7 +19,7 @@ from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, 
 PERMUTATION_SCREENS = [CcfLag1Screen, CcfBestScreen, CcfAucScreen, LevyAreaScreen, DistanceCorrelationScreen,
                        MutualInformationScreen]
 CONTRACT = ["granger", "pcmci", "transfer_entropy", "ccf_lag1", "ccf_best", "ccf_auc", "levy_area",
-            "distance_correlation", "mutual_information"]
+            "distance_correlation", "mutual_information", "hayashi_yoshida"]
 
 
 def _frame(values: np.ndarray, prefix: str = "S") -> pd.DataFrame:

@@ -4,7 +4,8 @@ The names are a contract for ``[selection] screens`` and the CLI:
 
 * Vol-TS's causal screens: ``granger``, ``pcmci``, ``transfer_entropy`` (:mod:`volts.screens.causal`);
 * the pairwise lead-lag scores of seeds 003/004 with a permutation test: ``ccf_lag1``, ``ccf_best``,
-  ``ccf_auc``, ``levy_area``, ``distance_correlation``, ``mutual_information`` (:mod:`volts.screens.pairwise`).
+  ``ccf_auc``, ``levy_area``, ``distance_correlation``, ``mutual_information`` (:mod:`volts.screens.pairwise`);
+* the Hayashi-Yoshida lead-lag ratio: ``hayashi_yoshida`` (:mod:`volts.screens.hayashi_yoshida`).
 
 All-pairs lead-lag matrices (Lévy area as one matrix product, ccf-lag1, ccf-auc, ...) are in
 :mod:`volts.leadlag`; the screens' pair-batched statistics in :mod:`volts.screens.stats`. :func:`make_screen`
@@ -21,6 +22,7 @@ import pandas as pd
 
 from volts.screens.base import PairScreen, ScreenResult
 from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
+from volts.screens.hayashi_yoshida import HayashiYoshidaScreen
 from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
                                     LevyAreaScreen, MutualInformationScreen, PermutationScreen)
 
@@ -33,7 +35,8 @@ __all__ = ["SCREENS", "FunnelOutcome", "PairScreen", "PermutationScreen", "Scree
 #: name -> class, in the order of the contract
 SCREENS: dict[str, type[PairScreen]] = {
     cls.name: cls for cls in (GrangerScreen, PcmciScreen, TransferEntropyScreen, CcfLag1Screen, CcfBestScreen,
-                              CcfAucScreen, LevyAreaScreen, DistanceCorrelationScreen, MutualInformationScreen)
+                              CcfAucScreen, LevyAreaScreen, DistanceCorrelationScreen, MutualInformationScreen,
+                              HayashiYoshidaScreen)
 }
 
 
@@ -68,6 +71,8 @@ def make_screen(name: str, settings: "Settings") -> PairScreen:
         return TransferEntropyScreen(bins=e.bins, history=e.history, surrogates=e.surrogates, seed=e.seed,
                                      alpha=e.alpha, stop_early=e.stop_early, **common)
     s = settings.screens
+    if name == "hayashi_yoshida":
+        return HayashiYoshidaScreen(max_lag=s.max_lag, alpha=s.alpha, **common)
     perm = {"surrogates": s.surrogates, "null": s.null, "seed": s.seed, "alpha": s.alpha, **common}
     if name in ("ccf_best", "ccf_auc"):
         return SCREENS[name](max_lag=s.max_lag, **perm)
