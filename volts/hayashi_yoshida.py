@@ -55,8 +55,21 @@ __all__ = ["HYLeadLag", "hy_contrast", "hy_correlation", "hy_covariance", "hy_le
            "hy_test", "lead_lag_ratio", "shift_grid"]
 
 
+def _times(times) -> np.ndarray:
+    """Observation times as float64; datetime64 / pandas timestamps become seconds since 1970-01-01 UTC."""
+    arr = np.asarray(times)
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[ns]").astype(np.int64).astype(np.float64) / 1e9
+    if arr.dtype == object and arr.size and hasattr(arr.flat[0], "value"):     # pandas Timestamps (tz-aware)
+        return np.array([v.value for v in arr.reshape(-1)], dtype=np.float64) / 1e9
+    return np.asarray(arr, dtype=np.float64)
+
+
 def _path(times, prices, what: str) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(times, dtype=np.float64).reshape(-1)
+    try:
+        t = _times(times).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: timestamps must be numbers or datetimes, got {np.asarray(times).dtype}") from None
     x = np.asarray(prices, dtype=np.float64).reshape(-1)
     if t.shape != x.shape:
         raise DataError(f"{what}: {t.size} timestamps but {x.size} prices (rule: one price per timestamp)")
@@ -116,8 +129,10 @@ def hy_contrast(leader_times, leader_prices, follower_times, follower_prices, th
 
     Parameters
     ----------
-    leader_times, follower_times : array_like of float, shapes (n + 1,), (m + 1,)
-        Strictly increasing observation times (any unit: seconds, bar numbers, ...).
+    leader_times, follower_times : array_like, shapes (n + 1,), (m + 1,)
+        Strictly increasing observation times: numbers in any unit (seconds, bar numbers, ...), or datetimes
+        (``datetime64``, a ``pandas.DatetimeIndex``, tz-aware or not), which are taken as float seconds since
+        1970-01-01 UTC (resolution about 0.25 microsecond today); the shifts are then in seconds.
     leader_prices, follower_prices : array_like of float
         Log prices at those times.
     thetas : array_like of float, shape (K,)

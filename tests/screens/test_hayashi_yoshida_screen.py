@@ -82,3 +82,13 @@ def test_config_builds_it_and_bad_input_is_a_data_error():
         screen.run(r, pairs)
     with pytest.raises(ValueError, match="max_lag"):
         HayashiYoshidaScreen(max_lag=0)
+
+
+def test_funnel_hands_the_lag_in_bars_to_the_next_screen():
+    from volts.screens import run_funnel
+
+    r, pairs = _planted(n_pairs=3, T=250, lag=3, beta=0.6, seed=5)
+    out = run_funnel([HayashiYoshidaScreen(max_lag=5)], r, pairs)
+    assert out.kept == pairs and out.delays == {pair: 3 for pair in pairs}
+    row = out.results["hayashi_yoshida"].row(*pairs[0])
+    assert row["lag"] == 3 and row["theta_hat"] == 3.0 and row["score"] > 1
