@@ -92,3 +92,18 @@ def test_funnel_hands_the_lag_in_bars_to_the_next_screen():
     assert out.kept == pairs and out.delays == {pair: 3 for pair in pairs}
     row = out.results["hayashi_yoshida"].row(*pairs[0])
     assert row["lag"] == 3 and row["theta_hat"] == 3.0 and row["score"] > 1
+
+
+def test_demo_market_planted_pairs_kept_with_their_lags():
+    from volts.data.synthetic import make_synthetic_market
+
+    market = make_synthetic_market(seed=0)
+    r = market.data.log_returns().loc["2022-06-01":"2023-06-01"].dropna()
+    mids = ["MID1", "MID2", "MID3", "MID4", "MID5", "MID6"]
+    pairs = [(a, b) for a in mids for b in mids if a != b]
+    res = HayashiYoshidaScreen(max_lag=5).run(r, pairs)
+    kept = {pair: int(res.lag[pairs.index(pair)]) for pair in res.kept_pairs}
+    planted = {(p.leader, p.follower): p.lag for p in market.truth.pairs}
+    assert {pair: kept.get(pair) for pair in planted} == planted
+    # the test is per pair at level 5 % (no multiplicity correction across pairs): a few others may pass
+    assert len(kept) - len(planted) <= stats.binom.ppf(0.999, len(pairs) - len(planted), 0.05)
