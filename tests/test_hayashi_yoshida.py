@@ -141,7 +141,8 @@ def test_null_pairs_not_called_at_5pct_fdr_and_z_calibrated():
     """BH at 5 % over all ordered pairs of each market; the share of null (independent) pairs called stays <= 5 %
     over 8 seeds (960 null pairs), every planted pair is called (the test has power), and the per-shift
     statistic z(0) is close to N(0, 1) on null pairs (two-sided 5 % rejection between 2 % and 9 %, a band of
-    about +-3 binomial standard errors for its 480 unordered null pairs, widened for the dependence between pairs sharing an asset)."""
+    about +-3 binomial standard errors for its 480 unordered null pairs, widened for the dependence between
+    pairs sharing an asset)."""
     thetas = shift_grid(60.0, 2.0)
     called_null, n_null, z0 = 0, 0, []
     for seed in range(8):

@@ -4,7 +4,8 @@ On bars every symbol is observed at the same bar closes, so the screen's clock i
 grid is ``-L..L`` bars (``L = max_lag``). On that clock the shifted Hayashi-Yoshida contrast of
 :mod:`volts.hayashi_yoshida` is exactly ``U(k) = sum_t x_t y_{t+k}`` (the leader's return on bar t meets the
 follower's return k bars later; equal bars only touch at their end points), which this screen computes for all
-pairs at once; ``tests/screens/test_hayashi_yoshida_screen.py`` checks it against the asynchronous estimator pair by pair.
+pairs at once; ``tests/screens/test_hayashi_yoshida_screen.py`` checks it against the asynchronous estimator
+pair by pair.
 For ticks or bars observed at different times use :func:`volts.hayashi_yoshida.hy_lead_lag_matrix` directly.
 
 Per ordered pair (leader x, follower y):
