@@ -347,7 +347,8 @@ class ScreenSettings(_Section):
     surrogates: int = Field(199, ge=0, description="permutations per pair; 0 = no test (top-K rule)")
     null: Literal["circular_shift", "shuffle"] = "circular_shift"
     seed: int = Field(0, ge=0, le=SEED_MAX)
-    max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (seed 003: 5)")
+    max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (seed 003: 5); "
+                                               "hayashi_yoshida's shifts -L..L bars")
     mi_buckets: int = Field(4, ge=2, description="pooled quantile buckets of mutual_information (seed 003: 4)")
 
 

@@ -4,7 +4,8 @@ The names are a contract for ``[selection] screens`` and the CLI:
 
 * Vol-TS's causal screens: ``granger``, ``pcmci``, ``transfer_entropy`` (:mod:`volts.screens.causal`);
 * the pairwise lead-lag scores of seeds 003/004 with a permutation test: ``ccf_lag1``, ``ccf_best``,
-  ``ccf_auc``, ``levy_area``, ``distance_correlation``, ``mutual_information`` (:mod:`volts.screens.pairwise`).
+  ``ccf_auc``, ``levy_area``, ``distance_correlation``, ``mutual_information`` (:mod:`volts.screens.pairwise`);
+* the Hayashi-Yoshida lead-lag ratio: ``hayashi_yoshida`` (:mod:`volts.screens.hayashi_yoshida`).
 
 All-pairs lead-lag matrices (Lévy area as one matrix product, ccf-lag1, ccf-auc, ...) are in
 :mod:`volts.leadlag`; the screens' pair-batched statistics in :mod:`volts.screens.stats`. A screen class joins the
@@ -25,6 +26,7 @@ from volts.screens.base import SCREENS, PairScreen, ScreenResult, register_scree
 from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
 from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,  # noqa: F401
                                     LevyAreaScreen, MutualInformationScreen, PermutationScreen)
+from volts.screens.hayashi_yoshida import HayashiYoshidaScreen  # noqa: F401
 
 if TYPE_CHECKING:
     from volts.config import Settings
@@ -64,6 +66,8 @@ def make_screen(name: str, settings: "Settings") -> PairScreen:
         return TransferEntropyScreen(bins=e.bins, history=e.history, surrogates=e.surrogates, seed=e.seed,
                                      alpha=e.alpha, stop_early=e.stop_early, **common)
     s = settings.screens
+    if name == "hayashi_yoshida":
+        return HayashiYoshidaScreen(max_lag=s.max_lag, alpha=s.alpha, **common)
     perm = {"surrogates": s.surrogates, "null": s.null, "seed": s.seed, "alpha": s.alpha, **common}
     if name in ("ccf_best", "ccf_auc"):
         return SCREENS[name](max_lag=s.max_lag, **perm)
