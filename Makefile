@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy volts/
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
