@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+ and make:
 #   make demo   -> creates .venv, installs the locked dependency set, runs volts on the synthetic demo market
 #   make test   -> the same set-up, then the whole test suite
+# Development targets (CONTRIBUTING.md): make test-fast (tests without the `slow` marker), make lint (ruff check +
+# mypy), make docs (the documentation site, mkdocs build --strict into site/).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,12 +10,12 @@ STAMP  := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test bench check-report clean
+.PHONY: demo test test-fast lint docs bench check-report clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "volts needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[test,docs,lint]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +25,17 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -q -m "not slow"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy volts/
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
@@ -31,4 +44,4 @@ check-report: $(STAMP)
 	$(BIN)/python scripts/check_report_html.py $(REPORT)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site .mypy_cache .ruff_cache
