@@ -211,10 +211,10 @@ class ClusteringSettings(_Section):
     method: Literal["gmm", "hermitian"] = Field(
         "gmm", description="'gmm' = mid-volatility candidates (the paper); 'hermitian' = ordered pairs from a "
                            "leading to a lagging cluster of the Hermitian RW clustering of the lead-lag matrix")
-    hermitian_k: int = Field(3, ge=2, description="number of lead-lag clusters (decision; seed 003 used 10 for 434 "
-                                                  "stocks)")
+    hermitian_k: int = Field(3, ge=2, description="number of lead-lag clusters (decision; Bennett, Cucuringu & Reinert "
+                                                  "2022 used 10 for 434 stocks)")
     hermitian_metric: str = Field("ccf_auc_distance", description="lead-lag metric (volts.leadlag.METRICS); "
-                                                                  "seed 003's US-equity choice")
+                                                                  "Bennett, Cucuringu & Reinert 2022's US-equity choice")
     hermitian_max_lag: int = Field(5, ge=1, description="L of ccf-auc")
 
     tol: float = Field(1e-8, gt=0, description="EM stops when the mean log-likelihood per point changes by less "
@@ -314,7 +314,7 @@ ScreenName = Annotated[str, AfterValidator(_known_screen)]
 
 
 class SelectionSettings(_Section):
-    """The pair-selection funnel (issue 12): which screens run, in which order, and how each keeps pairs."""
+    """The pair-selection funnel: which screens run, in which order, and how each keeps pairs."""
 
     screens: tuple[ScreenName, ...] = Field(
         ("granger", "pcmci", "transfer_entropy"),
@@ -347,9 +347,9 @@ class ScreenSettings(_Section):
     surrogates: int = Field(199, ge=0, description="permutations per pair; 0 = no test (top-K rule)")
     null: Literal["circular_shift", "shuffle"] = "circular_shift"
     seed: int = Field(0, ge=0, le=SEED_MAX)
-    max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (seed 003: 5); "
+    max_lag: int = Field(5, ge=1, description="L of ccf_best and ccf_auc (Bennett et al. 2022: 5); "
                                                "hayashi_yoshida's shifts -L..L bars")
-    mi_buckets: int = Field(4, ge=2, description="pooled quantile buckets of mutual_information (seed 003: 4)")
+    mi_buckets: int = Field(4, ge=2, description="pooled quantile buckets of mutual_information (Bennett et al. 2022: 4)")
 
 
 class StabilitySettings(_Section):

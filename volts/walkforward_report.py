@@ -632,8 +632,8 @@ def sharpe_inference_markdown(metrics: dict) -> list[str]:
                   "independent trials while their variance understates the spread of independent ones.", ""]
     else:
         lines.append(f"* Deflated Sharpe ratio = {inf['dsr']:.4f} = PSR(0): one configuration, nothing deflated. "
-                     "`volts walkforward --ablation` compares the configurations of issue 11 and deflates by "
-                     "their number.")
+                     "`volts walkforward --ablation` compares the ablation's configurations (no screen, Granger only, "
+                     "Granger + PCMCI, the full funnel, + stability) and deflates by their number.")
         lines += [""]
     return lines
 
