@@ -61,3 +61,12 @@ def check_report_html():
         return checker.check_report(path)
 
     return check
+
+
+@pytest.fixture
+def isolated_cwd(tmp_path, monkeypatch):
+    """Run from an empty folder so that no ./config.toml is picked up (use with ``autouse`` in a module)."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd

@@ -17,21 +17,16 @@ import tomllib
 import pytest
 
 from tests.conftest import REPO
+from tests.cli_helpers import run_volts
 from volts.cli import main
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Run from an empty folder so that no ./config.toml is picked up."""
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
+def _isolated(isolated_cwd):
+    """Every test here runs from an empty folder (no ./config.toml)."""
 
 
-def _volts(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+_volts = run_volts
 
 
 FAST = textwrap.dedent("""

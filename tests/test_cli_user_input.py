@@ -9,29 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import one_error, run_volts
 from volts.cli import main
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Run from an empty folder so that no ./config.toml is picked up."""
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
+def _isolated(isolated_cwd):
+    """Every test here runs from an empty folder (no ./config.toml)."""
 
 
-def _volts(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+_volts = run_volts
 
 
-def _error(err: str) -> str:
-    """The one error line; no traceback, no "internal error"."""
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
-    assert lines and lines[-1].startswith("error: "), err
-    assert "Traceback" not in err and "internal error" not in err, err
-    return lines[-1]
+_error = one_error
 
 
 # ------------------------------------------------------------------------------------------ --scheduler

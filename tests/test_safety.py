@@ -17,28 +17,19 @@ import pytest
 
 from tests.conftest import REPO
 from tests.data._fixtures import HEADER, real_rows, set_cell, write_rows
+from tests.cli_helpers import one_error, run_volts
 from volts.cli import main
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Run from an empty folder so that no ./config.toml is picked up."""
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
+def _isolated(isolated_cwd):
+    """Every test here runs from an empty folder (no ./config.toml)."""
 
 
-def _volts(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+_volts = run_volts
 
 
-def _one_error(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
-    assert lines and lines[-1].startswith("error: "), err
-    assert "Traceback" not in err and "unexpected" not in err, err
-    return lines[-1]
+_one_error = one_error
 
 
 # A quick demo config: the synthetic market with its planted pairs, fewer surrogates and mixture restarts so a
