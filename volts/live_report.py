@@ -271,15 +271,26 @@ def _table(df: pd.DataFrame) -> str:
     if df.empty:
         return "(none)\n"
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    heads = [_LABELS.get(c, c.replace("_", " ")) for c in cols]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
         lines.append("| " + " | ".join(_cell(r[c]) for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
+#: Column headings of the rendered tables (the frames keep their field names).
+_LABELS = {"realised_pnl": "realised P&L", "unrealised_pnl": "unrealised P&L",
+           "outside_change": "changed outside volts", "held_at_run": "lots found by the run",
+           "volts_expected": "lots volts had left", "client_id": "client id", "reference_price": "reference price",
+           "fill_price": "fill price", "slippage_bps": "slippage (bps)"}
+
+
 def _cell(x) -> str:
     if isinstance(x, float):
-        return "" if math.isnan(x) else f"{x:,.6g}" if abs(x) < 1e6 else f"{x:,.2f}"
+        if math.isnan(x):
+            return ""
+        x = x + 0.0   # no "-0" for a zero computed from negative terms
+        return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:,.2f}"
     return str(x).replace("|", "/")
 
 
