@@ -141,9 +141,12 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
 def test_unreachable_scheduler_is_a_usage_error():
     import socket
 
-    with socket.socket() as s:  # a port nothing listens on
+    # A port that is bound but never listens: connecting is refused. Holding it for the whole test keeps another
+    # process (or a TCP self-connect from an ephemeral port equal to it) from answering there, which a port
+    # released before the connect could not promise on a busy machine.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(UsageError, match="cannot reach Dask scheduler"):
-        with Executor(scheduler=f"tcp://127.0.0.1:{port}", timeout=2):
-            pass
+        with pytest.raises(UsageError, match="cannot reach Dask scheduler"):
+            with Executor(scheduler=f"tcp://127.0.0.1:{port}", timeout=2):
+                pass
