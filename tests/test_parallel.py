@@ -150,3 +150,19 @@ def test_unreachable_scheduler_is_a_usage_error():
         with pytest.raises(UsageError, match="cannot reach Dask scheduler"):
             with Executor(scheduler=f"tcp://127.0.0.1:{port}", timeout=2):
                 pass
+
+
+def test_a_refused_port_is_never_reported_as_a_silent_scheduler():
+    """distributed's connect retries a refused port until its timeout: the probe's own bound must come later, or
+    the two race and a port nothing listens on reads as "accepts connections but does not answer" (seen under the
+    Nehalem kernel). Repeated with a short timeout, where the race showed most."""
+    import socket
+
+    from volts.parallel import probe_scheduler
+
+    with socket.socket() as s:   # bound, never listening: every connect is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        for _ in range(8):
+            with pytest.raises(UsageError, match="cannot reach Dask scheduler"):
+                probe_scheduler(f"tcp://127.0.0.1:{port}", timeout=0.3)

@@ -413,8 +413,8 @@ def check_scheduler_address(address: str) -> None:
 
 
 def probe_scheduler(address: str, timeout: float) -> dict:
-    """Connect to ``address``, complete the Dask handshake and ask for the scheduler's identity, all within
-    ``timeout`` seconds in total.
+    """Connect to ``address``, complete the Dask handshake and ask for the scheduler's identity: the connect within
+    ``timeout`` seconds, the whole probe within ``timeout`` plus a margin (a quarter of it, at least 1 s).
 
     ``dask.distributed.Client(address, timeout=...)`` bounds only the TCP connect: a service that accepts the
     connection and never answers keeps it waiting for ever, and an HTTP server's reply is read as a Dask frame
@@ -446,19 +446,23 @@ def probe_scheduler(address: str, timeout: float) -> dict:
             comm.abort()
 
     outcome: dict[str, Any] = {}
+    margin = max(1.0, 0.25 * timeout)
 
     def run() -> None:
         try:
-            outcome["reply"] = asyncio.run(asyncio.wait_for(identity(), timeout))
+            # distributed's connect retries a refused port until `timeout`, then raises OSError("Timed out trying
+            # to connect"); only the handshake after a connect can hang. The outer bound therefore lies a margin
+            # past `timeout`, so that an unreachable port is never mistaken for a silent peer.
+            outcome["reply"] = asyncio.run(asyncio.wait_for(identity(), timeout + margin))
         except BaseException as exc:  # noqa: BLE001 - every failure is reported to the caller below
             outcome["error"] = exc
 
     thread = threading.Thread(target=run, name="volts-scheduler-probe", daemon=True)
     thread.start()
-    thread.join(timeout + 5.0)  # asyncio.wait_for ends the probe at `timeout`; the margin is for its clean-up
+    thread.join(timeout + margin + 5.0)  # asyncio.wait_for ends the probe; the extra 5 s are for its clean-up
     exc = outcome.get("error")
     if thread.is_alive() or isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        raise UsageError(f"Dask scheduler {address} did not complete the handshake within {timeout:g} s: it "
+        raise UsageError(f"Dask scheduler {address} did not complete the handshake within {timeout + margin:g} s: it "
                          f"accepts connections but does not answer as a Dask scheduler; {_SCHEDULER_HINT}")
     if isinstance(exc, OSError) and "reply" not in outcome and "Timed out trying to connect" in str(exc):
         raise UsageError(f"cannot reach Dask scheduler {address}: {exc}; start one with 'dask scheduler' and "
