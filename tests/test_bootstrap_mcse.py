@@ -57,11 +57,15 @@ def test_replications_grow_until_the_target_is_met_or_the_cap():
     tight = bootstrap_replicates([_mean], r, block=3.0, reps=500, seed=4, targets=[target])[0]
     assert tight["reps"] > 8 * 500 and tight["mcse_met"]
     assert max(tight["low_mcse"], tight["high_mcse"]) <= target
-    capped = bootstrap_replicates([_mean], r, block=3.0, reps=500, seed=4, targets=[target], max_reps=1000)[0]
-    assert capped["reps"] == 1000 and capped["mcse_met"] is False
-    # the grown run extends the initial stream: its interval with the same count is the initial one
-    again = bootstrap_replicates([_mean], r, block=3.0, reps=1000, seed=4)[0]
-    assert (again["low"], again["high"]) == (capped["low"], capped["high"])
+    # a target that needs more than the cap is out of reach: no draws beyond the first, and it says so
+    capped = bootstrap_replicates([_mean], r, block=3.0, reps=500, seed=4, targets=[target], max_reps=4000)[0]
+    assert capped["reps"] == 500 and capped["mcse_met"] is False
+    assert (capped["low"], capped["high"], capped["low_mcse"]) == (loose["low"], loose["high"], loose["low_mcse"])
+    # within the cap it grows, and the grown run extends the initial stream: its interval with the same count
+    # is that of a plain run of that count
+    grown = bootstrap_replicates([_mean], r, block=3.0, reps=500, seed=4, targets=[target], max_reps=100_000)[0]
+    again = bootstrap_replicates([_mean], r, block=3.0, reps=grown["reps"], seed=4)[0]
+    assert (again["low"], again["high"]) == (grown["low"], grown["high"])
 
 
 def test_resampling_process_matches_arch_stationary_bootstrap():

@@ -209,8 +209,10 @@ def bootstrap_replicates(stat_fns: Sequence, x: np.ndarray, *, block: float, rep
     Monte-Carlo standard errors, adding replications until each end's error is below its target.
 
     ``reps`` resamples are drawn first; if an interval end's Monte-Carlo standard error (:func:`quantile_mcse`)
-    exceeds its target, the count is raised to what the error's 1 / sqrt(B) rate says is needed (+10 %), up to
-    ``max_reps``, by drawing more resamples from the same generator, at most four times. Resamples are drawn in
+    exceeds its target, the count is raised to what the error's 1 / sqrt(B) rate says is needed (+10 %), by drawing
+    more resamples from the same generator, at most four times. When that count would exceed ``max_reps`` the
+    drawing stops where it is (``mcse_met`` False, the error as measured): the cap bounds run time, and draws up
+    to it would still miss the target (a short series' Sharpe ratio, say). Resamples are drawn in
     batches of 250 (counts rounded up), so a result depends only on the seed and the final count.
 
     Parameters
@@ -232,7 +234,7 @@ def bootstrap_replicates(stat_fns: Sequence, x: np.ndarray, *, block: float, rep
     -------
     list of dict
         Per statistic: ``low``, ``high``, ``se`` (bootstrap standard error), ``low_mcse``, ``high_mcse``,
-        ``mcse_target``, ``mcse_met`` (False when ``max_reps`` was not enough), ``reps`` (resamples drawn),
+        ``mcse_target``, ``mcse_met`` (False when the target needs more than ``max_reps``), ``reps`` (resamples drawn),
         ``finite`` (of which finite); ends None when fewer than half the resamples give a finite value.
     """
     x = np.asarray(x, dtype="float64")
@@ -278,7 +280,8 @@ def bootstrap_replicates(stat_fns: Sequence, x: np.ndarray, *, block: float, rep
             if t and rec["mcse_met"] is False:
                 worst = max(rec["low_mcse"] or 0.0, rec["high_mcse"] or 0.0)
                 need = max(need, int(math.ceil(drawn * (worst / t) ** 2 * 1.1)))
-        need = min(need, int(max_reps))
+        if need > max_reps:   # the target is out of reach within the cap: more draws cost time and still miss it
+            break
         if need <= drawn:
             break
         draw(need - drawn)

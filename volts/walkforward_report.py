@@ -12,6 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from volts.performance import BOOTSTRAP_MAX_REPS
+
 _ALIASES = {
     "cagr": ("cagr", "CAGR"),
     "volatility": ("volatility", "annual_volatility", "annualised_volatility", "ann_volatility", "vol"),
@@ -401,10 +403,10 @@ def _reps_note(m: dict) -> str:
     missed = [k for d in [m.get("strategy") or {}, *(m.get("differences") or {}).values()] if isinstance(d, dict)
               for k, v in d.items() if k.endswith("_mcse_met") and v is False]
     out = f" ({min(reps):,} to {max(reps):,} resamples here)" if reps else ""
-    if missed:   # the cap stopped the resampling first: the errors shown are above the target
+    if missed:   # the target needed more resamples than the cap: the errors shown are above the target
         words = sorted({k[:-len("_ci_mcse_met")].replace("_", " ") for k in missed})
-        out += "; the cap on resamples stopped before the target for: " + ", ".join(words) + \
-            " (the errors shown are larger)"
+        out += (f"; the target would need more than the cap of {BOOTSTRAP_MAX_REPS:,} resamples, so the resampling "
+                "stopped before the target for: " + ", ".join(words) + " (the errors shown are larger)")
     return out
 
 
