@@ -3,6 +3,8 @@ folder is the ``isolated_cwd`` fixture of ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
+import textwrap
+
 from volts.cli import main
 
 
@@ -19,3 +21,19 @@ def one_error(err: str) -> str:
     assert lines and lines[-1].startswith("error: "), err
     assert "Traceback" not in err and "internal error" not in err and "unexpected" not in err, err
     return lines[-1]
+
+
+#: A synthetic-market config whose whole `volts run` takes seconds (fewer surrogates, one EM start, a short lag
+#: window). Tests that use it check files and behaviour, not figures.
+FAST = textwrap.dedent("""
+    [data]
+    source = "synthetic"
+    [granger]
+    series = "log_return"
+    [lag]
+    window = 1
+    [entropy]
+    surrogates = 20
+    [clustering]
+    n_init = 1
+""")

@@ -17,7 +17,7 @@ import tomllib
 import pytest
 
 from tests.conftest import REPO
-from tests.cli_helpers import run_volts
+from tests.cli_helpers import FAST, run_volts
 from volts.cli import main
 
 
@@ -29,18 +29,6 @@ def _isolated(isolated_cwd):
 _volts = run_volts
 
 
-FAST = textwrap.dedent("""
-    [data]
-    source = "synthetic"
-    [granger]
-    series = "log_return"
-    [lag]
-    window = 1
-    [entropy]
-    surrogates = 20
-    [clustering]
-    n_init = 1
-""")
 
 
 @pytest.fixture(scope="module")

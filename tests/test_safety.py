@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.data._fixtures import HEADER, real_rows, set_cell, write_rows
-from tests.cli_helpers import one_error, run_volts
+from tests.cli_helpers import FAST, one_error, run_volts
 from volts.cli import main
 
 
@@ -34,18 +34,6 @@ _one_error = one_error
 
 # A quick demo config: the synthetic market with its planted pairs, fewer surrogates and mixture restarts so a
 # whole `volts run` takes seconds. Nothing here is tuned to a result: the tests check files, not figures.
-FAST = textwrap.dedent("""
-    [data]
-    source = "synthetic"
-    [granger]
-    series = "log_return"
-    [lag]
-    window = 1
-    [entropy]
-    surrogates = 20
-    [clustering]
-    n_init = 1
-""")
 
 
 @pytest.fixture
