@@ -8,7 +8,7 @@ shortened so that every window of the first as-of date fits in the generated his
 * for each planted pair, the share of weeks that selected it with its planted lag, with any lag, and the lags it
   got;
 * the share of weeks whose selection was exactly the planted pairs with their lags, and the mean number of other
-  (false) ordered pairs selected per week (``volts.walkforward.planted_recovery``, which the walk-forward of a
+  (false) ordered pairs selected per week (``volts.evaluation.walkforward.planted_recovery``, which the walk-forward of a
   synthetic source stores in ``metrics.json["planted"]``);
 * the strategy's Sharpe ratio with its 95 % stationary-bootstrap interval, and whether the interval excludes 0.
 
@@ -31,9 +31,9 @@ START, END = dt.date(2021, 1, 4), dt.date(2023, 12, 29)
 
 
 def main() -> None:
-    from volts.config import load_settings
-    from volts.parallel import Executor
-    from volts.walkforward import pair_name, run_walkforward
+    from volts.core.config import load_settings
+    from volts.core.parallel import Executor
+    from volts.evaluation.walkforward import pair_name, run_walkforward
 
     settings = load_settings(REPO / "examples" / "walkforward_demo.toml")
     workers = int(os.environ.get("VOLTS_BENCH_WORKERS", "0")) or None
@@ -44,7 +44,7 @@ def main() -> None:
         with Executor(workers=workers) as ex:
             res = run_walkforward(settings, start=START, end=END, out=out, executor=ex, report=bool(out_env))
         wall = time.perf_counter() - t0
-    # a synthetic source puts volts.walkforward.planted_recovery into metrics.json["planted"]
+    # a synthetic source puts volts.evaluation.walkforward.planted_recovery into metrics.json["planted"]
     planted, weeks, m = res.metrics["planted"], res.metrics["weeks"], res.metrics["strategy"]
     print(f"synthetic demo market, weekly {res.dates[0]} .. {res.dates[-1]}: {len(res.weeks)} re-selections, "
           f"{wall:.0f} s wall ({'in-process' if workers is None else f'{workers} Dask workers'})")

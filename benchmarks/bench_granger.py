@@ -46,7 +46,7 @@ def main() -> None:
     """Print a table: what, seconds, pairs, max |dp| (scan versus statsmodels on the sampled pairs)."""
     from statsmodels.tsa.stattools import grangercausalitytests
 
-    from volts.causality.granger import granger_scan
+    from volts.selection.causality.granger import granger_scan
 
     closes = synthetic_closes()
     n_pairs = N_NAMES * (N_NAMES - 1)
@@ -88,7 +88,7 @@ def sp500_size(n_names: int = 200, n_sample: int = 20) -> None:
     """200 names of log returns, 151 days: common-sample scan, per-lag scan and statsmodels, one run."""
     from statsmodels.tsa.stattools import grangercausalitytests
 
-    from volts.causality.granger import granger_scan
+    from volts.selection.causality.granger import granger_scan
 
     returns = np.log(synthetic_closes(n_names, N_DAYS)).diff().iloc[1:]
     n_pairs = n_names * (n_names - 1)

@@ -4,7 +4,7 @@ Target: <= 2 s on one core for the contrast over 200 shifts. Times, warm, best o
 process, wall clock and CPU time of this process (the CPU time is what one core spends; on a machine shared with
 other jobs the wall time is longer by about the load):
 
-* ``volts.hayashi_yoshida.hy_contrast`` (the shifted HY covariance ``U(theta)`` at 200 shifts) and
+* ``volts.selection.hayashi_yoshida.hy_contrast`` (the shifted HY covariance ``U(theta)`` at 200 shifts) and
   ``hy_lead_lag`` (adds the test's variance, the correlations, theta_hat and the lead-lag ratio);
 * baseline measured in the same run: one ``numpy.sort`` of the 200,000 observation times of both series, so the
   figures can be read as ratios on a noisy machine;
@@ -48,7 +48,7 @@ def _double_loop(s, x, t, y, theta):
 
 
 def main() -> None:
-    from volts.hayashi_yoshida import hy_contrast, hy_lead_lag
+    from volts.selection.hayashi_yoshida import hy_contrast, hy_lead_lag
 
     rng = np.random.default_rng(0)
     # Poisson observation times, 1 and 1.3 observations a second on average; Brownian log prices

@@ -43,7 +43,7 @@ def tslearn_accuracies(leader_close, follower_close, *, max_lag=10, window=5, ne
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from tslearn.neighbors import KNeighborsTimeSeriesClassifier
-    from volts.lag import lag_samples, time_series_folds
+    from volts.selection.lag import lag_samples, time_series_folds
 
     oos, ins = [], []
     for tau in range(1, max_lag + 1):
@@ -71,7 +71,7 @@ def main(data_dir: str | Path | None = None) -> None:
     lead, foll = _closes(data_dir)
     rows = []
 
-    from volts.lag import choose_lag
+    from volts.selection.lag import choose_lag
 
     t0 = time.perf_counter()
     ours = choose_lag(lead, foll)
@@ -99,7 +99,7 @@ def main(data_dir: str | Path | None = None) -> None:
     base = _fresh_process_seconds(load)
     rows.append(("fresh interpreter", "start + load the two CSVs", base))
     rows.append(("fresh interpreter", "+ volts choose_lag",
-                 _fresh_process_seconds(load + "; from volts.lag import choose_lag; choose_lag(l, f)")))
+                 _fresh_process_seconds(load + "; from volts.selection.lag import choose_lag; choose_lag(l, f)")))
     rows.append(("fresh interpreter", "+ tslearn lag choice",
                  _fresh_process_seconds(load + "; from benchmarks.bench_lag import tslearn_accuracies; "
                                                "tslearn_accuracies(l, f)")))

@@ -3,8 +3,8 @@
 Target (issue 12): all-pairs Lévy area and lag-1 cross-correlation of 500 names x 250 days in <= 50 ms each.
 Times, warm, best of ``REPEATS`` calls in this process:
 
-* ``volts.leadlag.levy_area_returns`` (the z-scored returns path) (one matrix product, z-scoring included) and
-  ``volts.leadlag.ccf_lag1_matrix`` (Pearson);
+* ``volts.selection.leadlag.levy_area_returns`` (the z-scored returns path) (one matrix product, z-scoring included) and
+  ``volts.selection.leadlag.ccf_lag1_matrix`` (Pearson);
 * the baseline measured in the same run: ``numpy.corrcoef`` of the same 500 x 250 array (one correlation
   matrix), so the figures can be read as ratios on a noisy shared machine;
 * the pair-by-pair double sum of the Lévy area on 50 names (1,225 pairs), scaled to 500 names by the pair count,
@@ -47,7 +47,7 @@ def _levy_double_sum(z: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    from volts.leadlag import ccf_lag1_matrix, levy_area_returns
+    from volts.selection.leadlag import ccf_lag1_matrix, levy_area_returns
 
     rng = np.random.default_rng(0)
     returns = 0.01 * rng.standard_t(4, size=(T, N))

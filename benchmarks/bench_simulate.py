@@ -1,4 +1,4 @@
-"""Walk-forward trading pass: vectorised simulator against the backtrader engine of record (volts.simulate).
+"""Walk-forward trading pass: vectorised simulator against the backtrader engine of record (volts.trading.simulate).
 
 * 50 pairs held for five years (weekly re-selections 2019-01-04 .. 2024-03-01 that keep the same 50 pairs) on the
   30 stocks of the reference data: wall time of each engine in the same run, their ratio, and the largest
@@ -24,7 +24,7 @@ DATA = (REPO.parent / "shared" / "data" / "ohlcv").resolve()
 
 
 def _market():
-    from volts.config import Settings
+    from volts.core.config import Settings
     from volts.data.csv import list_symbols
     from volts.data.sources import load_market
 
@@ -35,7 +35,7 @@ def _market():
 
 
 def main() -> None:
-    from volts.simulate import Holding, Rebalance, simulate_schedule
+    from volts.trading.simulate import Holding, Rebalance, simulate_schedule
 
     settings, market = _market()
     syms = market.symbols
@@ -69,7 +69,7 @@ def main() -> None:
 
     # LeadLagTrend's per-bar cost (issue 10: it grew with the history): one pair in backtrader, 45 sessions
     # against 5 years, microseconds a bar
-    from volts.backtest import simulate_pair
+    from volts.trading.backtest import simulate_pair
 
     lead, foll = market.bars("MSFT"), market.bars("AMZN")
     per_bar = {}

@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _one(label: str, settings, market, runs: int, workers: int, truth=None) -> None:
-    from volts.parallel import Executor
-    from volts.selection import run_selection
-    from volts.stability import stability_selection
+    from volts.core.parallel import Executor
+    from volts.selection.pipeline import run_selection
+    from volts.selection.stability import stability_selection
 
     t0 = time.perf_counter()
     run_selection(market, settings)
@@ -54,10 +54,10 @@ def _one(label: str, settings, market, runs: int, workers: int, truth=None) -> N
 
 
 def main() -> None:
-    from volts.config import load_settings
+    from volts.core.config import load_settings
     from volts.data.sources import load_market
     from volts.data.synthetic import make_synthetic_market
-    from volts.selection import earliest_start
+    from volts.selection.pipeline import earliest_start
 
     runs = int(os.environ.get("VOLTS_BENCH_RUNS", "50"))
     workers = int(os.environ.get("VOLTS_BENCH_WORKERS", "2"))

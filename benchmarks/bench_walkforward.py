@@ -25,7 +25,7 @@ START, END = dt.date(2019, 1, 4), dt.date(2024, 3, 8)
 
 
 def _settings(n: int):
-    from volts.config import Settings
+    from volts.core.config import Settings
 
     s = Settings().override(**{"data.dir": str(DATA), "data.source": "csv", "data.return_jump": "flag"})
     if n == 30:
@@ -37,8 +37,8 @@ def _settings(n: int):
 
 
 def main() -> None:
-    from volts.parallel import Executor
-    from volts.walkforward import load_walkforward_market, rebalance_dates, run_weeks
+    from volts.core.parallel import Executor
+    from volts.evaluation.walkforward import load_walkforward_market, rebalance_dates, run_weeks
 
     limit = int(os.environ.get("VOLTS_BENCH_WF_WEEKS", "0")) or None
     sets = [int(x) for x in os.environ.get("VOLTS_BENCH_WF_SETS", "10,30").split(",")]

@@ -1,10 +1,10 @@
 """Seed 003's synthetic experiment (Sect. 4; LITERATURE.md 003.6-003.8): lead-lag accuracy and ARI against noise.
 
 For every process (linear, cosine, Legendre, Hermite, heterogeneous), noise level sigma and repetition, one panel
-of p = 100 series x T = 250 days is drawn (:mod:`volts.synthetic_leadlag`), the nine lead-lag matrices are built
+of p = 100 series x T = 250 days is drawn (:mod:`volts.data.synthetic_leadlag`), the nine lead-lag matrices are built
 (signature; ccf-lag1 and ccf-auc, L = 5, with Pearson, Kendall, distance correlation and mutual information:
-:mod:`volts.leadlag`) and each is clustered by Hermitian RW, naive symmetrisation and DI-SIM-L
-(:mod:`volts.hermitian`) with k = the true number of clusters. Recorded per draw: accuracy of every metric and the
+:mod:`volts.selection.leadlag`) and each is clustered by Hermitian RW, naive symmetrisation and DI-SIM-L
+(:mod:`volts.selection.hermitian`) with k = the true number of clusters. Recorded per draw: accuracy of every metric and the
 ARI of every (metric, clustering) cell.
 
 Output (``--out``, default ``runs/leadlag_synthetic``):
@@ -53,8 +53,10 @@ def one_draw(dgp: str, sigma: float, rep: int, seed: tuple[int, ...], methods: t
     """All metrics and clusterings of one simulated panel; rows for ``draws.csv``."""
     from sklearn.metrics import adjusted_rand_score
 
-    from volts import hermitian, leadlag
-    from volts.synthetic_leadlag import lead_lag_accuracy, simulate
+    from volts.selection import hermitian
+
+    from volts.selection import leadlag
+    from volts.data.synthetic_leadlag import lead_lag_accuracy, simulate
 
     draw = simulate(dgp, sigma, rng=np.random.default_rng(list(seed)))
     y = draw.returns
@@ -141,8 +143,8 @@ def _figure(acc, ari, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from volts.hermitian import CLUSTER_METHODS
-    from volts.synthetic_leadlag import DGPS
+    from volts.selection.hermitian import CLUSTER_METHODS
+    from volts.data.synthetic_leadlag import DGPS
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.leadlag_synthetic", description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=10, help="repetitions per (process, sigma) cell (default 10)")

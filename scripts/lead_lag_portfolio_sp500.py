@@ -26,7 +26,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from strategies.lead_lag_portfolio import (LeadLagPortfolioParams, lead_lag_portfolio,  # noqa: E402
+from volts.trading.strategies.lead_lag_portfolio import (LeadLagPortfolioParams, lead_lag_portfolio,  # noqa: E402
                                            portfolio_stats, returns_from_prices)
 
 #: seed 004 Table 1, Panel A (CRSP 1963-07 .. 2022-12, daily, 60-day look-back, 20/20, SPY-financed, zero cost);

@@ -85,10 +85,10 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
 
-    from volts.config import load_settings
-    from volts.paper import VOLUME_STEP, run_paper
-    from volts.parallel import Executor
-    from volts.walkforward import run_walkforward
+    from volts.core.config import load_settings
+    from volts.live.paper import VOLUME_STEP, run_paper
+    from volts.core.parallel import Executor
+    from volts.evaluation.walkforward import run_walkforward
 
     settings = load_settings(args.config or Path(__file__).resolve().parents[1] / "config.toml")
     over = {"data.return_jump": "flag"}

@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 from IPython.display import Image, Markdown, display
 
 import volts
-from volts.config import load_settings
+from volts.core.config import load_settings
 
 REPO = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 DATA = Path(os.environ.get("VOLTS_DATA_DIR", REPO.parent / "shared" / "data" / "ohlcv")).resolve()
@@ -34,24 +34,24 @@ print("windows: anomaly", w.anomaly_start, "..", w.anomaly_end, "| GMM", w.gmm_s
       "| train", w.train_start, "..", w.train_end, "| test", w.test_start, "..", w.test_end)"""),
     ("md", "## 1. Daily bars, validated"),
     ("code", """from volts.data.sources import load_market
-from volts.selection import earliest_start
+from volts.selection.pipeline import earliest_start
 
 market = load_market(settings.data, symbols=list(settings.data.universe), start=earliest_start(w), end=w.test_end)
 print(len(market.symbols), "symbols,", len(market), "bars,", market.dates[0].date(), "..", market.dates[-1].date())
 print("problems found by validation:", len(market.report.problems) if market.report else 0)
 market.close.tail(3)"""),
     ("md", "## 2. KNN anomaly filter (METHOD.md §1)\nOn the anomaly window, days of March 2020 should stand out."),
-    ("code", """from volts.anomaly import detect_anomalies
-from volts.figures.volatility import plot_anomalies
+    ("code", """from volts.selection.anomaly import detect_anomalies
+from volts.reporting.figures.volatility import plot_anomalies
 
 anomalies = detect_anomalies(market.slice(w.anomaly_start, w.anomaly_end), neighbors=settings.anomaly.neighbors,
                              z_threshold=settings.anomaly.z_threshold, features=settings.anomaly.features)
 print(f"threshold {anomalies.threshold:.2f}; flagged:", [d.date().isoformat() for d in anomalies.flagged])
 display(Image(filename=str(plot_anomalies(anomalies, FIG / "anomalies.png"))))"""),
     ("md", "## 3. Volatility estimators and GMM regimes (METHOD.md §2-3)"),
-    ("code", """from volts.clustering import cluster_volatility
-from volts.figures.volatility import plot_volatility_regimes
-from volts.volatility import estimate_all
+    ("code", """from volts.selection.regimes import cluster_volatility
+from volts.reporting.figures.volatility import plot_volatility_regimes
+from volts.selection.volatility import estimate_all
 
 gmm_market = market.slice(w.gmm_start, w.gmm_end)
 vols = estimate_all(gmm_market, window=settings.volatility.window)
@@ -69,8 +69,8 @@ display(Image(filename=str(plot_volatility_regimes(vols, clusters, FIG / "regime
 print(four_d.regimes.to_dict())
 print("component mean volatilities:", four_d.component_volatility.round(3).to_dict())"""),
     ("md", "## 4. Causal screen of ordered pairs (METHOD.md §4)"),
-    ("code", """from volts.causality.granger import granger_scan, select_granger_pairs
-from volts.figures.causality import plot_granger_pvalues
+    ("code", """from volts.selection.causality.granger import granger_scan, select_granger_pairs
+from volts.reporting.figures.causality import plot_granger_pvalues
 
 g = settings.granger
 train = market.slice(w.train_start, w.train_end).select(clusters.candidates)
@@ -82,8 +82,8 @@ display(Markdown("\\n".join(["| pair | p | p (BH) |", "|---|---|---|"] +
                             [f"| {p['leader']}->{p['follower']} | {p['p']:.4g} | {p['p_bh']:.3g} |"
                              for p in granger.to_dict()["pairs"]])))
 display(Image(filename=str(plot_granger_pvalues(scan, granger, FIG / "granger.png"))))"""),
-    ("code", """from volts.causality.pcmci import pcmci_screen
-from volts.figures.causality import plot_pcmci_graph
+    ("code", """from volts.selection.causality.pcmci import pcmci_screen
+from volts.reporting.figures.causality import plot_pcmci_graph
 
 pc = settings.pcmci
 returns = train.log_returns()
@@ -94,7 +94,7 @@ after_pcmci = [(x, y) for x, y in kept if pcmci.has_edge(x, y)]
 print("PCMCI edges:", [e.to_dict() for e in pcmci.edges])
 print("Granger pairs with a PCMCI edge:", after_pcmci)
 display(Image(filename=str(plot_pcmci_graph(pcmci, FIG / "pcmci.png"))))"""),
-    ("code", """from volts.causality.entropy import ete_screen
+    ("code", """from volts.selection.causality.entropy import ete_screen
 
 e = settings.entropy
 ete = ete_screen(returns, [(x, y, max(1, pcmci.edge(x, y).tau)) for x, y in after_pcmci], bins=e.bins,
@@ -105,7 +105,7 @@ display(Markdown("\\n".join(["| pair | lag | ETE | p | ETE reverse | kept |", "|
      for r in rows])))
 final = [(r["leader"], r["follower"]) for r in rows if r["kept"]]"""),
     ("md", "## 5. Lag choice by DTW k-NN (METHOD.md §5)"),
-    ("code", """from volts.lag import choose_lag
+    ("code", """from volts.selection.lag import choose_lag
 
 lg = settings.lag
 full_train = market.slice(w.train_start, w.train_end)
@@ -115,7 +115,7 @@ choices = {f"{x}->{y}": choose_lag(full_train.close[x], full_train.close[y], min
 for name, ch in choices.items():
     print(name, "tau* =", ch.lag, "| OOS accuracy", round(ch.knn_accuracy, 3))"""),
     ("md", "## 6-7. Backtest against buy-and-hold (next-open fills)"),
-    ("code", """from volts.backtest import PairSpec, run_backtest
+    ("code", """from volts.trading.backtest import PairSpec, run_backtest
 
 st, bt = settings.strategy, settings.backtest
 pairs = [PairSpec(x, y, choices[f"{x}->{y}"].lag) for x, y in final]

@@ -1,10 +1,14 @@
-"""backtrader strategies of volts: the lead-lag trend pair strategy and the buy-and-hold benchmark.
+"""Old home of volts' strategies, kept for one release: they live in :mod:`volts.trading.strategies` now.
 
-This package imports only ``volts.signals`` (the single place where positions are derived from prices) and
-backtrader. The harness that configures brokers, costs and feeds is ``volts.backtest``.
+``import strategies.lead_lag_trend`` still works (with a :class:`DeprecationWarning`) through the finder of
+:mod:`volts._compat`.
 """
 
-from strategies.buy_and_hold import BuyAndHold
-from strategies.lead_lag_trend import LeadLagTrend, affordable_shares
+import volts  # noqa: F401  (installs the finder that serves strategies.<name> from volts.trading.strategies)
+from volts._compat import warn_moved
+
+warn_moved("strategies", "volts.trading.strategies")
+
+from volts.trading.strategies import BuyAndHold, LeadLagTrend, affordable_shares  # noqa: E402
 
 __all__ = ["BuyAndHold", "LeadLagTrend", "affordable_shares"]

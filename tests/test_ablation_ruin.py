@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import Settings
-from volts.nulls import dsr_trials, headline_inference
-from volts.sharpe import expected_max_sharpe
-from volts.walkforward import comparison_row
+from volts.core.config import Settings
+from volts.evaluation.nulls import dsr_trials, headline_inference
+from volts.evaluation.sharpe import expected_max_sharpe
+from volts.evaluation.walkforward import comparison_row
 
 
 def _rows():

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.anomaly import AnomalyResult, anomaly_features, detect_anomalies, knn_scores
+from volts.selection.anomaly import AnomalyResult, anomaly_features, detect_anomalies, knn_scores
 from volts.data.market import MarketData
-from volts.errors import ConfigError, DataError
+from volts.core.errors import ConfigError, DataError
 
 
 def _brute_force_scores(x: np.ndarray, k: int) -> np.ndarray:
@@ -126,7 +126,7 @@ def test_reference_window_flags_march_2020(reference_result):
 
 
 def test_anomaly_figure_is_written(reference_result, tmp_path):
-    from volts.figures.volatility import plot_anomalies
+    from volts.reporting.figures.volatility import plot_anomalies
 
     path = plot_anomalies(reference_result, tmp_path / "anomalies.png")
     assert path.is_file() and path.stat().st_size > 10_000

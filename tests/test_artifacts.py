@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.artifacts import (atomic_write_json, dumps, read_selection, staged_run_dir, to_jsonable)
-from volts.errors import ArtifactError, UsageError
+from volts.core.artifacts import (atomic_write_json, dumps, read_selection, staged_run_dir, to_jsonable)
+from volts.core.errors import ArtifactError, UsageError
 
 
 def test_to_jsonable_converts_numpy_nan_and_dates():

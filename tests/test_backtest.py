@@ -1,4 +1,4 @@
-"""volts.backtest: hand-checked small backtests, costs, cash control, errors and the paper's window."""
+"""volts.trading.backtest: hand-checked small backtests, costs, cash control, errors and the paper's window."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.backtest import PairSpec, run_backtest, simulate_buy_and_hold, simulate_pair
+from volts.trading.backtest import PairSpec, run_backtest, simulate_buy_and_hold, simulate_pair
 from volts.data.market import MarketData
-from volts.errors import DataError
-from volts.signals import follower_positions
+from volts.core.errors import DataError
+from volts.trading.signals import follower_positions
 
 # ------------------------------------------------------------------------------------- hand-checked market
 # Leader closes: with ma_window = 2, s_t = +1 when L_t > L_{t-1} else -1:  s = [0, +, +, -, -, +, +, +, -, -]
@@ -211,7 +211,7 @@ def test_paper_window_structure_and_invariants(paper_results, paper_market, exec
     for name in bench:
         assert r.metrics[name].trades == 1
         assert r.runs[name].fills.iloc[0]["price"] == paper_market.open.loc[days[0], name.split()[0]]
-    # the positions are those of volts.signals (the first day is flat under close execution)
+    # the positions are those of volts.trading.signals (the first day is flat under close execution)
     for p in PAPER_PAIRS:
         fp = follower_positions(paper_market.close[p.leader], lag=p.lag).loc[days]
         got = r.positions[p.name]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.performance import (
+from volts.trading.performance import (
     _stationary_indices,
     bootstrap_ci,
     bootstrap_replicates,
@@ -18,7 +18,7 @@ from volts.performance import (
     performance_stats,
     quantile_mcse,
 )
-from volts.walkforward_report import at_the_edge, verdict
+from volts.reporting.walkforward_report import at_the_edge, verdict
 
 
 def _mean(x, idx):

@@ -91,7 +91,7 @@ def test_data_check_data_dir_is_the_folder_argument(capsys, tmp_path, ref_data_d
 
 # ------------------------------------------------------------------------------------------ --strategy
 def test_strategy_help_lists_the_registered_strategies(capsys):
-    from volts.walkforward import STRATEGIES, strategy_names
+    from volts.evaluation.walkforward import STRATEGIES, strategy_names
 
     names = strategy_names()
     assert set(names) == set(STRATEGIES) and {"lead_lag_trend", "lead_lag_portfolio"} <= set(names)
@@ -171,7 +171,7 @@ def test_walkforward_on_two_workers_shows_its_end_phase_and_closes_the_cluster_q
 SLOW_CLOSE = textwrap.dedent("""
     import time
     from distributed.diagnostics.plugin import WorkerPlugin
-    from volts.parallel import Executor
+    from volts.core.parallel import Executor
 
     class SlowTeardown(WorkerPlugin):   # a worker that needs 6 s to shut down (Dask's default patience: 4 s)
         def teardown(self, worker):
@@ -227,7 +227,7 @@ def test_compare_screens_names_each_variant_and_prints_the_table(capsys, tmp_pat
     rc, out, err = _volts(capsys, "walkforward", "--config", cfg, "--compare-screens", "--start", "2023-06-02",
                           "--end", "2023-06-09", "--out", tmp_path / "cmp")
     assert rc == 0, err
-    from volts.screens.comparison import comparison_variants
+    from volts.evaluation.screen_comparison import comparison_variants
 
     names = [v.name for v in comparison_variants()]
     for i, name in enumerate(names, 1):

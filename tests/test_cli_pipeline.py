@@ -10,7 +10,7 @@ import pytest
 
 from tests.close import assert_file_close, assert_json_close
 from tests.conftest import REPO
-from volts.artifacts import SELECTION_FIELDS
+from volts.core.artifacts import SELECTION_FIELDS
 from volts.cli import main
 
 METRIC_FIELDS = ("name", "trades", "win_rate", "total_return", "final_equity", "sharpe", "sortino", "max_drawdown",
@@ -255,7 +255,7 @@ def test_backtest_in_the_run_folder_checks_the_selection_config(ref_data_dir, tm
     key was added that no selection reads (data.spy_file: the hash then lacked it) is the same config."""
     import hashlib
 
-    from volts.config import load_settings
+    from volts.core.config import load_settings
 
     # the CLI reads ./config.toml (the repository's), whose live paths it resolves against that file
     now = load_settings(REPO / "config.toml").override(**{"data.dir": str(ref_data_dir)})

@@ -13,7 +13,7 @@ import pytest
 
 from volts.cli import main
 from volts.data.csv import load_csv_market
-from volts.signals import follower_positions
+from volts.trading.signals import follower_positions
 from volts.testing.mt5_standin import Faults, serve_standin
 
 PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
@@ -244,7 +244,7 @@ def test_declined_confirmation_sends_nothing(tmp_path, ref_data_dir, selection):
     from rich.console import Console
 
     from volts.commands.signal import run_signal
-    from volts.config import DataSettings, Mt5Settings, Settings
+    from volts.core.config import DataSettings, Mt5Settings, Settings
 
     fresh = json.loads(selection.read_text())
     selection.write_text(json.dumps({**fresh, "asof": "2023-08-04"}))  # a week old: within the age limit

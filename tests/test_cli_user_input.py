@@ -112,7 +112,7 @@ def test_scheduler_timeout_environment_variable_must_be_a_positive_number(capsys
 
 
 def test_default_scheduler_timeout_is_twenty_seconds(monkeypatch):
-    from volts.parallel import Executor
+    from volts.core.parallel import Executor
 
     monkeypatch.delenv("VOLTS_SCHEDULER_TIMEOUT", raising=False)
     assert Executor(scheduler="tcp://127.0.0.1:8786").timeout == 20.0
@@ -201,7 +201,7 @@ def test_seed_outside_the_unsigned_32_bit_range_is_a_config_error(capsys, tmp_pa
 
 
 def test_largest_seed_is_accepted(tmp_path):
-    from volts.config import SEED_MAX, load_settings
+    from volts.core.config import SEED_MAX, load_settings
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(f"[clustering]\nrandom_state = {SEED_MAX}\n[entropy]\nseed = {SEED_MAX}\n", encoding="utf-8")
@@ -222,7 +222,7 @@ def test_null_seed_outside_the_range_is_a_usage_error(capsys, tmp_path, seed, dr
 
 # ------------------------------------------------------------------------------------ memory bounds
 def test_entropy_surrogates_beyond_memory_is_refused_before_any_work(capsys, tmp_path):
-    from volts.limits import available_memory, entropy_bytes_per_surrogate
+    from volts.core.limits import available_memory, entropy_bytes_per_surrogate
 
     cfg = tmp_path / "c.toml"
     cfg.write_text('[data]\nsource = "synthetic"\n[entropy]\nsurrogates = 1000000000000\n', encoding="utf-8")
@@ -241,9 +241,9 @@ def test_entropy_surrogates_beyond_memory_is_refused_before_any_work(capsys, tmp
 
 
 def test_entropy_bound_is_memory_over_bytes_per_surrogate():
-    from volts.config import Settings
-    from volts.errors import ConfigError
-    from volts.limits import check_entropy_surrogates, entropy_bytes_per_surrogate
+    from volts.core.config import Settings
+    from volts.core.errors import ConfigError
+    from volts.core.limits import check_entropy_surrogates, entropy_bytes_per_surrogate
 
     each = entropy_bytes_per_surrogate(220, 3, 1)   # default training window 2022-11-01 .. 2023-06-08: 220 days
     memory = 1000 * each + each // 2
@@ -265,8 +265,8 @@ def test_entropy_bytes_per_surrogate_is_an_upper_bound_of_the_arrays_built():
 
     import numpy as np
 
-    from volts.causality.entropy import _ete_from_states
-    from volts.limits import entropy_bytes_per_surrogate
+    from volts.selection.causality.entropy import _ete_from_states
+    from volts.core.limits import entropy_bytes_per_surrogate
 
     rng = np.random.default_rng(1)
     n, s = 220, 400

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.clustering import REGIMES, VolatilityClusters, cluster_volatility, volatility_points
+from volts.selection.regimes import REGIMES, VolatilityClusters, cluster_volatility, volatility_points
 from volts.data.market import MarketData
-from volts.errors import ConfigError, DataError
-from volts.volatility import estimate_all
+from volts.core.errors import ConfigError, DataError
+from volts.selection.volatility import estimate_all
 
 GMM_START, GMM_END = "2021-11-01", "2023-06-08"
 
@@ -136,7 +136,7 @@ def test_level_components_are_ordered_bands(paper_clusters, gmm_market):
 
 
 def test_regime_figure_is_written(paper_clusters, gmm_market, tmp_path):
-    from volts.figures.volatility import plot_volatility_regimes
+    from volts.reporting.figures.volatility import plot_volatility_regimes
 
     vols = estimate_all(gmm_market)
     for arg, name in ((vols, "all.png"), (vols["yang_zhang"], "yz.png")):
@@ -246,7 +246,7 @@ def test_bad_convergence_parameters():
 def test_one_dimensional_em_is_scikit_learns(covariance_type, tol, seed):
     from sklearn.mixture import GaussianMixture
 
-    from volts.clustering import _fit_mixture_1d
+    from volts.selection.regimes import _fit_mixture_1d
 
     market = _regime_market(np.random.default_rng(seed), PLANTED, n_days=120)
     x = volatility_points(market).to_numpy().mean(axis=1, keepdims=True)
@@ -268,8 +268,8 @@ def test_one_dimensional_em_is_scikit_learns(covariance_type, tol, seed):
 def test_regime_fit_memo_reuses_only_an_identical_fit(monkeypatch):
     """The walk-forward's per-process memo of the regime fit: same bars and arguments -> the stored fit, any
     change of a bar or an argument -> a new fit (counted through the real function)."""
-    import volts.clustering as clustering
-    from volts import selection
+    import volts.selection.regimes as clustering
+    from volts.selection import pipeline as selection
 
     calls = []
     real = clustering.cluster_volatility
@@ -302,7 +302,7 @@ def test_squarem_reaches_em_s_fixed_point_closer_than_plain_em(window, gmm_marke
     tolerance (the optimum of that initialisation), and at the default tol it must stop at least as close to it as
     plain EM does, in fewer EM steps. The reference is plain EM at tol 1e-13, which
     test_one_dimensional_em_is_scikit_learns ties to scikit-learn."""
-    from volts.clustering import _fit_mixture_1d
+    from volts.selection.regimes import _fit_mixture_1d
 
     market = gmm_market if window == "paper" else _regime_market(np.random.default_rng(11), PLANTED, n_days=200)
     x = volatility_points(market).sort_index(level=["symbol", "date"]).to_numpy().mean(axis=1)

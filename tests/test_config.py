@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from tests.conftest import REPO
-from volts.config import Settings, load_settings, parse_settings
-from volts.errors import ConfigError
+from volts.core.config import Settings, load_settings, parse_settings
+from volts.core.errors import ConfigError
 
 
 def test_config_toml_holds_exactly_the_defaults():

@@ -66,8 +66,8 @@ def _walkforward(capsys, config: Path, data_dir: Path, out: Path, start=START, e
 def week_cache(tmp_path_factory, ref_data_dir) -> Path:
     """The two weeks' selections of the clean reference copy (SPY never enters a week's data hash, so the runs
     below with an edited SPY file reuse them)."""
-    from volts.config import load_settings
-    from volts.walkforward import run_walkforward
+    from volts.core.config import load_settings
+    from volts.evaluation.walkforward import run_walkforward
 
     base = tmp_path_factory.mktemp("weeks")
     data = _copy_reference(ref_data_dir, base / "data")
@@ -260,9 +260,9 @@ def test_one_dropped_bar_in_the_walkforward_keeps_the_symbol_and_is_counted(tmp_
 
 def test_the_lead_lag_portfolios_spy_leg_is_validated_too(tmp_path, ref_data_dir, paper_market):
     """The daily lead-lag portfolio finances its book with SPY: the same file, the same rules."""
-    from strategies.lead_lag_portfolio import _spy_bars
-    from volts.config import Settings
-    from volts.errors import DataError
+    from volts.trading.strategies.lead_lag_portfolio import _spy_bars
+    from volts.core.config import Settings
+    from volts.core.errors import DataError
 
     data = _copy_reference(ref_data_dir, tmp_path / "data", ("SPY",))
     settings = Settings().override(**{"data.dir": str(data)})

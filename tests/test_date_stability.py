@@ -7,7 +7,7 @@ import json
 
 from tests.conftest import REPO
 from volts.cli import main
-from volts.date_stability import date_stability_markdown, neighbour_sessions
+from volts.selection.date_stability import date_stability_markdown, neighbour_sessions
 
 
 def test_neighbours_are_exchange_sessions_around_the_asof_date():

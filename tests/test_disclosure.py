@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from tests.test_simulate import _one_pair_market, settings
-from volts.disclosure import (
+from volts.evaluation.disclosure import (
     cost_summary,
     costs_markdown,
     funding_markdown,
     week_columns,
 )
-from volts.simulate import Holding, Rebalance, funding_summary, simulate_schedule
+from volts.trading.simulate import Holding, Rebalance, funding_summary, simulate_schedule
 
 
 def _planted(engine: str = "vectorised"):

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from volts.figures import save_figure  # noqa: E402
+from volts.reporting.figures import save_figure  # noqa: E402
 
 
 def _figure():
@@ -52,7 +52,7 @@ def _choice(i: int, lo: float, hi: float):
 
 
 def test_lag_figure_panels_share_one_y_range_and_the_title_clears_the_panels(tmp_path, monkeypatch):
-    import volts.figures.lag as lag_figures
+    import volts.reporting.figures.lag as lag_figures
 
     kept = {}
     real = lag_figures.save_figure
@@ -97,7 +97,7 @@ def _selection(n_names: int = 60, n_pairs: int = 30):
 
 
 def test_figures_show_the_top_k_pairs_and_their_members():
-    from volts.report import FIGURE_TOP_K, shown_lag_choices, shown_symbols
+    from volts.reporting.run_report import FIGURE_TOP_K, shown_lag_choices, shown_symbols
 
     sel = _selection()
     shown = shown_lag_choices(sel)
@@ -116,7 +116,7 @@ def test_figures_show_the_top_k_pairs_and_their_members():
 
 @pytest.mark.parametrize("n", [1, 2, 4])
 def test_small_lag_figures_render(tmp_path, n):
-    from volts.figures.lag import plot_lag_accuracy
+    from volts.reporting.figures.lag import plot_lag_accuracy
 
     out = plot_lag_accuracy({f"A{i}->B{i}": _choice(i, 0.3, 0.7) for i in range(n)}, tmp_path / "lag.png")
     image = plt.imread(out)

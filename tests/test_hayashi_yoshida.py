@@ -9,8 +9,8 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from volts.data.synthetic_async import simulate_async_market
-from volts.errors import DataError
-from volts.hayashi_yoshida import (hy_contrast, hy_correlation, hy_covariance, hy_lead_lag, hy_lead_lag_matrix,
+from volts.core.errors import DataError
+from volts.selection.hayashi_yoshida import (hy_contrast, hy_correlation, hy_covariance, hy_lead_lag, hy_lead_lag_matrix,
                                    hy_test, lead_lag_ratio, shift_grid)
 
 

@@ -1,4 +1,4 @@
-"""Hermitian RW clustering, meta-flow and leadingness (volts.hermitian): LITERATURE.md A6 checks and properties.
+"""Hermitian RW clustering, meta-flow and leadingness (volts.selection.hermitian): LITERATURE.md A6 checks and properties.
 
 Known answers: a noiseless planted block-chain flow graph (ARI 1, label 0 = the most leading block), the seed-003
 linear DGP at sigma = 0 (ARI 1 for every metric), and invariance to the order of the nodes (the authors' code
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from volts import hermitian as H
-from volts import leadlag as ll
-from volts.synthetic_leadlag import simulate
+from volts.selection import hermitian as H
+from volts.selection import leadlag as ll
+from volts.data.synthetic_leadlag import simulate
 
 
 def block_chain(k: int = 4, size: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +119,7 @@ def test_labels_do_not_depend_on_the_order_of_the_names():
     labels for another order in 10 of 10 draws before it ran on the names sorted.)"""
     import pandas as pd
 
-    from volts.config import Settings
+    from volts.core.config import Settings
 
     rng = np.random.default_rng(41)
     names = [f"N{k:02d}" for k in range(30)]

@@ -1,4 +1,4 @@
-"""Stage 5: DTW + k-NN lag selection (volts.lag, METHOD.md §5)."""
+"""Stage 5: DTW + k-NN lag selection (volts.selection.lag, METHOD.md §5)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.errors import DataError
-from volts.lag import (LagChoice, choose_lag, dtw_cdist, dtw_path, knn_predict, lag_samples, percent_changes,
+from volts.core.errors import DataError
+from volts.selection.lag import (LagChoice, choose_lag, dtw_cdist, dtw_path, knn_predict, lag_samples, percent_changes,
                        time_series_folds)
 
 TRAIN = ("2022-11-01", "2023-06-08")
@@ -253,7 +253,7 @@ def test_degenerate_input_raises_data_error(mu_qcom):
 
 
 def test_plot_lag_accuracy(tmp_path, mu_qcom):
-    from volts.figures.lag import plot_lag_accuracy
+    from volts.reporting.figures.lag import plot_lag_accuracy
 
     lead, foll = mu_qcom
     c = choose_lag(lead, foll)
@@ -268,7 +268,7 @@ def test_pairs_sharing_a_leader_reuse_its_dtw_matrices_and_choose_the_same(monke
     """The per-leader memos: a second follower of the same leader computes no new DTW matrix and no new
     neighbour set, and every choice equals the one made with empty memos (a planted lag-3 pair, an independent
     follower and one of rounded moves, with many ties)."""
-    import volts.lag as lag
+    import volts.selection.lag as lag
 
     rng = np.random.default_rng(11)
     leader, planted = _planted_pair(3, rng)
@@ -299,7 +299,7 @@ def test_one_dtw_matrix_for_every_tau_gives_the_per_tau_accuracies():
     (sample i of tau + 1 is sample i - 1 of tau). Against the direct computation, one ``dtw_cdist`` per tau on
     ``lag_samples(...).X`` and the same folds and vote: identical out-of-sample and in-sample accuracies, float for
     float, on 30 random pairs (planted lags 1..7, windows 1/3/5, lag ranges from 1..1 to 2..11)."""
-    import volts.lag as lag
+    import volts.selection.lag as lag
 
     rng = np.random.default_rng(5)
     for _ in range(30):

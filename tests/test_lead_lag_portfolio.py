@@ -1,4 +1,4 @@
-"""The seed-004 lead-lag portfolio (strategies.lead_lag_portfolio): planted truth, look-ahead, eq. 7, table metrics.
+"""The seed-004 lead-lag portfolio (volts.trading.strategies.lead_lag_portfolio): planted truth, look-ahead, eq. 7, table metrics.
 
 Known answers: a synthetic market with 20 planted leaders (LITERATURE.md A9), the turnover identities and the
 Table-1 metric formulas (A8), and a look-ahead perturbation: changing every price after day t must not change any
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from strategies.lead_lag_portfolio import (LeadLagPortfolioParams, lead_lag_portfolio, portfolio_stats,
+from volts.trading.strategies.lead_lag_portfolio import (LeadLagPortfolioParams, lead_lag_portfolio, portfolio_stats,
                                            returns_from_prices)
 
 
@@ -144,8 +144,8 @@ def test_bad_settings_fail_clearly():
 def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimistic():
     from types import SimpleNamespace
 
-    from strategies.lead_lag_portfolio import portfolio_capital, walkforward_strategy
-    from volts.config import Settings
+    from volts.trading.strategies.lead_lag_portfolio import portfolio_capital, walkforward_strategy
+    from volts.core.config import Settings
     from volts.data.market import MarketData
 
     returns, market = planted_market(n=30, n_leaders=6, days=200, seed=6)
@@ -172,8 +172,8 @@ def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimisti
 def test_walkforward_adaptor_pays_the_configured_commission_per_order():
     from types import SimpleNamespace
 
-    from strategies.lead_lag_portfolio import walkforward_strategy
-    from volts.config import Settings
+    from volts.trading.strategies.lead_lag_portfolio import walkforward_strategy
+    from volts.core.config import Settings
     from volts.data.market import MarketData
 
     returns, market = planted_market(n=30, n_leaders=6, days=160, seed=7)
@@ -192,7 +192,7 @@ def test_walkforward_adaptor_pays_the_configured_commission_per_order():
 
 
 def test_portfolio_activity_says_why_the_book_is_flat():
-    from strategies.lead_lag_portfolio import portfolio_activity
+    from volts.trading.strategies.lead_lag_portfolio import portfolio_activity
 
     returns, market = planted_market(n=30, n_leaders=6, days=140, seed=8)
     market.iloc[100:] = np.nan  # the financing leg has no data from day 100 on
@@ -213,8 +213,8 @@ def test_walkforward_adaptor_trades_next_open_and_books_the_direct_result(tmp_pa
     pandas aligned by name, so every SPY return was NaN and next_open sat in cash on every day, silently."""
     from types import SimpleNamespace
 
-    from strategies.lead_lag_portfolio import walkforward_strategy
-    from volts.config import Settings
+    from volts.trading.strategies.lead_lag_portfolio import walkforward_strategy
+    from volts.core.config import Settings
     from volts.data.market import MarketData
 
     returns, market = planted_market(n=30, n_leaders=6, days=200, seed=6)
@@ -256,11 +256,11 @@ def test_walkforward_metrics_row_and_report_use_the_portfolios_own_activity(tmp_
     "0 trades" for the portfolio; it must show what the portfolio held and say why it was ever flat."""
     from types import SimpleNamespace
 
-    from strategies.lead_lag_portfolio import walkforward_strategy
-    from volts.config import Settings
+    from volts.trading.strategies.lead_lag_portfolio import walkforward_strategy
+    from volts.core.config import Settings
     from volts.data.market import MarketData
-    from volts.walkforward import comparison_row, summarise
-    from volts.walkforward_report import comparison_markdown, verdict
+    from volts.evaluation.walkforward import comparison_row, summarise
+    from volts.reporting.walkforward_report import comparison_markdown, verdict
 
     returns, market = planted_market(n=30, n_leaders=6, days=170, seed=11)
     close, open_ = _prices(returns)

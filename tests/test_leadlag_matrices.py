@@ -1,4 +1,4 @@
-"""All-pairs lead-lag matrices (volts.leadlag) against reference libraries, exact forms and seed-003/004 checks.
+"""All-pairs lead-lag matrices (volts.selection.leadlag) against reference libraries, exact forms and seed-003/004 checks.
 
 References: scipy (Pearson, Kendall tau-b), dcor (distance correlation), pandas.qcut + sklearn mutual_info_score
 (pooled-quartile MI), the double sum of the Levy area, esig's level-2 signature terms (if importable), the
@@ -13,8 +13,8 @@ import pytest
 import scipy.stats as st
 from sklearn.metrics import mutual_info_score
 
-from volts import leadlag as ll
-from volts.synthetic_leadlag import DGPS, lead_lag_accuracy, simulate, true_sign_matrix
+from volts.selection import leadlag as ll
+from volts.data.synthetic_leadlag import DGPS, lead_lag_accuracy, simulate, true_sign_matrix
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""volts.live: live targets equal the backtest's positions day by day; safe, idempotent order routing."""
+"""volts.live.orders: live targets equal the backtest's positions day by day; safe, idempotent order routing."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from volts.config import DataSettings, Mt5Settings
+from volts.core.config import DataSettings, Mt5Settings
 from volts.data.csv import load_csv_market
 from volts.data.mt5 import Mt5Terminal, load_mt5_market
-from volts.errors import BrokerError, DataError, UsageError
-from volts.live_book import client_id, comment_pair
-from volts.live import (Journal, Target, compute_targets, execute_targets, next_session, order_comment,
+from volts.core.errors import BrokerError, DataError, UsageError
+from volts.live.book import client_id, comment_pair
+from volts.live.orders import (Journal, Target, compute_targets, execute_targets, next_session, order_comment,
                         write_signals)
-from volts.signals import follower_positions
+from volts.trading.signals import follower_positions
 from volts.testing.mt5_standin import (ORDER_FILLING_IOC, ORDER_TYPE_BUY, ORDER_TYPE_SELL, POSITION_TYPE_BUY,
                                        POSITION_TYPE_SELL, SYMBOL_FILLING_IOC, Faults, StandInTerminal,
                                        serve_standin)
@@ -67,9 +67,9 @@ def test_live_targets_equal_backtest_positions_every_day(market, mode):
 
 
 def test_live_targets_equal_the_backtest_engine_positions_day_by_day(market):
-    """Direct parity with the backtrader run (not only with volts.signals): the position the strategy held on each
+    """Direct parity with the backtrader run (not only with volts.trading.signals): the position the strategy held on each
     day of the test window is the target `volts signal` gives on the evening before."""
-    from volts.backtest import PairSpec, run_backtest
+    from volts.trading.backtest import PairSpec, run_backtest
 
     specs = [PairSpec(p["leader"], p["follower"], p["lag"]) for p in PAIRS]
     result = run_backtest(market, specs, start=TEST_START, end=TEST_END)

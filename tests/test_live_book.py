@@ -14,7 +14,7 @@ import pytest
 
 from volts.cli import main
 from volts.data.csv import load_csv_market
-from volts.live import compute_targets
+from volts.live.orders import compute_targets
 from volts.testing.mt5_standin import POSITION_TYPE_BUY, Faults, serve_standin
 
 MAGIC = 20230608
@@ -101,7 +101,7 @@ def test_a_departed_pair_is_closed_and_an_empty_selection_flattens(capsys, tmp_p
 
 
 def test_relative_journal_is_resolved_against_the_config_file(capsys, tmp_path, ref_data_dir):
-    from volts.config import load_settings
+    from volts.core.config import load_settings
 
     cfg = write_config(tmp_path / "acct" / "config.toml", "127.0.0.1", 1, journal="books/j.sqlite",
                        lock_dir="locks")
@@ -122,8 +122,8 @@ def test_stale_selection_is_refused_by_execute_and_its_age_printed(capsys, tmp_p
         from rich.console import Console
 
         from volts.commands.signal import run_signal
-        from volts.config import load_settings
-        from volts.errors import DataError
+        from volts.core.config import load_settings
+        from volts.core.errors import DataError
         import datetime as dt
 
         quiet = Console(file=open(os.devnull, "w"))
@@ -245,7 +245,7 @@ def _run(targets, standin, journal, **kw):
     import datetime as dt
 
     from volts.data.mt5 import Mt5Terminal
-    from volts.live import execute_targets
+    from volts.live.orders import execute_targets
 
     term = Mt5Terminal.from_api(standin, sleep=lambda _: None, retries=2)
     kw.setdefault("magic", MAGIC)
@@ -256,7 +256,7 @@ def _run(targets, standin, journal, **kw):
 def _target(target=1):
     import datetime as dt
 
-    from volts.live import Target
+    from volts.live.orders import Target
 
     return Target(leader="MU", follower="QCOM", lag=2, asof=dt.date(2023, 8, 11), session=dt.date(2023, 8, 14),
                   target=target, signal_date=dt.date(2023, 8, 10), leader_close=1.0, sma=1.0, ma_window=20,
@@ -264,7 +264,7 @@ def _target(target=1):
 
 
 def test_position_closed_outside_volts_is_reported_once_and_retargeted(tmp_path, ref_data_dir, caplog):
-    from volts.live import Journal
+    from volts.live.orders import Journal
     from volts.testing.mt5_standin import StandInTerminal
 
     standin = StandInTerminal(ref_data_dir, until=ASOF)
@@ -287,8 +287,8 @@ def test_position_closed_outside_volts_is_reported_once_and_retargeted(tmp_path,
 def test_journal_failing_after_a_fill_says_the_order_was_filled(tmp_path, ref_data_dir):
     import sqlite3
 
-    from volts.errors import ArtifactError
-    from volts.live import Journal
+    from volts.core.errors import ArtifactError
+    from volts.live.orders import Journal
     from volts.testing.mt5_standin import StandInTerminal
 
     class FullDisk(Journal):
@@ -308,8 +308,8 @@ def test_journal_failing_after_a_fill_says_the_order_was_filled(tmp_path, ref_da
 
 
 def test_volume_above_the_maximum_lot_is_refused_unless_capped(tmp_path, ref_data_dir):
-    from volts.errors import UsageError
-    from volts.live import Journal
+    from volts.core.errors import UsageError
+    from volts.live.orders import Journal
     from volts.testing.mt5_standin import StandInTerminal
 
     standin = StandInTerminal(ref_data_dir, until=ASOF, volume_max=50.0)
@@ -322,9 +322,9 @@ def test_volume_above_the_maximum_lot_is_refused_unless_capped(tmp_path, ref_dat
 
 
 def test_an_order_pending_at_the_broker_for_the_pair_blocks_a_second_one(tmp_path, ref_data_dir):
-    from volts.errors import BrokerError
-    from volts.live import Journal
-    from volts.live_book import client_id
+    from volts.core.errors import BrokerError
+    from volts.live.orders import Journal
+    from volts.live.book import client_id
     from volts.testing.mt5_standin import StandInTerminal
 
     standin = StandInTerminal(ref_data_dir, until=ASOF)

@@ -21,8 +21,8 @@ import pytest
 
 from volts.cli import main
 from volts.data.mt5 import Mt5Terminal
-from volts.errors import BrokerError, ConfigError, DataError
-from volts.live import Journal, Target, compute_targets, execute_targets
+from volts.core.errors import BrokerError, ConfigError, DataError
+from volts.live.orders import Journal, Target, compute_targets, execute_targets
 from volts.testing.mt5_standin import (POSITION_TYPE_BUY, SYMBOL_FILLING_IOC, Faults, StandInTerminal,
                                        serve_standin)
 
@@ -197,7 +197,7 @@ def test_stale_data_with_execute_is_refused_unless_allowed(tmp_path, ref_data_di
     from rich.console import Console
 
     from volts.commands.signal import run_signal
-    from volts.config import DataSettings, Mt5Settings, Settings
+    from volts.core.config import DataSettings, Mt5Settings, Settings
 
     selection = write_selection(tmp_path / "selection.json")
     later = dt.datetime(2023, 8, 16, 21, 0, tzinfo=dt.timezone.utc)  # Wednesday: 2023-08-14..16 have closed
@@ -214,13 +214,13 @@ def test_stale_data_with_execute_is_refused_unless_allowed(tmp_path, ref_data_di
         _, _, executions = run_signal(settings, selection, out=tmp_path / "s2", now=later, allow_stale=True, **kw)
         assert asked == [1] and len(standin.orders_received) == sum(e.target != 0 for e in executions)
     with pytest.raises(DataError, match="not final"):  # Friday 15:00 New York: the bar of 2023-08-11 is forming
-        from volts.live import check_fresh
+        from volts.live.orders import check_fresh
         check_fresh([make_target()], now=dt.datetime(2023, 8, 11, 19, 0), allow_stale=True)
 
 
 # ------------------------------------------------------------------------------ 6. sessions past the data
 def test_sessions_past_the_data_follow_the_exchange_calendar(market):
-    from volts.calendar import next_session
+    from volts.data.calendar import next_session
 
     # known answers: Juneteenth (Monday 2023-06-19) and Independence Day (Tuesday 2023-07-04) are NYSE holidays
     assert next_session("2023-06-16") == dt.date(2023, 6, 20)
@@ -233,7 +233,7 @@ def test_sessions_past_the_data_follow_the_exchange_calendar(market):
 def test_exchange_calendar_matches_the_reference_data_sessions(ref_data_dir):
     """Independent check: Yahoo's AAPL file holds one row per NYSE session, 2000-01-03 .. 2024-03-08 (special
     closures included: 2001-09-11..14, 2004-06-11, 2007-01-02, 2012-10-29/30, 2018-12-05)."""
-    from volts.calendar import is_session, sessions
+    from volts.data.calendar import is_session, sessions
 
     dates = pd.DatetimeIndex(pd.read_csv(ref_data_dir / "AAPL.csv", usecols=["Date"])["Date"])
     assert sessions(dates[0], dates[-1]).equals(pd.DatetimeIndex(dates, name="date"))
@@ -242,9 +242,9 @@ def test_exchange_calendar_matches_the_reference_data_sessions(ref_data_dir):
 
 # ------------------------------------------------------------------------------ 7. symbols that are paths
 def test_symbol_that_is_a_path_is_refused_everywhere(tmp_path, ref_data_dir, capsys):
-    from volts.config import parse_settings
+    from volts.core.config import parse_settings
     from volts.data.csv import symbol_file
-    from volts.symbols import check_symbol
+    from volts.core.symbols import check_symbol
 
     data = tmp_path / "data"
     data.mkdir()

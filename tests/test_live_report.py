@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 from volts.cli import main
-from volts.config import Settings
+from volts.core.config import Settings
 from volts.data.csv import load_csv_market
 from volts.data.mt5 import Mt5Terminal
-from volts.errors import BrokerError
-from volts.live import Journal, compute_targets
-from volts.live_book import execute_book
+from volts.core.errors import BrokerError
+from volts.live.orders import Journal, compute_targets
+from volts.live.book import execute_book
 from volts.testing.mt5_standin import StandInTerminal
 
 PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}]
@@ -19,7 +19,7 @@ SESSIONS = ["2023-08-04", "2023-08-07", "2023-08-08", "2023-08-09", "2023-08-10"
 
 
 def test_report_finds_a_partial_fill_and_a_manual_close(tmp_path, ref_data_dir, monkeypatch, capsys):
-    from volts.calendar import next_session
+    from volts.data.calendar import next_session
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     settings = Settings().override(**{"data.dir": str(ref_data_dir), "live.sizing": "sleeve",
@@ -60,8 +60,8 @@ def test_report_finds_a_partial_fill_and_a_manual_close(tmp_path, ref_data_dir, 
 
 
 def test_report_of_a_paper_run_without_surprises_lists_no_difference(tmp_path, ref_data_dir, monkeypatch):
-    from volts.calendar import next_session
-    from volts.live_report import build_live_report
+    from volts.data.calendar import next_session
+    from volts.reporting.live_report import build_live_report
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     settings = Settings().override(**{"data.dir": str(ref_data_dir), "live.sizing": "sleeve"})

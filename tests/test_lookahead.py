@@ -2,7 +2,7 @@
 
 For every strategy configuration (LeadLagTrend long_short / long_only x next_open / close, and BuyAndHold) the
 orders created, fills, shares held, targets and equity through t must be identical; the same for the signal
-functions of ``volts.signals``. A deliberately leaky signal (it peeks at the next close) is caught by the same
+functions of ``volts.trading.signals``. A deliberately leaky signal (it peeks at the next close) is caught by the same
 check, so the check has teeth.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.backtest import simulate_buy_and_hold, simulate_pair
-from volts.signals import follower_positions, next_session_target, trend_signal
+from volts.trading.backtest import simulate_buy_and_hold, simulate_pair
+from volts.trading.signals import follower_positions, next_session_target, trend_signal
 
 N = 90
 START, END = 30, N - 1

@@ -1,4 +1,4 @@
-"""volts.metrics against an independent numpy computation and against backtrader's analyzers."""
+"""volts.trading.metrics against an independent numpy computation and against backtrader's analyzers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.backtest import simulate_pair
-from volts.errors import DataError
-from volts.metrics import compute_metrics, equity_returns, trade_stats
+from volts.trading.backtest import simulate_pair
+from volts.core.errors import DataError
+from volts.trading.metrics import compute_metrics, equity_returns, trade_stats
 
 
 def _equity(seed: int, n: int = 45, capital: float = 1000.0) -> pd.Series:

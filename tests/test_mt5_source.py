@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import DataSettings, Mt5Settings
+from volts.core.config import DataSettings, Mt5Settings
 from volts.data.csv import load_csv_market
 from volts.data.mt5 import (Credentials, Mt5Terminal, Secret, load_credentials, load_mt5_market, rates_to_frame,
                             trading_dates)
-from volts.errors import BrokerError, ConfigError, DataError
+from volts.core.errors import BrokerError, ConfigError, DataError
 from volts.testing.mt5_standin import RATES_DTYPE, Faults, StandInTerminal, serve_standin
 
 SYMBOLS = ["MU", "QCOM", "META", "TSLA"]

@@ -8,14 +8,14 @@ import itertools
 import pandas as pd
 import pytest
 
-from volts.config import Settings
+from volts.core.config import Settings
 
 
 @pytest.mark.slow
 def test_paper_account_equals_the_walkforward_share_for_share(tmp_path, ref_data_dir, monkeypatch):
-    from volts.paper import VOLUME_STEP, run_paper
-    from volts.parallel import Executor
-    from volts.walkforward import run_walkforward
+    from volts.live.paper import VOLUME_STEP, run_paper
+    from volts.core.parallel import Executor
+    from volts.evaluation.walkforward import run_walkforward
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     # $9 an order and 5 bps a side: both terms of the cost model are exercised
@@ -55,10 +55,10 @@ def test_paper_account_follows_a_pair_swap_share_for_share(tmp_path, ref_data_di
     different one twice (INTC->QCOM by INTC->META, then INTC->META by MU->IBM) and holds two pairs together for a
     week (a property of the selection, not of the P&L): the paper account still holds what the walk-forward held,
     and a pair that leaves the selection is flat at the broker at the next session."""
-    from volts.calendar import next_session
-    from volts.paper import VOLUME_STEP, run_paper
-    from volts.parallel import Executor
-    from volts.walkforward import run_walkforward
+    from volts.data.calendar import next_session
+    from volts.live.paper import VOLUME_STEP, run_paper
+    from volts.core.parallel import Executor
+    from volts.evaluation.walkforward import run_walkforward
 
     start, end = "2020-12-11", "2021-01-22"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

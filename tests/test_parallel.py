@@ -1,4 +1,4 @@
-"""``volts.parallel.Executor``: in-process loop, local Dask cluster and an external scheduler give the same
+"""``volts.core.parallel.Executor``: in-process loop, local Dask cluster and an external scheduler give the same
 results; shared keyword arguments reach every task; a task's error reaches the caller; clusters are torn down.
 
 An external ``dask scheduler`` + two ``dask worker`` processes are exercised by tests/test_walkforward.py (eight
@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from volts.errors import UsageError
-from volts.parallel import Executor
+from volts.core.errors import UsageError
+from volts.core.parallel import Executor
 
 
 def weighted_sum(item: int, *, weights: np.ndarray, offset: float = 0.0) -> float:
@@ -158,7 +158,7 @@ def test_a_refused_port_is_never_reported_as_a_silent_scheduler():
     Nehalem kernel). Repeated with a short timeout, where the race showed most."""
     import socket
 
-    from volts.parallel import probe_scheduler
+    from volts.core.parallel import probe_scheduler
 
     with socket.socket() as s:   # bound, never listening: every connect is refused
         s.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""volts.performance: cross-checked against empyrical and numpy; bootstrap coverage on a planted Sharpe ratio."""
+"""volts.trading.performance: cross-checked against empyrical and numpy; bootstrap coverage on a planted Sharpe ratio."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.errors import DataError
-from volts.performance import (bootstrap_ci, difference_stats, drawdown_stats, performance_stats,
+from volts.core.errors import DataError
+from volts.trading.performance import (bootstrap_ci, difference_stats, drawdown_stats, performance_stats,
                                schedule_stats, sharpe_ratio)
-from volts.simulate import Holding, Rebalance
+from volts.trading.simulate import Holding, Rebalance
 
 
 def curve(r: np.ndarray, start: str = "2020-01-02", capital: float = 1000.0) -> pd.Series:

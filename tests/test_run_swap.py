@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from volts import runswap
-from volts.artifacts import RunFolder, atomic_write_json
+from volts.core import runswap
+from volts.core.artifacts import RunFolder, atomic_write_json
 
 NAME = "2023-06-08"
 FILES = ("selection.json", "metrics.json", "report.md")
@@ -165,7 +165,7 @@ def test_a_previous_run_left_aside_by_a_killed_commit_is_moved_back_not_deleted(
     (out / f".{NAME}.a8b7c6.partial").mkdir()  # the new run, half-written
     os.symlink(NAME, out / "latest")
     assert not (out / "latest").exists()  # dangling
-    with caplog.at_level("WARNING", logger="volts.artifacts"):
+    with caplog.at_level("WARNING", logger="volts.core.artifacts"):
         with RunFolder(out, NAME):
             pass
     assert _which_run(out / NAME) == "old" and _which_run(out / "latest") == "old"

@@ -56,8 +56,8 @@ def complete_run(tmp_path_factory):
     cfg.write_text(FAST)
     out = base / "runs"
     with pytest.MonkeyPatch.context() as mp:  # figures cost most of a run's time and are not what is tested here
-        mp.setattr("volts.report.write_selection_figures", lambda *a, **k: {})
-        mp.setattr("volts.figures.backtest.plot_equity", lambda result, path: path)
+        mp.setattr("volts.reporting.run_report.write_selection_figures", lambda *a, **k: {})
+        mp.setattr("volts.reporting.figures.backtest.plot_equity", lambda result, path: path)
         assert main(["run", "--config", str(cfg), "--out", str(out)]) == 0
     return cfg, out
 
@@ -71,9 +71,9 @@ def _copy_runs(src: Path, dst: Path) -> Path:
 
 KILL_AT = {
     # point: (module, attribute) patched to SIGKILL the process when called
-    "selection (volatility clustering stage)": ("volts.clustering", "cluster_volatility"),
-    "backtest (after metrics.json, before the figure)": ("volts.figures.backtest", "plot_equity"),
-    "report (after report.md, before report.html)": ("volts.report", "markdown_to_html"),
+    "selection (volatility clustering stage)": ("volts.selection.regimes", "cluster_volatility"),
+    "backtest (after metrics.json, before the figure)": ("volts.reporting.figures.backtest", "plot_equity"),
+    "report (after report.md, before report.html)": ("volts.reporting.run_report", "markdown_to_html"),
 }
 
 
@@ -84,9 +84,9 @@ def test_a_run_killed_at_three_points_leaves_the_previous_run_and_latest_as_they
     latest = os.readlink(out / "latest")
     for point, (module, attr) in KILL_AT.items():
         code = (f"import importlib, os, signal, sys\n"
-                f"import volts.report, volts.figures.backtest\n"
-                f"volts.report.write_selection_figures = lambda *a, **k: {{}}\n"
-                f"volts.figures.backtest.plot_equity = lambda result, path: path\n"
+                f"import volts.reporting.run_report, volts.reporting.figures.backtest\n"
+                f"volts.reporting.run_report.write_selection_figures = lambda *a, **k: {{}}\n"
+                f"volts.reporting.figures.backtest.plot_equity = lambda result, path: path\n"
                 f"m = importlib.import_module({module!r})\n"
                 f"setattr(m, {attr!r}, lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))\n"
                 f"from volts.cli import main\n"
@@ -106,7 +106,7 @@ def test_a_run_killed_at_three_points_leaves_the_previous_run_and_latest_as_they
 
 def test_a_failure_or_ctrl_c_after_the_selection_keeps_the_previous_run(complete_run, tmp_path, monkeypatch,
                                                                          capsys):
-    from volts.errors import DataError
+    from volts.core.errors import DataError
 
     cfg, src = complete_run
     out = _copy_runs(src, tmp_path / "runs")
@@ -116,7 +116,7 @@ def test_a_failure_or_ctrl_c_after_the_selection_keeps_the_previous_run(complete
         raise DataError("TEST.csv: TEST 2023-07-03: nan: missing value in close")
 
     monkeypatch.setattr("volts.commands.backtest.run_backtest_for_selection", data_error)
-    monkeypatch.setattr("volts.report.write_selection_figures", lambda *a, **k: {})
+    monkeypatch.setattr("volts.reporting.run_report.write_selection_figures", lambda *a, **k: {})
     rc, _, err = _volts(capsys, "run", "--config", cfg, "--out", out, "--force")
     assert rc == 3 and "TEST.csv" in err
     assert _tree(out / "2023-06-08") == before and os.readlink(out / "latest") == "2023-06-08"
@@ -124,7 +124,7 @@ def test_a_failure_or_ctrl_c_after_the_selection_keeps_the_previous_run(complete
     def ctrl_c(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("volts.causality.granger.granger_scan", ctrl_c)  # early: cheaper, same staging
+    monkeypatch.setattr("volts.selection.causality.granger.granger_scan", ctrl_c)  # early: cheaper, same staging
     rc, _, err = _volts(capsys, "run", "--config", cfg, "--out", out, "--force")
     assert rc == 130 and "interrupted" in err
     assert _tree(out / "2023-06-08") == before
@@ -151,7 +151,7 @@ def test_select_refuses_a_run_made_with_other_data_unless_force(complete_run, tm
     other.write_text(FAST.replace('source = "synthetic"', 'source = "synthetic"\nsynthetic_seed = 1'))
     rc, _, err = _volts(capsys, "select", "--config", other, "--out", out)
     assert rc == 2 and "data SHA-256" in _one_error(err) and "--force" in err
-    monkeypatch.setattr("volts.report.write_selection_figures", lambda *a, **k: {})
+    monkeypatch.setattr("volts.reporting.run_report.write_selection_figures", lambda *a, **k: {})
     rc, stdout, _ = _volts(capsys, "select", "--config", other, "--out", out, "--force")
     assert rc == 0 and "wrote" in stdout
     sel = json.loads((out / "2023-06-08" / "selection.json").read_text())
@@ -193,7 +193,7 @@ def test_two_selects_into_one_folder_do_not_both_write(tmp_path, fast_cfg, capsy
 def test_stale_partial_folders_are_cleaned_and_live_ones_kept(tmp_path):
     from filelock import FileLock
 
-    from volts.artifacts import RunFolder
+    from volts.core.artifacts import RunFolder
 
     out = tmp_path / "runs"
     (out / ".2023-06-01.abc.partial").mkdir(parents=True)
@@ -208,7 +208,7 @@ def test_stale_partial_folders_are_cleaned_and_live_ones_kept(tmp_path):
 
 
 def test_artifacts_follow_the_umask(tmp_path):
-    from volts.artifacts import RunFolder, atomic_write_json
+    from volts.core.artifacts import RunFolder, atomic_write_json
 
     old = os.umask(0o027)
     try:
@@ -234,8 +234,8 @@ def test_unwritable_out_is_refused_before_the_selection_runs(tmp_path, fast_cfg,
 def test_full_disk_names_the_path_and_exits_2(tmp_path, monkeypatch, capsys):
     import errno
 
-    from volts.artifacts import atomic_write_json
-    from volts.errors import ArtifactError
+    from volts.core.artifacts import atomic_write_json
+    from volts.core.errors import ArtifactError
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -256,7 +256,7 @@ def test_debug_is_accepted_after_the_subcommand_and_keeps_the_exit_code(capsys, 
 
 
 def test_broker_error_with_debug_exits_4(capsys, monkeypatch):
-    from volts.errors import BrokerError
+    from volts.core.errors import BrokerError
 
     def fail(*a, **k):
         raise BrokerError("order_send: -10003 No IPC connection")
@@ -289,7 +289,7 @@ def test_declined_confirmation_exits_non_zero(ref_data_dir, tmp_path, capsys, mo
 
 
 def test_corrupt_journal_exits_2_naming_the_journal(tmp_path, capsys, monkeypatch):
-    from volts.live import Journal
+    from volts.live.orders import Journal
 
     bad = tmp_path / "live.journal"
     bad.write_bytes(b"this is not a SQLite database" * 100)
@@ -325,7 +325,7 @@ def test_bad_settings_exit_2_naming_the_key(case, tmp_path, capsys, ref_data_dir
 
 
 def test_utf8_bom_in_config_is_read(tmp_path, capsys):
-    from volts.config import load_settings
+    from volts.core.config import load_settings
 
     cfg = tmp_path / "bom.toml"
     cfg.write_bytes("\ufeff[backtest]\ncapital = 500.0\n".encode("utf-8"))
@@ -427,7 +427,7 @@ def test_plausibility_rules_pass_the_reference_data_and_have_switches(tmp_path, 
 
 
 def test_decimal_comma_setting_reads_the_number(tmp_path):
-    from volts.config import CsvLayout
+    from volts.core.config import CsvLayout
     from volts.data.csv import read_csv_bars
 
     rows = [[r[0]] + ['"' + c.replace(".", ",") + '"' for c in r[1:6]] + [r[6]] for r in _rows()]
@@ -502,7 +502,7 @@ def test_dropped_rows_are_printed_and_written_to_selection_and_report(tmp_path, 
     cfg = tmp_path / "c.toml"
     cfg.write_text(FAST.replace('source = "synthetic"', f'universe = {json.dumps(market.symbols)}\n'
                                 'on_invalid = "drop"\nmissing = "drop_dates"\ncalendar = ""'))
-    monkeypatch.setattr("volts.report.write_selection_figures", lambda *a, **k: {})
+    monkeypatch.setattr("volts.reporting.run_report.write_selection_figures", lambda *a, **k: {})
     rc, out, err = _volts(capsys, "select", "--config", cfg, "--data-dir", d, "--out", tmp_path / "r")
     assert rc == 0, err
     n = len(market.symbols)  # the bad row, then its date for the other symbols (missing = "drop_dates")
@@ -547,7 +547,7 @@ def test_data_check_honours_on_invalid(tmp_path, capsys):
 # ============================================================================= messages that misled
 def test_an_extra_holiday_bar_is_blamed_on_its_own_file(tmp_path):
     from volts.data.validate import collect_problems, validate_bars
-    from volts.errors import DataError
+    from volts.core.errors import DataError
     import pandas as pd
 
     raw = {}
@@ -569,7 +569,7 @@ def test_a_dropped_row_is_not_reported_as_a_plain_missing_bar(tmp_path):
     import pandas as pd
 
     from volts.data.validate import validate_bars
-    from volts.errors import DataError
+    from volts.core.errors import DataError
 
     raw = {}
     for sym in ("MSFT", "MU"):
@@ -600,9 +600,9 @@ def test_errors_name_the_setting_that_fixes_them(tmp_path, capsys):
     write_rows(tmp_path / "a", "MSFT", set_cell(rows, 4, "Date", "01/09/2023"))
     rc, _, err = _check(capsys, tmp_path / "a")
     assert rc == 3 and "data.csv.date_format" in _one_error(err)
-    from volts.config import CsvLayout
+    from volts.core.config import CsvLayout
     from volts.data.csv import load_csv_market
-    from volts.errors import DataError
+    from volts.core.errors import DataError
 
     write_rows(tmp_path / "b", "MSFT", set_cell(rows, 4, "Close", ""))
     with pytest.raises(DataError, match="on_invalid = 'drop'"):
@@ -621,8 +621,8 @@ def test_pcmci_too_few_rows_names_the_settings():
     import numpy as np
     import pandas as pd
 
-    from volts.causality.pcmci import pcmci_screen
-    from volts.errors import DataError
+    from volts.selection.causality.pcmci import pcmci_screen
+    from volts.core.errors import DataError
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(12, 3)), columns=list("ABC"),

@@ -1,4 +1,4 @@
-"""``[clustering] method = "hermitian"`` in the selection pipeline (volts.selection + volts.hermitian).
+"""``[clustering] method = "hermitian"`` in the selection pipeline (volts.selection.pipeline + volts.selection.hermitian).
 
 Property: every pair that leaves the Granger stage, and so every final pair, goes from a lead-lag cluster to a
 cluster it leads (meta-flow F > 0); the clustering is reported in selection.json. Reduced settings (few lags and
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from volts.config import Settings
-from volts.selection import run_selection
+from volts.core.config import Settings
+from volts.selection.pipeline import run_selection
 
 
 def test_hermitian_candidates_are_leading_to_lagging_pairs(paper_market):
@@ -32,6 +32,6 @@ def test_hermitian_candidates_are_leading_to_lagging_pairs(paper_market):
 
 
 def _leading(ll):
-    from volts.hermitian import leading_pairs
+    from volts.selection.hermitian import leading_pairs
 
     return leading_pairs(ll)

@@ -1,4 +1,4 @@
-"""Probabilistic and deflated Sharpe ratios (volts.sharpe): the paper's worked example and a coverage property."""
+"""Probabilistic and deflated Sharpe ratios (volts.evaluation.sharpe): the paper's worked example and a coverage property."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from volts.sharpe import (deflated_sharpe_ratio, expected_max_sharpe, probabilistic_sharpe_ratio, sharpe_inference,
+from volts.evaluation.sharpe import (deflated_sharpe_ratio, expected_max_sharpe, probabilistic_sharpe_ratio, sharpe_inference,
                           sharpe_standard_error)
 
 

@@ -1,4 +1,4 @@
-"""volts.signals: the trend signal, the follower positions and the next-session target (METHOD.md §6)."""
+"""volts.trading.signals: the trend signal, the follower positions and the next-session target (METHOD.md §6)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.errors import DataError
-from volts.signals import follower_positions, next_session_target, trend_signal
+from volts.core.errors import DataError
+from volts.trading.signals import follower_positions, next_session_target, trend_signal
 
 
 def _walk(n: int, seed: int) -> pd.Series:

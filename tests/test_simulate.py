@@ -1,4 +1,4 @@
-"""volts.simulate: the weekly pair portfolio.
+"""volts.trading.simulate: the weekly pair portfolio.
 
 * the vectorised engine gives backtrader's daily equity to 1e-6 relative (issue 10), on random schedules of more
   than 20 weeks under three configurations;
@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import Settings
+from volts.core.config import Settings
 from volts.data.market import MarketData
-from volts.errors import ConfigError, DataError
-from volts.signals import follower_positions
-from volts.simulate import HAIRCUT, Holding, Rebalance, simulate_schedule
+from volts.core.errors import ConfigError, DataError
+from volts.trading.signals import follower_positions
+from volts.trading.simulate import HAIRCUT, Holding, Rebalance, simulate_schedule
 
 SYMS = ["AAA", "BBB", "CCC", "DDD", "EEE"]
 
@@ -189,7 +189,7 @@ def test_trades_add_up_to_the_equity(execution):
     res = simulate_schedule(m, sched, end=m.dates[-1], settings=settings(), spy=False, execution=execution)
     assert res.trades["pnl"].sum() == pytest.approx(res.equity.iloc[-1] - res.costs.capital, abs=1e-6)
     assert res.fills["commission"].sum() > 0
-    # positions come from volts.signals: a held sign is always the day's target
+    # positions come from volts.trading.signals: a held sign is always the day's target
     for h_key, col in res.positions.items():
         lead, _ = h_key.split("->")
         assert set(np.sign(col.unique())) <= {-1.0, 0.0, 1.0}
@@ -224,7 +224,7 @@ def test_targets_share_the_leader_signal_across_lags_and_equal_follower_position
     """The vectorised engine computes a leader's trend signal once and shifts it per lag (the S&P schedules hold
     one leader at many lags): every lag, including lags beyond the history, equals follower_positions, in any order
     of calls, for both modes; bad parameters raise as follower_positions does."""
-    from volts.simulate import _plan, _targets
+    from volts.trading.simulate import _plan, _targets
 
     m = make_market(n=60, seed=4)
     plan = _plan(m, [Rebalance(m.dates[20].date(), (Holding("AAA", "BBB", 1),))], m.dates[-1])
@@ -326,8 +326,8 @@ def test_errors():
 
 
 def test_cost_table_and_summary():
-    from volts.performance import performance_stats
-    from volts.simulate import cost_table
+    from volts.trading.performance import performance_stats
+    from volts.trading.simulate import cost_table
 
     m = make_market(seed=6)
     sched = random_schedule(m, np.random.default_rng(6))
@@ -359,7 +359,7 @@ def test_targets_cache_never_serves_stale_signals():
 
 
 def test_load_spy_reads_the_reference_file(ref_data_dir):
-    from volts.simulate import load_spy
+    from volts.trading.simulate import load_spy
 
     spy = load_spy(Settings().override(**{"data.dir": str(ref_data_dir)}))
     assert spy is not None and spy.index.is_monotonic_increasing

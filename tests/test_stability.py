@@ -1,4 +1,4 @@
-"""Stability selection (volts.stability): the block bootstrap and the selection shares on the demo market."""
+"""Stability selection (volts.selection.stability): the block bootstrap and the selection shares on the demo market."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import load_settings
+from volts.core.config import load_settings
 from volts.data.market import MarketData
-from volts.errors import DataError
-from volts.stability import _block_indices, block_bootstrap_market, stability_selection, summarise_runs
+from volts.core.errors import DataError
+from volts.selection.stability import _block_indices, block_bootstrap_market, stability_selection, summarise_runs
 
 REPO_DEMO = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "demo.toml"
 
@@ -40,7 +40,7 @@ def test_default_block_keeps_most_relations_at_the_longest_lag():
     """A lag-L relation survives the bootstrap only where day t and day t - L come out of the same block. At the
     default block length and the default largest lag, about 1 - L/block = 2/3 of them must survive in a training
     window of about 150 days (blocks of 10 kept none at lag 10)."""
-    from volts.config import Settings
+    from volts.core.config import Settings
 
     s = Settings()
     lag, block, n = s.lag.max_lag, s.stability.block_length, 150
@@ -100,8 +100,8 @@ def test_stability_selection_end_to_end_is_reproducible():
     short = stability_selection(market, settings.override(**{"stability.block_length": 12}), runs=1)
     assert len(short.warnings) == 1 and "block_length 12 < 3 x lag.max_lag (30)" in short.warnings[0]
     assert "about 17% of days" in short.warnings[0]  # 1 - 10/12
-    from volts.selection import run_selection
-    from volts.stability import with_stability
+    from volts.selection.pipeline import run_selection
+    from volts.selection.stability import with_stability
 
     sel = with_stability(run_selection(market, settings), short)
     assert sel.warnings[-1] == short.warnings[0] and short.to_dict()["warnings"] == list(short.warnings)
@@ -112,7 +112,7 @@ def test_pairs_only_selection_skips_unused_anomalies_and_keeps_the_pairs():
     (report only) are skipped and the candidates, funnel and pairs are those of the full selection; with
     ``exclude = true`` they shape the GMM sample, so they are computed as before."""
     from volts.data.synthetic import make_synthetic_market
-    from volts.selection import run_selection
+    from volts.selection.pipeline import run_selection
 
     settings = load_settings(REPO_DEMO)
     market = make_synthetic_market(seed=0).data

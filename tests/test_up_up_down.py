@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.backtest import simulate_pair
+from volts.trading.backtest import simulate_pair
 
 # the blog's table: date -> (benchmark ROC, lag 0, lag 1, lag 2)
 BLOG_TABLE = {

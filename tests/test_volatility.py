@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts import volatility as vol
+from volts.selection import volatility as vol
 from volts.data.market import MarketData
-from volts.errors import ConfigError, DataError
+from volts.core.errors import ConfigError, DataError
 
 # ------------------------------------------------------------------------------------------------ fixtures
 # Six hand-written bars of two symbols (open, high, low, close); every bar satisfies L <= O, C <= H.

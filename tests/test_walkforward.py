@@ -17,11 +17,11 @@ import pytest
 from tests.close import assert_file_close
 from tests.conftest import REPO
 from tests.dask_cluster import loopback_cluster
-from volts.config import Settings
+from volts.core.config import Settings
 from volts.data.market import MarketData
-from volts.errors import DataError, UsageError
-from volts.parallel import Executor
-from volts.walkforward import (WalkForwardVariant, apply_pair_picker, compare_variants, random_pairs_picker,
+from volts.core.errors import DataError, UsageError
+from volts.core.parallel import Executor
+from volts.evaluation.walkforward import (WalkForwardVariant, apply_pair_picker, compare_variants, random_pairs_picker,
                                rebalance_dates, run_walkforward, select_week, week_hashes, weeks_summary)
 
 START, END = dt.date(2023, 7, 3), dt.date(2023, 8, 29)  # eight complete weeks 2023-07-07 .. 08-25, traded to 08-29
@@ -31,7 +31,7 @@ ARTIFACTS = ("weeks.csv", "equity.csv", "trades.csv", "metrics.json", "report.md
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     """What ``volts walkforward --config config.toml --source synthetic`` uses (so the CLI test reuses the cache)."""
-    from volts.config import load_settings
+    from volts.core.config import load_settings
 
     return load_settings(REPO / "config.toml").override(**{"data.source": "synthetic",
                                                            "data.return_jump": "flag"})
@@ -39,7 +39,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="module")
 def market(settings) -> MarketData:
-    from volts.walkforward import load_walkforward_market
+    from volts.evaluation.walkforward import load_walkforward_market
 
     return load_walkforward_market(settings, START, END)
 
@@ -162,7 +162,7 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
     # dumped without it, computed here by hand
     import hashlib
 
-    from volts.walkforward import _read_cached
+    from volts.evaluation.walkforward import _read_cached
 
     raw = settings.model_dump(mode="json")
     del raw["data"]["spy_file"]
@@ -254,7 +254,7 @@ def test_weeks_summary_counts_runs_of_the_same_pair():
 
 
 def test_planted_recovery_counts_pairs_lags_and_false_positives():
-    from volts.walkforward import planted_recovery
+    from volts.evaluation.walkforward import planted_recovery
 
     planted = [{"leader": "A", "follower": "B", "lag": 1}, {"leader": "C", "follower": "D", "lag": 3}]
 
@@ -297,7 +297,7 @@ def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, basel
 
 
 def test_compare_variants_runs_every_variant_over_the_same_cached_weeks(tmp_path, settings, market, baseline):
-    from volts.walkforward_report import comparison_markdown
+    from volts.reporting.walkforward_report import comparison_markdown
 
     out = _copy_cache(baseline, tmp_path)
     variants = [WalkForwardVariant("strategy"),
@@ -314,7 +314,7 @@ def test_compare_variants_runs_every_variant_over_the_same_cached_weeks(tmp_path
 # ------------------------------------------------------------------------------------- return jumps
 def test_a_real_return_jump_is_kept_as_a_flagged_note_not_a_stop(tmp_path, market):
     from volts.data.synthetic import write_synthetic_csvs
-    from volts.walkforward import load_walkforward_market
+    from volts.evaluation.walkforward import load_walkforward_market
 
     write_synthetic_csvs(market, tmp_path)
     path = tmp_path / "MID3.csv"
@@ -360,7 +360,7 @@ def test_stability_inside_a_week_keeps_exactly_the_pairs_at_or_above_the_thresho
 
 
 def test_permutation_p_value_and_percentile_equal_a_hand_count():
-    from volts.nulls import NullResult, permutation_p_value, percentile_of
+    from volts.evaluation.nulls import NullResult, permutation_p_value, percentile_of
 
     null = [0.1, 0.5, 0.5, 0.9, -0.3, float("nan"), 1.2, 0.5, 0.0, 0.7]  # 10 draws, one undefined
     # >= 0.5: 0.5, 0.5, 0.9, 1.2, 0.5, 0.7 -> 6; strictly below: 0.1, -0.3, 0.0 -> 3
@@ -375,8 +375,8 @@ def test_permutation_p_value_and_percentile_equal_a_hand_count():
 
 
 def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_sharpe(settings, market, baseline):
-    from volts.nulls import random_pairs_null
-    from volts.walkforward import RandomPairs
+    from volts.evaluation.nulls import random_pairs_null
+    from volts.evaluation.walkforward import RandomPairs
 
     s = settings.override(**{"lag.min_lag": 3, "lag.max_lag": 5})
     picker = RandomPairs.from_settings(s)
@@ -398,7 +398,7 @@ def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_s
     assert a.p_value == (1 + int(np.sum(a.sharpes >= a.strategy_sharpe))) / 7
     assert (a.min_lag, a.max_lag) == (3, 5)
     # the same draws as tasks of a two-worker Dask cluster (the market sent once per worker): identical
-    from volts.parallel import Executor
+    from volts.core.parallel import Executor
 
     with Executor(workers=2) as ex:
         d = random_pairs_null(market, baseline.weeks, s, end=end, draws=6, seed=11, executor=ex)
@@ -409,7 +409,7 @@ def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_s
 
 
 def test_ablation_rows_name_their_caches_and_say_when_stability_was_not_run(settings):
-    from volts.nulls import ablation_rows
+    from volts.evaluation.nulls import ablation_rows
 
     rows = ablation_rows(settings)
     assert [r.key for r in rows] == ["no-screen", "granger-only", "granger-pcmci", "full-funnel", "full-stable"]
@@ -428,10 +428,10 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
     """End to end through ``volts walkforward --ablation`` on the cached weeks. To keep it cheap, one screen row is
     replaced by a pair-picker variant that shares the cache and the two others are marked not run (the rows'
     selections are what the tests above check), so only trading passes run; the DSR in the report must be
-    volts.sharpe's on the same returns and rows."""
-    import volts.nulls as nulls
+    volts.evaluation.sharpe's on the same returns and rows."""
+    import volts.evaluation.nulls as nulls
     from volts.cli import main
-    from volts.sharpe import sharpe_inference
+    from volts.evaluation.sharpe import sharpe_inference
 
     real_rows = nulls.ablation_rows
 
@@ -462,7 +462,7 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
     assert list(table["status"]) == ["not run", "run", "not run", "run", "not run", "run"]
     head = table.set_index("row").loc["full-funnel"]
     assert head["sharpe"] == pytest.approx(baseline.metrics["strategy"]["sharpe"])
-    # DSR: volts.sharpe on the headline's daily returns, with the run rows' per-day Sharpe ratios as the trials
+    # DSR: volts.evaluation.sharpe on the headline's daily returns, with the run rows' per-day Sharpe ratios as the trials
     eq = pd.read_csv(res / "equity.csv", index_col=0, parse_dates=True)["strategy"]
     trials = (table.loc[table["trial"] == True, "sharpe"] / np.sqrt(252)).tolist()  # noqa: E712
     assert len(trials) == 2 and trials[0] != trials[1]
@@ -486,8 +486,8 @@ def test_a_week_runs_the_lean_selection_and_records_the_full_one(settings, marke
     """select_week runs ``run_selection(pairs_only=True)`` with the curtailed surrogate test; its record must be
     the one of the full selection (full test, anomaly scores, alignment diagnostics): same candidates, funnel,
     drop counts, warnings and pairs with every statistic, on every baseline week that selected pairs."""
-    from volts.selection import run_selection
-    from volts.walkforward import _week_market
+    from volts.selection.pipeline import run_selection
+    from volts.evaluation.walkforward import _week_market
 
     full_settings = settings.override(**{"entropy.stop_early": False})
     weeks = [w for w in baseline.weeks if w["status"] == "ok" and w["pairs"]][:4]
@@ -565,7 +565,7 @@ def test_the_report_says_what_the_result_rests_on(tmp_path, baseline, capsys):
     assert weeks["costs"].sum() == pytest.approx(fills["commission"].sum(), abs=0.01)  # CSV-rounded columns
     assert (weeks["pnl_to"].iloc[:-1].to_numpy() == weeks["pnl_from"].iloc[1:].to_numpy()).all()
     s = m["strategy"]
-    from volts.performance import BOOTSTRAP_MAX_REPS
+    from volts.trading.performance import BOOTSTRAP_MAX_REPS
 
     # eight weeks of returns: the Sharpe ratio's bootstrap spread is wide, the target may need more resamples than
     # the cap, and then the report must say so

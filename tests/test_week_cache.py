@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from volts.week_cache import HASH_FIELD, record_problem, record_sha256, seal, verify_record
+from volts.evaluation.week_cache import HASH_FIELD, record_problem, record_sha256, seal, verify_record
 
 REPO = Path(__file__).resolve().parents[1]
 ASOF = "2023-07-14"

@@ -12,3 +12,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__"]
+
+from volts import _compat as _compat  # noqa: E402  (old module paths of volts 0.2, with a deprecation warning)
+
+_compat.install()

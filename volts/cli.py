@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from volts import __version__
-from volts.errors import VoltsError
+from volts.core.errors import VoltsError
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,7 +43,7 @@ def _root(
 def load_cli_settings(config: Optional[Path], data_dir: Optional[Path] = None, source: Optional[str] = None):
     """Settings for a command: ``--config FILE`` or ``./config.toml`` if present, else built-in defaults; then
     ``--data-dir`` (CSV source in that folder) and ``--source`` override."""
-    from volts.config import load_settings
+    from volts.core.config import load_settings
 
     if config is None and Path("config.toml").is_file():
         config = Path("config.toml")
@@ -183,11 +183,11 @@ def _no_command(exc) -> None:
 
 def _map_os_error(exc: BaseException) -> VoltsError | None:
     """An ``OSError`` that escaped a command (full disk, permission, read-only file system) as a
-    :class:`~volts.errors.ArtifactError` naming the path (exit 2); a SQLite error (the order journal: locked by
+    :class:`~volts.core.errors.ArtifactError` naming the path (exit 2); a SQLite error (the order journal: locked by
     another process, corrupt, not openable) likewise; None for anything else."""
     import sqlite3
 
-    from volts.errors import ArtifactError
+    from volts.core.errors import ArtifactError
 
     if isinstance(exc, sqlite3.Error):
         return ArtifactError(f"order journal (--journal, default live.journal): {exc}: the SQLite file is locked by "

@@ -1,4 +1,4 @@
-"""Stage 4c: effective transfer entropy (volts.causality.entropy, METHOD.md §4c)."""
+"""Stage 4c: effective transfer entropy (volts.selection.causality.entropy, METHOD.md §4c)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from volts.causality.entropy import (EteResult, discretise, effective_transfer_entropy, ete_screen, pair_seed,
+from volts.selection.causality.entropy import (EteResult, discretise, effective_transfer_entropy, ete_screen, pair_seed,
                                      transfer_entropy)
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 TRAIN = ("2022-11-01", "2023-06-08")
 
@@ -215,7 +215,7 @@ def test_screen_on_reference_returns(paper_market):
 # --------------------------------------------------------------- vectorised surrogates (issue 11)
 @pytest.mark.parametrize("history,lag,bins", [(1, 1, 3), (2, 1, 3), (1, 3, 4), (3, 2, 2)])
 def test_batch_te_equals_pyinform(history, lag, bins):
-    from volts.causality.entropy import transfer_entropy_batch
+    from volts.selection.causality.entropy import transfer_entropy_batch
 
     rng = np.random.default_rng(history * 10 + lag)
     x, y = _coupled(300, lag, rng, beta=0.4)
@@ -253,7 +253,7 @@ def test_batch_te_counts_are_a_bincounts_bitwise():
     """The matrix-product counts give exactly the joint-count table of a ``bincount`` over (row, h, x, y), so
     every TE (and hence every surrogate p-value) is the same float as before: random states with 2..6 symbols,
     histories 1..3, lags 1..4, states that never occur, a source with a single state."""
-    from volts.causality.entropy import transfer_entropy_batch
+    from volts.selection.causality.entropy import transfer_entropy_batch
 
     rng = np.random.default_rng(30)
     for _ in range(60):
@@ -269,7 +269,7 @@ def test_batch_te_counts_are_a_bincounts_bitwise():
 
 
 def test_default_surrogates_give_small_monte_carlo_error():
-    from volts.causality.entropy import DEFAULT_SURROGATES
+    from volts.selection.causality.entropy import DEFAULT_SURROGATES
 
     # the SE of a p-value at alpha = 0.05 with the default count (issue 11 asks <= 0.005)
     assert np.sqrt(0.05 * 0.95 / DEFAULT_SURROGATES) <= 0.005
@@ -294,7 +294,7 @@ def test_p_value_spread_over_surrogate_seeds_matches_its_standard_error():
 @pytest.mark.parametrize("surrogates,alpha", [(2000, 0.05), (1999, 0.05), (1000, 0.01), (100, 0.05), (2000, 0.1),
                                               (4999, 0.001), (19, 0.05)])
 def test_exceedances_to_stop_is_the_decision_boundary(surrogates, alpha):
-    from volts.causality.entropy import exceedances_to_stop
+    from volts.selection.causality.entropy import exceedances_to_stop
 
     h = exceedances_to_stop(surrogates, alpha)
     assert (1 + h) / (surrogates + 1) > alpha                  # h exceedances: not significant, whatever follows
@@ -307,7 +307,7 @@ def test_curtailed_test_takes_the_full_tests_decisions():
     the full test's row, float for float; a stopped one drew fewer surrogates, reports p = max(h / drawn,
     (1 + h) / (S + 1)) > alpha, and its surrogate mean is the mean of the first ``drawn`` surrogates of the full
     test's stream (recomputed here from ``default_rng(seed).permuted``)."""
-    from volts.causality.entropy import (_ete_from_states, discretise, exceedances_to_stop, pair_seed,
+    from volts.selection.causality.entropy import (_ete_from_states, discretise, exceedances_to_stop, pair_seed,
                                          transfer_entropy_batch)
 
     rng = np.random.default_rng(12)
@@ -351,7 +351,7 @@ def test_curtailed_test_takes_the_full_tests_decisions():
 def test_curtailed_test_without_a_reachable_alpha_runs_in_full():
     """When even 0 exceedances give p = 1 / (S + 1) > alpha (h = 0: nothing can be significant), the curtailed
     test has no stopping point and must return the full test, not a p-value over its first block."""
-    from volts.causality.entropy import _ete_from_states, exceedances_to_stop
+    from volts.selection.causality.entropy import _ete_from_states, exceedances_to_stop
 
     rng = np.random.default_rng(1)
     xs, ys = rng.integers(0, 3, 150), rng.integers(0, 3, 150)
@@ -364,7 +364,7 @@ def test_curtailed_test_without_a_reachable_alpha_runs_in_full():
 def test_curtailed_test_does_not_depend_on_block_sizes(monkeypatch, first, rule):
     """The blocks only set the cost: drawing the surrogates one at a time, in fixed blocks of 37, adaptively
     (volts' rule) or all at once gives the same result, float for float, for null, borderline and coupled pairs."""
-    from volts.causality import entropy
+    from volts.selection.causality import entropy
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=150)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from volts.causality.pcmci import pcmci_screen
-from volts.errors import DataError
+from volts.selection.causality.pcmci import pcmci_screen
+from volts.core.errors import DataError
 
 TRAIN = ("2022-11-01", "2023-06-08")
 MID = ["TSLA", "AMZN", "META", "MU", "QCOM", "INTC"]
@@ -102,7 +102,7 @@ def test_contemporaneous_mode_equals_residual_correlations(mid_returns):
 
 
 def test_pcmci_figure_and_errors(tmp_path):
-    from volts.figures.causality import plot_pcmci_graph
+    from volts.reporting.figures.causality import plot_pcmci_graph
 
     res = pcmci_screen(_planted(n=200), tau_max=3)
     out = plot_pcmci_graph(res, tmp_path / "pcmci.png")
@@ -126,7 +126,7 @@ def test_edge_lookup_is_the_first_listed_edge_of_the_pair():
     listed twice, None for a pair without an edge, and KeyError for a symbol that was not screened."""
     from dataclasses import replace
 
-    from volts.causality.pcmci import PcmciEdge
+    from volts.selection.causality.pcmci import PcmciEdge
 
     res = pcmci_screen(_planted(n=200), tau_max=3)
     assert res.edges
@@ -153,7 +153,7 @@ def test_parcorr_statistic_is_scipys_pearsonr_bitwise():
     """PCMCI's ParCorr takes the correlation of the residuals with volts' ``_pearson_r`` instead of
     ``scipy.stats.pearsonr`` (the same arithmetic without ~1 ms of input handling per call): identical floats on
     random samples of many lengths and correlations, NaN on a constant side."""
-    from volts.causality.pcmci import _pearson_r
+    from volts.selection.causality.pcmci import _pearson_r
 
     rng = np.random.default_rng(3)
     for _ in range(500):
@@ -169,7 +169,7 @@ def test_parcorr_p_value_is_tigramites_bitwise():
     ``scipy.stats.t.sf``), float for float, including its NaN and |r| = 1 edge cases."""
     from tigramite.independence_tests.parcorr import ParCorr
 
-    from volts.causality.pcmci import _parcorr
+    from volts.selection.causality.pcmci import _parcorr
 
     ours, ref = _parcorr(), ParCorr()
     rng = np.random.default_rng(8)
@@ -204,7 +204,7 @@ def test_native_pcmci_equals_tigramite_on_random_systems():
     PC1 parent sets, a different path through PC1 would show too. Plus two corner cases of tigramite's test: a
     series that is exactly constant over some lagged rows (dropped from the conditions; a constant X or Y gives
     value 0, p = 1), and too few rows for the conditions (p = NaN: the link is removed in PC1)."""
-    from volts.causality.pcmci import _native_pcmci
+    from volts.selection.causality.pcmci import _native_pcmci
 
     def same(a, b):
         return np.array_equal(a, b, equal_nan=True)

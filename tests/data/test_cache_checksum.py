@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.cache import BarCache
 from volts.data.universe import load_universe
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import CsvLayout
+from volts.core.config import CsvLayout
 from volts.data.csv import list_symbols, load_csv_market, read_csv_bars
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 from tests.data._fixtures import HEADER, real_rows, set_cell, write_rows
 

@@ -8,11 +8,11 @@ import types
 import pandas as pd
 import pytest
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.csv import load_csv_market
 from volts.data.sources import check_source, load_market
 from volts.data.synthetic import make_synthetic_market
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 from tests.data._fixtures import real_rows, set_cell, write_rows
 

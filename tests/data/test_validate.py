@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from volts.data.validate import Problem, ValidationReport, collect_problems, validate_bars
-from volts.errors import DataError, UsageError
+from volts.core.errors import DataError, UsageError
 
 DATES = pd.bdate_range("2023-01-02", periods=30)
 

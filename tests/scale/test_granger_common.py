@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.stattools import grangercausalitytests
 
-from volts.causality.granger import granger_scan
-from volts.errors import DataError
+from volts.selection.causality.granger import granger_scan
+from volts.core.errors import DataError
 
 TRAIN = ("2022-11-01", "2023-06-08")
 SYMBOLS = ["TSLA", "AMZN", "META", "MU", "IBM"]
@@ -64,7 +64,7 @@ def test_common_sample_finds_a_planted_lag_and_rejects_bad_input():
 
 
 def test_two_worker_dask_cluster_gives_the_same_scan():
-    from volts.parallel import Executor
+    from volts.core.parallel import Executor
 
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(rng.normal(size=(120, 12)), columns=[f"S{k}" for k in range(12)],

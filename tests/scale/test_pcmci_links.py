@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.causality.pcmci import _restricted, pcmci_screen
-from volts.errors import DataError
+from volts.selection.causality.pcmci import _restricted, pcmci_screen
+from volts.core.errors import DataError
 
 
 def _planted(n_names: int, n: int = 150, seed: int = 0):

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.cache import BarCache
 from volts.data.universe import load_universe, members_on, read_membership
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 START, END = dt.date(2021, 1, 4), dt.date(2021, 6, 30)
 

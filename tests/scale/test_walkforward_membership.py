@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from volts.config import Settings
-from volts.errors import DataError
+from volts.core.config import Settings
+from volts.core.errors import DataError
 from volts.data.synthetic import make_synthetic_market, write_synthetic_csvs
-from volts.walkforward import run_walkforward, trading_market
+from volts.evaluation.walkforward import run_walkforward, trading_market
 
 START, END = dt.date(2023, 7, 3), dt.date(2023, 7, 18)  # two complete weeks: 07-07, 07-14
 W1, W2 = "2023-07-07", "2023-07-14"
@@ -156,8 +156,8 @@ def test_a_bad_bar_outside_the_held_spans_changes_nothing_traded(folders, settin
     stop the run with exit 3. Planted truth: the same weeks traded on the clean file and on a file with that bar
     broken give the same equity, trades and fills; the broken symbol is validated over its held spans only, is flat
     elsewhere, leaves the equal-weight benchmark and is listed with its whole-run rule."""
-    from volts.simulate import simulate_schedule
-    from volts.walkforward import build_schedule
+    from volts.trading.simulate import simulate_schedule
+    from volts.evaluation.walkforward import build_schedule
 
     def bad_high(raw, i):
         raw.loc[i, "High"] = raw.loc[i, "Close"] * 0.9
@@ -211,8 +211,8 @@ def test_screen_comparison_refuses_a_membership_universe(settings, tmp_path, cap
     weeks' universe (the built-in ten names here), so it refuses before loading anything rather than silently
     answer for other stocks. The CLI maps the refusal to the usage exit code."""
     from volts.cli import main
-    from volts.errors import UsageError
-    from volts.screens.comparison import run_screen_comparison
+    from volts.core.errors import UsageError
+    from volts.evaluation.screen_comparison import run_screen_comparison
 
     with pytest.raises(UsageError, match="--compare-screens does not support a point-in-time universe") as err:
         run_screen_comparison(settings, start=START, end=END, out=tmp_path / "cmp")
@@ -236,10 +236,10 @@ def test_the_random_pairs_null_runs_on_a_membership_universe(settings, result, t
     import shutil
 
     from volts.data.universe import load_universe
-    from volts.nulls import annual_sharpe, run_ablation
-    from volts.simulate import simulate_schedule
-    from volts.walkforward import RandomPairs, apply_pair_picker, build_schedule
-    from volts.week_cache import seal
+    from volts.evaluation.nulls import annual_sharpe, run_ablation
+    from volts.trading.simulate import simulate_schedule
+    from volts.evaluation.walkforward import RandomPairs, apply_pair_picker, build_schedule
+    from volts.evaluation.week_cache import seal
 
     out = tmp_path / "abl"
     shutil.copytree(result.folder.parent / "weeks", out / "weeks")     # the headline's weeks, not recomputed
@@ -282,7 +282,7 @@ def test_the_null_market_holds_every_candidate_a_draw_can_pick(folders, settings
     hold it, so it is neither loaded nor an error). LOW1 has a bad bar after the last as-of date, inside the span
     a draw would hold it (PEAK's 2021-05-05 in the S&P run, one week after a week that had it as a candidate):
     that (candidate, week) leaves the null's pool and is listed, instead of stopping the run."""
-    from volts.walkforward import candidates_market, null_weeks
+    from volts.evaluation.walkforward import candidates_market, null_weeks
 
     def bad_high(raw, i):
         raw.loc[i, "High"] = raw.loc[i, "Close"] * 0.9
@@ -312,7 +312,7 @@ def test_the_null_market_holds_every_candidate_a_draw_can_pick(folders, settings
 
 
 def test_the_report_lists_symbols_read_over_their_held_spans_only():
-    from volts.walkforward_report import universe_markdown
+    from volts.reporting.walkforward_report import universe_markdown
 
     filled = {"PEAK": {"spans": [["2019-01-02", "2020-05-04"], ["2021-08-02", "2021-09-13"]],
                        "full_span_exclusion": {"symbol": "PEAK", "rule": "high_below_max_open_close",

@@ -1,10 +1,10 @@
-"""The issue-12 comparison variants for the walk-forward (volts.screens.comparison)."""
+"""The issue-12 comparison variants for the walk-forward (volts.evaluation.screen_comparison)."""
 
 from __future__ import annotations
 
-from volts.config import Settings
-from volts.screens import SCREENS
-from volts.screens.comparison import comparison_variants
+from volts.core.config import Settings
+from volts.selection.screens import SCREENS
+from volts.evaluation.screen_comparison import comparison_variants
 
 
 def test_comparison_variants_cover_the_funnel_every_screen_hermitian_and_the_portfolio():
@@ -26,7 +26,7 @@ def test_cli_compare_screens_runs_the_comparison_with_the_command_line_settings(
 
     import pandas as pd
 
-    import volts.screens.comparison as comparison
+    import volts.evaluation.screen_comparison as comparison
     from volts.cli import main
 
     calls = []

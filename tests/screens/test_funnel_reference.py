@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from tests.conftest import REPO
-from volts.config import load_settings
+from volts.core.config import load_settings
 
 ASOF = dt.date(2023, 6, 8)
 
@@ -20,7 +20,7 @@ def settings(ref_data_dir):
 
 @pytest.fixture(scope="module")
 def default_selection(paper_market, settings):
-    from volts.selection import run_selection
+    from volts.selection.pipeline import run_selection
 
     return run_selection(paper_market, settings, asof=ASOF)
 
@@ -28,9 +28,9 @@ def default_selection(paper_market, settings):
 def _hard_coded_funnel(market, settings, candidates):
     """The pre-issue-12 stage 4, written out: Granger scan on the candidates' closes -> l* -> p < alpha; PCMCI edge;
     ETE at max(1, PCMCI tau)."""
-    from volts.causality.entropy import ete_screen
-    from volts.causality.granger import granger_scan, select_granger_pairs
-    from volts.causality.pcmci import pcmci_screen
+    from volts.selection.causality.entropy import ete_screen
+    from volts.selection.causality.granger import granger_scan, select_granger_pairs
+    from volts.selection.causality.pcmci import pcmci_screen
 
     w = settings.windows.shifted(ASOF)
     train = market.select(list(settings.data.universe)).slice(w.train_start, w.train_end).select(candidates)
@@ -72,8 +72,8 @@ def test_default_sequence_equals_the_hard_coded_vol_ts_funnel(default_selection,
 
 
 def test_any_sequence_runs_on_the_reference_data(default_selection, paper_market, settings, tmp_path):
-    from volts.report import build_report, write_selection_figures
-    from volts.selection import run_selection
+    from volts.reporting.run_report import build_report, write_selection_figures
+    from volts.selection.pipeline import run_selection
 
     s = settings.override(**{"selection.screens": ["levy_area", "distance_correlation", "transfer_entropy"],
                              "selection.rules": {"levy_area": "top_k"}, "selection.top_k": 6})

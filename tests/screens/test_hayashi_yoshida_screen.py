@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from volts.config import Settings
-from volts.errors import DataError
-from volts.hayashi_yoshida import hy_lead_lag
-from volts.screens import make_screen
-from volts.screens.hayashi_yoshida import HayashiYoshidaScreen
+from volts.core.config import Settings
+from volts.core.errors import DataError
+from volts.selection.hayashi_yoshida import hy_lead_lag
+from volts.selection.screens import make_screen
+from volts.selection.screens.hayashi_yoshida import HayashiYoshidaScreen
 
 
 def _frame(values: np.ndarray) -> pd.DataFrame:
@@ -85,7 +85,7 @@ def test_config_builds_it_and_bad_input_is_a_data_error():
 
 
 def test_funnel_hands_the_lag_in_bars_to_the_next_screen():
-    from volts.screens import run_funnel
+    from volts.selection.screens import run_funnel
 
     r, pairs = _planted(n_pairs=3, T=250, lag=3, beta=0.6, seed=5)
     out = run_funnel([HayashiYoshidaScreen(max_lag=5)], r, pairs)

@@ -1,4 +1,4 @@
-"""The PairScreen family (volts.screens): p-values uniform on independent series (seeded KS checks), small on
+"""The PairScreen family (volts.selection.screens): p-values uniform on independent series (seeded KS checks), small on
 planted pairs, scores equal to the all-pairs matrices, keep rules, the funnel's lag hand-over and the config."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from volts.config import Settings, parse_settings
-from volts.errors import ConfigError, DataError
-from volts.screens import SCREENS, make_screen, run_funnel
-from volts.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
-from volts.leadlag import ccf_auc_matrix, ccf_lag1_matrix, cross_correlation, levy_area_matrix
-from volts.screens.base import register_screen
-from volts.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
+from volts.core.config import Settings, parse_settings
+from volts.core.errors import ConfigError, DataError
+from volts.selection.screens import SCREENS, make_screen, run_funnel
+from volts.selection.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
+from volts.selection.leadlag import ccf_auc_matrix, ccf_lag1_matrix, cross_correlation, levy_area_matrix
+from volts.selection.screens.base import register_screen
+from volts.selection.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
                                     LevyAreaScreen, MutualInformationScreen, PermutationScreen)
 
 # the registry is the one list of screens: the tests read it
@@ -61,7 +61,7 @@ def test_every_registered_screen_is_built_from_the_settings_and_accepted_by_the_
 def test_a_new_screen_is_one_decorated_class():
     """A screen defined anywhere with ``@register_screen`` is accepted by the config and built by make_screen,
     with no other list to edit; a second class cannot take a registered name."""
-    from volts.screens.base import SCREENS as registry
+    from volts.selection.screens.base import SCREENS as registry
 
     before = dict(registry)
     try:
@@ -276,7 +276,7 @@ def test_screen_result_row_finds_every_pair_by_an_index():
     """``ScreenResult.row`` looks pairs up in a dict built once (it searched the pair tuple linearly, O(pairs) a
     lookup): every pair's row is the row at its position, a duplicate resolves to its first occurrence, and an
     unscreened pair is a KeyError naming it."""
-    from volts.screens.base import ScreenResult
+    from volts.selection.screens.base import ScreenResult
 
     names = [f"S{i}" for i in range(40)]
     pairs = tuple((a, b) for a in names for b in names if a != b) + (("S0", "S1"),)
@@ -297,7 +297,7 @@ def test_levy_area_screen_and_the_matrix_agree_on_the_same_data():
     """The screen and the all-pairs matrix behind the Hermitian candidates (``lead_lag_matrix(.., "levy_area")``)
     give the same area for every ordered pair: one function, one convention (z-scores with ddof 1, the path
     started at 0). Before, the matrix used ddof 0 and no zero point and ranked pairs differently."""
-    from volts.leadlag import lead_lag_matrix, levy_area_returns
+    from volts.selection.leadlag import lead_lag_matrix, levy_area_returns
 
     rng = np.random.default_rng(31)
     r = _frame(0.01 * rng.standard_t(4, size=(60, 7)))
@@ -321,8 +321,8 @@ def test_levy_area_screen_and_the_matrix_agree_on_the_same_data():
 def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
     """The lead-lag portfolio ranks on ``levy_area_returns`` of its rolling z-scores (already standardised, seed
     004's preprocessing), so its followers are the bottom of that ranking and not of another convention."""
-    import strategies.lead_lag_portfolio as llp
-    from volts.leadlag import levy_area_returns
+    import volts.trading.strategies.lead_lag_portfolio as llp
+    from volts.selection.leadlag import levy_area_returns
 
     seen = []
     monkeypatch.setattr(llp, "levy_area_returns",
@@ -350,7 +350,7 @@ def test_distance_correlation_screen_works_in_blocks_and_keeps_its_numbers(monke
     distance matrices never hold more than ``block`` pairs, with or without the followers' cache."""
     import dcor
 
-    import volts.screens.stats as st
+    import volts.selection.screens.stats as st
 
     r, pairs = _independent(n_pairs=9, T=40, seed=33)
     rp, _ = _planted(n_pairs=2, T=40, seed=34)

@@ -1,4 +1,4 @@
-"""Pair-batched statistics of the screens (volts.screens.stats) against their references (dcor, scikit-learn,
+"""Pair-batched statistics of the screens (volts.selection.screens.stats) against their references (dcor, scikit-learn,
 pd.qcut), and the seed-004 Figure 1 experiment (LITERATURE.md A3) with the screens' Lévy-area convention.
 The all-pairs matrices are tested in tests/test_leadlag_matrices.py."""
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.leadlag import levy_area_matrix
-from volts.screens.pairwise import LevyAreaScreen
-from volts.screens.stats import distance_correlation_batch, mutual_information_quartiles, pooled_quartile_buckets
+from volts.selection.leadlag import levy_area_matrix
+from volts.selection.screens.pairwise import LevyAreaScreen
+from volts.selection.screens.stats import distance_correlation_batch, mutual_information_quartiles, pooled_quartile_buckets
 
 
 # ------------------------------------------------------------------------------------ 004 Fig. 1 (A3)

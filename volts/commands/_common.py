@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from volts.errors import UsageError
+from volts.core.errors import UsageError
 
 
 def parse_date(text: str | None, option: str) -> dt.date | None:

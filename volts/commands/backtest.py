@@ -23,9 +23,9 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
     import datetime as dt
     import logging
 
-    from volts.backtest import PairSpec, run_backtest
+    from volts.trading.backtest import PairSpec, run_backtest
     from volts.data.sources import load_market
-    from volts.errors import UsageError
+    from volts.core.errors import UsageError
 
     asof = dt.date.fromisoformat(selection["asof"])
     windows = settings.windows.shifted(asof)
@@ -34,11 +34,11 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
     end = end or windows.test_end
     if start <= asof:
         if explicit_start:
-            logging.getLogger("volts.backtest").warning(
+            logging.getLogger("volts.trading.backtest").warning(
                 "--start %s is on or before the selection's as-of date %s: the pairs were chosen with bars the "
                 "backtest trades on (in-sample)", start, asof)
         else:
-            from volts.calendar import next_session
+            from volts.data.calendar import next_session
 
             start = next_session(asof)  # first exchange session after the selection's last bar (XNYS)
     if start >= end:
@@ -49,7 +49,7 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
     symbols = sorted({s for p in pairs for s in (p.leader, p.follower)})
     if market is None and pairs:
         # the leader's SMA needs history before the first traded day; load a generous warm-up
-        from volts.pairs import warmup_start
+        from volts.core.pairs import warmup_start
 
         warm = min(start - dt.timedelta(days=3 * (settings.strategy.ma_window + 12) + 30),
                    warmup_start(start, ma_window=settings.strategy.ma_window, max_lag=max(p.lag for p in pairs)))
@@ -70,8 +70,8 @@ def write_backtest_outputs(result, folder: Path, *, extra: dict | None = None) -
 
     ``extra`` adds provenance fields to ``metrics.json`` (the selection's as-of date, the config hash, the data
     quality of the backtest's bars)."""
-    from volts.artifacts import atomic_write_csv, atomic_write_json
-    from volts.figures.backtest import plot_equity
+    from volts.core.artifacts import atomic_write_csv, atomic_write_json
+    from volts.reporting.figures.backtest import plot_equity
 
     folder = Path(folder)
     metrics = result.metrics_dict()
@@ -136,9 +136,9 @@ def register(app: typer.Typer) -> None:
         of another window belongs in another folder (--out)."""
         import json
 
-        from volts.artifacts import dumps, read_json, read_selection
+        from volts.core.artifacts import dumps, read_json, read_selection
         from volts.commands.select import data_quality, data_quality_line
-        from volts.errors import UsageError
+        from volts.core.errors import UsageError
 
         settings = load_cli_settings(config, data_dir, source)
         sel = read_selection(selection)
@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
                          os.W_OK):
             raise UsageError(f"{folder}: not writable; choose another --out")
         result, market = run_backtest_for_selection(settings, sel, start=s, end=e)
-        from volts.disclosure import backtest_costs
+        from volts.evaluation.disclosure import backtest_costs
 
         extra = {"selection_asof": sel["asof"], "config_sha256": settings.sha256(),
                  "data_quality": data_quality(market), "costs": backtest_costs(result)}

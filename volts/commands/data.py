@@ -41,7 +41,7 @@ def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_
     from rich.table import Table
 
     from volts.data.sources import check_source
-    from volts.errors import DataError, UsageError
+    from volts.core.errors import DataError, UsageError
 
     if all_dates and start is not None:
         raise UsageError("--all-dates and --start do not fit together")
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
                                              help="Also require one calendar across symbols in the span."),
     ) -> None:
         """Validate a data source: table of symbols, first/last date, rows, problems (exit 3 if any)."""
-        from volts.errors import UsageError
+        from volts.core.errors import UsageError
 
         if data_dir is not None:   # the same folder as the DIR argument, like every other command's --data-dir
             if directory is not None and Path(directory).resolve() != Path(data_dir).resolve():

@@ -1,6 +1,6 @@
 """``volts live report [--journal F]``: the account's positions, P&L and orders from an order journal (live or
-paper), beside ``volts.simulate`` on the same re-selections, every difference with its cause
-(``volts.live_report.build_live_report``).
+paper), beside ``volts.trading.simulate`` on the same re-selections, every difference with its cause
+(``volts.reporting.live_report.build_live_report``).
 
 Exit codes: 0 success, 2 a missing or unreadable journal, 3 data errors.
 """
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Optional[Path] = DataDirOpt,
     ) -> None:
         """Write live_report.md/.html: positions, P&L, orders, slippage, differences from the simulator."""
-        from volts.live_report import build_live_report
+        from volts.reporting.live_report import build_live_report
 
         settings = load_cli_settings(config, data_dir, None)
         result = build_live_report(journal or Path(settings.live.journal), settings, out=out)

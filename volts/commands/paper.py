@@ -1,5 +1,5 @@
 """``volts paper --start D --end D [--every 1W]``: paper-trade the weekly selections day by day on a stand-in
-MetaTrader 5 terminal (``volts.paper.run_paper``), keeping the journal a live account keeps.
+MetaTrader 5 terminal (``volts.live.paper.run_paper``), keeping the journal a live account keeps.
 
 Exit codes: 0 success, 2 usage/config errors, 3 data errors, 4 broker (stand-in) errors.
 """
@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Replace an existing paper journal in --out."),
     ) -> None:
         """Paper-trade the weekly select + daily signal --execute cycle on a stand-in terminal."""
-        from volts.paper import run_paper
-        from volts.walkforward import parse_every
+        from volts.live.paper import run_paper
+        from volts.evaluation.walkforward import parse_every
 
         parse_every(every)
         settings = load_cli_settings(config, data_dir, None)

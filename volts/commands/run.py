@@ -23,9 +23,9 @@ def write_report(folder: Path, *, timings: dict | None = None, truth: dict | Non
     ArtifactError
         ``selection.json``, ``metrics.json`` or ``timings.json`` is missing a field or malformed (naming the file).
     """
-    from volts.artifacts import atomic_write_text, read_json, read_metrics, read_selection
-    from volts.errors import ArtifactError
-    from volts.report import build_report, markdown_to_html
+    from volts.core.artifacts import atomic_write_text, read_json, read_metrics, read_selection
+    from volts.core.errors import ArtifactError
+    from volts.reporting.run_report import build_report, markdown_to_html
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -55,7 +55,7 @@ def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err
     Returns a dict with the run folder, selection, backtest result and wall times; ``kept`` is True (and nothing
     else is set) when the run exists with the same config and data hashes and ``force`` is off.
     """
-    from volts.artifacts import RunFolder, atomic_write_json, read_selection
+    from volts.core.artifacts import RunFolder, atomic_write_json, read_selection
     from volts.commands.backtest import metrics_table, run_backtest_for_selection, write_backtest_outputs
     from volts.commands.select import data_quality, run_select
 
@@ -77,7 +77,7 @@ def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err
             progress("backtest", "start")
             t1 = time.perf_counter()
             result, bt_market = run_backtest_for_selection(settings, sel)
-            from volts.disclosure import backtest_costs
+            from volts.evaluation.disclosure import backtest_costs
 
             write_backtest_outputs(result, stage, extra={"selection_asof": sel["asof"],
                                                          "config_sha256": settings.sha256(),
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
         from volts.commands.select import data_quality, data_quality_line
 
         settings = load_cli_settings(config, data_dir, source)
-        from volts.limits import check_counts
+        from volts.core.limits import check_counts
 
         check_counts(settings)
         res = run_all(settings, asof=parse_date(asof, "--asof"), out=out, force=force, console=console,

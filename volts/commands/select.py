@@ -41,12 +41,12 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
 
     Parameters
     ----------
-    folder : volts.artifacts.RunFolder, optional
+    folder : volts.core.artifacts.RunFolder, optional
         An open run folder to write into (``volts run`` stages the whole run in one); None = open one here
         and commit it when the selection is written.
     stability_runs : int, optional
-        R repetitions of :mod:`volts.stability` (default ``settings.stability.runs``; 0 = off).
-    executor : volts.parallel.Executor, optional
+        R repetitions of :mod:`volts.selection.stability` (default ``settings.stability.runs``; 0 = off).
+    executor : volts.core.parallel.Executor, optional
         Where the stability repetitions run (default: in this process).
 
     Returns ``(selection, run_dir, market)``; ``selection`` is None when the run folder exists with the same
@@ -58,11 +58,11 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
         The run folder exists with a different config or data hash (or is not a run) and ``force`` is off, or
         another process is writing it.
     """
-    from volts.artifacts import RunFolder, atomic_write_json, now_utc_iso
+    from volts.core.artifacts import RunFolder, atomic_write_json, now_utc_iso
     from volts.data.coverage import check_coverage
     from volts.data.sources import load_market
-    from volts.errors import UsageError
-    from volts.selection import earliest_start, run_selection, selection_view
+    from volts.core.errors import UsageError
+    from volts.selection.pipeline import earliest_start, run_selection, selection_view
 
     windows = settings.windows if asof is None else settings.windows.shifted(asof)
     name = windows.asof.isoformat()
@@ -107,7 +107,7 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     runs = settings.stability.runs if stability_runs is None else int(stability_runs)
     pending, drawn = None, False
     if runs > 0:
-        from volts.stability import start_stability, with_stability
+        from volts.selection.stability import start_stability, with_stability
 
         t0 = time.perf_counter()
         # on a cluster the repetitions start now and run while this process makes the plain selection (and, when
@@ -118,7 +118,7 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
                                   executor=executor)
         if pending is not None:
             if figures and pending.running and settings.stability.threshold is None:
-                from volts.report import write_selection_figures
+                from volts.reporting.run_report import write_selection_figures
 
                 progress("figures", "start")
                 t_fig = time.perf_counter()
@@ -148,7 +148,7 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
         payload["warnings"] = list(payload.get("warnings", [])) + warnings
     atomic_write_json(rf.staging / "selection.json", payload)
     if figures and not drawn:
-        from volts.report import write_selection_figures
+        from volts.reporting.run_report import write_selection_figures
 
         progress("figures", "start")
         t_fig = time.perf_counter()
@@ -158,13 +158,13 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
 
 
 def selection_date_stability(settings, asof, selection, market, *, progress=None, executor=None) -> dict | None:
-    """``selection.json["date_stability"]``: :func:`volts.date_stability.date_stability` of the selected pairs over
+    """``selection.json["date_stability"]``: :func:`volts.selection.date_stability.date_stability` of the selected pairs over
     ``[selection] date_stability_sessions`` sessions each side (None when 0 or no pair). The neighbours' bars are
     loaded for the selection's symbols; a data error while loading them is recorded (``error``), not raised: the
     selection itself stands."""
     from volts.data.sources import load_market
-    from volts.date_stability import date_stability, neighbour_span
-    from volts.errors import DataError
+    from volts.selection.date_stability import date_stability, neighbour_span
+    from volts.core.errors import DataError
 
     k = int(settings.selection.date_stability_sessions)
     if k <= 0 or not selection.pairs:
@@ -245,10 +245,10 @@ def register(app: typer.Typer) -> None:
                                                 "e.g. tcp://127.0.0.1:8786, instead of a local cluster."),
     ) -> None:
         """Run stages 1-5 (anomalies, volatility regimes, causal screen, lag) and write selection.json."""
-        from volts.parallel import Executor
+        from volts.core.parallel import Executor
 
         settings = load_cli_settings(config, data_dir, source)
-        from volts.limits import check_counts
+        from volts.core.limits import check_counts
 
         check_counts(settings, workers=workers, stability_runs=stability, stability_option="--stability")
 
@@ -261,7 +261,7 @@ def register(app: typer.Typer) -> None:
         for w in selection.warnings:
             err_console.print(f"warning: {w}", markup=False)
         console.print(selection.summary(), markup=False)
-        from volts.artifacts import read_json
+        from volts.core.artifacts import read_json
 
         stab = read_json(run_dir / "selection.json").get("date_stability") or {}
         for name, v in (stab.get("pairs") or {}).items():

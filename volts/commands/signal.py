@@ -1,11 +1,11 @@
 """``volts signal --selection FILE``: target positions for the next session; orders only with ``--execute``.
 
-Steps: read the selection (``volts.artifacts.read_selection``), load closed bars of its leaders and followers up
+Steps: read the selection (``volts.core.artifacts.read_selection``), load closed bars of its leaders and followers up
 to ``--asof`` (default: the last available bar) from the CSV files or the MT5 terminal, compute each pair's
-target through ``volts.signals`` (``volts.live.compute_targets``), print a table, write
+target through ``volts.trading.signals`` (``volts.live.orders.compute_targets``), print a table, write
 ``<out>/<DATE>.json`` atomically (DATE = the last close used). With ``--execute`` (after a confirmation, or
 ``--yes``; without a terminal on stdin and without ``--yes`` the command refuses with exit 2) the targets are
-routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live_book.execute_book`` (the whole book: pairs no
+routed to the MT5 terminal of ``[data.mt5]`` through ``volts.live.book.execute_book`` (the whole book: pairs no
 longer selected are closed), journaled in ``--journal`` (default ``live.journal``). A selection without a pair is
 a valid target ("flat": everything volts holds is closed, exit 0). A selection older than
 ``live.max_selection_age_sessions`` is refused by --execute (exit 3) unless ``--allow-stale``. Data ending before
@@ -24,7 +24,7 @@ from typing import Optional
 
 import typer
 
-from volts.pairs import warmup_start  # shared with `volts backtest`
+from volts.core.pairs import warmup_start  # shared with `volts backtest`
 
 
 def _csv_last_date(settings, symbols) -> dt.date:
@@ -42,14 +42,14 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
                confirm, journal_path: Optional[Path], console, terminal=None, now=None, sleep=None,
                allow_stale: bool = False):
     """The command's work, callable from Python. ``confirm(targets) -> bool`` is asked before any order;
-    stale data are refused before it (``allow_stale`` lets them through, see ``volts.live.check_fresh``).
+    stale data are refused before it (``allow_stale`` lets them through, see ``volts.live.orders.check_fresh``).
 
     Returns ``(targets, signals_path, executions)``; ``executions`` is None on a dry run.
     """
     from volts import __version__
-    from volts.artifacts import now_utc_iso, read_selection
-    from volts.errors import UsageError
-    from volts.live import Journal, check_fresh, compute_targets, write_signals
+    from volts.core.artifacts import now_utc_iso, read_selection
+    from volts.core.errors import UsageError
+    from volts.live.orders import Journal, check_fresh, compute_targets, write_signals
 
     selection = read_selection(selection_path)
     pairs = selection["pairs"]
@@ -65,7 +65,7 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
     try:
         market = None
         if not pairs:  # a valid target: hold nothing
-            from volts.calendar import last_closed_session
+            from volts.data.calendar import last_closed_session
 
             if asof is None and source == "csv":  # as with pairs: the last date the universe's files have
                 day = _csv_last_date(settings, list(selection.get("universe") or settings.data.universe))
@@ -98,7 +98,7 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
             from volts.commands.select import data_quality, data_quality_line
 
             console.print(data_quality_line(data_quality(market)), markup=False)
-        from volts.live_checks import selection_age
+        from volts.live.checks import selection_age
 
         age = selection_age(selection, day, selection_path=selection_path)
         console.print(age.line(settings.live.max_selection_age_sessions), markup=False)
@@ -122,8 +122,8 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
 
             term = Mt5Terminal.from_settings(settings.data.mt5, sleep=sleep)
             own_terminal = True
-        from volts.live import next_session
-        from volts.live_book import execute_book
+        from volts.live.orders import next_session
+        from volts.live.book import execute_book
 
         with Journal(journal_path or Path(settings.live.journal), now=now) as journal:
             console.print(f"journal {journal.path} (run {journal.run_id})", markup=False)
@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
                                          "older than live.max_selection_age_sessions (default: refuse)."),
     ) -> None:
         """Target positions for the next session from a selection; dry run unless --execute."""
-        from volts.errors import UsageError
+        from volts.core.errors import UsageError
 
         if source is not None and source not in ("csv", "mt5"):
             raise UsageError(f"--source: '{source}' is not one of csv, mt5")

@@ -18,9 +18,9 @@ def format_comparison(table) -> str:
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`volts.walkforward.compare_variants`'s table (fractions; NaN/None where undefined).
+        :func:`volts.evaluation.walkforward.compare_variants`'s table (fractions; NaN/None where undefined).
     """
-    from volts.walkforward_report import _nan, _num, _pct
+    from volts.reporting.walkforward_report import _nan, _num, _pct
 
     def ci(lo, hi, fmt) -> str:
         lo, hi = _nan(lo), _nan(hi)
@@ -51,7 +51,7 @@ class _StrategyHelpCommand(TyperCommand):
     only when the help is shown (importing the strategies costs about two seconds)."""
 
     def format_help(self, ctx, formatter) -> None:
-        from volts.walkforward import strategy_names
+        from volts.evaluation.walkforward import strategy_names
 
         for param in self.params:
             if param.name == "strategy":
@@ -120,9 +120,9 @@ def register(app: typer.Typer) -> None:
         """Re-run the selection every week out of sample, trade it, and report against buy-and-hold."""
         import datetime as dt
 
-        from volts.errors import UsageError
-        from volts.parallel import Executor
-        from volts.walkforward import WalkForwardVariant, parse_every, run_walkforward
+        from volts.core.errors import UsageError
+        from volts.core.parallel import Executor
+        from volts.evaluation.walkforward import WalkForwardVariant, parse_every, run_walkforward
 
         if engine not in ("vectorised", "backtrader"):
             raise UsageError(f"--engine must be 'vectorised' or 'backtrader' (got {engine!r})")
@@ -146,8 +146,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--top-k must be >= 1 (got {top_k})")
         settings = load_cli_settings(config, data_dir, source)
         settings = settings.override(**{"data.return_jump": return_jump})
-        from volts.config import SEED_MAX
-        from volts.limits import check_counts
+        from volts.core.config import SEED_MAX
+        from volts.core.limits import check_counts
 
         by_option = ablation and stability_runs > 0
         check_counts(settings, workers=workers, null_draws=null_draws if ablation else None,
@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"walk-forward {d0} .. {d1 or 'the default end (2024-03-08 or the data’s last date)'} "
                               f"every {every}: selections run {ex.describe()}", markup=False)
             if compare_screens:
-                from volts.screens.comparison import run_screen_comparison
+                from volts.evaluation.screen_comparison import run_screen_comparison
 
                 table = run_screen_comparison(settings, start=d0, end=d1, out=out, every=every, executor=ex,
                                               top_k=top_k, force=force, engine=engine)
@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
                               markup=False)
                 return
             if ablation:
-                from volts.nulls import run_ablation
+                from volts.evaluation.nulls import run_ablation
 
                 result = run_ablation(settings, start=d0, end=d1, every=every, out=out, executor=ex, force=force,
                                       strategy=strategy, engine=engine, draws=null_draws, seed=null_seed,

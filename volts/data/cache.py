@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-from volts.config import CsvLayout
+from volts.core.config import CsvLayout
 
 if TYPE_CHECKING:  # pragma: no cover
     from volts.data.market import MarketData

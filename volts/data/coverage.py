@@ -17,7 +17,7 @@ from collections import Counter
 
 import pandas as pd
 
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 log = logging.getLogger("volts.data")
 

@@ -3,7 +3,7 @@
 The default layout reads Yahoo Finance files (``Date,Open,High,Low,Close,Adj Close,Volume``). Open, High, Low and
 Close are used, never ``Adj Close``: the adjusted close is dividend-adjusted while the other prices are not, so
 mixing it with them breaks the range-based volatility estimators (see ``../shared/data/README.md``). Any other
-vendor layout is described by :class:`volts.config.CsvLayout`: column names, ``date_format`` (strptime),
+vendor layout is described by :class:`volts.core.config.CsvLayout`: column names, ``date_format`` (strptime),
 ``row_order`` (newest-first files), thousands separators and currency signs (``$12.34``, ``"1,234,567"``).
 
 Window policy (decision): the whole file is read and parsed (an unparsable date or number anywhere is an
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from volts.config import CsvLayout
+from volts.core.config import CsvLayout
 from volts.data.market import FIELDS, MarketData
 from volts.data.validate import validate_bars
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 #: Cell texts read as a missing value (then caught by the ``nan`` bar rule, not as an unparsable number).
 MISSING_TOKENS = frozenset({"", "null", "nan", "na", "n/a", "#n/a", "none", "-", "--"})
@@ -44,10 +44,10 @@ def symbol_file(directory: str | Path, symbol: str, layout: CsvLayout | None = N
     Raises
     ------
     ConfigError
-        ``symbol`` breaks the symbol rule of :mod:`volts.symbols` (e.g. ``../d/other/MU``): no path is built
+        ``symbol`` breaks the symbol rule of :mod:`volts.core.symbols` (e.g. ``../d/other/MU``): no path is built
         from it, so no file outside ``directory`` is read.
     """
-    from volts.symbols import check_symbol
+    from volts.core.symbols import check_symbol
 
     layout = layout or CsvLayout()
     check_symbol(symbol, f"{directory}: symbol")
@@ -277,7 +277,7 @@ def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLa
             raise DataError(f"{directory}: no symbols requested")
         dupes = sorted({s for s in symbols if symbols.count(s) > 1})
         if dupes:
-            from volts.errors import UsageError
+            from volts.core.errors import UsageError
 
             raise UsageError(f"{', '.join(dupes)} requested more than once; list each symbol once")
     raw, sources = {}, {}

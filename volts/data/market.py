@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 import pandas as pd
 
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from volts.data.validate import ValidationReport

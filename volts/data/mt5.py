@@ -12,7 +12,7 @@ Bridges
 
 Credentials
 -----------
-Login, password and server come from the environment variables named in :class:`volts.config.Mt5Settings`
+Login, password and server come from the environment variables named in :class:`volts.core.config.Mt5Settings`
 (``VOLTS_MT5_LOGIN`` ... by default) or from ``data.mt5.credentials_file`` (TOML or ``key = value`` lines, keys
 ``login``, ``password``, ``server``; a file inside a git work tree is refused, a file others can read draws a
 warning); the environment wins key by key. They are never read from ``config.toml``. The password is held in a
@@ -49,7 +49,7 @@ Connection errors (``EOFError``, ``ConnectionError``, ``TimeoutError``, other ``
 failed ``initialize`` calls are retried ``retries`` times with exponential backoff
 (``backoff_seconds * 2**k``; ``sleep`` is injectable); a dropped connection is re-opened and re-initialised
 before the next attempt, and so is a session whose ``last_error()`` says the IPC link is gone (-10001, -10003
-"No IPC connection", -10004): the terminal answers every call that way until ``initialize`` runs again. ``order_send`` is never retried blindly (see ``volts.live``).
+"No IPC connection", -10004): the terminal answers every call that way until ``initialize`` runs again. ``order_send`` is never retried blindly (see ``volts.live.orders``).
 
 Source: the MetaTrader5 Python API documentation (function names, arguments, result shapes, error codes), as
 reproduced in ``mt5linux/metatrader5.py`` 1.0.11.
@@ -74,9 +74,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from volts.config import DataSettings, Mt5Settings
+from volts.core.config import DataSettings, Mt5Settings
 from volts.data.market import FIELDS, MarketData
-from volts.errors import BrokerError, ConfigError
+from volts.core.errors import BrokerError, ConfigError
 
 log = logging.getLogger(__name__)
 

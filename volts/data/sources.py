@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.market import MarketData
 from volts.data.validate import Problem, ValidationReport, collect_problems
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 SUMMARY_COLUMNS = ("symbol", "first", "last", "rows", "problems", "notes")
 

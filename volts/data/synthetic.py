@@ -164,7 +164,7 @@ def make_synthetic_market(seed: int = 0, start="2019-01-01", end="2023-12-29") -
     returns, PCMCI ParCorr, transfer entropy, DTW-KNN lag); the bar construction respects the OHLC notation of
     METHOD.md (L <= O, C <= H).
     """
-    from volts.errors import DataError
+    from volts.core.errors import DataError
 
     dates = pd.bdate_range(start, end)
     n = len(dates)

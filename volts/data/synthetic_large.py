@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from volts.data.synthetic import PERIODS_PER_YEAR, R2, REGIME_VOL, PlantedPair, SyntheticMarket, assemble_market
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 __all__ = ["make_large_synthetic_market", "write_membership"]
 

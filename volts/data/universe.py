@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.market import FIELDS, MarketData
 from volts.data.validate import ValidationReport
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 __all__ = ["Exclusion", "UniverseReport", "load_universe", "members_on", "read_membership", "universe_for_asof"]
 

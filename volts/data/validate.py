@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from volts.data.market import FIELDS, MarketData
-from volts.errors import DataError, UsageError
+from volts.core.errors import DataError, UsageError
 
 Action = Literal["error", "dropped", "filled", "flagged"]
 PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close")

@@ -1,0 +1,353 @@
+"""The whole live book: every position volts holds follows the current selection, one run per broker account.
+
+:func:`volts.live.orders.execute_targets` brings the positions of the pairs it is given to their targets. This module
+decides *which* pairs a run handles and keeps runs apart:
+
+* **The book is the selection** (:func:`execute_book`). The target of a run is the set of positions the current
+  selection wants, computed by :func:`volts.live.orders.compute_targets` (the :mod:`volts.trading.signals` kernel of the
+  backtest). A position carrying volts' magic number that belongs to a pair no longer selected is closed at the
+  run, as the walk-forward closes a pair that leaves at the next open (:mod:`volts.trading.simulate`). An empty selection
+  is a valid target: everything volts holds is closed.
+* **Positions are attributed to pairs by their comment.** Every order carries a client id in MT5's ``comment``
+  (:func:`client_id`, at most 31 characters): ``volts MU>QCOM 230814 o1`` = pair MU->QCOM, session 2023-08-14,
+  opening leg 1 (``c``: a close, ``r``: a reduction). A position keeps the comment of the order that opened it,
+  so each pair's positions are told apart even when two pairs trade one symbol (they are held side by side on a
+  hedging account and sum there, as the simulator's sleeves sum). A name too long for the comment is replaced
+  by ``#`` and 8 hex digits of its SHA-1, resolved through the journal's pairs. A position without a readable
+  tag (planted by hand) belongs to the only pair that trades its symbol, if there is one.
+* **One claim per account** (:func:`account_lock`). The lock is keyed by the broker account (login and server,
+  read from the terminal's ``account_info``), not by the journal path, and lives in a per-user folder
+  (``live.lock_dir``, default ``~/.cache/volts/locks``): two runs from two folders or two configs naming one
+  account wait for each other. Under the lock the run reads the positions, the pending orders and the recent
+  deals of each pair before sending (see :func:`volts.live.orders.execute_targets`).
+
+Source: MetaTrader5 Python API (``positions_get``, ``orders_get``, ``history_deals_get``, ``account_info``; the
+31-character comment); issue "The live book follows the selection" of the project.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import signal
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from volts.core.errors import BrokerError
+
+log = logging.getLogger(__name__)
+
+COMMENT_MAX = 31
+_CID = re.compile(r"^volts (?P<tag>\S+)(?: (?P<day>\d{6})(?P<leg>[a-z]\d+))?$")
+TEST_KILL_ENV = "VOLTS_TEST_KILL_AT"  # test hook: SIGKILL this process at a named step (see kill_point)
+
+
+# ------------------------------------------------------------------------------------------- client ids
+def _hash_tag(pair: str) -> str:
+    return "#" + hashlib.sha1(pair.encode()).hexdigest()[:8]
+
+
+def pair_tag(pair: str) -> str:
+    """The pair's tag in an order comment: ``"MU>QCOM"``, or ``"#"`` + 8 hex digits of SHA-1 when the readable tag
+    would not leave room for a session and a leg in 31 characters."""
+    leader, follower = pair.split("->", 1)
+    tag = f"{leader}>{follower}"
+    return tag if len(f"volts {tag} 000000c99") <= COMMENT_MAX else _hash_tag(pair)
+
+
+def client_id(pair: str, session: dt.date | str, leg: str) -> str:
+    """Deterministic client id of one order: ``"volts <tag> <YYMMDD><leg>"`` (at most 31 characters, MT5's limit
+    for ``comment``).
+
+    Parameters
+    ----------
+    pair : str
+        ``"LEADER->FOLLOWER"``.
+    session : date or ISO string
+        The session the order is for.
+    leg : str
+        One letter (``o`` open, ``c`` close, ``r`` reduce) and an ordinal: ``"o1"``.
+    """
+    day = dt.date.fromisoformat(str(session)).strftime("%y%m%d")
+    out = f"volts {pair_tag(pair)} {day}{leg}"
+    if len(out) > COMMENT_MAX:  # a leg ordinal beyond 99: still unique per pair and session in 31 characters
+        out = f"volts {_hash_tag(pair)} {day}{leg}"[:COMMENT_MAX]
+    return out
+
+
+def comment_prefix(pair: str, session: dt.date | str) -> str:
+    """The part of :func:`client_id` shared by every order of ``pair`` for ``session``."""
+    return client_id(pair, session, "o1")[:-2]
+
+
+def comment_pair(comment: str, known: Iterable[str] = ()) -> str | None:
+    """The pair ``"L->F"`` an order comment names (:func:`client_id`, or the older ``"volts L>F"``), or None.
+
+    A hashed tag is resolved among ``known`` pairs (None when none matches)."""
+    m = _CID.match(str(comment or ""))
+    if not m:
+        return None
+    tag = m.group("tag")
+    if tag.startswith("#"):
+        return next((p for p in known if _hash_tag(p) == tag), None)
+    if tag.count(">") != 1:
+        return None
+    leader, follower = tag.split(">")
+    return f"{leader}->{follower}" if leader and follower else None
+
+
+class Attribution:
+    """Which pair a volts position belongs to.
+
+    Parameters
+    ----------
+    known : iterable of str
+        Pairs the journal and the selection name (resolve hashed tags).
+    sole : mapping of str -> list of str
+        Broker symbol -> the pairs of this run that trade it: an untagged position belongs to the only one.
+    journal_sole : mapping of str -> list of str
+        Broker symbol -> the journal's pairs that traded it (fallback for an untagged position of no current pair).
+    """
+
+    def __init__(self, known: Iterable[str], sole: Mapping[str, list] | None = None,
+                 journal_sole: Mapping[str, list] | None = None) -> None:
+        self.known = list(dict.fromkeys(known))
+        self.sole = dict(sole or {})
+        self.journal_sole = dict(journal_sole or {})
+
+    def __call__(self, position: Mapping[str, Any]) -> str | None:
+        pair = comment_pair(position.get("comment", ""), self.known)
+        if pair is not None:
+            return pair
+        for table in (self.sole, self.journal_sole):
+            pairs = table.get(position.get("symbol"), [])
+            if len(pairs) == 1:
+                return pairs[0]
+        return None
+
+
+# ------------------------------------------------------------------------------------------- account lock
+def default_lock_dir() -> Path:
+    """Per-user folder of the account locks: ``$XDG_CACHE_HOME/volts/locks`` (``~/.cache/volts/locks``;
+    ``%LOCALAPPDATA%\\volts\\locks`` on Windows)."""
+    base = os.environ.get("LOCALAPPDATA") if os.name == "nt" else os.environ.get("XDG_CACHE_HOME")
+    return Path(base or Path.home() / ".cache") / "volts" / "locks"
+
+
+def account_identity(term, mt5_settings=None) -> str:
+    """``"<login>@<server>"`` of the account the terminal is logged in to (``account_info``); without an
+    account (``login`` 0), the configured login or, last, the terminal's address. Never the password."""
+    info = term.call("account_info", check=lambda r: None, what="account_info()")
+    login = int(getattr(info, "login", 0) or 0) if info is not None else 0
+    server = str(getattr(info, "server", "") or "") if info is not None else ""
+    if login:
+        return f"{login}@{server}"
+    if mt5_settings is not None:
+        from volts.data.mt5 import load_credentials
+
+        try:
+            creds = load_credentials(mt5_settings)
+        except Exception:  # an unreadable credentials file is reported where it is used
+            creds = None
+        if creds is not None and getattr(creds, "login", None):
+            return f"{creds.login}@{getattr(creds, 'server', '') or ''}"
+        return f"terminal {mt5_settings.host}:{mt5_settings.port}"
+    return f"terminal {getattr(term, 'description', 'MT5')}"
+
+
+class AccountLock:
+    """An exclusive, re-entrant lock on one broker account across processes (``filelock``).
+
+    Parameters
+    ----------
+    identity : str
+        ``"login@server"`` (:func:`account_identity`).
+    lock_dir : path, optional
+        Folder of the lock files (default :func:`default_lock_dir`).
+    timeout : float
+        Seconds to wait for another run; then :class:`BrokerError` (nothing sent).
+    """
+
+    def __init__(self, identity: str, lock_dir=None, timeout: float = 60.0) -> None:
+        from filelock import FileLock
+
+        folder = Path(lock_dir).expanduser() if lock_dir else default_lock_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.identity = identity
+        self.path = folder / f"account-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.lock"
+        self.timeout = float(timeout)
+        self._lock = FileLock(str(self.path), timeout=self.timeout)
+
+    def __enter__(self) -> "AccountLock":
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise BrokerError(f"account {self.identity}: another volts run holds its lock {self.path} (still "
+                              f"executing orders after {self.timeout:g} s); nothing was sent. Wait for it to "
+                              "finish and run again (it reconciles with the positions), or raise "
+                              "live.lock_timeout_seconds") from None
+        log.debug("account lock %s acquired", self.path)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+def account_lock(term, live_settings=None, mt5_settings=None, timeout: float | None = None) -> AccountLock:
+    """The :class:`AccountLock` of the account ``term`` trades (``live.lock_dir``, ``live.lock_timeout_seconds``)."""
+    lock_dir = getattr(live_settings, "lock_dir", None) if live_settings is not None else None
+    if timeout is None:
+        timeout = getattr(live_settings, "lock_timeout_seconds", 60.0) if live_settings is not None else 60.0
+    return AccountLock(account_identity(term, mt5_settings), lock_dir, timeout)
+
+
+# ------------------------------------------------------------------------------------------- test hook
+def kill_point(name: str) -> None:
+    """Test hook: when the environment variable ``VOLTS_TEST_KILL_AT`` equals ``name``, the process kills itself
+    with SIGKILL here (no cleanup, as a power cut or ``kill -9``). Points: ``after_positions_read``,
+    ``after_order_send``, ``before_journal_write``."""
+    if os.environ.get(TEST_KILL_ENV) == name:
+        log.warning("test hook: SIGKILL at %s", name)
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+# ------------------------------------------------------------------------------------------- the book
+def all_positions(term, magic: int) -> list[dict]:
+    """Every open position with volts' magic number, on any symbol (``positions_get()``)."""
+    ok_code = term.const("RES_S_OK")
+
+    def check(result):
+        if result is not None:
+            return None
+        return None if term.last_error()[0] == ok_code else "returned None"
+
+    result = term.call("positions_get", check=check, what="positions_get()")
+    return [{"ticket": int(p.ticket), "type": int(p.type), "volume": float(p.volume), "magic": int(p.magic),
+             "symbol": str(p.symbol), "comment": str(p.comment)}
+            for p in (result or ()) if int(p.magic) == int(magic)]
+
+
+def departed_targets(targets: list, held: list[dict], attribution: Attribution, journal, *, asof, session,
+                     ma_window: int, mode: str) -> tuple[list, list[dict]]:
+    """Closing targets (target 0) for every pair volts holds that the selection no longer holds.
+
+    Returns
+    -------
+    (targets, orphans)
+        One :class:`volts.live.orders.Target` per departed pair (lag from its last journaled decision, else 1), and
+        the positions that belong to no pair at all (reported, left open).
+    """
+    from volts.live.orders import Target
+
+    selected = {t.pair for t in targets}
+    out: dict[str, Any] = {}
+    orphans = []
+    for p in held:
+        pair = attribution(p)
+        if pair is None:
+            orphans.append(p)
+            continue
+        if pair in selected or pair in out:
+            continue
+        leader, follower = pair.split("->", 1)
+        plan = journal.last_plan(pair) if journal is not None else None
+        lag = int((plan or {}).get("lag") or 1)
+        out[pair] = Target(leader=leader, follower=follower, lag=lag, asof=asof, session=session, target=0,
+                           signal_date=None, leader_close=None, sma=None, ma_window=int(ma_window), mode=mode)
+    return list(out.values()), orphans
+
+
+def journal_pairs(journal) -> list[str]:
+    """Every pair the journal names (oldest first)."""
+    rows = journal._db.execute("SELECT pair FROM events WHERE pair IS NOT NULL GROUP BY pair ORDER BY MIN(id)")
+    return [r[0] for r in rows.fetchall()]
+
+
+def execute_book(targets: list, terminal, journal, *, settings, asof, session, now=None, allow_stale: bool = False,
+                 ma_window: int = 20, mode: str = "long_short",
+                 selection_asof=None) -> tuple[list, list[dict]]:
+    """Bring the whole volts book on the account to the selection's targets.
+
+    Parameters
+    ----------
+    targets : list of volts.live.orders.Target
+        The selected pairs' targets (:func:`volts.live.orders.compute_targets`); may be empty (an empty selection).
+    terminal : volts.data.mt5.Mt5Terminal or MetaTrader5-like API object
+    journal : volts.live.orders.Journal
+    settings : volts.core.config.Settings
+        ``live`` (magic, sizing, lock), ``data.mt5`` (symbols), ``backtest.capital``.
+    asof, session : datetime.date
+        Last close used and the session the orders are for (used for the closing targets of departed pairs).
+    now, allow_stale
+        As :func:`volts.live.orders.execute_targets`.
+    selection_asof : date or str, optional
+        The selection's as-of date: with ``live.sizing = "sleeve"`` its first run records the re-selection (the
+        pool funds the pairs that enter, :mod:`volts.live.sizing`).
+
+    Returns
+    -------
+    (executions, orphans)
+        :class:`volts.live.orders.PairExecution` per pair (selected first, then departed), and the volts positions no
+        pair could be attributed to (left open; the caller reports them).
+
+    Raises
+    ------
+    BrokerError, DataError, UsageError
+        As :func:`volts.live.orders.execute_targets`; the account lock held beyond ``live.lock_timeout_seconds``.
+    """
+    from volts.data.mt5 import as_terminal, broker_symbol
+    from volts.live.orders import execute_targets
+
+    live = settings.live
+    mt5 = settings.data.mt5
+    term = as_terminal(terminal, retries=mt5.retries, backoff_seconds=mt5.backoff_seconds)
+    lock = account_lock(term, live, mt5)
+    with lock:
+        known = [t.pair for t in targets] + journal_pairs(journal)
+        held = all_positions(term, live.magic)
+        by_symbol: dict[str, list] = {}
+        for t in targets:
+            by_symbol.setdefault(broker_symbol(t.follower, mt5), []).append(t.pair)
+        past: dict[str, list] = {}
+        for pair in journal_pairs(journal):
+            past.setdefault(broker_symbol(pair.split("->", 1)[1], mt5), []).append(pair)
+        attribution = Attribution(known, by_symbol, past)
+        leaving, orphans = departed_targets(targets, held, attribution, journal, asof=asof, session=session,
+                                            ma_window=ma_window, mode=mode)
+        for p in orphans:
+            log.warning("position #%s on %s carries volts' magic number %s but names no pair (comment %r): left "
+                        "open; close it in the terminal if volts opened it", p["ticket"], p["symbol"], live.magic,
+                        p["comment"])
+        common = dict(magic=live.magic, volume_per_pair=live.volume_per_pair, capital=settings.backtest.capital,
+                      deviation=live.deviation_points, now=now, settings=mt5, allow_stale=allow_stale,
+                      lock_timeout=live.lock_timeout_seconds, lock=lock, attribution=attribution,
+                      cap_volume=live.cap_volume)
+        if getattr(live, "sizing", "fixed") != "sleeve":
+            allt = list(targets) + leaving
+            executions = execute_targets(allt, term, journal, **common) if allt else []
+            return executions, orphans
+        # sleeves (the walk-forward's capital rule): leavers close first, their cash returns to the pool, then
+        # the re-selection funds the entrants and the selected pairs are sized from their sleeves
+        from volts.live.sizing import rebuild
+
+        closed = execute_targets(leaving, term, journal, **common) if leaving else []
+        ledger = rebuild(settings, journal, term, attribution, magic=live.magic)
+        if selection_asof is not None and ledger.last_asof != str(selection_asof):
+            pairs = [t.pair for t in targets]
+            journal.record("decision", {"action": "rebalance", "asof": str(selection_asof), "pairs": pairs,
+                                        "lags": {t.pair: int(t.lag) for t in targets},
+                                        "last_ticket": ledger.last_ticket, "pool": ledger.pool})
+            ledger.rebalance(str(selection_asof), pairs)
+        executions = execute_targets(list(targets), term, journal, sizer=ledger.lots, **common) if targets else []
+        executions = executions + closed
+    return executions, orphans
+
+
+__all__ = ["client_id", "comment_pair", "comment_prefix", "pair_tag", "Attribution", "AccountLock", "account_lock",
+           "account_identity", "default_lock_dir", "all_positions", "departed_targets", "execute_book",
+           "kill_point", "TEST_KILL_ENV"]
