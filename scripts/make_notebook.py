@@ -115,7 +115,8 @@ choices = {f"{x}->{y}": choose_lag(full_train.close[x], full_train.close[y], min
 for name, ch in choices.items():
     print(name, "tau* =", ch.lag, "| OOS accuracy", round(ch.knn_accuracy, 3))"""),
     ("md", "## 6-7. Backtest against buy-and-hold (next-open fills)"),
-    ("code", """from volts.trading.backtest import PairSpec, run_backtest
+    ("code", """from volts.reporting.figures.backtest import plot_equity
+from volts.trading.backtest import PairSpec, run_backtest
 
 st, bt = settings.strategy, settings.backtest
 pairs = [PairSpec(x, y, choices[f"{x}->{y}"].lag) for x, y in final]
@@ -123,7 +124,7 @@ if pairs:
     result = run_backtest(market, pairs, start=w.test_start, end=w.test_end, capital=bt.capital,
                           commission=bt.commission, ma_window=st.ma_window, mode=st.mode, execution=st.execution)
     print(result.summary())
-    display(Image(filename=str(result.plot(FIG / "equity.png"))))
+    display(Image(filename=str(plot_equity(result, FIG / "equity.png"))))
 else:
     print("no pair survived the selection: nothing to backtest")"""),
     ("md", "For reference, the paper's three pairs through the same engine (its lags), whatever they earn here:"),

@@ -235,7 +235,9 @@ def test_paper_window_structure_and_invariants(paper_results, paper_market, exec
         assert row["win_rate"] is None or 0.0 <= row["win_rate"] <= 1.0
         assert row["total_return"] == pytest.approx(row["final_equity"] / (1000 * (3 if row["kind"] == "portfolio"
                                                                                   else 1)) - 1)
-    out = r.plot(tmp_path / "equity.png")
+    from volts.reporting.figures.backtest import plot_equity
+
+    out = plot_equity(r, tmp_path / "equity.png")
     assert out.is_file() and out.stat().st_size > 10_000
 
 

@@ -110,3 +110,17 @@ def install() -> None:
     """Put :class:`MovedModuleFinder` first on :data:`sys.meta_path` (idempotent)."""
     if not any(isinstance(f, MovedModuleFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, MovedModuleFinder())
+
+
+def moved_names(module: str, names: dict[str, str]):
+    """A module ``__getattr__`` serving names that moved to another module, with a :class:`DeprecationWarning`.
+
+    ``names`` maps a name to the dotted module it lives in now. The new module is imported by name on first use,
+    so a lower module can keep an old name of a higher one without importing it.
+    """
+    def __getattr__(name: str):
+        if name in names:
+            warn_moved(f"{module}.{name}", f"{names[name]}.{name}")
+            return getattr(importlib.import_module(names[name]), name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return __getattr__

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.stattools import adfuller, grangercausalitytests
 
-from volts.selection.causality.granger import (GrangerScan, adf_check, granger_scan, select_granger_pairs,
-                                     stationarity_warning)
 from volts.core.errors import DataError
+from volts.selection.causality.granger import GrangerScan, granger_scan
+from volts.selection.causality.granger_select import select_granger_pairs
+from volts.selection.causality.stationarity import adf_check, stationarity_warning
 
 TRAIN = ("2022-11-01", "2023-06-08")
 SYMBOLS = ["TSLA", "AMZN", "META", "MU"]
@@ -196,7 +197,7 @@ def test_adf_check_matches_statsmodels_and_warning_text(train_market):
 def test_adf_p_value_equals_statsmodels_adfuller_on_many_series(kind):
     """volts' ADF (one QR for the AIC lag search) gives ``adfuller(autolag="AIC")``'s p-value on series of every
     length from 12 to 400 days, stationary and not."""
-    from volts.selection.causality.granger import _adf_pvalue
+    from volts.selection.causality.stationarity import _adf_pvalue
 
     rng = np.random.default_rng(["random_walk", "ar1", "gbm_prices", "i2_plus_noise"].index(kind))
     for _ in range(60):

@@ -12,8 +12,9 @@ import pytest
 from scipy import stats
 from statsmodels.tsa.stattools import grangercausalitytests
 
-from volts.selection.causality.granger import granger_scan, select_granger_pairs
 from volts.core.config import Settings
+from volts.selection.causality.granger import granger_scan
+from volts.selection.causality.granger_select import select_granger_pairs
 
 
 def _market(n_names: int, n: int, planted: dict[tuple[int, int], int], seed: int) -> pd.DataFrame:

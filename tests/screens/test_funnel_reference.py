@@ -29,7 +29,8 @@ def _hard_coded_funnel(market, settings, candidates):
     """The pre-issue-12 stage 4, written out: Granger scan on the candidates' closes -> l* -> p < alpha; PCMCI edge;
     ETE at max(1, PCMCI tau)."""
     from volts.selection.causality.entropy import ete_screen
-    from volts.selection.causality.granger import granger_scan, select_granger_pairs
+    from volts.selection.causality.granger import granger_scan
+    from volts.selection.causality.granger_select import select_granger_pairs
     from volts.selection.causality.pcmci import pcmci_screen
 
     w = settings.windows.shifted(ASOF)

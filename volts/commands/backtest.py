@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
         console.print(data_quality_line(data_quality(market)), markup=False)
         console.print(f"wrote {folder / 'metrics.json'}, equity.csv, trades.csv, equity.png", markup=False)
         if in_run and (folder / "report.md").exists():
-            from volts.commands.run import write_report
+            from volts.reporting.run_report import write_report
 
             md, _ = write_report(folder)
             console.print(f"rebuilt {md} and report.html for this backtest", markup=False)

@@ -10,43 +10,7 @@ from typing import Optional
 import typer
 
 from volts.commands._common import StageProgress, parse_date
-
-
-def write_report(folder: Path, *, timings: dict | None = None, truth: dict | None = None) -> tuple[Path, Path]:
-    """Write ``report.md`` and the self-contained ``report.html`` of a run folder from its artifacts.
-
-    ``timings`` default to the run's ``timings.json`` (written by ``volts run``), so a rebuilt report keeps its
-    "Wall time per stage" section.
-
-    Raises
-    ------
-    ArtifactError
-        ``selection.json``, ``metrics.json`` or ``timings.json`` is missing a field or malformed (naming the file).
-    """
-    from volts.core.artifacts import atomic_write_text, read_json, read_metrics, read_selection
-    from volts.core.errors import ArtifactError
-    from volts.reporting.run_report import build_report, markdown_to_html
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ArtifactError(f"{folder}: not a run folder (no such directory)")
-    selection = read_selection(folder / "selection.json")
-    metrics = read_metrics(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
-    if timings is None and (folder / "timings.json").is_file():
-        timings = read_json(folder / "timings.json")
-        if not isinstance(timings, dict) or not all(isinstance(v, (int, float)) for v in timings.values()):
-            raise ArtifactError(f"{folder / 'timings.json'}: expected an object of stage -> seconds")
-    if truth is None and (folder / "truth.json").is_file():
-        truth = read_json(folder / "truth.json")
-    try:
-        md = build_report(folder, selection, metrics, timings=timings, truth=truth)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ArtifactError(f"{folder}: the run's artifacts do not fit together or lack a field "
-                            f"({type(exc).__name__}: {exc}); rebuild the run with volts run --force") from None
-    md_path = atomic_write_text(folder / "report.md", md)
-    html_path = atomic_write_text(folder / "report.html",
-                                  markdown_to_html(md, folder, title=f"volts report {selection['asof']}"))
-    return md_path, html_path
+from volts.reporting.run_report import write_report  # noqa: F401  (volts report; re-exported)
 
 
 def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err_console):
@@ -55,9 +19,9 @@ def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err
     Returns a dict with the run folder, selection, backtest result and wall times; ``kept`` is True (and nothing
     else is set) when the run exists with the same config and data hashes and ``force`` is off.
     """
-    from volts.core.artifacts import RunFolder, atomic_write_json, read_selection
     from volts.commands.backtest import metrics_table, run_backtest_for_selection, write_backtest_outputs
     from volts.commands.select import data_quality, run_select
+    from volts.core.artifacts import RunFolder, atomic_write_json, read_selection
 
     windows = settings.windows if asof is None else settings.windows.shifted(asof)
     timings: dict[str, float] = {}

@@ -379,65 +379,6 @@ def read_selection(path: str | Path) -> dict:
     return data
 
 
-#: Top-level fields of a backtest's ``metrics.json``: ``BacktestResult.metrics_dict`` plus the provenance that
-#: ``write_backtest_outputs`` adds. A field volts does not write is refused (a hand-edited or foreign file).
-METRICS_FIELDS = frozenset({"strategies", "benchmarks", "portfolio", "execution", "optimistic", "window", "params",
-                            "selection_asof", "config_sha256", "data_quality", "costs"})
-
-
-def metrics_row_fields() -> frozenset[str]:
-    """Fields of one row of ``metrics.json``: those of :class:`volts.trading.metrics.PerformanceMetrics` and the row's
-    description (``BacktestResult._row``: kind, pair, leader/follower/lag, members, optimistic)."""
-    import dataclasses
-
-    from volts.trading.metrics import PerformanceMetrics
-
-    return frozenset(f.name for f in dataclasses.fields(PerformanceMetrics)) | {
-        "kind", "leader", "follower", "lag", "pair", "members", "optimistic"}
-
-
-def read_metrics(path: str | Path) -> dict:
-    """Read and check a ``metrics.json``: an object with only the fields volts writes (:data:`METRICS_FIELDS`),
-    whose ``strategies``, ``benchmarks`` and ``portfolio`` (when present) are lists of objects with a ``name`` and
-    only the fields of a metrics row (:func:`metrics_row_fields`).
-
-    Raises
-    ------
-    ArtifactError
-        Missing file, invalid JSON, a field volts does not write (named) or a malformed field (named).
-    """
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{path}: expected a JSON object of metrics")
-    foreign = sorted(set(data) - METRICS_FIELDS)
-    if foreign:
-        raise ArtifactError(f"{path}: unknown field {', '.join(repr(f) for f in foreign)} (volts writes only "
-                            f"{', '.join(sorted(METRICS_FIELDS))}); the file was edited or comes from elsewhere: "
-                            f"re-run volts backtest or volts run")
-    row_fields = metrics_row_fields()
-    for key in ("strategies", "benchmarks", "portfolio"):
-        rows = data.get(key, [])
-        if not isinstance(rows, list):
-            raise ArtifactError(f"{path}: '{key}' must be a list")
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict) or not isinstance(row.get("name"), str):
-                raise ArtifactError(f"{path}: {key}[{i}] must be an object with a 'name'")
-            foreign = sorted(set(row) - row_fields)
-            if foreign:
-                raise ArtifactError(f"{path}: {key}[{i}] has unknown field {', '.join(repr(f) for f in foreign)} "
-                                    f"(not written by volts); re-run volts backtest or volts run")
-            for field_name, value in row.items():
-                if field_name in ("trades",) and value is not None and not isinstance(value, int):
-                    raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be an integer, got {value!r}")
-                if field_name in ("win_rate", "total_return", "final_equity", "sharpe", "sortino",
-                                  "max_drawdown", "calmar") and value is not None and (
-                        isinstance(value, bool) or not isinstance(value, (int, float))):
-                    raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be a number, got {value!r}")
-    if "window" in data and not isinstance(data["window"], dict):
-        raise ArtifactError(f"{path}: 'window' must be an object with start and end")
-    return data
-
-
 def now_utc_iso() -> str:
     """Current UTC time, ISO 8601 to the second (the only field allowed to differ between identical re-runs)."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

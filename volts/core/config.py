@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import json
 import tomllib
@@ -228,11 +229,11 @@ class ClusteringSettings(_Section):
 
     @model_validator(mode="after")
     def _known_metric(self) -> "ClusteringSettings":
-        from volts.selection.leadlag import METRICS
+        from volts.core.registry import LEAD_LAG_METRICS
 
-        if self.hermitian_metric not in METRICS + ("levy_area",):
+        if self.hermitian_metric not in LEAD_LAG_METRICS:
             raise ValueError(f"clustering.hermitian_metric '{self.hermitian_metric}' is not one of "
-                             f"{', '.join(METRICS + ('levy_area',))}")
+                             f"{', '.join(LEAD_LAG_METRICS)}")
         return self
 
 
@@ -300,8 +301,8 @@ class LagSettings(_Section):
 
 
 def _known_screen(name: str) -> str:
-    """A name of the screen registry (``volts.selection.screens.SCREENS``, filled where each screen class is defined)."""
-    from volts.selection.screens import SCREENS  # at validation time: the registry is the one list of screen names
+    """A name of the screen registry (:data:`volts.core.registry.SCREENS`, filled where each screen class is defined)."""
+    from volts.core.registry import SCREENS  # at validation time: the registry is the one list of screen names
 
     if name not in SCREENS:
         near = difflib.get_close_matches(name, list(SCREENS), n=1)
@@ -411,6 +412,10 @@ class LiveSettings(_Section):
 
 
 class Settings(_Section):
+    plugins: tuple[str, ...] = Field(
+        (), description="plug-in modules imported before the rest is validated: dotted module names, or .py files "
+                        "(relative to the config file); their decorators register screens, strategies or pair "
+                        "pickers, which the other settings can then name")
     data: DataSettings = DataSettings()
     windows: WindowSettings = WindowSettings()
     volatility: VolatilitySettings = VolatilitySettings()
@@ -429,6 +434,17 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     live: LiveSettings = LiveSettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _load_plugins(cls, data: Any) -> Any:
+        # before the sections are validated: a plug-in screen's name in [selection] screens must be known
+        if isinstance(data, dict) and data.get("plugins"):
+            from volts.core.registry import load_plugins
+
+            plugins = data["plugins"]
+            load_plugins([plugins] if isinstance(plugins, str) else list(plugins))
+        return data
+
     def override(self, **dotted: Any) -> "Settings":
         """Return a copy with dotted keys replaced, e.g. ``override(**{"data.dir": "x"})``; validated again."""
         raw = self.model_dump(mode="json")
@@ -442,16 +458,30 @@ class Settings(_Section):
             node[leaf] = value
         return parse_settings(raw, source="command line")
 
+    def _dump_for_hash(self) -> dict:
+        """``model_dump`` without the keys added since volts 0.2 that are at their default
+        (:data:`KEYS_ADDED_SINCE_0_2`), so that a configuration that does not use them keeps its hashes."""
+        raw = self.model_dump(mode="json")
+        defaults = _default_dump()
+        for dotted in KEYS_ADDED_SINCE_0_2:
+            *path, last = dotted.split(".")
+            node, default = raw, defaults
+            for part in path:
+                node, default = node[part], default[part]
+            if node.get(last) == default.get(last):
+                node.pop(last, None)
+        return raw
+
     def sha256(self) -> str:
         """SHA-256 of the canonical JSON of every setting (provenance for artifacts)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        blob = json.dumps(self._dump_for_hash(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def legacy_week_sha256(self) -> str:
         """The config hash a weekly record written before :meth:`selection_sha256` carries: :meth:`sha256` as it
         was then, i.e. without the keys added since (``KEYS_ADDED_AFTER_SELECTION_KEY``; they did not exist, and
         none of them is read by a selection). Without this, adding any key would orphan every such record."""
-        raw = self.model_dump(mode="json")
+        raw = self._dump_for_hash()
         for dotted in KEYS_ADDED_AFTER_SELECTION_KEY:
             *path, last = dotted.split(".")
             node = raw
@@ -467,7 +497,7 @@ class Settings(_Section):
         parsed bars are kept, not what they are) and ``data.spy_file`` (the SPY benchmark's bars). The walk-forward
         keys its weekly selections by it, so a change of commission or strategy re-trades the cached weeks instead
         of recomputing them."""
-        raw = self.model_dump(mode="json")
+        raw = self._dump_for_hash()
         for section in SELECTION_INDEPENDENT:
             raw.pop(section, None)
         raw["data"].pop("cache_dir", None)
@@ -480,6 +510,16 @@ class Settings(_Section):
 #: Keys added after weekly records were keyed by :meth:`Settings.selection_sha256` (none read by a selection).
 KEYS_ADDED_AFTER_SELECTION_KEY = ("data.spy_file", "live.lock_dir", "live.max_selection_age_sessions",
                                   "live.cap_volume", "live.sizing", "selection.date_stability_sessions")
+
+#: Keys added since volts 0.2: left out of every hash while at their default, so that the provenance hashes of
+#: artifacts and the keys of cached weeks stay what they were for configurations that do not use them.
+KEYS_ADDED_SINCE_0_2 = ("plugins",)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_dump() -> dict:
+    return Settings().model_dump(mode="json")
+
 
 #: Sections no selection reads (the trading pass, the statistics and the live path do).
 SELECTION_INDEPENDENT = ("strategy", "backtest", "costs", "metrics", "live")
@@ -547,6 +587,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    plugins = raw.get("plugins")
+    if isinstance(plugins, list):  # plug-in files are relative to the config file, like every path in it
+        raw["plugins"] = [str((path.parent / p).resolve()) if isinstance(p, str) and p.endswith(".py")
+                          and not Path(p).expanduser().is_absolute() else p for p in plugins]
     settings = parse_settings(raw, source=str(path))
     data_dir = Path(settings.data.dir)
     if not data_dir.is_absolute():  # paths in a config file are relative to that file

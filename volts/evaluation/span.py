@@ -110,7 +110,7 @@ def walkforward_span(settings, calendar: pd.DatetimeIndex, *, start: dt.date, en
         not cover; the message names the week, the window, the data's span and the limiting symbols.
     """
     from volts.data.coverage import coverage_gaps
-    from volts.evaluation.walkforward import parse_every, rebalance_dates
+    from volts.evaluation.schedule import parse_every, rebalance_dates
 
     d = settings.data
     warn = d.window_coverage == "warn"

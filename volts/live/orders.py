@@ -52,362 +52,35 @@ Source: METHOD.md §6 (timing), ARCHITECTURE.md "Time semantics"; MetaTrader5 Py
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterable, Mapping
-
-import pandas as pd
+from typing import Any
 
 from volts.core.config import Mt5Settings
-from volts.data.market import MarketData
 from volts.core.errors import BrokerError, DataError, UsageError
+from volts.live.journal import (  # noqa: F401  (re-exported: this module's API before the split)
+    EVENT_KINDS,
+    Journal,
+    _clock,
+    _iso,
+    _JournalLock,
+)
+from volts.live.targets import (  # noqa: F401  (re-exported: this module's API before the split)
+    Target,
+    _pair_fields,
+    compute_targets,
+    next_session,
+    write_signals,
+)
 
 log = logging.getLogger(__name__)
 
 COMMENT_MAX = 31  # MT5 order comments are at most 31 characters
 SUCCESS_RETCODES = (10008, 10009)  # TRADE_RETCODE_PLACED, TRADE_RETCODE_DONE
-EVENT_KINDS = ("decision", "request", "result", "error")
-
-
-# --------------------------------------------------------------------------------------------- targets
-@dataclass(frozen=True)
-class Target:
-    """The follower position for the next session of one pair.
-
-    Attributes
-    ----------
-    leader, follower : str
-        Universe symbols.
-    lag : int
-        tau, trading days.
-    asof : datetime.date
-        Date of the last close used (T).
-    session : datetime.date
-        The session the position is for (T+1; see the module docstring).
-    target : int
-        +1 long, -1 short, 0 flat.
-    signal_date : datetime.date or None
-        Date of the leader close behind the target, T+1-lag (None while the history is too short).
-    leader_close : float or None
-        The leader's close on ``signal_date`` (price units).
-    sma : float or None
-        The leader's SMA of ``ma_window`` closes ending on ``signal_date`` (display; the decision itself comes
-        from :func:`volts.trading.signals.next_session_target`).
-    ma_window : int
-    mode : str
-    """
-
-    leader: str
-    follower: str
-    lag: int
-    asof: dt.date
-    session: dt.date
-    target: int
-    signal_date: dt.date | None
-    leader_close: float | None
-    sma: float | None
-    ma_window: int
-    mode: str
-
-    @property
-    def pair(self) -> str:
-        """``"LEADER->FOLLOWER"``."""
-        return f"{self.leader}->{self.follower}"
-
-    def to_dict(self) -> dict:
-        """JSON-ready plain dict (dates as ISO strings, None for missing numbers)."""
-        def num(x):
-            return None if x is None or not math.isfinite(x) else float(x)
-        return {"pair": self.pair, "leader": self.leader, "follower": self.follower, "lag": int(self.lag),
-                "asof": self.asof.isoformat(), "session": self.session.isoformat(), "target": int(self.target),
-                "signal_date": self.signal_date.isoformat() if self.signal_date else None,
-                "leader_close": num(self.leader_close), "sma": num(self.sma), "ma_window": int(self.ma_window),
-                "mode": self.mode}
-
-
-def _pair_fields(pair: Any, where: str = "selection pair") -> tuple[str, str, int]:
-    from volts.core.pairs import check_pair
-
-    return check_pair(pair, where)
-
-
-def next_session(asof, dates: pd.DatetimeIndex | None = None) -> dt.date:
-    """The exchange session after the close of ``asof`` (:func:`volts.data.calendar.next_session`, XNYS).
-
-    ``dates`` is accepted for compatibility and ignored: the exchange calendar, not the data, says which day
-    trades next.
-    """
-    from volts.data.calendar import next_session as calendar_next
-
-    return calendar_next(asof)
-
-
-def compute_targets(selection_pairs: Iterable[Any], market: MarketData, *, asof=None, ma_window: int = 20,
-                    mode: str = "long_short") -> list[Target]:
-    """Target follower positions for the session after ``asof``.
-
-    Parameters
-    ----------
-    selection_pairs : iterable of dict or objects
-        Pairs with ``leader``, ``follower`` and ``lag`` (the ``pairs`` of ``selection.json``).
-    market : MarketData
-        Closed daily bars holding at least the leaders; only bars dated <= ``asof`` are read (no look-ahead).
-    asof : date-like, optional
-        Last close to use; default the market's last date. A date without a bar uses the last bar before it.
-    ma_window : int, default 20
-        SMA length m (``strategy.ma_window``).
-    mode : {"long_short", "long_only"}, default "long_short"
-        ``strategy.mode``.
-
-    Returns
-    -------
-    list of Target
-        One per pair, in the selection's order.
-
-    Raises
-    ------
-    DataError
-        A leader is not in the market data, or no bar is dated on or before ``asof``.
-    UsageError
-        A pair lacks leader/follower/lag, names a symbol twice or breaks the symbol rule, or has a lag < 1.
-    DataError
-        Fewer than ``ma_window + lag - 1`` leader closes up to ``asof`` (the warm-up is short: the signal would
-        be undefined, never read as flat).
-
-    Notes
-    -----
-    The position comes from :func:`volts.trading.signals.next_session_target` (METHOD.md §6): s_{T+1-lag}.
-    """
-    from volts.trading.signals import next_session_target
-
-    dates = market.dates
-    cut = dates[-1] if asof is None else pd.Timestamp(asof).normalize()
-    known = dates[dates <= cut]
-    if len(known) == 0:
-        raise DataError(f"no bar on or before {cut.date()} (data start {dates[0].date()})")
-    last = known[-1]
-    from volts.core.pairs import check_history
-
-    session = next_session(last)
-    out = []
-    for k, pair in enumerate(selection_pairs):
-        leader, follower, lag = _pair_fields(pair, f"selection pairs[{k}]")
-        if leader not in market.symbols:
-            raise DataError(f"{leader}: leader of {leader}->{follower} not in the market data "
-                            f"({', '.join(market.symbols)})")
-        closes = market.close[leader].loc[:last]
-        check_history(f"{leader}->{follower}", lag=lag, ma_window=int(ma_window), have=int(closes.notna().sum()),
-                      when=f"up to {last.date()}", data_start=dates[0].date())
-        target = int(next_session_target(closes, lag=lag, ma_window=ma_window, mode=mode))
-        i = len(closes) - lag
-        if i >= ma_window - 1:
-            window = closes.to_numpy(dtype=float)[i - ma_window + 1:i + 1]
-            signal_date, leader_close, sma = closes.index[i].date(), float(window[-1]), math.fsum(window) / ma_window
-        else:
-            signal_date, leader_close, sma = None, None, None
-        out.append(Target(leader=leader, follower=follower, lag=lag, asof=last.date(), session=session,
-                          target=target, signal_date=signal_date, leader_close=leader_close, sma=sma,
-                          ma_window=int(ma_window), mode=mode))
-    return out
-
-
-def write_signals(targets: list[Target], out_dir, *, asof=None, meta: Mapping[str, Any] | None = None) -> Path:
-    """Write the targets to ``out_dir/<DATE>.json`` atomically (temporary file in the same folder, then rename).
-
-    Parameters
-    ----------
-    targets : list of Target
-        From :func:`compute_targets` (one as-of date).
-    out_dir : path
-        Folder (created if needed), e.g. ``signals/``.
-    asof : date-like, optional
-        DATE of the file name; default the targets' ``asof`` (required when ``targets`` is empty).
-    meta : mapping, optional
-        Extra JSON-ready fields (provenance: version, config and data hashes, source).
-
-    Returns
-    -------
-    Path
-        The file written: ``{"asof", "session", "targets": [...], **meta}``.
-
-    Raises
-    ------
-    UsageError
-        Targets of different as-of dates, or no date at all.
-    """
-    from volts.core.artifacts import atomic_write_json
-
-    dates = {t.asof for t in targets}
-    if asof is not None:
-        dates.add(pd.Timestamp(asof).date())
-    if len(dates) != 1:
-        raise UsageError("write_signals: the targets must share one as-of date "
-                         f"(got {', '.join(sorted(str(d) for d in dates)) or 'none'})")
-    day = dates.pop()
-    payload: dict[str, Any] = {"asof": day.isoformat(),
-                               "session": targets[0].session.isoformat() if targets else None,
-                               "targets": [t.to_dict() for t in targets]}
-    if meta:
-        payload.update(meta)
-    return atomic_write_json(Path(out_dir) / f"{day.isoformat()}.json", payload)
-
-
-# --------------------------------------------------------------------------------------------- journal
-def _clock(now) -> Callable[[], dt.datetime]:
-    if now is None:
-        return lambda: dt.datetime.now(dt.timezone.utc)
-    if callable(now):
-        return now
-    return lambda: now
-
-
-def _iso(ts: dt.datetime) -> str:
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.timezone.utc)
-    return ts.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-class Journal:
-    """Append-only SQLite journal of live trading events (WAL mode, one table).
-
-    Table ``events``: ``id`` (autoincrement), ``ts`` (UTC ISO 8601), ``run_id``, ``kind`` (decision | request |
-    result | error), ``session`` (ISO date or NULL), ``pair`` (``"L->F"`` or NULL), ``payload`` (JSON).
-    Every :meth:`record` is its own committed transaction (``synchronous=FULL``), so an event written before a
-    crash survives it.
-
-    Parameters
-    ----------
-    path : path
-        SQLite file (created with its folder if needed).
-    run_id : str, optional
-        Identifier of this run (default: a random 12-hex id).
-    now : datetime or callable, optional
-        Clock for ``ts`` (default: system UTC).
-    """
-
-    def __init__(self, path, *, run_id: str | None = None, now=None) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.run_id = run_id or uuid.uuid4().hex[:12]
-        self._now = _clock(now)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS events ("
-            " id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, run_id TEXT NOT NULL,"
-            " kind TEXT NOT NULL CHECK (kind IN ('decision','request','result','error')),"
-            " session TEXT, pair TEXT, payload TEXT NOT NULL)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS events_key ON events (session, pair)")
-
-    def __repr__(self) -> str:
-        return f"Journal({str(self.path)!r}, run_id={self.run_id!r})"
-
-    def record(self, kind: str, payload: Mapping[str, Any], *, pair: str | None = None,
-               session: str | dt.date | None = None) -> int:
-        """Append one event and commit it; returns its id.
-
-        Raises
-        ------
-        ValueError
-            Unknown ``kind``.
-        """
-        if kind not in EVENT_KINDS:
-            raise ValueError(f"unknown journal event kind {kind!r}; expected one of {EVENT_KINDS}")
-        from volts.core.artifacts import to_jsonable
-
-        text = json.dumps(to_jsonable(dict(payload)), sort_keys=True, allow_nan=False)
-        session = session.isoformat() if isinstance(session, dt.date) else session
-        cur = self._db.execute("INSERT INTO events (ts, run_id, kind, session, pair, payload) VALUES (?,?,?,?,?,?)",
-                               (_iso(self._now()), self.run_id, kind, session, pair, text))
-        return int(cur.lastrowid)
-
-    def events(self, *, session: str | dt.date | None = None, pair: str | None = None,
-               kind: str | None = None) -> list[dict]:
-        """Events (oldest first) as dicts with the payload parsed, filtered by session, pair and kind."""
-        where, args = [], []
-        for col, value in (("session", session), ("pair", pair), ("kind", kind)):
-            if value is not None:
-                where.append(f"{col} = ?")
-                args.append(value.isoformat() if isinstance(value, dt.date) else value)
-        sql = "SELECT id, ts, run_id, kind, session, pair, payload FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
-        return [{"id": r[0], "ts": r[1], "run_id": r[2], "kind": r[3], "session": r[4], "pair": r[5],
-                 "payload": json.loads(r[6])} for r in rows]
-
-    def completed(self, session, pair: str) -> bool:
-        """Whether the pair's target was reached for ``session`` by an earlier run."""
-        return any(e["payload"].get("status") == "complete"
-                   for e in self.events(session=session, pair=pair, kind="result"))
-
-    def pending(self, session, pair: str) -> list[dict]:
-        """Order requests of (session, pair) that have no result yet (a crash or a lost reply)."""
-        events = self.events(session=session, pair=pair)
-        answered = {e["payload"].get("request_uid") for e in events if e["kind"] in ("result", "error")}
-        return [e for e in events if e["kind"] == "request" and e["payload"].get("request_uid") not in answered]
-
-    def last_plan(self, pair: str) -> dict | None:
-        """The latest decision of ``pair`` (any session) that planned a position volume: its payload (with
-        ``target``, ``volume``, ``session`` added), or None."""
-        rows = self._db.execute("SELECT session, payload FROM events WHERE pair = ? AND kind = 'decision' "
-                                "ORDER BY id DESC", (pair,)).fetchall()
-        for session, text in rows:
-            payload = json.loads(text)
-            if payload.get("volume") is not None and payload.get("action") != "skip":
-                return {**payload, "session": session}
-        return None
-
-    def lock(self, timeout: float = 60.0):
-        """An exclusive lock on this journal across processes (``filelock``, file ``<journal>.lock``).
-
-        Use as a context manager around reading positions and sending orders: a second process waits up to
-        ``timeout`` seconds, then gets a :class:`BrokerError` naming the lock file (nothing sent).
-        """
-        return _JournalLock(self.path, timeout)
-
-    def close(self) -> None:
-        """Close the database (idempotent)."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None  # type: ignore[assignment]
-
-    def __enter__(self) -> "Journal":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class _JournalLock:
-    def __init__(self, path: Path, timeout: float) -> None:
-        from filelock import FileLock
-
-        self.path = Path(f"{path}.lock")
-        self.timeout = float(timeout)
-        self._lock = FileLock(str(self.path), timeout=self.timeout)
-
-    def __enter__(self) -> "_JournalLock":
-        from filelock import Timeout
-
-        try:
-            self._lock.acquire()
-        except Timeout:
-            raise BrokerError(f"{self.path}: another volts run holds the journal lock (still executing orders "
-                              f"after {self.timeout:g} s); nothing was sent. Wait for it to finish and run again "
-                              "(it reconciles with the positions), or raise live.lock_timeout_seconds") from None
-        log.debug("journal lock %s acquired", self.path)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._lock.release()
 
 
 # --------------------------------------------------------------------------------------------- execution
@@ -658,7 +331,7 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
 
     settings = settings or Mt5Settings()
     clock = _clock(now)
-    from volts.live.book import Attribution, journal_pairs, kill_point
+    from volts.live.accounts import Attribution, journal_pairs, kill_point
 
     followers = list(dict.fromkeys(t.follower for t in targets))
     pairs = [t.pair for t in targets]
@@ -850,7 +523,7 @@ def _action(before: int, target: int, steps) -> str:
 def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want: float,
                 steps: list[tuple[str, dict | None, float]], *, magic: int, deviation: int,
                 key: dict, attribution=None) -> list[dict]:
-    from volts.live.book import kill_point
+    from volts.live.accounts import kill_point
     buy_type, sell_type = term.const("ORDER_TYPE_BUY"), term.const("ORDER_TYPE_SELL")
     filling = _filling(info, term)
     done: list[dict] = []
@@ -953,7 +626,7 @@ def _leg_id(term, t: Target, broker: str, step: str) -> str:
     order is sent while one of the pair's orders for the session is pending (``orders_get``), and the leg's
     ordinal follows the pair's deals of the session already in the account's history (``history_deals_get``), so
     each order of a (pair, session) carries its own id, whichever run or machine sends it."""
-    from volts.live.book import client_id, comment_prefix
+    from volts.live.accounts import client_id, comment_prefix
 
     kind = {"open": "o", "close": "c", "reduce": "r"}[step]
     prefix = comment_prefix(t.pair, t.session)

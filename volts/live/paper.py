@@ -145,12 +145,12 @@ def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: 
     BrokerError, DataError
         From the stand-in or the data.
     """
+    from volts.core.parallel import Executor
     from volts.data.calendar import next_session
     from volts.data.mt5 import Mt5Terminal
-    from volts.live.orders import Journal, compute_targets
-    from volts.live.book import comment_pair, execute_book
-    from volts.core.parallel import Executor
     from volts.evaluation.walkforward import _to_date, load_walkforward_market, rebalance_dates, run_weeks
+    from volts.live.book import comment_pair, execute_book
+    from volts.live.orders import Journal, compute_targets
 
     start, end = _to_date(start), _to_date(end)
     if start > end:

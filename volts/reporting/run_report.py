@@ -527,3 +527,40 @@ def _at(values, lag):
     if isinstance(values, dict):
         return values.get(str(lag), values.get(lag))
     return None
+
+
+def write_report(folder: Path, *, timings: dict | None = None, truth: dict | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` and the self-contained ``report.html`` of a run folder from its artifacts.
+
+    ``timings`` default to the run's ``timings.json`` (written by ``volts run``), so a rebuilt report keeps its
+    "Wall time per stage" section.
+
+    Raises
+    ------
+    ArtifactError
+        ``selection.json``, ``metrics.json`` or ``timings.json`` is missing a field or malformed (naming the file).
+    """
+    from volts.core.artifacts import atomic_write_text, read_json, read_selection
+    from volts.core.errors import ArtifactError
+    from volts.trading.metrics import read_metrics
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ArtifactError(f"{folder}: not a run folder (no such directory)")
+    selection = read_selection(folder / "selection.json")
+    metrics = read_metrics(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
+    if timings is None and (folder / "timings.json").is_file():
+        timings = read_json(folder / "timings.json")
+        if not isinstance(timings, dict) or not all(isinstance(v, (int, float)) for v in timings.values()):
+            raise ArtifactError(f"{folder / 'timings.json'}: expected an object of stage -> seconds")
+    if truth is None and (folder / "truth.json").is_file():
+        truth = read_json(folder / "truth.json")
+    try:
+        md = build_report(folder, selection, metrics, timings=timings, truth=truth)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ArtifactError(f"{folder}: the run's artifacts do not fit together or lack a field "
+                            f"({type(exc).__name__}: {exc}); rebuild the run with volts run --force") from None
+    md_path = atomic_write_text(folder / "report.md", md)
+    html_path = atomic_write_text(folder / "report.html",
+                                  markdown_to_html(md, folder, title=f"volts report {selection['asof']}"))
+    return md_path, html_path

@@ -306,3 +306,16 @@ def lead_lag_matrix(returns, metric: str, *, max_lag: int = 5) -> np.ndarray:
             method = metric[len(prefix):]
             return fn(returns, method=method) if fn is ccf_lag1_matrix else fn(returns, max_lag, method)
     raise ValueError(f"unknown lead-lag metric '{metric}'; choose one of {', '.join(METRICS + ('levy_area',))}")
+
+
+def _register_metrics() -> None:
+    # every name lead_lag_matrix accepts joins the registry the configuration validates against
+    from functools import partial
+
+    from volts.core.registry import LEAD_LAG_METRICS
+
+    for name in METRICS + ("levy_area",):
+        LEAD_LAG_METRICS.add(name, partial(lead_lag_matrix, metric=name))
+
+
+_register_metrics()

@@ -17,8 +17,8 @@ import pandas as pd
 
 from volts import __version__
 from volts.core.config import Settings, WindowSettings
-from volts.data.market import MarketData
 from volts.core.errors import DataError
+from volts.data.market import MarketData
 
 ProgressFn = Callable[[str, str], None]  # (stage, message)
 
@@ -327,8 +327,10 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     """
     from volts.selection.anomaly import detect_anomalies
     from volts.selection.causality.entropy import ete_screen
-    from volts.selection.causality.granger import adf_check, granger_scan, select_granger_pairs, stationarity_warning
+    from volts.selection.causality.granger import granger_scan
+    from volts.selection.causality.granger_select import select_granger_pairs
     from volts.selection.causality.pcmci import pcmci_screen
+    from volts.selection.causality.stationarity import adf_check, stationarity_warning
     from volts.selection.lag import choose_lag
 
     say = progress or (lambda stage, msg: None)

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import empyrical
 import numpy as np
 import pandas as pd
 
-from volts.core.errors import DataError
+from volts.core.artifacts import read_json
+from volts.core.errors import ArtifactError, DataError
 
 __all__ = ["PerformanceMetrics", "compute_metrics", "equity_returns", "trade_stats"]
 
@@ -191,3 +193,61 @@ def compute_metrics(equity: pd.Series, trades: pd.DataFrame | None = None, *, ca
         name=name, trades=n_trades, win_rate=win_rate, total_return=final / base - 1.0, final_equity=final,
         sharpe=sharpe, sortino=sortino, max_drawdown=_finite_or_none(mdd), calmar=calmar, annual_return=annual,
         days=int(len(arr)))
+
+
+# ------------------------------------------------------------------------------------- metrics.json
+#: Top-level fields of a backtest's ``metrics.json``: ``BacktestResult.metrics_dict`` plus the provenance that
+#: ``write_backtest_outputs`` adds. A field volts does not write is refused (a hand-edited or foreign file).
+METRICS_FIELDS = frozenset({"strategies", "benchmarks", "portfolio", "execution", "optimistic", "window", "params",
+                            "selection_asof", "config_sha256", "data_quality", "costs"})
+
+
+def metrics_row_fields() -> frozenset[str]:
+    """Fields of one row of ``metrics.json``: those of :class:`volts.trading.metrics.PerformanceMetrics` and the row's
+    description (``BacktestResult._row``: kind, pair, leader/follower/lag, members, optimistic)."""
+    import dataclasses
+
+    return frozenset(f.name for f in dataclasses.fields(PerformanceMetrics)) | {
+        "kind", "leader", "follower", "lag", "pair", "members", "optimistic"}
+
+
+def read_metrics(path: str | Path) -> dict:
+    """Read and check a ``metrics.json``: an object with only the fields volts writes (:data:`METRICS_FIELDS`),
+    whose ``strategies``, ``benchmarks`` and ``portfolio`` (when present) are lists of objects with a ``name`` and
+    only the fields of a metrics row (:func:`metrics_row_fields`).
+
+    Raises
+    ------
+    ArtifactError
+        Missing file, invalid JSON, a field volts does not write (named) or a malformed field (named).
+    """
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: expected a JSON object of metrics")
+    foreign = sorted(set(data) - METRICS_FIELDS)
+    if foreign:
+        raise ArtifactError(f"{path}: unknown field {', '.join(repr(f) for f in foreign)} (volts writes only "
+                            f"{', '.join(sorted(METRICS_FIELDS))}); the file was edited or comes from elsewhere: "
+                            f"re-run volts backtest or volts run")
+    row_fields = metrics_row_fields()
+    for key in ("strategies", "benchmarks", "portfolio"):
+        rows = data.get(key, [])
+        if not isinstance(rows, list):
+            raise ArtifactError(f"{path}: '{key}' must be a list")
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+                raise ArtifactError(f"{path}: {key}[{i}] must be an object with a 'name'")
+            foreign = sorted(set(row) - row_fields)
+            if foreign:
+                raise ArtifactError(f"{path}: {key}[{i}] has unknown field {', '.join(repr(f) for f in foreign)} "
+                                    f"(not written by volts); re-run volts backtest or volts run")
+            for field_name, value in row.items():
+                if field_name in ("trades",) and value is not None and not isinstance(value, int):
+                    raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be an integer, got {value!r}")
+                if field_name in ("win_rate", "total_return", "final_equity", "sharpe", "sortino",
+                                  "max_drawdown", "calmar") and value is not None and (
+                        isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be a number, got {value!r}")
+    if "window" in data and not isinstance(data["window"], dict):
+        raise ArtifactError(f"{path}: 'window' must be an object with start and end")
+    return data

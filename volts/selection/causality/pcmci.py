@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from volts.selection.causality.granger import _check_frame, _date_str
 from volts.core.errors import DataError
+from volts.selection.causality.granger import _check_frame, _date_str
 
 __all__ = ["PcmciEdge", "PcmciResult", "pcmci_screen"]
 
@@ -383,10 +383,10 @@ def _native_pcmci(values: np.ndarray, tau_max: int, pc_alpha: float) -> tuple[np
 def _lagged(values: np.ndarray, names: list[str], tau_max: int, pc_alpha: float,
             parents: dict[int, list[int]] | None = None,
             max_conds_dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    import warnings
+
     import tigramite.data_processing as pp
     from tigramite.pcmci import PCMCI
-
-    import warnings
 
     with warnings.catch_warnings():   # more series than rows is expected here; tigramite asks about the shape
         warnings.filterwarnings("ignore", message="In analysis mode 'single'")

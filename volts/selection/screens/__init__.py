@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 
+from volts.core.registry import load_plugins
 from volts.selection.screens.base import SCREENS, PairScreen, ScreenResult, register_screen
 # importing the modules registers their screens (``@register_screen``), in the order of the contract
-from volts.selection.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
+from volts.selection.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen  # noqa: F401
 from volts.selection.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,  # noqa: F401
                                     LevyAreaScreen, MutualInformationScreen, PermutationScreen)
 from volts.selection.screens.hayashi_yoshida import HayashiYoshidaScreen  # noqa: F401
@@ -47,33 +48,11 @@ def make_screen(name: str, settings: "Settings") -> PairScreen:
     KeyError
         An unknown name (the message lists the valid ones).
     """
+    load_plugins(settings.plugins)  # a Dask worker unpickles settings without re-running their validators
     if name not in SCREENS:
         raise KeyError(f"unknown screen {name!r}; valid: {', '.join(SCREENS)}")
     sel = settings.selection
-    common = {"rule": sel.rules.get(name, sel.rule), "top_k": sel.top_k}
-    if name == "granger":
-        g = settings.granger
-        return GrangerScreen(series=g.series, min_lag=g.min_lag, max_lag=g.max_lag, min_df=g.min_df,
-                             adf_alpha=g.adf_alpha, alpha=g.alpha, select_on=g.select_on, sample=g.sample,
-                             lag_order=g.lag_order, **common)
-    if name == "pcmci":
-        pc = settings.pcmci
-        return PcmciScreen(mode=pc.mode, tau_max=pc.tau_max, min_abs_partial_corr=pc.min_abs_partial_corr,
-                           alpha=pc.alpha, links=pc.links, max_conds_dim=pc.max_conds_dim, engine=pc.engine,
-                           **common)
-    if name == "transfer_entropy":
-        e = settings.entropy
-        return TransferEntropyScreen(bins=e.bins, history=e.history, surrogates=e.surrogates, seed=e.seed,
-                                     alpha=e.alpha, stop_early=e.stop_early, **common)
-    s = settings.screens
-    if name == "hayashi_yoshida":
-        return HayashiYoshidaScreen(max_lag=s.max_lag, alpha=s.alpha, **common)
-    perm = {"surrogates": s.surrogates, "null": s.null, "seed": s.seed, "alpha": s.alpha, **common}
-    if name in ("ccf_best", "ccf_auc"):
-        return SCREENS[name](max_lag=s.max_lag, **perm)
-    if name == "mutual_information":
-        return MutualInformationScreen(buckets=s.mi_buckets, **perm)
-    return SCREENS[name](**perm)
+    return SCREENS[name].from_settings(settings, rule=sel.rules.get(name, sel.rule), top_k=sel.top_k)
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,22 +30,23 @@ import numpy as np
 import pandas as pd
 
 from volts.core.errors import DataError
+from volts.core.registry import SCREENS as _REGISTRY
 
 __all__ = ["SCREENS", "PairScreen", "ScreenResult", "normalise_pairs", "register_screen"]
 
 Rule = Literal["test", "top_k"]
 
-#: The registry: contract name -> screen class, in the order the classes are registered. A class joins it by the
-#: :func:`register_screen` decorator where it is defined; ``[selection] screens`` and the CLI accept exactly these.
-SCREENS: dict[str, type["PairScreen"]] = {}
+#: The registry (:data:`volts.core.registry.SCREENS`): contract name -> screen class, in the order the classes are
+#: registered. A class joins it by the :func:`register_screen` decorator where it is defined; ``[selection]
+#: screens``, the CLI and the tests read the names from it.
+SCREENS = _REGISTRY
 
 
 def register_screen(cls: type["PairScreen"]) -> type["PairScreen"]:
     """Class decorator: add a :class:`PairScreen` subclass to :data:`SCREENS` under its ``name``.
 
     Adding a screen is then one class (this decorator on it) and its name in the config's ``[selection] screens``.
-    :func:`volts.selection.screens.make_screen` builds a permutation screen from ``[screens]`` without further code; a screen
-    with other parameters adds its branch there.
+    :func:`volts.selection.screens.make_screen` builds it with :meth:`PairScreen.from_settings`.
 
     Raises
     ------
@@ -55,10 +56,7 @@ def register_screen(cls: type["PairScreen"]) -> type["PairScreen"]:
     name = cls.__dict__.get("name", "")
     if not name:
         raise ValueError(f"{cls.__name__}: a registered screen sets its own class attribute 'name'")
-    if SCREENS.get(name, cls) is not cls:
-        raise ValueError(f"screen name {name!r} is taken by {SCREENS[name].__name__}")
-    SCREENS[name] = cls
-    return cls
+    return SCREENS.add(name, cls)
 
 
 def _f(x) -> float | None:
@@ -254,6 +252,15 @@ class PairScreen(ABC):
     def params(self) -> dict:
         """The screen's own parameters, JSON-ready (recorded in ``selection.json``)."""
         return {}
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, rule: Rule, top_k: int) -> "PairScreen":
+        """The screen configured from the run's settings (:class:`volts.core.config.Settings`).
+
+        ``rule`` and ``top_k`` are the funnel's keep rule for this screen. The default passes only them; a screen
+        with parameters of its own overrides this to read its section of the settings.
+        """
+        return cls(rule=rule, top_k=top_k)
 
     @abstractmethod
     def _evaluate(self, returns: pd.DataFrame, pairs: list[tuple[str, str]], *, prices: pd.DataFrame | None,

@@ -55,6 +55,14 @@ class GrangerScreen(PairScreen):
     name = "granger"
     lag_kind = "order"
 
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """Granger's test configured from ``[granger]``."""
+        g = settings.granger
+        return cls(series=g.series, min_lag=g.min_lag, max_lag=g.max_lag, min_df=g.min_df, adf_alpha=g.adf_alpha,
+                   alpha=g.alpha, select_on=g.select_on, sample=g.sample, lag_order=g.lag_order, rule=rule,
+                   top_k=top_k)
+
     def __init__(self, *, series: str = "close", min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
                  adf_alpha: float = 0.05, alpha: float = 0.01, rule: str = "test", top_k: int = 5,
                  select_on: str = "p", sample: str = "per_lag", lag_order: str = "median_p"):
@@ -78,7 +86,9 @@ class GrangerScreen(PairScreen):
                 "sample": self.sample, **({"lag_order": self.lag_order} if self.lag_order != "median_p" else {})}
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
-        from volts.selection.causality.granger import adf_check, granger_scan, select_granger_pairs, stationarity_warning
+        from volts.selection.causality.granger import granger_scan
+        from volts.selection.causality.granger_select import select_granger_pairs
+        from volts.selection.causality.stationarity import adf_check, stationarity_warning
 
         if not pairs:
             return _empty()
@@ -138,6 +148,13 @@ class PcmciScreen(PairScreen):
 
     name = "pcmci"
     lag_kind = "delay"
+
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """PCMCI configured from ``[pcmci]``."""
+        pc = settings.pcmci
+        return cls(mode=pc.mode, tau_max=pc.tau_max, min_abs_partial_corr=pc.min_abs_partial_corr, alpha=pc.alpha,
+                   links=pc.links, max_conds_dim=pc.max_conds_dim, engine=pc.engine, rule=rule, top_k=top_k)
 
     def __init__(self, *, mode: str = "lagged", tau_max: int = 5, min_abs_partial_corr: float = 0.15,
                  alpha: float = 0.05, rule: str = "test", top_k: int = 5, links: str = "all",
@@ -203,6 +220,13 @@ class TransferEntropyScreen(PairScreen):
 
     name = "transfer_entropy"
     lag_kind = "delay"
+
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """Effective transfer entropy configured from ``[entropy]``."""
+        e = settings.entropy
+        return cls(bins=e.bins, history=e.history, surrogates=e.surrogates, seed=e.seed, alpha=e.alpha,
+                   stop_early=e.stop_early, rule=rule, top_k=top_k)
 
     def __init__(self, *, bins: int = 3, history: int = 1, surrogates: int = 100, seed: int = 0,
                  alpha: float = 0.05, rule: str = "test", top_k: int = 5, stop_early: bool = False):

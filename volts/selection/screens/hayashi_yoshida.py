@@ -51,6 +51,11 @@ class HayashiYoshidaScreen(PairScreen):
     lag_kind = "delay"
     directional = False
 
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """Configured from ``[screens]`` (``max_lag``, ``alpha``)."""
+        return cls(max_lag=settings.screens.max_lag, alpha=settings.screens.alpha, rule=rule, top_k=top_k)
+
     def __init__(self, *, max_lag: int = 5, alpha: float = 0.05, rule: str = "test", top_k: int = 5):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         if max_lag < 1:

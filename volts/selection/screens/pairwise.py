@@ -73,6 +73,17 @@ class PermutationScreen(PairScreen):
     #: largest delay the score looks at (circular shifts stay clear of it)
     max_delay: int = 1
 
+    @classmethod
+    def _permutation_settings(cls, settings, rule, top_k) -> dict:
+        s = settings.screens
+        return {"surrogates": s.surrogates, "null": s.null, "seed": s.seed, "alpha": s.alpha, "rule": rule,
+                "top_k": top_k}
+
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """The permutation screen configured from ``[screens]``."""
+        return cls(**cls._permutation_settings(settings, rule, top_k))
+
     def __init__(self, *, surrogates: int = 199, null: Literal["circular_shift", "shuffle"] = "circular_shift",
                  seed: int = 0, alpha: float = 0.05, rule: str = "test", top_k: int = 5):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
@@ -194,6 +205,11 @@ class CcfBestScreen(CcfLag1Screen):
 
     name = "ccf_best"
 
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """Configured from ``[screens]``, with its delay range ``max_lag``."""
+        return cls(max_lag=settings.screens.max_lag, **cls._permutation_settings(settings, rule, top_k))
+
     def __init__(self, *, max_lag: int = 5, **kwargs):
         if max_lag < 1:
             raise ValueError(f"ccf_best: max_lag must be >= 1, got {max_lag}")
@@ -219,6 +235,11 @@ class CcfAucScreen(PermutationScreen):
     """
 
     name = "ccf_auc"
+
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """Configured from ``[screens]``, with its delay range ``max_lag``."""
+        return cls(max_lag=settings.screens.max_lag, **cls._permutation_settings(settings, rule, top_k))
 
     def __init__(self, *, max_lag: int = 5, **kwargs):
         if max_lag < 1:
@@ -315,6 +336,11 @@ class MutualInformationScreen(PermutationScreen):
     """
 
     name = "mutual_information"
+
+    @classmethod
+    def from_settings(cls, settings, *, rule, top_k):
+        """Configured from ``[screens]``, with ``mi_buckets`` quantile buckets."""
+        return cls(buckets=settings.screens.mi_buckets, **cls._permutation_settings(settings, rule, top_k))
 
     def __init__(self, *, buckets: int = 4, **kwargs):
         if buckets < 2:

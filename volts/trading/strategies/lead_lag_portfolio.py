@@ -40,6 +40,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from volts.core.registry import STRATEGIES
 from volts.selection.leadlag import lead_lag_matrix, levy_area_returns
 
 __all__ = ["LeadLagPortfolioParams", "LeadLagPortfolioResult", "lead_lag_portfolio", "portfolio_stats",
@@ -413,13 +414,5 @@ def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vect
                         daily=res.daily, optimistic=res.optimistic, activity=activity, notes=notes)
 
 
-def _register() -> None:
-    """Register as ``volts walkforward --strategy lead_lag_portfolio`` when the walk-forward driver exists."""
-    try:
-        from volts.evaluation.walkforward import register_strategy
-    except ImportError:
-        return
-    register_strategy("lead_lag_portfolio", walkforward_strategy)
-
-
-_register()
+# ``volts walkforward --strategy lead_lag_portfolio``
+STRATEGIES.add("lead_lag_portfolio", walkforward_strategy)

@@ -261,3 +261,4 @@ def record_fills(strategy: Any, order: bt.Order) -> None:
     if order.status in (bt.Order.Margin, bt.Order.Rejected):
         strategy.events.append({"date": strategy.datas[-1].datetime.date(0), "event": order.getstatusname(),
                                 "ref": order.ref})
+
