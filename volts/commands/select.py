@@ -57,6 +57,10 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     UsageError
         The run folder exists with a different config or data hash (or is not a run) and ``force`` is off, or
         another process is writing it.
+
+    Length: the command's stages in the order they run (settings, bars, validation, selection, date stability,
+    artifacts, report), each a few lines, sharing the run folder and the progress display; split, they would
+    pass a dozen locals between helpers.
     """
     from volts.core.artifacts import RunFolder, atomic_write_json, now_utc_iso
     from volts.data.coverage import check_coverage

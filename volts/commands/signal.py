@@ -45,6 +45,10 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
     stale data are refused before it (``allow_stale`` lets them through, see ``volts.live.orders.check_fresh``).
 
     Returns ``(targets, signals_path, executions)``; ``executions`` is None on a dry run.
+
+    Length: the live decision in the order it must happen (selection age, bars, stale-bar and session checks,
+    targets, orders, journal); kept in one place so that the order of the safety checks can be read top to
+    bottom.
     """
     from volts import __version__
     from volts.core.artifacts import now_utc_iso, read_selection

@@ -60,6 +60,11 @@ class _StrategyHelpCommand(TyperCommand):
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``volts walkforward`` to the CLI.
+
+    Length: a typer command is one function whose parameters are its options; this one declares every
+    walk-forward option (span, executor, null model, ablation, comparisons, stability).
+    """
     from volts.cli import ConfigOpt, DataDirOpt, console, err_console, load_cli_settings
 
     @app.command("walkforward", cls=_StrategyHelpCommand)
@@ -117,7 +122,11 @@ def register(app: typer.Typer) -> None:
             help="For every week with pairs, re-select as of the K sessions before and after its as-of date and "
                  "report each pick's share of them (up to 2K more selections per week with pairs); 0 = off."),
     ) -> None:
-        """Re-run the selection every week out of sample, trade it, and report against buy-and-hold."""
+        """Re-run the selection every week out of sample, trade it, and report against buy-and-hold.
+        \f
+        Length: the option checks and the dispatch to the headline run, the screen comparison, the ablation
+        and the stability run; each branch is a few lines that call into volts.evaluation.
+        """
         import datetime as dt
 
         from volts.core.errors import UsageError

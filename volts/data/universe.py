@@ -357,6 +357,10 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     result as an uncached load. Members that failed are not stored and go through the per-symbol path again.
     Only the csv and synthetic sources go through the per-symbol path; ``mt5`` keeps its own loader (a
     terminal failure is not a per-symbol fault).
+
+    Length: one pass over the members that shares the running tallies of the coverage report (read, validated,
+    from the cache, excluded and why), then the wide arrays of the members over the majority calendar; each step
+    is commented in place.
     """
     from volts.data.cache import ValidatedBars
     from volts.data.csv import read_csv_bars, symbol_file

@@ -133,6 +133,10 @@ def verdict(metrics: dict) -> list[str]:
     cannot tell the sign. The same rule is applied to the strategy's Sharpe ratio at the configured costs and at
     10 bps a side, and to the mean daily difference against each benchmark. The closing sentences say what no
     interval here can show.
+
+    Length: one sentence per thing the metrics can show (ruin, the interval against zero and each benchmark, the
+    costs, weeks in cash, funding, the number of trials, the null); the sentences are independent and read in
+    the order they are printed.
     """
     out: list[str] = []
     for who, rec in [("strategy", (metrics.get("strategy") or {}).get("ruined"))] + [

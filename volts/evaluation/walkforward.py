@@ -56,12 +56,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from volts.core.artifacts import atomic_write_csv, atomic_write_json, now_utc_iso, staged_run_dir, to_jsonable
 from volts.core.config import Settings
 from volts.core.errors import DataError, UsageError
-from volts.core.registry import REPORT_WRITERS
+from volts.core.parallel import Executor
+from volts.core.registry import REPORT_WRITERS, load_plugins
 from volts.core.registry import STRATEGIES as _STRATEGY_REGISTRY
-from volts.core.registry import load_plugins
 from volts.data.market import MarketData
+from volts.evaluation.disclosure import week_columns
+from volts.evaluation.nulls import headline_inference
 from volts.evaluation.pickers import (  # noqa: F401  (re-exported: this module's API before the split)
     PairPicker,
     RandomPairs,
@@ -77,6 +80,7 @@ from volts.evaluation.schedule import (  # noqa: F401  (re-exported: this module
     parse_every,
     rebalance_dates,
 )
+from volts.evaluation.span import DEFAULT_END, walkforward_data_quality, walkforward_span
 from volts.evaluation.strategies import (  # noqa: F401  (re-exported: this module's API before the split)
     STRATEGIES,
     _strategy,
@@ -105,6 +109,7 @@ from volts.evaluation.trading_market import (  # noqa: F401  (re-exported: this 
     null_weeks,
     trading_market,
 )
+from volts.evaluation.verdict import verdict
 from volts.evaluation.weeks import (  # noqa: F401  (re-exported: this module's API before the split)
     WEEK_FORMAT,
     _flagged_notes,
@@ -256,10 +261,6 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         The data cannot be loaded or, under ``data.window_coverage = "error"``, do not cover a requested week's
         windows or the span up to ``end``.
     """
-    from volts.core.artifacts import atomic_write_csv, atomic_write_json, now_utc_iso, staged_run_dir, to_jsonable
-    from volts.core.parallel import Executor
-    from volts.evaluation.span import DEFAULT_END, walkforward_data_quality, walkforward_span
-
     variant = variant or WalkForwardVariant()
     requested_end = None if end is None else _to_date(end)   # None: the default end, cut to the data's (reported)
     start, end = _to_date(start), requested_end or DEFAULT_END
@@ -268,11 +269,97 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     wsettings = variant.settings_for(settings)
     strategy_fn = _strategy(variant.strategy, settings)
     t_total = time.perf_counter()
+    plan = _plan_span(wsettings, start=start, requested_end=requested_end, every=every, market=market,
+                      universe_for_asof=universe_for_asof)
+    end, dates, market = plan.span.end, plan.span.dates, plan.market
+    out = Path(out)
+    cache_dir = out / ("weeks" if not variant.overrides else f"weeks-{variant.name}")
+    own = executor is None
+    ex = Executor() if own else executor
+    try:
+        if own:
+            ex.__enter__()
+        weeks, stats = run_weeks(None if plan.point_in_time else market, wsettings, dates, cache_dir=cache_dir,
+                                 executor=ex, force=force, universe_for_asof=universe_for_asof, on_week=on_week)
+    finally:
+        if own:
+            ex.close()
+    weeks = apply_pair_picker(weeks, variant.pair_picker, variant.seed)
+    traded_info = None
+    load_seconds = plan.load_seconds
+    if plan.point_in_time:
+        t0 = time.perf_counter()
+        market, traded_info = trading_market(wsettings, weeks, end=end)
+        full = [s for s in traded_info["symbols"] if s not in traded_info["padded"]]
+        wsettings = wsettings.override(**{"data.universe": full or list(market.symbols)})
+        load_seconds += time.perf_counter() - t0
+
+    ex.stage("trading pass")
+    t0 = time.perf_counter()
+    schedule = build_schedule(weeks)
+    sim = strategy_fn(market, schedule, end=end, settings=wsettings, engine=engine, cost_bps=None)
+    sim_seconds = time.perf_counter() - t0
+    table, dstab = _weeks_table(sim, weeks, market, wsettings, end=end, date_stability=date_stability,
+                                point_in_time=plan.point_in_time, executor=None if own else executor)
+    ex.stage("statistics and bootstrap intervals")
+    t0 = time.perf_counter()
+    metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
+                        strategy_fn=strategy_fn, engine=engine)
+    stats_seconds = time.perf_counter() - t0
+    metrics = _headline_metrics(metrics, settings=settings, wsettings=wsettings, variant=variant, engine=engine,
+                                start=start, end=end, requested_end=requested_end, every=every, span=plan.span,
+                                market=market, weeks=weeks, point_in_time=plan.point_in_time,
+                                traded_info=traded_info, dstab=dstab)
+    ablation_files: dict[str, Any] = {}
+    if ablation is not None:
+        # point in time: the random pairs come from each week's candidates, most of them never traded by the
+        # headline, so the null trades on a market of every candidate (validated over the spans it can be held)
+        null_market, null_dropped = (candidates_market(wsettings, weeks, end=end) if plan.point_in_time
+                                     else (market, []))
+        section, inference, ablation_files = ablation.evaluate(
+            sim=sim, weeks=weeks, market=null_market, settings=wsettings, end=end, metrics=metrics,
+            strategy=variant.strategy, engine=engine, executor=None if own else executor,
+            dropped_candidates=null_dropped)
+        metrics["ablation"] = section
+        metrics["sharpe_inference"] = inference
+    else:
+        metrics["sharpe_inference"] = headline_inference(sim.equity, wsettings, trial_sharpes=None)
+    metrics = to_jsonable(metrics)
+    metrics["verdict"] = verdict(metrics)
+    stage_seconds: dict[str, list[float]] = {}
+    for w in weeks:
+        for k, v in (w.get("timings") or {}).items():
+            stage_seconds.setdefault(k, []).append(float(v))
+    stats.update(load_seconds=load_seconds, simulate_seconds=sim_seconds, statistics_seconds=stats_seconds,
+                 executor=ex.describe(), weeks=len(dates),
+                 mean_week_seconds_by_stage={k: float(np.mean(v)) for k, v in stage_seconds.items()})
+    name = "results" if variant.name == "strategy" else f"results-{variant.name}"
+    ex.stage("report and artifacts" if report else "artifacts")
+    _write_results(out / name, sim=sim, table=table, metrics=metrics, ablation_files=ablation_files, stats=stats,
+                   t_total=t_total, report=report, weeks=weeks, comparison=comparison)
+    ex.stage(None)
+    stats["total_seconds"] = time.perf_counter() - t_total
+    return WalkForwardResult(folder=out / name, dates=dates, weeks=weeks, simulation=sim, metrics=metrics,
+                             table=table, stats=stats)
+
+
+@dataclass(frozen=True)
+class _SpanPlan:
+    point_in_time: bool
+    market: MarketData | None
+    span: Any            # volts.evaluation.span.WalkForwardSpan
+    load_seconds: float
+
+
+def _plan_span(wsettings: Settings, *, start: dt.date, requested_end: dt.date | None, every: str,
+               market: MarketData | None, universe_for_asof: UniverseFn | None) -> _SpanPlan:
+    """Load the bars (or, point in time, the calendar) and check the requested weeks against them."""
     t0 = time.perf_counter()
     # a per-symbol universe (point-in-time members, or a list under on_bad_symbol = "exclude") loads each week's
     # members as `volts select` does, leaving out (and reporting) those that do not cover the week's windows
     point_in_time = (bool(wsettings.data.membership) or wsettings.data.on_bad_symbol == "exclude") \
         and market is None and universe_for_asof is None
+    end = requested_end or DEFAULT_END
     if point_in_time:  # each week loads its own members; the trading pass loads the traded symbols afterwards
         calendar = membership_calendar(wsettings, start, end)
     else:
@@ -295,51 +382,33 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         raise UsageError(f"end {end}: no session after the first re-selection {dates[0]} (data "
                          f"{calendar[0].date()} .. {calendar[-1].date()}), so nothing would trade; choose a "
                          f"later --end")
-    out = Path(out)
-    cache_dir = out / ("weeks" if not variant.overrides else f"weeks-{variant.name}")
-    own = executor is None
-    ex = Executor() if own else executor
-    try:
-        if own:
-            ex.__enter__()
-        weeks, stats = run_weeks(None if point_in_time else market, wsettings, dates, cache_dir=cache_dir,
-                                 executor=ex, force=force, universe_for_asof=universe_for_asof, on_week=on_week)
-    finally:
-        if own:
-            ex.close()
-    weeks = apply_pair_picker(weeks, variant.pair_picker, variant.seed)
-    traded_info = None
-    if point_in_time:
-        t0 = time.perf_counter()
-        market, traded_info = trading_market(wsettings, weeks, end=end)
-        full = [s for s in traded_info["symbols"] if s not in traded_info["padded"]]
-        wsettings = wsettings.override(**{"data.universe": full or list(market.symbols)})
-        load_seconds += time.perf_counter() - t0
+    return _SpanPlan(point_in_time=point_in_time, market=market, span=span, load_seconds=load_seconds)
 
-    ex.stage("trading pass")
-    t0 = time.perf_counter()
-    schedule = build_schedule(weeks)
-    sim = strategy_fn(market, schedule, end=end, settings=wsettings, engine=engine, cost_bps=None)
-    sim_seconds = time.perf_counter() - t0
+
+def _weeks_table(sim, weeks: Sequence[dict], market: MarketData, wsettings: Settings, *, end: dt.date,
+                 date_stability: int, point_in_time: bool, executor) -> tuple[pd.DataFrame, dict | None]:
+    """``weeks.csv``: one row per re-selection, with the span of its P&L, its costs, unfunded pairs and (k > 0)
+    the date stability of its pairs."""
     capital = getattr(getattr(sim, "costs", None), "capital", None)
     table = weeks_table(weeks, sim.equity, end=end, capital=capital)
-    from volts.evaluation.disclosure import week_columns
-
     table = week_columns(table, sim, weeks, end=end)   # span of each row's P&L, its costs, unfunded pairs
     dstab = None
     if date_stability and not point_in_time:   # neighbours' selections read the same static market
         from volts.selection.date_stability import walkforward_date_stability
 
-        dstab = walkforward_date_stability(market, wsettings, weeks, int(date_stability),
-                                           executor=None if own else executor)
+        dstab = walkforward_date_stability(market, wsettings, weeks, int(date_stability), executor=executor)
         table["date_stability"] = [" ".join(f"{n}:{v['share']:.2f}" for n, v in
                                             dstab["weeks"].get(str(w["asof"]), {}).items() if v["share"] is not None)
                                    for w in weeks]
-    ex.stage("statistics and bootstrap intervals")
-    t0 = time.perf_counter()
-    metrics = summarise(sim, weeks, settings=wsettings, market=market, schedule=schedule, end=end,
-                        strategy_fn=strategy_fn, engine=engine)
-    stats_seconds = time.perf_counter() - t0
+    return table, dstab
+
+
+def _headline_metrics(metrics: dict, *, settings: Settings, wsettings: Settings, variant: WalkForwardVariant,
+                      engine: str, start: dt.date, end: dt.date, requested_end: dt.date | None, every: str, span,
+                      market: MarketData, weeks: Sequence[dict], point_in_time: bool, traded_info, dstab) -> dict:
+    """The run's provenance (span, data quality and policy, hashes) in front of its statistics, plus the universe,
+    date stability and (synthetic data) the planted pairs' recovery."""
+    dates = span.dates
     flagged = {}
     for w in weeks:
         for note in w.get("flagged") or []:
@@ -367,36 +436,13 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
 
         truth = make_synthetic_market(seed=wsettings.data.synthetic_seed).truth
         metrics["planted"] = planted_recovery(weeks, [p.to_dict() for p in truth.pairs])
-    ablation_files: dict[str, Any] = {}
-    if ablation is not None:
-        # point in time: the random pairs come from each week's candidates, most of them never traded by the
-        # headline, so the null trades on a market of every candidate (validated over the spans it can be held)
-        null_market, null_dropped = (candidates_market(wsettings, weeks, end=end) if point_in_time
-                                     else (market, []))
-        section, inference, ablation_files = ablation.evaluate(
-            sim=sim, weeks=weeks, market=null_market, settings=wsettings, end=end, metrics=metrics,
-            strategy=variant.strategy, engine=engine, executor=None if own else executor,
-            dropped_candidates=null_dropped)
-        metrics["ablation"] = section
-        metrics["sharpe_inference"] = inference
-    else:
-        from volts.evaluation.nulls import headline_inference
+    return metrics
 
-        metrics["sharpe_inference"] = headline_inference(sim.equity, wsettings, trial_sharpes=None)
-    metrics = to_jsonable(metrics)
-    from volts.evaluation.verdict import verdict
 
-    metrics["verdict"] = verdict(metrics)
-    stage_seconds: dict[str, list[float]] = {}
-    for w in weeks:
-        for k, v in (w.get("timings") or {}).items():
-            stage_seconds.setdefault(k, []).append(float(v))
-    stats.update(load_seconds=load_seconds, simulate_seconds=sim_seconds, statistics_seconds=stats_seconds,
-                 executor=ex.describe(), weeks=len(dates),
-                 mean_week_seconds_by_stage={k: float(np.mean(v)) for k, v in stage_seconds.items()})
-    name = "results" if variant.name == "strategy" else f"results-{variant.name}"
-    ex.stage("report and artifacts" if report else "artifacts")
-    with staged_run_dir(out, name, force=True, latest=False) as staging:
+def _write_results(folder: Path, *, sim, table: pd.DataFrame, metrics: dict, ablation_files: dict, stats: dict,
+                   t_total: float, report: bool, weeks: Sequence[dict], comparison) -> None:
+    """Write the run's artifacts into a staging folder and swap it into place as ``folder``."""
+    with staged_run_dir(folder.parent, folder.name, force=True, latest=False) as staging:
         atomic_write_csv(staging / "weeks.csv", table, index=False)
         eq = pd.DataFrame({"strategy": sim.equity, **{k: v for k, v in (sim.benchmarks or {}).items()}})
         eq.index.name = "date"
@@ -417,12 +463,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         atomic_write_json(staging / "run.json", {"created": now_utc_iso(), **stats})
         if report:
             REPORT_WRITERS["walkforward"](staging, metrics=metrics, equity=eq, table=table, weeks=weeks,
-                                     comparison=comparison)
-    ex.stage(None)
-    folder = out / name
-    stats["total_seconds"] = time.perf_counter() - t_total
-    return WalkForwardResult(folder=folder, dates=dates, weeks=weeks, simulation=sim, metrics=metrics,
-                             table=table, stats=stats)
+                                          comparison=comparison)
 
 
 def require_static_universe(settings: Settings, what: str, *, market=None, universe_for_asof=None) -> None:

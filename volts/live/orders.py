@@ -326,6 +326,10 @@ def execute_targets(targets: list[Target], terminal, journal: Journal, *, magic:
         the message says its outcome is unknown and names the journal file and row), the journal lock held by
         another run beyond ``lock_timeout``, or, after every pair was processed, the first rejected, partially
         filled or refused order.
+
+    Length: the order of the steps is the safety argument (duplicate pairs, terminal, symbols, lock, positions,
+    per-pair plan, journal before and after each order); it is kept in one function so that the order can be
+    checked by reading it.
     """
     from volts.data.mt5 import TRANSIENT_EXCEPTIONS, as_terminal, resolve_symbols
 
@@ -523,6 +527,10 @@ def _action(before: int, target: int, steps) -> str:
 def _drive_pair(t: Target, term, journal: Journal, broker: str, info: Any, want: float,
                 steps: list[tuple[str, dict | None, float]], *, magic: int, deviation: int,
                 key: dict, attribution=None) -> list[dict]:
+    """
+    Length: one pair's legs, from plan to filled or given up, with the journal written before and after every
+    request; the retry and partial-fill branches share the leg's state.
+    """
     from volts.live.accounts import kill_point
     buy_type, sell_type = term.const("ORDER_TYPE_BUY"), term.const("ORDER_TYPE_SELL")
     filling = _filling(info, term)

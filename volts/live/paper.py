@@ -144,6 +144,9 @@ def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: 
         Bad dates, an existing journal without ``force``, a non-CSV data source.
     BrokerError, DataError
         From the stand-in or the data.
+
+    Length: the paper loop's day in the order the live path runs it (weekly selection, daily signal, execution
+    on the stand-in, journal, equity), with the same checks as the live commands.
     """
     from volts.core.parallel import Executor
     from volts.data.calendar import next_session

@@ -302,6 +302,9 @@ def build_report(folder: str | Path, selection: dict, metrics: dict | None, *, t
         Wall time per stage, seconds.
     truth : dict, optional
         Planted ground truth of a synthetic market (``GroundTruth.to_dict()``): adds planted-versus-recovered.
+
+    Length: the report is one Markdown document written section after section (windows, coverage, anomalies,
+    regimes, each screen, lags, backtest, timings); each section is a short independent block.
     """
     folder = Path(folder)
     w = selection.get("windows", {})

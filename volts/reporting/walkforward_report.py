@@ -44,6 +44,7 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 # ------------------------------------------------------------------------------------------- figures
 def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: dict) -> dict[str, str]:
+    """Length: one block per figure (equity, drawdown, weekly pairs, costs), each independent."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,7 +171,10 @@ def _stats_rows(metrics: dict) -> list[list]:
 
 def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[str, str],
                                comparison: pd.DataFrame | None = None) -> str:
-    """The report's Markdown from the artifacts' contents."""
+    """The report's Markdown from the artifacts' contents.
+
+    Length: the walk-forward report written section after section; each section is a short independent block.
+    """
     m = metrics
     w = m.get("weeks") or {}
     lines = [f"# volts walk-forward: {m.get('start')} .. {m.get('end')}", ""]

@@ -324,6 +324,10 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     ------
     DataError
         A window has no bars, a universe symbol is missing, or a stage meets degenerate input.
+
+    Length: the method's stages in METHOD.md's order (anomalies, regimes, screens, lags), each headed by a
+    comment; the stages hand each other several results, and reading the method top to bottom in one function is
+    the point.
     """
     from volts.selection.anomaly import detect_anomalies
     from volts.selection.causality.entropy import ete_screen

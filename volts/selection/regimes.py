@@ -260,6 +260,9 @@ def _fit_mixture_1d(x: np.ndarray, *, n_components: int, covariance_type: str, n
     keeps F(θ') when θ' is at least as likely as θ1, else θ2. The stopping rule is plain EM's, applied at the start
     of each cycle: one EM step from θ0 changes the mean log-likelihood by less than ``tol``. The fixed points are
     those of EM; ``n_iter_`` counts EM steps (E + M evaluations), so ``max_iter`` bounds the same work.
+
+    Length: the EM loop with its SQUAREM step, stopping rule and degenerate-component guards kept together, as
+    in the reference algorithm (Varadhan and Roland 2008).
     """
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits

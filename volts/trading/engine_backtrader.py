@@ -89,6 +89,10 @@ def _run_backtrader(market: MarketData, plan: _Plan, costs: CostModel, *, execut
 
 
 def _make_schedule_strategy():
+    """
+    Length: it builds the backtrader strategy class, whose methods (next, notify_order, stop) must be defined
+    together inside the factory so that backtrader is imported only on first use.
+    """
     import backtrader as bt
 
     class _SchedulePortfolio(bt.Strategy):

@@ -219,6 +219,9 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
     Notes
     -----
     Rules in the module docstring (timing, sleeves, sizing, costs, benchmarks). Source: issue 10; METHOD.md §6.
+
+    Length: the trading pass in order (plan, targets, engine, benchmarks, SPY, per-period table), each a short
+    block; the engines share everything before and after the book.
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {ENGINES} (got {engine!r})")
