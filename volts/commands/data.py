@@ -45,6 +45,13 @@ def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_
 
     if all_dates and start is not None:
         raise UsageError("--all-dates and --start do not fit together")
+    if settings.data.timeframe != "D1":   # intraday bars: their own reader, calendar and gap report
+        from volts.data.intraday_source import run_intraday_check
+
+        if directory is None and settings.data.source != "csv":
+            raise UsageError(f"data check of {settings.data.timeframe} bars reads CSV folders; give the folder")
+        return run_intraday_check(settings.data, directory if directory is not None else settings.data.dir,
+                                  start=start, end=end, console=console)
     if start is None and not all_dates:
         w = settings.windows
         start = min(w.anomaly_start, w.gmm_start, w.train_start, w.test_start)

@@ -82,7 +82,7 @@ class Gap:
     def spans_weekend(self) -> bool:
         """True when a Saturday or Sunday (UTC) lies inside the gap."""
         days = pd.date_range(self.first.normalize(), self.last.normalize(), freq="D")
-        return bool((days.weekday >= 5).any())
+        return bool((days.day_of_week >= 5).any())
 
 
 def _human(delta: pd.Timedelta) -> str:
@@ -136,7 +136,7 @@ def expected_mask(slots: pd.DatetimeIndex, tf: Timeframe, calendar: str | None,
         return np.ones(len(slots), dtype=bool)
     if kind == "24/5":
         ends = slots + tf.duration - pd.Timedelta(seconds=1)
-        return np.asarray((slots.weekday < 5) | (ends.weekday < 5))
+        return np.asarray((slots.day_of_week < 5) | (ends.day_of_week < 5))
     if kind == "bars":
         if present is None:
             raise ConfigError("calendar 'bars' infers sessions from the data: pass the bars present")
@@ -157,7 +157,7 @@ def expected_mask(slots: pd.DatetimeIndex, tf: Timeframe, calendar: str | None,
 
 def _bars_template(slots: pd.DatetimeIndex, tf: Timeframe, present: pd.DatetimeIndex) -> np.ndarray:
     def week_slot(idx):
-        return np.asarray(idx.weekday) * 1440 + np.asarray(idx.hour) * 60 + np.asarray(idx.minute)
+        return np.asarray(idx.day_of_week) * 1440 + np.asarray(idx.hour) * 60 + np.asarray(idx.minute)
     weeks = max(1.0, (present[-1] - present[0]) / pd.Timedelta(days=7))
     values, counts = np.unique(week_slot(present), return_counts=True)
     session = set(values[counts >= BARS_SESSION_SHARE * weeks].tolist())
@@ -201,7 +201,7 @@ def find_gaps(index: pd.DatetimeIndex, tf: str | Timeframe, calendar: str | None
                 off_calendar=int((~np.asarray(index[on_grid].isin(exp_slots))).sum()))
     if calendar == "bars":
         days = pd.date_range(index[0].normalize(), index[-1].normalize(), freq="D")
-        weekdays = days[days.weekday < 5]
+        weekdays = days[days.day_of_week < 5]
         info["closed_days"] = int((~weekdays.isin(index.normalize())).sum())
     gaps: list[Gap] = []
     missing = np.flatnonzero(~has)

@@ -42,6 +42,10 @@ def load_market(data: DataSettings, *, symbols=None, start=None, end=None) -> Ma
     ``synthetic`` uses seed ``data.synthetic_seed`` and its default span (2019-01-01 .. 2023-12-29), then
     slices.
     """
+    if data.source == "csv" and data.timeframe != "D1":   # intraday bars: volts.data.intraday_source
+        from volts.data.intraday_source import load_intraday_market
+
+        return load_intraday_market(data, symbols=symbols, start=start, end=end)
     if data.source == "csv":
         from volts.data.csv import load_csv_market
 
