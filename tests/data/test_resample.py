@@ -58,3 +58,23 @@ def test_target_must_be_a_coarser_multiple():
     bars = _h1(pd.date_range("2023-06-05", periods=4, freq="h"), [(1, 2, 0.5, 1.5, 1)] * 4)
     with pytest.raises(UsageError, match="whole multiple"):
         resample_bars(bars, "H4", "H1", "24/7")
+
+
+def test_cli_resample_writes_files_the_daily_reader_reads(tmp_path, capsys):
+    from volts.cli import main
+    from volts.data.csv import read_csv_bars
+
+    src = tmp_path / "h4"
+    src.mkdir()
+    # Sunday 20:00 (before the 24/5 week) then Monday and Tuesday in full, header-less and comma-separated
+    stamps = [pd.Timestamp("2023-06-04 20:00")] + list(pd.date_range("2023-06-05", periods=12, freq="4h"))
+    lines = [f"{t:%Y-%m-%d %H:%M},{1 + i},{2 + i},{0.5 + i},{1.5 + i},{10}" for i, t in enumerate(stamps)]
+    (src / "EURUSD.csv").write_text("\n".join(lines))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\ntimeframe = "H4"\ncalendar = "24/5"\nuniverse = ["EURUSD"]\n')
+    assert main(["data", "resample", str(src), "--config", str(cfg), "--to", "D1", "--out", str(tmp_path / "d1")]) == 0
+    assert "2 D1 bars (1 partial bucket(s) dropped" in capsys.readouterr().out
+    daily = read_csv_bars(tmp_path / "d1" / "EURUSD.csv", "EURUSD")
+    assert list(daily.index) == [pd.Timestamp("2023-06-05"), pd.Timestamp("2023-06-06")]
+    assert daily.iloc[0].tolist() == [2, 8, 1.5, 7.5, 60] and daily.iloc[1].tolist() == [8, 14, 7.5, 13.5, 60]
+    assert main(["data", "resample", str(src), "--config", str(cfg), "--to", "D1", "--out", str(src)]) == 2

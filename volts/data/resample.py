@@ -13,7 +13,8 @@ Bucket boundaries:
 
 **Partial buckets are dropped** (decision): a bucket holding fewer source bars than the calendar expects in it (a
 vendor gap, the first and last incomplete bucket of a file) would be a bar of another size; the count dropped is
-returned so the caller reports it. ``partial="keep"`` keeps them, and the result's ``bars`` and ``expected``
+returned so the caller reports it. A bucket in which the calendar expects no bar at all (the FX vendor's
+Sunday-evening bar before a 24/5 week opens) counts as partial too. ``partial="keep"`` keeps them, and the result's ``bars`` and ``expected``
 columns say which.
 """
 
@@ -114,10 +115,76 @@ def resample_bars(bars: pd.DataFrame, source: str | Timeframe, to: str | Timefra
     exp_key = bucket_starts(grid, dst, calendar)
     expected = pd.Series(1, index=exp_key[exp_key.notna()]).groupby(level=0).size()
     out["expected"] = expected.reindex(out.index).fillna(0).astype(int)
-    complete = out["bars"] >= out["expected"]
+    complete = (out["bars"] >= out["expected"]) & (out["expected"] > 0)   # a bucket off the calendar: partial
     dropped = 0
     if partial == "drop":
         dropped = int((~complete).sum())
         out = out[complete]
     out.index = pd.DatetimeIndex(out.index, name="date" if dst.is_daily else "time")
     return out[list(FIELDS) + ["bars", "expected"]], dropped
+
+
+def resample_folder(data, directory, to: str, out_dir, *, symbols=None, partial: str = "drop") -> list[dict]:
+    """Resample every intraday file of a folder and write one file per symbol (``volts data resample``).
+
+    Each file is read as ``data.timeframe`` bars (:func:`volts.data.intraday_csv.read_intraday_csv`), rows breaking
+    a bar rule are left out (counted), and the bars are aggregated to ``to`` on ``data.calendar``. Intraday results
+    are written tab-separated with a ``Time Open High Low Close Volume`` header (UTC open times); ``D1`` results
+    comma-separated with a ``Date,Open,High,Low,Close,Volume`` header, which the daily reader reads as it is.
+
+    Parameters
+    ----------
+    data : DataSettings
+        ``timeframe`` (the source size), ``calendar``, ``timezone`` and the CSV layout.
+    directory : str or Path
+        Source folder (never written to).
+    to : str
+        Target bar size.
+    out_dir : str or Path
+        Folder for the results (created); must differ from ``directory``.
+    symbols : sequence of str, optional
+        Default: every matching file.
+    partial : {"drop", "keep"}
+
+    Returns
+    -------
+    list of dict
+        One per symbol: symbol, file, rows_in, bad_rows, rows_out, partial_dropped.
+
+    Raises
+    ------
+    UsageError
+        ``out_dir`` is the source folder; a bad target size.
+    DataError
+        A file cannot be read.
+    """
+    from pathlib import Path
+
+    from volts.data.csv import list_symbols, symbol_file
+    from volts.data.intraday_calendar import check_intraday_bars
+    from volts.data.intraday_csv import read_intraday_csv
+
+    src, dst = timeframe(data.timeframe), timeframe(to)
+    folder, out = Path(directory), Path(out_dir)
+    if out.resolve() == folder.resolve():
+        raise UsageError(f"--out {out} is the source folder; resampled files go to a folder of their own")
+    names = list_symbols(folder, data.csv) if symbols is None else list(symbols)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for symbol in names:
+        path = symbol_file(folder, symbol, data.csv)
+        read = read_intraday_csv(path, symbol, data.csv, timezone=data.timezone)
+        _, bad = check_intraday_bars(read.bars, symbol, str(path), src)
+        bars = read.bars[~bad]
+        res, dropped = resample_bars(bars, src, dst, data.calendar, partial=partial)
+        table = res[list(FIELDS)].rename(columns=str.capitalize)
+        target = out / f"{symbol}.csv"
+        if dst.is_daily:
+            table.index = table.index.strftime("%Y-%m-%d")
+            table.to_csv(target, index_label="Date")
+        else:
+            table.index = table.index.strftime("%Y-%m-%d %H:%M:%S")
+            table.to_csv(target, sep="\t", index_label="Time")
+        rows.append({"symbol": symbol, "file": str(target), "rows_in": len(read.bars), "bad_rows": int(bad.sum()),
+                     "rows_out": len(res), "partial_dropped": dropped})
+    return rows
