@@ -52,7 +52,6 @@ def _read_checked(data: DataSettings, path: Path, symbol: str, *, start=None, en
     """Read, apply the bar rules, find gaps; returns (FileCheck, bars kept, gaps)."""
     from volts.data.intraday_csv import read_intraday_csv
 
-    tf = timeframe(data.timeframe)
     fc = FileCheck(symbol, str(path))
     try:
         read = read_intraday_csv(path, symbol, data.csv, timezone=data.timezone)
@@ -60,11 +59,36 @@ def _read_checked(data: DataSettings, path: Path, symbol: str, *, start=None, en
         fc.problems.append(Problem(symbol, str(path), None, getattr(exc, "rule", "unreadable"),
                                    str(exc).split(": ", 1)[-1], "error"))
         return fc, None, []
-    bars = read.bars
-    fc.layout, fc.quirks, fc.rows = read.layout, list(read.quirks), len(bars)
+    fc.layout, fc.quirks = read.layout, list(read.quirks)
+    return check_bars(data, read.bars, fc, start=start, end=end)
+
+
+def check_bars(data: DataSettings, bars: pd.DataFrame, fc: FileCheck, *, start=None, end=None, today=None):
+    """Bar rules, gaps and quirks of one symbol's intraday bars (from a file or a terminal).
+
+    Parameters
+    ----------
+    data : DataSettings
+        ``timeframe``, ``calendar``, ``gap_policy``, ``on_invalid``.
+    bars : pandas.DataFrame
+        Raw bars indexed by UTC open time.
+    fc : FileCheck
+        Filled in place (rows, span, gaps, problems, notes, quirks).
+    start, end : date-like, optional
+        Window kept (``end`` inclusive of its day).
+    today : instant, optional
+        "Now" for the future-bar rule (default the clock).
+
+    Returns
+    -------
+    (fc, bars kept, gaps)
+    """
+    tf = timeframe(data.timeframe)
+    symbol, path = fc.symbol, fc.file
+    fc.rows = len(bars)
     if len(bars):
         fc.first, fc.last = f"{bars.index.min():%Y-%m-%d %H:%M}", f"{bars.index.max():%Y-%m-%d %H:%M}"
-    found, bad = check_intraday_bars(bars, symbol, str(path), tf)
+    found, bad = check_intraday_bars(bars, symbol, str(path), tf, today=today)
     drop = data.on_invalid == "drop"
     for p in found:
         if drop and p.rule != "future_date":
@@ -171,12 +195,21 @@ def load_intraday_market(data: DataSettings, *, directory=None, symbols=None, st
     """
     from volts.data.csv import symbol_file
 
-    tf = timeframe(data.timeframe)
     folder = Path(directory if directory is not None else data.dir)
     names = list(symbols) if symbols is not None else list(data.universe)
+    checked = [_read_checked(data, symbol_file(folder, s, data.csv), s, start=start, end=end) for s in names]
+    return assemble_intraday(data, checked, where=str(folder))
+
+
+def assemble_intraday(data: DataSettings, checked: list, *, where: str) -> MarketData:
+    """One :class:`MarketData` from checked symbols (``(FileCheck, bars, gaps)`` each, see :func:`check_bars`):
+    raise on any problem, apply ``data.gap_policy``, cut to the common span and the common stamps (reported)."""
+    tf = timeframe(data.timeframe)
     frames, notes, filled = {}, [], {}
-    for symbol in names:
-        fc, bars, gaps = _read_checked(data, symbol_file(folder, symbol, data.csv), symbol, start=start, end=end)
+    names = [fc.symbol for fc, _, _ in checked]
+    folder = where
+    for fc, bars, gaps in checked:
+        symbol = fc.symbol
         if fc.problems:
             raise_problem(fc.problems[0], len(fc.problems) - 1)
         if bars is None or len(bars) == 0:
@@ -206,7 +239,7 @@ def load_intraday_market(data: DataSettings, *, directory=None, symbols=None, st
         raise DataError(f"{folder}: no bar stamp common to {', '.join(names)}")
     wide = {f: pd.DataFrame({s: frames[s][f].to_numpy() for s in names}, index=pd.DatetimeIndex(common, name="time"))
             for f in FIELDS}
-    report = ValidationReport(tuple(notes), {s: len(frames[s]) for s in names}, dropped, filled)
+    report = ValidationReport(tuple(notes), {fc.symbol: fc.rows for fc, _, _ in checked}, dropped, filled)
     return MarketData(**wide, report=report)
 
 
