@@ -28,6 +28,7 @@ def test_timeframe_constants_match_metatrader5():
     assert timeframe("d1").mt5_value == DEFAULT_CONSTANTS["TIMEFRAME_D1"]
     assert timeframe("H4").duration == pd.Timedelta(hours=4)
     assert timeframe("H1").describe(3) == "3 bars (3 h)" and timeframe("H4").describe(6) == "6 bars (1 d)"
+    assert timeframe("H1").describe(27) == "27 bars (1 d 3 h)" and timeframe("M15").describe(1) == "1 bar (15 min)"
     with pytest.raises(ConfigError, match="H2"):
         timeframe("H2")
 

@@ -258,15 +258,15 @@ def run_intraday_check(data: DataSettings, directory, *, start=None, end=None, c
     tf = timeframe(data.timeframe)
     checks, report = check_intraday_folder(data, directory, start=start, end=end)
     table = Table(title=f"volts data check: {directory} ({tf.name} bars, calendar {data.calendar}, "
-                        f"gap policy {data.gap_policy})", title_justify="left")
-    for col, justify in (("symbol", "left"), ("layout", "left"), ("first (UTC)", "left"), ("last (UTC)", "left"),
+                        f"gap policy {data.gap_policy}; times UTC, gaps and missing in bars)", title_justify="left")
+    for col, justify in (("symbol", "left"), ("layout", "left"), ("first", "left"), ("last", "left"),
                          ("rows", "right"), ("gaps", "right"), ("missing", "right"), ("longest gap", "left"),
-                         ("off calendar", "right"), ("problems", "right"), ("notes", "right")):
-        table.add_column(col, justify=justify)
+                         ("problems", "right"), ("notes", "right")):
+        table.add_column(col, justify=justify, no_wrap=col in ("symbol", "first", "last"))
     for fc in checks:
         n = len(fc.problems)
-        table.add_row(fc.symbol, fc.layout, fc.first or "-", fc.last or "-", f"{fc.rows:,}", str(fc.gaps),
-                      f"{fc.missing_bars:,}", fc.longest, str(fc.off_calendar),
+        table.add_row(fc.symbol, fc.layout, (fc.first or "-")[:10], (fc.last or "-")[:10], f"{fc.rows:,}",
+                      str(fc.gaps), f"{fc.missing_bars:,}", fc.longest,
                       str(n) if n == 0 else f"[bold red]{n}[/]", str(len(fc.notes)))
     console.print(table)
     for fc in checks:

@@ -73,14 +73,12 @@ class Timeframe:
         return self.minutes >= 1440
 
     def describe(self, n_bars: float) -> str:
-        """``n_bars`` stated in bars and in time, e.g. ``"3 bars (3 h)"``, ``"6 bars (1 d)"`` for H4."""
-        minutes = n_bars * self.minutes
-        if minutes % 1440 == 0:
-            span = f"{minutes / 1440:g} d"
-        elif minutes % 60 == 0:
-            span = f"{minutes / 60:g} h"
-        else:
-            span = f"{minutes:g} min"
+        """``n_bars`` stated in bars and in time, e.g. ``"3 bars (3 h)"``, ``"6 bars (1 d)"`` for H4,
+        ``"27 bars (1 d 3 h)"`` for H1."""
+        minutes = int(round(n_bars * self.minutes))
+        d, rem = divmod(minutes, 1440)
+        h, m = divmod(rem, 60)
+        span = " ".join([f"{d} d"] * bool(d) + [f"{h} h"] * bool(h) + [f"{m} min"] * bool(m)) or "0 min"
         return f"{n_bars:g} bar{'s' if n_bars != 1 else ''} ({span})"
 
     def __str__(self) -> str:
