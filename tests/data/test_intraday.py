@@ -204,3 +204,12 @@ def test_load_intraday_market_aligns_symbols(tmp_path):
     assert len(carried) == 72 and carried.report.rows_filled == {"AAA": 2, "BBB": 1}
     with pytest.raises(DataError, match="gap_policy"):
         load_intraday_market(data.model_copy(update={"gap_policy": "error"}))
+
+
+def test_a_stamp_made_ambiguous_by_daylight_saving_is_an_error(tmp_path):
+    path = tmp_path / "X.csv"
+    # 2023-11-05 01:00 happens twice in New York (clocks go back at 02:00 EDT)
+    path.write_text("2023-11-05 00:00\t1\t1\t1\t1\t1\n2023-11-05 01:00\t1\t1\t1\t1\t1")
+    with pytest.raises(DataError, match=r"X.csv: .*America/New_York.*daylight-saving") as info:
+        read_intraday_csv(path, "X", timezone="America/New_York")
+    assert info.value.rule == "bad_timezone"

@@ -36,3 +36,13 @@ def test_planted_vendor_gaps_are_reported_as_planted(tmp_path):
     for fc in checks:
         found = [(pd.Timestamp(p.date), int(p.message.split()[0])) for p in fc.notes if p.rule == "gap"]
         assert found == planted[fc.symbol]
+
+
+def test_the_synthetic_source_serves_the_intraday_market_at_an_intraday_timeframe():
+    from volts.data.sources import load_market
+
+    market = load_market(DataSettings(source="synthetic", timeframe="H4"))
+    assert market.symbols[:2] == ["LEAD1", "LEAD2"]
+    assert (market.dates[1:] - market.dates[:-1] == pd.Timedelta(hours=4)).all()
+    daily = load_market(DataSettings(source="synthetic"))   # D1: the daily demo market, unchanged
+    assert "MID1" in daily.symbols
