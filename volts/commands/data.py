@@ -45,6 +45,13 @@ def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_
 
     if all_dates and start is not None:
         raise UsageError("--all-dates and --start do not fit together")
+    if settings.data.timeframe != "D1":   # intraday bars: their own reader, calendar and gap report
+        from volts.data.intraday_source import run_intraday_check
+
+        if directory is None and settings.data.source != "csv":
+            raise UsageError(f"data check of {settings.data.timeframe} bars reads CSV folders; give the folder")
+        return run_intraday_check(settings.data, directory if directory is not None else settings.data.dir,
+                                  start=start, end=end, console=console)
     if start is None and not all_dates:
         w = settings.windows
         start = min(w.anomaly_start, w.gmm_start, w.train_start, w.test_start)
@@ -123,5 +130,30 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--start {s} is after --end {e}")
         run_check(settings, directory, start=s, end=e, all_dates=all_dates, common_calendar=common_calendar,
                   console=console)
+
+    @data_app.command("resample")
+    def resample(
+        directory: Optional[Path] = typer.Argument(None, help="Folder of intraday CSV files (default: data.dir)."),
+        to: str = typer.Option(..., "--to", help="Target bar size: M5 M15 M30 H1 H4 D1 (a multiple of "
+                                                 "data.timeframe)."),
+        out: Path = typer.Option(..., "--out", help="Folder for the resampled files (one per symbol)."),
+        config: Optional[Path] = ConfigOpt,
+        keep_partial: bool = typer.Option(False, "--keep-partial", help="Keep buckets with fewer bars than the "
+                                                                        "calendar expects (dropped by default)."),
+    ) -> None:
+        """Resample intraday bars to a coarser size on the calendar's session boundaries (volts.data.resample)."""
+        from volts.data.resample import resample_folder
+        from volts.errors import UsageError
+
+        settings = load_cli_settings(config, directory, None)
+        if settings.data.timeframe == "D1":
+            raise UsageError("data.timeframe is D1: set it to the size of the source bars (e.g. H1) to resample")
+        rows = resample_folder(settings.data, directory if directory is not None else settings.data.dir, to, out,
+                               partial="keep" if keep_partial else "drop")
+        for r in rows:
+            console.print(f"{r['symbol']}: {r['rows_in']:,} {settings.data.timeframe} bars -> {r['rows_out']:,} "
+                          f"{to.upper()} bars ({r['partial_dropped']} partial bucket(s) "
+                          f"{'kept' if keep_partial else 'dropped'}, {r['bad_rows']} bad row(s) left out) -> "
+                          f"{r['file']}", markup=False, soft_wrap=True)
 
     app.add_typer(data_app, name="data")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+                      model_serializer, model_validator)
 
 from volts.core.errors import ConfigError
 
@@ -95,6 +95,10 @@ class Mt5Settings(_Section):
     timeout_seconds: float = Field(30.0, gt=0)
 
 
+#: The intraday keys of ``[data]`` and their defaults (omitted from the settings' dump when at these values).
+INTRADAY_DEFAULTS = {"timeframe": "D1", "timezone": "UTC", "gap_policy": "error"}
+
+
 class DataSettings(_Section):
     source: Literal["csv", "mt5", "synthetic"] = "csv"
     dir: str = "../shared/data/ohlcv"
@@ -125,18 +129,49 @@ class DataSettings(_Section):
     cache_dir: str | None = Field(None, description="folder of the parsed-bars Parquet cache; None = no cache")
     spy_file: str | None = Field(None, description="CSV of SPY's daily bars for the walk-forward's SPY benchmark "
                                                    "(same layout as the data files); None = SPY.csv in `dir`")
+    # -- bar size and 24-hour markets (volts.data.timeframes, volts.data.intraday_calendar)
+    timeframe: Literal["M1", "M5", "M15", "M30", "H1", "H4", "D1"] = Field(
+        "D1", description="bar size by its MetaTrader5 name; D1 = daily bars indexed by session date")
+    timezone: str = Field("UTC", description="time zone of the time stamps in intraday CSV files (IANA name); "
+                                             "bars are held in UTC. Daily files are read as dates")
+    gap_policy: Literal["error", "drop", "carry"] = Field(
+        "error", description="intraday bars the calendar expects but the file lacks: stop, leave them out "
+                             "(reported), or carry the last close with zero range (reported)")
     csv: CsvLayout = CsvLayout()
     mt5: Mt5Settings = Mt5Settings()
 
+    @model_serializer(mode="wrap")
+    def _omit_intraday_defaults(self, handler):
+        # the intraday keys at their defaults are left out of the dump, so a daily configuration hashes (and is
+        # written into selection.json) exactly as before these keys existed
+        out = handler(self)
+        for key, default in INTRADAY_DEFAULTS.items():
+            if key in out and out[key] == default:
+                del out[key]
+        return out
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"data.timezone {value!r} is not an IANA time zone (e.g. 'UTC', "
+                             f"'Europe/London', 'America/New_York')") from None
+        return value
+
     @model_validator(mode="after")
     def _unique_universe(self) -> "DataSettings":
-        if self.calendar:  # "" or None = the non_session_date rule is off
+        if self.calendar and self.calendar != "bars":  # "" or None = the non_session_date rule is off
             import exchange_calendars as xcals
 
             if self.calendar not in xcals.get_calendar_names(include_aliases=True):
                 near = difflib.get_close_matches(self.calendar, xcals.get_calendar_names(include_aliases=True), n=1)
                 hint = f"; did you mean '{near[0]}'?" if near else " (e.g. 'XNYS', 'XNAS', 'XLON')"
-                raise ValueError(f"data.calendar {self.calendar!r} is not an exchange_calendars code{hint}")
+                raise ValueError(f"data.calendar {self.calendar!r} is not an exchange_calendars code{hint} (or "
+                                 f"'24/7', '24/5', 'bars' for 24-hour markets)")
         seen, dupes = set(), []
         for s in self.universe:
             if s in seen and s not in dupes:
@@ -453,7 +488,7 @@ class Settings(_Section):
             *parents, leaf = key.split(".")
             for p in parents:
                 node = node[p]
-            if leaf not in node:
+            if leaf not in node and not (parents == ["data"] and leaf in INTRADAY_DEFAULTS):
                 raise ConfigError(_unknown_key_message(key, _valid_keys(Settings)))
             node[leaf] = value
         return parse_settings(raw, source="command line")

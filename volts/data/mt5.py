@@ -106,6 +106,8 @@ DEFAULT_CONSTANTS: dict[str, int] = {
     "POSITION_TYPE_BUY": 0, "POSITION_TYPE_SELL": 1, "TRADE_RETCODE_PLACED": 10008, "TRADE_RETCODE_DONE": 10009,
     "RES_S_OK": 1,
 }
+DEFAULT_CONSTANTS.update({"TIMEFRAME_M1": 1, "TIMEFRAME_M5": 5, "TIMEFRAME_M15": 15, "TIMEFRAME_M30": 30,
+                          "TIMEFRAME_H1": 16385, "TIMEFRAME_H4": 16388})   # volts.data.timeframes
 
 INSTALL_NATIVE = ("pip install MetaTrader5 (Windows only, next to a running MetaTrader 5 terminal); on Linux set "
                   "data.mt5.bridge = \"mt5linux\"")
@@ -956,6 +958,10 @@ def load_mt5_market(data: DataSettings, *, symbols=None, start=None, end=None, t
         as_terminal(terminal, retries=settings.retries, backoff_seconds=settings.backoff_seconds,
                     timeout_seconds=settings.timeout_seconds, sleep=sleep)
     try:
+        if data.timeframe != "D1":   # bars finer than a day: their own fetch and checks
+            from volts.data.mt5_intraday import load_mt5_intraday
+
+            return load_mt5_intraday(data, terminal=term, symbols=symbols, start=start, end=end, now=now)
         mapping = resolve_symbols(term, symbols, settings)
         raw, sources = fetch_mt5_bars(term, mapping, start=start, end=end, now=now, settings=settings)
     finally:

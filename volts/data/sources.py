@@ -42,6 +42,10 @@ def load_market(data: DataSettings, *, symbols=None, start=None, end=None) -> Ma
     ``synthetic`` uses seed ``data.synthetic_seed`` and its default span (2019-01-01 .. 2023-12-29), then
     slices.
     """
+    if data.source == "csv" and data.timeframe != "D1":   # intraday bars: volts.data.intraday_source
+        from volts.data.intraday_source import load_intraday_market
+
+        return load_intraday_market(data, symbols=symbols, start=start, end=end)
     if data.source == "csv":
         from volts.data.csv import load_csv_market
 
@@ -53,7 +57,12 @@ def load_market(data: DataSettings, *, symbols=None, start=None, end=None) -> Ma
     if data.source == "synthetic":
         from volts.data.synthetic import make_synthetic_market
 
-        market = make_synthetic_market(seed=data.synthetic_seed).data
+        if data.timeframe != "D1":   # the intraday demo market (24/7, pairs planted in bars)
+            from volts.data.synthetic_intraday import make_synthetic_intraday_market
+
+            market = make_synthetic_intraday_market(seed=data.synthetic_seed, timeframe_name=data.timeframe).data
+        else:
+            market = make_synthetic_market(seed=data.synthetic_seed).data
         if symbols is not None:
             market = market.select(symbols)
         if start is not None or end is not None:

@@ -307,7 +307,7 @@ def session_mask(dates: pd.DatetimeIndex, calendar: str | None) -> np.ndarray:
         ``calendar`` is not an exchange_calendars code.
     """
     ok = np.ones(len(dates), dtype=bool)
-    if not calendar or len(dates) == 0:
+    if not calendar or calendar == "bars" or len(dates) == 0:   # "bars": sessions are what the data show
         return ok
     import exchange_calendars as xcals
 

@@ -347,6 +347,8 @@ class StandInTerminal:
     """
 
     TIMEFRAME_D1 = TIMEFRAME_D1
+    TIMEFRAME_M1, TIMEFRAME_M5, TIMEFRAME_M15, TIMEFRAME_M30 = 1, 5, 15, 30
+    TIMEFRAME_H1, TIMEFRAME_H4 = 16385, 16388
     ORDER_TYPE_BUY = ORDER_TYPE_BUY
     ORDER_TYPE_SELL = ORDER_TYPE_SELL
     TRADE_ACTION_DEAL = TRADE_ACTION_DEAL
@@ -391,8 +393,14 @@ class StandInTerminal:
                  filling_mode: int = SYMBOL_FILLING_FOK | SYMBOL_FILLING_IOC, volume_min: float = 1.0,
                  volume_max: float = 10000.0, volume_step: float = 1.0, contract_size: float = 1.0,
                  faults: Faults | None = None, balance: float = 100000.0, commission_fixed: float = 0.0,
-                 commission_rate: float = 0.0, fill_price: str = "close") -> None:
+                 commission_rate: float = 0.0, fill_price: str = "close", intraday_timeframe: str | None = None,
+                 server_utc_offset_hours: float = 0.0, now=None) -> None:
         self.csv_dir = Path(csv_dir)
+        # intraday: csv_dir holds bars of this size (volts.data.intraday_csv layouts, UTC open times), served with
+        # the server clock's offset; the bar holding ``now`` (UTC) is the last served, still forming
+        self.intraday_timeframe = intraday_timeframe
+        self.server_utc_offset_hours = float(server_utc_offset_hours)
+        self.now = None if now is None else pd.Timestamp(now)
         if not self.csv_dir.is_dir():
             raise FileNotFoundError(f"{self.csv_dir}: CSV folder not found")
         self.symbol_format = symbol_format
@@ -457,6 +465,14 @@ class StandInTerminal:
         return [b for b in self._broker_to_csv if not self.faults._is_hidden(b)]
 
     def _frame(self, broker: str) -> pd.DataFrame:
+        if self.intraday_timeframe is not None:   # intraday bars by UTC open time, up to the one holding `now`
+            from volts.data.intraday_csv import read_intraday_csv
+
+            if broker not in self._bars:
+                self._bars[broker] = read_intraday_csv(self.csv_dir / f"{self._broker_to_csv[broker]}.csv",
+                                                       broker).bars
+            frame = self._bars[broker]
+            return frame if self.now is None else frame.loc[frame.index <= self.now]
         if broker not in self._bars:
             path = self.csv_dir / f"{self._broker_to_csv[broker]}.csv"
             raw = pd.read_csv(path, dtype=str)  # numbers parsed by Python's float(): correctly rounded
@@ -622,6 +638,8 @@ class StandInTerminal:
                 return None
             if not self._initialized:
                 return self._fail(_NEEDS_INIT)
+            if self.intraday_timeframe is not None:
+                return self._intraday_rates(symbol, timeframe, date_from, date_to)
             if timeframe != TIMEFRAME_D1:
                 return self._fail((RES_E_INVALID_PARAMS, "Invalid params: stand-in serves D1 only"))
             if symbol not in self._visible_symbols():
@@ -650,6 +668,27 @@ class StandInTerminal:
                 bar["tick_volume"] = bar["tick_volume"] // 2 + 1
                 out[-1] = bar
             return self._ok(out)
+
+    def _intraday_rates(self, symbol: str, timeframe: int, date_from, date_to):
+        """Intraday bars (``intraday_timeframe``) on the server clock, up to the one holding ``now``."""
+        from volts.data.timeframes import timeframe as tf_of
+
+        tf = tf_of(self.intraday_timeframe)
+        if timeframe != tf.mt5_value:
+            return self._fail((RES_E_INVALID_PARAMS, f"Invalid params: stand-in serves {tf.name} only"))
+        if symbol not in self._visible_symbols():
+            return self._fail((RES_E_NOT_FOUND, "Terminal: Not found"))
+        frame = self._frame(symbol)
+        times = frame.index.to_numpy("datetime64[s]").astype("int64") + int(round(self.server_utc_offset_hours * 3600))
+        keep = (times >= _to_epoch(date_from)) & (times <= _to_epoch(date_to))
+        frame, times = frame.loc[keep], times[keep]
+        out = np.zeros(len(frame), dtype=RATES_DTYPE)
+        out["time"] = times
+        for col in ("open", "high", "low", "close"):
+            out[col] = frame[col].to_numpy(float)
+        out["tick_volume"] = frame["volume"].to_numpy(np.uint64)   # vendor tick counts; no real volume
+        out["spread"] = 1
+        return self._ok(out)
 
     # -------------------------------------------------------------------------------------- trading
     def positions_total(self):
