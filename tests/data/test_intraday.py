@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import Settings, load_settings, parse_settings
+from volts.core.config import Settings, load_settings, parse_settings
 from volts.data.intraday_calendar import apply_gap_policy, expected_mask, find_gaps
 from volts.data.intraday_csv import read_intraday_csv
 from volts.data.timeframes import bars_per_year, timeframe
-from volts.errors import ConfigError, DataError
+from volts.core.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[2]
 INTRADAY = REPO.parent / "shared" / "data" / "intraday"

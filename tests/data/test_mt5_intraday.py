@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.config import DataSettings, Mt5Settings
+from volts.core.config import DataSettings, Mt5Settings
 from volts.data.intraday_source import load_intraday_market
 from volts.data.mt5 import load_mt5_market
-from volts.errors import DataError
+from volts.core.errors import DataError
 from volts.testing.mt5_standin import serve_standin
 
 STAMPS = pd.date_range("2023-06-01 00:00", "2023-06-03 23:00", freq="h")    # 72 hourly bars, 24/7

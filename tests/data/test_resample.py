@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from volts.data.resample import resample_bars
-from volts.errors import UsageError
+from volts.core.errors import UsageError
 
 
 def _h1(stamps, rows):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.intraday_source import check_intraday_folder
 from volts.data.synthetic_intraday import make_synthetic_intraday_market, write_synthetic_intraday_csvs
 from volts.data.timeframes import bars_per_year

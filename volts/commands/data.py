@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Resample intraday bars to a coarser size on the calendar's session boundaries (volts.data.resample)."""
         from volts.data.resample import resample_folder
-        from volts.errors import UsageError
+        from volts.core.errors import UsageError
 
         settings = load_cli_settings(config, directory, None)
         if settings.data.timeframe == "D1":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import functools
 import hashlib
 import json
 import tomllib
@@ -469,6 +468,15 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     live: LiveSettings = LiveSettings()
 
+    @model_serializer(mode="wrap")
+    def _omit_empty_plugins(self, handler):
+        # no plug-in: the key is left out of the dump, so the configuration hashes (and is written into
+        # selection.json) exactly as before the key existed
+        out = handler(self)
+        if isinstance(out, dict) and not out.get("plugins"):
+            out.pop("plugins", None)
+        return out
+
     @model_validator(mode="before")
     @classmethod
     def _load_plugins(cls, data: Any) -> Any:
@@ -488,35 +496,22 @@ class Settings(_Section):
             *parents, leaf = key.split(".")
             for p in parents:
                 node = node[p]
-            if leaf not in node and not (parents == ["data"] and leaf in INTRADAY_DEFAULTS):
+            if leaf not in node and not (parents == ["data"] and leaf in INTRADAY_DEFAULTS) \
+                    and not (not parents and leaf == "plugins"):
                 raise ConfigError(_unknown_key_message(key, _valid_keys(Settings)))
             node[leaf] = value
         return parse_settings(raw, source="command line")
 
-    def _dump_for_hash(self) -> dict:
-        """``model_dump`` without the keys added since volts 0.2 that are at their default
-        (:data:`KEYS_ADDED_SINCE_0_2`), so that a configuration that does not use them keeps its hashes."""
-        raw = self.model_dump(mode="json")
-        defaults = _default_dump()
-        for dotted in KEYS_ADDED_SINCE_0_2:
-            *path, last = dotted.split(".")
-            node, default = raw, defaults
-            for part in path:
-                node, default = node[part], default[part]
-            if node.get(last) == default.get(last):
-                node.pop(last, None)
-        return raw
-
     def sha256(self) -> str:
         """SHA-256 of the canonical JSON of every setting (provenance for artifacts)."""
-        blob = json.dumps(self._dump_for_hash(), sort_keys=True, separators=(",", ":"))
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def legacy_week_sha256(self) -> str:
         """The config hash a weekly record written before :meth:`selection_sha256` carries: :meth:`sha256` as it
         was then, i.e. without the keys added since (``KEYS_ADDED_AFTER_SELECTION_KEY``; they did not exist, and
         none of them is read by a selection). Without this, adding any key would orphan every such record."""
-        raw = self._dump_for_hash()
+        raw = self.model_dump(mode="json")
         for dotted in KEYS_ADDED_AFTER_SELECTION_KEY:
             *path, last = dotted.split(".")
             node = raw
@@ -532,7 +527,7 @@ class Settings(_Section):
         parsed bars are kept, not what they are) and ``data.spy_file`` (the SPY benchmark's bars). The walk-forward
         keys its weekly selections by it, so a change of commission or strategy re-trades the cached weeks instead
         of recomputing them."""
-        raw = self._dump_for_hash()
+        raw = self.model_dump(mode="json")
         for section in SELECTION_INDEPENDENT:
             raw.pop(section, None)
         raw["data"].pop("cache_dir", None)
@@ -545,16 +540,6 @@ class Settings(_Section):
 #: Keys added after weekly records were keyed by :meth:`Settings.selection_sha256` (none read by a selection).
 KEYS_ADDED_AFTER_SELECTION_KEY = ("data.spy_file", "live.lock_dir", "live.max_selection_age_sessions",
                                   "live.cap_volume", "live.sizing", "selection.date_stability_sessions")
-
-#: Keys added since volts 0.2: left out of every hash while at their default, so that the provenance hashes of
-#: artifacts and the keys of cached weeks stay what they were for configurations that do not use them.
-KEYS_ADDED_SINCE_0_2 = ("plugins",)
-
-
-@functools.lru_cache(maxsize=1)
-def _default_dump() -> dict:
-    return Settings().model_dump(mode="json")
-
 
 #: Sections no selection reads (the trading pass, the statistics and the live path do).
 SELECTION_INDEPENDENT = ("strategy", "backtest", "costs", "metrics", "live")

@@ -32,7 +32,7 @@ import pandas as pd
 from volts.data.market import FIELDS
 from volts.data.timeframes import Timeframe, timeframe
 from volts.data.validate import Problem
-from volts.errors import ConfigError
+from volts.core.errors import ConfigError
 
 __all__ = ["Gap", "expected_mask", "grid_phase", "find_gaps", "apply_gap_policy", "check_intraday_bars",
            "CALENDAR_KINDS", "calendar_kind"]
@@ -52,7 +52,7 @@ def calendar_kind(calendar: str | None) -> str:
     """
     if calendar in ("24/7", "24/5", "bars"):
         return calendar
-    from volts.calendar import exchange_calendar
+    from volts.data.calendar import exchange_calendar
 
     exchange_calendar(calendar or "XNYS")  # raises ConfigError for an unknown code
     return "exchange"
@@ -141,7 +141,7 @@ def expected_mask(slots: pd.DatetimeIndex, tf: Timeframe, calendar: str | None,
         if present is None:
             raise ConfigError("calendar 'bars' infers sessions from the data: pass the bars present")
         return _bars_template(slots, tf, present)
-    from volts.calendar import exchange_calendar
+    from volts.data.calendar import exchange_calendar
 
     sched = exchange_calendar(calendar or "XNYS").schedule
     opens = sched["open"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()

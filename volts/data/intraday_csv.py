@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from volts.config import CsvLayout
+from volts.core.config import CsvLayout
 from volts.data.market import FIELDS
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 __all__ = ["IntradayFile", "read_intraday_csv", "detect_layout"]
 

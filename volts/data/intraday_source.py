@@ -13,15 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.intraday_calendar import apply_gap_policy, check_intraday_bars, find_gaps, gap_text
 from volts.data.market import FIELDS, MarketData
 from volts.data.timeframes import timeframe
 from volts.data.validate import Problem, ValidationReport, raise_problem
-from volts.errors import DataError
+from volts.core.errors import DataError
 
 __all__ = ["FileCheck", "check_intraday_folder", "load_intraday_market"]
 

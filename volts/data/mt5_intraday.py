@@ -22,10 +22,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from volts.config import DataSettings
+from volts.core.config import DataSettings
 from volts.data.market import MarketData
 from volts.data.timeframes import timeframe
-from volts.errors import BrokerError, ConfigError
+from volts.core.errors import BrokerError, ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import pandas as pd
 from volts.data.intraday_calendar import _grid, calendar_kind, expected_mask, grid_phase
 from volts.data.market import FIELDS
 from volts.data.timeframes import Timeframe, timeframe
-from volts.errors import UsageError
+from volts.core.errors import UsageError
 
 __all__ = ["resample_bars", "bucket_starts"]
 
@@ -46,7 +46,7 @@ def bucket_starts(stamps: pd.DatetimeIndex, to: Timeframe, calendar: str | None)
         if to.is_daily:
             return stamps.normalize()
         return stamps.floor(to.duration)
-    from volts.calendar import exchange_calendar
+    from volts.data.calendar import exchange_calendar
 
     sched = exchange_calendar(calendar).schedule
     opens = sched["open"].dt.tz_convert("UTC").dt.tz_localize(None)

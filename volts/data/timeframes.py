@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from volts.errors import ConfigError
+from volts.core.errors import ConfigError
 
 __all__ = ["Timeframe", "TIMEFRAMES", "TIMEFRAME_NAMES", "timeframe", "bars_per_year", "DAYS_PER_YEAR"]
 
@@ -153,7 +153,7 @@ def bars_per_year(tf: str | Timeframe, calendar: str | None, *, index: pd.Dateti
         return float(len(index) / span)
     if tf.is_daily or not calendar:
         return float(SESSIONS_PER_YEAR)
-    from volts.calendar import exchange_calendar
+    from volts.data.calendar import exchange_calendar
 
     cal = exchange_calendar(calendar)
     recent = cal.schedule.iloc[-400:]
