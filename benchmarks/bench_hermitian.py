@@ -40,8 +40,8 @@ def _load() -> str:
 
 
 def main() -> None:
-    from volts.selection.pipeline import hermitian
-    from volts.selection.pipeline import leadlag
+    from volts.selection import hermitian
+    from volts.selection import leadlag
 
     print(f"1-minute load average at start: {_load()}")
     rng = np.random.default_rng(0)

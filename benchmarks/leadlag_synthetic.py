@@ -53,9 +53,9 @@ def one_draw(dgp: str, sigma: float, rep: int, seed: tuple[int, ...], methods: t
     """All metrics and clusterings of one simulated panel; rows for ``draws.csv``."""
     from sklearn.metrics import adjusted_rand_score
 
-    from volts.selection.pipeline import hermitian
+    from volts.selection import hermitian
 
-    from volts.selection.pipeline import leadlag
+    from volts.selection import leadlag
     from volts.data.synthetic_leadlag import lead_lag_accuracy, simulate
 
     draw = simulate(dgp, sigma, rng=np.random.default_rng(list(seed)))

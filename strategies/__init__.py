@@ -1,6 +1,6 @@
 """Old home of volts' strategies, kept for one release: they live in :mod:`volts.trading.strategies` now.
 
-``import volts.trading.strategies.lead_lag_trend`` still works (with a :class:`DeprecationWarning`) through the finder of
+``import strategies.lead_lag_trend`` still works (with a :class:`DeprecationWarning`) through the finder of
 :mod:`volts._compat`.
 """
 

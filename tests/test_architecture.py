@@ -185,9 +185,9 @@ def test_long_functions_say_why():
                              + "\n".join(unexplained))
 
 
-@pytest.mark.parametrize("old, new", [("volts.evaluation.walkforward", "volts.evaluation.walkforward"),
-                                      ("volts.selection.screens.base", "volts.selection.screens.base"),
-                                      ("volts.trading.strategies.lead_lag_trend", "volts.trading.strategies.lead_lag_trend")])
+@pytest.mark.parametrize("old, new", [("volts.walkforward", "volts.evaluation.walkforward"),
+                                      ("volts.screens.base", "volts.selection.screens.base"),
+                                      ("strategies.lead_lag_trend", "volts.trading.strategies.lead_lag_trend")])
 def test_old_import_paths_work_for_one_release_with_a_warning(old, new):
     import importlib
     import subprocess

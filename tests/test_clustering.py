@@ -269,7 +269,7 @@ def test_regime_fit_memo_reuses_only_an_identical_fit(monkeypatch):
     """The walk-forward's per-process memo of the regime fit: same bars and arguments -> the stored fit, any
     change of a bar or an argument -> a new fit (counted through the real function)."""
     import volts.selection.regimes as clustering
-    from volts.selection.pipeline import pipeline as selection
+    from volts.selection import pipeline as selection
 
     calls = []
     real = clustering.cluster_volatility

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from volts.selection.pipeline import hermitian as H
-from volts.selection.pipeline import leadlag as ll
+from volts.selection import hermitian as H
+from volts.selection import leadlag as ll
 from volts.data.synthetic_leadlag import simulate
 
 

@@ -13,7 +13,7 @@ import pytest
 import scipy.stats as st
 from sklearn.metrics import mutual_info_score
 
-from volts.selection.pipeline import leadlag as ll
+from volts.selection import leadlag as ll
 from volts.data.synthetic_leadlag import DGPS, lead_lag_accuracy, simulate, true_sign_matrix
 
 

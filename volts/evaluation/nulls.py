@@ -331,6 +331,6 @@ def dsr_trials(rows: list[dict], periods_per_year: int) -> tuple[list[str], list
     return trial_rows, [r["sharpe_per_period"] for r in rows if r["trial"] and not r.get("ruined")]
 
 
-# names of volts 0.2's ``volts.evaluation.nulls`` that live in :mod:`volts.evaluation.ablation` now (it runs walk-forwards,
+# names of volts 0.2's ``volts.nulls`` that live in :mod:`volts.evaluation.ablation` now (it runs walk-forwards,
 # which this module's caller is)
 __getattr__ = _moved_names(__name__, {"Ablation": "volts.evaluation.ablation", "AblationRow": "volts.evaluation.ablation", "ablation_rows": "volts.evaluation.ablation", "run_ablation": "volts.evaluation.ablation"})

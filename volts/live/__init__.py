@@ -4,7 +4,7 @@
 :mod:`~volts.live.book` derives the book a selection implies; :mod:`~volts.live.sizing` sizes it;
 :mod:`~volts.live.checks` holds the stale-bar and session rules; :mod:`~volts.live.paper` replays the live path
 on a stand-in terminal. This package imports from the layers below it (core, data, selection, trading,
-evaluation) only. ``from volts.live.orders import execute_targets`` (the old module's names) keeps working: they are
+evaluation) only. ``from volts.live import execute_targets`` (the old module's names) keeps working: they are
 served from :mod:`volts.live.orders`.
 """
 
@@ -20,4 +20,4 @@ def __getattr__(name: str):
     try:
         return getattr(orders, name)
     except AttributeError:
-        raise AttributeError(f"module 'volts.live.orders' has no attribute {name!r}") from None
+        raise AttributeError(f"module 'volts.live' has no attribute {name!r}") from None

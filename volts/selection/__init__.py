@@ -9,7 +9,7 @@ Beside the funnel: all-pairs lead-lag matrices (:mod:`~volts.selection.leadlag`)
 selection stability (:mod:`~volts.selection.stability`) and date stability
 (:mod:`~volts.selection.date_stability`).
 
-This package imports from :mod:`volts.core` and :mod:`volts.data` only. ``from volts.selection.pipeline import
+This package imports from :mod:`volts.core` and :mod:`volts.data` only. ``from volts.selection import
 run_selection`` (the old module's names) keeps working: they are served from :mod:`volts.selection.pipeline`.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 
 def __getattr__(name: str):
-    # the names of the volts 0.2 module ``volts.selection.pipeline``, now volts.selection.pipeline (loaded on first use so
+    # the names of the volts 0.2 module ``volts.selection``, now volts.selection.pipeline (loaded on first use so
     # that importing one stage does not import the whole funnel)
     if name.startswith("__"):
         raise AttributeError(name)
@@ -27,4 +27,4 @@ def __getattr__(name: str):
     try:
         return getattr(pipeline, name)
     except AttributeError:
-        raise AttributeError(f"module 'volts.selection.pipeline' has no attribute {name!r}") from None
+        raise AttributeError(f"module 'volts.selection' has no attribute {name!r}") from None

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from sklearn.mixture import GaussianMixture
 
-from volts.selection.pipeline import volatility as vol
+from volts.selection import volatility as vol
 from volts.data.market import MarketData
 from volts.core.errors import ConfigError, DataError
 
