@@ -105,7 +105,7 @@ def test_select_recovers_the_planted_pairs_of_the_demo_market(tmp_path, capsys):
 
 def test_select_through_mt5_gives_the_same_selection_as_csv(ref_data_dir, ref_selection, tmp_path, capsys,
                                                            monkeypatch):
-    from volts.testing.mt5_standin import serve_standin
+    from volts.testing.mt5_server import serve_standin
 
     monkeypatch.chdir(tmp_path)
     with serve_standin(ref_data_dir, symbol_format="{symbol}.US", until="2023-06-09") as (host, port, _):

@@ -14,7 +14,8 @@ import pytest
 from volts.cli import main
 from volts.data.csv import load_csv_market
 from volts.trading.signals import follower_positions
-from volts.testing.mt5_standin import Faults, serve_standin
+from volts.testing.mt5_standin import Faults
+from volts.testing.mt5_server import serve_standin
 
 PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
          {"leader": "TSLA", "follower": "AMZN", "lag": 5}]

@@ -20,9 +20,8 @@ from volts.live.book import client_id, comment_pair
 from volts.live.orders import (Journal, Target, compute_targets, execute_targets, next_session, order_comment,
                         write_signals)
 from volts.trading.signals import follower_positions
-from volts.testing.mt5_standin import (ORDER_FILLING_IOC, ORDER_TYPE_BUY, ORDER_TYPE_SELL, POSITION_TYPE_BUY,
-                                       POSITION_TYPE_SELL, SYMBOL_FILLING_IOC, Faults, StandInTerminal,
-                                       serve_standin)
+from volts.testing.mt5_standin import ORDER_FILLING_IOC, ORDER_TYPE_BUY, ORDER_TYPE_SELL, POSITION_TYPE_BUY, POSITION_TYPE_SELL, SYMBOL_FILLING_IOC, Faults, StandInTerminal
+from volts.testing.mt5_server import serve_standin
 
 PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
          {"leader": "TSLA", "follower": "AMZN", "lag": 5}]

@@ -15,7 +15,8 @@ import pytest
 from volts.cli import main
 from volts.data.csv import load_csv_market
 from volts.live.orders import compute_targets
-from volts.testing.mt5_standin import POSITION_TYPE_BUY, Faults, serve_standin
+from volts.testing.mt5_standin import POSITION_TYPE_BUY, Faults
+from volts.testing.mt5_server import serve_standin
 
 MAGIC = 20230608
 

@@ -23,8 +23,8 @@ from volts.cli import main
 from volts.data.mt5 import Mt5Terminal
 from volts.core.errors import BrokerError, ConfigError, DataError
 from volts.live.orders import Journal, Target, compute_targets, execute_targets
-from volts.testing.mt5_standin import (POSITION_TYPE_BUY, SYMBOL_FILLING_IOC, Faults, StandInTerminal,
-                                       serve_standin)
+from volts.testing.mt5_standin import POSITION_TYPE_BUY, SYMBOL_FILLING_IOC, Faults, StandInTerminal
+from volts.testing.mt5_server import serve_standin
 
 PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
          {"leader": "TSLA", "follower": "AMZN", "lag": 5}]

@@ -21,7 +21,8 @@ from volts.data.csv import load_csv_market
 from volts.data.mt5 import (Credentials, Mt5Terminal, Secret, load_credentials, load_mt5_market, rates_to_frame,
                             trading_dates)
 from volts.core.errors import BrokerError, ConfigError, DataError
-from volts.testing.mt5_standin import RATES_DTYPE, Faults, StandInTerminal, serve_standin
+from volts.testing.mt5_standin import RATES_DTYPE, Faults, StandInTerminal
+from volts.testing.mt5_server import serve_standin
 
 SYMBOLS = ["MU", "QCOM", "META", "TSLA"]
 START, END = "2023-01-03", "2023-08-11"

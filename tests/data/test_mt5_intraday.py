@@ -12,7 +12,7 @@ from volts.core.config import DataSettings, Mt5Settings
 from volts.data.intraday_source import load_intraday_market
 from volts.data.mt5 import load_mt5_market
 from volts.core.errors import DataError
-from volts.testing.mt5_standin import serve_standin
+from volts.testing.mt5_server import serve_standin
 
 STAMPS = pd.date_range("2023-06-01 00:00", "2023-06-03 23:00", freq="h")    # 72 hourly bars, 24/7
 NOW = dt.datetime(2023, 6, 3, 10, 30, tzinfo=dt.timezone.utc)               # the 10:00 bar is still forming

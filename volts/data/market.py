@@ -20,7 +20,7 @@ import pandas as pd
 from volts.core.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from volts.data.validate import ValidationReport
+    from volts.data.problems import ValidationReport
 
 FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 

@@ -63,7 +63,7 @@ def fetch_mt5_intraday(terminal, symbols: dict, data: DataSettings, *, start=Non
     BrokerError
         ``None`` or an empty result after retries, or no closed bar in the window.
     """
-    from volts.data.mt5 import _now_utc
+    from volts.data.mt5_terminal import _now_utc
 
     tf = timeframe(data.timeframe)
     if tf.is_daily:
@@ -125,7 +125,7 @@ def load_mt5_intraday(data: DataSettings, *, terminal, symbols, start=None, end=
         A broken bar rule, a gap under ``gap_policy = "error"`` (see :mod:`volts.data.intraday_source`).
     """
     from volts.data.intraday_source import FileCheck, assemble_intraday, check_bars
-    from volts.data.mt5 import resolve_symbols
+    from volts.data.mt5_terminal import resolve_symbols
 
     mapping = resolve_symbols(terminal, symbols, data.mt5)
     raw = fetch_mt5_intraday(terminal, mapping, data, start=start, end=end, now=now)

@@ -58,163 +58,36 @@ rows. Row-order rules always cover the whole file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from volts.data.market import FIELDS, MarketData
 from volts.core.errors import DataError, UsageError
-
-Action = Literal["error", "dropped", "filled", "flagged"]
-PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close")
-_OUTSIDE = "outside the requested window; not used"
-#: Rules whose row ``on_invalid = "drop"`` removes.
-DROPPABLE_RULES = frozenset({"missing_date", "duplicate_date", "unsorted_date", "nan", "non_finite",
-                             "non_positive_price", "high_below_max_open_close", "low_above_min_open_close",
-                             "negative_volume", "range_outlier", "non_session_date"})
-OUTSIDE_NOTE = _OUTSIDE  # marks a flagged finding on rows outside the window (public name)
-
-
-# --------------------------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class Problem:
-    """One finding of validation.
-
-    Attributes
-    ----------
-    symbol : str
-        Symbol of the bar (or file) concerned.
-    file : str or None
-        File or source the bar came from (None when the source is not a file).
-    date : str or None
-        ISO date (YYYY-MM-DD) of the bar, None for file-level findings.
-    rule : str
-        Name of the rule broken (see the module docstring).
-    message : str
-        Human explanation with the offending values.
-    action : {"error", "dropped", "filled", "flagged"}
-        What validation did: ``error`` stops the load (or, in :func:`collect_problems`, would stop it),
-        ``dropped`` removed the row, ``filled`` inserted a bar, ``flagged`` kept going and only reports it.
-    """
-
-    symbol: str
-    file: str | None
-    date: str | None
-    rule: str
-    message: str
-    action: Action
-
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.symbol}" if self.file else self.symbol
-        when = f" {self.date}" if self.date else ""
-        return f"{where}{when}: {self.rule}: {self.message}"
-
-    def to_dict(self) -> dict:
-        """JSON-ready plain dict."""
-        return {"symbol": self.symbol, "file": self.file, "date": self.date, "rule": self.rule,
-                "message": self.message, "action": self.action}
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """What validation found, dropped, filled or flagged.
-
-    Attributes
-    ----------
-    problems : tuple of Problem
-        Every finding, ordered by symbol (input order), then date.
-    rows_read : dict of str to int
-        Rows handed to validation per symbol (every row of the file).
-    rows_dropped : dict of str to int
-        Rows removed per symbol by a policy (``on_invalid="drop"`` or ``missing="drop_dates"``). Rows outside
-        the requested window are cut, not dropped, and are not counted.
-    rows_filled : dict of str to int
-        Bars inserted per symbol by ``missing="forward_fill_close"``.
-    """
-
-    problems: tuple[Problem, ...] = ()
-    rows_read: dict[str, int] = field(default_factory=dict)
-    rows_dropped: dict[str, int] = field(default_factory=dict)
-    rows_filled: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem has action ``"error"`` (dropped, filled and flagged rows are reported only)."""
-        return not any(p.action == "error" for p in self.problems)
-
-    @property
-    def errors(self) -> tuple[Problem, ...]:
-        """The problems with action ``"error"``."""
-        return tuple(p for p in self.problems if p.action == "error")
-
-    def by_symbol(self) -> dict[str, tuple[Problem, ...]]:
-        """Problems grouped by symbol (every symbol of ``rows_read`` appears, possibly with no problem)."""
-        out: dict[str, list[Problem]] = {s: [] for s in self.rows_read}
-        for p in self.problems:
-            out.setdefault(p.symbol, []).append(p)
-        return {s: tuple(v) for s, v in out.items()}
-
-    def count(self, action: str | None = None, symbol: str | None = None) -> int:
-        """Number of problems, optionally restricted to one action and/or one symbol."""
-        return sum(1 for p in self.problems
-                   if (action is None or p.action == action) and (symbol is None or p.symbol == symbol))
-
-    def to_dict(self) -> dict:
-        """JSON-ready plain dict: ok, the per-symbol counts and every problem."""
-        return {"ok": self.ok,
-                "rows_read": {k: int(v) for k, v in self.rows_read.items()},
-                "rows_dropped": {k: int(v) for k, v in self.rows_dropped.items()},
-                "rows_filled": {k: int(v) for k, v in self.rows_filled.items()},
-                "problems": [p.to_dict() for p in self.problems]}
-
-    def merged(self, other: "ValidationReport") -> "ValidationReport":
-        """A report holding the problems and counts of both (counts of a symbol in both are added)."""
-        def add(a, b):
-            out = dict(a)
-            for k, v in b.items():
-                out[k] = out.get(k, 0) + v
-            return out
-        return ValidationReport(self.problems + other.problems, add(self.rows_read, other.rows_read),
-                                add(self.rows_dropped, other.rows_dropped), add(self.rows_filled, other.rows_filled))
-
-
-# --------------------------------------------------------------------------------------------- helpers
-def _iso(ts) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%d")
-
-
-def _ts(value, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise UsageError(f"{name}: '{value}' is not a date") from None
-    if ts.tz is not None:
-        ts = ts.tz_localize(None)
-    return ts.normalize()
-
-
-def _fmt(x: float) -> str:
-    if pd.isna(x):
-        return "NaN"
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.6g}"
-
-
-def raise_problem(first: Problem, more: int = 0) -> None:
-    """Raise :class:`DataError` whose one-line message is ``first`` (plus a count of further problems).
-
-    The problem itself is attached to the exception as ``exc.problem``.
-    """
-    suffix = f" (+{more} more problem{'s' if more > 1 else ''})" if more else ""
-    hint = ""
-    if first.rule in DROPPABLE_RULES and "on_invalid" not in first.message and "data.csv" not in first.message:
-        hint = "; fix the file or set data.on_invalid = 'drop' to drop such rows (they are then reported)"
-    exc = DataError(f"{first}{hint}{suffix}")
-    exc.problem = first  # type: ignore[attr-defined]
-    exc.rule = first.rule  # type: ignore[attr-defined]
-    raise exc
+from volts.data.market import FIELDS, MarketData
+from volts.data.problems import (  # noqa: F401  (re-exported: this module's API before the split)
+    _OUTSIDE,
+    DROPPABLE_RULES,
+    OUTSIDE_NOTE,
+    PRICE_FIELDS,
+    Action,
+    Problem,
+    ValidationReport,
+    _fmt,
+    _iso,
+    _ts,
+    raise_problem,
+)
+from volts.data.rules import (  # noqa: F401  (re-exported: this module's API before the split)
+    _CALENDARS,
+    _SESSIONS,
+    TODAY_ZONE,
+    _session_table,
+    exchange_today,
+    future_dates,
+    rule_non_finite,
+    rule_range_outlier,
+    session_mask,
+)
 
 
 def _check_policy(on_invalid: str, missing: str, max_abs_return: float) -> None:
@@ -254,130 +127,15 @@ def _prepare(frame: pd.DataFrame, symbol: str, file: str | None) -> pd.DataFrame
     return out
 
 
-# ------------------------------------------------------------------------------- plausibility rules
-def rule_non_finite(o, h, lo, c, v) -> np.ndarray:
-    """Rows holding +/- infinity in any field (``non_finite``); NaN is the ``nan`` rule's."""
-    with np.errstate(invalid="ignore"):
-        return np.isinf(o) | np.isinf(h) | np.isinf(lo) | np.isinf(c) | np.isinf(v)
-
-
-def rule_range_outlier(o, h, lo, c, *, multiple: float | None, max_abs_return: float,
-                       usable: np.ndarray, neighbours: int = 10) -> np.ndarray:
-    """Rows whose wick beyond the body is implausible (``range_outlier``).
-
-    A wick is log(High / max(Open, Close)) above the body or log(min(Open, Close) / Low) below it. A row is
-    flagged when a wick exceeds ``multiple`` times the median log(High / Low) of the ``neighbours`` usable bars
-    on either side and the wick's simple size exceeds ``max_abs_return`` (so a busy but real day, whose wick is
-    a few percent, never qualifies). ``usable`` marks rows with valid positive finite prices.
-    """
-    n = len(o)
-    out = np.zeros(n, dtype=bool)
-    if multiple is None or n < 3:
-        return out
-    idx = np.flatnonzero(usable)
-    if len(idx) < 3:
-        return out
-    oo, hh, ll, cc = o[idx], h[idx], lo[idx], c[idx]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rng = np.log(hh / ll)
-        top, bottom = np.maximum(oo, cc), np.minimum(oo, cc)
-        wick = np.maximum(np.log(hh / top), np.log(bottom / ll))
-        size = np.maximum(hh / top - 1.0, 1.0 - ll / bottom)
-    if not (size > max_abs_return).any():   # no wick large enough to qualify: the medians cannot flag a row
-        return out
-    series = pd.Series(rng)
-    before = series.shift(1).rolling(neighbours, min_periods=1).median()
-    after = series[::-1].shift(1).rolling(neighbours, min_periods=1).median()[::-1]
-    ref = pd.concat([before, after], axis=1).median(axis=1).to_numpy()
-    with np.errstate(invalid="ignore"):
-        bad = (wick > multiple * ref) & (size > max_abs_return) & np.isfinite(ref)
-    out[idx[bad]] = True
-    return out
-
-
-_CALENDARS: dict[str, object] = {}
-
-
-def session_mask(dates: pd.DatetimeIndex, calendar: str | None) -> np.ndarray:
-    """True where a date is a session of ``calendar`` (exchange_calendars code) or outside its range.
-
-    Raises
-    ------
-    UsageError
-        ``calendar`` is not an exchange_calendars code.
-    """
-    ok = np.ones(len(dates), dtype=bool)
-    if not calendar or calendar == "bars" or len(dates) == 0:   # "bars": sessions are what the data show
-        return ok
-    import exchange_calendars as xcals
-
-    cal = _CALENDARS.get(calendar)
-    if cal is None:
-        try:
-            cal = xcals.get_calendar(calendar, start="1970-01-02")
-        except xcals.errors.InvalidCalendarName:
-            raise UsageError(f"data.calendar {calendar!r} is not an exchange_calendars code (e.g. 'XNYS')") from None
-        except Exception:  # a calendar without that much history
-            cal = xcals.get_calendar(calendar)
-        _CALENDARS[calendar] = cal
-    first, last, sessions = _SESSIONS.get(calendar) or _SESSIONS.setdefault(calendar, _session_table(cal))
-    valid = dates.notna()
-    inside = np.asarray(valid & (dates >= first) & (dates <= last))
-    # membership by binary search in the sorted session stamps (ns), built once per calendar: the same answer as
-    # DatetimeIndex.isin, without rebuilding the ~14,000-session index for each of hundreds of files
-    stamps = dates[inside].as_unit("ns").asi8
-    at = np.searchsorted(sessions, stamps)
-    ok[inside] = (at < len(sessions)) & (sessions[np.minimum(at, len(sessions) - 1)] == stamps)
-    return ok
-
-
-_SESSIONS: dict[str, tuple] = {}
-
-
-def _session_table(cal) -> tuple[pd.Timestamp, pd.Timestamp, np.ndarray]:
-    """(first session, last session, sorted int64 ns stamps of every session), tz-naive."""
-    first, last = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tz is not None else pd.Timestamp(t)
-                   for t in (cal.first_session, cal.last_session))
-    sessions = pd.DatetimeIndex(cal.sessions)
-    if sessions.tz is not None:
-        sessions = sessions.tz_localize(None)
-    return first, last, np.sort(sessions.as_unit("ns").asi8)
-
-
-#: Time zone whose calendar date is "today" for the ``future_date`` rule (the XNYS exchange's).
-TODAY_ZONE = "America/New_York"
-
-
-def exchange_today(now=None, zone: str = TODAY_ZONE) -> pd.Timestamp:
-    """Today's date in the exchange's time zone (midnight, tz-naive); ``now`` (naive = UTC) is injectable."""
-    value = now() if callable(now) else now
-    stamp = pd.Timestamp.now(tz="UTC") if value is None else pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-    return stamp.tz_convert(zone).tz_localize(None).normalize()
-
-
-def future_dates(dates: pd.DatetimeIndex, *, today=None) -> np.ndarray:
-    """Rule ``future_date``: True where a bar is dated after ``today``.
-
-    Parameters
-    ----------
-    dates : pandas.DatetimeIndex, shape (n,)
-        Bar dates (tz-naive, midnight); NaT is never "future".
-    today : date-like, optional
-        Default :func:`exchange_today` (the system clock, New York date).
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (n,)
-    """
-    day = exchange_today() if today is None else pd.Timestamp(today).normalize()
-    return np.asarray(dates > day) & ~np.asarray(dates.isna())
-
-
 def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, end, mode: str,
                   max_abs_return: float, return_jump: str = "error", calendar: str | None = None,
                   max_range_multiple: float | None = None, today=None) -> _Checked:
-    """Row-order, bar and return rules for one symbol. ``mode``: "error" | "drop" | "collect"."""
+    """Row-order, bar and return rules for one symbol. ``mode``: "error" | "drop" | "collect".
+
+    Length: one pass of every single-row and per-symbol rule over one symbol's bars, in the order the rules are
+    documented, each with its policy (error, drop, flag) and the problem it records; the rules share the
+    symbol's masks.
+    """
     df = _prepare(frame, symbol, file)
     rows_read = len(df)
     problems: list[Problem] = []
@@ -532,7 +290,11 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
 
 
 def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[str, int], dict[str, int]]:
-    """Calendar alignment across symbols (``policy`` = the ``missing`` setting, or "collect")."""
+    """Calendar alignment across symbols (``policy`` = the ``missing`` setting, or "collect").
+
+    Length: the alignment policy (error, drop, fill) applied to the symbols' dates in one place, with the counts
+    of what each symbol lost or gained for the report.
+    """
     extra_drop = {c.symbol: 0 for c in checked}
     filled = {c.symbol: 0 for c in checked}
     if len(checked) < 2:

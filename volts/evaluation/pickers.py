@@ -15,14 +15,6 @@ import numpy as np
 
 from volts.core.config import Settings
 from volts.core.errors import UsageError
-from volts.evaluation.schedule import (  # noqa: F401  (re-exported: this module's API before the split)
-    UniverseFn,
-    _to_date,
-    build_schedule,
-    pair_name,
-    parse_every,
-    rebalance_dates,
-)
 
 PairPicker = Callable[[dict, np.random.Generator], Sequence[Mapping[str, Any]]]
 

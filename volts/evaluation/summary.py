@@ -15,43 +15,9 @@ import pandas as pd
 
 from volts.core.config import Settings
 from volts.data.market import MarketData
-from volts.evaluation.pickers import (  # noqa: F401  (re-exported: this module's API before the split)
-    PairPicker,
-    RandomPairs,
-    _default_lag_range,
-    apply_pair_picker,
-    random_pairs_picker,
-)
-from volts.evaluation.schedule import (  # noqa: F401  (re-exported: this module's API before the split)
-    UniverseFn,
+from volts.evaluation.schedule import (
     _to_date,
-    build_schedule,
     pair_name,
-    parse_every,
-    rebalance_dates,
-)
-from volts.evaluation.trading_market import (  # noqa: F401  (re-exported: this module's API before the split)
-    _merge_spans,
-    _read_spans,
-    _week_spans,
-    candidates_market,
-    load_walkforward_market,
-    null_weeks,
-    trading_market,
-)
-from volts.evaluation.weeks import (  # noqa: F401  (re-exported: this module's API before the split)
-    WEEK_FORMAT,
-    _flagged_notes,
-    _read_cached,
-    _select_week_task,
-    _settings_for_week,
-    _week_market,
-    membership_calendar,
-    membership_week_hashes,
-    run_weeks,
-    select_week,
-    select_week_members,
-    week_hashes,
 )
 
 # ------------------------------------------------------------------------------------------ summaries

@@ -8,10 +8,9 @@ costs or strategy recomputes nothing. :func:`run_weeks` maps the weeks over the 
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import hashlib
+import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -21,20 +20,9 @@ import pandas as pd
 from volts.core.config import Settings
 from volts.core.errors import DataError
 from volts.data.market import MarketData
-from volts.evaluation.pickers import (  # noqa: F401  (re-exported: this module's API before the split)
-    PairPicker,
-    RandomPairs,
-    _default_lag_range,
-    apply_pair_picker,
-    random_pairs_picker,
-)
-from volts.evaluation.schedule import (  # noqa: F401  (re-exported: this module's API before the split)
+from volts.evaluation.schedule import (
     UniverseFn,
     _to_date,
-    build_schedule,
-    pair_name,
-    parse_every,
-    rebalance_dates,
 )
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,9 @@ file per login@server) keeps two runs from trading one account at once.
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 import signal

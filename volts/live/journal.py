@@ -6,23 +6,15 @@ next (:class:`Journal`); a file lock keeps two processes from writing one journa
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import json
+import logging
 import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from volts.core.errors import BrokerError
-from volts.live.targets import (  # noqa: F401  (re-exported: this module's API before the split)
-    Target,
-    _pair_fields,
-    compute_targets,
-    next_session,
-    write_signals,
-)
 
 log = logging.getLogger(__name__)
 

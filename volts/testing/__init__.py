@@ -12,8 +12,12 @@ __all__ = ["Faults", "StandInTerminal", "serve_standin"]
 
 def __getattr__(name: str):
     # lazy, so that ``python -m volts.testing.mt5_standin`` does not import the module twice
-    if name in __all__:
+    if name in ("Faults", "StandInTerminal"):
         from volts.testing import mt5_standin
 
         return getattr(mt5_standin, name)
+    if name == "serve_standin":
+        from volts.testing import mt5_server
+
+        return mt5_server.serve_standin
     raise AttributeError(f"module 'volts.testing' has no attribute {name!r}")

@@ -37,113 +37,67 @@ values and shapes; behaviour beyond that (hedging account, fill prices at the la
 
 from __future__ import annotations
 
-import atexit
-import builtins
-import calendar
 import collections
-import contextlib
-import datetime as dt
-import fnmatch
 import logging
-import math
-import socket
 import threading
-import time
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from volts._compat import moved_names as _moved_names
+from volts.testing.mt5_constants import (
+    _NEEDS_INIT,
+    _TIMEOUT,
+    ORDER_FILLING_FOK,
+    ORDER_FILLING_IOC,
+    ORDER_FILLING_RETURN,
+    ORDER_TIME_GTC,
+    ORDER_TYPE_BUY,
+    ORDER_TYPE_SELL,
+    POSITION_TYPE_BUY,
+    POSITION_TYPE_SELL,
+    RATES_DTYPE,
+    RES_E_AUTH_FAILED,
+    RES_E_FAIL,
+    RES_E_INTERNAL_FAIL_INIT,
+    RES_E_INTERNAL_FAIL_TIMEOUT,
+    RES_E_INVALID_PARAMS,
+    RES_E_NOT_FOUND,
+    RES_S_OK,
+    SYMBOL_FILLING_FOK,
+    SYMBOL_FILLING_IOC,
+    TIMEFRAME_D1,
+    TRADE_ACTION_DEAL,
+    TRADE_RETCODE_CANCEL,
+    TRADE_RETCODE_CONNECTION,
+    TRADE_RETCODE_DONE,
+    TRADE_RETCODE_DONE_PARTIAL,
+    TRADE_RETCODE_ERROR,
+    TRADE_RETCODE_INVALID,
+    TRADE_RETCODE_INVALID_FILL,
+    TRADE_RETCODE_INVALID_PRICE,
+    TRADE_RETCODE_INVALID_VOLUME,
+    TRADE_RETCODE_MARKET_CLOSED,
+    TRADE_RETCODE_NO_MONEY,
+    TRADE_RETCODE_PLACED,
+    TRADE_RETCODE_POSITION_CLOSED,
+    TRADE_RETCODE_PRICE_CHANGED,
+    TRADE_RETCODE_REJECT,
+    TRADE_RETCODE_REQUOTE,
+    TRADE_RETCODE_TIMEOUT,
+    TRADE_RETCODE_TRADE_DISABLED,
+    SymbolInfo,
+    SymbolTick,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+)
+from volts.testing.mt5_trading import StandInConnectionDropped, StandInTrading, _group_match, _to_epoch
+
 log = logging.getLogger(__name__)
-
-# ------------------------------------------------------------------------------------------------ constants
-TIMEFRAME_D1 = 16408
-
-ORDER_TYPE_BUY = 0
-ORDER_TYPE_SELL = 1
-TRADE_ACTION_DEAL = 1
-ORDER_FILLING_FOK = 0
-ORDER_FILLING_IOC = 1
-ORDER_FILLING_RETURN = 2
-ORDER_TIME_GTC = 0
-POSITION_TYPE_BUY = 0
-POSITION_TYPE_SELL = 1
-SYMBOL_FILLING_FOK = 1  # bit flags of SymbolInfo.filling_mode
-SYMBOL_FILLING_IOC = 2
-
-TRADE_RETCODE_REQUOTE = 10004
-TRADE_RETCODE_REJECT = 10006
-TRADE_RETCODE_CANCEL = 10007
-TRADE_RETCODE_PLACED = 10008
-TRADE_RETCODE_DONE = 10009
-TRADE_RETCODE_DONE_PARTIAL = 10010
-TRADE_RETCODE_ERROR = 10011
-TRADE_RETCODE_TIMEOUT = 10012
-TRADE_RETCODE_INVALID = 10013
-TRADE_RETCODE_INVALID_VOLUME = 10014
-TRADE_RETCODE_INVALID_PRICE = 10015
-TRADE_RETCODE_TRADE_DISABLED = 10017
-TRADE_RETCODE_MARKET_CLOSED = 10018
-TRADE_RETCODE_NO_MONEY = 10019
-TRADE_RETCODE_PRICE_CHANGED = 10020
-TRADE_RETCODE_INVALID_FILL = 10030
-TRADE_RETCODE_CONNECTION = 10031
-TRADE_RETCODE_POSITION_CLOSED = 10036
-
-RES_S_OK = 1
-RES_E_FAIL = -1
-RES_E_INVALID_PARAMS = -2
-RES_E_NOT_FOUND = -4
-RES_E_AUTH_FAILED = -6
-RES_E_INTERNAL_FAIL_SEND = -10001
-RES_E_INTERNAL_FAIL_INIT = -10003
-RES_E_INTERNAL_FAIL_CONNECT = -10004
-RES_E_INTERNAL_FAIL_TIMEOUT = -10005
-
-RATES_DTYPE = np.dtype([("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
-                        ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")])
-
-SymbolInfo = collections.namedtuple("SymbolInfo", [
-    "custom", "select", "visible", "digits", "spread", "trade_mode", "trade_exemode", "filling_mode", "bid",
-    "ask", "last", "point", "trade_contract_size", "volume_min", "volume_max", "volume_step", "currency_base",
-    "currency_profit", "description", "path", "name"])
-SymbolTick = collections.namedtuple("Tick", ["time", "bid", "ask", "last", "volume", "time_msc", "flags",
-                                             "volume_real"])
-TradePosition = collections.namedtuple("TradePosition", [
-    "ticket", "time", "time_msc", "time_update", "time_update_msc", "type", "magic", "identifier", "reason",
-    "volume", "price_open", "sl", "tp", "price_current", "swap", "profit", "symbol", "comment", "external_id"])
-TradeRequest = collections.namedtuple("TradeRequest", [
-    "action", "magic", "order", "symbol", "volume", "price", "stoplimit", "sl", "tp", "deviation", "type",
-    "type_filling", "type_time", "expiration", "comment", "position", "position_by"])
-OrderSendResult = collections.namedtuple("OrderSendResult", [
-    "retcode", "deal", "order", "volume", "price", "bid", "ask", "comment", "request_id", "retcode_external",
-    "request"])
-TradeDeal = collections.namedtuple("TradeDeal", [
-    "ticket", "order", "time", "time_msc", "type", "entry", "magic", "position_id", "reason", "volume", "price",
-    "commission", "swap", "profit", "fee", "symbol", "comment", "external_id"])
-TradeOrder = collections.namedtuple("TradeOrder", [
-    "ticket", "time_setup", "time_setup_msc", "time_done", "time_done_msc", "time_expiration", "type",
-    "type_time", "type_filling", "state", "magic", "position_id", "position_by_id", "reason", "volume_initial",
-    "volume_current", "price_open", "sl", "tp", "price_current", "price_stoplimit", "symbol", "comment",
-    "external_id"])
-AccountInfo = collections.namedtuple("AccountInfo", [
-    "login", "trade_mode", "leverage", "limit_orders", "margin_so_mode", "trade_allowed", "trade_expert",
-    "margin_mode", "currency_digits", "fifo_close", "balance", "credit", "profit", "equity", "margin",
-    "margin_free", "margin_level", "margin_so_call", "margin_so_so", "margin_initial", "margin_maintenance",
-    "assets", "liabilities", "commission_blocked", "name", "server", "currency", "company"])
-DEAL_ENTRY_IN = 0
-DEAL_ENTRY_OUT = 1
-ACCOUNT_MARGIN_MODE_RETAIL_HEDGING = 2
-
-_NEEDS_INIT = (RES_E_INTERNAL_FAIL_INIT, "No IPC connection")
-_TIMEOUT = (RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
-
-
-class StandInConnectionDropped(ConnectionError):
-    """Raised by a call whose connection is made to drop; over RPyC the server also severs the socket."""
 
 
 # ------------------------------------------------------------------------------------------------ faults
@@ -295,19 +249,7 @@ class Faults:
         return keep
 
 
-# ------------------------------------------------------------------------------------------------ terminal
-def _to_epoch(value) -> int:
-    """Seconds since the epoch of a ``datetime`` (aware: its instant; naive: read as UTC, like MT5) or a number."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            return int(math.floor(value.timestamp()))
-        return calendar.timegm(value.timetuple())
-    if isinstance(value, dt.date):
-        return calendar.timegm(value.timetuple())
-    return int(value)
-
-
-class StandInTerminal:
+class StandInTerminal(StandInTrading):
     """A MetaTrader 5 terminal played from CSV files (see the module docstring).
 
     Parameters
@@ -690,426 +632,14 @@ class StandInTerminal:
         out["spread"] = 1
         return self._ok(out)
 
-    # -------------------------------------------------------------------------------------- trading
-    def positions_total(self):
-        """Number of open positions."""
-        with self._lock:
-            if self._enter("positions_total") is not None:
-                return None
-            return self._ok(len(self._positions))
-
-    def positions_get(self, symbol: str | None = None, group: str | None = None, ticket: int | None = None):
-        """Open positions as a tuple of ``TradePosition`` (an empty tuple when there are none); None on error."""
-        with self._lock:
-            if self._enter("positions_get") is not None:
-                return None
-            if not self._initialized:
-                return self._fail(_NEEDS_INIT)
-            out = []
-            for pos in self._positions.values():
-                if symbol is not None and pos.symbol != symbol:
-                    continue
-                if group is not None and not _group_match(pos.symbol, group):
-                    continue
-                if ticket is not None and pos.ticket != ticket:
-                    continue
-                out.append(pos._replace(price_current=self._last_close(pos.symbol)))
-            return self._ok(tuple(out))
-
-    def order_send(self, request: dict):
-        """Fill a market order (``TRADE_ACTION_DEAL``) at the last close; an ``OrderSendResult`` (check
-        ``retcode``), or None when the request cannot even be read."""
-        delay = self.faults.order_delay_seconds
-        if delay > 0:
-            time.sleep(delay)  # outside the lock: other clients read positions meanwhile
-        with self._lock:
-            if self._enter("order_send") is not None:
-                return None
-            if not self._initialized:
-                return self._fail(_NEEDS_INIT)
-            if not isinstance(request, dict):
-                return self._fail((RES_E_INVALID_PARAMS, "Invalid params"))
-            req = dict(request)
-            self.orders_received.append(req)
-            result = self._execute(req)
-            self._ok(None)
-            if result.retcode == TRADE_RETCODE_DONE and self.faults._kill_on_order:
-                self.faults._kill_on_order, self.faults.dead = False, True
-                raise StandInConnectionDropped("stand-in: the terminal died during order_send (order filled)")
-            if result.retcode == TRADE_RETCODE_DONE and self.faults._take_lost_reply():
-                raise StandInConnectionDropped("stand-in: connection dropped after the order was filled")
-            return result
-
-    def _execute(self, req: dict) -> OrderSendResult:
-        self._next_ticket += 1
-        request_id = self._next_ticket
-        treq = TradeRequest(
-            action=int(req.get("action", 0)), magic=int(req.get("magic", 0)), order=0,
-            symbol=str(req.get("symbol", "")), volume=float(req.get("volume", 0.0)),
-            price=float(req.get("price", 0.0)), stoplimit=0.0, sl=float(req.get("sl", 0.0)),
-            tp=float(req.get("tp", 0.0)), deviation=int(req.get("deviation", 0)), type=int(req.get("type", -1)),
-            type_filling=int(req.get("type_filling", ORDER_FILLING_FOK)),
-            type_time=int(req.get("type_time", ORDER_TIME_GTC)), expiration=0,
-            comment=str(req.get("comment", ""))[:31], position=int(req.get("position", 0)), position_by=0)
-
-        def reply(retcode, comment, deal=0, order=0, volume=0.0, price=0.0):
-            return OrderSendResult(retcode=retcode, deal=deal, order=order, volume=volume, price=price,
-                                   bid=price, ask=price, comment=comment, request_id=request_id,
-                                   retcode_external=0, request=treq)
-
-        reject = self.faults._take_reject()
-        if reject is not None:
-            return reply(reject[0], reject[1])
-        if treq.action != TRADE_ACTION_DEAL or treq.type not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL):
-            return reply(TRADE_RETCODE_INVALID, "Invalid request")
-        if treq.symbol not in self._visible_symbols():
-            return reply(TRADE_RETCODE_INVALID, "Invalid request: unknown symbol")
-        steps = treq.volume / self.volume_step
-        if not (self.volume_min - 1e-12 <= treq.volume <= self.volume_max + 1e-12) or \
-                abs(steps - round(steps)) > 1e-6:
-            return reply(TRADE_RETCODE_INVALID_VOLUME, "Invalid volume")
-        allowed = {ORDER_FILLING_FOK} if self.filling_mode & SYMBOL_FILLING_FOK else set()
-        if self.filling_mode & SYMBOL_FILLING_IOC:
-            allowed.add(ORDER_FILLING_IOC)
-        if treq.type_filling not in allowed:
-            return reply(TRADE_RETCODE_INVALID_FILL, "Unsupported filling mode")
-        price = self._quote(treq.symbol)
-        self._next_ticket += 1
-        order = self._next_ticket
-        self._next_ticket += 1
-        deal = self._next_ticket
-        now = self._server_time()
-        if treq.position:
-            pos = self._positions.get(treq.position)
-            if pos is None or pos.symbol != treq.symbol:
-                return reply(TRADE_RETCODE_POSITION_CLOSED, "Position doesn't exist")
-            closes = ORDER_TYPE_SELL if pos.type == POSITION_TYPE_BUY else ORDER_TYPE_BUY
-            if treq.type != closes or treq.volume > pos.volume + 1e-12:
-                return reply(TRADE_RETCODE_INVALID, "Invalid close request")
-            left = round(pos.volume - treq.volume, 8)
-            sign = 1.0 if pos.type == POSITION_TYPE_BUY else -1.0
-            profit = sign * (price - pos.price_open) * treq.volume * self.contract_size
-            entry, position_id = DEAL_ENTRY_OUT, pos.ticket
-            if left > 0:
-                self._positions[pos.ticket] = pos._replace(volume=left, time_update=now)
-            else:
-                del self._positions[pos.ticket]
-        else:
-            fraction = self.faults._take_partial()
-            if fraction is not None:
-                filled = round(math.floor(treq.volume * fraction / self.volume_step + 1e-9) * self.volume_step, 8)
-                if filled <= 0:
-                    return reply(TRADE_RETCODE_CANCEL, "Request canceled: nothing filled")
-                treq = treq._replace(volume=filled)
-            ptype = POSITION_TYPE_BUY if treq.type == ORDER_TYPE_BUY else POSITION_TYPE_SELL
-            profit, entry, position_id = 0.0, DEAL_ENTRY_IN, order
-            self._positions[order] = TradePosition(
-                ticket=order, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
-                type=ptype, magic=treq.magic, identifier=order, reason=3, volume=treq.volume, price_open=price,
-                sl=0.0, tp=0.0, price_current=price, swap=0.0, profit=0.0, symbol=treq.symbol,
-                comment=treq.comment, external_id="")
-        commission = self.commission_fixed + self.commission_rate * treq.volume * price * self.contract_size
-        self._balance += profit - commission
-        self._deals.append(TradeDeal(
-            ticket=deal, order=order, time=now, time_msc=now * 1000, type=treq.type, entry=entry, magic=treq.magic,
-            position_id=position_id, reason=3, volume=treq.volume, price=price, commission=-commission, swap=0.0,
-            profit=profit, fee=0.0, symbol=treq.symbol, comment=treq.comment, external_id=""))
-        self.fills.append({"deal": deal, "order": order, "symbol": treq.symbol, "type": treq.type,
-                           "volume": treq.volume, "price": price, "position": treq.position,
-                           "magic": treq.magic, "comment": treq.comment, "commission": commission})
-        if not treq.position and treq.volume < float(req.get("volume", 0.0)) - 1e-12:
-            return reply(TRADE_RETCODE_DONE_PARTIAL, "Request executed partially", deal=deal, order=order,
-                         volume=treq.volume, price=price)
-        return reply(TRADE_RETCODE_DONE, "Request executed", deal=deal, order=order, volume=treq.volume,
-                     price=price)
-
-    def orders_get(self, symbol: str | None = None, group: str | None = None, ticket: int | None = None):
-        """Pending orders as a tuple of ``TradeOrder`` (empty when there are none); None on error. Market orders
-        fill at once here, so only orders planted with :meth:`place_pending` are pending."""
-        with self._lock:
-            if self._enter("orders_get") is not None:
-                return None
-            if not self._initialized:
-                return self._fail(_NEEDS_INIT)
-            out = [o for o in self._orders.values()
-                   if (symbol is None or o.symbol == symbol) and (group is None or _group_match(o.symbol, group))
-                   and (ticket is None or o.ticket == ticket)]
-            return self._ok(tuple(out))
-
-    def history_deals_get(self, date_from=None, date_to=None, *, group: str | None = None,
-                          ticket: int | None = None, position: int | None = None):
-        """Deals as a tuple of ``TradeDeal``: those with ``date_from <= time <= date_to`` (server clock), or all
-        deals of order ``ticket`` or of position ``position``; None on error."""
-        with self._lock:
-            if self._enter("history_deals_get") is not None:
-                return None
-            if not self._initialized:
-                return self._fail(_NEEDS_INIT)
-            deals = list(self._deals)
-            if ticket is not None:
-                deals = [d for d in deals if d.order == int(ticket)]
-            elif position is not None:
-                deals = [d for d in deals if d.position_id == int(position)]
-            else:
-                if date_from is None or date_to is None:
-                    return self._fail((RES_E_INVALID_PARAMS, "Invalid params: date_from and date_to needed"))
-                lo, hi = _to_epoch(date_from), _to_epoch(date_to)
-                deals = [d for d in deals if lo <= d.time <= hi]
-            if group is not None:
-                deals = [d for d in deals if _group_match(d.symbol, group)]
-            return self._ok(tuple(deals))
-
-    def account_info(self):
-        """``AccountInfo`` of the (hedging) account: balance, and equity = balance + floating profit marked at the
-        last close up to ``until``."""
-        with self._lock:
-            if self._enter("account_info") is not None:
-                return None
-            if not self._initialized:
-                return self._fail(_NEEDS_INIT)
-            floating = self._floating()
-            login, server = self._account
-            return self._ok(AccountInfo(
-                login=int(login or 0), trade_mode=0, leverage=1, limit_orders=0, margin_so_mode=0,
-                trade_allowed=True, trade_expert=True, margin_mode=ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
-                currency_digits=2, fifo_close=False, balance=self._balance, credit=0.0, profit=floating,
-                equity=self._balance + floating, margin=0.0, margin_free=self._balance + floating, margin_level=0.0,
-                margin_so_call=0.0, margin_so_so=0.0, margin_initial=0.0, margin_maintenance=0.0, assets=0.0,
-                liabilities=0.0, commission_blocked=0.0, name="stand-in", server=str(server or "StandIn-Demo"),
-                currency="USD", company="volts stand-in"))
-
-    def _floating(self) -> float:
-        total = 0.0
-        for pos in self._positions.values():
-            sign = 1.0 if pos.type == POSITION_TYPE_BUY else -1.0
-            total += sign * (self._last_close(pos.symbol) - pos.price_open) * pos.volume * self.contract_size
-        return total
-
-    # -------------------------------------------------------------------------------------- helpers
-    @property
-    def deals(self) -> tuple:
-        """Every deal (``TradeDeal``), whatever the connection state: for tests and reports."""
-        with self._lock:
-            return tuple(self._deals)
-
-    def place_pending(self, symbol: str, *, type: int, volume: float, magic: int, comment: str = "") -> int:
-        """Plant a pending order (accepted by the broker, not filled yet); returns its ticket. For tests."""
-        with self._lock:
-            self._next_ticket += 1
-            now = self._server_time()
-            price = self._quote(symbol)
-            self._orders[self._next_ticket] = TradeOrder(
-                ticket=self._next_ticket, time_setup=now, time_setup_msc=now * 1000, time_done=0, time_done_msc=0,
-                time_expiration=0, type=type, type_time=ORDER_TIME_GTC, type_filling=ORDER_FILLING_FOK, state=1,
-                magic=magic, position_id=0, position_by_id=0, reason=3, volume_initial=float(volume),
-                volume_current=float(volume), price_open=price, sl=0.0, tp=0.0, price_current=price,
-                price_stoplimit=0.0, symbol=symbol, comment=comment[:31], external_id="")
-            return self._next_ticket
-
-    def close_position(self, ticket: int) -> None:
-        """Close a position outside volts (a manual close in the terminal), booking its deal. For tests."""
-        with self._lock:
-            pos = self._positions[ticket]
-            side = ORDER_TYPE_SELL if pos.type == POSITION_TYPE_BUY else ORDER_TYPE_BUY
-            self._execute({"action": TRADE_ACTION_DEAL, "symbol": pos.symbol, "volume": pos.volume, "type": side,
-                           "position": ticket, "magic": 0, "comment": "manual close",
-                           "type_filling": ORDER_FILLING_FOK})
-
-    def set_until(self, until) -> None:
-        """Move the terminal's "today" (paper trading: one session after another)."""
-        with self._lock:
-            self.until = None if until is None else pd.Timestamp(until).normalize()
-
-    @property
-    def positions(self) -> tuple:
-        """Open positions (``TradePosition``), whatever the connection state: for tests and dry runs."""
-        with self._lock:
-            return tuple(self._positions.values())
-
-    def open_position(self, symbol: str, *, type: int, volume: float, magic: int, comment: str = "") -> int:
-        """Plant an open position (as if opened earlier); returns its ticket. For tests and dry runs."""
-        with self._lock:
-            self._next_ticket += 1
-            ticket = self._next_ticket
-            price = self._last_close(symbol)
-            now = self._server_time()
-            self._positions[ticket] = TradePosition(
-                ticket=ticket, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
-                type=type, magic=magic, identifier=ticket, reason=0, volume=float(volume), price_open=price,
-                sl=0.0, tp=0.0, price_current=price, swap=0.0, profit=0.0, symbol=symbol, comment=comment[:31],
-                external_id="")
-            return ticket
 
 
-def _group_match(name: str, group: str) -> bool:
-    """MT5's ``group`` filter: comma-separated patterns with ``*``; a leading ``!`` excludes."""
-    ok = False
-    for pattern in (p.strip() for p in group.split(",") if p.strip()):
-        if pattern.startswith("!"):
-            if fnmatch.fnmatchcase(name, pattern[1:]):
-                return False
-        elif fnmatch.fnmatchcase(name, pattern):
-            ok = True
-    return ok
+
+# the server's names, importable from here as before (mt5_server imports this module, not the reverse)
+__getattr__ = _moved_names(__name__, {"_make_service": "volts.testing.mt5_server", "_quiet_server_class": "volts.testing.mt5_server", "_Server": "volts.testing.mt5_server", "serve_standin": "volts.testing.mt5_server", "main": "volts.testing.mt5_server"})
 
 
-# ------------------------------------------------------------------------------------------------ RPyC server
-def _make_service(standin: StandInTerminal):
-    """An RPyC classic (slave) service whose namespace imports the stand-in as ``MetaTrader5``."""
-    from rpyc.core.service import SlaveService
+if __name__ == "__main__":  # pragma: no cover  (python -m volts.testing.mt5_standin DIR --port N)
+    from volts.testing.mt5_server import main
 
-    real_import = builtins.__import__
-    fake_sys = types.SimpleNamespace(path=[], platform="win32")
-
-    def _import(name, globals=None, locals=None, fromlist=(), level=0):
-        if name == "MetaTrader5":
-            return standin
-        if name == "sys":
-            return fake_sys
-        return real_import(name, globals, locals, fromlist, level)
-
-    class StandInService(SlaveService):
-        """Classic RPyC service in which ``import MetaTrader5`` yields the stand-in terminal."""
-
-        def __init__(self):
-            super().__init__()
-            ns_builtins = dict(vars(builtins))
-            ns_builtins["__import__"] = _import
-            self.namespace = {"__builtins__": ns_builtins}
-
-        def _sever(self):
-            with contextlib.suppress(Exception):
-                self._conn._channel.stream.sock.shutdown(socket.SHUT_RDWR)
-
-        def execute(self, text):
-            try:
-                return super().execute(text)
-            except StandInConnectionDropped:
-                self._sever()
-                raise
-
-        def eval(self, text):
-            try:
-                return super().eval(text)
-            except StandInConnectionDropped:
-                self._sever()
-                raise
-
-    return StandInService
-
-
-def _quiet_server_class():
-    from rpyc.utils.server import ThreadedServer
-
-    class QuietThreadedServer(ThreadedServer):
-        """A ThreadedServer that treats a vanished client (dropped socket, server shutting down) as the normal
-        end of a connection instead of logging a traceback."""
-
-        def _serve_client(self, sock, credentials):
-            try:
-                super()._serve_client(sock, credentials)
-            except (EOFError, OSError, ValueError) as exc:
-                self.logger.debug("client connection ended: %s", type(exc).__name__)
-
-    return QuietThreadedServer
-
-
-class _Server:
-    def __init__(self, standin: StandInTerminal, port: int = 0) -> None:
-        self.standin = standin
-        self.server = _quiet_server_class()(
-            _make_service(standin), hostname="127.0.0.1", port=port, auto_register=False,
-            listener_timeout=0.05, logger=logging.getLogger("volts.testing.mt5_standin.server"),
-            protocol_config={"allow_pickle": True, "sync_request_timeout": 30})
-        self.host, self.port = "127.0.0.1", self.server.port
-        self.thread = threading.Thread(target=self._run, name=f"mt5-standin:{self.port}", daemon=True)
-
-    def _run(self) -> None:
-        with contextlib.suppress(Exception):
-            self.server.start()
-
-    def start(self) -> "_Server":
-        self.server._listen()  # listening before the thread starts, so a client can connect at once
-        self.thread.start()
-        atexit.register(self.close)
-        return self
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.server.close()
-        if self.thread.is_alive() and threading.current_thread() is not self.thread:
-            self.thread.join(timeout=2.0)
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.close)
-
-
-@contextlib.contextmanager
-def serve_standin(csv_dir, faults: Faults | None = None, *, port: int = 0,
-                  **terminal_options) -> Iterator[tuple[str, int, StandInTerminal]]:
-    """Serve a :class:`StandInTerminal` over RPyC on 127.0.0.1 for the duration of a ``with`` block.
-
-    Parameters
-    ----------
-    csv_dir : path
-        Folder of Yahoo-layout CSV files.
-    faults : Faults, optional
-        Failures to inject (they can also be added later through ``standin.faults``).
-    port : int
-        TCP port; 0 (default) picks a free one.
-    **terminal_options
-        Passed to :class:`StandInTerminal` (``symbol_format``, ``until``, ``login``, ``password``, ...).
-
-    Yields
-    ------
-    (host, port, standin)
-        Where ``mt5linux.MetaTrader5(host, port)`` reaches the stand-in, and the stand-in itself (to inspect
-        ``orders_received``, ``fills``, ``calls`` or add faults).
-    """
-    standin = StandInTerminal(csv_dir, faults=faults, **terminal_options)
-    server = _Server(standin, port=port).start()
-    try:
-        yield server.host, server.port, standin
-    finally:
-        server.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m volts.testing.mt5_standin DIR [--port P] [--symbol-format F] [--until DATE] [--fill-price
-    next_open] [--balance B] [--commission-fixed F] [--commission-rate R] [--volume-min/-max/-step V]``: serve a
-    stand-in terminal on 127.0.0.1 until interrupted (for dry runs with ``bridge = "mt5linux"``; ``--port 0``
-    picks a free port, printed on the first line)."""
-    import argparse
-    import time
-
-    parser = argparse.ArgumentParser(prog="python -m volts.testing.mt5_standin", description=main.__doc__)
-    parser.add_argument("csv_dir")
-    parser.add_argument("--port", type=int, default=18812)
-    parser.add_argument("--symbol-format", default="{symbol}")
-    parser.add_argument("--until", default=None)
-    parser.add_argument("--fill-price", choices=("close", "next_open"), default="close")
-    parser.add_argument("--balance", type=float, default=100000.0)
-    parser.add_argument("--commission-fixed", type=float, default=0.0)
-    parser.add_argument("--commission-rate", type=float, default=0.0)
-    parser.add_argument("--volume-min", type=float, default=1.0)
-    parser.add_argument("--volume-max", type=float, default=10000.0)
-    parser.add_argument("--volume-step", type=float, default=1.0)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    standin = StandInTerminal(args.csv_dir, symbol_format=args.symbol_format, until=args.until,
-                              fill_price=args.fill_price, balance=args.balance, commission_fixed=args.commission_fixed,
-                              commission_rate=args.commission_rate, volume_min=args.volume_min,
-                              volume_max=args.volume_max, volume_step=args.volume_step)
-    server = _Server(standin, port=args.port).start()
-    print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)", flush=True)
-    try:
-        while server.thread.is_alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

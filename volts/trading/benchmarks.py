@@ -12,25 +12,11 @@ import numpy as np
 import pandas as pd
 
 from volts.core.errors import DataError
-from volts.trading.book import (  # noqa: F401  (re-exported: this module's API before the split)
-    _SIGNALS,
+from volts.trading.book import (
     HAIRCUT,
-    _Book,
-    _period_table,
-    _Plan,
-    _plan,
-    _targets,
 )
-from volts.trading.engine_backtrader import (  # noqa: F401  (re-exported: this module's API before the split)
-    _LazyStrategy,
-    _make_schedule_strategy,
-    _run_backtrader,
-)
-from volts.trading.schedule import (  # noqa: F401  (re-exported: this module's API before the split)
+from volts.trading.schedule import (
     CostModel,
-    Holding,
-    Rebalance,
-    SimulationResult,
 )
 
 

@@ -17,11 +17,10 @@ import pandas as pd
 
 from volts.core.errors import ConfigError, DataError
 from volts.data.market import MarketData
-from volts.trading.schedule import (  # noqa: F401  (re-exported: this module's API before the split)
+from volts.trading.schedule import (
     CostModel,
     Holding,
     Rebalance,
-    SimulationResult,
 )
 from volts.trading.signals import _check_params, trend_signal
 

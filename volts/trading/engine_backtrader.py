@@ -14,20 +14,13 @@ import numpy as np
 import pandas as pd
 
 from volts.data.market import MarketData
-from volts.trading.book import (  # noqa: F401  (re-exported: this module's API before the split)
-    _SIGNALS,
-    HAIRCUT,
+from volts.trading.book import (
     _Book,
-    _period_table,
     _Plan,
-    _plan,
-    _targets,
 )
-from volts.trading.schedule import (  # noqa: F401  (re-exported: this module's API before the split)
+from volts.trading.schedule import (
     CostModel,
     Holding,
-    Rebalance,
-    SimulationResult,
 )
 from volts.trading.signals import next_session_target
 
