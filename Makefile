@@ -1,8 +1,8 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+ and make:
 #   make demo   -> creates .venv, installs the locked dependency set, runs volts on the synthetic demo market
-#   make test   -> the same set-up, then the whole test suite
-# Development targets (CONTRIBUTING.md): make test-fast (tests without the `slow` marker), make lint (ruff check +
-# mypy), make docs (the documentation site, mkdocs build --strict into site/).
+#   make test   -> the same set-up, then lint, the documentation build and the whole test suite (what CI runs)
+# Development targets (CONTRIBUTING.md): make test-fast (the unit tests: those without the `slow` marker),
+# make lint (ruff check + mypy), make docs (the documentation site, mkdocs build --strict into site/).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/volts run --config examples/demo.toml --out runs/demo
 
-test: $(STAMP)
+test: $(STAMP) lint docs
 	@$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 

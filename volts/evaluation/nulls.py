@@ -15,7 +15,7 @@ one table:
   R, the threshold and that frequency, or says that the row was not run;
 * **random pairs** (the null model): for each of ``draws`` seeded draws, each week holds as many ordered pairs as
   the headline selected, drawn without replacement from that week's mid-volatility candidates, each with a lag
-  uniform on ``[lag] min_lag .. max_lag`` (:class:`volts.evaluation.walkforward.RandomPairs`), traded by the same simulator
+  uniform on ``[lag] min_lag .. max_lag`` (:class:`volts.evaluation.pickers.RandomPairs`), traded by the same simulator
   at the same costs (weeks the headline held cash stay in cash). The selections are the headline's cached weeks,
   so a draw costs only a trading pass (the vectorised simulator without benchmarks or cost tables).
 
@@ -242,11 +242,11 @@ def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end,
     UsageError
         ``draws`` < 1 or an empty lag range.
     """
-    from volts.evaluation.pickers import RandomPairs
+    from volts.core.registry import PAIR_PICKERS
 
     if int(draws) < 1:
         raise UsageError(f"--null-draws must be >= 1 (got {draws})")
-    picker = RandomPairs.from_settings(settings)
+    picker = PAIR_PICKERS["random_pairs"].from_settings(settings)
     from volts.evaluation.strategies import _strategy
 
     task_strategy = strategy if strategy == "lead_lag_trend" else _strategy(strategy)

@@ -8,6 +8,8 @@ week's candidates as the selection kept: the random-pairs null of the ablation.
 
 from __future__ import annotations
 
+from volts.core.registry import PAIR_PICKERS
+
 import hashlib
 from typing import Any, Callable, Mapping, Sequence
 
@@ -92,3 +94,6 @@ def _default_lag_range() -> tuple[int, int]:
 #: :class:`RandomPairs` over the *default* lag range (``[lag]`` defaults); a walk-forward whose ``[lag]`` range
 #: differs should use ``RandomPairs.from_settings(settings)`` (the ablation's null does).
 random_pairs_picker = RandomPairs(*_default_lag_range())
+
+# the random-pairs null by name (volts.core.registry.PAIR_PICKERS)
+PAIR_PICKERS.add("random_pairs", RandomPairs)
