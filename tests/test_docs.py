@@ -39,8 +39,15 @@ def test_docs_build_strict(tmp_path):
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     assert "WARNING" not in log, log
     for page in ("index.html", "getting-started/index.html", "results/index.html", "glossary/index.html",
-                 "reference/selection/index.html"):
+                 "architecture/index.html", "guide/extending/index.html", "guide/runs/index.html",
+                 *(f"reference/{layer}/index.html" for layer in
+                   ("core", "data", "selection", "trading", "evaluation", "live", "reporting"))):
         assert (tmp_path / "site" / page).is_file(), page
+    # The generated API reference is user-facing text too: no docstring rendered there carries an internal label.
+    labelled = [f"{p.relative_to(tmp_path / 'site')}: {m.group(0)}"
+                for p in sorted((tmp_path / "site").rglob("index.html"))
+                for m in LABELS.finditer(p.read_text(encoding="utf-8"))]
+    assert not labelled, labelled
     # The API reference really rendered docstrings (a parameter table of a documented function).
     selection = (tmp_path / "site" / "reference/selection/index.html").read_text(encoding="utf-8")
     assert "parkinson" in selection.lower()
