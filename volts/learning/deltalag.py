@@ -81,6 +81,11 @@ class DeltaLagSettings:
         Seed of the initial weights and of the order of the mini-batches.
     corr_window : int
         Rolling window in days of the statistical lead-lag matrix of the ``"fixed"`` (CorrGraph) baseline.
+    dense_epochs : int
+        Epochs of *dense* attention before the sparse top-k (0 = sparse from the start). With hard top-k only the
+        k selected pairs receive a gradient, so a pair never selected is never learned; during the dense epochs
+        every (leader, lag) is weighted by its softmax score. Our choice; the review does not say how the
+        selection is trained. Early stopping only counts the sparse epochs.
     """
 
     variant: str = "deltalag"
@@ -103,6 +108,7 @@ class DeltaLagSettings:
     patience: int = 8
     seed: int = 0
     corr_window: int = 60
+    dense_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -215,7 +221,7 @@ class DeltaLagNet(eqx.Module):
         allowed = (eye if self.variant == "self" else ~eye) & avail[None, :]
         return jnp.where(allowed[:, :, None], s, -jnp.inf)
 
-    def __call__(self, x, avail, fixed=None):
+    def __call__(self, x, avail, fixed=None, dense: bool = False):
         """Predict every stock's next-bar (standardised) return from one day's windows.
 
         Parameters
@@ -226,6 +232,8 @@ class DeltaLagNet(eqx.Module):
             Stocks with data on the window (candidate leaders).
         fixed : tuple of jax.Array, optional
             For ``variant="fixed"``: leaders (N, k) int, lags (N, k) int in 1 .. l_max, weights (N, k).
+        dense : bool
+            Aggregate over every (leader, lag) with softmax weights instead of the top-k (training warm-up).
 
         Returns
         -------
@@ -245,6 +253,14 @@ class DeltaLagNet(eqx.Module):
         else:
             s = self.scores(self.encode(x), avail)
             flat = s.reshape(n, -1)
+            if dense:
+                ok = jnp.isfinite(flat)
+                wd = jax.nn.softmax(jnp.where(ok, flat, -1e30), axis=-1)
+                wd = jnp.where(ok, wd, 0.0).reshape(n, n, self.l_max)  # (u, v, tau); 0 without candidates
+                lagged_x = x[:, L - 1 - jnp.arange(self.l_max)]  # (v, tau, F)
+                agg = jnp.einsum("uvt,vtf->uf", wd, lagged_x)
+                z = jnp.zeros((n, self.k), dtype=jnp.int32)
+                return jax.vmap(self.mlp)(agg), z, z, jnp.zeros((n, self.k))
             top, idx = jax.lax.top_k(flat, self.k)
             leaders, lags = idx // self.l_max, idx % self.l_max + 1
             finite = jnp.isfinite(top)

@@ -139,19 +139,19 @@ def _fixed(panel: Panel, s: DeltaLagSettings):
     return jnp.asarray(lead), jnp.asarray(lag), jnp.asarray(w, dtype=jnp.float32)
 
 
-def _day(model, data, fixed, t, window: int):
+def _day(model, data, fixed, t, window: int, dense: bool = False):
     x, avail = data[0], data[1]
     n, f = x.shape[1], x.shape[2]
     xw = jnp.swapaxes(jax.lax.dynamic_slice(x, (t - window + 1, 0, 0), (window, n, f)), 0, 1)
     fx = None if fixed is None else tuple(a[t] for a in fixed)
-    return model(xw, avail[t], fx)
+    return model(xw, avail[t], fx, dense)
 
 
-def _batch_loss(model, data, fixed, days, window: int, loss_fn):
+def _batch_loss(model, data, fixed, days, window: int, loss_fn, dense: bool = False):
     y, m = data[2], data[3]
 
     def one(t):
-        pred = _day(model, data, fixed, t, window)[0]
+        pred = _day(model, data, fixed, t, window, dense)[0]
         return loss_fn(pred, y[t], m[t])
 
     return jnp.mean(jax.vmap(one)(days))
@@ -202,8 +202,8 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid) -> FittedModel:
     opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
 
     @eqx.filter_jit
-    def step(model, opt_state, data, fixed, days):
-        loss, grads = eqx.filter_value_and_grad(_batch_loss)(model, data, fixed, days, s.window, loss_fn)
+    def step(model, opt_state, data, fixed, days, dense):
+        loss, grads = eqx.filter_value_and_grad(_batch_loss)(model, data, fixed, days, s.window, loss_fn, dense)
         updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
         return eqx.apply_updates(model, updates), opt_state, loss
 
@@ -216,23 +216,32 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid) -> FittedModel:
     best, best_loss, best_epoch, waited = model, np.inf, 0, 0
     history = []
     va_j = jnp.asarray(va)
-    for epoch in range(1, s.max_epochs + 1):
+    attention = s.variant in ("deltalag", "lag1", "self")
+    n_dense = s.dense_epochs if attention else 0
+    for epoch in range(1, n_dense + s.max_epochs + 1):
+        dense = epoch <= n_dense
         order = rng.permutation(tr)
         # pad the last batch by wrapping around so that every batch has the same shape (one compilation)
         n_batches = int(np.ceil(len(order) / b))
         order = np.concatenate([order, order[: n_batches * b - len(order)]])
         losses = []
         for i in range(n_batches):
-            model, opt_state, loss = step(model, opt_state, data, fixed, jnp.asarray(order[i * b:(i + 1) * b]))
+            model, opt_state, loss = step(model, opt_state, data, fixed, jnp.asarray(order[i * b:(i + 1) * b]),
+                                           dense)
             losses.append(float(loss))
         vloss = float(evaluate(model, data, fixed, va_j))
         history.append((epoch, float(np.mean(losses)), vloss))
+        if dense:
+            continue
         if vloss < best_loss:
             best, best_loss, best_epoch, waited = model, vloss, epoch, 0
         else:
             waited += 1
             if waited >= s.patience:
                 break
+    if best_epoch == 0:
+        raise FloatingPointError(f"training of {s.variant!r} gave no finite validation loss in {len(history)} "
+                                 "epochs (diverged); lower learning_rate or check the inputs for extreme values")
     fitted.model, fitted.history, fitted.best_epoch = best, history, best_epoch
     return fitted
 
