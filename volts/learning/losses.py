@@ -14,7 +14,8 @@ are all of order one and the default weights need no tuning to the scale of retu
 
 ``rank`` (the default)
     The pairwise ranking loss of Feng et al. (2019, "Temporal Relational Ranking for Stock Prediction",
-    ACM Transactions on Information Systems 37(2)): a point-wise regression term plus a pairwise hinge on mis-ordered pairs,
+    ACM Transactions on Information Systems 37(2)): a point-wise regression term plus a pairwise hinge on
+    mis-ordered pairs,
 
         L_rank = (1/n) sum_i m_i (p_i - r_i)^2
                  + alpha (1/n^2) sum_i sum_j m_i m_j max(0, -(p_i - p_j)(r_i - r_j)),
