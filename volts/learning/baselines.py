@@ -43,13 +43,14 @@ def settings_for(name: str, base: DeltaLagSettings | None = None) -> DeltaLagSet
 def corr_graph_selection(returns, *, k: int = 2, l_max: int = 9, window: int = 60):
     """Leaders, lags and weights of every (day, lagger) from a rolling lagged cross-correlation matrix.
 
-    For decision day t the returns of days ``t - window + 1 .. t`` (missing values as 0) give, for every lag
-    tau = 1 .. l_max, ``C_tau[v, u] = corr(r_v(s - tau), r_u(s))`` (:func:`volts.leadlag.cross_correlation`,
-    Pearson; the lagged cross-correlation of Bennett, Cucuringu & Reinert). For lagger u the k pairs
-    (v != u, tau) with the largest ``|C_tau[v, u]|`` are its leaders and lags, with the signed correlations as
-    weights, so a negative relation flips the leader's features. This is the "pre-computed statistical lead-lag
-    graph" of the DeltaLag review, made time-varying by the rolling window; lag tau has the meaning of
-    :mod:`volts.learning.deltalag` (the leader's bar t + 1 - tau informs the lagger's bar t + 1), since ``C_tau`` pairs the leader's return tau bars before the lagger's.
+    For decision day t the returns of days ``t - window + 1 .. t`` (missing values as 0) give, for every lag tau = 1
+    .. l_max, ``C_tau[v, u] = corr(r_v(s - tau), r_u(s))`` (:func:`volts.leadlag.cross_correlation`, Pearson; the
+    lagged cross-correlation of Bennett, Cucuringu & Reinert). For lagger u the k pairs (v != u, tau) with the
+    largest ``|C_tau[v, u]|`` are its leaders and lags, with the signed correlations as weights, so a negative
+    relation flips the leader's features. This is the "pre-computed statistical lead-lag graph" of the DeltaLag
+    review, made time-varying by the rolling window; lag tau has the meaning of :mod:`volts.learning.deltalag` (the
+    leader's bar t + 1 - tau informs the lagger's bar t + 1), since ``C_tau`` pairs the leader's return tau bars
+    before the lagger's.
 
     Parameters
     ----------
