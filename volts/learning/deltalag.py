@@ -81,6 +81,9 @@ class DeltaLagSettings:
         Seed of the initial weights and of the order of the mini-batches.
     corr_window : int
         Rolling window in days of the statistical lead-lag matrix of the ``"fixed"`` (CorrGraph) baseline.
+    forget_bias : float
+        Added to the initial bias of the LSTM's forget gate (Jozefowicz, Zaremba & Sutskever 2015 use 1): a longer
+        memory at the start of training, so that the embeddings hold more than the last bar or two.
     dense_epochs : int
         Epochs of *dense* attention before the sparse top-k (0 = sparse from the start). With hard top-k only the
         k selected pairs receive a gradient, so a pair never selected is never learned; during the dense epochs
@@ -109,6 +112,7 @@ class DeltaLagSettings:
     seed: int = 0
     corr_window: int = 60
     dense_epochs: int = 0
+    forget_bias: float = 1.0
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -187,7 +191,9 @@ class DeltaLagNet(eqx.Module):
         s = settings
         self.variant, self.k, self.score, self.normalise = s.variant, s.k, s.score, s.normalise
         self.l_max = 1 if s.variant == "lag1" else s.l_max
-        self.cell = eqx.nn.LSTMCell(n_features, s.hidden, key=k1)
+        cell = eqx.nn.LSTMCell(n_features, s.hidden, key=k1)
+        h = s.hidden  # gate order of equinox's LSTMCell: input, forget, cell, output
+        self.cell = eqx.tree_at(lambda c: c.bias, cell, cell.bias.at[h:2 * h].add(s.forget_bias))
         self.wq = eqx.nn.Linear(s.hidden, s.key_dim, use_bias=False, key=k2)
         self.wk = eqx.nn.Linear(s.hidden, s.key_dim, use_bias=False, key=k3)
         mlp_in = s.hidden if s.variant == "lstm" else n_features

@@ -132,10 +132,21 @@ def _arrays(panel: Panel, fitted: FittedModel):
             jnp.asarray(mask, dtype=jnp.float32))
 
 
-def _fixed(panel: Panel, s: DeltaLagSettings):
+def _fixed(panel: Panel, s: DeltaLagSettings, selection=None):
     if s.variant != "fixed":
+        if selection is not None:
+            raise ValueError(f"a given selection needs the 'fixed' variant, got {s.variant!r}")
         return None
-    lead, lag, w = corr_graph_selection(panel.returns, k=s.k, l_max=s.l_max, window=s.corr_window)
+    T, n = panel.returns.shape
+    if selection is None:
+        lead, lag, w = corr_graph_selection(panel.returns, k=s.k, l_max=s.l_max, window=s.corr_window)
+    else:
+        lead, lag, w = (np.asarray(a)[:T] for a in selection)
+        if lead.shape != (T, n, s.k) or lag.shape != lead.shape or w.shape != lead.shape:
+            raise ValueError(f"selection arrays must have shape (days, stocks, k) = ({T}, {n}, {s.k}) at least up "
+                             f"to the last day used; got {lead.shape}, {lag.shape}, {w.shape}")
+        if lead.min() < 0 or lead.max() >= n or lag.min() < 1 or lag.max() > s.l_max:
+            raise ValueError(f"selection leaders must be stock indices 0 .. {n - 1} and lags 1 .. {s.l_max}")
     return jnp.asarray(lead), jnp.asarray(lag), jnp.asarray(w, dtype=jnp.float32)
 
 
@@ -157,7 +168,7 @@ def _batch_loss(model, data, fixed, days, window: int, loss_fn, dense: bool = Fa
     return jnp.mean(jax.vmap(one)(days))
 
 
-def fit(panel: Panel, settings: DeltaLagSettings, train, valid) -> FittedModel:
+def fit(panel: Panel, settings: DeltaLagSettings, train, valid, *, selection=None) -> FittedModel:
     """Train the model of ``settings`` on the ``train`` span with early stopping on the ``valid`` span.
 
     Parameters
@@ -168,6 +179,10 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid) -> FittedModel:
         Model, loss and training choices (``variant`` picks DeltaLag or a baseline).
     train, valid : (date-like, date-like)
         Inclusive spans of predicted days; ``valid`` must start after ``train`` ends.
+    selection : (leaders, lags, weights), optional
+        For ``variant="fixed"``: the (leader index, lag, weight) of every (day, lagger), arrays of shape
+        (T, N, k) aligned with ``panel.dates`` (e.g. random leaders for a null, or a planted truth), instead of the
+        CorrGraph matrix. Row t must depend on bars up to t only.
 
     Returns
     -------
@@ -195,7 +210,7 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid) -> FittedModel:
     cut = va[-1] + 2  # bars 0 .. last validation target: nothing later is used
     sub = Panel(dates=panel.dates[:cut], symbols=panel.symbols, features=panel.features[:cut])
     data = _arrays(sub, fitted)
-    fixed = _fixed(sub, s)
+    fixed = _fixed(sub, s, selection)
     loss_fn = loss_by_name(s.loss, alpha=s.rank_alpha, beta=s.rank_beta, gamma=s.rank_gamma)
     model = DeltaLagNet(panel.features.shape[-1], s, jax.random.PRNGKey(s.seed))
     opt = optax.chain(optax.clip_by_global_norm(s.clip_norm), optax.adam(s.learning_rate))
@@ -246,7 +261,7 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid) -> FittedModel:
     return fitted
 
 
-def predict(fitted: FittedModel, panel: Panel, dates) -> tuple[pd.DataFrame, pd.DataFrame]:
+def predict(fitted: FittedModel, panel: Panel, dates, *, selection=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Predictions for the given decision dates and, for attention models, the chosen leaders, lags and weights.
 
     Parameters
@@ -256,6 +271,8 @@ def predict(fitted: FittedModel, panel: Panel, dates) -> tuple[pd.DataFrame, pd.
         Data with the same symbols and features as the training panel; only bars up to each decision date are read.
     dates : iterable of date-like
         Decision dates (closes) in ``panel.dates``; dates before the first complete window are skipped.
+    selection : (leaders, lags, weights), optional
+        As in :func:`fit`, for a model trained with one.
 
     Returns
     -------
@@ -280,7 +297,7 @@ def predict(fitted: FittedModel, panel: Panel, dates) -> tuple[pd.DataFrame, pd.
     cut = int(idx.max()) + 1 if len(idx) else 0
     sub = Panel(dates=panel.dates[:cut], symbols=panel.symbols, features=panel.features[:cut])
     data = _arrays(sub, fitted)
-    fixed = _fixed(sub, s)
+    fixed = _fixed(sub, s, selection)
 
     @eqx.filter_jit
     def run(model, data, fixed, days):
