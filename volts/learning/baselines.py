@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from volts.leadlag import cross_correlation
+from volts.selection.leadlag import cross_correlation
 from volts.learning.deltalag import DeltaLagSettings
 
 __all__ = ["MODELS", "settings_for", "corr_graph_selection"]
@@ -44,7 +44,7 @@ def corr_graph_selection(returns, *, k: int = 2, l_max: int = 9, window: int = 6
     """Leaders, lags and weights of every (day, lagger) from a rolling lagged cross-correlation matrix.
 
     For decision day t the returns of days ``t - window + 1 .. t`` (missing values as 0) give, for every lag tau = 1
-    .. l_max, ``C_tau[v, u] = corr(r_v(s - tau), r_u(s))`` (:func:`volts.leadlag.cross_correlation`, Pearson; the
+    .. l_max, ``C_tau[v, u] = corr(r_v(s - tau), r_u(s))`` (:func:`volts.selection.leadlag.cross_correlation`, Pearson; the
     lagged cross-correlation of Bennett, Cucuringu & Reinert). For lagger u the k pairs (v != u, tau) with the
     largest ``|C_tau[v, u]|`` are its leaders and lags, with the signed correlations as weights, so a negative
     relation flips the leader's features. This is the "pre-computed statistical lead-lag graph" of the DeltaLag
