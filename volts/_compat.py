@@ -19,48 +19,48 @@ import warnings
 
 #: old dotted module path -> new dotted module path (a package moves with its submodules)
 MOVED: dict[str, str] = {
-    'strategies': 'volts.trading.strategies',
-    'volts.anomaly': 'volts.selection.anomaly',
-    'volts.artifacts': 'volts.core.artifacts',
-    'volts.backtest': 'volts.trading.backtest',
-    'volts.calendar': 'volts.data.calendar',
-    'volts.causality': 'volts.selection.causality',
-    'volts.clustering': 'volts.selection.regimes',
-    'volts.config': 'volts.core.config',
-    'volts.date_stability': 'volts.selection.date_stability',
-    'volts.disclosure': 'volts.evaluation.disclosure',
-    'volts.errors': 'volts.core.errors',
-    'volts.figures': 'volts.reporting.figures',
-    'volts.hayashi_yoshida': 'volts.selection.hayashi_yoshida',
-    'volts.hermitian': 'volts.selection.hermitian',
-    'volts.lag': 'volts.selection.lag',
-    'volts.leadlag': 'volts.selection.leadlag',
-    'volts.limits': 'volts.core.limits',
-    'volts.live_book': 'volts.live.book',
-    'volts.live_checks': 'volts.live.checks',
-    'volts.live_report': 'volts.reporting.live_report',
-    'volts.live_sizing': 'volts.live.sizing',
-    'volts.metrics': 'volts.trading.metrics',
-    'volts.nulls': 'volts.evaluation.nulls',
-    'volts.pairs': 'volts.core.pairs',
-    'volts.paper': 'volts.live.paper',
-    'volts.parallel': 'volts.core.parallel',
-    'volts.performance': 'volts.trading.performance',
-    'volts.report': 'volts.reporting.run_report',
-    'volts.runswap': 'volts.core.runswap',
-    'volts.screens': 'volts.selection.screens',
-    'volts.screens.comparison': 'volts.evaluation.screen_comparison',
-    'volts.sharpe': 'volts.evaluation.sharpe',
-    'volts.signals': 'volts.trading.signals',
-    'volts.simulate': 'volts.trading.simulate',
-    'volts.stability': 'volts.selection.stability',
-    'volts.symbols': 'volts.core.symbols',
-    'volts.synthetic_leadlag': 'volts.data.synthetic_leadlag',
-    'volts.volatility': 'volts.selection.volatility',
-    'volts.walkforward': 'volts.evaluation.walkforward',
-    'volts.walkforward_report': 'volts.reporting.walkforward_report',
-    'volts.walkforward_span': 'volts.evaluation.span',
-    'volts.week_cache': 'volts.evaluation.week_cache',
+    "strategies": "volts.trading.strategies",
+    "volts.anomaly": "volts.selection.anomaly",
+    "volts.artifacts": "volts.core.artifacts",
+    "volts.backtest": "volts.trading.backtest",
+    "volts.calendar": "volts.data.calendar",
+    "volts.causality": "volts.selection.causality",
+    "volts.clustering": "volts.selection.regimes",
+    "volts.config": "volts.core.config",
+    "volts.date_stability": "volts.selection.date_stability",
+    "volts.disclosure": "volts.evaluation.disclosure",
+    "volts.errors": "volts.core.errors",
+    "volts.figures": "volts.reporting.figures",
+    "volts.hayashi_yoshida": "volts.selection.hayashi_yoshida",
+    "volts.hermitian": "volts.selection.hermitian",
+    "volts.lag": "volts.selection.lag",
+    "volts.leadlag": "volts.selection.leadlag",
+    "volts.limits": "volts.core.limits",
+    "volts.live_book": "volts.live.book",
+    "volts.live_checks": "volts.live.checks",
+    "volts.live_report": "volts.reporting.live_report",
+    "volts.live_sizing": "volts.live.sizing",
+    "volts.metrics": "volts.trading.metrics",
+    "volts.nulls": "volts.evaluation.nulls",
+    "volts.pairs": "volts.core.pairs",
+    "volts.paper": "volts.live.paper",
+    "volts.parallel": "volts.core.parallel",
+    "volts.performance": "volts.trading.performance",
+    "volts.report": "volts.reporting.run_report",
+    "volts.runswap": "volts.core.runswap",
+    "volts.screens": "volts.selection.screens",
+    "volts.screens.comparison": "volts.evaluation.screen_comparison",
+    "volts.sharpe": "volts.evaluation.sharpe",
+    "volts.signals": "volts.trading.signals",
+    "volts.simulate": "volts.trading.simulate",
+    "volts.stability": "volts.selection.stability",
+    "volts.symbols": "volts.core.symbols",
+    "volts.synthetic_leadlag": "volts.data.synthetic_leadlag",
+    "volts.volatility": "volts.selection.volatility",
+    "volts.walkforward": "volts.evaluation.walkforward",
+    "volts.walkforward_report": "volts.reporting.walkforward_report",
+    "volts.walkforward_span": "volts.evaluation.span",
+    "volts.week_cache": "volts.evaluation.week_cache",
 }
 
 REMOVED_IN = "volts 0.4"
@@ -72,14 +72,15 @@ def new_name(old: str) -> str | None:
     for i in range(len(parts), 0, -1):
         head = ".".join(parts[:i])
         if head in MOVED:
-            return MOVED[head] + old[len(head):]
+            return MOVED[head] + old[len(head) :]
     return None
 
 
 def warn_moved(old: str, new: str, stacklevel: int = 3) -> None:
     """Issue the :class:`DeprecationWarning` for an old import path."""
-    warnings.warn(f"'{old}' moved to '{new}'; the old import path goes in {REMOVED_IN}",
-                  DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"'{old}' moved to '{new}'; the old import path goes in {REMOVED_IN}", DeprecationWarning, stacklevel=stacklevel
+    )
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -118,9 +119,11 @@ def moved_names(module: str, names: dict[str, str]):
     ``names`` maps a name to the dotted module it lives in now. The new module is imported by name on first use,
     so a lower module can keep an old name of a higher one without importing it.
     """
+
     def __getattr__(name: str):
         if name in names:
             warn_moved(f"{module}.{name}", f"{names[name]}.{name}")
             return getattr(importlib.import_module(names[name]), name)
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
     return __getattr__

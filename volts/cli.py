@@ -23,8 +23,14 @@ from volts.core.errors import VoltsError
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="volts: volatility-regime, causal lead-lag pair trading (the Vol-TS method).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="volts: volatility-regime, causal lead-lag pair trading (the Vol-TS method).",
+)
+
 
 def _version(value: bool) -> None:
     if value:
@@ -151,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         if isinstance(exc, click.exceptions.ClickException) or (
-                hasattr(exc, "format_message") and hasattr(exc, "exit_code")):  # usage errors (typer vendors click)
+            hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+        ):  # usage errors (typer vendors click)
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `volts` or `volts data`: the help, then why
                 _no_command(exc)
             else:
@@ -165,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             return mapped.exit_code
         if debug:
             _print_traceback()
-        err_console.print(f"error: internal error {type(exc).__name__}: {exc} (a bug in volts; run with --debug "
-                          f"for a traceback and please report it)", markup=False, soft_wrap=True)
+        err_console.print(
+            f"error: internal error {type(exc).__name__}: {exc} (a bug in volts; run with --debug "
+            f"for a traceback and please report it)",
+            markup=False,
+            soft_wrap=True,
+        )
         return 1
     return 0
 
@@ -177,8 +188,11 @@ def _no_command(exc) -> None:
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "volts"
     err_console.print(exc.format_message(), markup=False, soft_wrap=True)
-    err_console.print(f"error: {path} needs a command (one of the commands above); '{path} COMMAND --help' "
-                      f"describes one", markup=False, soft_wrap=True)
+    err_console.print(
+        f"error: {path} needs a command (one of the commands above); '{path} COMMAND --help' describes one",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _map_os_error(exc: BaseException) -> VoltsError | None:
@@ -190,9 +204,11 @@ def _map_os_error(exc: BaseException) -> VoltsError | None:
     from volts.core.errors import ArtifactError
 
     if isinstance(exc, sqlite3.Error):
-        return ArtifactError(f"order journal (--journal, default live.journal): {exc}: the SQLite file is locked by "
-                             f"another process, corrupt or cannot be opened; wait for the other volts, or move the "
-                             f"file aside and reconcile from the terminal's positions")
+        return ArtifactError(
+            f"order journal (--journal, default live.journal): {exc}: the SQLite file is locked by "
+            f"another process, corrupt or cannot be opened; wait for the other volts, or move the "
+            f"file aside and reconcile from the terminal's positions"
+        )
     if not isinstance(exc, OSError):
         return None
     path = exc.filename or "an output file"

@@ -29,8 +29,16 @@ def _span_text(start, end) -> str:
     return f"{s} .. {e}"
 
 
-def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_dates: bool = False,
-              common_calendar: bool = False, console=None) -> int:
+def run_check(
+    settings,
+    directory: Optional[Path],
+    *,
+    start=None,
+    end=None,
+    all_dates: bool = False,
+    common_calendar: bool = False,
+    console=None,
+) -> int:
     """Run the check, print the table and the findings; return 0 when clean.
 
     Raises
@@ -45,23 +53,37 @@ def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_
 
     if all_dates and start is not None:
         raise UsageError("--all-dates and --start do not fit together")
-    if settings.data.timeframe != "D1":   # intraday bars: their own reader, calendar and gap report
+    if settings.data.timeframe != "D1":  # intraday bars: their own reader, calendar and gap report
         from volts.data.intraday_source import run_intraday_check
 
         if directory is None and settings.data.source != "csv":
             raise UsageError(f"data check of {settings.data.timeframe} bars reads CSV folders; give the folder")
-        return run_intraday_check(settings.data, directory if directory is not None else settings.data.dir,
-                                  start=start, end=end, console=console)
+        return run_intraday_check(
+            settings.data,
+            directory if directory is not None else settings.data.dir,
+            start=start,
+            end=end,
+            console=console,
+        )
     if start is None and not all_dates:
         w = settings.windows
         start = min(w.anomaly_start, w.gmm_start, w.train_start, w.test_start)
     summary, report = check_source(settings.data, directory, start=start, end=end, common_calendar=common_calendar)
 
-    source = f"{directory}" if directory is not None else (
-        settings.data.dir if settings.data.source == "csv" else settings.data.source)
+    source = (
+        f"{directory}"
+        if directory is not None
+        else (settings.data.dir if settings.data.source == "csv" else settings.data.source)
+    )
     table = Table(title=f"volts data check: {source}", title_justify="left")
-    for col, justify in (("symbol", "left"), ("first", "left"), ("last", "left"), ("rows", "right"),
-                         ("problems", "right"), ("notes", "right")):
+    for col, justify in (
+        ("symbol", "left"),
+        ("first", "left"),
+        ("last", "left"),
+        ("rows", "right"),
+        ("problems", "right"),
+        ("notes", "right"),
+    ):
         table.add_column(col, justify=justify)
     for row in summary.itertuples(index=False):
         problems = str(row.problems) if row.problems == 0 else f"[bold red]{row.problems}[/]"
@@ -73,9 +95,11 @@ def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_
     n_sym = len(summary)
     bad_syms = int((summary["problems"] > 0).sum())
     calendar = "one common calendar" if common_calendar else "each file on its own calendar"
-    line = (f"{n_sym} symbol{'s' if n_sym != 1 else ''}, {len(errors)} problem{'s' if len(errors) != 1 else ''}"
-            f"{f' in {bad_syms} symbol(s)' if errors else ''}, {len(notes)} note{'s' if len(notes) != 1 else ''}"
-            f" (span {_span_text(start, end)}; {calendar})")
+    line = (
+        f"{n_sym} symbol{'s' if n_sym != 1 else ''}, {len(errors)} problem{'s' if len(errors) != 1 else ''}"
+        f"{f' in {bad_syms} symbol(s)' if errors else ''}, {len(notes)} note{'s' if len(notes) != 1 else ''}"
+        f" (span {_span_text(start, end)}; {calendar})"
+    )
     for p in notes[:MAX_LINES]:
         console.print(f"note: {p}", markup=False, soft_wrap=True)
     if len(notes) > MAX_LINES:
@@ -87,8 +111,9 @@ def run_check(settings, directory: Optional[Path], *, start=None, end=None, all_
     console.print(line, markup=False, soft_wrap=True)
     if errors:
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise DataError(f"data check failed: {len(errors)} problem(s) in {bad_syms} of {n_sym} symbol(s); "
-                        f"first: {errors[0]}{more}")
+        raise DataError(
+            f"data check failed: {len(errors)} problem(s) in {bad_syms} of {n_sym} symbol(s); first: {errors[0]}{more}"
+        )
     return 0
 
 
@@ -100,23 +125,25 @@ def register(app: typer.Typer) -> None:
 
     @data_app.command("check")
     def check(
-        directory: Optional[Path] = typer.Argument(None, help="Folder of CSV files (default: the configured "
-                                                                "source)."),
+        directory: Optional[Path] = typer.Argument(None, help="Folder of CSV files (default: the configured source)."),
         config: Optional[Path] = ConfigOpt,
         data_dir: Optional[Path] = DataDirOpt,
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
-        start: Optional[str] = typer.Option(None, "--start", help="First date of the checked span (default: "
-                                                                  "the earliest configured window start)."),
-        end: Optional[str] = typer.Option(None, "--end", help="Last date of the checked span (default: the "
-                                                              "end of each file)."),
+        start: Optional[str] = typer.Option(
+            None, "--start", help="First date of the checked span (default: the earliest configured window start)."
+        ),
+        end: Optional[str] = typer.Option(
+            None, "--end", help="Last date of the checked span (default: the end of each file)."
+        ),
         all_dates: bool = typer.Option(False, "--all-dates", help="Check every row of every file."),
-        common_calendar: bool = typer.Option(False, "--common-calendar",
-                                             help="Also require one calendar across symbols in the span."),
+        common_calendar: bool = typer.Option(
+            False, "--common-calendar", help="Also require one calendar across symbols in the span."
+        ),
     ) -> None:
         """Validate a data source: table of symbols, first/last date, rows, problems (exit 3 if any)."""
         from volts.core.errors import UsageError
 
-        if data_dir is not None:   # the same folder as the DIR argument, like every other command's --data-dir
+        if data_dir is not None:  # the same folder as the DIR argument, like every other command's --data-dir
             if directory is not None and Path(directory).resolve() != Path(data_dir).resolve():
                 raise UsageError(f"give the folder once: DIR {directory} and --data-dir {data_dir} differ")
             directory = data_dir
@@ -128,18 +155,21 @@ def register(app: typer.Typer) -> None:
         s, e = parse_date(start, "--start"), parse_date(end, "--end")
         if s is not None and e is not None and s > e:
             raise UsageError(f"--start {s} is after --end {e}")
-        run_check(settings, directory, start=s, end=e, all_dates=all_dates, common_calendar=common_calendar,
-                  console=console)
+        run_check(
+            settings, directory, start=s, end=e, all_dates=all_dates, common_calendar=common_calendar, console=console
+        )
 
     @data_app.command("resample")
     def resample(
         directory: Optional[Path] = typer.Argument(None, help="Folder of intraday CSV files (default: data.dir)."),
-        to: str = typer.Option(..., "--to", help="Target bar size: M5 M15 M30 H1 H4 D1 (a multiple of "
-                                                 "data.timeframe)."),
+        to: str = typer.Option(
+            ..., "--to", help="Target bar size: M5 M15 M30 H1 H4 D1 (a multiple of data.timeframe)."
+        ),
         out: Path = typer.Option(..., "--out", help="Folder for the resampled files (one per symbol)."),
         config: Optional[Path] = ConfigOpt,
-        keep_partial: bool = typer.Option(False, "--keep-partial", help="Keep buckets with fewer bars than the "
-                                                                        "calendar expects (dropped by default)."),
+        keep_partial: bool = typer.Option(
+            False, "--keep-partial", help="Keep buckets with fewer bars than the calendar expects (dropped by default)."
+        ),
     ) -> None:
         """Resample intraday bars to a coarser size on the calendar's session boundaries (volts.data.resample)."""
         from volts.data.resample import resample_folder
@@ -148,12 +178,21 @@ def register(app: typer.Typer) -> None:
         settings = load_cli_settings(config, directory, None)
         if settings.data.timeframe == "D1":
             raise UsageError("data.timeframe is D1: set it to the size of the source bars (e.g. H1) to resample")
-        rows = resample_folder(settings.data, directory if directory is not None else settings.data.dir, to, out,
-                               partial="keep" if keep_partial else "drop")
+        rows = resample_folder(
+            settings.data,
+            directory if directory is not None else settings.data.dir,
+            to,
+            out,
+            partial="keep" if keep_partial else "drop",
+        )
         for r in rows:
-            console.print(f"{r['symbol']}: {r['rows_in']:,} {settings.data.timeframe} bars -> {r['rows_out']:,} "
-                          f"{to.upper()} bars ({r['partial_dropped']} partial bucket(s) "
-                          f"{'kept' if keep_partial else 'dropped'}, {r['bad_rows']} bad row(s) left out) -> "
-                          f"{r['file']}", markup=False, soft_wrap=True)
+            console.print(
+                f"{r['symbol']}: {r['rows_in']:,} {settings.data.timeframe} bars -> {r['rows_out']:,} "
+                f"{to.upper()} bars ({r['partial_dropped']} partial bucket(s) "
+                f"{'kept' if keep_partial else 'dropped'}, {r['bad_rows']} bad row(s) left out) -> "
+                f"{r['file']}",
+                markup=False,
+                soft_wrap=True,
+            )
 
     app.add_typer(data_app, name="data")

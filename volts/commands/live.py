@@ -20,10 +20,10 @@ def register(app: typer.Typer) -> None:
 
     @live_app.command("report")
     def report(
-        journal: Optional[Path] = typer.Option(None, "--journal", help="SQLite order journal (default: "
-                                                                       "live.journal)."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Folder of live_report.md/.html (default: the "
-                                                               "journal's folder)."),
+        journal: Optional[Path] = typer.Option(None, "--journal", help="SQLite order journal (default: live.journal)."),
+        out: Optional[Path] = typer.Option(
+            None, "--out", help="Folder of live_report.md/.html (default: the journal's folder)."
+        ),
         config: Optional[Path] = ConfigOpt,
         data_dir: Optional[Path] = DataDirOpt,
     ) -> None:
@@ -32,8 +32,9 @@ def register(app: typer.Typer) -> None:
 
         settings = load_cli_settings(config, data_dir, None)
         result = build_live_report(journal or Path(settings.live.journal), settings, out=out)
-        console.print(f"{len(result.orders)} order(s), {len(result.differences)} difference(s) from the simulator",
-                      markup=False)
+        console.print(
+            f"{len(result.orders)} order(s), {len(result.differences)} difference(s) from the simulator", markup=False
+        )
         for _, d in result.differences.head(20).iterrows():
             console.print(f"- {d['session']} {d['pair']}: {d['cause']}", markup=False)
         console.print(f"wrote {result.markdown} and {result.html}", markup=False)

@@ -24,8 +24,11 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = ConfigOpt,
         data_dir: Optional[Path] = DataDirOpt,
         out: Path = typer.Option(Path("runs/paper"), "--out", help="Folder of the paper journal and CSV files."),
-        weeks: Optional[Path] = typer.Option(None, "--weeks", help="Week cache of the selections (default "
-                                             "<out>/weeks; runs/walkforward/weeks reuses a walk-forward's)."),
+        weeks: Optional[Path] = typer.Option(
+            None,
+            "--weeks",
+            help="Week cache of the selections (default <out>/weeks; runs/walkforward/weeks reuses a walk-forward's).",
+        ),
         force: bool = typer.Option(False, "--force", help="Replace an existing paper journal in --out."),
     ) -> None:
         """Paper-trade the weekly select + daily signal --execute cycle on a stand-in terminal."""
@@ -34,12 +37,25 @@ def register(app: typer.Typer) -> None:
 
         parse_every(every)
         settings = load_cli_settings(config, data_dir, None)
-        result = run_paper(settings, start=parse_date(start, "--start"), end=parse_date(end, "--end"), every=every,
-                           out=out, weeks_dir=weeks, force=force, console=console)
+        result = run_paper(
+            settings,
+            start=parse_date(start, "--start"),
+            end=parse_date(end, "--end"),
+            every=every,
+            out=out,
+            weeks_dir=weeks,
+            force=force,
+            console=console,
+        )
         eq = result.equity
-        console.print(f"paper account {eq['date'].iloc[0].date()} .. {eq['date'].iloc[-1].date()}: equity "
-                      f"{eq['equity'].iloc[0]:,.2f} -> {eq['equity'].iloc[-1]:,.2f}; "
-                      f"{sum(1 for w in result.weeks if not w['pairs'])} of {len(result.weeks)} week(s) without a "
-                      f"pair", markup=False)
-        console.print(f"wrote {result.journal}, {result.folder / 'paper_equity.csv'}, "
-                      f"{result.folder / 'paper_positions.csv'}", markup=False)
+        console.print(
+            f"paper account {eq['date'].iloc[0].date()} .. {eq['date'].iloc[-1].date()}: equity "
+            f"{eq['equity'].iloc[0]:,.2f} -> {eq['equity'].iloc[-1]:,.2f}; "
+            f"{sum(1 for w in result.weeks if not w['pairs'])} of {len(result.weeks)} week(s) without a "
+            f"pair",
+            markup=False,
+        )
+        console.print(
+            f"wrote {result.journal}, {result.folder / 'paper_equity.csv'}, {result.folder / 'paper_positions.csv'}",
+            markup=False,
+        )

@@ -27,8 +27,9 @@ def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with RunFolder(out, windows.asof.isoformat()) as rf:
-        selection, run_dir, market = run_select(settings, asof=asof, out=out, force=force, console=err_console,
-                                                folder=rf)
+        selection, run_dir, market = run_select(
+            settings, asof=asof, out=out, force=force, console=err_console, folder=rf
+        )
         if selection is None:
             return {"kept": True, "run_dir": run_dir}
         stage = rf.staging
@@ -43,10 +44,16 @@ def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err
             result, bt_market = run_backtest_for_selection(settings, sel)
             from volts.evaluation.disclosure import backtest_costs
 
-            write_backtest_outputs(result, stage, extra={"selection_asof": sel["asof"],
-                                                         "config_sha256": settings.sha256(),
-                                                         "data_quality": data_quality(bt_market),
-                                                         "costs": backtest_costs(result)})
+            write_backtest_outputs(
+                result,
+                stage,
+                extra={
+                    "selection_asof": sel["asof"],
+                    "config_sha256": settings.sha256(),
+                    "data_quality": data_quality(bt_market),
+                    "costs": backtest_costs(result),
+                },
+            )
             timings["backtest"] = time.perf_counter() - t1
             progress("backtest", f"done in {timings['backtest']:.2f} s")
         truth = None
@@ -64,9 +71,17 @@ def run_all(settings, *, asof=None, out: Path, force: bool = False, console, err
         timings["total"] = time.perf_counter() - t0
         rf.commit()
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
-    return {"kept": False, "run_dir": run_dir, "selection": sel, "result": result, "timings": timings,
-            "truth": truth, "report": (md_path, html_path), "market": market,
-            "metrics_table": metrics_table(result.metrics_dict()) if result else None}
+    return {
+        "kept": False,
+        "run_dir": run_dir,
+        "selection": sel,
+        "result": result,
+        "timings": timings,
+        "truth": truth,
+        "report": (md_path, html_path),
+        "market": market,
+        "metrics_table": metrics_table(result.metrics_dict()) if result else None,
+    }
 
 
 def planted_vs_recovered(selection: dict, truth: dict) -> list[str]:
@@ -79,13 +94,14 @@ def planted_vs_recovered(selection: dict, truth: dict) -> list[str]:
         got = found.get(key)
         match = got == p["lag"]
         ok += match
-        lines.append(f"  {p['leader']}->{p['follower']}: planted lag {p['lag']}, recovered "
-                     f"{'lag ' + str(got) if got is not None else 'no pair'}  {'OK' if match else 'MISS'}")
+        lines.append(
+            f"  {p['leader']}->{p['follower']}: planted lag {p['lag']}, recovered "
+            f"{'lag ' + str(got) if got is not None else 'no pair'}  {'OK' if match else 'MISS'}"
+        )
     planted = {(p["leader"], p["follower"]) for p in truth["pairs"]}
     false = [f"{a}->{b} (lag {lag})" for (a, b), lag in found.items() if (a, b) not in planted]
     lines.append(f"  false pairs: {', '.join(false) if false else 'none'}")
-    lines.append(f"recovered {ok} of {len(truth['pairs'])} planted pairs with their lags; "
-                 f"{len(false)} false pair(s)")
+    lines.append(f"recovered {ok} of {len(truth['pairs'])} planted pairs with their lags; {len(false)} false pair(s)")
     return lines
 
 
@@ -99,8 +115,11 @@ def register(app: typer.Typer) -> None:
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
         asof: Optional[str] = typer.Option(None, "--asof", help="As-of date (default: config's)."),
         out: Path = OutOpt,
-        force: bool = typer.Option(False, "--force", help="Replace an existing run for the same date, even one "
-                                                          "with another config or data hash."),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Replace an existing run for the same date, even one with another config or data hash.",
+        ),
     ) -> None:
         """Select, backtest and report for the config's windows (the paper's experiment by default)."""
         from volts.commands.select import data_quality, data_quality_line
@@ -109,28 +128,35 @@ def register(app: typer.Typer) -> None:
         from volts.core.limits import check_counts
 
         check_counts(settings)
-        res = run_all(settings, asof=parse_date(asof, "--asof"), out=out, force=force, console=console,
-                      err_console=err_console)
+        res = run_all(
+            settings, asof=parse_date(asof, "--asof"), out=out, force=force, console=console, err_console=err_console
+        )
         if res["kept"]:
             console.print(f"run {res['run_dir']}: kept (report {res['run_dir'] / 'report.md'})", markup=False)
             return
         sel = res["selection"]
         for w in sel.get("warnings", []):
             err_console.print(f"warning: {w}", markup=False)
-        console.print(f"run {res['run_dir']}: final pairs "
-                      + (", ".join(f"{p['leader']}->{p['follower']} (lag {p['lag']})" for p in sel["pairs"])
-                         or "none"), markup=False)
+        console.print(
+            f"run {res['run_dir']}: final pairs "
+            + (", ".join(f"{p['leader']}->{p['follower']} (lag {p['lag']})" for p in sel["pairs"]) or "none"),
+            markup=False,
+        )
         if res["result"] is not None:
             m = res["result"].metrics_dict()
             console.print(res["metrics_table"], markup=False)
             port = {r["name"]: r for r in m.get("portfolio", [])}
             if port:
-                console.print("portfolio: " + "; ".join(
-                    f"{name} return {100 * (r['total_return'] or 0):.2f}%" for name, r in port.items()),
-                    markup=False)
+                console.print(
+                    "portfolio: "
+                    + "; ".join(f"{name} return {100 * (r['total_return'] or 0):.2f}%" for name, r in port.items()),
+                    markup=False,
+                )
         console.print(data_quality_line(data_quality(res["market"])), markup=False)
-        console.print(f"report: {res['report'][0]} and {res['report'][1].name}; total wall time "
-                      f"{res['timings']['total']:.1f} s", markup=False)
+        console.print(
+            f"report: {res['report'][0]} and {res['report'][1].name}; total wall time {res['timings']['total']:.1f} s",
+            markup=False,
+        )
         if res["truth"] is not None:
             for line in planted_vs_recovered(sel, res["truth"]):
                 console.print(line, markup=False)

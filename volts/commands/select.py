@@ -35,8 +35,18 @@ def compare_existing(run_dir: Path, config_sha256: str, data_sha256: str) -> str
     return "; ".join(diffs) or None
 
 
-def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool = True, folder=None,
-               stability_runs: int | None = None, executor=None):
+def run_select(
+    settings,
+    *,
+    asof,
+    out: Path,
+    force: bool,
+    console,
+    figures: bool = True,
+    folder=None,
+    stability_runs: int | None = None,
+    executor=None,
+):
     """Load the bars, run the selection and write ``out/<asof>/selection.json`` plus figures, atomically.
 
     Parameters
@@ -72,9 +82,17 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     name = windows.asof.isoformat()
     if folder is None:
         with RunFolder(out, name) as rf:
-            selection, run_dir, market = run_select(settings, asof=asof, out=out, force=force, console=console,
-                                                    figures=figures, folder=rf, stability_runs=stability_runs,
-                                                    executor=executor)
+            selection, run_dir, market = run_select(
+                settings,
+                asof=asof,
+                out=out,
+                force=force,
+                console=console,
+                figures=figures,
+                folder=rf,
+                stability_runs=stability_runs,
+                executor=executor,
+            )
             if selection is not None:
                 rf.commit()
             return selection, run_dir, market
@@ -86,28 +104,47 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     if d.membership or d.on_bad_symbol == "exclude":  # per-symbol path: point-in-time members / quarantine
         from volts.data.universe import load_universe
 
-        market, coverage = load_universe(d, asof=windows.asof, start=earliest_start(windows), end=windows.asof,
-                                         zero_range_run=settings.volatility.window,
-                                         zero_range_since=windows.gmm_start)
+        market, coverage = load_universe(
+            d,
+            asof=windows.asof,
+            start=earliest_start(windows),
+            end=windows.asof,
+            zero_range_run=settings.volatility.window,
+            zero_range_since=windows.gmm_start,
+        )
         progress("data", coverage.coverage_line())
         for e in coverage.quarantined:
             console.print(f"excluded: {e}", markup=False)
     else:
         symbols = None if d.source == "synthetic" else list(d.universe)
         market = load_market(d, symbols=symbols, start=earliest_start(windows), end=windows.asof)
-    progress("data", f"{len(market.symbols)} symbols, {len(market)} bars "
-                     f"({market.dates[0].date()} .. {market.dates[-1].date()})")
-    warnings = check_coverage(market, settings.data, {
-        "anomaly": (windows.anomaly_start, windows.anomaly_end), "GMM": (windows.gmm_start, windows.gmm_end),
-        "training": (windows.train_start, windows.train_end)}, asof=windows.asof)
+    progress(
+        "data",
+        f"{len(market.symbols)} symbols, {len(market)} bars ({market.dates[0].date()} .. {market.dates[-1].date()})",
+    )
+    warnings = check_coverage(
+        market,
+        settings.data,
+        {
+            "anomaly": (windows.anomaly_start, windows.anomaly_end),
+            "GMM": (windows.gmm_start, windows.gmm_end),
+            "training": (windows.train_start, windows.train_end),
+        },
+        asof=windows.asof,
+    )
     if rf.final.exists() and not force:
         differs = compare_existing(rf.final, settings.sha256(), selection_view(market, settings, windows).sha256())
         if differs is None:
-            console.print(f"{rf.final}/selection.json already exists; kept it (same config and data hashes; use "
-                          f"--force to recompute)", markup=False)
+            console.print(
+                f"{rf.final}/selection.json already exists; kept it (same config and data hashes; use "
+                f"--force to recompute)",
+                markup=False,
+            )
             return None, rf.final, market
-        raise UsageError(f"{rf.final} already exists and differs from this run ({differs}); use --force to "
-                         f"replace it, or --out for another folder")
+        raise UsageError(
+            f"{rf.final} already exists and differs from this run ({differs}); use --force to "
+            f"replace it, or --out for another folder"
+        )
     runs = settings.stability.runs if stability_runs is None else int(stability_runs)
     pending, drawn = None, False
     if runs > 0:
@@ -118,8 +155,9 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
         # no stability threshold can change its pairs, draws its figures); in-process they run after it
         pending = start_stability(market, settings, asof=windows.asof, runs=runs, executor=executor)
     try:
-        selection = run_selection(market, settings, asof=windows.asof, progress=progress, coverage=coverage,
-                                  executor=executor)
+        selection = run_selection(
+            market, settings, asof=windows.asof, progress=progress, coverage=coverage, executor=executor
+        )
         if pending is not None:
             if figures and pending.running and settings.stability.threshold is None:
                 from volts.reporting.run_report import write_selection_figures
@@ -135,8 +173,11 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
             result = pending.result()
             selection = with_stability(selection, result)
             selection.timings["stability"] = time.perf_counter() - t0
-            progress("stability", f"{runs} runs done in {selection.timings['stability']:.1f} s"
-                     + (" (alongside the selection)" if pending.running else ""))
+            progress(
+                "stability",
+                f"{runs} runs done in {selection.timings['stability']:.1f} s"
+                + (" (alongside the selection)" if pending.running else ""),
+            )
     finally:
         if pending is not None:
             pending.cancel()
@@ -144,8 +185,7 @@ def run_select(settings, *, asof, out: Path, force: bool, console, figures: bool
     payload = selection.to_dict()
     payload["created"] = now_utc_iso()
     payload["data_quality"] = data_quality(market)
-    stab = selection_date_stability(settings, windows.asof, selection, market, progress=progress,
-                                    executor=executor)
+    stab = selection_date_stability(settings, windows.asof, selection, market, progress=progress, executor=executor)
     if stab is not None:
         payload["date_stability"] = stab
     if warnings:
@@ -184,7 +224,7 @@ def selection_date_stability(settings, asof, selection, market, *, progress=None
         out = date_stability(bars, sub, asof, selection.pairs, sessions=k, executor=executor)
     except DataError as exc:
         out = {"sessions": k, "error": f"not computed: {exc}", "pairs": {}}
-    if progress is not None:   # wall time on the terminal only: selection.json is identical between re-runs
+    if progress is not None:  # wall time on the terminal only: selection.json is identical between re-runs
         progress("date stability", f"done in {time.perf_counter() - t0:.1f} s")
     return out
 
@@ -202,10 +242,13 @@ def data_quality(market) -> dict:
     if rep is None:
         return {"rows_read": {}, "rows_dropped": {}, "rows_filled": {}, "findings": [], "outside_window": 0}
     inside = [p for p in rep.problems if p.action != "error" and OUTSIDE_NOTE not in p.message]
-    return {"rows_read": dict(rep.rows_read), "rows_dropped": {k: v for k, v in rep.rows_dropped.items() if v},
-            "rows_filled": {k: v for k, v in rep.rows_filled.items() if v},
-            "findings": [p.to_dict() for p in inside],
-            "outside_window": sum(1 for p in rep.problems if p.action != "error" and OUTSIDE_NOTE in p.message)}
+    return {
+        "rows_read": dict(rep.rows_read),
+        "rows_dropped": {k: v for k, v in rep.rows_dropped.items() if v},
+        "rows_filled": {k: v for k, v in rep.rows_filled.items() if v},
+        "findings": [p.to_dict() for p in inside],
+        "outside_window": sum(1 for p in rep.problems if p.action != "error" and OUTSIDE_NOTE in p.message),
+    }
 
 
 def data_quality_line(quality: dict) -> str:
@@ -219,9 +262,11 @@ def data_quality_line(quality: dict) -> str:
     dropped = sum(quality.get("rows_dropped", {}).values())
     filled = sum(quality.get("rows_filled", {}).values())
     flagged = sum(1 for f in quality.get("findings", []) if f["action"] == "flagged")
-    parts = [f"{dropped} row(s) dropped" + (f" (findings: {by_rule('dropped')})" if dropped else ""),
-             f"{filled} bar(s) filled" + (f" (findings: {by_rule('filled')})" if filled else ""),
-             f"{flagged} finding(s) flagged and kept" + (f" ({by_rule('flagged')})" if flagged else "")]
+    parts = [
+        f"{dropped} row(s) dropped" + (f" (findings: {by_rule('dropped')})" if dropped else ""),
+        f"{filled} bar(s) filled" + (f" (findings: {by_rule('filled')})" if filled else ""),
+        f"{flagged} finding(s) flagged and kept" + (f" ({by_rule('flagged')})" if flagged else ""),
+    ]
     return "data: " + "; ".join(parts)
 
 
@@ -235,18 +280,31 @@ def register(app: typer.Typer) -> None:
         data_dir: Optional[Path] = DataDirOpt,
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 | synthetic"),
         out: Path = OutOpt,
-        force: bool = typer.Option(False, "--force", help="Replace an existing run for the same date, even one "
-                                                          "with another config or data hash."),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Replace an existing run for the same date, even one with another config or data hash.",
+        ),
         stability: Optional[int] = typer.Option(
-            None, "--stability", min=0,
+            None,
+            "--stability",
+            min=0,
             help="Repeat the selection R times (block bootstrap of the training days, fresh seeds) and report "
-                 "each pair's selection share; default [stability] runs (0 = off)."),
-        workers: Optional[int] = typer.Option(None, "--workers", min=1,
-                                              help="Run the stability repetitions on a local Dask cluster of N "
-                                                   "worker processes (default: in this process); also the "
-                                                   "per-follower tasks of granger.sample = common."),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Use a running Dask scheduler, "
-                                                "e.g. tcp://127.0.0.1:8786, instead of a local cluster."),
+            "each pair's selection share; default [stability] runs (0 = off).",
+        ),
+        workers: Optional[int] = typer.Option(
+            None,
+            "--workers",
+            min=1,
+            help="Run the stability repetitions on a local Dask cluster of N "
+            "worker processes (default: in this process); also the "
+            "per-follower tasks of granger.sample = common.",
+        ),
+        scheduler: Optional[str] = typer.Option(
+            None,
+            "--scheduler",
+            help="Use a running Dask scheduler, e.g. tcp://127.0.0.1:8786, instead of a local cluster.",
+        ),
     ) -> None:
         """Run stages 1-5 (anomalies, volatility regimes, causal screen, lag) and write selection.json."""
         from volts.core.parallel import Executor
@@ -257,9 +315,15 @@ def register(app: typer.Typer) -> None:
         check_counts(settings, workers=workers, stability_runs=stability, stability_option="--stability")
 
         with Executor(workers=workers, scheduler=scheduler, progress="auto") as executor:
-            selection, run_dir, market = run_select(settings, asof=parse_date(asof, "--asof"), out=out,
-                                                    force=force, console=err_console, stability_runs=stability,
-                                                    executor=executor)
+            selection, run_dir, market = run_select(
+                settings,
+                asof=parse_date(asof, "--asof"),
+                out=out,
+                force=force,
+                console=err_console,
+                stability_runs=stability,
+                executor=executor,
+            )
         if selection is None:
             return
         for w in selection.warnings:
@@ -270,11 +334,15 @@ def register(app: typer.Typer) -> None:
         stab = read_json(run_dir / "selection.json").get("date_stability") or {}
         for name, v in (stab.get("pairs") or {}).items():
             if v.get("share") is not None:
-                console.print(f"date stability {name}: selected on {len(v['dates'])} of "
-                              f"{len(stab['neighbours'])} neighbouring sessions", markup=False)
+                console.print(
+                    f"date stability {name}: selected on {len(v['dates'])} of "
+                    f"{len(stab['neighbours'])} neighbouring sessions",
+                    markup=False,
+                )
         if selection.coverage is not None:
             q = selection.coverage.quarantined
-            console.print(f"quarantined symbols: {len(q)}" + (f" ({', '.join(e.symbol for e in q)})" if q else ""),
-                          markup=False)
+            console.print(
+                f"quarantined symbols: {len(q)}" + (f" ({', '.join(e.symbol for e in q)})" if q else ""), markup=False
+            )
         console.print(data_quality_line(data_quality(market)), markup=False)
         console.print(f"wrote {run_dir / 'selection.json'}", markup=False)

@@ -38,9 +38,21 @@ def _csv_last_date(settings, symbols) -> dt.date:
     return min(last)
 
 
-def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: Path, execute: bool,
-               confirm, journal_path: Optional[Path], console, terminal=None, now=None, sleep=None,
-               allow_stale: bool = False):
+def run_signal(
+    settings,
+    selection_path: Path,
+    *,
+    asof: Optional[dt.date],
+    out: Path,
+    execute: bool,
+    confirm,
+    journal_path: Optional[Path],
+    console,
+    terminal=None,
+    now=None,
+    sleep=None,
+    allow_stale: bool = False,
+):
     """The command's work, callable from Python. ``confirm(targets) -> bool`` is asked before any order;
     stale data are refused before it (``allow_stale`` lets them through, see ``volts.live.orders.check_fresh``).
 
@@ -76,8 +88,11 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
             else:
                 day = asof or last_closed_session(now)
             targets = []
-            console.print(f"flat: the selection holds no pair (selection as of {selection.get('asof')}); "
-                          f"target for the session after {day}: no position", markup=False)
+            console.print(
+                f"flat: the selection holds no pair (selection as of {selection.get('asof')}); "
+                f"target for the session after {day}: no position",
+                markup=False,
+            )
         elif source == "mt5":
             from volts.data.mt5 import Mt5Terminal, _now_utc, load_mt5_market
 
@@ -86,8 +101,9 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
                 own_terminal = True
             end_ref = asof or _now_utc(now).date()
             start = warmup_start(end_ref, ma_window=st.ma_window, max_lag=max_lag)
-            market = load_mt5_market(settings.data, symbols=symbols, start=start, end=asof, terminal=term, now=now,
-                                     sleep=sleep)
+            market = load_mt5_market(
+                settings.data, symbols=symbols, start=start, end=asof, terminal=term, now=now, sleep=sleep
+            )
         else:
             from volts.data.sources import load_market
 
@@ -106,10 +122,16 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
 
         age = selection_age(selection, day, selection_path=selection_path)
         console.print(age.line(settings.live.max_selection_age_sessions), markup=False)
-        meta = {"source": source, "selection": str(selection_path), "selection_asof": selection.get("asof"),
-                "selection_age_sessions": age.sessions, "volts_version": __version__,
-                "config_sha256": settings.sha256(), "data_sha256": market.sha256() if market is not None else None,
-                "created": now_utc_iso()}
+        meta = {
+            "source": source,
+            "selection": str(selection_path),
+            "selection_asof": selection.get("asof"),
+            "selection_age_sessions": age.sessions,
+            "volts_version": __version__,
+            "config_sha256": settings.sha256(),
+            "data_sha256": market.sha256() if market is not None else None,
+            "created": now_utc_iso(),
+        }
         path = write_signals(targets, out, asof=day, meta=meta)
         console.print(f"wrote {path}", markup=False)
         if not execute:
@@ -131,13 +153,25 @@ def run_signal(settings, selection_path: Path, *, asof: Optional[dt.date], out: 
 
         with Journal(journal_path or Path(settings.live.journal), now=now) as journal:
             console.print(f"journal {journal.path} (run {journal.run_id})", markup=False)
-            executions, orphans = execute_book(targets, term, journal, settings=settings, asof=day,
-                                               session=next_session(day), now=now, allow_stale=allow_stale,
-                                               ma_window=st.ma_window, mode=st.mode,
-                                               selection_asof=selection.get("asof"))
+            executions, orphans = execute_book(
+                targets,
+                term,
+                journal,
+                settings=settings,
+                asof=day,
+                session=next_session(day),
+                now=now,
+                allow_stale=allow_stale,
+                ma_window=st.ma_window,
+                mode=st.mode,
+                selection_asof=selection.get("asof"),
+            )
         for p in orphans:
-            console.print(f"warning: position #{p['ticket']} on {p['symbol']} has volts' magic number but names no "
-                          "pair: left open", markup=False)
+            console.print(
+                f"warning: position #{p['ticket']} on {p['symbol']} has volts' magic number but names no "
+                "pair: left open",
+                markup=False,
+            )
         if executions:
             _print_executions(executions, console)
         elif not targets:
@@ -156,15 +190,30 @@ def _print_targets(targets, console, source: str) -> None:
     from rich.table import Table
 
     first = targets[0]
-    table = Table(title=f"volts signal: session {first.session} (closes up to {first.asof}, {source})",
-                  title_justify="left")
-    for col, justify in (("pair", "left"), ("lag", "right"), ("last close", "left"), ("signal day", "left"),
-                         ("leader close", "right"), ("SMA", "right"), ("target", "right")):
+    table = Table(
+        title=f"volts signal: session {first.session} (closes up to {first.asof}, {source})", title_justify="left"
+    )
+    for col, justify in (
+        ("pair", "left"),
+        ("lag", "right"),
+        ("last close", "left"),
+        ("signal day", "left"),
+        ("leader close", "right"),
+        ("SMA", "right"),
+        ("target", "right"),
+    ):
         table.add_column(col, justify=justify)
     names = {1: "long +1", -1: "short -1", 0: "flat 0"}
     for t in targets:
-        table.add_row(t.pair, str(t.lag), str(t.asof), str(t.signal_date or "-"), _fmt(t.leader_close),
-                      _fmt(t.sma), names[t.target])
+        table.add_row(
+            t.pair,
+            str(t.lag),
+            str(t.asof),
+            str(t.signal_date or "-"),
+            _fmt(t.leader_close),
+            _fmt(t.sma),
+            names[t.target],
+        )
     console.print(table)
 
 
@@ -190,16 +239,22 @@ def register(app: typer.Typer) -> None:
         source: Optional[str] = typer.Option(None, "--source", help="csv | mt5 (default: data.source)."),
         config: Optional[Path] = ConfigOpt,
         data_dir: Optional[Path] = DataDirOpt,
-        asof: Optional[str] = typer.Option(None, "--asof", help="Last close to use, YYYY-MM-DD (default: the "
-                                                                "last available bar)."),
+        asof: Optional[str] = typer.Option(
+            None, "--asof", help="Last close to use, YYYY-MM-DD (default: the last available bar)."
+        ),
         out: Path = typer.Option(Path("signals"), "--out", help="Folder for <DATE>.json."),
         execute: bool = typer.Option(False, "--execute/--dry-run", help="Send orders to MT5 (default: dry run)."),
         yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation before --execute."),
-        journal: Optional[Path] = typer.Option(None, "--journal", help="SQLite journal of orders (default: "
-                                                                       "live.journal)."),
-        allow_stale: bool = typer.Option(False, "--allow-stale", help="With --execute: trade although the data "
-                                         "end before the exchange's last closed session, or the selection is "
-                                         "older than live.max_selection_age_sessions (default: refuse)."),
+        journal: Optional[Path] = typer.Option(
+            None, "--journal", help="SQLite journal of orders (default: live.journal)."
+        ),
+        allow_stale: bool = typer.Option(
+            False,
+            "--allow-stale",
+            help="With --execute: trade although the data "
+            "end before the exchange's last closed session, or the selection is "
+            "older than live.max_selection_age_sessions (default: refuse).",
+        ),
     ) -> None:
         """Target positions for the next session from a selection; dry run unless --execute."""
         from volts.core.errors import UsageError
@@ -215,9 +270,21 @@ def register(app: typer.Typer) -> None:
         def confirm(targets) -> bool:
             if yes:
                 return True
-            return typer.confirm(f"bring volts' positions to the targets of {len(targets)} selected pair(s) on the "
-                                 "MT5 terminal (closing those of pairs no longer selected) "
-                                 f"({settings.data.mt5.host}:{settings.data.mt5.port})?", default=False)
+            return typer.confirm(
+                f"bring volts' positions to the targets of {len(targets)} selected pair(s) on the "
+                "MT5 terminal (closing those of pairs no longer selected) "
+                f"({settings.data.mt5.host}:{settings.data.mt5.port})?",
+                default=False,
+            )
 
-        run_signal(settings, selection, asof=parse_date(asof, "--asof"), out=out, execute=execute,
-                   confirm=confirm, journal_path=journal, console=console, allow_stale=allow_stale)
+        run_signal(
+            settings,
+            selection,
+            asof=parse_date(asof, "--asof"),
+            out=out,
+            execute=execute,
+            confirm=confirm,
+            journal_path=journal,
+            console=console,
+            allow_stale=allow_stale,
+        )

@@ -27,8 +27,19 @@ from volts.core.errors import ArtifactError, ArtifactWriteError, UsageError
 
 log = logging.getLogger("volts.core.artifacts")
 
-SELECTION_FIELDS = ("asof", "train", "universe", "anomalies", "volatility_clusters", "candidates", "granger",
-                    "pairs", "volts_version", "config_sha256", "data_sha256")
+SELECTION_FIELDS = (
+    "asof",
+    "train",
+    "universe",
+    "anomalies",
+    "volatility_clusters",
+    "candidates",
+    "granger",
+    "pairs",
+    "volts_version",
+    "config_sha256",
+    "data_sha256",
+)
 PAIR_FIELDS = ("leader", "follower", "lag")
 
 
@@ -84,8 +95,9 @@ def current_umask() -> int:
 
 def _io_error(path: Path, exc: OSError) -> ArtifactError:
     reason = exc.strerror or str(exc) or type(exc).__name__
-    return ArtifactWriteError(f"{path}: cannot write: {reason}; free space, fix the permissions or choose another "
-                              f"--out")
+    return ArtifactWriteError(
+        f"{path}: cannot write: {reason}; free space, fix the permissions or choose another --out"
+    )
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -155,9 +167,11 @@ def read_json(path: str | Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise ArtifactError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
-                            f"a binary or differently encoded file, not a JSON artifact; re-create it with volts "
-                            f"or point to the right file") from None
+        raise ArtifactError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+            f"a binary or differently encoded file, not a JSON artifact; re-create it with volts "
+            f"or point to the right file"
+        ) from None
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except RecursionError:
@@ -217,16 +231,20 @@ class RunFolder:
             try:
                 lock.acquire()
             except Timeout:
-                raise UsageError(f"{self.final}: another volts process is writing this run (lock "
-                                 f"{_lock_path(self.out, self.name)}); wait for it to finish or use another --out")
+                raise UsageError(
+                    f"{self.final}: another volts process is writing this run (lock "
+                    f"{_lock_path(self.out, self.name)}); wait for it to finish or use another --out"
+                )
             self._lock = lock
             self.cleaned = clean_stale_staging(self.out, held=self.name)
             self.staging = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".partial", dir=self.out))
             os.chmod(self.staging, 0o777 & ~current_umask())
         except OSError as exc:
             self._release()
-            raise ArtifactError(f"{self.out}: cannot write the run folder here: {exc.strerror or exc}; fix the "
-                                f"permissions or choose another --out") from None
+            raise ArtifactError(
+                f"{self.out}: cannot write the run folder here: {exc.strerror or exc}; fix the "
+                f"permissions or choose another --out"
+            ) from None
         except BaseException:
             self._release()
             raise
@@ -295,8 +313,7 @@ def clean_stale_staging(out: str | Path, *, held: str | None = None) -> list[Pat
             except Timeout:
                 continue  # a live process is writing that run
         for path in restored:
-            log.warning(f"{path}: restored the previous run, which a killed process had moved aside while "
-                        f"replacing it")
+            log.warning(f"{path}: restored the previous run, which a killed process had moved aside while replacing it")
         removed.extend(gone)
     return removed
 
@@ -359,8 +376,9 @@ def read_selection(path: str | Path) -> dict:
     except ValueError:
         ok = False
     if not ok:
-        raise ArtifactError(f"{path}: 'asof' must be a date YYYY-MM-DD, got {data['asof']!r}; re-run volts select "
-                            f"or fix the field")
+        raise ArtifactError(
+            f"{path}: 'asof' must be a date YYYY-MM-DD, got {data['asof']!r}; re-run volts select or fix the field"
+        )
     if not isinstance(data["pairs"], list):
         raise ArtifactError(f"{path}: 'pairs' must be a list")
     from volts.core.pairs import check_pair
@@ -371,8 +389,7 @@ def read_selection(path: str | Path) -> dict:
             raise ArtifactError(f"{path}: pairs[{i}] lacks {', '.join(lacking)}")
         for role in ("leader", "follower"):
             if not isinstance(pair[role], str) or not pair[role].strip():
-                raise ArtifactError(f"{path}: pairs[{i}]: {role} must be one symbol (a string), got "
-                                    f"{pair[role]!r}")
+                raise ArtifactError(f"{path}: pairs[{i}]: {role} must be one symbol (a string), got {pair[role]!r}")
         # symbols (strict pattern: no paths), leader != follower, lag an integer >= 1: volts.core.pairs, shared
         # by `volts signal` and `volts backtest`
         check_pair(pair, f"{path}: pairs[{i}]", error=ArtifactError)

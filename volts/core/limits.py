@@ -16,8 +16,16 @@ import numpy as np
 
 from volts.core.errors import ConfigError, UsageError
 
-__all__ = ["available_memory", "check_counts", "check_entropy_surrogates", "check_null_draws", "check_stability_runs",
-           "entropy_bytes_per_surrogate", "null_bytes_per_draw", "stability_bytes_per_run"]
+__all__ = [
+    "available_memory",
+    "check_counts",
+    "check_entropy_surrogates",
+    "check_null_draws",
+    "check_stability_runs",
+    "entropy_bytes_per_surrogate",
+    "null_bytes_per_draw",
+    "stability_bytes_per_run",
+]
 
 #: Bytes a Dask cluster keeps per submitted task on the client and the scheduler (a future, its key and the
 #: task's state); ``Executor.submit`` submits every task at once. An allowance, not a measurement of one version.
@@ -38,8 +46,10 @@ def _gib(n: float) -> str:
 def _refuse(error, option: str, count: int, each: int, memory: int, what: str) -> None:
     bound = max(0, memory // max(1, each))
     if count > bound:
-        raise error(f"{option} {count:,} needs about {_gib(count * each)} ({each:,} bytes per {what}) but "
-                    f"{_gib(memory)} of memory are available: at most {bound:,} fit here; lower it")
+        raise error(
+            f"{option} {count:,} needs about {_gib(count * each)} ({each:,} bytes per {what}) but "
+            f"{_gib(memory)} of memory are available: at most {bound:,} fit here; lower it"
+        )
 
 
 def entropy_bytes_per_surrogate(n: int, bins: int, history: int) -> int:
@@ -53,14 +63,16 @@ def entropy_bytes_per_surrogate(n: int, bins: int, history: int) -> int:
         ``entropy.bins`` and ``entropy.history``.
     """
     b = int(bins)
-    cells = b ** (int(history) + 2)   # c[s, h, x, y]: b**history target histories x b source x b target states
-    return (8 * n        # rng.permuted(broadcast_to(xs, (S, n))): int64 states, one row per surrogate
-            + 8 * n      # np.vstack([xs, shuffled]): a second int64 (S + 1, n) copy
-            + 1 * n      # (src == v): bool (S, n - history), one state v at a time
-            + 8 * n      # .astype(np.float64) of that indicator for the matrix product
-            + 6 * 8 * cells  # c and the five same-shaped float64 arrays of the log term (c*c_h, c_hx*c_hy, the
-                             # ratio, its log2, the product) alive together in np.where
-            + 3 * 8)     # te_s, te_s >= te and its cumulative sum (curtailed test), one float each
+    cells = b ** (int(history) + 2)  # c[s, h, x, y]: b**history target histories x b source x b target states
+    return (
+        8 * n  # rng.permuted(broadcast_to(xs, (S, n))): int64 states, one row per surrogate
+        + 8 * n  # np.vstack([xs, shuffled]): a second int64 (S + 1, n) copy
+        + 1 * n  # (src == v): bool (S, n - history), one state v at a time
+        + 8 * n  # .astype(np.float64) of that indicator for the matrix product
+        + 6 * 8 * cells  # c and the five same-shaped float64 arrays of the log term (c*c_h, c_hx*c_hy, the
+        # ratio, its log2, the product) alive together in np.where
+        + 3 * 8
+    )  # te_s, te_s >= te and its cumulative sum (curtailed test), one float each
 
 
 def check_entropy_surrogates(settings, *, concurrent: int = 1, memory: int | None = None) -> None:
@@ -81,8 +93,14 @@ def check_entropy_surrogates(settings, *, concurrent: int = 1, memory: int | Non
     n = (w.train_end - w.train_start).days + 1
     each = entropy_bytes_per_surrogate(n, settings.entropy.bins, settings.entropy.history) * max(1, concurrent)
     memory = available_memory() if memory is None else memory
-    _refuse(ConfigError, "entropy.surrogates", int(settings.entropy.surrogates), each, memory,
-            f"surrogate of a {n}-day training window" + (f" x {concurrent} workers" if concurrent > 1 else ""))
+    _refuse(
+        ConfigError,
+        "entropy.surrogates",
+        int(settings.entropy.surrogates),
+        each,
+        memory,
+        f"surrogate of a {n}-day training window" + (f" x {concurrent} workers" if concurrent > 1 else ""),
+    )
 
 
 def _python_list_bytes(sample) -> int:
@@ -99,9 +117,16 @@ def stability_bytes_per_run(n_symbols: int) -> int:
     task = (0, 2**32 - 1, 2**32 - 1)
     name = "X" * 8
     result = {"index": 0, "pairs": [], "candidates": [name] * n_symbols, "error": None}
-    return (_python_list_bytes(child) + sys.getsizeof(child.spawn_key) + _python_list_bytes(task)
-            + sum(sys.getsizeof(v) for v in task) + _python_list_bytes(result)
-            + sys.getsizeof(result["candidates"]) + n_symbols * sys.getsizeof(name) + DASK_TASK_BYTES)
+    return (
+        _python_list_bytes(child)
+        + sys.getsizeof(child.spawn_key)
+        + _python_list_bytes(task)
+        + sum(sys.getsizeof(v) for v in task)
+        + _python_list_bytes(result)
+        + sys.getsizeof(result["candidates"])
+        + n_symbols * sys.getsizeof(name)
+        + DASK_TASK_BYTES
+    )
 
 
 def check_stability_runs(runs: int, option: str, *, n_symbols: int, memory: int | None = None) -> None:
@@ -135,8 +160,14 @@ def check_null_draws(draws: int, *, memory: int | None = None) -> None:
     _refuse(UsageError, "--null-draws", int(draws), null_bytes_per_draw(), memory, "draw")
 
 
-def check_counts(settings, *, workers: int | None = None, stability_runs: int | None = None,
-                 stability_option: str = "stability.runs", null_draws: int | None = None) -> None:
+def check_counts(
+    settings,
+    *,
+    workers: int | None = None,
+    stability_runs: int | None = None,
+    stability_option: str = "stability.runs",
+    null_draws: int | None = None,
+) -> None:
     """Every bound of this module that applies to a command, before it loads data or starts a cluster.
 
     Parameters

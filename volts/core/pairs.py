@@ -70,8 +70,16 @@ def warmup_bars(lag: int, ma_window: int) -> int:
     return int(ma_window) + int(lag) - 1
 
 
-def check_history(pair_name: str, *, lag: int, ma_window: int, have: int, need: int | None = None,
-                  when: str = "", data_start: dt.date | None = None) -> None:
+def check_history(
+    pair_name: str,
+    *,
+    lag: int,
+    ma_window: int,
+    have: int,
+    need: int | None = None,
+    when: str = "",
+    data_start: dt.date | None = None,
+) -> None:
     """Refuse a pair whose signal history is too short for the decision at hand.
 
     Parameters
@@ -99,9 +107,11 @@ def check_history(pair_name: str, *, lag: int, ma_window: int, have: int, need: 
         return
     when = f" {when}" if when else ""
     start = f" (data from {data_start})" if data_start is not None else ""
-    raise DataError(f"{pair_name}: lag {lag} with ma_window {ma_window} needs {need} leader bars{when}; the data "
-                    f"hold {have}{start}: the signal would be undefined (load more history, or check the "
-                    "selection's lag)")
+    raise DataError(
+        f"{pair_name}: lag {lag} with ma_window {ma_window} needs {need} leader bars{when}; the data "
+        f"hold {have}{start}: the signal would be undefined (load more history, or check the "
+        "selection's lag)"
+    )
 
 
 def warmup_start(end: dt.date, *, ma_window: int, max_lag: int) -> dt.date:

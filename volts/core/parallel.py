@@ -61,11 +61,18 @@ class Executor:
     [1, 4, 9]
     """
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, *,
-                 progress: bool | str = False, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        *,
+        progress: bool | str = False,
+        timeout: float | None = None,
+    ) -> None:
         if workers is not None and scheduler is not None:
-            raise UsageError("give either --workers N (local cluster) or --scheduler ADDRESS (existing cluster), "
-                             "not both")
+            raise UsageError(
+                "give either --workers N (local cluster) or --scheduler ADDRESS (existing cluster), not both"
+            )
         if workers is not None and int(workers) < 1:
             raise UsageError(f"--workers must be at least 1 (got {workers})")
         if progress not in (True, False, "auto"):
@@ -73,7 +80,7 @@ class Executor:
         self.workers = None if workers is None else int(workers)
         self.scheduler = scheduler
         self.progress = bool(progress)
-        self._plain = progress == "auto" and not sys.stderr.isatty()   # lines instead of a bar off a terminal
+        self._plain = progress == "auto" and not sys.stderr.isatty()  # lines instead of a bar off a terminal
         self.progress_interval = 60.0
         self.timeout = scheduler_timeout() if timeout is None else float(timeout)
         if scheduler is not None:
@@ -131,16 +138,23 @@ class Executor:
                 # page faults and 1.7 CPU s a run against 22k and 1.2 s in-process. This cluster lives for one
                 # command, so its workers keep glibc's defaults, like an in-process run.
                 with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-                    self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=":0", host="127.0.0.1")
+                    self._cluster = LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        host="127.0.0.1",
+                    )
                 self._client = Client(self._cluster)
             else:
                 probe_scheduler(self.scheduler, self.timeout)  # Client() bounds the connect, not the handshake
                 self._client = Client(self.scheduler, timeout=f"{self.timeout}s")
         except OSError as exc:
             self.close()
-            raise UsageError(f"cannot reach Dask scheduler {self.scheduler}: {exc}; start one with "
-                             f"'dask scheduler' and 'dask worker {self.scheduler}', or drop --scheduler") from None
+            raise UsageError(
+                f"cannot reach Dask scheduler {self.scheduler}: {exc}; start one with "
+                f"'dask scheduler' and 'dask worker {self.scheduler}', or drop --scheduler"
+            ) from None
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -175,8 +189,15 @@ class Executor:
         return f"dask {where} ({n} worker{'s' if n != 1 else ''})"
 
     # ------------------------------------------------------------------------------------------- map
-    def map(self, fn: Callable[..., Any], items: Iterable[Any], *, key: Callable[[Any], str] | None = None,
-            label: str = "tasks", **common_kwargs: Any) -> Iterator[tuple[Any, Any]]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *,
+        key: Callable[[Any], str] | None = None,
+        label: str = "tasks",
+        **common_kwargs: Any,
+    ) -> Iterator[tuple[Any, Any]]:
         """Run ``fn(item, **common_kwargs)`` for every item; yield ``(item, result)`` as each completes.
 
         Parameters
@@ -206,8 +227,15 @@ class Executor:
         batch = self.submit(fn, items, key=key, label=label, **common_kwargs)
         yield from batch
 
-    def submit(self, fn: Callable[..., Any], items: Iterable[Any], *, key: Callable[[Any], str] | None = None,
-               label: str = "tasks", **common_kwargs: Any) -> "Batch":
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *,
+        key: Callable[[Any], str] | None = None,
+        label: str = "tasks",
+        **common_kwargs: Any,
+    ) -> "Batch":
         """Start ``fn(item, **common_kwargs)`` for every item now and return a :class:`Batch` to collect them.
 
         On a cluster the tasks start running at once, so the caller can do other work in this process meanwhile
@@ -240,11 +268,24 @@ class Executor:
             yield self._plain_progress(total, label)
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        columns = (TextColumn(f"{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("left {task.fields[left]}"),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        columns = (
+            TextColumn(f"{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("left {task.fields[left]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
             task = bar.add_task(label, total=total, left=total)
 
@@ -275,8 +316,11 @@ class Executor:
             last = now
             elapsed = now - start
             eta = elapsed / done * (total - done)
-            print(f"{label}: {done}/{total} done, {total - done} left, elapsed {clock(elapsed)}, ETA {clock(eta)}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{label}: {done}/{total} done, {total - done} left, elapsed {clock(elapsed)}, ETA {clock(eta)}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         return advance
 
@@ -302,7 +346,7 @@ class Batch:
     def __init__(self, executor: Executor, fn, items, label, common_kwargs, *, futures, shared) -> None:
         self._executor, self._fn, self._items, self._label = executor, fn, items, label
         self._common, self._futures, self._shared = common_kwargs, futures, shared
-        self._state = "submitted"   # -> "iterated" or "cancelled"; a second pass would re-run or yield nothing
+        self._state = "submitted"  # -> "iterated" or "cancelled"; a second pass would re-run or yield nothing
 
     @property
     def remote(self) -> bool:
@@ -311,9 +355,11 @@ class Batch:
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         if self._state != "submitted":
-            raise RuntimeError(f"this batch of {len(self._items)} {self._label} was {self._state} already: a Batch "
-                               f"is collected once (in-process a second pass would run every task again, on a "
-                               f"cluster it would yield nothing); submit the tasks again")
+            raise RuntimeError(
+                f"this batch of {len(self._items)} {self._label} was {self._state} already: a Batch "
+                f"is collected once (in-process a second pass would run every task again, on a "
+                f"cluster it would yield nothing); submit the tasks again"
+            )
         self._state = "iterated"
         return self._results()
 
@@ -352,10 +398,11 @@ class Batch:
             f.release()
 
 
-
 # ------------------------------------------------------------------------------------- scheduler address
-_SCHEDULER_HINT = ("a Dask scheduler address is tcp://HOST:PORT (8786 by default; 'dask scheduler' prints it); "
-                   "the dashboard's http:// address is not it")
+_SCHEDULER_HINT = (
+    "a Dask scheduler address is tcp://HOST:PORT (8786 by default; 'dask scheduler' prints it); "
+    "the dashboard's http:// address is not it"
+)
 
 
 def scheduler_timeout() -> float:
@@ -378,8 +425,10 @@ def scheduler_timeout() -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"VOLTS_SCHEDULER_TIMEOUT={text!r} is not a positive number of seconds; unset it for the "
-                         f"default {DEFAULT_SCHEDULER_TIMEOUT:g} s")
+        raise UsageError(
+            f"VOLTS_SCHEDULER_TIMEOUT={text!r} is not a positive number of seconds; unset it for the "
+            f"default {DEFAULT_SCHEDULER_TIMEOUT:g} s"
+        )
     return value
 
 
@@ -462,16 +511,21 @@ def probe_scheduler(address: str, timeout: float) -> dict:
     thread.join(timeout + margin + 5.0)  # asyncio.wait_for ends the probe; the extra 5 s are for its clean-up
     exc = outcome.get("error")
     if thread.is_alive() or isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        raise UsageError(f"Dask scheduler {address} did not complete the handshake within {timeout + margin:g} s: it "
-                         f"accepts connections but does not answer as a Dask scheduler; {_SCHEDULER_HINT}")
+        raise UsageError(
+            f"Dask scheduler {address} did not complete the handshake within {timeout + margin:g} s: it "
+            f"accepts connections but does not answer as a Dask scheduler; {_SCHEDULER_HINT}"
+        )
     if isinstance(exc, OSError) and "reply" not in outcome and "Timed out trying to connect" in str(exc):
-        raise UsageError(f"cannot reach Dask scheduler {address}: {exc}; start one with 'dask scheduler' and "
-                         f"'dask worker {address}', or drop --scheduler")
+        raise UsageError(
+            f"cannot reach Dask scheduler {address}: {exc}; start one with 'dask scheduler' and "
+            f"'dask worker {address}', or drop --scheduler"
+        )
     if exc is not None:
         if isinstance(exc, KeyboardInterrupt):
             raise exc
-        raise UsageError(f"{address} does not speak the Dask protocol ({type(exc).__name__}: "
-                         f"{str(exc)[:120]}); {_SCHEDULER_HINT}")
+        raise UsageError(
+            f"{address} does not speak the Dask protocol ({type(exc).__name__}: {str(exc)[:120]}); {_SCHEDULER_HINT}"
+        )
     reply = outcome.get("reply")
     kind = reply.get("type") if isinstance(reply, dict) else None
     if kind != "Scheduler":

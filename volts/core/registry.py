@@ -69,8 +69,10 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator form of :meth:`add`: ``@STRATEGIES.register("lead_lag_trend")``."""
+
         def decorate(obj: T) -> T:
             return self.add(name, obj)
+
         return decorate
 
     # ------------------------------------------------------------------------------------------ reading
@@ -109,8 +111,9 @@ class Registry(Mapping[str, T], Generic[T]):
 #: Pair screens (:class:`volts.selection.screens.base.PairScreen` subclasses), in funnel-contract order.
 SCREENS: Registry[Any] = Registry("screen", providers=("volts.selection.screens",))
 #: Walk-forward strategies: ``fn(market, schedule, *, end, settings, engine, cost_bps)`` -> a simulation result.
-STRATEGIES: Registry[Any] = Registry("strategy", providers=("volts.trading.simulate",
-                                                            "volts.trading.strategies.lead_lag_portfolio"))
+STRATEGIES: Registry[Any] = Registry(
+    "strategy", providers=("volts.trading.simulate", "volts.trading.strategies.lead_lag_portfolio")
+)
 #: Pair pickers of null models: classes with ``from_settings(settings)`` returning ``picker(week, rng)``.
 PAIR_PICKERS: Registry[Any] = Registry("pair picker", providers=("volts.evaluation.pickers",))
 #: All-pairs lead-lag metrics: name -> ``fn(returns) -> (N, N) skew-symmetric matrix``.

@@ -62,8 +62,14 @@ def _load_renameat2():
     syscall.restype = ctypes.c_long
 
     def via_syscall(olddirfd, oldpath, newdirfd, newpath, flags):
-        return syscall(ctypes.c_long(number), ctypes.c_int(olddirfd), ctypes.c_char_p(oldpath),
-                       ctypes.c_int(newdirfd), ctypes.c_char_p(newpath), ctypes.c_uint(flags))
+        return syscall(
+            ctypes.c_long(number),
+            ctypes.c_int(olddirfd),
+            ctypes.c_char_p(oldpath),
+            ctypes.c_int(newdirfd),
+            ctypes.c_char_p(newpath),
+            ctypes.c_uint(flags),
+        )
 
     return via_syscall
 

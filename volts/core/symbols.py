@@ -20,7 +20,7 @@ from typing import Iterable
 from volts.core.errors import ConfigError
 
 SYMBOL_PATTERN = re.compile(r"[A-Za-z0-9^][A-Za-z0-9._\-=^]{0,31}")
-RULE_TEXT = ("1-32 characters: letters, digits and . - _ = ^, starting with a letter, a digit or ^, without '..'")
+RULE_TEXT = "1-32 characters: letters, digits and . - _ = ^, starting with a letter, a digit or ^, without '..'"
 
 __all__ = ["SYMBOL_PATTERN", "RULE_TEXT", "is_symbol", "check_symbol", "check_symbols"]
 
@@ -56,8 +56,11 @@ def check_symbol(value: object, where: str, *, error: type[Exception] = ConfigEr
     if is_symbol(value):
         return value  # type: ignore[return-value]
     shown = repr(value) if not isinstance(value, str) else f"'{value}'"
-    hint = " (a path is not a symbol: put the files in the data folder and name them by ticker)" \
-        if isinstance(value, str) and ("/" in value or "\\" in value or ".." in value) else ""
+    hint = (
+        " (a path is not a symbol: put the files in the data folder and name them by ticker)"
+        if isinstance(value, str) and ("/" in value or "\\" in value or ".." in value)
+        else ""
+    )
     raise error(f"{where}: {shown} is not a valid symbol; a symbol has {RULE_TEXT}{hint}")
 
 

@@ -118,15 +118,23 @@ class ValidatedBars(NamedTuple):
         """The bars of ``symbol`` in a validated ``market`` (as returned by ``validate_bars``)."""
         from volts.data.market import FIELDS
 
-        return cls(market.dates.to_numpy(), {f: getattr(market, f)[symbol].to_numpy(dtype=float) for f in FIELDS},
-                   market.report, first_row)
+        return cls(
+            market.dates.to_numpy(),
+            {f: getattr(market, f)[symbol].to_numpy(dtype=float) for f in FIELDS},
+            market.report,
+            first_row,
+        )
 
 
 def _report_meta(report) -> dict | None:
     if report is None:
         return None
-    return {"problems": [p.to_dict() for p in report.problems], "rows_read": dict(report.rows_read),
-            "rows_dropped": dict(report.rows_dropped), "rows_filled": dict(report.rows_filled)}
+    return {
+        "problems": [p.to_dict() for p in report.problems],
+        "rows_read": dict(report.rows_read),
+        "rows_dropped": dict(report.rows_dropped),
+        "rows_filled": dict(report.rows_filled),
+    }
 
 
 def _report_from(meta: dict | None):
@@ -134,8 +142,9 @@ def _report_from(meta: dict | None):
 
     if meta is None:
         return None
-    return ValidationReport(tuple(Problem(**p) for p in meta["problems"]), meta["rows_read"], meta["rows_dropped"],
-                            meta["rows_filled"])
+    return ValidationReport(
+        tuple(Problem(**p) for p in meta["problems"]), meta["rows_read"], meta["rows_dropped"], meta["rows_filled"]
+    )
 
 
 class BarCache:
@@ -188,8 +197,9 @@ class BarCache:
         body = _payload(entry)
         return None if body is None else pq.read_table(pa.BufferReader(pa.py_buffer(body)))
 
-    def read(self, path: str | Path, symbol: str, layout: CsvLayout, *, expect_sha256: str | None = None
-             ) -> pd.DataFrame:
+    def read(
+        self, path: str | Path, symbol: str, layout: CsvLayout, *, expect_sha256: str | None = None
+    ) -> pd.DataFrame:
         """``read_csv_bars(path, symbol, layout)``, from the cache when the same bytes were parsed before.
 
         The file is read once: the bytes that are hashed for the key are the bytes parsed on a miss, so a file
@@ -215,9 +225,12 @@ class BarCache:
         content = path.read_bytes()
         digest = hashlib.sha256(content).hexdigest()
         if expect_sha256 is not None and digest != expect_sha256:
-            raise _fail(f"{path}: the file changed while it was being loaded (SHA-256 {expect_sha256[:12]}... when "
-                        f"listed, {digest[:12]}... when read; rule: a load reads one version of every file); "
-                        f"run again once the file is no longer being written", "file_changed")
+            raise _fail(
+                f"{path}: the file changed while it was being loaded (SHA-256 {expect_sha256[:12]}... when "
+                f"listed, {digest[:12]}... when read; rule: a load reads one version of every file); "
+                f"run again once the file is no longer being written",
+                "file_changed",
+            )
         entry = self._entry(digest)
         if entry.is_file():
             try:
@@ -257,10 +270,16 @@ class BarCache:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-
     # --------------------------------------------------------------------------------- validated bars
-    def validated(self, path: str | Path, symbol: str, layout: CsvLayout, params: dict,
-                  validate: Callable[[pd.DataFrame], "MarketData"], digest: str | None = None) -> ValidatedBars:
+    def validated(
+        self,
+        path: str | Path,
+        symbol: str,
+        layout: CsvLayout,
+        params: dict,
+        validate: Callable[[pd.DataFrame], "MarketData"],
+        digest: str | None = None,
+    ) -> ValidatedBars:
         """One symbol's validated bars, cached by file bytes, layout, symbol and validation ``params``.
 
         Parameters
@@ -288,7 +307,7 @@ class BarCache:
         """
         path = Path(path)
         if not path.is_file():
-            raw = self.read(path, symbol, layout)   # raises the reader's message
+            raw = self.read(path, symbol, layout)  # raises the reader's message
             return ValidatedBars.from_market(validate(raw), symbol, raw.index.min() if len(raw.index) else None)
         blob = json.dumps({"params": params, "symbol": symbol}, sort_keys=True, default=str).encode()
         key = f"{digest or file_sha256(path)}-{hashlib.sha256(blob).hexdigest()[:16]}"
@@ -301,22 +320,26 @@ class BarCache:
                 if table is None:
                     raise FileNotFoundError(entry)
                 meta = json.loads(table.schema.metadata[b"volts"])
-                bars = ValidatedBars(table.column("date").to_numpy(),
-                                     {f: table.column(f).to_numpy().astype(float, copy=False) for f in FIELDS},
-                                     _report_from(meta), pd.Timestamp(meta["first_row"]) if meta.get("first_row")
-                                     else None)
+                bars = ValidatedBars(
+                    table.column("date").to_numpy(),
+                    {f: table.column(f).to_numpy().astype(float, copy=False) for f in FIELDS},
+                    _report_from(meta),
+                    pd.Timestamp(meta["first_row"]) if meta.get("first_row") else None,
+                )
                 self.hits += 1
                 return bars
             except FileNotFoundError:  # removed meanwhile (another run cleaning the cache): a plain miss
                 pass
             except Exception as exc:  # a damaged entry is deleted and rebuilt  # noqa: BLE001
                 self._drop(entry, exc, str(path))
-        raw = self.read(path, symbol, layout, expect_sha256=key.split("-")[0])   # the bytes the key names
+        raw = self.read(path, symbol, layout, expect_sha256=key.split("-")[0])  # the bytes the key names
         first = raw.index.min() if len(raw.index) else None
         market = validate(raw)
         bars = ValidatedBars.from_market(market, symbol, first)
-        meta = {"first_row": None if first is None else first.isoformat(), **(_report_meta(market.report) or
-                {"problems": [], "rows_read": {}, "rows_dropped": {}, "rows_filled": {}})}
+        meta = {
+            "first_row": None if first is None else first.isoformat(),
+            **(_report_meta(market.report) or {"problems": [], "rows_read": {}, "rows_dropped": {}, "rows_filled": {}}),
+        }
         frame = pd.DataFrame(bars.values, index=pd.DatetimeIndex(bars.dates, name="date"))
         self._write(entry, frame, meta)
         return bars
@@ -325,9 +348,16 @@ class BarCache:
     def set_key(self, items, params: dict) -> str:
         """Key of a validated set: SHA-256 over the sorted ``(symbol, file, file SHA-256)`` ``items``, the
         validation ``params`` (shared by every symbol), the layout and the format version."""
-        blob = json.dumps({"items": sorted([list(map(str, i)) for i in items]), "params": params,
-                           "version": CACHE_VERSION, "layout": self._layout_key}, sort_keys=True,
-                          default=str).encode()
+        blob = json.dumps(
+            {
+                "items": sorted([list(map(str, i)) for i in items]),
+                "params": params,
+                "version": CACHE_VERSION,
+                "layout": self._layout_key,
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def _set_entry(self, key: str) -> Path:
@@ -360,9 +390,12 @@ class BarCache:
                 for i, sym in enumerate(symbols):
                     a, b = bounds[i], bounds[i + 1]
                     first = meta["first_rows"][i]
-                    out[sym] = ValidatedBars(dates[a:b], {f: v[a:b] for f, v in values.items()},
-                                             _report_from(meta["reports"][i]),
-                                             pd.Timestamp(first) if first else None)
+                    out[sym] = ValidatedBars(
+                        dates[a:b],
+                        {f: v[a:b] for f, v in values.items()},
+                        _report_from(meta["reports"][i]),
+                        pd.Timestamp(first) if first else None,
+                    )
                 self.set_hits += 1
                 self.hits += len(out)
                 return out
@@ -386,8 +419,11 @@ class BarCache:
         columns = {"date": pa.array(dates)}
         for f in FIELDS:
             columns[f] = pa.array(np.concatenate([p.values[f] for p in parts]) if parts else np.array([], float))
-        meta = {"key": key, "symbols": symbols, "rows": [int(len(p.dates)) for p in parts],
-                "first_rows": [None if p.first_row is None else pd.Timestamp(p.first_row).isoformat()
-                               for p in parts],
-                "reports": [_report_meta(p.report) for p in parts]}
+        meta = {
+            "key": key,
+            "symbols": symbols,
+            "rows": [int(len(p.dates)) for p in parts],
+            "first_rows": [None if p.first_row is None else pd.Timestamp(p.first_row).isoformat() for p in parts],
+            "reports": [_report_meta(p.report) for p in parts],
+        }
         self._write(self._set_entry(key), pa.table(columns), meta)

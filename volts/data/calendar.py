@@ -30,8 +30,15 @@ DEFAULT_CALENDAR = "XNYS"
 _FIRST = pd.Timestamp("1990-01-02")
 _YEARS_AHEAD = 2
 
-__all__ = ["DEFAULT_CALENDAR", "exchange_calendar", "sessions", "is_session", "next_session",
-           "previous_session", "last_closed_session"]
+__all__ = [
+    "DEFAULT_CALENDAR",
+    "exchange_calendar",
+    "sessions",
+    "is_session",
+    "next_session",
+    "previous_session",
+    "last_closed_session",
+]
 
 
 @lru_cache(maxsize=8)
@@ -47,8 +54,10 @@ def _calendar(name: str, last_year: int) -> Any:
             warnings.simplefilter("ignore", DeprecationWarning)
             return xcals.get_calendar(name, start=_FIRST, end=pd.Timestamp(f"{last_year}-12-31"))
     except xcals.errors.InvalidCalendarName:
-        raise ConfigError(f"unknown exchange calendar '{name}' (an ISO 10383 MIC such as XNYS, XNAS, XLON; see "
-                          "exchange_calendars.get_calendar_names())") from None
+        raise ConfigError(
+            f"unknown exchange calendar '{name}' (an ISO 10383 MIC such as XNYS, XNAS, XLON; see "
+            "exchange_calendars.get_calendar_names())"
+        ) from None
 
 
 def exchange_calendar(name: str = DEFAULT_CALENDAR) -> Any:
@@ -72,8 +81,9 @@ def _day(value) -> pd.Timestamp:
 def _bounds(cal: Any, day: pd.Timestamp, what: str) -> None:
     first, last = cal.first_session, cal.last_session
     if day < first or day > last:
-        raise ConfigError(f"{what} {day.date()} is outside the exchange calendar {cal.name} "
-                          f"({first.date()} .. {last.date()})")
+        raise ConfigError(
+            f"{what} {day.date()} is outside the exchange calendar {cal.name} ({first.date()} .. {last.date()})"
+        )
 
 
 def sessions(start, end, *, calendar: str = DEFAULT_CALENDAR) -> pd.DatetimeIndex:
@@ -169,7 +179,7 @@ def last_closed_session(now=None, *, calendar: str = DEFAULT_CALENDAR) -> dt.dat
     cal = exchange_calendar(calendar)
     day = stamp.tz_localize(None).normalize()
     _bounds(cal, day, "today")
-    window = cal.schedule.loc[_day(day - pd.Timedelta(days=15)):_day(day + pd.Timedelta(days=1))]
+    window = cal.schedule.loc[_day(day - pd.Timedelta(days=15)) : _day(day + pd.Timedelta(days=1))]
     closes = window["close"]
     closes = closes.dt.tz_localize("UTC") if closes.dt.tz is None else closes.dt.tz_convert("UTC")
     done = window.index[np.asarray(closes <= stamp)]

@@ -64,8 +64,9 @@ def coverage_gaps(dates: pd.DatetimeIndex, start: dt.date, end: dt.date, gap_day
     return reasons
 
 
-def check_coverage(market, data, windows: dict[str, tuple[dt.date, dt.date]], *, asof: dt.date | None = None
-                   ) -> list[str]:
+def check_coverage(
+    market, data, windows: dict[str, tuple[dt.date, dt.date]], *, asof: dt.date | None = None
+) -> list[str]:
     """Check that ``market`` covers each window; raise or warn as ``data.window_coverage`` says.
 
     Parameters
@@ -95,15 +96,19 @@ def check_coverage(market, data, windows: dict[str, tuple[dt.date, dt.date]], *,
             end = asof
         reasons = coverage_gaps(market.dates, start, end, data.coverage_gap_days)
         if reasons:
-            problems.append(f"{name} window {start} .. {end} is not covered by the data ({'; '.join(reasons)}; "
-                            f"symbols {', '.join(market.symbols[:5])}{' ...' if len(market.symbols) > 5 else ''})")
+            problems.append(
+                f"{name} window {start} .. {end} is not covered by the data ({'; '.join(reasons)}; "
+                f"symbols {', '.join(market.symbols[:5])}{' ...' if len(market.symbols) > 5 else ''})"
+            )
     if not problems:
         return []
     tail = _limiting_symbols(market)
     if data.window_coverage == "error":
         more = f" (+{len(problems) - 1} more window(s))" if len(problems) > 1 else ""
-        raise DataError(f"{problems[0]}{more}{tail}. Choose an --asof (or windows) inside the data, extend or fix "
-                        f"the data, or set data.window_coverage = 'warn' to run on the bars there are")
+        raise DataError(
+            f"{problems[0]}{more}{tail}. Choose an --asof (or windows) inside the data, extend or fix "
+            f"the data, or set data.window_coverage = 'warn' to run on the bars there are"
+        )
     out = [p + tail for p in problems]
     for line in out:
         log.warning(line)

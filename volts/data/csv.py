@@ -67,8 +67,9 @@ def list_symbols(directory: str | Path, layout: CsvLayout | None = None) -> list
     if not directory.exists():
         raise _fail(f"{directory}: data directory not found", "path_not_found")
     if not directory.is_dir():
-        raise _fail(f"{directory}: not a directory (expected a folder of {layout.file_pattern} files)",
-                    "not_a_directory")
+        raise _fail(
+            f"{directory}: not a directory (expected a folder of {layout.file_pattern} files)", "not_a_directory"
+        )
     pattern = layout.file_pattern
     if "{symbol}" not in pattern:
         raise _fail(f"data.csv.file_pattern '{pattern}' lacks the '{{symbol}}' placeholder", "bad_pattern")
@@ -97,9 +98,12 @@ def _grouping_rule(text: pd.Series, column: str, path: Path, dates: pd.Series, l
     i = int(np.flatnonzero(has)[np.flatnonzero(~ok)[0]])
     when = dates.iloc[i]
     when = f", date {when:%Y-%m-%d}" if pd.notna(when) else ""
-    raise _fail(f"{path}: {text.iloc[i]!r} in column '{column}', line {i + 2}{when}: the '{sep}' does not "
-                f"separate groups of three digits (a decimal comma?); for such files set data.csv.decimal = ',' and "
-                f"data.csv.thousands = '.' (or '')", "decimal_comma")
+    raise _fail(
+        f"{path}: {text.iloc[i]!r} in column '{column}', line {i + 2}{when}: the '{sep}' does not "
+        f"separate groups of three digits (a decimal comma?); for such files set data.csv.decimal = ',' and "
+        f"data.csv.thousands = '.' (or '')",
+        "decimal_comma",
+    )
 
 
 def _numbers(raw: pd.Series, column: str, path: Path, dates: pd.Series, layout: CsvLayout) -> np.ndarray:
@@ -120,8 +124,11 @@ def _numbers(raw: pd.Series, column: str, path: Path, dates: pd.Series, layout: 
         i = int(np.flatnonzero(bad)[0])
         when = dates.iloc[i]
         when = f", date {when:%Y-%m-%d}" if pd.notna(when) else ""
-        raise _fail(f"{path}: unparsable number {raw.iloc[i]!r} in column '{column}', line {i + 2}{when} "
-                    f"({int(bad.sum())} such cell(s))", "bad_number")
+        raise _fail(
+            f"{path}: unparsable number {raw.iloc[i]!r} in column '{column}', line {i + 2}{when} "
+            f"({int(bad.sum())} such cell(s))",
+            "bad_number",
+        )
     return values
 
 
@@ -129,25 +136,34 @@ def _local_dates(raw_dates: pd.Series, layout: CsvLayout, path: Path, exc: Excep
     """Dates whose rows carry different UTC offsets (pandas refuses them as one column): each is read on its own
     and keeps its local calendar date, as a column with one offset does. Anything else unreadable is
     ``bad_date``."""
+
     def one(text):
         try:
-            ts = (pd.Timestamp(dt.datetime.strptime(text, layout.date_format)) if layout.date_format
-                  else pd.Timestamp(text))
+            ts = (
+                pd.Timestamp(dt.datetime.strptime(text, layout.date_format))
+                if layout.date_format
+                else pd.Timestamp(text)
+            )
         except (ValueError, TypeError):
             return pd.NaT
         return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
     try:
         values = [one(t) for t in raw_dates]
     except Exception:  # pragma: no cover - defensive
         values = None
     if values is None:
-        raise _fail(f"{path}: cannot read the '{layout.date}' column as dates ({type(exc).__name__}); set "
-                    f"data.csv.date_format to the file's strptime format", "bad_date") from None
+        raise _fail(
+            f"{path}: cannot read the '{layout.date}' column as dates ({type(exc).__name__}); set "
+            f"data.csv.date_format to the file's strptime format",
+            "bad_date",
+        ) from None
     return pd.Series(pd.DatetimeIndex(values), index=raw_dates.index)
 
 
-def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout(), *,
-                  content: bytes | None = None) -> pd.DataFrame:
+def read_csv_bars(
+    path: str | Path, symbol: str, layout: CsvLayout = CsvLayout(), *, content: bytes | None = None
+) -> pd.DataFrame:
     """Read one vendor CSV file into raw bars (not validated, file order kept apart from ``row_order``).
 
     Parameters
@@ -180,22 +196,29 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
     if content is None and not path.is_file():
         raise _fail(f"{path}: file not found for symbol {symbol}", "file_not_found")
     try:
-        table = pd.read_csv(path if content is None else io.BytesIO(content), dtype=str, keep_default_na=False,
-                            na_filter=False, skipinitialspace=True, encoding="utf-8-sig")
+        table = pd.read_csv(
+            path if content is None else io.BytesIO(content),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skipinitialspace=True,
+            encoding="utf-8-sig",
+        )
     except pd.errors.EmptyDataError:
         raise _fail(f"{path}: empty file (symbol {symbol})", "empty_file") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _fail(f"{path}: not a readable CSV file: {msg}", "bad_csv") from None
     table.columns = [str(c).strip() for c in table.columns]
-    wanted = {"date": layout.date, "open": layout.open, "high": layout.high, "low": layout.low,
-              "close": layout.close}
+    wanted = {"date": layout.date, "open": layout.open, "high": layout.high, "low": layout.low, "close": layout.close}
     if layout.volume is not None:
         wanted["volume"] = layout.volume
     absent = [col for col in wanted.values() if col not in table.columns]
     if absent:
-        raise _fail(f"{path}: missing column {', '.join(repr(a) for a in absent)} "
-                    f"(found: {', '.join(table.columns)})", "missing_column")
+        raise _fail(
+            f"{path}: missing column {', '.join(repr(a) for a in absent)} (found: {', '.join(table.columns)})",
+            "missing_column",
+        )
     if len(table) == 0:
         raise _fail(f"{path}: empty file: header but no data rows (symbol {symbol})", "empty_file")
 
@@ -212,11 +235,17 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
     bad = dates.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        fmt = (f"data.csv.date_format = {layout.date_format!r}" if layout.date_format else
-               "ISO 8601 (YYYY-MM-DD), as data.csv.date_format is unset")
-        raise _fail(f"{path}: unparsable date {table[layout.date].iloc[i]!r} on line {i + 2} "
-                    f"(expected {fmt}; {int(bad.sum())} such row(s)); set data.csv.date_format to the file's "
-                    f"strptime format, e.g. '%m/%d/%Y'", "bad_date")
+        fmt = (
+            f"data.csv.date_format = {layout.date_format!r}"
+            if layout.date_format
+            else "ISO 8601 (YYYY-MM-DD), as data.csv.date_format is unset"
+        )
+        raise _fail(
+            f"{path}: unparsable date {table[layout.date].iloc[i]!r} on line {i + 2} "
+            f"(expected {fmt}; {int(bad.sum())} such row(s)); set data.csv.date_format to the file's "
+            f"strptime format, e.g. '%m/%d/%Y'",
+            "bad_date",
+        )
     dates = dates.dt.normalize()
 
     out = {}
@@ -232,10 +261,19 @@ def read_csv_bars(path: str | Path, symbol: str, layout: CsvLayout = CsvLayout()
     return frame
 
 
-def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLayout | None = None,
-                    on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5,
-                    return_jump: str = "error", calendar: str | None = None,
-                    max_range_multiple: float | None = None) -> MarketData:
+def load_csv_market(
+    directory,
+    symbols=None,
+    start=None,
+    end=None,
+    layout: CsvLayout | None = None,
+    on_invalid: str = "error",
+    missing: str = "error",
+    max_abs_return: float = 0.5,
+    return_jump: str = "error",
+    calendar: str | None = None,
+    max_range_multiple: float | None = None,
+) -> MarketData:
     """Load and validate the bars of several symbols from one directory of CSV files.
 
     Parameters
@@ -285,6 +323,15 @@ def load_csv_market(directory, symbols=None, start=None, end=None, layout: CsvLa
         path = symbol_file(directory, symbol, layout)
         raw[symbol] = read_csv_bars(path, symbol, layout)
         sources[symbol] = str(path)
-    return validate_bars(raw, sources=sources, start=start, end=end, on_invalid=on_invalid, missing=missing,
-                         max_abs_return=max_abs_return, return_jump=return_jump, calendar=calendar,
-                         max_range_multiple=max_range_multiple)
+    return validate_bars(
+        raw,
+        sources=sources,
+        start=start,
+        end=end,
+        on_invalid=on_invalid,
+        missing=missing,
+        max_abs_return=max_abs_return,
+        return_jump=return_jump,
+        calendar=calendar,
+        max_range_multiple=max_range_multiple,
+    )

@@ -34,8 +34,16 @@ from volts.data.timeframes import Timeframe, timeframe
 from volts.data.validate import Problem
 from volts.core.errors import ConfigError
 
-__all__ = ["Gap", "expected_mask", "grid_phase", "find_gaps", "apply_gap_policy", "check_intraday_bars",
-           "CALENDAR_KINDS", "calendar_kind"]
+__all__ = [
+    "Gap",
+    "expected_mask",
+    "grid_phase",
+    "find_gaps",
+    "apply_gap_policy",
+    "check_intraday_bars",
+    "CALENDAR_KINDS",
+    "calendar_kind",
+]
 
 CALENDAR_KINDS = ("24/7", "24/5", "exchange", "bars")
 #: Share of weeks that must have a bar at an hour of the week for ``"bars"`` to count it as a session hour.
@@ -112,8 +120,9 @@ def _grid(first: pd.Timestamp, last: pd.Timestamp, tf: Timeframe, phase: int) ->
     return pd.date_range(start, last, freq=tf.duration)
 
 
-def expected_mask(slots: pd.DatetimeIndex, tf: Timeframe, calendar: str | None,
-                  present: pd.DatetimeIndex | None = None) -> np.ndarray:
+def expected_mask(
+    slots: pd.DatetimeIndex, tf: Timeframe, calendar: str | None, present: pd.DatetimeIndex | None = None
+) -> np.ndarray:
     """Whether the market is open during each bar slot.
 
     Parameters
@@ -148,7 +157,7 @@ def expected_mask(slots: pd.DatetimeIndex, tf: Timeframe, calendar: str | None,
     closes = sched["close"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
     s = slots.to_numpy().astype(opens.dtype)
     e = (slots + tf.duration).to_numpy().astype(opens.dtype)
-    i = np.searchsorted(opens, e, side="left") - 1   # the last session opening before the bar ends
+    i = np.searchsorted(opens, e, side="left") - 1  # the last session opening before the bar ends
     ok = i >= 0
     out = np.zeros(len(slots), dtype=bool)
     out[ok] = closes[i[ok]] > s[ok]
@@ -158,6 +167,7 @@ def expected_mask(slots: pd.DatetimeIndex, tf: Timeframe, calendar: str | None,
 def _bars_template(slots: pd.DatetimeIndex, tf: Timeframe, present: pd.DatetimeIndex) -> np.ndarray:
     def week_slot(idx):
         return np.asarray(idx.day_of_week) * 1440 + np.asarray(idx.hour) * 60 + np.asarray(idx.minute)
+
     weeks = max(1.0, (present[-1] - present[0]) / pd.Timedelta(days=7))
     values, counts = np.unique(week_slot(present), return_counts=True)
     session = set(values[counts >= BARS_SESSION_SHARE * weeks].tolist())
@@ -197,8 +207,12 @@ def find_gaps(index: pd.DatetimeIndex, tf: str | Timeframe, calendar: str | None
     expected = expected_mask(grid, tf, calendar, present=index)
     exp_slots = grid[expected]
     has = np.asarray(exp_slots.isin(index))
-    info.update(phase=phase, expected=int(expected.sum()), off_grid=int((~on_grid).sum()),
-                off_calendar=int((~np.asarray(index[on_grid].isin(exp_slots))).sum()))
+    info.update(
+        phase=phase,
+        expected=int(expected.sum()),
+        off_grid=int((~on_grid).sum()),
+        off_calendar=int((~np.asarray(index[on_grid].isin(exp_slots))).sum()),
+    )
     if calendar == "bars":
         days = pd.date_range(index[0].normalize(), index[-1].normalize(), freq="D")
         weekdays = days[days.day_of_week < 5]
@@ -222,17 +236,22 @@ def find_gaps(index: pd.DatetimeIndex, tf: str | Timeframe, calendar: str | None
 
 def gap_text(gap: Gap, tf: Timeframe, policy: str) -> str:
     """One line describing a gap and what the policy did with it."""
-    what = {"error": "fill the vendor's data, or set data.gap_policy = 'drop' (leave them out) or 'carry' "
-                     "(last close, zero range)",
-            "drop": "left out (data.gap_policy = 'drop')",
-            "carry": "carried at the last close with zero range (data.gap_policy = 'carry')"}[policy]
+    what = {
+        "error": "fill the vendor's data, or set data.gap_policy = 'drop' (leave them out) or 'carry' "
+        "(last close, zero range)",
+        "drop": "left out (data.gap_policy = 'drop')",
+        "carry": "carried at the last close with zero range (data.gap_policy = 'carry')",
+    }[policy]
     weekend = ", over a weekend" if gap.spans_weekend else ""
-    return (f"{gap.bars} missing {tf.name} bar{'s' if gap.bars != 1 else ''} ({_human(gap.bars * tf.duration)}"
-            f"{weekend}) from {gap.first:%Y-%m-%d %H:%M} to {gap.last:%Y-%m-%d %H:%M} UTC; {what}")
+    return (
+        f"{gap.bars} missing {tf.name} bar{'s' if gap.bars != 1 else ''} ({_human(gap.bars * tf.duration)}"
+        f"{weekend}) from {gap.first:%Y-%m-%d %H:%M} to {gap.last:%Y-%m-%d %H:%M} UTC; {what}"
+    )
 
 
-def apply_gap_policy(bars: pd.DataFrame, gaps: list[Gap], tf: Timeframe, policy: str,
-                     calendar: str | None = "24/7") -> pd.DataFrame:
+def apply_gap_policy(
+    bars: pd.DataFrame, gaps: list[Gap], tf: Timeframe, policy: str, calendar: str | None = "24/7"
+) -> pd.DataFrame:
     """The bars with ``gaps`` handled by ``policy``.
 
     ``"carry"`` inserts, at each missing open time, a bar with open = high = low = close = the last close before it
@@ -270,8 +289,9 @@ def apply_gap_policy(bars: pd.DataFrame, gaps: list[Gap], tf: Timeframe, policy:
     return out[list(FIELDS)]
 
 
-def check_intraday_bars(bars: pd.DataFrame, symbol: str, file: str | None, tf: Timeframe, *, today=None
-                        ) -> tuple[list[Problem], np.ndarray]:
+def check_intraday_bars(
+    bars: pd.DataFrame, symbol: str, file: str | None, tf: Timeframe, *, today=None
+) -> tuple[list[Problem], np.ndarray]:
     """Row-order and bar rules for intraday bars (every row).
 
     Returns
@@ -296,17 +316,28 @@ def check_intraday_bars(bars: pd.DataFrame, symbol: str, file: str | None, tf: T
         hi = ~nan & ~nonpos & (h < np.maximum(o, c))
         low = ~nan & ~nonpos & (lo > np.minimum(o, c))
         negv = ~nan & (v < 0)
-    rules = (("duplicate_date", dup, "stamp appears on an earlier row"),
-             ("unsorted_date", unsorted, "stamp earlier than a previous row's; stamps must ascend"),
-             ("future_date", future, "bar opens after now (UTC)"),
-             ("nan", nan, "missing value"), ("non_positive_price", nonpos, "a price is <= 0"),
-             ("high_below_max_open_close", hi, "High < max(Open, Close)"),
-             ("low_above_min_open_close", low, "Low > min(Open, Close)"), ("negative_volume", negv, "volume < 0"))
+    rules = (
+        ("duplicate_date", dup, "stamp appears on an earlier row"),
+        ("unsorted_date", unsorted, "stamp earlier than a previous row's; stamps must ascend"),
+        ("future_date", future, "bar opens after now (UTC)"),
+        ("nan", nan, "missing value"),
+        ("non_positive_price", nonpos, "a price is <= 0"),
+        ("high_below_max_open_close", hi, "High < max(Open, Close)"),
+        ("low_above_min_open_close", low, "Low > min(Open, Close)"),
+        ("negative_volume", negv, "volume < 0"),
+    )
     bad = np.zeros(len(bars), dtype=bool)
     for rule, mask, text in rules:
         bad |= mask
         for i in np.flatnonzero(mask):
-            problems.append(Problem(symbol, file, f"{idx[i]:%Y-%m-%d %H:%M}", rule,
-                                    f"{text} (row {i + 1}: O={o[i]:g} H={h[i]:g} L={lo[i]:g} C={c[i]:g} V={v[i]:g})",
-                                    "error"))
+            problems.append(
+                Problem(
+                    symbol,
+                    file,
+                    f"{idx[i]:%Y-%m-%d %H:%M}",
+                    rule,
+                    f"{text} (row {i + 1}: O={o[i]:g} H={h[i]:g} L={lo[i]:g} C={c[i]:g} V={v[i]:g})",
+                    "error",
+                )
+            )
     return problems, bad

@@ -55,8 +55,9 @@ def _read_checked(data: DataSettings, path: Path, symbol: str, *, start=None, en
     try:
         read = read_intraday_csv(path, symbol, data.csv, timezone=data.timezone)
     except DataError as exc:
-        fc.problems.append(Problem(symbol, str(path), None, getattr(exc, "rule", "unreadable"),
-                                   str(exc).split(": ", 1)[-1], "error"))
+        fc.problems.append(
+            Problem(symbol, str(path), None, getattr(exc, "rule", "unreadable"), str(exc).split(": ", 1)[-1], "error")
+        )
         return fc, None, []
     fc.layout, fc.quirks = read.layout, list(read.quirks)
     return check_bars(data, read.bars, fc, start=start, end=end)
@@ -91,8 +92,11 @@ def check_bars(data: DataSettings, bars: pd.DataFrame, fc: FileCheck, *, start=N
     drop = data.on_invalid == "drop"
     for p in found:
         if drop and p.rule != "future_date":
-            fc.notes.append(Problem(p.symbol, p.file, p.date, p.rule, p.message + " (dropped under data.on_invalid "
-                                                                          "= 'drop')", "dropped"))
+            fc.notes.append(
+                Problem(
+                    p.symbol, p.file, p.date, p.rule, p.message + " (dropped under data.on_invalid = 'drop')", "dropped"
+                )
+            )
         else:
             fc.problems.append(p)
     bars = bars[~bad]
@@ -109,12 +113,13 @@ def check_bars(data: DataSettings, bars: pd.DataFrame, fc: FileCheck, *, start=N
         fc.longest = tf.describe(g.bars)
     action = {"error": "error", "drop": "flagged", "carry": "filled"}[data.gap_policy]
     for g in gaps:
-        item = Problem(symbol, str(path), f"{g.first:%Y-%m-%d %H:%M}", "gap", gap_text(g, tf, data.gap_policy),
-                       action)
+        item = Problem(symbol, str(path), f"{g.first:%Y-%m-%d %H:%M}", "gap", gap_text(g, tf, data.gap_policy), action)
         (fc.problems if action == "error" else fc.notes).append(item)
     if fc.off_grid:
-        fc.quirks.append(f"{fc.off_grid} bar(s) off the {tf.name} grid (opening at another minute than "
-                         f"{info['phase']} past the bar boundary)")
+        fc.quirks.append(
+            f"{fc.off_grid} bar(s) off the {tf.name} grid (opening at another minute than "
+            f"{info['phase']} past the bar boundary)"
+        )
     if fc.off_calendar:
         fc.quirks.append(f"{fc.off_calendar} bar(s) outside the {data.calendar} calendar's sessions (kept)")
     if fc.closed_days:
@@ -124,8 +129,9 @@ def check_bars(data: DataSettings, bars: pd.DataFrame, fc: FileCheck, *, start=N
     return fc, bars, gaps
 
 
-def check_intraday_folder(data: DataSettings, directory, *, symbols=None, start=None, end=None
-                          ) -> tuple[list[FileCheck], ValidationReport]:
+def check_intraday_folder(
+    data: DataSettings, directory, *, symbols=None, start=None, end=None
+) -> tuple[list[FileCheck], ValidationReport]:
     """Check every intraday file of a folder (``volts data check`` when ``data.timeframe`` is not D1).
 
     Parameters
@@ -231,19 +237,30 @@ def assemble_intraday(data: DataSettings, checked: list, *, where: str) -> Marke
         inside = f.loc[lo:hi]
         dropped[s] = int(len(inside) - len(common))
         if dropped[s]:
-            notes.append(Problem(s, None, None, "missing_bar",
-                                 f"{dropped[s]} bar(s) left out because another symbol lacks them", "dropped"))
+            notes.append(
+                Problem(
+                    s,
+                    None,
+                    None,
+                    "missing_bar",
+                    f"{dropped[s]} bar(s) left out because another symbol lacks them",
+                    "dropped",
+                )
+            )
         frames[s] = inside.loc[common]
     if len(common) == 0:
         raise DataError(f"{folder}: no bar stamp common to {', '.join(names)}")
-    wide = {f: pd.DataFrame({s: frames[s][f].to_numpy() for s in names}, index=pd.DatetimeIndex(common, name="time"))
-            for f in FIELDS}
+    wide = {
+        f: pd.DataFrame({s: frames[s][f].to_numpy() for s in names}, index=pd.DatetimeIndex(common, name="time"))
+        for f in FIELDS
+    }
     report = ValidationReport(tuple(notes), {fc.symbol: fc.rows for fc, _, _ in checked}, dropped, filled)
     return MarketData(**wide, report=report)
 
 
-def run_intraday_check(data: DataSettings, directory, *, start=None, end=None, console=None,
-                       max_lines: int = 50) -> int:
+def run_intraday_check(
+    data: DataSettings, directory, *, start=None, end=None, console=None, max_lines: int = 50
+) -> int:
     """Print the intraday check of a folder (table, quirks, gaps); return 0 when no problem is found.
 
     Raises
@@ -256,17 +273,38 @@ def run_intraday_check(data: DataSettings, directory, *, start=None, end=None, c
 
     tf = timeframe(data.timeframe)
     checks, report = check_intraday_folder(data, directory, start=start, end=end)
-    table = Table(title=f"volts data check: {directory} ({tf.name} bars, calendar {data.calendar}, "
-                        f"gap policy {data.gap_policy}; times UTC, gaps and missing in bars)", title_justify="left")
-    for col, justify in (("symbol", "left"), ("layout", "left"), ("first", "left"), ("last", "left"),
-                         ("rows", "right"), ("gaps", "right"), ("missing", "right"), ("longest gap", "left"),
-                         ("problems", "right"), ("notes", "right")):
+    table = Table(
+        title=f"volts data check: {directory} ({tf.name} bars, calendar {data.calendar}, "
+        f"gap policy {data.gap_policy}; times UTC, gaps and missing in bars)",
+        title_justify="left",
+    )
+    for col, justify in (
+        ("symbol", "left"),
+        ("layout", "left"),
+        ("first", "left"),
+        ("last", "left"),
+        ("rows", "right"),
+        ("gaps", "right"),
+        ("missing", "right"),
+        ("longest gap", "left"),
+        ("problems", "right"),
+        ("notes", "right"),
+    ):
         table.add_column(col, justify=justify, no_wrap=col in ("symbol", "first", "last"))
     for fc in checks:
         n = len(fc.problems)
-        table.add_row(fc.symbol, fc.layout, (fc.first or "-")[:10], (fc.last or "-")[:10], f"{fc.rows:,}",
-                      str(fc.gaps), f"{fc.missing_bars:,}", fc.longest,
-                      str(n) if n == 0 else f"[bold red]{n}[/]", str(len(fc.notes)))
+        table.add_row(
+            fc.symbol,
+            fc.layout,
+            (fc.first or "-")[:10],
+            (fc.last or "-")[:10],
+            f"{fc.rows:,}",
+            str(fc.gaps),
+            f"{fc.missing_bars:,}",
+            fc.longest,
+            str(n) if n == 0 else f"[bold red]{n}[/]",
+            str(len(fc.notes)),
+        )
     console.print(table)
     for fc in checks:
         for q in fc.quirks:
@@ -281,11 +319,15 @@ def run_intraday_check(data: DataSettings, directory, *, start=None, end=None, c
     n_gaps = sum(fc.gaps for fc in checks)
     n_missing = sum(fc.missing_bars for fc in checks)
     bad = sum(1 for fc in checks if fc.problems)
-    console.print(f"{len(checks)} file(s), {sum(fc.rows for fc in checks):,} bars read, {n_gaps} gap(s) "
-                  f"({n_missing:,} missing {tf.name} bars), {len(errors)} problem(s), {len(notes)} note(s)",
-                  markup=False, soft_wrap=True)
+    console.print(
+        f"{len(checks)} file(s), {sum(fc.rows for fc in checks):,} bars read, {n_gaps} gap(s) "
+        f"({n_missing:,} missing {tf.name} bars), {len(errors)} problem(s), {len(notes)} note(s)",
+        markup=False,
+        soft_wrap=True,
+    )
     if errors:
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise DataError(f"data check failed: {len(errors)} problem(s) in {bad} of {len(checks)} file(s); first: "
-                        f"{errors[0]}{more}")
+        raise DataError(
+            f"data check failed: {len(errors)} problem(s) in {bad} of {len(checks)} file(s); first: {errors[0]}{more}"
+        )
     return 0

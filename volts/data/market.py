@@ -104,7 +104,8 @@ class MarketData:
             raise DataError(
                 f"no bars between {start_ts.date() if start_ts is not None else 'start'} and "
                 f"{end_ts.date() if end_ts is not None else 'end'} "
-                f"(data span {self.dates[0].date()} .. {self.dates[-1].date()})")
+                f"(data span {self.dates[0].date()} .. {self.dates[-1].date()})"
+            )
         return out
 
     def select(self, symbols: Iterable[str]) -> "MarketData":
@@ -148,10 +149,13 @@ class MarketData:
     def summary(self) -> pd.DataFrame:
         """One row per symbol: first, last, rows."""
         return pd.DataFrame(
-            {"first": [self.dates[0].date()] * len(self.symbols),
-             "last": [self.dates[-1].date()] * len(self.symbols),
-             "rows": [len(self)] * len(self.symbols)},
-            index=pd.Index(self.symbols, name="symbol"))
+            {
+                "first": [self.dates[0].date()] * len(self.symbols),
+                "last": [self.dates[-1].date()] * len(self.symbols),
+                "rows": [len(self)] * len(self.symbols),
+            },
+            index=pd.Index(self.symbols, name="symbol"),
+        )
 
     @classmethod
     def from_frames(cls, frames: dict[str, pd.DataFrame], report=None) -> "MarketData":
@@ -161,6 +165,11 @@ class MarketData:
         vol = frames.get("volume")
         if vol is None:
             vol = pd.DataFrame(0.0, index=close.index, columns=close.columns)
-        return cls(open=frames["open"].astype(float), high=frames["high"].astype(float),
-                   low=frames["low"].astype(float), close=close.astype(float), volume=vol.astype(float),
-                   report=report)
+        return cls(
+            open=frames["open"].astype(float),
+            high=frames["high"].astype(float),
+            low=frames["low"].astype(float),
+            close=close.astype(float),
+            volume=vol.astype(float),
+            report=report,
+        )

@@ -115,12 +115,21 @@ PARTIAL_GAP_BARS = 5
 LOOKBACK_DAYS = 10
 
 
-DEFAULT_CONSTANTS.update({"TIMEFRAME_M1": 1, "TIMEFRAME_M5": 5, "TIMEFRAME_M15": 15, "TIMEFRAME_M30": 30,
-                          "TIMEFRAME_H1": 16385, "TIMEFRAME_H4": 16388})   # volts.data.timeframes
+DEFAULT_CONSTANTS.update(
+    {
+        "TIMEFRAME_M1": 1,
+        "TIMEFRAME_M5": 5,
+        "TIMEFRAME_M15": 15,
+        "TIMEFRAME_M30": 30,
+        "TIMEFRAME_H1": 16385,
+        "TIMEFRAME_H4": 16388,
+    }
+)  # volts.data.timeframes
 
 
-def trading_dates(times: np.ndarray, *, server_utc_offset_hours: float = 0.0,
-                  exchange_timezone: str = "America/New_York") -> pd.DatetimeIndex:
+def trading_dates(
+    times: np.ndarray, *, server_utc_offset_hours: float = 0.0, exchange_timezone: str = "America/New_York"
+) -> pd.DatetimeIndex:
     """Exchange trading dates of D1 bars stamped on the broker server's clock.
 
     Parameters
@@ -142,8 +151,9 @@ def trading_dates(times: np.ndarray, *, server_utc_offset_hours: float = 0.0,
     return pd.DatetimeIndex(stamps.tz_localize(None).normalize(), name="date")
 
 
-def session_closed(dates: pd.DatetimeIndex, *, now, exchange_timezone: str = "America/New_York",
-                   session_close_local: str = "16:00") -> np.ndarray:
+def session_closed(
+    dates: pd.DatetimeIndex, *, now, exchange_timezone: str = "America/New_York", session_close_local: str = "16:00"
+) -> np.ndarray:
     """True where the session of a trading date has closed at ``now`` (bars of other dates are still forming).
 
     Parameters
@@ -168,8 +178,9 @@ def session_closed(dates: pd.DatetimeIndex, *, now, exchange_timezone: str = "Am
     return np.asarray(closes.tz_convert("UTC") <= now_utc)
 
 
-def rates_to_frame(rates: np.ndarray, *, server_utc_offset_hours: float = 0.0,
-                   exchange_timezone: str = "America/New_York") -> tuple[pd.DataFrame, str]:
+def rates_to_frame(
+    rates: np.ndarray, *, server_utc_offset_hours: float = 0.0, exchange_timezone: str = "America/New_York"
+) -> tuple[pd.DataFrame, str]:
     """MT5 rates (structured array) -> raw bars with columns open, high, low, close, volume by trading date.
 
     Returns
@@ -185,11 +196,19 @@ def rates_to_frame(rates: np.ndarray, *, server_utc_offset_hours: float = 0.0,
     real = rates["real_volume"].astype("float64") if "real_volume" in names else np.zeros(len(rates))
     use_real = bool(np.any(real > 0))
     volume = real if use_real else rates["tick_volume"].astype("float64")
-    index = trading_dates(rates["time"], server_utc_offset_hours=server_utc_offset_hours,
-                          exchange_timezone=exchange_timezone)
-    frame = pd.DataFrame({"open": rates["open"].astype("float64"), "high": rates["high"].astype("float64"),
-                          "low": rates["low"].astype("float64"), "close": rates["close"].astype("float64"),
-                          "volume": volume}, index=index)
+    index = trading_dates(
+        rates["time"], server_utc_offset_hours=server_utc_offset_hours, exchange_timezone=exchange_timezone
+    )
+    frame = pd.DataFrame(
+        {
+            "open": rates["open"].astype("float64"),
+            "high": rates["high"].astype("float64"),
+            "low": rates["low"].astype("float64"),
+            "close": rates["close"].astype("float64"),
+            "volume": volume,
+        },
+        index=index,
+    )
     return frame[list(FIELDS)], ("real_volume" if use_real else "tick_volume")
 
 
@@ -219,8 +238,15 @@ def _longest_gap(own: pd.DatetimeIndex, calendar: pd.DatetimeIndex) -> tuple[int
     return best, best_first
 
 
-def fetch_mt5_bars(terminal: Mt5Terminal, symbols: Mapping[str, str], *, start=None, end=None, now=None,
-                   settings: Mt5Settings = Mt5Settings()) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def fetch_mt5_bars(
+    terminal: Mt5Terminal,
+    symbols: Mapping[str, str],
+    *,
+    start=None,
+    end=None,
+    now=None,
+    settings: Mt5Settings = Mt5Settings(),
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Fetch raw daily bars of several symbols (not validated).
 
     Parameters
@@ -259,8 +285,11 @@ def fetch_mt5_bars(terminal: Mt5Terminal, symbols: Mapping[str, str], *, start=N
     offset = settings.server_utc_offset_hours
     first_day = (start_ts - pd.Timedelta(days=LOOKBACK_DAYS)).date() if start_ts is not None else dt.date(1990, 1, 1)
     server_today = (now_utc + dt.timedelta(hours=offset)).date()
-    last_day = min(end_ts.date() + dt.timedelta(days=1), server_today + dt.timedelta(days=1)) \
-        if end_ts is not None else server_today + dt.timedelta(days=1)
+    last_day = (
+        min(end_ts.date() + dt.timedelta(days=1), server_today + dt.timedelta(days=1))
+        if end_ts is not None
+        else server_today + dt.timedelta(days=1)
+    )
     if last_day < first_day:
         raise BrokerError(f"nothing to fetch: the window ends ({last_day}) before it starts ({first_day})")
     date_from, date_to = _server_clock(first_day), _server_clock(last_day, end_of_day=True)
@@ -278,35 +307,54 @@ def fetch_mt5_bars(terminal: Mt5Terminal, symbols: Mapping[str, str], *, start=N
                 return "returned None"
             if len(rates) == 0:
                 return "returned no bars"
-            days = trading_dates(np.asarray(rates)["time"], server_utc_offset_hours=offset,
-                                 exchange_timezone=settings.exchange_timezone)
+            days = trading_dates(
+                np.asarray(rates)["time"], server_utc_offset_hours=offset, exchange_timezone=settings.exchange_timezone
+            )
             inside = np.ones(len(days), dtype=bool)
             if start_ts is not None:
                 inside &= np.asarray(days >= start_ts)
             if end_ts is not None:
                 inside &= np.asarray(days <= end_ts)
             if not inside.any():
-                return (f"returned no bars between {start_ts.date() if start_ts is not None else 'start'} and "
-                        f"{end_ts.date() if end_ts is not None else 'now'} (bars {days[0].date()} .. "
-                        f"{days[-1].date()})")
+                return (
+                    f"returned no bars between {start_ts.date() if start_ts is not None else 'start'} and "
+                    f"{end_ts.date() if end_ts is not None else 'now'} (bars {days[0].date()} .. "
+                    f"{days[-1].date()})"
+                )
             return None
 
         rates = terminal.call("copy_rates_range", broker, timeframe, date_from, date_to, what=label, check=check)
         rates = np.asarray(rates)
-        frame, vol_field = rates_to_frame(rates, server_utc_offset_hours=offset,
-                                          exchange_timezone=settings.exchange_timezone)
-        closed = session_closed(frame.index, now=now_utc, exchange_timezone=settings.exchange_timezone,
-                                session_close_local=settings.session_close_local)
+        frame, vol_field = rates_to_frame(
+            rates, server_utc_offset_hours=offset, exchange_timezone=settings.exchange_timezone
+        )
+        closed = session_closed(
+            frame.index,
+            now=now_utc,
+            exchange_timezone=settings.exchange_timezone,
+            session_close_local=settings.session_close_local,
+        )
         if not closed.all():
-            log.info("%s: dropped %d bar(s) of a session still in progress (%s)", sym, int((~closed).sum()),
-                     ", ".join(str(d.date()) for d in frame.index[~closed]))
+            log.info(
+                "%s: dropped %d bar(s) of a session still in progress (%s)",
+                sym,
+                int((~closed).sum()),
+                ", ".join(str(d.date()) for d in frame.index[~closed]),
+            )
             frame = frame.loc[closed]
         if end_ts is not None:
             frame = frame.loc[frame.index <= end_ts]
         if len(frame) == 0:
             raise BrokerError(f"{sym} ({broker}): MT5 returned no closed bar between {first_day} and {last_day}")
-        log.debug("%s (%s): %d bars %s..%s, volume = %s", sym, broker, len(frame), frame.index[0].date(),
-                  frame.index[-1].date(), vol_field)
+        log.debug(
+            "%s (%s): %d bars %s..%s, volume = %s",
+            sym,
+            broker,
+            len(frame),
+            frame.index[0].date(),
+            frame.index[-1].date(),
+            vol_field,
+        )
         return frame
 
     raw = {sym: fetch(sym, broker) for sym, broker in symbols.items()}
@@ -322,8 +370,10 @@ def fetch_mt5_bars(terminal: Mt5Terminal, symbols: Mapping[str, str], *, start=N
         if start_ts is not None and own[0] > start_ts + pd.Timedelta(days=PARTIAL_START_DAYS):
             earlier = calendar[(calendar >= start_ts) & (calendar < own[0])]
             if len(earlier) > 0:
-                return (f"history starts {own[0].date()}, but {start_ts.date()} was requested and other symbols "
-                        f"have {len(earlier)} bar(s) in between")
+                return (
+                    f"history starts {own[0].date()}, but {start_ts.date()} was requested and other symbols "
+                    f"have {len(earlier)} bar(s) in between"
+                )
         gap, first = _longest_gap(own, calendar)
         if gap >= PARTIAL_GAP_BARS:
             return f"{gap} consecutive bars missing from {first.date()} while other symbols have them"
@@ -339,15 +389,25 @@ def fetch_mt5_bars(terminal: Mt5Terminal, symbols: Mapping[str, str], *, start=N
             raw[sym] = fetch(sym, symbols[sym])
             problem = partial(sym)
         if problem is not None:
-            raise BrokerError(f"{sym} ({symbols[sym]}): partial history from MT5: {problem} (let the terminal "
-                              "download the history: open the symbol's D1 chart, raise 'Max bars in chart')")
+            raise BrokerError(
+                f"{sym} ({symbols[sym]}): partial history from MT5: {problem} (let the terminal "
+                "download the history: open the symbol's D1 chart, raise 'Max bars in chart')"
+            )
     sources = {sym: f"mt5:{broker}" for sym, broker in symbols.items()}
     return raw, sources
 
 
-def load_mt5_market(data: DataSettings, *, symbols=None, start=None, end=None, terminal=None, now=None,
-                    sleep: Callable[[float], None] | None = None,
-                    environ: Mapping[str, str] | None = None) -> MarketData:
+def load_mt5_market(
+    data: DataSettings,
+    *,
+    symbols=None,
+    start=None,
+    end=None,
+    terminal=None,
+    now=None,
+    sleep: Callable[[float], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> MarketData:
     """Load and validate daily bars of several symbols from a MetaTrader 5 terminal.
 
     Parameters
@@ -391,11 +451,19 @@ def load_mt5_market(data: DataSettings, *, symbols=None, start=None, end=None, t
     if not symbols:
         raise ConfigError("no symbols to load from MT5 (data.universe is empty)")
     own = terminal is None
-    term = Mt5Terminal.from_settings(settings, sleep=sleep, environ=environ) if own else \
-        as_terminal(terminal, retries=settings.retries, backoff_seconds=settings.backoff_seconds,
-                    timeout_seconds=settings.timeout_seconds, sleep=sleep)
+    term = (
+        Mt5Terminal.from_settings(settings, sleep=sleep, environ=environ)
+        if own
+        else as_terminal(
+            terminal,
+            retries=settings.retries,
+            backoff_seconds=settings.backoff_seconds,
+            timeout_seconds=settings.timeout_seconds,
+            sleep=sleep,
+        )
+    )
     try:
-        if data.timeframe != "D1":   # bars finer than a day: their own fetch and checks
+        if data.timeframe != "D1":  # bars finer than a day: their own fetch and checks
             from volts.data.mt5_intraday import load_mt5_intraday
 
             return load_mt5_intraday(data, terminal=term, symbols=symbols, start=start, end=end, now=now)
@@ -404,12 +472,34 @@ def load_mt5_market(data: DataSettings, *, symbols=None, start=None, end=None, t
     finally:
         if own:
             term.close()
-    return validate_bars(raw, sources=sources, start=start, end=end, on_invalid=data.on_invalid,
-                         missing=data.missing, max_abs_return=data.max_abs_return,
-                         return_jump=data.return_jump, calendar=data.calendar or None,
-                         max_range_multiple=data.max_range_multiple)
+    return validate_bars(
+        raw,
+        sources=sources,
+        start=start,
+        end=end,
+        on_invalid=data.on_invalid,
+        missing=data.missing,
+        max_abs_return=data.max_abs_return,
+        return_jump=data.return_jump,
+        calendar=data.calendar or None,
+        max_range_multiple=data.max_range_multiple,
+    )
 
 
-__all__ = ["Credentials", "Secret", "Mt5Terminal", "ConnectionLost", "load_credentials", "broker_symbol",
-           "resolve_symbols", "trading_dates", "session_closed", "rates_to_frame", "fetch_mt5_bars",
-           "load_mt5_market", "as_terminal", "INSTALL_NATIVE", "INSTALL_MT5LINUX"]
+__all__ = [
+    "Credentials",
+    "Secret",
+    "Mt5Terminal",
+    "ConnectionLost",
+    "load_credentials",
+    "broker_symbol",
+    "resolve_symbols",
+    "trading_dates",
+    "session_closed",
+    "rates_to_frame",
+    "fetch_mt5_bars",
+    "load_mt5_market",
+    "as_terminal",
+    "INSTALL_NATIVE",
+    "INSTALL_MT5LINUX",
+]

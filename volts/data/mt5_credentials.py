@@ -160,20 +160,26 @@ def load_credentials(settings: Mt5Settings, *, environ: Mapping[str, str] | None
             raise ConfigError(f"data.mt5.credentials_file: {path} not found")
         tree = _git_work_tree(path.resolve())
         if tree is not None:
-            raise ConfigError(f"data.mt5.credentials_file: {path} lies inside the git work tree {tree}; keep "
-                              "credentials outside any repository (or use the environment variables "
-                              f"{settings.login_env}/{settings.password_env}/{settings.server_env})")
+            raise ConfigError(
+                f"data.mt5.credentials_file: {path} lies inside the git work tree {tree}; keep "
+                "credentials outside any repository (or use the environment variables "
+                f"{settings.login_env}/{settings.password_env}/{settings.server_env})"
+            )
         if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("credentials file %s is readable by other users; chmod 600 it", path)
         try:
-            values.update({k: v for k, v in _parse_credentials_file(path).items()
-                           if k in ("login", "password", "server")})
+            values.update(
+                {k: v for k, v in _parse_credentials_file(path).items() if k in ("login", "password", "server")}
+            )
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"data.mt5.credentials_file: cannot read {path} ({type(exc).__name__})") from None
         sources.append(str(path))
     from_env = False
-    for key, var in (("login", settings.login_env), ("password", settings.password_env),
-                     ("server", settings.server_env)):
+    for key, var in (
+        ("login", settings.login_env),
+        ("password", settings.password_env),
+        ("server", settings.server_env),
+    ):
         value = env.get(var)
         if value:
             values[key] = value
@@ -182,14 +188,17 @@ def load_credentials(settings: Mt5Settings, *, environ: Mapping[str, str] | None
         sources.append("environment")
     if not values.get("login"):
         if values.get("password") or values.get("server"):
-            raise ConfigError(f"MT5 password or server given without a login: set {settings.login_env} "
-                              "(or 'login' in the credentials file)")
+            raise ConfigError(
+                f"MT5 password or server given without a login: set {settings.login_env} "
+                "(or 'login' in the credentials file)"
+            )
         return None
     try:
         login = int(str(values["login"]).strip())
     except ValueError:
-        raise ConfigError(f"MT5 login (from {settings.login_env} or the credentials file) must be an integer "
-                          "account number") from None
+        raise ConfigError(
+            f"MT5 login (from {settings.login_env} or the credentials file) must be an integer account number"
+        ) from None
     password = Secret(values["password"]) if values.get("password") else None
     server = Secret(values["server"]) if values.get("server") else None
     return Credentials(login=login, password=password, server=server, source=" + ".join(sources))

@@ -37,8 +37,9 @@ def _server(ts: pd.Timestamp, offset_hours: float) -> dt.datetime:
     return (ts + pd.Timedelta(hours=offset_hours)).to_pydatetime().replace(tzinfo=dt.timezone.utc)
 
 
-def fetch_mt5_intraday(terminal, symbols: dict, data: DataSettings, *, start=None, end=None, now=None
-                       ) -> dict[str, pd.DataFrame]:
+def fetch_mt5_intraday(
+    terminal, symbols: dict, data: DataSettings, *, start=None, end=None, now=None
+) -> dict[str, pd.DataFrame]:
     """Raw closed bars of ``data.timeframe`` per symbol, indexed by UTC open time.
 
     Parameters
@@ -71,8 +72,9 @@ def fetch_mt5_intraday(terminal, symbols: dict, data: DataSettings, *, start=Non
     offset = data.mt5.server_utc_offset_hours
     now_utc = pd.Timestamp(_now_utc(now)).tz_convert("UTC").tz_localize(None)
     lo = pd.Timestamp(start).normalize() if start is not None else pd.Timestamp("1990-01-01")
-    hi = (pd.Timestamp(end).normalize() + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)) if end is not None \
-        else now_utc
+    hi = (
+        (pd.Timestamp(end).normalize() + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)) if end is not None else now_utc
+    )
     hi = min(hi, now_utc)
     if hi < lo:
         raise BrokerError(f"nothing to fetch: the window ends ({hi}) before it starts ({lo})")
@@ -89,19 +91,34 @@ def fetch_mt5_intraday(terminal, symbols: dict, data: DataSettings, *, start=Non
                 return "returned no bars"
             return None
 
-        rates = np.asarray(terminal.call("copy_rates_range", broker, const, _server(lo, offset),
-                                         _server(hi, offset), what=label, check=check))
+        rates = np.asarray(
+            terminal.call(
+                "copy_rates_range", broker, const, _server(lo, offset), _server(hi, offset), what=label, check=check
+            )
+        )
         names = rates.dtype.names or ()
         real = rates["real_volume"].astype("float64") if "real_volume" in names else np.zeros(len(rates))
         volume = real if np.any(real > 0) else rates["tick_volume"].astype("float64")
         utc = pd.to_datetime(np.asarray(rates["time"], dtype="int64") - int(round(offset * 3600)), unit="s")
-        frame = pd.DataFrame({"open": rates["open"].astype(float), "high": rates["high"].astype(float),
-                              "low": rates["low"].astype(float), "close": rates["close"].astype(float),
-                              "volume": volume}, index=pd.DatetimeIndex(utc, name="time"))
+        frame = pd.DataFrame(
+            {
+                "open": rates["open"].astype(float),
+                "high": rates["high"].astype(float),
+                "low": rates["low"].astype(float),
+                "close": rates["close"].astype(float),
+                "volume": volume,
+            },
+            index=pd.DatetimeIndex(utc, name="time"),
+        )
         closed = np.asarray(frame.index + tf.duration <= now_utc)
         if not closed.all():
-            log.info("%s: dropped %d %s bar(s) still forming (%s)", sym, int((~closed).sum()), tf.name,
-                     ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in frame.index[~closed]))
+            log.info(
+                "%s: dropped %d %s bar(s) still forming (%s)",
+                sym,
+                int((~closed).sum()),
+                tf.name,
+                ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in frame.index[~closed]),
+            )
             frame = frame.loc[closed]
         if len(frame) == 0:
             raise BrokerError(f"{sym} ({broker}): MT5 returned no closed {tf.name} bar in {label}")
@@ -129,6 +146,5 @@ def load_mt5_intraday(data: DataSettings, *, terminal, symbols, start=None, end=
 
     mapping = resolve_symbols(terminal, symbols, data.mt5)
     raw = fetch_mt5_intraday(terminal, mapping, data, start=start, end=end, now=now)
-    checked = [check_bars(data, raw[s], FileCheck(s, f"mt5:{mapping[s]}"), start=start, end=end)
-               for s in raw]
+    checked = [check_bars(data, raw[s], FileCheck(s, f"mt5:{mapping[s]}"), start=start, end=end) for s in raw]
     return assemble_intraday(data, checked, where="mt5")

@@ -34,8 +34,13 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (EOFError, ConnectionErr
 
 
 # MT5 ``last_error`` codes after which retrying cannot help.
-_FATAL_CODES = {-2: "invalid parameters", -5: "invalid terminal version", -6: "authorization failed",
-                -7: "unsupported", -8: "auto-trading disabled"}
+_FATAL_CODES = {
+    -2: "invalid parameters",
+    -5: "invalid terminal version",
+    -6: "authorization failed",
+    -7: "unsupported",
+    -8: "auto-trading disabled",
+}
 
 
 # MT5 ``last_error`` codes that mean the IPC session with the terminal is gone: every later call fails the same
@@ -46,20 +51,33 @@ _REINIT_CODES = {-10001: "IPC send failed", -10003: "no IPC connection", -10004:
 
 # Values of the MetaTrader5 package, used when an API object lacks a constant.
 DEFAULT_CONSTANTS: dict[str, int] = {
-    "TIMEFRAME_D1": 16408, "ORDER_TYPE_BUY": 0, "ORDER_TYPE_SELL": 1, "TRADE_ACTION_DEAL": 1,
-    "ORDER_FILLING_FOK": 0, "ORDER_FILLING_IOC": 1, "ORDER_FILLING_RETURN": 2, "ORDER_TIME_GTC": 0,
-    "POSITION_TYPE_BUY": 0, "POSITION_TYPE_SELL": 1, "TRADE_RETCODE_PLACED": 10008, "TRADE_RETCODE_DONE": 10009,
+    "TIMEFRAME_D1": 16408,
+    "ORDER_TYPE_BUY": 0,
+    "ORDER_TYPE_SELL": 1,
+    "TRADE_ACTION_DEAL": 1,
+    "ORDER_FILLING_FOK": 0,
+    "ORDER_FILLING_IOC": 1,
+    "ORDER_FILLING_RETURN": 2,
+    "ORDER_TIME_GTC": 0,
+    "POSITION_TYPE_BUY": 0,
+    "POSITION_TYPE_SELL": 1,
+    "TRADE_RETCODE_PLACED": 10008,
+    "TRADE_RETCODE_DONE": 10009,
     "RES_S_OK": 1,
 }
 
 
-INSTALL_NATIVE = ("pip install MetaTrader5 (Windows only, next to a running MetaTrader 5 terminal); on Linux set "
-                  "data.mt5.bridge = \"mt5linux\"")
+INSTALL_NATIVE = (
+    "pip install MetaTrader5 (Windows only, next to a running MetaTrader 5 terminal); on Linux set "
+    'data.mt5.bridge = "mt5linux"'
+)
 
 
-INSTALL_MT5LINUX = ("pip install mt5linux==1.0.11 on this machine, and run its Windows-side server under Wine next "
-                    "to a running MetaTrader 5 terminal (wine mt5server.exe -p PORT, or python -m mt5linux -p PORT "
-                    "in a Windows Python that has MetaTrader5)")
+INSTALL_MT5LINUX = (
+    "pip install mt5linux==1.0.11 on this machine, and run its Windows-side server under Wine next "
+    "to a running MetaTrader 5 terminal (wine mt5server.exe -p PORT, or python -m mt5linux -p PORT "
+    "in a Windows Python that has MetaTrader5)"
+)
 
 
 class _Transient(Exception):
@@ -90,10 +108,18 @@ class Mt5Terminal:
         Releases an API object (closes the RPyC connection of an mt5linux client).
     """
 
-    def __init__(self, connect: Callable[[], Any], *, credentials: Credentials | None = None, retries: int = 3,
-                 backoff_seconds: float = 1.0, timeout_seconds: float = 30.0,
-                 sleep: Callable[[float], None] | None = None, description: str = "MetaTrader 5 terminal",
-                 on_close: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        *,
+        credentials: Credentials | None = None,
+        retries: int = 3,
+        backoff_seconds: float = 1.0,
+        timeout_seconds: float = 30.0,
+        sleep: Callable[[float], None] | None = None,
+        description: str = "MetaTrader 5 terminal",
+        on_close: Callable[[Any], None] | None = None,
+    ) -> None:
         self._connect = connect
         self._credentials = credentials
         self.retries = int(retries)
@@ -118,9 +144,14 @@ class Mt5Terminal:
         return cls(lambda: api, **kwargs)
 
     @classmethod
-    def from_settings(cls, settings: Mt5Settings, *, credentials: Credentials | None | str = "load",
-                      sleep: Callable[[float], None] | None = None,
-                      environ: Mapping[str, str] | None = None) -> "Mt5Terminal":
+    def from_settings(
+        cls,
+        settings: Mt5Settings,
+        *,
+        credentials: Credentials | None | str = "load",
+        sleep: Callable[[float], None] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> "Mt5Terminal":
         """The terminal described by ``data.mt5`` (bridge, host, port, retries, credentials).
 
         Raises
@@ -134,20 +165,28 @@ class Mt5Terminal:
         bridge = settings.bridge
         if bridge == "auto":
             bridge = "native" if sys.platform == "win32" else "mt5linux"
-        common = dict(credentials=credentials, retries=settings.retries, backoff_seconds=settings.backoff_seconds,
-                      timeout_seconds=settings.timeout_seconds, sleep=sleep)
+        common = dict(
+            credentials=credentials,
+            retries=settings.retries,
+            backoff_seconds=settings.backoff_seconds,
+            timeout_seconds=settings.timeout_seconds,
+            sleep=sleep,
+        )
         if bridge == "native":
             try:
                 import MetaTrader5 as native  # type: ignore[import-not-found]
             except ImportError:
-                raise ConfigError(f"data.mt5.bridge = \"native\" needs the MetaTrader5 package, which is not "
-                                  f"installed: {INSTALL_NATIVE}") from None
+                raise ConfigError(
+                    f'data.mt5.bridge = "native" needs the MetaTrader5 package, which is not '
+                    f"installed: {INSTALL_NATIVE}"
+                ) from None
             return cls(lambda: native, description="MetaTrader5 terminal (native)", **common)
         try:
             from mt5linux import MetaTrader5 as Mt5LinuxClient  # type: ignore[import-not-found]
         except ImportError:
-            raise ConfigError(f"data.mt5.bridge = \"mt5linux\" needs the mt5linux package, which is not "
-                              f"installed: {INSTALL_MT5LINUX}") from None
+            raise ConfigError(
+                f'data.mt5.bridge = "mt5linux" needs the mt5linux package, which is not installed: {INSTALL_MT5LINUX}'
+            ) from None
         host, port, timeout = settings.host, settings.port, settings.timeout_seconds
 
         def connect():
@@ -207,8 +246,9 @@ class Mt5Terminal:
             raise ConfigError(f"{self.description}: a package is missing ({_first_line(exc)})") from None
         except TRANSIENT_EXCEPTIONS as exc:
             self._api = None
-            raise _Transient(f"cannot reach the {self.description} ({type(exc).__name__}: "
-                             f"{_first_line(exc)})") from None
+            raise _Transient(
+                f"cannot reach the {self.description} ({type(exc).__name__}: {_first_line(exc)})"
+            ) from None
         kwargs: dict[str, Any] = {"timeout": int(self.timeout_seconds * 1000)}
         if self._credentials is not None:
             kwargs.update(self._credentials.initialize_kwargs())
@@ -222,8 +262,7 @@ class Mt5Terminal:
             reason = f"initialize() failed ({self._error_text()})"
             self._reset()
             if code in _FATAL_CODES:
-                raise BrokerError(self.scrub(f"{self.description}: {reason}; not retried "
-                                             f"({_FATAL_CODES[code]})"))
+                raise BrokerError(self.scrub(f"{self.description}: {reason}; not retried ({_FATAL_CODES[code]})"))
             raise _Transient(reason)
         self._ready = True
         log.info("connected to the %s", self.description)
@@ -246,8 +285,9 @@ class Mt5Terminal:
         self.call("version", check=lambda r: None)
         return self
 
-    def call(self, name: str, *args, check: Callable[[Any], str | None] | None = None, what: str | None = None,
-             **kwargs) -> Any:
+    def call(
+        self, name: str, *args, check: Callable[[Any], str | None] | None = None, what: str | None = None, **kwargs
+    ) -> Any:
         """Call ``api.name(*args, **kwargs)`` with retries.
 
         Parameters
@@ -292,10 +332,12 @@ class Mt5Terminal:
             except BrokerError:
                 raise
             except Exception as exc:
-                raise BrokerError(self.scrub(f"{self.description}: {label} raised {type(exc).__name__}: "
-                                             f"{_first_line(exc)}")) from None
-            log.info("%s", self.scrub(f"{self.description}: {label} failed (attempt {attempt + 1}/"
-                                         f"{attempts}): {reason}"))
+                raise BrokerError(
+                    self.scrub(f"{self.description}: {label} raised {type(exc).__name__}: {_first_line(exc)}")
+                ) from None
+            log.info(
+                "%s", self.scrub(f"{self.description}: {label} failed (attempt {attempt + 1}/{attempts}): {reason}")
+            )
         raise BrokerError(self.scrub(f"{self.description}: {label} failed after {attempts} attempt(s): {reason}"))
 
     def call_once(self, name: str, *args, **kwargs) -> Any:
@@ -310,18 +352,24 @@ class Mt5Terminal:
             if result is None and self._error_code() in _REINIT_CODES:
                 text = self._error_text()
                 self._reset()  # the next call re-initialises
-                raise ConnectionLost(self.scrub(f"{self.description}: {name} returned None ({text}); the session "
-                                                "is re-initialised; outcome unknown"))
+                raise ConnectionLost(
+                    self.scrub(
+                        f"{self.description}: {name} returned None ({text}); the session "
+                        "is re-initialised; outcome unknown"
+                    )
+                )
             return result
         except TRANSIENT_EXCEPTIONS as exc:
             self._reset()
-            raise ConnectionLost(self.scrub(f"{self.description}: connection lost during {name} "
-                                            f"({type(exc).__name__}); outcome unknown")) from None
+            raise ConnectionLost(
+                self.scrub(f"{self.description}: connection lost during {name} ({type(exc).__name__}); outcome unknown")
+            ) from None
         except BrokerError:
             raise
         except Exception as exc:
-            raise BrokerError(self.scrub(f"{self.description}: {name} raised {type(exc).__name__}: "
-                                         f"{_first_line(exc)}")) from None
+            raise BrokerError(
+                self.scrub(f"{self.description}: {name} raised {type(exc).__name__}: {_first_line(exc)}")
+            ) from None
 
     def last_error(self) -> tuple[int, str]:
         """MT5's ``last_error()`` of the current connection, or ``(0, 'not connected')``."""
@@ -402,8 +450,9 @@ def resolve_symbols(terminal: Mt5Terminal, symbols: Iterable[str], settings: Mt5
         name = broker_symbol(sym, settings)
         info = terminal.call("symbol_info", name, check=lambda r: None)
         if info is None:
-            listing = terminal.call("symbols_get", group=f"*{sym}*", what=f"symbols_get(group='*{sym}*')",
-                                    check=lambda r: None)
+            listing = terminal.call(
+                "symbols_get", group=f"*{sym}*", what=f"symbols_get(group='*{sym}*')", check=lambda r: None
+            )
             candidates = sorted(set(_names(listing or ())))
             if name in candidates:  # the symbol exists: the None above was a glitch, retry it properly
                 terminal.call("symbol_info", name)
@@ -416,10 +465,15 @@ def resolve_symbols(terminal: Mt5Terminal, symbols: Iterable[str], settings: Mt5
                         out[sym] = name
                         continue
                     candidates = difflib.get_close_matches(name, _names(everything), n=5, cutoff=0.6)
-                hint = f"; close candidates: {', '.join(candidates[:8])}" if candidates else \
-                    "; no similar symbol on the terminal"
-                raise BrokerError(f"{sym}: the broker has no symbol '{name}'{hint} (map it with "
-                                  f"data.mt5.symbol_map or symbol_prefix/symbol_suffix)")
+                hint = (
+                    f"; close candidates: {', '.join(candidates[:8])}"
+                    if candidates
+                    else "; no similar symbol on the terminal"
+                )
+                raise BrokerError(
+                    f"{sym}: the broker has no symbol '{name}'{hint} (map it with "
+                    f"data.mt5.symbol_map or symbol_prefix/symbol_suffix)"
+                )
         terminal.call("symbol_select", name, True, check=lambda ok: None if ok else "returned False")
         out[sym] = name
     return out

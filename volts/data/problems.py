@@ -23,9 +23,21 @@ _OUTSIDE = "outside the requested window; not used"
 
 
 #: Rules whose row ``on_invalid = "drop"`` removes.
-DROPPABLE_RULES = frozenset({"missing_date", "duplicate_date", "unsorted_date", "nan", "non_finite",
-                             "non_positive_price", "high_below_max_open_close", "low_above_min_open_close",
-                             "negative_volume", "range_outlier", "non_session_date"})
+DROPPABLE_RULES = frozenset(
+    {
+        "missing_date",
+        "duplicate_date",
+        "unsorted_date",
+        "nan",
+        "non_finite",
+        "non_positive_price",
+        "high_below_max_open_close",
+        "low_above_min_open_close",
+        "negative_volume",
+        "range_outlier",
+        "non_session_date",
+    }
+)
 
 
 OUTSIDE_NOTE = _OUTSIDE  # marks a flagged finding on rows outside the window (public name)
@@ -67,8 +79,14 @@ class Problem:
 
     def to_dict(self) -> dict:
         """JSON-ready plain dict."""
-        return {"symbol": self.symbol, "file": self.file, "date": self.date, "rule": self.rule,
-                "message": self.message, "action": self.action}
+        return {
+            "symbol": self.symbol,
+            "file": self.file,
+            "date": self.date,
+            "rule": self.rule,
+            "message": self.message,
+            "action": self.action,
+        }
 
 
 @dataclass(frozen=True)
@@ -112,26 +130,37 @@ class ValidationReport:
 
     def count(self, action: str | None = None, symbol: str | None = None) -> int:
         """Number of problems, optionally restricted to one action and/or one symbol."""
-        return sum(1 for p in self.problems
-                   if (action is None or p.action == action) and (symbol is None or p.symbol == symbol))
+        return sum(
+            1
+            for p in self.problems
+            if (action is None or p.action == action) and (symbol is None or p.symbol == symbol)
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready plain dict: ok, the per-symbol counts and every problem."""
-        return {"ok": self.ok,
-                "rows_read": {k: int(v) for k, v in self.rows_read.items()},
-                "rows_dropped": {k: int(v) for k, v in self.rows_dropped.items()},
-                "rows_filled": {k: int(v) for k, v in self.rows_filled.items()},
-                "problems": [p.to_dict() for p in self.problems]}
+        return {
+            "ok": self.ok,
+            "rows_read": {k: int(v) for k, v in self.rows_read.items()},
+            "rows_dropped": {k: int(v) for k, v in self.rows_dropped.items()},
+            "rows_filled": {k: int(v) for k, v in self.rows_filled.items()},
+            "problems": [p.to_dict() for p in self.problems],
+        }
 
     def merged(self, other: "ValidationReport") -> "ValidationReport":
         """A report holding the problems and counts of both (counts of a symbol in both are added)."""
+
         def add(a, b):
             out = dict(a)
             for k, v in b.items():
                 out[k] = out.get(k, 0) + v
             return out
-        return ValidationReport(self.problems + other.problems, add(self.rows_read, other.rows_read),
-                                add(self.rows_dropped, other.rows_dropped), add(self.rows_filled, other.rows_filled))
+
+        return ValidationReport(
+            self.problems + other.problems,
+            add(self.rows_read, other.rows_read),
+            add(self.rows_dropped, other.rows_dropped),
+            add(self.rows_filled, other.rows_filled),
+        )
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -66,8 +66,9 @@ def bucket_starts(stamps: pd.DatetimeIndex, to: Timeframe, calendar: str | None)
     return pd.DatetimeIndex(out)
 
 
-def resample_bars(bars: pd.DataFrame, source: str | Timeframe, to: str | Timeframe, calendar: str | None, *,
-                  partial: str = "drop") -> tuple[pd.DataFrame, int]:
+def resample_bars(
+    bars: pd.DataFrame, source: str | Timeframe, to: str | Timeframe, calendar: str | None, *, partial: str = "drop"
+) -> tuple[pd.DataFrame, int]:
     """Aggregate bars of size ``source`` into bars of size ``to``.
 
     Parameters
@@ -97,8 +98,10 @@ def resample_bars(bars: pd.DataFrame, source: str | Timeframe, to: str | Timefra
     """
     src, dst = timeframe(source), timeframe(to)
     if dst.minutes <= src.minutes or dst.minutes % src.minutes:
-        raise UsageError(f"cannot resample {src.name} bars to {dst.name}: the target must be a whole multiple of "
-                         f"the source (e.g. H1 -> H4 -> D1)")
+        raise UsageError(
+            f"cannot resample {src.name} bars to {dst.name}: the target must be a whole multiple of "
+            f"the source (e.g. H1 -> H4 -> D1)"
+        )
     if partial not in ("drop", "keep"):
         raise UsageError(f"partial must be 'drop' or 'keep' (got {partial!r})")
     if len(bars) == 0:
@@ -109,13 +112,17 @@ def resample_bars(bars: pd.DataFrame, source: str | Timeframe, to: str | Timefra
     out["bars"] = frame.groupby("_key").size()
     # the source bars the calendar expects in each bucket, on the source grid over whole UTC days of the data (so
     # that a file starting or ending inside a bucket leaves that bucket partial)
-    grid = _grid(bars.index[0].normalize(), bars.index[-1].normalize() + pd.Timedelta(days=1) - src.duration, src,
-                 grid_phase(bars.index, src))
+    grid = _grid(
+        bars.index[0].normalize(),
+        bars.index[-1].normalize() + pd.Timedelta(days=1) - src.duration,
+        src,
+        grid_phase(bars.index, src),
+    )
     grid = grid[expected_mask(grid, src, calendar, present=bars.index)]
     exp_key = bucket_starts(grid, dst, calendar)
     expected = pd.Series(1, index=exp_key[exp_key.notna()]).groupby(level=0).size()
     out["expected"] = expected.reindex(out.index).fillna(0).astype(int)
-    complete = (out["bars"] >= out["expected"]) & (out["expected"] > 0)   # a bucket off the calendar: partial
+    complete = (out["bars"] >= out["expected"]) & (out["expected"] > 0)  # a bucket off the calendar: partial
     dropped = 0
     if partial == "drop":
         dropped = int((~complete).sum())
@@ -185,6 +192,14 @@ def resample_folder(data, directory, to: str, out_dir, *, symbols=None, partial:
         else:
             table.index = table.index.strftime("%Y-%m-%d %H:%M:%S")
             table.to_csv(target, sep="\t", index_label="Time")
-        rows.append({"symbol": symbol, "file": str(target), "rows_in": len(read.bars), "bad_rows": int(bad.sum()),
-                     "rows_out": len(res), "partial_dropped": dropped})
+        rows.append(
+            {
+                "symbol": symbol,
+                "file": str(target),
+                "rows_in": len(read.bars),
+                "bad_rows": int(bad.sum()),
+                "rows_out": len(res),
+                "partial_dropped": dropped,
+            }
+        )
     return rows

@@ -20,8 +20,9 @@ def rule_non_finite(o, h, lo, c, v) -> np.ndarray:
         return np.isinf(o) | np.isinf(h) | np.isinf(lo) | np.isinf(c) | np.isinf(v)
 
 
-def rule_range_outlier(o, h, lo, c, *, multiple: float | None, max_abs_return: float,
-                       usable: np.ndarray, neighbours: int = 10) -> np.ndarray:
+def rule_range_outlier(
+    o, h, lo, c, *, multiple: float | None, max_abs_return: float, usable: np.ndarray, neighbours: int = 10
+) -> np.ndarray:
     """Rows whose wick beyond the body is implausible (``range_outlier``).
 
     A wick is log(High / max(Open, Close)) above the body or log(min(Open, Close) / Low) below it. A row is
@@ -42,7 +43,7 @@ def rule_range_outlier(o, h, lo, c, *, multiple: float | None, max_abs_return: f
         top, bottom = np.maximum(oo, cc), np.minimum(oo, cc)
         wick = np.maximum(np.log(hh / top), np.log(bottom / ll))
         size = np.maximum(hh / top - 1.0, 1.0 - ll / bottom)
-    if not (size > max_abs_return).any():   # no wick large enough to qualify: the medians cannot flag a row
+    if not (size > max_abs_return).any():  # no wick large enough to qualify: the medians cannot flag a row
         return out
     series = pd.Series(rng)
     before = series.shift(1).rolling(neighbours, min_periods=1).median()
@@ -66,7 +67,7 @@ def session_mask(dates: pd.DatetimeIndex, calendar: str | None) -> np.ndarray:
         ``calendar`` is not an exchange_calendars code.
     """
     ok = np.ones(len(dates), dtype=bool)
-    if not calendar or calendar == "bars" or len(dates) == 0:   # "bars": sessions are what the data show
+    if not calendar or calendar == "bars" or len(dates) == 0:  # "bars": sessions are what the data show
         return ok
     import exchange_calendars as xcals
 
@@ -95,8 +96,10 @@ _SESSIONS: dict[str, tuple] = {}
 
 def _session_table(cal) -> tuple[pd.Timestamp, pd.Timestamp, np.ndarray]:
     """(first session, last session, sorted int64 ns stamps of every session), tz-naive."""
-    first, last = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tz is not None else pd.Timestamp(t)
-                   for t in (cal.first_session, cal.last_session))
+    first, last = (
+        pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tz is not None else pd.Timestamp(t)
+        for t in (cal.first_session, cal.last_session)
+    )
     sessions = pd.DatetimeIndex(cal.sessions)
     if sessions.tz is not None:
         sessions = sessions.tz_localize(None)

@@ -99,10 +99,14 @@ class GroundTruth:
 
     def to_dict(self) -> dict:
         """JSON-ready plain dict."""
-        return {"regimes": dict(self.regimes), "pairs": [p.to_dict() for p in self.pairs],
-                "independent": list(self.independent),
-                "annual_vol": {k: float(v) for k, v in self.annual_vol.items()},
-                "r2": float(self.r2), "seed": int(self.seed)}
+        return {
+            "regimes": dict(self.regimes),
+            "pairs": [p.to_dict() for p in self.pairs],
+            "independent": list(self.independent),
+            "annual_vol": {k: float(v) for k, v in self.annual_vol.items()},
+            "r2": float(self.r2),
+            "seed": int(self.seed),
+        }
 
 
 @dataclass(frozen=True)
@@ -183,17 +187,36 @@ def make_synthetic_market(seed: int = 0, start="2019-01-01", end="2023-12-29") -
     pairs = []
     for leader, follower, lag in PLANTED:
         lead_full = innov[leader]  # leader's returns incl. burn-in
-        lagged = lead_full[max_lag - lag: max_lag - lag + n]
+        lagged = lead_full[max_lag - lag : max_lag - lag + n]
         noise = innov[follower][max_lag:] * np.sqrt(1.0 - R2)  # rescaled: sd = sqrt(1-R2) * sigma_mid
         returns[follower] = beta * lagged * daily[follower] / daily[leader] + noise
         pairs.append(PlantedPair(leader, follower, lag, float(beta * daily[follower] / daily[leader])))
 
-    return assemble_market(symbols, lambda s: returns[s], daily=daily, regimes=regimes, pairs=pairs,
-                           dates=dates, rng=rng, seed=seed, source=f"synthetic(seed={seed})")
+    return assemble_market(
+        symbols,
+        lambda s: returns[s],
+        daily=daily,
+        regimes=regimes,
+        pairs=pairs,
+        dates=dates,
+        rng=rng,
+        seed=seed,
+        source=f"synthetic(seed={seed})",
+    )
 
 
-def assemble_market(symbols, returns_of, *, daily: dict, regimes: dict, pairs: list, dates: pd.DatetimeIndex,
-                    rng: np.random.Generator, seed: int, source: str) -> SyntheticMarket:
+def assemble_market(
+    symbols,
+    returns_of,
+    *,
+    daily: dict,
+    regimes: dict,
+    pairs: list,
+    dates: pd.DatetimeIndex,
+    rng: np.random.Generator,
+    seed: int,
+    source: str,
+) -> SyntheticMarket:
     """Turn each symbol's daily log returns into validated OHLCV bars and the ground truth.
 
     Shared by the demo market and ``volts.data.synthetic_large``. Draws from ``rng`` in a fixed order (start
@@ -226,9 +249,14 @@ def assemble_market(symbols, returns_of, *, daily: dict, regimes: dict, pairs: l
         bars["volume"] = np.round(1e6 * np.exp(0.3 * rng.standard_normal(n)))
         raw[s] = pd.DataFrame(bars, index=dates)[list(FIELDS)]
     in_pairs = {p.leader for p in pairs} | {p.follower for p in pairs}
-    truth = GroundTruth(regimes=regimes, pairs=tuple(pairs),
-                        independent=tuple(s for s in symbols if s not in in_pairs),
-                        annual_vol={s: REGIME_VOL[regimes[s]] for s in symbols}, r2=R2, seed=int(seed))
+    truth = GroundTruth(
+        regimes=regimes,
+        pairs=tuple(pairs),
+        independent=tuple(s for s in symbols if s not in in_pairs),
+        annual_vol={s: REGIME_VOL[regimes[s]] for s in symbols},
+        r2=R2,
+        seed=int(seed),
+    )
     data = validate_bars(raw, sources={s: source for s in symbols})
     return SyntheticMarket(data=data, truth=truth)
 
@@ -255,11 +283,17 @@ def write_synthetic_csvs(market: SyntheticMarket | MarketData, directory: str | 
     paths = []
     for symbol in data.symbols:
         bars = data.bars(symbol)
-        table = pd.DataFrame({
-            "Date": bars.index.strftime("%Y-%m-%d"),
-            "Open": bars["open"].to_numpy(), "High": bars["high"].to_numpy(), "Low": bars["low"].to_numpy(),
-            "Close": bars["close"].to_numpy(), "Adj Close": bars["close"].to_numpy(),
-            "Volume": bars["volume"].round().astype("int64").to_numpy()})
+        table = pd.DataFrame(
+            {
+                "Date": bars.index.strftime("%Y-%m-%d"),
+                "Open": bars["open"].to_numpy(),
+                "High": bars["high"].to_numpy(),
+                "Low": bars["low"].to_numpy(),
+                "Close": bars["close"].to_numpy(),
+                "Adj Close": bars["close"].to_numpy(),
+                "Volume": bars["volume"].round().astype("int64").to_numpy(),
+            }
+        )
         path = directory / f"{symbol}.csv"
         tmp = path.with_name(path.name + ".tmp")
         table.to_csv(tmp, index=False, float_format="%.6f")

@@ -73,10 +73,20 @@ def _brownian_at(rng: np.random.Generator, times: np.ndarray, sigma: float) -> n
     return w[inverse]
 
 
-def simulate_async_market(*, n_leaders: int = 3, followers_per_leader: int = 2, n_independent: int = 2,
-                          duration: float = 23_400.0, rate: tuple[float, float] = (0.05, 0.5),
-                          delay: tuple[float, float] = (5.0, 60.0), sigma: float = 1e-4, beta: float = 1.0,
-                          own: float = 1.0, noise: float = 0.0, seed: int = 0) -> AsyncMarket:
+def simulate_async_market(
+    *,
+    n_leaders: int = 3,
+    followers_per_leader: int = 2,
+    n_independent: int = 2,
+    duration: float = 23_400.0,
+    rate: tuple[float, float] = (0.05, 0.5),
+    delay: tuple[float, float] = (5.0, 60.0),
+    sigma: float = 1e-4,
+    beta: float = 1.0,
+    own: float = 1.0,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> AsyncMarket:
     """Simulate an asynchronous market with planted leader -> follower delays (see the module docstring).
 
     Parameters
@@ -107,8 +117,10 @@ def simulate_async_market(*, n_leaders: int = 3, followers_per_leader: int = 2, 
     if n_leaders < 0 or followers_per_leader < 0 or n_independent < 0:
         raise ValueError("simulate_async_market: counts must be >= 0")
     if not (duration > 0 and 0 < rate[0] <= rate[1] and 0 <= delay[0] <= delay[1] < duration):
-        raise ValueError(f"simulate_async_market: need duration > 0, 0 < rate[0] <= rate[1], "
-                         f"0 <= delay[0] <= delay[1] < duration; got {duration}, {rate}, {delay}")
+        raise ValueError(
+            f"simulate_async_market: need duration > 0, 0 < rate[0] <= rate[1], "
+            f"0 <= delay[0] <= delay[1] < duration; got {duration}, {rate}, {delay}"
+        )
     rng = np.random.default_rng(seed)
     paths: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     planted: dict[tuple[str, str], float] = {}
@@ -120,15 +132,17 @@ def simulate_async_market(*, n_leaders: int = 3, followers_per_leader: int = 2, 
     for a in range(n_leaders):
         lead = f"L{a}"
         t_lead = _poisson_times(rng, rng.uniform(*rate), duration)
-        fol = [(f"{lead}F{b}", _poisson_times(rng, rng.uniform(*rate), duration), float(rng.uniform(*delay)))
-               for b in range(followers_per_leader)]
+        fol = [
+            (f"{lead}F{b}", _poisson_times(rng, rng.uniform(*rate), duration), float(rng.uniform(*delay)))
+            for b in range(followers_per_leader)
+        ]
         needed = np.concatenate([t_lead] + [t - d for _, t, d in fol])
         p_lead = _brownian_at(rng, needed, sigma)
-        paths[lead] = (t_lead, observe(t_lead, p_lead[:t_lead.size]))
+        paths[lead] = (t_lead, observe(t_lead, p_lead[: t_lead.size]))
         family[lead] = lead
         offset = t_lead.size
         for name, t, d in fol:
-            delayed = p_lead[offset:offset + t.size]
+            delayed = p_lead[offset : offset + t.size]
             offset += t.size
             eff = beta * delayed + _brownian_at(rng, t, own * sigma)
             paths[name] = (t, observe(t, eff))
@@ -139,7 +153,17 @@ def simulate_async_market(*, n_leaders: int = 3, followers_per_leader: int = 2, 
         t = _poisson_times(rng, rng.uniform(*rate), duration)
         paths[name] = (t, observe(t, _brownian_at(rng, t, sigma)))
         family[name] = name
-    params = {"n_leaders": n_leaders, "followers_per_leader": followers_per_leader, "n_independent": n_independent,
-              "duration": duration, "rate": list(rate), "delay": list(delay), "sigma": sigma, "beta": beta,
-              "own": own, "noise": noise, "seed": seed}
+    params = {
+        "n_leaders": n_leaders,
+        "followers_per_leader": followers_per_leader,
+        "n_independent": n_independent,
+        "duration": duration,
+        "rate": list(rate),
+        "delay": list(delay),
+        "sigma": sigma,
+        "beta": beta,
+        "own": own,
+        "noise": noise,
+        "seed": seed,
+    }
     return AsyncMarket(paths=paths, planted=planted, family=family, duration=float(duration), params=params)

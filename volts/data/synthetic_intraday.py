@@ -26,8 +26,7 @@ import pandas as pd
 from volts.data.market import FIELDS, MarketData
 from volts.data.timeframes import bars_per_year, timeframe
 
-__all__ = ["PLANTED_BARS", "SyntheticIntradayMarket", "make_synthetic_intraday_market",
-           "write_synthetic_intraday_csvs"]
+__all__ = ["PLANTED_BARS", "SyntheticIntradayMarket", "make_synthetic_intraday_market", "write_synthetic_intraday_csvs"]
 
 #: Planted pairs: (leader, follower, lag in bars).
 PLANTED_BARS: tuple[tuple[str, str, int], ...] = (("LEAD1", "FOLLOW1", 2), ("LEAD2", "FOLLOW2", 6))
@@ -75,16 +74,21 @@ def _bars(r: np.ndarray, sigma: float, c0: float, rng: np.random.Generator) -> d
     n = len(r)
     steps = rng.normal(0.0, sigma / np.sqrt(BRIDGE_STEPS), size=(n, BRIDGE_STEPS)).cumsum(axis=1)
     t = np.arange(1, BRIDGE_STEPS + 1) / BRIDGE_STEPS
-    bridge = steps - t * steps[:, -1:] + t * r[:, None]      # Brownian bridge from 0 to r
+    bridge = steps - t * steps[:, -1:] + t * r[:, None]  # Brownian bridge from 0 to r
     path = logo[:, None] + np.concatenate([np.zeros((n, 1)), bridge], axis=1)
     o, c = np.exp(logo), np.exp(logc)
     # the bridge ends at logo + r, which rounding may put one ulp off logc: bound by O and C themselves
-    return {"open": o, "high": np.maximum(np.exp(path.max(axis=1)), np.maximum(o, c)),
-            "low": np.minimum(np.exp(path.min(axis=1)), np.minimum(o, c)), "close": c}
+    return {
+        "open": o,
+        "high": np.maximum(np.exp(path.max(axis=1)), np.maximum(o, c)),
+        "low": np.minimum(np.exp(path.min(axis=1)), np.minimum(o, c)),
+        "close": c,
+    }
 
 
-def make_synthetic_intraday_market(seed: int = 0, *, timeframe_name: str = "H1", start="2023-01-01",
-                                   end="2023-03-31 23:00") -> SyntheticIntradayMarket:
+def make_synthetic_intraday_market(
+    seed: int = 0, *, timeframe_name: str = "H1", start="2023-01-01", end="2023-03-31 23:00"
+) -> SyntheticIntradayMarket:
     """Build the seeded intraday demo market (see the module docstring).
 
     Parameters
@@ -123,8 +127,9 @@ def make_synthetic_intraday_market(seed: int = 0, *, timeframe_name: str = "H1",
     return SyntheticIntradayMarket(data, tf.name, CALENDAR, PLANTED_BARS, INDEPENDENT, float(sigma))
 
 
-def write_synthetic_intraday_csvs(market: SyntheticIntradayMarket, directory: str | Path, *, vendor_gaps: int = 0,
-                                  seed: int = 0) -> dict[str, list[tuple[pd.Timestamp, int]]]:
+def write_synthetic_intraday_csvs(
+    market: SyntheticIntradayMarket, directory: str | Path, *, vendor_gaps: int = 0, seed: int = 0
+) -> dict[str, list[tuple[pd.Timestamp, int]]]:
     """Write one tab-separated ``SYMBOL.csv`` per symbol (``Time Open High Low Close Volume``, UTC open times),
     with ``vendor_gaps`` runs of 1-5 missing bars cut out of each file at seeded places.
 
@@ -146,7 +151,7 @@ def write_synthetic_intraday_csvs(market: SyntheticIntradayMarket, directory: st
         slots = np.sort(rng.choice(np.arange(1, len(frame) // 10 - 1), size=vendor_gaps, replace=False)) * 10
         for at in slots:
             length = int(rng.integers(1, 6))
-            keep[at:at + length] = False
+            keep[at : at + length] = False
             gaps.append((idx[at], length))
         planted[s] = gaps
         out = frame[keep]

@@ -27,10 +27,16 @@ from volts.core.errors import DataError
 __all__ = ["make_large_synthetic_market", "write_membership"]
 
 
-def make_large_synthetic_market(n_names: int = 500, n_pairs: int = 20, *, seed: int = 0,
-                                lags: tuple[int, ...] = (1, 2, 3, 4, 5),
-                                shares: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3),
-                                start="2019-01-01", end="2023-12-29") -> SyntheticMarket:
+def make_large_synthetic_market(
+    n_names: int = 500,
+    n_pairs: int = 20,
+    *,
+    seed: int = 0,
+    lags: tuple[int, ...] = (1, 2, 3, 4, 5),
+    shares: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3),
+    start="2019-01-01",
+    end="2023-12-29",
+) -> SyntheticMarket:
     """Generate ``n_names`` symbols with ``n_pairs`` planted lead-lag pairs in the mid regime.
 
     Parameters
@@ -82,12 +88,21 @@ def make_large_synthetic_market(n_names: int = 500, n_pairs: int = 20, *, seed: 
     beta = float(np.sqrt(R2))
     pairs = []
     for leader, follower, lag in planted:
-        lead = innov[max_lag - lag: max_lag - lag + n, col[leader]]
+        lead = innov[max_lag - lag : max_lag - lag + n, col[leader]]
         scale = daily[follower] / daily[leader]
         returns[:, col[follower]] = beta * lead * scale + innov[max_lag:, col[follower]] * np.sqrt(1.0 - R2)
         pairs.append(PlantedPair(leader, follower, lag, float(beta * scale)))
-    return assemble_market(symbols, lambda s: returns[:, col[s]], daily=daily, regimes=regimes, pairs=pairs,
-                           dates=dates, rng=rng, seed=seed, source=f"synthetic-large(seed={seed})")
+    return assemble_market(
+        symbols,
+        lambda s: returns[:, col[s]],
+        daily=daily,
+        regimes=regimes,
+        pairs=pairs,
+        dates=dates,
+        rng=rng,
+        seed=seed,
+        source=f"synthetic-large(seed={seed})",
+    )
 
 
 def write_membership(symbols, path: str | Path, start: str = "2000-01-03") -> Path:

@@ -61,8 +61,9 @@ def _shift(z: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-def simulate(dgp: str, sigma: float, *, T: int = 250, p: int = 100, k: int = 10,
-             rng: np.random.Generator | int | None = None) -> SyntheticLeadLag:
+def simulate(
+    dgp: str, sigma: float, *, T: int = 250, p: int = 100, k: int = 10, rng: np.random.Generator | int | None = None
+) -> SyntheticLeadLag:
     """Draw one panel of a seed-003 process.
 
     Parameters
@@ -116,12 +117,12 @@ def simulate(dgp: str, sigma: float, *, T: int = 250, p: int = 100, k: int = 10,
         z = rng.standard_normal(T)
         lags = lag_idx + 2
         for i in range(p):
-            y[:, i] = hermite_e.hermeval(_shift(z, lags[i]), [0] * lags[i] + [1]) / math.sqrt(
-                math.factorial(lags[i]))
+            y[:, i] = hermite_e.hermeval(_shift(z, lags[i]), [0] * lags[i] + [1]) / math.sqrt(math.factorial(lags[i]))
     y += sigma * rng.standard_normal((T, p))
     labels = factors * k + lag_idx
-    return SyntheticLeadLag(returns=y, lags=np.asarray(lags), labels=labels, factors=factors, dgp=dgp,
-                            sigma=float(sigma))
+    return SyntheticLeadLag(
+        returns=y, lags=np.asarray(lags), labels=labels, factors=factors, dgp=dgp, sigma=float(sigma)
+    )
 
 
 def true_sign_matrix(draw: SyntheticLeadLag) -> np.ndarray:

@@ -71,9 +71,18 @@ class TimeVaryingMarket:
     seed: int
 
 
-def make_timevarying_market(seed: int = 0, *, n_assets: int = 10, n_leaders: int = 4, n_days: int = 1000,
-                            start: str = "2018-01-01", l_max: int = 9, segment_days: tuple[int, int] = (20, 40),
-                            r2: float = 0.5, sigma: float = 0.015) -> TimeVaryingMarket:
+def make_timevarying_market(
+    seed: int = 0,
+    *,
+    n_assets: int = 10,
+    n_leaders: int = 4,
+    n_days: int = 1000,
+    start: str = "2018-01-01",
+    l_max: int = 9,
+    segment_days: tuple[int, int] = (20, 40),
+    r2: float = 0.5,
+    sigma: float = 0.015,
+) -> TimeVaryingMarket:
     """Generate a market whose followers' leaders and lags switch every few weeks.
 
     Parameters
@@ -107,8 +116,9 @@ def make_timevarying_market(seed: int = 0, *, n_assets: int = 10, n_leaders: int
         If a size, range or share is out of bounds (the message names the parameter and the allowed range).
     """
     if n_leaders < 1 or n_assets < n_leaders + 1:
-        raise ValueError(f"need n_leaders >= 1 and n_assets > n_leaders, got n_assets={n_assets}, "
-                         f"n_leaders={n_leaders}")
+        raise ValueError(
+            f"need n_leaders >= 1 and n_assets > n_leaders, got n_assets={n_assets}, n_leaders={n_leaders}"
+        )
     if l_max < 1:
         raise ValueError(f"l_max must be >= 1, got {l_max}")
     lo, hi = segment_days
@@ -134,14 +144,15 @@ def make_timevarying_market(seed: int = 0, *, n_assets: int = 10, n_leaders: int
         t = 0
         while t < n_days:
             length = int(rng.integers(lo, hi + 1))
-            lead_idx[t:t + length] = rng.integers(0, n_leaders)
-            lag[t:t + length] = rng.integers(1, l_max + 1)
+            lead_idx[t : t + length] = rng.integers(0, n_leaders)
+            lag[t : t + length] = rng.integers(1, l_max + 1)
             t += length
         t_idx = np.arange(n_days) + l_max - lag  # position of the lagged leader bar in lead_r
         noise = np.sqrt(1.0 - r2) * sigma * rng.standard_normal(n_days)
         r[:, n_leaders + j] = beta * lead_r[t_idx, lead_idx] + noise
-        rows.append(pd.DataFrame({"date": dates, "follower": name,
-                                  "leader": np.asarray(leaders)[lead_idx], "lag": lag}))
+        rows.append(
+            pd.DataFrame({"date": dates, "follower": name, "leader": np.asarray(leaders)[lead_idx], "lag": lag})
+        )
     symbols = list(leaders + followers)
     returns = pd.DataFrame(r, index=dates, columns=symbols)
     fields: dict[str, dict[str, np.ndarray]] = {f: {} for f in ("open", "high", "low", "close", "volume")}
@@ -153,5 +164,14 @@ def make_timevarying_market(seed: int = 0, *, n_assets: int = 10, n_leaders: int
         fields["volume"][s] = np.round(1e6 * np.exp(0.3 * rng.standard_normal(n_days)))
     bars = {f: pd.DataFrame(v, index=dates)[symbols] for f, v in fields.items()}
     truth = pd.concat(rows, ignore_index=True)
-    return TimeVaryingMarket(returns=returns, bars=bars, truth=truth, leaders=leaders, followers=followers,
-                             r2=float(r2), sigma=float(sigma), l_max=int(l_max), seed=int(seed))
+    return TimeVaryingMarket(
+        returns=returns,
+        bars=bars,
+        truth=truth,
+        leaders=leaders,
+        followers=followers,
+        r2=float(r2),
+        sigma=float(sigma),
+        l_max=int(l_max),
+        seed=int(seed),
+    )

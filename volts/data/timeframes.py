@@ -92,9 +92,18 @@ def _mt5(name: str, minutes: int) -> Timeframe:
 
 
 #: The supported bar sizes, finest first.
-TIMEFRAMES: dict[str, Timeframe] = {t.name: t for t in (
-    _mt5("M1", 1), _mt5("M5", 5), _mt5("M15", 15), _mt5("M30", 30), _mt5("H1", 60), _mt5("H4", 240),
-    _mt5("D1", 1440))}
+TIMEFRAMES: dict[str, Timeframe] = {
+    t.name: t
+    for t in (
+        _mt5("M1", 1),
+        _mt5("M5", 5),
+        _mt5("M15", 15),
+        _mt5("M30", 30),
+        _mt5("H1", 60),
+        _mt5("H4", 240),
+        _mt5("D1", 1440),
+    )
+}
 TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)
 
 
@@ -110,8 +119,10 @@ def timeframe(name: str | Timeframe) -> Timeframe:
         return name
     key = str(name).strip().upper()
     if key not in TIMEFRAMES:
-        raise ConfigError(f"timeframe {name!r} is not one of {', '.join(TIMEFRAME_NAMES)} (MetaTrader5's names: "
-                          f"M15 = 15 minutes, H4 = 4 hours, D1 = one day)")
+        raise ConfigError(
+            f"timeframe {name!r} is not one of {', '.join(TIMEFRAME_NAMES)} (MetaTrader5's names: "
+            f"M15 = 15 minutes, H4 = 4 hours, D1 = one day)"
+        )
     return TIMEFRAMES[key]
 
 

@@ -67,16 +67,21 @@ def read_membership(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: membership file not found (set [data] membership to a "
-                        f"ticker,start_date,end_date CSV)")
+        raise DataError(
+            f"{path}: membership file not found (set [data] membership to a ticker,start_date,end_date CSV)"
+        )
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: membership file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                        f"{exc.start}); expected a ticker,start_date,end_date CSV (rule: not_text)") from None
+        raise DataError(
+            f"{path}: membership file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); expected a ticker,start_date,end_date CSV (rule: not_text)"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{path}: membership file is not a readable CSV ({str(exc).strip()}); expected "
-                        f"ticker,start_date,end_date (rule: bad_csv)") from None
+        raise DataError(
+            f"{path}: membership file is not a readable CSV ({str(exc).strip()}); expected "
+            f"ticker,start_date,end_date (rule: bad_csv)"
+        ) from None
     table.columns = [c.strip() for c in table.columns]
     absent = [c for c in ("ticker", "start_date", "end_date") if c not in table.columns]
     if absent:
@@ -88,14 +93,14 @@ def read_membership(path: str | Path) -> pd.DataFrame:
         bad = parsed.isna() & (text != "") if name == "end" else parsed.isna()
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
-            raise DataError(f"{path}: line {i + 2}: {col} {table[col].iloc[i]!r} is not a date YYYY-MM-DD "
-                            f"(rule: bad_date)")
+            raise DataError(
+                f"{path}: line {i + 2}: {col} {table[col].iloc[i]!r} is not a date YYYY-MM-DD (rule: bad_date)"
+            )
         out[name] = parsed
     wrong = out["end"].notna() & (out["end"] < out["start"])
     if wrong.any():
         i = int(wrong.to_numpy().nonzero()[0][0])
-        raise DataError(f"{path}: line {i + 2}: {out['ticker'].iloc[i]} ends before it starts "
-                        f"(rule: end_before_start)")
+        raise DataError(f"{path}: line {i + 2}: {out['ticker'].iloc[i]} ends before it starts (rule: end_before_start)")
     return out
 
 
@@ -137,8 +142,14 @@ class Exclusion:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"symbol", "rule", "message", "file", "date", "quarantined"}``."""
-        return {"symbol": self.symbol, "rule": self.rule, "message": self.message, "file": self.file,
-                "date": self.date, "quarantined": self.quarantined}
+        return {
+            "symbol": self.symbol,
+            "rule": self.rule,
+            "message": self.message,
+            "file": self.file,
+            "date": self.date,
+            "quarantined": self.quarantined,
+        }
 
     def __str__(self) -> str:
         where = f"{self.file}: " if self.file else ""
@@ -196,16 +207,25 @@ class UniverseReport:
         m, n = len(self.members), len(self.usable)
         pct = 100.0 * n / m if m else 0.0
         by_rule = ", ".join(f"{k} {v}" for k, v in self.counts().items())
-        return (f"universe as of {self.asof} ({self.source}): {n} of {m} members had usable data ({pct:.1f}%)"
-                + (f"; excluded: {by_rule}" if by_rule else ""))
+        return f"universe as of {self.asof} ({self.source}): {n} of {m} members had usable data ({pct:.1f}%)" + (
+            f"; excluded: {by_rule}" if by_rule else ""
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: counts, the coverage line, usable symbols and every exclusion with its reason."""
-        return {"asof": self.asof.isoformat(), "source": self.source, "members": len(self.members),
-                "usable": len(self.usable), "coverage": self.coverage_line(), "excluded_by_rule": self.counts(),
-                "span": list(self.span) if self.span else None, "usable_symbols": list(self.usable),
-                "excluded": [e.to_dict() for e in self.excluded],
-                "off_calendar_rows": dict(self.off_calendar_rows), "cache": dict(self.cache)}
+        return {
+            "asof": self.asof.isoformat(),
+            "source": self.source,
+            "members": len(self.members),
+            "usable": len(self.usable),
+            "coverage": self.coverage_line(),
+            "excluded_by_rule": self.counts(),
+            "span": list(self.span) if self.span else None,
+            "usable_symbols": list(self.usable),
+            "excluded": [e.to_dict() for e in self.excluded],
+            "off_calendar_rows": dict(self.off_calendar_rows),
+            "cache": dict(self.cache),
+        }
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -219,8 +239,10 @@ def universe_for_asof(data: DataSettings, asof: dt.date) -> tuple[list[str], str
         table = read_membership(data.membership)
         members = members_on(table, asof)
         if not members:
-            raise DataError(f"{data.membership}: no member on {asof} (rule: empty_universe; the file's spells "
-                            f"span {table['start'].min().date()} .. {table['end'].max().date()})")
+            raise DataError(
+                f"{data.membership}: no member on {asof} (rule: empty_universe; the file's spells "
+                f"span {table['start'].min().date()} .. {table['end'].max().date()})"
+            )
         return list(members), f"membership:{Path(data.membership).name}", members
     return list(data.universe), "list", {}
 
@@ -231,7 +253,7 @@ def _exclusion_from(exc: DataError, symbol: str, file: str | None) -> Exclusion:
         return Exclusion(symbol, problem.rule, problem.message, problem.file or file, problem.date)
     text = str(exc)
     if file and text.startswith(file + ": "):
-        text = text[len(file) + 2:]
+        text = text[len(file) + 2 :]
     return Exclusion(symbol, getattr(exc, "rule", "invalid"), text, file, None)
 
 
@@ -299,17 +321,33 @@ def _removed_sessions_report(gone, usable, column, present, days, files) -> Vali
         for s in others:
             dropped[s] += 1
         if owner in dropped:
-            problems.append(Problem(owner, files.get(owner), d, "missing_bar",
-                                    f"its row of this date was dropped by data.on_invalid = 'drop'; the session is "
-                                    f"removed for every member ({len(others)} other bar(s) dropped) rather than "
-                                    f"excluding {owner} for one bad bar", "dropped"))
+            problems.append(
+                Problem(
+                    owner,
+                    files.get(owner),
+                    d,
+                    "missing_bar",
+                    f"its row of this date was dropped by data.on_invalid = 'drop'; the session is "
+                    f"removed for every member ({len(others)} other bar(s) dropped) rather than "
+                    f"excluding {owner} for one bad bar",
+                    "dropped",
+                )
+            )
     return ValidationReport(tuple(problems), {}, {s: n for s, n in dropped.items() if n}, {})
 
 
-def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
-                  symbols: list[str] | None = None, zero_range_run: int | None = None,
-                  zero_range_since=None, whole_set_entry: bool = True,
-                  validated_entries: bool = True) -> tuple[MarketData, UniverseReport]:
+def load_universe(
+    data: DataSettings,
+    *,
+    asof: dt.date,
+    start=None,
+    end=None,
+    symbols: list[str] | None = None,
+    zero_range_run: int | None = None,
+    zero_range_since=None,
+    whole_set_entry: bool = True,
+    validated_entries: bool = True,
+) -> tuple[MarketData, UniverseReport]:
     """Validated bars of the universe of ``asof``, bad or incomplete symbols excluded and reported.
 
     Parameters
@@ -391,12 +429,20 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
 
         synthetic = make_synthetic_market(seed=data.synthetic_seed).data
     else:
-        raise DataError(f"data.source = {data.source!r}: point-in-time universes and per-symbol quarantine "
-                        f"need the csv or synthetic source")
-    params = dict(start=start, end=end, on_invalid=data.on_invalid, missing="error",
-                  max_abs_return=data.max_abs_return, return_jump=data.return_jump,
-                  calendar=(data.calendar or None) if synthetic is None else None,
-                  max_range_multiple=data.max_range_multiple)
+        raise DataError(
+            f"data.source = {data.source!r}: point-in-time universes and per-symbol quarantine "
+            f"need the csv or synthetic source"
+        )
+    params = dict(
+        start=start,
+        end=end,
+        on_invalid=data.on_invalid,
+        missing="error",
+        max_abs_return=data.max_abs_return,
+        return_jump=data.return_jump,
+        calendar=(data.calendar or None) if synthetic is None else None,
+        max_range_multiple=data.max_range_multiple,
+    )
     # a validated set: every file this load reads, keyed by (symbol, file, SHA-256), in one cache entry
     digests: dict[str, str] = {}
     from_set: dict[str, ValidatedBars] = {}
@@ -439,21 +485,23 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
             if synthetic is not None:
                 checked[symbol] = ValidatedBars.from_market(validate(raw), symbol, first_row.get(symbol))
             elif cache and validated_entries:
-                checked[symbol] = bars = cache.validated(path, symbol, data.csv, {**params, "file": file},
-                                                         validate, digest=digests.get(symbol))
+                checked[symbol] = bars = cache.validated(
+                    path, symbol, data.csv, {**params, "file": file}, validate, digest=digests.get(symbol)
+                )
                 if bars.first_row is not None:
                     first_row[symbol] = bars.first_row
-            elif cache:   # parsed bars from the cache, validated here (nothing window-keyed is stored)
+            elif cache:  # parsed bars from the cache, validated here (nothing window-keyed is stored)
                 raw = cache.read(path, symbol, data.csv, expect_sha256=digests.get(symbol))
                 checked[symbol] = ValidatedBars.from_market(validate(raw), symbol, first_row.get(symbol))
             else:
-                checked[symbol] = ValidatedBars.from_market(validate(read_csv_bars(path, symbol, data.csv)), symbol,
-                                                            first_row.get(symbol))
+                checked[symbol] = ValidatedBars.from_market(
+                    validate(read_csv_bars(path, symbol, data.csv)), symbol, first_row.get(symbol)
+                )
         except DataError as exc:
             if not exclude:
                 raise
             excluded[symbol] = _exclusion_from(exc, symbol, file)
-    if set_key is not None and not from_set:   # failures are not stored: they are read (and fail) again
+    if set_key is not None and not from_set:  # failures are not stored: they are read (and fail) again
         cache.write_set(set_key, {s: checked[s] for s in checked if s in digests})
 
     # ticker reuse: a spell that began before the file's first bar, the file starting after the data floor
@@ -464,14 +512,18 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
             first = first_row.get(symbol)
             if spell is None or first is None:
                 continue
-            if first > floor + pd.Timedelta(days=REUSE_TOLERANCE_DAYS) and \
-                    spell < first - pd.Timedelta(days=REUSE_TOLERANCE_DAYS):
+            if first > floor + pd.Timedelta(days=REUSE_TOLERANCE_DAYS) and spell < first - pd.Timedelta(
+                days=REUSE_TOLERANCE_DAYS
+            ):
                 del checked[symbol]
                 excluded[symbol] = Exclusion(
-                    symbol, "suspected_ticker_reuse",
+                    symbol,
+                    "suspected_ticker_reuse",
                     f"member since {spell.date()} but its file starts {first.date()} (after the data floor "
                     f"{floor.date()}): the file may belong to a later company that reused the ticker",
-                    files.get(symbol), first.date().isoformat())
+                    files.get(symbol),
+                    first.date().isoformat(),
+                )
 
     # majority calendar over the window; incomplete members leave. The members' bars as wide arrays over the union
     # of their dates (NaN = no bar: validated bars hold no NaN), one column per member in load order.
@@ -496,13 +548,16 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
             first = pd.Timestamp(checked[symbol].dates[0])
             missed = pd.Timestamp(days[np.argmax(lacking)])
             if first > calendar[0]:
-                why = (f"first bar in the window {first.date()} is after the window's first session "
-                       f"{calendar[0].date()} (listed later, or rows missing)")
+                why = (
+                    f"first bar in the window {first.date()} is after the window's first session "
+                    f"{calendar[0].date()} (listed later, or rows missing)"
+                )
             else:
                 why = f"{int(lacking.sum())} session(s) of the window missing, first {missed.date()}"
             del checked[symbol]
-            excluded[symbol] = Exclusion(symbol, "incomplete_history", why, files.get(symbol),
-                                         missed.date().isoformat())
+            excluded[symbol] = Exclusion(
+                symbol, "incomplete_history", why, files.get(symbol), missed.date().isoformat()
+            )
             continue
         extra = int((present[:, j] & ~on_calendar).sum())
         if extra:
@@ -513,29 +568,40 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
         dates = calendar[keep]
         for symbol in list(checked):
             j = column[symbol]
-            run = _first_zero_range_run(wide["high"][on_calendar, j][keep], wide["low"][on_calendar, j][keep],
-                                        zero_range_run)
+            run = _first_zero_range_run(
+                wide["high"][on_calendar, j][keep], wide["low"][on_calendar, j][keep], zero_range_run
+            )
             if run is not None:
                 first, length = run
                 day = dates[first].date()
                 del checked[symbol]
                 excluded[symbol] = Exclusion(
-                    symbol, "zero_range_run",
+                    symbol,
+                    "zero_range_run",
                     f"{length} consecutive bars with high == low from {day} (no trading range: stale quotes?); "
                     f"a {zero_range_run}-bar volatility window inside them is zero and its log undefined",
-                    files.get(symbol), day.isoformat())
+                    files.get(symbol),
+                    day.isoformat(),
+                )
     usable = [s for s in symbols if s in checked]
     order = {s: i for i, s in enumerate(symbols)}
     exclusions = tuple(sorted(excluded.values(), key=lambda e: order.get(e.symbol, len(order))))
-    cache_counts = ({"hits": cache.hits, "misses": cache.misses, "set_hits": cache.set_hits,
-                     "set_misses": cache.set_misses} if cache else {})
+    cache_counts = (
+        {"hits": cache.hits, "misses": cache.misses, "set_hits": cache.set_hits, "set_misses": cache.set_misses}
+        if cache
+        else {}
+    )
     if len(usable) < 2:
         shown = "; ".join(str(e) for e in exclusions[:3])
-        raise DataError(f"universe as of {asof}: {len(usable)} of {len(symbols)} symbol(s) have usable data "
-                        f"(rule: at least 2 needed){': ' + shown if shown else ''}")
+        raise DataError(
+            f"universe as of {asof}: {len(usable)} of {len(symbols)} symbol(s) have usable data "
+            f"(rule: at least 2 needed){': ' + shown if shown else ''}"
+        )
     cols = [column[s] for s in usable]
-    frames = {f: pd.DataFrame(wide[f][on_calendar][:, cols], index=calendar, columns=pd.Index(usable, name=None))
-              for f in FIELDS}
+    frames = {
+        f: pd.DataFrame(wide[f][on_calendar][:, cols], index=calendar, columns=pd.Index(usable, name=None))
+        for f in FIELDS
+    }
     vreport = ValidationReport()
     for s in usable:
         if checked[s].report is not None:
@@ -543,8 +609,14 @@ def load_universe(data: DataSettings, *, asof: dt.date, start=None, end=None,
     if gone:
         vreport = vreport.merged(_removed_sessions_report(gone, usable, column, present, days, files))
     market = MarketData.from_frames(frames, report=vreport)
-    report = UniverseReport(asof=asof, source=source, members=tuple(symbols), usable=tuple(usable),
-                            excluded=exclusions,
-                            span=(market.dates[0].date().isoformat(), market.dates[-1].date().isoformat()),
-                            off_calendar_rows=off_calendar, cache=cache_counts)
+    report = UniverseReport(
+        asof=asof,
+        source=source,
+        members=tuple(symbols),
+        usable=tuple(usable),
+        excluded=exclusions,
+        span=(market.dates[0].date().isoformat(), market.dates[-1].date().isoformat()),
+        off_calendar_rows=off_calendar,
+        cache=cache_counts,
+    )
     return market, report

@@ -102,7 +102,7 @@ def _check_policy(on_invalid: str, missing: str, max_abs_return: float) -> None:
 @dataclass
 class _Checked:
     symbol: str
-    frame: pd.DataFrame          # the rows kept, inside the window
+    frame: pd.DataFrame  # the rows kept, inside the window
     problems: list[Problem]
     rows_read: int
     rows_dropped: int
@@ -127,9 +127,20 @@ def _prepare(frame: pd.DataFrame, symbol: str, file: str | None) -> pd.DataFrame
     return out
 
 
-def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, end, mode: str,
-                  max_abs_return: float, return_jump: str = "error", calendar: str | None = None,
-                  max_range_multiple: float | None = None, today=None) -> _Checked:
+def _check_symbol(
+    frame: pd.DataFrame,
+    symbol: str,
+    file: str | None,
+    *,
+    start,
+    end,
+    mode: str,
+    max_abs_return: float,
+    return_jump: str = "error",
+    calendar: str | None = None,
+    max_range_multiple: float | None = None,
+    today=None,
+) -> _Checked:
     """Row-order, bar and return rules for one symbol. ``mode``: "error" | "drop" | "collect".
 
     Length: one pass of every single-row and per-symbol rule over one symbol's bars, in the order the rules are
@@ -155,8 +166,13 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
     valid = d[~nat]
     if len(valid) > 1 and valid.is_monotonic_decreasing and valid.is_unique:
         # the whole file is newest first: one problem, never "dropped" (that would keep a single row)
-        add(valid[-1], "unsorted_date", f"the rows are newest first ({_iso(valid[0])} down to "
-                                        f"{_iso(valid[-1])}); set data.csv.row_order = 'descending'", "error")
+        add(
+            valid[-1],
+            "unsorted_date",
+            f"the rows are newest first ({_iso(valid[0])} down to "
+            f"{_iso(valid[-1])}); set data.csv.row_order = 'descending'",
+            "error",
+        )
         return _Checked(symbol, df.iloc[0:0], problems, rows_read, 0, file)
     if keep.any():
         vals = d.asi8.copy()
@@ -170,16 +186,24 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
                 add(d[i], "duplicate_date", f"date appears on more than one row (row {i + 1})", act_in)
             else:
                 before = pd.Timestamp(np.datetime64(int(prev_max[i]), d.unit))
-                add(d[i], "unsorted_date", f"row {i + 1} is dated before an earlier row's {_iso(before)}; "
-                                           f"dates must ascend", act_in)
+                add(
+                    d[i],
+                    "unsorted_date",
+                    f"row {i + 1} is dated before an earlier row's {_iso(before)}; dates must ascend",
+                    act_in,
+                )
         keep &= ~bad_order
     # --- future dates (whole file: a future bar must never become an as-of date)
     future = future_dates(d, today=today) & keep
     day = exchange_today() if today is None else pd.Timestamp(today).normalize()
     for i in np.flatnonzero(future):
-        add(d[i], "future_date", f"row {i + 1} is dated after today ({_iso(day)}); no vendor can have this bar "
-                                 "(a typo or a placeholder date? fix the file, or set data.on_invalid = \"drop\")",
-            act_in)
+        add(
+            d[i],
+            "future_date",
+            f"row {i + 1} is dated after today ({_iso(day)}); no vendor can have this bar "
+            '(a typo or a placeholder date? fix the file, or set data.on_invalid = "drop")',
+            act_in,
+        )
     if future.any() and mode == "error":  # stop here: a window cut at a future date would only add noise
         return _Checked(symbol, df.iloc[0:0], problems, rows_read, 0, file)
     keep &= ~future
@@ -210,8 +234,7 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
         lo_bad = ~nan & ~nonfin & ~nonpos & (lo > np.minimum(o, c))  # positive prices
         vol_bad = ~nan & ~nonfin & (v < 0)
     usable = ~(nan | nonfin | nonpos | hi_bad | lo_bad)
-    outlier = rule_range_outlier(o, h, lo, c, multiple=max_range_multiple, max_abs_return=max_abs_return,
-                                 usable=usable)
+    outlier = rule_range_outlier(o, h, lo, c, multiple=max_range_multiple, max_abs_return=max_abs_return, usable=usable)
     off_session = ~session_mask(dates, calendar)
     bad = nan | nonfin | nonpos | hi_bad | lo_bad | vol_bad | outlier | off_session
     for i in np.flatnonzero(bad):
@@ -222,33 +245,59 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
             cols = [f for f, x in zip(FIELDS, (o[i], h[i], lo[i], c[i], v[i])) if np.isnan(x)]
             add(dates[i], "nan", f"missing value in {', '.join(cols)} ({vals}){tail}", action)
         if nonfin[i]:
-            add(dates[i], "non_finite", f"a value is infinite ({vals}); fix the file or set data.on_invalid = "
-                                        f"'drop'{tail}", action)
+            add(
+                dates[i],
+                "non_finite",
+                f"a value is infinite ({vals}); fix the file or set data.on_invalid = 'drop'{tail}",
+                action,
+            )
         if nonpos[i]:
             add(dates[i], "non_positive_price", f"a price is <= 0 ({vals}){tail}", action)
         if hi_bad[i]:
-            add(dates[i], "high_below_max_open_close",
-                f"High {_fmt(h[i])} < max(Open, Close) {_fmt(max(o[i], c[i]))} ({vals}){tail}", action)
+            add(
+                dates[i],
+                "high_below_max_open_close",
+                f"High {_fmt(h[i])} < max(Open, Close) {_fmt(max(o[i], c[i]))} ({vals}){tail}",
+                action,
+            )
         if lo_bad[i]:
-            add(dates[i], "low_above_min_open_close",
-                f"Low {_fmt(lo[i])} > min(Open, Close) {_fmt(min(o[i], c[i]))} ({vals}){tail}", action)
+            add(
+                dates[i],
+                "low_above_min_open_close",
+                f"Low {_fmt(lo[i])} > min(Open, Close) {_fmt(min(o[i], c[i]))} ({vals}){tail}",
+                action,
+            )
         if vol_bad[i]:
             add(dates[i], "negative_volume", f"volume {_fmt(v[i])} < 0{tail}", action)
         if outlier[i]:
-            add(dates[i], "range_outlier",
+            add(
+                dates[i],
+                "range_outlier",
                 f"the High/Low range lies far outside the body and the neighbouring days ({vals}): a wick over "
                 f"{max_range_multiple:g}x the neighbours' median range and beyond max_abs_return "
                 f"{max_abs_return:g}; fix the bar, set data.on_invalid = 'drop', or raise data.max_range_multiple"
-                f"{tail}", action)
+                f"{tail}",
+                action,
+            )
         if off_session[i]:
-            add(dates[i], "non_session_date",
+            add(
+                dates[i],
+                "non_session_date",
                 f"{pd.Timestamp(dates[i]).day_name()} {_iso(dates[i])} is not a {calendar} session (weekend or "
                 f"holiday); remove the row, set data.on_invalid = 'drop', or set data.calendar for this "
-                f"exchange{tail}", action)
+                f"exchange{tail}",
+                action,
+            )
     if mode == "drop":
         dropped += int((bad & in_scope).sum())
-    dropped_dates = {_iso(dates[i]): next(p.rule for p in reversed(problems) if p.date == _iso(dates[i]))
-                     for i in np.flatnonzero(bad & in_scope)} if mode == "drop" else {}
+    dropped_dates = (
+        {
+            _iso(dates[i]): next(p.rule for p in reversed(problems) if p.date == _iso(dates[i]))
+            for i in np.flatnonzero(bad & in_scope)
+        }
+        if mode == "drop"
+        else {}
+    )
     df = df[~bad]
 
     # --- return rule (returns dated inside the window)
@@ -266,15 +315,21 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
         for i in np.flatnonzero(np.abs(ret) > max_abs_return):
             action = jump_action if in_window[i] else "flagged"
             tail = "" if in_window[i] else f" ({_OUTSIDE})"
-            add(df.index[i], "return_jump",
+            add(
+                df.index[i],
+                "return_jump",
                 f"close {_fmt(close[i - 1])} on {_iso(df.index[i - 1])} -> {_fmt(close[i])} is a "
                 f"{ret[i]:+.1%} move, beyond data.max_abs_return {max_abs_return:g} (check for an unadjusted "
                 f"split; if the move is real, raise data.max_abs_return){tail}",
-                action)
+                action,
+            )
 
     # --- cut to the window
-    span = (f"{_iso(frame.index.min())} .. {_iso(frame.index.max())}" if len(frame) and frame.index.notna().any()
-            else "no rows")
+    span = (
+        f"{_iso(frame.index.min())} .. {_iso(frame.index.max())}"
+        if len(frame) and frame.index.notna().any()
+        else "no rows"
+    )
     if start is not None or end is not None:
         df = df.loc[start:end]
     if len(df) == 0:
@@ -285,7 +340,7 @@ def _check_symbol(frame: pd.DataFrame, symbol: str, file: str | None, *, start, 
         else:
             msg = "no valid rows left"
         add(None, "no_rows_in_window", msg, "error")
-    problems.sort(key=lambda p: (p.date or "", ))
+    problems.sort(key=lambda p: (p.date or "",))
     return _Checked(symbol, df, problems, rows_read, dropped, file, dropped_dates)
 
 
@@ -325,8 +380,10 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
                     msg = f"a bar on a date {others} of the other {n_sym - 1} symbols do not trade; date dropped"
                     action = "dropped"
                 else:
-                    msg = (f"a bar on a date {others} of the other {n_sym - 1} symbols do not trade (a holiday or "
-                           f"stray row in this file?); remove the row, or set data.missing = 'drop_dates'")
+                    msg = (
+                        f"a bar on a date {others} of the other {n_sym - 1} symbols do not trade (a holiday or "
+                        f"stray row in this file?); remove the row, or set data.missing = 'drop_dates'"
+                    )
                     action = "error"
                 c.problems.append(Problem(c.symbol, c.file, _iso(d), "extra_bar", msg, action))
             if policy == "drop_dates" and len(extra):
@@ -336,18 +393,25 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
 
     def why(c: _Checked, d) -> str:
         rule = c.dropped_dates.get(_iso(d))
-        return (f"its row of this date was dropped by data.on_invalid = 'drop' (rule {rule}); " if rule else "")
+        return f"its row of this date was dropped by data.on_invalid = 'drop' (rule {rule}); " if rule else ""
 
     if policy in ("error", "collect"):
         action = "error"
         for c in checked:
             miss = absent[c.symbol]
             for d in miss:
-                c.problems.append(Problem(
-                    c.symbol, c.file, _iso(d), "missing_bar",
-                    f"no bar on a date {owners[d]} trades ({why(c, d)}{len(miss)} such "
-                    f"date{'s' if len(miss) > 1 else ''} for {c.symbol}; first {_iso(miss[0])}; set data.missing to "
-                    f"'drop_dates' or 'forward_fill_close' to align)", action))
+                c.problems.append(
+                    Problem(
+                        c.symbol,
+                        c.file,
+                        _iso(d),
+                        "missing_bar",
+                        f"no bar on a date {owners[d]} trades ({why(c, d)}{len(miss)} such "
+                        f"date{'s' if len(miss) > 1 else ''} for {c.symbol}; first {_iso(miss[0])}; set data.missing to "
+                        f"'drop_dates' or 'forward_fill_close' to align)",
+                        action,
+                    )
+                )
         return checked, extra_drop, filled
 
     if policy == "drop_dates":
@@ -356,9 +420,16 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
             gone = gone.union(a)
         for c in checked:
             for d in absent[c.symbol]:
-                c.problems.append(Problem(c.symbol, c.file, _iso(d), "missing_bar",
-                                          f"no bar on a date {owners[d]} trades ({why(c, d)}date dropped for "
-                                          f"every symbol)", "dropped"))
+                c.problems.append(
+                    Problem(
+                        c.symbol,
+                        c.file,
+                        _iso(d),
+                        "missing_bar",
+                        f"no bar on a date {owners[d]} trades ({why(c, d)}date dropped for every symbol)",
+                        "dropped",
+                    )
+                )
             had = c.frame.index.isin(gone)
             extra_drop[c.symbol] += int(had.sum())
             c.frame = c.frame[~had]
@@ -374,11 +445,17 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
         if len(outside):
             d = outside[0]
             side = "before its first" if d < first else "after its last"
-            c.problems.append(Problem(
-                c.symbol, c.file, _iso(d), "not_listed",
-                f"no bar on a date {owners[d]} trades, {side} bar ({_iso(first)} .. {_iso(last)}): a forward fill "
-                f"would invent {len(outside)} bar(s); use data.missing = 'drop_dates' or a narrower window",
-                "error"))
+            c.problems.append(
+                Problem(
+                    c.symbol,
+                    c.file,
+                    _iso(d),
+                    "not_listed",
+                    f"no bar on a date {owners[d]} trades, {side} bar ({_iso(first)} .. {_iso(last)}): a forward fill "
+                    f"would invent {len(outside)} bar(s); use data.missing = 'drop_dates' or a narrower window",
+                    "error",
+                )
+            )
             continue
         full = c.frame.reindex(c.frame.index.union(miss))
         prev_close = full["close"].ffill()
@@ -386,17 +463,35 @@ def _align(checked: list[_Checked], policy: str) -> tuple[list[_Checked], dict[s
             full.loc[miss, f] = prev_close.loc[miss]
         full.loc[miss, "volume"] = 0.0
         for d in miss:
-            c.problems.append(Problem(c.symbol, c.file, _iso(d), "missing_bar",
-                                      f"no bar on a date {owners[d]} trades; filled a flat bar at the previous "
-                                      f"close {_fmt(prev_close.loc[d])}, volume 0", "filled"))
+            c.problems.append(
+                Problem(
+                    c.symbol,
+                    c.file,
+                    _iso(d),
+                    "missing_bar",
+                    f"no bar on a date {owners[d]} trades; filled a flat bar at the previous "
+                    f"close {_fmt(prev_close.loc[d])}, volume 0",
+                    "filled",
+                )
+            )
         filled[c.symbol] = len(miss)
         c.frame = full
     return checked, extra_drop, filled
 
 
-def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_abs_return, align: bool,
-         return_jump: str = "error", calendar: str | None = None,
-         max_range_multiple: float | None = None):
+def _run(
+    raw: dict[str, pd.DataFrame],
+    sources,
+    start,
+    end,
+    mode,
+    missing,
+    max_abs_return,
+    align: bool,
+    return_jump: str = "error",
+    calendar: str | None = None,
+    max_range_multiple: float | None = None,
+):
     if not raw:
         raise DataError("no symbols to validate")
     start_ts, end_ts = _ts(start, "start"), _ts(end, "end")
@@ -406,9 +501,18 @@ def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_a
     checked = []
     for symbol, frame in raw.items():
         file = sources.get(symbol)
-        c = _check_symbol(frame, symbol, None if file is None else str(file), start=start_ts, end=end_ts,
-                          mode=mode, max_abs_return=max_abs_return, return_jump=return_jump,
-                          calendar=calendar, max_range_multiple=max_range_multiple)
+        c = _check_symbol(
+            frame,
+            symbol,
+            None if file is None else str(file),
+            start=start_ts,
+            end=end_ts,
+            mode=mode,
+            max_abs_return=max_abs_return,
+            return_jump=return_jump,
+            calendar=calendar,
+            max_range_multiple=max_range_multiple,
+        )
         checked.append(c)
         if mode != "collect":
             errs = [p for p in c.problems if p.action == "error"]
@@ -433,15 +537,25 @@ def _run(raw: dict[str, pd.DataFrame], sources, start, end, mode, missing, max_a
         problems=tuple(problems),
         rows_read={c.symbol: c.rows_read for c in checked},
         rows_dropped={c.symbol: c.rows_dropped + extra_drop[c.symbol] for c in checked},
-        rows_filled={c.symbol: filled[c.symbol] for c in checked})
+        rows_filled={c.symbol: filled[c.symbol] for c in checked},
+    )
     return checked, report
 
 
 # ------------------------------------------------------------------------------------------------- API
-def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | None = None, start=None, end=None,
-                  on_invalid: str = "error", missing: str = "error", max_abs_return: float = 0.5,
-                  return_jump: str = "error", calendar: str | None = None,
-                  max_range_multiple: float | None = None) -> MarketData:
+def validate_bars(
+    raw: dict[str, pd.DataFrame],
+    *,
+    sources: dict[str, str] | None = None,
+    start=None,
+    end=None,
+    on_invalid: str = "error",
+    missing: str = "error",
+    max_abs_return: float = 0.5,
+    return_jump: str = "error",
+    calendar: str | None = None,
+    max_range_multiple: float | None = None,
+) -> MarketData:
     """Validate raw per-symbol bars and align them into :class:`MarketData`.
 
     Parameters
@@ -497,9 +611,19 @@ def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | Non
     _check_policy(on_invalid, missing, max_abs_return)
     if return_jump not in ("error", "flag"):
         raise UsageError(f"return_jump must be 'error' or 'flag' (got {return_jump!r})")
-    checked, report = _run(raw, sources, start, end, on_invalid, missing, max_abs_return, align=True,
-                           return_jump=return_jump, calendar=calendar,
-                           max_range_multiple=max_range_multiple)
+    checked, report = _run(
+        raw,
+        sources,
+        start,
+        end,
+        on_invalid,
+        missing,
+        max_abs_return,
+        align=True,
+        return_jump=return_jump,
+        calendar=calendar,
+        max_range_multiple=max_range_multiple,
+    )
     index = checked[0].frame.index
     for c in checked[1:]:
         index = index.union(c.frame.index)
@@ -512,9 +636,17 @@ def validate_bars(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | Non
     return MarketData.from_frames(frames, report=report)
 
 
-def collect_problems(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | None = None, start=None, end=None,
-                     max_abs_return: float = 0.5, common_calendar: bool = False, calendar: str | None = None,
-                     max_range_multiple: float | None = None) -> ValidationReport:
+def collect_problems(
+    raw: dict[str, pd.DataFrame],
+    *,
+    sources: dict[str, str] | None = None,
+    start=None,
+    end=None,
+    max_abs_return: float = 0.5,
+    common_calendar: bool = False,
+    calendar: str | None = None,
+    max_range_multiple: float | None = None,
+) -> ValidationReport:
     """Every problem of every symbol, without raising (the mode of ``volts data check``).
 
     Parameters
@@ -538,6 +670,16 @@ def collect_problems(raw: dict[str, pd.DataFrame], *, sources: dict[str, str] | 
     """
     if not max_abs_return > 0:
         raise UsageError(f"max_abs_return must be > 0 (got {max_abs_return!r})")
-    _, report = _run(raw, sources, start, end, "collect", "error", max_abs_return, align=common_calendar,
-                     calendar=calendar, max_range_multiple=max_range_multiple)
+    _, report = _run(
+        raw,
+        sources,
+        start,
+        end,
+        "collect",
+        "error",
+        max_abs_return,
+        align=common_calendar,
+        calendar=calendar,
+        max_range_multiple=max_range_multiple,
+    )
     return report

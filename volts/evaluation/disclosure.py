@@ -23,8 +23,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["cost_summary", "week_columns", "costs_markdown", "funding_markdown", "backtest_costs",
-           "backtest_costs_markdown"]
+__all__ = [
+    "cost_summary",
+    "week_columns",
+    "costs_markdown",
+    "funding_markdown",
+    "backtest_costs",
+    "backtest_costs_markdown",
+]
 
 
 def cost_summary(sim, settings=None) -> dict | None:
@@ -59,8 +65,11 @@ def cost_summary(sim, settings=None) -> dict | None:
     n = int(len(fills))
     eq = sim.equity.dropna()
     net = float(eq.iloc[-1] - costs.capital) if len(eq) else 0.0
-    out: dict[str, Any] = {"capital": float(costs.capital), "fixed_per_order": float(costs.fixed),
-                           "rate_bps": float(costs.rate * 1e4)}
+    out: dict[str, Any] = {
+        "capital": float(costs.capital),
+        "fixed_per_order": float(costs.fixed),
+        "rate_bps": float(costs.rate * 1e4),
+    }
     slip_paid = None
     commission_paid = paid
     # the [costs] split applies when the run used the configured cost model (not a cost_bps override); the same
@@ -71,13 +80,23 @@ def cost_summary(sim, settings=None) -> dict | None:
         configured = CostModel.from_settings(settings)
         if (configured.rate, configured.fixed) == (costs.rate, costs.fixed):
             c = settings.costs
-            out.update(commission_pct=float(c.commission_pct), slippage_bps=float(c.slippage_bps),
-                       half_spread_bps=float(c.half_spread_bps))
+            out.update(
+                commission_pct=float(c.commission_pct),
+                slippage_bps=float(c.slippage_bps),
+                half_spread_bps=float(c.half_spread_bps),
+            )
             slip_paid = float(value.sum() * (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4)
             commission_paid = paid - slip_paid
-    out.update(orders=n, traded_value=float(value.sum()), costs_paid=paid, commission_paid=commission_paid,
-               slippage_paid=slip_paid, net_pnl=net, gross_pnl=net + paid,
-               costs_share_of_loss=(paid / -net) if net < 0 else None)
+    out.update(
+        orders=n,
+        traded_value=float(value.sum()),
+        costs_paid=paid,
+        commission_paid=commission_paid,
+        slippage_paid=slip_paid,
+        net_pnl=net,
+        gross_pnl=net + paid,
+        costs_share_of_loss=(paid / -net) if net < 0 else None,
+    )
     return out
 
 
@@ -148,20 +167,31 @@ def costs_markdown(metrics: dict) -> list[str]:
         return []
     parts = [f"capital {c['capital']:,.0f} USD", f"{c['fixed_per_order']:g} USD an order"]
     if c.get("slippage_bps") is not None:
-        parts += [f"commission {100 * c['commission_pct']:g} % of value", f"slippage {c['slippage_bps']:g} bps",
-                  f"half-spread {c['half_spread_bps']:g} bps a side"]
+        parts += [
+            f"commission {100 * c['commission_pct']:g} % of value",
+            f"slippage {c['slippage_bps']:g} bps",
+            f"half-spread {c['half_spread_bps']:g} bps a side",
+        ]
     else:
         parts += [f"{c['rate_bps']:g} bps of value a side"]
-    rows = [["orders", f"{c['orders']:,}"], ["value traded", f"{c['traded_value']:,.0f} USD"],
-            ["P&L before costs (gross)", f"{c['gross_pnl']:,.2f} USD"],
-            ["commission paid", f"{c['commission_paid']:,.2f} USD"]]
+    rows = [
+        ["orders", f"{c['orders']:,}"],
+        ["value traded", f"{c['traded_value']:,.0f} USD"],
+        ["P&L before costs (gross)", f"{c['gross_pnl']:,.2f} USD"],
+        ["commission paid", f"{c['commission_paid']:,.2f} USD"],
+    ]
     if c.get("slippage_paid") is not None:
         rows.append(["slippage and half-spread paid", f"{c['slippage_paid']:,.2f} USD"])
     rows.append(["P&L after costs (net)", f"{c['net_pnl']:,.2f} USD"])
-    lines = ["## Capital, costs, gross and net", "", "Cost model: " + ", ".join(parts) + ".", "",
-             "| | |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows] + [""]
-    note = ("Gross = net + the costs paid on the same orders (what zero costs would have left, before the "
-            "compounding of the money saved).")
+    lines = (
+        ["## Capital, costs, gross and net", "", "Cost model: " + ", ".join(parts) + ".", "", "| | |", "|---|---|"]
+        + [f"| {a} | {b} |" for a, b in rows]
+        + [""]
+    )
+    note = (
+        "Gross = net + the costs paid on the same orders (what zero costs would have left, before the "
+        "compounding of the money saved)."
+    )
     if c.get("costs_share_of_loss") is not None:
         note += f" The costs paid are {100 * c['costs_share_of_loss']:.0f} % of the net loss."
     return lines + [note, ""]
@@ -172,14 +202,19 @@ def funding_markdown(metrics: dict) -> list[str]:
     f = metrics.get("funding")
     if not f:
         return []
-    lines = ["## Pairs without capital, weeks fully in cash", "",
-             f"Capital rule: {f['rule']}.", "",
-             f"Of {f['pair_weeks']} pair-weeks held over {f['periods']} traded weeks, {f['unfunded_pair_weeks']} "
-             f"were unfunded (selected, but the sleeve had no cash to place an order) in "
-             f"{f['weeks_with_unfunded_pairs']} weeks ({f.get('unfunded_entries', 0)} entries of a pair without "
-             f"cash; the rest are those pairs re-selected, still without cash). The portfolio held no position at any close in "
-             f"{f['weeks_fully_in_cash']} weeks ({f['weeks_in_cash_with_pairs']} of them with pairs selected: "
-             f"unfunded or flat signals).", ""]
+    lines = [
+        "## Pairs without capital, weeks fully in cash",
+        "",
+        f"Capital rule: {f['rule']}.",
+        "",
+        f"Of {f['pair_weeks']} pair-weeks held over {f['periods']} traded weeks, {f['unfunded_pair_weeks']} "
+        f"were unfunded (selected, but the sleeve had no cash to place an order) in "
+        f"{f['weeks_with_unfunded_pairs']} weeks ({f.get('unfunded_entries', 0)} entries of a pair without "
+        f"cash; the rest are those pairs re-selected, still without cash). The portfolio held no position at any close in "
+        f"{f['weeks_fully_in_cash']} weeks ({f['weeks_in_cash_with_pairs']} of them with pairs selected: "
+        f"unfunded or flat signals).",
+        "",
+    ]
     if f.get("unfunded"):
         lines += ["| as of | pairs selected | unfunded |", "|---|---|---|"]
         lines += [f"| {u['asof']} | {u['pairs']} | {', '.join(u['unfunded'])} |" for u in f["unfunded"][:40]]
@@ -219,11 +254,14 @@ def backtest_costs(result) -> dict:
         fills = [runs[n].fills for n in names if n in runs and len(runs[n].fills)]
         orders = sum(len(f) for f in fills)
         value = sum(float((f["size"].abs() * f["price"]).sum()) for f in fills)
-        return {"name": name, "orders": int(orders),
-                "gross_pnl": float(t["gross_pnl"].sum()) if len(t) else 0.0,
-                "commission_paid": float(t["commission"].sum()) if len(t) else 0.0,
-                "net_pnl": float(t["net_pnl"].sum()) if len(t) else 0.0,
-                "slippage_at_most": value * slip / (1 - slip) if slip < 1 else None}
+        return {
+            "name": name,
+            "orders": int(orders),
+            "gross_pnl": float(t["gross_pnl"].sum()) if len(t) else 0.0,
+            "commission_paid": float(t["commission"].sum()) if len(t) else 0.0,
+            "net_pnl": float(t["net_pnl"].sum()) if len(t) else 0.0,
+            "slippage_at_most": value * slip / (1 - slip) if slip < 1 else None,
+        }
 
     names = list(getattr(result, "strategy_names", ()))
     for n in names:
@@ -231,9 +269,13 @@ def backtest_costs(result) -> dict:
     portfolio = getattr(result, "portfolio_names", ())
     if len(names) > 1 and portfolio:
         rows.append(row(portfolio[0], names))
-    return {"capital": _num_or_none(p.get("capital")), "commission_per_order": _num_or_none(p.get("commission")),
-            "commission_pct": _num_or_none(p.get("commission_pct")), "slippage_bps": _num_or_none(
-                p.get("slippage_bps")), "rows": rows}
+    return {
+        "capital": _num_or_none(p.get("capital")),
+        "commission_per_order": _num_or_none(p.get("commission")),
+        "commission_pct": _num_or_none(p.get("commission_pct")),
+        "slippage_bps": _num_or_none(p.get("slippage_bps")),
+        "rows": rows,
+    }
 
 
 def _num_or_none(x):
@@ -245,12 +287,27 @@ def backtest_costs_markdown(metrics: dict | None) -> list[str]:
     c = (metrics or {}).get("costs")
     if not c or not isinstance(c, dict) or "rows" not in c:
         return []
-    head = (f"Capital {c['capital']:,.0f} USD per pair; commission {c['commission_per_order']:g} USD an order"
-            + (f" + {100 * c['commission_pct']:g} % of value" if c.get("commission_pct") else "")
-            + f"; slippage {c.get('slippage_bps') or 0:g} bps against the trader on every fill (inside the fill "
-              f"prices).")
-    rows = [f"| {r['name']} | {r['orders']} | {r['gross_pnl']:,.2f} | {r['commission_paid']:,.2f} | "
-            f"{r['net_pnl']:,.2f} | " + ("–" if r.get("slippage_at_most") is None else
-                                         f"{r['slippage_at_most']:,.2f}") + " |" for r in c["rows"]]
-    return [head, "", "| strategy | orders | P&L before commission (USD) | commission (USD) | P&L after "
-                      "commission (USD) | slippage, at most (USD) |", "|---|---|---|---|---|---|"] + rows + [""]
+    head = (
+        f"Capital {c['capital']:,.0f} USD per pair; commission {c['commission_per_order']:g} USD an order"
+        + (f" + {100 * c['commission_pct']:g} % of value" if c.get("commission_pct") else "")
+        + f"; slippage {c.get('slippage_bps') or 0:g} bps against the trader on every fill (inside the fill "
+        f"prices)."
+    )
+    rows = [
+        f"| {r['name']} | {r['orders']} | {r['gross_pnl']:,.2f} | {r['commission_paid']:,.2f} | "
+        f"{r['net_pnl']:,.2f} | "
+        + ("–" if r.get("slippage_at_most") is None else f"{r['slippage_at_most']:,.2f}")
+        + " |"
+        for r in c["rows"]
+    ]
+    return (
+        [
+            head,
+            "",
+            "| strategy | orders | P&L before commission (USD) | commission (USD) | P&L after "
+            "commission (USD) | slippage, at most (USD) |",
+            "|---|---|---|---|---|---|",
+        ]
+        + rows
+        + [""]
+    )

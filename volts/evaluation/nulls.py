@@ -47,8 +47,17 @@ from volts._compat import moved_names as _moved_names
 from volts.core.config import Settings
 from volts.core.errors import UsageError
 
-__all__ = ["NULL_DRAWS", "STABILITY_THRESHOLD", "NullResult", "daily_excess_returns", "annual_sharpe",
-           "permutation_p_value", "percentile_of", "random_pairs_null", "headline_inference"]
+__all__ = [
+    "NULL_DRAWS",
+    "STABILITY_THRESHOLD",
+    "NullResult",
+    "daily_excess_returns",
+    "annual_sharpe",
+    "permutation_p_value",
+    "percentile_of",
+    "random_pairs_null",
+    "headline_inference",
+]
 
 #: Default number of random-pairs draws (issue 11 asks for at least 200).
 NULL_DRAWS = 200
@@ -163,13 +172,22 @@ class NullResult:
 
     def to_dict(self, *, with_sharpes: bool = False) -> dict:
         """JSON-ready summary (``nulls.json`` adds every draw's Sharpe with ``with_sharpes``)."""
-        out = {"model": "random_pairs", "draws": int(self.draws), "seed": int(self.seed),
-               "lag_range": [int(self.min_lag), int(self.max_lag)], "strategy_sharpe": self.strategy_sharpe,
-               "p_value": self.p_value, "percentile": self.percentile, "median": self.quantile(0.5),
-               "q025": self.quantile(0.025), "q975": self.quantile(0.975),
-               "undefined_draws": int(np.sum(~np.isfinite(self.sharpes))),
-               "at_or_above": int(np.sum(np.isfinite(self.sharpes) & (self.sharpes >= self.strategy_sharpe)))
-               if np.isfinite(self.strategy_sharpe) else None}
+        out = {
+            "model": "random_pairs",
+            "draws": int(self.draws),
+            "seed": int(self.seed),
+            "lag_range": [int(self.min_lag), int(self.max_lag)],
+            "strategy_sharpe": self.strategy_sharpe,
+            "p_value": self.p_value,
+            "percentile": self.percentile,
+            "median": self.quantile(0.5),
+            "q025": self.quantile(0.025),
+            "q975": self.quantile(0.975),
+            "undefined_draws": int(np.sum(~np.isfinite(self.sharpes))),
+            "at_or_above": int(np.sum(np.isfinite(self.sharpes) & (self.sharpes >= self.strategy_sharpe)))
+            if np.isfinite(self.strategy_sharpe)
+            else None,
+        }
         if with_sharpes:
             out["sharpes"] = [None if not np.isfinite(v) else float(v) for v in self.sharpes]
         return out
@@ -185,25 +203,36 @@ def _trade_weeks(weeks: Sequence[dict], *, market, settings: Settings, end, stra
     if strategy == "lead_lag_trend":
         from volts.trading.simulate import simulate_schedule
 
-        return simulate_schedule(market, schedule, end=end, settings=settings, engine="vectorised",
-                                 benchmarks=False).equity
+        return simulate_schedule(
+            market, schedule, end=end, settings=settings, engine="vectorised", benchmarks=False
+        ).equity
     fn = strategy if callable(strategy) else _strategy(strategy)
     return fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=None).equity
 
 
-def _null_draw_task(draw_seed: int, *, market, weeks, settings: Settings, end, strategy, engine: str,
-                    picker) -> float:
+def _null_draw_task(draw_seed: int, *, market, weeks, settings: Settings, end, strategy, engine: str, picker) -> float:
     """One random-pairs draw (an executor task: a whole trading pass over every week)."""
     from volts.evaluation.pickers import apply_pair_picker
 
     drawn = apply_pair_picker(weeks, picker, int(draw_seed))
-    return annual_sharpe(_trade_weeks(drawn, market=market, settings=settings, end=end, strategy=strategy,
-                                      engine=engine), settings)
+    return annual_sharpe(
+        _trade_weeks(drawn, market=market, settings=settings, end=end, strategy=strategy, engine=engine), settings
+    )
 
 
-def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end, draws: int = NULL_DRAWS,
-                      seed: int = 0, strategy_sharpe: float | None = None, strategy: str = "lead_lag_trend",
-                      engine: str = "vectorised", executor=None) -> NullResult:
+def random_pairs_null(
+    market,
+    weeks: Sequence[dict],
+    settings: Settings,
+    *,
+    end,
+    draws: int = NULL_DRAWS,
+    seed: int = 0,
+    strategy_sharpe: float | None = None,
+    strategy: str = "lead_lag_trend",
+    engine: str = "vectorised",
+    executor=None,
+) -> NullResult:
     """The random-pairs null: ``draws`` seeded re-drawings of the weeks' pairs, each traded like the strategy.
 
     Parameters
@@ -250,11 +279,11 @@ def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end,
     from volts.evaluation.strategies import _strategy
 
     task_strategy = strategy if strategy == "lead_lag_trend" else _strategy(strategy)
-    common = dict(market=market, weeks=list(weeks), settings=settings, end=end, strategy=task_strategy,
-                  engine=engine)
+    common = dict(market=market, weeks=list(weeks), settings=settings, end=end, strategy=task_strategy, engine=engine)
     if strategy_sharpe is None:
-        strategy_sharpe = annual_sharpe(_trade_weeks(weeks, market=market, settings=settings, end=end,
-                                                     strategy=strategy, engine=engine), settings)
+        strategy_sharpe = annual_sharpe(
+            _trade_weeks(weeks, market=market, settings=settings, end=end, strategy=strategy, engine=engine), settings
+        )
     seeds = [int(seed) + d for d in range(int(draws))]
     out = np.empty(int(draws))
     if executor is None:
@@ -263,12 +292,19 @@ def random_pairs_null(market, weeks: Sequence[dict], settings: Settings, *, end,
     else:
         for s, value in executor.map(_null_draw_task, seeds, key=str, label="null draws", picker=picker, **common):
             out[s - int(seed)] = value
-    return NullResult(sharpes=out, strategy_sharpe=float(strategy_sharpe), draws=int(draws), seed=int(seed),
-                      min_lag=picker.min_lag, max_lag=picker.max_lag)
+    return NullResult(
+        sharpes=out,
+        strategy_sharpe=float(strategy_sharpe),
+        draws=int(draws),
+        seed=int(seed),
+        min_lag=picker.min_lag,
+        max_lag=picker.max_lag,
+    )
 
 
-def headline_inference(equity: pd.Series, settings: Settings, *, trial_sharpes: Sequence[float] | None,
-                       n_trials: int | None = None) -> dict:
+def headline_inference(
+    equity: pd.Series, settings: Settings, *, trial_sharpes: Sequence[float] | None, n_trials: int | None = None
+) -> dict:
     """PSR and DSR of the headline's daily excess returns (:func:`volts.evaluation.sharpe.sharpe_inference`).
 
     Parameters
@@ -291,9 +327,12 @@ def headline_inference(equity: pd.Series, settings: Settings, *, trial_sharpes: 
     from volts.evaluation.sharpe import sharpe_inference
 
     trials = None if trial_sharpes is None else [float(x) for x in trial_sharpes]
-    out = sharpe_inference(daily_excess_returns(equity, settings), trial_sharpes=trials,
-                           n_trials=n_trials if trials is not None else None,
-                           periods_per_year=settings.metrics.periods_per_year)
+    out = sharpe_inference(
+        daily_excess_returns(equity, settings),
+        trial_sharpes=trials,
+        n_trials=n_trials if trials is not None else None,
+        periods_per_year=settings.metrics.periods_per_year,
+    )
     out["trials"] = trials
     return out
 
@@ -316,21 +355,43 @@ def dsr_trials(rows: list[dict], periods_per_year: int) -> tuple[list[str], list
     """
     for r in rows:
         sh = r.get("sharpe")
-        r["sharpe_per_period"] = (sh / math.sqrt(periods_per_year)) if r["status"] == "run" and sh is not None \
-            and np.isfinite(sh) else None
+        r["sharpe_per_period"] = (
+            (sh / math.sqrt(periods_per_year)) if r["status"] == "run" and sh is not None and np.isfinite(sh) else None
+        )
         r["trial"] = r["sharpe_per_period"] is not None
         if r["status"] == "run" and not r["trial"]:
-            r["note"] = "; ".join(x for x in (r.get("note"), "Sharpe ratio undefined (flat equity: no trade "
-                                              "at all), so not counted as a DSR trial") if x)
+            r["note"] = "; ".join(
+                x
+                for x in (
+                    r.get("note"),
+                    "Sharpe ratio undefined (flat equity: no trade at all), so not counted as a DSR trial",
+                )
+                if x
+            )
         if r["status"] == "run" and r.get("ruined"):
             when = r["ruined"].get("date") if isinstance(r["ruined"], dict) else r["ruined"]
-            r["note"] = "; ".join(x for x in (r.get("note"), f"RUINED on {when}: statistics up to that day "
-                                              "(a total loss); counted in N but left out of the variance of "
-                                              "the trials' Sharpe ratios") if x)
+            r["note"] = "; ".join(
+                x
+                for x in (
+                    r.get("note"),
+                    f"RUINED on {when}: statistics up to that day "
+                    "(a total loss); counted in N but left out of the variance of "
+                    "the trials' Sharpe ratios",
+                )
+                if x
+            )
     trial_rows = [r["row"] for r in rows if r["trial"]]
     return trial_rows, [r["sharpe_per_period"] for r in rows if r["trial"] and not r.get("ruined")]
 
 
 # names of volts 0.2's ``volts.nulls`` that live in :mod:`volts.evaluation.ablation` now (it runs walk-forwards,
 # which this module's caller is)
-__getattr__ = _moved_names(__name__, {"Ablation": "volts.evaluation.ablation", "AblationRow": "volts.evaluation.ablation", "ablation_rows": "volts.evaluation.ablation", "run_ablation": "volts.evaluation.ablation"})
+__getattr__ = _moved_names(
+    __name__,
+    {
+        "Ablation": "volts.evaluation.ablation",
+        "AblationRow": "volts.evaluation.ablation",
+        "ablation_rows": "volts.evaluation.ablation",
+        "run_ablation": "volts.evaluation.ablation",
+    },
+)

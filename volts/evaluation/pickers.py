@@ -33,8 +33,9 @@ def apply_pair_picker(weeks: Sequence[dict], picker: PairPicker | None, seed: in
         pairs = [dict(p) for p in picker(w, rng)]
         for p in pairs:
             if not {"leader", "follower", "lag"} <= set(p):
-                raise UsageError(f"pair picker returned {p!r} for {w['asof']}; each pair needs leader, follower "
-                                 f"and lag")
+                raise UsageError(
+                    f"pair picker returned {p!r} for {w['asof']}; each pair needs leader, follower and lag"
+                )
         out.append({**w, "pairs": pairs, "picked_by": getattr(picker, "__name__", "picker")})
     return out
 
@@ -77,8 +78,14 @@ class RandomPairs:
         if k == 0 or not ordered:
             return []
         idx = rng.choice(len(ordered), size=min(k, len(ordered)), replace=False)
-        return [{"leader": ordered[i][0], "follower": ordered[i][1],
-                 "lag": int(rng.integers(self.min_lag, self.max_lag + 1))} for i in sorted(idx)]
+        return [
+            {
+                "leader": ordered[i][0],
+                "follower": ordered[i][1],
+                "lag": int(rng.integers(self.min_lag, self.max_lag + 1)),
+            }
+            for i in sorted(idx)
+        ]
 
     def __repr__(self) -> str:
         return f"RandomPairs(min_lag={self.min_lag}, max_lag={self.max_lag})"

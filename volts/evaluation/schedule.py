@@ -74,8 +74,9 @@ def rebalance_dates(dates: MarketData | Iterable, start, end, every: str = "1W")
 
     with warnings.catch_warnings():  # exchange_calendars' own use of a pandas API deprecated in pandas 3
         warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
-        cal = xcals.get_calendar("XNYS", start=min(start, idx.min()) - pd.Timedelta(days=10),
-                                 end=max(end, idx.max()) + pd.Timedelta(days=10))
+        cal = xcals.get_calendar(
+            "XNYS", start=min(start, idx.min()) - pd.Timedelta(days=10), end=max(end, idx.max()) + pd.Timedelta(days=10)
+        )
     sessions = cal.sessions_in_range(start - pd.Timedelta(days=7), end + pd.Timedelta(days=7)).tz_localize(None)
     week = sessions.to_period("W-SUN")
     last_session = pd.Series(sessions, index=sessions).groupby(week).max()  # the exchange's last session per week
@@ -90,10 +91,13 @@ def build_schedule(weeks: Sequence[dict]):
     """The trading schedule: one :class:`volts.trading.simulate.Rebalance` per week (no pair = the week is in cash)."""
     from volts.trading.simulate import Holding, Rebalance
 
-    return [Rebalance(asof=_to_date(w["asof"]),
-                      pairs=tuple(Holding(leader=p["leader"], follower=p["follower"], lag=int(p["lag"]))
-                                  for p in w["pairs"]))
-            for w in weeks]
+    return [
+        Rebalance(
+            asof=_to_date(w["asof"]),
+            pairs=tuple(Holding(leader=p["leader"], follower=p["follower"], lag=int(p["lag"])) for p in w["pairs"]),
+        )
+        for w in weeks
+    ]
 
 
 def pair_name(p: Mapping[str, Any]) -> str:

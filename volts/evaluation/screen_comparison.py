@@ -23,8 +23,9 @@ from typing import Sequence
 __all__ = ["comparison_variants", "run_screen_comparison"]
 
 
-def comparison_variants(*, screens: Sequence[str] | None = None, top_k: int = 5, hermitian: bool = True,
-                        lead_lag_portfolio: bool = True) -> list:
+def comparison_variants(
+    *, screens: Sequence[str] | None = None, top_k: int = 5, hermitian: bool = True, lead_lag_portfolio: bool = True
+) -> list:
     """The walk-forward variants of the comparison (see the module docstring).
 
     Parameters
@@ -49,8 +50,12 @@ def comparison_variants(*, screens: Sequence[str] | None = None, top_k: int = 5,
         raise KeyError(f"unknown screen(s) {', '.join(unknown)}; valid: {', '.join(SCREENS)}")
     variants = [WalkForwardVariant(name="vol-ts")]
     for name in names:
-        variants.append(WalkForwardVariant(name=f"top{top_k}-{name}", overrides={
-            "selection.screens": [name], "selection.rule": "top_k", "selection.top_k": int(top_k)}))
+        variants.append(
+            WalkForwardVariant(
+                name=f"top{top_k}-{name}",
+                overrides={"selection.screens": [name], "selection.rule": "top_k", "selection.top_k": int(top_k)},
+            )
+        )
     if hermitian:
         variants.append(WalkForwardVariant(name="hermitian", overrides={"clustering.method": "hermitian"}))
     if lead_lag_portfolio:
@@ -60,9 +65,21 @@ def comparison_variants(*, screens: Sequence[str] | None = None, top_k: int = 5,
     return variants
 
 
-def run_screen_comparison(settings, *, start, end, out: str | Path, every: str = "1W", executor=None,
-                          screens: Sequence[str] | None = None, top_k: int = 5, hermitian: bool = True,
-                          lead_lag_portfolio: bool = True, force: bool = False, engine: str = "vectorised"):
+def run_screen_comparison(
+    settings,
+    *,
+    start,
+    end,
+    out: str | Path,
+    every: str = "1W",
+    executor=None,
+    screens: Sequence[str] | None = None,
+    top_k: int = 5,
+    hermitian: bool = True,
+    lead_lag_portfolio: bool = True,
+    force: bool = False,
+    engine: str = "vectorised",
+):
     """Run the comparison and write the Vol-TS walk-forward with the comparison table in its report.
 
     Command line: ``volts walkforward --compare-screens [--top-k K]``. The report is
@@ -75,10 +92,29 @@ def run_screen_comparison(settings, *, start, end, out: str | Path, every: str =
     """
     from volts.evaluation.walkforward import compare_variants, run_walkforward
 
-    variants = comparison_variants(screens=screens, top_k=top_k, hermitian=hermitian,
-                                   lead_lag_portfolio=lead_lag_portfolio)
-    table = compare_variants(settings, variants, start=start, end=end, out=Path(out), every=every,
-                             executor=executor, force=force, engine=engine)
-    run_walkforward(settings, start=start, end=end, every=every, out=Path(out), executor=executor,
-                    variant=variants[0], comparison=table, engine=engine)
+    variants = comparison_variants(
+        screens=screens, top_k=top_k, hermitian=hermitian, lead_lag_portfolio=lead_lag_portfolio
+    )
+    table = compare_variants(
+        settings,
+        variants,
+        start=start,
+        end=end,
+        out=Path(out),
+        every=every,
+        executor=executor,
+        force=force,
+        engine=engine,
+    )
+    run_walkforward(
+        settings,
+        start=start,
+        end=end,
+        every=every,
+        out=Path(out),
+        executor=executor,
+        variant=variants[0],
+        comparison=table,
+        engine=engine,
+    )
     return table

@@ -37,8 +37,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["EULER_GAMMA", "sharpe_standard_error", "probabilistic_sharpe_ratio", "expected_max_sharpe",
-           "deflated_sharpe_ratio", "sharpe_inference"]
+__all__ = [
+    "EULER_GAMMA",
+    "sharpe_standard_error",
+    "probabilistic_sharpe_ratio",
+    "expected_max_sharpe",
+    "deflated_sharpe_ratio",
+    "sharpe_inference",
+]
 
 #: Euler-Mascheroni constant.
 EULER_GAMMA = 0.5772156649015329
@@ -72,13 +78,16 @@ def sharpe_standard_error(sr: float, n_obs: int, skew: float = 0.0, kurtosis: fl
         raise ValueError(f"sharpe_standard_error: need at least 2 returns, got {n_obs}")
     var = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
     if not var > 0:
-        raise ValueError(f"sharpe_standard_error: non-positive variance term {var:.4g} (SR {sr:.4g}, skew "
-                         f"{skew:.4g}, kurtosis {kurtosis:.4g})")
+        raise ValueError(
+            f"sharpe_standard_error: non-positive variance term {var:.4g} (SR {sr:.4g}, skew "
+            f"{skew:.4g}, kurtosis {kurtosis:.4g})"
+        )
     return math.sqrt(var / (n_obs - 1))
 
 
-def probabilistic_sharpe_ratio(sr: float, n_obs: int, *, skew: float = 0.0, kurtosis: float = 3.0,
-                               benchmark: float = 0.0) -> float:
+def probabilistic_sharpe_ratio(
+    sr: float, n_obs: int, *, skew: float = 0.0, kurtosis: float = 3.0, benchmark: float = 0.0
+) -> float:
     """PSR: probability that the true per-period Sharpe ratio exceeds ``benchmark`` (Bailey & López de Prado 2012).
 
     Parameters
@@ -118,13 +127,13 @@ def expected_max_sharpe(n_trials: int, variance: float, mean: float = 0.0) -> fl
         raise ValueError(f"expected_max_sharpe: variance must be >= 0, got {variance}")
     if n_trials == 1:
         return float(mean)
-    z = ((1 - EULER_GAMMA) * stats.norm.ppf(1 - 1 / n_trials)
-         + EULER_GAMMA * stats.norm.ppf(1 - 1 / (n_trials * math.e)))
+    z = (1 - EULER_GAMMA) * stats.norm.ppf(1 - 1 / n_trials) + EULER_GAMMA * stats.norm.ppf(1 - 1 / (n_trials * math.e))
     return float(mean + math.sqrt(variance) * z)
 
 
-def deflated_sharpe_ratio(sr: float, n_obs: int, *, n_trials: int, trials_variance: float, skew: float = 0.0,
-                          kurtosis: float = 3.0) -> tuple[float, float]:
+def deflated_sharpe_ratio(
+    sr: float, n_obs: int, *, n_trials: int, trials_variance: float, skew: float = 0.0, kurtosis: float = 3.0
+) -> tuple[float, float]:
     """DSR: PSR against the expected maximum Sharpe ratio of ``n_trials`` null trials (Bailey & López de Prado 2014).
 
     Parameters
@@ -149,8 +158,9 @@ def deflated_sharpe_ratio(sr: float, n_obs: int, *, n_trials: int, trials_varian
     return probabilistic_sharpe_ratio(sr, n_obs, skew=skew, kurtosis=kurtosis, benchmark=sr0), sr0
 
 
-def sharpe_inference(returns, *, trial_sharpes: Sequence[float] | None = None, n_trials: int | None = None,
-                     periods_per_year: int = 252) -> dict:
+def sharpe_inference(
+    returns, *, trial_sharpes: Sequence[float] | None = None, n_trials: int | None = None, periods_per_year: int = 252
+) -> dict:
     """PSR and DSR of a strategy's periodic returns, for the report.
 
     Parameters
@@ -173,8 +183,19 @@ def sharpe_inference(returns, *, trial_sharpes: Sequence[float] | None = None, n
         ``sr0_annual``, ``dsr``. Values are None when fewer than 3 returns or zero volatility.
     """
     r = pd.Series(np.asarray(returns, dtype=float)).dropna().to_numpy()
-    out = {"sharpe": None, "sharpe_annual": None, "n_obs": int(len(r)), "skew": None, "kurtosis": None, "psr": None,
-           "n_trials": None, "trials_variance": None, "sr0": None, "sr0_annual": None, "dsr": None}
+    out = {
+        "sharpe": None,
+        "sharpe_annual": None,
+        "n_obs": int(len(r)),
+        "skew": None,
+        "kurtosis": None,
+        "psr": None,
+        "n_trials": None,
+        "trials_variance": None,
+        "sr0": None,
+        "sr0_annual": None,
+        "dsr": None,
+    }
     if len(r) < 3 or not np.std(r, ddof=1) > 0:
         return out
     sr = float(np.mean(r) / np.std(r, ddof=1))
@@ -183,12 +204,19 @@ def sharpe_inference(returns, *, trial_sharpes: Sequence[float] | None = None, n
     trials = [float(x) for x in (trial_sharpes or []) if x is not None and np.isfinite(x)]
     n = int(n_trials if n_trials is not None else max(1, len(trials)))
     var = float(np.var(trials, ddof=1)) if len(trials) >= 2 else 0.0
-    out.update(sharpe=sr, sharpe_annual=sr * math.sqrt(periods_per_year), skew=skew, kurtosis=kurt, n_trials=n,
-               trials_variance=var if len(trials) >= 2 else None)
+    out.update(
+        sharpe=sr,
+        sharpe_annual=sr * math.sqrt(periods_per_year),
+        skew=skew,
+        kurtosis=kurt,
+        n_trials=n,
+        trials_variance=var if len(trials) >= 2 else None,
+    )
     try:
         out["psr"] = probabilistic_sharpe_ratio(sr, len(r), skew=skew, kurtosis=kurt)
-        dsr, sr0 = deflated_sharpe_ratio(sr, len(r), n_trials=n if len(trials) >= 2 else 1, trials_variance=var,
-                                         skew=skew, kurtosis=kurt)
+        dsr, sr0 = deflated_sharpe_ratio(
+            sr, len(r), n_trials=n if len(trials) >= 2 else 1, trials_variance=var, skew=skew, kurtosis=kurt
+        )
     except ValueError:
         return out
     out.update(dsr=dsr, sr0=sr0, sr0_annual=sr0 * math.sqrt(periods_per_year))

@@ -51,11 +51,18 @@ def weeks_summary(weeks: Sequence[dict]) -> dict:
             current[n] = current.get(n, 0) + 1
     runs.extend(current.values())
     order = sorted(picks, key=lambda n: (-picks[n], n))
-    return {"weeks": total, "weeks_in_cash": in_cash, "weeks_without_selection": no_sel,
-            "share_in_cash": in_cash / total if total else None, "distinct_pairs": len(picks),
-            "avg_pair_lifetime_weeks": float(np.mean(runs)) if runs else None,
-            "pick_frequency": {n: {"weeks": picks[n], "share": picks[n] / total,
-                                   "lags": {str(k): v for k, v in sorted(lags[n].items())}} for n in order}}
+    return {
+        "weeks": total,
+        "weeks_in_cash": in_cash,
+        "weeks_without_selection": no_sel,
+        "share_in_cash": in_cash / total if total else None,
+        "distinct_pairs": len(picks),
+        "avg_pair_lifetime_weeks": float(np.mean(runs)) if runs else None,
+        "pick_frequency": {
+            n: {"weeks": picks[n], "share": picks[n] / total, "lags": {str(k): v for k, v in sorted(lags[n].items())}}
+            for n in order
+        },
+    }
 
 
 def planted_recovery(weeks: Sequence[dict], planted: Sequence[Mapping[str, Any]]) -> dict:
@@ -70,15 +77,20 @@ def planted_recovery(weeks: Sequence[dict], planted: Sequence[Mapping[str, Any]]
     for p in planted:
         name = pair_name(p)
         hit = [q for w in weeks for q in w["pairs"] if pair_name(q) == name]
-        out_pairs[name] = {"lag": int(p["lag"]), "share_selected": len(hit) / n if n else None,
-                           "share_with_planted_lag": sum(1 for q in hit if int(q["lag"]) == int(p["lag"])) / n
-                           if n else None}
+        out_pairs[name] = {
+            "lag": int(p["lag"]),
+            "share_selected": len(hit) / n if n else None,
+            "share_with_planted_lag": sum(1 for q in hit if int(q["lag"]) == int(p["lag"])) / n if n else None,
+        }
     truth = {(pair_name(p), int(p["lag"])) for p in planted}
     names = {pair_name(p) for p in planted}
     exact = sum(1 for w in weeks if {(pair_name(q), int(q["lag"])) for q in w["pairs"]} == truth)
     false = [sum(1 for q in w["pairs"] if pair_name(q) not in names) for w in weeks]
-    return {"pairs": out_pairs, "share_exact": exact / n if n else None,
-            "false_pairs_per_week": float(np.mean(false)) if false else None}
+    return {
+        "pairs": out_pairs,
+        "share_exact": exact / n if n else None,
+        "false_pairs_per_week": float(np.mean(false)) if false else None,
+    }
 
 
 def universe_summary(weeks: Sequence[dict], traded: Mapping[str, Any] | None = None) -> dict:
@@ -99,27 +111,54 @@ def universe_summary(weeks: Sequence[dict], traded: Mapping[str, Any] | None = N
         cov = w.get("universe_coverage")
         if cov is None:
             continue
-        per_week.append({"asof": w["asof"], "members": cov["members"], "usable": cov["usable"],
-                         "coverage": cov["coverage"], "excluded_by_rule": cov["excluded_by_rule"]})
+        per_week.append(
+            {
+                "asof": w["asof"],
+                "members": cov["members"],
+                "usable": cov["usable"],
+                "coverage": cov["coverage"],
+                "excluded_by_rule": cov["excluded_by_rule"],
+            }
+        )
         for e in cov["excluded"]:
-            if not e.get("quarantined"):   # no file, incomplete history (a late listing), ticker reuse
-                left = out_of.setdefault((e["symbol"], e["rule"]), {"symbol": e["symbol"], "rule": e["rule"],
-                                                                    "message": e["message"], "weeks": 0,
-                                                                    "first_week": w["asof"]})
+            if not e.get("quarantined"):  # no file, incomplete history (a late listing), ticker reuse
+                left = out_of.setdefault(
+                    (e["symbol"], e["rule"]),
+                    {
+                        "symbol": e["symbol"],
+                        "rule": e["rule"],
+                        "message": e["message"],
+                        "weeks": 0,
+                        "first_week": w["asof"],
+                    },
+                )
                 left["weeks"] += 1
                 left["last_week"] = w["asof"]
                 continue
             key = (e["symbol"], e["rule"], e.get("date"))
-            entry = bad.setdefault(key, {"symbol": e["symbol"], "rule": e["rule"], "date": e.get("date"),
-                                         "file": e.get("file"), "message": e["message"], "first_week": w["asof"]})
+            entry = bad.setdefault(
+                key,
+                {
+                    "symbol": e["symbol"],
+                    "rule": e["rule"],
+                    "date": e.get("date"),
+                    "file": e.get("file"),
+                    "message": e["message"],
+                    "first_week": w["asof"],
+                },
+            )
             entry["last_week"] = w["asof"]
     shares = [r["usable"] / r["members"] for r in per_week if r["members"]]
-    return {"source": weeks[0]["universe_coverage"]["source"] if per_week else None, "per_week": per_week,
-            "usable_min": min((r["usable"] for r in per_week), default=None),
-            "usable_max": max((r["usable"] for r in per_week), default=None),
-            "coverage_min": min(shares) if shares else None,
-            "quarantined": list(bad.values()), "left_out": list(out_of.values()),
-            "trading": dict(traded) if traded else None}
+    return {
+        "source": weeks[0]["universe_coverage"]["source"] if per_week else None,
+        "per_week": per_week,
+        "usable_min": min((r["usable"] for r in per_week), default=None),
+        "usable_max": max((r["usable"] for r in per_week), default=None),
+        "coverage_min": min(shares) if shares else None,
+        "quarantined": list(bad.values()),
+        "left_out": list(out_of.values()),
+        "trading": dict(traded) if traded else None,
+    }
 
 
 def _value_at(equity: pd.Series, day: dt.date, before_start: float) -> float:
@@ -129,8 +168,9 @@ def _value_at(equity: pd.Series, day: dt.date, before_start: float) -> float:
     return float(equity.loc[:ts].iloc[-1])
 
 
-def weeks_table(weeks: Sequence[dict], equity: pd.Series | None, *, end: dt.date,
-                capital: float | None = None) -> pd.DataFrame:
+def weeks_table(
+    weeks: Sequence[dict], equity: pd.Series | None, *, end: dt.date, capital: float | None = None
+) -> pd.DataFrame:
     """``weeks.csv``: one row per re-selection with the funnel counts, the pairs and the P&L of its holding period.
 
     ``pnl`` is the change of the stitched equity from the close of the as-of date to the close of the next as-of
@@ -146,8 +186,12 @@ def weeks_table(weeks: Sequence[dict], equity: pd.Series | None, *, end: dt.date
         row: dict[str, Any] = {"asof": w["asof"], "status": w.get("status"), "universe": len(w["universe"])}
         cov = w.get("universe_coverage")
         if cov is not None:  # point-in-time universe: members of the date, usable ones, the disclosure line
-            row.update(members=cov["members"], usable=cov["usable"], coverage=cov["coverage"],
-                       excluded=" ".join(f"{e['symbol']}:{e['rule']}" for e in cov["excluded"]))
+            row.update(
+                members=cov["members"],
+                usable=cov["usable"],
+                coverage=cov["coverage"],
+                excluded=" ".join(f"{e['symbol']}:{e['rule']}" for e in cov["excluded"]),
+            )
         row.update(candidates=len(w["candidates"]), candidate_symbols=" ".join(w["candidates"]))
         funnel = {s["stage"]: s for s in w["funnel"]}
         for st in stages:
@@ -157,7 +201,10 @@ def weeks_table(weeks: Sequence[dict], equity: pd.Series | None, *, end: dt.date
         row["pair_list"] = " ".join(f"{pair_name(p)}:{p['lag']}" for p in w["pairs"])
         row["pair_stats"] = " ".join(
             f"{pair_name(p)}(granger_p={_g(p.get('granger_p'))},ete={_g(p.get('ete'))},ete_p={_g(p.get('ete_p'))},"
-            f"knn={_g(p.get('knn_accuracy'))})" for p in w["pairs"] if "granger_p" in p)
+            f"knn={_g(p.get('knn_accuracy'))})"
+            for p in w["pairs"]
+            if "granger_p" in p
+        )
         if equity is not None and len(equity):
             start_val = capital if capital is not None else float(equity.iloc[0])
             a = _to_date(w["asof"])
@@ -179,21 +226,34 @@ def _g(x) -> str:
 def _stats(equity: pd.Series, *, trades=None, turnover_value=None, settings: Settings, seed: int = 0) -> dict:
     from volts.trading.performance import performance_stats
 
-    return performance_stats(equity, trades=trades, turnover_value=turnover_value,
-                              periods_per_year=settings.metrics.periods_per_year,
-                              risk_free=settings.metrics.risk_free, seed=seed)
+    return performance_stats(
+        equity,
+        trades=trades,
+        turnover_value=turnover_value,
+        periods_per_year=settings.metrics.periods_per_year,
+        risk_free=settings.metrics.risk_free,
+        seed=seed,
+    )
 
 
 def _difference(strategy: pd.Series, bench: pd.Series, *, settings: Settings) -> dict:
     from volts.trading.performance import difference_stats
 
     common = strategy.index.intersection(bench.dropna().index)
-    return difference_stats(strategy.loc[common], bench.loc[common],
-                            periods_per_year=settings.metrics.periods_per_year)
+    return difference_stats(strategy.loc[common], bench.loc[common], periods_per_year=settings.metrics.periods_per_year)
 
 
-def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketData, schedule, end: dt.date,
-              strategy_fn, engine: str) -> dict:
+def summarise(
+    sim,
+    weeks: Sequence[dict],
+    *,
+    settings: Settings,
+    market: MarketData,
+    schedule,
+    end: dt.date,
+    strategy_fn,
+    engine: str,
+) -> dict:
     """``metrics.json``: statistics of the strategy and every benchmark, the differences, the cost table and the
     week counts. Deterministic for the same inputs (bootstrap seed 0)."""
     out: dict[str, Any] = {}
@@ -204,8 +264,11 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
         s = series.dropna()
         if len(s) < 3:
             continue
-        out["benchmarks"][name] = {"first": s.index[0].date().isoformat(), "last": s.index[-1].date().isoformat(),
-                                   **_stats(s, settings=settings)}
+        out["benchmarks"][name] = {
+            "first": s.index[0].date().isoformat(),
+            "last": s.index[-1].date().isoformat(),
+            **_stats(s, settings=settings),
+        }
         out["differences"][name] = _difference(sim.equity, s, settings=settings)
     table = []
     for bps in COST_TABLE_BPS:
@@ -226,21 +289,30 @@ def summarise(sim, weeks: Sequence[dict], *, settings: Settings, market: MarketD
     if getattr(sim, "notes", None):
         out["strategy_notes"] = list(sim.notes)
     omitted = [e for e in getattr(sim, "events", ()) or () if e.get("event") == "spy_benchmark_omitted"]
-    if omitted:   # a benchmark the report would otherwise just not show
+    if omitted:  # a benchmark the report would otherwise just not show
         e = omitted[0]
-        out["benchmarks_omitted"] = {"spy": (e.get("reason") or "") + (f" (first missing session {e['date']})"
-                                                                      if e.get("date") else "")}
-    spy_rows = [e for e in getattr(sim, "events", ()) or () if e.get("event") in ("spy_bar_dropped",
-                                                                                 "spy_bar_flagged")]
+        out["benchmarks_omitted"] = {
+            "spy": (e.get("reason") or "") + (f" (first missing session {e['date']})" if e.get("date") else "")
+        }
+    spy_rows = [e for e in getattr(sim, "events", ()) or () if e.get("event") in ("spy_bar_dropped", "spy_bar_flagged")]
     if spy_rows:  # SPY's bars are validated like the universe's: what validation dropped or flagged there
-        out["benchmark_data_quality"] = {"spy": [
-            {"date": e["date"], "file": e.get("file"), "rule": e.get("rule"), "action": e["event"][8:],
-             "message": e.get("reason")} for e in spy_rows]}
+        out["benchmark_data_quality"] = {
+            "spy": [
+                {
+                    "date": e["date"],
+                    "file": e.get("file"),
+                    "rule": e.get("rule"),
+                    "action": e["event"][8:],
+                    "message": e.get("reason"),
+                }
+                for e in spy_rows
+            ]
+        }
     out["optimistic"] = bool(getattr(sim, "optimistic", False))  # execution = "close": fills at the signal's close
     from volts.evaluation.disclosure import cost_summary
     from volts.trading.simulate import funding_summary
 
-    if cost_summary(sim, settings) is not None:   # what the result rests on: capital, costs, gross vs net
+    if cost_summary(sim, settings) is not None:  # what the result rests on: capital, costs, gross vs net
         out["costs"] = cost_summary(sim, settings)
     if isinstance(getattr(sim, "periods", None), pd.DataFrame) and "n_unfunded" in sim.periods:
         out["funding"] = funding_summary(sim.periods)
@@ -257,13 +329,22 @@ def comparison_row(name: str, metrics: dict) -> dict:
     dlo, dhi = ci(d, "annual_mean")
     w = metrics["weeks"]
     act = metrics.get("strategy_activity")  # e.g. the lead-lag portfolio: its own holdings, not the weekly pairs
-    row = {"variant": name, "cagr": stat(s, "cagr"), "volatility": stat(s, "volatility"),
-           "sharpe": stat(s, "sharpe"), "sharpe_ci_low": lo, "sharpe_ci_high": hi,
-           "max_drawdown": stat(s, "max_drawdown"), "turnover": stat(s, "turnover"),
-           "weeks_in_cash": act["weeks_in_cash"] if act else w["weeks_in_cash"],
-           "weeks": act["weeks"] if act else w["weeks"],
-           "distinct_pairs": None if act else w["distinct_pairs"],
-           "diff_vs_followers_annual_mean": stat(d, "annual_mean"), "diff_ci_low": dlo, "diff_ci_high": dhi}
+    row = {
+        "variant": name,
+        "cagr": stat(s, "cagr"),
+        "volatility": stat(s, "volatility"),
+        "sharpe": stat(s, "sharpe"),
+        "sharpe_ci_low": lo,
+        "sharpe_ci_high": hi,
+        "max_drawdown": stat(s, "max_drawdown"),
+        "turnover": stat(s, "turnover"),
+        "weeks_in_cash": act["weeks_in_cash"] if act else w["weeks_in_cash"],
+        "weeks": act["weeks"] if act else w["weeks"],
+        "distinct_pairs": None if act else w["distinct_pairs"],
+        "diff_vs_followers_annual_mean": stat(d, "annual_mean"),
+        "diff_ci_low": dlo,
+        "diff_ci_high": dhi,
+    }
     if metrics.get("strategy_notes"):  # only then: callers merge this row into rows with their own "note"
         row["note"] = " ".join(metrics["strategy_notes"])
     if s.get("ruined"):  # equity at or below zero: the row's statistics stop there (volts.trading.performance.ruin_cut)

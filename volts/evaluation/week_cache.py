@@ -28,8 +28,16 @@ __all__ = ["HASH_FIELD", "record_sha256", "seal", "record_problem", "verify_reco
 HASH_FIELD = "record_sha256"
 _STATUSES = ("ok", "no_selection")
 #: The statistics of a pair (:meth:`volts.selection.pipeline.SelectedPair.to_dict`): numbers or null when present.
-_PAIR_NUMBERS = ("granger_p", "granger_p_bh", "partial_corr", "partial_corr_tau", "ete", "ete_p", "knn_accuracy",
-                 "knn_accuracy_in_sample")
+_PAIR_NUMBERS = (
+    "granger_p",
+    "granger_p_bh",
+    "partial_corr",
+    "partial_corr_tau",
+    "ete",
+    "ete_p",
+    "knn_accuracy",
+    "knn_accuracy_in_sample",
+)
 
 
 def _canonical(record: Mapping[str, Any]) -> bytes:
@@ -152,8 +160,11 @@ def record_problem(record: Any, asof: dt.date | str) -> str | None:
     if not isinstance(funnel, list):
         return "'funnel' is not a list"
     for i, s in enumerate(funnel):
-        if not isinstance(s, dict) or not isinstance(s.get("stage"), str) or not all(
-                _is_int(s.get(k)) and s[k] >= 0 for k in ("entered", "kept")):
+        if (
+            not isinstance(s, dict)
+            or not isinstance(s.get("stage"), str)
+            or not all(_is_int(s.get(k)) and s[k] >= 0 for k in ("entered", "kept"))
+        ):
             return f"funnel[{i}] is not a stage with integer 'entered' and 'kept'"
     for key, kind in (("flagged", list), ("warnings", list), ("timings", dict), ("dropped_by_stage", dict)):
         if not isinstance(record.get(key), kind):
@@ -188,8 +199,9 @@ def verify_record(record: Any, asof: dt.date | str) -> tuple[str | None, bool]:
         except (TypeError, ValueError):
             actual = None
         if not isinstance(stored, str) or stored != actual:
-            return ("its content does not match its record_sha256 (the file was edited or damaged after it was "
-                    "written)"), False
+            return (
+                "its content does not match its record_sha256 (the file was edited or damaged after it was written)"
+            ), False
     problem = record_problem(record, asof)
     if problem is not None:
         return (f"no content hash and {problem}" if legacy else problem), legacy

@@ -84,9 +84,13 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
 
     asof = _to_date(asof)
     sub, universe = _week_market(market, settings, asof)
-    record: dict[str, Any] = {"format": WEEK_FORMAT, "asof": asof.isoformat(),
-                              "config_sha256": settings.selection_sha256(),
-                              "data_sha256": sub.sha256(), "universe": list(universe)}
+    record: dict[str, Any] = {
+        "format": WEEK_FORMAT,
+        "asof": asof.isoformat(),
+        "config_sha256": settings.selection_sha256(),
+        "data_sha256": sub.sha256(),
+        "universe": list(universe),
+    }
     windows = settings.windows.shifted(asof)
     record["windows"] = {k: getattr(windows, k).isoformat() for k in type(windows).model_fields}
     record["flagged"] = _flagged_notes(market, sub)
@@ -100,12 +104,28 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
     try:
         sel = run_selection(sub, lean, asof=asof, pairs_only=True)
     except DataError as exc:
-        record.update(status="no_selection", error=str(exc), candidates=[], funnel=[], pairs=[],
-                      dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
+        record.update(
+            status="no_selection",
+            error=str(exc),
+            candidates=[],
+            funnel=[],
+            pairs=[],
+            dropped_by_stage={},
+            warnings=[],
+            timings={"total": time.perf_counter() - t0},
+        )
         return record
-    if len(sel.candidates) < 2:   # fewer than two mid-volatility names: the week holds cash (a result)
-        record.update(status="no_selection", error=sel.warnings[-1], candidates=[], funnel=[], pairs=[],
-                      dropped_by_stage={}, warnings=[], timings={"total": time.perf_counter() - t0})
+    if len(sel.candidates) < 2:  # fewer than two mid-volatility names: the week holds cash (a result)
+        record.update(
+            status="no_selection",
+            error=sel.warnings[-1],
+            candidates=[],
+            funnel=[],
+            pairs=[],
+            dropped_by_stage={},
+            warnings=[],
+            timings={"total": time.perf_counter() - t0},
+        )
         return record
     if settings.stability.runs > 0:  # stability selection inside the week (R more selections; the ablation row)
         from volts.selection.stability import stability_selection, with_stability
@@ -115,17 +135,28 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
         sel = with_stability(sel, stab)
         sel.timings["stability"] = time.perf_counter() - t1
         st = sel.stability
-        record["stability"] = {"runs": st["runs"], "threshold": st["threshold"], "block_length": st["block_length"],
-                               "seed": st["seed"], "selected": st["selected"], "dropped": st["dropped"],
-                               "failed_runs": int(sum(st["failed"].values()))}
+        record["stability"] = {
+            "runs": st["runs"],
+            "threshold": st["threshold"],
+            "block_length": st["block_length"],
+            "seed": st["seed"],
+            "selected": st["selected"],
+            "dropped": st["dropped"],
+            "failed_runs": int(sum(st["failed"].values())),
+        }
     dropped: dict[str, int] = {}
     for stage in sel.dropped.values():
         dropped[stage] = dropped.get(stage, 0) + 1
     record.update(
-        status="ok", error=None, candidates=list(sel.candidates),
-        funnel=[s.to_dict() for s in sel.funnel], pairs=[p.to_dict() for p in sel.pairs],
-        dropped_by_stage=dropped, warnings=list(sel.warnings),
-        timings={**{k: float(v) for k, v in sel.timings.items()}, "total": time.perf_counter() - t0})
+        status="ok",
+        error=None,
+        candidates=list(sel.candidates),
+        funnel=[s.to_dict() for s in sel.funnel],
+        pairs=[p.to_dict() for p in sel.pairs],
+        dropped_by_stage=dropped,
+        warnings=list(sel.warnings),
+        timings={**{k: float(v) for k, v in sel.timings.items()}, "total": time.perf_counter() - t0},
+    )
     from volts.core.artifacts import to_jsonable
 
     return to_jsonable(record)
@@ -138,13 +169,21 @@ def _flagged_notes(market: MarketData, sub: MarketData) -> list[dict]:
         return []
     lo, hi = sub.dates[0].date().isoformat(), sub.dates[-1].date().isoformat()
     syms = set(sub.symbols)
-    return [p.to_dict() for p in report.problems
-            if p.action == "flagged" and p.symbol in syms and p.date is not None and lo <= p.date <= hi]
+    return [
+        p.to_dict()
+        for p in report.problems
+        if p.action == "flagged" and p.symbol in syms and p.date is not None and lo <= p.date <= hi
+    ]
 
 
-def _select_week_task(asof: dt.date, *, market: MarketData | None, settings: Settings,
-                      universe_for_asof: UniverseFn | None = None,
-                      data_sha: Mapping[dt.date, str] | None = None) -> dict:
+def _select_week_task(
+    asof: dt.date,
+    *,
+    market: MarketData | None,
+    settings: Settings,
+    universe_for_asof: UniverseFn | None = None,
+    data_sha: Mapping[dt.date, str] | None = None,
+) -> dict:
     """Executor task: one week (top-level so that it pickles to Dask workers)."""
     if market is None:  # point-in-time membership: the week loads its own members (on the worker)
         return select_week_members(settings, asof, data_sha256=(data_sha or {}).get(asof))
@@ -187,16 +226,23 @@ def select_week_members(settings: Settings, asof: dt.date, *, data_sha256: str |
     asof = _to_date(asof)
     windows = settings.windows.shifted(asof)
     t0 = time.perf_counter()
-    sub, report = load_universe(settings.data, asof=asof, start=earliest_start(windows), end=asof,
-                                zero_range_run=settings.volatility.window, zero_range_since=windows.gmm_start,
-                                # one window per week: nothing keyed by the window is ever read again
-                                whole_set_entry=False, validated_entries=False)
+    sub, report = load_universe(
+        settings.data,
+        asof=asof,
+        start=earliest_start(windows),
+        end=asof,
+        zero_range_run=settings.volatility.window,
+        zero_range_since=windows.gmm_start,
+        # one window per week: nothing keyed by the window is ever read again
+        whole_set_entry=False,
+        validated_entries=False,
+    )
     load_seconds = time.perf_counter() - t0
     week_settings = settings.override(**{"data.universe": list(report.usable)})
     record = select_week(sub, week_settings, asof)
     record["timings"] = {"load_universe": load_seconds, **record["timings"]}
     record["bars_sha256"] = record["data_sha256"]
-    if sub.report is not None:   # rows this week's load dropped (the run's summary counts each once)
+    if sub.report is not None:  # rows this week's load dropped (the run's summary counts each once)
         record["data_dropped"] = [p.to_dict() for p in sub.report.problems if p.action == "dropped"]
     record["config_sha256"] = settings.selection_sha256()
     if data_sha256 is not None:
@@ -226,8 +272,11 @@ def membership_week_hashes(settings: Settings, dates: Sequence[dt.date]) -> dict
     d = settings.data
     # a list universe under on_bad_symbol = "exclude": the same members every week (the synthetic market: its seed)
     table = read_membership(d.membership) if d.membership else None
-    head = file_sha256(d.membership) if d.membership else \
-        f"list:{','.join(d.universe)}" + (f":synthetic:{d.synthetic_seed}" if d.source == "synthetic" else "")
+    head = (
+        file_sha256(d.membership)
+        if d.membership
+        else f"list:{','.join(d.universe)}" + (f":synthetic:{d.synthetic_seed}" if d.source == "synthetic" else "")
+    )
     files: dict[str, str | None] = {}
     out: dict[dt.date, str] = {}
     for asof in dates:
@@ -236,8 +285,9 @@ def membership_week_hashes(settings: Settings, dates: Sequence[dt.date]) -> dict
             if sym not in files:
                 path = symbol_file(d.dir, sym, d.csv) if d.source == "csv" else None
                 files[sym] = file_sha256(path) if path is not None and Path(path).is_file() else None
-        blob = json.dumps({"membership": head, "asof": asof.isoformat(), "files": {m: files[m] for m in members}},
-                          sort_keys=True)
+        blob = json.dumps(
+            {"membership": head, "asof": asof.isoformat(), "files": {m: files[m] for m in members}}, sort_keys=True
+        )
         out[asof] = hashlib.sha256(blob.encode()).hexdigest()
     return out
 
@@ -261,8 +311,14 @@ def _settings_for_week(settings: Settings, asof: dt.date, universe_for_asof: Uni
     return settings.override(**{"data.universe": list(universe_for_asof(asof))})
 
 
-def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | Sequence[str] | None = None,
-                 *, notes: list[str] | None = None) -> dict | None:
+def _read_cached(
+    path: Path,
+    config_sha: str,
+    data_sha: str,
+    legacy_sha: str | Sequence[str] | None = None,
+    *,
+    notes: list[str] | None = None,
+) -> dict | None:
     """The cached record of a week when its hashes match and it passes verification; ``legacy_sha`` (one hash or
     several) is also accepted as the config hash (a record written before weeks were keyed by
     :meth:`Settings.selection_sha256` carries the full settings hash, see :meth:`Settings.legacy_week_sha256`).
@@ -280,11 +336,16 @@ def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | S
         return None
     except (OSError, ValueError) as exc:
         if notes is not None:
-            notes.append(f"{path}: recomputing this week: the cached record is not readable UTF-8 JSON "
-                         f"({type(exc).__name__})")
+            notes.append(
+                f"{path}: recomputing this week: the cached record is not readable UTF-8 JSON ({type(exc).__name__})"
+            )
         return None
-    if (not isinstance(rec, dict) or rec.get("format") != WEEK_FORMAT
-            or rec.get("config_sha256") not in (config_sha, *legacy) or rec.get("data_sha256") != data_sha):
+    if (
+        not isinstance(rec, dict)
+        or rec.get("format") != WEEK_FORMAT
+        or rec.get("config_sha256") not in (config_sha, *legacy)
+        or rec.get("data_sha256") != data_sha
+    ):
         return None
     problem, _ = verify_record(rec, path.stem)
     if problem is not None:
@@ -294,9 +355,17 @@ def _read_cached(path: Path, config_sha: str, data_sha: str, legacy_sha: str | S
     return rec
 
 
-def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.date], *, cache_dir: Path,
-              executor, force: bool = False, universe_for_asof: UniverseFn | None = None,
-              on_week: Callable[[dict], None] | None = None) -> tuple[list[dict], dict]:
+def run_weeks(
+    market: MarketData | None,
+    settings: Settings,
+    dates: Sequence[dt.date],
+    *,
+    cache_dir: Path,
+    executor,
+    force: bool = False,
+    universe_for_asof: UniverseFn | None = None,
+    on_week: Callable[[dict], None] | None = None,
+) -> tuple[list[dict], dict]:
     """Selections for ``dates`` from the cache or computed through ``executor``; each new week is cached at once.
 
     With ``market=None`` the universe is point in time (``settings.data.membership``): every week loads its own
@@ -328,8 +397,11 @@ def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.
             s = _settings_for_week(settings, asof, universe_for_asof)
             cfg, data = week_hashes(market, s, asof)
         path = cache_dir / f"{asof.isoformat()}.json"
-        cached = None if force else _read_cached(path, cfg, data, legacy_sha=(s.legacy_week_sha256(), s.sha256()),
-                                                 notes=notes)
+        cached = (
+            None
+            if force
+            else _read_cached(path, cfg, data, legacy_sha=(s.legacy_week_sha256(), s.sha256()), notes=notes)
+        )
         if cached is None:
             todo.append(asof)
         else:
@@ -344,16 +416,29 @@ def run_weeks(market: MarketData | None, settings: Settings, dates: Sequence[dt.
     for note in notes:
         log.warning(note)
     if sealed:
-        log.warning(f"{cache_dir}: {sealed} cached week record(s) had no content hash (written by an older volts): "
-                    f"their fields passed the checks, they are reused and now carry record_sha256")
-    for asof, rec in executor.map(_select_week_task, todo, key=lambda d: d.isoformat(), label="weeks",
-                                  market=market, settings=settings, universe_for_asof=universe_for_asof,
-                                  data_sha=data_sha):
+        log.warning(
+            f"{cache_dir}: {sealed} cached week record(s) had no content hash (written by an older volts): "
+            f"their fields passed the checks, they are reused and now carry record_sha256"
+        )
+    for asof, rec in executor.map(
+        _select_week_task,
+        todo,
+        key=lambda d: d.isoformat(),
+        label="weeks",
+        market=market,
+        settings=settings,
+        universe_for_asof=universe_for_asof,
+        data_sha=data_sha,
+    ):
         rec = seal(rec)
         atomic_write_json(cache_dir / f"{asof.isoformat()}.json", rec)
         records[asof] = rec
         if on_week is not None:
             on_week(rec)
-    stats = {"cached": len(dates) - len(todo), "computed": len(todo),
-             "computed_dates": [d.isoformat() for d in todo], "wall_seconds": time.perf_counter() - t0}
+    stats = {
+        "cached": len(dates) - len(todo),
+        "computed": len(todo),
+        "computed_dates": [d.isoformat() for d in todo],
+        "wall_seconds": time.perf_counter() - t0,
+    }
     return [records[d] for d in dates], stats

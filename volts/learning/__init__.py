@@ -11,6 +11,20 @@ from volts.learning.deltalag import DeltaLagNet, DeltaLagSettings, price_volume_
 from volts.learning.losses import LOSSES, ic_loss, mse_loss, rank_loss
 from volts.learning.train import FittedModel, Panel, fit, panel_from_bars, predict
 
-__all__ = ["MODELS", "LOSSES", "DeltaLagNet", "DeltaLagSettings", "FittedModel", "Panel", "corr_graph_selection",
-           "fit", "ic_loss", "mse_loss", "panel_from_bars", "predict", "price_volume_features", "rank_loss",
-           "settings_for"]
+__all__ = [
+    "MODELS",
+    "LOSSES",
+    "DeltaLagNet",
+    "DeltaLagSettings",
+    "FittedModel",
+    "Panel",
+    "corr_graph_selection",
+    "fit",
+    "ic_loss",
+    "mse_loss",
+    "panel_from_bars",
+    "predict",
+    "price_volume_features",
+    "rank_loss",
+    "settings_for",
+]

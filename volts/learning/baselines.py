@@ -23,8 +23,13 @@ from volts.learning.deltalag import DeltaLagSettings
 __all__ = ["MODELS", "settings_for", "corr_graph_selection"]
 
 #: Model names and the network variant of each.
-MODELS: dict[str, str] = {"deltalag": "deltalag", "lag1net": "lag1", "selflag": "self", "corrgraph": "fixed",
-                          "lstm": "lstm"}
+MODELS: dict[str, str] = {
+    "deltalag": "deltalag",
+    "lag1net": "lag1",
+    "selflag": "self",
+    "corrgraph": "fixed",
+    "lstm": "lstm",
+}
 
 
 def settings_for(name: str, base: DeltaLagSettings | None = None) -> DeltaLagSettings:
@@ -83,7 +88,7 @@ def corr_graph_selection(returns, *, k: int = 2, l_max: int = 9, window: int = 6
     weights = np.zeros((T, n, k))
     eye = np.eye(n, dtype=bool)
     for t in range(window - 1, T):
-        y = r[t - window + 1:t + 1]
+        y = r[t - window + 1 : t + 1]
         c = np.stack([cross_correlation(y, lag=tau) for tau in range(1, l_max + 1)], axis=-1)  # (v, u, tau)
         c[eye] = 0.0
         cu = np.transpose(c, (1, 0, 2)).reshape(n, -1)  # (u, v * l_max + tau - 1)

@@ -126,11 +126,12 @@ class DeltaLagSettings:
         if self.k < 1 or self.l_max < 1:
             raise ValueError(f"k and l_max must be >= 1, got k={self.k}, l_max={self.l_max}")
         if self.window < self.l_max:
-            raise ValueError(f"window ({self.window}) must be >= l_max ({self.l_max}): the keys of lag l_max "
-                             "are embeddings inside the window")
+            raise ValueError(
+                f"window ({self.window}) must be >= l_max ({self.l_max}): the keys of lag l_max "
+                "are embeddings inside the window"
+            )
         if self.variant == "self" and self.k > self.l_max:
-            raise ValueError(f"the self variant selects k={self.k} of its own l_max={self.l_max} lags; "
-                             "need k <= l_max")
+            raise ValueError(f"the self variant selects k={self.k} of its own l_max={self.l_max} lags; need k <= l_max")
         if min(self.hidden, self.key_dim, self.mlp_hidden, self.batch_days, self.max_epochs) < 1:
             raise ValueError("hidden, key_dim, mlp_hidden, batch_days and max_epochs must be >= 1")
 
@@ -158,8 +159,10 @@ def price_volume_features(open_, high, low, close, volume) -> np.ndarray:
     prev_c = np.vstack([np.full((1, c.shape[1]), np.nan), c[:-1]])
     prev_v = np.vstack([np.full((1, v.shape[1]), np.nan), v[:-1]])
     with np.errstate(divide="ignore", invalid="ignore"):
-        feats = np.stack([np.log(c / prev_c), np.log(o / prev_c), np.log(h / c), np.log(lo / c),
-                          np.log((v + 1.0) / (prev_v + 1.0))], axis=-1)
+        feats = np.stack(
+            [np.log(c / prev_c), np.log(o / prev_c), np.log(h / c), np.log(lo / c), np.log((v + 1.0) / (prev_v + 1.0))],
+            axis=-1,
+        )
     return feats
 
 
@@ -193,7 +196,7 @@ class DeltaLagNet(eqx.Module):
         self.l_max = 1 if s.variant == "lag1" else s.l_max
         cell = eqx.nn.LSTMCell(n_features, s.hidden, key=k1)
         h = s.hidden  # gate order of equinox's LSTMCell: input, forget, cell, output
-        self.cell = eqx.tree_at(lambda c: c.bias, cell, cell.bias.at[h:2 * h].add(s.forget_bias))
+        self.cell = eqx.tree_at(lambda c: c.bias, cell, cell.bias.at[h : 2 * h].add(s.forget_bias))
         self.wq = eqx.nn.Linear(s.hidden, s.key_dim, use_bias=False, key=k2)
         self.wk = eqx.nn.Linear(s.hidden, s.key_dim, use_bias=False, key=k3)
         mlp_in = s.hidden if s.variant == "lstm" else n_features

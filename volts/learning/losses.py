@@ -82,7 +82,7 @@ def ic_loss(p, r, m):
     pc = (p - jnp.sum(m * p) / n) * m
     rc = (r - jnp.sum(m * r) / n) * m
     cov = jnp.sum(pc * rc) / n
-    var = (jnp.sum(pc ** 2) / n) * (jnp.sum(rc ** 2) / n)
+    var = (jnp.sum(pc**2) / n) * (jnp.sum(rc**2) / n)
     return -cov / jnp.sqrt(var + _EPS)
 
 

@@ -128,8 +128,12 @@ def _arrays(panel: Panel, fitted: FittedModel):
     y[:-1] = panel.returns[1:] / fitted.target_scale
     mask = avail & np.isfinite(y)
     x = np.where(np.isfinite(x), x, 0.0)
-    return (jnp.asarray(x, dtype=jnp.float32), jnp.asarray(avail), jnp.asarray(np.nan_to_num(y), dtype=jnp.float32),
-            jnp.asarray(mask, dtype=jnp.float32))
+    return (
+        jnp.asarray(x, dtype=jnp.float32),
+        jnp.asarray(avail),
+        jnp.asarray(np.nan_to_num(y), dtype=jnp.float32),
+        jnp.asarray(mask, dtype=jnp.float32),
+    )
 
 
 def _fixed(panel: Panel, s: DeltaLagSettings, selection=None):
@@ -143,8 +147,10 @@ def _fixed(panel: Panel, s: DeltaLagSettings, selection=None):
     else:
         lead, lag, w = (np.asarray(a)[:T] for a in selection)
         if lead.shape != (T, n, s.k) or lag.shape != lead.shape or w.shape != lead.shape:
-            raise ValueError(f"selection arrays must have shape (days, stocks, k) = ({T}, {n}, {s.k}) at least up "
-                             f"to the last day used; got {lead.shape}, {lag.shape}, {w.shape}")
+            raise ValueError(
+                f"selection arrays must have shape (days, stocks, k) = ({T}, {n}, {s.k}) at least up "
+                f"to the last day used; got {lead.shape}, {lag.shape}, {w.shape}"
+            )
         if lead.min() < 0 or lead.max() >= n or lag.min() < 1 or lag.max() > s.l_max:
             raise ValueError(f"selection leaders must be stock indices 0 .. {n - 1} and lags 1 .. {s.l_max}")
     return jnp.asarray(lead), jnp.asarray(lag), jnp.asarray(w, dtype=jnp.float32)
@@ -197,12 +203,15 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid, *, selection=Non
     """
     s = settings
     if pd.Timestamp(valid[0]) <= pd.Timestamp(train[1]):
-        raise ValueError(f"the validation span must start after the training span ends ({train[1]}); "
-                         f"got validation from {valid[0]}")
+        raise ValueError(
+            f"the validation span must start after the training span ends ({train[1]}); got validation from {valid[0]}"
+        )
     tr, va = _span_days(panel, train, s.window), _span_days(panel, valid, s.window)
     if len(tr) == 0 or len(va) == 0:
-        raise ValueError(f"no sample in the {'training' if len(tr) == 0 else 'validation'} span: need at least "
-                         f"{s.window} bars before its first predicted day")
+        raise ValueError(
+            f"no sample in the {'training' if len(tr) == 0 else 'validation'} span: need at least "
+            f"{s.window} bars before its first predicted day"
+        )
     last_bar = tr[-1] + 1  # the last bar the training span reads (its last target)
     fs = np.nanstd(panel.features[: last_bar + 1].reshape(-1, panel.features.shape[-1]), axis=0)
     fs = np.where(np.isfinite(fs) & (fs > 0), fs, 1.0)
@@ -241,8 +250,7 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid, *, selection=Non
         order = np.concatenate([order, order[: n_batches * b - len(order)]])
         losses = []
         for i in range(n_batches):
-            model, opt_state, loss = step(model, opt_state, data, fixed, jnp.asarray(order[i * b:(i + 1) * b]),
-                                           dense)
+            model, opt_state, loss = step(model, opt_state, data, fixed, jnp.asarray(order[i * b : (i + 1) * b]), dense)
             losses.append(float(loss))
         vloss = float(evaluate(model, data, fixed, va_j))
         history.append((epoch, float(np.mean(losses)), vloss))
@@ -255,8 +263,10 @@ def fit(panel: Panel, settings: DeltaLagSettings, train, valid, *, selection=Non
             if waited >= s.patience:
                 break
     if best_epoch == 0:
-        raise FloatingPointError(f"training of {s.variant!r} gave no finite validation loss in {len(history)} "
-                                 "epochs (diverged); lower learning_rate or check the inputs for extreme values")
+        raise FloatingPointError(
+            f"training of {s.variant!r} gave no finite validation loss in {len(history)} "
+            "epochs (diverged); lower learning_rate or check the inputs for extreme values"
+        )
     fitted.model, fitted.history, fitted.best_epoch = best, history, best_epoch
     return fitted
 
@@ -313,7 +323,14 @@ def predict(fitted: FittedModel, panel: Panel, dates, *, selection=None) -> tupl
     T, n, k = lead.shape
     sym = np.asarray(panel.symbols)
     keep = np.repeat(avail[:, :, None], k, axis=2).ravel()
-    sel = pd.DataFrame({"date": np.repeat(d.to_numpy(), n * k), "lagger": np.tile(np.repeat(sym, k), T),
-                        "rank": np.tile(np.arange(1, k + 1), T * n), "leader": sym[lead.ravel()],
-                        "lag": lag.ravel().astype(int), "weight": w.ravel().astype(float)})
+    sel = pd.DataFrame(
+        {
+            "date": np.repeat(d.to_numpy(), n * k),
+            "lagger": np.tile(np.repeat(sym, k), T),
+            "rank": np.tile(np.arange(1, k + 1), T * n),
+            "leader": sym[lead.ravel()],
+            "lag": lag.ravel().astype(int),
+            "weight": w.ravel().astype(float),
+        }
+    )
     return predictions, sel[keep].reset_index(drop=True)

@@ -96,8 +96,12 @@ class Attribution:
         Broker symbol -> the journal's pairs that traded it (fallback for an untagged position of no current pair).
     """
 
-    def __init__(self, known: Iterable[str], sole: Mapping[str, list] | None = None,
-                 journal_sole: Mapping[str, list] | None = None) -> None:
+    def __init__(
+        self,
+        known: Iterable[str],
+        sole: Mapping[str, list] | None = None,
+        journal_sole: Mapping[str, list] | None = None,
+    ) -> None:
         self.known = list(dict.fromkeys(known))
         self.sole = dict(sole or {})
         self.journal_sole = dict(journal_sole or {})
@@ -171,10 +175,12 @@ class AccountLock:
         try:
             self._lock.acquire()
         except Timeout:
-            raise BrokerError(f"account {self.identity}: another volts run holds its lock {self.path} (still "
-                              f"executing orders after {self.timeout:g} s); nothing was sent. Wait for it to "
-                              "finish and run again (it reconciles with the positions), or raise "
-                              "live.lock_timeout_seconds") from None
+            raise BrokerError(
+                f"account {self.identity}: another volts run holds its lock {self.path} (still "
+                f"executing orders after {self.timeout:g} s); nothing was sent. Wait for it to "
+                "finish and run again (it reconciles with the positions), or raise "
+                "live.lock_timeout_seconds"
+            ) from None
         log.debug("account lock %s acquired", self.path)
         return self
 

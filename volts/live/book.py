@@ -62,13 +62,23 @@ def all_positions(term, magic: int) -> list[dict]:
         return None if term.last_error()[0] == ok_code else "returned None"
 
     result = term.call("positions_get", check=check, what="positions_get()")
-    return [{"ticket": int(p.ticket), "type": int(p.type), "volume": float(p.volume), "magic": int(p.magic),
-             "symbol": str(p.symbol), "comment": str(p.comment)}
-            for p in (result or ()) if int(p.magic) == int(magic)]
+    return [
+        {
+            "ticket": int(p.ticket),
+            "type": int(p.type),
+            "volume": float(p.volume),
+            "magic": int(p.magic),
+            "symbol": str(p.symbol),
+            "comment": str(p.comment),
+        }
+        for p in (result or ())
+        if int(p.magic) == int(magic)
+    ]
 
 
-def departed_targets(targets: list, held: list[dict], attribution: Attribution, journal, *, asof, session,
-                     ma_window: int, mode: str) -> tuple[list, list[dict]]:
+def departed_targets(
+    targets: list, held: list[dict], attribution: Attribution, journal, *, asof, session, ma_window: int, mode: str
+) -> tuple[list, list[dict]]:
     """Closing targets (target 0) for every pair volts holds that the selection no longer holds.
 
     Returns
@@ -92,14 +102,36 @@ def departed_targets(targets: list, held: list[dict], attribution: Attribution, 
         leader, follower = pair.split("->", 1)
         plan = journal.last_plan(pair) if journal is not None else None
         lag = int((plan or {}).get("lag") or 1)
-        out[pair] = Target(leader=leader, follower=follower, lag=lag, asof=asof, session=session, target=0,
-                           signal_date=None, leader_close=None, sma=None, ma_window=int(ma_window), mode=mode)
+        out[pair] = Target(
+            leader=leader,
+            follower=follower,
+            lag=lag,
+            asof=asof,
+            session=session,
+            target=0,
+            signal_date=None,
+            leader_close=None,
+            sma=None,
+            ma_window=int(ma_window),
+            mode=mode,
+        )
     return list(out.values()), orphans
 
 
-def execute_book(targets: list, terminal, journal, *, settings, asof, session, now=None, allow_stale: bool = False,
-                 ma_window: int = 20, mode: str = "long_short",
-                 selection_asof=None) -> tuple[list, list[dict]]:
+def execute_book(
+    targets: list,
+    terminal,
+    journal,
+    *,
+    settings,
+    asof,
+    session,
+    now=None,
+    allow_stale: bool = False,
+    ma_window: int = 20,
+    mode: str = "long_short",
+    selection_asof=None,
+) -> tuple[list, list[dict]]:
     """Bring the whole volts book on the account to the selection's targets.
 
     Parameters
@@ -146,16 +178,31 @@ def execute_book(targets: list, terminal, journal, *, settings, asof, session, n
         for pair in journal_pairs(journal):
             past.setdefault(broker_symbol(pair.split("->", 1)[1], mt5), []).append(pair)
         attribution = Attribution(known, by_symbol, past)
-        leaving, orphans = departed_targets(targets, held, attribution, journal, asof=asof, session=session,
-                                            ma_window=ma_window, mode=mode)
+        leaving, orphans = departed_targets(
+            targets, held, attribution, journal, asof=asof, session=session, ma_window=ma_window, mode=mode
+        )
         for p in orphans:
-            log.warning("position #%s on %s carries volts' magic number %s but names no pair (comment %r): left "
-                        "open; close it in the terminal if volts opened it", p["ticket"], p["symbol"], live.magic,
-                        p["comment"])
-        common = dict(magic=live.magic, volume_per_pair=live.volume_per_pair, capital=settings.backtest.capital,
-                      deviation=live.deviation_points, now=now, settings=mt5, allow_stale=allow_stale,
-                      lock_timeout=live.lock_timeout_seconds, lock=lock, attribution=attribution,
-                      cap_volume=live.cap_volume)
+            log.warning(
+                "position #%s on %s carries volts' magic number %s but names no pair (comment %r): left "
+                "open; close it in the terminal if volts opened it",
+                p["ticket"],
+                p["symbol"],
+                live.magic,
+                p["comment"],
+            )
+        common = dict(
+            magic=live.magic,
+            volume_per_pair=live.volume_per_pair,
+            capital=settings.backtest.capital,
+            deviation=live.deviation_points,
+            now=now,
+            settings=mt5,
+            allow_stale=allow_stale,
+            lock_timeout=live.lock_timeout_seconds,
+            lock=lock,
+            attribution=attribution,
+            cap_volume=live.cap_volume,
+        )
         if getattr(live, "sizing", "fixed") != "sleeve":
             allt = list(targets) + leaving
             executions = execute_targets(allt, term, journal, **common) if allt else []
@@ -168,15 +215,36 @@ def execute_book(targets: list, terminal, journal, *, settings, asof, session, n
         ledger = rebuild(settings, journal, term, attribution, magic=live.magic)
         if selection_asof is not None and ledger.last_asof != str(selection_asof):
             pairs = [t.pair for t in targets]
-            journal.record("decision", {"action": "rebalance", "asof": str(selection_asof), "pairs": pairs,
-                                        "lags": {t.pair: int(t.lag) for t in targets},
-                                        "last_ticket": ledger.last_ticket, "pool": ledger.pool})
+            journal.record(
+                "decision",
+                {
+                    "action": "rebalance",
+                    "asof": str(selection_asof),
+                    "pairs": pairs,
+                    "lags": {t.pair: int(t.lag) for t in targets},
+                    "last_ticket": ledger.last_ticket,
+                    "pool": ledger.pool,
+                },
+            )
             ledger.rebalance(str(selection_asof), pairs)
         executions = execute_targets(list(targets), term, journal, sizer=ledger.lots, **common) if targets else []
         executions = executions + closed
     return executions, orphans
 
 
-__all__ = ["client_id", "comment_pair", "comment_prefix", "pair_tag", "Attribution", "AccountLock", "account_lock",
-           "account_identity", "default_lock_dir", "all_positions", "departed_targets", "execute_book",
-           "kill_point", "TEST_KILL_ENV"]
+__all__ = [
+    "client_id",
+    "comment_pair",
+    "comment_prefix",
+    "pair_tag",
+    "Attribution",
+    "AccountLock",
+    "account_lock",
+    "account_identity",
+    "default_lock_dir",
+    "all_positions",
+    "departed_targets",
+    "execute_book",
+    "kill_point",
+    "TEST_KILL_ENV",
+]

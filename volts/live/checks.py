@@ -40,7 +40,7 @@ class SelectionAge:
     def line(self, limit: int) -> str:
         """One line for the command's output."""
         over = f", older than live.max_selection_age_sessions = {limit}" if self.sessions > limit else ""
-        return (f"selection as of {self.asof}: {self.sessions} session(s) old at the close of {self.day}{over}")
+        return f"selection as of {self.asof}: {self.sessions} session(s) old at the close of {self.day}{over}"
 
     def check(self, limit: int, *, allow_stale: bool = False) -> None:
         """Raise :class:`DataError` when the selection is older than ``limit`` sessions (unless ``allow_stale``).
@@ -51,10 +51,12 @@ class SelectionAge:
             Naming the selection file, its as-of date, its age in sessions and the limit.
         """
         if self.sessions > limit and not allow_stale:
-            raise DataError(f"{self.path}: the selection as of {self.asof} is {self.sessions} session(s) old at the "
-                            f"close of {self.day}, over live.max_selection_age_sessions = {limit}; --execute "
-                            "refuses it. Run volts select again (weekly), or pass --allow-stale to trade it anyway; "
-                            "nothing sent")
+            raise DataError(
+                f"{self.path}: the selection as of {self.asof} is {self.sessions} session(s) old at the "
+                f"close of {self.day}, over live.max_selection_age_sessions = {limit}; --execute "
+                "refuses it. Run volts select again (weekly), or pass --allow-stale to trade it anyway; "
+                "nothing sent"
+            )
 
 
 def selection_age(selection: dict, day, *, selection_path: Path | str = "", calendar: str = "XNYS") -> SelectionAge:

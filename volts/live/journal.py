@@ -66,14 +66,16 @@ class Journal:
             "CREATE TABLE IF NOT EXISTS events ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, run_id TEXT NOT NULL,"
             " kind TEXT NOT NULL CHECK (kind IN ('decision','request','result','error')),"
-            " session TEXT, pair TEXT, payload TEXT NOT NULL)")
+            " session TEXT, pair TEXT, payload TEXT NOT NULL)"
+        )
         self._db.execute("CREATE INDEX IF NOT EXISTS events_key ON events (session, pair)")
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, run_id={self.run_id!r})"
 
-    def record(self, kind: str, payload: Mapping[str, Any], *, pair: str | None = None,
-               session: str | dt.date | None = None) -> int:
+    def record(
+        self, kind: str, payload: Mapping[str, Any], *, pair: str | None = None, session: str | dt.date | None = None
+    ) -> int:
         """Append one event and commit it; returns its id.
 
         Raises
@@ -87,12 +89,15 @@ class Journal:
 
         text = json.dumps(to_jsonable(dict(payload)), sort_keys=True, allow_nan=False)
         session = session.isoformat() if isinstance(session, dt.date) else session
-        cur = self._db.execute("INSERT INTO events (ts, run_id, kind, session, pair, payload) VALUES (?,?,?,?,?,?)",
-                               (_iso(self._now()), self.run_id, kind, session, pair, text))
+        cur = self._db.execute(
+            "INSERT INTO events (ts, run_id, kind, session, pair, payload) VALUES (?,?,?,?,?,?)",
+            (_iso(self._now()), self.run_id, kind, session, pair, text),
+        )
         return int(cur.lastrowid)
 
-    def events(self, *, session: str | dt.date | None = None, pair: str | None = None,
-               kind: str | None = None) -> list[dict]:
+    def events(
+        self, *, session: str | dt.date | None = None, pair: str | None = None, kind: str | None = None
+    ) -> list[dict]:
         """Events (oldest first) as dicts with the payload parsed, filtered by session, pair and kind."""
         where, args = [], []
         for col, value in (("session", session), ("pair", pair), ("kind", kind)):
@@ -103,13 +108,24 @@ class Journal:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
-        return [{"id": r[0], "ts": r[1], "run_id": r[2], "kind": r[3], "session": r[4], "pair": r[5],
-                 "payload": json.loads(r[6])} for r in rows]
+        return [
+            {
+                "id": r[0],
+                "ts": r[1],
+                "run_id": r[2],
+                "kind": r[3],
+                "session": r[4],
+                "pair": r[5],
+                "payload": json.loads(r[6]),
+            }
+            for r in rows
+        ]
 
     def completed(self, session, pair: str) -> bool:
         """Whether the pair's target was reached for ``session`` by an earlier run."""
-        return any(e["payload"].get("status") == "complete"
-                   for e in self.events(session=session, pair=pair, kind="result"))
+        return any(
+            e["payload"].get("status") == "complete" for e in self.events(session=session, pair=pair, kind="result")
+        )
 
     def pending(self, session, pair: str) -> list[dict]:
         """Order requests of (session, pair) that have no result yet (a crash or a lost reply)."""
@@ -120,8 +136,9 @@ class Journal:
     def last_plan(self, pair: str) -> dict | None:
         """The latest decision of ``pair`` (any session) that planned a position volume: its payload (with
         ``target``, ``volume``, ``session`` added), or None."""
-        rows = self._db.execute("SELECT session, payload FROM events WHERE pair = ? AND kind = 'decision' "
-                                "ORDER BY id DESC", (pair,)).fetchall()
+        rows = self._db.execute(
+            "SELECT session, payload FROM events WHERE pair = ? AND kind = 'decision' ORDER BY id DESC", (pair,)
+        ).fetchall()
         for session, text in rows:
             payload = json.loads(text)
             if payload.get("volume") is not None and payload.get("action") != "skip":
@@ -163,9 +180,11 @@ class _JournalLock:
         try:
             self._lock.acquire()
         except Timeout:
-            raise BrokerError(f"{self.path}: another volts run holds the journal lock (still executing orders "
-                              f"after {self.timeout:g} s); nothing was sent. Wait for it to finish and run again "
-                              "(it reconciles with the positions), or raise live.lock_timeout_seconds") from None
+            raise BrokerError(
+                f"{self.path}: another volts run holds the journal lock (still executing orders "
+                f"after {self.timeout:g} s); nothing was sent. Wait for it to finish and run again "
+                "(it reconciles with the positions), or raise live.lock_timeout_seconds"
+            ) from None
         log.debug("journal lock %s acquired", self.path)
         return self
 

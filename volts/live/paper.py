@@ -65,12 +65,36 @@ def standin_process(csv_dir, *, until, settings, timeout: float = 60.0) -> Itera
     from volts.trading.simulate import CostModel
 
     costs = CostModel.from_settings(settings)
-    argv = [sys.executable, "-m", "volts.testing.mt5_standin", str(csv_dir), "--port", "0", "--until", str(until),
-            "--fill-price", "next_open", "--balance", repr(costs.capital), "--commission-fixed", repr(costs.fixed),
-            "--commission-rate", repr(costs.rate), "--volume-min", repr(VOLUME_STEP), "--volume-step",
-            repr(VOLUME_STEP), "--volume-max", "1e12"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    argv = [
+        sys.executable,
+        "-m",
+        "volts.testing.mt5_standin",
+        str(csv_dir),
+        "--port",
+        "0",
+        "--until",
+        str(until),
+        "--fill-price",
+        "next_open",
+        "--balance",
+        repr(costs.capital),
+        "--commission-fixed",
+        repr(costs.fixed),
+        "--commission-rate",
+        repr(costs.rate),
+        "--volume-min",
+        repr(VOLUME_STEP),
+        "--volume-step",
+        repr(VOLUME_STEP),
+        "--volume-max",
+        "1e12",
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -107,16 +131,27 @@ class _Control:
     def positions(self) -> list[tuple]:
         import rpyc
 
-        return rpyc.classic.obtain(self.conn.eval(
-            "[(p.symbol, p.type, p.volume, p.comment, p.magic) for p in mt5.positions]"))
+        return rpyc.classic.obtain(
+            self.conn.eval("[(p.symbol, p.type, p.volume, p.comment, p.magic) for p in mt5.positions]")
+        )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
 
 
-def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: Path | None = None,
-              force: bool = False, executor=None, console=None) -> PaperResult:
+def run_paper(
+    settings,
+    *,
+    start,
+    end,
+    every: str = "1W",
+    out: Path,
+    weeks_dir: Path | None = None,
+    force: bool = False,
+    executor=None,
+    console=None,
+) -> PaperResult:
     """Paper-trade the weekly selections of ``start .. end`` day by day on a stand-in terminal.
 
     Parameters
@@ -166,8 +201,10 @@ def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: 
     journal_path = out / "journal.sqlite"
     if journal_path.exists():
         if not force:
-            raise UsageError(f"{journal_path}: a paper journal exists; a paper account starts empty: use another "
-                             "--out or --force to replace it")
+            raise UsageError(
+                f"{journal_path}: a paper journal exists; a paper account starts empty: use another "
+                "--out or --force to replace it"
+            )
         for f in out.glob("journal.sqlite*"):
             f.unlink()
     market = load_walkforward_market(settings, start, end)
@@ -189,9 +226,15 @@ def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: 
     st = settings.strategy
     rows, held = [], []
     with standin_process(settings.data.dir, until=sessions[0], settings=settings) as (host, port):
-        psettings = settings.override(**{"data.mt5.bridge": "mt5linux", "data.mt5.host": host,
-                                         "data.mt5.port": port, "data.mt5.backoff_seconds": 0.0,
-                                         "data.mt5.retries": 2})
+        psettings = settings.override(
+            **{
+                "data.mt5.bridge": "mt5linux",
+                "data.mt5.host": host,
+                "data.mt5.port": port,
+                "data.mt5.backoff_seconds": 0.0,
+                "data.mt5.retries": 2,
+            }
+        )
         ctrl = _Control(host, port)
         term = Mt5Terminal.from_settings(psettings.data.mt5)
         try:
@@ -204,21 +247,35 @@ def run_paper(settings, *, start, end, every: str = "1W", out: Path, weeks_dir: 
                     if int(magic) != settings.live.magic:
                         continue
                     pair = comment_pair(comment, known) or "?"
-                    held.append({"date": pd.Timestamp(c), "pair": pair, "symbol": str(sym),
-                                 "shares": float(volume) if int(ptype) == 0 else -float(volume)})
+                    held.append(
+                        {
+                            "date": pd.Timestamp(c),
+                            "pair": pair,
+                            "symbol": str(sym),
+                            "shares": float(volume) if int(ptype) == 0 else -float(volume),
+                        }
+                    )
                 if i == len(sessions) - 1:
                     break
                 while k + 1 < len(weeks) and dt.date.fromisoformat(str(weeks[k + 1]["asof"])[:10]) <= c:
                     k += 1
                 week = weeks[k]
                 pairs = week["pairs"]
-                targets = compute_targets(pairs, market, asof=c, ma_window=st.ma_window, mode=st.mode) if pairs \
-                    else []
+                targets = compute_targets(pairs, market, asof=c, ma_window=st.ma_window, mode=st.mode) if pairs else []
                 now = dt.datetime.combine(c, dt.time(23, 0), tzinfo=dt.timezone.utc)
                 with Journal(journal_path, now=now) as journal:
-                    execute_book(targets, term, journal, settings=psettings, asof=c, session=next_session(c),
-                                 now=now, ma_window=st.ma_window, mode=st.mode,
-                                 selection_asof=str(week["asof"])[:10])
+                    execute_book(
+                        targets,
+                        term,
+                        journal,
+                        settings=psettings,
+                        asof=c,
+                        session=next_session(c),
+                        now=now,
+                        ma_window=st.ma_window,
+                        mode=st.mode,
+                        selection_asof=str(week["asof"])[:10],
+                    )
                 if console is not None and (i % 20 == 0):
                     console.print(f"paper {c}: equity {equity:,.2f}", markup=False)
         finally:

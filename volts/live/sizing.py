@@ -124,25 +124,41 @@ class SleeveLedger:
 def volts_deals(term, magic: int, attribution, *, until: dt.datetime | None = None) -> list[dict]:
     """The account's deals with volts' magic number, oldest first, with their pair (None if unattributed)."""
     until = until or dt.datetime.now() + dt.timedelta(days=3650)
-    deals = term.call("history_deals_get", dt.datetime(2000, 1, 1), until, what="history_deals_get(all)",
-                      check=lambda r: None) or ()
+    deals = (
+        term.call(
+            "history_deals_get", dt.datetime(2000, 1, 1), until, what="history_deals_get(all)", check=lambda r: None
+        )
+        or ()
+    )
     buy = term.const("ORDER_TYPE_BUY")
     out = []
     for d in deals:
         if int(d.magic) != int(magic):
             continue
         pos = {"symbol": str(d.symbol), "comment": str(d.comment)}
-        out.append({"ticket": int(d.ticket), "pair": attribution(pos), "symbol": str(d.symbol),
-                    "shares": float(d.volume) if int(d.type) == buy else -float(d.volume), "price": float(d.price),
-                    "commission": -float(d.commission), "time": int(d.time), "comment": str(d.comment)})
+        out.append(
+            {
+                "ticket": int(d.ticket),
+                "pair": attribution(pos),
+                "symbol": str(d.symbol),
+                "shares": float(d.volume) if int(d.type) == buy else -float(d.volume),
+                "price": float(d.price),
+                "commission": -float(d.commission),
+                "time": int(d.time),
+                "comment": str(d.comment),
+            }
+        )
     return sorted(out, key=lambda x: x["ticket"])
 
 
 def rebuild(settings, journal, term, attribution, *, magic: int) -> SleeveLedger:
     """The :class:`SleeveLedger` of the account: the journal's re-selections and the broker's deals, in order."""
     ledger = SleeveLedger.from_settings(settings)
-    rebalances = [e["payload"] for e in journal.events(kind="decision")
-                  if e["pair"] is None and e["payload"].get("action") == "rebalance"]
+    rebalances = [
+        e["payload"]
+        for e in journal.events(kind="decision")
+        if e["pair"] is None and e["payload"].get("action") == "rebalance"
+    ]
     deals = volts_deals(term, magic, attribution)
     i = 0
     for r in rebalances:
@@ -158,8 +174,12 @@ def rebuild(settings, journal, term, attribution, *, magic: int) -> SleeveLedger
 
 def _apply(ledger: SleeveLedger, deal: dict) -> None:
     if deal["pair"] is None:
-        log.warning("deal #%s on %s names no pair (comment %r): not in any sleeve", deal["ticket"], deal["symbol"],
-                    deal["comment"])
+        log.warning(
+            "deal #%s on %s names no pair (comment %r): not in any sleeve",
+            deal["ticket"],
+            deal["symbol"],
+            deal["comment"],
+        )
         return
     ledger.book(deal["pair"], deal["shares"], deal["price"], deal["commission"])
 

@@ -65,13 +65,24 @@ class Target:
 
     def to_dict(self) -> dict:
         """JSON-ready plain dict (dates as ISO strings, None for missing numbers)."""
+
         def num(x):
             return None if x is None or not math.isfinite(x) else float(x)
-        return {"pair": self.pair, "leader": self.leader, "follower": self.follower, "lag": int(self.lag),
-                "asof": self.asof.isoformat(), "session": self.session.isoformat(), "target": int(self.target),
-                "signal_date": self.signal_date.isoformat() if self.signal_date else None,
-                "leader_close": num(self.leader_close), "sma": num(self.sma), "ma_window": int(self.ma_window),
-                "mode": self.mode}
+
+        return {
+            "pair": self.pair,
+            "leader": self.leader,
+            "follower": self.follower,
+            "lag": int(self.lag),
+            "asof": self.asof.isoformat(),
+            "session": self.session.isoformat(),
+            "target": int(self.target),
+            "signal_date": self.signal_date.isoformat() if self.signal_date else None,
+            "leader_close": num(self.leader_close),
+            "sma": num(self.sma),
+            "ma_window": int(self.ma_window),
+            "mode": self.mode,
+        }
 
 
 def _pair_fields(pair: Any, where: str = "selection pair") -> tuple[str, str, int]:
@@ -91,8 +102,9 @@ def next_session(asof, dates: pd.DatetimeIndex | None = None) -> dt.date:
     return calendar_next(asof)
 
 
-def compute_targets(selection_pairs: Iterable[Any], market: MarketData, *, asof=None, ma_window: int = 20,
-                    mode: str = "long_short") -> list[Target]:
+def compute_targets(
+    selection_pairs: Iterable[Any], market: MarketData, *, asof=None, ma_window: int = 20, mode: str = "long_short"
+) -> list[Target]:
     """Target follower positions for the session after ``asof``.
 
     Parameters
@@ -142,21 +154,40 @@ def compute_targets(selection_pairs: Iterable[Any], market: MarketData, *, asof=
     for k, pair in enumerate(selection_pairs):
         leader, follower, lag = _pair_fields(pair, f"selection pairs[{k}]")
         if leader not in market.symbols:
-            raise DataError(f"{leader}: leader of {leader}->{follower} not in the market data "
-                            f"({', '.join(market.symbols)})")
+            raise DataError(
+                f"{leader}: leader of {leader}->{follower} not in the market data ({', '.join(market.symbols)})"
+            )
         closes = market.close[leader].loc[:last]
-        check_history(f"{leader}->{follower}", lag=lag, ma_window=int(ma_window), have=int(closes.notna().sum()),
-                      when=f"up to {last.date()}", data_start=dates[0].date())
+        check_history(
+            f"{leader}->{follower}",
+            lag=lag,
+            ma_window=int(ma_window),
+            have=int(closes.notna().sum()),
+            when=f"up to {last.date()}",
+            data_start=dates[0].date(),
+        )
         target = int(next_session_target(closes, lag=lag, ma_window=ma_window, mode=mode))
         i = len(closes) - lag
         if i >= ma_window - 1:
-            window = closes.to_numpy(dtype=float)[i - ma_window + 1:i + 1]
+            window = closes.to_numpy(dtype=float)[i - ma_window + 1 : i + 1]
             signal_date, leader_close, sma = closes.index[i].date(), float(window[-1]), math.fsum(window) / ma_window
         else:
             signal_date, leader_close, sma = None, None, None
-        out.append(Target(leader=leader, follower=follower, lag=lag, asof=last.date(), session=session,
-                          target=target, signal_date=signal_date, leader_close=leader_close, sma=sma,
-                          ma_window=int(ma_window), mode=mode))
+        out.append(
+            Target(
+                leader=leader,
+                follower=follower,
+                lag=lag,
+                asof=last.date(),
+                session=session,
+                target=target,
+                signal_date=signal_date,
+                leader_close=leader_close,
+                sma=sma,
+                ma_window=int(ma_window),
+                mode=mode,
+            )
+        )
     return out
 
 
@@ -190,12 +221,16 @@ def write_signals(targets: list[Target], out_dir, *, asof=None, meta: Mapping[st
     if asof is not None:
         dates.add(pd.Timestamp(asof).date())
     if len(dates) != 1:
-        raise UsageError("write_signals: the targets must share one as-of date "
-                         f"(got {', '.join(sorted(str(d) for d in dates)) or 'none'})")
+        raise UsageError(
+            "write_signals: the targets must share one as-of date "
+            f"(got {', '.join(sorted(str(d) for d in dates)) or 'none'})"
+        )
     day = dates.pop()
-    payload: dict[str, Any] = {"asof": day.isoformat(),
-                               "session": targets[0].session.isoformat() if targets else None,
-                               "targets": [t.to_dict() for t in targets]}
+    payload: dict[str, Any] = {
+        "asof": day.isoformat(),
+        "session": targets[0].session.isoformat() if targets else None,
+        "targets": [t.to_dict() for t in targets],
+    }
     if meta:
         payload.update(meta)
     return atomic_write_json(Path(out_dir) / f"{day.isoformat()}.json", payload)

@@ -48,8 +48,9 @@ def _journal_events(path: Path) -> list[dict]:
     from volts.live.orders import Journal
 
     if not Path(path).is_file():
-        raise ArtifactError(f"{path}: journal not found (pass --journal FILE: live.journal, or the paper run's "
-                            "journal.sqlite)")
+        raise ArtifactError(
+            f"{path}: journal not found (pass --journal FILE: live.journal, or the paper run's journal.sqlite)"
+        )
     try:
         with Journal(path) as j:
             return j.events()
@@ -69,16 +70,43 @@ def _orders(events: list[dict]) -> pd.DataFrame:
         ref = float(req.get("price") or float("nan"))
         fill = float(p.get("price") or float("nan")) if e["kind"] == "result" else float("nan")
         slip = (fill - ref) * side if math.isfinite(fill) and math.isfinite(ref) and fill > 0 else float("nan")
-        rows.append({"session": e["session"], "pair": e["pair"], "step": p.get("step", ""),
-                     "side": "buy" if side > 0 else "sell", "status": p.get("status", p.get("outcome", "error")),
-                     "retcode": p.get("retcode"), "comment": p.get("comment", p.get("message", "")),
-                     "client_id": req.get("comment", ""), "requested": float(req.get("volume", 0.0)),
-                     "filled": float(p.get("volume") or 0.0) if p.get("status") in ("done", "partial") else 0.0,
-                     "reference_price": ref, "fill_price": fill, "slippage": slip,
-                     "slippage_bps": slip / ref * 1e4 if ref and math.isfinite(slip) else float("nan")})
-    return pd.DataFrame(rows, columns=["session", "pair", "step", "side", "status", "retcode", "comment",
-                                       "client_id", "requested", "filled", "reference_price", "fill_price",
-                                       "slippage", "slippage_bps"])
+        rows.append(
+            {
+                "session": e["session"],
+                "pair": e["pair"],
+                "step": p.get("step", ""),
+                "side": "buy" if side > 0 else "sell",
+                "status": p.get("status", p.get("outcome", "error")),
+                "retcode": p.get("retcode"),
+                "comment": p.get("comment", p.get("message", "")),
+                "client_id": req.get("comment", ""),
+                "requested": float(req.get("volume", 0.0)),
+                "filled": float(p.get("volume") or 0.0) if p.get("status") in ("done", "partial") else 0.0,
+                "reference_price": ref,
+                "fill_price": fill,
+                "slippage": slip,
+                "slippage_bps": slip / ref * 1e4 if ref and math.isfinite(slip) else float("nan"),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "session",
+            "pair",
+            "step",
+            "side",
+            "status",
+            "retcode",
+            "comment",
+            "client_id",
+            "requested",
+            "filled",
+            "reference_price",
+            "fill_price",
+            "slippage",
+            "slippage_bps",
+        ],
+    )
 
 
 def _positions(events: list[dict], orders: pd.DataFrame, closes: pd.DataFrame, follower_of: dict) -> pd.DataFrame:
@@ -112,11 +140,33 @@ def _positions(events: list[dict], orders: pd.DataFrame, closes: pd.DataFrame, f
             sym = follower_of.get(pair)
             close = float(closes[sym].get(pd.Timestamp(s), float("nan"))) if sym in closes else float("nan")
             unreal = (close - st["cost"]) * st["shares"] if st["shares"] and math.isfinite(close) else 0.0
-            rows.append({"session": s, "pair": pair, "lots": round(st["shares"], 10), "close": close,
-                         "realised_pnl": st["realised"], "unrealised_pnl": unreal, "outside_change": outside,
-                         "held_at_run": start, "volts_expected": expected})
-    return pd.DataFrame(rows, columns=["session", "pair", "lots", "close", "realised_pnl", "unrealised_pnl",
-                                       "outside_change", "held_at_run", "volts_expected"])
+            rows.append(
+                {
+                    "session": s,
+                    "pair": pair,
+                    "lots": round(st["shares"], 10),
+                    "close": close,
+                    "realised_pnl": st["realised"],
+                    "unrealised_pnl": unreal,
+                    "outside_change": outside,
+                    "held_at_run": start,
+                    "volts_expected": expected,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "session",
+            "pair",
+            "lots",
+            "close",
+            "realised_pnl",
+            "unrealised_pnl",
+            "outside_change",
+            "held_at_run",
+            "volts_expected",
+        ],
+    )
 
 
 def _trade(st: dict, q: float, price: float) -> float:
@@ -140,8 +190,11 @@ def _trade(st: dict, q: float, price: float) -> float:
 def _simulate(events, settings, market, end):
     from volts.trading.simulate import Holding, Rebalance, simulate_schedule
 
-    rebs = [e["payload"] for e in events if e["kind"] == "decision" and e["pair"] is None
-            and e["payload"].get("action") == "rebalance"]
+    rebs = [
+        e["payload"]
+        for e in events
+        if e["kind"] == "decision" and e["pair"] is None and e["payload"].get("action") == "rebalance"
+    ]
     if not rebs:
         return None, []
     schedule = []
@@ -177,7 +230,7 @@ def _differences(positions: pd.DataFrame, orders: pd.DataFrame, sim, market, tol
             o = orders[(orders["session"] == s) & (orders["pair"] == pair)]
             if (o["status"] == "partial").any():
                 r = o[o["status"] == "partial"].iloc[0]
-                cause = (f"partial fill: {r['filled']:g} of {r['requested']:g} lots (retcode {r['retcode']})")
+                cause = f"partial fill: {r['filled']:g} of {r['requested']:g} lots (retcode {r['retcode']})"
             elif (o["status"] == "rejected").any():
                 r = o[o["status"] == "rejected"].iloc[0]
                 cause = f"rejected order: retcode {r['retcode']} ({r['comment']})"
@@ -190,19 +243,41 @@ def _differences(positions: pd.DataFrame, orders: pd.DataFrame, sim, market, tol
             else:
                 cause = "no order journaled for this session (run missed or not yet made)"
             prev_diff.add(pair)
-            rows.append({"session": s, "pair": pair, "account": account, "simulator": simulated,
-                         "difference": account - simulated, "cause": cause})
+            rows.append(
+                {
+                    "session": s,
+                    "pair": pair,
+                    "account": account,
+                    "simulator": simulated,
+                    "difference": account - simulated,
+                    "cause": cause,
+                }
+            )
     for _, r in positions[positions["outside_change"]].iterrows():
-        rows.append({"session": r["session"], "pair": r["pair"], "account": r["held_at_run"],
-                     "simulator": r["volts_expected"], "difference": r["held_at_run"] - r["volts_expected"],
-                     "cause": f"manual close: the run for {r['session']} found {r['held_at_run']:g} lots where volts "
-                              f"had left {r['volts_expected']:g} (closed or changed outside volts); traded back"})
+        rows.append(
+            {
+                "session": r["session"],
+                "pair": r["pair"],
+                "account": r["held_at_run"],
+                "simulator": r["volts_expected"],
+                "difference": r["held_at_run"] - r["volts_expected"],
+                "cause": f"manual close: the run for {r['session']} found {r['held_at_run']:g} lots where volts "
+                f"had left {r['volts_expected']:g} (closed or changed outside volts); traded back",
+            }
+        )
     for _, f in orders[orders["filled"] > 0].iterrows():
         ref = _open(market, f["pair"], pd.Timestamp(f["session"]))
         if math.isfinite(ref) and abs(f["fill_price"] - ref) > 1e-9 * ref:
-            rows.append({"session": f["session"], "pair": f["pair"], "account": f["fill_price"], "simulator": ref,
-                         "difference": f["fill_price"] - ref,
-                         "cause": f"different fill price: {f['fill_price']:g} against the session's open {ref:g}"})
+            rows.append(
+                {
+                    "session": f["session"],
+                    "pair": f["pair"],
+                    "account": f["fill_price"],
+                    "simulator": ref,
+                    "difference": f["fill_price"] - ref,
+                    "cause": f"different fill price: {f['fill_price']:g} against the session's open {ref:g}",
+                }
+            )
     return pd.DataFrame(rows, columns=["session", "pair", "account", "simulator", "difference", "cause"])
 
 
@@ -240,8 +315,10 @@ def build_live_report(journal_path, settings, *, out=None, tolerance: float = 1e
     journal_path = Path(journal_path)
     events = _journal_events(journal_path)
     orders = _orders(events)
-    pairs = sorted({e["pair"] for e in events if e["pair"]} |
-                   {p for e in events if e["pair"] is None for p in e["payload"].get("pairs", [])})
+    pairs = sorted(
+        {e["pair"] for e in events if e["pair"]}
+        | {p for e in events if e["pair"] is None for p in e["payload"].get("pairs", [])}
+    )
     sessions = sorted({e["session"] for e in events if e["session"]})
     out = Path(out) if out is not None else journal_path.parent
     follower_of = {p: p.split("->", 1)[1] for p in pairs}
@@ -252,8 +329,9 @@ def build_live_report(journal_path, settings, *, out=None, tolerance: float = 1e
         rebs = [e["payload"]["asof"] for e in events if e["pair"] is None and "asof" in e["payload"]]
         first = min([*sessions, *rebs])
         start = pd.Timestamp(first) - pd.Timedelta(days=200)
-        market = load_market(settings.data, symbols=symbols, start=start.date(), end=dt.date.fromisoformat(
-            sessions[-1]))
+        market = load_market(
+            settings.data, symbols=symbols, start=start.date(), end=dt.date.fromisoformat(sessions[-1])
+        )
         closes = market.close
     positions = _positions(events, orders, closes, follower_of)
     sim = None
@@ -279,39 +357,57 @@ def _table(df: pd.DataFrame) -> str:
 
 
 #: Column headings of the rendered tables (the frames keep their field names).
-_LABELS = {"realised_pnl": "realised P&L", "unrealised_pnl": "unrealised P&L",
-           "outside_change": "changed outside volts", "held_at_run": "lots found by the run",
-           "volts_expected": "lots volts had left", "client_id": "client id", "reference_price": "reference price",
-           "fill_price": "fill price", "slippage_bps": "slippage (bps)"}
+_LABELS = {
+    "realised_pnl": "realised P&L",
+    "unrealised_pnl": "unrealised P&L",
+    "outside_change": "changed outside volts",
+    "held_at_run": "lots found by the run",
+    "volts_expected": "lots volts had left",
+    "client_id": "client id",
+    "reference_price": "reference price",
+    "fill_price": "fill price",
+    "slippage_bps": "slippage (bps)",
+}
 
 
 def _cell(x) -> str:
     if isinstance(x, float):
         if math.isnan(x):
             return ""
-        x = x + 0.0   # no "-0" for a zero computed from negative terms
+        x = x + 0.0  # no "-0" for a zero computed from negative terms
         return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:,.2f}"
     return str(x).replace("|", "/")
 
 
 def _render(path: Path, positions, orders, diffs, simulated: bool) -> tuple[str, str]:
-    parts = [f"# Live account report\n\nJournal: `{path}`\n",
-             "## Positions and P&L per pair and session\n\nLots held after the session's fills; P&L in the quote "
-             "currency before commissions (average cost; unrealised at the session's close).\n\n" + _table(positions),
-             "## Orders\n\nReference price: the quote volts sized the order at; slippage = (fill - reference) x "
-             "side.\n\n" + _table(orders)]
+    parts = [
+        f"# Live account report\n\nJournal: `{path}`\n",
+        "## Positions and P&L per pair and session\n\nLots held after the session's fills; P&L in the quote "
+        "currency before commissions (average cost; unrealised at the session's close).\n\n" + _table(positions),
+        "## Orders\n\nReference price: the quote volts sized the order at; slippage = (fill - reference) x "
+        "side.\n\n" + _table(orders),
+    ]
     if simulated:
-        parts.append("## Differences from the simulator\n\n`volts.trading.simulate` on the journal's re-selections and "
-                     "sessions (fills at the open, the config's costs). Each row names its cause.\n\n"
-                     + (_table(diffs) if len(diffs) else "No difference: the account held what the simulator "
-                                                         "held, at the simulator's prices.\n"))
+        parts.append(
+            "## Differences from the simulator\n\n`volts.trading.simulate` on the journal's re-selections and "
+            "sessions (fills at the open, the config's costs). Each row names its cause.\n\n"
+            + (
+                _table(diffs)
+                if len(diffs)
+                else "No difference: the account held what the simulator held, at the simulator's prices.\n"
+            )
+        )
     else:
-        parts.append("## Differences from the simulator\n\nNot computed: the journal holds no re-selection record "
-                     "(written by `live.sizing = \"sleeve\"` and `volts paper`).\n")
+        parts.append(
+            "## Differences from the simulator\n\nNot computed: the journal holds no re-selection record "
+            '(written by `live.sizing = "sleeve"` and `volts paper`).\n'
+        )
     md = "\n".join(parts)
     body = "".join(f"<pre>{html.escape(p)}</pre>" for p in parts)
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>volts live report</title></head><body>"
-            f"{body}</body></html>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>volts live report</title></head><body>"
+        f"{body}</body></html>"
+    )
     return md, page
 
 

@@ -87,8 +87,7 @@ class AnomalyResult:
             "mean": float(self.mean),
             "std": float(self.std),
             "threshold": float(self.threshold),
-            "anomalies": [{"date": d.date().isoformat(), "score": float(s)}
-                          for d, s in self.flagged_scores.items()],
+            "anomalies": [{"date": d.date().isoformat(), "score": float(s)} for d, s in self.flagged_scores.items()],
         }
 
 
@@ -126,8 +125,9 @@ def anomaly_features(market: MarketData, features: tuple[str, ...] = FEATURES) -
         raise ConfigError("anomaly.features must name at least one feature")
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
-        raise ConfigError(f"unknown anomaly feature(s) {', '.join(map(repr, unknown))}; "
-                          f"expected some of {', '.join(FEATURES)}")
+        raise ConfigError(
+            f"unknown anomaly feature(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(FEATURES)}"
+        )
     for name in ("high", "low", "close"):
         frame = market.field(name)
         bad = frame.to_numpy() <= 0
@@ -150,8 +150,9 @@ def anomaly_features(market: MarketData, features: tuple[str, ...] = FEATURES) -
     flat = std[~(std > 0)]
     if len(flat):
         sym, feat = flat.index[0].split(":", 1)
-        raise DataError(f"{sym}: {feat} is constant over {raw.index[0].date()} .. {raw.index[-1].date()}; "
-                        "its z-score is undefined")
+        raise DataError(
+            f"{sym}: {feat} is constant over {raw.index[0].date()} .. {raw.index[-1].date()}; its z-score is undefined"
+        )
     return (raw - raw.mean()) / std
 
 
@@ -187,8 +188,9 @@ def knn_scores(x: np.ndarray, neighbors: int = 5) -> np.ndarray:
     return dist[keep].reshape(n, neighbors).mean(axis=1)
 
 
-def detect_anomalies(market: MarketData, *, neighbors: int = 5, z_threshold: float = 3.0,
-                     features: tuple[str, ...] = FEATURES) -> AnomalyResult:
+def detect_anomalies(
+    market: MarketData, *, neighbors: int = 5, z_threshold: float = 3.0, features: tuple[str, ...] = FEATURES
+) -> AnomalyResult:
     """Score every day of the window by KNN distance and flag the outliers.
 
     Parameters
@@ -224,8 +226,10 @@ def detect_anomalies(market: MarketData, *, neighbors: int = 5, z_threshold: flo
     need = int(neighbors) + 2 + (1 if "log_return" in tuple(features) else 0)
     if len(market) < need:
         span = f"{market.dates[0].date()} .. {market.dates[-1].date()}" if len(market) else "empty data"
-        raise DataError(f"anomaly window {span}: {len(market)} bars, fewer than the {need} that k = {neighbors} "
-                        "nearest neighbours need")
+        raise DataError(
+            f"anomaly window {span}: {len(market)} bars, fewer than the {need} that k = {neighbors} "
+            "nearest neighbours need"
+        )
     x = anomaly_features(market, features)
     scores = knn_scores(x.to_numpy(), int(neighbors))
     mean = float(scores.mean())
@@ -233,6 +237,15 @@ def detect_anomalies(market: MarketData, *, neighbors: int = 5, z_threshold: flo
     threshold = mean + float(z_threshold) * std
     series = pd.Series(scores, index=x.index, name="anomaly_score")
     flagged = pd.DatetimeIndex(series.index[series.to_numpy() > threshold])
-    return AnomalyResult(scores=series, threshold=threshold, mean=mean, std=std, flagged=flagged,
-                         features=tuple(features), symbols=tuple(market.symbols), neighbors=int(neighbors),
-                         z_threshold=float(z_threshold), feature_columns=tuple(x.columns))
+    return AnomalyResult(
+        scores=series,
+        threshold=threshold,
+        mean=mean,
+        std=std,
+        flagged=flagged,
+        features=tuple(features),
+        symbols=tuple(market.symbols),
+        neighbors=int(neighbors),
+        z_threshold=float(z_threshold),
+        feature_columns=tuple(x.columns),
+    )

@@ -34,8 +34,14 @@ from volts.core.config import Settings
 from volts.data.market import MarketData
 from volts.core.errors import DataError
 
-__all__ = ["neighbour_sessions", "date_stability", "date_stability_markdown", "neighbour_span",
-           "walkforward_date_stability", "walkforward_date_stability_markdown"]
+__all__ = [
+    "neighbour_sessions",
+    "date_stability",
+    "date_stability_markdown",
+    "neighbour_span",
+    "walkforward_date_stability",
+    "walkforward_date_stability_markdown",
+]
 
 
 def neighbour_sessions(asof: dt.date, k: int, *, calendar: str = "XNYS") -> list[dt.date]:
@@ -83,12 +89,18 @@ def _neighbour_task(day: dt.date, *, market: MarketData, settings: Settings) -> 
         sel = run_selection(sub, lean, asof=day, pairs_only=True)
     except DataError as exc:
         return {"asof": day.isoformat(), "pairs": [], "error": str(exc)}
-    return {"asof": day.isoformat(), "error": None,
-            "pairs": [[p.leader, p.follower, int(p.lag)] for p in sel.pairs]}
+    return {"asof": day.isoformat(), "error": None, "pairs": [[p.leader, p.follower, int(p.lag)] for p in sel.pairs]}
 
 
-def date_stability(market: MarketData, settings: Settings, asof: dt.date, pairs: Sequence[Any], *,
-                   sessions: int | None = None, executor: Any = None) -> dict | None:
+def date_stability(
+    market: MarketData,
+    settings: Settings,
+    asof: dt.date,
+    pairs: Sequence[Any],
+    *,
+    sessions: int | None = None,
+    executor: Any = None,
+) -> dict | None:
     """Share of the neighbouring sessions whose selection also selects each pair.
 
     Parameters
@@ -129,8 +141,14 @@ def date_stability(market: MarketData, settings: Settings, asof: dt.date, pairs:
             for d in run_days:
                 results[d.isoformat()] = _neighbour_task(d, market=market, settings=settings)
         else:
-            for d, res in executor.map(_neighbour_task, run_days, key=lambda d: f"date-stability-{d}",
-                                       label="neighbour sessions", market=market, settings=settings):
+            for d, res in executor.map(
+                _neighbour_task,
+                run_days,
+                key=lambda d: f"date-stability-{d}",
+                label="neighbour sessions",
+                market=market,
+                settings=settings,
+            ):
                 results[pd.Timestamp(d).date().isoformat()] = res
     order = sorted(results)
     n = len(order)
@@ -140,12 +158,20 @@ def date_stability(market: MarketData, settings: Settings, asof: dt.date, pairs:
         leader, follower, lag = str(fields["leader"]), str(fields["follower"]), int(fields["lag"])
         hits = [d for d in order if any(q[0] == leader and q[1] == follower for q in results[d]["pairs"])]
         same = [d for d in order if [leader, follower, lag] in [list(q) for q in results[d]["pairs"]]]
-        out_pairs[f"{leader}->{follower}"] = {"lag": lag, "share": len(hits) / n if n else None,
-                                              "share_same_lag": len(same) / n if n else None, "dates": hits}
-    return {"sessions": k, "neighbours": order, "missing": missing,
-            "failed": {d: results[d]["error"] for d in order if results[d]["error"]},
-            "selected": {d: [f"{a}->{b}:{lag}" for a, b, lag in results[d]["pairs"]] for d in order},
-            "pairs": out_pairs}
+        out_pairs[f"{leader}->{follower}"] = {
+            "lag": lag,
+            "share": len(hits) / n if n else None,
+            "share_same_lag": len(same) / n if n else None,
+            "dates": hits,
+        }
+    return {
+        "sessions": k,
+        "neighbours": order,
+        "missing": missing,
+        "failed": {d: results[d]["error"] for d in order if results[d]["error"]},
+        "selected": {d: [f"{a}->{b}:{lag}" for a, b, lag in results[d]["pairs"]] for d in order},
+        "pairs": out_pairs,
+    }
 
 
 def date_stability_markdown(stab: dict | None) -> list[str]:
@@ -153,11 +179,15 @@ def date_stability_markdown(stab: dict | None) -> list[str]:
     if not stab:
         return []
     n = len(stab.get("neighbours") or [])
-    lines = ["## Date stability", "",
-             f"Each selected pair, with the share of the {n} neighbouring sessions ({stab['sessions']} before and "
-             f"after the as-of date, windows shifted to each) whose own selection also picks it. A pair that only "
-             f"its own date picks depends on the date more than on a lead-lag relation. The later sessions read "
-             f"bars after the as-of date: this is a diagnostic, not an input of the trade.", ""]
+    lines = [
+        "## Date stability",
+        "",
+        f"Each selected pair, with the share of the {n} neighbouring sessions ({stab['sessions']} before and "
+        f"after the as-of date, windows shifted to each) whose own selection also picks it. A pair that only "
+        f"its own date picks depends on the date more than on a lead-lag relation. The later sessions read "
+        f"bars after the as-of date: this is a diagnostic, not an input of the trade.",
+        "",
+    ]
     if stab.get("error"):
         lines += [f"Date stability {stab['error']}.", ""]
     rows = stab.get("pairs") or {}
@@ -171,13 +201,17 @@ def date_stability_markdown(stab: dict | None) -> list[str]:
     if stab.get("missing"):
         lines += [f"Sessions without bars, left out: {', '.join(stab['missing'])}.", ""]
     if stab.get("failed"):
-        lines += [f"Sessions whose selection stopped on its data (counted as selecting nothing): "
-                  f"{', '.join(stab['failed'])}.", ""]
+        lines += [
+            f"Sessions whose selection stopped on its data (counted as selecting nothing): "
+            f"{', '.join(stab['failed'])}.",
+            "",
+        ]
     return lines
 
 
-def walkforward_date_stability(market: MarketData, settings: Settings, weeks: Sequence[dict], k: int, *,
-                               executor: Any = None) -> dict | None:
+def walkforward_date_stability(
+    market: MarketData, settings: Settings, weeks: Sequence[dict], k: int, *, executor: Any = None
+) -> dict | None:
     """:func:`date_stability` of every walk-forward week with pairs, each neighbour session selected once.
 
     Consecutive weeks share most of their neighbours (a Friday's five later sessions are the next Friday's
@@ -206,8 +240,11 @@ def walkforward_date_stability(market: MarketData, settings: Settings, weeks: Se
     if k <= 0:
         return None
     have = {d.date() for d in market.dates}
-    known = {str(w["asof"]): [[p["leader"], p["follower"], int(p["lag"])] for p in w.get("pairs") or []]
-             for w in weeks if w.get("status") in ("ok", "no_selection")}
+    known = {
+        str(w["asof"]): [[p["leader"], p["follower"], int(p["lag"])] for p in w.get("pairs") or []]
+        for w in weeks
+        if w.get("status") in ("ok", "no_selection")
+    }
     with_pairs = [w for w in weeks if w.get("pairs")]
     wanted: dict[dt.date, list] = {}
     for w in with_pairs:
@@ -220,8 +257,14 @@ def walkforward_date_stability(market: MarketData, settings: Settings, weeks: Se
             for d in to_run:
                 results[d.isoformat()] = _neighbour_task(d, market=market, settings=settings)["pairs"]
         else:
-            for d, res in executor.map(_neighbour_task, to_run, key=lambda d: f"date-stability-{d}",
-                                       label="neighbour sessions", market=market, settings=settings):
+            for d, res in executor.map(
+                _neighbour_task,
+                to_run,
+                key=lambda d: f"date-stability-{d}",
+                label="neighbour sessions",
+                market=market,
+                settings=settings,
+            ):
                 results[pd.Timestamp(d).date().isoformat()] = res["pairs"]
     out_weeks: dict[str, dict] = {}
     missing: set[str] = set()
@@ -242,12 +285,15 @@ def walkforward_date_stability(market: MarketData, settings: Settings, weeks: Se
             a, b, lag = p["leader"], p["follower"], int(p["lag"])
             hits = sum(any(q[0] == a and q[1] == b for q in s) for s in sel.values())
             same = sum([a, b, lag] in [list(q) for q in s] for s in sel.values())
-            rec[f"{a}->{b}"] = {"lag": lag, "share": hits / n if n else None,
-                                "share_same_lag": same / n if n else None}
+            rec[f"{a}->{b}"] = {"lag": lag, "share": hits / n if n else None, "share_same_lag": same / n if n else None}
         out_weeks[str(w["asof"])] = rec
-    return {"sessions": int(k), "selections_run": len(to_run),
-            "reused": sum(1 for d in wanted if d.isoformat() in known and d in have),
-            "missing": sorted(missing), "weeks": out_weeks}
+    return {
+        "sessions": int(k),
+        "selections_run": len(to_run),
+        "reused": sum(1 for d in wanted if d.isoformat() in known and d in have),
+        "missing": sorted(missing),
+        "weeks": out_weeks,
+    }
 
 
 def walkforward_date_stability_markdown(stab: dict | None) -> list[str]:
@@ -256,15 +302,24 @@ def walkforward_date_stability_markdown(stab: dict | None) -> list[str]:
         return []
     rows = [(asof, name, v) for asof, rec in (stab.get("weeks") or {}).items() for name, v in rec.items()]
     shares = [v["share"] for _, _, v in rows if v["share"] is not None]
-    lines = ["## Date stability of the picks", "",
-             f"For each week with pairs, each pick with the share of the {2 * stab['sessions']} neighbouring "
-             f"sessions ({stab['sessions']} before and after the as-of date, windows shifted to each) whose own "
-             f"selection also picks it ({stab['selections_run']} extra selections, {stab['reused']} neighbours "
-             f"taken from the weeks' own records). The later sessions read bars after the as-of date: a "
-             f"diagnostic of how much a pick depends on its date, not an input of the trade."
-             + (f" Median share {100 * float(np.median(shares)):.0f} %; picks no neighbour selects: "
-                f"{sum(1 for s in shares if s == 0)} of {len(shares)}." if shares else ""), "",
-             "| as of | pair | lag | share of neighbours | with the same lag |", "|---|---|---|---|---|"]
+    lines = [
+        "## Date stability of the picks",
+        "",
+        f"For each week with pairs, each pick with the share of the {2 * stab['sessions']} neighbouring "
+        f"sessions ({stab['sessions']} before and after the as-of date, windows shifted to each) whose own "
+        f"selection also picks it ({stab['selections_run']} extra selections, {stab['reused']} neighbours "
+        f"taken from the weeks' own records). The later sessions read bars after the as-of date: a "
+        f"diagnostic of how much a pick depends on its date, not an input of the trade."
+        + (
+            f" Median share {100 * float(np.median(shares)):.0f} %; picks no neighbour selects: "
+            f"{sum(1 for s in shares if s == 0)} of {len(shares)}."
+            if shares
+            else ""
+        ),
+        "",
+        "| as of | pair | lag | share of neighbours | with the same lag |",
+        "|---|---|---|---|---|",
+    ]
     for asof, name, v in rows:
         sh = "–" if v["share"] is None else f"{100 * v['share']:.0f} %"
         sl = "–" if v["share_same_lag"] is None else f"{100 * v['share_same_lag']:.0f} %"

@@ -51,8 +51,17 @@ from scipy.special import ndtr
 
 from volts.core.errors import DataError
 
-__all__ = ["HYLeadLag", "hy_contrast", "hy_correlation", "hy_covariance", "hy_lead_lag", "hy_lead_lag_matrix",
-           "hy_test", "lead_lag_ratio", "shift_grid"]
+__all__ = [
+    "HYLeadLag",
+    "hy_contrast",
+    "hy_correlation",
+    "hy_covariance",
+    "hy_lead_lag",
+    "hy_lead_lag_matrix",
+    "hy_test",
+    "lead_lag_ratio",
+    "shift_grid",
+]
 
 
 def _times(times) -> np.ndarray:
@@ -60,7 +69,7 @@ def _times(times) -> np.ndarray:
     arr = np.asarray(times)
     if arr.dtype.kind == "M":
         return arr.astype("datetime64[ns]").astype(np.int64).astype(np.float64) / 1e9
-    if arr.dtype == object and arr.size and hasattr(arr.flat[0], "value"):     # pandas Timestamps (tz-aware)
+    if arr.dtype == object and arr.size and hasattr(arr.flat[0], "value"):  # pandas Timestamps (tz-aware)
         return np.array([v.value for v in arr.reshape(-1)], dtype=np.float64) / 1e9
     return np.asarray(arr, dtype=np.float64)
 
@@ -81,8 +90,10 @@ def _path(times, prices, what: str) -> tuple[np.ndarray, np.ndarray]:
     d = np.diff(t)
     if np.any(d <= 0):
         k = int(np.flatnonzero(d <= 0)[0])
-        raise DataError(f"{what}: timestamps must increase strictly; observation {k + 1} (time {t[k + 1]}) does "
-                        f"not come after {t[k]} (sort, and merge ticks with equal timestamps keeping the last)")
+        raise DataError(
+            f"{what}: timestamps must increase strictly; observation {k + 1} (time {t[k + 1]}) does "
+            f"not come after {t[k]} (sort, and merge ticks with equal timestamps keeping the last)"
+        )
     return t, x
 
 
@@ -98,13 +109,13 @@ def shift_grid(max_shift: float, step: float) -> np.ndarray:
 def _ytilde_one(s: np.ndarray, t: np.ndarray, y: np.ndarray, theta: float) -> np.ndarray:
     """``Ytilde[i] = sum of dY_j over the Y-intervals overlapping (s_{i-1}, s_i] + theta``, shape (n,)."""
     q = s + theta
-    right = np.searchsorted(t, q, side="right")        # #{t <= q}
+    right = np.searchsorted(t, q, side="right")  # #{t <= q}
     # #{t < q} without a second search: the times are strictly increasing, so at most one t equals q
     # (right = 0 means q < t[0] <= t[-1], so the wrapped index never matches)
     left = right - (t[right - 1] == q)
-    lo = np.maximum(right[:-1], 1)                     # first Y-interval with t_j > s_{i-1} + theta
-    hi = np.minimum(left[1:], t.size - 1)              # last Y-interval with t_{j-1} < s_i + theta
-    return y[hi] - y[lo - 1]                           # hi >= lo - 1 always (see the module docstring)
+    lo = np.maximum(right[:-1], 1)  # first Y-interval with t_j > s_{i-1} + theta
+    hi = np.minimum(left[1:], t.size - 1)  # last Y-interval with t_{j-1} < s_i + theta
+    return y[hi] - y[lo - 1]  # hi >= lo - 1 always (see the module docstring)
 
 
 def _accumulate(s, x, t, y, thetas, *, variance: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -169,8 +180,10 @@ def hy_correlation(leader_times, leader_prices, follower_times, follower_prices,
     :func:`hy_contrast`. A path with zero realised variance gives NaN.
     """
     u = hy_contrast(leader_times, leader_prices, follower_times, follower_prices, thetas)
-    rv = float(np.sum(np.diff(np.asarray(leader_prices, float)) ** 2)
-               * np.sum(np.diff(np.asarray(follower_prices, float)) ** 2))
+    rv = float(
+        np.sum(np.diff(np.asarray(leader_prices, float)) ** 2)
+        * np.sum(np.diff(np.asarray(follower_prices, float)) ** 2)
+    )
     return u / np.sqrt(rv) if rv > 0 else np.full_like(u, np.nan)
 
 
@@ -276,12 +289,23 @@ def hy_lead_lag(leader_times, leader_prices, follower_times, follower_prices, th
     t, y = _path(follower_times, follower_prices, "follower")
     thetas = np.atleast_1d(np.asarray(thetas, dtype=np.float64))
     u, rho, z = _stats(s, x, t, y, thetas)
-    return HYLeadLag(thetas=thetas, contrast=u, correlation=rho, z=z, theta_hat=float(thetas[np.argmax(np.abs(u))]),
-                     llr=float(lead_lag_ratio(rho, thetas)), p=float(_bonferroni(z)))
+    return HYLeadLag(
+        thetas=thetas,
+        contrast=u,
+        correlation=rho,
+        z=z,
+        theta_hat=float(thetas[np.argmax(np.abs(u))]),
+        llr=float(lead_lag_ratio(rho, thetas)),
+        p=float(_bonferroni(z)),
+    )
 
 
-def hy_lead_lag_matrix(paths: Mapping[str, tuple[Sequence[float], Sequence[float]]] | Sequence,
-                       thetas, *, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+def hy_lead_lag_matrix(
+    paths: Mapping[str, tuple[Sequence[float], Sequence[float]]] | Sequence,
+    thetas,
+    *,
+    names: Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
     """Lead-lag statistics of every ordered pair of N asynchronously observed assets.
 
     Each unordered pair is computed once: ``U_ji(theta) = U_ij(-theta)``, so with a grid symmetric around 0 the
@@ -331,7 +355,7 @@ def hy_lead_lag_matrix(paths: Mapping[str, tuple[Sequence[float], Sequence[float
             u, rho, z = _stats(s, x, t, y, thetas)
             corr[i, j], corr[j, i] = rho, rho[::-1]
             theta_hat[i, j] = thetas[np.argmax(np.abs(u))]
-            theta_hat[j, i] = thetas[np.argmax(np.abs(u[::-1]))]      # U_ji(theta) = U_ij(-theta)
+            theta_hat[j, i] = thetas[np.argmax(np.abs(u[::-1]))]  # U_ji(theta) = U_ij(-theta)
             p[i, j] = _bonferroni(z)
             p[j, i] = _bonferroni(_stats(t, y, s, x, thetas)[2])
     with np.errstate(invalid="ignore"):
@@ -339,5 +363,12 @@ def hy_lead_lag_matrix(paths: Mapping[str, tuple[Sequence[float], Sequence[float
         idx = np.argmax(np.abs(np.nan_to_num(corr)), axis=-1)
         rho_hat = np.take_along_axis(corr, idx[..., None], axis=-1)[..., 0]
     np.fill_diagonal(llr, np.nan)
-    return {"names": np.array(names), "thetas": thetas, "theta_hat": theta_hat, "llr": llr, "rho_hat": rho_hat,
-            "p": p, "correlation": corr}
+    return {
+        "names": np.array(names),
+        "thetas": thetas,
+        "theta_hat": theta_hat,
+        "llr": llr,
+        "rho_hat": rho_hat,
+        "p": p,
+        "correlation": corr,
+    }

@@ -32,9 +32,21 @@ from typing import Literal, Sequence
 import numpy as np
 from sklearn.cluster import KMeans
 
-__all__ = ["LeadLagClusters", "hermitian_rw_embedding", "hermitian_clustering", "naive_clustering",
-           "disim_clustering", "meta_flow", "leadingness", "order_clusters", "cluster_lead_lag",
-           "CLUSTER_METHODS", "leading_pairs", "hermitian_candidates", "canonical_order"]
+__all__ = [
+    "LeadLagClusters",
+    "hermitian_rw_embedding",
+    "hermitian_clustering",
+    "naive_clustering",
+    "disim_clustering",
+    "meta_flow",
+    "leadingness",
+    "order_clusters",
+    "cluster_lead_lag",
+    "CLUSTER_METHODS",
+    "leading_pairs",
+    "hermitian_candidates",
+    "canonical_order",
+]
 
 #: Clustering methods of the seed-003 comparison implemented here.
 CLUSTER_METHODS: tuple[str, ...] = ("hermitian_rw", "naive", "disim_l")
@@ -76,14 +88,17 @@ def hermitian_rw_embedding(s, k: int) -> np.ndarray:
     half = max(1, min(k - k % 2, n) // 2)
     vals, vecs = eigh(h, subset_by_index=[n - half, n - 1], driver="evr")
     vecs = vecs[:, np.argsort(-vals, kind="stable")]
-    g = d[:, None] * np.concatenate([vecs, vecs.conj()], axis=1)[:, np.repeat(np.arange(half), 2)
-                                                                 + np.tile([0, half], half)]
+    g = (
+        d[:, None]
+        * np.concatenate([vecs, vecs.conj()], axis=1)[:, np.repeat(np.arange(half), 2) + np.tile([0, half], half)]
+    )
     norms = np.linalg.norm(g, axis=0)
     return g / np.where(norms > 0, norms, 1.0)
 
 
-def hermitian_clustering(s, k: int, *, n_init: int = 50, seed: int = 0,
-                         embedding: Literal["auto", "projection", "eigenvectors"] = "auto") -> np.ndarray:
+def hermitian_clustering(
+    s, k: int, *, n_init: int = 50, seed: int = 0, embedding: Literal["auto", "projection", "eigenvectors"] = "auto"
+) -> np.ndarray:
     """Hermitian RW clustering (labels 0..k-1 in k-means order; see :func:`order_clusters`), shape (N,).
 
     ``embedding``: ``"projection"`` runs k-means on the rows of Re(P), P = sum g g^* (N x N; the authors' code);
@@ -110,13 +125,14 @@ def naive_clustering(s, k: int, *, n_init: int = 50, seed: int = 0) -> np.ndarra
     deg = np.where(deg > 0, deg, pos.min() if pos.size else 1.0)
     d = 1.0 / np.sqrt(deg)
     vals, vecs = np.linalg.eigh(d[:, None] * w * d[None, :])  # I - L_sym has the same eigenvectors
-    order = np.argsort(-vals, kind="stable")[1:k + 1] if k + 1 <= len(vals) else np.argsort(-vals)[:k]
+    order = np.argsort(-vals, kind="stable")[1 : k + 1] if k + 1 <= len(vals) else np.argsort(-vals)[:k]
     emb = d[:, None] * vecs[:, order]  # random-walk eigenvectors
     return _kmeans(emb, k, n_init, seed)
 
 
-def disim_clustering(s, k: int, *, side: Literal["left", "right"] = "left", n_init: int = 50,
-                     seed: int = 0) -> np.ndarray:
+def disim_clustering(
+    s, k: int, *, side: Literal["left", "right"] = "left", n_init: int = 50, seed: int = 0
+) -> np.ndarray:
     """DI-SIM co-clustering (Rohe, Qin & Yu 2016) of ``A = max(S, 0)``; regulariser tau = mean row sum of A."""
     a = np.clip(_check_s(s), 0.0, None)
     tau = a.sum(1).mean()
@@ -185,11 +201,13 @@ class LeadLagClusters:
     method: str
 
     def to_dict(self) -> dict:
-        return {"method": self.method,
-                "clusters": {sym: int(c) for sym, c in zip(self.symbols, self.labels)},
-                "leadingness": [float(x) for x in self.leadingness],
-                "meta_flow": [[float(x) for x in row] for row in self.flow],
-                "row_sum": {sym: float(x) for sym, x in zip(self.symbols, self.row_sum)}}
+        return {
+            "method": self.method,
+            "clusters": {sym: int(c) for sym, c in zip(self.symbols, self.labels)},
+            "leadingness": [float(x) for x in self.leadingness],
+            "meta_flow": [[float(x) for x in row] for row in self.flow],
+            "row_sum": {sym: float(x) for sym, x in zip(self.symbols, self.row_sum)},
+        }
 
 
 def canonical_order(symbols: Sequence[str]) -> np.ndarray:
@@ -202,8 +220,9 @@ def canonical_order(symbols: Sequence[str]) -> np.ndarray:
     return np.argsort(np.asarray([str(x) for x in symbols], dtype=object), kind="stable")
 
 
-def cluster_lead_lag(s, k: int, *, symbols: Sequence[str] | None = None, method: str = "hermitian_rw",
-                     n_init: int = 50, seed: int = 0) -> LeadLagClusters:
+def cluster_lead_lag(
+    s, k: int, *, symbols: Sequence[str] | None = None, method: str = "hermitian_rw", n_init: int = 50, seed: int = 0
+) -> LeadLagClusters:
     """Cluster a lead-lag matrix and order the clusters by leadingness (see the module docstring).
 
     With ``symbols`` the clustering runs on the matrix with its rows and columns sorted by name
@@ -212,9 +231,12 @@ def cluster_lead_lag(s, k: int, *, symbols: Sequence[str] | None = None, method:
     order is the canonical one.
     """
     s = _check_s(s)
-    fns = {"hermitian_rw": hermitian_clustering, "naive": naive_clustering,
-           "disim_l": lambda x, kk, **kw: disim_clustering(x, kk, side="left", **kw),
-           "disim_r": lambda x, kk, **kw: disim_clustering(x, kk, side="right", **kw)}
+    fns = {
+        "hermitian_rw": hermitian_clustering,
+        "naive": naive_clustering,
+        "disim_l": lambda x, kk, **kw: disim_clustering(x, kk, side="left", **kw),
+        "disim_r": lambda x, kk, **kw: disim_clustering(x, kk, side="right", **kw),
+    }
     if method not in fns:
         raise ValueError(f"unknown clustering method '{method}'; choose one of {', '.join(fns)}")
     syms = tuple(symbols) if symbols is not None else tuple(str(i) for i in range(s.shape[0]))
@@ -225,8 +247,14 @@ def cluster_lead_lag(s, k: int, *, symbols: Sequence[str] | None = None, method:
     lab = order_clusters(sc, fns[method](sc, k, n_init=n_init, seed=seed))
     labels, row_sum = np.empty_like(lab), np.empty(len(lab))
     labels[order], row_sum[order] = lab, sc.sum(1)
-    return LeadLagClusters(symbols=syms, labels=labels, flow=meta_flow(sc, lab), leadingness=leadingness(sc, lab),
-                           row_sum=row_sum, method=method)
+    return LeadLagClusters(
+        symbols=syms,
+        labels=labels,
+        flow=meta_flow(sc, lab),
+        leadingness=leadingness(sc, lab),
+        row_sum=row_sum,
+        method=method,
+    )
 
 
 def leading_pairs(clusters: LeadLagClusters) -> list[tuple[str, str]]:
@@ -266,11 +294,14 @@ def hermitian_candidates(returns, settings) -> tuple[LeadLagClusters, list[tuple
     c = settings.clustering
     symbols = [str(x) for x in returns.columns]
     if returns.isna().to_numpy().any():
-        raise DataError("hermitian clustering: the clustering window's log returns hold NaN; "
-                        "fill or drop the gaps first")
+        raise DataError(
+            "hermitian clustering: the clustering window's log returns hold NaN; fill or drop the gaps first"
+        )
     if len(symbols) < c.hermitian_k:
-        raise DataError(f"hermitian clustering: {len(symbols)} symbols for clustering.hermitian_k = "
-                        f"{c.hermitian_k}; lower hermitian_k or widen the universe")
+        raise DataError(
+            f"hermitian clustering: {len(symbols)} symbols for clustering.hermitian_k = "
+            f"{c.hermitian_k}; lower hermitian_k or widen the universe"
+        )
     # the matrix of the names in canonical order, then back to the order given (a permutation, no arithmetic):
     # the clustering sees the same numbers whatever the order of the columns
     order = canonical_order(symbols)

@@ -46,9 +46,11 @@ __all__ = [
     "time_series_folds",
 ]
 
+
 # --------------------------------------------------------------------------------------------------- DTW
-def dtw_cdist(a: np.ndarray, b: np.ndarray | None = None, *, sakoe_chiba_radius: int | None = None,
-              block: int = 512) -> np.ndarray:
+def dtw_cdist(
+    a: np.ndarray, b: np.ndarray | None = None, *, sakoe_chiba_radius: int | None = None, block: int = 512
+) -> np.ndarray:
     """Exact DTW distances between two sets of short univariate series, vectorised over all pairs.
 
     DTW(s, q) = sqrt(min over warping paths pi of sum_{(i, j) in pi} (s_i - q_j)^2), the paper's eq. for DTW and
@@ -89,7 +91,7 @@ def dtw_cdist(a: np.ndarray, b: np.ndarray | None = None, *, sakoe_chiba_radius:
         raise ValueError("dtw_cdist: a Sakoe-Chiba band needs series of equal length")
     out = np.empty((a.shape[0], b.shape[0]))
     for start in range(0, a.shape[0], block):
-        out[start:start + block] = _dtw_block(a[start:start + block], b, sakoe_chiba_radius)
+        out[start : start + block] = _dtw_block(a[start : start + block], b, sakoe_chiba_radius)
     return out
 
 
@@ -227,8 +229,9 @@ class LagSamples:
     feature_dates: np.ndarray
 
 
-def lag_samples(leader_close: pd.Series, follower_close: pd.Series, *, tau: int, window: int = 5,
-                max_lag: int = 10) -> LagSamples:
+def lag_samples(
+    leader_close: pd.Series, follower_close: pd.Series, *, tau: int, window: int = 5, max_lag: int = 10
+) -> LagSamples:
     """Build the samples of one candidate lag; the target days are those with a full window at ``max_lag``.
 
     Parameters
@@ -264,14 +267,17 @@ def _samples_from_changes(lead: pd.Series, foll: pd.Series, *, tau: int, window:
     first = max_lag + window - 1  # first target position with a full window at max_lag
     n = len(lead)
     if n <= first:
-        raise DataError(f"{lead.name}->{foll.name}: {n} daily changes from {_iso(lead.index[0])} leave no sample "
-                        f"with a {window}-day window at lag {max_lag}")
+        raise DataError(
+            f"{lead.name}->{foll.name}: {n} daily changes from {_iso(lead.index[0])} leave no sample "
+            f"with a {window}-day window at lag {max_lag}"
+        )
     targets = np.arange(first, n)
     cols = targets[:, None] - tau - (window - 1) + np.arange(window)[None, :]
     x = lead.to_numpy()[cols]
     y = (foll.to_numpy()[targets] > 0).astype(np.int64)
-    return LagSamples(tau=tau, X=x, y=y, target_dates=pd.DatetimeIndex(lead.index[targets]),
-                      feature_dates=lead.index.to_numpy()[cols])
+    return LagSamples(
+        tau=tau, X=x, y=y, target_dates=pd.DatetimeIndex(lead.index[targets]), feature_dates=lead.index.to_numpy()[cols]
+    )
 
 
 def time_series_folds(n_samples: int, cv_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -325,8 +331,7 @@ def _nearest(d_query: np.ndarray, neighbors: int) -> np.ndarray:
     """Column indices of the k nearest training samples of each query row (:func:`knn_predict`'s first half)."""
     d_query = np.asarray(d_query, dtype=np.float64)
     if not 1 <= neighbors <= d_query.shape[1]:
-        raise ValueError(f"k={neighbors} neighbours need at least {neighbors} training samples, "
-                         f"got {d_query.shape[1]}")
+        raise ValueError(f"k={neighbors} neighbours need at least {neighbors} training samples, got {d_query.shape[1]}")
     return np.argpartition(d_query, neighbors - 1, axis=1)[:, :neighbors]
 
 
@@ -411,8 +416,7 @@ class LagChoice:
             "cv_splits": int(self.cv_splits),
             "start": self.start,
             "end": self.end,
-            "folds": [{"train_start": a, "train_end": b, "test_start": c, "test_end": d}
-                      for a, b, c, d in self.folds],
+            "folds": [{"train_start": a, "train_end": b, "test_start": c, "test_end": d} for a, b, c, d in self.folds],
         }
 
 
@@ -463,17 +467,25 @@ def _neighbour_sets(key: tuple, d_all: np.ndarray, offsets: list[int], n_samples
         return hit
     out = []
     for o in offsets:
-        d = d_all[o:o + n_samples, o:o + n_samples]
-        out.append(([_nearest(d[np.ix_(test, train)], neighbors) for train, test in folds],
-                    _nearest(d, neighbors)))
+        d = d_all[o : o + n_samples, o : o + n_samples]
+        out.append(([_nearest(d[np.ix_(test, train)], neighbors) for train, test in folds], _nearest(d, neighbors)))
     if len(_NEAREST_MEMO) >= _NEAREST_MEMO_SIZE:
         _NEAREST_MEMO.pop(next(iter(_NEAREST_MEMO)))
     _NEAREST_MEMO[memo_key] = out
     return out
 
 
-def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: int = 1, max_lag: int = 10,
-               window: int = 5, neighbors: int = 7, cv_splits: int = 5, diagnostics: bool = True) -> LagChoice:
+def choose_lag(
+    leader_close: pd.Series,
+    follower_close: pd.Series,
+    *,
+    min_lag: int = 1,
+    max_lag: int = 10,
+    window: int = 5,
+    neighbors: int = 7,
+    cv_splits: int = 5,
+    diagnostics: bool = True,
+) -> LagChoice:
     """Choose the trading lag of a leader -> follower pair with DTW + k-NN (METHOD.md §5).
 
     For each tau in ``min_lag .. max_lag`` the samples of :func:`lag_samples` are scored by
@@ -538,7 +550,7 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
         raise ValueError(f"window and neighbors must be >= 1, got {window}, {neighbors}")
     lags = tuple(range(min_lag, max_lag + 1))
     ln, fn = _names(leader_close, follower_close)
-    lead, foll = _aligned_changes(leader_close, follower_close)          # once for every tau
+    lead, foll = _aligned_changes(leader_close, follower_close)  # once for every tau
     samples = [_samples_from_changes(lead, foll, tau=tau, window=window, max_lag=max_lag) for tau in lags]
     y, dates = samples[0].y, samples[0].target_dates  # the same target days for every tau
     n_samples = len(y)
@@ -547,19 +559,20 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
         raise DataError(
             f"{ln}->{fn}: {n_samples} lag samples from {_iso(dates[0])} to "
             f"{_iso(dates[-1])} are too few for {cv_splits} time-ordered folds with k={neighbors} neighbours "
-            f"(window {window}, max lag {max_lag})")
+            f"(window {window}, max lag {max_lag})"
+        )
 
     # The samples of tau + 1 are those of tau one day earlier: sample i of tau + 1 is sample i - 1 of tau. So every
     # tau's DTW matrix is a diagonal block of one matrix over the union of the windows (ends first - max_lag ..
     # n - 1 - min_lag), computed once: the same pairs of windows, the same floats (DTW is computed pair by pair),
     # about (max_lag - min_lag + 1) times less work. It depends on the leader only (shared by its pairs).
     changes = lead.to_numpy()
-    first = max_lag + window - 1                         # lag_samples' first target position
+    first = max_lag + window - 1  # lag_samples' first target position
     ends = np.arange(first - max_lag, len(changes) - min_lag)
     union = changes[ends[:, None] - (window - 1) + np.arange(window)[None, :]]
     key, d_all = _self_dtw_keyed(union)
     # k-NN = nearest-neighbour sets (from the leader's DTW matrix, shared by its pairs) + a vote of the labels
-    offsets = [max_lag - smp.tau for smp in samples]     # each tau's first window in the union
+    offsets = [max_lag - smp.tau for smp in samples]  # each tau's first window in the union
     neighbour_sets = _neighbour_sets(key, d_all, offsets, n_samples, folds, neighbors)
     acc_oos, acc_std, acc_in = [], [], []
     for fold_nearest, all_nearest in neighbour_sets:
@@ -574,13 +587,26 @@ def choose_lag(leader_close: pd.Series, follower_close: pd.Series, *, min_lag: i
     best = int(np.argmax(acc_oos))  # first maximum: ties go to the smaller lag
     dist, offset = _alignment_diagnostics(leader_close, follower_close) if diagnostics else (np.nan, np.nan)
     return LagChoice(
-        leader=ln, follower=fn, lag=lags[best], lags=lags,
-        accuracy_oos=dict(zip(lags, acc_oos)), accuracy_oos_std=dict(zip(lags, acc_std)),
+        leader=ln,
+        follower=fn,
+        lag=lags[best],
+        lags=lags,
+        accuracy_oos=dict(zip(lags, acc_oos)),
+        accuracy_oos_std=dict(zip(lags, acc_std)),
         accuracy_in_sample=dict(zip(lags, acc_in)),
-        knn_accuracy=acc_oos[best], dtw_distance=dist, dtw_median_offset=offset, n_samples=int(n_samples),
-        window=window, neighbors=neighbors, cv_splits=cv_splits, start=_iso(dates[0]), end=_iso(dates[-1]),
-        folds=tuple((_iso(dates[tr[0]]), _iso(dates[tr[-1]]), _iso(dates[te[0]]), _iso(dates[te[-1]]))
-                    for tr, te in folds))
+        knn_accuracy=acc_oos[best],
+        dtw_distance=dist,
+        dtw_median_offset=offset,
+        n_samples=int(n_samples),
+        window=window,
+        neighbors=neighbors,
+        cv_splits=cv_splits,
+        start=_iso(dates[0]),
+        end=_iso(dates[-1]),
+        folds=tuple(
+            (_iso(dates[tr[0]]), _iso(dates[tr[-1]]), _iso(dates[te[0]]), _iso(dates[te[-1]])) for tr, te in folds
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -597,14 +623,18 @@ def _alignment_diagnostics(leader_close: pd.Series, follower_close: pd.Series) -
 def _zscore(x: np.ndarray, name: str, index) -> np.ndarray:
     sd = x.std()
     if not sd > 0:
-        raise DataError(f"{name}: close is constant from {_iso(index[0])} to {_iso(index[-1])}; "
-                        f"cannot z-score it for the DTW diagnostic")
+        raise DataError(
+            f"{name}: close is constant from {_iso(index[0])} to {_iso(index[-1])}; "
+            f"cannot z-score it for the DTW diagnostic"
+        )
     return (x - x.mean()) / sd
 
 
 def _names(leader_close: pd.Series, follower_close: pd.Series) -> tuple[str, str]:
-    return (str(leader_close.name) if leader_close.name is not None else "leader",
-            str(follower_close.name) if follower_close.name is not None else "follower")
+    return (
+        str(leader_close.name) if leader_close.name is not None else "leader",
+        str(follower_close.name) if follower_close.name is not None else "follower",
+    )
 
 
 def _aligned_changes(leader_close: pd.Series, follower_close: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -34,15 +34,26 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["CORRELATIONS", "METRICS", "cross_correlation", "ccf_lag1_matrix", "ccf_auc_matrix",
-           "levy_area_matrix", "levy_area_returns", "signature_matrix", "lead_lag_matrix", "standardise"]
+__all__ = [
+    "CORRELATIONS",
+    "METRICS",
+    "cross_correlation",
+    "ccf_lag1_matrix",
+    "ccf_auc_matrix",
+    "levy_area_matrix",
+    "levy_area_returns",
+    "signature_matrix",
+    "lead_lag_matrix",
+    "standardise",
+]
 
 Correlation = Literal["pearson", "kendall", "distance", "mutual_information"]
 #: The four dependence measures of seed 003 (LITERATURE.md 003.2).
 CORRELATIONS: tuple[str, ...] = ("pearson", "kendall", "distance", "mutual_information")
 #: The nine metrics of the seed-003 synthetic experiment: the signature and 4 x (ccf-lag1, ccf-auc).
-METRICS: tuple[str, ...] = ("signature",) + tuple(f"ccf_lag1_{c}" for c in CORRELATIONS) + tuple(
-    f"ccf_auc_{c}" for c in CORRELATIONS)
+METRICS: tuple[str, ...] = (
+    ("signature",) + tuple(f"ccf_lag1_{c}" for c in CORRELATIONS) + tuple(f"ccf_auc_{c}" for c in CORRELATIONS)
+)
 
 
 def _as_array(returns) -> np.ndarray:
@@ -113,7 +124,7 @@ def _mutual_information(x: np.ndarray, z: np.ndarray, buckets: int = 4) -> np.nd
     out = np.zeros((nx, nz))
     qs = np.arange(1, buckets) / buckets
     for i in range(nx):  # one vectorised pass per leading column: (nz, 2n) pools
-        pool = np.concatenate([np.broadcast_to(x[:, i:i + 1], (n, nz)), z], axis=0)  # (2n, nz)
+        pool = np.concatenate([np.broadcast_to(x[:, i : i + 1], (n, nz)), z], axis=0)  # (2n, nz)
         edges = np.quantile(pool, qs, axis=0)  # (buckets-1, nz)
         bx = (x[:, i][:, None, None] > edges[None, :, :]).sum(1)  # (n, nz)
         bz = (z[:, None, :] > edges[None, :, :]).sum(1)  # (n, nz)
@@ -178,8 +189,9 @@ def ccf_lag1_matrix(returns, method: Correlation = "pearson", *, c1: np.ndarray 
     return s
 
 
-def ccf_auc_matrix(returns, max_lag: int = 5, method: Correlation = "pearson", *,
-                   stack: list[np.ndarray] | None = None) -> np.ndarray:
+def ccf_auc_matrix(
+    returns, max_lag: int = 5, method: Correlation = "pearson", *, stack: list[np.ndarray] | None = None
+) -> np.ndarray:
     """Seed 003's ccf-auc over lags 1..``max_lag``: ``S = sign(I - I^T) max(I, I^T) / (I + I^T)``.
 
     ``I[i, j] = sum_l |CCF^{ij}(l)|``. Entries lie in {0} U [0.5, 1] in absolute value; 0/0 is defined as 0.
@@ -271,7 +283,7 @@ def levy_area_returns(x, y=None, *, standardised: bool = False) -> np.ndarray:
     if not standardised:
         zx = standardise(zx, ddof=LEVY_DDOF)
     if y is None:
-        m = zx[:-1].T @ zx[1:]                    # m[i, j] = sum_t z^i_{t-1} z^j_t
+        m = zx[:-1].T @ zx[1:]  # m[i, j] = sum_t z^i_{t-1} z^j_t
         a = 0.5 * (m - m.T)
         np.fill_diagonal(a, 0.0)
         return a
@@ -302,8 +314,8 @@ def lead_lag_matrix(returns, metric: str, *, max_lag: int = 5) -> np.ndarray:
     if metric == "levy_area":
         return levy_area_returns(returns)
     for prefix, fn in (("ccf_lag1_", ccf_lag1_matrix), ("ccf_auc_", ccf_auc_matrix)):
-        if metric.startswith(prefix) and metric[len(prefix):] in CORRELATIONS:
-            method = metric[len(prefix):]
+        if metric.startswith(prefix) and metric[len(prefix) :] in CORRELATIONS:
+            method = metric[len(prefix) :]
             return fn(returns, method=method) if fn is ccf_lag1_matrix else fn(returns, max_lag, method)
     raise ValueError(f"unknown lead-lag metric '{metric}'; choose one of {', '.join(METRICS + ('levy_area',))}")
 

@@ -35,8 +35,7 @@ class FunnelStep:
     kept: int
 
     def to_dict(self) -> dict:
-        return {"stage": self.stage, "entered": self.entered, "kept": self.kept,
-                "dropped": self.entered - self.kept}
+        return {"stage": self.stage, "entered": self.entered, "kept": self.kept, "dropped": self.entered - self.kept}
 
 
 @dataclass(frozen=True)
@@ -54,18 +53,27 @@ class SelectedPair:
     ete_p: float | None
     knn_accuracy: float
     knn_accuracy_in_sample: float | None
-    screens: dict[str, dict] = field(default_factory=dict)   # per screen of the funnel: score, p, lag
+    screens: dict[str, dict] = field(default_factory=dict)  # per screen of the funnel: score, p, lag
 
     @property
     def name(self) -> str:
         return f"{self.leader}->{self.follower}"
 
     def to_dict(self) -> dict:
-        return {"leader": self.leader, "follower": self.follower, "lag": self.lag, "granger_p": self.granger_p,
-                "granger_p_bh": self.granger_p_bh, "partial_corr": self.partial_corr,
-                "partial_corr_tau": self.partial_corr_tau, "ete": self.ete, "ete_p": self.ete_p,
-                "knn_accuracy": self.knn_accuracy, "knn_accuracy_in_sample": self.knn_accuracy_in_sample,
-                "screens": {k: dict(v) for k, v in self.screens.items()}}
+        return {
+            "leader": self.leader,
+            "follower": self.follower,
+            "lag": self.lag,
+            "granger_p": self.granger_p,
+            "granger_p_bh": self.granger_p_bh,
+            "partial_corr": self.partial_corr,
+            "partial_corr_tau": self.partial_corr_tau,
+            "ete": self.ete,
+            "ete_p": self.ete_p,
+            "knn_accuracy": self.knn_accuracy,
+            "knn_accuracy_in_sample": self.knn_accuracy_in_sample,
+            "screens": {k: dict(v) for k, v in self.screens.items()},
+        }
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ class Selection:
     timings: dict[str, float] = field(default_factory=dict)
     lead_lag_clusters: Any = None  # volts.selection.hermitian.LeadLagClusters with [clustering] method = "hermitian"
     stability: Any = None
-    coverage: Any = None      # volts.data.universe.UniverseReport, or None (a list universe loaded as a whole)
+    coverage: Any = None  # volts.data.universe.UniverseReport, or None (a list universe loaded as a whole)
 
     @property
     def large(self) -> bool:
@@ -106,9 +114,16 @@ class Selection:
         if self.coverage is not None:
             return self.coverage.to_dict()
         n = len(self.universe)
-        return {"asof": self.asof.isoformat(), "source": "list", "members": n, "usable": n,
-                "coverage": f"universe as of {self.asof} (list): {n} of {n} members had usable data (100.0%)",
-                "excluded_by_rule": {}, "usable_symbols": list(self.universe), "excluded": []}
+        return {
+            "asof": self.asof.isoformat(),
+            "source": "list",
+            "members": n,
+            "usable": n,
+            "coverage": f"universe as of {self.asof} (list): {n} of {n} members had usable data (100.0%)",
+            "excluded_by_rule": {},
+            "usable_symbols": list(self.universe),
+            "excluded": [],
+        }
 
     def write_tables(self, folder) -> dict[str, str]:
         """Write the full p-value tables as Parquet into ``folder`` when :attr:`large`; returns {name: file}.
@@ -139,9 +154,15 @@ class Selection:
         if self.pcmci is not None:
             names = list(self.pcmci.var_names)
             i, j, t = np.nonzero(self.pcmci.p_matrix < 1.0)
-            pd.DataFrame({"leader": [names[a] for a in i], "follower": [names[b] for b in j], "tau": t,
-                          "value": self.pcmci.val_matrix[i, j, t], "p": self.pcmci.p_matrix[i, j, t]}
-                         ).to_parquet(folder / "pcmci_links.parquet", index=False)
+            pd.DataFrame(
+                {
+                    "leader": [names[a] for a in i],
+                    "follower": [names[b] for b in j],
+                    "tau": t,
+                    "value": self.pcmci.val_matrix[i, j, t],
+                    "p": self.pcmci.p_matrix[i, j, t],
+                }
+            ).to_parquet(folder / "pcmci_links.parquet", index=False)
             out["pcmci_links"] = "pcmci_links.parquet"
         return out
 
@@ -162,14 +183,20 @@ class Selection:
             if pcmci is not None:
                 pcmci = {k: v for k, v in pcmci.items() if k not in ("val_matrix", "p_matrix")}
                 pcmci["file"] = "pcmci_links.parquet"
-            screens = {name: {k: v for k, v in d.items() if k not in ("details", "rows", "pairs")}
-                       if isinstance(d, dict) else d for name, d in screens.items()}
+            screens = {
+                name: {k: v for k, v in d.items() if k not in ("details", "rows", "pairs")}
+                if isinstance(d, dict)
+                else d
+                for name, d in screens.items()
+            }
         return {
             "asof": self.asof.isoformat(),
-            "windows": {"anomaly": {"start": w.anomaly_start, "end": w.anomaly_end},
-                        "gmm": {"start": w.gmm_start, "end": w.gmm_end},
-                        "train": {"start": w.train_start, "end": w.train_end},
-                        "test": {"start": w.test_start, "end": w.test_end}},
+            "windows": {
+                "anomaly": {"start": w.anomaly_start, "end": w.anomaly_end},
+                "gmm": {"start": w.gmm_start, "end": w.gmm_end},
+                "train": {"start": w.train_start, "end": w.train_end},
+                "test": {"start": w.test_start, "end": w.test_end},
+            },
             "train": {"start": w.train_start.isoformat(), "end": w.train_end.isoformat()},
             "universe": list(self.universe),
             "data_source": self.settings.data.source,
@@ -187,8 +214,12 @@ class Selection:
             "lag_selection": {name: choice.to_dict() for name, choice in self.lags.items()},
             "pairs": [p.to_dict() for p in self.pairs],
             "funnel": [s.to_dict() for s in self.funnel],
-            "dropped": (dict(self.dropped) if not self.large else   # Granger drops: see granger_tests.parquet
-                        {k: v for k, v in self.dropped.items() if v != "granger"}),
+            "dropped": (
+                dict(self.dropped)
+                if not self.large
+                # Granger drops: see granger_tests.parquet
+                else {k: v for k, v in self.dropped.items() if v != "granger"}
+            ),
             "warnings": list(self.warnings),
             **({"stability": self.stability} if self.stability is not None else {}),
             "settings": self.settings.model_dump(mode="json"),
@@ -204,36 +235,51 @@ class Selection:
         lines = [cov["coverage"]]
         quarantined = [e for e in cov["excluded"] if e.get("quarantined")]
         if quarantined:
-            lines.append(f"  quarantined (bad files): {len(quarantined)}: "
-                         + "; ".join(f"{e['symbol']} {e['date'] or ''} {e['rule']}".replace("  ", " ")
-                                     for e in quarantined[:10]) + (" ..." if len(quarantined) > 10 else ""))
+            lines.append(
+                f"  quarantined (bad files): {len(quarantined)}: "
+                + "; ".join(f"{e['symbol']} {e['date'] or ''} {e['rule']}".replace("  ", " ") for e in quarantined[:10])
+                + (" ..." if len(quarantined) > 10 else "")
+            )
         shown = self.candidates if len(self.candidates) <= 30 else self.candidates[:30] + ("...",)
-        lines.append(f"selection as of {self.asof}: candidates (mid volatility) = "
-                     f"{len(self.candidates)}: {', '.join(shown) or '-'}")
+        lines.append(
+            f"selection as of {self.asof}: candidates (mid volatility) = "
+            f"{len(self.candidates)}: {', '.join(shown) or '-'}"
+        )
         cl = self.clusters
         if getattr(cl, "n_iter", 0):
-            lines.append(f"  regimes: GMM log-likelihood {cl.log_likelihood:.2f}, {cl.n_iter} EM iterations, "
-                         f"converged={cl.converged}; borderline: "
-                         + (", ".join(f"{s} (margin {cl.margins[s]:.3f})" for s in cl.borderline) or "none"))
+            lines.append(
+                f"  regimes: GMM log-likelihood {cl.log_likelihood:.2f}, {cl.n_iter} EM iterations, "
+                f"converged={cl.converged}; borderline: "
+                + (", ".join(f"{s} (margin {cl.margins[s]:.3f})" for s in cl.borderline) or "none")
+            )
         for step in self.funnel:
             lines.append(f"  {step.stage:<22} {step.entered:>4} in  {step.kept:>4} kept")
         if self.pairs:
             for p in self.pairs:
                 if p.granger_p is not None and p.ete is not None and p.ete_p is not None:
-                    lines.append(f"  pair {p.name:<14} lag {p.lag}  granger p={p.granger_p:.2g}  ETE={p.ete:.3g} "
-                                 f"(p={p.ete_p:.2g})  k-NN OOS accuracy={p.knn_accuracy:.3f}")
+                    lines.append(
+                        f"  pair {p.name:<14} lag {p.lag}  granger p={p.granger_p:.2g}  ETE={p.ete:.3g} "
+                        f"(p={p.ete_p:.2g})  k-NN OOS accuracy={p.knn_accuracy:.3f}"
+                    )
                     continue
-                stats = "  ".join(f"{name} " + (f"p={v['p']:.2g}" if v.get("p") is not None else
-                                               f"score={v['score']:.3g}") for name, v in p.screens.items())
+                stats = "  ".join(
+                    f"{name} " + (f"p={v['p']:.2g}" if v.get("p") is not None else f"score={v['score']:.3g}")
+                    for name, v in p.screens.items()
+                )
                 lines.append(f"  pair {p.name:<14} lag {p.lag}  {stats}  k-NN OOS accuracy={p.knn_accuracy:.3f}")
         else:
             lines.append("  no pair survived every stage")
         if self.stability is not None:
             st = self.stability
-            lines.append(f"  stability over {st['runs']} bootstrap runs: "
-                         + (", ".join(f"{k} {v:.0%}" for k, v in st["selected"].items()) or "no final pair")
-                         + (f"; dropped below threshold {st['threshold']:g}: {', '.join(st['dropped'])}"
-                            if st.get("dropped") else ""))
+            lines.append(
+                f"  stability over {st['runs']} bootstrap runs: "
+                + (", ".join(f"{k} {v:.0%}" for k, v in st["selected"].items()) or "no final pair")
+                + (
+                    f"; dropped below threshold {st['threshold']:g}: {', '.join(st['dropped'])}"
+                    if st.get("dropped")
+                    else ""
+                )
+            )
         return "\n".join(lines)
 
 
@@ -283,13 +329,22 @@ def _cluster_volatility_memo(bars: MarketData, /, **kwargs) -> tuple[Any, bool]:
 
 def too_few_candidates(candidates) -> str:
     """The line that says why a date has no pair: fewer than two mid-volatility candidates for the screens."""
-    return (f"volatility clustering left {len(candidates)} mid-volatility stock(s) ({', '.join(candidates) or 'none'}); "
-            f"the causal screen needs at least two, so this date has no pair")
+    return (
+        f"volatility clustering left {len(candidates)} mid-volatility stock(s) ({', '.join(candidates) or 'none'}); "
+        f"the causal screen needs at least two, so this date has no pair"
+    )
 
 
-def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | None = None,
-                  progress: ProgressFn | None = None, coverage: Any = None, executor: Any = None,
-                  pairs_only: bool = False) -> Selection:
+def run_selection(
+    market: MarketData,
+    settings: Settings,
+    *,
+    asof: dt.date | None = None,
+    progress: ProgressFn | None = None,
+    coverage: Any = None,
+    executor: Any = None,
+    pairs_only: bool = False,
+) -> Selection:
     """Run stages 1-5 of METHOD.md on the windows of ``settings`` ending at ``asof``.
 
     Parameters
@@ -361,60 +416,100 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     a = settings.anomaly
     anomalies = None
     if a.exclude or not pairs_only:
-        anomalies = timed("anomalies", detect_anomalies,
-                          _window(market, windows.anomaly_start, windows.anomaly_end, "anomaly"),
-                          neighbors=a.neighbors, z_threshold=a.z_threshold, features=a.features)
+        anomalies = timed(
+            "anomalies",
+            detect_anomalies,
+            _window(market, windows.anomaly_start, windows.anomaly_end, "anomaly"),
+            neighbors=a.neighbors,
+            z_threshold=a.z_threshold,
+            features=a.features,
+        )
 
     # 2-3. volatility regimes ---------------------------------------------------------------------------
     c, v = settings.clustering, settings.volatility
     exclude = list(anomalies.flagged) if a.exclude else None
-    clusters, _ = timed("volatility_clusters", _cluster_volatility_memo,
-                               _window(market, windows.gmm_start, windows.gmm_end, "GMM"),
-                               window=v.window, periods_per_year=v.periods_per_year, estimators=c.estimators,
-                               covariance_type=c.covariance_type, n_init=c.n_init, random_state=c.random_state,
-                               exclude_dates=exclude, features=c.features, tol=c.tol, max_iter=c.max_iter,
-                               borderline_margin=c.borderline_margin, em_acceleration=c.em_acceleration)
+    clusters, _ = timed(
+        "volatility_clusters",
+        _cluster_volatility_memo,
+        _window(market, windows.gmm_start, windows.gmm_end, "GMM"),
+        window=v.window,
+        periods_per_year=v.periods_per_year,
+        estimators=c.estimators,
+        covariance_type=c.covariance_type,
+        n_init=c.n_init,
+        random_state=c.random_state,
+        exclude_dates=exclude,
+        features=c.features,
+        tol=c.tol,
+        max_iter=c.max_iter,
+        borderline_margin=c.borderline_margin,
+        em_acceleration=c.em_acceleration,
+    )
     if not clusters.converged:
-        warnings.append(f"volatility clustering: EM did not converge within {clusters.max_iter} iterations "
-                        f"(tol {clusters.tol:g}); raise clustering.max_iter")
+        warnings.append(
+            f"volatility clustering: EM did not converge within {clusters.max_iter} iterations "
+            f"(tol {clusters.tol:g}); raise clustering.max_iter"
+        )
     if clusters.borderline:
-        warnings.append("volatility clustering: borderline regime assignment (margin < "
-                        f"{clusters.borderline_margin:g}) for "
-                        + ", ".join(f"{s} ({clusters.regimes[s]}, margin {clusters.margins[s]:.3f})"
-                                    for s in clusters.borderline))
+        warnings.append(
+            "volatility clustering: borderline regime assignment (margin < "
+            f"{clusters.borderline_margin:g}) for "
+            + ", ".join(f"{s} ({clusters.regimes[s]}, margin {clusters.margins[s]:.3f})" for s in clusters.borderline)
+        )
     candidates = tuple(clusters.candidates)
     funnel: list[FunnelStep] = []
     dropped: dict[str, str] = {}
     ordered = [(x, y) for x in candidates for y in candidates if x != y]
     lead_lag_clusters = None
-    if c.method == "hermitian":  # seed 003: pairs from a leading to a lagging lead-lag cluster (volts.selection.hermitian)
+    if (
+        c.method == "hermitian"
+    ):  # seed 003: pairs from a leading to a lagging lead-lag cluster (volts.selection.hermitian)
         from volts.selection.hermitian import hermitian_candidates
 
         gmm_window = _window(market, windows.gmm_start, windows.gmm_end, "clustering")
-        lead_lag_clusters, ordered = timed("lead_lag_clusters", hermitian_candidates, gmm_window.log_returns(),
-                                           settings)
+        lead_lag_clusters, ordered = timed(
+            "lead_lag_clusters", hermitian_candidates, gmm_window.log_returns(), settings
+        )
         in_pairs = {sym for pair in ordered for sym in pair}
         candidates = tuple(sym for sym in universe if sym in in_pairs)
     train = _window(market, windows.train_start, windows.train_end, "training")
     returns = train.select(candidates).log_returns() if candidates else None
 
-    if len(candidates) < 2:   # a result of the regimes, not bad data: no pair this date (the regime table stays)
+    if len(candidates) < 2:  # a result of the regimes, not bad data: no pair this date (the regime table stays)
         warnings.append(too_few_candidates(candidates))
-        return Selection(asof=asof, windows=windows, universe=universe, settings=settings,
-                         data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
-                         candidates=candidates, granger_scan=None, granger=None, pcmci=None, ete=None, lags={},
-                         screens={}, pairs=(), funnel=(), dropped={}, warnings=tuple(warnings), timings=timings,
-                         lead_lag_clusters=lead_lag_clusters, coverage=coverage)
+        return Selection(
+            asof=asof,
+            windows=windows,
+            universe=universe,
+            settings=settings,
+            data_sha256=market.sha256(),
+            anomalies=anomalies,
+            clusters=clusters,
+            candidates=candidates,
+            granger_scan=None,
+            granger=None,
+            pcmci=None,
+            ete=None,
+            lags={},
+            screens={},
+            pairs=(),
+            funnel=(),
+            dropped={},
+            warnings=tuple(warnings),
+            timings=timings,
+            lead_lag_clusters=lead_lag_clusters,
+            coverage=coverage,
+        )
 
     # 4. the screen funnel ([selection] screens; Vol-TS: granger -> pcmci -> transfer_entropy) -------------
     from volts.selection.screens import make_screen, run_funnel
 
     closes = train.select(candidates).close
     screens = [make_screen(name, settings) for name in settings.selection.screens]
-    for screen in screens:   # the common-sample Granger scan can run its tasks on a cluster
+    for screen in screens:  # the common-sample Granger scan can run its tasks on a cluster
         if screen.name == "granger" and executor is not None:
             screen.executor = executor
-        if screen.name == "transfer_entropy" and pairs_only:   # a dropped pair's reverse ETE decides nothing
+        if screen.name == "transfer_entropy" and pairs_only:  # a dropped pair's reverse ETE decides nothing
             screen.reverse_when_dropped = False
     outcome = run_funnel(screens, returns, ordered, prices=closes, timed=timed)
     warnings.extend(outcome.warnings)
@@ -434,9 +529,16 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
     say("lag", "start")
     t0 = time.perf_counter()
     for x, y in after_ete:
-        lags[f"{x}->{y}"] = choose_lag(train.close[x], train.close[y], min_lag=lg.min_lag, max_lag=lg.max_lag,
-                                       window=lg.window, neighbors=lg.neighbors, cv_splits=lg.cv_splits,
-                                       diagnostics=not pairs_only)
+        lags[f"{x}->{y}"] = choose_lag(
+            train.close[x],
+            train.close[y],
+            min_lag=lg.min_lag,
+            max_lag=lg.max_lag,
+            window=lg.window,
+            neighbors=lg.neighbors,
+            cv_splits=lg.cv_splits,
+            diagnostics=not pairs_only,
+        )
     timings["lag"] = time.perf_counter() - t0
     say("lag", f"done in {timings['lag']:.2f} s")
     funnel.append(FunnelStep("lag", len(after_ete), len(after_ete)))
@@ -447,20 +549,43 @@ def run_selection(market: MarketData, settings: Settings, *, asof: dt.date | Non
         g_row = g_res.row(x, y) if g_res is not None else None
         pc_row = pc_res.row(x, y) if pc_res is not None else None
         te_row = te_res.row(x, y) if te_res is not None else None
-        pairs.append(SelectedPair(
-            leader=x, follower=y, lag=int(choice.lag),
-            granger_p=None if g_row is None else float(g_row["p"]),
-            granger_p_bh=None if g_row is None else g_row.get("p_bh"),
-            partial_corr=None if pc_row is None else pc_row["partial_corr"],
-            partial_corr_tau=None if pc_row is None else pc_row["lag"],
-            ete=None if te_row is None else float(te_row["score"]),
-            ete_p=None if te_row is None else float(te_row["p"]),
-            knn_accuracy=float(choice.knn_accuracy),
-            knn_accuracy_in_sample=float(choice.accuracy_in_sample[choice.lag]),
-            screens={name: {k: res.row(x, y)[k] for k in ("score", "p", "lag")} for name, res in results.items()}))
+        pairs.append(
+            SelectedPair(
+                leader=x,
+                follower=y,
+                lag=int(choice.lag),
+                granger_p=None if g_row is None else float(g_row["p"]),
+                granger_p_bh=None if g_row is None else g_row.get("p_bh"),
+                partial_corr=None if pc_row is None else pc_row["partial_corr"],
+                partial_corr_tau=None if pc_row is None else pc_row["lag"],
+                ete=None if te_row is None else float(te_row["score"]),
+                ete_p=None if te_row is None else float(te_row["p"]),
+                knn_accuracy=float(choice.knn_accuracy),
+                knn_accuracy_in_sample=float(choice.accuracy_in_sample[choice.lag]),
+                screens={name: {k: res.row(x, y)[k] for k in ("score", "p", "lag")} for name, res in results.items()},
+            )
+        )
 
-    return Selection(asof=asof, windows=windows, universe=universe, settings=settings,
-                     data_sha256=market.sha256(), anomalies=anomalies, clusters=clusters,
-                     candidates=candidates, granger_scan=scan, granger=granger, pcmci=pcmci, ete=ete, lags=lags,
-                     screens=dict(results), pairs=tuple(pairs), funnel=tuple(funnel), dropped=dropped, warnings=tuple(warnings),
-                     timings=timings, lead_lag_clusters=lead_lag_clusters, coverage=coverage)
+    return Selection(
+        asof=asof,
+        windows=windows,
+        universe=universe,
+        settings=settings,
+        data_sha256=market.sha256(),
+        anomalies=anomalies,
+        clusters=clusters,
+        candidates=candidates,
+        granger_scan=scan,
+        granger=granger,
+        pcmci=pcmci,
+        ete=ete,
+        lags=lags,
+        screens=dict(results),
+        pairs=tuple(pairs),
+        funnel=tuple(funnel),
+        dropped=dropped,
+        warnings=tuple(warnings),
+        timings=timings,
+        lead_lag_clusters=lead_lag_clusters,
+        coverage=coverage,
+    )

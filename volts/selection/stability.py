@@ -39,8 +39,16 @@ import pandas as pd
 from volts.data.market import FIELDS, MarketData
 from volts.core.errors import ConfigError, DataError
 
-__all__ = ["PairStability", "PendingStability", "StabilityResult", "block_bootstrap_market", "stability_run",
-           "stability_selection", "start_stability", "check_block_length"]
+__all__ = [
+    "PairStability",
+    "PendingStability",
+    "StabilityResult",
+    "block_bootstrap_market",
+    "stability_run",
+    "stability_selection",
+    "start_stability",
+    "check_block_length",
+]
 
 
 def _block_indices(n: int, block_length: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,7 +91,7 @@ def block_bootstrap_market(market: MarketData, start, *, block_length: int, rng:
     if n < 2:
         raise DataError(f"stability bootstrap: {n} bar(s) from {pd.Timestamp(start).date()}; need at least two")
     close = market.close.to_numpy()
-    prev = close[first - 1: -1]                      # previous close of every day in the span
+    prev = close[first - 1 : -1]  # previous close of every day in the span
     rel = {f: getattr(market, f).to_numpy()[first:] / prev for f in ("open", "high", "low", "close")}
     idx = _block_indices(n, block_length, rng)
     growth = np.cumprod(rel["close"][idx], axis=0)
@@ -120,10 +128,15 @@ class PairStability:
         return f"{self.leader}->{self.follower}"
 
     def to_dict(self) -> dict:
-        return {"leader": self.leader, "follower": self.follower, "share": float(self.share),
-                "count": int(self.count), "modal_lag": int(self.modal_lag),
-                "modal_lag_share": float(self.modal_lag_share),
-                "lags": {str(k): int(v) for k, v in sorted(self.lags.items())}}
+        return {
+            "leader": self.leader,
+            "follower": self.follower,
+            "share": float(self.share),
+            "count": int(self.count),
+            "modal_lag": int(self.modal_lag),
+            "modal_lag_share": float(self.modal_lag_share),
+            "lags": {str(k): int(v) for k, v in sorted(self.lags.items())},
+        }
 
 
 @dataclass(frozen=True)
@@ -167,23 +180,36 @@ class StabilityResult:
         return 0.0
 
     def to_dict(self) -> dict:
-        return {"runs": int(self.runs), "block_length": int(self.block_length), "seed": int(self.seed),
-                "threshold": self.threshold, "pairs": [p.to_dict() for p in self.pairs],
-                "failed": dict(self.failed), "candidates": dict(self.candidates), "warnings": list(self.warnings)}
+        return {
+            "runs": int(self.runs),
+            "block_length": int(self.block_length),
+            "seed": int(self.seed),
+            "threshold": self.threshold,
+            "pairs": [p.to_dict() for p in self.pairs],
+            "failed": dict(self.failed),
+            "candidates": dict(self.candidates),
+            "warnings": list(self.warnings),
+        }
 
     def summary(self, limit: int = 12) -> str:
-        lines = [f"stability over {self.runs} runs (moving-block bootstrap of the training days, block "
-                 f"{self.block_length}; fresh GMM and surrogate seeds):"]
+        lines = [
+            f"stability over {self.runs} runs (moving-block bootstrap of the training days, block "
+            f"{self.block_length}; fresh GMM and surrogate seeds):"
+        ]
         if not self.pairs:
             lines.append("  no pair was selected in any run")
         for p in self.pairs[:limit]:
-            lines.append(f"  {p.name:<14} selected in {p.share:6.1%} of runs; modal lag {p.modal_lag} "
-                         f"({p.modal_lag_share:.0%} of its selections)")
+            lines.append(
+                f"  {p.name:<14} selected in {p.share:6.1%} of runs; modal lag {p.modal_lag} "
+                f"({p.modal_lag_share:.0%} of its selections)"
+            )
         if len(self.pairs) > limit:
             lines.append(f"  ... {len(self.pairs) - limit} more in selection.json")
         if self.failed:
-            lines.append(f"  {sum(self.failed.values())} run(s) stopped early: "
-                         + "; ".join(f"{k} (x{v})" for k, v in self.failed.items()))
+            lines.append(
+                f"  {sum(self.failed.values())} run(s) stopped early: "
+                + "; ".join(f"{k} (x{v})" for k, v in self.failed.items())
+            )
         return "\n".join(lines)
 
 
@@ -209,23 +235,33 @@ def stability_run(task: tuple[int, int, int], *, market: MarketData, settings, a
     rng = np.random.default_rng(boot_seed)
     st = settings.stability
     try:
-        boot = block_bootstrap_market(market.slice(None, windows.asof), windows.train_start,
-                                      block_length=st.block_length, rng=rng)
+        boot = block_bootstrap_market(
+            market.slice(None, windows.asof), windows.train_start, block_length=st.block_length, rng=rng
+        )
         stage_rng = np.random.default_rng(stage_seed)
         # entropy.stop_early: a run reports only its pairs, and the curtailed surrogate test takes the same keep
         # decisions as the full one (volts.selection.causality.entropy.ete_screen), so the shares are those of full tests
-        s = settings.override(**{"clustering.random_state": int(stage_rng.integers(0, 2**31 - 1)),
-                                 "entropy.seed": int(stage_rng.integers(0, 2**31 - 1)),
-                                 "entropy.stop_early": True})
-        sel = run_selection(boot, s, asof=asof, pairs_only=True)   # only the pairs and candidates are kept
+        s = settings.override(
+            **{
+                "clustering.random_state": int(stage_rng.integers(0, 2**31 - 1)),
+                "entropy.seed": int(stage_rng.integers(0, 2**31 - 1)),
+                "entropy.stop_early": True,
+            }
+        )
+        sel = run_selection(boot, s, asof=asof, pairs_only=True)  # only the pairs and candidates are kept
     except DataError as exc:
         return {"index": index, "pairs": [], "candidates": [], "error": str(exc).split(";")[0][:160]}
-    return {"index": index, "pairs": [[p.leader, p.follower, int(p.lag)] for p in sel.pairs],
-            "candidates": list(sel.candidates), "error": None}
+    return {
+        "index": index,
+        "pairs": [[p.leader, p.follower, int(p.lag)] for p in sel.pairs],
+        "candidates": list(sel.candidates),
+        "error": None,
+    }
 
 
-def stability_selection(market: MarketData, settings, *, asof: dt.date | None = None, runs: int | None = None,
-                        executor=None) -> StabilityResult:
+def stability_selection(
+    market: MarketData, settings, *, asof: dt.date | None = None, runs: int | None = None, executor=None
+) -> StabilityResult:
     """Repeat the selection ``runs`` times under perturbation and tabulate how often each pair is chosen.
 
     Parameters
@@ -268,18 +304,19 @@ class PendingStability:
         """Wait for every run (or run them here, in-process) and return the :class:`StabilityResult`."""
         st = self._settings.stability
         results = [r for _, r in self._batch]
-        result = summarise_runs(results, runs=self._runs, block_length=st.block_length, seed=st.seed,
-                                threshold=st.threshold)
-        return dataclasses.replace(result,
-                                   warnings=block_length_warnings(st.block_length, self._settings.lag.max_lag))
+        result = summarise_runs(
+            results, runs=self._runs, block_length=st.block_length, seed=st.seed, threshold=st.threshold
+        )
+        return dataclasses.replace(result, warnings=block_length_warnings(st.block_length, self._settings.lag.max_lag))
 
     def cancel(self) -> None:
         """Cancel runs still pending on a cluster (a no-op otherwise)."""
         self._batch.cancel()
 
 
-def start_stability(market: MarketData, settings, *, asof: dt.date | None = None, runs: int | None = None,
-                    executor=None) -> PendingStability:
+def start_stability(
+    market: MarketData, settings, *, asof: dt.date | None = None, runs: int | None = None, executor=None
+) -> PendingStability:
     """Start the repetitions of :func:`stability_selection` and return at once; ``.result()`` collects them.
 
     On a Dask cluster the runs execute while the caller goes on (``volts select`` runs the plain selection and
@@ -299,7 +336,7 @@ def start_stability(market: MarketData, settings, *, asof: dt.date | None = None
         tasks.append((i, int(a), int(b)))
     from volts.core.parallel import Executor
 
-    executor = Executor() if executor is None else executor    # in-process: the runs happen in .result()
+    executor = Executor() if executor is None else executor  # in-process: the runs happen in .result()
     batch = executor.submit(stability_run, tasks, label="stability runs", market=market, settings=settings, asof=asof)
     return PendingStability(batch, settings, runs)
 
@@ -321,10 +358,12 @@ def check_block_length(market: MarketData, settings, asof: dt.date) -> None:
     n = int(len(dates) - dates.searchsorted(pd.Timestamp(windows.train_start)))
     block = int(settings.stability.block_length)
     if block >= n:
-        raise ConfigError(f"stability.block_length {block} is not below the training length ({n} bars from "
-                          f"{windows.train_start} to {windows.asof}): every bootstrap run would redraw the same "
-                          f"days and give every pair a share of 1.0; set stability.block_length below {n} "
-                          f"(the default 30, or about 3 x lag.max_lag)")
+        raise ConfigError(
+            f"stability.block_length {block} is not below the training length ({n} bars from "
+            f"{windows.train_start} to {windows.asof}): every bootstrap run would redraw the same "
+            f"days and give every pair a share of 1.0; set stability.block_length below {n} "
+            f"(the default 30, or about 3 x lag.max_lag)"
+        )
 
 
 def block_length_warnings(block_length: int, max_lag: int) -> tuple[str, ...]:
@@ -337,13 +376,16 @@ def block_length_warnings(block_length: int, max_lag: int) -> tuple[str, ...]:
     if block_length >= 3 * max_lag:
         return ()
     kept = max(0.0, 1.0 - max_lag / block_length)
-    return (f"stability: block_length {block_length} < 3 x lag.max_lag ({3 * max_lag}); a lag-{max_lag} relation "
-            f"survives the bootstrap on only about {kept:.0%} of days, so long-lag pairs look less stable than they "
-            f"are (set stability.block_length >= {3 * max_lag})",)
+    return (
+        f"stability: block_length {block_length} < 3 x lag.max_lag ({3 * max_lag}); a lag-{max_lag} relation "
+        f"survives the bootstrap on only about {kept:.0%} of days, so long-lag pairs look less stable than they "
+        f"are (set stability.block_length >= {3 * max_lag})",
+    )
 
 
-def summarise_runs(results: list[dict], *, runs: int, block_length: int, seed: int,
-                   threshold: float | None) -> StabilityResult:
+def summarise_runs(
+    results: list[dict], *, runs: int, block_length: int, seed: int, threshold: float | None
+) -> StabilityResult:
     """Tabulate :func:`stability_run` outputs into a :class:`StabilityResult`."""
     lags: dict[tuple[str, str], Counter] = {}
     cand = Counter()
@@ -360,9 +402,15 @@ def summarise_runs(results: list[dict], *, runs: int, block_length: int, seed: i
         modal, modal_n = min(c.items(), key=lambda kv: (-kv[1], kv[0]))  # most frequent; ties: smaller lag
         rows.append(PairStability(leader, follower, count / runs, count, modal, modal_n / count, dict(c)))
     rows.sort(key=lambda p: (-p.share, p.leader, p.follower))
-    return StabilityResult(runs=runs, block_length=int(block_length), seed=int(seed), threshold=threshold,
-                           pairs=tuple(rows), failed=dict(failed),
-                           candidates={s: n / runs for s, n in sorted(cand.items(), key=lambda kv: -kv[1])})
+    return StabilityResult(
+        runs=runs,
+        block_length=int(block_length),
+        seed=int(seed),
+        threshold=threshold,
+        pairs=tuple(rows),
+        failed=dict(failed),
+        candidates={s: n / runs for s, n in sorted(cand.items(), key=lambda kv: -kv[1])},
+    )
 
 
 def apply_threshold(pairs, stability: StabilityResult) -> tuple[list, list[str]]:
@@ -399,5 +447,11 @@ def with_stability(selection, stability: StabilityResult):
         funnel = funnel + (FunnelStep("stability", len(selection.pairs), len(kept)),)
         for name in dropped:
             reasons[name] = "stability"
-    return dataclasses.replace(selection, pairs=tuple(kept), funnel=funnel, dropped=reasons, stability=payload,
-                               warnings=tuple(selection.warnings) + tuple(stability.warnings))
+    return dataclasses.replace(
+        selection,
+        pairs=tuple(kept),
+        funnel=funnel,
+        dropped=reasons,
+        stability=payload,
+        warnings=tuple(selection.warnings) + tuple(stability.warnings),
+    )

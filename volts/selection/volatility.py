@@ -71,8 +71,9 @@ def _check_prices(market: MarketData) -> None:
         bad = frame.to_numpy() <= 0
         if bad.any():
             row, col = np.argwhere(bad)[0]
-            raise DataError(f"{frame.columns[col]}: non-positive {name} price on {frame.index[row].date()}; "
-                            "log prices undefined")
+            raise DataError(
+                f"{frame.columns[col]}: non-positive {name} price on {frame.index[row].date()}; log prices undefined"
+            )
 
 
 def _check_params(window: int, periods_per_year: int | float = 252) -> None:
@@ -83,8 +84,7 @@ def _check_params(window: int, periods_per_year: int | float = 252) -> None:
 
 
 def _log(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(np.log(a.to_numpy(dtype=float) / b.to_numpy(dtype=float)), index=a.index,
-                        columns=a.columns)
+    return pd.DataFrame(np.log(a.to_numpy(dtype=float) / b.to_numpy(dtype=float)), index=a.index, columns=a.columns)
 
 
 # ------------------------------------------------------------------------------------- daily terms
@@ -112,7 +112,7 @@ def parkinson_terms(market: MarketData) -> pd.DataFrame:
     """
     _check_prices(market)
     hl = _log(market.high, market.low)
-    return hl ** 2 / (4.0 * _LN2)
+    return hl**2 / (4.0 * _LN2)
 
 
 def garman_klass_terms(market: MarketData) -> pd.DataFrame:
@@ -140,7 +140,7 @@ def garman_klass_terms(market: MarketData) -> pd.DataFrame:
     _check_prices(market)
     hl = _log(market.high, market.low)
     co = _log(market.close, market.open)
-    return 0.5 * hl ** 2 - (2.0 * _LN2 - 1.0) * co ** 2
+    return 0.5 * hl**2 - (2.0 * _LN2 - 1.0) * co**2
 
 
 def rogers_satchell_terms(market: MarketData) -> pd.DataFrame:
@@ -233,7 +233,7 @@ def _windows(frame: pd.DataFrame, window: int) -> tuple[np.ndarray, pd.DatetimeI
     """Sliding windows of ``frame``: array (n_windows, n_symbols, window) and the last date of each window."""
     arr = frame.to_numpy(dtype=float)
     view = np.lib.stride_tricks.sliding_window_view(arr, window, axis=0)
-    return view, frame.index[window - 1:]
+    return view, frame.index[window - 1 :]
 
 
 def _mean_window(terms: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -249,19 +249,22 @@ def _var_window(returns: pd.DataFrame, window: int) -> pd.DataFrame:
 def _need_bars(market: MarketData, estimator: str, window: int) -> None:
     need = window if estimator in RANGE_ESTIMATORS else window + 1
     if len(market) < need:
-        span = (f"{market.dates[0].date()} .. {market.dates[-1].date()}" if len(market) else "empty data")
+        span = f"{market.dates[0].date()} .. {market.dates[-1].date()}" if len(market) else "empty data"
         why = "" if estimator in RANGE_ESTIMATORS else " (n returns need the close before the window)"
-        raise DataError(f"{estimator}: {len(market)} bars ({span}) is fewer than the {need} bars a "
-                        f"{window}-bar window needs{why}")
+        raise DataError(
+            f"{estimator}: {len(market)} bars ({span}) is fewer than the {need} bars a {window}-bar window needs{why}"
+        )
 
 
 def _check_positive(variance: pd.DataFrame, estimator: str, window: int) -> None:
     bad = ~(variance.to_numpy() > 0)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise DataError(f"{variance.columns[col]}: {estimator} variance is zero in the {window}-bar window ending "
-                        f"{variance.index[row].date()} (constant price / zero high-low range); "
-                        "volatility and its log are undefined")
+        raise DataError(
+            f"{variance.columns[col]}: {estimator} variance is zero in the {window}-bar window ending "
+            f"{variance.index[row].date()} (constant price / zero high-low range); "
+            "volatility and its log are undefined"
+        )
 
 
 def rolling_variance(market: MarketData, estimator: str, window: int = 20) -> pd.DataFrame:
@@ -394,19 +397,27 @@ def _make(name: str, title: str, formula: str) -> Callable[..., pd.DataFrame]:
 
 
 parkinson = _make("parkinson", "Parkinson (1980)", "var = 1/(4 n ln 2) * sum (ln(H/L))^2")
-garman_klass = _make("garman_klass", "Garman-Klass (1980)",
-                     "var = 1/n * sum [0.5 (ln(H/L))^2 - (2 ln 2 - 1)(ln(C/O))^2]")
-rogers_satchell = _make("rogers_satchell", "Rogers-Satchell (1991)",
-                        "var = 1/n * sum [ln(H/C) ln(H/O) + ln(L/C) ln(L/O)]")
-yang_zhang = _make("yang_zhang", "Yang-Zhang (2000)",
-                   "var = V_overnight + k V_open_close + (1 - k) V_RS, k = 0.34 / (1.34 + (n+1)/(n-1)); "
-                   "needs n + 1 bars")
-close_to_close = _make("close_to_close", "Close-to-close",
-                       "var = sample variance (n - 1 denominator) of the n log returns; needs n + 1 bars")
+garman_klass = _make(
+    "garman_klass", "Garman-Klass (1980)", "var = 1/n * sum [0.5 (ln(H/L))^2 - (2 ln 2 - 1)(ln(C/O))^2]"
+)
+rogers_satchell = _make(
+    "rogers_satchell", "Rogers-Satchell (1991)", "var = 1/n * sum [ln(H/C) ln(H/O) + ln(L/C) ln(L/O)]"
+)
+yang_zhang = _make(
+    "yang_zhang",
+    "Yang-Zhang (2000)",
+    "var = V_overnight + k V_open_close + (1 - k) V_RS, k = 0.34 / (1.34 + (n+1)/(n-1)); needs n + 1 bars",
+)
+close_to_close = _make(
+    "close_to_close",
+    "Close-to-close",
+    "var = sample variance (n - 1 denominator) of the n log returns; needs n + 1 bars",
+)
 
 
-def estimate_all(market: MarketData, window: int = 20, periods_per_year: float = 252,
-                 estimators: Iterable[str] = ESTIMATORS) -> dict[str, pd.DataFrame]:
+def estimate_all(
+    market: MarketData, window: int = 20, periods_per_year: float = 252, estimators: Iterable[str] = ESTIMATORS
+) -> dict[str, pd.DataFrame]:
     """Every estimator's annualised rolling volatility.
 
     Parameters

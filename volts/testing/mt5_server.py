@@ -85,9 +85,14 @@ class _Server:
     def __init__(self, standin: StandInTerminal, port: int = 0) -> None:
         self.standin = standin
         self.server = _quiet_server_class()(
-            _make_service(standin), hostname="127.0.0.1", port=port, auto_register=False,
-            listener_timeout=0.05, logger=logging.getLogger("volts.testing.mt5_standin.server"),
-            protocol_config={"allow_pickle": True, "sync_request_timeout": 30})
+            _make_service(standin),
+            hostname="127.0.0.1",
+            port=port,
+            auto_register=False,
+            listener_timeout=0.05,
+            logger=logging.getLogger("volts.testing.mt5_standin.server"),
+            protocol_config={"allow_pickle": True, "sync_request_timeout": 30},
+        )
         self.host, self.port = "127.0.0.1", self.server.port
         self.thread = threading.Thread(target=self._run, name=f"mt5-standin:{self.port}", daemon=True)
 
@@ -111,8 +116,9 @@ class _Server:
 
 
 @contextlib.contextmanager
-def serve_standin(csv_dir, faults: Faults | None = None, *, port: int = 0,
-                  **terminal_options) -> Iterator[tuple[str, int, StandInTerminal]]:
+def serve_standin(
+    csv_dir, faults: Faults | None = None, *, port: int = 0, **terminal_options
+) -> Iterator[tuple[str, int, StandInTerminal]]:
     """Serve a :class:`StandInTerminal` over RPyC on 127.0.0.1 for the duration of a ``with`` block.
 
     Parameters
@@ -162,10 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--volume-step", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    standin = StandInTerminal(args.csv_dir, symbol_format=args.symbol_format, until=args.until,
-                              fill_price=args.fill_price, balance=args.balance, commission_fixed=args.commission_fixed,
-                              commission_rate=args.commission_rate, volume_min=args.volume_min,
-                              volume_max=args.volume_max, volume_step=args.volume_step)
+    standin = StandInTerminal(
+        args.csv_dir,
+        symbol_format=args.symbol_format,
+        until=args.until,
+        fill_price=args.fill_price,
+        balance=args.balance,
+        commission_fixed=args.commission_fixed,
+        commission_rate=args.commission_rate,
+        volume_min=args.volume_min,
+        volume_max=args.volume_max,
+        volume_step=args.volume_step,
+    )
     server = _Server(standin, port=args.port).start()
     print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)", flush=True)
     try:

@@ -138,18 +138,39 @@ class StandInTrading:
         self._next_ticket += 1
         request_id = self._next_ticket
         treq = TradeRequest(
-            action=int(req.get("action", 0)), magic=int(req.get("magic", 0)), order=0,
-            symbol=str(req.get("symbol", "")), volume=float(req.get("volume", 0.0)),
-            price=float(req.get("price", 0.0)), stoplimit=0.0, sl=float(req.get("sl", 0.0)),
-            tp=float(req.get("tp", 0.0)), deviation=int(req.get("deviation", 0)), type=int(req.get("type", -1)),
+            action=int(req.get("action", 0)),
+            magic=int(req.get("magic", 0)),
+            order=0,
+            symbol=str(req.get("symbol", "")),
+            volume=float(req.get("volume", 0.0)),
+            price=float(req.get("price", 0.0)),
+            stoplimit=0.0,
+            sl=float(req.get("sl", 0.0)),
+            tp=float(req.get("tp", 0.0)),
+            deviation=int(req.get("deviation", 0)),
+            type=int(req.get("type", -1)),
             type_filling=int(req.get("type_filling", ORDER_FILLING_FOK)),
-            type_time=int(req.get("type_time", ORDER_TIME_GTC)), expiration=0,
-            comment=str(req.get("comment", ""))[:31], position=int(req.get("position", 0)), position_by=0)
+            type_time=int(req.get("type_time", ORDER_TIME_GTC)),
+            expiration=0,
+            comment=str(req.get("comment", ""))[:31],
+            position=int(req.get("position", 0)),
+            position_by=0,
+        )
 
         def reply(retcode, comment, deal=0, order=0, volume=0.0, price=0.0):
-            return OrderSendResult(retcode=retcode, deal=deal, order=order, volume=volume, price=price,
-                                   bid=price, ask=price, comment=comment, request_id=request_id,
-                                   retcode_external=0, request=treq)
+            return OrderSendResult(
+                retcode=retcode,
+                deal=deal,
+                order=order,
+                volume=volume,
+                price=price,
+                bid=price,
+                ask=price,
+                comment=comment,
+                request_id=request_id,
+                retcode_external=0,
+                request=treq,
+            )
 
         reject = self.faults._take_reject()
         if reject is not None:
@@ -159,8 +180,7 @@ class StandInTrading:
         if treq.symbol not in self._visible_symbols():
             return reply(TRADE_RETCODE_INVALID, "Invalid request: unknown symbol")
         steps = treq.volume / self.volume_step
-        if not (self.volume_min - 1e-12 <= treq.volume <= self.volume_max + 1e-12) or \
-                abs(steps - round(steps)) > 1e-6:
+        if not (self.volume_min - 1e-12 <= treq.volume <= self.volume_max + 1e-12) or abs(steps - round(steps)) > 1e-6:
             return reply(TRADE_RETCODE_INVALID_VOLUME, "Invalid volume")
         allowed = {ORDER_FILLING_FOK} if self.filling_mode & SYMBOL_FILLING_FOK else set()
         if self.filling_mode & SYMBOL_FILLING_IOC:
@@ -198,24 +218,74 @@ class StandInTrading:
             ptype = POSITION_TYPE_BUY if treq.type == ORDER_TYPE_BUY else POSITION_TYPE_SELL
             profit, entry, position_id = 0.0, DEAL_ENTRY_IN, order
             self._positions[order] = TradePosition(
-                ticket=order, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
-                type=ptype, magic=treq.magic, identifier=order, reason=3, volume=treq.volume, price_open=price,
-                sl=0.0, tp=0.0, price_current=price, swap=0.0, profit=0.0, symbol=treq.symbol,
-                comment=treq.comment, external_id="")
+                ticket=order,
+                time=now,
+                time_msc=now * 1000,
+                time_update=now,
+                time_update_msc=now * 1000,
+                type=ptype,
+                magic=treq.magic,
+                identifier=order,
+                reason=3,
+                volume=treq.volume,
+                price_open=price,
+                sl=0.0,
+                tp=0.0,
+                price_current=price,
+                swap=0.0,
+                profit=0.0,
+                symbol=treq.symbol,
+                comment=treq.comment,
+                external_id="",
+            )
         commission = self.commission_fixed + self.commission_rate * treq.volume * price * self.contract_size
         self._balance += profit - commission
-        self._deals.append(TradeDeal(
-            ticket=deal, order=order, time=now, time_msc=now * 1000, type=treq.type, entry=entry, magic=treq.magic,
-            position_id=position_id, reason=3, volume=treq.volume, price=price, commission=-commission, swap=0.0,
-            profit=profit, fee=0.0, symbol=treq.symbol, comment=treq.comment, external_id=""))
-        self.fills.append({"deal": deal, "order": order, "symbol": treq.symbol, "type": treq.type,
-                           "volume": treq.volume, "price": price, "position": treq.position,
-                           "magic": treq.magic, "comment": treq.comment, "commission": commission})
+        self._deals.append(
+            TradeDeal(
+                ticket=deal,
+                order=order,
+                time=now,
+                time_msc=now * 1000,
+                type=treq.type,
+                entry=entry,
+                magic=treq.magic,
+                position_id=position_id,
+                reason=3,
+                volume=treq.volume,
+                price=price,
+                commission=-commission,
+                swap=0.0,
+                profit=profit,
+                fee=0.0,
+                symbol=treq.symbol,
+                comment=treq.comment,
+                external_id="",
+            )
+        )
+        self.fills.append(
+            {
+                "deal": deal,
+                "order": order,
+                "symbol": treq.symbol,
+                "type": treq.type,
+                "volume": treq.volume,
+                "price": price,
+                "position": treq.position,
+                "magic": treq.magic,
+                "comment": treq.comment,
+                "commission": commission,
+            }
+        )
         if not treq.position and treq.volume < float(req.get("volume", 0.0)) - 1e-12:
-            return reply(TRADE_RETCODE_DONE_PARTIAL, "Request executed partially", deal=deal, order=order,
-                         volume=treq.volume, price=price)
-        return reply(TRADE_RETCODE_DONE, "Request executed", deal=deal, order=order, volume=treq.volume,
-                     price=price)
+            return reply(
+                TRADE_RETCODE_DONE_PARTIAL,
+                "Request executed partially",
+                deal=deal,
+                order=order,
+                volume=treq.volume,
+                price=price,
+            )
+        return reply(TRADE_RETCODE_DONE, "Request executed", deal=deal, order=order, volume=treq.volume, price=price)
 
     def orders_get(self, symbol: str | None = None, group: str | None = None, ticket: int | None = None):
         """Pending orders as a tuple of ``TradeOrder`` (empty when there are none); None on error. Market orders
@@ -225,13 +295,24 @@ class StandInTrading:
                 return None
             if not self._initialized:
                 return self._fail(_NEEDS_INIT)
-            out = [o for o in self._orders.values()
-                   if (symbol is None or o.symbol == symbol) and (group is None or _group_match(o.symbol, group))
-                   and (ticket is None or o.ticket == ticket)]
+            out = [
+                o
+                for o in self._orders.values()
+                if (symbol is None or o.symbol == symbol)
+                and (group is None or _group_match(o.symbol, group))
+                and (ticket is None or o.ticket == ticket)
+            ]
             return self._ok(tuple(out))
 
-    def history_deals_get(self, date_from=None, date_to=None, *, group: str | None = None,
-                          ticket: int | None = None, position: int | None = None):
+    def history_deals_get(
+        self,
+        date_from=None,
+        date_to=None,
+        *,
+        group: str | None = None,
+        ticket: int | None = None,
+        position: int | None = None,
+    ):
         """Deals as a tuple of ``TradeDeal``: those with ``date_from <= time <= date_to`` (server clock), or all
         deals of order ``ticket`` or of position ``position``; None on error."""
         with self._lock:
@@ -263,14 +344,38 @@ class StandInTrading:
                 return self._fail(_NEEDS_INIT)
             floating = self._floating()
             login, server = self._account
-            return self._ok(AccountInfo(
-                login=int(login or 0), trade_mode=0, leverage=1, limit_orders=0, margin_so_mode=0,
-                trade_allowed=True, trade_expert=True, margin_mode=ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
-                currency_digits=2, fifo_close=False, balance=self._balance, credit=0.0, profit=floating,
-                equity=self._balance + floating, margin=0.0, margin_free=self._balance + floating, margin_level=0.0,
-                margin_so_call=0.0, margin_so_so=0.0, margin_initial=0.0, margin_maintenance=0.0, assets=0.0,
-                liabilities=0.0, commission_blocked=0.0, name="stand-in", server=str(server or "StandIn-Demo"),
-                currency="USD", company="volts stand-in"))
+            return self._ok(
+                AccountInfo(
+                    login=int(login or 0),
+                    trade_mode=0,
+                    leverage=1,
+                    limit_orders=0,
+                    margin_so_mode=0,
+                    trade_allowed=True,
+                    trade_expert=True,
+                    margin_mode=ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
+                    currency_digits=2,
+                    fifo_close=False,
+                    balance=self._balance,
+                    credit=0.0,
+                    profit=floating,
+                    equity=self._balance + floating,
+                    margin=0.0,
+                    margin_free=self._balance + floating,
+                    margin_level=0.0,
+                    margin_so_call=0.0,
+                    margin_so_so=0.0,
+                    margin_initial=0.0,
+                    margin_maintenance=0.0,
+                    assets=0.0,
+                    liabilities=0.0,
+                    commission_blocked=0.0,
+                    name="stand-in",
+                    server=str(server or "StandIn-Demo"),
+                    currency="USD",
+                    company="volts stand-in",
+                )
+            )
 
     def _floating(self) -> float:
         total = 0.0
@@ -293,11 +398,31 @@ class StandInTrading:
             now = self._server_time()
             price = self._quote(symbol)
             self._orders[self._next_ticket] = TradeOrder(
-                ticket=self._next_ticket, time_setup=now, time_setup_msc=now * 1000, time_done=0, time_done_msc=0,
-                time_expiration=0, type=type, type_time=ORDER_TIME_GTC, type_filling=ORDER_FILLING_FOK, state=1,
-                magic=magic, position_id=0, position_by_id=0, reason=3, volume_initial=float(volume),
-                volume_current=float(volume), price_open=price, sl=0.0, tp=0.0, price_current=price,
-                price_stoplimit=0.0, symbol=symbol, comment=comment[:31], external_id="")
+                ticket=self._next_ticket,
+                time_setup=now,
+                time_setup_msc=now * 1000,
+                time_done=0,
+                time_done_msc=0,
+                time_expiration=0,
+                type=type,
+                type_time=ORDER_TIME_GTC,
+                type_filling=ORDER_FILLING_FOK,
+                state=1,
+                magic=magic,
+                position_id=0,
+                position_by_id=0,
+                reason=3,
+                volume_initial=float(volume),
+                volume_current=float(volume),
+                price_open=price,
+                sl=0.0,
+                tp=0.0,
+                price_current=price,
+                price_stoplimit=0.0,
+                symbol=symbol,
+                comment=comment[:31],
+                external_id="",
+            )
             return self._next_ticket
 
     def close_position(self, ticket: int) -> None:
@@ -305,9 +430,18 @@ class StandInTrading:
         with self._lock:
             pos = self._positions[ticket]
             side = ORDER_TYPE_SELL if pos.type == POSITION_TYPE_BUY else ORDER_TYPE_BUY
-            self._execute({"action": TRADE_ACTION_DEAL, "symbol": pos.symbol, "volume": pos.volume, "type": side,
-                           "position": ticket, "magic": 0, "comment": "manual close",
-                           "type_filling": ORDER_FILLING_FOK})
+            self._execute(
+                {
+                    "action": TRADE_ACTION_DEAL,
+                    "symbol": pos.symbol,
+                    "volume": pos.volume,
+                    "type": side,
+                    "position": ticket,
+                    "magic": 0,
+                    "comment": "manual close",
+                    "type_filling": ORDER_FILLING_FOK,
+                }
+            )
 
     def set_until(self, until) -> None:
         """Move the terminal's "today" (paper trading: one session after another)."""
@@ -328,8 +462,24 @@ class StandInTrading:
             price = self._last_close(symbol)
             now = self._server_time()
             self._positions[ticket] = TradePosition(
-                ticket=ticket, time=now, time_msc=now * 1000, time_update=now, time_update_msc=now * 1000,
-                type=type, magic=magic, identifier=ticket, reason=0, volume=float(volume), price_open=price,
-                sl=0.0, tp=0.0, price_current=price, swap=0.0, profit=0.0, symbol=symbol, comment=comment[:31],
-                external_id="")
+                ticket=ticket,
+                time=now,
+                time_msc=now * 1000,
+                time_update=now,
+                time_update_msc=now * 1000,
+                type=type,
+                magic=magic,
+                identifier=ticket,
+                reason=0,
+                volume=float(volume),
+                price_open=price,
+                sl=0.0,
+                tp=0.0,
+                price_current=price,
+                swap=0.0,
+                profit=0.0,
+                symbol=symbol,
+                comment=comment[:31],
+                external_id="",
+            )
             return ticket

@@ -65,20 +65,31 @@ def load_spy(settings, symbol: str = "SPY", *, start=None, end=None) -> pd.DataF
     path = spy_path(settings, symbol)
     if not path.is_file():
         if settings.data.spy_file:
-            raise DataError(f"{path}: [data] spy_file names no file; fix the path or remove the key (the SPY "
-                            f"benchmark is then read from SPY.csv in [data] dir, if there is one)")
+            raise DataError(
+                f"{path}: [data] spy_file names no file; fix the path or remove the key (the SPY "
+                f"benchmark is then read from SPY.csv in [data] dir, if there is one)"
+            )
         return None
     d = settings.data
     raw = read_csv_bars(path, symbol, d.csv)
     try:
-        market = validate_bars({symbol: raw}, sources={symbol: str(path)}, start=start, end=end,
-                               on_invalid=d.on_invalid, missing="error", max_abs_return=d.max_abs_return,
-                               return_jump=d.return_jump, calendar=d.calendar or None,
-                               max_range_multiple=d.max_range_multiple)
+        market = validate_bars(
+            {symbol: raw},
+            sources={symbol: str(path)},
+            start=start,
+            end=end,
+            on_invalid=d.on_invalid,
+            missing="error",
+            max_abs_return=d.max_abs_return,
+            return_jump=d.return_jump,
+            calendar=d.calendar or None,
+            max_range_multiple=d.max_range_multiple,
+        )
     except DataError as exc:
-        if getattr(exc, "rule", None) == "no_rows_in_window":   # SPY's file ends before the span: no benchmark
-            empty = pd.DataFrame(columns=["open", "high", "low", "close", "volume"], dtype=float,
-                                 index=pd.DatetimeIndex([], name="date"))
+        if getattr(exc, "rule", None) == "no_rows_in_window":  # SPY's file ends before the span: no benchmark
+            empty = pd.DataFrame(
+                columns=["open", "high", "low", "close", "volume"], dtype=float, index=pd.DatetimeIndex([], name="date")
+            )
             return empty
         raise DataError(f"SPY benchmark: {exc}") from None
     bars = market.bars(symbol)
@@ -95,12 +106,21 @@ def _spy_findings(events: list, spy: pd.DataFrame | None) -> None:
 
     for p in report.problems:
         if p.action in ("dropped", "flagged") and OUTSIDE_NOTE not in p.message:
-            events.append({"date": p.date, "pair": "SPY", "event": f"spy_bar_{p.action}", "file": p.file,
-                           "rule": p.rule, "reason": p.message})
+            events.append(
+                {
+                    "date": p.date,
+                    "pair": "SPY",
+                    "event": f"spy_bar_{p.action}",
+                    "file": p.file,
+                    "rule": p.rule,
+                    "reason": p.message,
+                }
+            )
 
 
-def _hold_curve(opens: pd.DataFrame, closes: pd.DataFrame, first_fill: int, execution: str,
-                costs: CostModel) -> pd.Series:
+def _hold_curve(
+    opens: pd.DataFrame, closes: pd.DataFrame, first_fill: int, execution: str, costs: CostModel
+) -> pd.Series:
     """Equal parts of the capital in each column, bought at the first fill and held; value at each close."""
     n_sym = opens.shape[1]
     part = costs.capital / n_sym

@@ -30,10 +30,10 @@ HAIRCUT = 1e-9  # fraction of a sleeve's cash left unspent by an opening order (
 # --------------------------------------------------------------------------------------------- planning
 @dataclass
 class _Plan:
-    dates: pd.DatetimeIndex          # sessions s0 .. e (s0 = last session <= first asof)
-    starts: list                     # per period: index into dates of its first session (None if empty)
-    rebalances: list                 # the schedule, sorted
-    lo: int                          # index in the market of dates[0]
+    dates: pd.DatetimeIndex  # sessions s0 .. e (s0 = last session <= first asof)
+    starts: list  # per period: index into dates of its first session (None if empty)
+    rebalances: list  # the schedule, sorted
+    lo: int  # index in the market of dates[0]
 
 
 def _plan(market: MarketData, schedule: Sequence[Rebalance], end) -> _Plan:
@@ -48,11 +48,15 @@ def _plan(market: MarketData, schedule: Sequence[Rebalance], end) -> _Plan:
     e = int(mdates.searchsorted(end_ts, side="right")) - 1
     s0 = int(mdates.searchsorted(pd.Timestamp(asofs[0]), side="right")) - 1
     if s0 < 0:
-        raise DataError(f"first as-of date {asofs[0]}: no session on or before it in the market data "
-                        f"(data start {mdates[0].date()}); load bars from before the first re-selection")
+        raise DataError(
+            f"first as-of date {asofs[0]}: no session on or before it in the market data "
+            f"(data start {mdates[0].date()}); load bars from before the first re-selection"
+        )
     if e <= s0:
-        raise DataError(f"end {end_ts.date()}: no session after the first as-of date {asofs[0]} "
-                        f"(data end {mdates[-1].date()}); choose a later end")
+        raise DataError(
+            f"end {end_ts.date()}: no session after the first as-of date {asofs[0]} "
+            f"(data end {mdates[-1].date()}); choose a later end"
+        )
     starts = []
     for a in asofs:
         i = int(mdates.searchsorted(pd.Timestamp(a), side="right"))  # first session after asof
@@ -61,7 +65,7 @@ def _plan(market: MarketData, schedule: Sequence[Rebalance], end) -> _Plan:
     for k in range(len(starts) - 1):
         if starts[k] is not None and starts[k + 1] is not None and starts[k + 1] <= starts[k]:
             starts[k] = None
-    return _Plan(dates=mdates[s0:e + 1], starts=starts, rebalances=rebs, lo=s0)
+    return _Plan(dates=mdates[s0 : e + 1], starts=starts, rebalances=rebs, lo=s0)
 
 
 _SIGNALS: "weakref.WeakKeyDictionary[MarketData, dict]" = weakref.WeakKeyDictionary()
@@ -84,11 +88,13 @@ def _targets(market: MarketData, plan: _Plan, leader: str, lag: int, ma_window: 
         skey = ("signal", leader, int(ma_window), mode)
         sig = per_market.get(skey)
         if sig is None or sig[0] != stamp:
-            sig = per_market[skey] = (stamp, trend_signal(close, ma_window=int(ma_window), mode=mode)
-                                      .to_numpy().tolist())
+            sig = per_market[skey] = (
+                stamp,
+                trend_signal(close, ma_window=int(ma_window), mode=mode).to_numpy().tolist(),
+            )
         values, shift = sig[1], int(lag)
-        hit = per_market[key] = (stamp, [0] * min(shift, len(values)) + values[:max(0, len(values) - shift)])
-    return hit[1][plan.lo:plan.lo + len(plan.dates)]
+        hit = per_market[key] = (stamp, [0] * min(shift, len(values)) + values[: max(0, len(values) - shift)])
+    return hit[1][plan.lo : plan.lo + len(plan.dates)]
 
 
 # --------------------------------------------------------------------------------------- the event loop
@@ -102,14 +108,26 @@ class _Book:
         self.fills: list[dict] = []
         self.trades: list[dict] = []
         self.events: list[dict] = []
-        self.funding: list[list[str]] = []   # per rebalance call: keys held without the cash to place an order
+        self.funding: list[list[str]] = []  # per rebalance call: keys held without the cash to place an order
 
     def _fill(self, s: dict, date, role: str, shares: float, price: float) -> float:
         value = abs(shares) * price
         comm = self.costs.commission(value)
-        self.fills.append({"date": date, "pair": s["key"], "leader": s["leader"], "follower": s["follower"],
-                           "lag": s["lag"], "role": role, "side": "buy" if shares > 0 else "sell",
-                           "shares": shares, "price": price, "value": value, "commission": comm})
+        self.fills.append(
+            {
+                "date": date,
+                "pair": s["key"],
+                "leader": s["leader"],
+                "follower": s["follower"],
+                "lag": s["lag"],
+                "role": role,
+                "side": "buy" if shares > 0 else "sell",
+                "shares": shares,
+                "price": price,
+                "value": value,
+                "commission": comm,
+            }
+        )
         return comm
 
     def close(self, s: dict, date, price: float, role: str = "close") -> float | None:
@@ -135,8 +153,7 @@ class _Book:
         if not (budget > 0) or not (price > 0):
             # a flat sleeve's cash cannot grow again: it stays flat until it leaves (one event, not one a day)
             if not s.get("bust"):
-                self.events.append({"date": date, "pair": s["key"], "event": "no_affordable_shares",
-                                    "cash": equity})
+                self.events.append({"date": date, "pair": s["key"], "event": "no_affordable_shares", "cash": equity})
             s["bust"] = True
             return None
         n = budget / (price * (1.0 + self.costs.rate)) * (1.0 - HAIRCUT)
@@ -145,10 +162,21 @@ class _Book:
         s["cash"] -= shares * price + comm
         s["shares"] = shares
         s["sign"] = int(sign)
-        s["open_trade"] = {"pair": s["key"], "leader": s["leader"], "follower": s["follower"], "lag": s["lag"],
-                           "side": "long" if sign > 0 else "short", "shares": n, "entry_date": date,
-                           "entry_price": price, "exit_date": None, "exit_price": float("nan"),
-                           "commission": comm, "pnl": float("nan"), "closed": False}
+        s["open_trade"] = {
+            "pair": s["key"],
+            "leader": s["leader"],
+            "follower": s["follower"],
+            "lag": s["lag"],
+            "side": "long" if sign > 0 else "short",
+            "shares": n,
+            "entry_date": date,
+            "entry_price": price,
+            "exit_date": None,
+            "exit_price": float("nan"),
+            "commission": comm,
+            "pnl": float("nan"),
+            "closed": False,
+        }
         return shares
 
     def rebalance(self, holdings: Sequence[Holding], date, price_of: Callable[[dict], float]) -> list:
@@ -170,12 +198,21 @@ class _Book:
                 continue
             if not (share > 0):
                 self.events.append({"date": date, "pair": h.key, "event": "unfunded_entry"})
-            self.sleeves[h.key] = {"key": h.key, "leader": h.leader, "follower": h.follower, "lag": int(h.lag),
-                                   "cash": share, "shares": 0.0, "sign": 0, "open_trade": None}
+            self.sleeves[h.key] = {
+                "key": h.key,
+                "leader": h.leader,
+                "follower": h.follower,
+                "lag": int(h.lag),
+                "cash": share,
+                "shares": 0.0,
+                "sign": 0,
+                "open_trade": None,
+            }
         if entering:
             self.pool = 0.0
-        self.funding.append([k for k, s in self.sleeves.items()
-                             if s["shares"] == 0 and not (s["cash"] - self.costs.fixed > 0)])
+        self.funding.append(
+            [k for k, s in self.sleeves.items() if s["shares"] == 0 and not (s["cash"] - self.costs.fixed > 0)]
+        )
         return made
 
     def step(self, s: dict, target: int, date, price: float) -> list:
@@ -200,20 +237,28 @@ class _Book:
             t = s["open_trade"]
             if t is not None:
                 price = close_of(s["follower"])
-                t.update(exit_date=date, exit_price=price, closed=False,
-                         pnl=(price - t["entry_price"]) * s["shares"] - t["commission"])
+                t.update(
+                    exit_date=date,
+                    exit_price=price,
+                    closed=False,
+                    pnl=(price - t["entry_price"]) * s["shares"] - t["commission"],
+                )
                 self.trades.append(t)
                 s["open_trade"] = None
 
 
-def _period_table(plan: _Plan, equity: pd.Series, *, funding: Sequence | None = None,
-                  positions: pd.DataFrame | None = None) -> pd.DataFrame:
+def _period_table(
+    plan: _Plan, equity: pd.Series, *, funding: Sequence | None = None, positions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     rows = []
     eq = equity.to_numpy()
     live = [(k, st) for k, st in enumerate(plan.starts) if st is not None]
     # a position at a close: any pair's shares non-zero (positions are recorded after each close's fills)
-    invested = (positions.to_numpy(dtype="float64") != 0).any(axis=1) if positions is not None and \
-        positions.shape[1] else np.zeros(len(plan.dates), dtype=bool)
+    invested = (
+        (positions.to_numpy(dtype="float64") != 0).any(axis=1)
+        if positions is not None and positions.shape[1]
+        else np.zeros(len(plan.dates), dtype=bool)
+    )
     funding = list(funding) if funding is not None and len(funding) == len(live) else None
     prev: list = []
     prev_set: set = set()
@@ -221,22 +266,45 @@ def _period_table(plan: _Plan, equity: pd.Series, *, funding: Sequence | None = 
         r = plan.rebalances[k]
         last = (live[j + 1][1] - 1) if j + 1 < len(live) else len(plan.dates) - 1
         keys = [h.key for h in r.pairs]
-        keys_set = set(keys)   # membership by set: thousands of pairs a week in the S&P crash weeks
+        keys_set = set(keys)  # membership by set: thousands of pairs a week in the S&P crash weeks
         v0, v1 = float(eq[st - 1]), float(eq[last])
-        rows.append({"asof": r.asof, "first_session": plan.dates[st].date(), "last_session": plan.dates[last].date(),
-                     "n_pairs": len(keys), "pairs": ";".join(f"{h.key}:{h.lag}" for h in r.pairs),
-                     "entered": ";".join(k2 for k2 in keys if k2 not in prev_set),
-                     "left": ";".join(k2 for k2 in prev if k2 not in keys_set),
-                     "kept": ";".join(k2 for k2 in keys if k2 in prev_set),
-                     "pnl": v1 - v0, "return": v1 / v0 - 1.0 if v0 > 0 else float("nan")})
+        rows.append(
+            {
+                "asof": r.asof,
+                "first_session": plan.dates[st].date(),
+                "last_session": plan.dates[last].date(),
+                "n_pairs": len(keys),
+                "pairs": ";".join(f"{h.key}:{h.lag}" for h in r.pairs),
+                "entered": ";".join(k2 for k2 in keys if k2 not in prev_set),
+                "left": ";".join(k2 for k2 in prev if k2 not in keys_set),
+                "kept": ";".join(k2 for k2 in keys if k2 in prev_set),
+                "pnl": v1 - v0,
+                "return": v1 / v0 - 1.0 if v0 > 0 else float("nan"),
+            }
+        )
         unfunded = [k2 for k2 in keys if k2 in set(funding[j])] if funding is not None else []
-        rows[-1].update(unfunded=";".join(unfunded), n_unfunded=len(unfunded),
-                        in_cash=not bool(invested[st:last + 1].any()))
+        rows[-1].update(
+            unfunded=";".join(unfunded), n_unfunded=len(unfunded), in_cash=not bool(invested[st : last + 1].any())
+        )
         prev, prev_set = keys, keys_set
     skipped = [plan.rebalances[k].asof for k, st in enumerate(plan.starts) if st is None]
     for a in skipped:
-        rows.append({"asof": a, "first_session": None, "last_session": None, "n_pairs": 0, "pairs": "",
-                     "entered": "", "left": "", "kept": "", "pnl": float("nan"), "return": float("nan"),
-                     "unfunded": "", "n_unfunded": 0, "in_cash": None})
+        rows.append(
+            {
+                "asof": a,
+                "first_session": None,
+                "last_session": None,
+                "n_pairs": 0,
+                "pairs": "",
+                "entered": "",
+                "left": "",
+                "kept": "",
+                "pnl": float("nan"),
+                "return": float("nan"),
+                "unfunded": "",
+                "n_unfunded": 0,
+                "in_cash": None,
+            }
+        )
     out = pd.DataFrame(rows)
     return out.sort_values("asof", kind="stable").reset_index(drop=True) if len(out) else out

@@ -26,8 +26,9 @@ from volts.trading.signals import next_session_target
 
 
 # ------------------------------------------------------------------------------------------ backtrader
-def _run_backtrader(market: MarketData, plan: _Plan, costs: CostModel, *, execution: str, ma_window: int,
-                    mode: str) -> tuple[_Book, np.ndarray, dict]:
+def _run_backtrader(
+    market: MarketData, plan: _Plan, costs: CostModel, *, execution: str, ma_window: int, mode: str
+) -> tuple[_Book, np.ndarray, dict]:
     import backtrader as bt
 
     from volts.trading.backtest import FixedPlusPercentCommission
@@ -65,11 +66,18 @@ def _run_backtrader(market: MarketData, plan: _Plan, costs: CostModel, *, execut
         cerebro.adddata(feed(sym, "L:" + sym))
     for key, h in keys.items():  # one follower feed per sleeve: the broker position of a feed is one sleeve's
         cerebro.adddata(feed(h.follower, "F:" + key))
-    starts = {plan.dates[st].date(): plan.rebalances[k].pairs for k, st in enumerate(plan.starts)
-              if st is not None}
-    cerebro.addstrategy(schedule_strategy_class(), starts=starts, first=plan.dates[0].date(), costs=costs,
-                        execution=execution, ma_window=int(ma_window), mode=mode,
-                        window=max_lag + int(ma_window), reserve=reserve)
+    starts = {plan.dates[st].date(): plan.rebalances[k].pairs for k, st in enumerate(plan.starts) if st is not None}
+    cerebro.addstrategy(
+        schedule_strategy_class(),
+        starts=starts,
+        first=plan.dates[0].date(),
+        costs=costs,
+        execution=execution,
+        ma_window=int(ma_window),
+        mode=mode,
+        window=max_lag + int(ma_window),
+        reserve=reserve,
+    )
     strat = cerebro.run(runonce=False, preload=True)[0]
     dates = [d.date() for d in plan.dates]
     equity = np.array([strat.equity_rec.get(d, np.nan) for d in dates])
@@ -98,8 +106,16 @@ def _make_schedule_strategy():
         (:class:`_Book`) sizes them; the broker books cash, commissions and value independently.
         """
 
-        params = (("starts", None), ("first", None), ("costs", None), ("execution", "next_open"),
-                  ("ma_window", 20), ("mode", "long_short"), ("window", 30), ("reserve", 0.0))
+        params = (
+            ("starts", None),
+            ("first", None),
+            ("costs", None),
+            ("execution", "next_open"),
+            ("ma_window", 20),
+            ("mode", "long_short"),
+            ("window", 30),
+            ("reserve", 0.0),
+        )
 
         def __init__(self) -> None:
             self.lead = {d._name[2:]: d for d in self.datas if d._name.startswith("L:")}
@@ -108,14 +124,16 @@ def _make_schedule_strategy():
             self.dates = {s: deque(maxlen=self.p.window) for s in self.lead}
             self.book = _Book(self.p.costs, self.p.costs.capital)
             self.holdings: tuple = ()
-            self.pending: dict[str, int] = {}   # key -> target for the next session
+            self.pending: dict[str, int] = {}  # key -> target for the next session
             self.equity_rec: dict = {}
             self.held_rec: dict = {}
             self.started = False
 
         def _known(self, sym: str) -> pd.Series:
-            return pd.Series(np.fromiter(self.closes[sym], dtype="float64"),
-                             index=pd.DatetimeIndex(np.array(self.dates[sym], dtype="datetime64[D]")))
+            return pd.Series(
+                np.fromiter(self.closes[sym], dtype="float64"),
+                index=pd.DatetimeIndex(np.array(self.dates[sym], dtype="datetime64[D]")),
+            )
 
         def _act(self, day: dt.date, price_of: Callable[[str], float]) -> None:
             """Fills of the session that starts at this open (next_open) or after this close (close)."""
@@ -145,14 +163,20 @@ def _make_schedule_strategy():
             self.pending = {}
             for h in session_holdings:
                 known = self._known(h.leader)
-                self.pending[h.key] = int(next_session_target(known, lag=int(h.lag), ma_window=self.p.ma_window,
-                                                              mode=self.p.mode))
+                self.pending[h.key] = int(
+                    next_session_target(known, lag=int(h.lag), ma_window=self.p.ma_window, mode=self.p.mode)
+                )
 
         def notify_order(self, order) -> None:
             if order.status in (order.Margin, order.Rejected, order.Canceled):
-                self.book.events.append({"date": self.datas[0].datetime.date(0), "pair": order.data._name[2:],
-                                         "event": "broker_" + order.getstatusname().lower(),
-                                         "size": float(order.size)})
+                self.book.events.append(
+                    {
+                        "date": self.datas[0].datetime.date(0),
+                        "pair": order.data._name[2:],
+                        "event": "broker_" + order.getstatusname().lower(),
+                        "size": float(order.size),
+                    }
+                )
 
         def _record(self, day: dt.date, value: float, price_ago: int) -> None:
             if day < self.p.first:
@@ -188,7 +212,8 @@ def _make_schedule_strategy():
                 if len(self.datas[0]) > 1:
                     prev = self.datas[0].datetime.date(-1)
                     value = float(self.broker.getcash()) + sum(
-                        float(self.getposition(d).size) * float(d.close[-1]) for d in self.foll.values())
+                        float(self.getposition(d).size) * float(d.close[-1]) for d in self.foll.values()
+                    )
                     self._record(prev, value, 1)
             # which holdings trade in the next session?
             nxt = self._session_after(day)

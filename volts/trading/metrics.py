@@ -139,9 +139,15 @@ def trade_stats(trades: pd.DataFrame | None) -> tuple[int, float | None]:
     return int(len(net)), float((net > 0).sum() / len(net))
 
 
-def compute_metrics(equity: pd.Series, trades: pd.DataFrame | None = None, *, capital: float | None = None,
-                    name: str | None = None, risk_free: float = 0.0,
-                    periods_per_year: int = 252) -> PerformanceMetrics:
+def compute_metrics(
+    equity: pd.Series,
+    trades: pd.DataFrame | None = None,
+    *,
+    capital: float | None = None,
+    name: str | None = None,
+    risk_free: float = 0.0,
+    periods_per_year: int = 252,
+) -> PerformanceMetrics:
     """Performance statistics of one run from its daily equity and its round trips.
 
     Parameters
@@ -190,16 +196,38 @@ def compute_metrics(equity: pd.Series, trades: pd.DataFrame | None = None, *, ca
     sharpe = _finite_or_none(empyrical.sharpe_ratio(arr, risk_free=rf, annualization=periods_per_year))
     sortino = _finite_or_none(empyrical.sortino_ratio(arr, required_return=rf, annualization=periods_per_year))
     return PerformanceMetrics(
-        name=name, trades=n_trades, win_rate=win_rate, total_return=final / base - 1.0, final_equity=final,
-        sharpe=sharpe, sortino=sortino, max_drawdown=_finite_or_none(mdd), calmar=calmar, annual_return=annual,
-        days=int(len(arr)))
+        name=name,
+        trades=n_trades,
+        win_rate=win_rate,
+        total_return=final / base - 1.0,
+        final_equity=final,
+        sharpe=sharpe,
+        sortino=sortino,
+        max_drawdown=_finite_or_none(mdd),
+        calmar=calmar,
+        annual_return=annual,
+        days=int(len(arr)),
+    )
 
 
 # ------------------------------------------------------------------------------------- metrics.json
 #: Top-level fields of a backtest's ``metrics.json``: ``BacktestResult.metrics_dict`` plus the provenance that
 #: ``write_backtest_outputs`` adds. A field volts does not write is refused (a hand-edited or foreign file).
-METRICS_FIELDS = frozenset({"strategies", "benchmarks", "portfolio", "execution", "optimistic", "window", "params",
-                            "selection_asof", "config_sha256", "data_quality", "costs"})
+METRICS_FIELDS = frozenset(
+    {
+        "strategies",
+        "benchmarks",
+        "portfolio",
+        "execution",
+        "optimistic",
+        "window",
+        "params",
+        "selection_asof",
+        "config_sha256",
+        "data_quality",
+        "costs",
+    }
+)
 
 
 def metrics_row_fields() -> frozenset[str]:
@@ -208,7 +236,14 @@ def metrics_row_fields() -> frozenset[str]:
     import dataclasses
 
     return frozenset(f.name for f in dataclasses.fields(PerformanceMetrics)) | {
-        "kind", "leader", "follower", "lag", "pair", "members", "optimistic"}
+        "kind",
+        "leader",
+        "follower",
+        "lag",
+        "pair",
+        "members",
+        "optimistic",
+    }
 
 
 def read_metrics(path: str | Path) -> dict:
@@ -226,9 +261,11 @@ def read_metrics(path: str | Path) -> dict:
         raise ArtifactError(f"{path}: expected a JSON object of metrics")
     foreign = sorted(set(data) - METRICS_FIELDS)
     if foreign:
-        raise ArtifactError(f"{path}: unknown field {', '.join(repr(f) for f in foreign)} (volts writes only "
-                            f"{', '.join(sorted(METRICS_FIELDS))}); the file was edited or comes from elsewhere: "
-                            f"re-run volts backtest or volts run")
+        raise ArtifactError(
+            f"{path}: unknown field {', '.join(repr(f) for f in foreign)} (volts writes only "
+            f"{', '.join(sorted(METRICS_FIELDS))}); the file was edited or comes from elsewhere: "
+            f"re-run volts backtest or volts run"
+        )
     row_fields = metrics_row_fields()
     for key in ("strategies", "benchmarks", "portfolio"):
         rows = data.get(key, [])
@@ -239,14 +276,19 @@ def read_metrics(path: str | Path) -> dict:
                 raise ArtifactError(f"{path}: {key}[{i}] must be an object with a 'name'")
             foreign = sorted(set(row) - row_fields)
             if foreign:
-                raise ArtifactError(f"{path}: {key}[{i}] has unknown field {', '.join(repr(f) for f in foreign)} "
-                                    f"(not written by volts); re-run volts backtest or volts run")
+                raise ArtifactError(
+                    f"{path}: {key}[{i}] has unknown field {', '.join(repr(f) for f in foreign)} "
+                    f"(not written by volts); re-run volts backtest or volts run"
+                )
             for field_name, value in row.items():
                 if field_name in ("trades",) and value is not None and not isinstance(value, int):
                     raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be an integer, got {value!r}")
-                if field_name in ("win_rate", "total_return", "final_equity", "sharpe", "sortino",
-                                  "max_drawdown", "calmar") and value is not None and (
-                        isinstance(value, bool) or not isinstance(value, (int, float))):
+                if (
+                    field_name
+                    in ("win_rate", "total_return", "final_equity", "sharpe", "sortino", "max_drawdown", "calmar")
+                    and value is not None
+                    and (isinstance(value, bool) or not isinstance(value, (int, float)))
+                ):
                     raise ArtifactError(f"{path}: {key}[{i}].{field_name} must be a number, got {value!r}")
     if "window" in data and not isinstance(data["window"], dict):
         raise ArtifactError(f"{path}: 'window' must be an object with start and end")

@@ -9,9 +9,19 @@ from __future__ import annotations
 import pandas as pd
 
 #: Columns of a run's trades table (one row per round trip).
-TRADE_COLUMNS = ["run", "entry_date", "exit_date", "side", "size", "entry_price", "exit_price", "gross_pnl",
-                 "commission", "net_pnl", "closed"]
-
+TRADE_COLUMNS = [
+    "run",
+    "entry_date",
+    "exit_date",
+    "side",
+    "size",
+    "entry_price",
+    "exit_price",
+    "gross_pnl",
+    "commission",
+    "net_pnl",
+    "closed",
+]
 
 
 def round_trips(fills: pd.DataFrame, *, run: str, last_date, last_price: float) -> pd.DataFrame:
@@ -41,18 +51,38 @@ def round_trips(fills: pd.DataFrame, *, run: str, last_date, last_price: float) 
     cur: dict | None = None
 
     def start(date, side):
-        return {"run": run, "entry_date": date, "side": side, "size": 0.0, "in_qty": 0.0, "in_val": 0.0,
-                "out_qty": 0.0, "out_val": 0.0, "gross_pnl": 0.0, "commission": 0.0, "exit_date": None}
+        return {
+            "run": run,
+            "entry_date": date,
+            "side": side,
+            "size": 0.0,
+            "in_qty": 0.0,
+            "in_val": 0.0,
+            "out_qty": 0.0,
+            "out_val": 0.0,
+            "gross_pnl": 0.0,
+            "commission": 0.0,
+            "exit_date": None,
+        }
 
     def finish(trade, date, closed):
         trade["exit_date"] = date
         avg_in = trade["in_val"] / trade["in_qty"]
-        rows.append({
-            "run": run, "entry_date": trade["entry_date"], "exit_date": date, "side": trade["side"],
-            "size": trade["size"], "entry_price": avg_in,
-            "exit_price": trade["out_val"] / trade["out_qty"] if trade["out_qty"] else float("nan"),
-            "gross_pnl": trade["gross_pnl"], "commission": trade["commission"],
-            "net_pnl": trade["gross_pnl"] - trade["commission"], "closed": closed})
+        rows.append(
+            {
+                "run": run,
+                "entry_date": trade["entry_date"],
+                "exit_date": date,
+                "side": trade["side"],
+                "size": trade["size"],
+                "entry_price": avg_in,
+                "exit_price": trade["out_val"] / trade["out_qty"] if trade["out_qty"] else float("nan"),
+                "gross_pnl": trade["gross_pnl"],
+                "commission": trade["commission"],
+                "net_pnl": trade["gross_pnl"] - trade["commission"],
+                "closed": closed,
+            }
+        )
 
     for f in fills.itertuples(index=False):
         qty, price, comm, date = float(f.size), float(f.price), float(f.commission), f.date

@@ -95,8 +95,11 @@ class CostModel:
             if not (cost_bps >= 0) or not math.isfinite(cost_bps):
                 raise ConfigError(f"cost_bps must be a finite number >= 0 (got {cost_bps!r})")
             return cls(capital=float(c.capital), fixed=0.0, rate=float(cost_bps) / 1e4)
-        return cls(capital=float(c.capital), fixed=float(c.commission),
-                   rate=float(c.commission_pct) + (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4)
+        return cls(
+            capital=float(c.capital),
+            fixed=float(c.commission),
+            rate=float(c.commission_pct) + (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4,
+        )
 
     def commission(self, value: float) -> float:
         """Cost of an order of absolute value ``value`` (0 for an empty order)."""
@@ -173,13 +176,24 @@ class SimulationResult:
         if wide.shape[1]:
             values = wide.to_numpy(dtype="float64")
             day, col = np.nonzero(values)
-            positions = pd.DataFrame({"date": wide.index[day], "pair": wide.columns[col].astype(str),
-                                      "shares": values[day, col]})
+            positions = pd.DataFrame(
+                {"date": wide.index[day], "pair": wide.columns[col].astype(str), "shares": values[day, col]}
+            )
         else:
-            positions = pd.DataFrame({"date": pd.DatetimeIndex([]), "pair": pd.Series([], dtype=str),
-                                      "shares": pd.Series([], dtype="float64")})
-        out = {"equity": eq.reset_index(), "trades": self.trades.copy(), "fills": self.fills.copy(),
-               "positions": positions, "periods": self.periods.copy()}
+            positions = pd.DataFrame(
+                {
+                    "date": pd.DatetimeIndex([]),
+                    "pair": pd.Series([], dtype=str),
+                    "shares": pd.Series([], dtype="float64"),
+                }
+            )
+        out = {
+            "equity": eq.reset_index(),
+            "trades": self.trades.copy(),
+            "fills": self.fills.copy(),
+            "positions": positions,
+            "periods": self.periods.copy(),
+        }
         for df in out.values():
             df.attrs.update(engine=self.engine, execution=self.execution, optimistic=self.optimistic)
             if self.optimistic:

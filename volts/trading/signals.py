@@ -40,8 +40,7 @@ def _check_params(ma_window: int, mode: str, lag: int | None = None) -> None:
         if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)):
             raise ValueError(f"lag must be an integer >= 1 (got {lag!r})")
         if lag < 1:
-            raise ValueError(f"lag must be >= 1 (got {lag}): lag 0 would trade on the signal's own bar "
-                             "(look-ahead)")
+            raise ValueError(f"lag must be >= 1 (got {lag}): lag 0 would trade on the signal's own bar (look-ahead)")
 
 
 def _closes(leader_close: pd.Series) -> np.ndarray:
@@ -76,7 +75,7 @@ def _signal_array(c: np.ndarray, ma_window: int, mode: str) -> np.ndarray:
     n = len(c)
     out = np.zeros(n, dtype=np.int64)
     for i in range(ma_window - 1, n):
-        out[i] = _signal_value(c[i], c[i - ma_window + 1:i + 1], mode)
+        out[i] = _signal_value(c[i], c[i - ma_window + 1 : i + 1], mode)
     return out
 
 
@@ -116,8 +115,9 @@ def trend_signal(leader_close: pd.Series, *, ma_window: int = 20, mode: Mode = "
     return pd.Series(_signal_array(c, int(ma_window), mode), index=leader_close.index, name="signal")
 
 
-def follower_positions(leader_close: pd.Series, *, lag: int, ma_window: int = 20,
-                       mode: Mode = "long_short") -> pd.Series:
+def follower_positions(
+    leader_close: pd.Series, *, lag: int, ma_window: int = 20, mode: Mode = "long_short"
+) -> pd.Series:
     """Target follower position for each trading day d: the leader's signal ``lag`` bars earlier.
 
     The position held in the follower from the open of d to the open of d+1 is s_{d-lag} (0 where d-lag falls
@@ -158,8 +158,7 @@ def follower_positions(leader_close: pd.Series, *, lag: int, ma_window: int = 20
     return out
 
 
-def next_session_target(leader_close: pd.Series, *, lag: int, ma_window: int = 20,
-                        mode: Mode = "long_short") -> int:
+def next_session_target(leader_close: pd.Series, *, lag: int, ma_window: int = 20, mode: Mode = "long_short") -> int:
     """Position to hold in the follower during the next session, given closes up to the last known close T.
 
     Equals s_{T+1-lag}, i.e. what :func:`follower_positions` gives for day T+1 once that day is appended to the
@@ -193,4 +192,4 @@ def next_session_target(leader_close: pd.Series, *, lag: int, ma_window: int = 2
     i = len(c) - int(lag)  # position of day T+1-lag in the series
     if i < ma_window - 1:
         return 0
-    return _signal_value(c[i], c[i - ma_window + 1:i + 1], mode)
+    return _signal_value(c[i], c[i - ma_window + 1 : i + 1], mode)

@@ -112,24 +112,50 @@ from volts.trading.schedule import (  # noqa: F401  (re-exported: this module's 
 )
 from volts.trading.signals import MODES
 
-__all__ = ["Holding", "Rebalance", "CostModel", "SimulationResult", "simulate_schedule", "cost_table", "load_spy",
-           "spy_path", "funding_summary", "ENGINES", "EXECUTIONS", "BENCHMARKS", "HAIRCUT"]
+__all__ = [
+    "Holding",
+    "Rebalance",
+    "CostModel",
+    "SimulationResult",
+    "simulate_schedule",
+    "cost_table",
+    "load_spy",
+    "spy_path",
+    "funding_summary",
+    "ENGINES",
+    "EXECUTIONS",
+    "BENCHMARKS",
+    "HAIRCUT",
+]
 
 ENGINES: tuple[str, ...] = ("vectorised", "backtrader")
 EXECUTIONS: tuple[str, ...] = ("next_open", "close")
 BENCHMARKS: tuple[str, ...] = ("followers_buy_and_hold", "universe_equal_weight", "spy")
-FILL_COLUMNS = ["date", "pair", "leader", "follower", "lag", "role", "side", "shares", "price", "value",
-                "commission"]
-TRADE_COLUMNS = ["pair", "leader", "follower", "lag", "side", "shares", "entry_date", "entry_price", "exit_date",
-                 "exit_price", "commission", "pnl", "closed"]
+FILL_COLUMNS = ["date", "pair", "leader", "follower", "lag", "role", "side", "shares", "price", "value", "commission"]
+TRADE_COLUMNS = [
+    "pair",
+    "leader",
+    "follower",
+    "lag",
+    "side",
+    "shares",
+    "entry_date",
+    "entry_price",
+    "exit_date",
+    "exit_price",
+    "commission",
+    "pnl",
+    "closed",
+]
 
 
-def _run_vectorised(market: MarketData, plan: _Plan, costs: CostModel, *, execution: str,
-                    targets_of: Callable[[Holding], list]) -> tuple[_Book, np.ndarray, dict]:
+def _run_vectorised(
+    market: MarketData, plan: _Plan, costs: CostModel, *, execution: str, targets_of: Callable[[Holding], list]
+) -> tuple[_Book, np.ndarray, dict]:
     """The event loop over sessions; returns the book, the equity per session and the positions per key."""
     n = len(plan.dates)
-    opens = market.open.iloc[plan.lo:plan.lo + n]
-    closes = market.close.iloc[plan.lo:plan.lo + n]
+    opens = market.open.iloc[plan.lo : plan.lo + n]
+    closes = market.close.iloc[plan.lo : plan.lo + n]
     symbols = {h.follower for r in plan.rebalances for h in r.pairs}
     op = {s: opens[s].tolist() for s in symbols}
     cl = {s: closes[s].tolist() for s in symbols}
@@ -142,8 +168,8 @@ def _run_vectorised(market: MarketData, plan: _Plan, costs: CostModel, *, execut
     active: list = []
     equity[0] = costs.capital
     for d in range(1, n):
-        fill_i = d if execution == "next_open" else d - 1   # session whose open/close the fills of d use
-        book_i = d if execution == "next_open" else d - 1   # close whose equity includes those fills
+        fill_i = d if execution == "next_open" else d - 1  # session whose open/close the fills of d use
+        book_i = d if execution == "next_open" else d - 1  # close whose equity includes those fills
         prices = op if execution == "next_open" else cl
         if d in by_start:
             holdings = plan.rebalances[by_start[d]].pairs
@@ -174,11 +200,20 @@ def __getattr__(name: str):  # SchedulePortfolio is built on first use (backtrad
 
 
 # ---------------------------------------------------------------------------------------------- driver
-def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end, settings,
-                      engine: Literal["vectorised", "backtrader"] = "vectorised", cost_bps: float | None = None,
-                      universe: Sequence[str] | None = None, spy: pd.DataFrame | None | bool = None,
-                      execution: str | None = None, mode: str | None = None,
-                      benchmarks: bool = True) -> SimulationResult:
+def simulate_schedule(
+    market: MarketData,
+    schedule: Sequence[Rebalance],
+    *,
+    end,
+    settings,
+    engine: Literal["vectorised", "backtrader"] = "vectorised",
+    cost_bps: float | None = None,
+    universe: Sequence[str] | None = None,
+    spy: pd.DataFrame | None | bool = None,
+    execution: str | None = None,
+    mode: str | None = None,
+    benchmarks: bool = True,
+) -> SimulationResult:
     """Trade a schedule of re-selections as one portfolio; daily equity, trades and benchmarks.
 
     Parameters
@@ -237,8 +272,9 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
     needed = sorted({s for r in plan.rebalances for h in r.pairs for s in (h.leader, h.follower)})
     missing = [s for s in needed if s not in market.symbols]
     if missing:
-        raise DataError(f"{', '.join(missing)}: symbol of the schedule not in the market data; load it or drop "
-                        "the pair")
+        raise DataError(
+            f"{', '.join(missing)}: symbol of the schedule not in the market data; load it or drop the pair"
+        )
 
     if engine == "vectorised":
         local: dict = {}
@@ -248,10 +284,10 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
             if key not in local:  # once per (leader, lag) and call: a column lookup costs more than a week
                 local[key] = _targets(market, plan, h.leader, h.lag, ma_window, mode)
             return local[key]
+
         book, equity, held = _run_vectorised(market, plan, costs, execution=execution, targets_of=targets_of)
     else:
-        book, equity, held = _run_backtrader(market, plan, costs, execution=execution, ma_window=ma_window,
-                                             mode=mode)
+        book, equity, held = _run_backtrader(market, plan, costs, execution=execution, ma_window=ma_window, mode=mode)
     index = plan.dates
     equity_s = pd.Series(equity, index=index, name="strategy")
     fills = pd.DataFrame.from_records(book.fills, columns=FILL_COLUMNS)
@@ -262,13 +298,15 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
     if len(trades):
         trades = trades.sort_values(["entry_date", "pair"], kind="stable").reset_index(drop=True)
     positions = pd.DataFrame(held, index=index) if held else pd.DataFrame(index=index)
-    turnover = fills.groupby("date")["value"].sum().reindex(index, fill_value=0.0) if len(fills) else \
-        pd.Series(0.0, index=index)
+    turnover = (
+        fills.groupby("date")["value"].sum().reindex(index, fill_value=0.0)
+        if len(fills)
+        else pd.Series(0.0, index=index)
+    )
     turnover.name = "turnover_value"
 
     bench: dict[str, pd.Series] = {}
-    first_fill = next(st for st in plan.starts if st is not None) if any(
-        st is not None for st in plan.starts) else None
+    first_fill = next(st for st in plan.starts if st is not None) if any(st is not None for st in plan.starts) else None
     if benchmarks and first_fill is not None:
         fill_i = first_fill if execution == "next_open" else first_fill - 1
         # followers' buy-and-hold: the same sleeves and changes, every target +1
@@ -278,38 +316,50 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
         uni = [s for s in (universe if universe is not None else settings.data.universe) if s in market.symbols]
         if uni:
             sl = slice(plan.lo, plan.lo + len(index))
-            bench["universe_equal_weight"] = _hold_curve(market.open[uni].iloc[sl], market.close[uni].iloc[sl],
-                                                         fill_i, execution, costs)
+            bench["universe_equal_weight"] = _hold_curve(
+                market.open[uni].iloc[sl], market.close[uni].iloc[sl], fill_i, execution, costs
+            )
         if spy is None:
             spy = load_spy(settings, start=index[0] - pd.Timedelta(days=10), end=index[-1])
             _spy_findings(book.events, spy)
             if spy is None:
-                book.events.append({"date": None, "pair": "SPY", "event": "spy_benchmark_omitted",
-                                    "reason": f"no SPY file at {spy_path(settings)}; set [data] spy_file to a CSV "
-                                              f"of SPY's daily bars"})
+                book.events.append(
+                    {
+                        "date": None,
+                        "pair": "SPY",
+                        "event": "spy_benchmark_omitted",
+                        "reason": f"no SPY file at {spy_path(settings)}; set [data] spy_file to a CSV "
+                        f"of SPY's daily bars",
+                    }
+                )
         if spy is not None and spy is not False:
             o = spy["open"].reindex(index)
             c = spy["close"].reindex(index)
             covered = c.notna() & o.notna()
             last = int(np.flatnonzero(covered.to_numpy())[-1]) if covered.any() else -1
-            if last > fill_i and covered.iloc[:last + 1].all():
-                curve = _hold_curve(o.iloc[:last + 1].to_frame("SPY"), c.iloc[:last + 1].to_frame("SPY"),
-                                    fill_i, execution, costs)
+            if last > fill_i and covered.iloc[: last + 1].all():
+                curve = _hold_curve(
+                    o.iloc[: last + 1].to_frame("SPY"), c.iloc[: last + 1].to_frame("SPY"), fill_i, execution, costs
+                )
                 bench["spy"] = curve.reindex(index)
             else:
-                missing = index[:max(last, fill_i) + 1][~covered.iloc[:max(last, fill_i) + 1].to_numpy()]
+                missing = index[: max(last, fill_i) + 1][~covered.iloc[: max(last, fill_i) + 1].to_numpy()]
                 first_gap = missing[0].date() if len(missing) else None
                 why = "SPY has no bar on a session of the span (first missing shown)"
-                if first_gap is None and last == len(index) - 1:   # nothing to hold after the first fill
+                if first_gap is None and last == len(index) - 1:  # nothing to hold after the first fill
                     why = f"no session after the benchmark's first fill {index[fill_i].date()}"
-                elif first_gap is None:   # every session up to its last bar is there: SPY ends too early
-                    why = (f"SPY's bars end on {index[last].date()}, at or before the benchmark's first fill "
-                           f"{index[fill_i].date()}" if last >= 0 else "SPY has no bar in the span")
-                if first_gap is not None and any(e.get("event") == "spy_bar_dropped"
-                                                 and e.get("date") == first_gap.isoformat() for e in book.events):
+                elif first_gap is None:  # every session up to its last bar is there: SPY ends too early
+                    why = (
+                        f"SPY's bars end on {index[last].date()}, at or before the benchmark's first fill "
+                        f"{index[fill_i].date()}"
+                        if last >= 0
+                        else "SPY has no bar in the span"
+                    )
+                if first_gap is not None and any(
+                    e.get("event") == "spy_bar_dropped" and e.get("date") == first_gap.isoformat() for e in book.events
+                ):
                     why += "; its row of that date was dropped under data.on_invalid = 'drop'"
-                book.events.append({"date": first_gap, "pair": "SPY", "event": "spy_benchmark_omitted",
-                                    "reason": why})
+                book.events.append({"date": first_gap, "pair": "SPY", "event": "spy_benchmark_omitted", "reason": why})
         for k in bench:
             bench[k].name = k
 
@@ -317,10 +367,21 @@ def simulate_schedule(market: MarketData, schedule: Sequence[Rebalance], *, end,
     optimistic = execution == "close"
     for obj in (trades, fills, positions, periods):
         obj.attrs.update(engine=engine, execution=execution, optimistic=optimistic)
-    return SimulationResult(equity=equity_s, trades=trades, fills=fills, positions=positions,
-                            turnover_value=turnover, benchmarks=bench, periods=periods, engine=engine,
-                            execution=execution, mode=mode, optimistic=optimistic, costs=costs,
-                            events=tuple(book.events))
+    return SimulationResult(
+        equity=equity_s,
+        trades=trades,
+        fills=fills,
+        positions=positions,
+        turnover_value=turnover,
+        benchmarks=bench,
+        periods=periods,
+        engine=engine,
+        execution=execution,
+        mode=mode,
+        optimistic=optimistic,
+        costs=costs,
+        events=tuple(book.events),
+    )
 
 
 def funding_summary(periods: pd.DataFrame) -> dict:
@@ -345,34 +406,63 @@ def funding_summary(periods: pd.DataFrame) -> dict:
     """
     live = periods[periods["first_session"].notna()] if len(periods) else periods
     if not len(live) or "n_unfunded" not in live:
-        return {"rule": FUNDING_RULE, "periods": int(len(live)), "pair_weeks": 0, "unfunded_pair_weeks": 0,
-                "unfunded_entries": 0,
-                "weeks_with_unfunded_pairs": 0, "weeks_fully_in_cash": 0, "weeks_in_cash_with_pairs": 0,
-                "unfunded": []}
+        return {
+            "rule": FUNDING_RULE,
+            "periods": int(len(live)),
+            "pair_weeks": 0,
+            "unfunded_pair_weeks": 0,
+            "unfunded_entries": 0,
+            "weeks_with_unfunded_pairs": 0,
+            "weeks_fully_in_cash": 0,
+            "weeks_in_cash_with_pairs": 0,
+            "unfunded": [],
+        }
     n_unf = live["n_unfunded"].astype(int)
     cash = live["in_cash"].astype(bool)
-    entries = sum(len(set(str(u).split(";")) & set(str(e).split(";")) - {""})
-                  for u, e in zip(live["unfunded"], live["entered"]))
-    listed = [{"asof": pd.Timestamp(r["asof"]).date().isoformat(), "pairs": int(r["n_pairs"]),
-               "unfunded": [k for k in str(r["unfunded"]).split(";") if k]}
-              for _, r in live[n_unf > 0].iterrows()]
-    return {"rule": FUNDING_RULE, "periods": int(len(live)), "pair_weeks": int(live["n_pairs"].sum()),
-            "unfunded_pair_weeks": int(n_unf.sum()), "unfunded_entries": int(entries),
-            "weeks_with_unfunded_pairs": int((n_unf > 0).sum()),
-            "weeks_fully_in_cash": int(cash.sum()),
-            "weeks_in_cash_with_pairs": int((cash & (live["n_pairs"] > 0)).sum()), "unfunded": listed}
+    entries = sum(
+        len(set(str(u).split(";")) & set(str(e).split(";")) - {""}) for u, e in zip(live["unfunded"], live["entered"])
+    )
+    listed = [
+        {
+            "asof": pd.Timestamp(r["asof"]).date().isoformat(),
+            "pairs": int(r["n_pairs"]),
+            "unfunded": [k for k in str(r["unfunded"]).split(";") if k],
+        }
+        for _, r in live[n_unf > 0].iterrows()
+    ]
+    return {
+        "rule": FUNDING_RULE,
+        "periods": int(len(live)),
+        "pair_weeks": int(live["n_pairs"].sum()),
+        "unfunded_pair_weeks": int(n_unf.sum()),
+        "unfunded_entries": int(entries),
+        "weeks_with_unfunded_pairs": int((n_unf > 0).sum()),
+        "weeks_fully_in_cash": int(cash.sum()),
+        "weeks_in_cash_with_pairs": int((cash & (live["n_pairs"] > 0)).sum()),
+        "unfunded": listed,
+    }
 
 
 #: The capital rule in one sentence (metrics.json, reports).
-FUNDING_RULE = ("each pair has its own sleeve; a re-selected pair keeps its sleeve (never resized), a leaving pair's "
-                "cash returns to a pool, and the pool is split equally among the pairs that enter; when the pairs "
-                "kept hold all the capital, an entering pair gets no cash and stays unfunded while it is "
-                "re-selected")
+FUNDING_RULE = (
+    "each pair has its own sleeve; a re-selected pair keeps its sleeve (never resized), a leaving pair's "
+    "cash returns to a pool, and the pool is split equally among the pairs that enter; when the pairs "
+    "kept hold all the capital, an entering pair gets no cash and stays unfunded while it is "
+    "re-selected"
+)
 
 
-def cost_table(market: MarketData, schedule: Sequence[Rebalance], *, end, settings,
-               bps: Sequence[float] = (0.0, 5.0, 10.0, 25.0), bootstrap_reps: int | None = None, seed: int = 0,
-               **kwargs) -> pd.DataFrame:
+def cost_table(
+    market: MarketData,
+    schedule: Sequence[Rebalance],
+    *,
+    end,
+    settings,
+    bps: Sequence[float] = (0.0, 5.0, 10.0, 25.0),
+    bootstrap_reps: int | None = None,
+    seed: int = 0,
+    **kwargs,
+) -> pd.DataFrame:
     """The headline rows again at several proportional costs (issue 10's bps table), selection not re-run.
 
     Parameters
@@ -397,9 +487,16 @@ def cost_table(market: MarketData, schedule: Sequence[Rebalance], *, end, settin
     frames = []
     for level in bps:
         res = simulate_schedule(market, schedule, end=end, settings=settings, cost_bps=float(level), **kwargs)
-        frames.append(summary_table(res, schedule, bootstrap_reps=bootstrap_reps, seed=seed,
-                                    periods_per_year=int(settings.metrics.periods_per_year),
-                                    risk_free=float(settings.metrics.risk_free)))
+        frames.append(
+            summary_table(
+                res,
+                schedule,
+                bootstrap_reps=bootstrap_reps,
+                seed=seed,
+                periods_per_year=int(settings.metrics.periods_per_year),
+                risk_free=float(settings.metrics.risk_free),
+            )
+        )
     return pd.concat(frames)
 
 
@@ -413,5 +510,13 @@ def walkforward_strategy(market, schedule, *, end, settings, engine="vectorised"
     over the whole span. Synthetic bars get no SPY benchmark (no real SPY beside them).
     """
     universe = list(settings.data.universe) if settings.data.membership else list(market.symbols)
-    return simulate_schedule(market, schedule, end=end, settings=settings, engine=engine, cost_bps=cost_bps,
-                             universe=universe, spy=False if settings.data.source == "synthetic" else None)
+    return simulate_schedule(
+        market,
+        schedule,
+        end=end,
+        settings=settings,
+        engine=engine,
+        cost_bps=cost_bps,
+        universe=universe,
+        spy=False if settings.data.source == "synthetic" else None,
+    )

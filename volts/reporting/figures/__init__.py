@@ -28,5 +28,5 @@ def save_figure(fig, path, **kwargs) -> None:
     if layout is not None:
         fig.tight_layout(**layout)
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
-        fig.set_layout_engine(None)   # back to no engine (a real one, e.g. constrained, is kept)
+        fig.set_layout_engine(None)  # back to no engine (a real one, e.g. constrained, is kept)
     fig.savefig(path, **kwargs)

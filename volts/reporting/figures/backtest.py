@@ -60,8 +60,10 @@ def plot_equity(result, path) -> Path:
         ax_pair.set_ylabel("equity ($)")
         ax_pair.legend(fontsize=7, ncol=2, loc="upper left")
         flag = " — OPTIMISTIC (fills at the signal's close)" if result.optimistic else ""
-        ax_pair.set_title(f"Pair strategies vs buy & hold, {eq.index[0].date()} .. {eq.index[-1].date()}, "
-                          f"execution {result.execution}{flag}")
+        ax_pair.set_title(
+            f"Pair strategies vs buy & hold, {eq.index[0].date()} .. {eq.index[-1].date()}, "
+            f"execution {result.execution}{flag}"
+        )
         port, bench = result.portfolio_names
         ax_port.plot(eq.index, eq[port], color="black", lw=1.5, label=port)
         ax_port.plot(eq.index, eq[bench], color="0.45", lw=1.2, ls="--", label=bench)
@@ -69,8 +71,7 @@ def plot_equity(result, path) -> Path:
         ax_port.set_ylabel("equity ($)")
         ax_port.legend(fontsize=8, loc="upper left")
         ax_dd.plot(eq.index, -100 * _drawdown(eq[port], capital * n_pairs), color="black", lw=1.5, label=port)
-        ax_dd.plot(eq.index, -100 * _drawdown(eq[bench], capital * n_pairs), color="0.45", lw=1.2, ls="--",
-                   label=bench)
+        ax_dd.plot(eq.index, -100 * _drawdown(eq[bench], capital * n_pairs), color="0.45", lw=1.2, ls="--", label=bench)
         ax_dd.set_ylabel("drawdown (%)")
         ax_dd.legend(fontsize=8, loc="lower left")
         for ax in axes:

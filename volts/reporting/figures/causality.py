@@ -61,10 +61,17 @@ def plot_granger_pvalues(scan, selection, path, pairs: Iterable[tuple[str, str]]
             plt.close(fig)
             raise KeyError(f"{leader} -> {follower}: pair not in the Granger scan")
         p = scan.pvalues.loc[(leader, follower), lags].to_numpy(dtype=float)
-        ax.plot(lags, np.maximum(p, _P_FLOOR), marker="o", markersize=3, linewidth=1.2,
-                label=f"{leader} \u2192 {follower}")
-    ax.plot(lags, np.maximum(selection.median_p.loc[lags].to_numpy(dtype=float), _P_FLOOR), color="grey",
-            linestyle="--", linewidth=1.5, label="median over all pairs")
+        ax.plot(
+            lags, np.maximum(p, _P_FLOOR), marker="o", markersize=3, linewidth=1.2, label=f"{leader} \u2192 {follower}"
+        )
+    ax.plot(
+        lags,
+        np.maximum(selection.median_p.loc[lags].to_numpy(dtype=float), _P_FLOOR),
+        color="grey",
+        linestyle="--",
+        linewidth=1.5,
+        label="median over all pairs",
+    )
     ax.axhline(selection.alpha, color="black", linewidth=1, linestyle=":", label=f"\u03b1 = {selection.alpha:g}")
     ax.axvline(selection.lag, color="tab:red", linewidth=1, alpha=0.7, label=f"l* = {selection.lag}")
     for l in scan.skipped_lags:
@@ -115,20 +122,41 @@ def plot_pcmci_graph(result, path) -> Path:
     for e in result.edges:
         (x0, y0), (x1, y1) = pos[e.leader], pos[e.follower]
         colour = cmap(norm(e.value))
-        arrow = FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=18, linewidth=2.2,
-                                color=colour, connectionstyle="arc3,rad=0.18", shrinkA=24, shrinkB=24, zorder=2)
+        arrow = FancyArrowPatch(
+            (x0, y0),
+            (x1, y1),
+            arrowstyle="-|>",
+            mutation_scale=18,
+            linewidth=2.2,
+            color=colour,
+            connectionstyle="arc3,rad=0.18",
+            shrinkA=24,
+            shrinkB=24,
+            zorder=2,
+        )
         ax.add_patch(arrow)
         # label near the bent arrow's middle: offset the chord midpoint to the arrow's side
         mx, my = (x0 + x1) / 2, (y0 + y1) / 2
         dx, dy = x1 - x0, y1 - y0
         ox, oy = 0.18 * dy / 2 * 1.0, -0.18 * dx / 2 * 1.0
-        ax.text(mx + ox, my + oy, f"{e.value:+.3f} (\u03c4={e.tau})", fontsize=8, ha="center", va="center",
-                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8), zorder=5)
+        ax.text(
+            mx + ox,
+            my + oy,
+            f"{e.value:+.3f} (\u03c4={e.tau})",
+            fontsize=8,
+            ha="center",
+            va="center",
+            bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8),
+            zorder=5,
+        )
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=ax, shrink=0.7, label="partial correlation")
     what = "PCMCI / ParCorr" if result.mode == "lagged" else "contemporaneous partial correlation"
-    ax.set_title(f"{what}: p \u2264 {result.alpha:g}, |value| \u2265 {result.min_abs_partial_corr:g} "
-                 f"({result.start} .. {result.end})", fontsize=10)
+    ax.set_title(
+        f"{what}: p \u2264 {result.alpha:g}, |value| \u2265 {result.min_abs_partial_corr:g} "
+        f"({result.start} .. {result.end})",
+        fontsize=10,
+    )
     if not result.edges:
         ax.text(0, 0, "no edge passes the rule", ha="center", va="center", fontsize=10, color="grey")
     ax.set_xlim(-1.4, 1.4)

@@ -19,8 +19,13 @@ __all__ = ["REGIME_COLOURS", "plot_anomalies", "plot_volatility_regimes"]
 #: Colour of each regime in every figure.
 REGIME_COLOURS = {"low": "tab:blue", "mid": "tab:green", "high": "tab:red"}
 
-_LABELS = {"parkinson": "Parkinson", "garman_klass": "Garman-Klass", "rogers_satchell": "Rogers-Satchell",
-           "yang_zhang": "Yang-Zhang", "close_to_close": "close-to-close"}
+_LABELS = {
+    "parkinson": "Parkinson",
+    "garman_klass": "Garman-Klass",
+    "rogers_satchell": "Rogers-Satchell",
+    "yang_zhang": "Yang-Zhang",
+    "close_to_close": "close-to-close",
+}
 
 
 def plot_anomalies(result, path) -> Path:
@@ -43,14 +48,27 @@ def plot_anomalies(result, path) -> Path:
     fig, ax = plt.subplots(figsize=(11, 4.2))
     try:
         ax.plot(scores.index, scores.to_numpy(), lw=0.8, color="0.35", label="anomaly score")
-        ax.axhline(result.threshold, color="tab:orange", ls="--", lw=1.2,
-                   label=f"threshold = mean + {result.z_threshold:g} std ({result.threshold:.2f})")
+        ax.axhline(
+            result.threshold,
+            color="tab:orange",
+            ls="--",
+            lw=1.2,
+            label=f"threshold = mean + {result.z_threshold:g} std ({result.threshold:.2f})",
+        )
         flagged = result.flagged_scores
         if len(flagged):
-            ax.scatter(flagged.index, flagged.to_numpy(), color="tab:red", s=22, zorder=3,
-                       label=f"flagged days ({len(flagged)})")
-        ax.set_title(f"KNN anomaly score (k = {result.neighbors}, features: {', '.join(result.features)}, "
-                     f"{len(result.symbols)} stocks), {scores.index[0].date()} .. {scores.index[-1].date()}")
+            ax.scatter(
+                flagged.index,
+                flagged.to_numpy(),
+                color="tab:red",
+                s=22,
+                zorder=3,
+                label=f"flagged days ({len(flagged)})",
+            )
+        ax.set_title(
+            f"KNN anomaly score (k = {result.neighbors}, features: {', '.join(result.features)}, "
+            f"{len(result.symbols)} stocks), {scores.index[0].date()} .. {scores.index[-1].date()}"
+        )
         ax.set_ylabel("mean distance to k nearest days (z units)")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
@@ -97,7 +115,7 @@ def plot_volatility_regimes(vols, clusters, path, *, estimator: str = "yang_zhan
     frames = _as_dict(vols, estimator)
     names = [e for e in clusters.estimators if e in frames] or list(frames)
     symbols = [s for s in clusters.symbols if all(s in frames[n].columns for n in names)]
-    frames = {n: frames[n].loc[clusters.start:clusters.end, symbols] for n in names}
+    frames = {n: frames[n].loc[clusters.start : clusters.end, symbols] for n in names}
     regimes = clusters.regimes
 
     n_ts = len(names)
@@ -141,8 +159,9 @@ def plot_volatility_regimes(vols, clusters, path, *, estimator: str = "yang_zhan
         bar.set_ylabel("annualised volatility")
         bar.tick_params(axis="x", labelrotation=45, labelsize=8)
         bar.grid(alpha=0.3, axis="y")
-        for ax in flat[n_ts + 1:]:
+        for ax in flat[n_ts + 1 :]:
             ax.set_visible(False)
+
         def members(r: str) -> str:
             m = list(clusters.members(r))
             shown = [x for x in m if x in symbols]
@@ -150,13 +169,18 @@ def plot_volatility_regimes(vols, clusters, path, *, estimator: str = "yang_zhan
                 return ", ".join(m) or "none"
             return f"{len(m)} stocks, {len(shown)} drawn"
 
-        handles = [plt.Line2D([], [], color=c, lw=3, label=f"{r} ({members(r)})")
-                   for r, c in REGIME_COLOURS.items()]
+        handles = [plt.Line2D([], [], color=c, lw=3, label=f"{r} ({members(r)})") for r, c in REGIME_COLOURS.items()]
         fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-        space = ("1-D mean log-volatility" if getattr(clusters, "features", "estimators") == "level"
-                 else f"{len(clusters.estimators)}-D log-volatility, {clusters.covariance_type} covariance")
-        fig.suptitle(f"Volatility regimes (GMM on {space}, {clusters.n_points} "
-                     f"stock-days), {clusters.start.date()} .. {clusters.end.date()}", fontsize=11)
+        space = (
+            "1-D mean log-volatility"
+            if getattr(clusters, "features", "estimators") == "level"
+            else f"{len(clusters.estimators)}-D log-volatility, {clusters.covariance_type} covariance"
+        )
+        fig.suptitle(
+            f"Volatility regimes (GMM on {space}, {clusters.n_points} "
+            f"stock-days), {clusters.start.date()} .. {clusters.end.date()}",
+            fontsize=11,
+        )
         save_figure(fig, path, dpi=110, layout={"rect": (0, 0.05, 1, 0.97)})
     finally:
         plt.close(fig)

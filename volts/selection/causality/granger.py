@@ -69,14 +69,18 @@ def _check_frame(frame: pd.DataFrame, *, what: str) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise DataError(f"{what}: {frame.columns[col]} has a NaN/inf value on {_date_str(frame.index[row])} "
-                        f"(rule: no missing values; clean or align the series first)")
+        raise DataError(
+            f"{what}: {frame.columns[col]} has a NaN/inf value on {_date_str(frame.index[row])} "
+            f"(rule: no missing values; clean or align the series first)"
+        )
     spread = values.max(axis=0) - values.min(axis=0)
     flat = np.flatnonzero(spread <= 1e-12 * np.maximum(np.abs(values).max(axis=0), 1.0))
     if flat.size:
         sym = frame.columns[flat[0]]
-        raise DataError(f"{what}: {sym} is constant from {_date_str(frame.index[0])} to "
-                        f"{_date_str(frame.index[-1])} (rule: a constant series cannot be tested)")
+        raise DataError(
+            f"{what}: {sym} is constant from {_date_str(frame.index[0])} to "
+            f"{_date_str(frame.index[-1])} (rule: a constant series cannot be tested)"
+        )
     return values
 
 
@@ -145,15 +149,26 @@ class GrangerScan:
         rows = []
         if tests:
             finite = math.isfinite
-            for (leader, follower), prow, frow in zip(self.pvalues.index, self.pvalues.to_numpy().tolist(),
-                                                      self.fstats.to_numpy().tolist()):
-                rows.append({"leader": str(leader), "follower": str(follower),
-                             "p": [v if finite(v) else None for v in prow],
-                             "F": [v if finite(v) else None for v in frow]})
+            for (leader, follower), prow, frow in zip(
+                self.pvalues.index, self.pvalues.to_numpy().tolist(), self.fstats.to_numpy().tolist()
+            ):
+                rows.append(
+                    {
+                        "leader": str(leader),
+                        "follower": str(follower),
+                        "p": [v if finite(v) else None for v in prow],
+                        "F": [v if finite(v) else None for v in frow],
+                    }
+                )
         out = {
-            "start": self.start, "end": self.end, "n_obs": int(self.n_obs), "symbols": list(self.symbols),
-            "lags": list(self.lags), "skipped_lags": [int(x) for x in self.skipped_lags],
-            "min_df": int(self.min_df), "df_resid": {str(k): int(v) for k, v in sorted(self.df_resid.items())},
+            "start": self.start,
+            "end": self.end,
+            "n_obs": int(self.n_obs),
+            "symbols": list(self.symbols),
+            "lags": list(self.lags),
+            "skipped_lags": [int(x) for x in self.skipped_lags],
+            "min_df": int(self.min_df),
+            "df_resid": {str(k): int(v) for k, v in sorted(self.df_resid.items())},
             "n_tests": int(self.n_tests),
         }
         if tests:
@@ -169,12 +184,12 @@ def _scan_lag(values: np.ndarray, l: int, scale: np.ndarray, symbols: list[str])
     (diagonal left at 0).
     """
     n, N = values.shape
-    m = n - l                     # observations of this lag order's regressions
-    d = m - l - 1                 # dimension of the restricted design's orthogonal complement
+    m = n - l  # observations of this lag order's regressions
+    d = m - l - 1  # dimension of the restricted design's orthogonal complement
     # lag tensor: T[:, k, j-1] = symbol k lagged j days (j = 1..l), T[:, k, l] = symbol k at t
     T = np.empty((m, N, l + 1))
     for j in range(1, l + 1):
-        T[:, :, j - 1] = values[l - j:n - j]
+        T[:, :, j - 1] = values[l - j : n - j]
     T[:, :, l] = values[l:]
     # Work in coordinates of the orthogonal complement when it is small (large l), else project in R^m.
     use_complement = d <= 0.8 * m
@@ -183,42 +198,46 @@ def _scan_lag(values: np.ndarray, l: int, scale: np.ndarray, symbols: list[str])
     ssr_r = np.empty(N)
     Z = np.empty((m, l + 1))
     Z[:, l] = 1.0
-    for i in range(N):                       # i = the follower Y whose restricted design is factored
+    for i in range(N):  # i = the follower Y whose restricted design is factored
         Z[:, :l] = T[:, i, :l]
         y = T[:, i, l]
         if use_complement:
-            Qc = np.linalg.qr(Z, mode="complete")[0][:, l + 1:]         # (m, d) basis of design's complement
+            Qc = np.linalg.qr(Z, mode="complete")[0][:, l + 1 :]  # (m, d) basis of design's complement
             ey = Qc.T @ y
         else:
-            Q = np.linalg.qr(Z)[0]                                      # (m, l+1)
+            Q = np.linalg.qr(Z)[0]  # (m, l+1)
             ey = y - Q @ (Q.T @ y)
         ssr_r[i] = ey @ ey
         if ssr_r[i] <= (1e-13 * scale[i]) ** 2 * m:
-            raise DataError(f"granger: {symbols[i]} is fitted exactly by its own {l} lags "
-                            f"(rule: a perfect fit leaves no residual to test)")
-        k = N - 1 - i                                                   # leaders X with index > i
+            raise DataError(
+                f"granger: {symbols[i]} is fitted exactly by its own {l} lags "
+                f"(rule: a perfect fit leaves no residual to test)"
+            )
+        k = N - 1 - i  # leaders X with index > i
         if k == 0:
             continue
-        B = T[:, i + 1:, :].reshape(m, k * (l + 1))
-        W = Qc.T @ B if use_complement else B - Q @ (Q.T @ B)           # residualised on Y's design (FWL)
+        B = T[:, i + 1 :, :].reshape(m, k * (l + 1))
+        W = Qc.T @ B if use_complement else B - Q @ (Q.T @ B)  # residualised on Y's design (FWL)
         rows = W.shape[0]
-        A = np.empty((k, rows, l + 2))                                  # per X: [X lags~ | X_t~ | Y_t~]
-        A[:, :, :l + 1] = W.reshape(rows, k, l + 1).transpose(1, 0, 2)
+        A = np.empty((k, rows, l + 2))  # per X: [X lags~ | X_t~ | Y_t~]
+        A[:, :, : l + 1] = W.reshape(rows, k, l + 1).transpose(1, 0, 2)
         A[:, :, l + 1] = ey
         # R of each pair: the upper triangle of numpy's raw (transposed) reflector array, (l+2)-square since
         # rows >= l + 2 by the df guard; copied C-ordered so that the sums below see numpy's mode="r" layout (the
         # same LAPACK call and the same p-values, bit for bit, without building the triangular copy)
-        R = np.ascontiguousarray(np.linalg.qr(A, mode="raw")[0].transpose(0, 2, 1)[:, :l + 2, :])
-        diag = np.abs(np.diagonal(R[:, :l, :l], axis1=1, axis2=2))      # (k, l)
-        collinear = diag.min(axis=1) <= _COLLINEAR_RTOL * scale[i + 1:] * np.sqrt(m)
+        R = np.ascontiguousarray(np.linalg.qr(A, mode="raw")[0].transpose(0, 2, 1)[:, : l + 2, :])
+        diag = np.abs(np.diagonal(R[:, :l, :l], axis1=1, axis2=2))  # (k, l)
+        collinear = diag.min(axis=1) <= _COLLINEAR_RTOL * scale[i + 1 :] * np.sqrt(m)
         if collinear.any():
             j = i + 1 + int(np.argmax(collinear))
-            raise DataError(f"granger: the lags of {symbols[j]} are collinear with those of {symbols[i]} at lag "
-                            f"order {l} (rule: the unrestricted design must have full rank)")
-        cy = R[:, :, l + 1]                                             # Q^T Y_t~ per X
-        num[i, i + 1:] = np.einsum("kj,kj->k", cy[:, :l], cy[:, :l])    # X -> Y: SSR_r - SSR_u
-        den[i, i + 1:] = np.einsum("kj,kj->k", cy[:, l:], cy[:, l:])    # X -> Y: SSR_u
-        den[i + 1:, i] = R[:, l, l] ** 2                                # Y -> X: SSR_u of X on the joint design
+            raise DataError(
+                f"granger: the lags of {symbols[j]} are collinear with those of {symbols[i]} at lag "
+                f"order {l} (rule: the unrestricted design must have full rank)"
+            )
+        cy = R[:, :, l + 1]  # Q^T Y_t~ per X
+        num[i, i + 1 :] = np.einsum("kj,kj->k", cy[:, :l], cy[:, :l])  # X -> Y: SSR_r - SSR_u
+        den[i, i + 1 :] = np.einsum("kj,kj->k", cy[:, l:], cy[:, l:])  # X -> Y: SSR_u
+        den[i + 1 :, i] = R[:, l, l] ** 2  # Y -> X: SSR_u of X on the joint design
     # Y -> X direction: SSR_r of X (own restricted fit) minus its joint-design SSR_u.
     lower = np.tril_indices(N, -1)
     num[lower] = ssr_r[lower[0]] - den[lower]
@@ -226,13 +245,16 @@ def _scan_lag(values: np.ndarray, l: int, scale: np.ndarray, symbols: list[str])
     exact = (den <= ((1e-13 * scale) ** 2 * m)[:, None]) & ~np.eye(N, dtype=bool)
     if exact.any():
         f, x = np.argwhere(exact)[0]
-        raise DataError(f"granger: {symbols[x]} -> {symbols[f]} fits exactly at lag order {l} "
-                        f"(rule: a perfect fit leaves no residual to test)")
+        raise DataError(
+            f"granger: {symbols[x]} -> {symbols[f]} fits exactly at lag order {l} "
+            f"(rule: a perfect fit leaves no residual to test)"
+        )
     return num, den
 
 
-def _scan_common(values: np.ndarray, top: int, symbols: list[str], executor=None,
-                 block: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def _scan_common(
+    values: np.ndarray, top: int, symbols: list[str], executor=None, block: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
     """SSR_r - SSR_u and SSR_u of every ordered pair and every lag order 1 .. top on the common rows t = top .. n-1.
 
     Returns ``num`` and ``den`` of shape (top, N, N) indexed [l - 1, follower, leader] (diagonal 0).
@@ -265,30 +287,33 @@ def _scan_common(values: np.ndarray, top: int, symbols: list[str], executor=None
     L = top
     m = n - L
     # A[:, k, 0] = s_{t-1}; A[:, k, j] = ds_{t-j} (j = 1 .. L-1); A[:, k, L] = ds_t; rows t = L .. n-1
-    diff = np.diff(values, axis=0)                     # diff[u-1] = s_u - s_{u-1}
+    diff = np.diff(values, axis=0)  # diff[u-1] = s_u - s_{u-1}
     A = np.empty((m, N, L + 1))
-    A[:, :, 0] = values[L - 1:n - 1]
+    A[:, :, 0] = values[L - 1 : n - 1]
     for j in range(1, L):
-        A[:, :, j] = diff[L - j - 1:n - j - 1]
-    A[:, :, L] = diff[L - 1:]
+        A[:, :, j] = diff[L - j - 1 : n - j - 1]
+    A[:, :, L] = diff[L - 1 :]
     A -= A.mean(axis=0)
     norms = np.sqrt(np.einsum("mkj,mkj->kj", A, A))
     if (norms[:, :L] <= 0).any() or (norms[:, L] <= 0).any():
         k = int(np.argwhere(norms <= 0)[0][0])
-        raise DataError(f"granger: {symbols[k]} is constant on the common sample (rule: a constant series "
-                        f"cannot be tested)")
+        raise DataError(
+            f"granger: {symbols[k]} is constant on the common sample (rule: a constant series cannot be tested)"
+        )
     A /= norms
-    At = np.ascontiguousarray(A.transpose(1, 2, 0))     # (N, L+1, m)
-    own = np.matmul(At, At.transpose(0, 2, 1))          # (N, L+1, L+1) per-series Gram
+    At = np.ascontiguousarray(A.transpose(1, 2, 0))  # (N, L+1, m)
+    own = np.matmul(At, At.transpose(0, 2, 1))  # (N, L+1, L+1) per-series Gram
     # restricted fits: [Y_{t-1}, dY_{t-1} .. dY_{t-L+1} | dY_t], nested, one factor per series
     ssr_r = np.empty((N, L))
     for i in range(N):
         try:
             cr = np.linalg.cholesky(own[i])
         except np.linalg.LinAlgError:
-            raise DataError(f"granger: {symbols[i]} is fitted exactly by its own {L} lags on the common sample "
-                            f"(rule: a perfect fit leaves no residual to test)") from None
-        ssr_r[i] = own[i, L, L] - np.cumsum(cr[L, :L] ** 2)          # l = 1 .. L
+            raise DataError(
+                f"granger: {symbols[i]} is fitted exactly by its own {L} lags on the common sample "
+                f"(rule: a perfect fit leaves no residual to test)"
+            ) from None
+        ssr_r[i] = own[i, L, L] - np.cumsum(cr[L, :L] ** 2)  # l = 1 .. L
     num = np.zeros((L, N, N))
     den = np.zeros((L, N, N))
     # blocks of series balanced by pair count: series i is paired with the N - 1 - i later ones, so i and N-1-i
@@ -296,18 +321,19 @@ def _scan_common(values: np.ndarray, top: int, symbols: list[str], executor=None
     order = [k for a, b in zip(range(N // 2), range(N - 1, N // 2 - 1, -1)) for k in (a, b)]
     if N % 2:
         order.append(N // 2)
-    blocks = [order[k:k + block] for k in range(0, N, block)]
+    blocks = [order[k : k + block] for k in range(0, N, block)]
     if executor is None:
         results = ((b, _common_pairs(b, A=A, own=own, ssr_r=ssr_r, symbols=symbols)) for b in blocks)
     else:  # one task per block of series; the lag tensor is scattered once
-        results = executor.map(_common_pairs, blocks, label="granger series", A=A, own=own, ssr_r=ssr_r,
-                               symbols=symbols)
+        results = executor.map(
+            _common_pairs, blocks, label="granger series", A=A, own=own, ssr_r=ssr_r, symbols=symbols
+        )
     for rows, parts in results:
         for i, (num_f, den_f, num_b, den_b) in zip(rows, parts):
-            num[:, i, i + 1:] = num_f          # leader j > i -> follower i
-            den[:, i, i + 1:] = den_f
-            num[:, i + 1:, i] = num_b          # leader i -> follower j > i
-            den[:, i + 1:, i] = den_b
+            num[:, i, i + 1 :] = num_f  # leader j > i -> follower i
+            den[:, i, i + 1 :] = den_f
+            num[:, i + 1 :, i] = num_b  # leader i -> follower j > i
+            den[:, i + 1 :, i] = den_b
     return num, den
 
 
@@ -327,8 +353,9 @@ def _fill_pair_gram(V: np.ndarray, own_i: np.ndarray, own_j: np.ndarray, cross: 
 _PAIR_CHUNK = 12
 
 
-def _common_pairs(rows: list[int], *, A: np.ndarray, own: np.ndarray, ssr_r: np.ndarray,
-                  symbols: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def _common_pairs(
+    rows: list[int], *, A: np.ndarray, own: np.ndarray, ssr_r: np.ndarray, symbols: list[str]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Both directions of the pairs (i, j > i) for each series i of ``rows`` (a picklable task of
     :func:`_scan_common`).
 
@@ -339,7 +366,7 @@ def _common_pairs(rows: list[int], *, A: np.ndarray, own: np.ndarray, ssr_r: np.
 
     m, N, L1 = A.shape
     L = L1 - 1
-    p = 2 * L1                                         # [Y_0, X_0, Y_1, X_1, ..., dY_t, dX_t]
+    p = 2 * L1  # [Y_0, X_0, Y_1, X_1, ..., dY_t, dX_t]
     flat = A.reshape(m, N * L1)
     buf = np.empty((_PAIR_CHUNK, p, p))
     out = []
@@ -353,12 +380,12 @@ def _common_pairs(rows: list[int], *, A: np.ndarray, own: np.ndarray, ssr_r: np.
             out.append((num_f, den_f, num_b, den_b))
             continue
         # cross[k, a, b] = <col a of series i, col b of series i + 1 + k>
-        cross = (A[:, i, :].T @ flat[:, (i + 1) * L1:]).reshape(L1, K, L1).transpose(1, 0, 2)
+        cross = (A[:, i, :].T @ flat[:, (i + 1) * L1 :]).reshape(L1, K, L1).transpose(1, 0, 2)
         for k0 in range(0, K, _PAIR_CHUNK):
             c = min(_PAIR_CHUNK, K - k0)
             G = buf[:c]
-            _fill_pair_gram(G.reshape(c, L1, 2, L1, 2), own[i], own[i + 1 + k0:i + 1 + k0 + c], cross[k0:k0 + c])
-            yj_row = {}                                # pairs whose dX_t row had to be recomputed
+            _fill_pair_gram(G.reshape(c, L1, 2, L1, 2), own[i], own[i + 1 + k0 : i + 1 + k0 + c], cross[k0 : k0 + c])
+            yj_row = {}  # pairs whose dX_t row had to be recomputed
             for k in range(c):
                 # G[k] is symmetric: its transpose is a Fortran-ordered view of the same memory, factored in
                 # place; the lower triangle of G[k] then holds the lower Cholesky factor
@@ -366,31 +393,34 @@ def _common_pairs(rows: list[int], *, A: np.ndarray, own: np.ndarray, ssr_r: np.
                 if info:
                     j = i + 1 + k0 + k
                     yj_row[k] = _common_pair_failed(info, i, j, own, cross[k0 + k], L, symbols)
-            proj_i = np.cumsum(G[:, p - 2, :p - 2] ** 2, axis=1)[:, 1::2]      # (c, L): l = 1 .. L
-            rows_j = G[:, p - 1, :p - 2]
+            proj_i = np.cumsum(G[:, p - 2, : p - 2] ** 2, axis=1)[:, 1::2]  # (c, L): l = 1 .. L
+            rows_j = G[:, p - 1, : p - 2]
             if yj_row:
                 rows_j = rows_j.copy()
                 for k, row in yj_row.items():
                     rows_j[k] = row
-            proj_j = np.cumsum(rows_j ** 2, axis=1)[:, 1::2]
-            ssr_i = own[i, L, L] - proj_i                                       # j -> i
-            ssr_j = own[i + 1 + k0:i + 1 + k0 + c, L, L][:, None] - proj_j      # i -> j
+            proj_j = np.cumsum(rows_j**2, axis=1)[:, 1::2]
+            ssr_i = own[i, L, L] - proj_i  # j -> i
+            ssr_j = own[i + 1 + k0 : i + 1 + k0 + c, L, L][:, None] - proj_j  # i -> j
             for ssr, lead, foll in ((ssr_i, "j", "i"), (ssr_j, "i", "j")):
                 if (ssr <= 1e-13).any():
                     k, l = np.argwhere(ssr <= 1e-13)[0]
                     names = {"i": symbols[i], "j": symbols[i + 1 + k0 + k]}
-                    raise DataError(f"granger: {names[lead]} -> {names[foll]} fits exactly at lag order {l + 1} "
-                                    f"(rule: a perfect fit leaves no residual to test)")
-            num_f[:, k0:k0 + c] = np.maximum(ssr_r[i][:, None] - ssr_i.T, 0.0)
-            den_f[:, k0:k0 + c] = ssr_i.T
-            num_b[:, k0:k0 + c] = np.maximum(ssr_r[i + 1 + k0:i + 1 + k0 + c].T - ssr_j.T, 0.0)
-            den_b[:, k0:k0 + c] = ssr_j.T
+                    raise DataError(
+                        f"granger: {names[lead]} -> {names[foll]} fits exactly at lag order {l + 1} "
+                        f"(rule: a perfect fit leaves no residual to test)"
+                    )
+            num_f[:, k0 : k0 + c] = np.maximum(ssr_r[i][:, None] - ssr_i.T, 0.0)
+            den_f[:, k0 : k0 + c] = ssr_i.T
+            num_b[:, k0 : k0 + c] = np.maximum(ssr_r[i + 1 + k0 : i + 1 + k0 + c].T - ssr_j.T, 0.0)
+            den_b[:, k0 : k0 + c] = ssr_j.T
         out.append((num_f, den_f, num_b, den_b))
     return out
 
 
-def _common_pair_failed(info: int, i: int, j: int, own: np.ndarray, cross: np.ndarray, L: int,
-                        symbols: list[str]) -> np.ndarray:
+def _common_pair_failed(
+    info: int, i: int, j: int, own: np.ndarray, cross: np.ndarray, L: int, symbols: list[str]
+) -> np.ndarray:
     """A pair whose joint factorisation stopped at pivot ``info`` (1-based): raise, or return dX_t's row.
 
     Pivots 1 .. 2L are the design (collinear lags), 2L + 1 is dY_t (X -> Y fits exactly). Pivot 2L + 2 only says
@@ -399,24 +429,37 @@ def _common_pair_failed(info: int, i: int, j: int, own: np.ndarray, cross: np.nd
     """
     L1 = L + 1
     if info <= 2 * L:
-        raise DataError(f"granger: the lags of {symbols[j]} and {symbols[i]} are collinear on the common sample "
-                        f"up to lag order {L} (rule: the unrestricted design must have full rank)")
+        raise DataError(
+            f"granger: the lags of {symbols[j]} and {symbols[i]} are collinear on the common sample "
+            f"up to lag order {L} (rule: the unrestricted design must have full rank)"
+        )
     if info == 2 * L + 1:
-        raise DataError(f"granger: {symbols[j]} -> {symbols[i]} fits exactly on the common sample at lag order "
-                        f"{L} (rule: a perfect fit leaves no residual to test)")
+        raise DataError(
+            f"granger: {symbols[j]} -> {symbols[i]} fits exactly on the common sample at lag order "
+            f"{L} (rule: a perfect fit leaves no residual to test)"
+        )
     G = np.empty((2 * L1, 2 * L1))
     _fill_pair_gram(G.reshape(L1, 2, L1, 2), own[i], own[j], cross)
-    keep = np.r_[0:2 * L, 2 * L + 1]
+    keep = np.r_[0 : 2 * L, 2 * L + 1]
     try:
         C = np.linalg.cholesky(G[np.ix_(keep, keep)])
     except np.linalg.LinAlgError:
-        raise DataError(f"granger: {symbols[i]} -> {symbols[j]} fits exactly on the common sample at lag order "
-                        f"{L} (rule: a perfect fit leaves no residual to test)") from None
-    return C[2 * L, :2 * L]
+        raise DataError(
+            f"granger: {symbols[i]} -> {symbols[j]} fits exactly on the common sample at lag order "
+            f"{L} (rule: a perfect fit leaves no residual to test)"
+        ) from None
+    return C[2 * L, : 2 * L]
 
 
-def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
-                 sample: str = "per_lag", executor=None) -> GrangerScan:
+def granger_scan(
+    frame: pd.DataFrame,
+    *,
+    min_lag: int = 2,
+    max_lag: int = 48,
+    min_df: int = 10,
+    sample: str = "per_lag",
+    executor=None,
+) -> GrangerScan:
     """Granger F-tests (``ssr_ftest``) of every ordered pair of symbols for every lag order in a range.
 
     Parameters
@@ -467,8 +510,10 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     if sample not in ("per_lag", "common"):
         raise ValueError(f"granger_scan: sample must be 'per_lag' or 'common', got {sample!r}")
     if min_lag < 1 or max_lag < min_lag or min_df < 1:
-        raise ValueError(f"granger_scan: need 1 <= min_lag <= max_lag and min_df >= 1 "
-                         f"(got min_lag={min_lag}, max_lag={max_lag}, min_df={min_df})")
+        raise ValueError(
+            f"granger_scan: need 1 <= min_lag <= max_lag and min_df >= 1 "
+            f"(got min_lag={min_lag}, max_lag={max_lag}, min_df={min_df})"
+        )
     values = _check_frame(frame, what="granger")
     n, N = values.shape
     symbols = [str(c) for c in frame.columns]
@@ -483,24 +528,26 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
     skipped = tuple(l for l in lags if df_of[l] < min_df)
     if not evaluated:
         need = 3 * min_lag + 1 + min_df
-        raise DataError(f"granger: {n} rows from {start} to {end} are too few for lag order {min_lag} "
-                        f"(rule: n - 3 l - 1 >= min_df={min_df} needs at least {need} rows); lower "
-                        f"granger.min_lag or granger.min_df, or use a longer training window (windows.train_start)")
+        raise DataError(
+            f"granger: {n} rows from {start} to {end} are too few for lag order {min_lag} "
+            f"(rule: n - 3 l - 1 >= min_df={min_df} needs at least {need} rows); lower "
+            f"granger.min_lag or granger.min_df, or use a longer training window (windows.train_start)"
+        )
     scale = values.std(axis=0)
 
-    leaders_idx, followers_idx = np.nonzero(~np.eye(N, dtype=bool))   # leader-major row order
+    leaders_idx, followers_idx = np.nonzero(~np.eye(N, dtype=bool))  # leader-major row order
     F = np.full((N * (N - 1), len(lags)), np.nan)
     P = np.full_like(F, np.nan)
     if sample == "common":
         top = max(evaluated)
         pick = (followers_idx, leaders_idx)
-        num_all, den_all = _scan_common(values, top, symbols, executor)            # (top, N, N) [l-1, follower, leader]
+        num_all, den_all = _scan_common(values, top, symbols, executor)  # (top, N, N) [l-1, follower, leader]
         for c, l in enumerate(lags):
             if df_of[l] < min_df:
                 continue
             df_u = df_of[l]
             F[:, c] = (num_all[l - 1][pick] / l) / (den_all[l - 1][pick] / df_u)
-            P[:, c] = special.fdtrc(l, df_u, F[:, c])         # = scipy.stats.f.sf, without its checks
+            P[:, c] = special.fdtrc(l, df_u, F[:, c])  # = scipy.stats.f.sf, without its checks
         lags_loop: list[int] = []
     else:
         lags_loop = lags
@@ -509,11 +556,12 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
             continue
         num, den = _scan_lag(values, l, scale, symbols)
         df_u = df_of[l]
-        pick = (followers_idx, leaders_idx)                 # num/den are indexed [follower, leader]
+        pick = (followers_idx, leaders_idx)  # num/den are indexed [follower, leader]
         F[:, c] = (num[pick] / l) / (den[pick] / df_u)
-        P[:, c] = special.fdtrc(l, df_u, F[:, c])             # = scipy.stats.f.sf, without its checks
-    index = pd.MultiIndex.from_arrays([[symbols[i] for i in leaders_idx], [symbols[j] for j in followers_idx]],
-                                      names=["leader", "follower"])
+        P[:, c] = special.fdtrc(l, df_u, F[:, c])  # = scipy.stats.f.sf, without its checks
+    index = pd.MultiIndex.from_arrays(
+        [[symbols[i] for i in leaders_idx], [symbols[j] for j in followers_idx]], names=["leader", "follower"]
+    )
     columns = pd.Index(lags, name="lag")
     return GrangerScan(
         pvalues=pd.DataFrame(P, index=index, columns=columns),
@@ -530,7 +578,13 @@ def granger_scan(frame: pd.DataFrame, *, min_lag: int = 2, max_lag: int = 48, mi
 
 
 # names of this module before it was split, served from their new modules
-__getattr__ = _moved_names(__name__, {
-    **dict.fromkeys(("adf_check", "_adf_pvalue", "stationarity_warning"), "volts.selection.causality.stationarity"),
-    **dict.fromkeys(("GrangerTest", "GrangerSelection", "_bh_adjust", "select_granger_pairs"),
-                    "volts.selection.causality.granger_select")})
+__getattr__ = _moved_names(
+    __name__,
+    {
+        **dict.fromkeys(("adf_check", "_adf_pvalue", "stationarity_warning"), "volts.selection.causality.stationarity"),
+        **dict.fromkeys(
+            ("GrangerTest", "GrangerSelection", "_bh_adjust", "select_granger_pairs"),
+            "volts.selection.causality.granger_select",
+        ),
+    },
+)

@@ -45,8 +45,13 @@ class GrangerTest:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"leader", "follower", "p", "p_bh", "F"}``, plus ``"lag"`` and ``"p_min"`` with a per-pair order."""
-        out = {"leader": self.leader, "follower": self.follower, "p": float(self.p), "p_bh": float(self.p_bh),
-               "F": float(self.f)}
+        out = {
+            "leader": self.leader,
+            "follower": self.follower,
+            "p": float(self.p),
+            "p_bh": float(self.p_bh),
+            "F": float(self.f),
+        }
         if self.lag is not None:
             out.update(lag=int(self.lag), p_min=float(self.p_min))
         return out
@@ -94,7 +99,10 @@ class GrangerSelection:
         "median_p": [{"lag", "median_p"}], "tests": [{"leader", "follower", "p", "p_bh", "F"}], "pairs": [...]}``."""
         extra = {"lag_order": self.lag_order} if self.lag_order != "median_p" else {}
         return {
-            "lag": int(self.lag), "alpha": float(self.alpha), "select_on": self.select_on, **extra,
+            "lag": int(self.lag),
+            "alpha": float(self.alpha),
+            "select_on": self.select_on,
+            **extra,
             "n_tests": int(self.n_tests),
             "skipped_lags": [int(x) for x in self.skipped_lags],
             "median_p": [{"lag": int(k), "median_p": float(v)} for k, v in self.median_p.items()],
@@ -109,8 +117,9 @@ def _bh_adjust(p: np.ndarray) -> np.ndarray:
     return multipletests(p, method="fdr_bh")[1]
 
 
-def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01, select_on: str = "p",
-                         lag_order: str = "median_p") -> GrangerSelection:
+def select_granger_pairs(
+    scan: GrangerScan, *, alpha: float = 0.01, select_on: str = "p", lag_order: str = "median_p"
+) -> GrangerSelection:
     """Pick the lag order l* and keep the pairs significant at it (METHOD.md §4a; the paper's Figure 4, Table 2).
 
     l* is the evaluated lag order with the smallest median p-value across all ordered pairs (ties: the smaller
@@ -173,12 +182,13 @@ def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01, select_on: s
     lags = list(scan.evaluated_lags)
     if not lags:
         raise DataError("granger: the scan evaluated no lag order (all skipped by the residual-df guard)")
-    medians = pd.Series(np.median(scan.pvalues[lags].to_numpy(), axis=0), index=pd.Index(lags, name="lag"),
-                        name="median_p")
-    best = lags[int(np.argmin(medians.to_numpy()))]   # argmin returns the first, i.e. smallest, l on ties
+    medians = pd.Series(
+        np.median(scan.pvalues[lags].to_numpy(), axis=0), index=pd.Index(lags, name="lag"), name="median_p"
+    )
+    best = lags[int(np.argmin(medians.to_numpy()))]  # argmin returns the first, i.e. smallest, l on ties
     if lag_order == "per_pair":
         P = scan.pvalues[lags].to_numpy()
-        j = np.argmin(np.where(np.isnan(P), np.inf, P), axis=1)     # first, i.e. smallest, l on ties
+        j = np.argmin(np.where(np.isnan(P), np.inf, P), axis=1)  # first, i.e. smallest, l on ties
         rows = np.arange(len(P))
         p_min = P[rows, j]
         p = np.minimum(1.0, len(lags) * p_min)
@@ -189,11 +199,27 @@ def select_granger_pairs(scan: GrangerScan, *, alpha: float = 0.01, select_on: s
         f = scan.fstats[best].to_numpy()
         p_min = order = None
     p_bh = _bh_adjust(p)
-    tests = tuple(GrangerTest(str(a), str(b), float(p[k]), float(p_bh[k]), float(f[k]),
-                              None if order is None else int(order[k]),
-                              None if p_min is None else float(p_min[k]))
-                  for k, (a, b) in enumerate(scan.pvalues.index))
+    tests = tuple(
+        GrangerTest(
+            str(a),
+            str(b),
+            float(p[k]),
+            float(p_bh[k]),
+            float(f[k]),
+            None if order is None else int(order[k]),
+            None if p_min is None else float(p_min[k]),
+        )
+        for k, (a, b) in enumerate(scan.pvalues.index)
+    )
     kept = tuple(t for t in tests if (t.p if select_on == "p" else t.p_bh) < alpha)
-    return GrangerSelection(lag=int(best), alpha=float(alpha), tests=tests, pairs=kept, median_p=medians,
-                            n_tests=int(scan.n_tests), skipped_lags=tuple(scan.skipped_lags), select_on=select_on,
-                            lag_order=lag_order)
+    return GrangerSelection(
+        lag=int(best),
+        alpha=float(alpha),
+        tests=tests,
+        pairs=kept,
+        median_p=medians,
+        n_tests=int(scan.n_tests),
+        skipped_lags=tuple(scan.skipped_lags),
+        select_on=select_on,
+        lag_order=lag_order,
+    )

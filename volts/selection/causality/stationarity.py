@@ -77,7 +77,7 @@ def _adf_pvalue(x: np.ndarray) -> float:
     def design(lags: int) -> tuple[np.ndarray, np.ndarray]:
         """[constant, level x_{t-1}, dx_{t-1} .. dx_{t-lags}] and dx_t on the rows where all exist."""
         m = dx.shape[0] - lags
-        cols = [np.ones(m), x[lags:lags + m]] + [dx[lags - i:lags - i + m] for i in range(1, lags + 1)]
+        cols = [np.ones(m), x[lags : lags + m]] + [dx[lags - i : lags - i + m] for i in range(1, lags + 1)]
         return np.column_stack(cols), dx[lags:]
 
     full, y = design(maxlag)
@@ -103,8 +103,7 @@ def _adf_pvalue(x: np.ndarray) -> float:
     return float(mackinnonp(float(beta[1] / se_level), regression="c", N=1))
 
 
-def stationarity_warning(adf_pvalues: Mapping[str, float], *, series: str = "close",
-                         alpha: float = 0.05) -> str | None:
+def stationarity_warning(adf_pvalues: Mapping[str, float], *, series: str = "close", alpha: float = 0.05) -> str | None:
     """A one-line warning when the Granger inputs look non-stationary, else None (METHOD.md §4a).
 
     Parameters
@@ -128,8 +127,12 @@ def stationarity_warning(adf_pvalues: Mapping[str, float], *, series: str = "clo
         return None
     listed = ", ".join(f"{s} (p={p:.3f})" for s, p in flagged.items())
     if series == "close":
-        return (f"Granger test on price levels: ADF does not reject a unit root at alpha={alpha:g} for {listed}; "
-                f"non-stationary levels bias the F-test towards finding causality (METHOD.md §4a), "
-                f"granger.series = \"log_return\" is the sound choice")
-    return (f"Granger test on {series}: ADF does not reject a unit root at alpha={alpha:g} for {listed}; "
-            f"the F-test assumes stationary series")
+        return (
+            f"Granger test on price levels: ADF does not reject a unit root at alpha={alpha:g} for {listed}; "
+            f"non-stationary levels bias the F-test towards finding causality (METHOD.md §4a), "
+            f'granger.series = "log_return" is the sound choice'
+        )
+    return (
+        f"Granger test on {series}: ADF does not reject a unit root at alpha={alpha:g} for {listed}; "
+        f"the F-test assumes stationary series"
+    )

@@ -23,17 +23,33 @@ import pandas as pd
 
 from volts.core.registry import load_plugins
 from volts.selection.screens.base import SCREENS, PairScreen, ScreenResult, register_screen
+
 # importing the modules registers their screens (``@register_screen``), in the order of the contract
 from volts.selection.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen  # noqa: F401
-from volts.selection.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,  # noqa: F401
-                                    LevyAreaScreen, MutualInformationScreen, PermutationScreen)
+from volts.selection.screens.pairwise import (  # noqa: F401
+    CcfAucScreen,
+    CcfBestScreen,
+    CcfLag1Screen,
+    DistanceCorrelationScreen,
+    LevyAreaScreen,
+    MutualInformationScreen,
+    PermutationScreen,
+)
 from volts.selection.screens.hayashi_yoshida import HayashiYoshidaScreen  # noqa: F401
 
 if TYPE_CHECKING:
     from volts.core.config import Settings
 
-__all__ = ["SCREENS", "FunnelOutcome", "PairScreen", "PermutationScreen", "ScreenResult", "make_screen",
-           "register_screen", "run_funnel"]
+__all__ = [
+    "SCREENS",
+    "FunnelOutcome",
+    "PairScreen",
+    "PermutationScreen",
+    "ScreenResult",
+    "make_screen",
+    "register_screen",
+    "run_funnel",
+]
 
 
 def make_screen(name: str, settings: "Settings") -> PairScreen:
@@ -79,8 +95,14 @@ class FunnelOutcome:
     warnings: list[str]
 
 
-def run_funnel(screens: Sequence[PairScreen], returns: pd.DataFrame, pairs, *, prices: pd.DataFrame | None = None,
-               timed: Callable | None = None) -> FunnelOutcome:
+def run_funnel(
+    screens: Sequence[PairScreen],
+    returns: pd.DataFrame,
+    pairs,
+    *,
+    prices: pd.DataFrame | None = None,
+    timed: Callable | None = None,
+) -> FunnelOutcome:
     """Run screens in sequence, each on the pairs the previous one kept.
 
     Parameters

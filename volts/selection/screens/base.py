@@ -134,13 +134,19 @@ class ScreenResult:
         # week, about 200 s for its 5,961 final pairs (12 lookups each)
         position: dict[tuple[str, str], int] = {}
         for i, pair in enumerate(self.pairs):
-            position.setdefault(pair, i)     # the first occurrence, as tuple.index gave
+            position.setdefault(pair, i)  # the first occurrence, as tuple.index gave
         return position
 
     def _row(self, i: int) -> dict:
         leader, follower = self.pairs[i]
-        out = {"leader": leader, "follower": follower, "score": _f(self.score[i]), "p": _f(self.p[i]),
-               "lag": int(self.lag[i]) if self.lag[i] >= 0 else None, "kept": bool(self.kept[i])}
+        out = {
+            "leader": leader,
+            "follower": follower,
+            "score": _f(self.score[i]),
+            "p": _f(self.p[i]),
+            "lag": int(self.lag[i]) if self.lag[i] >= 0 else None,
+            "kept": bool(self.kept[i]),
+        }
         for name, values in self.extra.items():
             v = values[i]
             out[name] = _f(v) if isinstance(v, (float, np.floating)) else (v.item() if hasattr(v, "item") else v)
@@ -156,9 +162,17 @@ class ScreenResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: the screen's settings, counts and rows (``details`` are stored separately by the funnel)."""
-        return {"screen": self.screen, "rule": self.rule, "alpha": self.alpha, "top_k": self.top_k,
-                "lag_kind": self.lag_kind, "params": dict(self.params), "entered": len(self.pairs),
-                "kept": int(np.sum(self.kept)), "rows": self.rows()}
+        return {
+            "screen": self.screen,
+            "rule": self.rule,
+            "alpha": self.alpha,
+            "top_k": self.top_k,
+            "lag_kind": self.lag_kind,
+            "params": dict(self.params),
+            "entered": len(self.pairs),
+            "kept": int(np.sum(self.kept)),
+            "rows": self.rows(),
+        }
 
 
 def normalise_pairs(pairs: Iterable[Sequence], columns: Iterable) -> list[tuple[str, str]]:
@@ -183,8 +197,10 @@ def normalise_pairs(pairs: Iterable[Sequence], columns: Iterable) -> list[tuple[
             raise ValueError(f"pair {leader}->{follower}: leader and follower must differ")
         for sym in (leader, follower):
             if sym not in known:
-                raise DataError(f"{sym}: symbol of pair {leader}->{follower} is not in the returns "
-                                f"({', '.join(have)}); screen only symbols you passed returns for")
+                raise DataError(
+                    f"{sym}: symbol of pair {leader}->{follower} is not in the returns "
+                    f"({', '.join(have)}); screen only symbols you passed returns for"
+                )
         if (leader, follower) in seen:
             raise ValueError(f"pair {leader}->{follower} given twice")
         seen.add((leader, follower))
@@ -263,14 +279,26 @@ class PairScreen(ABC):
         return cls(rule=rule, top_k=top_k)
 
     @abstractmethod
-    def _evaluate(self, returns: pd.DataFrame, pairs: list[tuple[str, str]], *, prices: pd.DataFrame | None,
-                  lags: Mapping[tuple[str, str], int]) -> dict:
+    def _evaluate(
+        self,
+        returns: pd.DataFrame,
+        pairs: list[tuple[str, str]],
+        *,
+        prices: pd.DataFrame | None,
+        lags: Mapping[tuple[str, str], int],
+    ) -> dict:
         """Compute the screen; return a dict with ``score``, ``p``, ``lag`` (arrays aligned to ``pairs``),
         ``passed`` (the test's decision), and optionally ``extra``, ``details``, ``raw``, ``warnings``."""
 
     # -- the public call ----------------------------------------------------------------------------------
-    def run(self, returns: pd.DataFrame, pairs: Iterable[Sequence], *, prices: pd.DataFrame | None = None,
-            lags: Mapping[tuple[str, str], int] | None = None) -> ScreenResult:
+    def run(
+        self,
+        returns: pd.DataFrame,
+        pairs: Iterable[Sequence],
+        *,
+        prices: pd.DataFrame | None = None,
+        lags: Mapping[tuple[str, str], int] | None = None,
+    ) -> ScreenResult:
         """Screen ordered pairs.
 
         Parameters
@@ -296,8 +324,9 @@ class PairScreen(ABC):
             A malformed or repeated pair.
         """
         if not isinstance(returns, pd.DataFrame):
-            raise DataError(f"{self.name}: expected a pandas DataFrame of dates x symbols, "
-                            f"got {type(returns).__name__}")
+            raise DataError(
+                f"{self.name}: expected a pandas DataFrame of dates x symbols, got {type(returns).__name__}"
+            )
         pairs = normalise_pairs(pairs, returns.columns)
         out = self._evaluate(returns, pairs, prices=prices, lags=dict(lags or {}))
         n = len(pairs)
@@ -309,11 +338,23 @@ class PairScreen(ABC):
             kept = np.asarray(out["passed"], dtype=bool).reshape(n)
         else:
             kept = top_k_mask(score, self.top_k, positive_only=self.directional)
-        return ScreenResult(screen=self.name, pairs=tuple(pairs), score=score, p=p, lag=lag, kept=kept, rule=rule,
-                            alpha=self.alpha if rule == "test" and self.has_test else None,
-                            top_k=self.top_k if rule == "top_k" else None, lag_kind=self.lag_kind,
-                            params=self.params(), extra=dict(out.get("extra", {})), details=out.get("details"),
-                            raw=out.get("raw"), warnings=tuple(out.get("warnings", ())))
+        return ScreenResult(
+            screen=self.name,
+            pairs=tuple(pairs),
+            score=score,
+            p=p,
+            lag=lag,
+            kept=kept,
+            rule=rule,
+            alpha=self.alpha if rule == "test" and self.has_test else None,
+            top_k=self.top_k if rule == "top_k" else None,
+            lag_kind=self.lag_kind,
+            params=self.params(),
+            extra=dict(out.get("extra", {})),
+            details=out.get("details"),
+            raw=out.get("raw"),
+            warnings=tuple(out.get("warnings", ())),
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(rule={self.rule!r}, top_k={self.top_k}, alpha={self.alpha}, {self.params()})"

@@ -59,13 +59,35 @@ class GrangerScreen(PairScreen):
     def from_settings(cls, settings, *, rule, top_k):
         """Granger's test configured from ``[granger]``."""
         g = settings.granger
-        return cls(series=g.series, min_lag=g.min_lag, max_lag=g.max_lag, min_df=g.min_df, adf_alpha=g.adf_alpha,
-                   alpha=g.alpha, select_on=g.select_on, sample=g.sample, lag_order=g.lag_order, rule=rule,
-                   top_k=top_k)
+        return cls(
+            series=g.series,
+            min_lag=g.min_lag,
+            max_lag=g.max_lag,
+            min_df=g.min_df,
+            adf_alpha=g.adf_alpha,
+            alpha=g.alpha,
+            select_on=g.select_on,
+            sample=g.sample,
+            lag_order=g.lag_order,
+            rule=rule,
+            top_k=top_k,
+        )
 
-    def __init__(self, *, series: str = "close", min_lag: int = 2, max_lag: int = 48, min_df: int = 10,
-                 adf_alpha: float = 0.05, alpha: float = 0.01, rule: str = "test", top_k: int = 5,
-                 select_on: str = "p", sample: str = "per_lag", lag_order: str = "median_p"):
+    def __init__(
+        self,
+        *,
+        series: str = "close",
+        min_lag: int = 2,
+        max_lag: int = 48,
+        min_df: int = 10,
+        adf_alpha: float = 0.05,
+        alpha: float = 0.01,
+        rule: str = "test",
+        top_k: int = 5,
+        select_on: str = "p",
+        sample: str = "per_lag",
+        lag_order: str = "median_p",
+    ):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         if lag_order not in ("median_p", "per_pair"):
             raise ValueError(f"granger: lag_order must be 'median_p' or 'per_pair', got {lag_order!r}")
@@ -73,17 +95,24 @@ class GrangerScreen(PairScreen):
         if select_on not in ("p", "p_bh"):
             raise ValueError(f"granger: select_on must be 'p' or 'p_bh', got {select_on!r}")
         self.select_on = select_on
-        self.sample = sample      # [granger] sample (issue 13): "per_lag" (statsmodels) | "common" (fast)
-        self.executor = None      # optional volts.core.parallel.Executor for the common-sample scan
+        self.sample = sample  # [granger] sample (issue 13): "per_lag" (statsmodels) | "common" (fast)
+        self.executor = None  # optional volts.core.parallel.Executor for the common-sample scan
         if series not in ("close", "log_return"):
             raise ValueError(f"granger: series must be 'close' or 'log_return', got {series!r}")
         self.series, self.min_lag, self.max_lag = series, int(min_lag), int(max_lag)
         self.min_df, self.adf_alpha = int(min_df), float(adf_alpha)
 
     def params(self) -> dict:
-        return {"series": self.series, "min_lag": self.min_lag, "max_lag": self.max_lag, "min_df": self.min_df,
-                "adf_alpha": self.adf_alpha, "select_on": self.select_on,
-                "sample": self.sample, **({"lag_order": self.lag_order} if self.lag_order != "median_p" else {})}
+        return {
+            "series": self.series,
+            "min_lag": self.min_lag,
+            "max_lag": self.max_lag,
+            "min_df": self.min_df,
+            "adf_alpha": self.adf_alpha,
+            "select_on": self.select_on,
+            "sample": self.sample,
+            **({"lag_order": self.lag_order} if self.lag_order != "median_p" else {}),
+        }
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.selection.causality.granger import granger_scan
@@ -102,29 +131,40 @@ class GrangerScreen(PairScreen):
             frame = returns[syms]
         warnings = []
         if self.series == "close":
-            msg = stationarity_warning(adf_check(frame, alpha=self.adf_alpha), series=self.series,
-                                       alpha=self.adf_alpha)
+            msg = stationarity_warning(adf_check(frame, alpha=self.adf_alpha), series=self.series, alpha=self.adf_alpha)
             if msg:
                 warnings.append(msg)
         extra = {"executor": self.executor} if self.executor is not None and self.sample == "common" else {}
-        scan = granger_scan(frame, min_lag=self.min_lag, max_lag=self.max_lag, min_df=self.min_df,
-                            sample=self.sample, **extra)
-        if list(scan.pairs) != list(pairs):   # a later stage: keep only the screened pairs (l* chosen over them)
+        scan = granger_scan(
+            frame, min_lag=self.min_lag, max_lag=self.max_lag, min_df=self.min_df, sample=self.sample, **extra
+        )
+        if list(scan.pairs) != list(pairs):  # a later stage: keep only the screened pairs (l* chosen over them)
             index = pd.MultiIndex.from_tuples(pairs, names=["leader", "follower"])
-            scan = dataclasses.replace(scan, pvalues=scan.pvalues.loc[index], fstats=scan.fstats.loc[index],
-                                       n_tests=len(pairs) * len(scan.evaluated_lags))
+            scan = dataclasses.replace(
+                scan,
+                pvalues=scan.pvalues.loc[index],
+                fstats=scan.fstats.loc[index],
+                n_tests=len(pairs) * len(scan.evaluated_lags),
+            )
         sel = select_granger_pairs(scan, alpha=self.alpha, select_on=self.select_on, lag_order=self.lag_order)
         on = (lambda t: t.p) if self.select_on == "p" else (lambda t: t.p_bh)
-        lag = (np.array([t.lag for t in sel.tests], dtype=int) if self.lag_order == "per_pair"
-               else np.full(len(pairs), sel.lag))
-        return {"score": [t.f for t in sel.tests], "p": [t.p for t in sel.tests],
-                "lag": lag, "passed": [on(t) < self.alpha for t in sel.tests],
-                "extra": {"p_bh": np.array([t.p_bh for t in sel.tests], dtype=float)},
-                # the per-pair, per-order table is not copied here (about 6 s at 28,000 pairs): it is in ``raw``,
-                # in selection.json (small runs) or in granger_pvalues.parquet (large ones)
-                "details": {"granger": sel.to_dict(), "granger_pvalues": scan.to_dict(tests=False)},
-                "raw": (scan, sel),
-                "warnings": warnings}
+        lag = (
+            np.array([t.lag for t in sel.tests], dtype=int)
+            if self.lag_order == "per_pair"
+            else np.full(len(pairs), sel.lag)
+        )
+        return {
+            "score": [t.f for t in sel.tests],
+            "p": [t.p for t in sel.tests],
+            "lag": lag,
+            "passed": [on(t) < self.alpha for t in sel.tests],
+            "extra": {"p_bh": np.array([t.p_bh for t in sel.tests], dtype=float)},
+            # the per-pair, per-order table is not copied here (about 6 s at 28,000 pairs): it is in ``raw``,
+            # in selection.json (small runs) or in granger_pvalues.parquet (large ones)
+            "details": {"granger": sel.to_dict(), "granger_pvalues": scan.to_dict(tests=False)},
+            "raw": (scan, sel),
+            "warnings": warnings,
+        }
 
 
 @register_screen
@@ -153,22 +193,47 @@ class PcmciScreen(PairScreen):
     def from_settings(cls, settings, *, rule, top_k):
         """PCMCI configured from ``[pcmci]``."""
         pc = settings.pcmci
-        return cls(mode=pc.mode, tau_max=pc.tau_max, min_abs_partial_corr=pc.min_abs_partial_corr, alpha=pc.alpha,
-                   links=pc.links, max_conds_dim=pc.max_conds_dim, engine=pc.engine, rule=rule, top_k=top_k)
+        return cls(
+            mode=pc.mode,
+            tau_max=pc.tau_max,
+            min_abs_partial_corr=pc.min_abs_partial_corr,
+            alpha=pc.alpha,
+            links=pc.links,
+            max_conds_dim=pc.max_conds_dim,
+            engine=pc.engine,
+            rule=rule,
+            top_k=top_k,
+        )
 
-    def __init__(self, *, mode: str = "lagged", tau_max: int = 5, min_abs_partial_corr: float = 0.15,
-                 alpha: float = 0.05, rule: str = "test", top_k: int = 5, links: str = "all",
-                 max_conds_dim: int = 10, engine: str = "native"):
+    def __init__(
+        self,
+        *,
+        mode: str = "lagged",
+        tau_max: int = 5,
+        min_abs_partial_corr: float = 0.15,
+        alpha: float = 0.05,
+        rule: str = "test",
+        top_k: int = 5,
+        links: str = "all",
+        max_conds_dim: int = 10,
+        engine: str = "native",
+    ):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         self.mode, self.tau_max, self.min_abs_partial_corr = mode, int(tau_max), float(min_abs_partial_corr)
         # [pcmci] links (issue 13): "all" = full PCMCI; "granger" = only the screened pairs' links, bounded
         # conditioning (pcmci.py, "Scaling"); "auto" = "all" when the rows allow the full graph
         self.links, self.max_conds_dim = links, int(max_conds_dim)
-        self.engine = engine            # "native" | "tigramite" (full PCMCI only; the same floats)
+        self.engine = engine  # "native" | "tigramite" (full PCMCI only; the same floats)
 
     def params(self) -> dict:
-        return {"mode": self.mode, "tau_max": self.tau_max, "min_abs_partial_corr": self.min_abs_partial_corr,
-                "links": self.links, "max_conds_dim": self.max_conds_dim, "engine": self.engine}
+        return {
+            "mode": self.mode,
+            "tau_max": self.tau_max,
+            "min_abs_partial_corr": self.min_abs_partial_corr,
+            "links": self.links,
+            "max_conds_dim": self.max_conds_dim,
+            "engine": self.engine,
+        }
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.selection.causality.pcmci import pcmci_screen
@@ -176,11 +241,20 @@ class PcmciScreen(PairScreen):
         links = self.links
         if links == "auto":
             links = "all" if len(returns) >= (returns.shape[1] + 1) * self.tau_max + 3 else "granger"
-        restrict = ({"links": [tuple(p) for p in pairs], "max_conds_dim": self.max_conds_dim}
-                    if links == "granger" and self.mode == "lagged" else {})
-        res = pcmci_screen(returns, tau_max=self.tau_max, alpha=self.alpha,
-                           min_abs_partial_corr=self.min_abs_partial_corr, mode=self.mode, engine=self.engine,
-                           **restrict)
+        restrict = (
+            {"links": [tuple(p) for p in pairs], "max_conds_dim": self.max_conds_dim}
+            if links == "granger" and self.mode == "lagged"
+            else {}
+        )
+        res = pcmci_screen(
+            returns,
+            tau_max=self.tau_max,
+            alpha=self.alpha,
+            min_abs_partial_corr=self.min_abs_partial_corr,
+            mode=self.mode,
+            engine=self.engine,
+            **restrict,
+        )
         taus = list(range(1, self.tau_max + 1)) if self.mode == "lagged" else [0]
         pos = {name: k for k, name in enumerate(res.var_names)}
         n = len(pairs)
@@ -225,36 +299,73 @@ class TransferEntropyScreen(PairScreen):
     def from_settings(cls, settings, *, rule, top_k):
         """Effective transfer entropy configured from ``[entropy]``."""
         e = settings.entropy
-        return cls(bins=e.bins, history=e.history, surrogates=e.surrogates, seed=e.seed, alpha=e.alpha,
-                   stop_early=e.stop_early, rule=rule, top_k=top_k)
+        return cls(
+            bins=e.bins,
+            history=e.history,
+            surrogates=e.surrogates,
+            seed=e.seed,
+            alpha=e.alpha,
+            stop_early=e.stop_early,
+            rule=rule,
+            top_k=top_k,
+        )
 
-    def __init__(self, *, bins: int = 3, history: int = 1, surrogates: int = 100, seed: int = 0,
-                 alpha: float = 0.05, rule: str = "test", top_k: int = 5, stop_early: bool = False):
+    def __init__(
+        self,
+        *,
+        bins: int = 3,
+        history: int = 1,
+        surrogates: int = 100,
+        seed: int = 0,
+        alpha: float = 0.05,
+        rule: str = "test",
+        top_k: int = 5,
+        stop_early: bool = False,
+    ):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         self.bins, self.history, self.surrogates, self.seed = int(bins), int(history), int(surrogates), int(seed)
         self.stop_early = bool(stop_early)
-        self.reverse_when_dropped = True   # run_selection(pairs_only=True) turns it off (see ete_screen)
+        self.reverse_when_dropped = True  # run_selection(pairs_only=True) turns it off (see ete_screen)
 
     def params(self) -> dict:
-        return {"bins": self.bins, "history": self.history, "surrogates": self.surrogates, "seed": self.seed,
-                "stop_early": self.stop_early,
-                "lag": "the delay of an earlier screen (PCMCI tau), at least 1; else 1"}
+        return {
+            "bins": self.bins,
+            "history": self.history,
+            "surrogates": self.surrogates,
+            "seed": self.seed,
+            "stop_early": self.stop_early,
+            "lag": "the delay of an earlier screen (PCMCI tau), at least 1; else 1",
+        }
 
     def _evaluate(self, returns, pairs, *, prices, lags: Mapping) -> dict:
         from volts.selection.causality.entropy import ete_screen
 
         spec = [(x, y, max(1, int(lags.get((x, y), 1)))) for x, y in pairs]
-        res = ete_screen(returns, spec, bins=self.bins, history=self.history, surrogates=self.surrogates,
-                         alpha=self.alpha, seed=self.seed,
-                         # a curtailed test keeps the test rule's decisions, not the ETE ranking of top_k
-                         stop_early=self.stop_early and self.rule == "test",
-                         # a dropped pair's reverse ETE decides nothing under the test rule
-                         reverse_when_dropped=self.reverse_when_dropped or self.rule != "test")
+        res = ete_screen(
+            returns,
+            spec,
+            bins=self.bins,
+            history=self.history,
+            surrogates=self.surrogates,
+            alpha=self.alpha,
+            seed=self.seed,
+            # a curtailed test keeps the test rule's decisions, not the ETE ranking of top_k
+            stop_early=self.stop_early and self.rule == "test",
+            # a dropped pair's reverse ETE decides nothing under the test rule
+            reverse_when_dropped=self.reverse_when_dropped or self.rule != "test",
+        )
         rows = res.rows
-        return {"score": [r["ete"] for r in rows], "p": [r["p"] for r in rows], "lag": [r["lag"] for r in rows],
-                "passed": [r["kept"] for r in rows],
-                "extra": {"te": np.array([r["te"] for r in rows], dtype=float),
-                          "ete_reverse": np.array([r["ete_reverse"] for r in rows], dtype=float),
-                          "p_reverse": np.array([r["p_reverse"] for r in rows], dtype=float),
-                          "reason": [r["reason"] for r in rows]},
-                "details": res.to_dict(), "raw": res}
+        return {
+            "score": [r["ete"] for r in rows],
+            "p": [r["p"] for r in rows],
+            "lag": [r["lag"] for r in rows],
+            "passed": [r["kept"] for r in rows],
+            "extra": {
+                "te": np.array([r["te"] for r in rows], dtype=float),
+                "ete_reverse": np.array([r["ete_reverse"] for r in rows], dtype=float),
+                "p_reverse": np.array([r["p_reverse"] for r in rows], dtype=float),
+                "reason": [r["reason"] for r in rows],
+            },
+            "details": res.to_dict(),
+            "raw": res,
+        }

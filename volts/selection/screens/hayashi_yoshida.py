@@ -101,8 +101,17 @@ class HayashiYoshidaScreen(PairScreen):
         cols = np.arange(x.shape[1])
         max_abs_z = np.abs(z).max(axis=0)
         p = np.minimum(1.0, shifts.size * 2.0 * ndtr(-max_abs_z))
-        return {"shifts": shifts, "contrast": u, "correlation": rho, "z": z, "llr": llr,
-                "theta_hat": shifts[best], "rho_hat": rho[best, cols], "max_abs_z": max_abs_z, "p": p}
+        return {
+            "shifts": shifts,
+            "contrast": u,
+            "correlation": rho,
+            "z": z,
+            "llr": llr,
+            "theta_hat": shifts[best],
+            "rho_hat": rho[best, cols],
+            "max_abs_z": max_abs_z,
+            "p": p,
+        }
 
     def _evaluate(self, returns, pairs, *, prices, lags) -> dict:
         from volts.selection.causality.granger import _check_frame
@@ -115,13 +124,19 @@ class HayashiYoshidaScreen(PairScreen):
         values = _check_frame(frame, what=self.name)
         T = values.shape[0]
         if T < self.min_dates():
-            raise DataError(f"{self.name}: {T} bars from {frame.index[0]} to {frame.index[-1]} are too few "
-                            f"(rule: at least {self.min_dates()} for shifts up to {self.max_lag} bars; "
-                            f"lower [screens] max_lag or widen the window)")
+            raise DataError(
+                f"{self.name}: {T} bars from {frame.index[0]} to {frame.index[-1]} are too few "
+                f"(rule: at least {self.min_dates()} for shifts up to {self.max_lag} bars; "
+                f"lower [screens] max_lag or widen the window)"
+            )
         col = {s: k for k, s in enumerate(used)}
         st = self.pair_statistics(values[:, [col[a] for a, _ in pairs]], values[:, [col[b] for _, b in pairs]])
         llr, p, theta = st["llr"], st["p"], st["theta_hat"]
         passed = (p <= self.alpha) & (llr > 1.0)
-        return {"score": llr, "p": p, "lag": np.where(theta >= 0, theta, -1), "passed": passed,
-                "extra": {"theta_hat": theta.astype(float), "rho_hat": st["rho_hat"],
-                          "max_abs_z": st["max_abs_z"]}}
+        return {
+            "score": llr,
+            "p": p,
+            "lag": np.where(theta >= 0, theta, -1),
+            "passed": passed,
+            "extra": {"theta_hat": theta.astype(float), "rho_hat": st["rho_hat"], "max_abs_z": st["max_abs_z"]},
+        }

@@ -33,8 +33,16 @@ import numpy as np
 from volts.selection.screens.base import PairScreen, register_screen
 from volts.selection.screens.stats import ccf_auc_from_ccfs, mutual_information_quartiles
 
-__all__ = ["CcfAucScreen", "CcfBestScreen", "CcfLag1Screen", "DistanceCorrelationScreen", "LevyAreaScreen",
-           "MutualInformationScreen", "PermutationScreen", "column_corr"]
+__all__ = [
+    "CcfAucScreen",
+    "CcfBestScreen",
+    "CcfLag1Screen",
+    "DistanceCorrelationScreen",
+    "LevyAreaScreen",
+    "MutualInformationScreen",
+    "PermutationScreen",
+    "column_corr",
+]
 
 
 def column_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -76,16 +84,30 @@ class PermutationScreen(PairScreen):
     @classmethod
     def _permutation_settings(cls, settings, rule, top_k) -> dict:
         s = settings.screens
-        return {"surrogates": s.surrogates, "null": s.null, "seed": s.seed, "alpha": s.alpha, "rule": rule,
-                "top_k": top_k}
+        return {
+            "surrogates": s.surrogates,
+            "null": s.null,
+            "seed": s.seed,
+            "alpha": s.alpha,
+            "rule": rule,
+            "top_k": top_k,
+        }
 
     @classmethod
     def from_settings(cls, settings, *, rule, top_k):
         """The permutation screen configured from ``[screens]``."""
         return cls(**cls._permutation_settings(settings, rule, top_k))
 
-    def __init__(self, *, surrogates: int = 199, null: Literal["circular_shift", "shuffle"] = "circular_shift",
-                 seed: int = 0, alpha: float = 0.05, rule: str = "test", top_k: int = 5):
+    def __init__(
+        self,
+        *,
+        surrogates: int = 199,
+        null: Literal["circular_shift", "shuffle"] = "circular_shift",
+        seed: int = 0,
+        alpha: float = 0.05,
+        rule: str = "test",
+        top_k: int = 5,
+    ):
         super().__init__(rule=rule, top_k=top_k, alpha=alpha)
         if surrogates < 0:
             raise ValueError(f"{self.name}: surrogates must be >= 0, got {surrogates}")
@@ -139,8 +161,10 @@ class PermutationScreen(PairScreen):
         values = _check_frame(frame, what=self.name)
         T = values.shape[0]
         if T < self.min_dates():
-            raise DataError(f"{self.name}: {T} dates from {frame.index[0]} to {frame.index[-1]} are too few "
-                            f"(rule: at least {self.min_dates()} for lags up to {self.max_delay})")
+            raise DataError(
+                f"{self.name}: {T} dates from {frame.index[0]} to {frame.index[-1]} are too few "
+                f"(rule: at least {self.min_dates()} for lags up to {self.max_delay})"
+            )
         col = {s: k for k, s in enumerate(used)}
         x = values[:, [col[a] for a, _ in pairs]]
         y = values[:, [col[b] for _, b in pairs]]
@@ -183,10 +207,10 @@ class CcfLag1Screen(PermutationScreen):
         return range(1, self.max_delay + 1)
 
     def pair_scores(self, x, y, ctx=None):
-        fwd = np.stack([column_corr(x[:-l], y[l:]) for l in self._lags()])    # (L, P)
+        fwd = np.stack([column_corr(x[:-l], y[l:]) for l in self._lags()])  # (L, P)
         rev = np.stack([column_corr(y[:-l], x[l:]) for l in self._lags()])
         diff = fwd - rev
-        best = np.argmax(np.abs(diff), axis=0)                                  # first lag on ties
+        best = np.argmax(np.abs(diff), axis=0)  # first lag on ties
         cols = np.arange(x.shape[1])
         return diff[best, cols], best + 1, {"ccf_forward": fwd[best, cols], "ccf_reverse": rev[best, cols]}
 
@@ -296,7 +320,7 @@ class DistanceCorrelationScreen(PermutationScreen):
     #: pairs per block: bounds the temporary distance matrices to block x (T-1)^2 floats each
     block: int = 32
     #: largest size of the followers' distance matrices kept across the surrogates (bytes)
-    cache_bytes: int = 256 * 2 ** 20
+    cache_bytes: int = 256 * 2**20
 
     def _blocks(self, n: int) -> list[slice]:
         return [slice(start, start + self.block) for start in range(0, n, self.block)]

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ccf_auc_from_ccfs", "distance_correlation_batch", "mutual_information_quartiles",
-           "pooled_quartile_buckets"]
+__all__ = ["ccf_auc_from_ccfs", "distance_correlation_batch", "mutual_information_quartiles", "pooled_quartile_buckets"]
 
 
 def pooled_quartile_buckets(a: np.ndarray, b: np.ndarray, q: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -42,8 +41,8 @@ def pooled_quartile_buckets(a: np.ndarray, b: np.ndarray, q: int = 4) -> tuple[n
     tuple of numpy.ndarray of int64, shapes as ``a`` and ``b``
     """
     pool = np.concatenate([a, b], axis=-1)
-    edges = np.quantile(pool, np.arange(1, q) / q, axis=-1)          # (q-1, ...)
-    edges = np.moveaxis(edges, 0, -1)[..., None, :]                    # (..., 1, q-1)
+    edges = np.quantile(pool, np.arange(1, q) / q, axis=-1)  # (q-1, ...)
+    edges = np.moveaxis(edges, 0, -1)[..., None, :]  # (..., 1, q-1)
     ba = (a[..., :, None] > edges).sum(axis=-1)
     bb = (b[..., :, None] > edges).sum(axis=-1)
     return ba.astype(np.int64), bb.astype(np.int64)
@@ -141,5 +140,3 @@ def ccf_auc_from_ccfs(forward: np.ndarray, reverse: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.sign(forward - reverse) * np.maximum(forward, reverse) / total
     return np.where(total > 0, s, 0.0)
-
-

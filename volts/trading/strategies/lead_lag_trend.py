@@ -144,7 +144,8 @@ class LeadLagTrend(bt.Strategy):
         self.follower = self.datas[1]
         if self.p.target_fn is None:
             self._target_fn: Callable[[pd.Series], int] = partial(
-                next_session_target, lag=self.p.lag, ma_window=self.p.ma_window, mode=self.p.mode)
+                next_session_target, lag=self.p.lag, ma_window=self.p.ma_window, mode=self.p.mode
+            )
         else:
             self._target_fn = self.p.target_fn
         # Leader closes known so far. The default signal reads only the last ``lag + ma_window`` of them
@@ -181,8 +182,14 @@ class LeadLagTrend(bt.Strategy):
         # remainder the cash did not cover) is cancelled
         for order in list(self.broker.get_orders_open()):
             if order.alive():
-                self.events.append({"date": day, "event": "cancel_remainder", "ref": order.ref,
-                                    "remaining": float(order.executed.remsize)})
+                self.events.append(
+                    {
+                        "date": day,
+                        "event": "cancel_remainder",
+                        "ref": order.ref,
+                        "remaining": float(order.executed.remsize),
+                    }
+                )
                 self.cancel(order)
 
     # ------------------------------------------------------------- backtrader
@@ -208,9 +215,12 @@ class LeadLagTrend(bt.Strategy):
             raise RuntimeError(f"LeadLagTrend saw {self._seen} of {len(self.leader)} leader bars")
         if not self._may_trade(day):
             return
-        known = pd.Series(np.fromiter(self._closes, dtype="float64", count=len(self._closes)),
-                          index=pd.DatetimeIndex(np.array(self._dates, dtype="datetime64[D]")),
-                          name=self.leader._name or None, copy=False)
+        known = pd.Series(
+            np.fromiter(self._closes, dtype="float64", count=len(self._closes)),
+            index=pd.DatetimeIndex(np.array(self._dates, dtype="datetime64[D]")),
+            name=self.leader._name or None,
+            copy=False,
+        )
         target = int(self._target_fn(known))
         if target not in (-1, 0, 1):
             raise ValueError(f"target_fn returned {target!r}; expected -1, 0 or +1")
@@ -226,16 +236,30 @@ class LeadLagTrend(bt.Strategy):
             close_cost = comminfo.getcommission(abs(size), price) + abs(size) * price * slip
             order = (self.sell if size > 0 else self.buy)(data=self.follower, size=abs(size))
             order.addinfo(role="close")
-            self.order_log.append({"created": day, "ref": order.ref, "role": "close",
-                                   "side": "sell" if size > 0 else "buy", "size": abs(size)})
+            self.order_log.append(
+                {
+                    "created": day,
+                    "ref": order.ref,
+                    "role": "close",
+                    "side": "sell" if size > 0 else "buy",
+                    "size": abs(size),
+                }
+            )
             equity -= close_cost
         if target != 0:
             n = affordable_shares(equity, price * (1.0 + slip), comminfo)
             if n > 0:
                 order = (self.buy if target > 0 else self.sell)(data=self.follower, size=n)
                 order.addinfo(role="open")
-                self.order_log.append({"created": day, "ref": order.ref, "role": "open",
-                                       "side": "buy" if target > 0 else "sell", "size": n})
+                self.order_log.append(
+                    {
+                        "created": day,
+                        "ref": order.ref,
+                        "role": "open",
+                        "side": "buy" if target > 0 else "sell",
+                        "size": n,
+                    }
+                )
             else:
                 self.events.append({"date": day, "event": "no_affordable_shares", "equity": equity})
 
@@ -254,11 +278,17 @@ def record_fills(strategy: Any, order: bt.Order) -> None:
     if order.status in (bt.Order.Partial, bt.Order.Completed, bt.Order.Canceled):
         role = order.info.get("role", "")
         for bit in order.executed.iterpending():
-            strategy.fills.append({
-                "date": bt.num2date(bit.dt).date(), "ref": order.ref, "role": role,
-                "size": float(bit.size), "price": float(bit.price),
-                "commission": float(bit.closedcomm + bit.openedcomm)})
+            strategy.fills.append(
+                {
+                    "date": bt.num2date(bit.dt).date(),
+                    "ref": order.ref,
+                    "role": role,
+                    "size": float(bit.size),
+                    "price": float(bit.price),
+                    "commission": float(bit.closedcomm + bit.openedcomm),
+                }
+            )
     if order.status in (bt.Order.Margin, bt.Order.Rejected):
-        strategy.events.append({"date": strategy.datas[-1].datetime.date(0), "event": order.getstatusname(),
-                                "ref": order.ref})
-
+        strategy.events.append(
+            {"date": strategy.datas[-1].datetime.date(0), "event": order.getstatusname(), "ref": order.ref}
+        )
