@@ -409,7 +409,7 @@ def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_s
 
 
 def test_ablation_rows_name_their_caches_and_say_when_stability_was_not_run(settings):
-    from volts.evaluation.nulls import ablation_rows
+    from volts.evaluation.ablation import ablation_rows
 
     rows = ablation_rows(settings)
     assert [r.key for r in rows] == ["no-screen", "granger-only", "granger-pcmci", "full-funnel", "full-stable"]
@@ -429,7 +429,7 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
     replaced by a pair-picker variant that shares the cache and the two others are marked not run (the rows'
     selections are what the tests above check), so only trading passes run; the DSR in the report must be
     volts.evaluation.sharpe's on the same returns and rows."""
-    import volts.evaluation.nulls as nulls
+    import volts.evaluation.ablation as nulls   # the ablation's rows (volts.nulls before the split)
     from volts.cli import main
     from volts.evaluation.sharpe import sharpe_inference
 

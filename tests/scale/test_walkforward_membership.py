@@ -236,7 +236,8 @@ def test_the_random_pairs_null_runs_on_a_membership_universe(settings, result, t
     import shutil
 
     from volts.data.universe import load_universe
-    from volts.evaluation.nulls import annual_sharpe, run_ablation
+    from volts.evaluation.ablation import run_ablation
+    from volts.evaluation.nulls import annual_sharpe
     from volts.trading.simulate import simulate_schedule
     from volts.evaluation.walkforward import RandomPairs, apply_pair_picker, build_schedule
     from volts.evaluation.week_cache import seal

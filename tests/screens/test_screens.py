@@ -83,8 +83,8 @@ def test_a_new_screen_is_one_decorated_class():
         with pytest.raises(ValueError, match="own class attribute"):
             register_screen(type("Unnamed", (MeanProductScreen,), {}))
     finally:
-        registry.clear()
-        registry.update(before)
+        for name in set(registry) - set(before):
+            registry.remove(name)
     with pytest.raises(ConfigError, match="unknown screen 'mean_product_test_only'"):
         parse_settings({"selection": {"screens": ["mean_product_test_only"]}})
 

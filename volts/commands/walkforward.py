@@ -256,7 +256,7 @@ def register(app: typer.Typer) -> None:
                 )
                 return
             if ablation:
-                from volts.evaluation.nulls import run_ablation
+                from volts.evaluation.ablation import run_ablation
 
                 result = run_ablation(
                     settings,

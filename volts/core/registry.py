@@ -67,6 +67,10 @@ class Registry(Mapping[str, T], Generic[T]):
         self._items[name] = obj
         return obj
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (a test's plug-in, once the test is over); an unknown name is ignored."""
+        self._items.pop(name, None)
+
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator form of :meth:`add`: ``@STRATEGIES.register("lead_lag_trend")``."""
 

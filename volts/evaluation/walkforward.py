@@ -235,7 +235,7 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
         A variant comparison (:func:`compare_variants`) to render in the report.
     on_week : callable, optional
         Called with each newly computed week record (after it is cached).
-    ablation : volts.evaluation.nulls.Ablation, optional
+    ablation : volts.evaluation.ablation.Ablation, optional
         The other rows of the null/ablation table (run beforehand over the same weeks, :func:`volts.evaluation.nulls.
         run_ablation`); this run is the headline row: its random-pairs null and its deflated Sharpe ratio go into
         ``metrics.json`` (``ablation``, ``sharpe_inference``), ``ablation.csv``, ``nulls.json`` and the report.
@@ -472,7 +472,7 @@ def require_static_universe(settings: Settings, what: str, *, market=None, unive
     ``--compare-screens`` loads one market for ``[data] universe`` and trades its variant rows on it. With
     ``[data] membership`` set, that list is not the universe the weeks would use (for ``examples/sp500.toml`` it
     is the built-in ten names), so the run would silently answer another question. (``--ablation`` handles a
-    membership universe itself: :func:`volts.evaluation.nulls.run_ablation`.)
+    membership universe itself: :func:`volts.evaluation.ablation.run_ablation`.)
 
     Raises
     ------
