@@ -26,6 +26,20 @@ REF_DATA = (REPO.parent / "shared" / "data" / "ohlcv").resolve()
 PAPER_UNIVERSE = ("MSFT", "GOOGL", "MU", "NVDA", "AMZN", "META", "QCOM", "IBM", "INTC", "TSLA")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_cache(tmp_path_factory):
+    """Point ``$XDG_CACHE_HOME`` at a folder of this test session (of this pytest-xdist worker).
+
+    The live path's account locks default to ``$XDG_CACHE_HOME/volts/locks``: without this, tests in two workers
+    (or two test sessions on one machine) that trade the stand-in's account would wait on each other's lock, and
+    a test would touch the user's real lock folder. Tests that need a lock folder of their own still set it.
+    Subprocesses started by tests inherit the variable.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def ref_data_dir() -> Path:
     """Directory of the reference Yahoo-layout CSV files (../shared/data/ohlcv)."""

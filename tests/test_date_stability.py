@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from tests.conftest import REPO
 from volts.cli import main
 from volts.date_stability import date_stability_markdown, neighbour_sessions
@@ -17,6 +19,7 @@ def test_neighbours_are_exchange_sessions_around_the_asof_date():
     assert neighbour_sessions(dt.date(2023, 6, 14), 0) == []
 
 
+@pytest.mark.slow
 def test_planted_pairs_of_the_demo_market_are_date_stable(tmp_path, capsys):
     rc = main(["select", "--config", str(REPO / "examples" / "demo.toml"), "--out", str(tmp_path)])
     out = capsys.readouterr().out
@@ -35,6 +38,7 @@ def test_planted_pairs_of_the_demo_market_are_date_stable(tmp_path, capsys):
     assert "## Date stability" in md and "| MID1->MID2 |" in md
 
 
+@pytest.mark.slow
 def test_date_stability_is_off_with_zero_sessions(tmp_path, capsys):
     cfg = tmp_path / "demo.toml"
     cfg.write_text((REPO / "examples" / "demo.toml").read_text()

@@ -98,6 +98,7 @@ def test_week_rows_say_whose_pnl_and_costs_they_hold():
     assert t["in_cash"].tolist() == [False, False, False, True]
 
 
+@pytest.mark.slow
 def test_volts_run_states_capital_costs_and_gross_beside_net(tmp_path, capsys):
     import json
 

@@ -63,6 +63,7 @@ def test_common_sample_finds_a_planted_lag_and_rejects_bad_input():
         granger_scan(frame, min_lag=1, max_lag=5, sample="common")
 
 
+@pytest.mark.slow
 def test_two_worker_dask_cluster_gives_the_same_scan():
     from volts.parallel import Executor
 
@@ -112,6 +113,7 @@ def _edge_frame(case: str, rng: np.random.Generator) -> tuple[pd.DataFrame, dict
     return frame, kwargs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["min_df_binds", "random_walk_levels", "constant_ish", "near_collinear",
                                   "dependent_fits_given_other"])
 def test_common_sample_equals_statsmodels_on_edge_cases(case):
