@@ -106,7 +106,6 @@ def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_bounded_
     assert (("did not complete the handshake within" in line) if kind == "silent" else ("does not speak the Dask protocol" in line)), line
 
 
-@pytest.mark.slow
 def test_scheduler_timeout_environment_variable_must_be_a_positive_number(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("VOLTS_SCHEDULER_TIMEOUT", "soon")
     rc, _, err = _volts(capsys, "select", "--scheduler", "tcp://127.0.0.1:8786", "--source", "synthetic",
@@ -141,7 +140,6 @@ def test_binary_selection_json_names_the_file(capsys, tmp_path):
         assert str(sel) in line and "not UTF-8" in line, line
 
 
-@pytest.mark.slow
 def test_latin1_selection_json_names_the_file(capsys, tmp_path):
     sel = tmp_path / "selection.json"
     sel.write_bytes('{"asof": "2023-06-08", "note": "Société Générale"}'.encode("latin-1"))

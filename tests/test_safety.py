@@ -133,7 +133,6 @@ def test_a_failure_or_ctrl_c_after_the_selection_keeps_the_previous_run(complete
     assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock")) == ["2023-06-08", "latest"]
 
 
-@pytest.mark.slow
 def test_run_keeps_an_identical_run_and_refuses_a_different_one_without_force(complete_run, tmp_path, capsys):
     cfg, src = complete_run
     out = _copy_runs(src, tmp_path / "runs")
@@ -184,7 +183,6 @@ def test_backtest_does_not_overwrite_the_runs_metrics_without_force(complete_run
     assert "2023-07-03" in (run / "report.md").read_text()  # the report is in step with the new metrics
 
 
-@pytest.mark.slow
 def test_two_selects_into_one_folder_do_not_both_write(tmp_path, fast_cfg, capsys):
     from filelock import FileLock
 
@@ -228,7 +226,6 @@ def test_artifacts_follow_the_umask(tmp_path):
         os.umask(old)
 
 
-@pytest.mark.slow
 def test_unwritable_out_is_refused_before_the_selection_runs(tmp_path, fast_cfg, monkeypatch, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")  # --out below a file cannot be created, whoever runs the test
@@ -255,7 +252,6 @@ def test_full_disk_names_the_path_and_exits_2(tmp_path, monkeypatch, capsys):
 
 
 # ================================================================================== exit codes
-@pytest.mark.slow
 def test_debug_is_accepted_after_the_subcommand_and_keeps_the_exit_code(capsys, tmp_path):
     rc, _, err = _volts(capsys, "data", "check", tmp_path / "nowhere", "--debug")
     assert rc == 3 and "Traceback" in err and "data directory not found" in err
@@ -263,7 +259,6 @@ def test_debug_is_accepted_after_the_subcommand_and_keeps_the_exit_code(capsys, 
     assert rc == 3
 
 
-@pytest.mark.slow
 def test_broker_error_with_debug_exits_4(capsys, monkeypatch):
     from volts.errors import BrokerError
 
@@ -275,7 +270,6 @@ def test_broker_error_with_debug_exits_4(capsys, monkeypatch):
     assert rc == 4 and "No IPC" in err
 
 
-@pytest.mark.slow
 def test_ctrl_c_exits_130(capsys, monkeypatch):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
@@ -299,7 +293,6 @@ def test_declined_confirmation_exits_non_zero(ref_data_dir, tmp_path, capsys, mo
     assert rc != 0 and "no order sent" in out
 
 
-@pytest.mark.slow
 def test_corrupt_journal_exits_2_naming_the_journal(tmp_path, capsys, monkeypatch):
     from volts.live import Journal
 
@@ -326,7 +319,6 @@ CONFIG_CASES = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CONFIG_CASES))
 def test_bad_settings_exit_2_naming_the_key(case, tmp_path, capsys, ref_data_dir):
     text, words = CONFIG_CASES[case]
@@ -369,7 +361,6 @@ def test_bad_selection_exits_2_naming_the_file(case, tmp_path, capsys, ref_data_
     assert words in line
 
 
-@pytest.mark.slow
 def test_report_on_a_malformed_metrics_json_exits_2(complete_run, tmp_path, capsys):
     cfg, src = complete_run
     out = _copy_runs(src, tmp_path / "runs")
