@@ -57,6 +57,23 @@ def paper_market(ref_data_dir):
 
 
 @pytest.fixture(scope="session")
+def demo_market_run(tmp_path_factory):
+    """One ``volts run --config examples/demo.toml`` (the synthetic market with planted pairs), run once per test
+    session and shared by the tests that only read it: ``(exit code, stdout, run folder of 2023-06-08)``.
+    Tests must not change the folder (copy it first)."""
+    import contextlib
+    import io
+
+    from volts.cli import main
+
+    out = tmp_path_factory.mktemp("demo-run")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        rc = main(["run", "--config", str(REPO / "examples" / "demo.toml"), "--out", str(out)])
+    return rc, stdout.getvalue(), out / "2023-06-08"
+
+
+@pytest.fixture(scope="session")
 def check_report_html():
     """A function ``check(path) -> dict`` that renders a report page in headless Chromium.
 

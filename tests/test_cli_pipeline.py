@@ -228,13 +228,13 @@ def test_run_end_to_end_on_the_reference_data(ref_data_dir, tmp_path, capsys, ch
 
 
 @pytest.mark.slow
-def test_run_on_the_demo_market_reports_planted_versus_recovered(tmp_path, capsys):
-    rc, out, _ = _volts(capsys, "run", "--config", REPO / "examples" / "demo.toml", "--out", tmp_path)
+def test_run_on_the_demo_market_reports_planted_versus_recovered(demo_market_run):
+    rc, out, run = demo_market_run  # `volts run --config examples/demo.toml`, shared with test_disclosure.py
     assert rc == 0
     last = out.strip().splitlines()[-1]
     assert last.startswith("recovered 3 of 3 planted pairs with their lags; 0 false pair(s)")
-    assert (tmp_path / "2023-06-08" / "truth.json").is_file()
-    assert "## Planted versus recovered" in (tmp_path / "2023-06-08" / "report.md").read_text()
+    assert (run / "truth.json").is_file()
+    assert "## Planted versus recovered" in (run / "report.md").read_text()
 
 
 @pytest.mark.slow
