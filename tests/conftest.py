@@ -61,15 +61,26 @@ def demo_market_run(tmp_path_factory):
     """One ``volts run --config examples/demo.toml`` (the synthetic market with planted pairs), run once per test
     session and shared by the tests that only read it: ``(exit code, stdout, run folder of 2023-06-08)``.
     Tests must not change the folder (copy it first)."""
+    return _demo_command(tmp_path_factory, "run")
+
+
+@pytest.fixture(scope="session")
+def demo_market_select(tmp_path_factory):
+    """One ``volts select --config examples/demo.toml``, shared like :func:`demo_market_run`:
+    ``(exit code, stdout, run folder of 2023-06-08)``."""
+    return _demo_command(tmp_path_factory, "select")
+
+
+def _demo_command(tmp_path_factory, command: str):
     import contextlib
     import io
 
     from volts.cli import main
 
-    out = tmp_path_factory.mktemp("demo-run")
+    out = tmp_path_factory.mktemp(f"demo-{command}")
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        rc = main(["run", "--config", str(REPO / "examples" / "demo.toml"), "--out", str(out)])
+        rc = main([command, "--config", str(REPO / "examples" / "demo.toml"), "--out", str(out)])
     return rc, stdout.getvalue(), out / "2023-06-08"
 
 

@@ -93,12 +93,12 @@ def test_select_twice_gives_identical_content_and_keeps_existing_runs(ref_select
 
 
 @pytest.mark.slow
-def test_select_recovers_the_planted_pairs_of_the_demo_market(tmp_path, capsys):
+def test_select_recovers_the_planted_pairs_of_the_demo_market(demo_market_select):
     from volts.data.synthetic import make_synthetic_market
 
-    rc, out, _ = _volts(capsys, "select", "--config", REPO / "examples" / "demo.toml", "--out", tmp_path)
+    rc, out, run = demo_market_select  # `volts select --config examples/demo.toml`, shared with test_date_stability
     assert rc == 0
-    sel = json.loads((tmp_path / "2023-06-08" / "selection.json").read_text())
+    sel = json.loads((run / "selection.json").read_text())
     truth = make_synthetic_market(seed=0).truth
     planted = {(p.leader, p.follower): p.lag for p in truth.pairs}
     found = {(p["leader"], p["follower"]): p["lag"] for p in sel["pairs"]}

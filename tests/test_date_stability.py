@@ -20,11 +20,10 @@ def test_neighbours_are_exchange_sessions_around_the_asof_date():
 
 
 @pytest.mark.slow
-def test_planted_pairs_of_the_demo_market_are_date_stable(tmp_path, capsys):
-    rc = main(["select", "--config", str(REPO / "examples" / "demo.toml"), "--out", str(tmp_path)])
-    out = capsys.readouterr().out
+def test_planted_pairs_of_the_demo_market_are_date_stable(demo_market_select):
+    rc, out, run = demo_market_select  # `volts select --config examples/demo.toml`, shared with test_cli_pipeline
     assert rc == 0
-    stab = json.loads((tmp_path / "2023-06-08" / "selection.json").read_text())["date_stability"]
+    stab = json.loads((run / "selection.json").read_text())["date_stability"]
     assert stab["sessions"] == 5 and len(stab["neighbours"]) == 10 and not stab["missing"]
     planted = {"MID1->MID2", "MID3->MID4", "MID5->MID6"}
     assert set(stab["pairs"]) == planted
