@@ -175,7 +175,6 @@ def test_backtest_starting_on_the_asof_date_is_flagged_in_sample(ref_data_dir, t
     assert rc == 0 and "warning:" in err and "in-sample" in err
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("change, code, words", [
     ({"pairs": [{"leader": "MU", "lag": 2}]}, 2, "pairs[0] lacks follower"),
     ({"pairs": [{"leader": "MU", "follower": "ZZZZ", "lag": 2}]}, 3, "ZZZZ"),
