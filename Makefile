@@ -9,6 +9,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
+# pytest-xdist: the tests run in TEST_WORKERS processes (one per core of CI's 2-core machine), a whole test file
+# to one worker (--dist loadfile) so that a module-scoped fixture runs once; TEST_WORKERS=0 runs them in-process.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: demo test test-fast lint docs bench check-report clean
 
@@ -22,11 +26,11 @@ demo: $(STAMP)
 	$(BIN)/volts run --config examples/demo.toml --out runs/demo
 
 test: $(STAMP) lint docs
-	@$(BIN)/python -m pytest -q; rc=$$?; \
+	@$(BIN)/python -m pytest -q $(PYTEST_PARALLEL); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 test-fast: $(STAMP)
-	@$(BIN)/python -m pytest -q -m "not slow"; rc=$$?; \
+	@$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; fi; exit $$rc
 
 lint: $(STAMP)

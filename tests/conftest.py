@@ -26,6 +26,20 @@ REF_DATA = (REPO.parent / "shared" / "data" / "ohlcv").resolve()
 PAPER_UNIVERSE = ("MSFT", "GOOGL", "MU", "NVDA", "AMZN", "META", "QCOM", "IBM", "INTC", "TSLA")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_cache(tmp_path_factory):
+    """Point ``$XDG_CACHE_HOME`` at a folder of this test session (of this pytest-xdist worker).
+
+    The live path's account locks default to ``$XDG_CACHE_HOME/volts/locks``: without this, tests in two workers
+    (or two test sessions on one machine) that trade the stand-in's account would wait on each other's lock, and
+    a test would touch the user's real lock folder. Tests that need a lock folder of their own still set it.
+    Subprocesses started by tests inherit the variable.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def ref_data_dir() -> Path:
     """Directory of the reference Yahoo-layout CSV files (../shared/data/ohlcv)."""
@@ -40,6 +54,34 @@ def paper_market(ref_data_dir):
     from volts.data.csv import load_csv_market
 
     return load_csv_market(ref_data_dir, symbols=PAPER_UNIVERSE, start="2019-01-01", end="2023-12-31")
+
+
+@pytest.fixture(scope="session")
+def demo_market_run(tmp_path_factory):
+    """One ``volts run --config examples/demo.toml`` (the synthetic market with planted pairs), run once per test
+    session and shared by the tests that only read it: ``(exit code, stdout, run folder of 2023-06-08)``.
+    Tests must not change the folder (copy it first)."""
+    return _demo_command(tmp_path_factory, "run")
+
+
+@pytest.fixture(scope="session")
+def demo_market_select(tmp_path_factory):
+    """One ``volts select --config examples/demo.toml``, shared like :func:`demo_market_run`:
+    ``(exit code, stdout, run folder of 2023-06-08)``."""
+    return _demo_command(tmp_path_factory, "select")
+
+
+def _demo_command(tmp_path_factory, command: str):
+    import contextlib
+    import io
+
+    from volts.cli import main
+
+    out = tmp_path_factory.mktemp(f"demo-{command}")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        rc = main([command, "--config", str(REPO / "examples" / "demo.toml"), "--out", str(out)])
+    return rc, stdout.getvalue(), out / "2023-06-08"
 
 
 @pytest.fixture(scope="session")

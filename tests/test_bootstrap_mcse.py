@@ -25,6 +25,7 @@ def _mean(x, idx):
     return x[idx].mean(axis=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [1.0, 5.0])
 def test_interval_end_standard_error_matches_the_spread_over_many_seeds(block):
     r = np.random.default_rng(7).standard_t(4, 250) * 0.01
@@ -87,6 +88,7 @@ def test_resampling_process_matches_arch_stationary_bootstrap():
     assert counts == pytest.approx(np.full(n, 1 / n), abs=0.003)
 
 
+@pytest.mark.slow
 def test_performance_and_difference_stats_report_the_error_of_every_end():
     days = pd.bdate_range("2020-01-01", periods=400)
     rng = np.random.default_rng(5)

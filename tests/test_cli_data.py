@@ -30,6 +30,7 @@ def _error_line(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_reference_data_is_clean(capsys, ref_data_dir):
     rc, out, err = _run(capsys, ref_data_dir)
     assert rc == 0, err

@@ -66,6 +66,7 @@ def test_readme_says_how_to_get_volts_on_the_path():
     assert readme.index(". .venv/bin/activate") < readme.index("## Commands")
 
 
+@pytest.mark.slow
 def test_every_command_the_readme_names_takes_config_and_data_dir(capsys):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     claim = re.search(r"Every command but `volts report`[^.]*reads `config.toml`", readme)
@@ -102,6 +103,7 @@ def test_strategy_help_lists_the_registered_strategies(capsys):
 
 
 # ---------------------------------------------------------------------------------------- backtest kept
+@pytest.mark.slow
 def test_identical_backtest_rerun_is_kept_and_a_different_one_refused(capsys, demo_run, tmp_path):
     cfg, run = demo_run
     sel = run / "selection.json"
@@ -122,6 +124,7 @@ def test_identical_backtest_rerun_is_kept_and_a_different_one_refused(capsys, de
 
 
 # ---------------------------------------------------------------------------------- foreign metrics.json
+@pytest.mark.slow
 def test_report_refuses_a_metrics_json_with_a_foreign_field(capsys, demo_run, tmp_path):
     _, run = demo_run
     rc, _, err = _volts(capsys, "report", run)
@@ -142,6 +145,7 @@ def test_report_refuses_a_metrics_json_with_a_foreign_field(capsys, demo_run, tm
 
 
 # ---------------------------------------------------------------------------------------------- progress
+@pytest.mark.slow
 def test_run_shows_progress_while_it_draws_the_figures(demo_run):
     _, run = demo_run
     err = (run.parent.parent / "stderr.txt").read_text(encoding="utf-8")
@@ -151,6 +155,7 @@ def test_run_shows_progress_while_it_draws_the_figures(demo_run):
     assert start < lines.index("[report] running ...")
 
 
+@pytest.mark.slow
 def test_walkforward_on_two_workers_shows_its_end_phase_and_closes_the_cluster_quietly(tmp_path):
     """A small --workers 2 walk-forward (synthetic market, two weeks): stderr names each end phase (trading pass,
     statistics with the bootstrap, report) and holds no Dask "still alive ... killing" line."""
@@ -185,6 +190,7 @@ SLOW_CLOSE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_worker_slow_to_exit_is_waited_for_not_killed(tmp_path):
     script = tmp_path / "slow_close.py"
     script.write_text(SLOW_CLOSE, encoding="utf-8")
@@ -219,6 +225,7 @@ def test_comparison_table_is_formatted():
     assert "nan" not in format_comparison(table).lower()
 
 
+@pytest.mark.slow
 def test_compare_screens_names_each_variant_and_prints_the_table(capsys, tmp_path, ref_data_dir):
     cfg = tmp_path / "fast.toml"
     # the lead-lag portfolio's financing leg reads SPY.csv from data.dir beside the synthetic bars

@@ -38,6 +38,7 @@ def ref_selection(ref_data_dir, tmp_path_factory):
     return out / "2023-06-08" / "selection.json"
 
 
+@pytest.mark.slow
 def test_select_writes_a_complete_selection(ref_selection):
     sel = json.loads(ref_selection.read_text())
     assert all(f in sel for f in SELECTION_FIELDS)
@@ -62,6 +63,7 @@ def test_select_writes_a_complete_selection(ref_selection):
         assert (ref_selection.parent / fig).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_select_gives_the_date_stability_of_the_reference_pick(ref_selection):
     sel = json.loads(ref_selection.read_text())
     stab = sel["date_stability"]
@@ -73,6 +75,7 @@ def test_select_gives_the_date_stability_of_the_reference_pick(ref_selection):
         assert v["share"] == len(v["dates"]) / 10
 
 
+@pytest.mark.slow
 def test_select_twice_gives_identical_content_and_keeps_existing_runs(ref_selection, ref_data_dir, capsys):
     out = ref_selection.parent.parent
     before = ref_selection.read_bytes()
@@ -89,12 +92,13 @@ def test_select_twice_gives_identical_content_and_keeps_existing_runs(ref_select
     assert sorted(p.name for p in again.iterdir()) == [".2023-06-08.lock", "2023-06-08", "latest"]  # no staging
 
 
-def test_select_recovers_the_planted_pairs_of_the_demo_market(tmp_path, capsys):
+@pytest.mark.slow
+def test_select_recovers_the_planted_pairs_of_the_demo_market(demo_market_select):
     from volts.data.synthetic import make_synthetic_market
 
-    rc, out, _ = _volts(capsys, "select", "--config", REPO / "examples" / "demo.toml", "--out", tmp_path)
+    rc, out, run = demo_market_select  # `volts select --config examples/demo.toml`, shared with test_date_stability
     assert rc == 0
-    sel = json.loads((tmp_path / "2023-06-08" / "selection.json").read_text())
+    sel = json.loads((run / "selection.json").read_text())
     truth = make_synthetic_market(seed=0).truth
     planted = {(p.leader, p.follower): p.lag for p in truth.pairs}
     found = {(p["leader"], p["follower"]): p["lag"] for p in sel["pairs"]}
@@ -103,6 +107,7 @@ def test_select_recovers_the_planted_pairs_of_the_demo_market(tmp_path, capsys):
     assert "granger" in out and "lag" in out  # the funnel is printed
 
 
+@pytest.mark.slow
 def test_select_through_mt5_gives_the_same_selection_as_csv(ref_data_dir, ref_selection, tmp_path, capsys,
                                                            monkeypatch):
     from volts.testing.mt5_server import serve_standin
@@ -138,6 +143,7 @@ def _paper_selection(tmp_path: Path, **changes) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_backtest_of_a_hand_written_selection(ref_data_dir, tmp_path, capsys):
     path = _paper_selection(tmp_path)
     rc, out, _ = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
@@ -161,6 +167,7 @@ def test_backtest_of_a_hand_written_selection(ref_data_dir, tmp_path, capsys):
     assert "2023-06-08" not in trades
 
 
+@pytest.mark.slow
 def test_backtest_starting_on_the_asof_date_is_flagged_in_sample(ref_data_dir, tmp_path, capsys):
     path = _paper_selection(tmp_path)
     rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir,
@@ -180,6 +187,7 @@ def test_backtest_bad_selection(ref_data_dir, tmp_path, capsys, change, code, wo
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_backtest_missing_field_and_empty_window(ref_data_dir, tmp_path, capsys):
     path = _paper_selection(tmp_path)
     data = json.loads(path.read_text())
@@ -218,15 +226,17 @@ def test_run_end_to_end_on_the_reference_data(ref_data_dir, tmp_path, capsys, ch
     assert result["images"] >= 5 and not result["broken_images"] and not result["console_errors"]
 
 
-def test_run_on_the_demo_market_reports_planted_versus_recovered(tmp_path, capsys):
-    rc, out, _ = _volts(capsys, "run", "--config", REPO / "examples" / "demo.toml", "--out", tmp_path)
+@pytest.mark.slow
+def test_run_on_the_demo_market_reports_planted_versus_recovered(demo_market_run):
+    rc, out, run = demo_market_run  # `volts run --config examples/demo.toml`, shared with test_disclosure.py
     assert rc == 0
     last = out.strip().splitlines()[-1]
     assert last.startswith("recovered 3 of 3 planted pairs with their lags; 0 false pair(s)")
-    assert (tmp_path / "2023-06-08" / "truth.json").is_file()
-    assert "## Planted versus recovered" in (tmp_path / "2023-06-08" / "report.md").read_text()
+    assert (run / "truth.json").is_file()
+    assert "## Planted versus recovered" in (run / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_select_stability_on_a_cluster_equals_in_process(ref_data_dir, tmp_path):
     """``volts select --stability R --workers 2`` starts the repetitions before the plain selection and draws the
     figures while they run; the artifacts must be those of the in-process command (which runs everything in
@@ -250,6 +260,7 @@ def test_select_stability_on_a_cluster_equals_in_process(ref_data_dir, tmp_path)
             assert_file_close(here / name, dask / name)
 
 
+@pytest.mark.slow
 def test_backtest_in_the_run_folder_checks_the_selection_config(ref_data_dir, tmp_path, capsys):
     """In its own run folder a backtest refuses a selection made with other settings; a selection made before a
     key was added that no selection reads (data.spy_file: the hash then lacked it) is the same config."""

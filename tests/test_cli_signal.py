@@ -74,6 +74,7 @@ def expected_targets(ref_data_dir):
     return {p["follower"]: int(follower_positions(market.close[p["leader"]], lag=p["lag"])[session]) for p in PAIRS}
 
 
+@pytest.mark.slow
 def test_dry_run_from_csv(capsys, tmp_path, ref_data_dir, selection):
     out_dir = tmp_path / "sig"
     rc, out, err = cli(capsys, "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF,
@@ -87,12 +88,14 @@ def test_dry_run_from_csv(capsys, tmp_path, ref_data_dir, selection):
     assert "dry run: no order sent" in out
 
 
+@pytest.mark.slow
 def test_default_asof_is_the_last_bar(capsys, tmp_path, ref_data_dir, selection):
     rc, out, err = cli(capsys, "--selection", selection, "--data-dir", ref_data_dir, "--out", tmp_path / "s")
     assert rc == 0, err
     assert [p.name for p in (tmp_path / "s").iterdir()] == ["2024-03-08.json"]  # the reference data's last day
 
 
+@pytest.mark.slow
 def test_dry_run_from_mt5_equals_csv(capsys, tmp_path, ref_data_dir, selection):
     rc, _, err = cli(capsys, "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF,
                      "--out", tmp_path / "csv")
@@ -117,6 +120,7 @@ def test_execute_needs_yes_without_a_terminal(capsys, tmp_path, ref_data_dir, se
     assert standin.orders_received == [] and not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_execute_twice_sends_orders_once(capsys, tmp_path, ref_data_dir, selection, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("VOLTS_MT5_LOGIN", "31337")
@@ -153,6 +157,7 @@ FAULTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_faults_exit_4_with_one_line_and_no_file(capsys, tmp_path, ref_data_dir, selection, name):
     faults = Faults()
@@ -174,6 +179,7 @@ def test_faults_exit_4_with_one_line_and_no_file(capsys, tmp_path, ref_data_dir,
     assert standin.orders_received == [] and not journal.exists()  # failed before any order
 
 
+@pytest.mark.slow
 def test_rejected_order_exits_4_after_journaling(capsys, tmp_path, ref_data_dir, selection):
     import sqlite3
 
@@ -193,6 +199,7 @@ def test_rejected_order_exits_4_after_journaling(capsys, tmp_path, ref_data_dir,
     assert (tmp_path / "s" / f"{ASOF}.json").is_file()  # the signals are complete; only routing failed
 
 
+@pytest.mark.slow
 def test_connection_drop_while_executing_does_not_double_send(capsys, tmp_path, ref_data_dir, selection):
     faults = Faults().lose_order_replies(1)
     with serve_standin(ref_data_dir, until=ASOF, faults=faults) as (host, port, standin):
@@ -204,6 +211,7 @@ def test_connection_drop_while_executing_does_not_double_send(capsys, tmp_path, 
     assert len(standin.fills) == len(standin.orders_received) == sum(1 for v in expected.values() if v != 0)
 
 
+@pytest.mark.slow
 def test_missing_mt5linux_says_what_to_install(capsys, tmp_path, selection, monkeypatch):
     monkeypatch.setitem(sys.modules, "mt5linux", None)
     cfg = write_config(tmp_path, "127.0.0.1", 9)
@@ -211,6 +219,7 @@ def test_missing_mt5linux_says_what_to_install(capsys, tmp_path, selection, monk
     assert rc == 2 and "pip install mt5linux==1.0.11" in one_error_line(err)
 
 
+@pytest.mark.slow
 def test_bad_selection_and_options_exit_2(capsys, tmp_path, ref_data_dir):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"asof": "2023-06-08"}))
@@ -222,6 +231,7 @@ def test_bad_selection_and_options_exit_2(capsys, tmp_path, ref_data_dir):
     assert rc == 2 and "--source" in one_error_line(err)
 
 
+@pytest.mark.slow
 def test_order_send_failing_for_good_exits_4_and_journals_every_request(capsys, tmp_path, ref_data_dir,
                                                                          selection):
     import sqlite3

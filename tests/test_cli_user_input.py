@@ -25,6 +25,7 @@ _error = one_error
 
 
 # ------------------------------------------------------------------------------------------ --scheduler
+@pytest.mark.slow
 @pytest.mark.parametrize("address, words", [
     ("garbage::", "is not HOST:PORT"),
     ("", "empty"),
@@ -77,6 +78,7 @@ class _SilentServer:
         self.server.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["silent", "http"])
 def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_bounded_time(capsys, tmp_path,
                                                                                      monkeypatch, kind):
@@ -126,6 +128,7 @@ def _binary(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_binary_selection_json_names_the_file(capsys, tmp_path):
     sel = _binary(tmp_path / "run" / "selection.json")
     for args in (["backtest", "--selection", sel, "--source", "synthetic", "--out", tmp_path / "bt"],
@@ -168,6 +171,7 @@ n_init = 1
 """
 
 
+@pytest.mark.slow
 def test_binary_week_record_is_recomputed_not_an_internal_error(capsys, tmp_path):
     cfg = tmp_path / "fast.toml"
     cfg.write_text(FAST, encoding="utf-8")
@@ -183,6 +187,7 @@ def test_binary_week_record_is_recomputed_not_an_internal_error(capsys, tmp_path
 
 
 # ------------------------------------------------------------------------------------------------ seeds
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["clustering.random_state", "entropy.seed", "screens.seed", "stability.seed",
                                  "data.synthetic_seed"])
 @pytest.mark.parametrize("value", [-1, 2**32, 2**64])
@@ -208,6 +213,7 @@ def test_largest_seed_is_accepted(tmp_path):
     assert load_settings(cfg).clustering.random_state == 2**32 - 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed, draws, words", [
     ("-1", "200", "--null-seed"),
     (str(2**32), "200", "--null-seed"),
@@ -221,6 +227,7 @@ def test_null_seed_outside_the_range_is_a_usage_error(capsys, tmp_path, seed, dr
 
 
 # ------------------------------------------------------------------------------------ memory bounds
+@pytest.mark.slow
 def test_entropy_surrogates_beyond_memory_is_refused_before_any_work(capsys, tmp_path):
     from volts.core.limits import available_memory, entropy_bytes_per_surrogate
 
@@ -279,6 +286,7 @@ def test_entropy_bytes_per_surrogate_is_an_upper_bound_of_the_arrays_built():
     assert peak <= estimate <= 4 * peak
 
 
+@pytest.mark.slow
 def test_stability_runs_and_null_draws_beyond_memory_are_refused(capsys, tmp_path):
     rc, _, err = _volts(capsys, "select", "--source", "synthetic", "--stability", 10**13, "--out", tmp_path / "o")
     assert rc == 2 and "--stability" in _error(err) and "at most" in err and "[data]" not in err
@@ -292,6 +300,7 @@ def test_stability_runs_and_null_draws_beyond_memory_are_refused(capsys, tmp_pat
 
 
 # ------------------------------------------------------------------------------------------ block length
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [158, 159, 10_000])
 def test_stability_block_length_at_or_above_the_training_length_is_a_config_error(capsys, tmp_path, block):
     """The synthetic market has 158 bars from 2022-11-01 to 2023-06-08 (the default training window); a block

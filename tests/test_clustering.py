@@ -115,6 +115,7 @@ def test_paper_window_level_mixture_has_a_mid_group(paper_clusters):
     assert paper_clusters.candidates
 
 
+@pytest.mark.slow
 def test_estimator_space_mixture_keeps_the_same_invariants(gmm_market):
     # METHOD.md §3 as written (4-D points); whatever membership comes out, the invariants hold
     c = cluster_volatility(gmm_market, features="estimators")
@@ -135,6 +136,7 @@ def test_level_components_are_ordered_bands(paper_clusters, gmm_market):
                 assert rank[paper_clusters.regimes[a]] >= rank[paper_clusters.regimes[b]]
 
 
+@pytest.mark.slow
 def test_regime_figure_is_written(paper_clusters, gmm_market, tmp_path):
     from volts.reporting.figures.volatility import plot_volatility_regimes
 
@@ -219,6 +221,7 @@ def test_regimes_do_not_depend_on_point_or_symbol_order(gmm_market, paper_cluste
     assert other.log_likelihood == pytest.approx(paper_clusters.log_likelihood, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_regimes_across_twenty_seeds_differ_only_in_borderline_stocks(gmm_market, paper_clusters):
     # Must-show of issue 11: over 20 GMM seeds a stock's regime changes only if it is flagged borderline. One
     # k-means initialisation per seed (n_init = 1) is the harder case and keeps the test short; the notes record
@@ -296,6 +299,7 @@ def _sorted_fit(fit, x):
     return params, fit.predict_proba(x)[:, order]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("window", ["paper", "planted"])
 def test_squarem_reaches_em_s_fixed_point_closer_than_plain_em(window, gmm_market):
     """SQUAREM runs the same EM map, so it must land on the fixed point that EM reaches when run to a far tighter
@@ -324,6 +328,7 @@ def test_squarem_reaches_em_s_fixed_point_closer_than_plain_em(window, gmm_marke
     assert squarem.n_iter_ <= plain.n_iter_ and (window == "planted" or squarem.n_iter_ < plain.n_iter_ / 2)
 
 
+@pytest.mark.slow
 def test_squarem_regimes_equal_plain_em_regimes(gmm_market, paper_clusters):
     plain = cluster_volatility(gmm_market, em_acceleration="none")
     assert paper_clusters.em_acceleration == "squarem" and plain.em_acceleration == "none"

@@ -83,6 +83,7 @@ def _out_with_cache(tmp_path: Path, week_cache: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ SPY benchmark
+@pytest.mark.slow
 @pytest.mark.parametrize("scale, rule", [(1000.0, "high_below_max_open_close"), (-1.0, "non_positive_price")])
 def test_a_bad_spy_close_stops_the_walkforward_naming_file_date_and_rule(tmp_path, ref_data_dir, week_cache,
                                                                         capsys, scale, rule):
@@ -95,6 +96,7 @@ def test_a_bad_spy_close_stops_the_walkforward_naming_file_date_and_rule(tmp_pat
     assert not (tmp_path / "wf" / "results").exists()
 
 
+@pytest.mark.slow
 def test_a_bad_spy_row_is_dropped_and_reported_under_on_invalid_drop(tmp_path, ref_data_dir, week_cache, capsys):
     data = _copy_reference(ref_data_dir, tmp_path / "data")
     _edit(data / "SPY.csv", "2023-06-14", "Close", lambda c: c * 1000.0)
@@ -114,6 +116,7 @@ def test_a_bad_spy_row_is_dropped_and_reported_under_on_invalid_drop(tmp_path, r
 
 
 # ------------------------------------------------------------------ fewer than two mid-volatility names
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["select", "run"])
 def test_fewer_than_two_mid_volatility_names_is_a_result_not_a_data_error(tmp_path, ref_data_dir, capsys, command):
     """KO, PG and TSLA as of 2023-06-08: the regimes leave no mid-volatility name. That is an answer (no pair,
@@ -133,6 +136,7 @@ def test_fewer_than_two_mid_volatility_names_is_a_result_not_a_data_error(tmp_pa
 
 
 # --------------------------------------------------------------- one dropped bar under on_bad_symbol = exclude
+@pytest.mark.slow
 def test_one_dropped_bar_keeps_the_symbol_and_is_counted(tmp_path, ref_data_dir, capsys):
     """on_invalid = "drop" with the per-symbol quarantine: MSFT's negative close of 2023-03-14 is dropped. MSFT used
     to leave as "incomplete history" (the session it then lacked) while the summary said "0 row(s) dropped"."""
@@ -166,6 +170,7 @@ def _late_listing(ref_data_dir: Path, dest: Path) -> Path:
     return data
 
 
+@pytest.mark.slow
 def test_a_late_listing_under_drop_dates_stops_the_walkforward_naming_week_window_and_symbol(tmp_path, ref_data_dir,
                                                                                             capsys):
     """It used to start silently at the first covered week under a title claiming the requested start."""
@@ -179,6 +184,7 @@ def test_a_late_listing_under_drop_dates_stops_the_walkforward_naming_week_windo
     assert not (tmp_path / "wf" / "weeks").exists() or not list((tmp_path / "wf" / "weeks").iterdir())
 
 
+@pytest.mark.slow
 def test_under_window_coverage_warn_the_uncovered_week_is_left_out_and_reported(tmp_path, ref_data_dir, capsys):
     data = _late_listing(ref_data_dir, tmp_path / "data")
     config = _config(tmp_path, missing="drop_dates", window_coverage="warn")
@@ -195,6 +201,7 @@ def test_under_window_coverage_warn_the_uncovered_week_is_left_out_and_reported(
     assert "| 2023-06-09 |" in report
 
 
+@pytest.mark.slow
 def test_on_bad_symbol_exclude_leaves_a_late_listing_out_of_the_weeks_it_does_not_cover(tmp_path, ref_data_dir,
                                                                                        capsys):
     """As `volts select` does for each date: the member is left out with its reason, every week runs."""
@@ -221,6 +228,7 @@ def test_on_bad_symbol_exclude_leaves_a_late_listing_out_of_the_weeks_it_does_no
     assert sel["universe"] == weeks[1]["universe"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("coverage", ["error", "warn"])
 def test_an_end_after_the_data_is_an_error_or_a_reported_shortening(tmp_path, ref_data_dir, capsys, coverage):
     """The stock files end on 2024-03-08 (`volts select --asof` beyond the data stops the same way)."""
@@ -240,6 +248,7 @@ def test_an_end_after_the_data_is_an_error_or_a_reported_shortening(tmp_path, re
     assert "Requested 2024-02-26 .. 2024-06-28" in report
 
 
+@pytest.mark.slow
 def test_one_dropped_bar_in_the_walkforward_keeps_the_symbol_and_is_counted(tmp_path, ref_data_dir, capsys):
     """The walk-forward's weeks load their members as `volts select` does: MSFT's negative close is dropped and
     counted, MSFT stays in every week (it used to leave as "incomplete history" with "0 rows dropped")."""
@@ -274,6 +283,7 @@ def test_the_lead_lag_portfolios_spy_leg_is_validated_too(tmp_path, ref_data_dir
         _spy_bars(market, settings)
 
 
+@pytest.mark.slow
 def test_a_start_before_the_data_is_an_error_naming_the_first_covered_week(tmp_path, ref_data_dir, capsys):
     """The files start on 2000-01-03; the windows of a week in January 2002 reach back four years."""
     data = _copy_reference(ref_data_dir, tmp_path / "data", ("MSFT", "IBM", "INTC"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from tests.conftest import REPO
 from volts.cli import main
 from volts.selection.date_stability import date_stability_markdown, neighbour_sessions
@@ -17,11 +19,11 @@ def test_neighbours_are_exchange_sessions_around_the_asof_date():
     assert neighbour_sessions(dt.date(2023, 6, 14), 0) == []
 
 
-def test_planted_pairs_of_the_demo_market_are_date_stable(tmp_path, capsys):
-    rc = main(["select", "--config", str(REPO / "examples" / "demo.toml"), "--out", str(tmp_path)])
-    out = capsys.readouterr().out
+@pytest.mark.slow
+def test_planted_pairs_of_the_demo_market_are_date_stable(demo_market_select):
+    rc, out, run = demo_market_select  # `volts select --config examples/demo.toml`, shared with test_cli_pipeline
     assert rc == 0
-    stab = json.loads((tmp_path / "2023-06-08" / "selection.json").read_text())["date_stability"]
+    stab = json.loads((run / "selection.json").read_text())["date_stability"]
     assert stab["sessions"] == 5 and len(stab["neighbours"]) == 10 and not stab["missing"]
     planted = {"MID1->MID2", "MID3->MID4", "MID5->MID6"}
     assert set(stab["pairs"]) == planted
@@ -35,6 +37,7 @@ def test_planted_pairs_of_the_demo_market_are_date_stable(tmp_path, capsys):
     assert "## Date stability" in md and "| MID1->MID2 |" in md
 
 
+@pytest.mark.slow
 def test_date_stability_is_off_with_zero_sessions(tmp_path, capsys):
     cfg = tmp_path / "demo.toml"
     cfg.write_text((REPO / "examples" / "demo.toml").read_text()

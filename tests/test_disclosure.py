@@ -98,15 +98,12 @@ def test_week_rows_say_whose_pnl_and_costs_they_hold():
     assert t["in_cash"].tolist() == [False, False, False, True]
 
 
-def test_volts_run_states_capital_costs_and_gross_beside_net(tmp_path, capsys):
+@pytest.mark.slow
+def test_volts_run_states_capital_costs_and_gross_beside_net(demo_market_run):
     import json
 
-    from tests.conftest import REPO
-    from volts.cli import main
-
-    assert main(["run", "--config", str(REPO / "examples" / "demo.toml"), "--out", str(tmp_path)]) == 0
-    capsys.readouterr()
-    run = tmp_path / "2023-06-08"
+    rc, _, run = demo_market_run  # `volts run --config examples/demo.toml`, shared with test_cli_pipeline.py
+    assert rc == 0
     m = json.loads((run / "metrics.json").read_text())
     c = m["costs"]
     assert c["capital"] == m["params"]["capital"] and c["commission_per_order"] == m["params"]["commission"]

@@ -32,6 +32,7 @@ def _build(config: Path, site: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @needs_mkdocs
 def test_docs_build_strict(tmp_path):
     result = _build(REPO / "mkdocs.yml", tmp_path / "site")

@@ -114,6 +114,7 @@ def test_bad_input_is_a_data_error():
 
 
 # ----------------------------------------------------------------------------------- the synthetic oracle
+@pytest.mark.slow
 def test_planted_delays_recovered_within_one_grid_step():
     step = 1.0
     thetas = shift_grid(90.0, step)
@@ -137,6 +138,7 @@ def test_planted_delay_recovered_under_microstructure_noise():
     assert sum(e <= 2.0 for e in errs) >= 3, errs
 
 
+@pytest.mark.slow
 def test_null_pairs_not_called_at_5pct_fdr_and_z_calibrated():
     """BH at 5 % over all ordered pairs of each market; the share of null (independent) pairs called stays <= 5 %
     over 8 seeds (960 null pairs), every planted pair is called (the test has power), and the per-shift

@@ -45,6 +45,7 @@ def test_baselines_return_k_ordered_clusters(method):
     assert np.all(np.diff(res.leadingness) <= 0)
 
 
+@pytest.mark.slow
 def test_hermitian_rw_is_invariant_to_node_order():
     s, truth = block_chain(5, 5)
     rng = np.random.default_rng(0)

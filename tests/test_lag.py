@@ -81,6 +81,7 @@ def test_knn_predict_matches_sklearn_including_ties():
             np.testing.assert_array_equal(knn_predict(d_test, y[:60], k), ref)
 
 
+@pytest.mark.slow
 def test_dtw_and_knn_equal_tslearn_on_real_returns(mu_qcom):
     """Distances, predictions and the per-lag accuracies against tslearn's classifier (MU -> QCOM)."""
     with warnings.catch_warnings():
@@ -122,6 +123,7 @@ def test_dtw_and_knn_equal_tslearn_on_real_returns(mu_qcom):
     assert choice.dtw_median_offset == float(np.median(offsets))
 
 
+@pytest.mark.slow
 def test_dtw_band_matches_tslearn():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -189,6 +191,7 @@ def test_samples_do_not_read_later_bars(mu_qcom):
 
 
 # --------------------------------------------------------------------------------------- planted lags
+@pytest.mark.slow
 def test_planted_lags_recovered_with_single_day_window():
     """lag.window = 1: the planted lag is recovered (measured: 100 % of draws, also for lags 6..10)."""
     for lag in range(1, 6):
@@ -197,6 +200,7 @@ def test_planted_lags_recovered_with_single_day_window():
         assert curve[lag - 1] > 0.75 and np.delete(curve, lag - 1).max() < 0.6
 
 
+@pytest.mark.slow
 def test_method_window_recovers_short_lags_but_confuses_lag_equal_to_window():
     """METHOD.md's w = 5: lags 1..4 recovered; at L = 5 the window of tau = 1 holds X_{t-5} as its first,
     DTW-pinned element, so tau = 1 scores like tau = 5 (the documented caveat of choose_lag)."""

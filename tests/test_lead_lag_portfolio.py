@@ -251,6 +251,7 @@ def test_returns_from_prices_refuses_frames_whose_columns_differ():
         returns_from_prices(bars[["close"]], open_=bars[["open"]])
 
 
+@pytest.mark.slow
 def test_walkforward_metrics_row_and_report_use_the_portfolios_own_activity(tmp_path):
     """The comparison row once showed the unused weekly selection's "10 / 10 weeks in cash, 0 pairs" and
     "0 trades" for the portfolio; it must show what the portfolio held and say why it was ever flat."""

@@ -38,7 +38,9 @@ def _reference(a, b, method):
     return mutual_info_score(q[:len(a)], q[len(a):])
 
 
-@pytest.mark.parametrize("method", ll.CORRELATIONS)
+# the distance-correlation reference (dcor) compiles with numba on its first call in a process (10-20 s): slow tier
+@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m == "distance" else m
+                                    for m in ll.CORRELATIONS])
 @pytest.mark.parametrize("lag", [0, 1, 3])
 def test_cross_correlation_matches_reference_pair_by_pair(panel, method, lag):
     c = ll.cross_correlation(panel, lag, method)

@@ -41,6 +41,7 @@ def market(ref_data_dir):
 
 
 # ----------------------------------------------------------------------------------------------- parity
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["long_short", "long_only"])
 def test_live_targets_equal_backtest_positions_every_day(market, mode):
     days = market.dates[(market.dates >= TEST_START) & (market.dates <= TEST_END)]
@@ -82,6 +83,7 @@ def test_live_targets_equal_the_backtest_engine_positions_day_by_day(market):
             assert held.loc[day, column] == t.target, (t.pair, day)
 
 
+@pytest.mark.slow
 def test_live_path_through_the_mt5_stand_in_matches_backtest(ref_data_dir, market):
     """Day by day, the terminal's 'today' moves forward; the targets from MT5 bars equal the backtest."""
     days = market.dates[(market.dates >= "2023-07-03") & (market.dates <= "2023-07-21")]

@@ -66,6 +66,7 @@ FIRST = [{"leader": "TSLA", "follower": "AMZN", "lag": 5}, {"leader": "MU", "fol
 SECOND = [{"leader": "META", "follower": "TSLA", "lag": 1}]
 
 
+@pytest.mark.slow
 def test_a_departed_pair_is_closed_and_an_empty_selection_flattens(capsys, tmp_path, ref_data_dir):
     first = targets_of(ref_data_dir, FIRST, "2023-08-10")
     assert all(t.target != 0 for t in first.values())  # both pairs hold a position in the first week
@@ -111,6 +112,7 @@ def test_relative_journal_is_resolved_against_the_config_file(capsys, tmp_path, 
     assert settings.live.lock_dir == str((tmp_path / "acct" / "locks").resolve())
 
 
+@pytest.mark.slow
 def test_stale_selection_is_refused_by_execute_and_its_age_printed(capsys, tmp_path, ref_data_dir):
     pairs = [{"leader": "MU", "follower": "QCOM", "lag": 2}]
     with serve_standin(ref_data_dir, until="2023-08-11") as (host, port, standin):

@@ -108,6 +108,7 @@ def run(targets, standin, journal, **kw):
 
 
 # ------------------------------------------------------------------------------ 1. two --execute at once
+@pytest.mark.slow
 def test_two_executes_started_together_send_one_order_per_pair(tmp_path, ref_data_dir, market):
     """Two processes, a slow order_send (1 s): without the journal lock both read "no position" and both send."""
     selection = write_selection(tmp_path / "selection.json")
@@ -167,6 +168,7 @@ def test_volume_is_reconciled_not_only_the_sign(standin, tmp_path):
 
 
 # ------------------------------------------------------------------------------ 3. a bar dated after today
+@pytest.mark.slow
 def test_future_dated_bar_is_rejected_in_validation(tmp_path, ref_data_dir, capsys):
     data = tmp_path / "data"
     data.mkdir()
@@ -241,6 +243,7 @@ def test_exchange_calendar_matches_the_reference_data_sessions(ref_data_dir):
 
 
 # ------------------------------------------------------------------------------ 7. symbols that are paths
+@pytest.mark.slow
 def test_symbol_that_is_a_path_is_refused_everywhere(tmp_path, ref_data_dir, capsys):
     from volts.core.config import parse_settings
     from volts.data.csv import symbol_file
@@ -272,6 +275,7 @@ def test_symbol_that_is_a_path_is_refused_everywhere(tmp_path, ref_data_dir, cap
 
 
 # ------------------------------------------------------------------------------ 8. one pair validation
+@pytest.mark.slow
 @pytest.mark.parametrize("pair, code, message", [
     ({"leader": "MU", "follower": "MU", "lag": 2}, 2, "MU->MU: the leader is its own follower"),
     ({"leader": "MU", "follower": "QCOM", "lag": 100000}, 3,
@@ -297,6 +301,7 @@ def test_lost_ipc_session_is_reinitialised_on_retry(standin, tmp_path):
 
 
 # ------------------------------------------------------------------------------ 10. terminal killed in order_send
+@pytest.mark.slow
 def test_terminal_killed_during_order_send_says_outcome_unknown_and_where(tmp_path, ref_data_dir, capsys):
     selection = write_selection(tmp_path / "selection.json")
     journal = tmp_path / "journal.sqlite"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from volts.cli import main
 from volts.core.config import Settings
 from volts.data.csv import load_csv_market
@@ -18,6 +20,7 @@ PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}]
 SESSIONS = ["2023-08-04", "2023-08-07", "2023-08-08", "2023-08-09", "2023-08-10", "2023-08-11", "2023-08-14"]
 
 
+@pytest.mark.slow
 def test_report_finds_a_partial_fill_and_a_manual_close(tmp_path, ref_data_dir, monkeypatch, capsys):
     from volts.data.calendar import next_session
 

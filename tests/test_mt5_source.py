@@ -317,6 +317,7 @@ def test_missing_bridge_package_says_what_to_install(monkeypatch, bridge, packag
 
 
 # ----------------------------------------------------------------------------------------------- CLI
+@pytest.mark.slow
 def test_cli_data_check_source_mt5(ref_data_dir, tmp_path, monkeypatch, capsys):
     from volts.cli import main
 

@@ -103,6 +103,7 @@ def test_in_process_error_propagates():
     assert got == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_local_cluster_two_workers_same_results_and_torn_down():
     with Executor(workers=2) as ex:
         cluster = ex._cluster
@@ -138,6 +139,7 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
     assert ex.client is None and cluster.status.name == "closed"
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_usage_error():
     import socket
 
@@ -152,6 +154,7 @@ def test_unreachable_scheduler_is_a_usage_error():
                 pass
 
 
+@pytest.mark.slow
 def test_a_refused_port_is_never_reported_as_a_silent_scheduler():
     """distributed's connect retries a refused port until its timeout: the probe's own bound must come later, or
     the two race and a port nothing listens on reads as "accepts connections but does not answer" (seen under the

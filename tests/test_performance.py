@@ -89,6 +89,7 @@ def test_bootstrap_interval_covers_the_true_sharpe_at_about_the_nominal_rate():
     assert 0.86 <= hits / trials <= 0.99, hits / trials  # binomial sd of the rate at 0.95: 0.022
 
 
+@pytest.mark.slow
 def test_performance_ci_brackets_the_point_estimate_and_is_seeded():
     r = np.random.default_rng(3).normal(0.0005, 0.01, 500)
     eq = curve(r)
@@ -98,6 +99,7 @@ def test_performance_ci_brackets_the_point_estimate_and_is_seeded():
     assert a["sharpe_ci_low"] < a["sharpe"] < a["sharpe_ci_high"] and a["bootstrap_block"] >= 1
 
 
+@pytest.mark.slow
 def test_difference_stats():
     rng = np.random.default_rng(5)
     rb = rng.normal(0.0003, 0.01, 600)

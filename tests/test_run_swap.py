@@ -134,6 +134,7 @@ def _kill_at_every_step(tmp_path: Path, mode: str, previous: str | None) -> list
     return seen
 
 
+@pytest.mark.slow
 @needs_exchange
 @pytest.mark.parametrize("previous", ["exchange", "fallback"])
 def test_a_kill_at_any_step_of_the_exchange_leaves_a_complete_run_in_place(tmp_path, previous):
@@ -143,6 +144,7 @@ def test_a_kill_at_any_step_of_the_exchange_leaves_a_complete_run_in_place(tmp_p
     assert {run for _, run in seen} == {"old", "new"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("previous", ["fallback", "exchange", None])
 def test_a_kill_at_any_step_of_the_symlink_swap_never_loses_the_previous_run(tmp_path, previous):
     if previous == "exchange" and runswap._renameat2 is None:
@@ -209,6 +211,7 @@ def test_exchange_swaps_two_folders(tmp_path):
         runswap.exchange(tmp_path / "a", tmp_path / "missing")
 
 
+@pytest.mark.slow
 def test_volts_select_after_a_kill_mid_replace_restores_the_previous_run(tmp_path, capsys):
     """Through the CLI: the state a SIGKILL between the two renames of an older volts left (the run moved aside,
     `latest` dangling); the next `volts select` moves the run back, says so, and keeps it (same hashes)."""
@@ -233,6 +236,7 @@ def test_volts_select_after_a_kill_mid_replace_restores_the_previous_run(tmp_pat
     assert not aside.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("previous", ["exchange", None])
 def test_without_symlinks_a_kill_between_the_two_renames_is_repaired_by_the_next_command(tmp_path, previous):
     if previous == "exchange" and runswap._renameat2 is None:

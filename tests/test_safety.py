@@ -77,6 +77,7 @@ KILL_AT = {
 }
 
 
+@pytest.mark.slow
 def test_a_run_killed_at_three_points_leaves_the_previous_run_and_latest_as_they_were(complete_run, tmp_path):
     cfg, src = complete_run
     out = _copy_runs(src, tmp_path / "runs")
@@ -104,6 +105,7 @@ def test_a_run_killed_at_three_points_leaves_the_previous_run_and_latest_as_they
     assert _tree(out / "2023-06-08") == before
 
 
+@pytest.mark.slow
 def test_a_failure_or_ctrl_c_after_the_selection_keeps_the_previous_run(complete_run, tmp_path, monkeypatch,
                                                                          capsys):
     from volts.core.errors import DataError
@@ -144,6 +146,7 @@ def test_run_keeps_an_identical_run_and_refuses_a_different_one_without_force(co
     assert _tree(out / "2023-06-08") == before
 
 
+@pytest.mark.slow
 def test_select_refuses_a_run_made_with_other_data_unless_force(complete_run, tmp_path, capsys, monkeypatch):
     cfg, src = complete_run
     out = _copy_runs(src, tmp_path / "runs")
@@ -158,6 +161,7 @@ def test_select_refuses_a_run_made_with_other_data_unless_force(complete_run, tm
     assert sel["settings"]["data"]["synthetic_seed"] == 1
 
 
+@pytest.mark.slow
 def test_backtest_does_not_overwrite_the_runs_metrics_without_force(complete_run, tmp_path, capsys):
     cfg, src = complete_run
     out = _copy_runs(src, tmp_path / "runs")
@@ -275,6 +279,7 @@ def test_ctrl_c_exits_130(capsys, monkeypatch):
     assert rc == 130 and "interrupted" in err
 
 
+@pytest.mark.slow
 def test_declined_confirmation_exits_non_zero(ref_data_dir, tmp_path, capsys, monkeypatch):
     sel = tmp_path / "selection.json"
     sel.write_text(json.dumps({"asof": "2023-06-08", "train": {}, "universe": ["MU", "QCOM"], "anomalies": [],
@@ -340,6 +345,7 @@ SELECTION_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(SELECTION_CASES))
 def test_bad_selection_exits_2_naming_the_file(case, tmp_path, capsys, ref_data_dir):
     change, words = SELECTION_CASES[case]
@@ -363,6 +369,7 @@ def test_report_on_a_malformed_metrics_json_exits_2(complete_run, tmp_path, caps
     assert rc == 2 and "metrics.json" in _one_error(err)
 
 
+@pytest.mark.slow
 def test_boolean_flags_show_no_value_placeholder_in_help(capsys):
     from typer.testing import CliRunner
 
@@ -401,6 +408,7 @@ PLAUSIBILITY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(PLAUSIBILITY))
 def test_implausible_values_are_caught_by_their_own_rule(case, tmp_path, capsys):
     change, rule = PLAUSIBILITY[case]
@@ -412,6 +420,7 @@ def test_implausible_values_are_caught_by_their_own_rule(case, tmp_path, capsys)
     assert "MSFT" in line and rule in line
 
 
+@pytest.mark.slow
 def test_plausibility_rules_pass_the_reference_data_and_have_switches(tmp_path, capsys, ref_data_dir):
     from volts.data.csv import load_csv_market
 
@@ -448,6 +457,7 @@ def _universe_dir(tmp_path, cut=None):
     return d
 
 
+@pytest.mark.slow
 def test_drop_dates_cutting_a_window_is_an_error_by_default(tmp_path, capsys):
     d = _universe_dir(tmp_path)
     cfg = tmp_path / "c.toml"
@@ -458,6 +468,7 @@ def test_drop_dates_cutting_a_window_is_an_error_by_default(tmp_path, capsys):
     assert "not covered" in line and "LIN" in line and "window_coverage" in line
 
 
+@pytest.mark.slow
 def test_delisting_cutting_the_data_is_an_error(tmp_path, capsys):
     d = tmp_path / "d"
     for sym in ("MU", "QCOM"):
@@ -469,6 +480,7 @@ def test_delisting_cutting_the_data_is_an_error(tmp_path, capsys):
     assert rc == 3 and "bars end on 2023-01-31" in _one_error(err)
 
 
+@pytest.mark.slow
 def test_asof_beyond_the_data_is_an_error(tmp_path, capsys, ref_data_dir):
     d = tmp_path / "d"
     for sym in ("MU", "QCOM", "META"):
@@ -481,6 +493,7 @@ def test_asof_beyond_the_data_is_an_error(tmp_path, capsys, ref_data_dir):
     assert not (tmp_path / "r" / "2024-06-07").exists()
 
 
+@pytest.mark.slow
 def test_dropped_rows_are_printed_and_written_to_selection_and_report(tmp_path, capsys, monkeypatch):
     from volts.data.synthetic import make_synthetic_market
 
@@ -517,6 +530,7 @@ def test_dropped_rows_are_printed_and_written_to_selection_and_report(tmp_path, 
     assert "## Data quality" in report and "`nan` (dropped)" in report
 
 
+@pytest.mark.slow
 def test_signal_prints_the_rows_it_dropped(tmp_path, capsys):
     d = tmp_path / "d"
     write_rows(d, "MU", real_rows("MU", "2023-01-03", "2023-06-08"))
@@ -534,6 +548,7 @@ def test_signal_prints_the_rows_it_dropped(tmp_path, capsys):
     assert "data: 2 row(s) dropped (findings: missing_bar 1, nan 1)" in out
 
 
+@pytest.mark.slow
 def test_data_check_honours_on_invalid(tmp_path, capsys):
     write_rows(tmp_path / "d", "MSFT", set_cell(_rows(), 10, "Close", ""))
     rc, _, _ = _check(capsys, tmp_path / "d")
@@ -595,6 +610,7 @@ def test_mixed_utc_offsets_are_read_as_local_dates(tmp_path):
     assert [d.strftime("%Y-%m-%d") for d in bars.index[:2]] == [r[0][:10] for r in rows[:2]]
 
 
+@pytest.mark.slow
 def test_errors_name_the_setting_that_fixes_them(tmp_path, capsys):
     rows = _rows()
     write_rows(tmp_path / "a", "MSFT", set_cell(rows, 4, "Date", "01/09/2023"))
@@ -638,6 +654,7 @@ def test_paper_comparison_only_for_the_papers_universe_and_date(complete_run):
     assert "Paper comparison: not shown, because the universe is not the paper's ten stocks" in report
 
 
+@pytest.mark.slow
 def test_report_rebuild_keeps_the_wall_time_section(complete_run, tmp_path, capsys):
     cfg, src = complete_run
     out = _copy_runs(src, tmp_path / "runs")

@@ -85,6 +85,7 @@ def test_summary_shares_and_modal_lag():
     assert json.loads(json.dumps(res.to_dict())) == res.to_dict()
 
 
+@pytest.mark.slow
 def test_stability_selection_end_to_end_is_reproducible():
     # two runs on the demo market (the R = 50 must-show is a benchmark: benchmarks/bench_stability.py)
     from volts.data.synthetic import make_synthetic_market
@@ -107,6 +108,7 @@ def test_stability_selection_end_to_end_is_reproducible():
     assert sel.warnings[-1] == short.warnings[0] and short.to_dict()["warnings"] == list(short.warnings)
 
 
+@pytest.mark.slow
 def test_pairs_only_selection_skips_unused_anomalies_and_keeps_the_pairs():
     """Stability runs call ``run_selection(pairs_only=True)``: with ``anomaly.exclude = false`` the anomaly scores
     (report only) are skipped and the candidates, funnel and pairs are those of the full selection; with

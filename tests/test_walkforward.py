@@ -75,6 +75,7 @@ def test_rebalance_dates_are_the_last_xnys_session_of_each_complete_week():
 
 
 # ---------------------------------------------------------------------------------------- artifacts
+@pytest.mark.slow
 def test_baseline_writes_every_artifact_and_consistent_tables(baseline):
     folder = baseline.folder
     for name in ARTIFACTS + ("report.html", "run.json", "equity.png"):
@@ -103,6 +104,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_and_ends_with_identical_artifacts(tmp_path, settings, market, baseline):
     done = []
 
@@ -128,6 +130,7 @@ def test_interrupted_run_resumes_and_ends_with_identical_artifacts(tmp_path, set
     assert cfg0 != cfg1 and data0 == data1
 
 
+@pytest.mark.slow
 def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, market, baseline):
     """A change of costs, strategy or statistics settings re-trades the cached weeks (an S&P week costs minutes);
     any selection setting still recomputes; a record written under the former key (the full settings hash) is
@@ -199,6 +202,7 @@ def _perturb_after(market: MarketData, t: pd.Timestamp, seed: int = 7) -> Market
     return MarketData.from_frames(frames)
 
 
+@pytest.mark.slow
 def test_perturbing_every_bar_after_t_changes_nothing_up_to_t(tmp_path, settings, market, baseline):
     t = pd.Timestamp(baseline.dates[3])
     perturbed = _perturb_after(market, t)
@@ -220,6 +224,7 @@ def test_perturbing_every_bar_after_t_changes_nothing_up_to_t(tmp_path, settings
 
 
 # --------------------------------------------------------------------------------------------- Dask
+@pytest.mark.slow
 def test_eight_weeks_through_a_dask_scheduler_and_two_workers_give_the_same_artifacts(tmp_path, settings,
                                                                                       market, baseline):
     with loopback_cluster(2, log_dir=tmp_path) as address:
@@ -234,6 +239,7 @@ def test_eight_weeks_through_a_dask_scheduler_and_two_workers_give_the_same_arti
 
 
 # ------------------------------------------------------------------------------------------ variants
+@pytest.mark.slow
 def test_pair_picker_is_seeded_per_week_and_keeps_the_pair_count(baseline):
     a = apply_pair_picker(baseline.weeks, random_pairs_picker, seed=3)
     b = apply_pair_picker(list(reversed(baseline.weeks)), random_pairs_picker, seed=3)[::-1]
@@ -277,6 +283,7 @@ def _copy_cache(baseline, dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, baseline, capsys, check_report_html):
     from volts.cli import main
 
@@ -296,6 +303,7 @@ def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, basel
     assert result["images"] >= 4 and not result["broken_images"] and not result["console_errors"]
 
 
+@pytest.mark.slow
 def test_compare_variants_runs_every_variant_over_the_same_cached_weeks(tmp_path, settings, market, baseline):
     from volts.reporting.walkforward_report import comparison_markdown
 
@@ -335,6 +343,7 @@ def test_a_real_return_jump_is_kept_as_a_flagged_note_not_a_stop(tmp_path, marke
 
 
 # ------------------------------------------------------------------- issue 11: null model and ablation
+@pytest.mark.slow
 def test_no_screen_sends_every_ordered_candidate_pair_to_the_lag_stage(settings, market, baseline):
     s = settings.override(**{"selection.screens": [], "lag.min_lag": 2, "lag.max_lag": 4})
     week = select_week(market, s, baseline.dates[0])
@@ -348,6 +357,7 @@ def test_no_screen_sends_every_ordered_candidate_pair_to_the_lag_stage(settings,
         settings.override(**{"selection.screens": ["granger", "granger"]})
 
 
+@pytest.mark.slow
 def test_stability_inside_a_week_keeps_exactly_the_pairs_at_or_above_the_threshold(settings, market, baseline):
     s = settings.override(**{"selection.screens": ["granger"], "stability.runs": 2, "stability.threshold": 0.5})
     week = select_week(market, s, baseline.dates[0])
@@ -374,6 +384,7 @@ def test_permutation_p_value_and_percentile_equal_a_hand_count():
     assert d["median"] == pytest.approx(0.5) and d["q025"] < d["median"] < d["q975"]
 
 
+@pytest.mark.slow
 def test_random_pairs_null_is_seeded_uses_the_configured_lags_and_the_strategy_sharpe(settings, market, baseline):
     from volts.evaluation.nulls import random_pairs_null
     from volts.evaluation.walkforward import RandomPairs
@@ -424,6 +435,7 @@ def test_ablation_rows_name_their_caches_and_say_when_stability_was_not_run(sett
     assert dict(stable.variant.overrides) == {"stability.runs": 20, "stability.threshold": 0.7}
 
 
+@pytest.mark.slow
 def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, baseline, monkeypatch, capsys):
     """End to end through ``volts walkforward --ablation`` on the cached weeks. To keep it cheap, one screen row is
     replaced by a pair-picker variant that shares the cache and the two others are marked not run (the rows'
@@ -482,6 +494,7 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
                  str(tmp_path / "x")]) == 2
 
 
+@pytest.mark.slow
 def test_a_week_runs_the_lean_selection_and_records_the_full_one(settings, market, baseline):
     """select_week runs ``run_selection(pairs_only=True)`` with the curtailed surrogate test; its record must be
     the one of the full selection (full test, anomaly scores, alignment diagnostics): same candidates, funnel,
@@ -504,6 +517,7 @@ def test_a_week_runs_the_lean_selection_and_records_the_full_one(settings, marke
         assert "anomalies" not in week["timings"]
 
 
+@pytest.mark.slow
 def test_a_span_with_nothing_to_trade_stops_before_any_selection(tmp_path, settings, market, baseline):
     """--end on the first re-selection date: no session would trade, so the run must stop with a usage error
     before computing a single week (it used to compute the selections and fail in the trading pass)."""
@@ -513,6 +527,7 @@ def test_a_span_with_nothing_to_trade_stops_before_any_selection(tmp_path, setti
     assert not (tmp_path / "weeks").exists() or not list((tmp_path / "weeks").iterdir())
 
 
+@pytest.mark.slow
 def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market, baseline):
     """Commissions beyond the capital (the S&P crash weeks split $100,000 over ~6,000 pairs, $9 an order) drive the
     equity below zero. The run must still end with its artifacts, the statistics stopping at the ruin day as a loss
@@ -539,6 +554,7 @@ def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market, ba
     assert (res.folder / "equity.png").is_file()
 
 
+@pytest.mark.slow
 def test_the_report_says_what_the_result_rests_on(tmp_path, baseline, capsys):
     """Through ``volts walkforward``: capital and costs with gross beside net, unfunded pairs and weeks fully in
     cash, the span of each week's P&L, and a Monte-Carlo error beside every interval end."""
@@ -581,6 +597,7 @@ def test_the_report_says_what_the_result_rests_on(tmp_path, baseline, capsys):
     assert f"{s['sharpe_ci_low']:.2f} ±{s['sharpe_ci_low_mcse']:.3f}" in report
 
 
+@pytest.mark.slow
 def test_walkforward_date_stability_of_the_planted_picks(tmp_path, baseline, capsys):
     """``--date-stability 1``: each week's picks against the session before and after its as-of date."""
     from volts.cli import main

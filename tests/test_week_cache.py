@@ -107,6 +107,7 @@ def _walkforward(out: Path, capsys) -> tuple[str, str]:
     return captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_edited_damaged_and_legacy_week_records_through_the_cli(tmp_path, capsys):
     out = tmp_path / "wf"
     _walkforward(out, capsys)

@@ -301,6 +301,7 @@ def test_exceedances_to_stop_is_the_decision_boundary(surrogates, alpha):
     assert h == 0 or (1 + h - 1) / (surrogates + 1) <= alpha    # h - 1 would still allow p <= alpha
 
 
+@pytest.mark.slow
 def test_curtailed_test_takes_the_full_tests_decisions():
     """``stop_early`` (Besag & Clifford) against the full 2,000-surrogate test on 12 series (132 ordered pairs,
     two planted couplings): the same kept pairs and reasons' verdicts; a pair whose forward test did not stop has

@@ -246,6 +246,7 @@ def test_select_on_bh_keeps_the_pairs_whose_adjusted_p_is_below_alpha():
         select_granger_pairs(scan, alpha=0.01, select_on="q")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["min_df_binds", "random_walk_levels", "constant_ish", "near_collinear"])
 def test_per_lag_scan_equals_statsmodels_on_edge_cases(case):
     """Every ordered pair and lag order of the per-lag scan against ``grangercausalitytests`` on random universes:

@@ -196,6 +196,7 @@ def _direct_tigramite(values: np.ndarray, tau_max: int, pc_alpha: float):
     return out["val_matrix"], out["p_matrix"]
 
 
+@pytest.mark.slow
 def test_native_pcmci_equals_tigramite_on_random_systems():
     """The native PCMCI (tigramite's algorithm and arithmetic without its per-test bookkeeping, the default engine)
     against tigramite's own PCMCI + ParCorr on random coupled systems: heavy-tailed noise, random chains of lagged

@@ -79,6 +79,7 @@ def test_every_flipped_bit_in_a_parsed_bars_entry_is_caught_and_rebuilt(tmp_path
         assert (again.hits, again.misses) == (1, 0) and not caplog.records
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["set", "valid"])
 def test_every_flipped_bit_in_a_validated_entry_is_caught_and_the_load_is_unchanged(tmp_path, folder, caplog,
                                                                                     kind):

@@ -60,6 +60,7 @@ def test_mt5_source_is_delegated(monkeypatch):
     assert calls == [("mt5", ["MU", "QCOM"], "2023-01-01", "2023-02-01")]
 
 
+@pytest.mark.slow
 def test_check_source_on_reference_data(ref_data_dir):
     summary, report = check_source(DataSettings(), ref_data_dir, start="2019-06-01")
     files = sorted(p.stem for p in ref_data_dir.glob("*.csv"))

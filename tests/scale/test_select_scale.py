@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from volts.cli import main
 from volts.data.synthetic import write_synthetic_csvs
 from volts.data.synthetic_large import make_large_synthetic_market, write_membership
@@ -12,6 +14,7 @@ from volts.data.synthetic_large import make_large_synthetic_market, write_member
 ASOF = "2023-06-08"
 
 
+@pytest.mark.slow
 def test_select_recovers_planted_pairs_among_a_hundred_names(tmp_path, capsys):
     market = make_large_synthetic_market(100, 6, seed=11)
     write_synthetic_csvs(market, tmp_path / "bars")

@@ -62,6 +62,7 @@ def result(tmp_path_factory, settings):
     return run_walkforward(settings, start=START, end=END, out=tmp_path_factory.mktemp("wf-pit"))
 
 
+@pytest.mark.slow
 def test_each_week_selects_from_its_members_with_bad_files_quarantined(result):
     w1, w2 = result.weeks
     assert [w1["asof"], w2["asof"]] == [W1, W2]
@@ -76,6 +77,7 @@ def test_each_week_selects_from_its_members_with_bad_files_quarantined(result):
         assert set(w["candidates"]) <= set(w["universe"])
 
 
+@pytest.mark.slow
 def test_coverage_is_in_weeks_csv_metrics_and_report(result):
     table = pd.read_csv(result.folder / "weeks.csv")
     assert list(table["members"]) == [11, 10] and list(table["usable"]) == [9, 8]
@@ -228,6 +230,7 @@ def test_screen_comparison_refuses_a_membership_universe(settings, tmp_path, cap
     assert rc == 2 and "--compare-screens does not support a point-in-time universe" in " ".join(err.split()), err
 
 
+@pytest.mark.slow
 def test_the_random_pairs_null_runs_on_a_membership_universe(settings, result, tmp_path):
     """--ablation on a membership universe: the other rows would re-select every week, so they are listed as not
     run; the headline and the random-pairs null run, the null drawing from each week's own candidates. Reference:

@@ -72,6 +72,7 @@ def test_default_sequence_equals_the_hard_coded_vol_ts_funnel(default_selection,
     assert any("unit root" in w for w in d["warnings"])
 
 
+@pytest.mark.slow
 def test_any_sequence_runs_on_the_reference_data(default_selection, paper_market, settings, tmp_path):
     from volts.reporting.run_report import build_report, write_selection_figures
     from volts.selection.pipeline import run_selection

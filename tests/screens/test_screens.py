@@ -90,6 +90,7 @@ def test_a_new_screen_is_one_decorated_class():
 
 
 # ------------------------------------------------------------------------ p-values under independence
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", PERMUTATION_SCREENS, ids=lambda c: c.name)
 def test_permutation_pvalues_are_uniform_on_independent_series(cls):
     n_pairs, T = (80, 150) if cls is DistanceCorrelationScreen else (150, 200)   # dCor is O(T^2) per pair
@@ -130,6 +131,7 @@ def test_transfer_entropy_pvalues_are_uniform_on_independent_returns():
 
 
 # ------------------------------------------------------------------------------------ planted pairs
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", PERMUTATION_SCREENS, ids=lambda c: c.name)
 def test_permutation_pvalues_are_small_on_planted_pairs(cls):
     r, pairs = _planted(n_pairs=10, T=250, seed=21)
@@ -345,6 +347,7 @@ def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
 
 
 # --------------------------------------------------------------------------------- distance correlation
+@pytest.mark.slow
 def test_distance_correlation_screen_works_in_blocks_and_keeps_its_numbers(monkeypatch):
     """Blocks of pairs: the scores are dcor's and those of the former all-pairs-at-once computation; the
     distance matrices never hold more than ``block`` pairs, with or without the followers' cache."""

@@ -18,6 +18,7 @@ def _fig1_f(x):
     return 10.0 / (1.0 + np.exp(-x)) + 5.0 / (1.0 + np.exp(10.0 * x)) - 7.5
 
 
+@pytest.mark.slow
 def test_seed_004_figure_1_direction_rates():
     """x ~ N(0,1), follower f(x_{t-1}) without noise, T = 500, 50,000 runs (the paper's count). LITERATURE.md A3:
     Lévy area on the standardised returns path 94.0-94.6 % (paper 94.5 %); the cumulated path about 58 %."""
@@ -45,6 +46,7 @@ def test_seed_004_figure_1_direction_rates():
     assert rate_cum < 0.65, rate_cum
 
 
+@pytest.mark.slow
 def test_distance_correlation_equals_dcor():
     import dcor
 
