@@ -202,6 +202,7 @@ def test_long_functions_say_why():
                              + "\n".join(unexplained))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old, new", [("volts.walkforward", "volts.evaluation.walkforward"),
                                       ("volts.screens.base", "volts.selection.screens.base"),
                                       ("strategies.lead_lag_trend", "volts.trading.strategies.lead_lag_trend")])

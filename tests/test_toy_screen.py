@@ -38,6 +38,7 @@ def toy_registered():
     return toy
 
 
+@pytest.mark.slow
 def test_toy_screen_runs_through_select_and_keeps_the_planted_pair(toy_registered, isolated_cwd, capsys):
     cfg = _config(isolated_cwd)
     rc, out, err = run_volts(capsys, "select", "--config", cfg, "--out", "sel")
@@ -55,6 +56,7 @@ def test_toy_screen_runs_through_select_and_keeps_the_planted_pair(toy_registere
     assert ("MID1", "MID2") in final and set(final) <= set(kept)
 
 
+@pytest.mark.slow
 def test_toy_screen_runs_through_the_walk_forward(toy_registered, isolated_cwd, capsys):
     cfg = _config(isolated_cwd)
     rc, out, err = run_volts(capsys, "walkforward", "--config", cfg, "--start", "2021-01-04", "--end",
@@ -69,6 +71,7 @@ def test_toy_screen_runs_through_the_walk_forward(toy_registered, isolated_cwd, 
     assert sum(any((p["leader"], p["follower"]) == ("MID1", "MID2") for p in w["pairs"]) for w in weeks) >= 6
 
 
+@pytest.mark.slow
 def test_a_plugin_file_named_in_the_config_registers_its_screen(tmp_path):
     # a fresh interpreter: the screen is known only through the config's `plugins` line (relative to the file)
     (tmp_path / "toy_lead_lag_screen.py").write_text(PLUGIN.read_text())

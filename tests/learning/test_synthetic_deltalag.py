@@ -62,6 +62,7 @@ def _planted_selection(market, panel, k: int = 2):
     return lead, lag, w
 
 
+@pytest.mark.slow
 def test_given_the_planted_leaders_the_network_predicts():
     """The aggregation of the selected leaders' raw features at their lags and the MLP are wired right: fed the
     planted (leader, lag) of each follower (an oracle, not a causal model), the trained network's daily IC is far

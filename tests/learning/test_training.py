@@ -10,6 +10,9 @@ import pytest
 from volts.data.synthetic_timevarying import make_timevarying_market
 from volts.learning import DeltaLagSettings, corr_graph_selection, fit, panel_from_bars, predict, settings_for
 
+# every test here trains networks (module fixtures): the full suite, not the fast tier
+pytestmark = pytest.mark.slow
+
 # a short market and a few epochs: these tests check properties of the code, not the quality of the fit
 SMALL = DeltaLagSettings(window=12, hidden=8, key_dim=4, mlp_hidden=8, max_epochs=2, patience=2, batch_days=16,
                          corr_window=30)
