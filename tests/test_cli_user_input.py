@@ -311,3 +311,14 @@ def test_stability_block_length_at_or_above_the_training_length_is_a_config_erro
     assert rc == 2, err
     line = _error(err)
     assert f"stability.block_length {block}" in line and "158 bars" in line
+
+
+@pytest.mark.parametrize("command", ["select", "run", "walkforward"])
+def test_an_intraday_timeframe_is_refused_where_a_stage_needs_daily_bars(command, isolated_cwd, capsys):
+    # the data layer reads H1 bars, but the selection counts sessions: refused with the way out, not run wrongly
+    cfg = isolated_cwd / "h1.toml"
+    cfg.write_text('[data]\nsource = "synthetic"\ntimeframe = "H1"\n')
+    rc, out, err = run_volts(capsys, command, "--config", cfg)
+    assert rc == 2, err
+    line = one_error(err)
+    assert f"volts {command}: [data] timeframe = 'H1'" in line and "volts data resample --to D1" in line

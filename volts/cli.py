@@ -46,10 +46,13 @@ def _root(
     """Global options; ``--debug`` is read by :func:`main` before the command runs."""
 
 
-def load_cli_settings(config: Optional[Path], data_dir: Optional[Path] = None, source: Optional[str] = None):
+def load_cli_settings(
+    config: Optional[Path], data_dir: Optional[Path] = None, source: Optional[str] = None, *, daily: str | None = None
+):
     """Settings for a command: ``--config FILE`` or ``./config.toml`` if present, else built-in defaults; then
-    ``--data-dir`` (CSV source in that folder) and ``--source`` override."""
-    from volts.core.config import load_settings
+    ``--data-dir`` (CSV source in that folder) and ``--source`` override. ``daily="volts select"``: the command's
+    stages need daily bars (:func:`volts.core.config.require_daily_bars`)."""
+    from volts.core.config import load_settings, require_daily_bars
 
     if config is None and Path("config.toml").is_file():
         config = Path("config.toml")
@@ -60,7 +63,10 @@ def load_cli_settings(config: Optional[Path], data_dir: Optional[Path] = None, s
         overrides["data.source"] = "csv"
     if source is not None:
         overrides["data.source"] = source
-    return settings.override(**overrides) if overrides else settings
+    settings = settings.override(**overrides) if overrides else settings
+    if daily:
+        require_daily_bars(settings, daily)
+    return settings
 
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Config file (default: ./config.toml, else built-in).")

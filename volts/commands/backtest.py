@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
         from volts.commands.select import data_quality, data_quality_line
         from volts.core.errors import UsageError
 
-        settings = load_cli_settings(config, data_dir, source)
+        settings = load_cli_settings(config, data_dir, source, daily="volts backtest")
         sel = read_selection(selection)
         folder = Path(out) if out is not None else Path(selection).parent
         in_run = out is None or folder.resolve() == Path(selection).parent.resolve()

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         from volts.evaluation.walkforward import parse_every
 
         parse_every(every)
-        settings = load_cli_settings(config, data_dir, None)
+        settings = load_cli_settings(config, data_dir, None, daily="volts paper")
         result = run_paper(
             settings,
             start=parse_date(start, "--start"),

@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         """Select, backtest and report for the config's windows (the paper's experiment by default)."""
         from volts.commands.select import data_quality, data_quality_line
 
-        settings = load_cli_settings(config, data_dir, source)
+        settings = load_cli_settings(config, data_dir, source, daily="volts run")
         from volts.core.limits import check_counts
 
         check_counts(settings)

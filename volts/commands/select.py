@@ -309,7 +309,7 @@ def register(app: typer.Typer) -> None:
         """Run stages 1-5 (anomalies, volatility regimes, causal screen, lag) and write selection.json."""
         from volts.core.parallel import Executor
 
-        settings = load_cli_settings(config, data_dir, source)
+        settings = load_cli_settings(config, data_dir, source, daily="volts select")
         from volts.core.limits import check_counts
 
         check_counts(settings, workers=workers, stability_runs=stability, stability_option="--stability")

@@ -265,7 +265,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--data-dir reads CSV files; it does not fit --source mt5")
         if execute and not yes and not sys.stdin.isatty():
             raise UsageError("--execute sends real orders: confirm with --yes when stdin is not a terminal")
-        settings = load_cli_settings(config, data_dir, source)
+        settings = load_cli_settings(config, data_dir, source, daily="volts signal")
 
         def confirm(targets) -> bool:
             if yes:

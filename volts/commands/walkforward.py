@@ -206,7 +206,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--stability-runs/--stability-threshold/--stability-every need --ablation")
         if top_k < 1:
             raise UsageError(f"--top-k must be >= 1 (got {top_k})")
-        settings = load_cli_settings(config, data_dir, source)
+        settings = load_cli_settings(config, data_dir, source, daily="volts walkforward")
         settings = settings.override(**{"data.return_jump": return_jump})
         from volts.core.config import SEED_MAX
         from volts.core.limits import check_counts

@@ -628,3 +628,22 @@ def load_settings(path: str | Path | None = None) -> Settings:
         if value and not value.startswith("~") and not Path(value).is_absolute():
             settings = settings.override(**{key: str((path.parent / value).resolve())})
     return settings
+
+
+def require_daily_bars(settings: Settings, what: str) -> None:
+    """Refuse a bar size other than D1 where a stage still assumes one bar per exchange session.
+
+    The data layer reads, checks and resamples bars of any MT5 timeframe; the selection, trading, walk-forward and
+    live stages count windows, lags and annualisation in sessions, so on H1 bars they would silently mean hours
+    where they say days.
+
+    Raises
+    ------
+    ConfigError
+        ``data.timeframe`` is not ``"D1"``; the message names the stage and the way out (resample to D1).
+    """
+    tf = settings.data.timeframe
+    if tf != "D1":
+        raise ConfigError(f"{what}: [data] timeframe = {tf!r}, but this stage runs on daily bars only in this release "
+                          f"(its windows, lags and annualisation count exchange sessions); resample first with "
+                          f"`volts data resample --to D1 --out DIR` and point data.dir at DIR with timeframe = 'D1'")

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from volts import __version__
-from volts.core.config import Settings, WindowSettings
+from volts.core.config import Settings, WindowSettings, require_daily_bars
 from volts.core.errors import DataError
 from volts.data.market import MarketData
 
@@ -392,6 +392,7 @@ def run_selection(
     from volts.selection.causality.stationarity import adf_check, stationarity_warning
     from volts.selection.lag import choose_lag
 
+    require_daily_bars(settings, "the selection")
     say = progress or (lambda stage, msg: None)
     windows = settings.windows if asof is None else settings.windows.shifted(asof)
     asof = windows.asof
