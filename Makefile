@@ -2,7 +2,7 @@
 #   make demo   -> creates .venv, installs the locked dependency set, runs volts on the synthetic demo market
 #   make test   -> the same set-up, then lint, the documentation build and the whole test suite (what CI runs)
 # Development targets (CONTRIBUTING.md): make test-fast (the unit tests: those without the `slow` marker),
-# make lint (ruff check, ruff format --check of the package, mypy), make docs (the documentation site, mkdocs build --strict into site/).
+# make lint (ruff check, ruff format --check, mypy), make docs (the documentation site, mkdocs build --strict into site/).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check volts
+	$(BIN)/ruff format --check volts tests scripts benchmarks
 	$(BIN)/mypy volts/
 
 docs: $(STAMP)

@@ -46,19 +46,27 @@ def main() -> None:
         wall = time.perf_counter() - t0
     # a synthetic source puts volts.evaluation.walkforward.planted_recovery into metrics.json["planted"]
     planted, weeks, m = res.metrics["planted"], res.metrics["weeks"], res.metrics["strategy"]
-    print(f"synthetic demo market, weekly {res.dates[0]} .. {res.dates[-1]}: {len(res.weeks)} re-selections, "
-          f"{wall:.0f} s wall ({'in-process' if workers is None else f'{workers} Dask workers'})")
+    print(
+        f"synthetic demo market, weekly {res.dates[0]} .. {res.dates[-1]}: {len(res.weeks)} re-selections, "
+        f"{wall:.0f} s wall ({'in-process' if workers is None else f'{workers} Dask workers'})"
+    )
     for name, rec in planted["pairs"].items():
         lags = Counter(int(q["lag"]) for w in res.weeks for q in w["pairs"] if pair_name(q) == name)
         chosen = ", ".join(f"{lag}: {c}" for lag, c in sorted(lags.items()))
-        print(f"  {name:<14} planted lag {rec['lag']}: selected with it in {rec['share_with_planted_lag']:.1%} of "
-              f"weeks, with any lag in {rec['share_selected']:.1%} (lags chosen: {chosen or 'none'})")
-    print(f"  exactly the planted pairs with their lags: {planted['share_exact']:.1%} of weeks; non-planted pairs "
-          f"per week: {planted['false_pairs_per_week']:.2f}; weeks in cash: {weeks['weeks_in_cash']}")
+        print(
+            f"  {name:<14} planted lag {rec['lag']}: selected with it in {rec['share_with_planted_lag']:.1%} of "
+            f"weeks, with any lag in {rec['share_selected']:.1%} (lags chosen: {chosen or 'none'})"
+        )
+    print(
+        f"  exactly the planted pairs with their lags: {planted['share_exact']:.1%} of weeks; non-planted pairs "
+        f"per week: {planted['false_pairs_per_week']:.2f}; weeks in cash: {weeks['weeks_in_cash']}"
+    )
     excl = m["sharpe_ci_low"] > 0 or m["sharpe_ci_high"] < 0
-    print(f"strategy: CAGR {m['cagr']:.2%}, Sharpe {m['sharpe']:.2f} [{m['sharpe_ci_low']:.2f}, "
-          f"{m['sharpe_ci_high']:.2f}] (95 % stationary bootstrap) -> interval "
-          f"{'excludes' if excl else 'contains'} 0; max drawdown {m['max_drawdown']:.1%}, trades {m['trades']}")
+    print(
+        f"strategy: CAGR {m['cagr']:.2%}, Sharpe {m['sharpe']:.2f} [{m['sharpe_ci_low']:.2f}, "
+        f"{m['sharpe_ci_high']:.2f}] (95 % stationary bootstrap) -> interval "
+        f"{'excludes' if excl else 'contains'} 0; max drawdown {m['max_drawdown']:.1%}, trades {m['trades']}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ def synthetic_closes(n_names: int = N_NAMES, n_days: int = N_DAYS, seed: int = S
     returns = market * beta + rng.normal(0.0, 0.018, size=(n_days, n_names))
     start = rng.uniform(20, 400, size=n_names)
     closes = start * np.exp(np.cumsum(returns, axis=0))
-    return pd.DataFrame(closes, index=pd.bdate_range("2022-11-01", periods=n_days),
-                        columns=[f"S{k:03d}" for k in range(n_names)])
+    return pd.DataFrame(
+        closes, index=pd.bdate_range("2022-11-01", periods=n_days), columns=[f"S{k:03d}" for k in range(n_names)]
+    )
 
 
 def main() -> None:
@@ -67,8 +68,10 @@ def main() -> None:
         max_dp = max(max_dp, float(np.max(np.abs(scan.pvalues.loc[(leader, follower), lags].to_numpy() - ref))))
     per_pair = t_loop / N_SAMPLE_PAIRS
 
-    print(f"granger scan: {N_NAMES} names x {N_DAYS} days, lag orders {lags[0]}..{lags[-1]} evaluated "
-          f"(skipped {list(scan.skipped_lags)}: < {scan.min_df} residual df), {scan.n_tests} F-tests")
+    print(
+        f"granger scan: {N_NAMES} names x {N_DAYS} days, lag orders {lags[0]}..{lags[-1]} evaluated "
+        f"(skipped {list(scan.skipped_lags)}: < {scan.min_df} residual df), {scan.n_tests} F-tests"
+    )
     rows = [
         ("granger_scan (batched)", t_scan, n_pairs, max_dp),
         (f"statsmodels loop, {N_SAMPLE_PAIRS} sampled pairs", t_loop, N_SAMPLE_PAIRS, max_dp),
@@ -78,9 +81,11 @@ def main() -> None:
     for what, secs, pairs, dp in rows:
         dp_txt = "" if np.isnan(dp) else f"{dp:.1e}"
         print(f"{what:<40} {secs:>9.2f} {pairs:>7d} {dp_txt:>10}")
-    print(f"statsmodels per pair (all {len(lags)} lag orders): {per_pair:.4f} s; "
-          f"speed-up of the scan: {per_pair * n_pairs / t_scan:.0f}x; target scan <= 15 s: "
-          f"{'met' if t_scan <= 15 else 'MISSED'}")
+    print(
+        f"statsmodels per pair (all {len(lags)} lag orders): {per_pair:.4f} s; "
+        f"speed-up of the scan: {per_pair * n_pairs / t_scan:.0f}x; target scan <= 15 s: "
+        f"{'met' if t_scan <= 15 else 'MISSED'}"
+    )
     sp500_size()
 
 
@@ -100,7 +105,7 @@ def sp500_size(n_names: int = 200, n_sample: int = 20) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     granger_scan(returns.iloc[:, :50], min_lag=MIN_LAG, max_lag=MAX_LAG)
     t_per_lag50, c_per_lag50 = time.perf_counter() - t0, time.process_time() - c0
-    t_per_lag = t_per_lag50 * n_pairs / (50 * 49)      # cost is proportional to the number of pairs
+    t_per_lag = t_per_lag50 * n_pairs / (50 * 49)  # cost is proportional to the number of pairs
     c_per_lag = c_per_lag50 * n_pairs / (50 * 49)
     rng = np.random.default_rng(SEED + 2)
     sample = [common.pairs[k] for k in rng.choice(len(common.pairs), size=n_sample, replace=False)]
@@ -109,21 +114,26 @@ def sp500_size(n_names: int = 200, n_sample: int = 20) -> None:
     for leader, follower in sample:
         data = returns[[follower, leader]].to_numpy()
         for l in lags:
-            p = grangercausalitytests(data[top - l:], [l])[l][0]["ssr_ftest"][1]
+            p = grangercausalitytests(data[top - l :], [l])[l][0]["ssr_ftest"][1]
             max_dp = max(max_dp, abs(p - float(common.pvalues.loc[(leader, follower), l])))
     t_sm = (time.perf_counter() - t0) / n_sample * n_pairs
     c_sm = (time.process_time() - c0) / n_sample * n_pairs
-    print(f"granger scan, S&P size: {n_names} names x {N_DAYS} days of closes -> {len(returns)} log returns, "
-          f"lag orders {lags[0]}..{top}, {n_pairs} ordered pairs")
+    print(
+        f"granger scan, S&P size: {n_names} names x {N_DAYS} days of closes -> {len(returns)} log returns, "
+        f"lag orders {lags[0]}..{top}, {n_pairs} ordered pairs"
+    )
     print(f"{'what':<72} {'wall s':>9} {'CPU s':>9} {'ratio':>8}")
-    for what, secs, cpu in (("granger_scan sample='common' (one Cholesky per unordered pair)", t_common, c_common),
-                            ("granger_scan sample='per_lag', extrapolated from 50 names", t_per_lag, c_per_lag),
-                            (f"statsmodels loop on the common sample, extrapolated from {n_sample} pairs", t_sm,
-                             c_sm)):
+    for what, secs, cpu in (
+        ("granger_scan sample='common' (one Cholesky per unordered pair)", t_common, c_common),
+        ("granger_scan sample='per_lag', extrapolated from 50 names", t_per_lag, c_per_lag),
+        (f"statsmodels loop on the common sample, extrapolated from {n_sample} pairs", t_sm, c_sm),
+    ):
         print(f"{what:<72} {secs:>9.2f} {cpu:>9.2f} {secs / t_common:>7.1f}x")
-    print(f"max |dp| common scan vs statsmodels on the sampled pairs: {max_dp:.1e}; "
-          f"target common scan <= 5 s: {'met' if t_common <= 5 else 'MISSED'} wall, "
-          f"{'met' if c_common <= 5 else 'MISSED'} CPU (2 shared cores: wall is noisy, CPU is the fairer figure)")
+    print(
+        f"max |dp| common scan vs statsmodels on the sampled pairs: {max_dp:.1e}; "
+        f"target common scan <= 5 s: {'met' if t_common <= 5 else 'MISSED'} wall, "
+        f"{'met' if c_common <= 5 else 'MISSED'} CPU (2 shared cores: wall is noisy, CPU is the fairer figure)"
+    )
 
 
 if __name__ == "__main__":

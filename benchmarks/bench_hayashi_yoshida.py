@@ -56,7 +56,7 @@ def main() -> None:
     t = np.cumsum(rng.exponential(1.0 / 1.3, N))
     x = np.cumsum(1e-4 * rng.standard_normal(N))
     y = np.cumsum(1e-4 * rng.standard_normal(N))
-    thetas = np.arange(-SHIFTS // 2, SHIFTS // 2, dtype=float)         # 200 shifts of 1 s
+    thetas = np.arange(-SHIFTS // 2, SHIFTS // 2, dtype=float)  # 200 shifts of 1 s
     both = np.concatenate([s, t])
     base_w, base_c = _best(np.sort, both, repeats=10)
     con_w, con_c = _best(hy_contrast, s, x, t, y, thetas)
@@ -64,14 +64,20 @@ def main() -> None:
     loop_w, _ = _best(_double_loop, s[:SMALL], x[:SMALL], t[:SMALL], y[:SMALL], 0.0, repeats=1)
     loop = loop_w * (N / SMALL) ** 2 * SHIFTS
     load = os.getloadavg()
-    print(f"2 series x {N:,} asynchronous observations, {SHIFTS} shifts, warm, best of {REPEATS}; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
-          f"(shared machine: wall > CPU)")
+    print(
+        f"2 series x {N:,} asynchronous observations, {SHIFTS} shifts, warm, best of {REPEATS}; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
+        f"(shared machine: wall > CPU)"
+    )
     print(f"  baseline numpy.sort of {2 * N:,} times   wall {1e3 * base_w:8.2f} ms  cpu {1e3 * base_c:8.2f} ms   1.00x")
-    for label, w, c in (("hy_contrast (U at 200 shifts)", con_w, con_c),
-                        ("hy_lead_lag (U, V, rho, LLR, p)", ll_w, ll_c)):
-        print(f"  {label:33s} wall {w:8.3f} s   cpu {c:8.3f} s   {c / base_c:6.0f}x baseline (cpu)   "
-              f"{'OK' if c <= 2.0 else 'ABOVE'} the 2 s one-core target")
+    for label, w, c in (
+        ("hy_contrast (U at 200 shifts)", con_w, con_c),
+        ("hy_lead_lag (U, V, rho, LLR, p)", ll_w, ll_c),
+    ):
+        print(
+            f"  {label:33s} wall {w:8.3f} s   cpu {c:8.3f} s   {c / base_c:6.0f}x baseline (cpu)   "
+            f"{'OK' if c <= 2.0 else 'ABOVE'} the 2 s one-core target"
+        )
     print(f"  definition's double loop, scaled      wall {loop:10.3g} s (timed on {SMALL} x {SMALL} at one shift)")
 
 

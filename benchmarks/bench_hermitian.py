@@ -51,19 +51,25 @@ def main() -> None:
     base, base_med = _times(lambda: y.T @ x, 7)
     print(f"y.T @ y (syrk) 500x250         best {syrk * 1e3:7.1f} ms  median {syrk_med * 1e3:7.1f} ms")
     print(f"y.T @ x (gemm) baseline        best {base * 1e3:7.1f} ms  median {base_med * 1e3:7.1f} ms")
-    for label, fn in (("Levy area, all pairs          ", lambda: leadlag.levy_area_returns(y)),
-                      ("ccf-lag1 (Pearson), all pairs ", lambda: leadlag.ccf_lag1_matrix(y))):
+    for label, fn in (
+        ("Levy area, all pairs          ", lambda: leadlag.levy_area_returns(y)),
+        ("ccf-lag1 (Pearson), all pairs ", lambda: leadlag.ccf_lag1_matrix(y)),
+    ):
         best, med = _times(fn, 7)
-        print(f"{label} best {best * 1e3:7.1f} ms  median {med * 1e3:7.1f} ms  ({best / base:.1f}x gemm, "
-              f"{best / syrk:.1f}x syrk; target 50 ms)")
+        print(
+            f"{label} best {best * 1e3:7.1f} ms  median {med * 1e3:7.1f} ms  ({best / base:.1f}x gemm, "
+            f"{best / syrk:.1f}x syrk; target 50 ms)"
+        )
     s = leadlag.ccf_lag1_matrix(y)
     h = 1j * s
     eig, eig_med = _times(lambda: np.linalg.eigh(h), 5)
     print(f"500 x 500 Hermitian eigh       best {eig * 1e3:7.1f} ms  median {eig_med * 1e3:7.1f} ms")
     for n_init in (50, 200):
         best, med = _times(lambda: hermitian.cluster_lead_lag(s, 10, n_init=n_init), 5)
-        print(f"Hermitian RW clustering k=10, n_init={n_init:<3} best {best:5.2f} s  median {med:5.2f} s  "
-              f"({best / eig:.1f}x eigh; target 2 s)")
+        print(
+            f"Hermitian RW clustering k=10, n_init={n_init:<3} best {best:5.2f} s  median {med:5.2f} s  "
+            f"({best / eig:.1f}x eigh; target 2 s)"
+        )
     print(f"1-minute load average at end: {_load()}")
 
 

@@ -94,21 +94,37 @@ def main(data_dir: str | Path | None = None) -> None:
         tslearn_accuracies(lead, foll)
     rows.append(("tslearn", "warm call (mean)", (time.perf_counter() - t0) / WARM_REPEATS))
 
-    load = (f"from benchmarks.bench_lag import _closes, DEFAULT_DATA; from pathlib import Path; "
-            f"l, f = _closes(Path({str(data_dir)!r}))")
+    load = (
+        f"from benchmarks.bench_lag import _closes, DEFAULT_DATA; from pathlib import Path; "
+        f"l, f = _closes(Path({str(data_dir)!r}))"
+    )
     base = _fresh_process_seconds(load)
     rows.append(("fresh interpreter", "start + load the two CSVs", base))
-    rows.append(("fresh interpreter", "+ volts choose_lag",
-                 _fresh_process_seconds(load + "; from volts.selection.lag import choose_lag; choose_lag(l, f)")))
-    rows.append(("fresh interpreter", "+ tslearn lag choice",
-                 _fresh_process_seconds(load + "; from benchmarks.bench_lag import tslearn_accuracies; "
-                                               "tslearn_accuracies(l, f)")))
+    rows.append(
+        (
+            "fresh interpreter",
+            "+ volts choose_lag",
+            _fresh_process_seconds(load + "; from volts.selection.lag import choose_lag; choose_lag(l, f)"),
+        )
+    )
+    rows.append(
+        (
+            "fresh interpreter",
+            "+ tslearn lag choice",
+            _fresh_process_seconds(
+                load + "; from benchmarks.bench_lag import tslearn_accuracies; tslearn_accuracies(l, f)"
+            ),
+        )
+    )
 
     same = np.allclose([ours.accuracy_oos[t] for t in ours.lags], oos, rtol=0, atol=1e-12) and np.allclose(
-        [ours.accuracy_in_sample[t] for t in ours.lags], ins, rtol=0, atol=1e-12)
-    print(f"DTW-KNN lag choice, {LEADER}->{FOLLOWER} {START}..{END}: {ours.n_samples} samples x "
-          f"{len(ours.lags)} lags, k={ours.neighbors}, w={ours.window}, {ours.cv_splits} folds; "
-          f"OPENBLAS_NUM_THREADS=1")
+        [ours.accuracy_in_sample[t] for t in ours.lags], ins, rtol=0, atol=1e-12
+    )
+    print(
+        f"DTW-KNN lag choice, {LEADER}->{FOLLOWER} {START}..{END}: {ours.n_samples} samples x "
+        f"{len(ours.lags)} lags, k={ours.neighbors}, w={ours.window}, {ours.cv_splits} folds; "
+        f"OPENBLAS_NUM_THREADS=1"
+    )
     print(f"{'implementation':<20} {'what':<28} {'seconds':>9}")
     for impl, what, sec in rows:
         print(f"{impl:<20} {what:<28} {sec:>9.3f}")

@@ -30,8 +30,9 @@ def main() -> None:
         tmp = Path(tmp)
         rows = []
         for i in range(3):
-            wall, proc = _volts("select", "--asof", "2023-06-08", "--data-dir", str(DATA), "--out", str(tmp / "sel"),
-                                "--force", cwd=tmp)
+            wall, proc = _volts(
+                "select", "--asof", "2023-06-08", "--data-dir", str(DATA), "--out", str(tmp / "sel"), "--force", cwd=tmp
+            )
             if proc.returncode:
                 print(proc.stderr)
                 raise SystemExit(f"volts select failed ({proc.returncode})")

@@ -52,19 +52,25 @@ def main() -> None:
     rng = np.random.default_rng(0)
     returns = 0.01 * rng.standard_t(4, size=(T, N))
     base = _best(np.corrcoef, returns.T)
-    levy = _best(levy_area_returns, returns)   # seed 004: the z-scored returns path started at 0
+    levy = _best(levy_area_returns, returns)  # seed 004: the z-scored returns path started at 0
     ccf = _best(ccf_lag1_matrix, returns)
     z = (returns - returns.mean(0)) / returns.std(0, ddof=1)
     small = 50
     loop = _best(_levy_double_sum, z[:, :small], repeats=3) * (N * (N - 1)) / (small * (small - 1))
     print(f"{N} names x {T} days, warm, best of {REPEATS} (CPU shared with other jobs: timings are noisy)")
     print(f"  baseline numpy.corrcoef        {1e3 * base:8.2f} ms   1.00x")
-    print(f"  levy_area_returns              {1e3 * levy:8.2f} ms   {levy / base:5.2f}x baseline   "
-          f"{'OK' if levy <= 0.05 else 'ABOVE'} the 50 ms target")
-    print(f"  ccf_lag1_matrix (Pearson)      {1e3 * ccf:8.2f} ms   {ccf / base:5.2f}x baseline   "
-          f"{'OK' if ccf <= 0.05 else 'ABOVE'} the 50 ms target")
-    print(f"  Lévy double sum, pair by pair  {1e3 * loop:8.0f} ms   {loop / base:5.0f}x baseline "
-          f"(50 names timed, scaled by pair count)")
+    print(
+        f"  levy_area_returns              {1e3 * levy:8.2f} ms   {levy / base:5.2f}x baseline   "
+        f"{'OK' if levy <= 0.05 else 'ABOVE'} the 50 ms target"
+    )
+    print(
+        f"  ccf_lag1_matrix (Pearson)      {1e3 * ccf:8.2f} ms   {ccf / base:5.2f}x baseline   "
+        f"{'OK' if ccf <= 0.05 else 'ABOVE'} the 50 ms target"
+    )
+    print(
+        f"  Lévy double sum, pair by pair  {1e3 * loop:8.0f} ms   {loop / base:5.0f}x baseline "
+        f"(50 names timed, scaled by pair count)"
+    )
 
 
 if __name__ == "__main__":

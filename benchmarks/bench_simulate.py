@@ -39,7 +39,9 @@ def main() -> None:
 
     settings, market = _market()
     syms = market.symbols
-    fridays = [d.date() for d in market.dates if d.weekday() == 4 and dt.date(2019, 1, 4) <= d.date() <= dt.date(2024, 3, 1)]
+    fridays = [
+        d.date() for d in market.dates if d.weekday() == 4 and dt.date(2019, 1, 4) <= d.date() <= dt.date(2024, 3, 1)
+    ]
     rng = np.random.default_rng(0)
     pairs: list = []
     while len(pairs) < 50:
@@ -53,15 +55,16 @@ def main() -> None:
     vec = simulate_schedule(market, sched, end=end, settings=settings, spy=False, benchmarks=False)
     t_vec = time.perf_counter() - t0
     t0 = time.perf_counter()
-    bt = simulate_schedule(market, sched, end=end, settings=settings, spy=False, benchmarks=False,
-                           engine="backtrader")
+    bt = simulate_schedule(market, sched, end=end, settings=settings, spy=False, benchmarks=False, engine="backtrader")
     t_bt = time.perf_counter() - t0
     rel = float(np.max(np.abs(vec.equity.to_numpy() / bt.equity.to_numpy() - 1.0)))
-    pair_days = int((vec.positions.loc[vec.equity.index[1]:] != 0).to_numpy().sum())
+    pair_days = int((vec.positions.loc[vec.equity.index[1] :] != 0).to_numpy().sum())
     rows.append(("50 pairs x 5 years, vectorised", t_vec))
     rows.append(("50 pairs x 5 years, backtrader", t_bt))
-    print(f"{len(sched)} weekly re-selections, {len(vec.equity) - 1} sessions, {len(vec.fills)} orders, "
-          f"{pair_days} pair-days in the market")
+    print(
+        f"{len(sched)} weekly re-selections, {len(vec.equity) - 1} sessions, {len(vec.fills)} orders, "
+        f"{pair_days} pair-days in the market"
+    )
     print(f"{'run':<40} {'wall s':>9}")
     for name, secs in rows:
         print(f"{name:<40} {secs:>9.3f}")
@@ -75,12 +78,15 @@ def main() -> None:
     per_bar = {}
     for label, first in (("45 sessions", len(market) - 45), ("5 years", len(market) - 1260)):
         t0 = time.perf_counter()
-        simulate_pair(lead.iloc[first - 25:], foll.iloc[first - 25:], lag=2, start=market.dates[first],
-                      end=market.dates[-1])
+        simulate_pair(
+            lead.iloc[first - 25 :], foll.iloc[first - 25 :], lag=2, start=market.dates[first], end=market.dates[-1]
+        )
         per_bar[label] = (time.perf_counter() - t0) / (len(market) - first + 25) * 1e6
-    print("LeadLagTrend in backtrader, one pair: " +
-          ", ".join(f"{k} {v:.0f} us a bar" for k, v in per_bar.items()) +
-          f" (ratio 5 years / 45 sessions = {per_bar['5 years'] / per_bar['45 sessions']:.2f})")
+    print(
+        "LeadLagTrend in backtrader, one pair: "
+        + ", ".join(f"{k} {v:.0f} us a bar" for k, v in per_bar.items())
+        + f" (ratio 5 years / 45 sessions = {per_bar['5 years'] / per_bar['45 sessions']:.2f})"
+    )
 
     draws = 20
     times = []
@@ -98,9 +104,11 @@ def main() -> None:
         simulate_schedule(market, null, end=end, settings=settings, spy=False, benchmarks=False)
         times.append(time.perf_counter() - t0)
     warm = float(np.median(times[5:]))
-    print(f"random-pair null, {len(fridays)} weeks x 2 pairs (lags 1..10), vectorised: first draw {times[0]:.2f} s "
-          f"(computes and caches the follower targets of the market), then {warm * 1e3:.0f} ms a draw (median of "
-          f"{draws - 5}); 200 draws ~ {times[0] + 199 * warm:.0f} s")
+    print(
+        f"random-pair null, {len(fridays)} weeks x 2 pairs (lags 1..10), vectorised: first draw {times[0]:.2f} s "
+        f"(computes and caches the follower targets of the market), then {warm * 1e3:.0f} ms a draw (median of "
+        f"{draws - 5}); 200 draws ~ {times[0] + 199 * warm:.0f} s"
+    )
 
 
 if __name__ == "__main__":

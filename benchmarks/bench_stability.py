@@ -39,16 +39,20 @@ def _one(label: str, settings, market, runs: int, workers: int, truth=None) -> N
     else:
         res = stability_selection(market, settings, runs=runs)
     wall = time.perf_counter() - t0
-    print(f"--- {label}: R = {runs}, workers = {workers}: {wall:.1f} s wall; one selection {t_one:.1f} s; "
-          f"ratio {wall / t_one:.1f}x")
+    print(
+        f"--- {label}: R = {runs}, workers = {workers}: {wall:.1f} s wall; one selection {t_one:.1f} s; "
+        f"ratio {wall / t_one:.1f}x"
+    )
     print(res.summary(limit=40))
     if truth is not None:
         planted = {(p.leader, p.follower) for p in truth.pairs}
         shares = {(p.leader, p.follower): p.share for p in res.pairs}
         low = {f"{a}->{b}": shares.get((a, b), 0.0) for a, b in planted if shares.get((a, b), 0.0) < 0.9}
         high = {f"{a}->{b}": s for (a, b), s in shares.items() if (a, b) not in planted and s >= 0.2}
-        print(f"planted pairs >= 0.9: {'met' if not low else 'MISSED ' + str(low)}; "
-              f"no other pair >= 0.2: {'met' if not high else 'MISSED ' + str(high)}")
+        print(
+            f"planted pairs >= 0.9: {'met' if not low else 'MISSED ' + str(low)}; "
+            f"no other pair >= 0.2: {'met' if not high else 'MISSED ' + str(high)}"
+        )
     else:
         print(f"target <= 60 s wall: {'met' if wall <= 60 else 'MISSED'}")
 

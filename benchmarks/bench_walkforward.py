@@ -50,9 +50,11 @@ def main() -> None:
         load = time.perf_counter() - t0
         all_dates = rebalance_dates(market, START, END)
         # a limit takes evenly spaced weeks (the early weeks have fewer candidates: a prefix would flatter the cost)
-        dates = all_dates if not limit or limit >= len(all_dates) else all_dates[::len(all_dates) // limit][:limit]
-        print(f"\n{n} names, {len(dates)} weeks {dates[0]} .. {dates[-1]}; bars loaded once in {load:.2f} s "
-              f"({len(market)} sessions)")
+        dates = all_dates if not limit or limit >= len(all_dates) else all_dates[:: len(all_dates) // limit][:limit]
+        print(
+            f"\n{n} names, {len(dates)} weeks {dates[0]} .. {dates[-1]}; bars loaded once in {load:.2f} s "
+            f"({len(market)} sessions)"
+        )
         walls: dict[str, float] = {}
         for mode in modes:
             workers = None if mode == "inprocess" else int(mode)
@@ -63,8 +65,10 @@ def main() -> None:
                     weeks, _ = run_weeks(market, settings, dates, cache_dir=Path(tmp), executor=ex, force=True)
                 walls[mode] = time.perf_counter() - t0
             label = "in-process" if workers is None else f"dask {workers} worker(s)"
-            print(f"  {label:<20} selection pass {walls[mode]:8.1f} s wall (cluster start {started:.1f} s), "
-                  f"{walls[mode] / len(dates):.3f} s/week")
+            print(
+                f"  {label:<20} selection pass {walls[mode]:8.1f} s wall (cluster start {started:.1f} s), "
+                f"{walls[mode] / len(dates):.3f} s/week"
+            )
             if mode == modes[0]:
                 stages: dict[str, float] = {}
                 for w in weeks:
@@ -77,20 +81,25 @@ def main() -> None:
                         print(f"    {k:<20} {v / len(dates):7.3f} s  {100 * v / total:5.1f} %")
                 print(f"    {'total':<20} {total / len(dates):7.3f} s")
                 no_sel = sum(1 for w in weeks if w["status"] != "ok")
-                print(f"  weeks without a selection: {no_sel}; weeks in cash: "
-                      f"{sum(1 for w in weeks if not w['pairs'])}")
+                print(
+                    f"  weeks without a selection: {no_sel}; weeks in cash: {sum(1 for w in weeks if not w['pairs'])}"
+                )
         if "1" in walls and "2" in walls:
             print(f"  speed-up of 2 Dask workers over 1: {walls['1'] / walls['2']:.2f}x")
         target = 90 if n == 10 else 240
         best = min(walls.values())
         if len(dates) < len(all_dates):
             scaled = best * len(all_dates) / len(dates)
-            print(f"  target <= {target} s for all {len(all_dates)} weeks: best {best:.1f} s for {len(dates)} evenly "
-                  f"spaced weeks, about {scaled:.0f} s scaled to all -> {'met' if scaled <= target else 'MISSED'} "
-                  f"(extrapolated)")
+            print(
+                f"  target <= {target} s for all {len(all_dates)} weeks: best {best:.1f} s for {len(dates)} evenly "
+                f"spaced weeks, about {scaled:.0f} s scaled to all -> {'met' if scaled <= target else 'MISSED'} "
+                f"(extrapolated)"
+            )
         else:
-            print(f"  target <= {target} s for the selection pass: best {best:.1f} s -> "
-                  f"{'met' if best <= target else 'MISSED'}")
+            print(
+                f"  target <= {target} s for the selection pass: best {best:.1f} s -> "
+                f"{'met' if best <= target else 'MISSED'}"
+            )
 
 
 if __name__ == "__main__":

@@ -43,13 +43,19 @@ import numpy as np  # noqa: E402
 
 SIGMAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 3.0, 4.0)  # seed 003's full grid (Figs 1-4)
 #: the sigma values seed 003 shows per process in Figs 5-6 (LITERATURE.md 003.8): the default grid, 4 per process
-FIGURE_SIGMAS = {"linear": (0.0, 1.0, 2.0, 3.0), "cosine": (0.0, 0.2, 0.4, 1.0), "legendre": (0.0, 0.2, 0.4, 0.6),
-                 "hermite": (0.0, 0.4, 0.6, 1.0), "heterogeneous": (0.0, 0.4, 1.0, 3.0)}
+FIGURE_SIGMAS = {
+    "linear": (0.0, 1.0, 2.0, 3.0),
+    "cosine": (0.0, 0.2, 0.4, 1.0),
+    "legendre": (0.0, 0.2, 0.4, 0.6),
+    "hermite": (0.0, 0.4, 0.6, 1.0),
+    "heterogeneous": (0.0, 0.4, 1.0, 3.0),
+}
 FIELDS = ["dgp", "sigma", "rep", "metric", "clustering", "accuracy", "ari"]
 
 
-def one_draw(dgp: str, sigma: float, rep: int, seed: tuple[int, ...], methods: tuple[str, ...],
-             n_init: int) -> list[dict]:
+def one_draw(
+    dgp: str, sigma: float, rep: int, seed: tuple[int, ...], methods: tuple[str, ...], n_init: int
+) -> list[dict]:
     """All metrics and clusterings of one simulated panel; rows for ``draws.csv``."""
     from sklearn.metrics import adjusted_rand_score
 
@@ -70,8 +76,17 @@ def one_draw(dgp: str, sigma: float, rep: int, seed: tuple[int, ...], methods: t
         acc = lead_lag_accuracy(s, draw)
         for method in methods:
             labels = hermitian.cluster_lead_lag(s, draw.k, method=method, n_init=n_init, seed=rep).labels
-            rows.append({"dgp": dgp, "sigma": sigma, "rep": rep, "metric": metric, "clustering": method,
-                         "accuracy": acc, "ari": adjusted_rand_score(draw.labels, labels)})
+            rows.append(
+                {
+                    "dgp": dgp,
+                    "sigma": sigma,
+                    "rep": rep,
+                    "metric": metric,
+                    "clustering": method,
+                    "accuracy": acc,
+                    "ari": adjusted_rand_score(draw.labels, labels),
+                }
+            )
     return rows
 
 
@@ -80,8 +95,10 @@ def _markdown(frame) -> str:
     cols = [f"{c:g}" if isinstance(c, float) else str(c) for c in frame.columns]
     head = f"| {frame.index.name or ''} | " + " | ".join(f"sigma={c}" for c in cols) + " |"
     rule = "|---|" + "---|" * len(cols)
-    body = [f"| {idx} | " + " | ".join("" if v != v else f"{v:.3f}" for v in row) + " |"
-            for idx, row in zip(frame.index, frame.to_numpy())]
+    body = [
+        f"| {idx} | " + " | ".join("" if v != v else f"{v:.3f}" for v in row) + " |"
+        for idx, row in zip(frame.index, frame.to_numpy())
+    ]
     return "\n".join([head, rule] + body)
 
 
@@ -90,8 +107,12 @@ def aggregate(out: Path) -> str:
     import pandas as pd
 
     df = pd.read_csv(out / "draws.csv")
-    acc = (df.drop_duplicates(["dgp", "sigma", "rep", "metric"])
-             .groupby(["dgp", "sigma", "metric"])["accuracy"].agg(["mean", "std", "count"]).reset_index())
+    acc = (
+        df.drop_duplicates(["dgp", "sigma", "rep", "metric"])
+        .groupby(["dgp", "sigma", "metric"])["accuracy"]
+        .agg(["mean", "std", "count"])
+        .reset_index()
+    )
     ari = df.groupby(["dgp", "sigma", "clustering", "metric"])["ari"].agg(["mean", "std", "count"]).reset_index()
     acc.to_csv(out / "accuracy.csv", index=False)
     ari.to_csv(out / "ari.csv", index=False)
@@ -100,13 +121,26 @@ def aggregate(out: Path) -> str:
     lines.append(f"Repetitions per cell: {n_rep} (min) .. {int(acc['count'].max())} (max). Mean over repetitions.")
     for dgp in df["dgp"].unique():
         a = acc[acc.dgp == dgp].pivot(index="metric", columns="sigma", values="mean")
-        r = (ari[ari.dgp == dgp].groupby(["clustering", "sigma"])["mean"].mean().unstack("sigma"))
-        r2 = (ari[(ari.dgp == dgp) & (ari.clustering == "hermitian_rw")]
-              .pivot(index="metric", columns="sigma", values="mean"))
-        lines += ["", f"## {dgp}", "", "Lead-lag accuracy (share of related pairs with the right sign; chance 0.5):",
-                  "", _markdown(a), "",
-                  "ARI per clustering, mean over the nine metrics:", "", _markdown(r), "",
-                  "ARI of Hermitian RW per metric:", "", _markdown(r2)]
+        r = ari[ari.dgp == dgp].groupby(["clustering", "sigma"])["mean"].mean().unstack("sigma")
+        r2 = ari[(ari.dgp == dgp) & (ari.clustering == "hermitian_rw")].pivot(
+            index="metric", columns="sigma", values="mean"
+        )
+        lines += [
+            "",
+            f"## {dgp}",
+            "",
+            "Lead-lag accuracy (share of related pairs with the right sign; chance 0.5):",
+            "",
+            _markdown(a),
+            "",
+            "ARI per clustering, mean over the nine metrics:",
+            "",
+            _markdown(r),
+            "",
+            "ARI of Hermitian RW per metric:",
+            "",
+            _markdown(r2),
+        ]
     text = "\n".join(lines) + "\n"
     (out / "table.md").write_text(text)
     _figure(acc, ari, out / "leadlag_synthetic.png")
@@ -121,8 +155,14 @@ def _figure(acc, ari, path: Path) -> None:
     for c, dgp in enumerate(dgps):
         ax = axes[0, c]
         for metric, g in acc[acc.dgp == dgp].groupby("metric"):
-            ax.errorbar(g["sigma"], g["mean"], yerr=1.96 * g["std"].fillna(0) / np.sqrt(g["count"]),
-                        label=metric, marker=".", capsize=2)
+            ax.errorbar(
+                g["sigma"],
+                g["mean"],
+                yerr=1.96 * g["std"].fillna(0) / np.sqrt(g["count"]),
+                label=metric,
+                marker=".",
+                capsize=2,
+            )
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax.set_title(f"{dgp}: accuracy")
         ax.set_xlabel("noise sigma")
@@ -148,9 +188,14 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.leadlag_synthetic", description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=10, help="repetitions per (process, sigma) cell (default 10)")
-    ap.add_argument("--sigmas", type=float, nargs="+", default=None,
-                    help="one grid for every process (seed 003's full grid: 0 .2 .4 .6 .8 1 2 3 4); default: the "
-                         "four values seed 003 shows per process in its Figs 5-6")
+    ap.add_argument(
+        "--sigmas",
+        type=float,
+        nargs="+",
+        default=None,
+        help="one grid for every process (seed 003's full grid: 0 .2 .4 .6 .8 1 2 3 4); default: the "
+        "four values seed 003 shows per process in its Figs 5-6",
+    )
     ap.add_argument("--dgps", nargs="+", default=list(DGPS), choices=list(DGPS))
     ap.add_argument("--methods", nargs="+", default=list(CLUSTER_METHODS), choices=list(CLUSTER_METHODS))
     ap.add_argument("--n-init", type=int, default=10)
@@ -163,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.aggregate_only:
         grid = {d: tuple(args.sigmas) if args.sigmas else FIGURE_SIGMAS[d] for d in args.dgps}
-        tasks = [(dgp, s, r, (args.seed, DGPS.index(dgp), int(round(s * 1000)), r))
-                 for r in range(args.reps) for dgp in args.dgps for s in grid[dgp]]
+        tasks = [
+            (dgp, s, r, (args.seed, DGPS.index(dgp), int(round(s * 1000)), r))
+            for r in range(args.reps)
+            for dgp in args.dgps
+            for s in grid[dgp]
+        ]
         path = args.out / "draws.csv"
         done_keys: set = set()
         if args.resume and path.is_file():  # keep finished draws (same seeds, same code -> same rows)
@@ -175,12 +224,15 @@ def main(argv: list[str] | None = None) -> int:
             full = len(args.methods) * 9
             done_keys = {(d, float(s), int(r)) for (d, s, r), n in per.items() if n == full}
             prev[[(d, float(s), int(r)) in done_keys for d, s, r in zip(prev.dgp, prev.sigma, prev.rep)]].to_csv(
-                path, index=False)
+                path, index=False
+            )
             tasks = [t for t in tasks if (t[0], float(t[1]), t[2]) not in done_keys]
             print(f"resuming: {len(done_keys)} draws kept, {len(tasks)} to do", file=sys.stderr)
         t0 = time.perf_counter()
-        with open(path, "a" if done_keys else "w", newline="") as fh, \
-                ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        with (
+            open(path, "a" if done_keys else "w", newline="") as fh,
+            ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool,
+        ):
             writer = csv.DictWriter(fh, fieldnames=FIELDS)
             if not done_keys:
                 writer.writeheader()
@@ -189,8 +241,12 @@ def main(argv: list[str] | None = None) -> int:
                 writer.writerows(fut.result())
                 fh.flush()
                 el = time.perf_counter() - t0
-                print(f"\r{done}/{len(tasks)} draws, {el:.0f} s, ETA {el / done * (len(tasks) - done):.0f} s",
-                      end="", file=sys.stderr, flush=True)
+                print(
+                    f"\r{done}/{len(tasks)} draws, {el:.0f} s, ETA {el / done * (len(tasks) - done):.0f} s",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
         print(file=sys.stderr)
     print(aggregate(args.out))
     return 0

@@ -14,9 +14,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1280,2000"]
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,2000",
+]
 
 
 def find_browser() -> tuple[str, str] | None:
@@ -59,8 +68,12 @@ def check_report(path: str | Path, screenshot: str | Path | None = None) -> dict
         browser.quit()
         shutil.rmtree(profile, ignore_errors=True)
     errors = [entry["message"] for entry in logs if entry.get("level") == "SEVERE"]
-    return {"images": state["images"], "broken_images": state["broken"], "console_errors": errors,
-            "title": state["title"]}
+    return {
+        "images": state["images"],
+        "broken_images": state["broken"],
+        "console_errors": errors,
+        "title": state["title"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

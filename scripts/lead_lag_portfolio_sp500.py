@@ -26,13 +26,25 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from volts.trading.strategies.lead_lag_portfolio import (LeadLagPortfolioParams, lead_lag_portfolio,  # noqa: E402
-                                           portfolio_stats, returns_from_prices)
+from volts.trading.strategies.lead_lag_portfolio import (  # noqa: E402
+    LeadLagPortfolioParams,
+    lead_lag_portfolio,
+    portfolio_stats,
+    returns_from_prices,
+)
 
 #: seed 004 Table 1, Panel A (CRSP 1963-07 .. 2022-12, daily, 60-day look-back, 20/20, SPY-financed, zero cost);
 #: break-even from LITERATURE.md 004.5 [derived there from Tables 1 and 6]
-PAPER = {"levy_area": {"compound_return_pct": 24.87, "return_bps": 8.82, "daily_vol_pct": 0.59, "sharpe": 2.38,
-                       "max_drawdown_pct": 24.67, "break_even_bps": 7.9}}
+PAPER = {
+    "levy_area": {
+        "compound_return_pct": 24.87,
+        "return_bps": 8.82,
+        "daily_vol_pct": 0.59,
+        "sharpe": 2.38,
+        "max_drawdown_pct": 24.67,
+        "break_even_bps": 7.9,
+    }
+}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -76,20 +88,40 @@ def main(argv=None) -> int:
     close, adj, open_, spy = load(args.data)
     cc, oo = returns_from_prices(close, adj, open_)
     one = {"Close": "SPY", "Adj Close": "SPY", "Open": "SPY"}
-    mcc, moo = returns_from_prices(spy[["Close"]].rename(columns=one), spy[["Adj Close"]].rename(columns=one),
-                                   spy[["Open"]].rename(columns=one))
+    mcc, moo = returns_from_prices(
+        spy[["Close"]].rename(columns=one), spy[["Adj Close"]].rename(columns=one), spy[["Open"]].rename(columns=one)
+    )
     jumps = int((cc.abs() > 0.5).sum().sum())
-    universe = (membership_mask(args.data / "sp500_membership.csv", cc.index, cc.columns)
-                if args.membership == "point-in-time" else None)
+    universe = (
+        membership_mask(args.data / "sp500_membership.csv", cc.index, cc.columns)
+        if args.membership == "point-in-time"
+        else None
+    )
     args.out.mkdir(parents=True, exist_ok=True)
-    summary = {"membership": args.membership, "score": args.score, "files": int(cc.shape[1]),
-               "daily_abs_return_over_50pct": jumps, "runs": {}}
-    lines = [f"| execution | cost bps | days | compound %/yr | bps/day | daily vol % | Sharpe | max DD % | "
-             f"mean TVR | break-even bps |", "|---|---|---|---|---|---|---|---|---|---|"]
+    summary = {
+        "membership": args.membership,
+        "score": args.score,
+        "files": int(cc.shape[1]),
+        "daily_abs_return_over_50pct": jumps,
+        "runs": {},
+    }
+    lines = [
+        f"| execution | cost bps | days | compound %/yr | bps/day | daily vol % | Sharpe | max DD % | "
+        f"mean TVR | break-even bps |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for execution in ("next_open", "close"):
         params = LeadLagPortfolioParams(score=args.score, execution=execution)
-        res = lead_lag_portfolio(cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"],
-                                 universe=universe, params=params, start=args.start, end=args.end)
+        res = lead_lag_portfolio(
+            cc,
+            mcc["SPY"],
+            open_returns=oo,
+            market_open_returns=moo["SPY"],
+            universe=universe,
+            params=params,
+            start=args.start,
+            end=args.end,
+        )
         res.daily.to_csv(args.out / f"daily_{execution}.csv")
         d = res.daily
         for cost in (0.0, 5.0):
@@ -97,20 +129,28 @@ def main(argv=None) -> int:
             st["break_even_bps"] = portfolio_stats(d["gross"], d["turnover"])["break_even_bps"]  # from gross
             st["optimistic"] = execution == "close"
             summary["runs"][f"{execution}_{cost:g}bps"] = st
-            lines.append(f"| {execution}{' (optimistic)' if execution == 'close' else ''} | {cost:g} | {st['days']} | "
-                         f"{st['compound_return_pct']:.2f} | {st['return_bps']:.2f} | {st['daily_vol_pct']:.2f} | "
-                         f"{st['sharpe']:.2f} | {st['max_drawdown_pct']:.2f} | {st['mean_turnover']:.3f} | "
-                         f"{st['break_even_bps']:.2f} |")
+            lines.append(
+                f"| {execution}{' (optimistic)' if execution == 'close' else ''} | {cost:g} | {st['days']} | "
+                f"{st['compound_return_pct']:.2f} | {st['return_bps']:.2f} | {st['daily_vol_pct']:.2f} | "
+                f"{st['sharpe']:.2f} | {st['max_drawdown_pct']:.2f} | {st['mean_turnover']:.3f} | "
+                f"{st['break_even_bps']:.2f} |"
+            )
         summary["runs"][execution + "_info"] = {
-            "first_decision": str(d["decision_date"].iloc[0].date()), "last_booked": str(d.index[-1].date()),
-            "eligible_median": float(d["n_eligible"].median()), "eligible_min": int(d["n_eligible"].min()),
-            "followers_median": float(d["n_followers"].median()), "missing_follower_days": int(d["missing"].sum()),
-            "days_in_cash": int((d["signal"] == 0).sum())}
+            "first_decision": str(d["decision_date"].iloc[0].date()),
+            "last_booked": str(d.index[-1].date()),
+            "eligible_median": float(d["n_eligible"].median()),
+            "eligible_min": int(d["n_eligible"].min()),
+            "followers_median": float(d["n_followers"].median()),
+            "missing_follower_days": int(d["missing"].sum()),
+            "days_in_cash": int((d["signal"] == 0).sum()),
+        }
     p = PAPER.get(args.score)
     if p:
-        lines.append(f"| seed 004 Table 1 (CRSP 1963-2022, close) | 0 | - | {p['compound_return_pct']} | "
-                     f"{p['return_bps']} | {p['daily_vol_pct']} | {p['sharpe']} | {p['max_drawdown_pct']} | - | "
-                     f"{p['break_even_bps']} |")
+        lines.append(
+            f"| seed 004 Table 1 (CRSP 1963-2022, close) | 0 | - | {p['compound_return_pct']} | "
+            f"{p['return_bps']} | {p['daily_vol_pct']} | {p['sharpe']} | {p['max_drawdown_pct']} | - | "
+            f"{p['break_even_bps']} |"
+        )
     table = "\n".join(lines)
     summary["table"] = table
     summary["seconds"] = time.perf_counter() - t0

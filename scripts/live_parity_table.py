@@ -27,15 +27,15 @@ from pathlib import Path
 import pandas as pd
 
 
-def parity_table(weeks: list, wf_results: Path, paper_equity: pd.DataFrame,
-                 paper_positions: pd.DataFrame) -> pd.DataFrame:
+def parity_table(
+    weeks: list, wf_results: Path, paper_equity: pd.DataFrame, paper_positions: pd.DataFrame
+) -> pd.DataFrame:
     """One row per re-selection week: ``week``, ``pairs``, ``wf_equity``, ``paper_equity``, ``max_d_equity``,
     ``max_d_shares`` (see the module docstring)."""
     wf_eq = pd.read_csv(wf_results / "equity.csv", parse_dates=["date"]).set_index("date")["strategy"]
     wf_pos = pd.read_csv(wf_results / "positions.csv", parse_dates=["date"]).set_index(["date", "pair"])["shares"]
     eq = paper_equity.assign(date=pd.to_datetime(paper_equity["date"])).set_index("date")["equity"]
-    pos = paper_positions.assign(date=pd.to_datetime(paper_positions["date"])).groupby(["date", "pair"])[
-        "shares"].sum()
+    pos = paper_positions.assign(date=pd.to_datetime(paper_positions["date"])).groupby(["date", "pair"])["shares"].sum()
     both_eq = pd.concat({"wf": wf_eq, "paper": eq}, axis=1)
     both_pos = pd.concat({"wf": wf_pos, "paper": pos}, axis=1).fillna(0.0)
     d_shares = (both_pos["paper"] - both_pos["wf"]).abs().groupby(level="date").max()
@@ -49,19 +49,33 @@ def parity_table(weeks: list, wf_results: Path, paper_equity: pd.DataFrame,
             continue
         last = days[-1]
         d_sh = d_shares.reindex(days).fillna(0.0)
-        rows.append({"week": str(w["asof"])[:10],
-                     "pairs": " ".join(f"{p['leader']}->{p['follower']}:{p['lag']}" for p in w["pairs"]) or "-",
-                     "wf_equity": both_eq.at[last, "wf"], "paper_equity": both_eq.at[last, "paper"],
-                     "max_d_equity": (both_eq.loc[days, "paper"] - both_eq.loc[days, "wf"]).abs().max(),
-                     "max_d_shares": float(d_sh.max())})
+        rows.append(
+            {
+                "week": str(w["asof"])[:10],
+                "pairs": " ".join(f"{p['leader']}->{p['follower']}:{p['lag']}" for p in w["pairs"]) or "-",
+                "wf_equity": both_eq.at[last, "wf"],
+                "paper_equity": both_eq.at[last, "paper"],
+                "max_d_equity": (both_eq.loc[days, "paper"] - both_eq.loc[days, "wf"]).abs().max(),
+                "max_d_shares": float(d_sh.max()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def format_table(table: pd.DataFrame, markdown: bool = False) -> str:
     """The table as text (aligned columns) or as a Markdown table."""
     head = ["week", "pairs:lags", "walk-forward equity", "paper equity", "max |Δequity|", "max |Δshares|"]
-    body = [[r.week, r.pairs, f"{r.wf_equity:,.2f}", f"{r.paper_equity:,.2f}", f"{r.max_d_equity:.2g}",
-             f"{r.max_d_shares:.2g}"] for r in table.itertuples()]
+    body = [
+        [
+            r.week,
+            r.pairs,
+            f"{r.wf_equity:,.2f}",
+            f"{r.paper_equity:,.2f}",
+            f"{r.max_d_equity:.2g}",
+            f"{r.max_d_shares:.2g}",
+        ]
+        for r in table.itertuples()
+    ]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 4) + "|"]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
@@ -100,15 +114,33 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="volts-parity-") as tmp:
         out = Path(args.out or tmp)
         with Executor() as ex:
-            run_walkforward(settings, start=args.start, end=args.end, every=args.every, out=out / "wf",
-                            executor=ex, report=False, force=False)
-            paper = run_paper(settings, start=args.start, end=args.end, every=args.every, out=out / "paper",
-                              weeks_dir=out / "wf" / "weeks", executor=ex, force=True)
+            run_walkforward(
+                settings,
+                start=args.start,
+                end=args.end,
+                every=args.every,
+                out=out / "wf",
+                executor=ex,
+                report=False,
+                force=False,
+            )
+            paper = run_paper(
+                settings,
+                start=args.start,
+                end=args.end,
+                every=args.every,
+                out=out / "paper",
+                weeks_dir=out / "wf" / "weeks",
+                executor=ex,
+                force=True,
+            )
         table = parity_table(paper.weeks, out / "wf" / "results", paper.equity, paper.positions)
     print(format_table(table, markdown=args.markdown))
     ok = bool((table["max_d_equity"] < 0.005).all() and (table["max_d_shares"] <= VOLUME_STEP * 1.01).all())
-    print(f"\n{len(table)} weeks, {'at parity' if ok else 'NOT at parity'} (equity within $0.005, shares within "
-          f"{VOLUME_STEP:g})")
+    print(
+        f"\n{len(table)} weeks, {'at parity' if ok else 'NOT at parity'} (equity within $0.005, shares within "
+        f"{VOLUME_STEP:g})"
+    )
     return 0 if ok else 1
 
 

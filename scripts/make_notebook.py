@@ -5,14 +5,19 @@ from pathlib import Path
 import nbformat as nbf
 
 cells = [
-    ("md", """# Reproducing the Vol-TS paper with volts
+    (
+        "md",
+        """# Reproducing the Vol-TS paper with volts
 
 Letteri, *A Framework for Predictive Directional Trading Based on Volatility and Causal Inference*. This notebook runs
 the paper's experiment step by step through the `volts` API, on the reference daily bars (`../shared/data/ohlcv`,
 Yahoo Finance, split-adjusted). The numbers below are what the code measures on these data; they are laid beside the
 paper's claims at the end, and nothing is tuned towards them. `volts run --data-dir ../shared/data/ohlcv` does the same
-from the command line."""),
-    ("code", """import os
+from the command line.""",
+    ),
+    (
+        "code",
+        """import os
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -31,25 +36,34 @@ settings = load_settings(REPO / "config.toml").override(**{"data.dir": str(DATA)
 w = settings.windows
 print("volts", volts.__version__, "| data:", DATA)
 print("windows: anomaly", w.anomaly_start, "..", w.anomaly_end, "| GMM", w.gmm_start, "..", w.gmm_end,
-      "| train", w.train_start, "..", w.train_end, "| test", w.test_start, "..", w.test_end)"""),
+      "| train", w.train_start, "..", w.train_end, "| test", w.test_start, "..", w.test_end)""",
+    ),
     ("md", "## 1. Daily bars, validated"),
-    ("code", """from volts.data.sources import load_market
+    (
+        "code",
+        """from volts.data.sources import load_market
 from volts.selection.pipeline import earliest_start
 
 market = load_market(settings.data, symbols=list(settings.data.universe), start=earliest_start(w), end=w.test_end)
 print(len(market.symbols), "symbols,", len(market), "bars,", market.dates[0].date(), "..", market.dates[-1].date())
 print("problems found by validation:", len(market.report.problems) if market.report else 0)
-market.close.tail(3)"""),
+market.close.tail(3)""",
+    ),
     ("md", "## 2. KNN anomaly filter (METHOD.md §1)\nOn the anomaly window, days of March 2020 should stand out."),
-    ("code", """from volts.selection.anomaly import detect_anomalies
+    (
+        "code",
+        """from volts.selection.anomaly import detect_anomalies
 from volts.reporting.figures.volatility import plot_anomalies
 
 anomalies = detect_anomalies(market.slice(w.anomaly_start, w.anomaly_end), neighbors=settings.anomaly.neighbors,
                              z_threshold=settings.anomaly.z_threshold, features=settings.anomaly.features)
 print(f"threshold {anomalies.threshold:.2f}; flagged:", [d.date().isoformat() for d in anomalies.flagged])
-display(Image(filename=str(plot_anomalies(anomalies, FIG / "anomalies.png"))))"""),
+display(Image(filename=str(plot_anomalies(anomalies, FIG / "anomalies.png"))))""",
+    ),
     ("md", "## 3. Volatility estimators and GMM regimes (METHOD.md §2-3)"),
-    ("code", """from volts.selection.regimes import cluster_volatility
+    (
+        "code",
+        """from volts.selection.regimes import cluster_volatility
 from volts.reporting.figures.volatility import plot_volatility_regimes
 from volts.selection.volatility import estimate_all
 
@@ -61,15 +75,24 @@ clusters = cluster_volatility(gmm_market, window=settings.volatility.window, est
                               features=c.features)
 display(clusters.posteriors.round(2).assign(regime=clusters.regimes))
 print("mid (candidates):", clusters.candidates, "| paper: TSLA, AMZN, META, MU, QCOM, INTC")
-display(Image(filename=str(plot_volatility_regimes(vols, clusters, FIG / "regimes.png"))))"""),
-    ("md", """The paper's 4-D variant (one axis per estimator, METHOD.md §3 as written) for comparison — see the
-`clustering.features` note in `config.toml`:"""),
-    ("code", """four_d = cluster_volatility(gmm_market, window=settings.volatility.window, features="estimators",
+display(Image(filename=str(plot_volatility_regimes(vols, clusters, FIG / "regimes.png"))))""",
+    ),
+    (
+        "md",
+        """The paper's 4-D variant (one axis per estimator, METHOD.md §3 as written) for comparison — see the
+`clustering.features` note in `config.toml`:""",
+    ),
+    (
+        "code",
+        """four_d = cluster_volatility(gmm_market, window=settings.volatility.window, features="estimators",
                            random_state=c.random_state, n_init=c.n_init)
 print(four_d.regimes.to_dict())
-print("component mean volatilities:", four_d.component_volatility.round(3).to_dict())"""),
+print("component mean volatilities:", four_d.component_volatility.round(3).to_dict())""",
+    ),
     ("md", "## 4. Causal screen of ordered pairs (METHOD.md §4)"),
-    ("code", """from volts.selection.causality.granger import granger_scan, select_granger_pairs
+    (
+        "code",
+        """from volts.selection.causality.granger import granger_scan, select_granger_pairs
 from volts.reporting.figures.causality import plot_granger_pvalues
 
 g = settings.granger
@@ -81,8 +104,11 @@ print(f"l* = {granger.lag} (paper: 45); {scan.n_tests} (pair, lag) tests looked 
 display(Markdown("\\n".join(["| pair | p | p (BH) |", "|---|---|---|"] +
                             [f"| {p['leader']}->{p['follower']} | {p['p']:.4g} | {p['p_bh']:.3g} |"
                              for p in granger.to_dict()["pairs"]])))
-display(Image(filename=str(plot_granger_pvalues(scan, granger, FIG / "granger.png"))))"""),
-    ("code", """from volts.selection.causality.pcmci import pcmci_screen
+display(Image(filename=str(plot_granger_pvalues(scan, granger, FIG / "granger.png"))))""",
+    ),
+    (
+        "code",
+        """from volts.selection.causality.pcmci import pcmci_screen
 from volts.reporting.figures.causality import plot_pcmci_graph
 
 pc = settings.pcmci
@@ -93,8 +119,11 @@ kept = [(p["leader"], p["follower"]) for p in granger.to_dict()["pairs"]]
 after_pcmci = [(x, y) for x, y in kept if pcmci.has_edge(x, y)]
 print("PCMCI edges:", [e.to_dict() for e in pcmci.edges])
 print("Granger pairs with a PCMCI edge:", after_pcmci)
-display(Image(filename=str(plot_pcmci_graph(pcmci, FIG / "pcmci.png"))))"""),
-    ("code", """from volts.selection.causality.entropy import ete_screen
+display(Image(filename=str(plot_pcmci_graph(pcmci, FIG / "pcmci.png"))))""",
+    ),
+    (
+        "code",
+        """from volts.selection.causality.entropy import ete_screen
 
 e = settings.entropy
 ete = ete_screen(returns, [(x, y, max(1, pcmci.edge(x, y).tau)) for x, y in after_pcmci], bins=e.bins,
@@ -103,9 +132,12 @@ rows = ete.to_dict()["rows"]
 display(Markdown("\\n".join(["| pair | lag | ETE | p | ETE reverse | kept |", "|---|---|---|---|---|---|"] +
     [f"| {r['leader']}->{r['follower']} | {r['lag']} | {r['ete']:.4f} | {r['p']:.3f} | {r['ete_reverse']:.4f} | {r['kept']} |"
      for r in rows])))
-final = [(r["leader"], r["follower"]) for r in rows if r["kept"]]"""),
+final = [(r["leader"], r["follower"]) for r in rows if r["kept"]]""",
+    ),
     ("md", "## 5. Lag choice by DTW k-NN (METHOD.md §5)"),
-    ("code", """from volts.selection.lag import choose_lag
+    (
+        "code",
+        """from volts.selection.lag import choose_lag
 
 lg = settings.lag
 full_train = market.slice(w.train_start, w.train_end)
@@ -113,9 +145,12 @@ choices = {f"{x}->{y}": choose_lag(full_train.close[x], full_train.close[y], min
                                    max_lag=lg.max_lag, window=lg.window, neighbors=lg.neighbors,
                                    cv_splits=lg.cv_splits) for x, y in final}
 for name, ch in choices.items():
-    print(name, "tau* =", ch.lag, "| OOS accuracy", round(ch.knn_accuracy, 3))"""),
+    print(name, "tau* =", ch.lag, "| OOS accuracy", round(ch.knn_accuracy, 3))""",
+    ),
     ("md", "## 6-7. Backtest against buy-and-hold (next-open fills)"),
-    ("code", """from volts.reporting.figures.backtest import plot_equity
+    (
+        "code",
+        """from volts.reporting.figures.backtest import plot_equity
 from volts.trading.backtest import PairSpec, run_backtest
 
 st, bt = settings.strategy, settings.backtest
@@ -126,17 +161,24 @@ if pairs:
     print(result.summary())
     display(Image(filename=str(plot_equity(result, FIG / "equity.png"))))
 else:
-    print("no pair survived the selection: nothing to backtest")"""),
+    print("no pair survived the selection: nothing to backtest")""",
+    ),
     ("md", "For reference, the paper's three pairs through the same engine (its lags), whatever they earn here:"),
-    ("code", """paper_pairs = [PairSpec("MU", "QCOM", 2), PairSpec("META", "TSLA", 1), PairSpec("TSLA", "AMZN", 5)]
+    (
+        "code",
+        """paper_pairs = [PairSpec("MU", "QCOM", 2), PairSpec("META", "TSLA", 1), PairSpec("TSLA", "AMZN", 5)]
 paper_run = run_backtest(market, paper_pairs, start=w.test_start, end=w.test_end, capital=bt.capital,
                          commission=bt.commission, ma_window=st.ma_window, mode=st.mode)
-print(paper_run.summary())"""),
-    ("md", """## What differs from the paper
+print(paper_run.summary())""",
+    ),
+    (
+        "md",
+        """## What differs from the paper
 The report written by `volts run` has a section that puts these results beside the paper's tables. On these data
 the mid-volatility cluster, the Granger lag order, the surviving pairs and the backtest returns all differ from the
 paper's; see the closing notes of the project's issues for the figures and the reasons that can be stated (price
-levels in the Granger test, in-sample k-NN accuracy, a broker's CFD data, a 45-day test window)."""),
+levels in the Granger test, in-sample k-NN accuracy, a broker's CFD data, a 45-day test window).""",
+    ),
 ]
 
 nb = nbf.v4.new_notebook()

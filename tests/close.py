@@ -24,8 +24,12 @@ _NUMBER = re.compile(r"-?\d+(?:\.(\d+))?(?:[eE][-+]?\d+)?")
 def assert_json_close(a, b, *, rtol: float = RTOL, atol: float = ATOL, where: str = "$") -> None:
     """Assert two decoded JSON values are equal, floats within ``rtol``/``atol`` (NaN equals NaN)."""
     if isinstance(a, float) or isinstance(b, float):
-        assert isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
-            and not isinstance(b, bool), (where, a, b)
+        assert (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and not isinstance(a, bool)
+            and not isinstance(b, bool)
+        ), (where, a, b)
         assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rtol, abs_tol=atol), (where, a, b)
     elif isinstance(a, dict):
         assert isinstance(b, dict) and list(a) == list(b), (where, list(a), b)
@@ -42,13 +46,13 @@ def assert_json_close(a, b, *, rtol: float = RTOL, atol: float = ATOL, where: st
 def assert_text_close(a: str, b: str, *, where: str = "") -> None:
     """Assert two texts are equal but for their printed decimals, which may differ by one unit of the last digit
     (a value on a rounding boundary); whole numbers (counts, dates) must be equal."""
-    assert _NUMBER.sub("#", a) == _NUMBER.sub("#", b), where      # the text between the numbers
+    assert _NUMBER.sub("#", a) == _NUMBER.sub("#", b), where  # the text between the numbers
     for x, y in zip(_NUMBER.finditer(a), _NUMBER.finditer(b)):
         digits = max(len(x.group(1) or ""), len(y.group(1) or ""))
         if not digits:
             assert x.group(0) == y.group(0), (where, x.group(0), y.group(0))
             continue
-        unit = 10.0 ** -digits
+        unit = 10.0**-digits
         assert abs(float(x.group(0)) - float(y.group(0))) <= unit * 1.000001, (where, x.group(0), y.group(0))
 
 

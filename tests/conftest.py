@@ -98,8 +98,10 @@ def check_report_html():
 
     def check(path: Path) -> dict:
         if checker.find_browser() is None:
-            pytest.skip("chromium/chromedriver not installed: HTML rendering not checked (apt-get install chromium "
-                        "chromium-driver; .ci/run does)")
+            pytest.skip(
+                "chromium/chromedriver not installed: HTML rendering not checked (apt-get install chromium "
+                "chromium-driver; .ci/run does)"
+            )
         return checker.check_report(path)
 
     return check

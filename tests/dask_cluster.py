@@ -40,8 +40,12 @@ def loopback_cluster(n_workers: int = 2, timeout: float = 60.0, log_dir: Path | 
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     # workers unpickle test-module functions too: put the repository (and this sys.path) on their path
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in sys.path if p]))
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+        PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in sys.path if p]),
+    )
     procs: list[subprocess.Popen] = []
     logs = []
 
@@ -49,15 +53,34 @@ def loopback_cluster(n_workers: int = 2, timeout: float = 60.0, log_dir: Path | 
         fh = open(log_dir / f"{name}.log", "wb") if log_dir else subprocess.DEVNULL
         if log_dir:
             logs.append(fh)
-        procs.append(subprocess.Popen(_dask_command() + args, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                      start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                _dask_command() + args, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        )
 
     try:
-        start(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0",
-               "--no-show"], "scheduler")
+        start(
+            ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0", "--no-show"],
+            "scheduler",
+        )
         for i in range(n_workers):
-            start(["worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
-                   "--no-dashboard", "--name", f"w{i}"], f"worker{i}")
+            start(
+                [
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                    "--name",
+                    f"w{i}",
+                ],
+                f"worker{i}",
+            )
         deadline = time.monotonic() + timeout
         while True:
             if any(p.poll() is not None for p in procs):

@@ -16,12 +16,18 @@ from volts.evaluation.walkforward import comparison_row
 
 def _rows():
     # annual Sharpe ratios of the reference ablation's run rows, and a row ruined at -5.14
-    return [{"row": "no-screen", "status": "run", "sharpe": -5.14,
-             "ruined": {"date": "2020-03-23", "equity": -12.0, "sessions_lost": 990}},
-            {"row": "granger-only", "status": "run", "sharpe": 0.01},
-            {"row": "granger-pcmci", "status": "run", "sharpe": 0.35},
-            {"row": "full-funnel", "status": "run", "sharpe": 0.22},
-            {"row": "full-stable", "status": "not run", "sharpe": None}]
+    return [
+        {
+            "row": "no-screen",
+            "status": "run",
+            "sharpe": -5.14,
+            "ruined": {"date": "2020-03-23", "equity": -12.0, "sessions_lost": 990},
+        },
+        {"row": "granger-only", "status": "run", "sharpe": 0.01},
+        {"row": "granger-pcmci", "status": "run", "sharpe": 0.35},
+        {"row": "full-funnel", "status": "run", "sharpe": 0.22},
+        {"row": "full-stable", "status": "not run", "sharpe": None},
+    ]
 
 
 def test_a_ruined_row_counts_in_n_but_not_in_the_variance():
@@ -46,8 +52,10 @@ def test_a_ruined_row_counts_in_n_but_not_in_the_variance():
 
 
 def test_comparison_row_carries_the_ruin_record():
-    m = {"strategy": {"sharpe": -5.14, "ruined": {"date": "2020-03-23", "equity": -1.0, "sessions_lost": 3}},
-         "weeks": {"weeks_in_cash": 0, "weeks": 3, "distinct_pairs": 2}}
-    assert comparison_row("x", m)["ruined"] == "2020-03-23"   # the ruin day: a plain cell in comparison.csv
+    m = {
+        "strategy": {"sharpe": -5.14, "ruined": {"date": "2020-03-23", "equity": -1.0, "sessions_lost": 3}},
+        "weeks": {"weeks_in_cash": 0, "weeks": 3, "distinct_pairs": 2},
+    }
+    assert comparison_row("x", m)["ruined"] == "2020-03-23"  # the ruin day: a plain cell in comparison.csv
     m["strategy"]["ruined"] = None
     assert "ruined" not in comparison_row("x", m)

@@ -44,7 +44,7 @@ def test_scores_match_brute_force_with_duplicate_rows(k):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 4))
     x[10:18] = x[3]  # nine identical rows: more than k + 1 copies
-    x[30] = x[31]    # one duplicated pair
+    x[30] = x[31]  # one duplicated pair
     got = knn_scores(x, k)
     assert got == pytest.approx(_brute_force_scores(x, k), abs=1e-12)
     assert got[[3, *range(10, 18)]] == pytest.approx(0.0, abs=1e-12)  # k zero-distance copies each
@@ -83,8 +83,9 @@ def test_to_dict_is_json_ready():
     d = detect_anomalies(market).to_dict()
     text = json.dumps(d, allow_nan=False)
     assert json.loads(text) == d
-    assert {"date": market.dates[100].date().isoformat(), "score": pytest.approx(d["anomalies"][0]["score"])} \
-        in d["anomalies"]
+    assert {"date": market.dates[100].date().isoformat(), "score": pytest.approx(d["anomalies"][0]["score"])} in d[
+        "anomalies"
+    ]
     assert d["neighbors"] == 5 and d["features"] == ["log_return", "log_range"]
 
 

@@ -72,8 +72,12 @@ def _target(module: str, node: ast.ImportFrom | ast.Import, alias: ast.alias) ->
 
 
 def _is_main_guard(node: ast.AST) -> bool:
-    return isinstance(node, ast.If) and isinstance(node.test, ast.Compare) \
-        and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"
+    return (
+        isinstance(node, ast.If)
+        and isinstance(node.test, ast.Compare)
+        and isinstance(node.test.left, ast.Name)
+        and node.test.left.id == "__name__"
+    )
 
 
 def _walk_importable(tree: ast.AST):
@@ -173,19 +177,27 @@ def test_cycle_finder_finds_a_planted_cycle():
 def test_no_import_cycle_between_modules():
     cycles = find_cycles(GRAPH)
     assert not cycles, "modules that import each other (directly or through others):\n" + "\n".join(
-        " <-> ".join(c) for c in cycles)
+        " <-> ".join(c) for c in cycles
+    )
 
 
 def test_no_module_over_700_lines():
-    long = {str(p.relative_to(ROOT.parent)): n for p in MODULES.values()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(ROOT.parent)): n
+        for p in MODULES.values()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, f"modules over {MAX_MODULE_LINES} lines (split them): {long}"
 
 
 def _body_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     body = fn.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]
     return 0 if not body else body[-1].end_lineno - body[0].lineno + 1
 
@@ -198,26 +210,35 @@ def test_long_functions_say_why():
                 n = _body_lines(node)
                 if n > MAX_FUNCTION_LINES and "Length:" not in (ast.get_docstring(node) or ""):
                     unexplained.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name} ({n} lines)")
-    assert not unexplained, ("functions longer than 80 lines without a 'Length:' reason in their docstring:\n"
-                             + "\n".join(unexplained))
+    assert not unexplained, (
+        "functions longer than 80 lines without a 'Length:' reason in their docstring:\n" + "\n".join(unexplained)
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("old, new", [("volts.walkforward", "volts.evaluation.walkforward"),
-                                      ("volts.screens.base", "volts.selection.screens.base"),
-                                      ("strategies.lead_lag_trend", "volts.trading.strategies.lead_lag_trend")])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("volts.walkforward", "volts.evaluation.walkforward"),
+        ("volts.screens.base", "volts.selection.screens.base"),
+        ("strategies.lead_lag_trend", "volts.trading.strategies.lead_lag_trend"),
+    ],
+)
 def test_old_import_paths_work_for_one_release_with_a_warning(old, new):
     import importlib
     import subprocess
     import sys
 
     # a fresh interpreter: in this one the old name may be cached already (no second warning)
-    code = (f"import warnings, importlib\nwarnings.simplefilter('error', DeprecationWarning)\n"
-            f"import volts\ntry:\n    importlib.import_module({old!r})\nexcept DeprecationWarning as w:\n"
-            f"    print('WARNED', w)\nwarnings.simplefilter('ignore')\nold = importlib.import_module({old!r})\n"
-            f"print('SAME', old is importlib.import_module({new!r}))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=ROOT.parent).stdout
+    code = (
+        f"import warnings, importlib\nwarnings.simplefilter('error', DeprecationWarning)\n"
+        f"import volts\ntry:\n    importlib.import_module({old!r})\nexcept DeprecationWarning as w:\n"
+        f"    print('WARNED', w)\nwarnings.simplefilter('ignore')\nold = importlib.import_module({old!r})\n"
+        f"print('SAME', old is importlib.import_module({new!r}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT.parent
+    ).stdout
     # the first warning names the old path or the old package it sits in (imported first), with its new place
     warned = re.search(r"WARNED '([\w.]+)' moved to '([\w.]+)'", out)
     assert warned and old.startswith(warned.group(1)) and new.startswith(warned.group(2)), out

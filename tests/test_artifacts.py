@@ -9,13 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.core.artifacts import (atomic_write_json, dumps, read_selection, staged_run_dir, to_jsonable)
+from volts.core.artifacts import atomic_write_json, dumps, read_selection, staged_run_dir, to_jsonable
 from volts.core.errors import ArtifactError, UsageError
 
 
 def test_to_jsonable_converts_numpy_nan_and_dates():
-    out = to_jsonable({"a": np.float64(1.5), "b": np.int64(3), "c": math.nan, "d": pd.Timestamp("2023-06-08"),
-                       "e": (1, 2), "f": np.array([1.0, np.inf])})
+    out = to_jsonable(
+        {
+            "a": np.float64(1.5),
+            "b": np.int64(3),
+            "c": math.nan,
+            "d": pd.Timestamp("2023-06-08"),
+            "e": (1, 2),
+            "f": np.array([1.0, np.inf]),
+        }
+    )
     assert out == {"a": 1.5, "b": 3, "c": None, "d": "2023-06-08", "e": [1, 2], "f": [1.0, None]}
     assert json.loads(dumps(out)) == out
 
@@ -50,10 +58,19 @@ def test_staged_run_dir_is_all_or_nothing(tmp_path):
 
 
 def _selection(**changes):
-    base = {"asof": "2023-06-08", "train": {"start": "2022-11-01", "end": "2023-06-08"}, "universe": ["A", "B"],
-            "anomalies": [], "volatility_clusters": {"A": "mid", "B": "mid"}, "candidates": ["A", "B"],
-            "granger": {"lag": 2, "tests": []}, "pairs": [{"leader": "A", "follower": "B", "lag": 2}],
-            "volts_version": "0", "config_sha256": "x", "data_sha256": "y"}
+    base = {
+        "asof": "2023-06-08",
+        "train": {"start": "2022-11-01", "end": "2023-06-08"},
+        "universe": ["A", "B"],
+        "anomalies": [],
+        "volatility_clusters": {"A": "mid", "B": "mid"},
+        "candidates": ["A", "B"],
+        "granger": {"lag": 2, "tests": []},
+        "pairs": [{"leader": "A", "follower": "B", "lag": 2}],
+        "volts_version": "0",
+        "config_sha256": "x",
+        "data_sha256": "y",
+    }
     base.update(changes)
     return base
 

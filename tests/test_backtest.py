@@ -39,8 +39,16 @@ PAIR = PairSpec("LEAD", "FOLL", 1)
 
 
 def _hand(execution):
-    return run_backtest(hand_market(), [PAIR], start=DATES[3], end=DATES[9], capital=1000.0, commission=9.0,
-                        ma_window=2, execution=execution)
+    return run_backtest(
+        hand_market(),
+        [PAIR],
+        start=DATES[3],
+        end=DATES[9],
+        capital=1000.0,
+        commission=9.0,
+        ma_window=2,
+        execution=execution,
+    )
 
 
 def test_hand_checked_next_open():
@@ -108,8 +116,18 @@ def test_hand_checked_close_execution():
 def test_slippage_and_percentage_commission_on_fills():
     m = hand_market()
     lead, foll = m.bars("LEAD"), m.bars("FOLL")
-    run = simulate_pair(lead, foll, lag=1, start=DATES[3], end=DATES[9], capital=1000.0, commission=9.0,
-                        commission_pct=0.001, slippage_bps=50.0, ma_window=2)
+    run = simulate_pair(
+        lead,
+        foll,
+        lag=1,
+        start=DATES[3],
+        end=DATES[9],
+        capital=1000.0,
+        commission=9.0,
+        commission_pct=0.001,
+        slippage_bps=50.0,
+        ma_window=2,
+    )
     f = run.fills.iloc[0]
     # first fill: buy at the d3 open 50 slipped up by 0.5 % (below the high of 53); n sized at the d2 close
     # 50 * 1.005 = 50.25 with commission 9 + 0.1 %: largest n with n*50.25*1.001 + 9 <= 1000 -> 19
@@ -125,8 +143,9 @@ def test_gap_up_fill_is_trimmed_to_the_cash():
     m = hand_market()
     foll = m.bars("FOLL").copy()
     foll.loc[DATES[3], ["open", "high"]] = [60.0, 61.0]  # gaps far above the decision close of 50
-    run = simulate_pair(m.bars("LEAD"), foll, lag=1, start=DATES[3], end=DATES[9], capital=1000.0,
-                        commission=9.0, ma_window=2)
+    run = simulate_pair(
+        m.bars("LEAD"), foll, lag=1, start=DATES[3], end=DATES[9], capital=1000.0, commission=9.0, ma_window=2
+    )
     assert run.orders.iloc[0]["size"] == 19
     assert run.fills.iloc[0]["size"] == math.floor((1000 - 9) / 60)  # 16 shares: what the cash covers
     assert run.equity.iloc[0] == pytest.approx(1000 - 16 * 60 - 9 + 16 * 52)
@@ -138,8 +157,9 @@ def test_one_day_window():
     nxt = simulate_pair(m.bars("LEAD"), m.bars("FOLL"), lag=1, start=DATES[6], end=DATES[6], ma_window=2)
     # decided at the d5 close of 50 (s5 = +1): floor(991/50) = 19 shares, filled at the d6 open of 49
     assert nxt.shares.tolist() == [19] and nxt.equity.tolist() == pytest.approx([1000 - 9 + 19 * (51 - 49)])
-    close = simulate_pair(m.bars("LEAD"), m.bars("FOLL"), lag=1, start=DATES[6], end=DATES[6], ma_window=2,
-                          execution="close")
+    close = simulate_pair(
+        m.bars("LEAD"), m.bars("FOLL"), lag=1, start=DATES[6], end=DATES[6], ma_window=2, execution="close"
+    )
     assert close.shares.tolist() == [0] and len(close.fills) == 0 and close.equity.tolist() == [1000.0]
 
 
@@ -184,8 +204,18 @@ PAPER_PAIRS = [PairSpec("MU", "QCOM", 2), PairSpec("META", "TSLA", 1), PairSpec(
 
 @pytest.fixture(scope="module")
 def paper_results(paper_market):
-    return {ex: run_backtest(paper_market, PAPER_PAIRS, start="2023-06-08", end="2023-08-12", capital=1000.0,
-                             commission=9.0, execution=ex) for ex in ("next_open", "close")}
+    return {
+        ex: run_backtest(
+            paper_market,
+            PAPER_PAIRS,
+            start="2023-06-08",
+            end="2023-08-12",
+            capital=1000.0,
+            commission=9.0,
+            execution=ex,
+        )
+        for ex in ("next_open", "close")
+    }
 
 
 @pytest.mark.parametrize("execution", ["next_open", "close"])
@@ -227,14 +257,14 @@ def test_paper_window_structure_and_invariants(paper_results, paper_market, exec
     assert [row["name"] for row in md["strategies"]] == strat
     assert [row["name"] for row in md["benchmarks"]] == bench
     assert [row["name"] for row in md["portfolio"]] == ["portfolio", "buy & hold portfolio"]
-    keys = {"name", "trades", "win_rate", "total_return", "final_equity", "sharpe", "sortino", "max_drawdown",
-            "calmar"}
+    keys = {"name", "trades", "win_rate", "total_return", "final_equity", "sharpe", "sortino", "max_drawdown", "calmar"}
     for row in md["strategies"] + md["benchmarks"] + md["portfolio"]:
         assert keys <= set(row)
         assert 0.0 <= row["max_drawdown"] < 1.0
         assert row["win_rate"] is None or 0.0 <= row["win_rate"] <= 1.0
-        assert row["total_return"] == pytest.approx(row["final_equity"] / (1000 * (3 if row["kind"] == "portfolio"
-                                                                                  else 1)) - 1)
+        assert row["total_return"] == pytest.approx(
+            row["final_equity"] / (1000 * (3 if row["kind"] == "portfolio" else 1)) - 1
+        )
     from volts.reporting.figures.backtest import plot_equity
 
     out = plot_equity(r, tmp_path / "equity.png")

@@ -54,7 +54,7 @@ def test_quantile_standard_error_of_a_normal_sample_is_the_textbook_value():
 def test_replications_grow_until_the_target_is_met_or_the_cap():
     r = np.random.default_rng(11).normal(0.0005, 0.01, 300)
     loose = bootstrap_replicates([_mean], r, block=3.0, reps=500, seed=4)[0]
-    target = loose["low_mcse"] / 4          # needs about 16 times the resamples
+    target = loose["low_mcse"] / 4  # needs about 16 times the resamples
     tight = bootstrap_replicates([_mean], r, block=3.0, reps=500, seed=4, targets=[target])[0]
     assert tight["reps"] > 8 * 500 and tight["mcse_met"]
     assert max(tight["low_mcse"], tight["high_mcse"]) <= target
@@ -78,9 +78,11 @@ def test_resampling_process_matches_arch_stationary_bootstrap():
     theirs = np.vstack([bs.update_indices() for _ in range(reps)])
     for idx in (ours, theirs):
         assert idx.min() >= 0 and idx.max() < n
+
     # share of days that continue their block (next index = previous + 1 mod n): 1 - 1/block, plus chance hits
     def cont(idx):
         return float(np.mean(idx[:, 1:] == (idx[:, :-1] + 1) % n))
+
     assert cont(ours) == pytest.approx(cont(theirs), abs=0.01)
     assert cont(ours) == pytest.approx(1 - 1 / block + 1 / block / n, abs=0.01)
     # every day equally likely at every position
@@ -103,9 +105,18 @@ def test_performance_and_difference_stats_report_the_error_of_every_end():
 
 
 def _metrics(lo, hi, se_lo, se_hi, diff=None):
-    m = {"first_asof": "2020-01-03", "end": "2021-01-01", "every": "1W",
-         "strategy": {"sharpe": 0.5, "sharpe_ci_low": lo, "sharpe_ci_high": hi, "sharpe_ci_low_mcse": se_lo,
-                      "sharpe_ci_high_mcse": se_hi}}
+    m = {
+        "first_asof": "2020-01-03",
+        "end": "2021-01-01",
+        "every": "1W",
+        "strategy": {
+            "sharpe": 0.5,
+            "sharpe_ci_low": lo,
+            "sharpe_ci_high": hi,
+            "sharpe_ci_low_mcse": se_lo,
+            "sharpe_ci_high_mcse": se_hi,
+        },
+    }
     if diff:
         m["differences"] = {"universe_equal_weight": diff}
     return m
@@ -118,8 +129,13 @@ def test_a_verdict_within_two_standard_errors_of_zero_is_at_the_edge():
     clear = " ".join(verdict(_metrics(0.05, 1.1, 0.01, 0.01)))
     assert "positive with 95 % confidence" in clear and "at the edge" not in clear
     # the difference against a benchmark: -0.4 % a year with an error of 0.3 point is at the edge
-    diff = {"annual_mean": -0.3, "annual_mean_ci_low": -0.66, "annual_mean_ci_high": -0.004,
-            "annual_mean_ci_low_mcse": 0.003, "annual_mean_ci_high_mcse": 0.003}
+    diff = {
+        "annual_mean": -0.3,
+        "annual_mean_ci_low": -0.66,
+        "annual_mean_ci_high": -0.004,
+        "annual_mean_ci_low_mcse": 0.003,
+        "annual_mean_ci_high_mcse": 0.003,
+    }
     text = " ".join(verdict(_metrics(-0.5, 1.1, 0.01, 0.01, diff)))
     assert "at the edge" in text and "negative with 95 % confidence" not in text
     diff.update(annual_mean_ci_high_mcse=0.001)

@@ -78,8 +78,11 @@ BAR_CASES = {
     "unsorted dates": (_swap(ROWS, 10), ROWS[10][0], "unsorted_date"),
     "NaN price": (set_cell(ROWS, 10, "Close", ""), ROWS[10][0], "nan"),
     "zero price": (set_cell(ROWS, 10, "Open", "0"), ROWS[10][0], "non_positive_price"),
-    "High below Close": (set_cell(ROWS, 10, "High", f"{float(ROWS[10][4]) - 1:.6f}"), ROWS[10][0],
-                         "high_below_max_open_close"),
+    "High below Close": (
+        set_cell(ROWS, 10, "High", f"{float(ROWS[10][4]) - 1:.6f}"),
+        ROWS[10][0],
+        "high_below_max_open_close",
+    ),
     "10:1 unadjusted split": (_split(ROWS, 15), ROWS[15][0], "return_jump"),
 }
 
@@ -99,10 +102,14 @@ def test_bad_bar_exits_3_naming_file_date_rule(capsys, tmp_path, case):
 
 FILE_CASES = {
     "empty file": ("", "empty_file"),
-    "missing column": (HEADER.replace("High,", "") + "\n" + "".join(
-        ",".join(r[:2] + r[3:]) + "\n" for r in ROWS), "missing_column"),
-    "unparsable date": (HEADER + "\n" + "".join(",".join(r) + "\n" for r in set_cell(ROWS, 4, "Date", "04/01/23")),
-                        "bad_date"),
+    "missing column": (
+        HEADER.replace("High,", "") + "\n" + "".join(",".join(r[:2] + r[3:]) + "\n" for r in ROWS),
+        "missing_column",
+    ),
+    "unparsable date": (
+        HEADER + "\n" + "".join(",".join(r) + "\n" for r in set_cell(ROWS, 4, "Date", "04/01/23")),
+        "bad_date",
+    ),
 }
 
 
@@ -131,8 +138,7 @@ def test_no_rows_in_the_requested_window(capsys, tmp_path):
 
 def test_two_symbols_on_different_calendars(capsys, tmp_path):
     write_rows(tmp_path / "d", "GOOD", ROWS)
-    write_rows(tmp_path / "d", "BAD", [r for r in real_rows("IBM", "2023-01-03", "2023-02-28")
-                                       if r[0] != "2023-02-07"])
+    write_rows(tmp_path / "d", "BAD", [r for r in real_rows("IBM", "2023-01-03", "2023-02-28") if r[0] != "2023-02-07"])
     rc, out, err = _run(capsys, tmp_path / "d")
     assert rc == 0  # each file on its own calendar by default
     rc, out, err = _run(capsys, tmp_path / "d", "--common-calendar")

@@ -29,8 +29,6 @@ def _isolated(isolated_cwd):
 _volts = run_volts
 
 
-
-
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """One `volts run` of the synthetic demo market (fast settings), shared by the tests that read its folder."""
@@ -76,7 +74,7 @@ def test_every_command_the_readme_names_takes_config_and_data_dir(capsys):
         assert rc == 0
         assert "--config" in out and "--data-dir" in out, command
     rc, out, _ = _volts(capsys, "report", "--help")
-    assert rc == 0 and "--config" not in out   # the exception the README names
+    assert rc == 0 and "--config" not in out  # the exception the README names
 
 
 def test_data_check_data_dir_is_the_folder_argument(capsys, tmp_path, ref_data_dir):
@@ -114,7 +112,7 @@ def test_identical_backtest_rerun_is_kept_and_a_different_one_refused(capsys, de
     rc, text, err = _volts(capsys, "backtest", "--selection", sel, "--config", cfg, "--out", out)
     assert rc == 0, err
     assert "kept" in text
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before   # nothing rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing rewritten
     # in the run folder itself (the default --out), the same
     rc, text, err = _volts(capsys, "backtest", "--selection", sel, "--config", cfg)
     assert rc == 0 and "kept" in text, err
@@ -128,7 +126,7 @@ def test_identical_backtest_rerun_is_kept_and_a_different_one_refused(capsys, de
 def test_report_refuses_a_metrics_json_with_a_foreign_field(capsys, demo_run, tmp_path):
     _, run = demo_run
     rc, _, err = _volts(capsys, "report", run)
-    assert rc == 0, err   # what volts writes passes
+    assert rc == 0, err  # what volts writes passes
     for where in ("top", "row"):
         copy = tmp_path / where
         shutil.copytree(run, copy)
@@ -151,7 +149,7 @@ def test_run_shows_progress_while_it_draws_the_figures(demo_run):
     err = (run.parent.parent / "stderr.txt").read_text(encoding="utf-8")
     lines = err.splitlines()
     start = lines.index("[figures] running ...")
-    assert any(ln.startswith("[figures] done in ") for ln in lines[start + 1:])
+    assert any(ln.startswith("[figures] done in ") for ln in lines[start + 1 :])
     assert start < lines.index("[report] running ...")
 
 
@@ -161,10 +159,29 @@ def test_walkforward_on_two_workers_shows_its_end_phase_and_closes_the_cluster_q
     statistics with the bootstrap, report) and holds no Dask "still alive ... killing" line."""
     cfg = tmp_path / "fast.toml"
     cfg.write_text(FAST, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "volts", "walkforward", "--config", str(cfg), "--start",
-                           "2023-06-02", "--end", "2023-06-09", "--workers", "2", "--out", str(tmp_path / "wf")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "volts",
+            "walkforward",
+            "--config",
+            str(cfg),
+            "--start",
+            "2023-06-02",
+            "--end",
+            "2023-06-09",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "wf"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     for phase in ("trading pass", "statistics and bootstrap intervals", "report and artifacts"):
@@ -194,8 +211,14 @@ SLOW_CLOSE = textwrap.dedent("""
 def test_a_worker_slow_to_exit_is_waited_for_not_killed(tmp_path):
     script = tmp_path / "slow_close.py"
     script.write_text(SLOW_CLOSE, encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0 and "closed" in proc.stdout, proc.stderr
     assert "still alive" not in proc.stderr and "killing" not in proc.stderr, proc.stderr
 
@@ -206,22 +229,69 @@ def test_comparison_table_is_formatted():
 
     from volts.commands.walkforward import format_comparison
 
-    table = pd.DataFrame([
-        {"variant": "vol-ts", "cagr": 0.1234, "volatility": 0.2, "sharpe": 1.5, "sharpe_ci_low": -0.25,
-         "sharpe_ci_high": 3.0, "max_drawdown": 0.05, "turnover": 12.34, "weeks_in_cash": 3, "weeks": 10,
-         "distinct_pairs": 4.0, "diff_vs_followers_annual_mean": -0.02, "diff_ci_low": -0.1, "diff_ci_high": 0.06},
-        {"variant": "lead-lag-portfolio", "cagr": float("nan"), "volatility": None, "sharpe": None,
-         "sharpe_ci_low": None, "sharpe_ci_high": None, "max_drawdown": 0.0, "turnover": 400.0,
-         "weeks_in_cash": 0, "weeks": 10, "distinct_pairs": float("nan"), "diff_vs_followers_annual_mean": None,
-         "diff_ci_low": None, "diff_ci_high": None, "note": "rebalances daily"},
-    ])
+    table = pd.DataFrame(
+        [
+            {
+                "variant": "vol-ts",
+                "cagr": 0.1234,
+                "volatility": 0.2,
+                "sharpe": 1.5,
+                "sharpe_ci_low": -0.25,
+                "sharpe_ci_high": 3.0,
+                "max_drawdown": 0.05,
+                "turnover": 12.34,
+                "weeks_in_cash": 3,
+                "weeks": 10,
+                "distinct_pairs": 4.0,
+                "diff_vs_followers_annual_mean": -0.02,
+                "diff_ci_low": -0.1,
+                "diff_ci_high": 0.06,
+            },
+            {
+                "variant": "lead-lag-portfolio",
+                "cagr": float("nan"),
+                "volatility": None,
+                "sharpe": None,
+                "sharpe_ci_low": None,
+                "sharpe_ci_high": None,
+                "max_drawdown": 0.0,
+                "turnover": 400.0,
+                "weeks_in_cash": 0,
+                "weeks": 10,
+                "distinct_pairs": float("nan"),
+                "diff_vs_followers_annual_mean": None,
+                "diff_ci_low": None,
+                "diff_ci_high": None,
+                "note": "rebalances daily",
+            },
+        ]
+    )
     lines = format_comparison(table).splitlines()
     assert lines[0].split()[:3] == ["variant", "CAGR", "Sharpe"]
     assert set(lines[1].replace(" ", "")) == {"-"}
-    assert lines[2].split() == ["vol-ts", "12.3", "%", "1.50", "[-0.25,", "3.00]", "5.0", "%", "12.3", "3", "/", "10",
-                                "4", "-2.0", "%", "[-10.0", "%,", "6.0", "%]"]
+    assert lines[2].split() == [
+        "vol-ts",
+        "12.3",
+        "%",
+        "1.50",
+        "[-0.25,",
+        "3.00]",
+        "5.0",
+        "%",
+        "12.3",
+        "3",
+        "/",
+        "10",
+        "4",
+        "-2.0",
+        "%",
+        "[-10.0",
+        "%,",
+        "6.0",
+        "%]",
+    ]
     assert lines[3].split()[:4] == ["lead-lag-portfolio", "–", "–", "–"]
-    assert len({len(ln) for ln in lines}) == 1   # aligned columns
+    assert len({len(ln) for ln in lines}) == 1  # aligned columns
     assert "nan" not in format_comparison(table).lower()
 
 
@@ -229,10 +299,22 @@ def test_comparison_table_is_formatted():
 def test_compare_screens_names_each_variant_and_prints_the_table(capsys, tmp_path, ref_data_dir):
     cfg = tmp_path / "fast.toml"
     # the lead-lag portfolio's financing leg reads SPY.csv from data.dir beside the synthetic bars
-    cfg.write_text(FAST.replace('source = "synthetic"', f'source = "synthetic"\ndir = "{ref_data_dir}"'),
-                   encoding="utf-8")
-    rc, out, err = _volts(capsys, "walkforward", "--config", cfg, "--compare-screens", "--start", "2023-06-02",
-                          "--end", "2023-06-09", "--out", tmp_path / "cmp")
+    cfg.write_text(
+        FAST.replace('source = "synthetic"', f'source = "synthetic"\ndir = "{ref_data_dir}"'), encoding="utf-8"
+    )
+    rc, out, err = _volts(
+        capsys,
+        "walkforward",
+        "--config",
+        cfg,
+        "--compare-screens",
+        "--start",
+        "2023-06-02",
+        "--end",
+        "2023-06-09",
+        "--out",
+        tmp_path / "cmp",
+    )
     assert rc == 0, err
     from volts.evaluation.screen_comparison import comparison_variants
 
@@ -241,4 +323,4 @@ def test_compare_screens_names_each_variant_and_prints_the_table(capsys, tmp_pat
         assert f"variant {i}/{len(names)}: {name}" in err.splitlines()
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["variant", "CAGR", "Sharpe"] and set(lines[1].replace(" ", "")) == {"-"}
-    assert [ln.split()[0] for ln in lines[2:2 + len(names)]] == names
+    assert [ln.split()[0] for ln in lines[2 : 2 + len(names)]] == names

@@ -13,8 +13,17 @@ from tests.conftest import REPO
 from volts.core.artifacts import SELECTION_FIELDS
 from volts.cli import main
 
-METRIC_FIELDS = ("name", "trades", "win_rate", "total_return", "final_equity", "sharpe", "sortino", "max_drawdown",
-                 "calmar")
+METRIC_FIELDS = (
+    "name",
+    "trades",
+    "win_rate",
+    "total_return",
+    "final_equity",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+)
 
 
 def _volts(capsys, *args) -> tuple[int, str, str]:
@@ -33,8 +42,22 @@ def _content(path: Path) -> dict:
 def ref_selection(ref_data_dir, tmp_path_factory):
     """`volts select --asof 2023-06-08` on the reference data with the paper's settings (run once per module)."""
     out = tmp_path_factory.mktemp("runs")
-    assert main(["select", "--asof", "2023-06-08", "--data-dir", str(ref_data_dir), "--out", str(out),
-                 "--config", str(REPO / "config.toml")]) == 0
+    assert (
+        main(
+            [
+                "select",
+                "--asof",
+                "2023-06-08",
+                "--data-dir",
+                str(ref_data_dir),
+                "--out",
+                str(out),
+                "--config",
+                str(REPO / "config.toml"),
+            ]
+        )
+        == 0
+    )
     return out / "2023-06-08" / "selection.json"
 
 
@@ -46,8 +69,12 @@ def test_select_writes_a_complete_selection(ref_selection):
     assert set(sel["volatility_clusters"]) == set(sel["universe"]) and len(sel["universe"]) == 10
     assert sel["candidates"] == [s for s in sel["universe"] if sel["volatility_clusters"][s] == "mid"]
     n = len(sel["candidates"])
-    assert sel["funnel"][0] == {"stage": "granger", "entered": n * (n - 1), "kept": len(sel["granger"]["pairs"]),
-                                "dropped": n * (n - 1) - len(sel["granger"]["pairs"])}
+    assert sel["funnel"][0] == {
+        "stage": "granger",
+        "entered": n * (n - 1),
+        "kept": len(sel["granger"]["pairs"]),
+        "dropped": n * (n - 1) - len(sel["granger"]["pairs"]),
+    }
     for a, b in zip(sel["funnel"], sel["funnel"][1:]):
         assert b["entered"] == a["kept"]  # each stage screens exactly what the previous one kept
     assert len(sel["pairs"]) == sel["funnel"][-1]["kept"]
@@ -79,13 +106,34 @@ def test_select_gives_the_date_stability_of_the_reference_pick(ref_selection):
 def test_select_twice_gives_identical_content_and_keeps_existing_runs(ref_selection, ref_data_dir, capsys):
     out = ref_selection.parent.parent
     before = ref_selection.read_bytes()
-    rc, _, err = _volts(capsys, "select", "--asof", "2023-06-08", "--data-dir", ref_data_dir, "--out", out,
-                        "--config", REPO / "config.toml")
+    rc, _, err = _volts(
+        capsys,
+        "select",
+        "--asof",
+        "2023-06-08",
+        "--data-dir",
+        ref_data_dir,
+        "--out",
+        out,
+        "--config",
+        REPO / "config.toml",
+    )
     assert rc == 0 and "already exists; kept it" in err
     assert ref_selection.read_bytes() == before  # not clobbered without --force
     again = out.parent / (out.name + "-again")
-    rc, _, _ = _volts(capsys, "select", "--asof", "2023-06-08", "--data-dir", ref_data_dir, "--out", again,
-                      "--config", REPO / "config.toml", "--force")
+    rc, _, _ = _volts(
+        capsys,
+        "select",
+        "--asof",
+        "2023-06-08",
+        "--data-dir",
+        ref_data_dir,
+        "--out",
+        again,
+        "--config",
+        REPO / "config.toml",
+        "--force",
+    )
     assert rc == 0
     assert _content(again / "2023-06-08" / "selection.json") == _content(ref_selection)
     assert (again / "latest").resolve() == (again / "2023-06-08").resolve()
@@ -108,15 +156,16 @@ def test_select_recovers_the_planted_pairs_of_the_demo_market(demo_market_select
 
 
 @pytest.mark.slow
-def test_select_through_mt5_gives_the_same_selection_as_csv(ref_data_dir, ref_selection, tmp_path, capsys,
-                                                           monkeypatch):
+def test_select_through_mt5_gives_the_same_selection_as_csv(ref_data_dir, ref_selection, tmp_path, capsys, monkeypatch):
     from volts.testing.mt5_server import serve_standin
 
     monkeypatch.chdir(tmp_path)
     with serve_standin(ref_data_dir, symbol_format="{symbol}.US", until="2023-06-09") as (host, port, _):
         cfg = tmp_path / "mt5.toml"
-        cfg.write_text(f'[data]\nsource = "mt5"\n[data.mt5]\nbridge = "mt5linux"\nhost = "{host}"\n'
-                       f'port = {port}\nsymbol_suffix = ".US"\nbackoff_seconds = 0.0\n')
+        cfg.write_text(
+            f'[data]\nsource = "mt5"\n[data.mt5]\nbridge = "mt5linux"\nhost = "{host}"\n'
+            f'port = {port}\nsymbol_suffix = ".US"\nbackoff_seconds = 0.0\n'
+        )
         rc, _, err = _volts(capsys, "select", "--asof", "2023-06-08", "--config", cfg, "--out", tmp_path / "runs")
     assert rc == 0, err
     via_mt5 = _content(tmp_path / "runs" / "2023-06-08" / "selection.json")
@@ -131,12 +180,23 @@ def test_select_through_mt5_gives_the_same_selection_as_csv(ref_data_dir, ref_se
 
 # ----------------------------------------------------------------------------------------------- backtest
 def _paper_selection(tmp_path: Path, **changes) -> Path:
-    sel = {"asof": "2023-06-08", "train": {"start": "2022-11-01", "end": "2023-06-08"},
-           "universe": ["MU", "QCOM", "META", "TSLA", "AMZN"], "anomalies": [], "volatility_clusters": {},
-           "candidates": [], "granger": {"lag": 45, "tests": []},
-           "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
-                     {"leader": "TSLA", "follower": "AMZN", "lag": 5}],
-           "volts_version": "hand-written", "config_sha256": "-", "data_sha256": "-"}
+    sel = {
+        "asof": "2023-06-08",
+        "train": {"start": "2022-11-01", "end": "2023-06-08"},
+        "universe": ["MU", "QCOM", "META", "TSLA", "AMZN"],
+        "anomalies": [],
+        "volatility_clusters": {},
+        "candidates": [],
+        "granger": {"lag": 45, "tests": []},
+        "pairs": [
+            {"leader": "MU", "follower": "QCOM", "lag": 2},
+            {"leader": "META", "follower": "TSLA", "lag": 1},
+            {"leader": "TSLA", "follower": "AMZN", "lag": 5},
+        ],
+        "volts_version": "hand-written",
+        "config_sha256": "-",
+        "data_sha256": "-",
+    }
     sel.update(changes)
     path = tmp_path / "selection.json"
     path.write_text(json.dumps(sel))
@@ -149,8 +209,11 @@ def test_backtest_of_a_hand_written_selection(ref_data_dir, tmp_path, capsys):
     rc, out, _ = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
     assert rc == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert [r["name"] for r in metrics["strategies"]] == ["MU->QCOM (tau 2)", "META->TSLA (tau 1)",
-                                                           "TSLA->AMZN (tau 5)"]
+    assert [r["name"] for r in metrics["strategies"]] == [
+        "MU->QCOM (tau 2)",
+        "META->TSLA (tau 1)",
+        "TSLA->AMZN (tau 5)",
+    ]
     assert len(metrics["benchmarks"]) == 3 and metrics["portfolio"]
     for row in metrics["strategies"] + metrics["benchmarks"] + metrics["portfolio"]:
         assert all(f in row for f in METRIC_FIELDS)
@@ -170,15 +233,28 @@ def test_backtest_of_a_hand_written_selection(ref_data_dir, tmp_path, capsys):
 @pytest.mark.slow
 def test_backtest_starting_on_the_asof_date_is_flagged_in_sample(ref_data_dir, tmp_path, capsys):
     path = _paper_selection(tmp_path)
-    rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir,
-                        "--start", "2023-06-08", "--end", "2023-08-12")
+    rc, _, err = _volts(
+        capsys,
+        "backtest",
+        "--selection",
+        path,
+        "--data-dir",
+        ref_data_dir,
+        "--start",
+        "2023-06-08",
+        "--end",
+        "2023-08-12",
+    )
     assert rc == 0 and "warning:" in err and "in-sample" in err
 
 
-@pytest.mark.parametrize("change, code, words", [
-    ({"pairs": [{"leader": "MU", "lag": 2}]}, 2, "pairs[0] lacks follower"),
-    ({"pairs": [{"leader": "MU", "follower": "ZZZZ", "lag": 2}]}, 3, "ZZZZ"),
-])
+@pytest.mark.parametrize(
+    "change, code, words",
+    [
+        ({"pairs": [{"leader": "MU", "lag": 2}]}, 2, "pairs[0] lacks follower"),
+        ({"pairs": [{"leader": "MU", "follower": "ZZZZ", "lag": 2}]}, 3, "ZZZZ"),
+    ],
+)
 def test_backtest_bad_selection(ref_data_dir, tmp_path, capsys, change, code, words):
     path = _paper_selection(tmp_path, **change)
     rc, out, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
@@ -196,20 +272,36 @@ def test_backtest_missing_field_and_empty_window(ref_data_dir, tmp_path, capsys)
     rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir)
     assert rc == 2 and "missing field(s) asof" in err
     path = _paper_selection(tmp_path)
-    rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir,
-                        "--start", "2030-01-01", "--end", "2030-02-01")
+    rc, _, err = _volts(
+        capsys,
+        "backtest",
+        "--selection",
+        path,
+        "--data-dir",
+        ref_data_dir,
+        "--start",
+        "2030-01-01",
+        "--end",
+        "2030-02-01",
+    )
     assert rc == 3 and "no rows between" in err and len(err.strip().splitlines()) == 1
 
 
 # ----------------------------------------------------------------------------------------------------- run
 @pytest.mark.slow
 def test_run_end_to_end_on_the_reference_data(ref_data_dir, tmp_path, capsys, check_report_html):
-    rc, out, _ = _volts(capsys, "run", "--data-dir", ref_data_dir, "--out", tmp_path,
-                        "--config", REPO / "config.toml")
+    rc, out, _ = _volts(capsys, "run", "--data-dir", ref_data_dir, "--out", tmp_path, "--config", REPO / "config.toml")
     assert rc == 0
     run = tmp_path / "2023-06-08"
-    for name in ("selection.json", "report.md", "report.html", "anomalies.png", "volatility_regimes.png",
-                 "granger_pvalues.png", "pcmci_graph.png"):
+    for name in (
+        "selection.json",
+        "report.md",
+        "report.html",
+        "anomalies.png",
+        "volatility_regimes.png",
+        "granger_pvalues.png",
+        "pcmci_graph.png",
+    ):
         assert (run / name).is_file(), name
     sel = json.loads((run / "selection.json").read_text())
     report = (run / "report.md").read_text()
@@ -241,8 +333,17 @@ def test_select_stability_on_a_cluster_equals_in_process(ref_data_dir, tmp_path)
     """``volts select --stability R --workers 2`` starts the repetitions before the plain selection and draws the
     figures while they run; the artifacts must be those of the in-process command (which runs everything in
     order): the same selection.json apart from ``created`` and the timings, the same figures (to rounding)."""
-    common = ["select", "--asof", "2023-06-08", "--data-dir", str(ref_data_dir), "--config",
-              str(REPO / "config.toml"), "--stability", "3"]
+    common = [
+        "select",
+        "--asof",
+        "2023-06-08",
+        "--data-dir",
+        str(ref_data_dir),
+        "--config",
+        str(REPO / "config.toml"),
+        "--stability",
+        "3",
+    ]
     assert main(common + ["--out", str(tmp_path / "here")]) == 0
     assert main(common + ["--out", str(tmp_path / "dask"), "--workers", "2"]) == 0
     here, dask = tmp_path / "here" / "2023-06-08", tmp_path / "dask" / "2023-06-08"
@@ -272,7 +373,7 @@ def test_backtest_in_the_run_folder_checks_the_selection_config(ref_data_dir, tm
     now = load_settings(REPO / "config.toml").override(**{"data.dir": str(ref_data_dir)})
     raw = now.model_dump(mode="json")
     del raw["data"]["spy_file"]
-    del raw["selection"]["date_stability_sessions"]   # nor did this one (a report diagnostic)
+    del raw["selection"]["date_stability_sessions"]  # nor did this one (a report diagnostic)
     for key in ("lock_dir", "max_selection_age_sessions", "cap_volume", "sizing"):  # live keys added since
         del raw["live"][key]
     before = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

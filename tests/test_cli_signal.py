@@ -17,8 +17,11 @@ from volts.trading.signals import follower_positions
 from volts.testing.mt5_standin import Faults
 from volts.testing.mt5_server import serve_standin
 
-PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
-         {"leader": "TSLA", "follower": "AMZN", "lag": 5}]
+PAIRS = [
+    {"leader": "MU", "follower": "QCOM", "lag": 2},
+    {"leader": "META", "follower": "TSLA", "lag": 1},
+    {"leader": "TSLA", "follower": "AMZN", "lag": 5},
+]
 ASOF = "2023-08-11"
 PASSWORD = "Zq9-very-secret-pw"
 
@@ -35,17 +38,37 @@ def _isolated(tmp_path, monkeypatch):
 @pytest.fixture
 def selection(tmp_path) -> Path:
     path = tmp_path / "selection.json"
-    path.write_text(json.dumps({
-        "asof": "2023-06-08", "train": {"start": "2022-11-01", "end": "2023-06-08"},
-        "universe": ["MU", "QCOM", "META", "TSLA", "AMZN"], "anomalies": [], "volatility_clusters": {},
-        "candidates": [], "granger": {"lag": 45, "tests": []}, "pairs": PAIRS, "volts_version": "test",
-        "config_sha256": "0" * 64, "data_sha256": "0" * 64}))
+    path.write_text(
+        json.dumps(
+            {
+                "asof": "2023-06-08",
+                "train": {"start": "2022-11-01", "end": "2023-06-08"},
+                "universe": ["MU", "QCOM", "META", "TSLA", "AMZN"],
+                "anomalies": [],
+                "volatility_clusters": {},
+                "candidates": [],
+                "granger": {"lag": 45, "tests": []},
+                "pairs": PAIRS,
+                "volts_version": "test",
+                "config_sha256": "0" * 64,
+                "data_sha256": "0" * 64,
+            }
+        )
+    )
     return path
 
 
 def write_config(tmp_path, host, port, **extra) -> Path:
-    lines = ['[data]', 'source = "mt5"', '[data.mt5]', 'bridge = "mt5linux"', f'host = "{host}"', f'port = {port}',
-             'backoff_seconds = 0.0', f'retries = {extra.pop("retries", 2)}']
+    lines = [
+        "[data]",
+        'source = "mt5"',
+        "[data.mt5]",
+        'bridge = "mt5linux"',
+        f'host = "{host}"',
+        f"port = {port}",
+        "backoff_seconds = 0.0",
+        f"retries = {extra.pop('retries', 2)}",
+    ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
     cfg = tmp_path / "config-mt5.toml"
     cfg.write_text("\n".join(lines) + "\n")
@@ -68,8 +91,9 @@ def one_error_line(err: str) -> str:
 
 
 def expected_targets(ref_data_dir):
-    market = load_csv_market(ref_data_dir, symbols=["MU", "QCOM", "META", "TSLA", "AMZN"], start="2023-01-03",
-                             end="2023-08-31")
+    market = load_csv_market(
+        ref_data_dir, symbols=["MU", "QCOM", "META", "TSLA", "AMZN"], start="2023-01-03", end="2023-08-31"
+    )
     session = market.dates[market.dates > ASOF][0]  # 2023-08-14
     return {p["follower"]: int(follower_positions(market.close[p["leader"]], lag=p["lag"])[session]) for p in PAIRS}
 
@@ -77,8 +101,7 @@ def expected_targets(ref_data_dir):
 @pytest.mark.slow
 def test_dry_run_from_csv(capsys, tmp_path, ref_data_dir, selection):
     out_dir = tmp_path / "sig"
-    rc, out, err = cli(capsys, "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF,
-                       "--out", out_dir)
+    rc, out, err = cli(capsys, "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF, "--out", out_dir)
     assert rc == 0, err
     data = json.loads((out_dir / f"{ASOF}.json").read_text())
     assert data["asof"] == ASOF and data["session"] == "2023-08-14" and data["source"] == "csv"
@@ -97,13 +120,13 @@ def test_default_asof_is_the_last_bar(capsys, tmp_path, ref_data_dir, selection)
 
 @pytest.mark.slow
 def test_dry_run_from_mt5_equals_csv(capsys, tmp_path, ref_data_dir, selection):
-    rc, _, err = cli(capsys, "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF,
-                     "--out", tmp_path / "csv")
+    rc, _, err = cli(
+        capsys, "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF, "--out", tmp_path / "csv"
+    )
     assert rc == 0, err
     with serve_standin(ref_data_dir, symbol_format="{symbol}.US") as (host, port, standin):
         cfg = write_config(tmp_path, host, port, symbol_suffix=".US")
-        rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF,
-                           "--out", tmp_path / "mt5")
+        rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--out", tmp_path / "mt5")
     assert rc == 0, err
     csv = json.loads((tmp_path / "csv" / f"{ASOF}.json").read_text())
     mt5 = json.loads((tmp_path / "mt5" / f"{ASOF}.json").read_text())
@@ -114,8 +137,9 @@ def test_dry_run_from_mt5_equals_csv(capsys, tmp_path, ref_data_dir, selection):
 def test_execute_needs_yes_without_a_terminal(capsys, tmp_path, ref_data_dir, selection):
     with serve_standin(ref_data_dir) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
-        rc, _, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                         "--out", tmp_path / "s")
+        rc, _, err = cli(
+            capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute", "--out", tmp_path / "s"
+        )
     assert rc == 2 and "--yes" in one_error_line(err)
     assert standin.orders_received == [] and not (tmp_path / "s").exists()
 
@@ -128,8 +152,21 @@ def test_execute_twice_sends_orders_once(capsys, tmp_path, ref_data_dir, selecti
     journal = tmp_path / "journal.sqlite"
     with serve_standin(ref_data_dir, until=ASOF, login=31337, password=PASSWORD) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
-        args = ["--selection", selection, "--config", cfg, "--asof", ASOF, "--execute", "--yes", "--allow-stale",
-                "--journal", journal, "--out", tmp_path / "s"]
+        args = [
+            "--selection",
+            selection,
+            "--config",
+            cfg,
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--journal",
+            journal,
+            "--out",
+            tmp_path / "s",
+        ]
         rc, out1, err1 = cli(capsys, *args)
         assert rc == 0, err1
         sent = len(standin.orders_received)
@@ -150,8 +187,9 @@ def test_execute_twice_sends_orders_once(capsys, tmp_path, ref_data_dir, selecti
 FAULTS = {
     "initialize fails": lambda f: f.initialize_fails(100),
     "connection drops": lambda f: f.fail_next(100, function="copy_rates_range", kind="drop"),
-    "None with an error code": lambda f: f.fail_next(100, function="symbol_info", kind="none",
-                                                     error=(-10005, "IPC timeout")),
+    "None with an error code": lambda f: f.fail_next(
+        100, function="symbol_info", kind="none", error=(-10005, "IPC timeout")
+    ),
     "missing symbol": lambda f: f.hide_symbol("QCOM"),
     "partial history": lambda f: f.hide_bars("TSLA", end="2023-07-20"),
 }
@@ -165,8 +203,22 @@ def test_faults_exit_4_with_one_line_and_no_file(capsys, tmp_path, ref_data_dir,
     journal = tmp_path / "journal.sqlite"
     with serve_standin(ref_data_dir, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
-        rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--allow-stale", "--journal", journal, "--out", tmp_path / "s")
+        rc, out, err = cli(
+            capsys,
+            "--selection",
+            selection,
+            "--config",
+            cfg,
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--journal",
+            journal,
+            "--out",
+            tmp_path / "s",
+        )
     assert rc == 4
     line = one_error_line(err)
     if name == "missing symbol":
@@ -187,8 +239,22 @@ def test_rejected_order_exits_4_after_journaling(capsys, tmp_path, ref_data_dir,
     journal = tmp_path / "journal.sqlite"
     with serve_standin(ref_data_dir, until=ASOF, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
-        rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--allow-stale", "--journal", journal, "--out", tmp_path / "s")
+        rc, out, err = cli(
+            capsys,
+            "--selection",
+            selection,
+            "--config",
+            cfg,
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--journal",
+            journal,
+            "--out",
+            tmp_path / "s",
+        )
     assert rc == 4
     assert "retcode 10006 (Request rejected)" in one_error_line(err)
     rows = sqlite3.connect(journal).execute("SELECT kind, payload FROM events ORDER BY id").fetchall()
@@ -204,8 +270,22 @@ def test_connection_drop_while_executing_does_not_double_send(capsys, tmp_path, 
     faults = Faults().lose_order_replies(1)
     with serve_standin(ref_data_dir, until=ASOF, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
-        rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--allow-stale", "--journal", tmp_path / "j.sqlite", "--out", tmp_path / "s")
+        rc, out, err = cli(
+            capsys,
+            "--selection",
+            selection,
+            "--config",
+            cfg,
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--journal",
+            tmp_path / "j.sqlite",
+            "--out",
+            tmp_path / "s",
+        )
     assert rc == 0, err
     expected = expected_targets(ref_data_dir)
     assert len(standin.fills) == len(standin.orders_received) == sum(1 for v in expected.values() if v != 0)
@@ -232,16 +312,29 @@ def test_bad_selection_and_options_exit_2(capsys, tmp_path, ref_data_dir):
 
 
 @pytest.mark.slow
-def test_order_send_failing_for_good_exits_4_and_journals_every_request(capsys, tmp_path, ref_data_dir,
-                                                                         selection):
+def test_order_send_failing_for_good_exits_4_and_journals_every_request(capsys, tmp_path, ref_data_dir, selection):
     import sqlite3
 
     faults = Faults().fail_next(100, function="order_send", kind="drop")
     journal = tmp_path / "journal.sqlite"
     with serve_standin(ref_data_dir, until=ASOF, faults=faults) as (host, port, standin):
         cfg = write_config(tmp_path, host, port, retries=2)
-        rc, out, err = cli(capsys, "--selection", selection, "--config", cfg, "--asof", ASOF, "--execute",
-                           "--yes", "--allow-stale", "--journal", journal, "--out", tmp_path / "s")
+        rc, out, err = cli(
+            capsys,
+            "--selection",
+            selection,
+            "--config",
+            cfg,
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--journal",
+            journal,
+            "--out",
+            tmp_path / "s",
+        )
     assert rc == 4 and "order_send for QCOM failed 3 time(s)" in one_error_line(err)
     assert standin.fills == [] and standin.orders_received == []
     rows = sqlite3.connect(journal).execute("SELECT kind, payload FROM events ORDER BY id").fetchall()
@@ -260,14 +353,22 @@ def test_declined_confirmation_sends_nothing(tmp_path, ref_data_dir, selection):
     fresh = json.loads(selection.read_text())
     selection.write_text(json.dumps({**fresh, "asof": "2023-08-04"}))  # a week old: within the age limit
     with serve_standin(ref_data_dir, until=ASOF) as (host, port, standin):
-        settings = Settings(data=DataSettings(source="mt5", mt5=Mt5Settings(bridge="mt5linux", host=host,
-                                                                            port=port, backoff_seconds=0)))
+        settings = Settings(
+            data=DataSettings(source="mt5", mt5=Mt5Settings(bridge="mt5linux", host=host, port=port, backoff_seconds=0))
+        )
         asked = []
         with pytest.raises(typer.Exit) as stop:
-            run_signal(settings, selection, asof=None, out=tmp_path / "s", execute=True,
-                       confirm=lambda targets: asked.append(len(targets)) or False,
-                       journal_path=tmp_path / "j.sqlite", console=Console(file=open(os.devnull, "w")),
-                       now=datetime.datetime(2023, 8, 11, 21, 0))
+            run_signal(
+                settings,
+                selection,
+                asof=None,
+                out=tmp_path / "s",
+                execute=True,
+                confirm=lambda targets: asked.append(len(targets)) or False,
+                journal_path=tmp_path / "j.sqlite",
+                console=Console(file=open(os.devnull, "w")),
+                now=datetime.datetime(2023, 8, 11, 21, 0),
+            )
     assert stop.value.exit_code == 1 and asked == [3]
     assert standin.orders_received == [] and not (tmp_path / "j.sqlite").exists()
     assert [p.name for p in (tmp_path / "s").iterdir()] == [f"{ASOF}.json"]  # the default asof: last bar

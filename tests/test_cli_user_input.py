@@ -26,13 +26,16 @@ _error = one_error
 
 # ------------------------------------------------------------------------------------------ --scheduler
 @pytest.mark.slow
-@pytest.mark.parametrize("address, words", [
-    ("garbage::", "is not HOST:PORT"),
-    ("", "empty"),
-    ("http://127.0.0.1:8787", "http://"),
-    ("tcp://127.0.0.1", "HOST:PORT"),
-    ("tcp://127.0.0.1:99999", "port"),
-])
+@pytest.mark.parametrize(
+    "address, words",
+    [
+        ("garbage::", "is not HOST:PORT"),
+        ("", "empty"),
+        ("http://127.0.0.1:8787", "http://"),
+        ("tcp://127.0.0.1", "HOST:PORT"),
+        ("tcp://127.0.0.1:99999", "port"),
+    ],
+)
 def test_malformed_scheduler_address_is_a_usage_error(capsys, tmp_path, address, words):
     for command in ("select", "walkforward"):
         rc, _, err = _volts(capsys, command, "--scheduler", address, "--source", "synthetic", "--out", tmp_path / "o")
@@ -59,7 +62,7 @@ class _SilentServer:
         try:
             while True:
                 conn, _ = self.server.accept()
-                self.conns.append(conn)     # held open until close()
+                self.conns.append(conn)  # held open until close()
                 if self.web:
                     threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
         except OSError:
@@ -80,8 +83,9 @@ class _SilentServer:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["silent", "http"])
-def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_bounded_time(capsys, tmp_path,
-                                                                                     monkeypatch, kind):
+def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_bounded_time(
+    capsys, tmp_path, monkeypatch, kind
+):
     """A TCP server that accepts and never answers used to hang for ever (the timeout bounded the connect only);
     an HTTP service gave an internal MemoryError (its reply read as a Dask frame length)."""
     monkeypatch.setenv("VOLTS_SCHEDULER_TIMEOUT", "1.5")
@@ -89,8 +93,16 @@ def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_bounded_
     done: dict = {}
 
     def run() -> None:
-        done["result"] = _volts(capsys, "select", "--scheduler", f"tcp://127.0.0.1:{server.port}",
-                                "--source", "synthetic", "--out", tmp_path / "o")
+        done["result"] = _volts(
+            capsys,
+            "select",
+            "--scheduler",
+            f"tcp://127.0.0.1:{server.port}",
+            "--source",
+            "synthetic",
+            "--out",
+            tmp_path / "o",
+        )
 
     try:
         worker = threading.Thread(target=run, daemon=True)
@@ -103,13 +115,18 @@ def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_bounded_
     assert rc == 2, err
     line = _error(err)
     assert f"127.0.0.1:{server.port}" in line
-    assert (("did not complete the handshake within" in line) if kind == "silent" else ("does not speak the Dask protocol" in line)), line
+    assert (
+        ("did not complete the handshake within" in line)
+        if kind == "silent"
+        else ("does not speak the Dask protocol" in line)
+    ), line
 
 
 def test_scheduler_timeout_environment_variable_must_be_a_positive_number(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("VOLTS_SCHEDULER_TIMEOUT", "soon")
-    rc, _, err = _volts(capsys, "select", "--scheduler", "tcp://127.0.0.1:8786", "--source", "synthetic",
-                        "--out", tmp_path / "o")
+    rc, _, err = _volts(
+        capsys, "select", "--scheduler", "tcp://127.0.0.1:8786", "--source", "synthetic", "--out", tmp_path / "o"
+    )
     assert rc == 2 and "VOLTS_SCHEDULER_TIMEOUT" in _error(err)
 
 
@@ -131,9 +148,11 @@ def _binary(path: Path) -> Path:
 @pytest.mark.slow
 def test_binary_selection_json_names_the_file(capsys, tmp_path):
     sel = _binary(tmp_path / "run" / "selection.json")
-    for args in (["backtest", "--selection", sel, "--source", "synthetic", "--out", tmp_path / "bt"],
-                 ["signal", "--selection", sel, "--data-dir", tmp_path],
-                 ["report", tmp_path / "run"]):
+    for args in (
+        ["backtest", "--selection", sel, "--source", "synthetic", "--out", tmp_path / "bt"],
+        ["signal", "--selection", sel, "--data-dir", tmp_path],
+        ["report", tmp_path / "run"],
+    ):
         rc, _, err = _volts(capsys, *args)
         assert rc == 2, (args, err)
         line = _error(err)
@@ -175,8 +194,18 @@ n_init = 1
 def test_binary_week_record_is_recomputed_not_an_internal_error(capsys, tmp_path):
     cfg = tmp_path / "fast.toml"
     cfg.write_text(FAST, encoding="utf-8")
-    args = ["walkforward", "--config", cfg, "--start", "2023-06-02", "--end", "2023-06-09", "--out", tmp_path / "wf",
-            "--no-progress"]
+    args = [
+        "walkforward",
+        "--config",
+        cfg,
+        "--start",
+        "2023-06-02",
+        "--end",
+        "2023-06-09",
+        "--out",
+        tmp_path / "wf",
+        "--no-progress",
+    ]
     rc, _, err = _volts(capsys, *args)
     assert rc == 0, err
     _binary(tmp_path / "wf" / "weeks" / "2023-06-09.json")
@@ -188,15 +217,19 @@ def test_binary_week_record_is_recomputed_not_an_internal_error(capsys, tmp_path
 
 # ------------------------------------------------------------------------------------------------ seeds
 @pytest.mark.slow
-@pytest.mark.parametrize("key", ["clustering.random_state", "entropy.seed", "screens.seed", "stability.seed",
-                                 "data.synthetic_seed"])
+@pytest.mark.parametrize(
+    "key", ["clustering.random_state", "entropy.seed", "screens.seed", "stability.seed", "data.synthetic_seed"]
+)
 @pytest.mark.parametrize("value", [-1, 2**32, 2**64])
 def test_seed_outside_the_unsigned_32_bit_range_is_a_config_error(capsys, tmp_path, key, value):
     section, name = key.split(".")
     cfg = tmp_path / "c.toml"
     extra = "" if section == "data" else '[data]\nsource = "synthetic"\n'
-    body = f'[data]\nsource = "synthetic"\n{name} = {value}\n' if section == "data" else \
-        f'{extra}[{section}]\n{name} = {value}\n'
+    body = (
+        f'[data]\nsource = "synthetic"\n{name} = {value}\n'
+        if section == "data"
+        else f"{extra}[{section}]\n{name} = {value}\n"
+    )
     if value >= 2**63:  # TOML integers are signed 64-bit: the largest a file can hold
         body = body.replace(str(value), str(2**63 - 1))
     cfg.write_text(body, encoding="utf-8")
@@ -214,14 +247,28 @@ def test_largest_seed_is_accepted(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed, draws, words", [
-    ("-1", "200", "--null-seed"),
-    (str(2**32), "200", "--null-seed"),
-    (str(2**32 - 1), "200", "2**32 - 1"),   # its last draw's seed would pass the bound
-])
+@pytest.mark.parametrize(
+    "seed, draws, words",
+    [
+        ("-1", "200", "--null-seed"),
+        (str(2**32), "200", "--null-seed"),
+        (str(2**32 - 1), "200", "2**32 - 1"),  # its last draw's seed would pass the bound
+    ],
+)
 def test_null_seed_outside_the_range_is_a_usage_error(capsys, tmp_path, seed, draws, words):
-    rc, _, err = _volts(capsys, "walkforward", "--source", "synthetic", "--ablation", "--null-seed", seed,
-                        "--null-draws", draws, "--out", tmp_path / "wf")
+    rc, _, err = _volts(
+        capsys,
+        "walkforward",
+        "--source",
+        "synthetic",
+        "--ablation",
+        "--null-seed",
+        seed,
+        "--null-draws",
+        draws,
+        "--out",
+        tmp_path / "wf",
+    )
     assert rc == 2, err
     assert words in _error(err)
 
@@ -252,17 +299,17 @@ def test_entropy_bound_is_memory_over_bytes_per_surrogate():
     from volts.core.errors import ConfigError
     from volts.core.limits import check_entropy_surrogates, entropy_bytes_per_surrogate
 
-    each = entropy_bytes_per_surrogate(220, 3, 1)   # default training window 2022-11-01 .. 2023-06-08: 220 days
+    each = entropy_bytes_per_surrogate(220, 3, 1)  # default training window 2022-11-01 .. 2023-06-08: 220 days
     memory = 1000 * each + each // 2
     ok = Settings().override(**{"entropy.surrogates": 1000})
-    check_entropy_surrogates(ok, memory=memory)                      # exactly at the bound: accepted
+    check_entropy_surrogates(ok, memory=memory)  # exactly at the bound: accepted
     over = Settings().override(**{"entropy.surrogates": 1001})
     with pytest.raises(ConfigError, match="at most 1,000 fit"):
         check_entropy_surrogates(over, memory=memory)
-    with pytest.raises(ConfigError, match="at most 500 fit"):         # two workers: two pairs at once
+    with pytest.raises(ConfigError, match="at most 500 fit"):  # two workers: two pairs at once
         check_entropy_surrogates(ok, memory=memory, concurrent=2)
     no_te = over.override(**{"selection.screens": ["granger"]})
-    check_entropy_surrogates(no_te, memory=memory)                   # no transfer-entropy screen: no surrogates
+    check_entropy_surrogates(no_te, memory=memory)  # no transfer-entropy screen: no surrogates
 
 
 def test_entropy_bytes_per_surrogate_is_an_upper_bound_of_the_arrays_built():
@@ -290,11 +337,21 @@ def test_entropy_bytes_per_surrogate_is_an_upper_bound_of_the_arrays_built():
 def test_stability_runs_and_null_draws_beyond_memory_are_refused(capsys, tmp_path):
     rc, _, err = _volts(capsys, "select", "--source", "synthetic", "--stability", 10**13, "--out", tmp_path / "o")
     assert rc == 2 and "--stability" in _error(err) and "at most" in err and "[data]" not in err
-    rc, _, err = _volts(capsys, "walkforward", "--source", "synthetic", "--ablation", "--stability-runs", 10**13,
-                        "--out", tmp_path / "o")
+    rc, _, err = _volts(
+        capsys,
+        "walkforward",
+        "--source",
+        "synthetic",
+        "--ablation",
+        "--stability-runs",
+        10**13,
+        "--out",
+        tmp_path / "o",
+    )
     assert rc == 2 and "--stability-runs" in _error(err) and "at most" in err
-    rc, _, err = _volts(capsys, "walkforward", "--source", "synthetic", "--ablation", "--null-draws", 10**13,
-                        "--out", tmp_path / "o")
+    rc, _, err = _volts(
+        capsys, "walkforward", "--source", "synthetic", "--ablation", "--null-draws", 10**13, "--out", tmp_path / "o"
+    )
     assert rc == 2 and "--null-draws" in _error(err) and "at most" in err
     assert not (tmp_path / "o").exists()
 

@@ -27,8 +27,9 @@ def _regime_market(rng, sigmas: dict[str, float], n_days=260, steps=60) -> Marke
     close_log = np.cumsum(gap + path[:, -1, :], axis=0)
     open_log = close_log - path[:, -1, :]
     f = lambda a: pd.DataFrame(50.0 * np.exp(a), index=idx, columns=syms)  # noqa: E731
-    return MarketData.from_frames({"open": f(open_log), "high": f(open_log + hi), "low": f(open_log + lo),
-                                   "close": f(close_log)})
+    return MarketData.from_frames(
+        {"open": f(open_log), "high": f(open_log + hi), "low": f(open_log + lo), "close": f(close_log)}
+    )
 
 
 PLANTED = {"L1": 0.12, "M1": 0.32, "H1": 0.80, "M2": 0.35, "L2": 0.14, "H2": 0.70, "M3": 0.30}
@@ -244,8 +245,9 @@ def test_bad_convergence_parameters():
         cluster_volatility(market, borderline_margin=1.5)
 
 
-@pytest.mark.parametrize("covariance_type,tol,seed", [("full", 1e-3, 0), ("full", 1e-8, 3), ("tied", 1e-6, 1),
-                                                      ("spherical", 1e-5, 2)])
+@pytest.mark.parametrize(
+    "covariance_type,tol,seed", [("full", 1e-3, 0), ("full", 1e-8, 3), ("tied", 1e-6, 1), ("spherical", 1e-5, 2)]
+)
 def test_one_dimensional_em_is_scikit_learns(covariance_type, tol, seed):
     from sklearn.mixture import GaussianMixture
 
@@ -253,10 +255,12 @@ def test_one_dimensional_em_is_scikit_learns(covariance_type, tol, seed):
 
     market = _regime_market(np.random.default_rng(seed), PLANTED, n_days=120)
     x = volatility_points(market).to_numpy().mean(axis=1, keepdims=True)
-    ref = GaussianMixture(3, covariance_type=covariance_type, n_init=3, random_state=seed, tol=tol,
-                          max_iter=5000).fit(x)
-    ours = _fit_mixture_1d(x, n_components=3, covariance_type=covariance_type, n_init=3, random_state=seed, tol=tol,
-                           max_iter=5000)
+    ref = GaussianMixture(3, covariance_type=covariance_type, n_init=3, random_state=seed, tol=tol, max_iter=5000).fit(
+        x
+    )
+    ours = _fit_mixture_1d(
+        x, n_components=3, covariance_type=covariance_type, n_init=3, random_state=seed, tol=tol, max_iter=5000
+    )
     assert ours.n_iter_ == ref.n_iter_ and ours.converged_ == ref.converged_
     # Two codes (numpy vs scikit-learn's BLAS path): the k-means starts can reach the same optimum with the components
     # permuted, and which start wins is decided in the last bits of the likelihood (another CPU's kernel picked
@@ -283,8 +287,9 @@ def test_regime_fit_memo_reuses_only_an_identical_fit(monkeypatch):
     again, hit2 = selection._cluster_volatility_memo(market, window=20, random_state=0, tol=1e-6)
     assert (hit1, hit2) == (False, True) and again is first and len(calls) == 1
     _, hit3 = selection._cluster_volatility_memo(market, random_state=1, tol=1e-6)
-    bumped = MarketData(open=market.open, high=market.high * 1.01, low=market.low, close=market.close,
-                        volume=market.volume)
+    bumped = MarketData(
+        open=market.open, high=market.high * 1.01, low=market.low, close=market.close, volume=market.volume
+    )
     _, hit4 = selection._cluster_volatility_memo(bumped, random_state=0, tol=1e-6)
     assert (hit3, hit4) == (False, False) and len(calls) == 3
     fresh = real(market, random_state=0, tol=1e-6)

@@ -34,23 +34,29 @@ def test_paper_defaults():
     assert len(s.data.universe) == 10 and "TSLA" in s.data.universe
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ({"granger": {"max_lags": 3}}, "unknown config key 'granger.max_lags'; did you mean 'granger.max_lag'?"),
-    ({"grnger": {}}, "did you mean 'granger'?"),
-    ({"data": {"csv": {"dat": "x"}}}, "did you mean 'data.csv.date'?"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"granger": {"max_lags": 3}}, "unknown config key 'granger.max_lags'; did you mean 'granger.max_lag'?"),
+        ({"grnger": {}}, "did you mean 'granger'?"),
+        ({"data": {"csv": {"dat": "x"}}}, "did you mean 'data.csv.date'?"),
+    ],
+)
 def test_unknown_keys_name_the_nearest_valid_key(raw, expected):
     with pytest.raises(ConfigError, match=expected.replace("?", r"\?").replace(".", r"\.")):
         parse_settings(raw)
 
 
-@pytest.mark.parametrize("raw, key", [
-    ({"granger": {"alpha": 1.5}}, "granger.alpha"),
-    ({"volatility": {"window": 1}}, "volatility.window"),
-    ({"strategy": {"mode": "sideways"}}, "strategy.mode"),
-    ({"granger": {"min_lag": 10, "max_lag": 5}}, "granger"),
-    ({"windows": {"test_start": "2023-09-01"}}, "windows"),
-])
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        ({"granger": {"alpha": 1.5}}, "granger.alpha"),
+        ({"volatility": {"window": 1}}, "volatility.window"),
+        ({"strategy": {"mode": "sideways"}}, "strategy.mode"),
+        ({"granger": {"min_lag": 10, "max_lag": 5}}, "granger"),
+        ({"windows": {"test_start": "2023-09-01"}}, "windows"),
+    ],
+)
 def test_invalid_values_are_config_errors_naming_the_key(raw, key):
     with pytest.raises(ConfigError, match=key):
         parse_settings(raw)
@@ -89,12 +95,13 @@ def test_bad_files(tmp_path):
 def test_paths_in_a_config_file_resolve_against_that_file(tmp_path):
     sub = tmp_path / "cfg"
     sub.mkdir()
-    (sub / "c.toml").write_text('[data]\ndir = "bars"\nmembership = "../m.csv"\nspy_file = "../ohlcv/SPY.csv"\n'
-                                'cache_dir = "~/cache"\n')
+    (sub / "c.toml").write_text(
+        '[data]\ndir = "bars"\nmembership = "../m.csv"\nspy_file = "../ohlcv/SPY.csv"\ncache_dir = "~/cache"\n'
+    )
     s = load_settings(sub / "c.toml")
     assert s.data.dir == str((sub / "bars").resolve())
     assert s.data.membership == str((tmp_path / "m.csv").resolve())
     assert s.data.spy_file == str((tmp_path / "ohlcv" / "SPY.csv").resolve())
-    assert s.data.cache_dir == "~/cache"          # expanded where it is used
+    assert s.data.cache_dir == "~/cache"  # expanded where it is used
     sp500 = load_settings(REPO / "examples" / "sp500.toml")
     assert sp500.data.spy_file.endswith("shared/data/ohlcv/SPY.csv")

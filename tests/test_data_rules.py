@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import PAPER_UNIVERSE, REPO
 
-START, END = "2023-06-05", "2023-06-20"   # two complete weeks (as-of 2023-06-09 and 2023-06-16), traded to 06-20
+START, END = "2023-06-05", "2023-06-20"  # two complete weeks (as-of 2023-06-09 and 2023-06-16), traded to 06-20
 
 
 def _copy_reference(ref_data_dir: Path, dest: Path, symbols=(*PAPER_UNIVERSE, "SPY")) -> Path:
@@ -45,7 +45,7 @@ def _config(tmp_path: Path, **data) -> Path:
         key = line.split("=", 1)[0].strip()
         if in_data and key in data:
             lines[i] = f"{key} = {json.dumps(data.pop(key))}"
-    if data:   # keys not in the file: add them at the top of [data]
+    if data:  # keys not in the file: add them at the top of [data]
         at = lines.index("[data]") + 1
         lines[at:at] = [f"{k} = {json.dumps(v)}" for k, v in data.items()]
     path = tmp_path / "config.toml"
@@ -56,8 +56,23 @@ def _config(tmp_path: Path, **data) -> Path:
 def _walkforward(capsys, config: Path, data_dir: Path, out: Path, start=START, end=END, extra=()):
     from volts.cli import main
 
-    rc = main(["walkforward", "--config", str(config), "--data-dir", str(data_dir), "--start", start,
-               "--end", end, "--out", str(out), "--no-progress", *extra])
+    rc = main(
+        [
+            "walkforward",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(data_dir),
+            "--start",
+            start,
+            "--end",
+            end,
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 
@@ -85,14 +100,15 @@ def _out_with_cache(tmp_path: Path, week_cache: Path) -> Path:
 # ------------------------------------------------------------------------------------------ SPY benchmark
 @pytest.mark.slow
 @pytest.mark.parametrize("scale, rule", [(1000.0, "high_below_max_open_close"), (-1.0, "non_positive_price")])
-def test_a_bad_spy_close_stops_the_walkforward_naming_file_date_and_rule(tmp_path, ref_data_dir, week_cache,
-                                                                        capsys, scale, rule):
+def test_a_bad_spy_close_stops_the_walkforward_naming_file_date_and_rule(
+    tmp_path, ref_data_dir, week_cache, capsys, scale, rule
+):
     data = _copy_reference(ref_data_dir, tmp_path / "data")
     _edit(data / "SPY.csv", "2023-06-14", "Close", lambda c: c * scale)
     rc, out, err = _walkforward(capsys, REPO / "config.toml", data, _out_with_cache(tmp_path, week_cache))
     assert rc == 3, out + err
     assert str(data / "SPY.csv") in err and "SPY 2023-06-14" in err and rule in err
-    assert "data.on_invalid = 'drop'" in err   # the fix is suggested
+    assert "data.on_invalid = 'drop'" in err  # the fix is suggested
     assert not (tmp_path / "wf" / "results").exists()
 
 
@@ -106,8 +122,9 @@ def test_a_bad_spy_row_is_dropped_and_reported_under_on_invalid_drop(tmp_path, r
     assert "SPY benchmark data: 1 row(s) dropped" in out and "2023-06-14 high_below_max_open_close" in out
     metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
     rows = metrics["benchmark_data_quality"]["spy"]
-    assert [(r["date"], r["rule"], r["action"]) for r in rows] == [("2023-06-14", "high_below_max_open_close",
-                                                                   "dropped")]
+    assert [(r["date"], r["rule"], r["action"]) for r in rows] == [
+        ("2023-06-14", "high_below_max_open_close", "dropped")
+    ]
     # SPY then lacks a session of the span: the benchmark is left out, with the reason, never computed on garbage
     assert "spy" not in metrics["benchmarks"]
     assert "dropped under data.on_invalid" in metrics["benchmarks_omitted"]["spy"]
@@ -124,13 +141,24 @@ def test_fewer_than_two_mid_volatility_names_is_a_result_not_a_data_error(tmp_pa
     from volts.cli import main
 
     config = _config(tmp_path, universe=["KO", "PG", "TSLA"])
-    rc = main([command, "--config", str(config), "--data-dir", str(ref_data_dir), "--asof", "2023-06-08",
-               "--out", str(tmp_path / "runs")])
+    rc = main(
+        [
+            command,
+            "--config",
+            str(config),
+            "--data-dir",
+            str(ref_data_dir),
+            "--asof",
+            "2023-06-08",
+            "--out",
+            str(tmp_path / "runs"),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.out + captured.err
     sel = json.loads((tmp_path / "runs" / "2023-06-08" / "selection.json").read_text())
     assert len(sel["candidates"]) < 2 and sel["pairs"] == []
-    assert sorted(sel["volatility_clusters"]) == ["KO", "PG", "TSLA"]   # the regime of every name
+    assert sorted(sel["volatility_clusters"]) == ["KO", "PG", "TSLA"]  # the regime of every name
     assert any("mid-volatility" in w and "no pair" in w for w in sel["warnings"])
     assert (tmp_path / "runs" / "2023-06-08" / "volatility_regimes.png").is_file()
 
@@ -145,16 +173,28 @@ def test_one_dropped_bar_keeps_the_symbol_and_is_counted(tmp_path, ref_data_dir,
     data = _copy_reference(ref_data_dir, tmp_path / "data", PAPER_UNIVERSE)
     _edit(data / "MSFT.csv", "2023-03-14", "Close", lambda c: -c)
     config = _config(tmp_path, on_invalid="drop", on_bad_symbol="exclude")
-    rc = main(["select", "--config", str(config), "--data-dir", str(data), "--asof", "2023-06-08",
-               "--out", str(tmp_path / "runs")])
+    rc = main(
+        [
+            "select",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(data),
+            "--asof",
+            "2023-06-08",
+            "--out",
+            str(tmp_path / "runs"),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.out + captured.err
     assert "10 of 10 members had usable data" in captured.out
     sel = json.loads((tmp_path / "runs" / "2023-06-08" / "selection.json").read_text())
     assert "MSFT" in sel["universe"] and not sel["universe_coverage"]["excluded"]
     quality = sel["data_quality"]
-    assert [(f["symbol"], f["date"], f["rule"]) for f in quality["findings"] if f["rule"] == "non_positive_price"] \
-        == [("MSFT", "2023-03-14", "non_positive_price")]
+    assert [(f["symbol"], f["date"], f["rule"]) for f in quality["findings"] if f["rule"] == "non_positive_price"] == [
+        ("MSFT", "2023-03-14", "non_positive_price")
+    ]
     # the session goes for every member (one calendar), and every row that went is counted
     assert quality["rows_dropped"] == {s: 1 for s in PAPER_UNIVERSE}
     assert "data: 10 row(s) dropped" in captured.out
@@ -171,8 +211,9 @@ def _late_listing(ref_data_dir: Path, dest: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_late_listing_under_drop_dates_stops_the_walkforward_naming_week_window_and_symbol(tmp_path, ref_data_dir,
-                                                                                            capsys):
+def test_a_late_listing_under_drop_dates_stops_the_walkforward_naming_week_window_and_symbol(
+    tmp_path, ref_data_dir, capsys
+):
     """It used to start silently at the first covered week under a title claiming the requested start."""
     data = _late_listing(ref_data_dir, tmp_path / "data")
     config = _config(tmp_path, missing="drop_dates")
@@ -197,13 +238,12 @@ def test_under_window_coverage_warn_the_uncovered_week_is_left_out_and_reported(
     assert metrics["span"]["requested"] == {"start": START, "end": END}
     assert "1 of 2 requested week(s) left out" in out
     report = (tmp_path / "wf" / "results" / "report.md").read_text()
-    assert report.startswith("# volts walk-forward: 2023-06-16 .. 2023-06-20")   # the span actually run
+    assert report.startswith("# volts walk-forward: 2023-06-16 .. 2023-06-20")  # the span actually run
     assert "| 2023-06-09 |" in report
 
 
 @pytest.mark.slow
-def test_on_bad_symbol_exclude_leaves_a_late_listing_out_of_the_weeks_it_does_not_cover(tmp_path, ref_data_dir,
-                                                                                       capsys):
+def test_on_bad_symbol_exclude_leaves_a_late_listing_out_of_the_weeks_it_does_not_cover(tmp_path, ref_data_dir, capsys):
     """As `volts select` does for each date: the member is left out with its reason, every week runs."""
     data = _late_listing(ref_data_dir, tmp_path / "data")
     config = _config(tmp_path, on_bad_symbol="exclude")
@@ -213,8 +253,9 @@ def test_on_bad_symbol_exclude_leaves_a_late_listing_out_of_the_weeks_it_does_no
     assert [w["asof"] for w in weeks] == ["2023-06-09", "2023-06-16"]
     for w in weeks:
         assert "TSLA" not in w["universe"]
-        assert [(e["symbol"], e["rule"]) for e in w["universe_coverage"]["excluded"]] == [("TSLA",
-                                                                                           "incomplete_history")]
+        assert [(e["symbol"], e["rule"]) for e in w["universe_coverage"]["excluded"]] == [
+            ("TSLA", "incomplete_history")
+        ]
     metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
     assert [(e["symbol"], e["weeks"]) for e in metrics["universe"]["left_out"]] == [("TSLA", 2)]
     assert "TSLA left out of 2 week(s)" in out
@@ -222,8 +263,22 @@ def test_on_bad_symbol_exclude_leaves_a_late_listing_out_of_the_weeks_it_does_no
     # a selection as of the same date leaves TSLA out by the same rule
     from volts.cli import main
 
-    assert main(["select", "--config", str(config), "--data-dir", str(data), "--asof", "2023-06-16",
-                 "--out", str(tmp_path / "runs")]) == 0
+    assert (
+        main(
+            [
+                "select",
+                "--config",
+                str(config),
+                "--data-dir",
+                str(data),
+                "--asof",
+                "2023-06-16",
+                "--out",
+                str(tmp_path / "runs"),
+            ]
+        )
+        == 0
+    )
     sel = json.loads((tmp_path / "runs" / "2023-06-16" / "selection.json").read_text())
     assert sel["universe"] == weeks[1]["universe"]
 
@@ -258,8 +313,7 @@ def test_one_dropped_bar_in_the_walkforward_keeps_the_symbol_and_is_counted(tmp_
     rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf")
     assert rc == 0, out + err
     weeks = [json.loads(p.read_text()) for p in sorted((tmp_path / "wf" / "weeks").glob("*.json"))]
-    assert len(weeks) == 2 and all("MSFT" in w["universe"] and not w["universe_coverage"]["excluded"]
-                                   for w in weeks)
+    assert len(weeks) == 2 and all("MSFT" in w["universe"] and not w["universe_coverage"]["excluded"] for w in weeks)
     metrics = json.loads((tmp_path / "wf" / "results" / "metrics.json").read_text())
     found = [(f["symbol"], f["date"], f["rule"], f["action"]) for f in metrics["data_quality"]["findings"]]
     assert ("MSFT", "2023-03-14", "non_positive_price", "dropped") in found
@@ -290,5 +344,8 @@ def test_a_start_before_the_data_is_an_error_naming_the_first_covered_week(tmp_p
     config = _config(tmp_path, universe=["MSFT", "IBM", "INTC"])
     rc, out, err = _walkforward(capsys, config, data, tmp_path / "wf", start="2002-01-07", end="2004-06-30")
     assert rc == 3, out + err
-    assert "week as of 2002-01-11: anomaly window 1998-01-04 .. 2001-12-04" in err and "bars start only on 2000-01-03" in err
+    assert (
+        "week as of 2002-01-11: anomaly window 1998-01-04 .. 2001-12-04" in err
+        and "bars start only on 2000-01-03" in err
+    )
     assert "+103 more week(s)" in err and "the first week the data cover is 2004-01-09" in err

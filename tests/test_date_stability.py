@@ -15,7 +15,8 @@ from volts.selection.date_stability import date_stability_markdown, neighbour_se
 def test_neighbours_are_exchange_sessions_around_the_asof_date():
     # 2023-06-19 (Juneteenth) is a holiday: the fifth session after 2023-06-15 is 2023-06-20 ... 5 after 06-14
     assert neighbour_sessions(dt.date(2023, 6, 14), 5) == [
-        dt.date(2023, 6, d) for d in (7, 8, 9, 12, 13, 15, 16, 20, 21, 22)]
+        dt.date(2023, 6, d) for d in (7, 8, 9, 12, 13, 15, 16, 20, 21, 22)
+    ]
     assert neighbour_sessions(dt.date(2023, 6, 14), 0) == []
 
 
@@ -40,8 +41,7 @@ def test_planted_pairs_of_the_demo_market_are_date_stable(demo_market_select):
 @pytest.mark.slow
 def test_date_stability_is_off_with_zero_sessions(tmp_path, capsys):
     cfg = tmp_path / "demo.toml"
-    cfg.write_text((REPO / "examples" / "demo.toml").read_text()
-                   + "\n[selection]\ndate_stability_sessions = 0\n")
+    cfg.write_text((REPO / "examples" / "demo.toml").read_text() + "\n[selection]\ndate_stability_sessions = 0\n")
     try:
         rc = main(["select", "--config", str(cfg), "--out", str(tmp_path / "runs")])
     finally:

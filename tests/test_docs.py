@@ -28,7 +28,11 @@ def _build(config: Path, site: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=str(REPO))
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(config), "--site-dir", str(site)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -39,15 +43,26 @@ def test_docs_build_strict(tmp_path):
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     assert "WARNING" not in log, log
-    for page in ("index.html", "getting-started/index.html", "results/index.html", "glossary/index.html",
-                 "architecture/index.html", "guide/extending/index.html", "guide/runs/index.html",
-                 *(f"reference/{layer}/index.html" for layer in
-                   ("core", "data", "selection", "trading", "evaluation", "live", "reporting"))):
+    for page in (
+        "index.html",
+        "getting-started/index.html",
+        "results/index.html",
+        "glossary/index.html",
+        "architecture/index.html",
+        "guide/extending/index.html",
+        "guide/runs/index.html",
+        *(
+            f"reference/{layer}/index.html"
+            for layer in ("core", "data", "selection", "trading", "evaluation", "live", "reporting")
+        ),
+    ):
         assert (tmp_path / "site" / page).is_file(), page
     # The generated API reference is user-facing text too: no docstring rendered there carries an internal label.
-    labelled = [f"{p.relative_to(tmp_path / 'site')}: {m.group(0)}"
-                for p in sorted((tmp_path / "site").rglob("index.html"))
-                for m in LABELS.finditer(p.read_text(encoding="utf-8"))]
+    labelled = [
+        f"{p.relative_to(tmp_path / 'site')}: {m.group(0)}"
+        for p in sorted((tmp_path / "site").rglob("index.html"))
+        for m in LABELS.finditer(p.read_text(encoding="utf-8"))
+    ]
     assert not labelled, labelled
     # The API reference really rendered docstrings (a parameter table of a documented function).
     selection = (tmp_path / "site" / "reference/selection/index.html").read_text(encoding="utf-8")
@@ -75,15 +90,22 @@ USER_PAGES = sorted(DOCS.rglob("*.md")) + [REPO / "README.md", REPO / "CONTRIBUT
 def test_docs_name_features_not_internal_labels():
     """User-facing pages (the site, the README, CONTRIBUTING) name features and papers, never issue numbers or
     internal seed labels."""
-    found = [f"{p.relative_to(REPO)}: {m.group(0)}" for p in USER_PAGES
-             for m in LABELS.finditer(p.read_text(encoding="utf-8"))]
+    found = [
+        f"{p.relative_to(REPO)}: {m.group(0)}"
+        for p in USER_PAGES
+        for m in LABELS.finditer(p.read_text(encoding="utf-8"))
+    ]
     assert not found, found
 
 
 def test_label_pattern_catches_labels():
     """The label check is not vacuous: it finds the forms it is meant to find, and spares ordinary words."""
     assert [m.group(0) for m in LABELS.finditer("see issue 11, Issue-12, seed 003 and seeds 004")] == [
-        "issue 11", "Issue-12", "seed 003", "seeds 004"]
+        "issue 11",
+        "Issue-12",
+        "seed 003",
+        "seeds 004",
+    ]
     assert not LABELS.search("a seeded market; the issue of costs; seed = 0")
 
 

@@ -38,17 +38,27 @@ def test_save_figure_draws_once_and_writes_the_same_pixels(tmp_path, monkeypatch
     fig = _figure()
     save_figure(fig, tmp_path / "once.png", dpi=80)
     plt.close(fig)
-    assert len(draws) == 1 < plain_draws    # matplotlib's placeholder engine costs plain savefig a layout pass
+    assert len(draws) == 1 < plain_draws  # matplotlib's placeholder engine costs plain savefig a layout pass
     np.testing.assert_array_equal(plt.imread(tmp_path / "once.png"), plt.imread(tmp_path / "plain.png"))
 
 
 def _choice(i: int, lo: float, hi: float):
     lags = tuple(range(1, 11))
     oos = {t: lo + (hi - lo) * t / 10 for t in lags}
-    return SimpleNamespace(lags=lags, accuracy_oos=oos, accuracy_oos_std={t: 0.02 for t in lags},
-                           accuracy_in_sample={t: min(oos[t] + 0.05, 1.0) for t in lags}, cv_splits=5, lag=1 + i % 10,
-                           knn_accuracy=oos[1 + i % 10], window=1, neighbors=7, n_samples=150,
-                           start="2022-11-16", end="2023-06-08")
+    return SimpleNamespace(
+        lags=lags,
+        accuracy_oos=oos,
+        accuracy_oos_std={t: 0.02 for t in lags},
+        accuracy_in_sample={t: min(oos[t] + 0.05, 1.0) for t in lags},
+        cv_splits=5,
+        lag=1 + i % 10,
+        knn_accuracy=oos[1 + i % 10],
+        window=1,
+        neighbors=7,
+        n_samples=150,
+        start="2022-11-16",
+        end="2023-06-08",
+    )
 
 
 def test_lag_figure_panels_share_one_y_range_and_the_title_clears_the_panels(tmp_path, monkeypatch):
@@ -68,20 +78,20 @@ def test_lag_figure_panels_share_one_y_range_and_the_title_clears_the_panels(tmp
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert len(axes) == 7
     limits = {ax.get_ylim() for ax in axes}
-    assert len(limits) == 1                                        # one y range for every panel ...
-    (lo, hi), = limits
+    assert len(limits) == 1  # one y range for every panel ...
+    ((lo, hi),) = limits
     low = min(c.accuracy_oos[t] - c.accuracy_oos_std[t] for c in choices.values() for t in c.lags)
     high = max(c.accuracy_in_sample[t] for c in choices.values() for t in c.lags)
-    assert lo < low and hi > high and (lo, hi) != (0.0, 1.0)       # ... covering every panel's bands and curves
+    assert lo < low and hi > high and (lo, hi) != (0.0, 1.0)  # ... covering every panel's bands and curves
     labelled = [ax.yaxis.get_tick_params()["labelleft"] for ax in axes]
-    assert labelled == [True, False, False] * 2 + [True]           # y tick labels on the left column only
+    assert labelled == [True, False, False] * 2 + [True]  # y tick labels on the left column only
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    canvas = FigureCanvasAgg(fig)     # the figure was closed: a fresh canvas to measure its text
+    canvas = FigureCanvasAgg(fig)  # the figure was closed: a fresh canvas to measure its text
     canvas.draw()
     renderer = canvas.get_renderer()
     top_of_titles = max(ax.title.get_window_extent(renderer).y1 for ax in axes)
-    assert fig._suptitle.get_window_extent(renderer).y0 >= top_of_titles   # the suptitle no longer overlaps
+    assert fig._suptitle.get_window_extent(renderer).y0 >= top_of_titles  # the suptitle no longer overlaps
     plt.close(fig)
 
 
@@ -89,7 +99,7 @@ def _selection(n_names: int = 60, n_pairs: int = 30):
     universe = [f"S{i:03d}" for i in range(n_names)]
     regimes = {s: ("low", "mid", "high")[i % 3] for i, s in enumerate(universe)}
     pairs, lags = [], {}
-    for k in range(n_pairs):    # pair k: S(2k) -> S(2k+1), accuracy rising with k (k = 29 best)
+    for k in range(n_pairs):  # pair k: S(2k) -> S(2k+1), accuracy rising with k (k = 29 best)
         leader, follower = universe[2 * k], universe[2 * k + 1]
         pairs.append(SimpleNamespace(leader=leader, follower=follower))
         lags[f"{leader}->{follower}"] = SimpleNamespace(knn_accuracy=0.5 + k / 100)

@@ -10,8 +10,16 @@ from statsmodels.stats.multitest import multipletests
 
 from volts.data.synthetic_async import simulate_async_market
 from volts.core.errors import DataError
-from volts.selection.hayashi_yoshida import (hy_contrast, hy_correlation, hy_covariance, hy_lead_lag, hy_lead_lag_matrix,
-                                   hy_test, lead_lag_ratio, shift_grid)
+from volts.selection.hayashi_yoshida import (
+    hy_contrast,
+    hy_correlation,
+    hy_covariance,
+    hy_lead_lag,
+    hy_lead_lag_matrix,
+    hy_test,
+    lead_lag_ratio,
+    shift_grid,
+)
 
 
 def brute_contrast(s, x, t, y, thetas):
@@ -22,14 +30,14 @@ def brute_contrast(s, x, t, y, thetas):
         for i in range(1, len(s)):
             a, b = s[i - 1] + th, s[i] + th
             for j in range(1, len(t)):
-                if max(a, t[j - 1]) < min(b, t[j]):        # (a, b] n (c, d] != 0
+                if max(a, t[j - 1]) < min(b, t[j]):  # (a, b] n (c, d] != 0
                     u += (x[i] - x[i - 1]) * (y[j] - y[j - 1])
         out.append(u)
     return np.array(out)
 
 
 def random_path(rng, n, span, integer=False):
-    if integer:     # many shared end points: exercises the half-open interval rule
+    if integer:  # many shared end points: exercises the half-open interval rule
         t = np.unique(rng.integers(0, span, size=n)).astype(float)
     else:
         t = np.sort(rng.uniform(0, span, size=n))
@@ -54,7 +62,7 @@ def test_fast_contrast_equals_brute_force(seed, integer):
 def test_synchronous_equals_realised_covariance_and_lagged_cross_covariance():
     rng = np.random.default_rng(1)
     n = 500
-    clock = np.arange(n + 1, dtype=float) * 60.0                     # one bar a minute
+    clock = np.arange(n + 1, dtype=float) * 60.0  # one bar a minute
     x, y = np.cumsum(rng.normal(size=n + 1)), np.cumsum(rng.normal(size=n + 1))
     dx, dy = np.diff(x), np.diff(y)
     assert hy_covariance(clock, x, clock, y) == pytest.approx(float(dx @ dy), rel=1e-12)
@@ -148,8 +156,9 @@ def test_null_pairs_not_called_at_5pct_fdr_and_z_calibrated():
     thetas = shift_grid(60.0, 2.0)
     called_null, n_null, z0 = 0, 0, []
     for seed in range(8):
-        m = simulate_async_market(n_leaders=2, followers_per_leader=2, n_independent=6, rate=(0.02, 0.1),
-                                  seed=100 + seed)
+        m = simulate_async_market(
+            n_leaders=2, followers_per_leader=2, n_independent=6, rate=(0.02, 0.1), seed=100 + seed
+        )
         mat = hy_lead_lag_matrix(m.paths, thetas)
         idx = {s: k for k, s in enumerate(mat["names"])}
         ordered = [(a, b) for a in idx for b in idx if a != b]
@@ -178,5 +187,6 @@ def test_datetime_timestamps_are_seconds():
     thetas = shift_grid(30, 5.0)
     # the datetimes lose the sub-nanosecond part of s and t: a shifted boundary may move by < 1 ns, which changes
     # nothing unless two times fall within 1 ns of each other (none do here), hence exact-up-to-rounding
-    np.testing.assert_allclose(hy_contrast(ts, x, tt, y, thetas), hy_contrast(s, x, t, y, thetas), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        hy_contrast(ts, x, tt, y, thetas), hy_contrast(s, x, t, y, thetas), rtol=1e-12, atol=1e-12
+    )

@@ -83,8 +83,7 @@ def test_linear_dgp_without_noise_gives_ari_one_for_every_metric(metric):
         # A6: the smallest-lag cluster is label 0, and F_ab > 0 when lag(a) < lag(b), |diff| <= 5
         lag_of = {c: d.lags[res.labels == c][0] for c in range(d.k)}
         assert lag_of[0] == 0
-        pos = [res.flow[a, b] > 0 for a in range(d.k) for b in range(d.k)
-               if 0 < lag_of[b] - lag_of[a] <= 5]
+        pos = [res.flow[a, b] > 0 for a in range(d.k) for b in range(d.k) if 0 < lag_of[b] - lag_of[a] <= 5]
         assert np.mean(pos) > 0.9
 
 
@@ -124,8 +123,9 @@ def test_labels_do_not_depend_on_the_order_of_the_names():
 
     rng = np.random.default_rng(41)
     names = [f"N{k:02d}" for k in range(30)]
-    returns = pd.DataFrame(0.01 * rng.standard_t(4, size=(60, 30)), columns=names,
-                           index=pd.bdate_range("2023-01-02", periods=60))
+    returns = pd.DataFrame(
+        0.01 * rng.standard_t(4, size=(60, 30)), columns=names, index=pd.bdate_range("2023-01-02", periods=60)
+    )
     settings = Settings().override(**{"clustering.hermitian_k": 4})
     base, base_pairs = H.hermitian_candidates(returns, settings)
     want = dict(zip(base.symbols, base.labels.tolist()))
@@ -133,10 +133,10 @@ def test_labels_do_not_depend_on_the_order_of_the_names():
     for _ in range(3):
         cols = list(rng.permutation(names))
         res, pairs = H.hermitian_candidates(returns[cols], settings)
-        assert list(res.symbols) == cols                            # results in the order given
+        assert list(res.symbols) == cols  # results in the order given
         assert dict(zip(res.symbols, res.labels.tolist())) == want
         assert set(pairs) == set(base_pairs)
-        np.testing.assert_array_equal(res.leadingness, base.leadingness)   # computed in the canonical order
+        np.testing.assert_array_equal(res.leadingness, base.leadingness)  # computed in the canonical order
     # the matrix function alone: a name's label follows the name, not its row
     s = rng.standard_normal((30, 30))
     s = s - s.T

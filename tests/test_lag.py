@@ -10,8 +10,16 @@ import pandas as pd
 import pytest
 
 from volts.core.errors import DataError
-from volts.selection.lag import (LagChoice, choose_lag, dtw_cdist, dtw_path, knn_predict, lag_samples, percent_changes,
-                       time_series_folds)
+from volts.selection.lag import (
+    LagChoice,
+    choose_lag,
+    dtw_cdist,
+    dtw_path,
+    knn_predict,
+    lag_samples,
+    percent_changes,
+    time_series_folds,
+)
 
 TRAIN = ("2022-11-01", "2023-06-08")
 
@@ -131,9 +139,12 @@ def test_dtw_band_matches_tslearn():
     rng = np.random.default_rng(11)
     a, b = rng.normal(size=(30, 5)), rng.normal(size=(20, 5))
     for r in (1, 2):
-        np.testing.assert_allclose(dtw_cdist(a, b, sakoe_chiba_radius=r),
-                                   cdist_dtw(a, b, global_constraint="sakoe_chiba", sakoe_chiba_radius=r),
-                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            dtw_cdist(a, b, sakoe_chiba_radius=r),
+            cdist_dtw(a, b, global_constraint="sakoe_chiba", sakoe_chiba_radius=r),
+            rtol=0,
+            atol=1e-9,
+        )
 
 
 # -------------------------------------------------------------------------------------------- samples, CV
@@ -153,12 +164,11 @@ def test_samples_are_lagged_windows(mu_qcom):
         assert pos[0] == 10 + 5 - 1  # first day with a full window at the largest lag
         for row in (0, len(pos) // 2, len(pos) - 1):
             t = pos[row]
-            np.testing.assert_array_equal(s.X[row], lead_pct.to_numpy()[t - tau - 4:t - tau + 1])
+            np.testing.assert_array_equal(s.X[row], lead_pct.to_numpy()[t - tau - 4 : t - tau + 1])
             assert s.y[row] == int(foll_pct.iloc[t] > 0)
         # every feature day precedes its target day, the newest by exactly tau trading days
         assert np.all(s.feature_dates.max(axis=1) < s.target_dates.to_numpy())
-        np.testing.assert_array_equal(
-            lead_pct.index.get_indexer(pd.DatetimeIndex(s.feature_dates[:, -1])), pos - tau)
+        np.testing.assert_array_equal(lead_pct.index.get_indexer(pd.DatetimeIndex(s.feature_dates[:, -1])), pos - tau)
 
 
 def test_cv_never_trains_on_the_future(mu_qcom):
@@ -289,7 +299,7 @@ def test_pairs_sharing_a_leader_reuse_its_dtw_matrices_and_choose_the_same(monke
     n_first, n_nearest = len(calls), len(nearest_calls)
     memoised = [first] + [choose_lag(leader, f, window=5) for f in (other, coarse)]
     assert n_first == 1 and len(calls) == n_first  # one matrix for every tau, none for the other followers
-    assert n_nearest == 10 * 6 and len(nearest_calls) == n_nearest   # 10 taus x (5 folds + in-sample), once
+    assert n_nearest == 10 * 6 and len(nearest_calls) == n_nearest  # 10 taus x (5 folds + in-sample), once
     for follower, kept in zip((planted, other, coarse), memoised):
         monkeypatch.setattr(lag, "_SELF_DTW_MEMO", {})
         monkeypatch.setattr(lag, "_NEAREST_MEMO", {})

@@ -11,8 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from volts.trading.strategies.lead_lag_portfolio import (LeadLagPortfolioParams, lead_lag_portfolio, portfolio_stats,
-                                           returns_from_prices)
+from volts.trading.strategies.lead_lag_portfolio import (
+    LeadLagPortfolioParams,
+    lead_lag_portfolio,
+    portfolio_stats,
+    returns_from_prices,
+)
 
 
 def planted_market(n: int = 60, n_leaders: int = 12, days: int = 400, beta: float = 0.6, seed: int = 0):
@@ -67,8 +71,13 @@ def test_look_ahead_perturbation(execution):
     def run(c, o, mc, mo):
         cc, oo = returns_from_prices(c, open_=o)
         mcc, moo = returns_from_prices(mc.to_frame("SPY"), open_=mo.to_frame("SPY"))
-        return lead_lag_portfolio(cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"],
-                                  params=LeadLagPortfolioParams(execution=execution))
+        return lead_lag_portfolio(
+            cc,
+            mcc["SPY"],
+            open_returns=oo,
+            market_open_returns=moo["SPY"],
+            params=LeadLagPortfolioParams(execution=execution),
+        )
 
     base = run(close, open_, mclose, mopen)
     rng = np.random.default_rng(9)
@@ -94,8 +103,13 @@ def test_next_open_books_the_open_to_open_return_two_sessions_later():
     close, open_ = _prices(returns)
     cc, oo = returns_from_prices(close, open_=open_)
     moo = pd.Series(0.0, index=returns.index)
-    res = lead_lag_portfolio(cc, market * 0, open_returns=oo, market_open_returns=moo,
-                             params=LeadLagPortfolioParams(lookback=20, standardise_window=10))
+    res = lead_lag_portfolio(
+        cc,
+        market * 0,
+        open_returns=oo,
+        market_open_returns=moo,
+        params=LeadLagPortfolioParams(lookback=20, standardise_window=10),
+    )
     row = res.daily.iloc[5]
     t = returns.index.get_loc(row["decision_date"])
     assert res.daily.index[5] == returns.index[t + 2]
@@ -151,8 +165,13 @@ def test_walkforward_adaptor_books_equity_from_capital_and_marks_close_optimisti
     returns, market = planted_market(n=30, n_leaders=6, days=200, seed=6)
     returns["SPY"] = market
     close, open_ = _prices(returns)
-    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
-                    close=close, volume=close * 0 + 1e6)
+    md = MarketData(
+        open=open_,
+        high=np.maximum(open_, close) * 1.01,
+        low=np.minimum(open_, close) * 0.99,
+        close=close,
+        volume=close * 0 + 1e6,
+    )
     sched = [SimpleNamespace(asof=returns.index[120].date())]
     for execution in ("next_open", "close"):
         settings = Settings().override(**{"strategy.execution": execution})
@@ -179,12 +198,24 @@ def test_walkforward_adaptor_pays_the_configured_commission_per_order():
     returns, market = planted_market(n=30, n_leaders=6, days=160, seed=7)
     returns["SPY"] = market
     close, open_ = _prices(returns)
-    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
-                    close=close, volume=close * 0 + 1e6)
-    settings = Settings().override(**{"costs.commission": 9.0, "costs.commission_pct": 0.0,
-                                      "costs.slippage_bps": 0.0, "costs.half_spread_bps": 0.0})
-    run = walkforward_strategy(md, [SimpleNamespace(asof=returns.index[110].date())],
-                               end=returns.index[-1].date(), settings=settings)
+    md = MarketData(
+        open=open_,
+        high=np.maximum(open_, close) * 1.01,
+        low=np.minimum(open_, close) * 0.99,
+        close=close,
+        volume=close * 0 + 1e6,
+    )
+    settings = Settings().override(
+        **{
+            "costs.commission": 9.0,
+            "costs.commission_pct": 0.0,
+            "costs.slippage_bps": 0.0,
+            "costs.half_spread_bps": 0.0,
+        }
+    )
+    run = walkforward_strategy(
+        md, [SimpleNamespace(asof=returns.index[110].date())], end=returns.index[-1].date(), settings=settings
+    )
     d = run.daily
     assert d["orders"].iloc[0] == d["n_followers"].iloc[0] + 1  # from cash: every follower and SPY
     prev = run.equity.shift(1).fillna(settings.costs.capital)
@@ -225,22 +256,37 @@ def test_walkforward_adaptor_trades_next_open_and_books_the_direct_result(tmp_pa
     if spy_in_market:
         close, open_ = close.assign(SPY=mclose), open_.assign(SPY=mopen)
     else:  # SPY read from data.dir, as with the ten reference names
-        frame = pd.DataFrame({"Date": close.index.strftime("%Y-%m-%d"), "Open": mopen, "High": mclose * 1.02,
-                              "Low": np.minimum(mopen, mclose) * 0.98, "Close": mclose, "Volume": 1e6})
+        frame = pd.DataFrame(
+            {
+                "Date": close.index.strftime("%Y-%m-%d"),
+                "Open": mopen,
+                "High": mclose * 1.02,
+                "Low": np.minimum(mopen, mclose) * 0.98,
+                "Close": mclose,
+                "Volume": 1e6,
+            }
+        )
         frame.to_csv(tmp_path / "SPY.csv", index=False)
         # validated like every series: these stand-in bars trade on business days, not XNYS sessions
         settings = settings.override(**{"data.dir": str(tmp_path), "data.calendar": None})
-    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
-                    close=close, volume=close * 0 + 1e6)
+    md = MarketData(
+        open=open_,
+        high=np.maximum(open_, close) * 1.01,
+        low=np.minimum(open_, close) * 0.99,
+        close=close,
+        volume=close * 0 + 1e6,
+    )
     sched = [SimpleNamespace(asof=returns.index[120].date())]
     run = walkforward_strategy(md, sched, end=returns.index[-1].date(), settings=settings)
     assert (run.daily["signal"] != 0).all()  # 30 names, full history: never a reason for cash
     assert (run.turnover_value > 0).any()
-    cc, oo = returns_from_prices(close.drop(columns="SPY", errors="ignore"),
-                                 open_=open_.drop(columns="SPY", errors="ignore"))
+    cc, oo = returns_from_prices(
+        close.drop(columns="SPY", errors="ignore"), open_=open_.drop(columns="SPY", errors="ignore")
+    )
     mcc, moo = returns_from_prices(mclose.to_frame("SPY"), open_=mopen.to_frame("SPY"))
-    direct = lead_lag_portfolio(cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"],
-                                start=returns.index[120], end=returns.index[-1])
+    direct = lead_lag_portfolio(
+        cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"], start=returns.index[120], end=returns.index[-1]
+    )
     np.testing.assert_allclose(run.daily["gross"].to_numpy(), direct.daily["gross"].to_numpy(), rtol=1e-12)
 
 
@@ -268,19 +314,39 @@ def test_walkforward_metrics_row_and_report_use_the_portfolios_own_activity(tmp_
     mclose = 100 * (1 + market).cumprod()
     mopen = mclose.shift(1).fillna(100)
     keep = slice(0, 150)  # SPY.csv ends 20 sessions before the market: the book must go flat and say so
-    pd.DataFrame({"Date": close.index.strftime("%Y-%m-%d"), "Open": mopen, "High": mclose * 1.02,
-                  "Low": np.minimum(mopen, mclose) * 0.98, "Close": mclose, "Volume": 1e6}).iloc[keep].to_csv(
-        tmp_path / "SPY.csv", index=False)
-    md = MarketData(open=open_, high=np.maximum(open_, close) * 1.01, low=np.minimum(open_, close) * 0.99,
-                    close=close, volume=close * 0 + 1e6)
+    pd.DataFrame(
+        {
+            "Date": close.index.strftime("%Y-%m-%d"),
+            "Open": mopen,
+            "High": mclose * 1.02,
+            "Low": np.minimum(mopen, mclose) * 0.98,
+            "Close": mclose,
+            "Volume": 1e6,
+        }
+    ).iloc[keep].to_csv(tmp_path / "SPY.csv", index=False)
+    md = MarketData(
+        open=open_,
+        high=np.maximum(open_, close) * 1.01,
+        low=np.minimum(open_, close) * 0.99,
+        close=close,
+        volume=close * 0 + 1e6,
+    )
     # SPY.csv is validated like every series: these stand-in bars trade on business days, not XNYS sessions
     settings = Settings().override(**{"data.dir": str(tmp_path), "data.calendar": None})
     asofs = [returns.index[i].date() for i in (100, 105, 110, 115, 120, 125, 130, 135, 140, 145, 150, 155, 160)]
     sched = [SimpleNamespace(asof=d) for d in asofs]
     weeks = [{"asof": d.isoformat(), "pairs": [], "status": "ok"} for d in asofs]  # the selection kept nothing
     sim = walkforward_strategy(md, sched, end=returns.index[-1].date(), settings=settings)
-    metrics = summarise(sim, weeks, settings=settings, market=md, schedule=sched, end=returns.index[-1].date(),
-                        strategy_fn=walkforward_strategy, engine="vectorised")
+    metrics = summarise(
+        sim,
+        weeks,
+        settings=settings,
+        market=md,
+        schedule=sched,
+        end=returns.index[-1].date(),
+        strategy_fn=walkforward_strategy,
+        engine="vectorised",
+    )
     act = metrics["strategy_activity"]
     # next_open at t needs the SPY open of t+2 (SPY rows 0..149): decisions from 148 on are flat, so the weeks of
     # as-of 150, 155 and 160 hold cash; the week of 145 still has decisions 145-147 invested

@@ -35,19 +35,20 @@ def _reference(a, b, method):
         dcor = pytest.importorskip("dcor")
         return dcor.distance_correlation(a, b)
     q = pd.qcut(np.concatenate([a, b]), 4, labels=False, duplicates="drop")
-    return mutual_info_score(q[:len(a)], q[len(a):])
+    return mutual_info_score(q[: len(a)], q[len(a) :])
 
 
 # the distance-correlation reference (dcor) compiles with numba on its first call in a process (10-20 s): slow tier
-@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m == "distance" else m
-                                    for m in ll.CORRELATIONS])
+@pytest.mark.parametrize(
+    "method", [pytest.param(m, marks=pytest.mark.slow) if m == "distance" else m for m in ll.CORRELATIONS]
+)
 @pytest.mark.parametrize("lag", [0, 1, 3])
 def test_cross_correlation_matches_reference_pair_by_pair(panel, method, lag):
     c = ll.cross_correlation(panel, lag, method)
     n = panel.shape[0]
     for i in range(panel.shape[1]):
         for j in range(panel.shape[1]):
-            ref = _reference(panel[:n - lag, i], panel[lag:, j], method)
+            ref = _reference(panel[: n - lag, i], panel[lag:, j], method)
             assert c[i, j] == pytest.approx(ref, abs=1e-10), (i, j)
 
 
@@ -102,7 +103,8 @@ def test_levy_area_equals_double_sum_and_is_translation_invariant(panel):
         total = 0.0
         for k in range(1, len(p)):
             total += (p[k - 1, i] - p[0, i]) * (p[k, j] - p[k - 1, j]) - (p[k - 1, j] - p[0, j]) * (
-                p[k, i] - p[k - 1, i])
+                p[k, i] - p[k - 1, i]
+            )
         assert a[i, j] == pytest.approx(0.5 * total, abs=1e-10)
     np.testing.assert_allclose(ll.levy_area_matrix(panel + np.arange(6) * 3.7), a, atol=1e-10)
 
@@ -158,8 +160,10 @@ def test_legendre_signal_variance_and_cluster_counts():
 
 
 def test_nonlinear_dgps_defeat_pearson_ccf_lag1():
-    accs = [lead_lag_accuracy(ll.ccf_lag1_matrix(simulate("cosine", 0.4, rng=r).returns),
-                              simulate("cosine", 0.4, rng=r)) for r in range(3)]
+    accs = [
+        lead_lag_accuracy(ll.ccf_lag1_matrix(simulate("cosine", 0.4, rng=r).returns), simulate("cosine", 0.4, rng=r))
+        for r in range(3)
+    ]
     assert 0.4 < np.mean(accs) < 0.6
 
 

@@ -17,14 +17,33 @@ from volts.data.csv import load_csv_market
 from volts.data.mt5 import Mt5Terminal, load_mt5_market
 from volts.core.errors import BrokerError, DataError, UsageError
 from volts.live.book import client_id, comment_pair
-from volts.live.orders import (Journal, Target, compute_targets, execute_targets, next_session, order_comment,
-                        write_signals)
+from volts.live.orders import (
+    Journal,
+    Target,
+    compute_targets,
+    execute_targets,
+    next_session,
+    order_comment,
+    write_signals,
+)
 from volts.trading.signals import follower_positions
-from volts.testing.mt5_standin import ORDER_FILLING_IOC, ORDER_TYPE_BUY, ORDER_TYPE_SELL, POSITION_TYPE_BUY, POSITION_TYPE_SELL, SYMBOL_FILLING_IOC, Faults, StandInTerminal
+from volts.testing.mt5_standin import (
+    ORDER_FILLING_IOC,
+    ORDER_TYPE_BUY,
+    ORDER_TYPE_SELL,
+    POSITION_TYPE_BUY,
+    POSITION_TYPE_SELL,
+    SYMBOL_FILLING_IOC,
+    Faults,
+    StandInTerminal,
+)
 from volts.testing.mt5_server import serve_standin
 
-PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
-         {"leader": "TSLA", "follower": "AMZN", "lag": 5}]
+PAIRS = [
+    {"leader": "MU", "follower": "QCOM", "lag": 2},
+    {"leader": "META", "follower": "TSLA", "lag": 1},
+    {"leader": "TSLA", "follower": "AMZN", "lag": 5},
+]
 SYMBOLS = ["MU", "QCOM", "META", "TSLA", "AMZN"]
 TEST_START, TEST_END = "2023-06-08", "2023-08-11"
 MAGIC = 777
@@ -45,16 +64,19 @@ def market(ref_data_dir):
 @pytest.mark.parametrize("mode", ["long_short", "long_only"])
 def test_live_targets_equal_backtest_positions_every_day(market, mode):
     days = market.dates[(market.dates >= TEST_START) & (market.dates <= TEST_END)]
-    expected = {p["follower"]: follower_positions(market.close[p["leader"]], lag=p["lag"], ma_window=20, mode=mode)
-                for p in PAIRS}
+    expected = {
+        p["follower"]: follower_positions(market.close[p["leader"]], lag=p["lag"], ma_window=20, mode=mode)
+        for p in PAIRS
+    }
     seen = set()
     for day in days:
         prev = market.dates[market.dates.get_loc(day) - 1]
         # the live path sees only closed bars up to the previous session, and later bars are garbage
         visible = market.slice(None, prev)
         targets = compute_targets(PAIRS, visible, asof=prev, ma_window=20, mode=mode)
-        poisoned = market._map(lambda df: df.mask(pd.Series(df.index > prev, index=df.index), axis=0,
-                                                  other=df * 7.0 + 3.0))
+        poisoned = market._map(
+            lambda df: df.mask(pd.Series(df.index > prev, index=df.index), axis=0, other=df * 7.0 + 3.0)
+        )
         replay = compute_targets(PAIRS, poisoned, asof=prev, ma_window=20, mode=mode)
         assert [t.target for t in replay] == [t.target for t in targets]
         assert {t.session for t in replay} == {day.date()}  # data beyond asof know the next session
@@ -90,15 +112,15 @@ def test_live_path_through_the_mt5_stand_in_matches_backtest(ref_data_dir, marke
     pairs = PAIRS[:2]
     expected = {p["follower"]: follower_positions(market.close[p["leader"]], lag=p["lag"]) for p in pairs}
     with serve_standin(ref_data_dir, faults=Faults(forming_bar=True)) as (host, port, standin):
-        ds = DataSettings(source="mt5", mt5=Mt5Settings(bridge="mt5linux", host=host, port=port,
-                                                        backoff_seconds=0))
+        ds = DataSettings(source="mt5", mt5=Mt5Settings(bridge="mt5linux", host=host, port=port, backoff_seconds=0))
         term = Mt5Terminal.from_settings(ds.mt5, sleep=no_sleep)
         try:
             for day in days:
                 standin.until = day  # the session of `day` is trading: its bar is forming
                 now = pd.Timestamp(f"{day.date()} 11:00", tz="America/New_York").to_pydatetime()
-                live = load_mt5_market(ds, symbols=["MU", "META", "QCOM", "TSLA"], start="2023-05-01", end=None,
-                                       terminal=term, now=now)
+                live = load_mt5_market(
+                    ds, symbols=["MU", "META", "QCOM", "TSLA"], start="2023-05-01", end=None, terminal=term, now=now
+                )
                 targets = compute_targets(pairs, live, ma_window=20)
                 prev = market.dates[market.dates.get_loc(day) - 1]
                 for t in targets:
@@ -175,15 +197,26 @@ def test_journal_is_wal_and_durable(tmp_path):
 
 # ----------------------------------------------------------------------------------------------- execution
 def make_target(leader="MU", follower="QCOM", target=1, lag=2, session=dt.date(2023, 8, 14)):
-    return Target(leader=leader, follower=follower, lag=lag, asof=dt.date(2023, 8, 11), session=session,
-                  target=target, signal_date=dt.date(2023, 8, 10), leader_close=1.0, sma=1.0, ma_window=20,
-                  mode="long_short")
+    return Target(
+        leader=leader,
+        follower=follower,
+        lag=lag,
+        asof=dt.date(2023, 8, 11),
+        session=session,
+        target=target,
+        signal_date=dt.date(2023, 8, 10),
+        leader_close=1.0,
+        sma=1.0,
+        ma_window=20,
+        mode="long_short",
+    )
 
 
 @pytest.fixture
 def standin(ref_data_dir):
-    return StandInTerminal(ref_data_dir, until="2023-08-11", filling_mode=SYMBOL_FILLING_IOC, volume_step=0.01,
-                           volume_min=0.01)
+    return StandInTerminal(
+        ref_data_dir, until="2023-08-11", filling_mode=SYMBOL_FILLING_IOC, volume_step=0.01, volume_min=0.01
+    )
 
 
 def run(targets, standin, journal, **kw):
@@ -252,8 +285,11 @@ def test_rejected_order_is_journaled_then_raised(standin, tmp_path):
     standin.faults.reject_orders(1, retcode=10018, comment="Market closed")
     targets = [make_target(target=1), make_target("META", "TSLA", target=-1, lag=1)]
     with Journal(tmp_path / "j.sqlite") as j:
-        with pytest.raises(BrokerError, match=r"MU->QCOM: open order for QCOM rejected by the broker: retcode "
-                                              r"10018 \(Market closed\)"):
+        with pytest.raises(
+            BrokerError,
+            match=r"MU->QCOM: open order for QCOM rejected by the broker: retcode "
+            r"10018 \(Market closed\)",
+        ):
             run(targets, standin, j)
         events = j.events(pair="MU->QCOM")
         assert [e["kind"] for e in events] == ["decision", "request", "result"]
@@ -266,20 +302,26 @@ def test_size_below_volume_min_refuses_before_any_order(standin, tmp_path):
     standin.volume_min = 1.0  # one share at least: 200 USD buy 1.74 QCOM (at 114.61) but 0.82 TSLA (at 242.65)
     targets = [make_target(target=1), make_target("META", "TSLA", target=-1, lag=1)]
     with Journal(tmp_path / "j.sqlite") as j:
-        with pytest.raises(BrokerError, match=r"META->TSLA: capital 200 at price 242.65 gives 0.824.* lots, below "
-                                              r"the broker's minimum 1"):
+        with pytest.raises(
+            BrokerError,
+            match=r"META->TSLA: capital 200 at price 242.65 gives 0.824.* lots, below "
+            r"the broker's minimum 1",
+        ):
             run(targets, standin, j, capital=200.0, volume_per_pair=None)
     assert standin.orders_received == []
     standin.volume_min = 0.01
     with Journal(tmp_path / "k.sqlite") as j:  # two pairs on one follower: each keeps its own position
-        reports = run([make_target(target=1), make_target("META", "QCOM", target=-1)], standin, j,
-                      volume_per_pair=3.0)
+        reports = run([make_target(target=1), make_target("META", "QCOM", target=-1)], standin, j, volume_per_pair=3.0)
     assert [r.action for r in reports] == ["open", "open"]
     assert sorted((p.comment[:15], p.type, p.volume) for p in standin.positions) == [
-        ("volts META>QCOM", POSITION_TYPE_SELL, 3.0), ("volts MU>QCOM 2", POSITION_TYPE_BUY, 3.0)]
+        ("volts META>QCOM", POSITION_TYPE_SELL, 3.0),
+        ("volts MU>QCOM 2", POSITION_TYPE_BUY, 3.0),
+    ]
     with Journal(tmp_path / "k.sqlite") as j:  # the next session: MU->QCOM turns short, META->QCOM stays
-        later = [dataclasses.replace(make_target(target=-1), session=dt.date(2023, 8, 15)),
-                 dataclasses.replace(make_target("META", "QCOM", target=-1), session=dt.date(2023, 8, 15))]
+        later = [
+            dataclasses.replace(make_target(target=-1), session=dt.date(2023, 8, 15)),
+            dataclasses.replace(make_target("META", "QCOM", target=-1), session=dt.date(2023, 8, 15)),
+        ]
         reports = run(later, standin, j, volume_per_pair=3.0)
     assert [r.action for r in reports] == ["flip", "none"]
     assert sorted((p.type, p.volume) for p in standin.positions) == [(POSITION_TYPE_SELL, 3.0)] * 2

@@ -33,16 +33,39 @@ def _isolated(tmp_path, monkeypatch):
 
 def write_selection(path: Path, pairs, asof: str) -> Path:
     universe = sorted({s for p in pairs for s in (p["leader"], p["follower"])}) or ["MU"]
-    path.write_text(json.dumps({
-        "asof": asof, "train": {"start": "2022-11-01", "end": asof}, "universe": universe, "anomalies": [],
-        "volatility_clusters": {}, "candidates": [], "granger": {"lag": 45, "tests": []}, "pairs": pairs,
-        "volts_version": "test", "config_sha256": "0" * 64, "data_sha256": "0" * 64}))
+    path.write_text(
+        json.dumps(
+            {
+                "asof": asof,
+                "train": {"start": "2022-11-01", "end": asof},
+                "universe": universe,
+                "anomalies": [],
+                "volatility_clusters": {},
+                "candidates": [],
+                "granger": {"lag": 45, "tests": []},
+                "pairs": pairs,
+                "volts_version": "test",
+                "config_sha256": "0" * 64,
+                "data_sha256": "0" * 64,
+            }
+        )
+    )
     return path
 
 
 def write_config(path: Path, host, port, journal="journal.sqlite", **live) -> Path:
-    lines = ['[data]', 'source = "mt5"', '[data.mt5]', 'bridge = "mt5linux"', f'host = "{host}"', f'port = {port}',
-             'backoff_seconds = 0.0', 'retries = 2', '[live]', f'journal = "{journal}"']
+    lines = [
+        "[data]",
+        'source = "mt5"',
+        "[data.mt5]",
+        'bridge = "mt5linux"',
+        f'host = "{host}"',
+        f"port = {port}",
+        "backoff_seconds = 0.0",
+        "retries = 2",
+        "[live]",
+        f'journal = "{journal}"',
+    ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in live.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
@@ -57,8 +80,12 @@ def signal(capsys, *args):
 
 
 def targets_of(ref_data_dir, pairs, asof):
-    market = load_csv_market(ref_data_dir, symbols=sorted({s for p in pairs for s in (p["leader"], p["follower"])}),
-                             start="2023-01-03", end="2023-08-31")
+    market = load_csv_market(
+        ref_data_dir,
+        symbols=sorted({s for p in pairs for s in (p["leader"], p["follower"])}),
+        start="2023-01-03",
+        end="2023-08-31",
+    )
     return {t.pair: t for t in compute_targets(pairs, market, asof=asof)}
 
 
@@ -105,8 +132,7 @@ def test_a_departed_pair_is_closed_and_an_empty_selection_flattens(capsys, tmp_p
 def test_relative_journal_is_resolved_against_the_config_file(capsys, tmp_path, ref_data_dir):
     from volts.core.config import load_settings
 
-    cfg = write_config(tmp_path / "acct" / "config.toml", "127.0.0.1", 1, journal="books/j.sqlite",
-                       lock_dir="locks")
+    cfg = write_config(tmp_path / "acct" / "config.toml", "127.0.0.1", 1, journal="books/j.sqlite", lock_dir="locks")
     settings = load_settings(cfg)
     assert settings.live.journal == str((tmp_path / "acct" / "books" / "j.sqlite").resolve())
     assert settings.live.lock_dir == str((tmp_path / "acct" / "locks").resolve())
@@ -118,8 +144,9 @@ def test_stale_selection_is_refused_by_execute_and_its_age_printed(capsys, tmp_p
     with serve_standin(ref_data_dir, until="2023-08-11") as (host, port, standin):
         cfg = write_config(tmp_path / "config.toml", host, port)
         old = write_selection(tmp_path / "old.json", pairs, "2023-07-31")  # 9 sessions before 2023-08-11
-        rc, out, err = signal(capsys, "--selection", old, "--config", cfg, "--asof", "2023-08-11",
-                              "--out", tmp_path / "s")
+        rc, out, err = signal(
+            capsys, "--selection", old, "--config", cfg, "--asof", "2023-08-11", "--out", tmp_path / "s"
+        )
         assert rc == 0 and "selection as of 2023-07-31: 9 session(s) old" in out, err
         # --execute refuses it (exit 3); the data staleness alone is allowed here by the clock passed in
         from rich.console import Console
@@ -131,20 +158,44 @@ def test_stale_selection_is_refused_by_execute_and_its_age_printed(capsys, tmp_p
 
         quiet = Console(file=open(os.devnull, "w"))
         now = dt.datetime(2023, 8, 11, 22, 0, tzinfo=dt.timezone.utc)
-        with pytest.raises(DataError, match=r"selection as of 2023-07-31 is 9 session\(s\) old at the close of "
-                                            r"2023-08-11, over live.max_selection_age_sessions = 7"):
-            run_signal(load_settings(cfg), old, asof=None, out=tmp_path / "s", execute=True,
-                       confirm=lambda t: True, journal_path=None, console=quiet, now=now)
+        with pytest.raises(
+            DataError,
+            match=r"selection as of 2023-07-31 is 9 session\(s\) old at the close of "
+            r"2023-08-11, over live.max_selection_age_sessions = 7",
+        ):
+            run_signal(
+                load_settings(cfg),
+                old,
+                asof=None,
+                out=tmp_path / "s",
+                execute=True,
+                confirm=lambda t: True,
+                journal_path=None,
+                console=quiet,
+                now=now,
+            )
         assert standin.orders_received == []
         ok = write_selection(tmp_path / "ok.json", pairs, "2023-08-02")  # 7 sessions: within the limit
-        run_signal(load_settings(cfg), ok, asof=None, out=tmp_path / "s", execute=True, confirm=lambda t: True,
-                   journal_path=None, console=quiet, now=now)
+        run_signal(
+            load_settings(cfg),
+            ok,
+            asof=None,
+            out=tmp_path / "s",
+            execute=True,
+            confirm=lambda t: True,
+            journal_path=None,
+            console=quiet,
+            now=now,
+        )
         assert len(standin.orders_received) == 1
 
 
 # ------------------------------------------------------------------------------ one claim per account
-PAIRS3 = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
-          {"leader": "TSLA", "follower": "AMZN", "lag": 5}]
+PAIRS3 = [
+    {"leader": "MU", "follower": "QCOM", "lag": 2},
+    {"leader": "META", "follower": "TSLA", "lag": 1},
+    {"leader": "TSLA", "follower": "AMZN", "lag": 5},
+]
 ASOF = "2023-08-11"
 
 
@@ -152,8 +203,13 @@ def _child_env(tmp_path, **extra):
     import volts
 
     root = str(Path(volts.__file__).resolve().parents[1])  # the children run the same source tree
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]), **extra}
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]),
+        **extra,
+    }
     env.pop("VOLTS_TEST_KILL_AT", None)
     env.update(extra)
     return env
@@ -171,8 +227,9 @@ def _launch(argvs, cwds, env):
     procs, starts = [], []
     for argv, cwd in zip(argvs, cwds):
         starts.append(time.monotonic())
-        procs.append(subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        procs.append(
+            subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
     outs = [p.communicate(timeout=300) for p in procs]
     return procs, outs, starts[-1] - starts[0]
 
@@ -202,9 +259,27 @@ def test_two_runs_started_together_send_one_order_per_leg(tmp_path, ref_data_dir
             else:  # two configs in two folders naming one account, live.journal relative to each
                 cfgs = [write_config(f / "config.toml", host, port, journal="journal.sqlite") for f in folders]
                 extra = [[], []]
-            argvs = [[sys.executable, "-m", "volts", "signal", "--selection", str(selection), "--config", str(c),
-                      "--asof", ASOF, "--execute", "--yes", "--allow-stale", "--out", "s", *x]
-                     for c, x in zip(cfgs, extra)]
+            argvs = [
+                [
+                    sys.executable,
+                    "-m",
+                    "volts",
+                    "signal",
+                    "--selection",
+                    str(selection),
+                    "--config",
+                    str(c),
+                    "--asof",
+                    ASOF,
+                    "--execute",
+                    "--yes",
+                    "--allow-stale",
+                    "--out",
+                    "s",
+                    *x,
+                ]
+                for c, x in zip(cfgs, extra)
+            ]
             procs, outs, gap = _launch(argvs, folders, env)
             assert [p.returncode for p in procs] == [0, 0], outs
             gaps.append(gap)
@@ -224,19 +299,42 @@ def test_a_run_killed_at_each_step_is_reconciled_by_the_next(tmp_path, ref_data_
     selection = write_selection(tmp_path / "selection.json", PAIRS3, "2023-08-04")
     with serve_standin(ref_data_dir, until=ASOF) as (host, port, standin):
         cfg = write_config(tmp_path / "acct" / "config.toml", host, port)
-        argv = [sys.executable, "-m", "volts", "signal", "--selection", str(selection), "--config", str(cfg),
-                "--asof", ASOF, "--execute", "--yes", "--allow-stale", "--out", "s"]
-        killed = subprocess.run(argv, cwd=tmp_path, env=_child_env(tmp_path, VOLTS_TEST_KILL_AT=point),
-                                capture_output=True, text=True, timeout=300)
+        argv = [
+            sys.executable,
+            "-m",
+            "volts",
+            "signal",
+            "--selection",
+            str(selection),
+            "--config",
+            str(cfg),
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--out",
+            "s",
+        ]
+        killed = subprocess.run(
+            argv,
+            cwd=tmp_path,
+            env=_child_env(tmp_path, VOLTS_TEST_KILL_AT=point),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert killed.returncode == -9, killed.stderr
         sent_by_killed = len(standin.deals)
         assert sent_by_killed == (0 if point == "after_positions_read" else 1)
-        again = subprocess.run(argv, cwd=tmp_path, env=_child_env(tmp_path), capture_output=True, text=True,
-                               timeout=300)
+        again = subprocess.run(
+            argv, cwd=tmp_path, env=_child_env(tmp_path), capture_output=True, text=True, timeout=300
+        )
         assert again.returncode == 0, again.stderr
         held = sorted((p.symbol, p.type, p.volume) for p in standin.positions)
-        third = subprocess.run(argv, cwd=tmp_path, env=_child_env(tmp_path), capture_output=True, text=True,
-                               timeout=300)
+        third = subprocess.run(
+            argv, cwd=tmp_path, env=_child_env(tmp_path), capture_output=True, text=True, timeout=300
+        )
         assert third.returncode == 0, third.stderr
         assert len(standin.deals) == legs  # the killed run's order was never doubled
         assert sorted((p.symbol, p.type, p.volume) for p in standin.positions) == held
@@ -261,9 +359,19 @@ def _target(target=1):
 
     from volts.live.orders import Target
 
-    return Target(leader="MU", follower="QCOM", lag=2, asof=dt.date(2023, 8, 11), session=dt.date(2023, 8, 14),
-                  target=target, signal_date=dt.date(2023, 8, 10), leader_close=1.0, sma=1.0, ma_window=20,
-                  mode="long_short")
+    return Target(
+        leader="MU",
+        follower="QCOM",
+        lag=2,
+        asof=dt.date(2023, 8, 11),
+        session=dt.date(2023, 8, 14),
+        target=target,
+        signal_date=dt.date(2023, 8, 10),
+        leader_close=1.0,
+        sma=1.0,
+        ma_window=20,
+        mode="long_short",
+    )
 
 
 def test_position_closed_outside_volts_is_reported_once_and_retargeted(tmp_path, ref_data_dir, caplog):
@@ -302,8 +410,11 @@ def test_journal_failing_after_a_fill_says_the_order_was_filled(tmp_path, ref_da
 
     standin = StandInTerminal(ref_data_dir, until=ASOF)
     with FullDisk(tmp_path / "j.sqlite") as j:
-        with pytest.raises(ArtifactError, match=r"MU->QCOM: the open order for QCOM WAS FILLED: 5 lots at "
-                                                r"[0-9.]+, deal \d+.*do not send it again by hand.*reconciles"):
+        with pytest.raises(
+            ArtifactError,
+            match=r"MU->QCOM: the open order for QCOM WAS FILLED: 5 lots at "
+            r"[0-9.]+, deal \d+.*do not send it again by hand.*reconciles",
+        ):
             _run([_target(1)], standin, j, volume_per_pair=5.0)
     with Journal(tmp_path / "j.sqlite") as j:  # the next run reconciles: nothing sent again
         (rep,) = _run([_target(1)], standin, j, volume_per_pair=5.0)
@@ -332,10 +443,14 @@ def test_an_order_pending_at_the_broker_for_the_pair_blocks_a_second_one(tmp_pat
 
     standin = StandInTerminal(ref_data_dir, until=ASOF)
     # an order of this pair for the session sent by another machine, accepted but not filled yet
-    ticket = standin.place_pending("QCOM", type=0, volume=5.0, magic=MAGIC,
-                                   comment=client_id("MU->QCOM", "2023-08-14", "o1"))
+    ticket = standin.place_pending(
+        "QCOM", type=0, volume=5.0, magic=MAGIC, comment=client_id("MU->QCOM", "2023-08-14", "o1")
+    )
     with Journal(tmp_path / "j.sqlite") as j:
-        with pytest.raises(BrokerError, match=rf"MU->QCOM: an order of this pair for 2023-08-14 is pending at the "
-                                              rf"broker \(ticket {ticket}, 5 lots"):
+        with pytest.raises(
+            BrokerError,
+            match=rf"MU->QCOM: an order of this pair for 2023-08-14 is pending at the "
+            rf"broker \(ticket {ticket}, 5 lots",
+        ):
             _run([_target(1)], standin, j, volume_per_pair=5.0)
     assert standin.orders_received == []

@@ -26,8 +26,11 @@ from volts.live.orders import Journal, Target, compute_targets, execute_targets
 from volts.testing.mt5_standin import POSITION_TYPE_BUY, SYMBOL_FILLING_IOC, Faults, StandInTerminal
 from volts.testing.mt5_server import serve_standin
 
-PAIRS = [{"leader": "MU", "follower": "QCOM", "lag": 2}, {"leader": "META", "follower": "TSLA", "lag": 1},
-         {"leader": "TSLA", "follower": "AMZN", "lag": 5}]
+PAIRS = [
+    {"leader": "MU", "follower": "QCOM", "lag": 2},
+    {"leader": "META", "follower": "TSLA", "lag": 1},
+    {"leader": "TSLA", "follower": "AMZN", "lag": 5},
+]
 SYMBOLS = ["MU", "QCOM", "META", "TSLA", "AMZN"]
 ASOF = "2023-08-11"
 MAGIC = 777
@@ -56,16 +59,37 @@ def market(ref_data_dir):
 
 def write_selection(path: Path, pairs=PAIRS, asof="2023-06-08") -> Path:
     universe = sorted({s for p in pairs for s in (p["leader"], p["follower"]) if isinstance(s, str)})
-    path.write_text(json.dumps({
-        "asof": asof, "train": {"start": "2022-11-01", "end": asof}, "universe": universe, "anomalies": [],
-        "volatility_clusters": {}, "candidates": [], "granger": {"lag": 45, "tests": []}, "pairs": pairs,
-        "volts_version": "test", "config_sha256": "0" * 64, "data_sha256": "0" * 64}))
+    path.write_text(
+        json.dumps(
+            {
+                "asof": asof,
+                "train": {"start": "2022-11-01", "end": asof},
+                "universe": universe,
+                "anomalies": [],
+                "volatility_clusters": {},
+                "candidates": [],
+                "granger": {"lag": 45, "tests": []},
+                "pairs": pairs,
+                "volts_version": "test",
+                "config_sha256": "0" * 64,
+                "data_sha256": "0" * 64,
+            }
+        )
+    )
     return path
 
 
 def write_config(tmp_path, host, port, **extra) -> Path:
-    lines = ['[data]', 'source = "mt5"', '[data.mt5]', 'bridge = "mt5linux"', f'host = "{host}"', f'port = {port}',
-             'backoff_seconds = 0.0', f'retries = {extra.pop("retries", 2)}']
+    lines = [
+        "[data]",
+        'source = "mt5"',
+        "[data.mt5]",
+        'bridge = "mt5linux"',
+        f'host = "{host}"',
+        f"port = {port}",
+        "backoff_seconds = 0.0",
+        f"retries = {extra.pop('retries', 2)}",
+    ]
     live = extra.pop("live", {})
     lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
     if live:
@@ -89,15 +113,24 @@ def error_line(err: str) -> str:
 
 
 def make_target(leader="MU", follower="QCOM", target=1, lag=2):
-    return Target(leader=leader, follower=follower, lag=lag, asof=dt.date(2023, 8, 11),
-                  session=dt.date(2023, 8, 14), target=target, signal_date=dt.date(2023, 8, 10), leader_close=1.0,
-                  sma=1.0, ma_window=20, mode="long_short")
+    return Target(
+        leader=leader,
+        follower=follower,
+        lag=lag,
+        asof=dt.date(2023, 8, 11),
+        session=dt.date(2023, 8, 14),
+        target=target,
+        signal_date=dt.date(2023, 8, 10),
+        leader_close=1.0,
+        sma=1.0,
+        ma_window=20,
+        mode="long_short",
+    )
 
 
 @pytest.fixture
 def standin(ref_data_dir):
-    return StandInTerminal(ref_data_dir, until=ASOF, filling_mode=SYMBOL_FILLING_IOC, volume_step=0.01,
-                           volume_min=0.01)
+    return StandInTerminal(ref_data_dir, until=ASOF, filling_mode=SYMBOL_FILLING_IOC, volume_step=0.01, volume_min=0.01)
 
 
 def run(targets, standin, journal, **kw):
@@ -117,22 +150,48 @@ def test_two_executes_started_together_send_one_order_per_pair(tmp_path, ref_dat
     import volts
 
     root = str(Path(volts.__file__).resolve().parents[1])  # the children run the same source tree
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     with serve_standin(ref_data_dir, until=ASOF, faults=Faults().slow_orders(1.0)) as (host, port, standin):
         cfg = write_config(tmp_path, host, port, live={"lock_timeout_seconds": 120})
-        args = [sys.executable, "-m", "volts", "signal", "--selection", str(selection), "--config", str(cfg),
-                "--asof", ASOF, "--execute", "--yes", "--allow-stale", "--journal", str(journal)]
-        procs = [subprocess.Popen(args + ["--out", str(tmp_path / f"s{k}")], cwd=tmp_path, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+        args = [
+            sys.executable,
+            "-m",
+            "volts",
+            "signal",
+            "--selection",
+            str(selection),
+            "--config",
+            str(cfg),
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--journal",
+            str(journal),
+        ]
+        procs = [
+            subprocess.Popen(
+                args + ["--out", str(tmp_path / f"s{k}")],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for k in (1, 2)
+        ]
         outs = [p.communicate(timeout=150) for p in procs]
         fills = list(standin.fills)
         positions = standin.positions
     assert [p.returncode for p in procs] == [0, 0], outs
     nonzero = {f: t for f, t in want.items() if t != 0}
     assert len(fills) == len(nonzero)  # one order per pair in all, not one per process
-    assert sorted((p.symbol, p.type) for p in positions) == sorted(
-        (f, 0 if t > 0 else 1) for f, t in nonzero.items())
+    assert sorted((p.symbol, p.type) for p in positions) == sorted((f, 0 if t > 0 else 1) for f, t in nonzero.items())
     assert sum("skip" in out for out, _ in outs) == 1  # the run that waited found the pairs complete
 
 
@@ -158,8 +217,9 @@ def test_volume_is_reconciled_not_only_the_sign(standin, tmp_path):
     """A short of 10 lots where the pair wants 5: the excess is closed (before, same sign meant "none")."""
     ticket = standin.open_position("QCOM", type=1, volume=10.0, magic=MAGIC)
     with Journal(tmp_path / "j.sqlite") as j:
-        j.record("decision", {"action": "open", "target": -1, "volume": 5.0}, pair="MU->QCOM",
-                 session="2023-08-11")  # the plan under which the short was opened
+        j.record(
+            "decision", {"action": "open", "target": -1, "volume": 5.0}, pair="MU->QCOM", session="2023-08-11"
+        )  # the plan under which the short was opened
         (rep,) = run([make_target(target=-1)], standin, j)
     assert rep.action == "adjust"
     (order,) = standin.orders_received
@@ -187,8 +247,11 @@ def test_future_dated_bar_is_rejected_in_validation(tmp_path, ref_data_dir, caps
 # ------------------------------------------------------------------------------ 4. short warm-up
 def test_signal_with_a_short_warm_up_is_refused_not_flat(market):
     short = market.slice("2023-08-01", ASOF)  # 9 bars: MU->QCOM needs 20 + 2 - 1 = 21
-    with pytest.raises(DataError, match=r"MU->QCOM: lag 2 with ma_window 20 needs 21 leader bars up to "
-                                        r"2023-08-11; the data hold 9"):
+    with pytest.raises(
+        DataError,
+        match=r"MU->QCOM: lag 2 with ma_window 20 needs 21 leader bars up to "
+        r"2023-08-11; the data hold 9",
+    ):
         compute_targets(PAIRS[:1], short)
     enough = market.slice("2023-07-13", ASOF)  # exactly 21 bars: defined
     assert compute_targets(PAIRS[:1], enough)[0].signal_date == dt.date(2023, 8, 10)
@@ -204,19 +267,29 @@ def test_stale_data_with_execute_is_refused_unless_allowed(tmp_path, ref_data_di
     selection = write_selection(tmp_path / "selection.json")
     later = dt.datetime(2023, 8, 16, 21, 0, tzinfo=dt.timezone.utc)  # Wednesday: 2023-08-14..16 have closed
     with serve_standin(ref_data_dir, until=ASOF) as (host, port, standin):
-        settings = Settings(data=DataSettings(source="mt5", mt5=Mt5Settings(bridge="mt5linux", host=host,
-                                                                            port=port, backoff_seconds=0)))
+        settings = Settings(
+            data=DataSettings(source="mt5", mt5=Mt5Settings(bridge="mt5linux", host=host, port=port, backoff_seconds=0))
+        )
         asked = []
-        kw = dict(asof=None, execute=True, confirm=lambda t: asked.append(1) or True,
-                  journal_path=tmp_path / "j.sqlite", console=Console(file=open(os.devnull, "w")))
-        with pytest.raises(DataError, match=r"stale data: the last close used is 2023-08-11, but XNYS has closed "
-                                            r"2023-08-16 since.*--allow-stale"):
+        kw = dict(
+            asof=None,
+            execute=True,
+            confirm=lambda t: asked.append(1) or True,
+            journal_path=tmp_path / "j.sqlite",
+            console=Console(file=open(os.devnull, "w")),
+        )
+        with pytest.raises(
+            DataError,
+            match=r"stale data: the last close used is 2023-08-11, but XNYS has closed "
+            r"2023-08-16 since.*--allow-stale",
+        ):
             run_signal(settings, selection, out=tmp_path / "s", now=later, **kw)
         assert asked == [] and standin.orders_received == []
         _, _, executions = run_signal(settings, selection, out=tmp_path / "s2", now=later, allow_stale=True, **kw)
         assert asked == [1] and len(standin.orders_received) == sum(e.target != 0 for e in executions)
     with pytest.raises(DataError, match="not final"):  # Friday 15:00 New York: the bar of 2023-08-11 is forming
         from volts.live.orders import check_fresh
+
         check_fresh([make_target()], now=dt.datetime(2023, 8, 11, 19, 0), allow_stale=True)
 
 
@@ -258,8 +331,9 @@ def test_symbol_that_is_a_path_is_refused_everywhere(tmp_path, ref_data_dir, cap
     shutil.copy(ref_data_dir / "MU.csv", other / "MU.csv")  # the file the path would reach
     bad = "../d/other/MU"
     selection = write_selection(tmp_path / "selection.json", [{"leader": bad, "follower": "QCOM", "lag": 2}])
-    rc, _, err = cli(capsys, "signal", "--selection", selection, "--data-dir", data, "--asof", ASOF,
-                     "--out", tmp_path / "s")
+    rc, _, err = cli(
+        capsys, "signal", "--selection", selection, "--data-dir", data, "--asof", ASOF, "--out", tmp_path / "s"
+    )
     assert rc == 2
     assert f"pairs[0].leader: '{bad}' is not a valid symbol" in error_line(err)
     assert not (tmp_path / "s").exists()
@@ -276,18 +350,20 @@ def test_symbol_that_is_a_path_is_refused_everywhere(tmp_path, ref_data_dir, cap
 
 # ------------------------------------------------------------------------------ 8. one pair validation
 @pytest.mark.slow
-@pytest.mark.parametrize("pair, code, message", [
-    ({"leader": "MU", "follower": "MU", "lag": 2}, 2, "MU->MU: the leader is its own follower"),
-    ({"leader": "MU", "follower": "QCOM", "lag": 100000}, 3,
-     "MU->QCOM: lag 100000 with ma_window 20 needs"),
-])
+@pytest.mark.parametrize(
+    "pair, code, message",
+    [
+        ({"leader": "MU", "follower": "MU", "lag": 2}, 2, "MU->MU: the leader is its own follower"),
+        ({"leader": "MU", "follower": "QCOM", "lag": 100000}, 3, "MU->QCOM: lag 100000 with ma_window 20 needs"),
+    ],
+)
 def test_signal_and_backtest_validate_a_pair_alike(tmp_path, ref_data_dir, capsys, pair, code, message):
     selection = write_selection(tmp_path / "selection.json", [pair])
-    rc, _, err = cli(capsys, "signal", "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF,
-                     "--out", tmp_path / "s")
+    rc, _, err = cli(
+        capsys, "signal", "--selection", selection, "--data-dir", ref_data_dir, "--asof", ASOF, "--out", tmp_path / "s"
+    )
     assert rc == code and message in error_line(err)
-    rc, _, err = cli(capsys, "backtest", "--selection", selection, "--data-dir", ref_data_dir,
-                     "--out", tmp_path / "b")
+    rc, _, err = cli(capsys, "backtest", "--selection", selection, "--data-dir", ref_data_dir, "--out", tmp_path / "b")
     assert rc == code and message in error_line(err)
 
 
@@ -307,13 +383,27 @@ def test_terminal_killed_during_order_send_says_outcome_unknown_and_where(tmp_pa
     journal = tmp_path / "journal.sqlite"
     with serve_standin(ref_data_dir, until=ASOF, faults=Faults().kill_during_order_send()) as (host, port, standin):
         cfg = write_config(tmp_path, host, port)
-        rc, out, err = cli(capsys, "signal", "--selection", selection, "--config", cfg, "--asof", ASOF,
-                           "--execute", "--yes", "--allow-stale", "--journal", journal, "--out", tmp_path / "s")
+        rc, out, err = cli(
+            capsys,
+            "signal",
+            "--selection",
+            selection,
+            "--config",
+            cfg,
+            "--asof",
+            ASOF,
+            "--execute",
+            "--yes",
+            "--allow-stale",
+            "--journal",
+            journal,
+            "--out",
+            tmp_path / "s",
+        )
         fills = list(standin.fills)
     assert rc == 4 and len(fills) == 1
     line = error_line(err)
     assert "outcome is unknown" in line and f"journal {journal}" in line
     row = int(line.split("request row id ")[1].split(" ")[0])
-    kind, payload = sqlite3.connect(journal).execute("SELECT kind, payload FROM events WHERE id = ?",
-                                                     (row,)).fetchone()
+    kind, payload = sqlite3.connect(journal).execute("SELECT kind, payload FROM events WHERE id = ?", (row,)).fetchone()
     assert kind == "request" and json.loads(payload)["request"]["symbol"] == fills[0]["symbol"]

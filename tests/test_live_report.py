@@ -25,12 +25,20 @@ def test_report_finds_a_partial_fill_and_a_manual_close(tmp_path, ref_data_dir, 
     from volts.data.calendar import next_session
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    settings = Settings().override(**{"data.dir": str(ref_data_dir), "live.sizing": "sleeve",
-                                      "live.journal": str(tmp_path / "journal.sqlite")})
+    settings = Settings().override(
+        **{"data.dir": str(ref_data_dir), "live.sizing": "sleeve", "live.journal": str(tmp_path / "journal.sqlite")}
+    )
     market = load_csv_market(ref_data_dir, symbols=["MU", "QCOM"], start="2023-01-03", end="2023-08-31")
-    standin = StandInTerminal(ref_data_dir, until=SESSIONS[0], fill_price="next_open", volume_step=1e-6,
-                              volume_min=1e-6, volume_max=1e12, balance=settings.costs.capital,
-                              commission_fixed=settings.costs.commission)
+    standin = StandInTerminal(
+        ref_data_dir,
+        until=SESSIONS[0],
+        fill_price="next_open",
+        volume_step=1e-6,
+        volume_min=1e-6,
+        volume_max=1e12,
+        balance=settings.costs.capital,
+        commission_fixed=settings.costs.commission,
+    )
     term = Mt5Terminal.from_api(standin, sleep=lambda _: None, retries=1)
     signs = []
     for k, day in enumerate(SESSIONS[:-1]):
@@ -47,8 +55,16 @@ def test_report_finds_a_partial_fill_and_a_manual_close(tmp_path, ref_data_dir, 
         now = dt.datetime.combine(c, dt.time(23, 0), tzinfo=dt.timezone.utc)
         with Journal(settings.live.journal, now=now) as j:
             try:
-                execute_book(targets, term, j, settings=settings, asof=c, session=next_session(c), now=now,
-                             selection_asof="2023-08-03")
+                execute_book(
+                    targets,
+                    term,
+                    j,
+                    settings=settings,
+                    asof=c,
+                    session=next_session(c),
+                    now=now,
+                    selection_asof="2023-08-03",
+                )
             except BrokerError as exc:
                 assert k == 0 and "filled" in str(exc)
     assert signs[0] != 0  # the sleeve opens on the first day (so the partial fill is planted on a real order)
@@ -69,18 +85,33 @@ def test_report_of_a_paper_run_without_surprises_lists_no_difference(tmp_path, r
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     settings = Settings().override(**{"data.dir": str(ref_data_dir), "live.sizing": "sleeve"})
     market = load_csv_market(ref_data_dir, symbols=["MU", "QCOM"], start="2023-01-03", end="2023-08-31")
-    standin = StandInTerminal(ref_data_dir, until=SESSIONS[0], fill_price="next_open", volume_step=1e-6,
-                              volume_min=1e-6, volume_max=1e12, balance=settings.costs.capital,
-                              commission_fixed=settings.costs.commission,
-                              commission_rate=settings.costs.commission_pct
-                              + (settings.costs.slippage_bps + settings.costs.half_spread_bps) / 1e4)
+    standin = StandInTerminal(
+        ref_data_dir,
+        until=SESSIONS[0],
+        fill_price="next_open",
+        volume_step=1e-6,
+        volume_min=1e-6,
+        volume_max=1e12,
+        balance=settings.costs.capital,
+        commission_fixed=settings.costs.commission,
+        commission_rate=settings.costs.commission_pct
+        + (settings.costs.slippage_bps + settings.costs.half_spread_bps) / 1e4,
+    )
     term = Mt5Terminal.from_api(standin, sleep=lambda _: None, retries=1)
     for day in ["2023-08-03", *SESSIONS[:-1]]:  # from the selection's own close, as the daily job runs
         c = dt.date.fromisoformat(day)
         standin.set_until(c)
         now = dt.datetime.combine(c, dt.time(23, 0), tzinfo=dt.timezone.utc)
         with Journal(tmp_path / "j.sqlite", now=now) as j:
-            execute_book(compute_targets(PAIRS, market, asof=c), term, j, settings=settings, asof=c,
-                         session=next_session(c), now=now, selection_asof="2023-08-03")
+            execute_book(
+                compute_targets(PAIRS, market, asof=c),
+                term,
+                j,
+                settings=settings,
+                asof=c,
+                session=next_session(c),
+                now=now,
+                selection_asof="2023-08-03",
+            )
     report = build_live_report(tmp_path / "j.sqlite", settings)
     assert len(report.orders) > 0 and report.differences.empty, report.differences

@@ -27,8 +27,15 @@ def _bars(rng: np.random.Generator, n: int, start_price: float) -> pd.DataFrame:
     open_ = close * np.exp(rng.normal(0, 0.01, n))
     high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, n))
     low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, n))
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
-                         "volume": rng.integers(1_000, 10_000, n).astype(float)})
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": rng.integers(1_000, 10_000, n).astype(float),
+        }
+    )
 
 
 def market(seed: int = 123) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -44,9 +51,14 @@ def perturb_after(bars: pd.DataFrame, t: int, rng: np.random.Generator) -> pd.Da
     k = len(bars) - t - 1
     close = rng.uniform(5, 400, k)
     open_ = rng.uniform(5, 400, k)
-    out.iloc[t + 1:, :4] = np.column_stack([
-        open_, np.maximum(open_, close) * (1 + rng.uniform(0, 0.05, k)),
-        np.minimum(open_, close) * (1 - rng.uniform(0, 0.05, k)), close])
+    out.iloc[t + 1 :, :4] = np.column_stack(
+        [
+            open_,
+            np.maximum(open_, close) * (1 + rng.uniform(0, 0.05, k)),
+            np.minimum(open_, close) * (1 - rng.uniform(0, 0.05, k)),
+            close,
+        ]
+    )
     return out
 
 
@@ -63,8 +75,9 @@ COSTS = dict(capital=1000.0, commission=9.0, commission_pct=0.0005, slippage_bps
 def run_config(cfg, lead: pd.DataFrame, foll: pd.DataFrame, target_fn=None):
     if cfg is None:
         return simulate_buy_and_hold(foll, start=DATES[START], end=DATES[END], **COSTS)
-    return simulate_pair(lead, foll, start=DATES[START], end=DATES[END], ma_window=10, target_fn=target_fn,
-                         **cfg, **COSTS)
+    return simulate_pair(
+        lead, foll, start=DATES[START], end=DATES[END], ma_window=10, target_fn=target_fn, **cfg, **COSTS
+    )
 
 
 def records_through(run, t: int) -> dict:
@@ -72,10 +85,13 @@ def records_through(run, t: int) -> dict:
     day = DATES[t]
     o, f = run.orders, run.fills
     return {
-        "orders": [tuple(r) for r in o.loc[o["created"] <= day, ["created", "role", "side", "size"]].itertuples(
-            index=False)],
-        "fills": [tuple(r) for r in f.loc[f["date"] <= day, ["date", "role", "size", "price", "commission"]]
-                  .itertuples(index=False)],
+        "orders": [
+            tuple(r) for r in o.loc[o["created"] <= day, ["created", "role", "side", "size"]].itertuples(index=False)
+        ],
+        "fills": [
+            tuple(r)
+            for r in f.loc[f["date"] <= day, ["date", "role", "size", "price", "commission"]].itertuples(index=False)
+        ],
         "shares": run.shares.loc[:day].tolist(),
         "equity": run.equity.loc[:day].tolist(),
         "targets": run.targets.loc[:day].tolist(),
@@ -116,6 +132,7 @@ def test_a_leaky_signal_is_caught():
         def target(known: pd.Series) -> int:  # peeks at the next close
             n = len(known)
             return 0 if n >= len(full) else (1 if full[n] > full[n - 1] else -1)
+
         return target
 
     cfg = dict(mode="long_short", execution="next_open", lag=1)
@@ -140,12 +157,12 @@ def test_signal_functions_ignore_later_bars(mode, lag):
         for t in T_INDICES + (12, N - 2):
             pert = perturb_after(lead, t, np.random.default_rng(seed * 31 + t))["close"]
             s = trend_signal(pert, ma_window=10, mode=mode)
-            assert s.iloc[:t + 1].equals(base_signal.iloc[:t + 1])
+            assert s.iloc[: t + 1].equals(base_signal.iloc[: t + 1])
             pos = follower_positions(pert, lag=lag, ma_window=10, mode=mode)
             # the position of day d uses closes <= d - lag: unchanged through t + lag
-            assert pos.iloc[:t + lag + 1].equals(base_pos.iloc[:t + lag + 1])
+            assert pos.iloc[: t + lag + 1].equals(base_pos.iloc[: t + lag + 1])
             # the live target computed at the close of t is what the backtest holds on day t + 1
-            target = next_session_target(close.iloc[:t + 1], lag=lag, ma_window=10, mode=mode)
+            target = next_session_target(close.iloc[: t + 1], lag=lag, ma_window=10, mode=mode)
             assert target == pos.iloc[t + 1] == base_pos.iloc[t + 1]
 
 

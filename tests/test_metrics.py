@@ -34,8 +34,15 @@ def numpy_metrics(values: np.ndarray, capital: float, rf_annual: float = 0.0, P:
     peak = np.maximum.accumulate(e)
     mdd = np.max((peak - e) / peak)
     annual = (e[-1] / e[0]) ** (P / n) - 1
-    return {"sharpe": sharpe, "sortino": sortino, "max_drawdown": mdd, "annual_return": annual,
-            "calmar": annual / mdd, "total_return": e[-1] / e[0] - 1, "final_equity": e[-1]}
+    return {
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "max_drawdown": mdd,
+        "annual_return": annual,
+        "calmar": annual / mdd,
+        "total_return": e[-1] / e[0] - 1,
+        "final_equity": e[-1],
+    }
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -99,24 +106,37 @@ def test_bad_equity_raises(value):
 
 
 # ------------------------------------------------------------------------------- backtrader's analyzers
-ANALYZERS = {"dd": bt.analyzers.DrawDown, "ta": bt.analyzers.TradeAnalyzer,
-             "tr": (bt.analyzers.TimeReturn, {"timeframe": bt.TimeFrame.Days})}
+ANALYZERS = {
+    "dd": bt.analyzers.DrawDown,
+    "ta": bt.analyzers.TradeAnalyzer,
+    "tr": (bt.analyzers.TimeReturn, {"timeframe": bt.TimeFrame.Days}),
+}
 
 
 @pytest.mark.parametrize("leader,follower,lag", [("MU", "QCOM", 2), ("META", "TSLA", 1), ("TSLA", "AMZN", 5)])
 def test_metrics_agree_with_backtrader_analyzers(paper_market, leader, follower, lag):
     bars = paper_market.slice("2023-04-01", "2023-12-31")
-    run = simulate_pair(bars.bars(leader), bars.bars(follower), lag=lag, start="2023-06-08", end="2023-10-31",
-                        capital=1000.0, commission=9.0, execution="next_open",
-                        name=f"{leader}->{follower}", analyzers=ANALYZERS)
+    run = simulate_pair(
+        bars.bars(leader),
+        bars.bars(follower),
+        lag=lag,
+        start="2023-06-08",
+        end="2023-10-31",
+        capital=1000.0,
+        commission=9.0,
+        execution="next_open",
+        name=f"{leader}->{follower}",
+        analyzers=ANALYZERS,
+    )
     m = compute_metrics(run.equity, run.trades, capital=1000.0)
     # DrawDown: the peak includes the starting capital (the broker's value during the warm-up bars)
     assert m.max_drawdown * 100 == pytest.approx(run.analysis["dd"]["max"]["drawdown"], rel=1e-9)
     # TimeReturn: the same daily returns over the window (the first one measured from the capital)
     tr = pd.Series(run.analysis["tr"])
     tr.index = pd.DatetimeIndex(tr.index)
-    np.testing.assert_allclose(equity_returns(run.equity, capital=1000.0).to_numpy(),
-                               tr.loc[run.equity.index].to_numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        equity_returns(run.equity, capital=1000.0).to_numpy(), tr.loc[run.equity.index].to_numpy(), rtol=0, atol=1e-12
+    )
     # TradeAnalyzer: closed round trips, wins (pnlcomm >= 0 there, > 0 here: no trade nets exactly 0) and
     # net P&L; the position open at the end is "open" there and marked to market here
     ta = run.analysis["ta"]

@@ -18,8 +18,15 @@ import pytest
 
 from volts.core.config import DataSettings, Mt5Settings
 from volts.data.csv import load_csv_market
-from volts.data.mt5 import (Credentials, Mt5Terminal, Secret, load_credentials, load_mt5_market, rates_to_frame,
-                            trading_dates)
+from volts.data.mt5 import (
+    Credentials,
+    Mt5Terminal,
+    Secret,
+    load_credentials,
+    load_mt5_market,
+    rates_to_frame,
+    trading_dates,
+)
 from volts.core.errors import BrokerError, ConfigError, DataError
 from volts.testing.mt5_standin import RATES_DTYPE, Faults, StandInTerminal
 from volts.testing.mt5_server import serve_standin
@@ -89,8 +96,9 @@ def test_bar_of_the_session_in_progress_is_dropped(ref_data_dir, local_time, las
     faults = Faults(forming_bar=True)
     now = pd.Timestamp(f"2023-08-11 {local_time}", tz="America/New_York")
     with serve_standin(ref_data_dir, faults=faults, until="2023-08-11") as (host, port, _):
-        mt5 = load_mt5_market(data_settings(host, port), symbols=["MU", "QCOM"], start="2023-07-03",
-                              end=None, now=now.to_pydatetime())
+        mt5 = load_mt5_market(
+            data_settings(host, port), symbols=["MU", "QCOM"], start="2023-07-03", end=None, now=now.to_pydatetime()
+        )
     assert str(mt5.dates[-1].date()) == last
     csv = load_csv_market(ref_data_dir, symbols=["MU", "QCOM"], start="2023-07-03", end=last)
     if last == "2023-08-10":  # the forming bar never got in
@@ -105,10 +113,12 @@ FAULTS = {
     "initialize fails": lambda f, n: f.initialize_fails(n),
     "connection drops": lambda f, n: f.fail_next(n, function="copy_rates_range", kind="drop"),
     "eof": lambda f, n: f.fail_next(n, function="symbol_info", kind="eof"),
-    "None with an error code": lambda f, n: f.fail_next(n, function="copy_rates_range", kind="none",
-                                                        error=(-10005, "IPC timeout")),
-    "symbol_select refuses": lambda f, n: f.fail_next(n, function="symbol_select", kind="false",
-                                                      error=(-10001, "IPC send failed")),
+    "None with an error code": lambda f, n: f.fail_next(
+        n, function="copy_rates_range", kind="none", error=(-10005, "IPC timeout")
+    ),
+    "symbol_select refuses": lambda f, n: f.fail_next(
+        n, function="symbol_select", kind="false", error=(-10001, "IPC send failed")
+    ),
 }
 
 
@@ -137,8 +147,9 @@ def test_persistent_fault_ends_in_a_one_line_broker_error(ref_data_dir, name):
     assert "\n" not in msg and "after 3 attempt(s)" in msg
     assert sleeps == [0.01, 0.02]
     if name in ("initialize fails", "None with an error code", "symbol_select refuses"):
-        code = {"initialize fails": "-10003", "None with an error code": "-10005",
-                "symbol_select refuses": "-10001"}[name]
+        code = {"initialize fails": "-10003", "None with an error code": "-10005", "symbol_select refuses": "-10001"}[
+            name
+        ]
         assert f"MT5 error {code}" in msg
     else:
         assert "connection lost" in msg
@@ -174,8 +185,7 @@ def test_symbol_map_and_prefix(ref_data_dir):
     assert mt5.symbols == ["MU", "QCOM"]
     with serve_standin(ref_data_dir, symbol_format="{symbol}.NAS") as (host, port, standin):
         ds = data_settings(host, port, symbol_map={"MU": "MU.NAS", "QCOM": "QCOM.NAS"})
-        assert load_mt5_market(ds, symbols=["MU", "QCOM"], start=START, end=END, now=LATER).sha256() == \
-            mt5.sha256()
+        assert load_mt5_market(ds, symbols=["MU", "QCOM"], start=START, end=END, now=LATER).sha256() == mt5.sha256()
 
 
 def test_partial_history_is_an_error_not_a_short_frame(ref_data_dir):
@@ -183,8 +193,14 @@ def test_partial_history_is_an_error_not_a_short_frame(ref_data_dir):
     sleeps = Sleeps()
     with serve_standin(ref_data_dir, faults=faults) as (host, port, standin):
         with pytest.raises(BrokerError) as err:
-            load_mt5_market(data_settings(host, port, retries=2), symbols=["MU", "QCOM"], start=START, end=END,
-                            now=LATER, sleep=sleeps)
+            load_mt5_market(
+                data_settings(host, port, retries=2),
+                symbols=["MU", "QCOM"],
+                start=START,
+                end=END,
+                now=LATER,
+                sleep=sleeps,
+            )
     msg = str(err.value)
     assert msg.startswith("QCOM (QCOM): partial history") and "2023-05-01" in msg and "\n" not in msg
     assert standin.calls["copy_rates_range"] == 2 + 2  # one each, then QCOM fetched again twice
@@ -193,10 +209,14 @@ def test_partial_history_is_an_error_not_a_short_frame(ref_data_dir):
 def test_hole_in_the_history_is_an_error(ref_data_dir):
     faults = Faults().hide_bars("MU", start="2023-05-01", end="2023-05-12")  # 10 trading days
     with serve_standin(ref_data_dir, faults=faults) as (host, port, _):
-        with pytest.raises(BrokerError, match=r"^MU \(MU\): partial history.*10 consecutive bars missing from "
-                                              r"2023-05-01"):
-            load_mt5_market(data_settings(host, port, retries=0), symbols=["MU", "QCOM"], start=START, end=END,
-                            now=LATER)
+        with pytest.raises(
+            BrokerError,
+            match=r"^MU \(MU\): partial history.*10 consecutive bars missing from "
+            r"2023-05-01",
+        ):
+            load_mt5_market(
+                data_settings(host, port, retries=0), symbols=["MU", "QCOM"], start=START, end=END, now=LATER
+            )
 
 
 def test_short_hole_goes_to_the_missing_policy(ref_data_dir):
@@ -205,8 +225,9 @@ def test_short_hole_goes_to_the_missing_policy(ref_data_dir):
         ds = data_settings(host, port)
         with pytest.raises(DataError, match=r"MU.*2023-05-02"):
             load_mt5_market(ds, symbols=["MU", "QCOM"], start=START, end=END, now=LATER)
-        dropped = load_mt5_market(ds.model_copy(update={"missing": "drop_dates"}), symbols=["MU", "QCOM"],
-                                  start=START, end=END, now=LATER)
+        dropped = load_mt5_market(
+            ds.model_copy(update={"missing": "drop_dates"}), symbols=["MU", "QCOM"], start=START, end=END, now=LATER
+        )
     csv = load_csv_market(ref_data_dir, symbols=["MU", "QCOM"], start=START, end=END)
     assert len(dropped) == len(csv) - 2
     assert pd.Timestamp("2023-05-02") not in dropped.dates
@@ -215,8 +236,9 @@ def test_short_hole_goes_to_the_missing_policy(ref_data_dir):
 def test_empty_result_is_an_error(ref_data_dir):
     with serve_standin(ref_data_dir, until="2022-12-30") as (host, port, _):
         with pytest.raises(BrokerError, match=r"returned no bars"):
-            load_mt5_market(data_settings(host, port, retries=1), symbols=["MU"], start=START, end=END,
-                            now=LATER, sleep=Sleeps())
+            load_mt5_market(
+                data_settings(host, port, retries=1), symbols=["MU"], start=START, end=END, now=LATER, sleep=Sleeps()
+            )
 
 
 # ----------------------------------------------------------------------------------------------- credentials
@@ -243,8 +265,9 @@ def test_credentials_from_environment_never_leak(ref_data_dir, monkeypatch, capl
     # wrong password on the terminal side: authorization failure, not retried, nothing leaks
     with serve_standin(ref_data_dir, login=5551234, password="other", server="Demo-Server") as (host, port, st):
         with pytest.raises(BrokerError) as err:
-            load_mt5_market(data_settings(host, port, retries=3), symbols=["MU"], start=START, end=END,
-                            now=LATER, sleep=Sleeps())
+            load_mt5_market(
+                data_settings(host, port, retries=3), symbols=["MU"], start=START, end=END, now=LATER, sleep=Sleeps()
+            )
     assert "authorization failed" in str(err.value) and st.calls["initialize"] == 1
     assert PASSWORD not in str(err.value)
     assert PASSWORD not in caplog.text and caplog.text  # something was logged, and not the password
@@ -304,8 +327,10 @@ def test_bad_login_is_a_config_error_without_the_value():
 
 
 # ----------------------------------------------------------------------------------------------- packages
-@pytest.mark.parametrize("bridge, package, hint", [("mt5linux", "mt5linux", "pip install mt5linux==1.0.11"),
-                                                   ("native", "MetaTrader5", "pip install MetaTrader5")])
+@pytest.mark.parametrize(
+    "bridge, package, hint",
+    [("mt5linux", "mt5linux", "pip install mt5linux==1.0.11"), ("native", "MetaTrader5", "pip install MetaTrader5")],
+)
 def test_missing_bridge_package_says_what_to_install(monkeypatch, bridge, package, hint):
     monkeypatch.setitem(sys.modules, package, None)  # import now raises ImportError
     from volts.data.sources import load_market
@@ -324,9 +349,11 @@ def test_cli_data_check_source_mt5(ref_data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with serve_standin(ref_data_dir, symbol_format="{symbol}.US") as (host, port, standin):
         cfg = tmp_path / "config.toml"
-        cfg.write_text(f'[data]\nsource = "mt5"\nuniverse = ["MU", "QCOM", "TSLA"]\n'
-                       f'[data.mt5]\nbridge = "mt5linux"\nhost = "{host}"\nport = {port}\n'
-                       f'symbol_suffix = ".US"\nbackoff_seconds = 0.0\n')
+        cfg.write_text(
+            f'[data]\nsource = "mt5"\nuniverse = ["MU", "QCOM", "TSLA"]\n'
+            f'[data.mt5]\nbridge = "mt5linux"\nhost = "{host}"\nport = {port}\n'
+            f'symbol_suffix = ".US"\nbackoff_seconds = 0.0\n'
+        )
         rc = main(["data", "check", "--config", str(cfg), "--start", "2023-01-03", "--end", "2023-08-11"])
         out = capsys.readouterr()
     assert rc == 0, out.err
@@ -334,9 +361,11 @@ def test_cli_data_check_source_mt5(ref_data_dir, tmp_path, monkeypatch, capsys):
     assert standin.calls["copy_rates_range"] == 3
 
     with serve_standin(ref_data_dir, faults=Faults().fail_next(100, function="copy_rates_range")) as (h, p, _):
-        cfg.write_text(f'[data]\nsource = "mt5"\nuniverse = ["MU"]\n'
-                       f'[data.mt5]\nbridge = "mt5linux"\nhost = "{h}"\nport = {p}\nbackoff_seconds = 0.0\n'
-                       f'retries = 1\n')
+        cfg.write_text(
+            f'[data]\nsource = "mt5"\nuniverse = ["MU"]\n'
+            f'[data.mt5]\nbridge = "mt5linux"\nhost = "{h}"\nport = {p}\nbackoff_seconds = 0.0\n'
+            f"retries = 1\n"
+        )
         rc = main(["data", "check", "--config", str(cfg), "--start", "2023-01-03"])
         err = capsys.readouterr().err
     assert rc == 4

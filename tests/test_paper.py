@@ -19,13 +19,21 @@ def test_paper_account_equals_the_walkforward_share_for_share(tmp_path, ref_data
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     # $9 an order and 5 bps a side: both terms of the cost model are exercised
-    settings = Settings().override(**{"data.dir": str(ref_data_dir), "data.return_jump": "flag",
-                                      "costs.slippage_bps": 5.0})
+    settings = Settings().override(
+        **{"data.dir": str(ref_data_dir), "data.return_jump": "flag", "costs.slippage_bps": 5.0}
+    )
     with Executor() as ex:
-        wf = run_walkforward(settings, start="2023-01-06", end="2023-03-31", out=tmp_path / "wf", executor=ex,
-                             report=False)
-        paper = run_paper(settings, start="2023-01-06", end="2023-03-31", out=tmp_path / "paper",
-                          weeks_dir=tmp_path / "wf" / "weeks", executor=ex)
+        wf = run_walkforward(
+            settings, start="2023-01-06", end="2023-03-31", out=tmp_path / "wf", executor=ex, report=False
+        )
+        paper = run_paper(
+            settings,
+            start="2023-01-06",
+            end="2023-03-31",
+            out=tmp_path / "paper",
+            weeks_dir=tmp_path / "wf" / "weeks",
+            executor=ex,
+        )
     # the span has weeks without a pair and weeks where the selected set changes
     sets = [tuple(sorted(f"{p['leader']}->{p['follower']}" for p in w["pairs"])) for w in paper.weeks]
     assert len(sets) == 13 and sets.count(()) >= 1
@@ -62,12 +70,14 @@ def test_paper_account_follows_a_pair_swap_share_for_share(tmp_path, ref_data_di
 
     start, end = "2020-12-11", "2021-01-22"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    settings = Settings().override(**{"data.dir": str(ref_data_dir), "data.return_jump": "flag",
-                                      "costs.slippage_bps": 5.0})
+    settings = Settings().override(
+        **{"data.dir": str(ref_data_dir), "data.return_jump": "flag", "costs.slippage_bps": 5.0}
+    )
     with Executor() as ex:
         run_walkforward(settings, start=start, end=end, out=tmp_path / "wf", executor=ex, report=False)
-        paper = run_paper(settings, start=start, end=end, out=tmp_path / "paper", weeks_dir=tmp_path / "wf" / "weeks",
-                          executor=ex)
+        paper = run_paper(
+            settings, start=start, end=end, out=tmp_path / "paper", weeks_dir=tmp_path / "wf" / "weeks", executor=ex
+        )
     results = tmp_path / "wf" / "results"
     wf_equity = pd.read_csv(results / "equity.csv", parse_dates=["date"]).set_index("date")["strategy"]
     wf_pos = pd.read_csv(results / "positions.csv", parse_dates=["date"]).set_index(["date", "pair"])["shares"]
@@ -100,8 +110,11 @@ def test_paper_account_follows_a_pair_swap_share_for_share(tmp_path, ref_data_di
             at_broker = held[(held["date"] == after) & ((held["symbol"] == follower) | (held["pair"] == pair))]
             assert at_broker.empty, f"{pair} left the selection on {asof.date()} but is held on {after.date()}"
             # not vacuous: the walk-forward held the pair on the day it left
-            checked += bool(((wf_pos.index.get_level_values("date") == asof)
-                             & (wf_pos.index.get_level_values("pair") == pair)).any())
+            checked += bool(
+                (
+                    (wf_pos.index.get_level_values("date") == asof) & (wf_pos.index.get_level_values("pair") == pair)
+                ).any()
+            )
     assert checked >= 1, "no departed pair was held on the day it left: the flat check proves nothing here"
 
     # parity, as the 2023 test: the same days, equity to the cent, the same (day, pair) holdings share for share
@@ -121,21 +134,27 @@ def test_parity_table_script_reports_per_week_differences(tmp_path):
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "live_parity_table", Path(__file__).resolve().parents[1] / "scripts" / "live_parity_table.py")
+        "live_parity_table", Path(__file__).resolve().parents[1] / "scripts" / "live_parity_table.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     days = pd.to_datetime(["2023-01-06", "2023-01-09", "2023-01-10", "2023-01-13", "2023-01-17"])
     (tmp_path / "res").mkdir()
     pd.DataFrame({"date": days, "strategy": [100.0, 101.0, 102.0, 103.0, 104.0]}).to_csv(
-        tmp_path / "res" / "equity.csv", index=False)
+        tmp_path / "res" / "equity.csv", index=False
+    )
     pd.DataFrame({"date": days[1:3], "pair": ["A->B", "A->B"], "shares": [5.0, 5.0]}).to_csv(
-        tmp_path / "res" / "positions.csv", index=False)
+        tmp_path / "res" / "positions.csv", index=False
+    )
     paper_eq = pd.DataFrame({"date": days, "equity": [100.0, 101.0, 102.5, 103.0, 104.0]})
     # the paper account holds 5 shares on one day only and a stray 2 shares of C->D in the second week
-    paper_pos = pd.DataFrame({"date": [days[1], days[4]], "pair": ["A->B", "C->D"], "symbol": ["B", "D"],
-                              "shares": [5.0, 2.0]})
-    weeks = [{"asof": "2023-01-06", "pairs": [{"leader": "A", "follower": "B", "lag": 3}]},
-             {"asof": "2023-01-13", "pairs": []}]
+    paper_pos = pd.DataFrame(
+        {"date": [days[1], days[4]], "pair": ["A->B", "C->D"], "symbol": ["B", "D"], "shares": [5.0, 2.0]}
+    )
+    weeks = [
+        {"asof": "2023-01-06", "pairs": [{"leader": "A", "follower": "B", "lag": 3}]},
+        {"asof": "2023-01-13", "pairs": []},
+    ]
     table = mod.parity_table(weeks, tmp_path / "res", paper_eq, paper_pos)
     assert list(table["week"]) == ["2023-01-06", "2023-01-13"]
     assert list(table["pairs"]) == ["A->B:3", "-"]

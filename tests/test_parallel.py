@@ -65,14 +65,14 @@ def test_in_process_submit_runs_nothing_until_iterated():
         batch = ex.submit(record, range(3))
         assert calls == [] and not batch.remote
         assert list(batch) == [(0, 0), (1, 2), (2, 4)] and calls == [0, 1, 2]
-        with pytest.raises(RuntimeError, match="iterated already"):   # a second pass would run every task again
+        with pytest.raises(RuntimeError, match="iterated already"):  # a second pass would run every task again
             list(batch)
         cancelled = ex.submit(record, range(3))
         cancelled.cancel()
-        cancelled.cancel()                   # idempotent
+        cancelled.cancel()  # idempotent
         with pytest.raises(RuntimeError, match="cancelled already"):
             list(cancelled)
-        assert calls == [0, 1, 2]            # nothing ran twice, nothing cancelled ran
+        assert calls == [0, 1, 2]  # nothing ran twice, nothing cancelled ran
 
 
 def test_progress_off_a_terminal_is_plain_lines(capsys):
@@ -85,7 +85,7 @@ def test_progress_off_a_terminal_is_plain_lines(capsys):
         assert lines[0] == "weeks: 0/3 done, 3 left" and len(lines) == 4
         assert lines[1].startswith("weeks: 1/3 done, 2 left, elapsed 0:00:0") and "ETA 0:00:0" in lines[1]
         assert lines[-1].startswith("weeks: 3/3 done, 0 left") and lines[-1].endswith("ETA 0:00:00")
-        ex.progress_interval = 3600.0         # only the first and the last line
+        ex.progress_interval = 3600.0  # only the first and the last line
         list(ex.map(weighted_sum, range(5), label="weeks", weights=WEIGHTS))
         lines = capsys.readouterr().err.strip().splitlines()
         assert [ln.split(",")[0] for ln in lines] == ["weeks: 0/5 done", "weeks: 5/5 done"]
@@ -125,12 +125,12 @@ def test_local_cluster_two_workers_same_results_and_torn_down():
         wait(futures, timeout=60)
         assert all(f.status == "finished" for f in futures)
         assert dict(batch) == {i: EXPECTED[i] for i in range(4)}
-        with pytest.raises(RuntimeError, match="iterated already"):   # its futures are released: not silently []
+        with pytest.raises(RuntimeError, match="iterated already"):  # its futures are released: not silently []
             list(batch)
         slow = ex.submit(time.sleep, [20.0, 20.1, 20.2, 20.3])
         waiting = list(slow._futures)
         slow.cancel()
-        slow.cancel()   # idempotent
+        slow.cancel()  # idempotent
         assert all(f.status == "cancelled" for f in waiting)
         with pytest.raises(RuntimeError, match="cancelled already"):
             list(slow)
@@ -163,7 +163,7 @@ def test_a_refused_port_is_never_reported_as_a_silent_scheduler():
 
     from volts.core.parallel import probe_scheduler
 
-    with socket.socket() as s:   # bound, never listening: every connect is refused
+    with socket.socket() as s:  # bound, never listening: every connect is refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         for _ in range(8):

@@ -11,8 +11,14 @@ import pandas as pd
 import pytest
 
 from volts.core.errors import DataError
-from volts.trading.performance import (bootstrap_ci, difference_stats, drawdown_stats, performance_stats,
-                               schedule_stats, sharpe_ratio)
+from volts.trading.performance import (
+    bootstrap_ci,
+    difference_stats,
+    drawdown_stats,
+    performance_stats,
+    schedule_stats,
+    sharpe_ratio,
+)
 from volts.trading.simulate import Holding, Rebalance
 
 
@@ -38,8 +44,9 @@ def test_matches_empyrical_and_numpy():
 
 
 def test_drawdown_duration_by_hand():
-    idx = pd.to_datetime(["2021-01-04", "2021-01-05", "2021-01-06", "2021-01-07", "2021-01-08", "2021-01-11",
-                          "2021-01-12", "2021-01-13"])
+    idx = pd.to_datetime(
+        ["2021-01-04", "2021-01-05", "2021-01-06", "2021-01-07", "2021-01-08", "2021-01-11", "2021-01-12", "2021-01-13"]
+    )
     eq = pd.Series([100, 110, 99, 88, 105, 111, 100, 104.0], index=idx)
     dd = drawdown_stats(eq)
     assert dd["max_drawdown"] == pytest.approx(0.2)  # 110 -> 88
@@ -55,10 +62,12 @@ def test_turnover_trades_nan_tail_and_schedule():
     tv = pd.Series(0.0, index=eq.index)
     tv.iloc[1:] = 2000.0  # 2,000 USD a day for a year
     trades = pd.DataFrame({"pnl": [5.0, -1.0, 2.0, 0.0]})
-    sched = [Rebalance(dt.date(2020, 1, 3), (Holding("A", "B", 1),)),
-             Rebalance(dt.date(2020, 1, 10), (Holding("A", "B", 2), Holding("C", "D", 1))),
-             Rebalance(dt.date(2020, 1, 17), ()),
-             Rebalance(dt.date(2020, 1, 24), (Holding("C", "D", 1),))]
+    sched = [
+        Rebalance(dt.date(2020, 1, 3), (Holding("A", "B", 1),)),
+        Rebalance(dt.date(2020, 1, 10), (Holding("A", "B", 2), Holding("C", "D", 1))),
+        Rebalance(dt.date(2020, 1, 17), ()),
+        Rebalance(dt.date(2020, 1, 24), (Holding("C", "D", 1),)),
+    ]
     st = performance_stats(eq, trades=trades, turnover_value=tv, bootstrap_reps=0, schedule=sched)
     assert st["turnover"] == pytest.approx(2000.0 * 252 / 1.0 / eq.mean())
     assert st["trades"] == 4 and st["hit_rate_trades"] == 0.5
@@ -83,8 +92,9 @@ def test_bootstrap_interval_covers_the_true_sharpe_at_about_the_nominal_rate():
     hits, trials = 0, 100
     for k in range(trials):
         r = rng.normal(mu, sigma, n)
-        ci = bootstrap_ci(lambda x, idx: x[idx].mean(axis=1) / x[idx].std(axis=1, ddof=1) * math.sqrt(252), r,
-                          reps=200, seed=k)
+        ci = bootstrap_ci(
+            lambda x, idx: x[idx].mean(axis=1) / x[idx].std(axis=1, ddof=1) * math.sqrt(252), r, reps=200, seed=k
+        )
         hits += ci["low"] <= true <= ci["high"]
     assert 0.86 <= hits / trials <= 0.99, hits / trials  # binomial sd of the rate at 0.95: 0.022
 
@@ -126,8 +136,8 @@ def test_a_ruined_curve_is_measured_up_to_its_ruin_day_as_a_total_loss():
     r = np.random.default_rng(3).normal(0.0, 0.01, 300)
     eq = curve(r)
     ruined = eq.copy()
-    ruined.iloc[120] = -1234.5            # marked below zero ...
-    ruined.iloc[121:] = np.linspace(-1000, 50, 180)   # ... and what a simulation with credit marks afterwards
+    ruined.iloc[120] = -1234.5  # marked below zero ...
+    ruined.iloc[121:] = np.linspace(-1000, 50, 180)  # ... and what a simulation with credit marks afterwards
     st = performance_stats(ruined, bootstrap_reps=0)
     assert st["ruined"] == {"date": eq.index[120].date(), "equity": -1234.5, "sessions_lost": 180}
     assert st["total_return"] == -1.0 and st["cagr"] == -1.0 and st["max_drawdown"] == 1.0

@@ -24,7 +24,7 @@ def test_a_registry_imports_its_providers_on_first_lookup(monkeypatch):
     provider_code = "REG.add('made_by_provider', 42)"
     monkeypatch.setitem(sys.modules, "volts_test_provider", provider)
     assert reg._items == {}
-    exec(provider_code, {"REG": reg})     # what importing the provider does
+    exec(provider_code, {"REG": reg})  # what importing the provider does
     assert reg["made_by_provider"] == 42 and "made_by_provider" in reg and len(reg) == 1
 
 
@@ -35,7 +35,7 @@ def test_names_are_unique_and_unknown_names_list_the_known_ones():
     def first():
         return 1
 
-    assert reg["a"] is first and reg.add("a", first) is first   # the same object again: a no-op
+    assert reg["a"] is first and reg.add("a", first) is first  # the same object again: a no-op
     with pytest.raises(ValueError, match="widget name 'a' is taken"):
         reg.add("a", lambda: 2)
     with pytest.raises(ValueError, match="non-empty name"):

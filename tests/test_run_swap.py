@@ -33,8 +33,10 @@ def _commit_in_child(out: Path, kill_at: int, mode: str) -> tuple[int, int]:
             if mode in ("fallback", "no symlinks"):
                 runswap._renameat2 = None
             if mode == "no symlinks":
+
                 def refuse(*args):
                     raise OSError(1, "symbolic links are not permitted here")
+
                 runswap._symlink = refuse
             calls = [0]
 
@@ -46,13 +48,21 @@ def _commit_in_child(out: Path, kill_at: int, mode: str) -> tuple[int, int]:
                     if calls[0] == kill_at:
                         os._exit(137)
                     return real(*args, **kwargs)
+
                 setattr(module, attr, step)
 
             with RunFolder(out, NAME) as rf:
                 for f in FILES:
                     atomic_write_json(rf.staging / f, {"run": "new", "file": f})
-                for module, attr in [(os, "rename"), (os, "replace"), (os, "symlink"), (os, "unlink"),
-                                     (os, "rmdir"), (shutil, "rmtree"), (runswap, "exchange")]:
+                for module, attr in [
+                    (os, "rename"),
+                    (os, "replace"),
+                    (os, "symlink"),
+                    (os, "unlink"),
+                    (os, "rmdir"),
+                    (shutil, "rmtree"),
+                    (runswap, "exchange"),
+                ]:
                     wrap(module, attr)
                 rf.commit()
             os.write(write_end, str(calls[0]).encode())
@@ -172,8 +182,9 @@ def test_a_previous_run_left_aside_by_a_killed_commit_is_moved_back_not_deleted(
             pass
     assert _which_run(out / NAME) == "old" and _which_run(out / "latest") == "old"
     assert sorted(p.name for p in out.iterdir()) == sorted([NAME, "latest", f".{NAME}.lock"])
-    assert any("restored the previous run" in r.getMessage() and str(out / NAME) in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "restored the previous run" in r.getMessage() and str(out / NAME) in r.getMessage() for r in caplog.records
+    )
 
 
 def test_another_runs_aside_copy_is_restored_when_its_lock_is_free(tmp_path):

@@ -84,16 +84,23 @@ def test_a_run_killed_at_three_points_leaves_the_previous_run_and_latest_as_they
     before = _tree(out / "2023-06-08")
     latest = os.readlink(out / "latest")
     for point, (module, attr) in KILL_AT.items():
-        code = (f"import importlib, os, signal, sys\n"
-                f"import volts.reporting.run_report, volts.reporting.figures.backtest\n"
-                f"volts.reporting.run_report.write_selection_figures = lambda *a, **k: {{}}\n"
-                f"volts.reporting.figures.backtest.plot_equity = lambda result, path: path\n"
-                f"m = importlib.import_module({module!r})\n"
-                f"setattr(m, {attr!r}, lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))\n"
-                f"from volts.cli import main\n"
-                f"sys.exit(main(['run', '--config', {str(cfg)!r}, '--out', {str(out)!r}, '--force']))\n")
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        code = (
+            f"import importlib, os, signal, sys\n"
+            f"import volts.reporting.run_report, volts.reporting.figures.backtest\n"
+            f"volts.reporting.run_report.write_selection_figures = lambda *a, **k: {{}}\n"
+            f"volts.reporting.figures.backtest.plot_equity = lambda result, path: path\n"
+            f"m = importlib.import_module({module!r})\n"
+            f"setattr(m, {attr!r}, lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))\n"
+            f"from volts.cli import main\n"
+            f"sys.exit(main(['run', '--config', {str(cfg)!r}, '--out', {str(out)!r}, '--force']))\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        )
         assert proc.returncode == -signal.SIGKILL, (point, proc.stderr[-2000:])
         assert _tree(out / "2023-06-08") == before, point  # the complete run is as it was, byte for byte
         assert os.readlink(out / "latest") == latest, point
@@ -106,8 +113,7 @@ def test_a_run_killed_at_three_points_leaves_the_previous_run_and_latest_as_they
 
 
 @pytest.mark.slow
-def test_a_failure_or_ctrl_c_after_the_selection_keeps_the_previous_run(complete_run, tmp_path, monkeypatch,
-                                                                         capsys):
+def test_a_failure_or_ctrl_c_after_the_selection_keeps_the_previous_run(complete_run, tmp_path, monkeypatch, capsys):
     from volts.core.errors import DataError
 
     cfg, src = complete_run
@@ -167,16 +173,49 @@ def test_backtest_does_not_overwrite_the_runs_metrics_without_force(complete_run
     out = _copy_runs(src, tmp_path / "runs")
     run = out / "2023-06-08"
     metrics_before = (run / "metrics.json").read_bytes()
-    rc, _, err = _volts(capsys, "backtest", "--selection", run / "selection.json", "--config", cfg,
-                        "--start", "2023-07-03", "--end", "2023-08-11")
+    rc, _, err = _volts(
+        capsys,
+        "backtest",
+        "--selection",
+        run / "selection.json",
+        "--config",
+        cfg,
+        "--start",
+        "2023-07-03",
+        "--end",
+        "2023-08-11",
+    )
     assert rc == 2 and "--force" in _one_error(err) and "--out" in err
     assert (run / "metrics.json").read_bytes() == metrics_before
-    rc, _, _ = _volts(capsys, "backtest", "--selection", run / "selection.json", "--config", cfg,
-                      "--start", "2023-07-03", "--end", "2023-08-11", "--out", tmp_path / "elsewhere")
+    rc, _, _ = _volts(
+        capsys,
+        "backtest",
+        "--selection",
+        run / "selection.json",
+        "--config",
+        cfg,
+        "--start",
+        "2023-07-03",
+        "--end",
+        "2023-08-11",
+        "--out",
+        tmp_path / "elsewhere",
+    )
     assert rc == 0 and (tmp_path / "elsewhere" / "metrics.json").is_file()
     assert (run / "metrics.json").read_bytes() == metrics_before
-    rc, stdout, _ = _volts(capsys, "backtest", "--selection", run / "selection.json", "--config", cfg,
-                           "--start", "2023-07-03", "--end", "2023-08-11", "--force")
+    rc, stdout, _ = _volts(
+        capsys,
+        "backtest",
+        "--selection",
+        run / "selection.json",
+        "--config",
+        cfg,
+        "--start",
+        "2023-07-03",
+        "--end",
+        "2023-08-11",
+        "--force",
+    )
     assert rc == 0 and "rebuilt" in stdout
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["window"]["start"] == "2023-07-03"
@@ -229,8 +268,9 @@ def test_artifacts_follow_the_umask(tmp_path):
 def test_unwritable_out_is_refused_before_the_selection_runs(tmp_path, fast_cfg, monkeypatch, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")  # --out below a file cannot be created, whoever runs the test
-    monkeypatch.setattr("volts.data.sources.load_market",
-                        lambda *a, **k: pytest.fail("data loaded before the --out check"))
+    monkeypatch.setattr(
+        "volts.data.sources.load_market", lambda *a, **k: pytest.fail("data loaded before the --out check")
+    )
     rc, _, err = _volts(capsys, "select", "--config", fast_cfg, "--out", blocker / "runs")
     assert rc == 2 and str(blocker) in _one_error(err)
 
@@ -282,14 +322,39 @@ def test_ctrl_c_exits_130(capsys, monkeypatch):
 @pytest.mark.slow
 def test_declined_confirmation_exits_non_zero(ref_data_dir, tmp_path, capsys, monkeypatch):
     sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"asof": "2023-06-08", "train": {}, "universe": ["MU", "QCOM"], "anomalies": [],
-                               "volatility_clusters": {}, "candidates": [], "granger": {},
-                               "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}], "volts_version": "-",
-                               "config_sha256": "-", "data_sha256": "-"}))
+    sel.write_text(
+        json.dumps(
+            {
+                "asof": "2023-06-08",
+                "train": {},
+                "universe": ["MU", "QCOM"],
+                "anomalies": [],
+                "volatility_clusters": {},
+                "candidates": [],
+                "granger": {},
+                "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}],
+                "volts_version": "-",
+                "config_sha256": "-",
+                "data_sha256": "-",
+            }
+        )
+    )
     monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
     monkeypatch.setattr("typer.confirm", lambda *a, **k: False)
-    rc, out, _ = _volts(capsys, "signal", "--selection", sel, "--data-dir", ref_data_dir, "--asof", "2023-06-08",
-                        "--out", tmp_path / "signals", "--execute", "--allow-stale")
+    rc, out, _ = _volts(
+        capsys,
+        "signal",
+        "--selection",
+        sel,
+        "--data-dir",
+        ref_data_dir,
+        "--asof",
+        "2023-06-08",
+        "--out",
+        tmp_path / "signals",
+        "--execute",
+        "--allow-stale",
+    )
     assert rc != 0 and "no order sent" in out
 
 
@@ -349,13 +414,23 @@ SELECTION_CASES = {
 @pytest.mark.parametrize("case", list(SELECTION_CASES))
 def test_bad_selection_exits_2_naming_the_file(case, tmp_path, capsys, ref_data_dir):
     change, words = SELECTION_CASES[case]
-    sel = {"asof": "2023-06-08", "train": {}, "universe": ["MU", "QCOM"], "anomalies": [], "volatility_clusters": {},
-           "candidates": [], "granger": {}, "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}],
-           "volts_version": "-", "config_sha256": "-", "data_sha256": "-", **change}
+    sel = {
+        "asof": "2023-06-08",
+        "train": {},
+        "universe": ["MU", "QCOM"],
+        "anomalies": [],
+        "volatility_clusters": {},
+        "candidates": [],
+        "granger": {},
+        "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}],
+        "volts_version": "-",
+        "config_sha256": "-",
+        "data_sha256": "-",
+        **change,
+    }
     path = tmp_path / "selection.json"
     path.write_text(json.dumps(sel))
-    rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir, "--out",
-                        tmp_path / "bt")
+    rc, _, err = _volts(capsys, "backtest", "--selection", path, "--data-dir", ref_data_dir, "--out", tmp_path / "bt")
     assert rc == 2, err
     line = _one_error(err)
     assert words in line
@@ -403,8 +478,7 @@ PLAUSIBILITY = {
     "High = 1e12 on one day": (lambda r: set_cell(r, 20, "High", "1000000000000"), "range_outlier"),
     "inf in High": (lambda r: set_cell(r, 20, "High", "inf"), "non_finite"),
     "a Saturday bar": (lambda r: _insert(r, "2023-02-04"), "non_session_date"),
-    "decimal comma": (lambda r: set_cell(r, 20, "Close", '"' + r[20][4].replace(".", ",")[:5] + '"'),
-                      "decimal_comma"),
+    "decimal comma": (lambda r: set_cell(r, 20, "Close", '"' + r[20][4].replace(".", ",")[:5] + '"'), "decimal_comma"),
 }
 
 
@@ -424,8 +498,14 @@ def test_implausible_values_are_caught_by_their_own_rule(case, tmp_path, capsys)
 def test_plausibility_rules_pass_the_reference_data_and_have_switches(tmp_path, capsys, ref_data_dir):
     from volts.data.csv import load_csv_market
 
-    market = load_csv_market(ref_data_dir, symbols=["MSFT", "NVDA", "TSLA"], start="2019-01-01", end="2023-12-29",
-                             calendar="XNYS", max_range_multiple=10.0)
+    market = load_csv_market(
+        ref_data_dir,
+        symbols=["MSFT", "NVDA", "TSLA"],
+        start="2019-01-01",
+        end="2023-12-29",
+        calendar="XNYS",
+        max_range_multiple=10.0,
+    )
     assert len(market) > 1200
     rows = _rows()
     write_rows(tmp_path / "d", "MSFT", _insert(rows, "2023-02-04"))
@@ -487,8 +567,9 @@ def test_asof_beyond_the_data_is_an_error(tmp_path, capsys, ref_data_dir):
         write_rows(d, sym, real_rows(sym, "2019-01-02", "2024-03-08"))
     cfg = tmp_path / "c.toml"
     cfg.write_text('[data]\nuniverse = ["MU", "QCOM", "META"]\n')
-    rc, _, err = _volts(capsys, "select", "--config", cfg, "--data-dir", d, "--out", tmp_path / "r",
-                        "--asof", "2024-06-07")
+    rc, _, err = _volts(
+        capsys, "select", "--config", cfg, "--data-dir", d, "--out", tmp_path / "r", "--asof", "2024-06-07"
+    )
     assert rc == 3 and "bars end on 2024-03-08" in _one_error(err)
     assert not (tmp_path / "r" / "2024-06-07").exists()
 
@@ -502,8 +583,18 @@ def test_dropped_rows_are_printed_and_written_to_selection_and_report(tmp_path, 
     d = tmp_path / "d"
     for sym in market.symbols:
         b = market.bars(sym)
-        rows = [[ix.strftime("%Y-%m-%d"), f"{r.open:.6f}", f"{r.high:.6f}", f"{r.low:.6f}", f"{r.close:.6f}",
-                 f"{r.close:.6f}", str(int(r.volume))] for ix, r in b.iterrows()]
+        rows = [
+            [
+                ix.strftime("%Y-%m-%d"),
+                f"{r.open:.6f}",
+                f"{r.high:.6f}",
+                f"{r.low:.6f}",
+                f"{r.close:.6f}",
+                f"{r.close:.6f}",
+                str(int(r.volume)),
+            ]
+            for ix, r in b.iterrows()
+        ]
         write_rows(d, sym, rows)
     bad_sym = market.symbols[0]
     rows = (d / f"{bad_sym}.csv").read_text().splitlines()
@@ -513,8 +604,12 @@ def test_dropped_rows_are_printed_and_written_to_selection_and_report(tmp_path, 
     rows[i] = ",".join(cells)
     (d / f"{bad_sym}.csv").write_text("\n".join(rows) + "\n")
     cfg = tmp_path / "c.toml"
-    cfg.write_text(FAST.replace('source = "synthetic"', f'universe = {json.dumps(market.symbols)}\n'
-                                'on_invalid = "drop"\nmissing = "drop_dates"\ncalendar = ""'))
+    cfg.write_text(
+        FAST.replace(
+            'source = "synthetic"',
+            f'universe = {json.dumps(market.symbols)}\non_invalid = "drop"\nmissing = "drop_dates"\ncalendar = ""',
+        )
+    )
     monkeypatch.setattr("volts.reporting.run_report.write_selection_figures", lambda *a, **k: {})
     rc, out, err = _volts(capsys, "select", "--config", cfg, "--data-dir", d, "--out", tmp_path / "r")
     assert rc == 0, err
@@ -536,14 +631,28 @@ def test_signal_prints_the_rows_it_dropped(tmp_path, capsys):
     write_rows(d, "MU", real_rows("MU", "2023-01-03", "2023-06-08"))
     write_rows(d, "QCOM", set_cell(real_rows("QCOM", "2023-01-03", "2023-06-08"), 90, "Close", ""))
     sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"asof": "2023-05-01", "train": {}, "universe": ["MU", "QCOM"], "anomalies": [],
-                               "volatility_clusters": {}, "candidates": [], "granger": {},
-                               "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}], "volts_version": "-",
-                               "config_sha256": "-", "data_sha256": "-"}))
+    sel.write_text(
+        json.dumps(
+            {
+                "asof": "2023-05-01",
+                "train": {},
+                "universe": ["MU", "QCOM"],
+                "anomalies": [],
+                "volatility_clusters": {},
+                "candidates": [],
+                "granger": {},
+                "pairs": [{"leader": "MU", "follower": "QCOM", "lag": 2}],
+                "volts_version": "-",
+                "config_sha256": "-",
+                "data_sha256": "-",
+            }
+        )
+    )
     cfg = tmp_path / "c.toml"
     cfg.write_text('[data]\non_invalid = "drop"\nmissing = "drop_dates"\n')
-    rc, out, err = _volts(capsys, "signal", "--selection", sel, "--config", cfg, "--data-dir", d,
-                          "--out", tmp_path / "signals")
+    rc, out, err = _volts(
+        capsys, "signal", "--selection", sel, "--config", cfg, "--data-dir", d, "--out", tmp_path / "signals"
+    )
     assert rc == 0, err
     assert "data: 2 row(s) dropped (findings: missing_bar 1, nan 1)" in out
 
@@ -571,9 +680,13 @@ def test_an_extra_holiday_bar_is_blamed_on_its_own_file(tmp_path):
         if sym == "MSFT":  # Presidents' Day 2023-02-20 (a holiday)
             k = next(i for i, r in enumerate(rows) if r[0] > "2023-02-20")
             rows = rows[:k] + [["2023-02-20"] + rows[k - 1][1:]] + rows[k:]
-        raw[sym] = pd.DataFrame({f: [float(r[j]) for r in rows] for f, j in
-                                 (("open", 1), ("high", 2), ("low", 3), ("close", 4), ("volume", 6))},
-                                index=pd.DatetimeIndex([r[0] for r in rows]))
+        raw[sym] = pd.DataFrame(
+            {
+                f: [float(r[j]) for r in rows]
+                for f, j in (("open", 1), ("high", 2), ("low", 3), ("close", 4), ("volume", 6))
+            },
+            index=pd.DatetimeIndex([r[0] for r in rows]),
+        )
     with pytest.raises(DataError) as info:
         validate_bars(raw)
     assert "MSFT 2023-02-20: extra_bar" in str(info.value)
@@ -589,9 +702,13 @@ def test_a_dropped_row_is_not_reported_as_a_plain_missing_bar(tmp_path):
     raw = {}
     for sym in ("MSFT", "MU"):
         rows = real_rows(sym, "2023-01-03", "2023-02-28")
-        raw[sym] = pd.DataFrame({f: [float(r[j]) if r[j] else float("nan") for r in rows] for f, j in
-                                 (("open", 1), ("high", 2), ("low", 3), ("close", 4), ("volume", 6))},
-                                index=pd.DatetimeIndex([r[0] for r in rows]))
+        raw[sym] = pd.DataFrame(
+            {
+                f: [float(r[j]) if r[j] else float("nan") for r in rows]
+                for f, j in (("open", 1), ("high", 2), ("low", 3), ("close", 4), ("volume", 6))
+            },
+            index=pd.DatetimeIndex([r[0] for r in rows]),
+        )
     raw["MU"].iloc[10, 3] = float("nan")
     with pytest.raises(DataError) as info:
         validate_bars(raw, on_invalid="drop")
@@ -641,8 +758,7 @@ def test_pcmci_too_few_rows_names_the_settings():
     from volts.core.errors import DataError
 
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(12, 3)), columns=list("ABC"),
-                         index=pd.bdate_range("2023-01-02", periods=12))
+    frame = pd.DataFrame(rng.normal(size=(12, 3)), columns=list("ABC"), index=pd.bdate_range("2023-01-02", periods=12))
     with pytest.raises(DataError, match="pcmci.tau_max"):
         pcmci_screen(frame, tau_max=5)
 

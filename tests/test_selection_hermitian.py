@@ -14,10 +14,18 @@ from volts.selection.pipeline import run_selection
 
 
 def test_hermitian_candidates_are_leading_to_lagging_pairs(paper_market):
-    settings = Settings().override(**{
-        "clustering.method": "hermitian", "clustering.hermitian_k": 3, "clustering.hermitian_metric": "ccf_auc_pearson",
-        "granger.max_lag": 6, "granger.series": "log_return", "granger.alpha": 0.2, "entropy.surrogates": 20,
-        "lag.max_lag": 3})
+    settings = Settings().override(
+        **{
+            "clustering.method": "hermitian",
+            "clustering.hermitian_k": 3,
+            "clustering.hermitian_metric": "ccf_auc_pearson",
+            "granger.max_lag": 6,
+            "granger.series": "log_return",
+            "granger.alpha": 0.2,
+            "entropy.surrogates": 20,
+            "lag.max_lag": 3,
+        }
+    )
     sel = run_selection(paper_market, settings, asof=dt.date(2023, 6, 8))
     ll = sel.lead_lag_clusters
     assert ll is not None and ll.method == "hermitian_rw"

@@ -7,8 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from volts.evaluation.sharpe import (deflated_sharpe_ratio, expected_max_sharpe, probabilistic_sharpe_ratio, sharpe_inference,
-                          sharpe_standard_error)
+from volts.evaluation.sharpe import (
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    probabilistic_sharpe_ratio,
+    sharpe_inference,
+    sharpe_standard_error,
+)
 
 
 def test_deflated_sharpe_matches_the_papers_numerical_example():
@@ -21,8 +26,9 @@ def test_deflated_sharpe_matches_the_papers_numerical_example():
     dsr = probabilistic_sharpe_ratio(2.5 / math.sqrt(250), 1250, skew=-3, kurtosis=10, benchmark=sr0)
     assert dsr == pytest.approx(0.9004, abs=5e-5)
     # the same through deflated_sharpe_ratio with per-period inputs: variance scales by 1/250
-    dsr2, sr0b = deflated_sharpe_ratio(2.5 / math.sqrt(250), 1250, n_trials=100, trials_variance=0.5 / 250,
-                                       skew=-3, kurtosis=10)
+    dsr2, sr0b = deflated_sharpe_ratio(
+        2.5 / math.sqrt(250), 1250, n_trials=100, trials_variance=0.5 / 250, skew=-3, kurtosis=10
+    )
     assert dsr2 == pytest.approx(dsr, abs=1e-12) and sr0b == pytest.approx(sr0, abs=1e-12)
 
 

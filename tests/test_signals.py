@@ -52,7 +52,7 @@ def test_signal_does_not_depend_on_history_length():
     full = trend_signal(close, ma_window=20)
     for cut in (1, 17, 100):
         part = trend_signal(close.iloc[cut:], ma_window=20)
-        assert part.iloc[19:].equals(full.iloc[cut + 19:])
+        assert part.iloc[19:].equals(full.iloc[cut + 19 :])
 
 
 @pytest.mark.parametrize("lag", [1, 2, 5])

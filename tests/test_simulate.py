@@ -31,8 +31,13 @@ def make_market(n: int = 150, seed: int = 0, start: str = "2021-01-04") -> Marke
     k = len(SYMS)
     close = 40 * np.exp(np.cumsum(rng.normal(0, 0.02, (n, k)), axis=0))
     open_ = close * np.exp(rng.normal(0, 0.008, (n, k)))
-    frames = dict(open=open_, close=close, high=np.maximum(open_, close) * 1.01,
-                  low=np.minimum(open_, close) * 0.99, volume=np.full((n, k), 1e5))
+    frames = dict(
+        open=open_,
+        close=close,
+        high=np.maximum(open_, close) * 1.01,
+        low=np.minimum(open_, close) * 0.99,
+        volume=np.full((n, k), 1e5),
+    )
     return MarketData(**{f: pd.DataFrame(v, index=dates, columns=SYMS) for f, v in frames.items()})
 
 
@@ -59,13 +64,22 @@ def settings(**over) -> Settings:
 
 
 CONFIGS = [
-    ("long_short next_open, no cost", dict(mode="long_short", execution="next_open"),
-     {"costs.commission": 0.0}),
-    ("long_only next_open, fixed + bps", dict(mode="long_only", execution="next_open"),
-     {"costs.commission": 9.0, "costs.commission_pct": 0.0005, "costs.slippage_bps": 3.0,
-      "costs.half_spread_bps": 2.0}),
-    ("long_short close, fixed + bps", dict(mode="long_short", execution="close"),
-     {"costs.commission": 5.0, "costs.slippage_bps": 10.0, "costs.capital": 20_000.0}),
+    ("long_short next_open, no cost", dict(mode="long_short", execution="next_open"), {"costs.commission": 0.0}),
+    (
+        "long_only next_open, fixed + bps",
+        dict(mode="long_only", execution="next_open"),
+        {
+            "costs.commission": 9.0,
+            "costs.commission_pct": 0.0005,
+            "costs.slippage_bps": 3.0,
+            "costs.half_spread_bps": 2.0,
+        },
+    ),
+    (
+        "long_short close, fixed + bps",
+        dict(mode="long_short", execution="close"),
+        {"costs.commission": 5.0, "costs.slippage_bps": 10.0, "costs.capital": 20_000.0},
+    ),
 ]
 
 
@@ -78,8 +92,9 @@ def test_vectorised_equals_backtrader(name, kw, over):
     s = settings(**over)
     end = market.dates[-1]
     vec = simulate_schedule(market, schedule, end=end, settings=s, spy=False, **kw)
-    bt = simulate_schedule(market, schedule, end=end, settings=s, spy=False, engine="backtrader",
-                           benchmarks=False, **kw)
+    bt = simulate_schedule(
+        market, schedule, end=end, settings=s, spy=False, engine="backtrader", benchmarks=False, **kw
+    )
     assert len(vec.fills) >= 20  # the schedule did trade
     assert vec.equity.index.equals(bt.equity.index)
     np.testing.assert_allclose(vec.equity.to_numpy(), bt.equity.to_numpy(), rtol=1e-6, atol=0)
@@ -114,8 +129,13 @@ def _one_pair_market(n: int = 40) -> MarketData:
     """Leader AAA rises every day (trend +1 once the SMA exists); the others are deterministic ramps."""
     dates = pd.bdate_range("2022-01-03", periods=n)
     t = np.arange(n, dtype=float)
-    close = {"AAA": 100 + t, "BBB": 50 + 0.5 * np.sin(t), "CCC": 20 + 0.1 * t, "DDD": 30 - 0.05 * t,
-             "EEE": 10 + 0.01 * t}
+    close = {
+        "AAA": 100 + t,
+        "BBB": 50 + 0.5 * np.sin(t),
+        "CCC": 20 + 0.1 * t,
+        "DDD": 30 - 0.05 * t,
+        "EEE": 10 + 0.01 * t,
+    }
     open_ = {k: v * 0.995 for k, v in close.items()}
     frames = dict(open=pd.DataFrame(open_, index=dates), close=pd.DataFrame(close, index=dates))
     frames["high"] = np.maximum(frames["open"], frames["close"]) * 1.01
@@ -128,8 +148,7 @@ def test_hand_computed_single_pair_next_open():
     m = _one_pair_market()
     asof = m.dates[15].date()  # SMA(10) defined: the target is +1 from the first session after asof
     s = settings(**{"costs.capital": 1000.0, "costs.commission": 9.0, "costs.slippage_bps": 10.0})
-    res = simulate_schedule(m, [Rebalance(asof, (Holding("AAA", "BBB", 1),))], end=m.dates[20], settings=s,
-                            spy=False)
+    res = simulate_schedule(m, [Rebalance(asof, (Holding("AAA", "BBB", 1),))], end=m.dates[20], settings=s, spy=False)
     o, c = m.open["BBB"], m.close["BBB"]
     p = o.iloc[16]
     n = (1000.0 - 9.0) / (p * 1.001) * (1 - HAIRCUT)
@@ -148,32 +167,36 @@ def test_kept_pair_unfunded_entrant_and_cash_week():
     m = _one_pair_market()
     d = m.dates
     s = settings(**{"costs.capital": 1000.0, "costs.commission": 1.0})
-    sched = [Rebalance(d[15].date(), (Holding("AAA", "BBB", 1),)),
-             Rebalance(d[18].date(), (Holding("AAA", "BBB", 2), Holding("AAA", "CCC", 1))),  # kept + entrant
-             Rebalance(d[22].date(), ())]                                                  # a week in cash
+    sched = [
+        Rebalance(d[15].date(), (Holding("AAA", "BBB", 1),)),
+        Rebalance(d[18].date(), (Holding("AAA", "BBB", 2), Holding("AAA", "CCC", 1))),  # kept + entrant
+        Rebalance(d[22].date(), ()),
+    ]  # a week in cash
     res = simulate_schedule(m, sched, end=d[26], settings=s, spy=False)
     f = res.fills
     # one open at d16, no fill for the kept pair at d19, the entrant has no cash, everything closed at d23
     assert f["date"].tolist() == [d[16], d[23]]
     assert f["role"].tolist() == ["open", "leave"]
     assert any(e["event"] == "unfunded_entry" and e["pair"] == "AAA->CCC" for e in res.events)
-    after = res.equity.loc[d[23]:]
+    after = res.equity.loc[d[23] :]
     assert (after == after.iloc[0]).all()  # cash: flat equity
-    assert res.positions.loc[d[23]:].abs().to_numpy().sum() == 0
+    assert res.positions.loc[d[23] :].abs().to_numpy().sum() == 0
     assert res.trades["pnl"].sum() == pytest.approx(res.equity.iloc[-1] - 1000.0, rel=0, abs=1e-9)
     per = res.periods
     assert per["kept"].tolist() == ["", "AAA->BBB", ""]
-    assert per["left"].iloc[2].split(";") == sorted(["AAA->BBB", "AAA->CCC"]) or \
-        set(per["left"].iloc[2].split(";")) == {"AAA->BBB", "AAA->CCC"}
+    assert per["left"].iloc[2].split(";") == sorted(["AAA->BBB", "AAA->CCC"]) or set(
+        per["left"].iloc[2].split(";")
+    ) == {"AAA->BBB", "AAA->CCC"}
 
 
 def test_pool_split_equally_after_full_turnover():
     m = _one_pair_market()
     d = m.dates
     s = settings(**{"costs.capital": 900.0, "costs.commission": 0.0})
-    sched = [Rebalance(d[15].date(), (Holding("AAA", "BBB", 1),)),
-             Rebalance(d[18].date(), (Holding("AAA", "CCC", 1), Holding("AAA", "DDD", 1),
-                                      Holding("AAA", "EEE", 1)))]
+    sched = [
+        Rebalance(d[15].date(), (Holding("AAA", "BBB", 1),)),
+        Rebalance(d[18].date(), (Holding("AAA", "CCC", 1), Holding("AAA", "DDD", 1), Holding("AAA", "EEE", 1))),
+    ]
     res = simulate_schedule(m, sched, end=d[21], settings=s, spy=False)
     opens = res.fills[(res.fills["date"] == d[19]) & (res.fills["role"] == "open")]
     leave = res.fills[res.fills["role"] == "leave"].iloc[0]
@@ -200,8 +223,8 @@ def test_positions_follow_volts_signals():
     d = m.dates
     sched = [Rebalance(d[30].date(), (Holding("AAA", "BBB", 2),))]
     res = simulate_schedule(m, sched, end=d[-1], settings=settings(**{"costs.commission": 0.0}), spy=False)
-    want = follower_positions(m.close["AAA"], lag=2, ma_window=10).loc[d[31]:]
-    got = np.sign(res.positions["AAA->BBB"].loc[d[31]:]).astype(int)
+    want = follower_positions(m.close["AAA"], lag=2, ma_window=10).loc[d[31] :]
+    got = np.sign(res.positions["AAA->BBB"].loc[d[31] :]).astype(int)
     assert (got.to_numpy() == want.to_numpy()).all()
 
 
@@ -232,7 +255,7 @@ def test_targets_share_the_leader_signal_across_lags_and_equal_follower_position
         for lag in (3, 1, 7, 59, 60, 75, 2):
             want = follower_positions(m.close["AAA"], lag=lag, ma_window=10, mode=mode).to_numpy()
             got = _targets(m, plan, "AAA", lag, 10, mode)
-            assert got == want[plan.lo:plan.lo + len(plan.dates)].tolist(), (mode, lag)
+            assert got == want[plan.lo : plan.lo + len(plan.dates)].tolist(), (mode, lag)
     with pytest.raises(ValueError, match="lag"):
         _targets(m, plan, "AAA", 0, 10, "long_short")
     with pytest.raises(ValueError, match="mode"):
@@ -245,10 +268,10 @@ def _perturb_after(m: MarketData, t: int, rng) -> MarketData:
     shape = (k, len(m.symbols))
     c = rng.uniform(5, 400, shape)
     o = rng.uniform(5, 400, shape)
-    frames["close"].iloc[t + 1:] = c
-    frames["open"].iloc[t + 1:] = o
-    frames["high"].iloc[t + 1:] = np.maximum(o, c) * 1.02
-    frames["low"].iloc[t + 1:] = np.minimum(o, c) * 0.98
+    frames["close"].iloc[t + 1 :] = c
+    frames["open"].iloc[t + 1 :] = o
+    frames["high"].iloc[t + 1 :] = np.maximum(o, c) * 1.02
+    frames["low"].iloc[t + 1 :] = np.minimum(o, c) * 0.98
     return MarketData(**frames)
 
 
@@ -260,12 +283,20 @@ def test_no_look_ahead(execution):
     base = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=False, execution=execution)
     changed = False
     for t in (45, 80, 120):
-        run = simulate_schedule(_perturb_after(m, t, np.random.default_rng(t)), sched, end=m.dates[-1],
-                                settings=s, spy=False, execution=execution)
+        run = simulate_schedule(
+            _perturb_after(m, t, np.random.default_rng(t)),
+            sched,
+            end=m.dates[-1],
+            settings=s,
+            spy=False,
+            execution=execution,
+        )
         day = m.dates[t]
         pd.testing.assert_series_equal(run.equity.loc[:day], base.equity.loc[:day])
-        pd.testing.assert_frame_equal(run.fills[run.fills["date"] <= day].reset_index(drop=True),
-                                      base.fills[base.fills["date"] <= day].reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            run.fills[run.fills["date"] <= day].reset_index(drop=True),
+            base.fills[base.fills["date"] <= day].reset_index(drop=True),
+        )
         for k, b in base.benchmarks.items():
             pd.testing.assert_series_equal(run.benchmarks[k].loc[:day], b.loc[:day])
         changed |= not run.equity.equals(base.equity)
@@ -280,14 +311,15 @@ def test_benchmarks_by_hand():
     sched = [Rebalance(d[30].date(), (Holding("AAA", "BBB", 1), Holding("CCC", "DDD", 1)))]
     res = simulate_schedule(m, sched, end=d[-1], settings=s, spy=spy)
     cap = res.costs.capital
-    fol = (m.close[["BBB", "DDD"]].loc[d[31]:] / m.open[["BBB", "DDD"]].loc[d[31]]).mean(axis=1) * cap
-    np.testing.assert_allclose(res.benchmarks["followers_buy_and_hold"].loc[d[31]:], fol, rtol=1e-8)
-    uni = (m.close[SYMS].loc[d[31]:] / m.open[SYMS].loc[d[31]]).mean(axis=1) * cap
-    np.testing.assert_allclose(res.benchmarks["universe_equal_weight"].loc[d[31]:], uni, rtol=1e-8)
+    fol = (m.close[["BBB", "DDD"]].loc[d[31] :] / m.open[["BBB", "DDD"]].loc[d[31]]).mean(axis=1) * cap
+    np.testing.assert_allclose(res.benchmarks["followers_buy_and_hold"].loc[d[31] :], fol, rtol=1e-8)
+    uni = (m.close[SYMS].loc[d[31] :] / m.open[SYMS].loc[d[31]]).mean(axis=1) * cap
+    np.testing.assert_allclose(res.benchmarks["universe_equal_weight"].loc[d[31] :], uni, rtol=1e-8)
     spy_curve = res.benchmarks["spy"]
-    assert spy_curve.loc[d[59]:d[59]].notna().all() and spy_curve.loc[d[60]:].isna().all()
-    np.testing.assert_allclose(spy_curve.loc[d[31]:d[59]], m.close["EEE"].loc[d[31]:d[59]] /
-                               m.open["EEE"].loc[d[31]] * cap, rtol=1e-8)
+    assert spy_curve.loc[d[59] : d[59]].notna().all() and spy_curve.loc[d[60] :].isna().all()
+    np.testing.assert_allclose(
+        spy_curve.loc[d[31] : d[59]], m.close["EEE"].loc[d[31] : d[59]] / m.open["EEE"].loc[d[31]] * cap, rtol=1e-8
+    )
     for b in res.benchmarks.values():
         assert b.iloc[0] == cap and b.index.equals(res.equity.index)
 
@@ -317,8 +349,9 @@ def test_errors():
     with pytest.raises(ConfigError):
         Holding("AAA", "BBB", 0)
     with pytest.raises(DataError, match="ZZZ"):
-        simulate_schedule(m, [Rebalance(m.dates[40].date(), (Holding("ZZZ", "AAA", 1),))], end=m.dates[-1],
-                          settings=s, spy=False)
+        simulate_schedule(
+            m, [Rebalance(m.dates[40].date(), (Holding("ZZZ", "AAA", 1),))], end=m.dates[-1], settings=s, spy=False
+        )
     with pytest.raises(DataError, match="no session on or before"):
         simulate_schedule(m, [Rebalance(dt.date(2000, 1, 7), ())], end=m.dates[-1], settings=s, spy=False)
     with pytest.raises(ConfigError, match="engine"):
@@ -352,8 +385,8 @@ def test_targets_cache_never_serves_stale_signals():
     first = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=False, benchmarks=False)
     m.close.iloc[60:, 0] = m.close.iloc[60:, 0].to_numpy()[::-1]  # the leader's closes changed in place
     again = simulate_schedule(m, sched, end=m.dates[-1], settings=s, spy=False, benchmarks=False)
-    want = follower_positions(m.close["AAA"], lag=1, ma_window=10).loc[m.dates[31]:]
-    got = np.sign(again.positions["AAA->BBB"].loc[m.dates[31]:]).astype(int)
+    want = follower_positions(m.close["AAA"], lag=1, ma_window=10).loc[m.dates[31] :]
+    got = np.sign(again.positions["AAA->BBB"].loc[m.dates[31] :]).astype(int)
     assert (got.to_numpy() == want.to_numpy()).all()
     assert not first.positions.equals(again.positions)
 
@@ -397,8 +430,11 @@ def test_spy_file_setting_reads_the_benchmark_from_its_path_and_an_absent_spy_is
     assert str(empty / "SPY.csv") in event["reason"] and "[data] spy_file" in event["reason"]
     elsewhere = s.override(**{"data.spy_file": str(tmp_path / "elsewhere.csv")})
     res = simulate_schedule(m, sched, end=d[-1], settings=elsewhere)
-    np.testing.assert_allclose(res.benchmarks["spy"].loc[d[31]:], m.close["EEE"].loc[d[31]:] /
-                               m.open["EEE"].loc[d[31]] * res.costs.capital, rtol=1e-8)
+    np.testing.assert_allclose(
+        res.benchmarks["spy"].loc[d[31] :],
+        m.close["EEE"].loc[d[31] :] / m.open["EEE"].loc[d[31]] * res.costs.capital,
+        rtol=1e-8,
+    )
     assert not [e for e in res.events if e["event"] == "spy_benchmark_omitted"]
     with pytest.raises(DataError, match="spy_file names no file"):
         simulate_schedule(m, sched, end=d[-1], settings=s.override(**{"data.spy_file": str(tmp_path / "no.csv")}))

@@ -19,8 +19,9 @@ REPO_DEMO = __import__("pathlib").Path(__file__).resolve().parents[1] / "example
 def _toy_market(n=60, seed=0) -> MarketData:
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2022-01-03", periods=n)
-    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, 3)), axis=0)), index=idx,
-                         columns=["A", "B", "C"])
+    close = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, 3)), axis=0)), index=idx, columns=["A", "B", "C"]
+    )
     openp = close.shift(1).fillna(close.iloc[0]) * np.exp(rng.normal(0, 0.002, (n, 3)))
     high = np.maximum(openp, close) * 1.01
     low = np.minimum(openp, close) * 0.99
@@ -32,7 +33,7 @@ def test_block_indices_are_runs_of_consecutive_days():
     idx = _block_indices(23, 5, np.random.default_rng(0))
     assert len(idx) == 23 and idx.min() >= 0 and idx.max() <= 22
     for b in range(0, 23, 5):
-        run = idx[b:b + 5]
+        run = idx[b : b + 5]
         assert (np.diff(run) == 1).all()
 
 
@@ -73,10 +74,12 @@ def test_bootstrap_keeps_the_past_and_rebuilds_returns_from_whole_days():
 
 
 def test_summary_shares_and_modal_lag():
-    runs = [{"index": 0, "pairs": [["A", "B", 2]], "candidates": ["A", "B"], "error": None},
-            {"index": 1, "pairs": [["A", "B", 3], ["B", "C", 1]], "candidates": ["A", "B", "C"], "error": None},
-            {"index": 2, "pairs": [["A", "B", 2]], "candidates": ["A", "B"], "error": None},
-            {"index": 3, "pairs": [], "candidates": [], "error": "too few candidates"}]
+    runs = [
+        {"index": 0, "pairs": [["A", "B", 2]], "candidates": ["A", "B"], "error": None},
+        {"index": 1, "pairs": [["A", "B", 3], ["B", "C", 1]], "candidates": ["A", "B", "C"], "error": None},
+        {"index": 2, "pairs": [["A", "B", 2]], "candidates": ["A", "B"], "error": None},
+        {"index": 3, "pairs": [], "candidates": [], "error": "too few candidates"},
+    ]
     res = summarise_runs(runs, runs=4, block_length=10, seed=0, threshold=0.5)
     ab = res.pairs[0]
     assert (ab.leader, ab.follower, ab.share, ab.modal_lag, ab.modal_lag_share) == ("A", "B", 0.75, 2, 2 / 3)
@@ -122,8 +125,9 @@ def test_pairs_only_selection_skips_unused_anomalies_and_keeps_the_pairs():
     lean = run_selection(market, settings, pairs_only=True)
     assert lean.anomalies is None and "anomalies" not in lean.timings and full.anomalies is not None
     assert lean.candidates == full.candidates and lean.pairs == full.pairs
-    assert [f.to_dict() if hasattr(f, "to_dict") else f for f in lean.funnel] == \
-        [f.to_dict() if hasattr(f, "to_dict") else f for f in full.funnel]
+    assert [f.to_dict() if hasattr(f, "to_dict") else f for f in lean.funnel] == [
+        f.to_dict() if hasattr(f, "to_dict") else f for f in full.funnel
+    ]
     excl = settings.override(**{"anomaly.exclude": True})
     kept = run_selection(market, excl, pairs_only=True)
     assert kept.anomalies is not None and kept.pairs == run_selection(market, excl).pairs

@@ -47,10 +47,10 @@ def test_toy_screen_runs_through_select_and_keeps_the_planted_pair(toy_registere
     assert list(sel["screens"]) == ["toy_lead_lag"], sel["screens"].keys()
     toy = sel["screens"]["toy_lead_lag"]
     kept = [(r["leader"], r["follower"]) for r in toy["rows"] if r["kept"]]
-    assert toy["rule"] == "top_k" and toy["kept"] == len(kept) == 5   # no test of its own: the top-K rule, K = 5
-    assert ("MID1", "MID2") in kept, kept                            # the planted lag-1 pair
+    assert toy["rule"] == "top_k" and toy["kept"] == len(kept) == 5  # no test of its own: the top-K rule, K = 5
+    assert ("MID1", "MID2") in kept, kept  # the planted lag-1 pair
     top = max(toy["rows"], key=lambda r: r["score"])
-    assert (top["leader"], top["follower"]) == ("MID1", "MID2")      # and it scores highest
+    assert (top["leader"], top["follower"]) == ("MID1", "MID2")  # and it scores highest
     # the funnel's output goes on to the lag stage: the final pairs are among the toy screen's
     final = [(p["leader"], p["follower"]) for p in sel["pairs"]]
     assert ("MID1", "MID2") in final and set(final) <= set(kept)
@@ -59,8 +59,9 @@ def test_toy_screen_runs_through_select_and_keeps_the_planted_pair(toy_registere
 @pytest.mark.slow
 def test_toy_screen_runs_through_the_walk_forward(toy_registered, isolated_cwd, capsys):
     cfg = _config(isolated_cwd)
-    rc, out, err = run_volts(capsys, "walkforward", "--config", cfg, "--start", "2021-01-04", "--end",
-                             "2021-02-26", "--out", "wf")
+    rc, out, err = run_volts(
+        capsys, "walkforward", "--config", cfg, "--start", "2021-01-04", "--end", "2021-02-26", "--out", "wf"
+    )
     assert rc == 0, err
     metrics = json.loads(Path("wf/results/metrics.json").read_text())
     assert metrics["weeks"]["weeks"] == 8
@@ -90,7 +91,11 @@ def test_a_plugin_file_named_in_the_config_registers_its_screen(tmp_path):
 def test_without_its_plugin_the_screen_name_is_a_configuration_error(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[selection]\nscreens = ["toy_lead_lag_missing"]\n')
-    done = subprocess.run([sys.executable, "-m", "volts", "select", "--config", str(cfg), "--out",
-                           str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "volts", "select", "--config", str(cfg), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     assert "unknown screen 'toy_lead_lag_missing'" in done.stderr and "granger" in done.stderr

@@ -94,15 +94,24 @@ def _engine_stream(run, index: pd.DatetimeIndex) -> pd.Series:
 
 def _run(execution: str):
     bars = up_up_down_bars()
-    return bars, simulate_pair(bars, bars, lag=1, start="2023-01-02", end="2023-02-13", capital=1000.0,
-                               commission=0.0, execution=execution, target_fn=threshold_target,
-                               name="up up DOWN")
+    return bars, simulate_pair(
+        bars,
+        bars,
+        lag=1,
+        start="2023-01-02",
+        end="2023-02-13",
+        capital=1000.0,
+        commission=0.0,
+        execution=execution,
+        target_fn=threshold_target,
+        name="up up DOWN",
+    )
 
 
 def test_engine_next_open_earns_exactly_the_lag2_stream():
     bars, run = _run("next_open")
     streams = lag_streams(bars)
-    lag2 = streams[2].loc[run.equity.index[1]:]
+    lag2 = streams[2].loc[run.equity.index[1] :]
     assert len(run.trades) == 4 and (run.trades["closed"]).all()
     got = _engine_stream(run, bars.index).loc[lag2.index]
     np.testing.assert_allclose(got.to_numpy(), lag2.to_numpy(), rtol=0, atol=1e-12)

@@ -15,17 +15,31 @@ from volts.core.errors import ConfigError, DataError
 # ------------------------------------------------------------------------------------------------ fixtures
 # Six hand-written bars of two symbols (open, high, low, close); every bar satisfies L <= O, C <= H.
 BARS = {
-    "AAA": [(100.0, 103.0, 99.0, 102.0), (102.5, 104.0, 101.0, 101.5), (101.0, 101.8, 97.5, 98.0),
-            (98.6, 100.9, 98.1, 100.5), (100.2, 102.7, 99.4, 102.2), (103.0, 103.5, 100.8, 101.1)],
-    "BBB": [(50.0, 50.6, 49.2, 49.5), (49.0, 49.9, 48.1, 49.8), (50.3, 51.7, 50.1, 51.6),
-            (51.2, 51.4, 49.6, 49.9), (50.4, 52.0, 50.2, 51.8), (51.5, 52.4, 50.9, 52.3)],
+    "AAA": [
+        (100.0, 103.0, 99.0, 102.0),
+        (102.5, 104.0, 101.0, 101.5),
+        (101.0, 101.8, 97.5, 98.0),
+        (98.6, 100.9, 98.1, 100.5),
+        (100.2, 102.7, 99.4, 102.2),
+        (103.0, 103.5, 100.8, 101.1),
+    ],
+    "BBB": [
+        (50.0, 50.6, 49.2, 49.5),
+        (49.0, 49.9, 48.1, 49.8),
+        (50.3, 51.7, 50.1, 51.6),
+        (51.2, 51.4, 49.6, 49.9),
+        (50.4, 52.0, 50.2, 51.8),
+        (51.5, 52.4, 50.9, 52.3),
+    ],
 }
 
 
 def _hand_market() -> MarketData:
     idx = pd.bdate_range("2024-01-01", periods=6)
-    frames = {f: pd.DataFrame({s: [bar[i] for bar in BARS[s]] for s in BARS}, index=idx)
-              for i, f in enumerate(("open", "high", "low", "close"))}
+    frames = {
+        f: pd.DataFrame({s: [bar[i] for bar in BARS[s]] for s in BARS}, index=idx)
+        for i, f in enumerate(("open", "high", "low", "close"))
+    }
     return MarketData.from_frames(frames)
 
 
@@ -39,22 +53,21 @@ def _expected(name: str, bars, n: int, ppy: int = 252) -> list[float]:
     out = []
     first = n - 1 if name in ("parkinson", "garman_klass", "rogers_satchell") else n
     for t in range(first, len(bars)):
-        win = bars[t - n + 1:t + 1]
+        win = bars[t - n + 1 : t + 1]
         if name == "parkinson":
             var = sum(math.log(h / l) ** 2 for o, h, l, c in win) / (4 * n * math.log(2))
         elif name == "garman_klass":
-            var = sum(0.5 * math.log(h / l) ** 2 - (2 * math.log(2) - 1) * math.log(c / o) ** 2
-                      for o, h, l, c in win) / n
+            var = (
+                sum(0.5 * math.log(h / l) ** 2 - (2 * math.log(2) - 1) * math.log(c / o) ** 2 for o, h, l, c in win) / n
+            )
         elif name == "rogers_satchell":
-            var = sum(math.log(h / c) * math.log(h / o) + math.log(l / c) * math.log(l / o)
-                      for o, h, l, c in win) / n
+            var = sum(math.log(h / c) * math.log(h / o) + math.log(l / c) * math.log(l / o) for o, h, l, c in win) / n
         elif name == "close_to_close":
             var = _sample_var([math.log(bars[j][3] / bars[j - 1][3]) for j in range(t - n + 1, t + 1)])
         else:  # yang_zhang
             overnight = [math.log(bars[j][0] / bars[j - 1][3]) for j in range(t - n + 1, t + 1)]
             intraday = [math.log(bars[j][3] / bars[j][0]) for j in range(t - n + 1, t + 1)]
-            rs = sum(math.log(h / c) * math.log(h / o) + math.log(l / c) * math.log(l / o)
-                     for o, h, l, c in win) / n
+            rs = sum(math.log(h / c) * math.log(h / o) + math.log(l / c) * math.log(l / o) for o, h, l, c in win) / n
             k = 0.34 / (1.34 + (n + 1) / (n - 1))
             var = _sample_var(overnight) + k * _sample_var(intraday) + (1 - k) * rs
         out.append(math.sqrt(ppy * var))
@@ -82,7 +95,8 @@ def test_annualisation_factor_and_terms_are_averaged_variances():
     terms = vol.garman_klass_terms(market)
     assert daily["AAA"].iloc[-1] == pytest.approx(terms["AAA"].iloc[-4:].mean(), rel=1e-12)
     assert vol.garman_klass(market, window=4, periods_per_year=365).to_numpy() == pytest.approx(
-        np.sqrt(365 * daily.to_numpy()), rel=1e-12)
+        np.sqrt(365 * daily.to_numpy()), rel=1e-12
+    )
 
 
 def test_yang_zhang_k():
@@ -117,12 +131,12 @@ def test_no_look_ahead():
 # ------------------------------------------------------------------------------------- simulated GBM bars
 def _daily_market(rng, n_days, symbols, sigmas, steps=50):
     """Coarse GBM bars (daily sigma per symbol, small overnight gaps) for structural tests."""
-    return _gbm_market(rng, n_days, len(symbols), np.asarray(sigmas), steps, symbols=symbols,
-                       sigma_overnight=0.05)
+    return _gbm_market(rng, n_days, len(symbols), np.asarray(sigmas), steps, symbols=symbols, sigma_overnight=0.05)
 
 
-def _gbm_market(rng, n_days, n_sym, sigma, steps, *, mu=0.0, sigma_overnight=0.0, ppy=252, symbols=None,
-                chunk=50) -> MarketData:
+def _gbm_market(
+    rng, n_days, n_sym, sigma, steps, *, mu=0.0, sigma_overnight=0.0, ppy=252, symbols=None, chunk=50
+) -> MarketData:
     """Bars from a fine intraday GBM path: open = previous close + overnight gap, high/low = extremes of the path.
 
     ``sigma`` and ``mu`` are annualised (per symbol allowed); the intraday path has ``steps`` increments per day.
@@ -134,8 +148,9 @@ def _gbm_market(rng, n_days, n_sym, sigma, steps, *, mu=0.0, sigma_overnight=0.0
     for s in range(0, n_days, chunk):
         k = min(n_days, s + chunk) - s
         gaps = rng.standard_normal((k, n_sym)) * sigma_overnight / math.sqrt(ppy)
-        inc = (rng.standard_normal((k, steps, n_sym), dtype=np.float32) * (sigma * math.sqrt(dt)).astype(np.float32)
-               + ((mu - 0.5 * sigma ** 2) * dt).astype(np.float32))
+        inc = rng.standard_normal((k, steps, n_sym), dtype=np.float32) * (sigma * math.sqrt(dt)).astype(np.float32) + (
+            (mu - 0.5 * sigma**2) * dt
+        ).astype(np.float32)
         path = np.cumsum(inc, axis=1, dtype=np.float64)  # log price relative to the open
         hi, lo = np.maximum(path.max(axis=1), 0.0), np.minimum(path.min(axis=1), 0.0)
         for i in range(k):
@@ -145,8 +160,9 @@ def _gbm_market(rng, n_days, n_sym, sigma, steps, *, mu=0.0, sigma_overnight=0.0
             last = logs["close"][s + i]
     idx = pd.bdate_range("2001-01-02", periods=n_days)
     cols = symbols or [f"S{i}" for i in range(n_sym)]
-    return MarketData.from_frames({f: pd.DataFrame(100.0 * np.exp(a), index=idx, columns=cols)
-                                   for f, a in logs.items()})
+    return MarketData.from_frames(
+        {f: pd.DataFrame(100.0 * np.exp(a), index=idx, columns=cols) for f, a in logs.items()}
+    )
 
 
 SIGMA = 0.30
@@ -176,8 +192,7 @@ def test_range_estimators_more_efficient_than_close_to_close(gbm_plain, name):
 
 def test_yang_zhang_handles_overnight_gaps():
     gap = 0.20
-    vols = vol.estimate_all(_gbm_market(np.random.default_rng(12), N_DAYS, N_SYM, SIGMA, STEPS,
-                                        sigma_overnight=gap))
+    vols = vol.estimate_all(_gbm_market(np.random.default_rng(12), N_DAYS, N_SYM, SIGMA, STEPS, sigma_overnight=gap))
     total = math.hypot(SIGMA, gap)
     assert abs(_rel_bias(vols["yang_zhang"], total)) < 0.03
     for name in vol.RANGE_ESTIMATORS:  # blind to the gap: they see the intraday part only
@@ -186,8 +201,10 @@ def test_yang_zhang_handles_overnight_gaps():
 
 def test_rogers_satchell_unbiased_under_drift_parkinson_not():
     mu = SIGMA * math.sqrt(252)  # daily drift = one daily standard deviation
-    vols = vol.estimate_all(_gbm_market(np.random.default_rng(13), N_DAYS, N_SYM, SIGMA, STEPS, mu=mu),
-                            estimators=("parkinson", "rogers_satchell"))
+    vols = vol.estimate_all(
+        _gbm_market(np.random.default_rng(13), N_DAYS, N_SYM, SIGMA, STEPS, mu=mu),
+        estimators=("parkinson", "rogers_satchell"),
+    )
     assert abs(_rel_bias(vols["rogers_satchell"], SIGMA)) < 0.03
     assert _rel_bias(vols["parkinson"], SIGMA) > 0.08
 

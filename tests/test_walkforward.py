@@ -21,8 +21,17 @@ from volts.core.config import Settings
 from volts.data.market import MarketData
 from volts.core.errors import DataError, UsageError
 from volts.core.parallel import Executor
-from volts.evaluation.walkforward import (WalkForwardVariant, apply_pair_picker, compare_variants, random_pairs_picker,
-                               rebalance_dates, run_walkforward, select_week, week_hashes, weeks_summary)
+from volts.evaluation.walkforward import (
+    WalkForwardVariant,
+    apply_pair_picker,
+    compare_variants,
+    random_pairs_picker,
+    rebalance_dates,
+    run_walkforward,
+    select_week,
+    week_hashes,
+    weeks_summary,
+)
 
 START, END = dt.date(2023, 7, 3), dt.date(2023, 8, 29)  # eight complete weeks 2023-07-07 .. 08-25, traded to 08-29
 ARTIFACTS = ("weeks.csv", "equity.csv", "trades.csv", "metrics.json", "report.md")
@@ -33,8 +42,7 @@ def settings() -> Settings:
     """What ``volts walkforward --config config.toml --source synthetic`` uses (so the CLI test reuses the cache)."""
     from volts.core.config import load_settings
 
-    return load_settings(REPO / "config.toml").override(**{"data.source": "synthetic",
-                                                           "data.return_jump": "flag"})
+    return load_settings(REPO / "config.toml").override(**{"data.source": "synthetic", "data.return_jump": "flag"})
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +72,17 @@ def test_rebalance_dates_are_the_last_xnys_session_of_each_complete_week():
     days = pd.bdate_range("2024-03-01", "2024-04-19")  # business days, including Good Friday 2024-03-29
     got = rebalance_dates(days, "2024-03-04", "2024-04-17")
     # Good Friday is not an XNYS session: that week ends on Thursday; the week of 04-15 is not complete by 04-17
-    assert got == [dt.date(2024, 3, 8), dt.date(2024, 3, 15), dt.date(2024, 3, 22), dt.date(2024, 3, 28),
-                   dt.date(2024, 4, 5), dt.date(2024, 4, 12)]
+    assert got == [
+        dt.date(2024, 3, 8),
+        dt.date(2024, 3, 15),
+        dt.date(2024, 3, 22),
+        dt.date(2024, 3, 28),
+        dt.date(2024, 4, 5),
+        dt.date(2024, 4, 12),
+    ]
     assert rebalance_dates(days, "2024-03-04", "2024-04-17", every="2W") == got[::2]
     # a week whose last session the data lacks uses the data's last session of that week
-    assert rebalance_dates(days.drop(pd.Timestamp("2024-03-15")), "2024-03-11", "2024-03-15") == \
-        [dt.date(2024, 3, 14)]
+    assert rebalance_dates(days.drop(pd.Timestamp("2024-03-15")), "2024-03-11", "2024-03-15") == [dt.date(2024, 3, 14)]
     with pytest.raises(UsageError, match="number of weeks"):
         rebalance_dates(days, "2024-03-04", "2024-04-17", every="1M")
 
@@ -89,7 +102,7 @@ def test_baseline_writes_every_artifact_and_consistent_tables(baseline):
     assert metrics["weeks"]["weeks_in_cash"] == int((weeks["pairs"] == 0).sum())
     # the weeks' P&L add up to the stitched equity's change from the first as-of close to the end
     eq = pd.read_csv(folder / "equity.csv", index_col=0, parse_dates=True)["strategy"]
-    first = eq.loc[:pd.Timestamp(baseline.dates[0])]
+    first = eq.loc[: pd.Timestamp(baseline.dates[0])]
     v0 = first.iloc[-1] if len(first) else eq.iloc[0]
     assert weeks["pnl"].sum() == pytest.approx(eq.iloc[-1] - v0, rel=1e-8)  # CSV keeps 10 digits
     assert [r["bps_per_side"] for r in metrics["cost_table"]] == [0, 5, 10, 25]
@@ -122,8 +135,10 @@ def test_interrupted_run_resumes_and_ends_with_identical_artifacts(tmp_path, set
     assert set(again.stats["computed_dates"]).isdisjoint(done)
     assert _artifacts(again.folder) == _artifacts(baseline.folder)
     # a third run recomputes nothing; a changed setting recomputes every week
-    assert run_walkforward(settings, start=START, end=END, out=tmp_path, market=market,
-                           report=False).stats["computed"] == 0
+    assert (
+        run_walkforward(settings, start=START, end=END, out=tmp_path, market=market, report=False).stats["computed"]
+        == 0
+    )
     changed = settings.override(**{"entropy.seed": 1})
     cfg0, data0 = week_hashes(market, settings, baseline.dates[0])
     cfg1, data1 = week_hashes(market, changed, baseline.dates[0])
@@ -138,14 +153,24 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
     import json
 
     out = _copy_cache(baseline, tmp_path)
-    for key, value in (("costs.commission", 1.0), ("strategy.ma_window", 10), ("metrics.risk_free", 0.02),
-                       ("backtest.capital", 5.0), ("data.cache_dir", str(tmp_path / "bars"))):
+    for key, value in (
+        ("costs.commission", 1.0),
+        ("strategy.ma_window", 10),
+        ("metrics.risk_free", 0.02),
+        ("backtest.capital", 5.0),
+        ("data.cache_dir", str(tmp_path / "bars")),
+    ):
         other = settings.override(**{key: value})
         assert other.sha256() != settings.sha256() and other.selection_sha256() == settings.selection_sha256()
-        assert run_walkforward(other, start=START, end=END, out=out, market=market,
-                               report=False).stats["computed"] == 0, key
-    for key, value in (("entropy.seed", 1), ("lag.max_lag", 9), ("data.return_jump", "error"),
-                       ("windows.train_start", "2022-10-03")):
+        assert (
+            run_walkforward(other, start=START, end=END, out=out, market=market, report=False).stats["computed"] == 0
+        ), key
+    for key, value in (
+        ("entropy.seed", 1),
+        ("lag.max_lag", 9),
+        ("data.return_jump", "error"),
+        ("windows.train_start", "2022-10-03"),
+    ):
         assert settings.override(**{key: value}).selection_sha256() != settings.selection_sha256(), key
     first = out / "weeks" / f"{baseline.dates[0].isoformat()}.json"
     rec = json.loads(first.read_text())
@@ -153,12 +178,15 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
     del rec["record_sha256"]  # as written before the selection key (and before the content hash)
     rec["config_sha256"] = settings.sha256()
     first.write_text(json.dumps(rec))
-    assert run_walkforward(settings, start=START, end=END, out=out, market=market,
-                           report=False).stats["computed"] == 0
+    assert run_walkforward(settings, start=START, end=END, out=out, market=market, report=False).stats["computed"] == 0
     # reused under the former key, it is re-keyed: a run with other costs then reuses it as well
     assert json.loads(first.read_text())["config_sha256"] == settings.selection_sha256()
-    assert run_walkforward(settings.override(**{"costs.commission": 2.0}), start=START, end=END, out=out,
-                           market=market, report=False).stats["computed"] == 0
+    assert (
+        run_walkforward(
+            settings.override(**{"costs.commission": 2.0}), start=START, end=END, out=out, market=market, report=False
+        ).stats["computed"]
+        == 0
+    )
     rec = json.loads(first.read_text())
     del rec["record_sha256"]
     # a key added since (data.spy_file) must not orphan such records: the hash they carry is that of the settings
@@ -169,7 +197,7 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
 
     raw = settings.model_dump(mode="json")
     del raw["data"]["spy_file"]
-    del raw["selection"]["date_stability_sessions"]   # added since too (a report diagnostic)
+    del raw["selection"]["date_stability_sessions"]  # added since too (a report diagnostic)
     for key in ("lock_dir", "max_selection_age_sessions", "cap_volume", "sizing"):  # live keys added since
         del raw["live"][key]
     rec["config_sha256"] = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -178,10 +206,11 @@ def test_weeks_are_keyed_by_the_selection_settings_only(tmp_path, settings, mark
     assert spied.sha256() != settings.sha256() and spied.legacy_week_sha256() == rec["config_sha256"]
     assert _read_cached(first, spied.selection_sha256(), rec["data_sha256"], spied.legacy_week_sha256()) == rec
     assert _read_cached(first, spied.selection_sha256(), rec["data_sha256"], spied.sha256()) is None
-    rec["config_sha256"] = settings.override(**{"costs.commission": 1.0}).sha256()   # a legacy record of other costs
+    rec["config_sha256"] = settings.override(**{"costs.commission": 1.0}).sha256()  # a legacy record of other costs
     first.write_text(json.dumps(rec))
-    assert run_walkforward(settings, start=START, end=END, out=out, market=market,
-                           report=False).stats["computed_dates"] == [baseline.dates[0].isoformat()]
+    assert run_walkforward(settings, start=START, end=END, out=out, market=market, report=False).stats[
+        "computed_dates"
+    ] == [baseline.dates[0].isoformat()]
 
 
 # --------------------------------------------------------------------------------------- look-ahead
@@ -225,12 +254,12 @@ def test_perturbing_every_bar_after_t_changes_nothing_up_to_t(tmp_path, settings
 
 # --------------------------------------------------------------------------------------------- Dask
 @pytest.mark.slow
-def test_eight_weeks_through_a_dask_scheduler_and_two_workers_give_the_same_artifacts(tmp_path, settings,
-                                                                                      market, baseline):
+def test_eight_weeks_through_a_dask_scheduler_and_two_workers_give_the_same_artifacts(
+    tmp_path, settings, market, baseline
+):
     with loopback_cluster(2, log_dir=tmp_path) as address:
         with Executor(scheduler=address) as ex:
-            res = run_walkforward(settings, start=START, end=END, out=tmp_path / "wf", market=market,
-                                  executor=ex)
+            res = run_walkforward(settings, start=START, end=END, out=tmp_path / "wf", market=market, executor=ex)
     assert res.stats["computed"] == 8
     # the weeks were selected in worker processes (their own BLAS state): the same pairs, trades and text, floats
     # to rounding
@@ -268,8 +297,7 @@ def test_planted_recovery_counts_pairs_lags_and_false_positives():
         return {"pairs": [{"leader": a, "follower": b, "lag": k} for a, b, k in pairs]}
 
     weeks = [wk(("A", "B", 1), ("C", "D", 3)), wk(("A", "B", 2), ("X", "Y", 1)), wk(), wk(("C", "D", 3))]
-    got = planted_recovery(weeks,
-                           planted)
+    got = planted_recovery(weeks, planted)
     assert got["pairs"]["A->B"] == {"lag": 1, "share_selected": 0.5, "share_with_planted_lag": 0.25}
     assert got["pairs"]["C->D"] == {"lag": 3, "share_selected": 0.5, "share_with_planted_lag": 0.5}
     assert got["share_exact"] == 0.25 and got["false_pairs_per_week"] == 0.25
@@ -288,16 +316,32 @@ def test_cli_reuses_the_cache_and_writes_a_self_contained_report(tmp_path, basel
     from volts.cli import main
 
     out = _copy_cache(baseline, tmp_path)
-    rc = main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
-               START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress"])
+    rc = main(
+        [
+            "walkforward",
+            "--config",
+            str(REPO / "config.toml"),
+            "--source",
+            "synthetic",
+            "--start",
+            START.isoformat(),
+            "--end",
+            END.isoformat(),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "8 weeks: 8 from the cache, 0 computed" in captured.out
     assert _artifacts(out / "results") == _artifacts(baseline.folder)
     html = (out / "results" / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="equity.png"' not in html
-    assert main(["walkforward", "--source", "synthetic", "--every", "2W", "--hold", "1W", "--out",
-                 str(tmp_path / "x")]) == 2
+    assert (
+        main(["walkforward", "--source", "synthetic", "--every", "2W", "--hold", "1W", "--out", str(tmp_path / "x")])
+        == 2
+    )
 
     result = check_report_html(out / "results" / "report.html")
     assert result["images"] >= 4 and not result["broken_images"] and not result["console_errors"]
@@ -308,12 +352,15 @@ def test_compare_variants_runs_every_variant_over_the_same_cached_weeks(tmp_path
     from volts.reporting.walkforward_report import comparison_markdown
 
     out = _copy_cache(baseline, tmp_path)
-    variants = [WalkForwardVariant("strategy"),
-                WalkForwardVariant("random_pairs", pair_picker=random_pairs_picker, seed=1)]
+    variants = [
+        WalkForwardVariant("strategy"),
+        WalkForwardVariant("random_pairs", pair_picker=random_pairs_picker, seed=1),
+    ]
     table = compare_variants(settings, variants, start=START, end=END, out=out, market=market)
     assert list(table["variant"]) == ["strategy", "random_pairs"]
-    assert sorted(p.name for p in (out / "weeks").glob("*.json")) == \
-        sorted(p.name for p in (baseline.folder.parent / "weeks").glob("*.json"))  # nothing recomputed
+    assert sorted(p.name for p in (out / "weeks").glob("*.json")) == sorted(
+        p.name for p in (baseline.folder.parent / "weeks").glob("*.json")
+    )  # nothing recomputed
     assert table.loc[0, "sharpe"] == pytest.approx(baseline.metrics["strategy"]["sharpe"])
     assert (table["weeks"] == 8).all() and (out / "comparison.csv").is_file()
     assert "## Variants over the same weeks" in "\n".join(comparison_markdown(table))
@@ -331,15 +378,15 @@ def test_a_real_return_jump_is_kept_as_a_flagged_note_not_a_stop(tmp_path, marke
     for col in ("Open", "High", "Low", "Close"):
         raw.loc[jump_day:, col] *= 1.6  # a +60 % close-to-close move on 2023-03-15, beyond max_abs_return 0.5
     raw.to_csv(path, index=False)
-    base = Settings().override(**{"data.dir": str(tmp_path), "data.universe": list(market.symbols),
-                                  "data.calendar": None})  # synthetic bars trade on business days
+    base = Settings().override(
+        **{"data.dir": str(tmp_path), "data.universe": list(market.symbols), "data.calendar": None}
+    )  # synthetic bars trade on business days
     with pytest.raises(DataError, match="return_jump"):
         load_walkforward_market(base, START, END)
     flagged = base.override(**{"data.return_jump": "flag"})
     m = load_walkforward_market(flagged, START, END)
     week = select_week(m, flagged, dt.date(2023, 7, 7))
-    assert [(n["symbol"], n["date"], n["rule"]) for n in week["flagged"]] == [("MID3", "2023-03-15",
-                                                                                "return_jump")]
+    assert [(n["symbol"], n["date"], n["rule"]) for n in week["flagged"]] == [("MID3", "2023-03-15", "return_jump")]
 
 
 # ------------------------------------------------------------------- issue 11: null model and ablation
@@ -425,8 +472,10 @@ def test_ablation_rows_name_their_caches_and_say_when_stability_was_not_run(sett
     rows = ablation_rows(settings)
     assert [r.key for r in rows] == ["no-screen", "granger-only", "granger-pcmci", "full-funnel", "full-stable"]
     v = {r.key: r.variant for r in rows}
-    assert (v["granger-only"].name, dict(v["granger-only"].overrides)) == ("granger-only",
-                                                                            {"selection.screens": ["granger"]})
+    assert (v["granger-only"].name, dict(v["granger-only"].overrides)) == (
+        "granger-only",
+        {"selection.screens": ["granger"]},
+    )
     assert dict(v["granger-pcmci"].overrides) == {"selection.screens": ["granger", "pcmci"]}
     assert dict(v["no-screen"].overrides) == {"selection.screens": []} and not v["full-funnel"].overrides
     assert not rows[-1].run and "not run" in rows[-1].note
@@ -441,7 +490,7 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
     replaced by a pair-picker variant that shares the cache and the two others are marked not run (the rows'
     selections are what the tests above check), so only trading passes run; the DSR in the report must be
     volts.evaluation.sharpe's on the same returns and rows."""
-    import volts.evaluation.ablation as nulls   # the ablation's rows (volts.nulls before the split)
+    import volts.evaluation.ablation as nulls  # the ablation's rows (volts.nulls before the split)
     from volts.cli import main
     from volts.evaluation.sharpe import sharpe_inference
 
@@ -451,17 +500,40 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
         rows = real_rows(settings, **kw)
         for i, r in enumerate(rows):
             if r.key == "granger-only":
-                rows[i] = nulls.AblationRow(r.key, r.label, WalkForwardVariant(
-                    r.variant.name, pair_picker=random_pairs_picker, seed=i), r.every, r.screens)
+                rows[i] = nulls.AblationRow(
+                    r.key,
+                    r.label,
+                    WalkForwardVariant(r.variant.name, pair_picker=random_pairs_picker, seed=i),
+                    r.every,
+                    r.screens,
+                )
             elif r.key in ("no-screen", "granger-pcmci"):
                 rows[i] = nulls.AblationRow(r.key, r.label, r.variant, r.every, r.screens, False, "not run here")
         return rows
 
     monkeypatch.setattr(nulls, "ablation_rows", cheap_rows)
     out = _copy_cache(baseline, tmp_path)
-    rc = main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
-               START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress", "--ablation",
-               "--null-draws", "9", "--null-seed", "4"])
+    rc = main(
+        [
+            "walkforward",
+            "--config",
+            str(REPO / "config.toml"),
+            "--source",
+            "synthetic",
+            "--start",
+            START.isoformat(),
+            "--end",
+            END.isoformat(),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--ablation",
+            "--null-draws",
+            "9",
+            "--null-seed",
+            "4",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "8 weeks: 8 from the cache, 0 computed" in captured.out and "DSR" in captured.out
@@ -469,8 +541,14 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
     metrics = json.loads((res / "metrics.json").read_text())
     table = pd.read_csv(res / "ablation.csv")
     nulls_json = json.loads((res / "nulls.json").read_text())
-    assert list(table["row"]) == ["no-screen", "granger-only", "granger-pcmci", "full-funnel", "full-stable",
-                                  "random-pairs"]
+    assert list(table["row"]) == [
+        "no-screen",
+        "granger-only",
+        "granger-pcmci",
+        "full-funnel",
+        "full-stable",
+        "random-pairs",
+    ]
     assert list(table["status"]) == ["not run", "run", "not run", "run", "not run", "run"]
     head = table.set_index("row").loc["full-funnel"]
     assert head["sharpe"] == pytest.approx(baseline.metrics["strategy"]["sharpe"])
@@ -490,8 +568,7 @@ def test_cli_ablation_puts_the_table_psr_and_dsr_into_the_report(tmp_path, basel
     assert len(sh) == 9 and nulls_json["seed"] == 4
     p = (1 + int(np.sum(sh >= head["sharpe"]))) / 10
     assert nulls_json["p_value"] == pytest.approx(p) and f"permutation p = {p:.4f}" in md
-    assert main(["walkforward", "--source", "synthetic", "--stability-runs", "3", "--out",
-                 str(tmp_path / "x")]) == 2
+    assert main(["walkforward", "--source", "synthetic", "--stability-runs", "3", "--out", str(tmp_path / "x")]) == 2
 
 
 @pytest.mark.slow
@@ -534,7 +611,7 @@ def test_a_ruined_account_is_reported_not_a_crash(tmp_path, settings, market, ba
     of everything, and the verdict saying so first; before, performance_stats stopped the whole run (exit 3)."""
     poor = settings.override(**{"costs.capital": 40.0, "costs.commission": 9.0})
     res = run_walkforward(poor, start=START, end=END, out=_copy_cache(baseline, tmp_path), market=market)
-    assert res.stats["computed"] == 0          # the baseline's weeks, re-traded
+    assert res.stats["computed"] == 0  # the baseline's weeks, re-traded
     m = res.metrics
     ruined = m["strategy"]["ruined"]
     assert ruined is not None, "the planted costs should ruin a $40 account"
@@ -561,8 +638,25 @@ def test_the_report_says_what_the_result_rests_on(tmp_path, baseline, capsys):
     from volts.cli import main
 
     out = _copy_cache(baseline, tmp_path)
-    assert main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
-                 START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "walkforward",
+                "--config",
+                str(REPO / "config.toml"),
+                "--source",
+                "synthetic",
+                "--start",
+                START.isoformat(),
+                "--end",
+                END.isoformat(),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     folder = out / "results"
     m = json.loads((folder / "metrics.json").read_text())
@@ -590,8 +684,9 @@ def test_the_report_says_what_the_result_rests_on(tmp_path, baseline, capsys):
     assert met == s["sharpe_ci_mcse_met"]
     assert met or (f"cap of {BOOTSTRAP_MAX_REPS:,} resamples" in report and "stopped before the target for: " in report)
     for d in m["differences"].values():
-        assert (max(d["annual_mean_ci_low_mcse"], d["annual_mean_ci_high_mcse"]) <= 0.001) == \
-            d["annual_mean_ci_mcse_met"]
+        assert (max(d["annual_mean_ci_low_mcse"], d["annual_mean_ci_high_mcse"]) <= 0.001) == d[
+            "annual_mean_ci_mcse_met"
+        ]
     assert "## Capital, costs, gross and net" in report and "P&L before costs (gross)" in report
     assert "## Pairs without capital, weeks fully in cash" in report
     assert f"{s['sharpe_ci_low']:.2f} ±{s['sharpe_ci_low_mcse']:.3f}" in report
@@ -603,9 +698,27 @@ def test_walkforward_date_stability_of_the_planted_picks(tmp_path, baseline, cap
     from volts.cli import main
 
     out = _copy_cache(baseline, tmp_path)
-    assert main(["walkforward", "--config", str(REPO / "config.toml"), "--source", "synthetic", "--start",
-                 START.isoformat(), "--end", END.isoformat(), "--out", str(out), "--no-progress",
-                 "--date-stability", "1"]) == 0
+    assert (
+        main(
+            [
+                "walkforward",
+                "--config",
+                str(REPO / "config.toml"),
+                "--source",
+                "synthetic",
+                "--start",
+                START.isoformat(),
+                "--end",
+                END.isoformat(),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--date-stability",
+                "1",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     m = json.loads((out / "results" / "metrics.json").read_text())
     ds = m["date_stability"]
@@ -614,7 +727,7 @@ def test_walkforward_date_stability_of_the_planted_picks(tmp_path, baseline, cap
     # each Friday's neighbours are the Thursday before and the Monday after: none is another week's as-of date
     assert ds["selections_run"] == 2 * len(with_pairs) and ds["reused"] == 0
     shares = [v["share"] for rec in ds["weeks"].values() for v in rec.values()]
-    assert np.mean(shares) >= 0.8   # planted pairs: the neighbouring sessions find them too
+    assert np.mean(shares) >= 0.8  # planted pairs: the neighbouring sessions find them too
     weeks = pd.read_csv(out / "results" / "weeks.csv", keep_default_na=False)
     assert all(weeks["date_stability"].astype(bool) == (weeks["pairs"] > 0))
     assert "## Date stability of the picks" in (out / "results" / "report.md").read_text()

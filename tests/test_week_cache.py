@@ -18,15 +18,26 @@ ASOF = "2023-07-14"
 
 
 def _record() -> dict:
-    return {"format": 1, "asof": ASOF, "config_sha256": "c" * 64, "data_sha256": "d" * 64,
-            "universe": ["LOW1", "MID1", "MID2", "MID3", "MID4"], "windows": {"asof": ASOF},
-            "flagged": [], "status": "ok", "error": None, "candidates": ["MID1", "MID2", "MID3", "MID4"],
-            "funnel": [{"stage": "granger", "entered": 12, "kept": 2, "dropped": 10}],
-            "pairs": [{"leader": "MID1", "follower": "MID2", "lag": 1, "granger_p": 1.6e-21, "ete": 0.289,
-                       "screens": {}},
-                      {"leader": "MID3", "follower": "MID4", "lag": 3, "granger_p": 2.5e-9, "ete": None,
-                       "screens": {}}],
-            "dropped_by_stage": {"granger": 10}, "warnings": [], "timings": {"total": 2.42}}
+    return {
+        "format": 1,
+        "asof": ASOF,
+        "config_sha256": "c" * 64,
+        "data_sha256": "d" * 64,
+        "universe": ["LOW1", "MID1", "MID2", "MID3", "MID4"],
+        "windows": {"asof": ASOF},
+        "flagged": [],
+        "status": "ok",
+        "error": None,
+        "candidates": ["MID1", "MID2", "MID3", "MID4"],
+        "funnel": [{"stage": "granger", "entered": 12, "kept": 2, "dropped": 10}],
+        "pairs": [
+            {"leader": "MID1", "follower": "MID2", "lag": 1, "granger_p": 1.6e-21, "ete": 0.289, "screens": {}},
+            {"leader": "MID3", "follower": "MID4", "lag": 3, "granger_p": 2.5e-9, "ete": None, "screens": {}},
+        ],
+        "dropped_by_stage": {"granger": 10},
+        "warnings": [],
+        "timings": {"total": 2.42},
+    }
 
 
 def test_the_content_hash_survives_the_json_round_trip_and_sees_every_edit():
@@ -51,31 +62,34 @@ def test_the_content_hash_survives_the_json_round_trip_and_sees_every_edit():
         assert problem is not None and "record_sha256" in problem and not legacy, what
 
 
-@pytest.mark.parametrize("what, edit", [
-    ("lag 0", lambda r: r["pairs"][0].update(lag=0)),
-    ("lag as text", lambda r: r["pairs"][0].update(lag="2")),
-    ("lag true", lambda r: r["pairs"][0].update(lag=True)),
-    ("lag 1.5", lambda r: r["pairs"][0].update(lag=1.5)),
-    ("lag missing", lambda r: r["pairs"][0].pop("lag")),
-    ("unknown symbol", lambda r: r["pairs"][0].update(leader="ZZZZ")),
-    ("a path as symbol", lambda r: r["pairs"][0].update(follower="../etc")),
-    ("own follower", lambda r: r["pairs"][0].update(follower="MID1")),
-    ("pair twice", lambda r: r["pairs"].append(dict(r["pairs"][0]))),
-    ("pair not an object", lambda r: r["pairs"].append(["MID1", "MID2", 1])),
-    ("statistic as text", lambda r: r["pairs"][0].update(granger_p="small")),
-    ("pairs missing", lambda r: r.pop("pairs")),
-    ("pairs an object", lambda r: r.update(pairs={})),
-    ("universe missing", lambda r: r.pop("universe")),
-    ("universe with a number", lambda r: r["universe"].append(7)),
-    ("candidate outside the universe", lambda r: r["candidates"].append("HIGH9")),
-    ("another date", lambda r: r.update(asof="2023-07-21")),
-    ("status not a word", lambda r: r.update(status=1)),
-    ("pairs without a selection", lambda r: r.update(status="no_selection")),
-    ("funnel stage malformed", lambda r: r["funnel"][0].update(kept="2")),
-    ("timings not numbers", lambda r: r["timings"].update(total="fast")),
-    ("warnings an object", lambda r: r.update(warnings={})),
-    ("stability a list", lambda r: r.update(stability=[])),
-])
+@pytest.mark.parametrize(
+    "what, edit",
+    [
+        ("lag 0", lambda r: r["pairs"][0].update(lag=0)),
+        ("lag as text", lambda r: r["pairs"][0].update(lag="2")),
+        ("lag true", lambda r: r["pairs"][0].update(lag=True)),
+        ("lag 1.5", lambda r: r["pairs"][0].update(lag=1.5)),
+        ("lag missing", lambda r: r["pairs"][0].pop("lag")),
+        ("unknown symbol", lambda r: r["pairs"][0].update(leader="ZZZZ")),
+        ("a path as symbol", lambda r: r["pairs"][0].update(follower="../etc")),
+        ("own follower", lambda r: r["pairs"][0].update(follower="MID1")),
+        ("pair twice", lambda r: r["pairs"].append(dict(r["pairs"][0]))),
+        ("pair not an object", lambda r: r["pairs"].append(["MID1", "MID2", 1])),
+        ("statistic as text", lambda r: r["pairs"][0].update(granger_p="small")),
+        ("pairs missing", lambda r: r.pop("pairs")),
+        ("pairs an object", lambda r: r.update(pairs={})),
+        ("universe missing", lambda r: r.pop("universe")),
+        ("universe with a number", lambda r: r["universe"].append(7)),
+        ("candidate outside the universe", lambda r: r["candidates"].append("HIGH9")),
+        ("another date", lambda r: r.update(asof="2023-07-21")),
+        ("status not a word", lambda r: r.update(status=1)),
+        ("pairs without a selection", lambda r: r.update(status="no_selection")),
+        ("funnel stage malformed", lambda r: r["funnel"][0].update(kept="2")),
+        ("timings not numbers", lambda r: r["timings"].update(total="fast")),
+        ("warnings an object", lambda r: r.update(warnings={})),
+        ("stability a list", lambda r: r.update(stability=[])),
+    ],
+)
 def test_malformed_fields_are_named_with_or_without_a_content_hash(what, edit):
     rec = _record()
     assert record_problem(rec, ASOF) is None and verify_record(rec, ASOF) == (None, True)  # legacy, well formed
@@ -100,8 +114,20 @@ START, END = "2023-07-03", "2023-07-28"  # four weekly selections: 07-07, 07-14,
 def _walkforward(out: Path, capsys) -> tuple[str, str]:
     from volts.cli import main
 
-    rc = main(["walkforward", "--config", str(REPO / "examples" / "walkforward_demo.toml"), "--start", START,
-               "--end", END, "--out", str(out), "--no-progress"])
+    rc = main(
+        [
+            "walkforward",
+            "--config",
+            str(REPO / "examples" / "walkforward_demo.toml"),
+            "--start",
+            START,
+            "--end",
+            END,
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     return captured.out, captured.err
@@ -142,8 +168,9 @@ def test_edited_damaged_and_legacy_week_records_through_the_cli(tmp_path, capsys
     assert f"{len(untouched) + 1} from the cache, 2 computed" in stdout
     after = {p.name: json.loads(p.read_text()) for p in sorted(weeks.glob("*.json"))}
     for name in original:  # the selections are back as computed, each record with its content hash
-        assert [(p["leader"], p["follower"], p["lag"]) for p in after[name]["pairs"]] == \
-               [(p["leader"], p["follower"], p["lag"]) for p in original[name]["pairs"]], name
+        assert [(p["leader"], p["follower"], p["lag"]) for p in after[name]["pairs"]] == [
+            (p["leader"], p["follower"], p["lag"]) for p in original[name]["pairs"]
+        ], name
         assert verify_record(after[name], name[:-5]) == (None, False), name
     assert after[legacy] == original[legacy]  # sealed again to the very same hash
     assert (out / "results" / "weeks.csv").read_bytes() == results

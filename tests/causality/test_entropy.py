@@ -11,8 +11,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from volts.selection.causality.entropy import (EteResult, discretise, effective_transfer_entropy, ete_screen, pair_seed,
-                                     transfer_entropy)
+from volts.selection.causality.entropy import (
+    EteResult,
+    discretise,
+    effective_transfer_entropy,
+    ete_screen,
+    pair_seed,
+    transfer_entropy,
+)
 from volts.core.errors import DataError
 
 TRAIN = ("2022-11-01", "2023-06-08")
@@ -122,8 +128,12 @@ def test_ete_needs_the_right_lag():
 
 def test_ete_p_value_is_uniform_under_independence():
     rng = np.random.default_rng(2024)
-    p = np.array([effective_transfer_entropy(rng.normal(size=150), rng.normal(size=150), surrogates=99,
-                                             seed=s).p for s in range(200)])
+    p = np.array(
+        [
+            effective_transfer_entropy(rng.normal(size=150), rng.normal(size=150), surrogates=99, seed=s).p
+            for s in range(200)
+        ]
+    )
     assert set(np.round(p * 100).astype(int)) <= set(range(1, 101))  # p in {1/100, ..., 100/100}
     assert stats.kstest(p, "uniform").pvalue > 0.01
     frac = np.mean(p <= 0.05)  # expected 0.05; binomial(200, 0.05) 99.9 % range is about 1..19 of 200
@@ -160,9 +170,23 @@ def test_screen_keeps_planted_pairs_only():
     assert rows[("B", "A", 1)]["reason"].startswith("p ") and "reverse ETE" in rows[("B", "A", 1)]["reason"]
     assert rows[("A", "B", 1)]["p_reverse"] > 0.05 and rows[("B", "A", 1)]["p_reverse"] <= 0.05
     assert not rows[("C", "D", 1)]["kept"] and not rows[("A", "E", 1)]["kept"]
-    assert set(rows[("A", "B", 1)]) == {"leader", "follower", "lag", "te", "ete", "p", "p_se", "te_reverse",
-                                        "ete_reverse", "p_reverse", "p_se_reverse", "kept", "reason",
-                                        "surrogates", "stopped_early"}
+    assert set(rows[("A", "B", 1)]) == {
+        "leader",
+        "follower",
+        "lag",
+        "te",
+        "ete",
+        "p",
+        "p_se",
+        "te_reverse",
+        "ete_reverse",
+        "p_reverse",
+        "p_se_reverse",
+        "kept",
+        "reason",
+        "surrogates",
+        "stopped_early",
+    }
     assert rows[("A", "B", 1)]["surrogates"] == 2000 and not any(r["stopped_early"] for r in scr.rows)
     d = scr.to_dict()
     json.dumps(d, allow_nan=False)
@@ -232,16 +256,16 @@ def _bincount_te(x: np.ndarray, y: np.ndarray, history: int, lag: int) -> np.nda
     counts)."""
     n = y.shape[0]
     if lag > 1:
-        x, y = x[:, : n - (lag - 1)], y[lag - 1:]
+        x, y = x[:, : n - (lag - 1)], y[lag - 1 :]
     m, k = y.shape[0], history
     base = int(max(int(x.max()), int(y.max()), 1)) + 1
     hist = np.zeros(m - k, dtype=np.int64)
     for j in range(k, 0, -1):
-        hist = hist * base + y[k - j: m - j]
-    cells = base ** k * base * base
-    idx = (hist[None, :] * base + x[:, k - 1: m - 1]) * base + y[None, k:]
+        hist = hist * base + y[k - j : m - j]
+    cells = base**k * base * base
+    idx = (hist[None, :] * base + x[:, k - 1 : m - 1]) * base + y[None, k:]
     idx = idx + np.arange(x.shape[0])[:, None] * cells
-    c = np.bincount(idx.ravel(), minlength=x.shape[0] * cells).reshape(x.shape[0], base ** k, base, base)
+    c = np.bincount(idx.ravel(), minlength=x.shape[0] * cells).reshape(x.shape[0], base**k, base, base)
     c = c.astype(np.float64)
     c_hx, c_hy, c_h = c.sum(axis=3, keepdims=True), c.sum(axis=2, keepdims=True), c.sum(axis=(2, 3), keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -260,7 +284,7 @@ def test_batch_te_counts_are_a_bincounts_bitwise():
         bins, k, lag = int(rng.integers(2, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 5))
         n = int(rng.integers(k + lag + 2, 300))
         x = rng.integers(0, bins, size=(int(rng.integers(1, 40)), n))
-        y = rng.integers(0, max(bins - 1, 1), size=n)         # the top state may be unused
+        y = rng.integers(0, max(bins - 1, 1), size=n)  # the top state may be unused
         if rng.random() < 0.2:
             x[0] = 0
         got = transfer_entropy_batch(x, y, history=k, lag=lag)
@@ -291,14 +315,15 @@ def test_p_value_spread_over_surrogate_seeds_matches_its_standard_error():
 
 
 # --------------------------------------------------------------- curtailed surrogate test (stop_early)
-@pytest.mark.parametrize("surrogates,alpha", [(2000, 0.05), (1999, 0.05), (1000, 0.01), (100, 0.05), (2000, 0.1),
-                                              (4999, 0.001), (19, 0.05)])
+@pytest.mark.parametrize(
+    "surrogates,alpha", [(2000, 0.05), (1999, 0.05), (1000, 0.01), (100, 0.05), (2000, 0.1), (4999, 0.001), (19, 0.05)]
+)
 def test_exceedances_to_stop_is_the_decision_boundary(surrogates, alpha):
     from volts.selection.causality.entropy import exceedances_to_stop
 
     h = exceedances_to_stop(surrogates, alpha)
-    assert (1 + h) / (surrogates + 1) > alpha                  # h exceedances: not significant, whatever follows
-    assert h == 0 or (1 + h - 1) / (surrogates + 1) <= alpha    # h - 1 would still allow p <= alpha
+    assert (1 + h) / (surrogates + 1) > alpha  # h exceedances: not significant, whatever follows
+    assert h == 0 or (1 + h - 1) / (surrogates + 1) <= alpha  # h - 1 would still allow p <= alpha
 
 
 @pytest.mark.slow
@@ -308,8 +333,13 @@ def test_curtailed_test_takes_the_full_tests_decisions():
     the full test's row, float for float; a stopped one drew fewer surrogates, reports p = max(h / drawn,
     (1 + h) / (S + 1)) > alpha, and its surrogate mean is the mean of the first ``drawn`` surrogates of the full
     test's stream (recomputed here from ``default_rng(seed).permuted``)."""
-    from volts.selection.causality.entropy import (_ete_from_states, discretise, exceedances_to_stop, pair_seed,
-                                         transfer_entropy_batch)
+    from volts.selection.causality.entropy import (
+        _ete_from_states,
+        discretise,
+        exceedances_to_stop,
+        pair_seed,
+        transfer_entropy_batch,
+    )
 
     rng = np.random.default_rng(12)
     n, names = 150, [f"S{i}" for i in range(12)]
@@ -340,9 +370,9 @@ def test_curtailed_test_takes_the_full_tests_decisions():
         shuffled = np.random.default_rng(seed).permuted(np.broadcast_to(xs, (2000, n)), axis=1)
         te_s = transfer_entropy_batch(shuffled, ys, lag=b.lag)
         assert f.te == a.forward.te
-        assert int(np.sum(te_s[:f.surrogates] >= f.te)) == h and te_s[f.surrogates - 1] >= f.te
-        assert f.surrogate_mean == pytest.approx(te_s[:f.surrogates].mean(), rel=1e-12)
-    assert stopped > 100                                        # most of the 130 null pairs stop early
+        assert int(np.sum(te_s[: f.surrogates] >= f.te)) == h and te_s[f.surrogates - 1] >= f.te
+        assert f.surrogate_mean == pytest.approx(te_s[: f.surrogates].mean(), rel=1e-12)
+    assert stopped > 100  # most of the 130 null pairs stop early
     # a direct call that never stops returns the full test's result
     xs, ys = discretise(r["S0"], 3), discretise(r["S1"], 3)
     once = _ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=3)
@@ -369,18 +399,25 @@ def test_curtailed_test_does_not_depend_on_block_sizes(monkeypatch, first, rule)
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=150)
-    cases = [(x, rng.normal(size=150)),                                   # null: stops early
-             (x, 0.15 * np.r_[0.0, x[:-1]] + rng.normal(size=150)),       # weak coupling
-             (x, 0.8 * np.r_[0.0, x[:-1]] + rng.normal(size=150))]        # strong: draws all S
+    cases = [
+        (x, rng.normal(size=150)),  # null: stops early
+        (x, 0.15 * np.r_[0.0, x[:-1]] + rng.normal(size=150)),  # weak coupling
+        (x, 0.8 * np.r_[0.0, x[:-1]] + rng.normal(size=150)),
+    ]  # strong: draws all S
     states = [(entropy.discretise(a, 3), entropy.discretise(b, 3)) for a, b in cases]
-    reference = [entropy._ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=11,
-                                          stop_above=0.05) for xs, ys in states]
+    reference = [
+        entropy._ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=11, stop_above=0.05)
+        for xs, ys in states
+    ]
     monkeypatch.setattr(entropy, "_FIRST_BLOCK", first)
     if rule != "adaptive":
-        monkeypatch.setattr(entropy, "_next_block", lambda drawn, exceed, h, left: {"one": 1, "fixed": 37}.get(
-            rule, left))
-    again = [entropy._ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=11, stop_above=0.05)
-             for xs, ys in states]
+        monkeypatch.setattr(
+            entropy, "_next_block", lambda drawn, exceed, h, left: {"one": 1, "fixed": 37}.get(rule, left)
+        )
+    again = [
+        entropy._ete_from_states(xs, ys, bins=3, history=1, lag=1, surrogates=2000, seed=11, stop_above=0.05)
+        for xs, ys in states
+    ]
     assert again == reference
     assert reference[0].stopped_early and not reference[2].stopped_early
 

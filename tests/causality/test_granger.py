@@ -17,7 +17,7 @@ from volts.selection.causality.stationarity import adf_check, stationarity_warni
 
 TRAIN = ("2022-11-01", "2023-06-08")
 SYMBOLS = ["TSLA", "AMZN", "META", "MU"]
-CHECK_LAGS = [2, 3, 10, 30, 45]   # 2, 3, 10 take the R^m projection path, 30 and 45 the complement path
+CHECK_LAGS = [2, 3, 10, 30, 45]  # 2, 3, 10 take the R^m projection path, 30 and 45 the complement path
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_pvalues_equal_statsmodels_on_reference_data(train_market, series):
     scan = granger_scan(frame, min_lag=2, max_lag=max(CHECK_LAGS))
     assert len(scan.pairs) == len(SYMBOLS) * (len(SYMBOLS) - 1)
     for leader, follower in scan.pairs:
-        data = frame[[follower, leader]].to_numpy()    # statsmodels: does column 2 cause column 1?
+        data = frame[[follower, leader]].to_numpy()  # statsmodels: does column 2 cause column 1?
         for l in CHECK_LAGS:
             f_ref, p_ref, df_ref, dfn_ref = grangercausalitytests(data, [l])[l][0]["ssr_ftest"]
             assert scan.pvalues.loc[(leader, follower), l] == pytest.approx(p_ref, abs=1e-9, rel=0)
@@ -51,9 +51,18 @@ def _hand_scan(table: dict[tuple[str, str], list[float]], lags: list[int], skipp
     index = pd.MultiIndex.from_tuples(list(table), names=["leader", "follower"])
     p = pd.DataFrame([table[k] for k in table], index=index, columns=pd.Index(lags, name="lag"))
     evaluated = [l for l in lags if l not in skipped]
-    return GrangerScan(pvalues=p, fstats=p * 0 + 1.0, df_resid={l: 100 for l in evaluated},
-                       skipped_lags=tuple(skipped), n_obs=151, n_tests=len(table) * len(evaluated),
-                       symbols=("A", "B", "C"), min_df=10, start="x", end="y")
+    return GrangerScan(
+        pvalues=p,
+        fstats=p * 0 + 1.0,
+        df_resid={l: 100 for l in evaluated},
+        skipped_lags=tuple(skipped),
+        n_obs=151,
+        n_tests=len(table) * len(evaluated),
+        symbols=("A", "B", "C"),
+        min_df=10,
+        start="x",
+        end="y",
+    )
 
 
 def test_lag_rule_and_alpha_cut_on_a_hand_made_table():
@@ -61,7 +70,7 @@ def test_lag_rule_and_alpha_cut_on_a_hand_made_table():
     # medians per lag: l=2 -> 0.30, l=3 -> 0.03, l=4 -> 0.03 (tie with 3), l=5 -> skipped (would be 0.0001)
     table = {
         ("A", "B"): [0.30, 0.001, 0.050, 1e-4],
-        ("B", "A"): [0.20, 0.010, 0.010, 1e-4],   # exactly alpha at l* = 3: not kept (strict <)
+        ("B", "A"): [0.20, 0.010, 0.010, 1e-4],  # exactly alpha at l* = 3: not kept (strict <)
         ("A", "C"): [0.90, 0.050, 0.500, 1e-4],
         ("C", "A"): [0.40, 0.009, 0.002, 1e-4],
         ("B", "C"): [0.30, 0.600, 0.700, 1e-4],
@@ -71,7 +80,7 @@ def test_lag_rule_and_alpha_cut_on_a_hand_made_table():
     sel = select_granger_pairs(scan, alpha=0.01)
     medians = {l: float(np.median([v[i] for v in table.values()])) for i, l in enumerate(lags[:3])}
     assert medians[3] == medians[4] < medians[2]
-    assert sel.lag == 3                                  # tie between 3 and 4 -> the smaller l; 5 was skipped
+    assert sel.lag == 3  # tie between 3 and 4 -> the smaller l; 5 was skipped
     assert dict(sel.median_p) == pytest.approx(medians)
     assert [(t.leader, t.follower) for t in sel.pairs] == [("A", "B"), ("C", "A")]
     assert [t.p for t in sel.pairs] == [0.001, 0.009]
@@ -106,8 +115,9 @@ def test_bh_adjustment_matches_an_independent_computation():
 def test_df_guard_skips_exactly_the_lags_without_enough_residual_df():
     rng = np.random.default_rng(1)
     n, min_df = 60, 10
-    frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=["X", "Y", "Z"],
-                         index=pd.bdate_range("2023-01-02", periods=n))
+    frame = pd.DataFrame(
+        rng.normal(size=(n, 3)), columns=["X", "Y", "Z"], index=pd.bdate_range("2023-01-02", periods=n)
+    )
     scan = granger_scan(frame, min_lag=2, max_lag=20, min_df=min_df)
     # unrestricted regression at lag l: n_obs = n - l rows, 2 l + 1 parameters
     expected_skipped = [l for l in range(2, 21) if (n - l) - (2 * l + 1) < min_df]
@@ -123,7 +133,7 @@ def test_df_guard_skips_exactly_the_lags_without_enough_residual_df():
     assert d["tests"][0]["p"][d["lags"].index(expected_skipped[0])] is None
     row = scan.pvalues.loc[(d["tests"][0]["leader"], d["tests"][0]["follower"])]
     assert [p for p in d["tests"][0]["p"] if p is not None] == [float(p) for p in row.dropna()]
-    summary = scan.to_dict(tests=False)   # what a large selection keeps (the table goes to Parquet)
+    summary = scan.to_dict(tests=False)  # what a large selection keeps (the table goes to Parquet)
     assert "tests" not in summary and summary == {k: v for k, v in d.items() if k != "tests"}
     # the last evaluated lag agrees with statsmodels too (few residual df)
     l = scan.evaluated_lags[-1]
@@ -137,8 +147,8 @@ def test_planted_lead_lag_is_found_and_nothing_else():
     x = rng.normal(size=n)
     y = np.empty(n)
     y[:2] = rng.normal(size=2)
-    y[2:] = 0.8 * x[:-2] + 0.6 * rng.normal(size=n - 2)      # X_t -> Y_{t+2}
-    z = rng.normal(size=n)                                   # independent
+    y[2:] = 0.8 * x[:-2] + 0.6 * rng.normal(size=n - 2)  # X_t -> Y_{t+2}
+    z = rng.normal(size=n)  # independent
     frame = pd.DataFrame({"X": x, "Y": y, "Z": z}, index=pd.bdate_range("2022-01-03", periods=n))
     scan = granger_scan(frame, min_lag=2, max_lag=6)
     assert (scan.pvalues.loc[("X", "Y")] < 1e-20).all()
@@ -282,6 +292,10 @@ def test_per_lag_scan_equals_statsmodels_on_edge_cases(case):
         data = ref[[follower, leader]].to_numpy()
         for l in scan.evaluated_lags:
             f_ref, p_ref, df_ref, _ = grangercausalitytests(data, [l])[l][0]["ssr_ftest"]
-            assert scan.pvalues.loc[(leader, follower), l] == pytest.approx(p_ref, abs=tol, rel=0), (leader, follower, l)
+            assert scan.pvalues.loc[(leader, follower), l] == pytest.approx(p_ref, abs=tol, rel=0), (
+                leader,
+                follower,
+                l,
+            )
             assert scan.fstats.loc[(leader, follower), l] == pytest.approx(f_ref, rel=1e-6, abs=10 * tol)
             assert scan.df_resid[l] == df_ref

@@ -28,8 +28,9 @@ def test_lagged_mode_equals_a_direct_tigramite_call(mid_returns):
     from tigramite.pcmci import PCMCI
 
     res = pcmci_screen(mid_returns, tau_max=5, alpha=0.05, min_abs_partial_corr=0.15)
-    direct = PCMCI(dataframe=pp.DataFrame(mid_returns.to_numpy(), var_names=MID), cond_ind_test=ParCorr(),
-                   verbosity=0).run_pcmci(tau_min=1, tau_max=5, pc_alpha=0.05)
+    direct = PCMCI(
+        dataframe=pp.DataFrame(mid_returns.to_numpy(), var_names=MID), cond_ind_test=ParCorr(), verbosity=0
+    ).run_pcmci(tau_min=1, tau_max=5, pc_alpha=0.05)
     assert res.val_matrix.shape == (6, 6, 6) and res.var_names == tuple(MID)
     np.testing.assert_allclose(res.val_matrix, direct["val_matrix"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.p_matrix, direct["p_matrix"], rtol=0, atol=1e-12)
@@ -39,8 +40,11 @@ def test_lagged_mode_equals_a_direct_tigramite_call(mid_returns):
         for j, b in enumerate(MID):
             if i == j:
                 continue
-            ok = [(abs(direct["val_matrix"][i, j, t]), t) for t in range(1, 6)
-                  if direct["p_matrix"][i, j, t] <= 0.05 and abs(direct["val_matrix"][i, j, t]) >= 0.15]
+            ok = [
+                (abs(direct["val_matrix"][i, j, t]), t)
+                for t in range(1, 6)
+                if direct["p_matrix"][i, j, t] <= 0.05 and abs(direct["val_matrix"][i, j, t]) >= 0.15
+            ]
             if ok:
                 expected[(a, b)] = max(ok)[1]
     assert {(e.leader, e.follower): e.tau for e in res.edges} == expected
@@ -53,8 +57,8 @@ def test_lagged_mode_equals_a_direct_tigramite_call(mid_returns):
 def _planted(n=500, seed=11) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     a, b, c, d = (rng.normal(size=n) for _ in range(4))
-    b[1:] += 0.6 * a[:-1]            # A -> B at tau = 1
-    d[3:] += 0.6 * c[:-3]            # C -> D at tau = 3
+    b[1:] += 0.6 * a[:-1]  # A -> B at tau = 1
+    d[3:] += 0.6 * c[:-3]  # C -> D at tau = 3
     return pd.DataFrame({"A": a, "B": b, "C": c, "D": d}, index=pd.bdate_range("2020-01-01", periods=n))
 
 
@@ -97,7 +101,7 @@ def test_contemporaneous_mode_equals_residual_correlations(mid_returns):
                 expected_edges.add((a, b))
     got = {(e.leader, e.follower) for e in res.edges}
     assert got == expected_edges and all(e.tau == 0 for e in res.edges)
-    assert got == {(b, a) for a, b in got}          # symmetric: both directions
+    assert got == {(b, a) for a, b in got}  # symmetric: both directions
     json.dumps(res.to_dict())
 
 
@@ -109,7 +113,7 @@ def test_pcmci_figure_and_errors(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(KeyError):
         res.has_edge("A", "NOPE")
-    with pytest.raises(DataError, match="too few"):          # (N + 1) tau_max + 3 = 28 rows needed
+    with pytest.raises(DataError, match="too few"):  # (N + 1) tau_max + 3 = 28 rows needed
         pcmci_screen(_planted(n=27), tau_max=5)
     pcmci_screen(_planted(n=28), tau_max=5)
     frame = _planted(n=30)
@@ -140,8 +144,9 @@ def test_edge_lookup_is_the_first_listed_edge_of_the_pair():
             if a != b:
                 assert res.edge(a, b) is scan(res, a, b)
     first = res.edges[0]
-    twice = replace(res, edges=(first, PcmciEdge(first.leader, first.follower, first.tau + 1, 0.9, 0.0),
-                                *res.edges[1:]))
+    twice = replace(
+        res, edges=(first, PcmciEdge(first.leader, first.follower, first.tau + 1, 0.9, 0.0), *res.edges[1:])
+    )
     assert twice.edge(first.leader, first.follower) is first
     missing = next((a, b) for a in names for b in names if a != b and scan(res, a, b) is None)
     assert res.edge(*missing) is None and not res.has_edge(*missing)
@@ -227,7 +232,7 @@ def test_native_pcmci_equals_tigramite_on_random_systems():
     x[:60, 2] = 0.0
     x[1:, 3] += 0.5 * x[:-1, 0]
     for tau in (2, 5):
-        val, p = _native_pcmci(x[50:], tau, 0.05)       # rows 0..9 of column 2 constant: not every lag is
+        val, p = _native_pcmci(x[50:], tau, 0.05)  # rows 0..9 of column 2 constant: not every lag is
         ref_val, ref_p = _direct_tigramite(x[50:], tau, 0.05)
         assert same(val, ref_val) and same(p, ref_p)
     # few rows: some conditioning sets leave no degrees of freedom
@@ -245,6 +250,6 @@ def test_both_engines_give_the_same_screen(mid_returns):
     ref = pcmci_screen(mid_returns, tau_max=5, alpha=0.05, engine="tigramite")
     assert np.array_equal(native.val_matrix, ref.val_matrix) and np.array_equal(native.p_matrix, ref.p_matrix)
     assert [(e.leader, e.follower, e.tau) for e in native.edges] == [(e.leader, e.follower, e.tau) for e in ref.edges]
-    assert native.edges                                          # the window has edges to compare
+    assert native.edges  # the window has edges to compare
     with pytest.raises(ValueError, match="engine"):
         pcmci_screen(mid_returns, engine="fast")

@@ -26,10 +26,12 @@ def folder(tmp_path, ref_data_dir):
     data.mkdir()
     for sym in ("MSFT", "IBM", "INTC"):
         lines = (Path(ref_data_dir) / f"{sym}.csv").read_text().splitlines()
-        (data / f"{sym}.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:] if x[:10] >= "2020-10-01"])
-                                         + "\n")
-    (tmp_path / "m.csv").write_text("ticker,start_date,end_date\n" +
-                                    "".join(f"{s},1996-01-02,\n" for s in ("MSFT", "IBM", "INTC")))
+        (data / f"{sym}.csv").write_text(
+            "\n".join([lines[0]] + [x for x in lines[1:] if x[:10] >= "2020-10-01"]) + "\n"
+        )
+    (tmp_path / "m.csv").write_text(
+        "ticker,start_date,end_date\n" + "".join(f"{s},1996-01-02,\n" for s in ("MSFT", "IBM", "INTC"))
+    )
     return data
 
 
@@ -48,9 +50,11 @@ def _flip(entry: Path, pristine: bytes, offset: int, bit: int) -> None:
 
 
 def _damage_warnings(caplog, entry: Path) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.levelno == logging.WARNING and str(entry) in r.getMessage() and "damaged bar-cache entry" in
-            r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and str(entry) in r.getMessage() and "damaged bar-cache entry" in r.getMessage()
+    ]
 
 
 def test_every_flipped_bit_in_a_parsed_bars_entry_is_caught_and_rebuilt(tmp_path, folder, caplog):
@@ -58,7 +62,7 @@ def test_every_flipped_bit_in_a_parsed_bars_entry_is_caught_and_rebuilt(tmp_path
 
     layout = DataSettings().csv
     path = folder / "IBM.csv"
-    want = read_csv_bars(path, "IBM", layout)             # the independent answer: no cache at all
+    want = read_csv_bars(path, "IBM", layout)  # the independent answer: no cache at all
     BarCache(tmp_path / "cache", layout).read(path, "IBM", layout)
     [entry] = (tmp_path / "cache").glob("*.parquet")
     pristine = entry.read_bytes()
@@ -81,15 +85,14 @@ def test_every_flipped_bit_in_a_parsed_bars_entry_is_caught_and_rebuilt(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["set", "valid"])
-def test_every_flipped_bit_in_a_validated_entry_is_caught_and_the_load_is_unchanged(tmp_path, folder, caplog,
-                                                                                    kind):
+def test_every_flipped_bit_in_a_validated_entry_is_caught_and_the_load_is_unchanged(tmp_path, folder, caplog, kind):
     plain = DataSettings(dir=str(folder), membership=str(folder.parent / "m.csv"), on_bad_symbol="exclude")
     cached = plain.model_copy(update={"cache_dir": str(tmp_path / "cache")})
 
     def load(data):
         return load_universe(data, asof=END, start=START, end=END)
 
-    want, _ = load(plain)                                 # the independent answer: no cache at all
+    want, _ = load(plain)  # the independent answer: no cache at all
     load(cached)
     entry = sorted((tmp_path / "cache").glob(f"*-{kind}-*.parquet"))[0]
     pristine = entry.read_bytes()
@@ -126,8 +129,10 @@ def test_volts_select_with_a_damaged_cache_says_so_and_selects_from_the_same_bar
         (bars / f"{sym}.csv").write_bytes((Path(ref_data_dir) / f"{sym}.csv").read_bytes())
     cache = tmp_path / "cache"
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[data]\ndir = "{bars}"\non_bad_symbol = "exclude"\ncache_dir = "{cache}"\n'
-                   "[entropy]\nsurrogates = 20\n[clustering]\nn_init = 1\n")
+    cfg.write_text(
+        f'[data]\ndir = "{bars}"\non_bad_symbol = "exclude"\ncache_dir = "{cache}"\n'
+        "[entropy]\nsurrogates = 20\n[clustering]\nn_init = 1\n"
+    )
     out = tmp_path / "runs"
     assert main(["select", "--config", str(cfg), "--out", str(out)]) == 0
     first = json.loads((out / "2023-06-08" / "selection.json").read_text())

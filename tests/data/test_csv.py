@@ -28,8 +28,18 @@ def test_reads_yahoo_open_high_low_close_not_adj_close(tmp_path, ref_data_dir):
 
 def test_paper_fixture_matches_reference_spot_values(paper_market):
     # README of the reference data: Close on 2023-12-29
-    spot = {"MSFT": 376.04, "GOOGL": 139.69, "MU": 85.34, "NVDA": 495.22, "AMZN": 151.94, "META": 353.96,
-            "QCOM": 144.63, "IBM": 163.55, "INTC": 50.25, "TSLA": 248.48}
+    spot = {
+        "MSFT": 376.04,
+        "GOOGL": 139.69,
+        "MU": 85.34,
+        "NVDA": 495.22,
+        "AMZN": 151.94,
+        "META": 353.96,
+        "QCOM": 144.63,
+        "IBM": 163.55,
+        "INTC": 50.25,
+        "TSLA": 248.48,
+    }
     last = paper_market.close.loc["2023-12-29"]
     for s, v in spot.items():
         assert last[s] == pytest.approx(v, abs=0.006)
@@ -65,8 +75,9 @@ def test_vendor_layout_loads_the_same_bars_as_yahoo(tmp_path):
 def test_thousands_in_prices_and_other_column_names(tmp_path):
     (tmp_path / "X.csv").write_text(
         "day;o;h;l;c\n"
-        "2023-01-02;\"$1,200.50\";\"$1,210.00\";\"$1,190.25\";\"$1,205.75\"\n"
-        "2023-01-03;\"$1,205.00\";\"$1,220.00\";\"$1,201.00\";\"$1,215.00\"\n".replace(";", ","))
+        '2023-01-02;"$1,200.50";"$1,210.00";"$1,190.25";"$1,205.75"\n'
+        '2023-01-03;"$1,205.00";"$1,220.00";"$1,201.00";"$1,215.00"\n'.replace(";", ",")
+    )
     layout = CsvLayout(date="day", open="o", high="h", low="l", close="c", volume=None)
     m = load_csv_market(tmp_path, layout=layout)
     np.testing.assert_array_equal(m.close["X"].to_numpy(), [1205.75, 1215.0])
@@ -75,9 +86,11 @@ def test_thousands_in_prices_and_other_column_names(tmp_path):
 
 
 def test_timestamps_with_time_and_offset_become_exchange_dates(tmp_path):
-    (tmp_path / "X.csv").write_text(HEADER + "\n"
-                                    "2023-01-03T16:00:00-05:00,10,11,9,10.5,10.5,100\n"
-                                    "2023-01-04T16:00:00-05:00,10.5,11,10,10.8,10.8,100\n")
+    (tmp_path / "X.csv").write_text(
+        HEADER + "\n"
+        "2023-01-03T16:00:00-05:00,10,11,9,10.5,10.5,100\n"
+        "2023-01-04T16:00:00-05:00,10.5,11,10,10.8,10.8,100\n"
+    )
     frame = read_csv_bars(tmp_path / "X.csv", "X")
     assert list(frame.index.strftime("%Y-%m-%d %H:%M")) == ["2023-01-03 00:00", "2023-01-04 00:00"]
     assert frame.index.tz is None

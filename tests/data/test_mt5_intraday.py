@@ -14,8 +14,8 @@ from volts.data.mt5 import load_mt5_market
 from volts.core.errors import DataError
 from volts.testing.mt5_server import serve_standin
 
-STAMPS = pd.date_range("2023-06-01 00:00", "2023-06-03 23:00", freq="h")    # 72 hourly bars, 24/7
-NOW = dt.datetime(2023, 6, 3, 10, 30, tzinfo=dt.timezone.utc)               # the 10:00 bar is still forming
+STAMPS = pd.date_range("2023-06-01 00:00", "2023-06-03 23:00", freq="h")  # 72 hourly bars, 24/7
+NOW = dt.datetime(2023, 6, 3, 10, 30, tzinfo=dt.timezone.utc)  # the 10:00 bar is still forming
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +29,16 @@ def _folder(tmp_path, gap_in_bbb: bool = False):
     for sym in ("AAA", "BBB"):
         c = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(STAMPS))))
         o = np.r_[100.0, c[:-1]]
-        frame = pd.DataFrame({"Open": o, "High": np.maximum(o, c) * 1.002, "Low": np.minimum(o, c) * 0.998,
-                              "Close": c, "Volume": rng.integers(1, 500, len(STAMPS))}, index=STAMPS)
+        frame = pd.DataFrame(
+            {
+                "Open": o,
+                "High": np.maximum(o, c) * 1.002,
+                "Low": np.minimum(o, c) * 0.998,
+                "Close": c,
+                "Volume": rng.integers(1, 500, len(STAMPS)),
+            },
+            index=STAMPS,
+        )
         if gap_in_bbb and sym == "BBB":
             frame = frame.drop(STAMPS[20:23])
         frame.index = frame.index.strftime("%Y-%m-%d %H:%M:%S")
@@ -39,22 +47,30 @@ def _folder(tmp_path, gap_in_bbb: bool = False):
 
 
 def _settings(host, port, folder, offset, **data):
-    return DataSettings(source="mt5", dir=str(folder), universe=("AAA", "BBB"), timeframe="H1", calendar="24/7",
-                        mt5=Mt5Settings(bridge="mt5linux", host=host, port=port, backoff_seconds=0.0,
-                                        server_utc_offset_hours=offset), **data)
+    return DataSettings(
+        source="mt5",
+        dir=str(folder),
+        universe=("AAA", "BBB"),
+        timeframe="H1",
+        calendar="24/7",
+        mt5=Mt5Settings(bridge="mt5linux", host=host, port=port, backoff_seconds=0.0, server_utc_offset_hours=offset),
+        **data,
+    )
 
 
 @pytest.mark.parametrize("offset", [0.0, 3.0])
 def test_h1_bars_through_the_stand_in_match_the_files(tmp_path, offset):
     folder = _folder(tmp_path)
-    with serve_standin(folder, intraday_timeframe="H1", server_utc_offset_hours=offset,
-                       now=pd.Timestamp("2023-06-03 10:30")) as (host, port, standin):
+    with serve_standin(
+        folder, intraday_timeframe="H1", server_utc_offset_hours=offset, now=pd.Timestamp("2023-06-03 10:30")
+    ) as (host, port, standin):
         mt5 = load_mt5_market(_settings(host, port, folder, offset), start="2023-06-01", end="2023-06-03", now=NOW)
     assert standin.calls["copy_rates_range"] == 2
     # the server offset is undone (UTC open times) and the forming 10:00 bar is dropped
     assert mt5.dates[0] == STAMPS[0] and mt5.dates[-1] == pd.Timestamp("2023-06-03 09:00")
-    csv = load_intraday_market(DataSettings(dir=str(folder), universe=("AAA", "BBB"), timeframe="H1",
-                                            calendar="24/7"), end="2023-06-03")
+    csv = load_intraday_market(
+        DataSettings(dir=str(folder), universe=("AAA", "BBB"), timeframe="H1", calendar="24/7"), end="2023-06-03"
+    )
     n = len(mt5)
     assert n == 58
     for f in ("open", "high", "low", "close"):

@@ -16,8 +16,14 @@ def _h1(stamps, rows):
 def test_h1_to_h4_by_hand():
     # 02:00-07:00 UTC: the 00:00 bucket holds 2 of 4 hours (partial, dropped), the 04:00 bucket is whole
     stamps = pd.date_range("2023-06-03 02:00", periods=6, freq="h")
-    rows = [(10, 11, 9, 10.5, 1), (10.5, 12, 10, 11, 2),                              # bucket 00:00 (partial)
-            (11, 11.5, 10.8, 11.2, 3), (11.2, 13, 11, 12.9, 4), (12.9, 13.1, 8, 9, 5), (9, 9.5, 8.5, 9.4, 6)]
+    rows = [
+        (10, 11, 9, 10.5, 1),
+        (10.5, 12, 10, 11, 2),  # bucket 00:00 (partial)
+        (11, 11.5, 10.8, 11.2, 3),
+        (11.2, 13, 11, 12.9, 4),
+        (12.9, 13.1, 8, 9, 5),
+        (9, 9.5, 8.5, 9.4, 6),
+    ]
     out, dropped = resample_bars(_h1(stamps, rows), "H1", "H4", "24/7")
     assert dropped == 1
     assert list(out.index) == [pd.Timestamp("2023-06-03 04:00")]
@@ -31,11 +37,11 @@ def test_h1_to_h4_by_hand():
 
 
 def test_a_vendor_gap_makes_its_bucket_partial_and_24_5_weekends_are_not_expected():
-    stamps = pd.date_range("2023-06-02 00:00", "2023-06-05 23:00", freq="h")   # Friday .. Monday
-    stamps = stamps[stamps.day_of_week < 5].delete(5)                         # a gap at Friday 05:00
+    stamps = pd.date_range("2023-06-02 00:00", "2023-06-05 23:00", freq="h")  # Friday .. Monday
+    stamps = stamps[stamps.day_of_week < 5].delete(5)  # a gap at Friday 05:00
     bars = _h1(stamps, [(1, 2, 0.5, 1.5, 1)] * len(stamps))
     out, dropped = resample_bars(bars, "H1", "D1", "24/5")
-    assert list(out.index) == [pd.Timestamp("2023-06-05")] and dropped == 1   # Friday partial, weekend absent
+    assert list(out.index) == [pd.Timestamp("2023-06-05")] and dropped == 1  # Friday partial, weekend absent
     assert out.iloc[0]["volume"] == 24
     h4, d = resample_bars(bars, "H1", "H4", "24/5")
     assert d == 1 and len(h4) == 11

@@ -81,8 +81,11 @@ def test_check_source_collects_instead_of_raising(tmp_path):
     summary, report = check_source(DataSettings(), tmp_path)
     got = summary.set_index("symbol")["problems"].to_dict()
     assert got == {"A": 1, "B": 1, "C": 1, "D": 0}
-    assert [(p.symbol, p.rule) for p in report.errors] == [("A", "non_positive_price"), ("B", "bad_date"),
-                                                           ("C", "empty_file")]
+    assert [(p.symbol, p.rule) for p in report.errors] == [
+        ("A", "non_positive_price"),
+        ("B", "bad_date"),
+        ("C", "empty_file"),
+    ]
     assert summary.set_index("symbol").loc["C", "first"] is None
 
 

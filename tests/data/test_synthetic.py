@@ -30,7 +30,7 @@ def test_bars_are_coherent(synth):
     gap = np.log(d.open / d.close.shift(1)).iloc[1:]
     intraday = np.log(d.close / d.open).iloc[1:]
     np.testing.assert_allclose((gap + intraday).to_numpy(), d.log_returns().to_numpy(), atol=1e-12)
-    share = (gap.var() / d.log_returns().var())
+    share = gap.var() / d.log_returns().var()
     assert ((share > 0.1) & (share < 0.3)).all()
 
 
@@ -77,8 +77,7 @@ def test_planted_lag_is_the_peak_of_the_cross_correlation(synth):
 def test_independent_symbols_are_uncorrelated(synth):
     r = synth.data.log_returns()
     truth = synth.truth
-    assert set(truth.independent) == set(synth.data.symbols) - {s for p in truth.pairs for s in (p.leader,
-                                                                                                 p.follower)}
+    assert set(truth.independent) == set(synth.data.symbols) - {s for p in truth.pairs for s in (p.leader, p.follower)}
     # no common factor: every contemporaneous correlation between different symbols is near zero
     corr = r.corr().to_numpy()
     off = corr[~np.eye(len(corr), dtype=bool)]

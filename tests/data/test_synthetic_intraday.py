@@ -16,7 +16,7 @@ def test_planted_lags_are_the_cross_correlation_peaks():
     r = np.log(m.data.close).diff().dropna()
     for leader, follower, lag in m.pairs:
         # independent oracle: the lag maximising corr(r_L(t - k), r_F(t)) over k = 0 .. 12 bars
-        corr = [np.corrcoef(r[leader].to_numpy()[:len(r) - k], r[follower].to_numpy()[k:])[0, 1] for k in range(13)]
+        corr = [np.corrcoef(r[leader].to_numpy()[: len(r) - k], r[follower].to_numpy()[k:])[0, 1] for k in range(13)]
         assert int(np.argmax(corr)) == lag
     # annualised by the 24/7 calendar's bars per year, the volatility is the planted 60 % (2,159 returns: the
     # sampling error of a standard deviation is about 1/sqrt(2n) = 1.5 %; 10 % leaves room for any seed)
@@ -24,7 +24,7 @@ def test_planted_lags_are_the_cross_correlation_peaks():
     assert np.allclose(vol, 0.6, rtol=0.1)
     o, h, lo, c = (m.data.field(f).to_numpy() for f in ("open", "high", "low", "close"))
     assert (lo <= np.minimum(o, c)).all() and (h >= np.maximum(o, c)).all()
-    assert (o[1:] == c[:-1]).all()   # a 24/7 market: each bar opens at the previous close
+    assert (o[1:] == c[:-1]).all()  # a 24/7 market: each bar opens at the previous close
 
 
 def test_planted_vendor_gaps_are_reported_as_planted(tmp_path):
@@ -44,5 +44,5 @@ def test_the_synthetic_source_serves_the_intraday_market_at_an_intraday_timefram
     market = load_market(DataSettings(source="synthetic", timeframe="H4"))
     assert market.symbols[:2] == ["LEAD1", "LEAD2"]
     assert (market.dates[1:] - market.dates[:-1] == pd.Timedelta(hours=4)).all()
-    daily = load_market(DataSettings(source="synthetic"))   # D1: the daily demo market, unchanged
+    daily = load_market(DataSettings(source="synthetic"))  # D1: the daily demo market, unchanged
     assert "MID1" in daily.symbols

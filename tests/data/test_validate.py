@@ -21,8 +21,16 @@ def bars(dates=DATES, seed=0) -> pd.DataFrame:
     open_ = close * np.exp(rng.normal(0, 0.003, len(dates)))
     high = np.maximum(open_, close) * 1.004
     low = np.minimum(open_, close) * 0.996
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
-                         "volume": rng.integers(1_000, 2_000, len(dates)).astype(float)}, index=dates)
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": rng.integers(1_000, 2_000, len(dates)).astype(float),
+        },
+        index=dates,
+    )
 
 
 def corrupt(frame: pd.DataFrame, i: int, **values) -> pd.DataFrame:
@@ -87,8 +95,11 @@ def test_drop_policy_drops_exactly_the_bad_row(case):
     assert [p.rule for p in rep.problems] == [rule] and rep.problems[0].action == "dropped"
     assert rep.ok
     # the kept rows are the untouched ones, in order
-    expected = frame.drop(frame.index[row]) if case not in ("unsorted", "duplicate") else frame.iloc[
-        [i for i in range(30) if i != row]]
+    expected = (
+        frame.drop(frame.index[row])
+        if case not in ("unsorted", "duplicate")
+        else frame.iloc[[i for i in range(30) if i != row]]
+    )
     assert list(market.dates) == list(expected.index)
     np.testing.assert_array_equal(market.close["AAA"].to_numpy(), expected["close"].to_numpy())
 
@@ -100,8 +111,10 @@ def test_several_bad_rows_are_counted_and_the_first_is_named():
     assert iso(DATES[3]) in str(info.value) and "(+2 more problems)" in str(info.value)
     report = collect_problems({"AAA": frame})
     assert [(p.date, p.rule, p.action) for p in report.problems] == [
-        (iso(DATES[3]), "nan", "error"), (iso(DATES[11]), "non_positive_price", "error"),
-        (iso(DATES[20]), "high_below_max_open_close", "error")]
+        (iso(DATES[3]), "nan", "error"),
+        (iso(DATES[11]), "non_positive_price", "error"),
+        (iso(DATES[20]), "high_below_max_open_close", "error"),
+    ]
     assert not report.ok
 
 
@@ -134,16 +147,14 @@ def test_jump_under_drop_policy_is_flagged_and_kept():
     frame = split(bars(), 15, 10.0)
     market = validate_bars({"AAA": frame}, on_invalid="drop")
     assert len(market) == 30 and market.report.rows_dropped == {"AAA": 0}
-    assert [(p.rule, p.action, p.date) for p in market.report.problems] == [("return_jump", "flagged",
-                                                                               iso(DATES[15]))]
+    assert [(p.rule, p.action, p.date) for p in market.report.problems] == [("return_jump", "flagged", iso(DATES[15]))]
 
 
 def test_jump_under_flag_policy_is_kept_as_a_note_but_bad_bars_still_fail():
     frame = split(bars(), 15, 10.0)
     market = validate_bars({"AAA": frame}, return_jump="flag")
     assert len(market) == 30 and market.close["AAA"].equals(frame["close"])
-    assert [(p.rule, p.action, p.date) for p in market.report.problems] == [("return_jump", "flagged",
-                                                                               iso(DATES[15]))]
+    assert [(p.rule, p.action, p.date) for p in market.report.problems] == [("return_jump", "flagged", iso(DATES[15]))]
     with pytest.raises(DataError, match="high_below_max_open_close"):  # only the jump rule is relaxed
         validate_bars({"AAA": corrupt(frame, 5, high=1.0)}, return_jump="flag")
     with pytest.raises(UsageError, match="return_jump"):
@@ -186,8 +197,8 @@ def test_no_rows_in_window():
 # -------------------------------------------------------------------------------------------- calendar
 def three_symbols():
     a = bars(DATES, 1)
-    b = bars(DATES, 2).drop([DATES[5], DATES[6]])   # two interior gaps
-    c = bars(DATES, 3).drop([DATES[12]])             # one interior gap
+    b = bars(DATES, 2).drop([DATES[5], DATES[6]])  # two interior gaps
+    c = bars(DATES, 3).drop([DATES[12]])  # one interior gap
     return {"A": a, "B": b, "C": c}
 
 
@@ -209,7 +220,10 @@ def test_missing_drop_dates_counts_exactly():
     assert rep.rows_dropped == expected
     assert rep.rows_filled == {"A": 0, "B": 0, "C": 0}
     assert sorted((p.symbol, p.date) for p in rep.problems if p.action == "dropped") == [
-        ("B", iso(DATES[5])), ("B", iso(DATES[6])), ("C", iso(DATES[12]))]
+        ("B", iso(DATES[5])),
+        ("B", iso(DATES[6])),
+        ("C", iso(DATES[12])),
+    ]
     for s in raw:  # the surviving bars are untouched
         np.testing.assert_array_equal(market.close[s].to_numpy(), raw[s]["close"].loc[market.dates].to_numpy())
 
@@ -255,7 +269,10 @@ def test_collect_problems_checks_each_symbol_on_its_own_calendar_by_default():
     assert collect_problems(raw).ok
     rep = collect_problems(raw, common_calendar=True)
     assert [(p.symbol, p.date, p.rule) for p in rep.problems] == [
-        ("B", iso(DATES[5]), "missing_bar"), ("B", iso(DATES[6]), "missing_bar"), ("C", iso(DATES[12]), "missing_bar")]
+        ("B", iso(DATES[5]), "missing_bar"),
+        ("B", iso(DATES[6]), "missing_bar"),
+        ("C", iso(DATES[12]), "missing_bar"),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -286,8 +303,10 @@ def _session_mask_by_isin(dates: pd.DatetimeIndex, calendar: str) -> np.ndarray:
     import exchange_calendars as xcals
 
     cal = xcals.get_calendar(calendar, start="1970-01-02")
-    first, last = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tz is not None else pd.Timestamp(t)
-                   for t in (cal.first_session, cal.last_session))
+    first, last = (
+        pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tz is not None else pd.Timestamp(t)
+        for t in (cal.first_session, cal.last_session)
+    )
     sessions = pd.DatetimeIndex(cal.sessions)
     sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
     ok = np.ones(len(dates), dtype=bool)
@@ -309,8 +328,8 @@ def test_session_mask_equals_isin_on_random_dates(unit):
     got = session_mask(dates, "XNYS")
     want = _session_mask_by_isin(dates, "XNYS")
     assert np.array_equal(got, want)
-    assert not got[-2] and got[-1] and got[-3]       # Christmas closed, Christmas Eve open, NaT passes
-    assert 0.2 < 1 - got.mean() < 0.45               # weekends and holidays inside the range are refused
+    assert not got[-2] and got[-1] and got[-3]  # Christmas closed, Christmas Eve open, NaT passes
+    assert 0.2 < 1 - got.mean() < 0.45  # weekends and holidays inside the range are refused
 
 
 def test_range_outlier_without_a_large_wick_flags_nothing_and_a_planted_one_is_found():
@@ -328,6 +347,6 @@ def test_range_outlier_without_a_large_wick_flags_nothing_and_a_planted_one_is_f
     kw = dict(multiple=10.0, max_abs_return=0.5, usable=usable)
     assert not rule_range_outlier(o, h, lo, c, **kw).any()
     h2 = h.copy()
-    h2[200] = max(o[200], c[200]) * 1.8              # a wick of +80 % on a quiet day
+    h2[200] = max(o[200], c[200]) * 1.8  # a wick of +80 % on a quiet day
     flagged = rule_range_outlier(o, h2, lo, c, **kw)
     assert np.flatnonzero(flagged).tolist() == [200]

@@ -22,9 +22,12 @@ def _daily_ic(pred: pd.DataFrame, panel) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not reached: with the default settings the learned attention stays at "
-                   "chance on this market (top-1 hit rate about 1 %, chance 1 in 81; test ICs within 0.04 of zero), "
-                   "and also on a market whose leaders never switch; docs/guide/deltalag.md gives the figures")
+@pytest.mark.xfail(
+    strict=True,
+    reason="not reached: with the default settings the learned attention stays at "
+    "chance on this market (top-1 hit rate about 1 %, chance 1 in 81; test ICs within 0.04 of zero), "
+    "and also on a market whose leaders never switch; docs/guide/deltalag.md gives the figures",
+)
 def test_attention_finds_planted_leaders_and_beats_baselines():
     market = make_timevarying_market(seed=0)
     panel = panel_from_bars(market.bars)

@@ -14,8 +14,9 @@ from volts.learning import DeltaLagSettings, corr_graph_selection, fit, panel_fr
 pytestmark = pytest.mark.slow
 
 # a short market and a few epochs: these tests check properties of the code, not the quality of the fit
-SMALL = DeltaLagSettings(window=12, hidden=8, key_dim=4, mlp_hidden=8, max_epochs=2, patience=2, batch_days=16,
-                         corr_window=30)
+SMALL = DeltaLagSettings(
+    window=12, hidden=8, key_dim=4, mlp_hidden=8, max_epochs=2, patience=2, batch_days=16, corr_window=30
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,20 +66,20 @@ def fits(panels):
 def test_future_bars_change_nothing_before(panels, fits, name):
     original, perturbed = panels
     d = original.dates
-    assert not np.allclose(np.nan_to_num(original.features[CUT + 1:]), np.nan_to_num(perturbed.features[CUT + 1:]))
+    assert not np.allclose(np.nan_to_num(original.features[CUT + 1 :]), np.nan_to_num(perturbed.features[CUT + 1 :]))
     f1, f2 = fits[name]
     # same code, same inputs up to the cut, one process: the parameters are bit-identical
     for a, b in zip(_leaves(f1), _leaves(f2)):
         np.testing.assert_array_equal(a, b)
     assert f1.history == f2.history
-    decisions = d[20:CUT + 1]  # every decision close up to the cut
+    decisions = d[20 : CUT + 1]  # every decision close up to the cut
     p1, s1 = predict(f1, original, decisions)
     p2, s2 = predict(f2, perturbed, decisions)
     pd.testing.assert_frame_equal(p1, p2, check_exact=True)
     pd.testing.assert_frame_equal(s1, s2, check_exact=True)
     # and the future does reach decisions after the cut (the perturbation is not a no-op)
-    q1, _ = predict(f1, original, d[CUT + 1:CUT + 20])
-    q2, _ = predict(f2, perturbed, d[CUT + 1:CUT + 20])
+    q1, _ = predict(f1, original, d[CUT + 1 : CUT + 20])
+    q2, _ = predict(f2, perturbed, d[CUT + 1 : CUT + 20])
     assert not np.allclose(q1.to_numpy(), q2.to_numpy())
 
 

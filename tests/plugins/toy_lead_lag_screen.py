@@ -34,5 +34,9 @@ class ToyLeadLagScreen(PairScreen):
             a, b = x[:, col[leader]], x[:, col[follower]]
             score[k] = np.corrcoef(a[:-1], b[1:])[0, 1] - np.corrcoef(b[:-1], a[1:])[0, 1]
         n = len(pairs)
-        return {"score": score, "p": np.full(n, np.nan), "lag": np.ones(n, dtype=int),
-                "passed": np.zeros(n, dtype=bool)}
+        return {
+            "score": score,
+            "p": np.full(n, np.nan),
+            "lag": np.ones(n, dtype=int),
+            "passed": np.zeros(n, dtype=bool),
+        }

@@ -37,7 +37,7 @@ def test_per_pair_p_is_bonferroni_of_statsmodels_min_p(sample):
         data = frame[[follower, leader]].to_numpy()
         ref = []
         for l in lags:  # statsmodels on the scan's sample of each order
-            rows = data[top - l:] if sample == "common" else data
+            rows = data[top - l :] if sample == "common" else data
             ref.append(grangercausalitytests(rows, [l])[l][0]["ssr_ftest"])
         p_ref = np.array([r[1] for r in ref])
         k = int(np.argmin(p_ref))
@@ -45,7 +45,7 @@ def test_per_pair_p_is_bonferroni_of_statsmodels_min_p(sample):
         assert t.lag == lags[k] and t.p_min == pytest.approx(p_ref[k], abs=1e-9, rel=1e-7)
         assert t.p == pytest.approx(min(1.0, len(lags) * p_ref[k]), abs=1e-9, rel=1e-7)
         assert t.f == pytest.approx(ref[k][0], rel=1e-8)
-    assert tests[("S0", "S1")].lag == 4 and tests[("S0", "S1")].p < 1e-6   # the planted order
+    assert tests[("S0", "S1")].lag == 4 and tests[("S0", "S1")].p < 1e-6  # the planted order
 
 
 def test_per_pair_size_on_null_pairs_is_at_most_alpha():

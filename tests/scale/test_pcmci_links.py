@@ -16,7 +16,7 @@ def _planted(n_names: int, n: int = 150, seed: int = 0):
     x = rng.normal(size=(n + 5, n_names))
     planted = [(0, 1, 1), (2, 3, 2), (4, 5, 3), (6, 7, 5)]
     for lead, follow, tau in planted:
-        x[5:, follow] = 0.7 * x[5 - tau:n + 5 - tau, lead] + np.sqrt(1 - 0.49) * x[5:, follow]
+        x[5:, follow] = 0.7 * x[5 - tau : n + 5 - tau, lead] + np.sqrt(1 - 0.49) * x[5:, follow]
     names = [f"N{k:02d}" for k in range(n_names)]
     frame = pd.DataFrame(x[5:], columns=names, index=pd.bdate_range("2022-01-03", periods=n))
     return frame, [(names[a], names[b], tau) for a, b, tau in planted]
@@ -36,17 +36,16 @@ def test_each_link_equals_tigramite_parcorr_with_the_same_conditions():
     for (x, y), cond in used.items():
         assert len(cond) <= 6 and all(k != x for k, _ in cond)
         for tau in range(1, tau_max + 1):
-            ref_val, ref_p = test.run_test(X=[(x, -tau)], Y=[(y, 0)], Z=[(k, -t) for k, t in cond],
-                                           tau_max=tau_max)[:2]
+            ref_val, ref_p = test.run_test(X=[(x, -tau)], Y=[(y, 0)], Z=[(k, -t) for k, t in cond], tau_max=tau_max)[:2]
             assert val[x, y, tau] == pytest.approx(ref_val, abs=1e-10)
             assert pm[x, y, tau] == pytest.approx(ref_p, abs=1e-10)
-    assert np.all(pm[0, 3] == 1.0) and np.all(val[0, 3] == 0.0)      # not a candidate link: not tested
+    assert np.all(pm[0, 3] == 1.0) and np.all(val[0, 3] == 0.0)  # not a candidate link: not tested
 
 
 def test_planted_links_are_found_among_sixty_names_and_null_links_stay_near_nominal():
     frame, planted = _planted(60)
     with pytest.raises(DataError, match="too few for 60 series"):
-        pcmci_screen(frame, tau_max=5)                     # (60 + 1) * 5 + 3 = 308 rows needed
+        pcmci_screen(frame, tau_max=5)  # (60 + 1) * 5 + 3 = 308 rows needed
     rng = np.random.default_rng(1)
     names = list(frame.columns)
     pairs = {(p[0], p[1]) for p in planted}

@@ -26,16 +26,16 @@ def test_select_recovers_planted_pairs_among_a_hundred_names(tmp_path, capsys):
     lines = path.read_text().splitlines()
     i = next(k for k, line in enumerate(lines) if line.startswith("2023-01-04,"))
     cells = lines[i].split(",")
-    cells[2] = str(float(cells[4]) - 1.0)                          # High below Close
+    cells[2] = str(float(cells[4]) - 1.0)  # High below Close
     lines[i] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
     (tmp_path / "cfg.toml").write_text(f"""
 [data]
-dir = "{tmp_path / 'bars'}"
-membership = "{tmp_path / 'membership.csv'}"
+dir = "{tmp_path / "bars"}"
+membership = "{tmp_path / "membership.csv"}"
 on_bad_symbol = "exclude"
 calendar = ""                # synthetic bars fall on business days, holidays included
-cache_dir = "{tmp_path / 'cache'}"
+cache_dir = "{tmp_path / "cache"}"
 [granger]
 series = "log_return"
 sample = "common"
@@ -51,8 +51,10 @@ date_stability_sessions = 0  # ten more 100-name selections; the date stability 
     sel = json.loads((tmp_path / "runs" / ASOF / "selection.json").read_text())
     cov = sel["universe_coverage"]
     assert cov["members"] == 101 and cov["usable"] == 99
-    assert {e["symbol"]: e["rule"] for e in cov["excluded"]} == {"NOFILE": "no_file",
-                                                                 victim: "high_below_max_open_close"}
+    assert {e["symbol"]: e["rule"] for e in cov["excluded"]} == {
+        "NOFILE": "no_file",
+        victim: "high_below_max_open_close",
+    }
     assert len(sel["candidates"]) > 28 and sel["pcmci"]["links"] == "granger"
     assert (tmp_path / "runs" / ASOF / "granger_pvalues.parquet").is_file()
     truth = {(p.leader, p.follower): p.lag for p in market.truth.pairs}

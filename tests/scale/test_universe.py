@@ -42,33 +42,50 @@ def folder(tmp_path, ref_data_dir):
 
 
 def test_members_on_is_point_in_time(tmp_path):
-    table = read_membership(_write_membership(tmp_path / "m.csv", [
-        ("A", "2000-01-03", ""), ("B", "2010-01-04", "2020-12-31"), ("C", "2021-01-04", ""),
-        ("B", "2022-01-03", "")]))
-    assert list(members_on(table, dt.date(2020, 12, 31))) == ["A", "B"]       # end date inclusive
-    assert list(members_on(table, dt.date(2021, 1, 4))) == ["A", "C"]         # B left, C joined
-    assert list(members_on(table, dt.date(2022, 6, 1))) == ["A", "B", "C"]    # B re-joined (second spell)
+    table = read_membership(
+        _write_membership(
+            tmp_path / "m.csv",
+            [
+                ("A", "2000-01-03", ""),
+                ("B", "2010-01-04", "2020-12-31"),
+                ("C", "2021-01-04", ""),
+                ("B", "2022-01-03", ""),
+            ],
+        )
+    )
+    assert list(members_on(table, dt.date(2020, 12, 31))) == ["A", "B"]  # end date inclusive
+    assert list(members_on(table, dt.date(2021, 1, 4))) == ["A", "C"]  # B left, C joined
+    assert list(members_on(table, dt.date(2022, 6, 1))) == ["A", "B", "C"]  # B re-joined (second spell)
     bad = _write_membership(tmp_path / "bad.csv", [("A", "2000-13-03", "")])
     with pytest.raises(DataError, match=r"bad.csv: line 2: start_date '2000-13-03'"):
         read_membership(bad)
 
 
 def test_quarantine_excludes_bad_and_incomplete_symbols_with_reasons(tmp_path, folder):
-    membership = _write_membership(tmp_path / "m.csv", [
-        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("INTC", "1996-01-02", ""),
-        ("QCOM", "2021-02-26", ""), ("MU", "1996-01-02", ""), ("GONE", "1996-01-02", ""),
-        ("LEFT", "1996-01-02", "2020-01-02")])
+    membership = _write_membership(
+        tmp_path / "m.csv",
+        [
+            ("MSFT", "1996-01-02", ""),
+            ("IBM", "1996-01-02", ""),
+            ("INTC", "1996-01-02", ""),
+            ("QCOM", "2021-02-26", ""),
+            ("MU", "1996-01-02", ""),
+            ("GONE", "1996-01-02", ""),
+            ("LEFT", "1996-01-02", "2020-01-02"),
+        ],
+    )
     data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
     market, report = load_universe(data, asof=END, start=START, end=END)
-    assert report.members == ("GONE", "IBM", "INTC", "MSFT", "MU", "QCOM")     # LEFT is not a member on END
+    assert report.members == ("GONE", "IBM", "INTC", "MSFT", "MU", "QCOM")  # LEFT is not a member on END
     assert report.usable == ("IBM", "INTC", "MSFT") == tuple(market.symbols)
     why = {e.symbol: e for e in report.excluded}
     assert why["GONE"].rule == "no_file" and not why["GONE"].quarantined
     assert why["MU"].rule == "high_below_max_open_close" and why["MU"].date == "2021-03-01"
     assert why["MU"].quarantined and why["MU"].file.endswith("MU.csv")
     assert why["QCOM"].rule == "incomplete_history" and "2021-03-01" in why["QCOM"].message
-    assert report.coverage_line().startswith(f"universe as of {END} (membership:m.csv): 3 of 6 members had "
-                                             f"usable data (50.0%)")
+    assert report.coverage_line().startswith(
+        f"universe as of {END} (membership:m.csv): 3 of 6 members had usable data (50.0%)"
+    )
     assert market.dates[0] == pd.Timestamp(START) and market.dates[-1] <= pd.Timestamp(END)
     # "error" stops at the first bad file, with the validator's one-line message
     with pytest.raises(DataError, match=r"MU.csv: MU 2021-03-01: high_below_max_open_close"):
@@ -97,11 +114,13 @@ def test_stale_quotes_are_quarantined_instead_of_stopping_the_selection(tmp_path
     _, unchecked = load_universe(data, asof=END, start=START, end=END)
     assert "IBM" in unchecked.usable
     # only the bars from zero_range_since count (the GMM window: where the volatility estimators run)
-    _, later = load_universe(data, asof=END, start=START, end=END, zero_range_run=20,
-                             zero_range_since=dt.date(2021, 4, 2))
+    _, later = load_universe(
+        data, asof=END, start=START, end=END, zero_range_run=20, zero_range_since=dt.date(2021, 4, 2)
+    )
     assert "IBM" in later.usable
-    _, same = load_universe(data, asof=END, start=START, end=END, zero_range_run=20,
-                            zero_range_since=dt.date(2021, 4, 1))
+    _, same = load_universe(
+        data, asof=END, start=START, end=END, zero_range_run=20, zero_range_since=dt.date(2021, 4, 1)
+    )
     assert "IBM" not in same.usable
 
 
@@ -123,14 +142,15 @@ def test_suspected_ticker_reuse_is_excluded(tmp_path, folder):
     shutil.copy(folder / "MSFT.csv", folder / "OLD.csv")
     lines = (folder / "OLD.csv").read_text().splitlines()
     (folder / "OLD.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:] if x[:10] >= "2012-01-03"]) + "\n")
-    membership = _write_membership(tmp_path / "m.csv", [
-        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("OLD", "1999-01-04", ""),
-        ("INTC", "2015-01-02", "")])
+    membership = _write_membership(
+        tmp_path / "m.csv",
+        [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("OLD", "1999-01-04", ""), ("INTC", "2015-01-02", "")],
+    )
     data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
     _, report = load_universe(data, asof=END, start=START, end=END)
     why = {e.symbol: e for e in report.excluded}
     assert why["OLD"].rule == "suspected_ticker_reuse" and "1999-01-04" in why["OLD"].message
-    assert "INTC" in report.usable            # its spell starts after its file's first bar: fine
+    assert "INTC" in report.usable  # its spell starts after its file's first bar: fine
 
 
 def test_cache_returns_the_parsed_bars_and_misses_on_edited_bytes(tmp_path, folder):
@@ -143,17 +163,20 @@ def test_cache_returns_the_parsed_bars_and_misses_on_edited_bytes(tmp_path, fold
     assert (cache.hits, cache.misses) == (1, 1)
     pd.testing.assert_frame_equal(again, read_csv_bars(folder / "IBM.csv", "IBM", data.csv))
     pd.testing.assert_frame_equal(first, again)
-    text = (folder / "IBM.csv").read_text().replace("2021-03-01,", "2021-03-01,1", 1)   # same size +1, new bytes
+    text = (folder / "IBM.csv").read_text().replace("2021-03-01,", "2021-03-01,1", 1)  # same size +1, new bytes
     (folder / "IBM.csv").write_text(text)
     cache.read(folder / "IBM.csv", "IBM", data.csv)
     assert cache.misses == 2
 
 
 def test_validated_cache_gives_the_same_market_and_report(tmp_path, folder):
-    membership = _write_membership(tmp_path / "m.csv", [
-        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("MU", "1996-01-02", ""), ("INTC", "1996-01-02", "")])
-    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude",
-                        cache_dir=str(tmp_path / "cache"))
+    membership = _write_membership(
+        tmp_path / "m.csv",
+        [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("MU", "1996-01-02", ""), ("INTC", "1996-01-02", "")],
+    )
+    data = DataSettings(
+        dir=str(folder), membership=str(membership), on_bad_symbol="exclude", cache_dir=str(tmp_path / "cache")
+    )
     m1, r1 = load_universe(data, asof=END, start=START, end=END)
     m2, r2 = load_universe(data, asof=END, start=START, end=END)
     assert r1.cache == {"hits": 0, "misses": 4, "set_hits": 0, "set_misses": 1}
@@ -161,8 +184,8 @@ def test_validated_cache_gives_the_same_market_and_report(tmp_path, folder):
     assert r2.cache == {"hits": 4, "misses": 0, "set_hits": 1, "set_misses": 0}
     assert m1.sha256() == m2.sha256() and r1.to_dict()["excluded"] == r2.to_dict()["excluded"]
     assert m1.report.problems == m2.report.problems
-    m3, r3 = load_universe(data, asof=END, start=START, end=dt.date(2021, 5, 28))   # another window: new keys
-    assert r3.cache == {"hits": 4, "misses": 0, "set_hits": 0, "set_misses": 1}      # parsed hits
+    m3, r3 = load_universe(data, asof=END, start=START, end=dt.date(2021, 5, 28))  # another window: new keys
+    assert r3.cache == {"hits": 4, "misses": 0, "set_hits": 0, "set_misses": 1}  # parsed hits
     assert m3.dates[-1] <= pd.Timestamp("2021-05-28") and m3.sha256() != m1.sha256()
 
 
@@ -182,9 +205,17 @@ def test_validated_set_is_one_read_and_equals_the_uncached_load(tmp_path, folder
     """A repeated load reads one consolidated entry and gives exactly the uncached result: with a quarantined
     symbol (MU, a bad print), an incomplete one (QCOM, listed late), a member without a file (GONE), after an edit
     of one file between runs, and when the consolidated entry is damaged."""
-    membership = _write_membership(tmp_path / "m.csv", [
-        ("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("MU", "1996-01-02", ""), ("INTC", "1996-01-02", ""),
-        ("QCOM", "1996-01-02", ""), ("GONE", "1996-01-02", "")])
+    membership = _write_membership(
+        tmp_path / "m.csv",
+        [
+            ("MSFT", "1996-01-02", ""),
+            ("IBM", "1996-01-02", ""),
+            ("MU", "1996-01-02", ""),
+            ("INTC", "1996-01-02", ""),
+            ("QCOM", "1996-01-02", ""),
+            ("GONE", "1996-01-02", ""),
+        ],
+    )
     plain = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
     cached = plain.model_copy(update={"cache_dir": str(tmp_path / "cache")})
 
@@ -196,14 +227,14 @@ def test_validated_set_is_one_read_and_equals_the_uncached_load(tmp_path, folder
     cold, warm = load(cached), load(cached)
     _assert_same_load(cold, want)
     _assert_same_load(warm, want)
-    assert warm[1].cache == {"hits": 5, "misses": 0, "set_hits": 1, "set_misses": 0}   # 4 from the set + MU
+    assert warm[1].cache == {"hits": 5, "misses": 0, "set_hits": 1, "set_misses": 0}  # 4 from the set + MU
     sets = sorted((tmp_path / "cache").glob("*-set-*.parquet"))
     assert len(sets) == 1
 
     # an edit of one file between runs: the set misses, only that file is parsed and validated again
     lines = (folder / "IBM.csv").read_text().splitlines()
     k = next(k for k, line in enumerate(lines) if line.startswith("2021-03-02,"))
-    lines[k] += "1"                                   # 2021-03-02's volume: ten times larger plus one share
+    lines[k] += "1"  # 2021-03-02's volume: ten times larger plus one share
     (folder / "IBM.csv").write_text("\n".join(lines) + "\n")
     want = load(plain)
     edited = load(cached)
@@ -216,7 +247,7 @@ def test_validated_set_is_one_read_and_equals_the_uncached_load(tmp_path, folder
     newest.write_bytes(newest.read_bytes()[:100])
     damaged = load(cached)
     _assert_same_load(damaged, want)
-    assert damaged[1].cache["set_hits"] == 0 and damaged[1].cache["misses"] == 0   # per-file entries served
+    assert damaged[1].cache["set_hits"] == 0 and damaged[1].cache["misses"] == 0  # per-file entries served
     repaired = load(cached)
     _assert_same_load(repaired, want)
     assert repaired[1].cache["set_hits"] == 1
@@ -224,9 +255,10 @@ def test_validated_set_is_one_read_and_equals_the_uncached_load(tmp_path, folder
 
 def test_validated_set_is_not_written_when_a_bad_file_stops_the_load(tmp_path, folder):
     membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("MU", "1996-01-02", "")])
-    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="error",
-                        cache_dir=str(tmp_path / "cache"))
-    for _ in range(2):   # the same error every time: failures are never cached
+    data = DataSettings(
+        dir=str(folder), membership=str(membership), on_bad_symbol="error", cache_dir=str(tmp_path / "cache")
+    )
+    for _ in range(2):  # the same error every time: failures are never cached
         with pytest.raises(DataError, match=r"MU.csv: MU 2021-03-01: high_below_max_open_close"):
             load_universe(data, asof=END, start=START, end=END)
     assert not list((tmp_path / "cache").glob("*-set-*.parquet"))
@@ -234,11 +266,14 @@ def test_validated_set_is_not_written_when_a_bad_file_stops_the_load(tmp_path, f
 
 def _cached_and_uncached_load(tmp_path, folder):
     """Three clean members: settings with a cache folder, and the load without a cache to compare against."""
-    membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""),
-                                                        ("INTC", "1996-01-02", "")])
+    membership = _write_membership(
+        tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("IBM", "1996-01-02", ""), ("INTC", "1996-01-02", "")]
+    )
     plain = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude")
-    return (plain.model_copy(update={"cache_dir": str(tmp_path / "cache")}),
-            load_universe(plain, asof=END, start=START, end=END))
+    return (
+        plain.model_copy(update={"cache_dir": str(tmp_path / "cache")}),
+        load_universe(plain, asof=END, start=START, end=END),
+    )
 
 
 def test_whole_set_entry_can_be_left_out(tmp_path, folder):
@@ -280,22 +315,24 @@ def test_a_file_rewritten_during_a_load_is_never_cached_under_its_old_hash(tmp_p
     old = hashlib.sha256(original).hexdigest()
     cache = BarCache(tmp_path / "cache", DataSettings().csv)
     lines = original.decode().splitlines(keepends=True)
-    path.write_text("".join(lines[:-30]))                  # the vendor rewrites the file (30 rows fewer)
+    path.write_text("".join(lines[:-30]))  # the vendor rewrites the file (30 rows fewer)
     with pytest.raises(DataError, match="changed while it was being loaded") as err:
         cache.read(path, "MU", DataSettings().csv, expect_sha256=old)
     assert err.value.rule == "file_changed"
     assert not list((tmp_path / "cache").glob(f"*{old}*"))
-    got = cache.read(path, "MU", DataSettings().csv)       # a plain read: the new bytes under the new hash
+    got = cache.read(path, "MU", DataSettings().csv)  # a plain read: the new bytes under the new hash
     new = hashlib.sha256(path.read_bytes()).hexdigest()
     assert [p.name.split("-")[-1] for p in (tmp_path / "cache").glob("*.parquet")] == [f"{new}.parquet"]
     pd.testing.assert_frame_equal(got, read_csv_bars(path, "MU", DataSettings().csv))
 
     # through a load: the member is hashed, then rewritten before it is read -> quarantined with the rule
     path.write_bytes(original)
-    membership = _write_membership(tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("MU", "1996-01-02", ""),
-                                                        ("IBM", "1996-01-02", "")])
-    data = DataSettings(dir=str(folder), membership=str(membership), on_bad_symbol="exclude",
-                        cache_dir=str(tmp_path / "cache2"))
+    membership = _write_membership(
+        tmp_path / "m.csv", [("MSFT", "1996-01-02", ""), ("MU", "1996-01-02", ""), ("IBM", "1996-01-02", "")]
+    )
+    data = DataSettings(
+        dir=str(folder), membership=str(membership), on_bad_symbol="exclude", cache_dir=str(tmp_path / "cache2")
+    )
     real = cache_mod.file_sha256
 
     def hash_then_rewrite(p):

@@ -40,10 +40,11 @@ def folders(tmp_path_factory):
         raw.loc[i, "High"] = raw.loc[i, "Close"] * 0.9
 
     _edit(bars / "LOW2.csv", "2023-03-01", bad_high)
-    rows = [(s, "2010-01-01", "") for s in ("LOW1", "LOW2", "MID1", "MID2", "MID3", "MID4", "MID5", "MID6",
-                                              "HIGH1")]
-    rows += [("HIGH2", "2010-01-01", "2023-07-10"),  # leaves the index between the two weeks
-             ("GONE", "2012-05-01", "")]             # a member the vendor has no file for
+    rows = [(s, "2010-01-01", "") for s in ("LOW1", "LOW2", "MID1", "MID2", "MID3", "MID4", "MID5", "MID6", "HIGH1")]
+    rows += [
+        ("HIGH2", "2010-01-01", "2023-07-10"),  # leaves the index between the two weeks
+        ("GONE", "2012-05-01", ""),
+    ]  # a member the vendor has no file for
     membership = root / "membership.csv"
     membership.write_text("ticker,start_date,end_date\n" + "".join(f"{t},{a},{b}\n" for t, a, b in rows))
     return bars, membership
@@ -52,9 +53,15 @@ def folders(tmp_path_factory):
 @pytest.fixture(scope="module")
 def settings(folders) -> Settings:
     bars, membership = folders
-    return Settings().override(**{"data.dir": str(bars), "data.membership": str(membership),
-                                  "data.on_bad_symbol": "exclude", "data.calendar": None,  # business days
-                                  "data.return_jump": "flag"})
+    return Settings().override(
+        **{
+            "data.dir": str(bars),
+            "data.membership": str(membership),
+            "data.on_bad_symbol": "exclude",
+            "data.calendar": None,  # business days
+            "data.return_jump": "flag",
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +88,16 @@ def test_each_week_selects_from_its_members_with_bad_files_quarantined(result):
 def test_coverage_is_in_weeks_csv_metrics_and_report(result):
     table = pd.read_csv(result.folder / "weeks.csv")
     assert list(table["members"]) == [11, 10] and list(table["usable"]) == [9, 8]
-    assert table["coverage"].iloc[0].startswith(f"universe as of {W1} (membership:membership.csv): 9 of 11 "
-                                                f"members had usable data")
+    assert (
+        table["coverage"]
+        .iloc[0]
+        .startswith(f"universe as of {W1} (membership:membership.csv): 9 of 11 members had usable data")
+    )
     metrics = json.loads((result.folder / "metrics.json").read_text())
     bad = metrics["universe"]["quarantined"]
-    assert [(b["symbol"], b["rule"], b["date"], b["first_week"], b["last_week"]) for b in bad] == \
-        [("LOW2", "high_below_max_open_close", "2023-03-01", W1, W2)]
+    assert [(b["symbol"], b["rule"], b["date"], b["first_week"], b["last_week"]) for b in bad] == [
+        ("LOW2", "high_below_max_open_close", "2023-03-01", W1, W2)
+    ]
     report = (result.folder / "report.md").read_text()
     assert "## Universe (point in time)" in report and "high_below_max_open_close" in report
     # the synthetic folder has no SPY.csv and no [data] spy_file is set: the report says the benchmark is left out
@@ -101,9 +112,15 @@ def result_settings(result):
     m = json.loads((result.folder / "metrics.json").read_text())
     assert m["universe"]["source"] == "membership:membership.csv"
     bars = Path(m["universe"]["per_week"] and result.weeks[0]["universe_coverage"]["excluded"][0]["file"]).parent
-    return Settings().override(**{"data.dir": str(bars), "data.membership": str(bars.parent / "membership.csv"),
-                                  "data.on_bad_symbol": "exclude", "data.calendar": None,
-                                  "data.return_jump": "flag"})
+    return Settings().override(
+        **{
+            "data.dir": str(bars),
+            "data.membership": str(bars.parent / "membership.csv"),
+            "data.on_bad_symbol": "exclude",
+            "data.calendar": None,
+            "data.return_jump": "flag",
+        }
+    )
 
 
 def test_trading_market_pads_a_late_listing_before_its_first_held_window(folders, settings, tmp_path):
@@ -111,17 +128,24 @@ def test_trading_market_pads_a_late_listing_before_its_first_held_window(folders
     late = pd.read_csv(bars / "MID2.csv")
     late = late[late["Date"] >= "2019-07-03"]  # listed after week 1's earliest window start (2019-06-30)
     late.to_csv(bars / "LATE.csv", index=False)
-    weeks = [{"asof": W1, "universe": ["LOW1", "MID1", "MID3"], "pairs": [{"leader": "MID1", "follower": "MID3",
-                                                                          "lag": 1}]},
-             {"asof": W2, "universe": ["LOW1", "MID1", "LATE"], "pairs": [{"leader": "MID1", "follower": "LATE",
-                                                                          "lag": 1}]}]
+    weeks = [
+        {"asof": W1, "universe": ["LOW1", "MID1", "MID3"], "pairs": [{"leader": "MID1", "follower": "MID3", "lag": 1}]},
+        {"asof": W2, "universe": ["LOW1", "MID1", "LATE"], "pairs": [{"leader": "MID1", "follower": "LATE", "lag": 1}]},
+    ]
     market, info = trading_market(settings, weeks, end=END)
     # read from week 2's earliest window start (2019-07-07): its first session 07-08; padded before it
     assert info["padded"] == {"LATE": "2019-07-08"} and info["symbols"] == ["LATE", "MID1", "MID3"]
     real = market.bars("LATE").loc["2019-07-08":]
-    pd.testing.assert_frame_equal(real, pd.read_csv(bars / "LATE.csv", index_col=0, parse_dates=True)
-                                  .rename(columns=str.lower).drop(columns="adj close").loc[real.index],
-                                  check_names=False, check_freq=False, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        real,
+        pd.read_csv(bars / "LATE.csv", index_col=0, parse_dates=True)
+        .rename(columns=str.lower)
+        .drop(columns="adj close")
+        .loc[real.index],
+        check_names=False,
+        check_freq=False,
+        check_dtype=False,
+    )
     head = market.bars("LATE").loc[:"2019-07-05"]
     assert len(head) and (head["volume"] == 0).all() and (head["close"] == real["open"].iloc[0]).all()
     (bars / "LATE.csv").unlink()
@@ -129,8 +153,11 @@ def test_trading_market_pads_a_late_listing_before_its_first_held_window(folders
 
 # three weeks with two-month windows: MID3 is held in weeks A and C, not in B, so the trading pass reads it over
 # [A's window, the first session after B] and [C's window, END]; 2023-04-12 lies between the two spans
-SPAN_WEEKS = [("2023-01-06", [("MID1", "MID3", 3)]), ("2023-03-03", [("MID1", "MID4", 1)]),
-              ("2023-07-07", [("MID1", "MID3", 2), ("MID6", "MID3", 1)])]
+SPAN_WEEKS = [
+    ("2023-01-06", [("MID1", "MID3", 3)]),
+    ("2023-03-03", [("MID1", "MID4", 1)]),
+    ("2023-07-07", [("MID1", "MID3", 2), ("MID6", "MID3", 1)]),
+]
 
 
 def _span_settings(settings, folder) -> Settings:
@@ -141,8 +168,14 @@ def _span_settings(settings, folder) -> Settings:
 
 
 def _span_weeks():
-    return [{"asof": a, "universe": ["LOW1", "MID1", "MID3", "MID4", "MID6"],
-             "pairs": [{"leader": ld, "follower": f, "lag": g} for ld, f, g in pairs]} for a, pairs in SPAN_WEEKS]
+    return [
+        {
+            "asof": a,
+            "universe": ["LOW1", "MID1", "MID3", "MID4", "MID6"],
+            "pairs": [{"leader": ld, "follower": f, "lag": g} for ld, f, g in pairs],
+        }
+        for a, pairs in SPAN_WEEKS
+    ]
 
 
 def _copy_bars(folders, dest: Path) -> Path:
@@ -175,7 +208,7 @@ def test_a_bad_bar_outside_the_held_spans_changes_nothing_traded(folders, settin
     assert spans[0][1] < "2023-04-12" < spans[1][0]
     assert info["filled"]["MID3"]["full_span_exclusion"]["rule"] == "high_below_max_open_close"
     assert info["filled"]["MID3"]["full_span_exclusion"]["date"] == "2023-04-12"
-    assert info["padded"] == {"MID3": bad.dates[0].date().isoformat()}   # real from the first session
+    assert info["padded"] == {"MID3": bad.dates[0].date().isoformat()}  # real from the first session
     # inside the spans the bars are the file's; between them flat at the last real close, volume 0
     real, mine = clean.bars("MID3"), bad.bars("MID3")
     for a, b in spans:
@@ -184,9 +217,10 @@ def test_a_bad_bar_outside_the_held_spans_changes_nothing_traded(folders, settin
     assert len(gap) > 20 and (gap["volume"] == 0).all()
     assert (gap[["open", "high", "low", "close"]] == real.loc[spans[0][1], "close"]).all().all()
     s = _span_settings(settings, clean_dir)
-    runs = [simulate_schedule(m, build_schedule(weeks), end=END, settings=s, engine=engine, spy=False,
-                              universe=u)
-            for m, u in ((clean, ["MID1", "MID4", "MID6"]), (bad, ["MID1", "MID4", "MID6"]))]
+    runs = [
+        simulate_schedule(m, build_schedule(weeks), end=END, settings=s, engine=engine, spy=False, universe=u)
+        for m, u in ((clean, ["MID1", "MID4", "MID6"]), (bad, ["MID1", "MID4", "MID6"]))
+    ]
     pd.testing.assert_series_equal(runs[0].equity, runs[1].equity)
     pd.testing.assert_frame_equal(runs[0].trades, runs[1].trades)
     pd.testing.assert_frame_equal(runs[0].fills, runs[1].fills)
@@ -198,12 +232,18 @@ def test_a_bad_bar_inside_a_held_span_names_the_symbol_file_date_and_rule(folder
         raw.loc[i, "High"] = raw.loc[i, "Close"] * 0.9
 
     bad_dir = _copy_bars(folders, tmp_path / "bad")
-    _edit(bad_dir / "MID3.csv", "2023-02-01", bad_high)   # held in week A (2023-01-06 .. 2023-03-06)
+    _edit(bad_dir / "MID3.csv", "2023-02-01", bad_high)  # held in week A (2023-01-06 .. 2023-03-06)
     with pytest.raises(DataError) as err:
         trading_market(_span_settings(settings, bad_dir), _span_weeks(), end=END)
     msg = str(err.value)
-    for part in ("MID3", "MID3.csv", "2023-02-01", "high_below_max_open_close", "2 week(s)",
-                 "2023-01-06 .. 2023-07-07"):
+    for part in (
+        "MID3",
+        "MID3.csv",
+        "2023-02-01",
+        "high_below_max_open_close",
+        "2 week(s)",
+        "2023-01-06 .. 2023-07-07",
+    ):
         assert part in msg, msg
     assert "at least 2 needed" not in msg
 
@@ -221,11 +261,24 @@ def test_screen_comparison_refuses_a_membership_universe(settings, tmp_path, cap
     assert "membership.csv" in str(err.value) and "10 names" in str(err.value)
     assert not (tmp_path / "cmp").exists()
     config = tmp_path / "pit.toml"
-    config.write_text(f'[data]\ndir = "{settings.data.dir}"\nmembership = "{settings.data.membership}"\n'
-                      f'on_bad_symbol = "exclude"\n')
+    config.write_text(
+        f'[data]\ndir = "{settings.data.dir}"\nmembership = "{settings.data.membership}"\non_bad_symbol = "exclude"\n'
+    )
     capsys.readouterr()
-    rc = main(["walkforward", "--config", str(config), "--start", str(START), "--end", str(END),
-               "--compare-screens", "--out", str(tmp_path / "cli")])
+    rc = main(
+        [
+            "walkforward",
+            "--config",
+            str(config),
+            "--start",
+            str(START),
+            "--end",
+            str(END),
+            "--compare-screens",
+            "--out",
+            str(tmp_path / "cli"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "--compare-screens does not support a point-in-time universe" in " ".join(err.split()), err
 
@@ -246,25 +299,36 @@ def test_the_random_pairs_null_runs_on_a_membership_universe(settings, result, t
     from volts.evaluation.week_cache import seal
 
     out = tmp_path / "abl"
-    shutil.copytree(result.folder.parent / "weeks", out / "weeks")     # the headline's weeks, not recomputed
-    for f in (out / "weeks").glob("*.json"):    # one pair a week: the candidates then outnumber the traded names
+    shutil.copytree(result.folder.parent / "weeks", out / "weeks")  # the headline's weeks, not recomputed
+    for f in (out / "weeks").glob("*.json"):  # one pair a week: the candidates then outnumber the traded names
         rec = json.loads(f.read_text())
         rec["pairs"] = rec["pairs"][:1]
-        f.write_text(json.dumps(seal(rec)))   # a deliberate edit: sealed again, or the week would be recomputed
+        f.write_text(json.dumps(seal(rec)))  # a deliberate edit: sealed again, or the week would be recomputed
     res = run_ablation(settings, start=START, end=END, out=out, draws=4, seed=3)
     assert res.stats["computed"] == 0
     ab = res.metrics["ablation"]
     status = {r["row"]: r["status"] for r in ab["rows"]}
-    assert status == {"no-screen": "not run", "granger-only": "not run", "granger-pcmci": "not run",
-                      "full-funnel": "run", "full-stable": "not run", "random-pairs": "run"}, status
+    assert status == {
+        "no-screen": "not run",
+        "granger-only": "not run",
+        "granger-pcmci": "not run",
+        "full-funnel": "run",
+        "full-stable": "not run",
+        "random-pairs": "run",
+    }, status
     assert all("point-in-time" in r["note"] for r in ab["rows"] if r["row"] in ("no-screen", "granger-only"))
     assert ab["n_trials"] == 1 and ab["null"]["draws"] == 4
     weeks = res.weeks
     cands = sorted({c for w in weeks if w["pairs"] for c in w["candidates"]})
     traded = sorted({s for w in weeks for p in w["pairs"] for s in (p["leader"], p["follower"])})
     assert set(cands) > set(traded), "the null must be able to draw symbols the headline never traded"
-    plain, _ = load_universe(settings.data.model_copy(update={"on_bad_symbol": "error"}), asof=END,
-                             start=dt.date(2019, 1, 1), end=END, symbols=cands)
+    plain, _ = load_universe(
+        settings.data.model_copy(update={"on_bad_symbol": "error"}),
+        asof=END,
+        start=dt.date(2019, 1, 1),
+        end=END,
+        symbols=cands,
+    )
     nulls = json.loads((res.folder / "nulls.json").read_text())
     picker = RandomPairs.from_settings(settings)
     for d, sharpe in enumerate(nulls["sharpes"]):
@@ -296,11 +360,11 @@ def test_the_null_market_holds_every_candidate_a_draw_can_pick(folders, settings
     _edit(bars / "MID6.csv", "2023-02-20", bad_high)
     _edit(bars / "LOW1.csv", "2023-07-12", bad_high)
     pair = [{"leader": "MID1", "follower": "MID4", "lag": 1}]
-    weeks = [{"asof": "2023-01-06", "universe": ["MID1", "MID4"], "candidates": ["MID1", "MID3", "MID4"],
-              "pairs": pair},
-             {"asof": "2023-03-03", "universe": ["MID1", "MID4"], "candidates": ["MID6", "MID1"], "pairs": []},
-             {"asof": "2023-07-07", "universe": ["MID1", "MID4"], "candidates": ["MID1", "MID3", "LOW1"],
-              "pairs": pair}]
+    weeks = [
+        {"asof": "2023-01-06", "universe": ["MID1", "MID4"], "candidates": ["MID1", "MID3", "MID4"], "pairs": pair},
+        {"asof": "2023-03-03", "universe": ["MID1", "MID4"], "candidates": ["MID6", "MID1"], "pairs": []},
+        {"asof": "2023-07-07", "universe": ["MID1", "MID4"], "candidates": ["MID1", "MID3", "LOW1"], "pairs": pair},
+    ]
     s = _span_settings(settings, bars)
     market, dropped = candidates_market(s, weeks, end=END)
     assert set(market.symbols) == {"MID1", "MID3", "MID4"}
@@ -318,12 +382,27 @@ def test_the_null_market_holds_every_candidate_a_draw_can_pick(folders, settings
 def test_the_report_lists_symbols_read_over_their_held_spans_only():
     from volts.reporting.walkforward_report import universe_markdown
 
-    filled = {"PEAK": {"spans": [["2019-01-02", "2020-05-04"], ["2021-08-02", "2021-09-13"]],
-                       "full_span_exclusion": {"symbol": "PEAK", "rule": "high_below_max_open_close",
-                                               "date": "2021-05-05", "message": "High 33.6 < max(Open, Close) 33.89"}}}
-    text = "\n".join(universe_markdown({"source": "membership:m.csv", "per_week": [], "quarantined": [],
-                                        "trading": {"symbols": ["AAA", "PEAK"], "padded": {"PEAK": "2019-01-02"},
-                                                    "filled": filled}}))
+    filled = {
+        "PEAK": {
+            "spans": [["2019-01-02", "2020-05-04"], ["2021-08-02", "2021-09-13"]],
+            "full_span_exclusion": {
+                "symbol": "PEAK",
+                "rule": "high_below_max_open_close",
+                "date": "2021-05-05",
+                "message": "High 33.6 < max(Open, Close) 33.89",
+            },
+        }
+    }
+    text = "\n".join(
+        universe_markdown(
+            {
+                "source": "membership:m.csv",
+                "per_week": [],
+                "quarantined": [],
+                "trading": {"symbols": ["AAA", "PEAK"], "padded": {"PEAK": "2019-01-02"}, "filled": filled},
+            }
+        )
+    )
     assert "Trading pass: 2 traded symbols" in text
     assert "1 traded symbol(s) fail validation over the whole run" in text
     row = next(line for line in text.splitlines() if line.startswith("| PEAK"))

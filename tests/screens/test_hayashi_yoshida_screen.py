@@ -34,10 +34,10 @@ def _planted(n_pairs: int, T: int, lag: int, beta: float, seed: int):
 
 def test_batched_statistics_equal_the_asynchronous_estimator_on_the_bar_clock():
     r, pairs = _planted(n_pairs=6, T=120, lag=2, beta=0.5, seed=1)
-    pairs = pairs + [(b, a) for a, b in pairs]                      # both directions
+    pairs = pairs + [(b, a) for a, b in pairs]  # both directions
     screen = HayashiYoshidaScreen(max_lag=4)
     res = screen.run(r, pairs)
-    clock = np.arange(len(r) + 1, dtype=float)                     # bar numbers: bar t spans (t - 1, t]
+    clock = np.arange(len(r) + 1, dtype=float)  # bar numbers: bar t spans (t - 1, t]
     thetas = np.arange(-4.0, 5.0)
     for k, (a, b) in enumerate(pairs):
         px = np.concatenate([[0.0], np.cumsum(r[a].to_numpy())])
@@ -57,7 +57,7 @@ def test_planted_lag_found_in_bars_and_reverse_direction_dropped():
     assert res.kept.all() and (res.score > 1).all()
     back = HayashiYoshidaScreen(max_lag=5).run(r, [(b, a) for a, b in pairs])
     assert not back.kept.any()
-    np.testing.assert_allclose(back.score, 1.0 / res.score, rtol=1e-9)     # LLR of the swapped pair
+    np.testing.assert_allclose(back.score, 1.0 / res.score, rtol=1e-9)  # LLR of the swapped pair
     assert (back.extra["theta_hat"] == -2).all() and (back.lag == -1).all()
 
 

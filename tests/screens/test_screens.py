@@ -14,8 +14,15 @@ from volts.selection.screens import SCREENS, make_screen, run_funnel
 from volts.selection.screens.causal import GrangerScreen, PcmciScreen, TransferEntropyScreen
 from volts.selection.leadlag import ccf_auc_matrix, ccf_lag1_matrix, cross_correlation, levy_area_matrix
 from volts.selection.screens.base import register_screen
-from volts.selection.screens.pairwise import (CcfAucScreen, CcfBestScreen, CcfLag1Screen, DistanceCorrelationScreen,
-                                    LevyAreaScreen, MutualInformationScreen, PermutationScreen)
+from volts.selection.screens.pairwise import (
+    CcfAucScreen,
+    CcfBestScreen,
+    CcfLag1Screen,
+    DistanceCorrelationScreen,
+    LevyAreaScreen,
+    MutualInformationScreen,
+    PermutationScreen,
+)
 
 # the registry is the one list of screens: the tests read it
 PERMUTATION_SCREENS = [cls for cls in SCREENS.values() if issubclass(cls, PermutationScreen)]
@@ -39,7 +46,7 @@ def _planted(n_pairs: int, T: int, seed: int, beta: float = 0.6, lag: int = 1):
     cols = []
     for _ in range(n_pairs):
         x = rng.normal(size=T + lag)
-        y = beta * x[:T] + np.sqrt(1 - beta ** 2) * rng.normal(size=T)
+        y = beta * x[:T] + np.sqrt(1 - beta**2) * rng.normal(size=T)
         cols += [x[lag:], y]
     r = _frame(0.01 * np.column_stack(cols))
     names = list(r.columns)
@@ -48,7 +55,7 @@ def _planted(n_pairs: int, T: int, seed: int, beta: float = 0.6, lag: int = 1):
 
 # ------------------------------------------------------------------------------------------ the registry
 def test_every_registered_screen_is_built_from_the_settings_and_accepted_by_the_config():
-    assert list(SCREENS)[:3] == ["granger", "pcmci", "transfer_entropy"]   # Vol-TS's funnel, the default
+    assert list(SCREENS)[:3] == ["granger", "pcmci", "transfer_entropy"]  # Vol-TS's funnel, the default
     assert {"levy_area", "distance_correlation", "ccf_lag1"} <= set(SCREENS)
     settings = Settings()
     for name, cls in SCREENS.items():
@@ -65,6 +72,7 @@ def test_a_new_screen_is_one_decorated_class():
 
     before = dict(registry)
     try:
+
         @register_screen
         class MeanProductScreen(PermutationScreen):
             name = "mean_product_test_only"
@@ -77,7 +85,7 @@ def test_a_new_screen_is_one_decorated_class():
         screen = make_screen("mean_product_test_only", s)
         assert isinstance(screen, MeanProductScreen) and screen.surrogates == s.screens.surrogates
         r, pairs = _planted(n_pairs=2, T=200, seed=5)
-        assert screen.run(r, pairs).kept.all()                       # a planted lag-1 leader
+        assert screen.run(r, pairs).kept.all()  # a planted lag-1 leader
         with pytest.raises(ValueError, match="taken"):
             register_screen(type("Other", (PermutationScreen,), {"name": "mean_product_test_only"}))
         with pytest.raises(ValueError, match="own class attribute"):
@@ -93,12 +101,12 @@ def test_a_new_screen_is_one_decorated_class():
 @pytest.mark.slow
 @pytest.mark.parametrize("cls", PERMUTATION_SCREENS, ids=lambda c: c.name)
 def test_permutation_pvalues_are_uniform_on_independent_series(cls):
-    n_pairs, T = (80, 150) if cls is DistanceCorrelationScreen else (150, 200)   # dCor is O(T^2) per pair
+    n_pairs, T = (80, 150) if cls is DistanceCorrelationScreen else (150, 200)  # dCor is O(T^2) per pair
     r, pairs = _independent(n_pairs=n_pairs, T=T, seed=11)
     res = cls(surrogates=99, seed=3).run(r, pairs)
     ks = stats.kstest(res.p, "uniform")
     assert ks.pvalue > 0.01, (cls.name, ks)
-    assert res.kept.sum() <= stats.binom.ppf(0.999, n_pairs, 0.05)   # kept at about the level alpha = 0.05
+    assert res.kept.sum() <= stats.binom.ppf(0.999, n_pairs, 0.05)  # kept at about the level alpha = 0.05
 
 
 @pytest.mark.parametrize("cls", [CcfLag1Screen, LevyAreaScreen], ids=lambda c: c.name)
@@ -120,13 +128,13 @@ def test_pcmci_pair_pvalues_are_uniform_on_independent_returns():
     pairs = [(a, b) for a in r.columns for b in r.columns if a != b]
     res = PcmciScreen(tau_max=3).run(r, pairs)
     assert stats.kstest(res.p, "uniform").pvalue > 0.01
-    assert np.all(res.p >= res.extra["p_link"] - 1e-15)      # the Šidák p never undercuts the per-link p
+    assert np.all(res.p >= res.extra["p_link"] - 1e-15)  # the Šidák p never undercuts the per-link p
 
 
 def test_transfer_entropy_pvalues_are_uniform_on_independent_returns():
     r, pairs = _independent(n_pairs=150, T=250, seed=15)
     res = TransferEntropyScreen(surrogates=99).run(r, pairs)
-    assert res.lag.tolist() == [1] * 150                     # no earlier screen: lag 1
+    assert res.lag.tolist() == [1] * 150  # no earlier screen: lag 1
     assert stats.kstest(res.p, "uniform").pvalue > 0.01
 
 
@@ -137,7 +145,7 @@ def test_permutation_pvalues_are_small_on_planted_pairs(cls):
     r, pairs = _planted(n_pairs=10, T=250, seed=21)
     res = cls(surrogates=99, seed=1).run(r, pairs)
     assert np.all(res.p <= 0.05) and np.all(res.score > 0) and res.kept.all(), res.to_frame()
-    assert np.median(res.p) == 0.01                                      # the smallest p 99 surrogates can give
+    assert np.median(res.p) == 0.01  # the smallest p 99 surrogates can give
     reverse = cls(surrogates=99, seed=1).run(r, [(b, a) for a, b in pairs])
     assert np.all(reverse.score < 0) and not reverse.kept.any()
 
@@ -146,7 +154,7 @@ def test_ccf_best_finds_the_planted_delay():
     r, pairs = _planted(n_pairs=5, T=300, seed=22, lag=3)
     res = CcfBestScreen(max_lag=5, surrogates=49).run(r, pairs)
     assert res.lag.tolist() == [3] * 5 and res.kept.all()
-    assert not CcfLag1Screen(surrogates=49).run(r, pairs).kept.any()   # lag 1 alone misses a delay of 3
+    assert not CcfLag1Screen(surrogates=49).run(r, pairs).kept.any()  # lag 1 alone misses a delay of 3
 
 
 def test_causal_screens_find_planted_pairs():
@@ -171,16 +179,20 @@ def test_scores_equal_the_all_pairs_matrices():
     def at(m):
         return lambda a, b: m[names[a], names[b]]
 
-    levy = at(levy_area_matrix(np.vstack([np.zeros(v.shape[1]), z])))   # the screen's path: 0, then z-scores
+    levy = at(levy_area_matrix(np.vstack([np.zeros(v.shape[1]), z])))  # the screen's path: 0, then z-scores
     ccf1, auc = at(ccf_lag1_matrix(v)), at(ccf_auc_matrix(v, 4))
     dc, mi = cross_correlation(v, 1, "distance"), cross_correlation(v, 1, "mutual_information")
     kw = {"surrogates": 0}
-    checks = [(LevyAreaScreen(**kw), levy), (CcfLag1Screen(**kw), ccf1), (CcfAucScreen(max_lag=4, **kw), auc),
-              (DistanceCorrelationScreen(**kw), lambda a, b: at(dc)(a, b) - at(dc)(b, a)),
-              (MutualInformationScreen(**kw), lambda a, b: at(mi)(a, b) - at(mi)(b, a))]
+    checks = [
+        (LevyAreaScreen(**kw), levy),
+        (CcfLag1Screen(**kw), ccf1),
+        (CcfAucScreen(max_lag=4, **kw), auc),
+        (DistanceCorrelationScreen(**kw), lambda a, b: at(dc)(a, b) - at(dc)(b, a)),
+        (MutualInformationScreen(**kw), lambda a, b: at(mi)(a, b) - at(mi)(b, a)),
+    ]
     for screen, ref in checks:
         res = screen.run(r, pairs)
-        assert np.all(np.isnan(res.p)) and res.rule == "top_k"        # no test -> top-K rule
+        assert np.all(np.isnan(res.p)) and res.rule == "top_k"  # no test -> top-K rule
         np.testing.assert_allclose(res.score, [ref(a, b) for a, b in pairs], atol=1e-12, err_msg=screen.name)
     res = CcfAucScreen(max_lag=4, **kw).run(r, pairs)
     mags = np.abs(res.score)
@@ -206,7 +218,7 @@ def test_top_k_keeps_the_k_best_positive_scores():
     best = np.argsort(-res.score)[:2]
     assert set(np.flatnonzero(res.kept)) == set(best) and res.kept.sum() == 2 and res.top_k == 2
     res = LevyAreaScreen(rule="top_k", top_k=10, surrogates=0).run(r, both)
-    assert res.kept.sum() == 3 and np.all(res.score[res.kept] > 0)     # negative scores are the other direction
+    assert res.kept.sum() == 3 and np.all(res.score[res.kept] > 0)  # negative scores are the other direction
     g = GrangerScreen(series="log_return", min_lag=1, max_lag=2, rule="top_k", top_k=1).run(r, both)
     assert g.kept.sum() == 1 and g.score[g.kept][0] == g.score.max()
 
@@ -230,12 +242,12 @@ def test_funnel_hands_delays_to_transfer_entropy():
     r, pairs = _planted(n_pairs=3, T=300, seed=51, lag=2)
     ccf, te = CcfBestScreen(max_lag=4, surrogates=49), TransferEntropyScreen(surrogates=49)
     out = run_funnel([ccf, te], r, pairs)
-    assert out.results["transfer_entropy"].lag.tolist() == [2, 2, 2]          # ccf_best's delay
+    assert out.results["transfer_entropy"].lag.tolist() == [2, 2, 2]  # ccf_best's delay
     g = GrangerScreen(series="log_return", min_lag=3, max_lag=3)
     out = run_funnel([g, te], r, pairs)
     assert out.results["granger"].lag.tolist() == [3, 3, 3]
-    assert out.results["transfer_entropy"].lag.tolist() == [1, 1, 1]          # a lag order is not a delay
-    r, pairs = _planted(n_pairs=3, T=300, seed=53, lag=1)                   # the Lévy area sees lag 1 only
+    assert out.results["transfer_entropy"].lag.tolist() == [1, 1, 1]  # a lag order is not a delay
+    r, pairs = _planted(n_pairs=3, T=300, seed=53, lag=1)  # the Lévy area sees lag 1 only
     noise = [(b, a) for a, b in pairs]
     out = run_funnel([LevyAreaScreen(surrogates=49), te], r, pairs + noise)
     assert out.results["transfer_entropy"].pairs == tuple(out.results["levy_area"].kept_pairs)
@@ -251,15 +263,16 @@ def test_granger_later_in_the_funnel_screens_only_its_pairs():
     part = GrangerScreen(series="log_return", min_lag=2, max_lag=4).run(r, pairs)
     assert part.pairs == tuple(pairs)
     assert part.details["granger_pvalues"]["n_tests"] == 3 * 3
-    for k, (a, b) in enumerate(pairs):   # the same F-tests: bivariate, other symbols do not matter
+    for k, (a, b) in enumerate(pairs):  # the same F-tests: bivariate, other symbols do not matter
         scan = full.raw[0]
         assert part.raw[0].pvalues.loc[(a, b)].tolist() == pytest.approx(scan.pvalues.loc[(a, b)].tolist())
 
 
 # --------------------------------------------------------------------------------------------- config
 def test_selection_config_validates_names_duplicates_and_rules():
-    s = parse_settings({"selection": {"screens": ["levy_area", "transfer_entropy"], "rules": {"levy_area": "top_k"},
-                                      "top_k": 3}})
+    s = parse_settings(
+        {"selection": {"screens": ["levy_area", "transfer_entropy"], "rules": {"levy_area": "top_k"}, "top_k": 3}}
+    )
     screen = make_screen("levy_area", s)
     assert screen.rule == "top_k" and screen.top_k == 3 and make_screen("transfer_entropy", s).rule == "test"
     with pytest.raises(ConfigError, match="selection.screens"):
@@ -283,13 +296,23 @@ def test_screen_result_row_finds_every_pair_by_an_index():
     names = [f"S{i}" for i in range(40)]
     pairs = tuple((a, b) for a in names for b in names if a != b) + (("S0", "S1"),)
     n = len(pairs)
-    res = ScreenResult(screen="granger", pairs=pairs, score=np.arange(n, dtype=float), p=np.linspace(0, 1, n),
-                       lag=np.arange(n) % 5, kept=np.arange(n) % 2 == 0, rule="test", alpha=0.05, top_k=None,
-                       lag_kind="order", extra={"note": [f"row {i}" for i in range(n)]})
+    res = ScreenResult(
+        screen="granger",
+        pairs=pairs,
+        score=np.arange(n, dtype=float),
+        p=np.linspace(0, 1, n),
+        lag=np.arange(n) % 5,
+        kept=np.arange(n) % 2 == 0,
+        rule="test",
+        alpha=0.05,
+        top_k=None,
+        lag_kind="order",
+        extra={"note": [f"row {i}" for i in range(n)]},
+    )
     for i in range(0, n - 1, 97):
         a, b = pairs[i]
         assert res.row(a, b) == res.rows()[i] and res.row(a, b)["note"] == f"row {i}"
-    assert res.row("S0", "S1")["note"] == "row 0"          # the duplicate at the end: first occurrence
+    assert res.row("S0", "S1")["note"] == "row 0"  # the duplicate at the end: first occurrence
     with pytest.raises(KeyError, match="S1->S1: not screened by granger"):
         res.row("S1", "S1")
 
@@ -313,11 +336,16 @@ def test_levy_area_screen_and_the_matrix_agree_on_the_same_data():
     np.testing.assert_allclose(levy_area_returns(r.to_numpy()), matrix, rtol=0, atol=0)
     # the independent definition: seed 004 eq. 5 on the path (0, z_0, .., z_{T-1}) of ddof-1 z-scores
     z = (r - r.mean()) / r.std(ddof=1)
-    np.testing.assert_allclose(matrix, levy_area_matrix(np.vstack([np.zeros(len(names)), z.to_numpy()])),
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        matrix, levy_area_matrix(np.vstack([np.zeros(len(names)), z.to_numpy()])), rtol=1e-12, atol=1e-14
+    )
     # the orders agree too: the Hermitian candidates and the screen rank the same leaders
-    assert np.argsort(-matrix.mean(axis=1)).tolist() == np.argsort(
-        -np.array([screen.score[[k for k, p in enumerate(pairs) if p[0] == a]].sum() for a in names])).tolist()
+    assert (
+        np.argsort(-matrix.mean(axis=1)).tolist()
+        == np.argsort(
+            -np.array([screen.score[[k for k, p in enumerate(pairs) if p[0] == a]].sum() for a in names])
+        ).tolist()
+    )
 
 
 def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
@@ -327,8 +355,7 @@ def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
     from volts.selection.leadlag import levy_area_returns
 
     seen = []
-    monkeypatch.setattr(llp, "levy_area_returns",
-                        lambda w, **kw: seen.append((w, kw)) or levy_area_returns(w, **kw))
+    monkeypatch.setattr(llp, "levy_area_returns", lambda w, **kw: seen.append((w, kw)) or levy_area_returns(w, **kw))
     rng = np.random.default_rng(32)
     idx = pd.bdate_range("2021-01-04", periods=120)
     returns = pd.DataFrame(0.01 * rng.standard_normal((120, 10)), index=idx, columns=[f"N{k}" for k in range(10)])
@@ -340,7 +367,7 @@ def test_the_portfolio_scores_its_z_scores_with_the_same_levy_area(monkeypatch):
     z = llp._standardised(returns, params.standardise_window).to_numpy()
     first = min(res.followers)
     pos = returns.index.get_loc(first)
-    np.testing.assert_array_equal(window, z[pos - params.lookback + 1:pos + 1])   # the same rows, as stored
+    np.testing.assert_array_equal(window, z[pos - params.lookback + 1 : pos + 1])  # the same rows, as stored
     s = levy_area_returns(window, standardised=True)
     n_f = max(1, int(np.floor(params.followers * 10)))
     assert set(res.followers[first]) == {f"N{k}" for k in np.argsort(-s.mean(axis=1), kind="stable")[-n_f:]}
@@ -361,13 +388,18 @@ def test_distance_correlation_screen_works_in_blocks_and_keeps_its_numbers(monke
     pairs += [("P0", "P1"), ("P2", "P3")]
     x = r[[a for a, _ in pairs]].to_numpy()
     y = r[[b for _, b in pairs]].to_numpy()
-    ref = np.array([dcor.distance_correlation(x[:-1, k], y[1:, k]) - dcor.distance_correlation(y[:-1, k], x[1:, k])
-                    for k in range(len(pairs))])
+    ref = np.array(
+        [
+            dcor.distance_correlation(x[:-1, k], y[1:, k]) - dcor.distance_correlation(y[:-1, k], x[1:, k])
+            for k in range(len(pairs))
+        ]
+    )
     # the former computation: every pair's matrices at once
-    old = (st._dcor_from_stats(st._distance_stats(np.ascontiguousarray(x[:-1].T)),
-                               st._distance_stats(np.ascontiguousarray(y[1:].T)))
-           - st._dcor_from_stats(st._distance_stats(np.ascontiguousarray(y[:-1].T)),
-                                 st._distance_stats(np.ascontiguousarray(x[1:].T))))
+    old = st._dcor_from_stats(
+        st._distance_stats(np.ascontiguousarray(x[:-1].T)), st._distance_stats(np.ascontiguousarray(y[1:].T))
+    ) - st._dcor_from_stats(
+        st._distance_stats(np.ascontiguousarray(y[:-1].T)), st._distance_stats(np.ascontiguousarray(x[1:].T))
+    )
     shapes = []
     real = st._distance_stats
     monkeypatch.setattr(st, "_distance_stats", lambda a: shapes.append(a.shape) or real(a))
@@ -381,7 +413,7 @@ def test_distance_correlation_screen_works_in_blocks_and_keeps_its_numbers(monke
         # one process: a block or a cache changes no arithmetic of a pair; dcor is another code (rounding)
         np.testing.assert_allclose(res.score, old, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(res.score, ref, rtol=0, atol=1e-10)
-    assert results[4, 0].kept[-2:].all()                                   # the planted pairs
+    assert results[4, 0].kept[-2:].all()  # the planted pairs
     cached, uncached = results[4, DistanceCorrelationScreen.cache_bytes], results[4, 0]
     np.testing.assert_array_equal(cached.p, uncached.p)
     np.testing.assert_array_equal(cached.score, uncached.score)

@@ -10,7 +10,11 @@ import pytest
 
 from volts.selection.leadlag import levy_area_matrix
 from volts.selection.screens.pairwise import LevyAreaScreen
-from volts.selection.screens.stats import distance_correlation_batch, mutual_information_quartiles, pooled_quartile_buckets
+from volts.selection.screens.stats import (
+    distance_correlation_batch,
+    mutual_information_quartiles,
+    pooled_quartile_buckets,
+)
 
 
 # ------------------------------------------------------------------------------------ 004 Fig. 1 (A3)
@@ -31,7 +35,7 @@ def test_seed_004_figure_1_direction_rates():
         x = x[:, 1:]
         zx = (x - x.mean(1, keepdims=True)) / x.std(1, ddof=1, keepdims=True)
         zy = (y - y.mean(1, keepdims=True)) / y.std(1, ddof=1, keepdims=True)
-        area = LevyAreaScreen().pair_scores(x.T, y.T)[0]                  # the screen's own score, 5,000 runs at once
+        area = LevyAreaScreen().pair_scores(x.T, y.T)[0]  # the screen's own score, 5,000 runs at once
         right_returns += int((area > 0).sum())
         cx, cy = np.cumsum(zx, 1), np.cumsum(zy, 1)
         qx, qy = cx[:, :-1] - cx[:, :1], cy[:, :-1] - cy[:, :1]
@@ -39,7 +43,7 @@ def test_seed_004_figure_1_direction_rates():
         right_cum += int((0.5 * ((qx * dy).sum(1) - (qy * dx).sum(1)) > 0).sum())
     rate, rate_cum = right_returns / reps, right_cum / reps
     # the same number as the all-pairs Lévy area on one run's path
-    path = np.vstack([np.zeros(2), np.column_stack([zx[0], zy[0]])])    # X_s = 0, then the z-scored returns
+    path = np.vstack([np.zeros(2), np.column_stack([zx[0], zy[0]])])  # X_s = 0, then the z-scored returns
     one = levy_area_matrix(path)[0, 1]
     assert one == pytest.approx(area[0], rel=1e-10)
     assert 0.940 <= rate <= 0.946, rate
@@ -52,8 +56,8 @@ def test_distance_correlation_equals_dcor():
 
     rng = np.random.default_rng(11)
     a = rng.standard_t(4, size=(6, 150))
-    b = 0.3 * a ** 2 + rng.normal(size=(6, 150))
-    b[5] = 1.0                                              # a constant sample: 0, as dcor
+    b = 0.3 * a**2 + rng.normal(size=(6, 150))
+    b[5] = 1.0  # a constant sample: 0, as dcor
     ours = distance_correlation_batch(a, b, block=4)
     ref = [dcor.distance_correlation(a[k], b[k]) for k in range(6)]
     np.testing.assert_allclose(ours, ref, atol=1e-12, rtol=0)
@@ -84,6 +88,6 @@ def test_mutual_information_matches_sklearn_on_pandas_qcut_buckets():
 
 
 def test_mutual_information_survives_heavy_ties():
-    a = np.r_[np.zeros(80), np.arange(20.0)]                 # pd.qcut would raise on the repeated edges
+    a = np.r_[np.zeros(80), np.arange(20.0)]  # pd.qcut would raise on the repeated edges
     b = np.r_[np.zeros(70), np.arange(30.0)]
     assert np.isfinite(mutual_information_quartiles(a, b)) and mutual_information_quartiles(a, b) >= 0
