@@ -359,12 +359,24 @@ class SelectionSettings(_Section):
     rule: Literal["test", "top_k"] = Field("test", description="'test': a screen keeps the pairs that pass its "
                                                                 "test; 'top_k': its top_k pairs by score")
     top_k: int = Field(5, ge=1, description="K of the top-K rule")
+    max_pairs: int | None = Field(
+        None, ge=1, description="cap on the pairs the funnel passes on: when more pass (a market-wide shock), the "
+                                "max_pairs with the highest score of the last screen are kept and the selection "
+                                "records how many passed (volts.selection.pair_cap); None = no cap")
     rules: dict[ScreenName, Literal["test", "top_k"]] = Field(default_factory=dict,
                                                              description="per-screen rule, overrides 'rule'")
     date_stability_sessions: int = Field(
         5, ge=0, description="volts select / run: re-run the selection as of the k exchange sessions before and "
                              "after the as-of date and report, per selected pair, the share of them that select it "
                              "(volts.selection.date_stability; 2k more selections); 0 = off")
+
+    @model_serializer(mode="wrap")
+    def _omit_no_cap(self, handler):
+        # no cap: the key is left out of the dump, so hashes and selection.json stay as before the key existed
+        out = handler(self)
+        if isinstance(out, dict) and out.get("max_pairs") is None:
+            out.pop("max_pairs", None)
+        return out
 
     @model_validator(mode="after")
     def _sequence(self) -> "SelectionSettings":
@@ -497,7 +509,7 @@ class Settings(_Section):
             for p in parents:
                 node = node[p]
             if leaf not in node and not (parents == ["data"] and leaf in INTRADAY_DEFAULTS) \
-                    and not (not parents and leaf == "plugins"):
+                    and not (not parents and leaf == "plugins") and not (parents == ["selection"] and leaf == "max_pairs"):
                 raise ConfigError(_unknown_key_message(key, _valid_keys(Settings)))
             node[leaf] = value
         return parse_settings(raw, source="command line")

@@ -51,6 +51,21 @@ def week_hashes(market: MarketData, settings: Settings, asof: dt.date) -> tuple[
     return settings.selection_sha256(), sub.sha256()
 
 
+def _no_selection(record: dict[str, Any], error: str, t0: float) -> dict[str, Any]:
+    """A week without a selection (bad data, or fewer than two mid-volatility names): it holds cash."""
+    record.update(
+        status="no_selection",
+        error=error,
+        candidates=[],
+        funnel=[],
+        pairs=[],
+        dropped_by_stage={},
+        warnings=[],
+        timings={"total": time.perf_counter() - t0},
+    )
+    return record
+
+
 def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
     """Run the selection as of ``asof`` and return a compact, JSON-able record of the week.
 
@@ -104,29 +119,9 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
     try:
         sel = run_selection(sub, lean, asof=asof, pairs_only=True)
     except DataError as exc:
-        record.update(
-            status="no_selection",
-            error=str(exc),
-            candidates=[],
-            funnel=[],
-            pairs=[],
-            dropped_by_stage={},
-            warnings=[],
-            timings={"total": time.perf_counter() - t0},
-        )
-        return record
+        return _no_selection(record, str(exc), t0)
     if len(sel.candidates) < 2:  # fewer than two mid-volatility names: the week holds cash (a result)
-        record.update(
-            status="no_selection",
-            error=sel.warnings[-1],
-            candidates=[],
-            funnel=[],
-            pairs=[],
-            dropped_by_stage={},
-            warnings=[],
-            timings={"total": time.perf_counter() - t0},
-        )
-        return record
+        return _no_selection(record, sel.warnings[-1], t0)
     if settings.stability.runs > 0:  # stability selection inside the week (R more selections; the ablation row)
         from volts.selection.stability import stability_selection, with_stability
 
@@ -144,6 +139,8 @@ def select_week(market: MarketData, settings: Settings, asof: dt.date) -> dict:
             "dropped": st["dropped"],
             "failed_runs": int(sum(st["failed"].values())),
         }
+    if sel.pair_cap is not None:  # how many pairs passed the funnel before the cap ([selection] max_pairs)
+        record["pair_cap"] = {k: v for k, v in sel.pair_cap.items() if k != "capped"}
     dropped: dict[str, int] = {}
     for stage in sel.dropped.values():
         dropped[stage] = dropped.get(stage, 0) + 1

@@ -102,6 +102,7 @@ class Selection:
     lead_lag_clusters: Any = None  # volts.selection.hermitian.LeadLagClusters with [clustering] method = "hermitian"
     stability: Any = None
     coverage: Any = None  # volts.data.universe.UniverseReport, or None (a list universe loaded as a whole)
+    pair_cap: dict | None = None  # volts.selection.pair_cap.cap_pairs's record, when [selection] max_pairs is set
 
     @property
     def large(self) -> bool:
@@ -222,6 +223,7 @@ class Selection:
             ),
             "warnings": list(self.warnings),
             **({"stability": self.stability} if self.stability is not None else {}),
+            **({"pair_cap": self.pair_cap} if self.pair_cap is not None else {}),
             "settings": self.settings.model_dump(mode="json"),
             "volts_version": __version__,
             "config_sha256": self.settings.sha256(),
@@ -503,6 +505,7 @@ def run_selection(
         )
 
     # 4. the screen funnel ([selection] screens; Vol-TS: granger -> pcmci -> transfer_entropy) -------------
+    from volts.selection.pair_cap import cap_pairs
     from volts.selection.screens import make_screen, run_funnel
 
     closes = train.select(candidates).close
@@ -519,6 +522,16 @@ def run_selection(
         funnel.append(FunnelStep(name, len(res.pairs), int(res.kept.sum())))
     after_ete = outcome.kept
     results = outcome.results
+    pair_cap = None
+    if settings.selection.max_pairs is not None:  # a market-wide shock must not split the capital over thousands
+        after_ete, pair_cap = cap_pairs(after_ete, results, settings.selection.max_pairs)
+        if pair_cap["capped"]:
+            funnel.append(FunnelStep("pair cap", pair_cap["passed"], pair_cap["kept"]))
+            dropped.update(dict.fromkeys(pair_cap["capped"], "pair cap"))
+            warnings.append(
+                f"{pair_cap['passed']} pairs passed the funnel; the pair cap kept the {pair_cap['kept']} strongest "
+                f"([selection] max_pairs, by {pair_cap['score']})"
+            )
     g_res, pc_res, te_res = (results.get(n) for n in ("granger", "pcmci", "transfer_entropy"))
     scan, granger = g_res.raw if g_res is not None and g_res.raw is not None else (None, None)
     pcmci = pc_res.raw if pc_res is not None else None
@@ -589,4 +602,5 @@ def run_selection(
         timings=timings,
         lead_lag_clusters=lead_lag_clusters,
         coverage=coverage,
+        pair_cap=pair_cap,
     )
