@@ -506,11 +506,11 @@ class Settings(_Section):
         for key, value in dotted.items():
             node = raw
             *parents, leaf = key.split(".")
+            # checked against the model, not the dump: keys at their default may be left out of the dump
+            if key not in _valid_keys(Settings):
+                raise ConfigError(_unknown_key_message(key, _valid_keys(Settings)))
             for p in parents:
                 node = node[p]
-            if leaf not in node and not (parents == ["data"] and leaf in INTRADAY_DEFAULTS) \
-                    and not (not parents and leaf == "plugins") and not (parents == ["selection"] and leaf == "max_pairs"):
-                raise ConfigError(_unknown_key_message(key, _valid_keys(Settings)))
             node[leaf] = value
         return parse_settings(raw, source="command line")
 
