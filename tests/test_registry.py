@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import types
 
 import pytest
 
@@ -18,14 +17,18 @@ def test_builtin_plugins_register_themselves_where_they_are_defined():
     assert PAIR_PICKERS["random_pairs"].__name__ == "RandomPairs"
 
 
-def test_a_registry_imports_its_providers_on_first_lookup(monkeypatch):
-    provider = types.ModuleType("volts_test_provider")
-    reg: Registry = Registry("widget", providers=("volts_test_provider",))
-    provider_code = "REG.add('made_by_provider', 42)"
-    monkeypatch.setitem(sys.modules, "volts_test_provider", provider)
-    assert reg._items == {}
-    exec(provider_code, {"REG": reg})  # what importing the provider does
+def test_a_registry_imports_its_providers_on_first_lookup(tmp_path, monkeypatch):
+    # a provider module registers into the registry when imported; the registry imports it on the first look-up
+    reg: Registry = Registry("widget", providers=("volts_test_widget_provider",))
+    (tmp_path / "volts_test_widget_provider.py").write_text(
+        "from tests.test_registry import PROVIDED\nPROVIDED.add('made_by_provider', 42)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys.modules[__name__], "PROVIDED", reg, raising=False)
+    monkeypatch.delitem(sys.modules, "volts_test_widget_provider", raising=False)
+    assert "volts_test_widget_provider" not in sys.modules  # nothing imported before the look-up
     assert reg["made_by_provider"] == 42 and "made_by_provider" in reg and len(reg) == 1
+    assert "volts_test_widget_provider" in sys.modules
 
 
 def test_names_are_unique_and_unknown_names_list_the_known_ones():
