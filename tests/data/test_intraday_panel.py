@@ -23,7 +23,7 @@ def panel(tmp_path_factory):
     for sym, cut in (
         ("IND1", lambda t: t >= LATE),
         ("LEAD2", lambda t: (t < HOLE[0]) | (t >= HOLE[1])),
-        ("IND2", lambda t: t.dayofweek < 5),
+        ("IND2", lambda t: t.day_of_week < 5),
     ):  # IND2: no weekend bar, like a 24/5 CFD
         path = folder / f"{sym}.csv"
         df = pd.read_csv(path, sep="\t")
