@@ -25,7 +25,7 @@ from volts.core.config import DataSettings
 from volts.core.errors import DataError
 from volts.data.market import FIELDS, MarketData
 
-__all__ = ["IntradayPanel", "load_intraday_panel"]
+__all__ = ["IntradayPanel", "load_intraday_panel", "panel_from_bars"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +110,10 @@ class IntradayPanel:
             raise DataError(f"{', '.join(symbols)}: no bar stamp common to all of them between {start} and {end}")
         return MarketData(**{f: getattr(sub, f).loc[keep] for f in FIELDS}, report=self.market.report)
 
+    def own_bars(self, symbol: str) -> pd.DataFrame:
+        """The bars ``symbol``'s file has (columns open, high, low, close, volume), without the carried ones."""
+        return self.market.bars(symbol)[self.real[symbol].to_numpy()]
+
     def carried(self, symbol: str, stamps) -> np.ndarray:
         """True where ``symbol``'s bar at each of ``stamps`` is carried (not in its file)."""
         return ~self.real[symbol].reindex(pd.DatetimeIndex(stamps)).fillna(False).to_numpy(bool)
@@ -154,25 +158,40 @@ def load_intraday_panel(data: DataSettings, *, symbols=None, start=None, end=Non
 
     names = list(symbols) if symbols is not None else list(data.universe)
     per = {s: load_intraday_market(data, symbols=[s], start=start, end=end) for s in names}
-    union = per[names[0]].dates
-    for m in per.values():
-        union = union.union(m.dates)
-    frames: dict[str, dict[str, np.ndarray]] = {f: {} for f in FIELDS}
-    real = {}
-    for s, m in per.items():
-        has = union.isin(m.dates)
-        real[s] = has
-        close = m.close[s].reindex(union).ffill()
-        first_open = float(m.open[s].iloc[0])
-        close = close.fillna(first_open)
-        for f in ("open", "high", "low", "close"):
-            frames[f][s] = m.field(f)[s].reindex(union).where(has, close).to_numpy(float)
-        frames["volume"][s] = m.volume[s].reindex(union).fillna(0.0).to_numpy(float)
-    wide = {f: pd.DataFrame(frames[f], index=pd.DatetimeIndex(union, name="time"))[names] for f in FIELDS}
+    notes = tuple(p for m in per.values() if m.report is not None for p in m.report.problems)
+    return panel_from_bars({s: m.bars(s) for s, m in per.items()}, notes=notes)
+
+
+def panel_from_bars(bars: dict[str, pd.DataFrame], *, notes: tuple = ()) -> IntradayPanel:
+    """An :class:`IntradayPanel` from each symbol's own bars (columns open, high, low, close, volume; index = UTC
+    open stamps, ascending): the union of the stamps, every symbol's missing bars carried (see the module
+    docstring), the real-bar mask, and a report with the carried counts (``rows_filled``) and ``notes``.
+
+    Raises
+    ------
+    DataError
+        A symbol without any bar.
+    """
     from volts.data.validate import ValidationReport
 
-    notes = tuple(p for m in per.values() if m.report is not None for p in m.report.problems)
-    rows = {s: len(m) for s, m in per.items()}
+    names = list(bars)
+    empty = [s for s in names if len(bars[s]) == 0]
+    if empty:
+        raise DataError(f"{', '.join(empty)}: no bar to put on the panel")
+    union = bars[names[0]].index
+    for b in bars.values():
+        union = union.union(b.index)
+    frames: dict[str, dict[str, np.ndarray]] = {f: {} for f in FIELDS}
+    real = {}
+    for s, b in bars.items():
+        has = union.isin(b.index)
+        real[s] = has
+        close = b["close"].reindex(union).ffill().fillna(float(b["open"].iloc[0]))
+        for f in ("open", "high", "low", "close"):
+            frames[f][s] = b[f].reindex(union).where(has, close).to_numpy(float)
+        frames["volume"][s] = b["volume"].reindex(union).fillna(0.0).to_numpy(float)
+    wide = {f: pd.DataFrame(frames[f], index=pd.DatetimeIndex(union, name="time"))[names] for f in FIELDS}
+    rows = {s: len(b) for s, b in bars.items()}
     filled = {s: int((~real[s]).sum()) for s in names}
-    report = ValidationReport(notes, rows, {s: 0 for s in names}, filled)
+    report = ValidationReport(tuple(notes), rows, {s: 0 for s in names}, filled)
     return IntradayPanel(MarketData(**wide, report=report), pd.DataFrame(real, index=union)[names])

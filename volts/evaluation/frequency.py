@@ -33,7 +33,7 @@ from volts.core.errors import DataError, UsageError
 from volts.data.market import FIELDS, MarketData
 from volts.data.timeframes import timeframe
 
-__all__ = ["resample_market", "blocks", "screen_block", "signal_table", "FrequencyBlock"]
+__all__ = ["resample_market", "resample_panel", "blocks", "screen_block", "signal_table", "FrequencyBlock"]
 
 
 def resample_market(market: MarketData, source: str, to: str, calendar: str | None) -> MarketData:
@@ -70,6 +70,30 @@ def resample_market(market: MarketData, source: str, to: str, calendar: str | No
         for f in FIELDS
     }
     return MarketData.from_frames(frames)
+
+
+def resample_panel(panel, source: str, to: str, calendar: str | None):
+    """An :class:`volts.data.intraday_panel.IntradayPanel` of bars of size ``to`` from one of size ``source``: each
+    symbol's own bars (the carried ones left out) resampled by :func:`volts.data.resample.resample_bars`, incomplete
+    buckets dropped, then put on the union of the buckets (:func:`volts.data.intraday_panel.panel_from_bars`).
+
+    Raises
+    ------
+    UsageError
+        ``to`` is not coarser than ``source`` or not a multiple of it.
+    DataError
+        A symbol has no complete bucket.
+    """
+    from volts.data.intraday_panel import panel_from_bars
+    from volts.data.resample import resample_bars
+
+    if timeframe(to).minutes == timeframe(source).minutes:
+        return panel
+    out = {}
+    for sym in panel.symbols:
+        res, _ = resample_bars(panel.own_bars(sym), source, to, calendar, partial="drop")
+        out[sym] = res[list(FIELDS)]
+    return panel_from_bars(out)
 
 
 def blocks(index: pd.DatetimeIndex, start, end, length: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -115,8 +139,9 @@ def screen_block(task: tuple, *, markets: dict, settings, screens: Sequence[str]
     ----------
     task : (bar, start, end)
         Bar size name and the block's bounds (``start <= stamp < end``).
-    markets : dict of str to MarketData
-        Bars per bar size.
+    markets : dict of str to MarketData or IntradayPanel
+        Bars per bar size; on a panel the block uses the symbols that cover it (:meth:`volts.data.intraday_panel.
+        IntradayPanel.covering`, ``data.coverage_gap_days``), on the stamps they all have.
     settings : volts.core.config.Settings
         The screens' parameters.
     screens : sequence of str
@@ -124,10 +149,23 @@ def screen_block(task: tuple, *, markets: dict, settings, screens: Sequence[str]
     """
     from volts.selection.screens import make_screen
 
+    from volts.data.intraday_panel import IntradayPanel
+
     bar, start, end = task
     m = markets[bar]
-    idx = m.dates
-    sub = m.slice(start, end - pd.Timedelta(microseconds=1)) if ((idx >= start) & (idx < end)).any() else None
+    last = end - pd.Timedelta(microseconds=1)
+    excluded: dict = {}
+    if isinstance(m, IntradayPanel):  # the symbols whose own bars cover the block, on the stamps they all have
+        idx = m.market.dates
+        if not ((idx >= start) & (idx < end)).any():
+            return FrequencyBlock(bar, start, end, 0, {}, "no bar")
+        ok, excluded = m.covering(start, last, max_gap=pd.Timedelta(days=settings.data.coverage_gap_days))
+        if len(ok) < 2:
+            return FrequencyBlock(bar, start, end, 0, {}, f"fewer than two symbols cover the block: {excluded}")
+        sub = m.window_market(ok, start, last)
+    else:
+        idx = m.dates
+        sub = m.slice(start, last) if ((idx >= start) & (idx < end)).any() else None
     if sub is None or len(sub) < 10:
         return FrequencyBlock(bar, start, end, 0 if sub is None else len(sub), {}, "fewer than 10 bars")
     returns = sub.log_returns()
@@ -165,7 +203,8 @@ def signal_table(done: Sequence[FrequencyBlock], *, alpha: float = 0.05) -> pd.D
     """Aggregate the blocks into one row per (bar size, screen).
 
     Columns: ``bar``, ``screen``, ``blocks`` (blocks screened), ``bars_per_block`` (median), ``pairs`` (ordered
-    pairs per block), ``validated_per_block`` (mean pairs validated at FDR ``alpha``), ``validated_share``,
+    pairs per block, median: the symbols covering a block can change), ``validated_per_block`` (mean pairs
+    validated at FDR ``alpha``), ``validated_share`` (mean over blocks of validated / ordered pairs),
     ``median_effect`` (median score of the validated pairs), ``lag_kind`` (``delay``: the lead in bars; ``order``: a
     model order such as Granger's l*, not a delay), ``lag_bars_median``, ``lag_hours_median``, ``lag_hours_q25``,
     ``lag_hours_q75`` (lags of the validated pairs), ``errors`` (blocks the screen refused).
@@ -181,7 +220,7 @@ def signal_table(done: Sequence[FrequencyBlock], *, alpha: float = 0.05) -> pd.D
                     "screen": name,
                     "blocks": 0,
                     "bars": [],
-                    "pairs": 0,
+                    "pairs": [],
                     "validated": [],
                     "effects": [],
                     "lags": [],
@@ -195,7 +234,7 @@ def signal_table(done: Sequence[FrequencyBlock], *, alpha: float = 0.05) -> pd.D
                 continue
             row["blocks"] += 1
             row["bars"].append(b.n_bars)
-            row["pairs"] = len(r["p"])
+            row["pairs"].append(len(r["p"]))
             row["has_test"] = r["has_test"]
             row["lag_kind"] = r["lag_kind"]
             if not r["has_test"]:
@@ -205,6 +244,7 @@ def signal_table(done: Sequence[FrequencyBlock], *, alpha: float = 0.05) -> pd.D
             if r["lag_kind"] == "delay":  # a lead-lag link needs a lead: a link at shift 0 is contemporaneous
                 v &= lag_all >= 1
             row["validated"].append(int(v.sum()))
+            row.setdefault("shares", []).append(float(v.sum()) / max(1, len(v)))
             row["effects"].extend(np.asarray(r["score"], float)[v].tolist())
             lags = np.asarray(r["lag"], int)[v]
             row["lags"].extend(lags[lags >= 0].tolist())
@@ -219,11 +259,9 @@ def signal_table(done: Sequence[FrequencyBlock], *, alpha: float = 0.05) -> pd.D
                 "screen": name,
                 "blocks": r["blocks"],
                 "bars_per_block": float(np.median(r["bars"])) if r["bars"] else float("nan"),
-                "pairs": r["pairs"],
+                "pairs": float(np.median(r["pairs"])) if r["pairs"] else float("nan"),
                 "validated_per_block": float(n_val.mean()) if r["has_test"] and len(n_val) else float("nan"),
-                "validated_share": float(n_val.mean() / r["pairs"])
-                if r["has_test"] and len(n_val) and r["pairs"]
-                else float("nan"),
+                "validated_share": float(np.mean(r["shares"])) if r.get("shares") else float("nan"),
                 "median_effect": float(np.median(r["effects"])) if r["effects"] else float("nan"),
                 "lag_kind": r["lag_kind"] or "",
                 "lag_bars_median": float(np.median(lags)) if len(lags) else float("nan"),
