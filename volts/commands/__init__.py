@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("data", "select", "backtest", "run", "signal", "walkforward", "paper", "live")
+COMMAND_MODULES = ("data", "select", "backtest", "run", "signal", "walkforward", "paper", "live", "frequency")
 
 
 def register(app) -> None:
