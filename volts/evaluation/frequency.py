@@ -171,7 +171,7 @@ def screen_block(task: tuple, *, markets: dict, settings, screens: Sequence[str]
     returns = sub.log_returns()
     syms = list(returns.columns)
     pairs = [(x, y) for x in syms for y in syms if x != y]
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for name in screens:
         screen = make_screen(name, settings)
         try:
