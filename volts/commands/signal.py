@@ -62,6 +62,12 @@ def run_signal(
     targets, orders, journal); kept in one place so that the order of the safety checks can be read top to
     bottom.
     """
+    if settings.data.timeframe != "D1":  # bars finer than a day: the bar grid of the calendar
+        from volts.commands.signal_intraday import run_intraday_signal
+
+        return run_intraday_signal(settings, selection_path, asof=asof, out=out, execute=execute, confirm=confirm,
+                                   journal_path=journal_path, console=console, terminal=terminal, now=now,
+                                   sleep=sleep, allow_stale=allow_stale)
     from volts import __version__
     from volts.core.artifacts import now_utc_iso, read_selection
     from volts.core.errors import UsageError
@@ -240,7 +246,10 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = ConfigOpt,
         data_dir: Optional[Path] = DataDirOpt,
         asof: Optional[str] = typer.Option(
-            None, "--asof", help="Last close to use, YYYY-MM-DD (default: the last available bar)."
+            None,
+            "--asof",
+            help="Last close to use, YYYY-MM-DD (default: the last available bar); on intraday bars also "
+            "YYYY-MM-DDTHH:MM, the open time (UTC) of the last bar to use.",
         ),
         out: Path = typer.Option(Path("signals"), "--out", help="Folder for <DATE>.json."),
         execute: bool = typer.Option(False, "--execute/--dry-run", help="Send orders to MT5 (default: dry run)."),
@@ -265,7 +274,13 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--data-dir reads CSV files; it does not fit --source mt5")
         if execute and not yes and not sys.stdin.isatty():
             raise UsageError("--execute sends real orders: confirm with --yes when stdin is not a terminal")
-        settings = load_cli_settings(config, data_dir, source, daily="volts signal")
+        settings = load_cli_settings(config, data_dir, source)
+        if settings.data.timeframe == "D1":
+            when = parse_date(asof, "--asof")
+        else:
+            from volts.live.intraday import parse_instant
+
+            when = parse_instant(asof, "--asof")
 
         def confirm(targets) -> bool:
             if yes:
@@ -280,7 +295,7 @@ def register(app: typer.Typer) -> None:
         run_signal(
             settings,
             selection,
-            asof=parse_date(asof, "--asof"),
+            asof=when,
             out=out,
             execute=execute,
             confirm=confirm,
