@@ -43,7 +43,7 @@ def run_intraday_signal(
     file, orders, journal), as in ``run_signal``, so that the order of the safety checks reads top to bottom.
     """
     from volts import __version__
-    from volts.commands.signal import _print_executions, _print_targets
+    from volts.commands._signal_tables import _print_executions, _print_targets
     from volts.core.artifacts import now_utc_iso, read_selection
     from volts.core.errors import UsageError
     from volts.data.intraday_calendar import grid_phase
@@ -123,7 +123,8 @@ def run_intraday_signal(
                 markup=False,
             )
         present = market.dates if market is not None else None
-        last = {s: min(t, decision) for s, t in live.last.items()} if live is not None else {}
+        # each symbol's own last complete bar (a symbol that lags is the one named); with --asof, the decision bar
+        last = {s: (t if asof is None else min(t, decision)) for s, t in live.last.items()} if live is not None else {}
         fresh = check_fresh_bars(
             last,
             now=now_ts,

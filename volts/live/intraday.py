@@ -215,7 +215,8 @@ def next_bar_open(
 
 def bars_per_day(tf: str | Timeframe, calendar: str | None, present: pd.DatetimeIndex | None = None) -> float:
     """Bars of ``tf`` in one trading day of ``calendar``: ``1440 / minutes`` on ``24/7`` and ``24/5``, the regular
-    session's bars on an exchange (:func:`volts.data.timeframes.bars_per_year` / 252), and on ``"bars"`` the data's
+    session's bars on an exchange (:func:`volts.data.timeframes.bars_per_year` / 252, rounded up: the bars
+    touching a session, as the calendar counts them), and on ``"bars"`` the data's
     bars per day with any bar (a quarter of the day's bars when ``present`` is missing)."""
     from volts.data.timeframes import SESSIONS_PER_YEAR, bars_per_year
 
@@ -226,7 +227,7 @@ def bars_per_day(tf: str | Timeframe, calendar: str | None, present: pd.Datetime
         if present is None or len(present) < 2:
             return max(1.0, 1440 / tf.minutes / 4)
         return len(present) / max(1, present.normalize().nunique())
-    return bars_per_year(tf, calendar) / SESSIONS_PER_YEAR
+    return float(math.ceil(bars_per_year(tf, calendar) / SESSIONS_PER_YEAR - 1e-9))  # bars touching a session
 
 
 def default_age_limit(live, tf: str | Timeframe, calendar: str | None, present=None) -> int:
