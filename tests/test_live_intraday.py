@@ -49,7 +49,7 @@ def frames(stamps: pd.DatetimeIndex, seed: int = 3) -> dict[str, pd.DataFrame]:
     out = {}
     for sym in SYMBOLS:
         c = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, len(stamps))))
-        o = np.r_[100.0, c[:-1]]
+        o = np.r_[100.0, c[:-1]] * np.exp(rng.normal(0, 0.001, len(stamps)))  # an open apart from the last close
         out[sym] = pd.DataFrame(
             {
                 "Open": o,
@@ -396,3 +396,139 @@ def test_a_selection_older_than_the_bar_limit_is_refused_by_execute(tmp_path):
             st, sel, tmp_path / "s", now=NOW, execute=True, journal=tmp_path / "j", allow_stale=True
         )
     assert executions is not None
+
+
+def test_a_crash_after_an_order_filled_resumes_without_sending_it_again(tmp_path):
+    bars = frames(STAMPS_247)
+    folder = write(tmp_path / "data", bars)
+    sel = selection_file(tmp_path)
+    journal = tmp_path / "j.sqlite"
+    with serve_standin(folder, intraday_timeframe="H1", now=pd.Timestamp("2023-06-05 10:20")) as (host, port, standin):
+        st = mt5_settings(tmp_path, folder, host, port, **{"data.mt5.retries": 0})
+        standin.faults.lose_order_replies(1)  # filled, then the reply is lost: the run stops, outcome unknown
+        from volts.core.errors import BrokerError
+
+        with pytest.raises(BrokerError, match="outcome .*unknown"):
+            signal(st, sel, tmp_path / "s", now=NOW, execute=True, journal=journal)
+        assert len(standin.fills) == 1
+        targets, _, executions, _ = signal(st, sel, tmp_path / "s", now=NOW, execute=True, journal=journal)
+        held = {p.symbol: (1 if p.type == 0 else -1) for p in standin.positions}
+        fills = len(standin.fills)
+    want = {t.follower: t.target for t in targets if t.target != 0}
+    assert held == want and fills == len(want)  # the filled order was not sent twice
+
+
+def test_paper_trades_one_decision_per_bar_at_the_next_open(tmp_path):
+    import sqlite3
+
+    from volts.live.paper_intraday import run_paper_intraday
+
+    bars = frames(STAMPS_247)
+    folder = write(tmp_path / "data", bars)
+    sel = selection_file(tmp_path, asof="2023-06-02")
+    res = run_paper_intraday(
+        settings(tmp_path, folder), selections=[sel], start="2023-06-03", end="2023-06-03", out=tmp_path / "out"
+    )
+    day = pd.date_range("2023-06-03 00:00", "2023-06-03 23:00", freq="h")
+    assert list(res.equity["date"]) == list(day)  # one row per completed bar
+    pos = res.positions.assign(sign=np.sign(res.positions["shares"]).astype(int))
+    for p in PAIRS:
+        pair = f"{p['leader']}->{p['follower']}"
+        want = follower_positions(bars[p["leader"]]["Close"], lag=p["lag"])
+        got = pos[pos["pair"] == pair].set_index("date")["sign"]
+        for c in day[1:]:  # held during bar c: decided at the close of the bar before
+            assert int(got.get(c, 0)) == int(want[c]), (pair, c)
+    # every fill is at the open of the bar the decision was for (the bar after the decision bar)
+    rows = (
+        sqlite3.connect(res.journal)
+        .execute("SELECT session, pair, payload FROM events WHERE kind = 'result'")
+        .fetchall()
+    )
+    fills = [(s, pr, json.loads(x)) for s, pr, x in rows if json.loads(x).get("status") == "done"]
+    assert fills
+    for session, pair, result in fills:
+        follower = pair.split("->")[1]
+        assert result["price"] == bars[follower].loc[pd.Timestamp(session), "Open"]
+
+
+def _config(tmp_path: Path, folder: Path, timeframe: str = "H1") -> Path:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        "\n".join(
+            [
+                "[data]",
+                f'dir = "{folder}"',
+                f"universe = {json.dumps(list(SYMBOLS))}",
+                f'timeframe = "{timeframe}"',
+                'calendar = "24/7"',
+                "[live]",
+                f'lock_dir = "{tmp_path / "locks"}"',
+            ]
+        )
+        + "\n"
+    )
+    return cfg
+
+
+def test_cli_signal_and_paper_run_on_h1_bars(tmp_path, capsys):
+    from volts.cli import main
+
+    bars = frames(STAMPS_247)
+    folder = write(tmp_path / "data", bars)
+    cfg = _config(tmp_path, folder)
+    sel = selection_file(tmp_path, asof="2023-06-02")
+    rc = main(
+        [
+            "signal",
+            "--config",
+            str(cfg),
+            "--selection",
+            str(sel),
+            "--asof",
+            "2023-06-04T12:00",
+            "--out",
+            str(tmp_path / "s"),
+        ]
+    )
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    data = json.loads((tmp_path / "s" / "2023-06-04T1200.json").read_text())
+    assert {t["pair"]: t["target"] for t in data["targets"]} == oracle(bars, "2023-06-04 12:00")
+    rc = main(["signal", "--config", str(cfg), "--selection", str(sel), "--asof", "noon", "--out", str(tmp_path)])
+    assert rc == 2 and "--asof" in capsys.readouterr().err
+    rc = main(
+        [
+            "paper",
+            "--config",
+            str(cfg),
+            "--selection",
+            str(sel),
+            "--start",
+            "2023-06-03",
+            "--end",
+            "2023-06-03",
+            "--out",
+            str(tmp_path / "paper"),
+        ]
+    )
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert len(pd.read_csv(tmp_path / "paper" / "paper_equity.csv")) == 24
+    # daily bars re-select through the walk-forward's code: --selection is refused there
+    d1 = _config(tmp_path / "d1", folder, "D1") if (tmp_path / "d1").mkdir() is None else None
+    rc = main(
+        [
+            "paper",
+            "--config",
+            str(d1),
+            "--selection",
+            str(sel),
+            "--start",
+            "2023-06-03",
+            "--end",
+            "2023-06-03",
+            "--out",
+            str(tmp_path / "p1"),
+        ]
+    )
+    assert rc == 2 and "--selection is for intraday bars" in capsys.readouterr().err

@@ -30,23 +30,46 @@ def register(app: typer.Typer) -> None:
             help="Week cache of the selections (default <out>/weeks; runs/walkforward/weeks reuses a walk-forward's).",
         ),
         force: bool = typer.Option(False, "--force", help="Replace an existing paper journal in --out."),
+        selection: Optional[list[Path]] = typer.Option(
+            None,
+            "--selection",
+            help="Intraday bars: selection.json to trade (repeat for re-selections; each is used from its as-of on).",
+        ),
     ) -> None:
-        """Paper-trade the weekly select + daily signal --execute cycle on a stand-in terminal."""
+        """Paper-trade the weekly select + daily signal --execute cycle on a stand-in terminal (intraday bars: one
+        decision per completed bar on the --selection files)."""
         from volts.live.paper import run_paper
         from volts.evaluation.walkforward import parse_every
 
-        parse_every(every)
-        settings = load_cli_settings(config, data_dir, None, daily="volts paper")
-        result = run_paper(
-            settings,
-            start=parse_date(start, "--start"),
-            end=parse_date(end, "--end"),
-            every=every,
-            out=out,
-            weeks_dir=weeks,
-            force=force,
-            console=console,
-        )
+        settings = load_cli_settings(config, data_dir, None)
+        if settings.data.timeframe != "D1":
+            from volts.live.paper_intraday import run_paper_intraday
+
+            result = run_paper_intraday(
+                settings,
+                selections=list(selection or []),
+                start=parse_date(start, "--start"),
+                end=parse_date(end, "--end"),
+                out=out,
+                force=force,
+                console=console,
+            )
+        else:
+            if selection:
+                from volts.core.errors import UsageError
+
+                raise UsageError("--selection is for intraday bars; on D1 volts paper re-selects every --every")
+            parse_every(every)
+            result = run_paper(
+                settings,
+                start=parse_date(start, "--start"),
+                end=parse_date(end, "--end"),
+                every=every,
+                out=out,
+                weeks_dir=weeks,
+                force=force,
+                console=console,
+            )
         eq = result.equity
         console.print(
             f"paper account {eq['date'].iloc[0].date()} .. {eq['date'].iloc[-1].date()}: equity "
