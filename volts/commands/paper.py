@@ -1,5 +1,7 @@
 """``volts paper --start D --end D [--every 1W]``: paper-trade the weekly selections day by day on a stand-in
-MetaTrader 5 terminal (``volts.live.paper.run_paper``), keeping the journal a live account keeps.
+MetaTrader 5 terminal (``volts.live.paper.run_paper``), keeping the journal a live account keeps. On bars finer
+than a day, ``--selection FILE`` (repeatable) gives the selections and the loop decides at every completed bar
+(``volts.live.paper_intraday.run_paper_intraday``).
 
 Exit codes: 0 success, 2 usage/config errors, 3 data errors, 4 broker (stand-in) errors.
 """
@@ -74,7 +76,8 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"paper account {eq['date'].iloc[0].date()} .. {eq['date'].iloc[-1].date()}: equity "
             f"{eq['equity'].iloc[0]:,.2f} -> {eq['equity'].iloc[-1]:,.2f}; "
-            f"{sum(1 for w in result.weeks if not w['pairs'])} of {len(result.weeks)} week(s) without a "
+            f"{sum(1 for w in result.weeks if not w['pairs'])} of {len(result.weeks)} "
+            f"{'week' if settings.data.timeframe == 'D1' else 'selection'}(s) without a "
             f"pair",
             markup=False,
         )

@@ -12,6 +12,10 @@ a valid target ("flat": everything volts holds is closed, exit 0). A selection o
 the exchange's last closed session are refused with --execute (exit 3) unless ``--allow-stale``; a pair whose
 warm-up is short is refused (exit 3), never read as flat.
 
+On bars finer than a day (``[data] timeframe``) the decision is taken at the close of the last complete bar and
+targets the next bar the calendar expects, with the stale-bar and selection-age rules counted on the calendar's bar
+grid (``volts.commands.signal_intraday``, ``volts.live.intraday``).
+
 Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker errors.
 """
 
@@ -216,7 +220,8 @@ def register(app: typer.Typer) -> None:
             "--allow-stale",
             help="With --execute: trade although the data "
             "end before the exchange's last closed session, or the selection is "
-            "older than live.max_selection_age_sessions (default: refuse).",
+            "older than live.max_selection_age_sessions (intraday bars: the calendar's last complete bar, "
+            "live.max_selection_age_bars) (default: refuse).",
         ),
     ) -> None:
         """Target positions for the next session from a selection; dry run unless --execute."""
