@@ -532,3 +532,31 @@ def test_cli_signal_and_paper_run_on_h1_bars(tmp_path, capsys):
         ]
     )
     assert rc == 2 and "--selection is for intraday bars" in capsys.readouterr().err
+
+
+def test_stand_in_fills_a_large_volume_in_fine_steps(tmp_path):
+    from volts.testing.mt5_standin import StandInTerminal
+
+    folder = write(tmp_path / "data", frames(STAMPS_247))
+    term = StandInTerminal(
+        folder, intraday_timeframe="H1", now="2023-06-05 10:20", volume_min=1e-6, volume_step=1e-6, volume_max=1e12
+    )
+    assert term.initialize() and term.symbol_select("BBB")
+    volume = 39306.353797  # an FX sleeve at price 1.27 in steps of 1e-6: 3.9e10 steps, not exact in binary
+    request = {
+        "action": term.TRADE_ACTION_DEAL,
+        "symbol": "BBB",
+        "volume": volume,
+        "type": term.ORDER_TYPE_BUY,
+        "price": 1.0,
+        "deviation": 20,
+        "magic": 1,
+        "comment": "x",
+        "type_time": term.ORDER_TIME_GTC,
+        "type_filling": term.ORDER_FILLING_FOK,
+    }
+    result = term.order_send(request)
+    assert result.retcode == term.TRADE_RETCODE_DONE and result.volume == volume
+    # the fill is at the last complete bar's close (the 09:00 bar), not the bar in progress
+    # (exact: the CSV holds each float's shortest repr, which reads back to the same double)
+    assert result.price == frames(STAMPS_247)["BBB"].loc[ts("2023-06-05 09:00"), "Close"]
