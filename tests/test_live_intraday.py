@@ -560,3 +560,21 @@ def test_stand_in_fills_a_large_volume_in_fine_steps(tmp_path):
     # the fill is at the last complete bar's close (the 09:00 bar), not the bar in progress
     # (exact: the CSV holds each float's shortest repr, which reads back to the same double)
     assert result.price == frames(STAMPS_247)["BBB"].loc[ts("2023-06-05 09:00"), "Close"]
+
+
+def test_bars_calendar_expects_the_hours_the_data_trade():
+    days = pd.bdate_range("2023-05-15", "2023-06-02")  # three weeks of weekdays, 08:00 .. 15:00 bars
+    present = pd.DatetimeIndex([d + pd.Timedelta(hours=h) for d in days for h in range(8, 16)])
+    # on Saturday, Friday's last bar; on the next Monday at 12:20, Monday's 11:00 bar (a day after the data)
+    assert expected_last_bar(ts("2023-06-03 12:00"), "H1", "bars", present=present) == ts("2023-06-02 15:00")
+    assert expected_last_bar(ts("2023-06-05 12:20"), "H1", "bars", present=present) == ts("2023-06-05 11:00")
+    assert next_bar_open(ts("2023-06-02 15:00"), "H1", "bars", present=present) == ts("2023-06-05 08:00")
+    fresh = check_fresh_bars(
+        {"IDX": ts("2023-06-02 15:00")},
+        now=ts("2023-06-05 12:20"),
+        tf="H1",
+        calendar="bars",
+        present=present,
+        raise_=False,
+    )
+    assert fresh.stale and fresh.missing_bars(ts("2023-06-02 15:00")) == 4  # 08:00 .. 11:00 on Monday

@@ -262,6 +262,8 @@ class BarFreshness:
         Open time of the last complete bar the calendar expects (:func:`expected_last_bar`).
     last : dict of str to pandas.Timestamp
         Symbol -> open time of its last bar used.
+    present : pandas.DatetimeIndex or None
+        The bars held (the ``"bars"`` calendar's sessions).
     """
 
     now: pd.Timestamp
@@ -269,6 +271,7 @@ class BarFreshness:
     calendar: str | None
     expected: pd.Timestamp | None
     last: Mapping[str, pd.Timestamp] = field(default_factory=dict)
+    present: pd.DatetimeIndex | None = field(default=None, repr=False, compare=False)
 
     @property
     def unfinished(self) -> dict[str, pd.Timestamp]:
@@ -289,7 +292,7 @@ class BarFreshness:
         if self.expected is None or last >= self.expected:
             return 0
         slots = pd.date_range(last + tf.duration, self.expected, freq=tf.duration)
-        return int(expected_slots(slots, tf, self.calendar).sum())
+        return int(expected_slots(slots, tf, self.calendar, self.present).sum())
 
     def line(self) -> str:
         """One line for the command's output."""
@@ -373,7 +376,7 @@ def check_fresh_bars(
         ref = max(stamps.values()) if stamps else now
         phase = int((ref - ref.normalize()) / pd.Timedelta(minutes=1)) % tf.minutes
     expected = expected_last_bar(now, tf, calendar, phase=phase, present=present)
-    out = BarFreshness(now=now, timeframe=tf.name, calendar=calendar, expected=expected, last=stamps)
+    out = BarFreshness(now=now, timeframe=tf.name, calendar=calendar, expected=expected, last=stamps, present=present)
     if raise_:
         out.check(allow_stale=allow_stale)
     return out
