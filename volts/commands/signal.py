@@ -12,6 +12,10 @@ a valid target ("flat": everything volts holds is closed, exit 0). A selection o
 the exchange's last closed session are refused with --execute (exit 3) unless ``--allow-stale``; a pair whose
 warm-up is short is refused (exit 3), never read as flat.
 
+On bars finer than a day (``[data] timeframe``) the decision is taken at the close of the last complete bar and
+targets the next bar the calendar expects, with the stale-bar and selection-age rules counted on the calendar's bar
+grid (``volts.commands.signal_intraday``, ``volts.live.intraday``).
+
 Exit codes: 0 success, 2 usage/config/selection errors, 3 data errors, 4 broker errors.
 """
 
@@ -24,6 +28,7 @@ from typing import Optional
 
 import typer
 
+from volts.commands._signal_tables import _fmt, _print_executions, _print_targets  # noqa: F401  (moved)
 from volts.core.pairs import warmup_start  # shared with `volts backtest`
 
 
@@ -62,6 +67,12 @@ def run_signal(
     targets, orders, journal); kept in one place so that the order of the safety checks can be read top to
     bottom.
     """
+    if settings.data.timeframe != "D1":  # bars finer than a day: the bar grid of the calendar
+        from volts.commands.signal_intraday import run_intraday_signal
+
+        return run_intraday_signal(settings, selection_path, asof=asof, out=out, execute=execute, confirm=confirm,
+                                   journal_path=journal_path, console=console, terminal=terminal, now=now,
+                                   sleep=sleep, allow_stale=allow_stale)
     from volts import __version__
     from volts.core.artifacts import now_utc_iso, read_selection
     from volts.core.errors import UsageError
@@ -182,53 +193,6 @@ def run_signal(
             term.close()
 
 
-def _fmt(x, spec=".2f") -> str:
-    return "-" if x is None else format(x, spec)
-
-
-def _print_targets(targets, console, source: str) -> None:
-    from rich.table import Table
-
-    first = targets[0]
-    table = Table(
-        title=f"volts signal: session {first.session} (closes up to {first.asof}, {source})", title_justify="left"
-    )
-    for col, justify in (
-        ("pair", "left"),
-        ("lag", "right"),
-        ("last close", "left"),
-        ("signal day", "left"),
-        ("leader close", "right"),
-        ("SMA", "right"),
-        ("target", "right"),
-    ):
-        table.add_column(col, justify=justify)
-    names = {1: "long +1", -1: "short -1", 0: "flat 0"}
-    for t in targets:
-        table.add_row(
-            t.pair,
-            str(t.lag),
-            str(t.asof),
-            str(t.signal_date or "-"),
-            _fmt(t.leader_close),
-            _fmt(t.sma),
-            names[t.target],
-        )
-    console.print(table)
-
-
-def _print_executions(executions, console) -> None:
-    from rich.table import Table
-
-    table = Table(title="orders", title_justify="left")
-    for col in ("pair", "symbol", "before", "target", "action", "orders"):
-        table.add_column(col)
-    for e in executions:
-        orders = ", ".join(f"{o['step']} {o['volume']:g}@{o['price']:g} ({o['retcode']})" for o in e.orders) or "-"
-        table.add_row(e.pair, e.broker_symbol, str(e.before), str(e.target), e.action, orders)
-    console.print(table)
-
-
 def register(app: typer.Typer) -> None:
     from volts.cli import ConfigOpt, DataDirOpt, console, load_cli_settings
     from volts.commands._common import parse_date
@@ -240,7 +204,10 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = ConfigOpt,
         data_dir: Optional[Path] = DataDirOpt,
         asof: Optional[str] = typer.Option(
-            None, "--asof", help="Last close to use, YYYY-MM-DD (default: the last available bar)."
+            None,
+            "--asof",
+            help="Last close to use, YYYY-MM-DD (default: the last available bar); on intraday bars also "
+            "YYYY-MM-DDTHH:MM, the open time (UTC) of the last bar to use.",
         ),
         out: Path = typer.Option(Path("signals"), "--out", help="Folder for <DATE>.json."),
         execute: bool = typer.Option(False, "--execute/--dry-run", help="Send orders to MT5 (default: dry run)."),
@@ -253,7 +220,8 @@ def register(app: typer.Typer) -> None:
             "--allow-stale",
             help="With --execute: trade although the data "
             "end before the exchange's last closed session, or the selection is "
-            "older than live.max_selection_age_sessions (default: refuse).",
+            "older than live.max_selection_age_sessions (intraday bars: the calendar's last complete bar, "
+            "live.max_selection_age_bars) (default: refuse).",
         ),
     ) -> None:
         """Target positions for the next session from a selection; dry run unless --execute."""
@@ -265,7 +233,13 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--data-dir reads CSV files; it does not fit --source mt5")
         if execute and not yes and not sys.stdin.isatty():
             raise UsageError("--execute sends real orders: confirm with --yes when stdin is not a terminal")
-        settings = load_cli_settings(config, data_dir, source, daily="volts signal")
+        settings = load_cli_settings(config, data_dir, source)
+        if settings.data.timeframe == "D1":
+            when = parse_date(asof, "--asof")
+        else:
+            from volts.live.intraday import parse_instant
+
+            when = parse_instant(asof, "--asof")
 
         def confirm(targets) -> bool:
             if yes:
@@ -280,7 +254,7 @@ def register(app: typer.Typer) -> None:
         run_signal(
             settings,
             selection,
-            asof=parse_date(asof, "--asof"),
+            asof=when,
             out=out,
             execute=execute,
             confirm=confirm,

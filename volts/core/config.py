@@ -480,6 +480,18 @@ class LiveSettings(_Section):
     cap_volume: bool = Field(False, description="cap a volume above the broker's maximum lot (else refuse it)")
     sizing: Literal["fixed", "sleeve"] = Field("fixed", description="fixed: volume_per_pair or backtest.capital "
                                                "per pair; sleeve: the walk-forward's sleeves of costs.capital")
+    max_selection_age_bars: int | None = Field(
+        None, ge=0, description="bars finer than D1: --execute refuses a selection older than this many bars of "
+                                "data.timeframe on data.calendar (volts.live.intraday); None = the bars of "
+                                "max_selection_age_sessions trading days")
+
+    @model_serializer(mode="wrap")
+    def _omit_bar_age(self, handler):
+        # unset: the key is left out of the dump, so hashes and daily artifacts stay as before the key existed
+        out = handler(self)
+        if isinstance(out, dict) and out.get("max_selection_age_bars") is None:
+            out.pop("max_selection_age_bars", None)
+        return out
 
 
 class Settings(_Section):

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 COMMENT_MAX = 31
 
 
-_CID = re.compile(r"^volts (?P<tag>\S+)(?: (?P<day>\d{6})(?P<leg>[a-z]\d+))?$")
+_CID = re.compile(r"^volts (?P<tag>\S+)(?: (?P<day>\d{6}(?:\d{4})?)(?P<leg>[a-z]\d+))?$")
 
 
 TEST_KILL_ENV = "VOLTS_TEST_KILL_AT"  # test hook: SIGKILL this process at a named step (see kill_point)
@@ -50,13 +50,20 @@ def client_id(pair: str, session: dt.date | str, leg: str) -> str:
     ----------
     pair : str
         ``"LEADER->FOLLOWER"``.
-    session : date or ISO string
-        The session the order is for.
+    session : date, datetime or ISO string
+        The session the order is for; on bars finer than a day, the open time of the bar (a datetime, written
+        ``YYMMDDHHMM``: ``"volts MU>QCOM 2308140900o1"``).
     leg : str
         One letter (``o`` open, ``c`` close, ``r`` reduce) and an ordinal: ``"o1"``.
     """
-    day = dt.date.fromisoformat(str(session)).strftime("%y%m%d")
-    out = f"volts {pair_tag(pair)} {day}{leg}"
+    tag = pair_tag(pair)
+    if isinstance(session, dt.datetime) or (isinstance(session, str) and len(session) > 10):
+        day = dt.datetime.fromisoformat(str(session)).strftime("%y%m%d%H%M")
+        if len(f"volts {tag} {day}c99") > COMMENT_MAX:  # room for the bar's time and a two-digit leg
+            tag = _hash_tag(pair)
+    else:
+        day = dt.date.fromisoformat(str(session)).strftime("%y%m%d")
+    out = f"volts {tag} {day}{leg}"
     if len(out) > COMMENT_MAX:  # a leg ordinal beyond 99: still unique per pair and session in 31 characters
         out = f"volts {_hash_tag(pair)} {day}{leg}"[:COMMENT_MAX]
     return out

@@ -77,7 +77,8 @@ def all_positions(term, magic: int) -> list[dict]:
 
 
 def departed_targets(
-    targets: list, held: list[dict], attribution: Attribution, journal, *, asof, session, ma_window: int, mode: str
+    targets: list, held: list[dict], attribution: Attribution, journal, *, asof, session, ma_window: int, mode: str,
+    timeframe: str = "D1", calendar: str | None = None,
 ) -> tuple[list, list[dict]]:
     """Closing targets (target 0) for every pair volts holds that the selection no longer holds.
 
@@ -114,6 +115,8 @@ def departed_targets(
             sma=None,
             ma_window=int(ma_window),
             mode=mode,
+            timeframe=timeframe,
+            calendar=calendar,
         )
     return list(out.values()), orphans
 
@@ -131,6 +134,8 @@ def execute_book(
     ma_window: int = 20,
     mode: str = "long_short",
     selection_asof=None,
+    timeframe: str = "D1",
+    calendar: str | None = None,
 ) -> tuple[list, list[dict]]:
     """Bring the whole volts book on the account to the selection's targets.
 
@@ -149,6 +154,9 @@ def execute_book(
     selection_asof : date or str, optional
         The selection's as-of date: with ``live.sizing = "sleeve"`` its first run records the re-selection (the
         pool funds the pairs that enter, :mod:`volts.live.sizing`).
+    timeframe, calendar : str
+        Bar size and calendar of the closing targets of departed pairs (intraday: ``asof`` and ``session`` are
+        bar open times, see :mod:`volts.live.intraday`).
 
     Returns
     -------
@@ -179,7 +187,8 @@ def execute_book(
             past.setdefault(broker_symbol(pair.split("->", 1)[1], mt5), []).append(pair)
         attribution = Attribution(known, by_symbol, past)
         leaving, orphans = departed_targets(
-            targets, held, attribution, journal, asof=asof, session=session, ma_window=ma_window, mode=mode
+            targets, held, attribution, journal, asof=asof, session=session, ma_window=ma_window, mode=mode,
+            timeframe=timeframe, calendar=calendar,
         )
         for p in orphans:
             log.warning(

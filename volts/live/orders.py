@@ -248,10 +248,24 @@ def check_fresh(targets: list[Target], *, now=None, allow_stale: bool = False, c
     DataError
         The last close is older than the last closed session (unless ``allow_stale``), or later than it (a bar
         of a session still trading, or from the future: never allowed).
+
+    Notes
+    -----
+    Targets on bars finer than a day (``Target.timeframe``) are checked against their own calendar's bar grid
+    instead (:func:`volts.live.intraday.check_fresh_bars`: the bar in progress is never traded, a bar older than
+    the last complete bar the calendar expects is stale).
     """
     from volts.data.calendar import last_closed_session
 
     if not targets:
+        return
+    intraday = next((t for t in targets if getattr(t, "timeframe", "D1") != "D1"), None)
+    if intraday is not None:  # bars finer than a day: the bar grid of the calendar (volts.live.intraday)
+        from volts.live.intraday import check_fresh_bars
+
+        # the "bars" calendar's sessions come from the data: its staleness was judged by the caller, with them
+        check_fresh_bars({t.pair: t.asof for t in targets}, now=now, tf=intraday.timeframe,
+                         calendar=intraday.calendar, allow_stale=allow_stale or intraday.calendar == "bars")
         return
     closed = last_closed_session(now, calendar=calendar)
     asof = min(t.asof for t in targets)

@@ -55,8 +55,12 @@ class PaperResult:
 
 
 @contextlib.contextmanager
-def standin_process(csv_dir, *, until, settings, timeout: float = 60.0) -> Iterator[tuple[str, int]]:
+def standin_process(
+    csv_dir, *, until, settings, timeout: float = 60.0, intraday_timeframe: str | None = None, now=None
+) -> Iterator[tuple[str, int]]:
     """Start ``python -m volts.testing.mt5_standin`` on a free loopback port; stop it on exit.
+
+    ``intraday_timeframe`` and ``now``: serve intraday bars of that size up to the bar holding ``now`` (UTC).
 
     Yields
     ------
@@ -89,6 +93,11 @@ def standin_process(csv_dir, *, until, settings, timeout: float = 60.0) -> Itera
         "--volume-max",
         "1e12",
     ]
+    if until is None:  # no "today": the intraday clock (--now) decides which bars are served
+        k = argv.index("--until")
+        del argv[k : k + 2]
+    if intraday_timeframe is not None:
+        argv += ["--intraday-timeframe", str(intraday_timeframe), "--now", str(pd.Timestamp(now))]
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(

@@ -44,6 +44,12 @@ class Target:
         from :func:`volts.trading.signals.next_session_target`).
     ma_window : int
     mode : str
+    timeframe : str, default "D1"
+        Bar size (``data.timeframe``). Finer than ``D1`` (:mod:`volts.live.intraday`), ``asof``, ``session`` and
+        ``signal_date`` are naive UTC datetimes: the open times of the decision bar, of the bar the position is
+        for and of the leader bar behind the signal.
+    calendar : str or None
+        ``data.calendar`` of an intraday target (None on ``D1``).
     """
 
     leader: str
@@ -57,6 +63,8 @@ class Target:
     sma: float | None
     ma_window: int
     mode: str
+    timeframe: str = "D1"
+    calendar: str | None = None
 
     @property
     def pair(self) -> str:
@@ -69,7 +77,7 @@ class Target:
         def num(x):
             return None if x is None or not math.isfinite(x) else float(x)
 
-        return {
+        out = {
             "pair": self.pair,
             "leader": self.leader,
             "follower": self.follower,
@@ -83,6 +91,9 @@ class Target:
             "ma_window": int(self.ma_window),
             "mode": self.mode,
         }
+        if self.timeframe != "D1":  # intraday only: a daily signal file stays as it was
+            out.update(timeframe=self.timeframe, calendar=self.calendar)
+        return out
 
 
 def _pair_fields(pair: Any, where: str = "selection pair") -> tuple[str, str, int]:

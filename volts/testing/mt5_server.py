@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--volume-min", type=float, default=1.0)
     parser.add_argument("--volume-max", type=float, default=10000.0)
     parser.add_argument("--volume-step", type=float, default=1.0)
+    parser.add_argument("--intraday-timeframe", default=None, help="serve intraday bars of this size (H1, M15 ...)")
+    parser.add_argument("--now", default=None, help="intraday: the terminal's clock (UTC), moved by set_now")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     standin = StandInTerminal(
@@ -179,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         volume_min=args.volume_min,
         volume_max=args.volume_max,
         volume_step=args.volume_step,
+        intraday_timeframe=args.intraday_timeframe,
+        now=args.now,
     )
     server = _Server(standin, port=args.port).start()
     print(f"stand-in MT5 terminal on {server.host}:{server.port} (Ctrl-C to stop)", flush=True)

@@ -429,11 +429,35 @@ class StandInTerminal(StandInTrading):
             frame = frame.loc[:self.until]
         return frame
 
+    def _complete(self, broker: str) -> pd.DataFrame:
+        """Intraday bars that have closed by ``now`` (the bar in progress left out)."""
+        from volts.data.timeframes import timeframe as tf_of
+
+        frame = self._frame(broker)
+        if self.now is None:
+            return frame
+        return frame.loc[frame.index + tf_of(self.intraday_timeframe).duration <= self.now]
+
     def _last_close(self, broker: str) -> float:
+        if self.intraday_timeframe is not None and self.now is not None:  # the last close known at `now`
+            return float(self._complete(broker)["close"].iloc[-1])
         return float(self._frame(broker)["close"].iloc[-1])
+
+    def set_now(self, now) -> None:
+        """Move the intraday terminal's clock (UTC; paper trading: one bar after another)."""
+        with self._lock:
+            ts = None if now is None else pd.Timestamp(now)
+            self.now = ts.tz_convert("UTC").tz_localize(None) if ts is not None and ts.tzinfo else ts
 
     def _quote(self, broker: str) -> float:
         """The price a market order fills at now (see ``fill_price``)."""
+        if self.fill_price == "next_open" and self.intraday_timeframe is not None and self.now is not None:
+            self._frame(broker)
+            frame = self._bars[broker]
+            done = self._complete(broker)
+            after = frame.loc[frame.index > done.index[-1]] if len(done) else frame
+            if len(after):  # the open of the bar after the last complete one: the bar in progress, or the next
+                return float(after["open"].iloc[0])
         if self.fill_price == "next_open" and self.until is not None:
             frame = self._bars.get(broker)
             if frame is None:

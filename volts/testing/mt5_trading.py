@@ -180,7 +180,9 @@ class StandInTrading:
         if treq.symbol not in self._visible_symbols():
             return reply(TRADE_RETCODE_INVALID, "Invalid request: unknown symbol")
         steps = treq.volume / self.volume_step
-        if not (self.volume_min - 1e-12 <= treq.volume <= self.volume_max + 1e-12) or abs(steps - round(steps)) > 1e-6:
+        # a whole number of steps, up to float precision (1e-12 relative: 39306.353797 lots in steps of 1e-6)
+        off_step = abs(steps - round(steps)) > max(1e-6, abs(steps) * 1e-12)
+        if not (self.volume_min - 1e-12 <= treq.volume <= self.volume_max + 1e-12) or off_step:
             return reply(TRADE_RETCODE_INVALID_VOLUME, "Invalid volume")
         allowed = {ORDER_FILLING_FOK} if self.filling_mode & SYMBOL_FILLING_FOK else set()
         if self.filling_mode & SYMBOL_FILLING_IOC:
