@@ -15,7 +15,7 @@ from rich.console import Console
 
 from volts.commands.signal import run_signal
 from volts.core.config import Settings
-from volts.core.errors import DataError
+from volts.core.errors import ArtifactError, DataError
 from volts.live.accounts import client_id, comment_pair, comment_prefix
 from volts.live.intraday import (
     check_fresh_bars,
@@ -94,7 +94,7 @@ def write(folder: Path, bars: dict[str, pd.DataFrame], upto=None, drop: dict | N
     return folder
 
 
-def selection_file(tmp_path: Path, asof: str = "2023-06-03", pairs=PAIRS) -> Path:
+def selection_file(tmp_path: Path, asof: str = "2023-06-03", pairs=PAIRS, bar: str | None = "H1") -> Path:
     path = tmp_path / "selection.json"
     path.write_text(
         json.dumps(
@@ -110,6 +110,7 @@ def selection_file(tmp_path: Path, asof: str = "2023-06-03", pairs=PAIRS) -> Pat
                 "volts_version": "test",
                 "config_sha256": "0" * 64,
                 "data_sha256": "0" * 64,
+                **({"bars": {"timeframe": bar, "calendar": "24/7"}} if bar else {}),
             }
         )
     )
@@ -578,3 +579,11 @@ def test_bars_calendar_expects_the_hours_the_data_trade():
         raise_=False,
     )
     assert fresh.stale and fresh.missing_bars(ts("2023-06-02 15:00")) == 4  # 08:00 .. 11:00 on Monday
+
+
+@pytest.mark.parametrize("bar", [None, "H4"])
+def test_a_selection_made_on_another_bar_size_is_refused(tmp_path, bar):
+    # its lags count its own bars: 3 lags of a daily or H4 selection are not 3 hours
+    folder = write(tmp_path / "data", frames(STAMPS_247), upto="2023-06-05 10:00")
+    with pytest.raises(ArtifactError, match=f"made on {bar or 'D1'} bars, but \\[data\\] timeframe = 'H1'"):
+        signal(settings(tmp_path, folder), selection_file(tmp_path, bar=bar), tmp_path / "s", now=NOW)

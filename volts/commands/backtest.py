@@ -27,6 +27,10 @@ def run_backtest_for_selection(settings, selection: dict, *, start=None, end=Non
     from volts.data.sources import load_market
     from volts.core.errors import UsageError
 
+    if "bars" in selection:  # a selection made on intraday bars: its lags count bars, not sessions
+        raise UsageError(f"the selection was made on {selection['bars'].get('timeframe')} bars (as of "
+                         f"{selection['asof']}); volts backtest trades daily bars: run volts walkforward on the "
+                         f"intraday data instead, or select on daily bars")
     asof = dt.date.fromisoformat(selection["asof"])
     windows = settings.windows.shifted(asof)
     explicit_start = start is not None

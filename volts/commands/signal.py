@@ -70,15 +70,29 @@ def run_signal(
     if settings.data.timeframe != "D1":  # bars finer than a day: the bar grid of the calendar
         from volts.commands.signal_intraday import run_intraday_signal
 
-        return run_intraday_signal(settings, selection_path, asof=asof, out=out, execute=execute, confirm=confirm,
-                                   journal_path=journal_path, console=console, terminal=terminal, now=now,
-                                   sleep=sleep, allow_stale=allow_stale)
+        return run_intraday_signal(
+            settings,
+            selection_path,
+            asof=asof,
+            out=out,
+            execute=execute,
+            confirm=confirm,
+            journal_path=journal_path,
+            console=console,
+            terminal=terminal,
+            now=now,
+            sleep=sleep,
+            allow_stale=allow_stale,
+        )
     from volts import __version__
     from volts.core.artifacts import now_utc_iso, read_selection
     from volts.core.errors import UsageError
     from volts.live.orders import Journal, check_fresh, compute_targets, write_signals
 
     selection = read_selection(selection_path)
+    from volts.core.artifacts import check_selection_bar_size
+
+    check_selection_bar_size(selection, settings.data.timeframe, selection_path)
     pairs = selection["pairs"]
     symbols = list(dict.fromkeys(s for p in pairs for s in (p["leader"], p["follower"])))
     max_lag = max((int(p["lag"]) for p in pairs), default=1)

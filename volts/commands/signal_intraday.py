@@ -62,6 +62,9 @@ def run_intraday_signal(
     from volts.live.orders import Journal
 
     selection = read_selection(selection_path)
+    from volts.core.artifacts import check_selection_bar_size
+
+    check_selection_bar_size(selection, settings.data.timeframe, selection_path)
     pairs = selection["pairs"]
     symbols = list(dict.fromkeys(s for p in pairs for s in (p["leader"], p["follower"])))
     max_lag = max((int(p["lag"]) for p in pairs), default=1)

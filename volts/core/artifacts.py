@@ -358,6 +358,7 @@ def read_selection(path: str | Path) -> dict:
     -------
     dict
         The parsed artifact; ``pairs`` is a list of dicts with at least leader, follower and an integer lag >= 1.
+        ``asof`` is a date, or (a selection on intraday bars, with its ``bars`` section) the decision bar's stamp.
 
     Raises
     ------
@@ -371,13 +372,20 @@ def read_selection(path: str | Path) -> dict:
     missing = [f for f in SELECTION_FIELDS if f not in data]
     if missing:
         raise ArtifactError(f"{path}: missing field(s) {', '.join(missing)}")
+    intraday = isinstance(data.get("bars"), dict)  # a selection on intraday bars: asof is its decision bar
     try:
-        ok = isinstance(data["asof"], str) and dt.date.fromisoformat(data["asof"]) is not None
+        if not isinstance(data["asof"], str):
+            ok = False
+        elif intraday and len(data["asof"]) > 10:
+            ok = dt.datetime.fromisoformat(data["asof"]) is not None
+        else:
+            ok = dt.date.fromisoformat(data["asof"]) is not None
     except ValueError:
         ok = False
     if not ok:
+        form = "a date YYYY-MM-DD or a bar stamp YYYY-MM-DDTHH:MM:SS" if intraday else "a date YYYY-MM-DD"
         raise ArtifactError(
-            f"{path}: 'asof' must be a date YYYY-MM-DD, got {data['asof']!r}; re-run volts select or fix the field"
+            f"{path}: 'asof' must be {form}, got {data['asof']!r}; re-run volts select or fix the field"
         )
     if not isinstance(data["pairs"], list):
         raise ArtifactError(f"{path}: 'pairs' must be a list")
@@ -394,6 +402,24 @@ def read_selection(path: str | Path) -> dict:
         # by `volts signal` and `volts backtest`
         check_pair(pair, f"{path}: pairs[{i}]", error=ArtifactError)
     return data
+
+
+def check_selection_bar_size(selection: dict, timeframe: str, path) -> None:
+    """Refuse a selection made on another bar size than the one about to trade it (its lags count its bars).
+
+    A selection on intraday bars carries ``bars.timeframe``; one without a ``bars`` section was made on daily bars.
+
+    Raises
+    ------
+    ArtifactError
+        The two bar sizes differ (the message names both and the way out).
+    """
+    made_on = (selection.get("bars") or {}).get("timeframe", "D1")
+    if made_on != timeframe:
+        raise ArtifactError(
+            f"{path}: the selection was made on {made_on} bars, but [data] timeframe = {timeframe!r}: its lags count "
+            f"{made_on} bars; select again on {timeframe} bars, or set the timeframe the selection was made on"
+        )
 
 
 def now_utc_iso() -> str:

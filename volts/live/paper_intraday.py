@@ -93,7 +93,7 @@ def run_paper_intraday(
     Length: the paper loop's bar in the order the live path runs it (clock, equity, selection, targets, orders,
     journal), with the same checks as ``volts signal``.
     """
-    from volts.core.artifacts import read_selection
+    from volts.core.artifacts import check_selection_bar_size, read_selection
     from volts.data.intraday_source import load_intraday_market
     from volts.data.mt5 import Mt5Terminal
     from volts.data.timeframes import timeframe
@@ -117,6 +117,7 @@ def run_paper_intraday(
     sels = []
     for path in selections:
         sel = read_selection(Path(path))
+        check_selection_bar_size(sel, tf.name, path)
         sels.append(
             {"asof": str(sel["asof"]), "pairs": sel["pairs"], "path": str(path), "from": selection_start(sel["asof"])}
         )
