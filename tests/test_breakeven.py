@@ -102,3 +102,36 @@ def test_simulator_mean_net_return_is_zero_at_the_break_even():
     assert sec["sweep"]["bps"][0] == 0.0 and len(sec["sweep"]["curves"]["strategy"]["sharpe"]) == len(
         sec["sweep"]["bps"]
     )
+
+
+def test_null_break_even_quantiles_rank_none_lowest_and_skip_unknown():
+    from volts.evaluation.nulls import break_even_quantiles
+
+    q = break_even_quantiles(np.array([5.0, -np.inf, 1.0, np.nan, 3.0]))
+    assert q["break_even_median"] in (1.0, 3.0) and q["break_even_q975"] == 5.0
+    assert q["break_even_q025"] is None  # the lowest draw lost before costs: no break-even there
+    assert q["break_even_none"] == 1 and q["break_even_unknown"] == 1
+    all_none = break_even_quantiles(np.array([-np.inf, -np.inf, 2.0]))
+    assert all_none["break_even_median"] is None
+
+
+def test_report_section_and_cost_sweep_figure(tmp_path):
+    from volts.reporting.break_even import break_even_markdown
+    from volts.reporting.figures.costs import cost_sweep_figure
+
+    be = {
+        "strategy": {"bps_per_side": 12.5, "status": "root", "mean_at_zero": 0.0004, "first_estimate": 12.9},
+        "differences": {"followers_buy_and_hold": {"bps_per_side": None, "status": "none", "mean_at_zero": -1e-4}},
+        "sweep": {
+            "bps": [0.0, 5.0, 25.0],
+            "curves": {
+                "strategy": {"mean_daily": [4e-4, 2.4e-4, -4e-4], "sharpe": [1.0, 0.6, -1.0]},
+                "followers_buy_and_hold": {"mean_daily": [-1e-4, -1.1e-4, -1.5e-4], "sharpe": [-0.2, -0.25, None]},
+            },
+        },
+    }
+    md = "\n".join(break_even_markdown({"break_even": be}, "cost_sweep.png"))
+    assert "12.50 bps" in md and "none (mean return <= 0 before costs)" in md and "cost_sweep.png" in md
+    assert cost_sweep_figure(be, tmp_path / "cost_sweep.png")
+    assert (tmp_path / "cost_sweep.png").stat().st_size > 0
+    assert not cost_sweep_figure({}, tmp_path / "none.png")
