@@ -187,6 +187,19 @@ def break_even_root(mean_at: Callable[[float], float], *, guess: float | None = 
     return {"bps_per_side": root, "status": "root", **base, "evaluations": len(memo)}
 
 
+def _secant_guess(f: Callable[[float], float], costs: Sequence[float]) -> float | None:
+    """Where the line through ``f(0)`` and ``f(c)`` crosses zero, ``c`` the largest of ``costs`` whose run exists
+    already (no new simulation); None when it does not cross at a positive cost."""
+    if not costs:
+        return None
+    c = max(costs)
+    f0, f1 = f(0.0), f(c)
+    if not (math.isfinite(f0) and math.isfinite(f1)) or not (f0 > f1):
+        return None
+    guess = c * f0 / (f0 - f1)
+    return guess if guess > 0 else None
+
+
 def break_even_section(
     run_at: Callable[[float], object],
     *,
@@ -237,7 +250,7 @@ def break_even_section(
             b = (r.benchmarks or {}).get(name)
             return float("nan") if b is None else _mean_difference(r.equity, b)
 
-        diffs[name] = break_even_root(diff_at, guess=strat.get("bps_per_side") or first.get("bps_per_side"))
+        diffs[name] = break_even_root(diff_at, guess=_secant_guess(diff_at, [c for c in runs if c > 0]))
     out: dict = {"definition": DEFINITION, "strategy": strat, "differences": diffs}
     grid = sorted(set(float(c) for c in sweep))
     if strat["status"] == "root" and strat["bps_per_side"] > grid[-1]:  # the sweep reaches past the break-even
