@@ -135,3 +135,12 @@ def test_report_section_and_cost_sweep_figure(tmp_path):
     assert cost_sweep_figure(be, tmp_path / "cost_sweep.png")
     assert (tmp_path / "cost_sweep.png").stat().st_size > 0
     assert not cost_sweep_figure({}, tmp_path / "none.png")
+
+
+def test_sweep_sharpe_is_the_metrics_sharpe():
+    from volts.evaluation.breakeven import _annual_sharpe
+    from volts.evaluation.nulls import annual_sharpe
+
+    eq, *_ = _planted(2.0)
+    s = settings(**{"metrics.risk_free": 0.02})
+    assert _annual_sharpe(eq, s) == annual_sharpe(eq, s)  # same code, same inputs, one process

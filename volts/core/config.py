@@ -12,7 +12,6 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -448,9 +447,9 @@ class CostSettings(_Section):
     spread_unit: Literal["bps", "pips", "price"] = Field(
         "bps", description="unit of spread and spread_by_symbol: bps of the fill price, pips (pip_size_by_symbol or "
                            "the FX pip rule), or price units (quote currency per share or unit)")
-    spread_by_symbol: dict[str, float] = Field(
+    spread_by_symbol: dict[str, Annotated[float, Field(ge=0)]] = Field(
         {}, description="full spread per symbol in spread_unit, e.g. {EURJPY = 2.0}; others pay spread")
-    pip_size_by_symbol: dict[str, float] = Field(
+    pip_size_by_symbol: dict[str, Annotated[float, Field(gt=0)]] = Field(
         {}, description="price units of one pip per symbol; default rule for FX pairs: 0.01 when the quote "
                         "currency is JPY, else 0.0001 (volts.trading.spreads.pip_size)")
 
@@ -463,17 +462,6 @@ class CostSettings(_Section):
                 if key in out and out[key] == default:
                     del out[key]
         return out
-
-    @field_validator("spread_by_symbol", "pip_size_by_symbol")
-    @classmethod
-    def _per_symbol(cls, value: dict, info) -> dict:
-        strict = info.field_name == "pip_size_by_symbol"
-        for sym, x in value.items():
-            if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x) or x < 0 or (
-                    strict and x == 0):
-                rule = "> 0" if strict else ">= 0"
-                raise ValueError(f"costs.{info.field_name}.{sym} must be a finite number {rule} (got {x!r})")
-        return value
 
 
 #: The spread keys of ``[costs]`` and their defaults (omitted from the settings' dump when at these values).

@@ -72,6 +72,17 @@ def mean_daily_return(equity: pd.Series) -> float:
     return float(np.mean(v[1:] / v[:-1] - 1.0))
 
 
+def _annual_sharpe(equity: pd.Series, settings) -> float:
+    """Annualised Sharpe ratio of the daily excess returns, as ``metrics.json`` computes it
+    (:func:`volts.evaluation.nulls.annual_sharpe`, which imports this module)."""
+    from volts.trading.performance import ruin_cut, sharpe_ratio
+
+    v = ruin_cut(equity.dropna())[0].to_numpy(dtype="float64")
+    ppy = int(settings.metrics.periods_per_year)
+    rf = (1.0 + settings.metrics.risk_free) ** (1.0 / ppy) - 1.0
+    return sharpe_ratio(v[1:] / v[:-1] - 1.0 - rf, periods_per_year=ppy)
+
+
 def _mean_difference(a: pd.Series, b: pd.Series) -> float:
     common = a.dropna().index.intersection(b.dropna().index)
     if len(common) < 2:
@@ -264,9 +275,7 @@ def break_even_section(
             m = mean_daily_return(eq)
             cur["mean_daily"].append(m if math.isfinite(m) else None)
             if settings is not None:
-                from volts.evaluation.nulls import annual_sharpe
-
-                sh = annual_sharpe(eq, settings)
+                sh = _annual_sharpe(eq, settings)
                 cur["sharpe"].append(float(sh) if math.isfinite(sh) else None)
     out["sweep"] = {"bps": grid, "curves": curves}
     return out
