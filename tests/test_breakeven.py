@@ -144,3 +144,72 @@ def test_sweep_sharpe_is_the_metrics_sharpe():
     eq, *_ = _planted(2.0)
     s = settings(**{"metrics.risk_free": 0.02})
     assert _annual_sharpe(eq, s) == annual_sharpe(eq, s)  # same code, same inputs, one process
+
+
+def test_ablation_table_shows_break_even_and_the_null_range():
+    from volts.reporting.walkforward_report import ablation_markdown
+
+    null = {
+        "draws": 5,
+        "seed": 0,
+        "lag_range": [1, 5],
+        "strategy_sharpe": 1.0,
+        "at_or_above": 0,
+        "p_value": 1 / 6,
+        "percentile": 100.0,
+        "median": 0.1,
+        "q025": -0.5,
+        "q975": 0.6,
+        "break_even_median": 4.25,
+        "break_even_q025": None,
+        "break_even_q975": 9.0,
+        "break_even_none": 2,
+        "break_even_unknown": 0,
+    }
+    rows = [
+        {
+            "row": "full-funnel",
+            "variant": "full funnel",
+            "status": "run",
+            "screens": "granger",
+            "every": "1W",
+            "cagr": 0.1,
+            "sharpe": 1.0,
+            "max_drawdown": 0.1,
+            "turnover": 10.0,
+            "break_even_bps": 12.0,
+            "weeks_in_cash": 0,
+            "weeks": 10,
+            "distinct_pairs": 3,
+        },
+        {
+            "row": "no-screen",
+            "variant": "no screen",
+            "status": "run",
+            "screens": "",
+            "every": "1W",
+            "cagr": -0.1,
+            "sharpe": -1.0,
+            "max_drawdown": 0.2,
+            "turnover": 10.0,
+            "break_even_bps": None,
+            "weeks_in_cash": 0,
+            "weeks": 10,
+            "distinct_pairs": 3,
+        },
+        {
+            "row": "random-pairs",
+            "variant": "random pairs",
+            "status": "run",
+            "every": "1W",
+            "sharpe": 0.1,
+            "sharpe_ci_low": -0.5,
+            "sharpe_ci_high": 0.6,
+            "percentile": 100.0,
+            "p_value": 1 / 6,
+            "break_even_bps": 4.25,
+        },
+    ]
+    md = "\n".join(ablation_markdown({"ablation": {"rows": rows, "null": null}}))
+    assert "| 12.0 |" in md and "| none |" in md and "4.2 (median)" in md
+    assert "median 4.2, 2.5-97.5 % none .. 9.0; 2 draw(s) lose before costs" in md

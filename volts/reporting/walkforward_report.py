@@ -351,6 +351,11 @@ def ablation_markdown(metrics: dict) -> list[str]:
                   f"{_num(null.get('median'))}, 2.5-97.5 % {_num(null.get('q025'))} .. {_num(null.get('q975'))}"
                   + (f"; {null['undefined_draws']} draw(s) had no defined Sharpe ratio (flat equity) and count as "
                      "below" if null.get("undefined_draws") else "") + ".", ""]
+        if "break_even_median" in null and null.get("break_even_unknown", 0) < (null.get("draws") or 0):
+            lines += [f"Break-even cost of the draws (first-order: each draw's mean gross return over its mean "
+                      f"turnover, bps per side): median {_bps(null.get('break_even_median'))}, 2.5-97.5 % "
+                      f"{_bps(null.get('break_even_q025'))} .. {_bps(null.get('break_even_q975'))}; "
+                      f"{null.get('break_even_none')} draw(s) lose before costs (\"none\", ranked lowest).", ""]
     lines += ["What this table supports, and what it does not:", "",
               "* The permutation p-value answers one question: did choosing *these* pairs and lags beat choosing "
               "pairs at random among the same week's candidates, with the same number of pairs, the same weeks in "
