@@ -213,3 +213,38 @@ def test_ablation_table_shows_break_even_and_the_null_range():
     md = "\n".join(ablation_markdown({"ablation": {"rows": rows, "null": null}}))
     assert "| 12.0 |" in md and "| none |" in md and "4.2 (median)" in md
     assert "median 4.2, 2.5-97.5 % none .. 9.0; 2 draw(s) lose before costs" in md
+
+
+def test_sweep_cagr_is_the_metrics_cagr():
+    from volts.evaluation.breakeven import _cagr
+    from volts.trading.performance import performance_stats
+
+    eq, *_ = _planted(2.0)
+    ref = performance_stats(eq, periods_per_year=252, bootstrap_reps=0)["cagr"]
+    assert _cagr(eq, 252) == pytest.approx(ref, rel=1e-12)
+
+
+def test_cost_table_gets_a_break_even_row():
+    from volts.reporting.break_even import break_even_cost_row
+
+    be = {
+        "strategy": {"bps_per_side": 7.5, "status": "root"},
+        "sweep": {
+            "bps": [0.0, 5.0, 7.5, 10.0],
+            "curves": {
+                "strategy": {"cagr": [0.1, 0.03, -0.001, -0.03], "sharpe": [1.0, 0.3, 0.0, -0.3]},
+                "followers_buy_and_hold": {"cagr": [0.2, 0.19, 0.185, 0.18], "sharpe": [1.1, 1.0, 0.99, 0.98]},
+            },
+        },
+    }
+    assert break_even_cost_row({"break_even": be}) == [
+        "7.50 (break-even)",
+        "-0.1 %",
+        "0.00",
+        "–",
+        "–",
+        "–",
+        "18.5 %",
+        "0.99",
+    ]
+    assert break_even_cost_row({"break_even": {"strategy": {"bps_per_side": None, "status": "none"}}}) is None

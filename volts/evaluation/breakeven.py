@@ -27,6 +27,7 @@ at the configured costs), not the root; the report says so.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "linear_break_even",
     "break_even_root",
     "break_even_section",
+    "light_run",
 ]
 
 #: Highest cost searched, bps per side (100 % of the traded value).
@@ -81,6 +83,29 @@ def _annual_sharpe(equity: pd.Series, settings) -> float:
     ppy = int(settings.metrics.periods_per_year)
     rf = (1.0 + settings.metrics.risk_free) ** (1.0 / ppy) - 1.0
     return sharpe_ratio(v[1:] / v[:-1] - 1.0 - rf, periods_per_year=ppy)
+
+
+def _cagr(equity: pd.Series, periods_per_year: int) -> float | None:
+    """Compound annual growth of an equity curve, as :func:`volts.trading.performance.performance_stats` computes
+    it (a ruined curve: -100 %); None with fewer than two values."""
+    from volts.trading.performance import ruin_cut
+
+    v = ruin_cut(equity.dropna())[0].to_numpy(dtype="float64")
+    if len(v) < 2 or not v[0] > 0:
+        return None
+    if v[-1] <= 0:
+        return -1.0
+    return float((v[-1] / v[0]) ** (periods_per_year / (len(v) - 1)) - 1.0)
+
+
+def light_run(res) -> SimpleNamespace:
+    """What the break-even search keeps of a run: ``equity``, ``turnover_value`` and ``benchmarks`` (not the fills,
+    trades and positions, which can be large for a wide universe)."""
+    return SimpleNamespace(
+        equity=res.equity,
+        turnover_value=getattr(res, "turnover_value", None),
+        benchmarks=dict(getattr(res, "benchmarks", None) or {}),
+    )
 
 
 def _mean_difference(a: pd.Series, b: pd.Series) -> float:
@@ -237,16 +262,16 @@ def break_even_section(
     dict
         ``definition`` (:data:`DEFINITION`), ``strategy`` (:func:`break_even_root` plus ``first_estimate``, the
         :func:`linear_break_even` of the run at 0 bps), ``differences`` (per benchmark, the root of the mean daily
-        difference), ``sweep`` (``bps``: ``sweep``, plus the strategy's break-even and 1.5 times it when the
+        difference), ``sweep`` (``bps``: ``sweep`` plus the strategy's break-even, and 1.5 times it when the
         break-even lies beyond the last cost of ``sweep``; ``curves``: per curve -- ``strategy`` and each
-        benchmark -- the annualised Sharpe ratio and the mean daily return at each cost).
+        benchmark -- the annualised Sharpe ratio, the CAGR and the mean daily return at each cost).
     """
-    runs: dict[float, object] = dict(cached or {})
+    runs: dict[float, object] = {float(c): light_run(r) for c, r in (cached or {}).items()}
 
     def run(c: float):
         c = float(c)
         if c not in runs:
-            runs[c] = run_at(c)
+            runs[c] = light_run(run_at(c))
         return runs[c]
 
     zero = run(0.0)
@@ -264,16 +289,18 @@ def break_even_section(
         diffs[name] = break_even_root(diff_at, guess=_secant_guess(diff_at, [c for c in runs if c > 0]))
     out: dict = {"definition": DEFINITION, "strategy": strat, "differences": diffs}
     grid = sorted(set(float(c) for c in sweep))
-    if strat["status"] == "root" and strat["bps_per_side"] > grid[-1]:  # the sweep reaches past the break-even
-        grid += [float(strat["bps_per_side"]), min(1.5 * float(strat["bps_per_side"]), MAX_BPS)]
+    if strat["status"] == "root":  # the sweep passes through the break-even, and past it
+        be = float(strat["bps_per_side"])
+        grid = sorted(set(grid) | {be} | ({min(1.5 * be, MAX_BPS)} if be > grid[-1] else set()))
     curves: dict[str, dict[str, list]] = {}
     for c in grid:
         r = run(c)
         named = {"strategy": r.equity, **{k: v for k, v in (getattr(r, "benchmarks", None) or {}).items()}}
         for name, eq in named.items():
-            cur = curves.setdefault(name, {"mean_daily": [], "sharpe": []})
+            cur = curves.setdefault(name, {"mean_daily": [], "sharpe": [], "cagr": []})
             m = mean_daily_return(eq)
             cur["mean_daily"].append(m if math.isfinite(m) else None)
+            cur["cagr"].append(_cagr(eq, int(settings.metrics.periods_per_year) if settings is not None else 252))
             if settings is not None:
                 sh = _annual_sharpe(eq, settings)
                 cur["sharpe"].append(float(sh) if math.isfinite(sh) else None)

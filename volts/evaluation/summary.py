@@ -272,9 +272,12 @@ def summarise(
         }
         out["differences"][name] = _difference(sim.equity, s, settings=settings)
     table = []
-    runs: dict[float, Any] = {}  # the cost table's runs, reused by the break-even search
+    from volts.evaluation.breakeven import break_even_section, light_run
+
+    runs: dict[float, Any] = {}  # the cost table's runs (equity and benchmarks), reused by the break-even search
     for bps in COST_TABLE_BPS:
-        alt = runs[float(bps)] = strategy_fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=bps)
+        alt = strategy_fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=bps)
+        runs[float(bps)] = light_run(alt)
         st = _stats(alt.equity, trades=alt.trades, turnover_value=alt.turnover_value, settings=settings)
         row = {"bps_per_side": bps, **st, "benchmarks": {}}
         for name, series in (alt.benchmarks or {}).items():  # the benchmarks under the same costs
@@ -285,8 +288,6 @@ def summarise(
             row["followers_buy_and_hold"] = row["benchmarks"]["followers_buy_and_hold"]
         table.append(row)
     out["cost_table"] = table
-    from volts.evaluation.breakeven import break_even_section
-
     out["break_even"] = break_even_section(
         lambda c: strategy_fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=c),
         cached=runs,

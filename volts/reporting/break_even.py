@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["break_even_markdown", "break_even_text"]
+__all__ = ["break_even_markdown", "break_even_text", "break_even_cost_row"]
 
 _LABELS = {
     "followers_buy_and_hold": "followers buy-and-hold",
@@ -72,3 +72,35 @@ def break_even_markdown(metrics: dict, figure: str | None = None) -> list[str]:
     if figure:
         lines += [f"![Cost sweep]({figure})", ""]
     return lines
+
+
+def break_even_cost_row(metrics: dict) -> list[str] | None:
+    """The cost table's break-even row: the strategy's break-even cost with its CAGR and Sharpe ratio from the
+    sweep (``metrics["break_even"]["sweep"]``) and the followers' buy-and-hold at the same cost; None without a
+    root."""
+    be = metrics.get("break_even") or {}
+    c = (be.get("strategy") or {}).get("bps_per_side")
+    sweep = be.get("sweep") or {}
+    bps = sweep.get("bps") or []
+    if c is None or c not in bps:
+        return None
+    i = bps.index(c)
+    curves = sweep.get("curves") or {}
+
+    def cell(curve: str, key: str, pct: bool) -> str:
+        values = (curves.get(curve) or {}).get(key) or []
+        x = values[i] if i < len(values) else None
+        if x is None:
+            return "–"
+        return f"{100 * x:.1f} %" if pct else f"{x:.2f}"
+
+    return [
+        f"{c:.2f} (break-even)",
+        cell("strategy", "cagr", True),
+        cell("strategy", "sharpe", False),
+        "–",
+        "–",
+        "–",
+        cell("followers_buy_and_hold", "cagr", True),
+        cell("followers_buy_and_hold", "sharpe", False),
+    ]

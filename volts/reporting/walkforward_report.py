@@ -221,9 +221,15 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
             rows.append([f"{r['bps_per_side']:g}", _pct(stat(r, "cagr")), _num(stat(r, "sharpe")),
                          _ci_text(r, "sharpe"), _pct(stat(r, "max_drawdown")), _num(stat(r, "turnover"), "{:.1f}"),
                          _pct(stat(fb, "cagr")) if fb else "–", _num(stat(fb, "sharpe")) if fb else "–"])
+        from volts.reporting.break_even import break_even_cost_row
+
+        extra = break_even_cost_row(m)
+        if extra:
+            rows.append(extra)
         lines += ["## Cost table", "",
                   "The headline row repeated with every order costing the given basis points per side (no fixed "
-                  "commission), the rest unchanged.", "",
+                  "commission), the rest unchanged." + (" The last row is the break-even cost (mean daily net "
+                                                        "return zero; no bootstrap there)." if extra else ""), "",
                   _table(["bps / side", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
                           "followers B&H CAGR", "followers B&H Sharpe"], rows), ""]
     from volts.reporting.break_even import break_even_markdown
