@@ -58,7 +58,8 @@ def break_even_markdown(metrics: dict, figure: str | None = None) -> list[str]:
         "root of M(c) = 0, where M(c) is the mean daily return of the simulator's run with every order costing c "
         "bps per side and no fixed commission or spread (the cost table's cost model), found by Brent's method. "
         'For a difference, both the strategy and the benchmark pay c. "none" means no cost makes it break '
-        "even: it loses before costs.",
+        "even: it loses before costs. At the break-even the CAGR is below zero: a zero arithmetic mean return "
+        "compounds to a loss of about half the variance a period.",
         "",
         *table,
         "",
