@@ -170,3 +170,17 @@ def test_cost_summary_splits_out_the_spread():
     assert c["spread_paid"] == pytest.approx(n * 0.0001, rel=1e-9)
     assert c["commission_paid"] == pytest.approx(2 * 2.0, rel=1e-9)
     assert any("spread paid" in line for line in costs_markdown({"costs": c}))
+
+
+def test_walkforward_refuses_an_unpriced_pip_spread_before_selecting(tmp_path):
+    from pathlib import Path
+
+    from volts.core.config import load_settings
+    from volts.evaluation.walkforward import run_walkforward
+
+    demo = Path(__file__).resolve().parents[1] / "examples" / "walkforward_demo.toml"
+    s = load_settings(demo).override(**{"costs.spread_unit": "pips", "costs.spread": 1.0})
+    with pytest.raises(ConfigError, match=r"LOW1.*pip_size_by_symbol"):  # synthetic symbols: no FX pip rule
+        run_walkforward(s, start="2021-01-04", end="2021-02-26", out=tmp_path / "wf")
+    weeks = tmp_path / "wf" / "weeks"
+    assert not weeks.exists() or not any(weeks.iterdir())  # refused before any week was selected

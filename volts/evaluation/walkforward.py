@@ -272,6 +272,10 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     plan = _plan_span(wsettings, start=start, requested_end=requested_end, every=every, market=market,
                       universe_for_asof=universe_for_asof)
     end, dates, market = plan.span.end, plan.span.dates, plan.market
+    if market is not None:  # a spread that cannot be priced (a pip spread without a pip size) stops it here
+        from volts.trading.schedule import CostModel
+
+        CostModel.from_settings(wsettings).check_symbols(market.symbols)
     out = Path(out)
     cache_dir = out / ("weeks" if not variant.overrides else f"weeks-{variant.name}")
     own = executor is None

@@ -163,6 +163,13 @@ class CostModel:
             hit = cache[symbol] = (rate, unit)
         return hit
 
+    def check_symbols(self, symbols) -> None:
+        """Refuse, before any work, a spread that cannot be priced for one of ``symbols`` (a pip spread for a
+        symbol without a pip size): the :class:`ConfigError` of :meth:`terms`. Nothing to check without a spread."""
+        if self.has_spread:
+            for sym in symbols:
+                self.terms(str(sym))
+
     def commission(self, value: float, shares: float = 0.0, symbol: str | None = None) -> float:
         """Cost of an order of absolute value ``value`` and ``shares`` shares (absolute) of ``symbol`` (0 for an
         empty order); without ``symbol`` or a spread: ``fixed + rate * value``."""
