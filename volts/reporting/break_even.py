@@ -64,6 +64,14 @@ def break_even_markdown(metrics: dict, figure: str | None = None) -> list[str]:
         *table,
         "",
     ]
+    c = (be.get("strategy") or {}).get("bps_per_side")
+    if c is not None:
+        lines += [
+            f"As a bid-ask spread: an order crosses half the spread, so a spread of {2 * c:.2f} bps of the price "
+            f"(and nothing else) would take the whole mean return; a spread in pips or price units converts at the "
+            f"instrument's price (e.g. 1 pip of EURUSD at 1.10 is 0.91 bps).",
+            "",
+        ]
     if first is not None:
         lines += [
             f"First-order estimate from the zero-cost run (mean gross return / mean turnover): {first:.2f} bps; "
