@@ -272,10 +272,6 @@ def run_walkforward(settings: Settings, *, start, end, every: str = "1W", out: P
     plan = _plan_span(wsettings, start=start, requested_end=requested_end, every=every, market=market,
                       universe_for_asof=universe_for_asof)
     end, dates, market = plan.span.end, plan.span.dates, plan.market
-    if market is not None:  # a spread that cannot be priced (a pip spread without a pip size) stops it here
-        from volts.trading.schedule import CostModel
-
-        CostModel.from_settings(wsettings).check_symbols(market.symbols)
     out = Path(out)
     cache_dir = out / ("weeks" if not variant.overrides else f"weeks-{variant.name}")
     own = executor is None
@@ -370,6 +366,8 @@ def _plan_span(wsettings: Settings, *, start: dt.date, requested_end: dt.date | 
         if market is None:
             market = load_walkforward_market(wsettings, start, end)
         calendar = market.dates
+        from volts.trading.schedule import CostModel   # a spread that cannot be priced (a pip spread for a symbol
+        CostModel.from_settings(wsettings).check_symbols(market.symbols)   # without a pip size) stops it here
     load_seconds = time.perf_counter() - t0
     # the requested weeks and end, checked against the data by the window-coverage rule of `volts select`
     span = walkforward_span(wsettings, calendar, start=start, end=requested_end, every=every,
