@@ -80,6 +80,22 @@ CONFIGS = [
         dict(mode="long_short", execution="close"),
         {"costs.commission": 5.0, "costs.slippage_bps": 10.0, "costs.capital": 20_000.0},
     ),
+    (
+        "long_short next_open, spread per symbol in price units",
+        dict(mode="long_short", execution="next_open"),
+        {
+            "costs.commission": 1.0,
+            "costs.slippage_bps": 1.0,
+            "costs.spread_unit": "price",
+            "costs.spread": 0.04,
+            "costs.spread_by_symbol": {"AAA": 0.1, "CCC": 0.0},
+        },
+    ),
+    (
+        "long_only close, spread in bps per symbol",
+        dict(mode="long_only", execution="close"),
+        {"costs.commission": 0.0, "costs.spread": 6.0, "costs.spread_by_symbol": {"BBB": 20.0}},
+    ),
 ]
 
 

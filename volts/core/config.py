@@ -429,6 +429,12 @@ class CostSettings(_Section):
     Every order pays ``commission + (commission_pct + (slippage_bps + half_spread_bps) / 1e4) * |value|``, one
     side. The default capital is large enough that the paper's fixed $9 is about 2 bps of a $50,000 order; set
     ``capital = 1000`` per pair to reproduce the paper's $1,000 sleeves, where $9 is 0.9 % of every order.
+
+    A bid-ask spread per instrument (what an MT5 account pays) is added on top: ``spread`` (every symbol) or
+    ``spread_by_symbol`` (per symbol), in ``spread_unit`` = bps of the price, pips or price units; an order
+    crosses half of it, so it pays ``spread / 2`` in price units per share or unit traded
+    (:mod:`volts.trading.spreads`). Off by default; the spread keys are left out of the settings' dump at their
+    defaults.
     """
 
     capital: float = Field(100_000.0, gt=0, description="starting cash of the whole walk-forward portfolio, USD")
@@ -436,6 +442,31 @@ class CostSettings(_Section):
     commission_pct: float = Field(0.0, ge=0, description="commission as a fraction of the traded value")
     slippage_bps: float = Field(0.0, ge=0, description="slippage against the trader, bps of value, per side")
     half_spread_bps: float = Field(0.0, ge=0, description="half the bid-ask spread, bps of value, per side")
+    spread: float = Field(0.0, ge=0, description="full bid-ask spread of every symbol, in spread_unit; an order "
+                                                  "crosses half of it (spread_by_symbol overrides it per symbol)")
+    spread_unit: Literal["bps", "pips", "price"] = Field(
+        "bps", description="unit of spread and spread_by_symbol: bps of the fill price, pips (pip_size_by_symbol or "
+                           "the FX pip rule), or price units (quote currency per share or unit)")
+    spread_by_symbol: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        {}, description="full spread per symbol in spread_unit, e.g. {EURJPY = 2.0}; others pay spread")
+    pip_size_by_symbol: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        {}, description="price units of one pip per symbol; default rule for FX pairs: 0.01 when the quote "
+                        "currency is JPY, else 0.0001 (volts.trading.spreads.pip_size)")
+
+    @model_serializer(mode="wrap")
+    def _omit_spread_defaults(self, handler):
+        # no spread: the keys are left out of the dump, so hashes and artifacts stay as before these keys existed
+        out = handler(self)
+        if isinstance(out, dict):
+            for key, default in SPREAD_DEFAULTS.items():
+                if key in out and out[key] == default:
+                    del out[key]
+        return out
+
+
+#: The spread keys of ``[costs]`` and their defaults (omitted from the settings' dump when at these values).
+SPREAD_DEFAULTS: dict[str, Any] = {"spread": 0.0, "spread_unit": "bps", "spread_by_symbol": {},
+                                   "pip_size_by_symbol": {}}
 
 
 class IntradaySettings(_Section):

@@ -185,19 +185,23 @@ class Ablation:
                      "run_name": None, "screens": "random", "every": rows[0]["every"] if rows else None,
                      "status": "run", "trial": False, "sharpe": nd["median"], "sharpe_ci_low": nd["q025"],
                      "sharpe_ci_high": nd["q975"], "p_value": nd["p_value"], "percentile": nd["percentile"],
+                     "break_even_bps": nd.get("break_even_median"),
                      "note": (f"each week as many ordered pairs as the headline, drawn from that week's "
                               f"mid-volatility candidates, lags uniform {null.min_lag}..{null.max_lag}, seeds "
                               f"{null.seed}..{null.seed + null.draws - 1}; Sharpe = median, interval = 2.5-97.5 % "
-                              f"of the draws (not a confidence interval)"
+                              f"of the draws (not a confidence interval); break-even = median of the draws' "
+                              f"first-order break-even costs (mean gross return / mean turnover of each draw's run)"
                               + (f"; {len(dropped_candidates)} (candidate, week) left out of the pool: bars that "
                                  f"fail inside the week's holding span (listed in nulls.json)"
                                  if dropped_candidates else ""))})
+        if nd.get("break_even_unknown", null.draws) >= null.draws:  # no draw's costs known: no break-even cell
+            rows[-1].pop("break_even_bps", None)
         section = {"rows": rows, "null": nd, "n_trials": len(trial_rows), "trial_rows": trial_rows,
                    "ruined_rows": inference["ruined_rows"],
                    "headline": HEADLINE}
         columns = ["row", "variant", "status", "screens", "every", "stability_runs", "stability_threshold",
                    "cagr", "volatility", "sharpe", "sharpe_ci_low", "sharpe_ci_high", "sharpe_per_period",
-                   "max_drawdown", "turnover", "weeks_in_cash", "weeks", "distinct_pairs",
+                   "max_drawdown", "turnover", "break_even_bps", "weeks_in_cash", "weeks", "distinct_pairs",
                    "diff_vs_followers_annual_mean", "diff_ci_low", "diff_ci_high", "trial", "p_value",
                    "percentile", "ruined", "note"]
         table = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)

@@ -51,7 +51,9 @@ def cost_summary(sim, settings=None) -> dict | None:
         ``capital`` (USD), ``fixed_per_order`` (USD), ``rate_bps`` (proportional cost per side, bps), and with
         ``settings`` ``commission_pct``, ``slippage_bps``, ``half_spread_bps``; ``orders``, ``traded_value``
         (USD), ``costs_paid`` (USD, sum of every order's cost), ``commission_paid`` (fixed + commission_pct part),
-        ``slippage_paid`` (slippage + half-spread part; None without settings), ``net_pnl`` (last equity minus
+        ``slippage_paid`` (slippage + half-spread part; None without settings), with a ``[costs] spread`` also
+        ``spread``, ``spread_unit``, ``spread_by_symbol`` and ``spread_paid`` (the half-spreads crossed, USD;
+        not in ``commission_paid``), ``net_pnl`` (last equity minus
         the capital), ``gross_pnl`` (= net_pnl + costs_paid: the same orders at zero cost, ignoring that lower
         costs would also have compounded), ``costs_share_of_loss`` (costs_paid / -net_pnl when the run lost,
         else None).
@@ -87,6 +89,20 @@ def cost_summary(sim, settings=None) -> dict | None:
             )
             slip_paid = float(value.sum() * (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4)
             commission_paid = paid - slip_paid
+            if getattr(costs, "has_spread", False) and n:  # [costs] spread: each order's half-spread
+                spread_paid = float(
+                    sum(
+                        costs.commission(v, abs(q), f) - costs.commission(v)
+                        for v, q, f in zip(value, fills["shares"].to_numpy(dtype="float64"), fills["follower"])
+                    )
+                )
+                out.update(
+                    spread=costs.spread,
+                    spread_unit=costs.spread_unit,
+                    spread_by_symbol=dict(costs.spread_by_symbol),
+                    spread_paid=spread_paid,
+                )
+                commission_paid -= spread_paid
     out.update(
         orders=n,
         traded_value=float(value.sum()),
@@ -172,6 +188,13 @@ def costs_markdown(metrics: dict) -> list[str]:
             f"slippage {c['slippage_bps']:g} bps",
             f"half-spread {c['half_spread_bps']:g} bps a side",
         ]
+        if c.get("spread_unit"):
+            per = ", ".join(f"{k} {v:g}" for k, v in (c.get("spread_by_symbol") or {}).items())
+            parts.append(
+                f"spread {c['spread']:g} {c['spread_unit']}"
+                + (f" ({per})" if per else "")
+                + ", half of it crossed per order"
+            )
     else:
         parts += [f"{c['rate_bps']:g} bps of value a side"]
     rows = [
@@ -182,6 +205,8 @@ def costs_markdown(metrics: dict) -> list[str]:
     ]
     if c.get("slippage_paid") is not None:
         rows.append(["slippage and half-spread paid", f"{c['slippage_paid']:,.2f} USD"])
+    if c.get("spread_paid") is not None:
+        rows.append(["spread paid (half the spread per order)", f"{c['spread_paid']:,.2f} USD"])
     rows.append(["P&L after costs (net)", f"{c['net_pnl']:,.2f} USD"])
     lines = (
         ["## Capital, costs, gross and net", "", "Cost model: " + ", ".join(parts) + ".", "", "| | |", "|---|---|"]

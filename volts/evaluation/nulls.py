@@ -148,6 +148,10 @@ class NullResult:
         apply_pair_picker`).
     min_lag, max_lag : int
         The lag range the draws used.
+    break_evens : numpy.ndarray, shape (draws,), optional
+        Each draw's first-order break-even cost, bps per side (:func:`volts.evaluation.breakeven.linear_break_even`
+        of the draw's own run: mean gross return over mean turnover); -inf when the draw loses before costs (no
+        break-even), NaN when its costs per day are unknown (a strategy without a fills table).
     p_value, percentile : float
         :func:`permutation_p_value` and :func:`percentile_of`.
     """
@@ -158,6 +162,7 @@ class NullResult:
     seed: int
     min_lag: int
     max_lag: int
+    break_evens: np.ndarray | None = None
     p_value: float = field(init=False)
     percentile: float = field(init=False)
 
@@ -188,14 +193,45 @@ class NullResult:
             if np.isfinite(self.strategy_sharpe)
             else None,
         }
+        if self.break_evens is not None:
+            out.update(break_even_quantiles(self.break_evens))
         if with_sharpes:
             out["sharpes"] = [None if not np.isfinite(v) else float(v) for v in self.sharpes]
+            if self.break_evens is not None:
+                out["break_evens"] = [
+                    None if np.isnan(v) else ("none" if np.isneginf(v) else float(v)) for v in self.break_evens
+                ]
         return out
 
 
-def _trade_weeks(weeks: Sequence[dict], *, market, settings: Settings, end, strategy, engine: str):
+def break_even_quantiles(values: np.ndarray) -> dict:
+    """Median and 2.5 / 97.5 % quantiles (inverted CDF: a draw's own value) of the draws' break-even costs.
+
+    A draw without one (-inf: it lost before costs) ranks below every cost, and a quantile that falls among those
+    is None; a draw whose costs are unknown (NaN) is left out. Keys ``break_even_median``, ``break_even_q025``,
+    ``break_even_q975``, ``break_even_none`` (draws without a break-even), ``break_even_unknown``."""
+    values = np.asarray(values, dtype="float64")
+    v = values[~np.isnan(values)]
+
+    def q(p: float) -> float | None:
+        if not len(v):
+            return None
+        x = float(np.quantile(v, p, method="inverted_cdf"))
+        return x if np.isfinite(x) else None
+
+    return {
+        "break_even_median": q(0.5),
+        "break_even_q025": q(0.025),
+        "break_even_q975": q(0.975),
+        "break_even_none": int(np.sum(np.isneginf(values))),
+        "break_even_unknown": int(np.sum(np.isnan(values))),
+    }
+
+
+def _trade_weeks(weeks: Sequence[dict], *, market, settings: Settings, end, strategy, engine: str, full=False):
     """Equity of ``weeks`` traded by ``strategy``: a registered name, or the registered function itself (what
-    the executor's tasks receive, so that a worker process need not have the registry)."""
+    the executor's tasks receive, so that a worker process need not have the registry); ``full``: the whole
+    result (equity, turnover, fills)."""
     from volts.evaluation.schedule import build_schedule
     from volts.evaluation.strategies import _strategy
 
@@ -203,21 +239,41 @@ def _trade_weeks(weeks: Sequence[dict], *, market, settings: Settings, end, stra
     if strategy == "lead_lag_trend":
         from volts.trading.simulate import simulate_schedule
 
-        return simulate_schedule(
-            market, schedule, end=end, settings=settings, engine="vectorised", benchmarks=False
-        ).equity
+        res = simulate_schedule(market, schedule, end=end, settings=settings, engine="vectorised", benchmarks=False)
+        return res if full else res.equity
     fn = strategy if callable(strategy) else _strategy(strategy)
-    return fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=None).equity
+    res = fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=None)
+    return res if full else res.equity
 
 
-def _null_draw_task(draw_seed: int, *, market, weeks, settings: Settings, end, strategy, engine: str, picker) -> float:
-    """One random-pairs draw (an executor task: a whole trading pass over every week)."""
+def _draw_break_even(res) -> float:
+    """First-order break-even cost of one draw's run (bps per side; -inf: none, it loses before costs; NaN: the
+    run has no fills table, so its costs per day are unknown)."""
+    from volts.evaluation.breakeven import linear_break_even
+
+    fills = getattr(res, "fills", None)
+    turnover = getattr(res, "turnover_value", None)
+    if fills is None or turnover is None:
+        return float("nan")
+    paid = (
+        fills.groupby("date")["commission"].sum().reindex(res.equity.index, fill_value=0.0)
+        if len(fills)
+        else pd.Series(0.0, index=res.equity.index)
+    )
+    be = linear_break_even(res.equity, turnover, paid)["bps_per_side"]
+    return -math.inf if be is None else float(be)
+
+
+def _null_draw_task(
+    draw_seed: int, *, market, weeks, settings: Settings, end, strategy, engine: str, picker
+) -> tuple[float, float]:
+    """One random-pairs draw (an executor task: a whole trading pass over every week): its annualised Sharpe
+    ratio and its first-order break-even cost (:func:`_draw_break_even`)."""
     from volts.evaluation.pickers import apply_pair_picker
 
     drawn = apply_pair_picker(weeks, picker, int(draw_seed))
-    return annual_sharpe(
-        _trade_weeks(drawn, market=market, settings=settings, end=end, strategy=strategy, engine=engine), settings
-    )
+    res = _trade_weeks(drawn, market=market, settings=settings, end=end, strategy=strategy, engine=engine, full=True)
+    return annual_sharpe(res.equity, settings), _draw_break_even(res)
 
 
 def random_pairs_null(
@@ -286,14 +342,16 @@ def random_pairs_null(
         )
     seeds = [int(seed) + d for d in range(int(draws))]
     out = np.empty(int(draws))
+    be = np.empty(int(draws))
     if executor is None:
         for d, s in enumerate(seeds):
-            out[d] = _null_draw_task(s, picker=picker, **common)
+            out[d], be[d] = _null_draw_task(s, picker=picker, **common)
     else:
         for s, value in executor.map(_null_draw_task, seeds, key=str, label="null draws", picker=picker, **common):
-            out[s - int(seed)] = value
+            out[s - int(seed)], be[s - int(seed)] = value
     return NullResult(
         sharpes=out,
+        break_evens=be,
         strategy_sharpe=float(strategy_sharpe),
         draws=int(draws),
         seed=int(seed),

@@ -254,8 +254,9 @@ def summarise(
     strategy_fn,
     engine: str,
 ) -> dict:
-    """``metrics.json``: statistics of the strategy and every benchmark, the differences, the cost table and the
-    week counts. Deterministic for the same inputs (bootstrap seed 0)."""
+    """``metrics.json``: statistics of the strategy and every benchmark, the differences, the cost table, the
+    break-even cost with its cost sweep (:func:`volts.evaluation.breakeven.break_even_section`) and the week counts.
+    Deterministic for the same inputs (bootstrap seed 0)."""
     out: dict[str, Any] = {}
     out["strategy"] = _stats(sim.equity, trades=sim.trades, turnover_value=sim.turnover_value, settings=settings)
     out["benchmarks"] = {}
@@ -271,8 +272,12 @@ def summarise(
         }
         out["differences"][name] = _difference(sim.equity, s, settings=settings)
     table = []
+    from volts.evaluation.breakeven import break_even_section, light_run
+
+    runs: dict[float, Any] = {}  # the cost table's runs (equity and benchmarks), reused by the break-even search
     for bps in COST_TABLE_BPS:
         alt = strategy_fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=bps)
+        runs[float(bps)] = light_run(alt)
         st = _stats(alt.equity, trades=alt.trades, turnover_value=alt.turnover_value, settings=settings)
         row = {"bps_per_side": bps, **st, "benchmarks": {}}
         for name, series in (alt.benchmarks or {}).items():  # the benchmarks under the same costs
@@ -283,6 +288,12 @@ def summarise(
             row["followers_buy_and_hold"] = row["benchmarks"]["followers_buy_and_hold"]
         table.append(row)
     out["cost_table"] = table
+    out["break_even"] = break_even_section(
+        lambda c: strategy_fn(market, schedule, end=end, settings=settings, engine=engine, cost_bps=c),
+        cached=runs,
+        settings=settings,
+    )
+    del runs
     out["weeks"] = weeks_summary(weeks)
     if getattr(sim, "activity", None):  # a strategy that ignores the weekly pairs reports what it held instead
         out["strategy_activity"] = dict(sim.activity)
@@ -345,6 +356,9 @@ def comparison_row(name: str, metrics: dict) -> dict:
         "diff_ci_low": dlo,
         "diff_ci_high": dhi,
     }
+    be = (metrics.get("break_even") or {}).get("strategy")
+    if be is not None:  # bps per side at which the mean net return is zero (None: no cost makes it break even)
+        row["break_even_bps"] = be.get("bps_per_side")
     if metrics.get("strategy_notes"):  # only then: callers merge this row into rows with their own "note"
         row["note"] = " ".join(metrics["strategy_notes"])
     if s.get("ruined"):  # equity at or below zero: the row's statistics stop there (volts.trading.performance.ruin_cut)

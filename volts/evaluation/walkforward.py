@@ -366,6 +366,8 @@ def _plan_span(wsettings: Settings, *, start: dt.date, requested_end: dt.date | 
         if market is None:
             market = load_walkforward_market(wsettings, start, end)
         calendar = market.dates
+        from volts.trading.schedule import CostModel   # a spread that cannot be priced (a pip spread for a symbol
+        CostModel.from_settings(wsettings).check_symbols(market.symbols)   # without a pip size) stops it here
     load_seconds = time.perf_counter() - t0
     # the requested weeks and end, checked against the data by the window-coverage rule of `volts select`
     span = walkforward_span(wsettings, calendar, start=start, end=requested_end, every=every,

@@ -127,6 +127,10 @@ def _figures(folder: Path, equity: pd.DataFrame, table: pd.DataFrame, metrics: d
         ax.legend(loc="upper left", fontsize=7, ncol=3)
         ax.grid(alpha=0.3)
         figs["funnel"] = _save(fig, folder, "funnel.png")
+    from volts.reporting.figures.costs import cost_sweep_figure
+
+    if cost_sweep_figure(metrics.get("break_even") or {}, folder / "cost_sweep.png"):
+        figs["cost_sweep"] = "cost_sweep.png"
     return figs
 
 
@@ -217,11 +221,20 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
             rows.append([f"{r['bps_per_side']:g}", _pct(stat(r, "cagr")), _num(stat(r, "sharpe")),
                          _ci_text(r, "sharpe"), _pct(stat(r, "max_drawdown")), _num(stat(r, "turnover"), "{:.1f}"),
                          _pct(stat(fb, "cagr")) if fb else "–", _num(stat(fb, "sharpe")) if fb else "–"])
+        from volts.reporting.break_even import break_even_cost_row
+
+        extra = break_even_cost_row(m)
+        if extra:
+            rows.append(extra)
         lines += ["## Cost table", "",
                   "The headline row repeated with every order costing the given basis points per side (no fixed "
-                  "commission), the rest unchanged.", "",
+                  "commission), the rest unchanged." + (" The last row is the break-even cost (mean daily net "
+                                                        "return zero; no bootstrap there)." if extra else ""), "",
                   _table(["bps / side", "CAGR", "Sharpe", "Sharpe 95 % CI", "max drawdown", "turnover / yr",
                           "followers B&H CAGR", "followers B&H Sharpe"], rows), ""]
+    from volts.reporting.break_even import break_even_markdown
+
+    lines += break_even_markdown(m, figs.get("cost_sweep"))
     lines += headline_at_bps(m, (0.0, 10.0))
     from volts.evaluation.disclosure import costs_markdown, funding_markdown
 
@@ -290,6 +303,13 @@ def build_walkforward_markdown(metrics: dict, table: pd.DataFrame, figs: dict[st
     return "\n".join(lines)
 
 
+def _bps(x, known: bool = True) -> str:
+    """A break-even cost in bps per side; "none" when there is none (the row loses before costs), "–" unknown."""
+    if not known:
+        return "–"
+    return "none" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{float(x):.1f}"
+
+
 def ablation_markdown(metrics: dict) -> list[str]:
     """The null/ablation section (``metrics["ablation"]``, :mod:`volts.evaluation.nulls`); empty without it."""
     ab = metrics.get("ablation")
@@ -299,13 +319,14 @@ def ablation_markdown(metrics: dict) -> list[str]:
     rows = []
     for r in ab.get("rows") or []:
         if r.get("status") != "run":
-            rows.append([r["variant"], r.get("screens") or "–", r.get("every") or "–"] + ["–"] * 7
+            rows.append([r["variant"], r.get("screens") or "–", r.get("every") or "–"] + ["–"] * 8
                         + [r.get("note") or "not run"])
             continue
         if r.get("row") == "random-pairs":
             rows.append([r["variant"], "random", r.get("every") or "–", "–", f"{_num(r.get('sharpe'))} (median)",
                          f"[{_num(r.get('sharpe_ci_low'))}, {_num(r.get('sharpe_ci_high'))}] (2.5-97.5 % of draws)",
-                         "–", "–", "–", "–", f"headline at the {_num(r.get('percentile'), '{:.1f}')}th percentile, "
+                         "–", "–", _bps(r.get("break_even_bps"), "break_even_bps" in r) + " (median)", "–", "–",
+                         f"headline at the {_num(r.get('percentile'), '{:.1f}')}th percentile, "
                                              f"permutation p = {_num(r.get('p_value'), '{:.4f}')}"])
             continue
         rows.append([r["variant"], r.get("screens") or "none", r.get("every") or "–", _pct(_nan(r.get("cagr"))),
@@ -313,6 +334,7 @@ def ablation_markdown(metrics: dict) -> list[str]:
                      "–" if r.get("sharpe_ci_low") is None else
                      f"[{_num(_nan(r.get('sharpe_ci_low')))}, {_num(_nan(r.get('sharpe_ci_high')))}]",
                      _pct(_nan(r.get("max_drawdown"))), _num(_nan(r.get("turnover")), "{:.1f}"),
+                     _bps(r.get("break_even_bps"), "break_even_bps" in r),
                      f"{r.get('weeks_in_cash')} / {r.get('weeks')}", r.get("distinct_pairs"), r.get("note") or ""])
     lines = ["## Null model and ablation (same weeks, same bars, same costs)", "",
              "Each row is the walk-forward over the same span with one stage changed; every row trades with the same "
@@ -320,7 +342,8 @@ def ablation_markdown(metrics: dict) -> list[str]:
              "candidates and the DTW lag stage. Files: `ablation.csv` (this table), `nulls.json` (every draw's "
              "Sharpe ratio).", "",
              _table(["configuration", "screens", "re-selection", "CAGR", "Sharpe", "95 % CI / null range",
-                     "max drawdown", "turnover / yr", "weeks in cash", "distinct pairs", "note"], rows), ""]
+                     "max drawdown", "turnover / yr", "break-even bps / side", "weeks in cash", "distinct pairs",
+                     "note"], rows), ""]
     if null:
         lines += [f"Random-pairs null: {null.get('draws')} seeded draws (seeds {null.get('seed')} .. "
                   f"{null.get('seed', 0) + (null.get('draws') or 1) - 1}); each week holds as many ordered pairs as "
@@ -334,6 +357,11 @@ def ablation_markdown(metrics: dict) -> list[str]:
                   f"{_num(null.get('median'))}, 2.5-97.5 % {_num(null.get('q025'))} .. {_num(null.get('q975'))}"
                   + (f"; {null['undefined_draws']} draw(s) had no defined Sharpe ratio (flat equity) and count as "
                      "below" if null.get("undefined_draws") else "") + ".", ""]
+        if "break_even_median" in null and null.get("break_even_unknown", 0) < (null.get("draws") or 0):
+            lines += [f"Break-even cost of the draws (first-order: each draw's mean gross return over its mean "
+                      f"turnover, bps per side): median {_bps(null.get('break_even_median'))}, 2.5-97.5 % "
+                      f"{_bps(null.get('break_even_q025'))} .. {_bps(null.get('break_even_q975'))}; "
+                      f"{null.get('break_even_none')} draw(s) lose before costs (\"none\", ranked lowest).", ""]
     lines += ["What this table supports, and what it does not:", "",
               "* The permutation p-value answers one question: did choosing *these* pairs and lags beat choosing "
               "pairs at random among the same week's candidates, with the same number of pairs, the same weeks in "

@@ -101,14 +101,18 @@ class FixedPlusPercentCommission(bt.CommInfoBase):
         Money per order execution (the paper: $9).
     pct : float
         Fraction of the traded value (0.001 = 0.1 %).
+    per_unit : float
+        Price units per share traded (half a bid-ask spread stated in pips or price, volts.trading.spreads).
     """
 
     params = (("fixed", 9.0), ("pct", 0.0), ("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED),
-              ("percabs", True))
+              ("percabs", True), ("per_unit", 0.0))
 
     def _getcommission(self, size, price, pseudoexec):
         if size == 0:
             return 0.0
+        if self.p.per_unit:
+            return float(self.p.fixed) + float(self.p.pct) * abs(size) * price + float(self.p.per_unit) * abs(size)
         return float(self.p.fixed) + float(self.p.pct) * abs(size) * price
 
 

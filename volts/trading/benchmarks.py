@@ -126,8 +126,15 @@ def _hold_curve(
     part = costs.capital / n_sym
     price = (opens.iloc[first_fill] if execution == "next_open" else closes.iloc[first_fill]).to_numpy(float)
     budget = part - costs.fixed
-    shares = np.where(budget > 0, budget / (price * (1.0 + costs.rate)) * (1.0 - HAIRCUT), 0.0)
-    spent = shares * price + np.where(shares > 0, costs.fixed + costs.rate * shares * price, 0.0)
+    if costs.has_spread:  # each symbol's own half-spread (volts.trading.spreads)
+        terms = [costs.terms(str(sym)) for sym in opens.columns]
+        rate = np.array([t[0] for t in terms])
+        unit = np.array([t[1] for t in terms])
+        shares = np.where(budget > 0, budget / (price * (1.0 + rate) + unit) * (1.0 - HAIRCUT), 0.0)
+        spent = shares * price + np.where(shares > 0, costs.fixed + rate * shares * price + unit * shares, 0.0)
+    else:
+        shares = np.where(budget > 0, budget / (price * (1.0 + costs.rate)) * (1.0 - HAIRCUT), 0.0)
+        spent = shares * price + np.where(shares > 0, costs.fixed + costs.rate * shares * price, 0.0)
     cash = costs.capital - spent.sum()
     values = closes.to_numpy(float) @ shares + cash
     out = pd.Series(values, index=closes.index)

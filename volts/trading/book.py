@@ -112,7 +112,7 @@ class _Book:
 
     def _fill(self, s: dict, date, role: str, shares: float, price: float) -> float:
         value = abs(shares) * price
-        comm = self.costs.commission(value)
+        comm = self.costs.commission(value, abs(shares), s["follower"])
         self.fills.append(
             {
                 "date": date,
@@ -156,7 +156,7 @@ class _Book:
                 self.events.append({"date": date, "pair": s["key"], "event": "no_affordable_shares", "cash": equity})
             s["bust"] = True
             return None
-        n = budget / (price * (1.0 + self.costs.rate)) * (1.0 - HAIRCUT)
+        n = self.costs.affordable(budget, price, s["follower"]) * (1.0 - HAIRCUT)
         shares = float(sign) * n
         comm = self._fill(s, date, "open", shares, price)
         s["cash"] -= shares * price + comm

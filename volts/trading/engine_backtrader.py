@@ -66,6 +66,12 @@ def _run_backtrader(
         cerebro.adddata(feed(sym, "L:" + sym))
     for key, h in keys.items():  # one follower feed per sleeve: the broker position of a feed is one sleeve's
         cerebro.adddata(feed(h.follower, "F:" + key))
+        if costs.has_spread:  # the follower's own half-spread (volts.trading.spreads)
+            rate, unit = costs.terms(h.follower)
+            broker.addcommissioninfo(
+                FixedPlusPercentCommission(fixed=float(costs.fixed), pct=float(rate), per_unit=float(unit)),
+                name="F:" + key,
+            )
     starts = {plan.dates[st].date(): plan.rebalances[k].pairs for k, st in enumerate(plan.starts) if st is not None}
     cerebro.addstrategy(
         schedule_strategy_class(),

@@ -71,7 +71,7 @@ class Rebalance:
 
 @dataclass(frozen=True)
 class CostModel:
-    """Capital and the cost of one order: ``fixed + rate * |value|``.
+    """Capital and the cost of one order: ``fixed + rate * |value|``, plus the symbol's half-spread.
 
     Attributes
     ----------
@@ -81,32 +81,122 @@ class CostModel:
         USD per order.
     rate : float
         Fraction of the traded value per order (commission_pct + slippage + half-spread).
+    spread, spread_unit, spread_by_symbol, pip_size_by_symbol
+        ``[costs]`` spread keys (the tables as sorted ``(symbol, value)`` tuples). With a non-zero spread for a
+        symbol, an order of ``q`` shares of it pays ``fixed + rate_s * |value| + unit_s * q``, where ``rate_s``
+        adds the half-spread in bps (``spread_unit = "bps"``) and ``unit_s`` is the half-spread in price units
+        (pips or price; :func:`volts.trading.spreads.half_spread_terms`). A symbol with no spread pays exactly
+        ``fixed + rate * |value|``.
+    pct, bps : float
+        commission_pct and ``slippage_bps + half_spread_bps`` of the settings (``rate = pct + bps / 1e4``), kept
+        so that a bps spread adds to them in the same float operations as ``half_spread_bps`` does.
     """
 
     capital: float
     fixed: float
     rate: float
+    spread: float = 0.0
+    spread_unit: str = "bps"
+    spread_by_symbol: tuple = ()
+    pip_size_by_symbol: tuple = ()
+    pct: float = 0.0
+    bps: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_terms", {})  # symbol -> (rate, per unit), filled on first use
 
     @classmethod
     def from_settings(cls, settings, cost_bps: float | None = None) -> "CostModel":
-        """The ``[costs]`` section; ``cost_bps`` replaces every cost by ``cost_bps`` bps per side, no fixed fee."""
+        """The ``[costs]`` section; ``cost_bps`` replaces every cost (spreads included) by ``cost_bps`` bps per
+        side, no fixed fee."""
         c = settings.costs
         if cost_bps is not None:
             if not (cost_bps >= 0) or not math.isfinite(cost_bps):
                 raise ConfigError(f"cost_bps must be a finite number >= 0 (got {cost_bps!r})")
             return cls(capital=float(c.capital), fixed=0.0, rate=float(cost_bps) / 1e4)
+        spread = float(getattr(c, "spread", 0.0))
+        by_symbol = tuple(sorted((str(k), float(v)) for k, v in (getattr(c, "spread_by_symbol", None) or {}).items()))
+        pips = tuple(sorted((str(k), float(v)) for k, v in (getattr(c, "pip_size_by_symbol", None) or {}).items()))
+        pct, bps = float(c.commission_pct), float(c.slippage_bps) + float(c.half_spread_bps)
+        if spread == 0.0 and not any(v for _, v in by_symbol):
+            return cls(capital=float(c.capital), fixed=float(c.commission), rate=pct + bps / 1e4)
         return cls(
             capital=float(c.capital),
             fixed=float(c.commission),
-            rate=float(c.commission_pct) + (float(c.slippage_bps) + float(c.half_spread_bps)) / 1e4,
+            rate=pct + bps / 1e4,
+            spread=spread,
+            spread_unit=str(c.spread_unit),
+            spread_by_symbol=by_symbol,
+            pip_size_by_symbol=pips,
+            pct=pct,
+            bps=bps,
         )
 
-    def commission(self, value: float) -> float:
-        """Cost of an order of absolute value ``value`` (0 for an empty order)."""
-        return self.fixed + self.rate * value if value > 0 else 0.0
+    @property
+    def has_spread(self) -> bool:
+        """True when some symbol pays a spread on top of ``fixed + rate * value``."""
+        return self.spread != 0.0 or any(v for _, v in self.spread_by_symbol)
+
+    def terms(self, symbol: str | None) -> tuple[float, float]:
+        """``(rate, price units per share)`` of an order in ``symbol``: ``(self.rate, 0.0)`` without a spread.
+
+        Raises
+        ------
+        ConfigError
+            A pip spread for a symbol without a pip size (:func:`volts.trading.spreads.half_spread_terms`).
+        """
+        if symbol is None or not self.has_spread:
+            return self.rate, 0.0
+        cache: dict = self._terms  # type: ignore[attr-defined]
+        hit = cache.get(symbol)
+        if hit is None:
+            from volts.trading.spreads import half_spread_terms
+
+            half_bps, unit = half_spread_terms(
+                symbol,
+                spread=self.spread,
+                unit=self.spread_unit,
+                spread_by_symbol=dict(self.spread_by_symbol),
+                pip_size_by_symbol=dict(self.pip_size_by_symbol),
+            )
+            rate = self.pct + (self.bps + half_bps) / 1e4 if half_bps else self.rate
+            hit = cache[symbol] = (rate, unit)
+        return hit
+
+    def check_symbols(self, symbols) -> None:
+        """Refuse, before any work, a spread that cannot be priced for one of ``symbols`` (a pip spread for a
+        symbol without a pip size): the :class:`ConfigError` of :meth:`terms`. Nothing to check without a spread."""
+        if self.has_spread:
+            for sym in symbols:
+                self.terms(str(sym))
+
+    def commission(self, value: float, shares: float = 0.0, symbol: str | None = None) -> float:
+        """Cost of an order of absolute value ``value`` and ``shares`` shares (absolute) of ``symbol`` (0 for an
+        empty order); without ``symbol`` or a spread: ``fixed + rate * value``."""
+        if value <= 0:
+            return 0.0
+        rate, unit = self.terms(symbol)
+        if rate == self.rate and unit == 0.0:
+            return self.fixed + self.rate * value
+        return self.fixed + rate * value + unit * abs(shares)
+
+    def affordable(self, budget: float, price: float, symbol: str | None = None) -> float:
+        """Shares whose price and cost use up ``budget`` exactly: ``budget / (price * (1 + rate) + unit)``."""
+        rate, unit = self.terms(symbol)
+        if rate == self.rate and unit == 0.0:
+            return budget / (price * (1.0 + self.rate))
+        return budget / (price * (1.0 + rate) + unit)
 
     def to_dict(self) -> dict:
-        return {"capital": self.capital, "fixed": self.fixed, "rate": self.rate, "rate_bps": self.rate * 1e4}
+        out = {"capital": self.capital, "fixed": self.fixed, "rate": self.rate, "rate_bps": self.rate * 1e4}
+        if self.has_spread:
+            out.update(
+                spread=self.spread,
+                spread_unit=self.spread_unit,
+                spread_by_symbol=dict(self.spread_by_symbol),
+                pip_size_by_symbol=dict(self.pip_size_by_symbol),
+            )
+        return out
 
 
 # ------------------------------------------------------------------------------------------------- result

@@ -59,9 +59,12 @@ less than one share's price. No leverage: a long never costs more than the sleev
 
 Every order pays ``fixed + rate * |shares * P|``, with ``fixed = costs.commission`` (USD) and ``rate =
 costs.commission_pct + (costs.slippage_bps + costs.half_spread_bps) / 1e4`` (a fraction per side); fills are at
-the open (or close) itself and the costs are booked as cash. ``cost_bps`` replaces the whole cost model by a
-proportional cost of ``cost_bps`` per side and no fixed commission: the 0/5/10/25 bps table, without re-running
-the selection.
+the open (or close) itself and the costs are booked as cash. A bid-ask spread per instrument (``[costs] spread``,
+``spread_by_symbol`` in bps, pips or price units; :mod:`volts.trading.spreads`) adds half the follower's spread
+to each order: ``q * spread / 2`` price units for ``q`` shares (a bps spread adds ``spread / 2`` bps to ``rate``),
+and the opening size becomes ``n = (E - fixed) / (P * (1 + rate) + spread / 2) * (1 - 1e-9)``. ``cost_bps``
+replaces the whole cost model, spreads included, by a proportional cost of ``cost_bps`` per side and no fixed
+commission: the 0/5/10/25 bps table, without re-running the selection.
 
 Benchmarks (same days, same starting capital, same cost model)
 --------------------------------------------------------------
@@ -227,7 +230,7 @@ def simulate_schedule(
         Last session traded (inclusive).
     settings : volts.core.config.Settings
         ``strategy`` (ma_window, mode, execution) and ``costs`` (capital, commission, commission_pct,
-        slippage_bps, half_spread_bps).
+        slippage_bps, half_spread_bps, the spread keys).
     engine : {"vectorised", "backtrader"}, default "vectorised"
     cost_bps : float or None
         Replace every cost by ``cost_bps`` bps of value per side and no fixed commission.
@@ -247,7 +250,8 @@ def simulate_schedule(
     Raises
     ------
     ConfigError
-        Empty schedule, duplicate as-of dates or pairs, unknown engine/execution/mode, bad cost_bps.
+        Empty schedule, duplicate as-of dates or pairs, unknown engine/execution/mode, bad cost_bps, a pip
+        spread for a follower without a pip size.
     DataError
         A symbol is missing from the market data, or no session lies between the first as-of date and ``end``.
 
@@ -275,6 +279,9 @@ def simulate_schedule(
         raise DataError(
             f"{', '.join(missing)}: symbol of the schedule not in the market data; load it or drop the pair"
         )
+    if costs.has_spread:  # a pip spread for a symbol without a pip size: refused before any trade
+        for sym in sorted({h.follower for r in plan.rebalances for h in r.pairs}):
+            costs.terms(sym)
 
     if engine == "vectorised":
         local: dict = {}

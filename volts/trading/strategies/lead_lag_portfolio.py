@@ -40,6 +40,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from volts.core.errors import ConfigError
 from volts.core.registry import STRATEGIES
 from volts.selection.leadlag import lead_lag_matrix, levy_area_returns
 
@@ -395,6 +396,11 @@ def walkforward_strategy(market, schedule, *, end, settings, engine: str = "vect
     res = lead_lag_portfolio(cc, mcc["SPY"], open_returns=oo, market_open_returns=moo["SPY"], params=p,
                              start=start, end=end)
     costs = CostModel.from_settings(settings, cost_bps)
+    if costs.has_spread:
+        raise ConfigError(
+            "[costs] spread / spread_by_symbol: the lead-lag portfolio books its costs on the traded value of the "
+            "whole book, not per instrument; state the spread as [costs] half_spread_bps for this strategy"
+        )
     gross = res.daily["gross"].to_numpy(dtype=float)
     tvr = res.daily["turnover"].to_numpy(dtype=float)
     orders = res.daily["orders"].to_numpy(dtype=float) if len(res.daily) else np.zeros(0)
