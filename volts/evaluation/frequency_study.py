@@ -129,8 +129,12 @@ def run_frequency_study(
     ------
     UsageError
         A bar size finer than the data's, or not a multiple of it.
+
+    Notes
+    -----
+    Length: the study's steps in order (check the bar sizes, load and resample, the signal blocks on the executor,
+    one walk-forward per bar size, the outputs), sharing the executor and the wall times.
     """
-    from volts.core.artifacts import atomic_write_csv, atomic_write_json, atomic_write_text, now_utc_iso
     from volts.core.parallel import Executor
     from volts.data.intraday_panel import load_intraday_panel
     from volts.evaluation.frequency import blocks, resample_panel, screen_block, signal_table
@@ -197,12 +201,36 @@ def run_frequency_study(
         if own:
             ex.close()
     value = pd.DataFrame(rows)
+    _write_outputs(
+        out,
+        signal,
+        value,
+        done,
+        settings=settings,
+        names=names,
+        finest=finest.name,
+        start=start,
+        end=end,
+        every=every,
+        block=block,
+        screens=screens,
+        seconds=seconds,
+    )
+    return FrequencyStudy(signal, value, out, seconds)
+
+
+def _write_outputs(
+    out: Path, signal, value, done, *, settings, names, finest, start, end, every, block, screens, seconds
+) -> None:
+    """``signal.csv``, ``value.csv``, ``frequency.json``, ``frequency.png`` and ``report.md``."""
+    from volts.core.artifacts import atomic_write_csv, atomic_write_json, atomic_write_text, now_utc_iso
+
     atomic_write_csv(out / "signal.csv", signal, index=False)
     atomic_write_csv(out / "value.csv", value, index=False)
     info: dict[str, Any] = {
         "created": now_utc_iso(),
         "bars": names,
-        "finest": finest.name,
+        "finest": finest,
         "calendar": settings.data.calendar,
         "start": str(start),
         "end": str(end),
@@ -219,7 +247,6 @@ def run_frequency_study(
     )
     write_figure(signal, value, out / "frequency.png")
     atomic_write_text(out / "report.md", frequency_markdown(signal, value, info))
-    return FrequencyStudy(signal, value, out, seconds)
 
 
 def _cell(x, spec="{:.2f}") -> str:
