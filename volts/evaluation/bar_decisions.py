@@ -1,0 +1,324 @@
+"""The selections of an intraday walk-forward: one per decision bar, run in coarse tasks and cached as JSON.
+
+Each decision (:mod:`volts.evaluation.bar_schedule`) runs :func:`volts.selection.pipeline.run_selection` on the
+bars known at its decision bar, with the windows of :func:`volts.selection.bar_windows.bar_windows` (lengths from
+``[intraday]``, all ending at the decision bar), and keeps a compact record: candidates, funnel, pairs with their
+lags in bars. The record is written to ``<out>/decisions/<stamp>.json`` with three hashes:
+
+* ``config_sha256``: :meth:`volts.core.config.Settings.selection_sha256` (every setting a selection can read);
+* ``data_sha256``: :func:`bars_sha256` of exactly the bars the selection can see (its universe, first window bar
+  .. decision bar), full time stamps included, so a change to a bar after the decision leaves it valid;
+* ``record_sha256``: the record's own content, so an edited or truncated file is recomputed (with a warning).
+
+Decisions are independent; they run through :class:`volts.core.parallel.Executor` in chunks of consecutive
+decisions (one task per chunk, a few chunks per worker), since one selection on a small universe takes well under
+a second and a task per decision would spend much of it on scheduling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from volts.core.artifacts import atomic_write_json, to_jsonable
+from volts.core.config import Settings
+from volts.core.errors import DataError
+from volts.data.market import FIELDS, MarketData
+from volts.data.timeframes import timeframe
+
+log = logging.getLogger(__name__)
+
+DECISION_FORMAT = 1  # bump when the record's layout changes (old cache files are then recomputed)
+HASH_FIELD = "record_sha256"
+
+
+def bars_sha256(market: MarketData) -> str:
+    """SHA-256 of bars with their full time stamps (symbols, int64 nanosecond stamps, every field as float64 LE).
+
+    :meth:`MarketData.sha256` writes the index as dates, which on intraday bars would not tell two bars of one day
+    apart; this hash does.
+    """
+    h = hashlib.sha256()
+    h.update(",".join(market.symbols).encode())
+    h.update(np.ascontiguousarray(market.dates.asi8.astype("<i8")).tobytes())
+    for name in FIELDS:
+        h.update(np.ascontiguousarray(getattr(market, name).to_numpy(dtype="<f8")).tobytes())
+    return h.hexdigest()
+
+
+def _record_hash(rec: dict) -> str:
+    body = {k: v for k, v in rec.items() if k != HASH_FIELD}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def seal(rec: dict) -> dict:
+    """The record with its content hash (``record_sha256``)."""
+    return {**rec, HASH_FIELD: _record_hash(rec)}
+
+
+def _universe(market: MarketData, settings: Settings) -> list[str]:
+    uni = [s for s in settings.data.universe if s in market.symbols]
+    return uni if settings.data.source != "synthetic" and uni else list(market.symbols)
+
+
+class PipelineSelector:
+    """The selection of one decision: windows of :func:`volts.selection.bar_windows.bar_windows` and
+    :func:`volts.selection.pipeline.run_selection` with ``pairs_only=True`` (the lean selection of the weekly
+    walk-forward: the curtailed surrogate test, no alignment diagnostics).
+
+    Tests substitute another object with the same two methods.
+    """
+
+    def window(self, settings: Settings, index: pd.DatetimeIndex, asof: pd.Timestamp) -> tuple[pd.Timestamp, Any]:
+        """``(first bar any window reads, windows)`` of the decision at ``asof``."""
+        from volts.selection.bar_windows import bar_windows
+
+        w = bar_windows(settings, index, asof)
+        return min(w.anomaly_start, w.gmm_start, w.train_start), w
+
+    def select(self, sub: MarketData, settings: Settings, asof: pd.Timestamp, windows: Any) -> dict:
+        """``candidates``, ``funnel``, ``pairs``, ``dropped_by_stage``, ``warnings``, ``timings`` of one decision."""
+        from volts.selection.pipeline import run_selection
+
+        lean = settings.override(**{"entropy.stop_early": True})
+        sel = run_selection(sub, lean, windows=windows, pairs_only=True)
+        if len(sel.candidates) < 2:
+            raise _TooFew(sel.warnings[-1] if sel.warnings else "fewer than two candidates")
+        dropped: dict[str, int] = {}
+        for stage in sel.dropped.values():
+            dropped[stage] = dropped.get(stage, 0) + 1
+        return {
+            "candidates": list(sel.candidates),
+            "funnel": [s.to_dict() for s in sel.funnel],
+            "pairs": [p.to_dict() for p in sel.pairs],
+            "dropped_by_stage": dropped,
+            "warnings": list(sel.warnings),
+            "timings": {k: float(v) for k, v in sel.timings.items()},
+        }
+
+    @staticmethod
+    def windows_dict(windows: Any) -> dict:
+        """ISO stamps of the windows (stored in the record)."""
+        names = ("anomaly_start", "anomaly_end", "gmm_start", "gmm_end", "train_start", "train_end")
+        return {k: pd.Timestamp(getattr(windows, k)).isoformat() for k in names if hasattr(windows, k)}
+
+
+class _TooFew(Exception):
+    """Fewer than two candidates: the decision holds cash (a result, not an error)."""
+
+
+def decision_sub(
+    market: MarketData, settings: Settings, asof: pd.Timestamp, selector
+) -> tuple[MarketData, Any, list[str]]:
+    """The bars the selection of ``asof`` may read (its universe, first window bar .. ``asof``), its windows and
+    universe."""
+    first, windows = selector.window(settings, market.dates, asof)
+    universe = _universe(market, settings)
+    return market.select(universe).slice(first, asof), windows, universe
+
+
+def select_decision(market: MarketData, settings: Settings, asof, *, selector=None) -> dict:
+    """Run the selection at the decision bar ``asof`` and return its JSON-able record.
+
+    Parameters
+    ----------
+    market : MarketData
+        Bars of the universe (those after ``asof`` are never read).
+    settings : Settings
+        ``[intraday]`` window lengths, the selection stages.
+    asof : date-like
+        Open stamp of the decision bar.
+    selector : object, optional
+        Default :class:`PipelineSelector`.
+
+    Returns
+    -------
+    dict
+        ``format``, ``asof`` (ISO stamp), ``timeframe``, ``status`` (``"ok"`` or ``"no_selection"`` with
+        ``error``: the decision holds cash), ``universe``, ``candidates``, ``funnel``, ``pairs`` (leader, follower,
+        ``lag`` in bars, ``lag_text`` e.g. "3 bars (3 h)", and the statistics of the selected pair),
+        ``dropped_by_stage``, ``warnings``, ``windows``, ``timings`` (wall seconds by stage), ``config_sha256``,
+        ``data_sha256``.
+    """
+    selector = selector or PipelineSelector()
+    asof = pd.Timestamp(asof)
+    tf = timeframe(settings.data.timeframe)
+    t0 = time.perf_counter()
+    sub, windows, universe = decision_sub(market, settings, asof, selector)
+    record: dict[str, Any] = {
+        "format": DECISION_FORMAT,
+        "asof": asof.isoformat(),
+        "timeframe": tf.name,
+        "config_sha256": settings.selection_sha256(),
+        "data_sha256": bars_sha256(sub),
+        "universe": universe,
+        "windows": selector.windows_dict(windows),
+    }
+    try:
+        out = selector.select(sub, settings, asof, windows)
+    except (DataError, _TooFew) as exc:  # too little input at this bar: the decision holds cash (a result)
+        record.update(
+            status="no_selection",
+            error=str(exc),
+            candidates=[],
+            funnel=[],
+            pairs=[],
+            dropped_by_stage={},
+            warnings=[],
+            timings={"total": time.perf_counter() - t0},
+        )
+        return to_jsonable(record)
+    for p in out["pairs"]:
+        p["lag"] = int(p["lag"])
+        p["lag_text"] = tf.describe(p["lag"])
+    record.update(status="ok", error=None, **out)
+    record["timings"] = {**out.get("timings", {}), "total": time.perf_counter() - t0}
+    return to_jsonable(record)
+
+
+def _chunk_task(chunk: tuple, *, market: MarketData, settings: Settings, selector) -> list[dict]:
+    """Executor task: the decisions of one chunk, in order (top-level so that it pickles to Dask workers)."""
+    return [select_decision(market, settings, pd.Timestamp(a), selector=selector) for a in chunk]
+
+
+def _cache_name(asof: pd.Timestamp) -> str:
+    return asof.strftime("%Y-%m-%dT%H%M") + ".json"
+
+
+def read_cached(path: Path, config_sha: str, data_sha: str, notes: list[str]) -> dict | None:
+    """The cached record when its hashes match and its content hash holds; a file that is unreadable, malformed or
+    edited gives None and a line in ``notes``."""
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        notes.append(
+            f"{path}: recomputing this decision: the cached record is not readable JSON ({type(exc).__name__})"
+        )
+        return None
+    if not isinstance(rec, dict):
+        notes.append(f"{path}: recomputing this decision: the cached record is not a JSON object")
+        return None
+    if (
+        rec.get("format") != DECISION_FORMAT
+        or rec.get("config_sha256") != config_sha
+        or rec.get("data_sha256") != data_sha
+    ):
+        return None  # other settings or other bars: a plain recompute
+    if rec.get(HASH_FIELD) != _record_hash(rec) or not isinstance(rec.get("pairs"), list):
+        notes.append(
+            f"{path}: recomputing this decision: its content does not match its record_sha256 (edited or truncated)"
+        )
+        return None
+    return rec
+
+
+def chunk_size(n_todo: int, workers: int) -> int:
+    """Decisions per task: about four tasks per worker (load balance against the per-task overhead), at most 64
+    and at least 1."""
+    if n_todo <= 0:
+        return 1
+    return max(1, min(64, math.ceil(n_todo / (4 * max(1, workers)))))
+
+
+def run_decisions(
+    market: MarketData,
+    settings: Settings,
+    asofs: Sequence[pd.Timestamp],
+    *,
+    cache_dir: Path,
+    executor,
+    force: bool = False,
+    selector=None,
+    on_decision: Callable[[dict], None] | None = None,
+) -> tuple[list[dict], dict]:
+    """Records of ``asofs`` from the cache or computed through ``executor`` (chunks of decisions per task); each
+    new record is cached as its chunk returns.
+
+    Parameters
+    ----------
+    market : MarketData
+        Bars of the whole walk-forward (loaded once; sent once per worker on a cluster).
+    settings : Settings
+    asofs : sequence of pandas.Timestamp
+        Decision bars, ascending.
+    cache_dir : Path
+        ``<out>/decisions``.
+    executor : volts.core.parallel.Executor
+    force : bool
+        Recompute every decision.
+    selector : object, optional
+        Default :class:`PipelineSelector`.
+    on_decision : callable, optional
+        Called with each newly computed record.
+
+    Returns
+    -------
+    records : list of dict
+        One per decision (ascending), see :func:`select_decision`, sealed with ``record_sha256``.
+    stats : dict
+        ``cached``, ``computed``, ``chunks``, ``chunk_size``, ``wall_seconds``, ``hash_seconds``.
+    """
+    selector = selector or PipelineSelector()
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    cfg = settings.selection_sha256()
+    records: dict[pd.Timestamp, dict] = {}
+    notes: list[str] = []
+    todo: list[pd.Timestamp] = []
+    for a in asofs:
+        a = pd.Timestamp(a)
+        cached = None
+        if not force:
+            sub, _, _ = decision_sub(market, settings, a, selector)
+            cached = read_cached(cache_dir / _cache_name(a), cfg, bars_sha256(sub), notes)
+        if cached is None:
+            todo.append(a)
+        else:
+            records[a] = cached
+    hash_seconds = time.perf_counter() - t0
+    for note in notes:
+        log.warning(note)
+    workers = getattr(executor, "workers", None) or 1
+    size = chunk_size(len(todo), workers)
+    chunks = [tuple(x.isoformat() for x in todo[i : i + size]) for i in range(0, len(todo), size)]
+    if chunks:
+        executor.note(
+            f"{len(todo)} decision(s) to compute in {len(chunks)} task(s) of up to {size}; "
+            f"{len(asofs) - len(todo)} from the cache"
+        )
+    for _, recs in executor.map(
+        _chunk_task,
+        chunks,
+        key=lambda c: c[0].replace(":", ""),
+        label="decision chunks",
+        market=market,
+        settings=settings,
+        selector=selector,
+    ):
+        for rec in recs:
+            rec = seal(rec)
+            a = pd.Timestamp(rec["asof"])
+            atomic_write_json(cache_dir / _cache_name(a), rec)
+            records[a] = rec
+            if on_decision is not None:
+                on_decision(rec)
+    stats = {
+        "cached": len(asofs) - len(todo),
+        "computed": len(todo),
+        "chunks": len(chunks),
+        "chunk_size": size,
+        "wall_seconds": time.perf_counter() - t0,
+        "hash_seconds": hash_seconds,
+    }
+    return [records[pd.Timestamp(a)] for a in asofs], stats
