@@ -199,3 +199,49 @@ def test_every_n_bars_and_six_hours(market, tmp_path):
     six = _run(market, tmp_path / "s", every="6H", start="2023-01-15", end="2023-01-15")
     assert [pd.Timestamp(d["asof"]).hour for d in six.decisions] == [5, 11, 17, 23]
     assert six.metrics["cadence"] == "every 6H (periods anchored at 00:00 UTC)"
+
+
+# ------------------------------------------------------------------------------------------------------ CLI
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--ablation"], "--ablation: not available for the intraday walk-forward"),
+        (["--engine", "backtrader"], "--engine: not available"),
+        (["--hold", "2W"], "--hold: not available"),
+        (["--every", "5H"], "must divide a day"),
+        (["--every", "30min"], "shorter than one H1 bar"),
+    ],
+)
+def test_cli_intraday_walkforward_usage_errors(extra, words, isolated_cwd, capsys):
+    from tests.cli_helpers import one_error, run_volts
+
+    cfg = isolated_cwd / "h1.toml"
+    cfg.write_text('[data]\nsource = "csv"\ndir = "."\ntimeframe = "H1"\ncalendar = "24/7"\n')
+    args = ["walkforward", "--config", cfg, "--start", "2023-01-10", "--end", "2023-01-20", "--every", "1D"]
+    rc, _, err = run_volts(capsys, *args, *extra, "--out", isolated_cwd / "o")
+    assert rc == 2, err
+    assert words in one_error(err)
+
+
+def test_cli_intraday_walkforward_needs_the_span(isolated_cwd, capsys):
+    from tests.cli_helpers import one_error, run_volts
+
+    cfg = isolated_cwd / "h1.toml"
+    cfg.write_text('[data]\nsource = "synthetic"\ntimeframe = "H1"\ncalendar = "24/7"\n')
+    rc, _, err = run_volts(capsys, "walkforward", "--config", cfg)
+    assert rc == 2 and "needs --start and --end" in one_error(err)
+    rc, _, err = run_volts(
+        capsys,
+        "walkforward",
+        "--config",
+        cfg,
+        "--start",
+        "2023-01-10",
+        "--end",
+        "2023-01-20",
+        "--every",
+        "1D",
+        "--out",
+        isolated_cwd / "o",
+    )
+    assert rc == 2 and "reads intraday CSV bars" in one_error(err)

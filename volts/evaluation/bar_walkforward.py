@@ -113,6 +113,11 @@ def bar_strategy(market, schedule, *, end, settings, engine="vectorised", cost_b
 def _load_market(settings: Settings, end_excl: pd.Timestamp) -> MarketData:
     from volts.data.intraday_source import load_intraday_market
 
+    if settings.data.source != "csv":
+        raise UsageError(
+            f"the intraday walk-forward reads intraday CSV bars ([data] source = 'csv'), not "
+            f"{settings.data.source!r}: export the bars to CSV (one file per symbol) and point [data] dir at them"
+        )
     # the whole history up to the span's end: the windows of the first decision reach back before --start
     return load_intraday_market(settings.data, end=(end_excl - pd.Timedelta(days=1)).date())
 
