@@ -227,7 +227,7 @@ def test_cli_intraday_walkforward_needs_the_span(isolated_cwd, capsys):
     from tests.cli_helpers import one_error, run_volts
 
     cfg = isolated_cwd / "h1.toml"
-    cfg.write_text('[data]\nsource = "synthetic"\ntimeframe = "H1"\ncalendar = "24/7"\n')
+    cfg.write_text('[data]\nsource = "mt5"\ntimeframe = "H1"\ncalendar = "24/7"\n')
     rc, _, err = run_volts(capsys, "walkforward", "--config", cfg)
     assert rc == 2 and "needs --start and --end" in one_error(err)
     rc, _, err = run_volts(

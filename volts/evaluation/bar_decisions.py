@@ -78,11 +78,25 @@ class PipelineSelector:
     """
 
     def window(self, settings: Settings, index: pd.DatetimeIndex, asof: pd.Timestamp) -> tuple[pd.Timestamp, Any]:
-        """``(first bar any window reads, windows)`` of the decision at ``asof``."""
+        """``(first bar the selection reads, windows)`` of the decision bar ``asof``.
+
+        :func:`~volts.selection.bar_windows.bar_windows` takes a decision *time*: the decision bar's close. The
+        anomaly window is read only when its flags exclude names (``anomaly.exclude``); otherwise the lean
+        selection skips it, so its bars are neither sliced nor hashed.
+
+        Raises
+        ------
+        DataError
+            A window the data cannot hold (the data start too late for the first decision).
+        """
         from volts.selection.bar_windows import bar_windows
 
-        w = bar_windows(settings, index, asof)
-        return min(w.anomaly_start, w.gmm_start, w.train_start), w
+        tf = timeframe(settings.data.timeframe)
+        w = bar_windows(settings, index, pd.Timestamp(asof) + tf.duration)
+        if w.asof != asof:  # the decision bar is a bar of the index, complete at its own close
+            raise DataError(f"decision bar {asof}: not a bar of the data (the last complete bar is {w.asof})")
+        starts = [w.gmm_start, w.train_start] + ([w.anomaly_start] if settings.anomaly.exclude else [])
+        return min(starts), w
 
     def select(self, sub: MarketData, settings: Settings, asof: pd.Timestamp, windows: Any) -> dict:
         """``candidates``, ``funnel``, ``pairs``, ``dropped_by_stage``, ``warnings``, ``timings`` of one decision."""
@@ -107,6 +121,8 @@ class PipelineSelector:
     @staticmethod
     def windows_dict(windows: Any) -> dict:
         """ISO stamps of the windows (stored in the record)."""
+        if hasattr(windows, "to_dict"):
+            return windows.to_dict()
         names = ("anomaly_start", "anomaly_end", "gmm_start", "gmm_end", "train_start", "train_end")
         return {k: pd.Timestamp(getattr(windows, k)).isoformat() for k in names if hasattr(windows, k)}
 

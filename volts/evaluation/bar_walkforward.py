@@ -113,6 +113,12 @@ def bar_strategy(market, schedule, *, end, settings, engine="vectorised", cost_b
 def _load_market(settings: Settings, end_excl: pd.Timestamp) -> MarketData:
     from volts.data.intraday_source import load_intraday_market
 
+    if settings.data.source == "synthetic":  # the seeded intraday demo market (24/7, planted pairs)
+        from volts.data.synthetic_intraday import make_synthetic_intraday_market
+
+        return make_synthetic_intraday_market(
+            seed=settings.data.synthetic_seed, timeframe_name=settings.data.timeframe
+        ).data
     if settings.data.source != "csv":
         raise UsageError(
             f"the intraday walk-forward reads intraday CSV bars ([data] source = 'csv'), not "
