@@ -3,6 +3,7 @@ input that failed and must give a one-line error with the documented exit code (
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -370,7 +371,7 @@ def test_stability_block_length_at_or_above_the_training_length_is_a_config_erro
     assert f"stability.block_length {block}" in line and "158 bars" in line
 
 
-@pytest.mark.parametrize("command", ["select", "run"])  # walkforward runs on bars: tests/test_bar_walkforward.py
+@pytest.mark.parametrize("command", ["run"])  # walkforward runs on bars: tests/test_bar_walkforward.py
 def test_an_intraday_timeframe_is_refused_where_a_stage_needs_daily_bars(command, isolated_cwd, capsys):
     # the data layer reads H1 bars, but the selection counts sessions: refused with the way out, not run wrongly
     cfg = isolated_cwd / "h1.toml"
@@ -379,3 +380,26 @@ def test_an_intraday_timeframe_is_refused_where_a_stage_needs_daily_bars(command
     assert rc == 2, err
     line = one_error(err)
     assert f"volts {command}: [data] timeframe = 'H1'" in line and "volts data resample --to D1" in line
+
+
+def test_select_on_hourly_bars_names_the_bar_size_and_calendar(isolated_cwd, capsys):
+    cfg = isolated_cwd / "h1.toml"
+    cfg.write_text(
+        '[data]\nsource = "synthetic"\ntimeframe = "H1"\ncalendar = "24/7"\n'
+        '[intraday]\ngmm_window = "30D"\ntrain_window = "10D"\nanomaly_window = "30D"\n'
+    )
+    # the synthetic hourly market ends on 2023-03-31: a later as-of date would decide on a stale bar
+    rc, _, err = run_volts(capsys, "select", "--config", cfg, "--asof", "2023-06-09", "--out", isolated_cwd / "o")
+    assert rc == 3 and "2023-03-31" in one_error(err)  # names where the data end
+    rc, out, err = run_volts(
+        capsys, "select", "--config", cfg, "--asof", "2023-03-30T12:30", "--out", isolated_cwd / "o"
+    )
+    assert rc == 0, err
+    folder = isolated_cwd / "o" / "2023-03-30T1230"
+    sel = json.loads((folder / "selection.json").read_text())
+    assert sel["asof"] == "2023-03-30T11:00:00"  # the 12:00 bar is in progress at 12:30
+    assert sel["bars"]["timeframe"] == "H1" and sel["bars"]["calendar"] == "24/7"
+    report = (folder / "report.md").read_text()
+    assert "Bar size: H1" in report and "`24/7`" in report
+    for p in sel["pairs"]:
+        assert sel["bars"]["lags"][f"{p['leader']}->{p['follower']}"].startswith(f"{p['lag']} bar")

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from volts.commands._common import StageProgress, parse_date
+from volts.commands.select_bars import select_command
+from volts.commands._common import StageProgress, data_quality, data_quality_line, parse_date  # noqa: F401 (re-exported)
 
 
 def compare_existing(run_dir: Path, config_sha256: str, data_sha256: str) -> str | None:
@@ -78,6 +79,9 @@ def run_select(
     from volts.core.errors import UsageError
     from volts.selection.pipeline import earliest_start, run_selection, selection_view
 
+    from volts.core.config import require_daily_bars
+
+    require_daily_bars(settings, "volts select")  # intraday bars: volts.commands.select_bars
     windows = settings.windows if asof is None else settings.windows.shifted(asof)
     name = windows.asof.isoformat()
     if folder is None:
@@ -229,47 +233,6 @@ def selection_date_stability(settings, asof, selection, market, *, progress=None
     return out
 
 
-def data_quality(market) -> dict:
-    """What validation dropped, filled or flagged-and-kept while loading ``market`` (for artifacts and summaries).
-
-    Returns a dict with ``rows_read``, ``rows_dropped`` and ``rows_filled`` per symbol, and ``findings``: every
-    problem with action dropped, filled or flagged (flagged findings outside the requested window are counted in
-    ``outside_window`` and not listed: they concern rows no stage reads).
-    """
-    from volts.data.validate import OUTSIDE_NOTE
-
-    rep = market.report
-    if rep is None:
-        return {"rows_read": {}, "rows_dropped": {}, "rows_filled": {}, "findings": [], "outside_window": 0}
-    inside = [p for p in rep.problems if p.action != "error" and OUTSIDE_NOTE not in p.message]
-    return {
-        "rows_read": dict(rep.rows_read),
-        "rows_dropped": {k: v for k, v in rep.rows_dropped.items() if v},
-        "rows_filled": {k: v for k, v in rep.rows_filled.items() if v},
-        "findings": [p.to_dict() for p in inside],
-        "outside_window": sum(1 for p in rep.problems if p.action != "error" and OUTSIDE_NOTE in p.message),
-    }
-
-
-def data_quality_line(quality: dict) -> str:
-    """One summary line for the terminal: rows dropped, bars filled and findings flagged but kept, by rule."""
-    from collections import Counter
-
-    def by_rule(action):
-        c = Counter(f["rule"] for f in quality.get("findings", []) if f["action"] == action)
-        return ", ".join(f"{rule} {n}" for rule, n in sorted(c.items()))
-
-    dropped = sum(quality.get("rows_dropped", {}).values())
-    filled = sum(quality.get("rows_filled", {}).values())
-    flagged = sum(1 for f in quality.get("findings", []) if f["action"] == "flagged")
-    parts = [
-        f"{dropped} row(s) dropped" + (f" (findings: {by_rule('dropped')})" if dropped else ""),
-        f"{filled} bar(s) filled" + (f" (findings: {by_rule('filled')})" if filled else ""),
-        f"{flagged} finding(s) flagged and kept" + (f" ({by_rule('flagged')})" if flagged else ""),
-    ]
-    return "data: " + "; ".join(parts)
-
-
 def register(app: typer.Typer) -> None:
     from volts.cli import ConfigOpt, DataDirOpt, OutOpt, console, err_console, load_cli_settings
 
@@ -309,7 +272,11 @@ def register(app: typer.Typer) -> None:
         """Run stages 1-5 (anomalies, volatility regimes, causal screen, lag) and write selection.json."""
         from volts.core.parallel import Executor
 
-        settings = load_cli_settings(config, data_dir, source, daily="volts select")
+        settings = load_cli_settings(config, data_dir, source)
+        if settings.data.timeframe != "D1":  # windows end at a decision bar (volts.commands.select_bars)
+            return select_command(
+                settings, asof, out=out, force=force, stability=stability, consoles=(console, err_console)
+            )
         from volts.core.limits import check_counts
 
         check_counts(settings, workers=workers, stability_runs=stability, stability_option="--stability")

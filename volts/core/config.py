@@ -438,6 +438,31 @@ class CostSettings(_Section):
     half_spread_bps: float = Field(0.0, ge=0, description="half the bid-ask spread, bps of value, per side")
 
 
+class IntradaySettings(_Section):
+    """Windows of a selection on bars other than D1, each ending at the decision bar (``volts.selection.bar_windows``).
+
+    A length is a duration (``"90D"``, ``"36H"``, ``"2W"``: the bars whose stamps lie within it) or a number of bars
+    (``"500 bars"``). Lags, the volatility window and the strategy's moving average are counted in bars. Read only
+    when ``[data] timeframe`` is not D1; the section is left out of the settings' dump at its defaults.
+    """
+
+    anomaly_window: str = Field("365D", description="bars the KNN anomaly filter sees, ending at the decision bar")
+    gmm_window: str = Field("90D", description="bars whose volatility estimates the Gaussian mixture clusters")
+    train_window: str = Field("30D", description="bars the causal screens and the lag choice are fitted on")
+
+    @field_validator("anomaly_window", "gmm_window", "train_window")
+    @classmethod
+    def _length(cls, value: str) -> str:
+        from volts.core.lengths import parse_length
+
+        parse_length(value)   # raises ValueError naming the accepted forms
+        return value
+
+
+#: Defaults of [intraday] (the section is omitted from the settings' dump when it equals them).
+INTRADAY_WINDOW_DEFAULTS = {"anomaly_window": "365D", "gmm_window": "90D", "train_window": "30D"}
+
+
 class MetricsSettings(_Section):
     risk_free: float = Field(0.0, description="annual risk-free rate, fraction")
     periods_per_year: int = Field(252, ge=1)
@@ -479,6 +504,7 @@ class Settings(_Section):
     costs: CostSettings = CostSettings()
     metrics: MetricsSettings = MetricsSettings()
     live: LiveSettings = LiveSettings()
+    intraday: IntradaySettings = IntradaySettings()
 
     @model_serializer(mode="wrap")
     def _omit_empty_plugins(self, handler):
@@ -487,6 +513,8 @@ class Settings(_Section):
         out = handler(self)
         if isinstance(out, dict) and not out.get("plugins"):
             out.pop("plugins", None)
+        if isinstance(out, dict) and out.get("intraday") == INTRADAY_WINDOW_DEFAULTS:
+            out.pop("intraday", None)   # read only on intraday bars: a daily configuration hashes as before
         return out
 
     @model_validator(mode="before")
@@ -510,7 +538,7 @@ class Settings(_Section):
             if key not in _valid_keys(Settings):
                 raise ConfigError(_unknown_key_message(key, _valid_keys(Settings)))
             for p in parents:
-                node = node[p]
+                node = node.setdefault(p, {})   # a section left out of the dump at its defaults
             node[leaf] = value
         return parse_settings(raw, source="command line")
 

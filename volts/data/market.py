@@ -138,10 +138,12 @@ class MarketData:
         """SHA-256 of the bars (dates, symbols and every field's values, float64 little-endian).
 
         Two sources giving the same bars give the same hash; it is written into artifacts as ``data_sha256``.
+        Intraday stamps enter with their time of day (daily dates as ``YYYY-MM-DD``, as they always have).
         """
         h = hashlib.sha256()
         h.update(",".join(self.symbols).encode())
-        h.update(self.dates.strftime("%Y-%m-%d").str.cat(sep=",").encode())
+        intraday = bool((self.dates != self.dates.normalize()).any())  # daily bars hash as they always have
+        h.update(self.dates.strftime("%Y-%m-%dT%H:%M:%S" if intraday else "%Y-%m-%d").str.cat(sep=",").encode())
         for name in FIELDS:
             h.update(np.ascontiguousarray(getattr(self, name).to_numpy(dtype="<f8")).tobytes())
         return h.hexdigest()

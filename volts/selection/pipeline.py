@@ -16,9 +16,10 @@ from typing import Any, Callable
 import pandas as pd
 
 from volts import __version__
-from volts.core.config import Settings, WindowSettings, require_daily_bars
+from volts.core.config import Settings, WindowSettings
 from volts.core.errors import DataError
 from volts.data.market import MarketData
+from volts.selection.bar_windows import BarWindows, bar_windows
 
 ProgressFn = Callable[[str, str], None]  # (stage, message)
 
@@ -103,6 +104,7 @@ class Selection:
     stability: Any = None
     coverage: Any = None  # volts.data.universe.UniverseReport, or None (a list universe loaded as a whole)
     pair_cap: dict | None = None  # volts.selection.pair_cap.cap_pairs's record, when [selection] max_pairs is set
+    bars_per_year: float | None = None  # intraday bars: the annualisation of the volatility estimators
 
     @property
     def large(self) -> bool:
@@ -167,6 +169,34 @@ class Selection:
             out["pcmci_links"] = "pcmci_links.parquet"
         return out
 
+    def _windows_json(self) -> dict:
+        w = self.windows
+        if isinstance(w, BarWindows):
+            return w.to_dict()
+        return {
+            "anomaly": {"start": w.anomaly_start, "end": w.anomaly_end},
+            "gmm": {"start": w.gmm_start, "end": w.gmm_end},
+            "train": {"start": w.train_start, "end": w.train_end},
+            "test": {"start": w.test_start, "end": w.test_end},
+        }
+
+    def _bars_json(self) -> dict:
+        """Bar size and calendar of an intraday selection, and each pair's lag in bars and time (absent on D1)."""
+        if not isinstance(self.windows, BarWindows):
+            return {}
+        from volts.data.timeframes import timeframe
+
+        tf = timeframe(self.settings.data.timeframe)
+        return {
+            "bars": {
+                "timeframe": tf.name,
+                "bar": tf.describe(1),
+                "calendar": self.settings.data.calendar,
+                "bars_per_year": self.bars_per_year,
+                "lags": {p.name: tf.describe(p.lag) for p in self.pairs},
+            }
+        }
+
     def to_dict(self) -> dict:
         w = self.windows
         granger = None if self.granger is None else self.granger.to_dict()
@@ -192,13 +222,9 @@ class Selection:
             }
         return {
             "asof": self.asof.isoformat(),
-            "windows": {
-                "anomaly": {"start": w.anomaly_start, "end": w.anomaly_end},
-                "gmm": {"start": w.gmm_start, "end": w.gmm_end},
-                "train": {"start": w.train_start, "end": w.train_end},
-                "test": {"start": w.test_start, "end": w.test_end},
-            },
+            "windows": self._windows_json(),
             "train": {"start": w.train_start.isoformat(), "end": w.train_end.isoformat()},
+            **self._bars_json(),
             "universe": list(self.universe),
             "data_source": self.settings.data.source,
             "anomalies": self.anomalies.to_dict()["anomalies"],
@@ -346,6 +372,7 @@ def run_selection(
     coverage: Any = None,
     executor: Any = None,
     pairs_only: bool = False,
+    windows: BarWindows | None = None,
 ) -> Selection:
     """Run stages 1-5 of METHOD.md on the windows of ``settings`` ending at ``asof``.
 
@@ -370,6 +397,11 @@ def run_selection(
         (``dtw_distance``, ``dtw_median_offset`` are NaN) and the reverse transfer entropy of pairs whose forward
         test failed. The returned Selection has ``anomalies = None`` and is
         meant for its candidates, funnel and pairs (stability runs and the walk-forward's weeks use it).
+    windows : volts.selection.bar_windows.BarWindows, optional
+        Bars other than D1 only: the windows ending at a decision bar. Default: :func:`volts.selection.bar_windows.
+        bar_windows` at ``asof`` (a date = the last bar complete by the end of that day). The volatility
+        estimators are then annualised by the calendar's bars per year (:func:`volts.data.timeframes.bars_per_year`),
+        and lags, the volatility window and the lag stage's sample window count bars.
 
     Returns
     -------
@@ -394,9 +426,21 @@ def run_selection(
     from volts.selection.causality.stationarity import adf_check, stationarity_warning
     from volts.selection.lag import choose_lag
 
-    require_daily_bars(settings, "the selection")
     say = progress or (lambda stage, msg: None)
-    windows = settings.windows if asof is None else settings.windows.shifted(asof)
+    periods_per_year: float = settings.volatility.periods_per_year
+    if settings.data.timeframe == "D1":
+        if windows is not None:
+            raise DataError(
+                "run_selection: bar windows are for a timeframe other than D1; daily selections use "
+                "[windows] and --asof"
+            )
+        windows = settings.windows if asof is None else settings.windows.shifted(asof)
+    else:  # intraday: every window ends at the decision bar, annualised by the calendar's bars per year
+        from volts.data.timeframes import bars_per_year
+
+        if windows is None:
+            windows = bar_windows(settings, market.dates, settings.windows.asof if asof is None else asof)
+        periods_per_year = bars_per_year(settings.data.timeframe, settings.data.calendar, index=market.dates)
     asof = windows.asof
     if coverage is not None:
         universe = tuple(coverage.usable)
@@ -436,7 +480,7 @@ def run_selection(
         _cluster_volatility_memo,
         _window(market, windows.gmm_start, windows.gmm_end, "GMM"),
         window=v.window,
-        periods_per_year=v.periods_per_year,
+        periods_per_year=periods_per_year,
         estimators=c.estimators,
         covariance_type=c.covariance_type,
         n_init=c.n_init,
@@ -502,6 +546,7 @@ def run_selection(
             timings=timings,
             lead_lag_clusters=lead_lag_clusters,
             coverage=coverage,
+            bars_per_year=None if settings.data.timeframe == "D1" else periods_per_year,
         )
 
     # 4. the screen funnel ([selection] screens; Vol-TS: granger -> pcmci -> transfer_entropy) -------------
@@ -603,4 +648,5 @@ def run_selection(
         lead_lag_clusters=lead_lag_clusters,
         coverage=coverage,
         pair_cap=pair_cap,
+        bars_per_year=None if settings.data.timeframe == "D1" else periods_per_year,
     )
