@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -31,6 +32,7 @@ import pandas as pd
 from volts.core.artifacts import atomic_write_json, to_jsonable
 from volts.core.config import Settings
 from volts.core.errors import DataError
+from volts.data.intraday_panel import IntradayPanel
 from volts.data.market import FIELDS, MarketData
 from volts.data.timeframes import timeframe
 
@@ -102,7 +104,8 @@ class PipelineSelector:
         """``candidates``, ``funnel``, ``pairs``, ``dropped_by_stage``, ``warnings``, ``timings`` of one decision."""
         from volts.selection.pipeline import run_selection
 
-        lean = settings.override(**{"entropy.stop_early": True})
+        # the symbols that cover this decision's windows are its universe
+        lean = settings.override(**{"entropy.stop_early": True, "data.universe": list(sub.symbols)})
         sel = run_selection(sub, lean, windows=windows, pairs_only=True)
         if len(sel.candidates) < 2:
             raise _TooFew(sel.warnings[-1] if sel.warnings else "fewer than two candidates")
@@ -131,23 +134,51 @@ class _TooFew(Exception):
     """Fewer than two candidates: the decision holds cash (a result, not an error)."""
 
 
+def as_panel(market: MarketData | IntradayPanel) -> IntradayPanel:
+    """``market`` as an :class:`~volts.data.intraday_panel.IntradayPanel` (a complete market: every bar real)."""
+    if isinstance(market, IntradayPanel):
+        return market
+    return IntradayPanel(market, pd.DataFrame(True, index=market.dates, columns=market.symbols))
+
+
+_NEXT_BAR = re.compile(r" \(its next bar is [^)]*\)$")
+
+
 def decision_sub(
-    market: MarketData, settings: Settings, asof: pd.Timestamp, selector
-) -> tuple[MarketData, Any, list[str]]:
-    """The bars the selection of ``asof`` may read (its universe, first window bar .. ``asof``), its windows and
-    universe."""
-    first, windows = selector.window(settings, market.dates, asof)
-    universe = _universe(market, settings)
-    return market.select(universe).slice(first, asof), windows, universe
+    panel: IntradayPanel, settings: Settings, asof: pd.Timestamp, selector
+) -> tuple[MarketData | None, Any, list[str], dict[str, str]]:
+    """What the selection of ``asof`` may read: ``(bars, windows, universe, excluded)``.
+
+    The bars are those of the universe's symbols that cover the windows (:meth:`IntradayPanel.covering`: bars from
+    the first window's start, at most 5 % of its stamps missing, no hole longer than ``data.coverage_gap_days``), on
+    the stamps all of them have, from the first window bar to ``asof``; None when fewer than two symbols cover
+    them. ``excluded`` gives each other symbol's reason (without the covering check's note on the symbol's next
+    bar, which lies after ``asof``).
+    """
+    first, windows = selector.window(settings, panel.market.dates, asof)
+    universe = _universe(panel.market, settings)
+    gap = pd.Timedelta(days=settings.data.coverage_gap_days)
+    symbols, excluded = panel.covering(first, asof, symbols=universe, max_gap=gap)
+    excluded = {k: _NEXT_BAR.sub("", v) for k, v in excluded.items()}
+    sub = panel.window_market(symbols, first, asof) if len(symbols) >= 2 else None
+    return sub, windows, universe, excluded
 
 
-def select_decision(market: MarketData, settings: Settings, asof, *, selector=None) -> dict:
+def _data_sha(sub: MarketData | None, excluded: dict[str, str]) -> str:
+    """Hash of what a decision saw: its bars (:func:`bars_sha256`) and the symbols left out with their reasons."""
+    h = hashlib.sha256((bars_sha256(sub) if sub is not None else "no bars").encode())
+    h.update(json.dumps(excluded, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def select_decision(market: MarketData | IntradayPanel, settings: Settings, asof, *, selector=None) -> dict:
     """Run the selection at the decision bar ``asof`` and return its JSON-able record.
 
     Parameters
     ----------
-    market : MarketData
-        Bars of the universe (those after ``asof`` are never read).
+    market : MarketData or IntradayPanel
+        Bars of the universe (those after ``asof`` are never read); a panel's symbols that do not cover the
+        windows are left out (``excluded``).
     settings : Settings
         ``[intraday]`` window lengths, the selection stages.
     asof : date-like
@@ -161,24 +192,29 @@ def select_decision(market: MarketData, settings: Settings, asof, *, selector=No
         ``format``, ``asof`` (ISO stamp), ``timeframe``, ``status`` (``"ok"`` or ``"no_selection"`` with
         ``error``: the decision holds cash), ``universe``, ``candidates``, ``funnel``, ``pairs`` (leader, follower,
         ``lag`` in bars, ``lag_text`` e.g. "3 bars (3 h)", and the statistics of the selected pair),
-        ``dropped_by_stage``, ``warnings``, ``windows``, ``timings`` (wall seconds by stage), ``config_sha256``,
-        ``data_sha256``.
+        ``dropped_by_stage``, ``warnings``, ``windows``, ``excluded`` (symbol -> reason it does not cover the
+        windows), ``timings`` (wall seconds by stage), ``config_sha256``, ``data_sha256``.
     """
     selector = selector or PipelineSelector()
     asof = pd.Timestamp(asof)
     tf = timeframe(settings.data.timeframe)
     t0 = time.perf_counter()
-    sub, windows, universe = decision_sub(market, settings, asof, selector)
+    sub, windows, universe, excluded = decision_sub(as_panel(market), settings, asof, selector)
     record: dict[str, Any] = {
         "format": DECISION_FORMAT,
         "asof": asof.isoformat(),
         "timeframe": tf.name,
         "config_sha256": settings.selection_sha256(),
-        "data_sha256": bars_sha256(sub),
+        "data_sha256": _data_sha(sub, excluded),
         "universe": universe,
+        "excluded": excluded,
         "windows": selector.windows_dict(windows),
     }
     try:
+        if sub is None:
+            raise _TooFew(
+                f"fewer than two symbols cover the windows ({len(universe) - len(excluded)} of {len(universe)})"
+            )
         out = selector.select(sub, settings, asof, windows)
     except (DataError, _TooFew) as exc:  # too little input at this bar: the decision holds cash (a result)
         record.update(
@@ -200,9 +236,9 @@ def select_decision(market: MarketData, settings: Settings, asof, *, selector=No
     return to_jsonable(record)
 
 
-def _chunk_task(chunk: tuple, *, market: MarketData, settings: Settings, selector) -> list[dict]:
+def _chunk_task(chunk: tuple, *, panel: IntradayPanel, settings: Settings, selector) -> list[dict]:
     """Executor task: the decisions of one chunk, in order (top-level so that it pickles to Dask workers)."""
-    return [select_decision(market, settings, pd.Timestamp(a), selector=selector) for a in chunk]
+    return [select_decision(panel, settings, pd.Timestamp(a), selector=selector) for a in chunk]
 
 
 def _cache_name(asof: pd.Timestamp) -> str:
@@ -247,7 +283,7 @@ def chunk_size(n_todo: int, workers: int) -> int:
 
 
 def run_decisions(
-    market: MarketData,
+    market: MarketData | IntradayPanel,
     settings: Settings,
     asofs: Sequence[pd.Timestamp],
     *,
@@ -262,7 +298,7 @@ def run_decisions(
 
     Parameters
     ----------
-    market : MarketData
+    market : MarketData or IntradayPanel
         Bars of the whole walk-forward (loaded once; sent once per worker on a cluster).
     settings : Settings
     asofs : sequence of pandas.Timestamp
@@ -285,6 +321,7 @@ def run_decisions(
         ``cached``, ``computed``, ``chunks``, ``chunk_size``, ``wall_seconds``, ``hash_seconds``.
     """
     selector = selector or PipelineSelector()
+    panel = as_panel(market)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -296,8 +333,8 @@ def run_decisions(
         a = pd.Timestamp(a)
         cached = None
         if not force:
-            sub, _, _ = decision_sub(market, settings, a, selector)
-            cached = read_cached(cache_dir / _cache_name(a), cfg, bars_sha256(sub), notes)
+            sub, _, _, excluded = decision_sub(panel, settings, a, selector)
+            cached = read_cached(cache_dir / _cache_name(a), cfg, _data_sha(sub, excluded), notes)
         if cached is None:
             todo.append(a)
         else:
@@ -318,7 +355,7 @@ def run_decisions(
         chunks,
         key=lambda c: c[0].replace(":", ""),
         label="decision chunks",
-        market=market,
+        panel=panel,
         settings=settings,
         selector=selector,
     ):

@@ -3,7 +3,9 @@ bootstrap intervals, the cost table and the random-pairs null.
 
 Pipeline (``volts walkforward`` when ``[data] timeframe`` is not ``D1``)
 -----------------------------------------------------------------------
-1. The bars are loaded once (``[data]``: :func:`volts.data.intraday_source.load_intraday_market`) up to ``end``.
+1. The bars are loaded once, up to ``end``, on the union of the symbols' stamps
+   (:func:`volts.data.intraday_panel.load_intraday_panel`: a coin listed later or a feed with a hole keeps the
+   others' bars; its own missing bars are carried and marked).
 2. Decision bars (:func:`volts.evaluation.bar_schedule.decision_bars`): every N bars, or the last complete bar of
    each ``30min`` / ``6H`` / ``1D`` / ``1W`` period (UTC-anchored) in ``[start, end]``.
 3. One selection per decision (:mod:`volts.evaluation.bar_decisions`): windows in bars from ``[intraday]``, ending at
@@ -38,9 +40,10 @@ from volts.core.artifacts import atomic_write_csv, atomic_write_json, atomic_wri
 from volts.core.artifacts import to_jsonable
 from volts.core.config import Settings
 from volts.core.errors import UsageError
+from volts.data.intraday_panel import IntradayPanel
 from volts.data.market import MarketData
 from volts.data.timeframes import bars_per_year, timeframe
-from volts.evaluation.bar_decisions import run_decisions
+from volts.evaluation.bar_decisions import as_panel, run_decisions
 from volts.evaluation.bar_schedule import _span_bounds, decision_bars, parse_cadence
 
 log = logging.getLogger(__name__)
@@ -110,22 +113,43 @@ def bar_strategy(market, schedule, *, end, settings, engine="vectorised", cost_b
     )
 
 
-def _load_market(settings: Settings, end_excl: pd.Timestamp) -> MarketData:
-    from volts.data.intraday_source import load_intraday_market
-
+def _load_panel(settings: Settings, end_excl: pd.Timestamp) -> IntradayPanel:
+    """The bars of the universe up to the span's end, on the union of their stamps
+    (:func:`volts.data.intraday_panel.load_intraday_panel`): the windows of the first decision reach back before
+    ``--start``, and each decision keeps the symbols that cover its own windows."""
     if settings.data.source == "synthetic":  # the seeded intraday demo market (24/7, planted pairs)
         from volts.data.synthetic_intraday import make_synthetic_intraday_market
 
-        return make_synthetic_intraday_market(
-            seed=settings.data.synthetic_seed, timeframe_name=settings.data.timeframe
-        ).data
+        return as_panel(
+            make_synthetic_intraday_market(
+                seed=settings.data.synthetic_seed, timeframe_name=settings.data.timeframe
+            ).data
+        )
     if settings.data.source != "csv":
         raise UsageError(
             f"the intraday walk-forward reads intraday CSV bars ([data] source = 'csv'), not "
             f"{settings.data.source!r}: export the bars to CSV (one file per symbol) and point [data] dir at them"
         )
-    # the whole history up to the span's end: the windows of the first decision reach back before --start
-    return load_intraday_market(settings.data, end=(end_excl - pd.Timedelta(days=1)).date())
+    from volts.data.intraday_panel import load_intraday_panel
+
+    return load_intraday_panel(settings.data, end=(end_excl - pd.Timedelta(days=1)).date())
+
+
+def carried_fills(panel: IntradayPanel, fills: pd.DataFrame) -> dict:
+    """Fills whose bar is carried for the follower (no bar in its file there: the price is its last close)."""
+    if not len(fills):
+        return {"fills": 0, "on_carried_bars": 0, "share": None, "pairs": {}}
+    flags = np.zeros(len(fills), dtype=bool)
+    for sym, rows in fills.groupby("follower").groups.items():
+        pos = fills.index.get_indexer(rows)
+        flags[pos] = panel.carried(str(sym), fills.loc[rows, "date"])
+    by_pair = fills.loc[flags, "pair"].value_counts().sort_index()
+    return {
+        "fills": int(len(fills)),
+        "on_carried_bars": int(flags.sum()),
+        "share": float(flags.mean()),
+        "pairs": {str(k): int(v) for k, v in by_pair.items()},
+    }
 
 
 def run_bar_walkforward(
@@ -137,7 +161,7 @@ def run_bar_walkforward(
     out: Path,
     executor=None,
     force: bool = False,
-    market: MarketData | None = None,
+    market: MarketData | IntradayPanel | None = None,
     null_draws: int = 0,
     null_seed: int = 0,
     selector=None,
@@ -160,8 +184,9 @@ def run_bar_walkforward(
         Where the selections (and the null draws) run; default in-process.
     force : bool
         Recompute every decision.
-    market : MarketData, optional
-        Bars to use (default: loaded through ``[data]``); index = UTC open stamps.
+    market : MarketData or IntradayPanel, optional
+        Bars to use (default: loaded through ``[data]`` as a panel on the union of the symbols' stamps); index =
+        UTC open stamps. A decision uses the symbols that cover its windows, on the stamps they all have.
     null_draws : int
         Random-pairs draws (0 = no null).
     null_seed : int
@@ -197,8 +222,8 @@ def run_bar_walkforward(
     cad = parse_cadence(every, tf)
     s, e_excl = _span_bounds(start, end)
     t0 = time.perf_counter()
-    if market is None:
-        market = _load_market(settings, e_excl)
+    panel = _load_panel(settings, e_excl) if market is None else as_panel(market)
+    market = panel.market
     load_seconds = time.perf_counter() - t0
     decisions = decision_bars(market.dates, tf, cad, start, end)
     if not decisions:
@@ -227,7 +252,7 @@ def run_bar_walkforward(
             f"{decisions[-1].asof}"
         )
         records, stats = run_decisions(
-            market,
+            panel,
             settings,
             [d.asof for d in decisions],
             cache_dir=Path(out) / "decisions",
@@ -293,6 +318,16 @@ def run_bar_walkforward(
         market=market,
         null=null,
     )
+    excluded: dict[str, int] = {}
+    for r in records:
+        for sym in r.get("excluded") or {}:
+            excluded[sym] = excluded.get(sym, 0) + 1
+    metrics["symbols_excluded"] = {  # decisions a symbol sat out because it did not cover the windows
+        "rule": "a decision uses the symbols with bars from its first window's start, at most 5 % of the window's "
+        "stamps missing and no hole over data.coverage_gap_days, on the stamps they all have",
+        "decisions_by_symbol": dict(sorted(excluded.items())),
+    }
+    metrics["carried_fills"] = to_jsonable(carried_fills(panel, sim.fills))
     stats.update(
         load_seconds=load_seconds,
         simulate_seconds=sim_seconds,
