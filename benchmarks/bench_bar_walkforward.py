@@ -29,15 +29,16 @@ def main() -> None:
     from volts.core.config import load_settings
     from volts.evaluation.bar_decisions import select_decision
     from volts.evaluation.bar_schedule import decision_bars
-    from volts.evaluation.bar_walkforward import _load_market, bar_schedule, bar_strategy, run_bars_per_year
+    from volts.evaluation.bar_walkforward import _load_panel, bar_schedule, bar_strategy, run_bars_per_year
     from volts.evaluation.summary import summarise
     from volts.trading.simulate import simulate_schedule
 
     settings = load_settings(CONFIG)
     t0 = time.perf_counter()
-    market = _load_market(settings, pd.Timestamp("2023-09-01"))
+    panel = _load_panel(settings, pd.Timestamp("2023-09-01"))
+    market = panel.market
     t_load = time.perf_counter() - t0
-    print(f"load: {t_load:.1f} s, {len(market.dates)} common H1 bars {market.dates[0]} .. {market.dates[-1]}")
+    print(f"load: {t_load:.1f} s, {len(market.dates)} H1 stamps (union) {market.dates[0]} .. {market.dates[-1]}")
     decisions = decision_bars(market.dates, "H1", "1D", "2019-01-01", "2023-08-31")
     print(f"daily decisions: {len(decisions)} ({decisions[0].asof} .. {decisions[-1].asof})")
 
@@ -45,13 +46,16 @@ def main() -> None:
     for k in (len(decisions) // 4, len(decisions) // 2, len(decisions) - 1):
         t0 = time.perf_counter()
         try:
-            rec = select_decision(market, settings, decisions[k].asof)
+            rec = select_decision(panel, settings, decisions[k].asof)
         except Exception as exc:  # the selection on bars is not available in this build
             print(f"one decision's selection: not measured ({type(exc).__name__}: {exc})")
             break
         sel_times.append(time.perf_counter() - t0)
         stages = ", ".join(f"{s} {v:.2f}" for s, v in rec["timings"].items())
-        print(f"selection at {decisions[k].asof}: {sel_times[-1]:.2f} s, {len(rec['pairs'])} pairs ({stages})")
+        print(
+            f"selection at {decisions[k].asof}: {sel_times[-1]:.2f} s, {len(rec['candidates'])} candidates, "
+            f"{len(rec['pairs'])} pairs, {len(rec['excluded'])} symbols excluded ({stages})"
+        )
 
     rng = np.random.default_rng(0)
     syms = market.symbols

@@ -289,3 +289,22 @@ def test_cli_intraday_walkforward_runs_the_selection_on_bars_and_finds_the_plant
     assert "random-pairs null (10 draws)" in stdout
     rc, stdout, _ = run_volts(capsys, *args, "--null-draws", 10, "--out", out, "--no-progress")
     assert rc == 0 and "0 computed" in stdout and "6 from the cache" in stdout
+
+
+def test_the_equal_weight_benchmark_leaves_out_a_symbol_listed_after_the_first_decision(market, tmp_path):
+    from volts.data.intraday_panel import IntradayPanel
+
+    real = pd.DataFrame(True, index=market.dates, columns=market.symbols)
+    real.loc[market.dates < "2023-01-18", "IND1"] = False  # listed on 18 Jan: its earlier bars are carried
+    panel = IntradayPanel(market, real)
+    res = _run(panel, tmp_path)
+    ew = res.simulation.benchmarks["universe_equal_weight"]
+    alt = simulate_schedule(
+        market,
+        [Rebalance(pd.Timestamp("2023-01-15 23:00"))],
+        end=market.dates[-1],
+        settings=_settings(),
+        universe=[s for s in market.symbols if s != "IND1"],
+        spy=False,
+    ).benchmarks["universe_equal_weight"]
+    np.testing.assert_allclose(ew.to_numpy(), alt.loc[ew.index].to_numpy(), rtol=1e-12)

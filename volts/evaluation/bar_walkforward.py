@@ -27,6 +27,7 @@ Pipeline (``volts walkforward`` when ``[data] timeframe`` is not ``D1``)
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -94,9 +95,9 @@ def bar_schedule(decisions: Sequence[dict]):
     ]
 
 
-def bar_strategy(market, schedule, *, end, settings, engine="vectorised", cost_bps=None):
+def bar_strategy(market, schedule, *, end, settings, engine="vectorised", cost_bps=None, universe=None):
     """The paper's trend rule over an intraday schedule: :func:`volts.trading.simulate.simulate_schedule` on every
-    bar, the equal-weight benchmark over the market's symbols, no SPY benchmark."""
+    bar, the equal-weight benchmark over ``universe`` (default the market's symbols), no SPY benchmark."""
     from volts.trading.simulate import simulate_schedule
 
     if engine != "vectorised":
@@ -108,7 +109,7 @@ def bar_strategy(market, schedule, *, end, settings, engine="vectorised", cost_b
         settings=settings,
         engine="vectorised",
         cost_bps=cost_bps,
-        universe=list(market.symbols),
+        universe=list(market.symbols) if universe is None else list(universe),
         spy=False,
     )
 
@@ -263,7 +264,11 @@ def run_bar_walkforward(
         ex.stage("trading pass")
         t0 = time.perf_counter()
         schedule = bar_schedule(records)
-        sim = bar_strategy(market, schedule, end=last_bar, settings=rsettings)
+        # the equal-weight benchmark holds the symbols with a bar of their own by the first decision (a panel
+        # carries a later listing's first price backwards: holding it from the start would know it will list)
+        listed = [x for x in market.symbols if bool(panel.real[x].loc[: decisions[0].asof].any())]
+        strategy_fn = functools.partial(bar_strategy, universe=listed)
+        sim = strategy_fn(market, schedule, end=last_bar, settings=rsettings)
         sim_seconds = time.perf_counter() - t0
         ex.stage("statistics, bootstrap intervals and cost table")
         t0 = time.perf_counter()
@@ -276,7 +281,7 @@ def run_bar_walkforward(
             market=market,
             schedule=schedule,
             end=last_bar,
-            strategy_fn=bar_strategy,
+            strategy_fn=strategy_fn,
             engine="vectorised",
         )
         stats_seconds = time.perf_counter() - t0
@@ -432,7 +437,8 @@ def _bar_metrics(
         },
         "execution": "decision at the close of the decision bar; orders fill at the open of the next bar",
         "lags": _lag_counts(records, tf),
-        "benchmarks_note": "followers' buy-and-hold and the universe's equal weight; no SPY on intraday bars",
+        "benchmarks_note": "followers' buy-and-hold and the equal weight of the symbols with bars by the first "
+        "decision; no SPY on intraday bars",
         "config_sha256": settings.sha256(),
         "selection_sha256": settings.selection_sha256(),
         "data_sha256": bars_sha256(market),
