@@ -141,3 +141,17 @@ def test_a_verdict_within_two_standard_errors_of_zero_is_at_the_edge():
     diff.update(annual_mean_ci_high_mcse=0.001)
     text = " ".join(verdict(_metrics(-0.5, 1.1, 0.01, 0.01, diff)))
     assert "negative with 95 % confidence" in text and "at the edge" not in text
+
+
+@pytest.mark.parametrize("n, reps, block", [(1, 3, 1.0), (257, 250, 7.5), (3000, 13, 40.0)])
+def test_stationary_indices_in_row_chunks_equal_the_whole_batch_formula(n, reps, block):
+    """The resamples are post-processed a few rows at a time; the values are those of the whole-batch formula
+    from the same generator (daily intervals and artifacts unchanged)."""
+    rng = np.random.default_rng(5)
+    new = rng.random((reps, n)) < 1.0 / block
+    new[:, 0] = True
+    starts = rng.integers(0, n, size=(reps, n))
+    pos = np.arange(n)
+    last = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    expected = (np.take_along_axis(starts, last, axis=1) + (pos - last)) % n
+    np.testing.assert_array_equal(_stationary_indices(n, block, reps, np.random.default_rng(5)), expected)

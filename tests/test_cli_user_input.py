@@ -371,7 +371,7 @@ def test_stability_block_length_at_or_above_the_training_length_is_a_config_erro
     assert f"stability.block_length {block}" in line and "158 bars" in line
 
 
-@pytest.mark.parametrize("command", ["run", "walkforward"])
+@pytest.mark.parametrize("command", ["run"])  # walkforward runs on bars: tests/test_bar_walkforward.py
 def test_an_intraday_timeframe_is_refused_where_a_stage_needs_daily_bars(command, isolated_cwd, capsys):
     # the data layer reads H1 bars, but the selection counts sessions: refused with the way out, not run wrongly
     cfg = isolated_cwd / "h1.toml"

@@ -92,7 +92,11 @@ def register(app: typer.Typer) -> None:
         end: Optional[str] = typer.Option(
             None, "--end", help="Last day traded, YYYY-MM-DD (default: 2024-03-08, or the data's last date if earlier)."
         ),
-        every: str = typer.Option("1W", "--every", help="Re-select every N weeks: 1W, 2W, ..."),
+        every: str = typer.Option(
+            "1W",
+            "--every",
+            help="Re-select every N weeks: 1W, 2W, ...; on intraday bars also '24 bars', 6H, 1D (UTC periods).",
+        ),
         hold: Optional[str] = typer.Option(
             None, "--hold", help="Holding period; must equal --every (a holding lasts until the next re-selection)."
         ),
@@ -135,7 +139,10 @@ def register(app: typer.Typer) -> None:
             "membership: the headline and the null only.",
         ),
         null_draws: int = typer.Option(
-            200, "--null-draws", min=1, help="With --ablation: seeded random-pairs draws (issue 11: >= 200)."
+            200,
+            "--null-draws",
+            min=1,
+            help="With --ablation (or on intraday bars): seeded random-pairs draws (>= 200 for the null model).",
         ),
         null_seed: int = typer.Option(
             0,
@@ -182,6 +189,36 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ("vectorised", "backtrader"):
             raise UsageError(f"--engine must be 'vectorised' or 'backtrader' (got {engine!r})")
+        bar_settings = load_cli_settings(config, data_dir, source)
+        if bar_settings.data.timeframe != "D1":  # intraday bars: re-selection at any cadence (bar_walkforward)
+            from volts.commands.bar_walkforward import run_intraday_walkforward
+
+            given = {
+                "--compare-screens": compare_screens,
+                "--ablation": ablation,
+                "--hold": hold,
+                "--date-stability": date_stability,
+                "--stability-runs": stability_runs,
+                "--engine": engine,
+                "--strategy": strategy,
+            }
+            run_intraday_walkforward(
+                bar_settings.override(**{"data.return_jump": return_jump}),
+                start=start,
+                end=end,
+                every=every,
+                out=out,
+                workers=workers,
+                scheduler=scheduler,
+                force=force,
+                progress=progress,
+                null_draws=null_draws,
+                null_seed=null_seed,
+                given=given,
+                console=console,
+                err_console=err_console,
+            )
+            return
         if return_jump not in ("flag", "error"):
             raise UsageError(f"--return-jump must be 'flag' or 'error' (got {return_jump!r})")
         n_every = parse_every(every)

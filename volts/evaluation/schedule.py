@@ -88,12 +88,14 @@ def rebalance_dates(dates: MarketData | Iterable, start, end, every: str = "1W")
 
 
 def build_schedule(weeks: Sequence[dict]):
-    """The trading schedule: one :class:`volts.trading.simulate.Rebalance` per week (no pair = the week is in cash)."""
+    """The trading schedule: one :class:`volts.trading.simulate.Rebalance` per week (no pair = the week is in cash).
+
+    A record of the intraday walk-forward (``timeframe`` other than ``"D1"``) keeps its decision bar's stamp."""
     from volts.trading.simulate import Holding, Rebalance
 
     return [
         Rebalance(
-            asof=_to_date(w["asof"]),
+            asof=pd.Timestamp(w["asof"]) if w.get("timeframe", "D1") != "D1" else _to_date(w["asof"]),
             pairs=tuple(Holding(leader=p["leader"], follower=p["follower"], lag=int(p["lag"])) for p in w["pairs"]),
         )
         for w in weeks

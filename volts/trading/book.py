@@ -39,7 +39,7 @@ class _Plan:
 def _plan(market: MarketData, schedule: Sequence[Rebalance], end) -> _Plan:
     if not schedule:
         raise ConfigError("simulate_schedule needs at least one re-selection")
-    rebs = sorted(schedule, key=lambda r: r.asof)
+    rebs = sorted(schedule, key=lambda r: pd.Timestamp(r.asof))
     asofs = [r.asof for r in rebs]
     if len(set(asofs)) != len(asofs):
         raise ConfigError("two re-selections share an as-of date")
@@ -66,6 +66,14 @@ def _plan(market: MarketData, schedule: Sequence[Rebalance], end) -> _Plan:
         if starts[k] is not None and starts[k + 1] is not None and starts[k + 1] <= starts[k]:
             starts[k] = None
     return _Plan(dates=mdates[s0 : e + 1], starts=starts, rebalances=rebs, lo=s0)
+
+
+def _labels(dates: pd.DatetimeIndex) -> list:
+    """Labels of fills and periods: dates for daily bars (unchanged artifacts), full stamps for intraday bars (an
+    index with a time of day other than midnight)."""
+    if len(dates) and bool((dates != dates.normalize()).any()):
+        return list(dates)
+    return [d.date() for d in dates]
 
 
 _SIGNALS: "weakref.WeakKeyDictionary[MarketData, dict]" = weakref.WeakKeyDictionary()
@@ -251,6 +259,7 @@ def _period_table(
     plan: _Plan, equity: pd.Series, *, funding: Sequence | None = None, positions: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     rows = []
+    labels = _labels(plan.dates)
     eq = equity.to_numpy()
     live = [(k, st) for k, st in enumerate(plan.starts) if st is not None]
     # a position at a close: any pair's shares non-zero (positions are recorded after each close's fills)
@@ -271,8 +280,8 @@ def _period_table(
         rows.append(
             {
                 "asof": r.asof,
-                "first_session": plan.dates[st].date(),
-                "last_session": plan.dates[last].date(),
+                "first_session": labels[st],
+                "last_session": labels[last],
                 "n_pairs": len(keys),
                 "pairs": ";".join(f"{h.key}:{h.lag}" for h in r.pairs),
                 "entered": ";".join(k2 for k2 in keys if k2 not in prev_set),

@@ -52,17 +52,19 @@ class Rebalance:
 
     Attributes
     ----------
-    asof : datetime.date
-        Last session whose bars the selection saw.
+    asof : datetime.date or pandas.Timestamp
+        Last session whose bars the selection saw. A ``pandas.Timestamp`` stays one (intraday walk-forward: the
+        open stamp of the decision bar); anything else becomes a date (the daily walk-forward).
     pairs : tuple of Holding
         Pairs to hold until the next re-selection; empty = the period is held in cash.
     """
 
-    asof: dt.date
+    asof: dt.date | pd.Timestamp
     pairs: tuple = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "asof", pd.Timestamp(self.asof).date())
+        if not isinstance(self.asof, pd.Timestamp):  # intraday decisions keep their bar stamp
+            object.__setattr__(self, "asof", pd.Timestamp(self.asof).date())
         object.__setattr__(self, "pairs", tuple(self.pairs))
         keys = [p.key for p in self.pairs]
         if len(set(keys)) != len(keys):

@@ -95,6 +95,7 @@ from volts.trading.benchmarks import (  # noqa: F401  (re-exported: this module'
 from volts.trading.book import (  # noqa: F401  (re-exported: this module's API before the split)
     _SIGNALS,
     HAIRCUT,
+    _labels,
     _Book,
     _period_table,
     _Plan,
@@ -162,7 +163,7 @@ def _run_vectorised(
     symbols = {h.follower for r in plan.rebalances for h in r.pairs}
     op = {s: opens[s].tolist() for s in symbols}
     cl = {s: closes[s].tolist() for s in symbols}
-    dates = [d.date() for d in plan.dates]
+    dates = _labels(plan.dates)  # dates on daily bars, full stamps on intraday bars
     book = _Book(costs, costs.capital)
     equity = np.empty(n)
     held: dict[str, np.ndarray] = {}
