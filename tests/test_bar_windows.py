@@ -134,9 +134,14 @@ def test_bars_after_the_decision_bar_change_nothing(synthetic):
     assert [(p.name, p.lag) for p in again.pairs] == [(p.name, p.lag) for p in base.pairs]
 
 
-def test_daily_selection_refuses_bar_windows(synthetic):
+def test_daily_bars_with_bar_windows_run_on_the_bar_clock(synthetic):
+    # daily bars resampled from hours (the frequency study): windows end at the decision bar, and a 24/7 calendar
+    # annualises with 365.25 bars a year, not an exchange's 252 sessions
+    from volts.evaluation.frequency import resample_market
     from volts.selection.pipeline import run_selection
 
-    w = bar_windows(_settings(), synthetic.dates, synthetic.dates[-1].date())
-    with pytest.raises(DataError, match="bar windows are for a timeframe other than D1"):
-        run_selection(synthetic, Settings().override(**{"data.source": "synthetic"}), windows=w)
+    daily = resample_market(synthetic, "H1", "D1", "24/7")
+    s = _settings(**{"data.timeframe": "D1", "intraday.gmm_window": "60D", "intraday.train_window": "60D"})
+    w = bar_windows(s, daily.dates, daily.dates[-1].date())
+    sel = run_selection(daily, s, windows=w, pairs_only=True)
+    assert sel.asof == daily.dates[-1] and sel.bars_per_year == pytest.approx(365.25)

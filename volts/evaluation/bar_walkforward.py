@@ -136,6 +136,10 @@ def _load_panel(settings: Settings, end_excl: pd.Timestamp) -> IntradayPanel:
     return load_intraday_panel(settings.data, end=(end_excl - pd.Timedelta(days=1)).date())
 
 
+#: Public name of the panel loader (the frequency study loads its finest bars with it).
+load_panel = _load_panel
+
+
 def carried_fills(panel: IntradayPanel, fills: pd.DataFrame) -> dict:
     """Fills whose bar is carried for the follower (no bar in its file there: the price is its last close)."""
     if not len(fills):
@@ -215,7 +219,7 @@ def run_bar_walkforward(
     """
     t_total = time.perf_counter()
     tf = timeframe(settings.data.timeframe)
-    if tf.is_daily:
+    if tf.is_daily and market is None:  # D1 bars on the bar clock only when given (resampled, volts frequency)
         raise UsageError(
             "the intraday walk-forward needs [data] timeframe other than D1 (the daily one is "
             "volts.evaluation.walkforward.run_walkforward)"

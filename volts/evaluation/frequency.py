@@ -227,6 +227,7 @@ def signal_table(done: Sequence[FrequencyBlock], *, alpha: float = 0.05) -> pd.D
                     "errors": 0,
                     "has_test": True,
                     "minutes": minutes,
+                    "lag_kind": None,
                 },
             )
             if "error" in r:

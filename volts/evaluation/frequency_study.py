@@ -136,7 +136,7 @@ def run_frequency_study(
     one walk-forward per bar size, the outputs), sharing the executor and the wall times.
     """
     from volts.core.parallel import Executor
-    from volts.data.intraday_panel import load_intraday_panel
+    from volts.evaluation.bar_walkforward import load_panel
     from volts.evaluation.frequency import blocks, resample_panel, screen_block, signal_table
 
     say = progress or (lambda text: None)
@@ -152,7 +152,11 @@ def run_frequency_study(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     lookback = pd.Timedelta(days=400)  # the longest [intraday] window with room; windows are checked per decision
-    panel = load_intraday_panel(settings.data, start=(pd.Timestamp(start) - lookback).date(), end=end)
+    panel = load_panel(settings, pd.Timestamp(end) + pd.Timedelta(days=1))
+    panel = type(panel)(
+        panel.market.slice(pd.Timestamp(start) - lookback, None),
+        panel.real.loc[panel.real.index >= pd.Timestamp(start) - lookback],
+    )
     panels = {b: resample_panel(panel, finest.name, b, settings.data.calendar) for b in names}
     seconds["load_and_resample"] = time.perf_counter() - t0
     say(f"bars: {', '.join(f'{b} {len(p.market)}' for b, p in panels.items())} stamps")

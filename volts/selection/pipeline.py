@@ -398,8 +398,10 @@ def run_selection(
         test failed. The returned Selection has ``anomalies = None`` and is
         meant for its candidates, funnel and pairs (stability runs and the walk-forward's weeks use it).
     windows : volts.selection.bar_windows.BarWindows, optional
-        Bars other than D1 only: the windows ending at a decision bar. Default: :func:`volts.selection.bar_windows.
-        bar_windows` at ``asof`` (a date = the last bar complete by the end of that day). The volatility
+        The windows ending at a decision bar, on the bar clock. Default on bars other than D1:
+        :func:`volts.selection.bar_windows.bar_windows` at ``asof`` (a date = the last bar complete by the end of that
+        day); on D1 the ``[windows]`` dates (a BarWindows on D1 bars, e.g. daily bars resampled from hours by the
+        frequency study, puts them on the bar clock too). The volatility
         estimators are then annualised by the calendar's bars per year (:func:`volts.data.timeframes.bars_per_year`),
         and lags, the volatility window and the lag stage's sample window count bars.
 
@@ -428,12 +430,7 @@ def run_selection(
 
     say = progress or (lambda stage, msg: None)
     periods_per_year: float = settings.volatility.periods_per_year
-    if settings.data.timeframe == "D1":
-        if windows is not None:
-            raise DataError(
-                "run_selection: bar windows are for a timeframe other than D1; daily selections use "
-                "[windows] and --asof"
-            )
+    if settings.data.timeframe == "D1" and windows is None:  # the daily path: [windows] dates shifted to asof
         windows = settings.windows if asof is None else settings.windows.shifted(asof)
     else:  # intraday: every window ends at the decision bar, annualised by the calendar's bars per year
         from volts.data.timeframes import bars_per_year
@@ -546,7 +543,7 @@ def run_selection(
             timings=timings,
             lead_lag_clusters=lead_lag_clusters,
             coverage=coverage,
-            bars_per_year=None if settings.data.timeframe == "D1" else periods_per_year,
+            bars_per_year=None if not isinstance(windows, BarWindows) else periods_per_year,
         )
 
     # 4. the screen funnel ([selection] screens; Vol-TS: granger -> pcmci -> transfer_entropy) -------------
@@ -648,5 +645,5 @@ def run_selection(
         lead_lag_clusters=lead_lag_clusters,
         coverage=coverage,
         pair_cap=pair_cap,
-        bars_per_year=None if settings.data.timeframe == "D1" else periods_per_year,
+        bars_per_year=None if not isinstance(windows, BarWindows) else periods_per_year,
     )
