@@ -215,10 +215,12 @@ def run_bar_walkforward(
     """
     t_total = time.perf_counter()
     tf = timeframe(settings.data.timeframe)
-    if tf.is_daily:
+    if tf.is_daily and selector is None:
+        # the decision bars, cache, trading pass and statistics take D1 bars too (a resampled 24/7 market); the
+        # selection takes bar windows only on bars other than D1 (volts.selection.pipeline.run_selection)
         raise UsageError(
-            "the intraday walk-forward needs [data] timeframe other than D1 (the daily one is "
-            "volts.evaluation.walkforward.run_walkforward)"
+            "the walk-forward on bars needs [data] timeframe other than D1: the selection takes bar windows only "
+            "on intraday bars; daily bars run the daily walk-forward (volts.evaluation.walkforward.run_walkforward)"
         )
     cad = parse_cadence(every, tf)
     s, e_excl = _span_bounds(start, end)
