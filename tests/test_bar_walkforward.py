@@ -308,3 +308,44 @@ def test_the_equal_weight_benchmark_leaves_out_a_symbol_listed_after_the_first_d
         spy=False,
     ).benchmarks["universe_equal_weight"]
     np.testing.assert_allclose(ew.to_numpy(), alt.loc[ew.index].to_numpy(), rtol=1e-12)
+
+
+def test_the_machinery_takes_daily_bars_of_a_247_market_with_a_selection_that_accepts_them(market, tmp_path):
+    """Decision bars, cache, trading and statistics are generic in the bar size (the frequency study's D1 row);
+    D1 bars must be given as a market (from files, daily bars run the daily walk-forward)."""
+    from volts.core.errors import UsageError
+
+    o = market.open.resample("1D").first()
+    frames = {
+        "open": o,
+        "high": market.high.resample("1D").max(),
+        "low": market.low.resample("1D").min(),
+        "close": market.close.resample("1D").last(),
+        "volume": market.volume.resample("1D").sum(),
+    }
+    d1 = MarketData(**frames)
+    s = _settings(**{"data.timeframe": "D1"})
+    with pytest.raises(UsageError, match="other than D1"):
+        run_bar_walkforward(s, start="2023-01-15", end="2023-01-28", every="1W", out=tmp_path)
+    res = run_bar_walkforward(
+        s, start="2023-01-09", end="2023-01-29", every="1W", out=tmp_path, market=d1, selector=DailyStub()
+    )
+    assert [d["asof"] for d in res.decisions] == ["2023-01-15T00:00:00", "2023-01-22T00:00:00", "2023-01-29T00:00:00"]
+    assert res.metrics["bars_per_year"] == pytest.approx(365.25)
+    assert res.simulation.fills["date"].iloc[0] == pd.Timestamp("2023-01-16")  # the next day's open
+
+
+class DailyStub(LaggedCorrelation):
+    def window(self, settings, index, asof):
+        i = int(index.get_loc(asof))
+        return index[max(0, i - 7)], None
+
+    def select(self, sub, settings, asof, windows):
+        return {
+            "candidates": list(sub.symbols),
+            "funnel": [],
+            "pairs": [{"leader": "LEAD1", "follower": "FOLLOW1", "lag": 1}],
+            "dropped_by_stage": {},
+            "warnings": [],
+            "timings": {},
+        }

@@ -219,10 +219,13 @@ def run_bar_walkforward(
     """
     t_total = time.perf_counter()
     tf = timeframe(settings.data.timeframe)
-    if tf.is_daily and market is None:  # D1 bars on the bar clock only when given (resampled, volts frequency)
+    if tf.is_daily and market is None and selector is None:
+        # D1 bars on the bar clock when given (daily bars resampled from hours by volts frequency): the decision
+        # bars, selections on bar windows, trading pass and statistics all take them
         raise UsageError(
-            "the intraday walk-forward needs [data] timeframe other than D1 (the daily one is "
-            "volts.evaluation.walkforward.run_walkforward)"
+            "the walk-forward on bars needs [data] timeframe other than D1, or D1 bars passed as a market (volts "
+            "frequency resamples them); daily bars from files run the daily walk-forward "
+            "(volts.evaluation.walkforward.run_walkforward)"
         )
     cad = parse_cadence(every, tf)
     s, e_excl = _span_bounds(start, end)
