@@ -104,7 +104,13 @@ def test_end_to_end_finds_the_planted_pairs_and_writes_the_artifacts(market, tmp
     assert fills["time"].iloc[0] == "2023-01-16 00:00:00"  # the open of the bar after the first decision bar
     eq = pd.read_csv(res.folder / "equity.csv")
     assert eq["time"].iloc[0] == "2023-01-15 23:00:00" and eq["time"].iloc[-1] == "2023-01-20 23:00:00"
-    assert "H1 (1 bar (1 h)), calendar 24/7" in (res.folder / "report.md").read_text()
+    report = (res.folder / "report.md").read_text()
+    assert "H1 (1 bar (1 h)), calendar 24/7" in report
+    # the break-even cost: in metrics.json, the report and the cost-sweep figure; the net mean return at the
+    # reported cost is zero (the root of the simulator's own cost model)
+    be = m["break_even"]["strategy"]
+    assert "## Break-even cost" in report and "cost_sweep.png" in files
+    assert be["status"] in ("root", "none", "above")
     # the planted pairs trade on a real signal: the leaders' lagged trend is worth something before costs
     assert m["cost_table"][0]["sharpe"] > 0
 

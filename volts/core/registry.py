@@ -125,7 +125,9 @@ LEAD_LAG_METRICS: Registry[Any] = Registry("lead-lag metric", providers=("volts.
 
 #: Report writers the lower layers call without importing the reporting layer: name -> ``fn(folder, **parts)``
 #: (``"walkforward"``: :func:`volts.reporting.walkforward_report.write_walkforward_report`).
-REPORT_WRITERS: Registry[Any] = Registry("report writer", providers=("volts.reporting.walkforward_report",))
+REPORT_WRITERS: Registry[Any] = Registry(
+    "report writer", providers=("volts.reporting.walkforward_report", "volts.reporting.bar_report")
+)
 
 
 def load_plugins(modules: tuple[str, ...] | list[str]) -> None:

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from volts.core.artifacts import atomic_write_csv, atomic_write_json, atomic_write_text, now_utc_iso, staged_run_dir
+from volts.core.artifacts import atomic_write_csv, atomic_write_json, now_utc_iso, staged_run_dir
 from volts.core.artifacts import to_jsonable
 from volts.core.config import Settings
 from volts.core.errors import UsageError
@@ -377,8 +377,10 @@ def _write_results(
             atomic_write_json(staging / "nulls.json", to_jsonable(null.to_dict(with_sharpes=True)))
         stats["total_seconds"] = time.perf_counter() - t_total
         atomic_write_json(staging / "run.json", to_jsonable({"created": now_utc_iso(), **stats}))
-        if report:
-            atomic_write_text(staging / "report.md", bar_report(metrics))
+        if report:  # report.md and cost_sweep.png (volts.reporting.bar_report)
+            from volts.core.registry import REPORT_WRITERS
+
+            REPORT_WRITERS["intraday_walkforward"](staging, metrics=metrics)
 
 
 def _mean_timings(records: Sequence[dict], stats: dict) -> dict:
@@ -546,7 +548,8 @@ def bar_report(metrics: dict) -> str:
             f"Random-pairs null ({null['draws']} draws, lags {null['lag_range'][0]} .. "
             f"{null['lag_range'][1]} bars): median Sharpe {_fmt(null.get('median'))} "
             f"[{_fmt(null.get('q025'))}, {_fmt(null.get('q975'))}], permutation p = "
-            f"{_fmt(null.get('p_value'), '{:.4f}')}.",
+            f"{_fmt(null.get('p_value'), '{:.4f}')}; the draws' first-order break-even cost: median "
+            f"{_fmt(null.get('break_even_median'), '{:.1f}')} bps per side.",
         ]
     if metrics.get("lags"):
         lines += ["", "Selected lags: " + ", ".join(f"{k}: {v}" for k, v in metrics["lags"].items()) + "."]
