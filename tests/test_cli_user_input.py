@@ -403,3 +403,28 @@ def test_select_on_hourly_bars_names_the_bar_size_and_calendar(isolated_cwd, cap
     assert "Bar size: H1" in report and "`24/7`" in report
     for p in sel["pairs"]:
         assert sel["bars"]["lags"][f"{p['leader']}->{p['follower']}"].startswith(f"{p['lag']} bar")
+
+
+def test_select_on_hourly_csv_bars_leaves_out_a_symbol_with_a_hole_and_says_why(isolated_cwd, capsys):
+    # IND2's feed stops three weeks before the as-of date: the common stamps of all six would end there, so the
+    # selection uses the five symbols that cover its windows and names the one left out
+    import pandas as pd
+
+    from volts.data.synthetic_intraday import make_synthetic_intraday_market, write_synthetic_intraday_csvs
+
+    folder = isolated_cwd / "h1"
+    write_synthetic_intraday_csvs(make_synthetic_intraday_market(seed=0), folder)
+    f = pd.read_csv(folder / "IND2.csv", sep="\t")
+    f[pd.to_datetime(f["Time"]) < pd.Timestamp("2023-03-09")].to_csv(folder / "IND2.csv", sep="\t", index=False)
+    cfg = isolated_cwd / "h1.toml"
+    universe = '["LEAD1", "LEAD2", "FOLLOW1", "FOLLOW2", "IND1", "IND2"]'
+    cfg.write_text(
+        f'[data]\ndir = "{folder}"\ntimeframe = "H1"\ncalendar = "24/7"\ngap_policy = "drop"\nuniverse = {universe}\n'
+        '[intraday]\ngmm_window = "20D"\ntrain_window = "10D"\nanomaly_window = "20D"\n'
+    )
+    rc, out, err = run_volts(capsys, "select", "--config", cfg, "--asof", "2023-03-30", "--out", isolated_cwd / "o")
+    assert rc == 0, err
+    sel = json.loads((isolated_cwd / "o" / "2023-03-30" / "selection.json").read_text())
+    assert sel["asof"] == "2023-03-30T23:00:00"  # not the stale last stamp all six share
+    assert list(sel["symbols_excluded"]) == ["IND2"] and "IND2" not in sel["universe"]
+    assert "IND2 left out" in err

@@ -2,7 +2,9 @@
 
 The daily command (:mod:`volts.commands.select`) shifts the ``[windows]`` dates; here every window ends at the
 **decision bar** (the last bar complete by ``--asof``: the end of that day for a date, or the given time) and its
-length comes from ``[intraday]`` (:mod:`volts.selection.bar_windows`). The run folder is named after ``--asof`` as
+length comes from ``[intraday]`` (:mod:`volts.selection.bar_windows`). As in a walk-forward decision
+(:func:`volts.evaluation.bar_decisions.decision_sub`), the selection uses the symbols whose own bars cover its
+windows, on the stamps they all have; the others are listed with the reason (``symbols_excluded``). The run folder is named after ``--asof`` as
 written (``2023-06-09``, or ``2023-06-09T1400`` for a time) and holds ``selection.json`` (with a ``bars`` section:
 timeframe, calendar, bars per year and every lag in bars and time) and ``report.md``. Stability repetitions and
 date stability are daily-only for now and are refused rather than ignored.
@@ -82,6 +84,33 @@ def selection_markdown(selection, payload: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _quality(market) -> dict:
+    """What validation found in the files (:func:`volts.commands._common.data_quality`); the panel's carried bars
+    are counted apart (``rows_carried_not_read``): the selection reads only stamps every chosen symbol has."""
+    from volts.commands._common import data_quality
+
+    q = data_quality(market)
+    q["rows_carried_not_read"] = q.pop("rows_filled", {})
+    q["rows_filled"] = {}
+    return q
+
+
+def _panel(settings, start, end_ts: pd.Timestamp):
+    """The universe's bars from ``start`` to just before ``end_ts`` on the union of their stamps."""
+    from volts.data.intraday_panel import load_intraday_panel
+    from volts.data.sources import load_market
+    from volts.evaluation.bar_decisions import as_panel
+
+    end_day = (end_ts + pd.Timedelta(days=1)).date()
+    if settings.data.source == "csv":
+        panel = load_intraday_panel(settings.data, start=start, end=end_day)
+    else:  # the synthetic intraday market, or MT5 bars aligned by the source
+        symbols = None if settings.data.source == "synthetic" else list(settings.data.universe)
+        panel = as_panel(load_market(settings.data, symbols=symbols, start=start, end=end_day))
+    last = end_ts - pd.Timedelta(microseconds=1)  # nothing after asof is read
+    return type(panel)(panel.market.slice(None, last), panel.real.loc[panel.real.index <= last])
+
+
 def run_select_bars(settings, *, asof, out: Path, force: bool, console, stability_runs: int | None = None):
     """Load the bars, select at the decision bar of ``asof`` and write ``out/<asof>/`` atomically.
 
@@ -114,12 +143,12 @@ def run_select_bars(settings, *, asof, out: Path, force: bool, console, stabilit
         decision_bar`).
     """
     from volts.commands._common import StageProgress
-    from volts.commands._common import data_quality
     from volts.core.artifacts import RunFolder, atomic_write_json, now_utc_iso
     from volts.core.lengths import parse_length
-    from volts.data.sources import load_market
+    from volts.core.errors import DataError
     from volts.data.timeframes import timeframe
-    from volts.selection.bar_windows import bar_windows
+    from volts.evaluation.bar_decisions import PipelineSelector, decision_sub
+    from volts.selection.bar_windows import decision_bar
     from volts.selection.pipeline import run_selection
 
     if stability_runs:
@@ -140,15 +169,27 @@ def run_select_bars(settings, *, asof, out: Path, force: bool, console, stabilit
             raise UsageError(f"{rf.final} already exists; use --force to replace it, or --out for another folder")
         progress = StageProgress(console)
         progress("data", "start")
-        symbols = None if settings.data.source == "synthetic" else list(settings.data.universe)
-        market = load_market(settings.data, symbols=symbols, start=start, end=(end_ts + pd.Timedelta(days=1)).date())
-        market = market.slice(None, end_ts - pd.Timedelta(microseconds=1))  # nothing after asof is read
+        panel = _panel(settings, start, end_ts)
+        market = panel.market
         progress(
             "data",
-            f"{len(market.symbols)} symbols, {len(market)} {tf.name} bars ({market.dates[0]} .. {market.dates[-1]})",
+            f"{len(market.symbols)} symbols, {len(market)} {tf.name} bar stamps ({market.dates[0]} .. {market.dates[-1]})",
         )
-        windows = bar_windows(settings, market.dates, asof)
-        selection = run_selection(market, settings, windows=windows, progress=progress)
+        # the decision bar, and the symbols whose own bars cover its windows (as a walk-forward decision does)
+        stamp = decision_bar(market.dates, asof, tf, max_age=pd.Timedelta(days=settings.data.coverage_gap_days))
+        sub, windows, universe, excluded = decision_sub(panel, settings, stamp, PipelineSelector())
+        if sub is None:
+            raise DataError(
+                f"as of {stamp}: fewer than two of the {len(universe)} symbols cover the windows; "
+                + "; ".join(f"{k}: {v}" for k, v in excluded.items())
+            )
+        progress("data", f"{len(sub.symbols)} of {len(universe)} symbols cover the windows")
+        if windows.anomaly_start < sub.dates[0]:  # its scores only feed the report: cut to the bars read
+            windows = dataclasses.replace(windows, anomaly_start=sub.dates[0])
+        selection = run_selection(
+            sub, settings.override(**{"data.universe": list(sub.symbols)}), windows=windows, progress=progress
+        )
+        market = sub
         skipped = [
             f"{what} not run: daily bars only in this release"
             for what, n in (
@@ -157,10 +198,12 @@ def run_select_bars(settings, *, asof, out: Path, force: bool, console, stabilit
             )
             if n
         ]
+        skipped += [f"{k} left out: {v}" for k, v in excluded.items()]
         selection = dataclasses.replace(selection, warnings=tuple(selection.warnings) + tuple(skipped))
         payload = selection.to_dict()
         payload["created"] = now_utc_iso()
-        payload["data_quality"] = data_quality(market)
+        payload["data_quality"] = _quality(market)
+        payload["symbols_excluded"] = excluded
         atomic_write_json(rf.staging / "selection.json", payload)
         (rf.staging / "report.md").write_text(selection_markdown(selection, payload), encoding="utf-8")
         rf.commit()
@@ -170,7 +213,7 @@ def run_select_bars(settings, *, asof, out: Path, force: bool, console, stabilit
 def select_command(settings, asof: str | None, *, out: Path, force: bool, stability: int | None, consoles) -> None:
     """The ``volts select`` command on intraday bars: run, then print the summary and the data findings to
     ``consoles = (stdout console, stderr console)``."""
-    from volts.commands._common import data_quality, data_quality_line
+    from volts.commands._common import data_quality_line
 
     console, err_console = consoles
     selection, run_dir, market = run_select_bars(
@@ -182,5 +225,7 @@ def select_command(settings, asof: str | None, *, out: Path, force: bool, stabil
         stability_runs=stability,
     )
     console.print(selection.summary(), markup=False)
-    console.print(data_quality_line(data_quality(market)), markup=False)
+    for w in selection.warnings:
+        err_console.print(f"warning: {w}", markup=False)
+    console.print(data_quality_line(_quality(market)), markup=False)
     console.print(f"wrote {run_dir / 'selection.json'} and report.md", markup=False)
