@@ -77,8 +77,17 @@ def all_positions(term, magic: int) -> list[dict]:
 
 
 def departed_targets(
-    targets: list, held: list[dict], attribution: Attribution, journal, *, asof, session, ma_window: int, mode: str,
-    timeframe: str = "D1", calendar: str | None = None,
+    targets: list,
+    held: list[dict],
+    attribution: Attribution,
+    journal,
+    *,
+    asof,
+    session,
+    ma_window: int,
+    mode: str,
+    timeframe: str = "D1",
+    calendar: str | None = None,
 ) -> tuple[list, list[dict]]:
     """Closing targets (target 0) for every pair volts holds that the selection no longer holds.
 
@@ -187,8 +196,16 @@ def execute_book(
             past.setdefault(broker_symbol(pair.split("->", 1)[1], mt5), []).append(pair)
         attribution = Attribution(known, by_symbol, past)
         leaving, orphans = departed_targets(
-            targets, held, attribution, journal, asof=asof, session=session, ma_window=ma_window, mode=mode,
-            timeframe=timeframe, calendar=calendar,
+            targets,
+            held,
+            attribution,
+            journal,
+            asof=asof,
+            session=session,
+            ma_window=ma_window,
+            mode=mode,
+            timeframe=timeframe,
+            calendar=calendar,
         )
         for p in orphans:
             log.warning(
