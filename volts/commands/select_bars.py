@@ -184,8 +184,15 @@ def run_select_bars(settings, *, asof, out: Path, force: bool, console, stabilit
                 + "; ".join(f"{k}: {v}" for k, v in excluded.items())
             )
         progress("data", f"{len(sub.symbols)} of {len(universe)} symbols cover the windows")
-        if windows.anomaly_start < sub.dates[0]:  # its scores only feed the report: cut to the bars read
-            windows = dataclasses.replace(windows, anomaly_start=sub.dates[0])
+        # the anomaly window reaches further back: the same symbols' bars from its start (its scores feed the
+        # report unless anomaly.exclude; the stamps of the other windows are the decision's)
+        sub = panel.window_market(list(sub.symbols), windows.anomaly_start, stamp)
+        if windows.anomaly_start < sub.dates[0]:
+            lengths = {
+                **windows.lengths,
+                "anomaly": f"{windows.lengths['anomaly']}, cut to the bars from {sub.dates[0]}",
+            }
+            windows = dataclasses.replace(windows, anomaly_start=sub.dates[0], lengths=lengths)
         selection = run_selection(
             sub, settings.override(**{"data.universe": list(sub.symbols)}), windows=windows, progress=progress
         )
