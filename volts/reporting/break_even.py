@@ -40,22 +40,24 @@ def break_even_markdown(metrics: dict, figure: str | None = None) -> list[str]:
     be = metrics.get("break_even")
     if not be:
         return []
+    tf = metrics.get("timeframe")  # intraday walk-forwards: the mean return is per bar, not per day
+    daily, a_day = ("daily", "a day") if not tf or tf == "D1" else (f"per-{tf}-bar", f"per {tf} bar")
 
     def mean_year(entry: dict) -> str:
         m = entry.get("mean_at_zero")
-        return "–" if m is None else f"{1e4 * m:.2f} bps a day"
+        return "–" if m is None else f"{1e4 * m:.2f} bps {a_day}"
 
     rows = [["strategy", break_even_text(be.get("strategy")), mean_year(be.get("strategy") or {})]]
     for name, d in (be.get("differences") or {}).items():
         rows.append([f"strategy minus {_LABELS.get(name, name)}", break_even_text(d), mean_year(d)])
-    table = ["| | break-even cost per side | mean daily return before costs |", "|---|---|---|"]
+    table = [f"| | break-even cost per side | mean {daily} return before costs |", "|---|---|---|"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     first = (be.get("strategy") or {}).get("first_estimate")
     lines = [
         "## Break-even cost",
         "",
-        "The cost per side, in basis points of the traded value, at which the mean daily net return is zero: the "
-        "root of M(c) = 0, where M(c) is the mean daily return of the simulator's run with every order costing c "
+        f"The cost per side, in basis points of the traded value, at which the mean {daily} net return is zero: the "
+        f"root of M(c) = 0, where M(c) is the mean {daily} return of the simulator's run with every order costing c "
         "bps per side and no fixed commission or spread (the cost table's cost model), found by Brent's method. "
         'For a difference, both the strategy and the benchmark pay c. "none" means no cost makes it break '
         "even: it loses before costs. At the break-even the CAGR is below zero: a zero arithmetic mean return "
