@@ -333,3 +333,18 @@ def test_one_dtw_matrix_for_every_tau_gives_the_per_tau_accuracies():
             oos = float(np.mean([np.mean(knn_predict(d[np.ix_(te, tr)], y[tr], 7) == y[te]) for tr, te in folds]))
             assert got.accuracy_oos[s.tau] == oos
             assert got.accuracy_in_sample[s.tau] == float(np.mean(knn_predict(d, y, 7) == y))
+
+
+def test_the_dtw_memo_stays_within_its_byte_budget_and_returns_what_it_computes():
+    # hourly windows give megabyte matrices: a count bound alone let a walk-forward worker pass 2 GB
+    import volts.selection.lag as lag_module
+
+    rng = np.random.default_rng(0)
+    lag_module._SELF_DTW_MEMO.clear()
+    xs = [rng.normal(size=(400, 5)) for _ in range(120)]
+    for x in xs:
+        lag_module._self_dtw(x)
+        assert sum(v.nbytes for v in lag_module._SELF_DTW_MEMO.values()) <= lag_module._SELF_DTW_MEMO_BYTES
+    assert len(lag_module._SELF_DTW_MEMO) < len(xs)
+    assert np.array_equal(lag_module._self_dtw(xs[-1]), lag_module.dtw_cdist(xs[-1]))
+    assert np.array_equal(lag_module._self_dtw(xs[0]), lag_module.dtw_cdist(xs[0]))  # evicted, computed again

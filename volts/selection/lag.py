@@ -424,9 +424,11 @@ class LagChoice:
 #: (the follower contributes the labels), so when several pairs share a leader -- every pair of a week's
 #: candidates in an unscreened walk-forward row -- the DTW matrix (one for every tau, see choose_lag) is computed
 #: once per leader.
-#: A pure function of its key; bounded (oldest first out), per process.
+#: A pure function of its key; bounded (oldest first out), per process, by count and by bytes: on hourly bars a
+#: 30-day window gives matrices of about 4 MB each, and 256 of them kept a walk-forward worker above 2 GB.
 _SELF_DTW_MEMO: dict[tuple, np.ndarray] = {}
 _SELF_DTW_MEMO_SIZE = 256
+_SELF_DTW_MEMO_BYTES = 128 * 2**20
 
 
 def _self_dtw(x: np.ndarray) -> np.ndarray:
@@ -445,7 +447,10 @@ def _self_dtw_keyed(x: np.ndarray) -> tuple[tuple, np.ndarray]:
         return key, hit
     d = dtw_cdist(x)
     d.setflags(write=False)
-    if len(_SELF_DTW_MEMO) >= _SELF_DTW_MEMO_SIZE:
+    while _SELF_DTW_MEMO and (
+        len(_SELF_DTW_MEMO) >= _SELF_DTW_MEMO_SIZE
+        or sum(v.nbytes for v in _SELF_DTW_MEMO.values()) + d.nbytes > _SELF_DTW_MEMO_BYTES
+    ):
         _SELF_DTW_MEMO.pop(next(iter(_SELF_DTW_MEMO)))
     _SELF_DTW_MEMO[key] = d
     return key, d
@@ -453,9 +458,21 @@ def _self_dtw_keyed(x: np.ndarray) -> tuple[tuple, np.ndarray]:
 
 #: The k-NN neighbour sets of every tau and fold, by (DTW memo key, first window of each tau, folds, k). Like the
 #: DTW matrix they depend on the leader's windows only (the follower gives the labels, which only vote), so the
-#: pairs of one leader share them. A pure function of its key; bounded (oldest first out), per process.
+#: pairs of one leader share them. A pure function of its key; bounded (oldest first out) by count and bytes, per
+#: process.
 _NEAREST_MEMO: dict[tuple, list] = {}
 _NEAREST_MEMO_SIZE = 256
+_NEAREST_MEMO_BYTES = 64 * 2**20
+_NEAREST_BYTES: dict[tuple, int] = {}
+
+
+def _nbytes(obj) -> int:
+    """Bytes of the arrays in a nested list/tuple (the neighbour sets)."""
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(o) for o in obj)
+    return 0
 
 
 def _neighbour_sets(key: tuple, d_all: np.ndarray, offsets: list[int], n_samples: int, folds, neighbors: int):
@@ -469,9 +486,15 @@ def _neighbour_sets(key: tuple, d_all: np.ndarray, offsets: list[int], n_samples
     for o in offsets:
         d = d_all[o : o + n_samples, o : o + n_samples]
         out.append(([_nearest(d[np.ix_(test, train)], neighbors) for train, test in folds], _nearest(d, neighbors)))
-    if len(_NEAREST_MEMO) >= _NEAREST_MEMO_SIZE:
-        _NEAREST_MEMO.pop(next(iter(_NEAREST_MEMO)))
+    size = _nbytes(out)
+    while _NEAREST_MEMO and (
+        len(_NEAREST_MEMO) >= _NEAREST_MEMO_SIZE or sum(_NEAREST_BYTES.values()) + size > _NEAREST_MEMO_BYTES
+    ):
+        old = next(iter(_NEAREST_MEMO))
+        _NEAREST_MEMO.pop(old)
+        _NEAREST_BYTES.pop(old, None)
     _NEAREST_MEMO[memo_key] = out
+    _NEAREST_BYTES[memo_key] = size
     return out
 
 
