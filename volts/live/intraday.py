@@ -502,9 +502,7 @@ def compute_intraday_targets(
     The position is :func:`volts.trading.signals.next_session_target` on the leader's closes: s_{T+1-lag} counted
     in bars (METHOD.md §6), the kernel of the backtests.
     """
-    from volts.core.pairs import check_history, check_pair
-    from volts.live.targets import Target
-    from volts.trading.signals import next_session_target
+    from volts.live.targets import Target, pair_signal
 
     tf = timeframe(tf)
     dates = market.dates
@@ -523,28 +521,16 @@ def compute_intraday_targets(
     session = next_bar_open(last, tf, calendar, present=dates)
     out = []
     for k, pair in enumerate(selection_pairs):
-        leader, follower, lag = check_pair(pair, f"selection pairs[{k}]")
-        if leader not in market.symbols:
-            raise DataError(
-                f"{leader}: leader of {leader}->{follower} not in the market data ({', '.join(market.symbols)})"
-            )
-        closes = market.close[leader].loc[:last]
-        check_history(
-            f"{leader}->{follower}",
-            lag=lag,
-            ma_window=int(ma_window),
-            have=int(closes.notna().sum()),
+        leader, follower, lag, target, stamp, leader_close, sma = pair_signal(
+            market,
+            pair,
+            k,
+            last,
+            ma_window=ma_window,
+            mode=mode,
             when=f"up to the {tf.name} bar of {last:%Y-%m-%d %H:%M} UTC",
-            data_start=dates[0].date(),
         )
-        target = int(next_session_target(closes, lag=lag, ma_window=ma_window, mode=mode))
-        i = len(closes) - lag
-        if i >= ma_window - 1:
-            window = closes.to_numpy(dtype=float)[i - ma_window + 1 : i + 1]
-            signal_date = closes.index[i].to_pydatetime()
-            leader_close, sma = float(window[-1]), math.fsum(window) / ma_window
-        else:
-            signal_date, leader_close, sma = None, None, None
+        signal_date = None if stamp is None else stamp.to_pydatetime()
         out.append(
             Target(
                 leader=leader,

@@ -150,7 +150,6 @@ def compute_targets(
     -----
     The position comes from :func:`volts.trading.signals.next_session_target` (METHOD.md §6): s_{T+1-lag}.
     """
-    from volts.trading.signals import next_session_target
 
     dates = market.dates
     cut = dates[-1] if asof is None else pd.Timestamp(asof).normalize()
@@ -158,32 +157,13 @@ def compute_targets(
     if len(known) == 0:
         raise DataError(f"no bar on or before {cut.date()} (data start {dates[0].date()})")
     last = known[-1]
-    from volts.core.pairs import check_history
-
     session = next_session(last)
     out = []
     for k, pair in enumerate(selection_pairs):
-        leader, follower, lag = _pair_fields(pair, f"selection pairs[{k}]")
-        if leader not in market.symbols:
-            raise DataError(
-                f"{leader}: leader of {leader}->{follower} not in the market data ({', '.join(market.symbols)})"
-            )
-        closes = market.close[leader].loc[:last]
-        check_history(
-            f"{leader}->{follower}",
-            lag=lag,
-            ma_window=int(ma_window),
-            have=int(closes.notna().sum()),
-            when=f"up to {last.date()}",
-            data_start=dates[0].date(),
+        leader, follower, lag, target, stamp, leader_close, sma = pair_signal(
+            market, pair, k, last, ma_window=ma_window, mode=mode, when=f"up to {last.date()}"
         )
-        target = int(next_session_target(closes, lag=lag, ma_window=ma_window, mode=mode))
-        i = len(closes) - lag
-        if i >= ma_window - 1:
-            window = closes.to_numpy(dtype=float)[i - ma_window + 1 : i + 1]
-            signal_date, leader_close, sma = closes.index[i].date(), float(window[-1]), math.fsum(window) / ma_window
-        else:
-            signal_date, leader_close, sma = None, None, None
+        signal_date = None if stamp is None else stamp.date()
         out.append(
             Target(
                 leader=leader,
@@ -200,6 +180,48 @@ def compute_targets(
             )
         )
     return out
+
+
+def pair_signal(market: MarketData, pair: Any, k: int, last: pd.Timestamp, *, ma_window: int, mode: str, when: str):
+    """One selected pair's target for the bar after ``last``, from the leader's closes up to ``last`` (daily and
+    intraday signals share it).
+
+    Returns
+    -------
+    tuple
+        ``(leader, follower, lag, target, signal_stamp, leader_close, sma)``: the target of
+        :func:`volts.trading.signals.next_session_target`, and the leader's bar the signal reads (its stamp, close
+        and SMA; all None while the history is shorter than ``ma_window``).
+
+    Raises
+    ------
+    DataError
+        The leader is not in ``market``, or its history is too short (:func:`volts.core.pairs.check_history`;
+        ``when`` says up to which bar).
+    """
+    from volts.core.pairs import check_history
+    from volts.trading.signals import next_session_target
+
+    leader, follower, lag = _pair_fields(pair, f"selection pairs[{k}]")
+    if leader not in market.symbols:
+        raise DataError(
+            f"{leader}: leader of {leader}->{follower} not in the market data ({', '.join(market.symbols)})"
+        )
+    closes = market.close[leader].loc[:last]
+    check_history(
+        f"{leader}->{follower}",
+        lag=lag,
+        ma_window=int(ma_window),
+        have=int(closes.notna().sum()),
+        when=when,
+        data_start=market.dates[0].date(),
+    )
+    target = int(next_session_target(closes, lag=lag, ma_window=ma_window, mode=mode))
+    i = len(closes) - lag
+    if i < ma_window - 1:
+        return leader, follower, lag, target, None, None, None
+    window = closes.to_numpy(dtype=float)[i - ma_window + 1 : i + 1]
+    return leader, follower, lag, target, closes.index[i], float(window[-1]), math.fsum(window) / ma_window
 
 
 def write_signals(targets: list[Target], out_dir, *, asof=None, meta: Mapping[str, Any] | None = None) -> Path:
