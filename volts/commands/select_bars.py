@@ -107,8 +107,7 @@ def _panel(settings, start, end_ts: pd.Timestamp):
     else:  # the synthetic intraday market, or MT5 bars aligned by the source
         symbols = None if settings.data.source == "synthetic" else list(settings.data.universe)
         panel = as_panel(load_market(settings.data, symbols=symbols, start=start, end=end_day))
-    last = end_ts - pd.Timedelta(microseconds=1)  # nothing after asof is read
-    return type(panel)(panel.market.slice(None, last), panel.real.loc[panel.real.index <= last])
+    return panel.slice(None, end_ts - pd.Timedelta(microseconds=1))  # nothing after asof is read
 
 
 def run_select_bars(settings, *, asof, out: Path, force: bool, console, stability_runs: int | None = None):
@@ -144,11 +143,10 @@ def run_select_bars(settings, *, asof, out: Path, force: bool, console, stabilit
     """
     from volts.commands._common import StageProgress
     from volts.core.artifacts import RunFolder, atomic_write_json, now_utc_iso
-    from volts.core.lengths import parse_length
     from volts.core.errors import DataError
     from volts.data.timeframes import timeframe
     from volts.evaluation.bar_decisions import PipelineSelector, decision_sub
-    from volts.selection.bar_windows import decision_bar
+    from volts.selection.bar_windows import decision_bar, lookback
     from volts.selection.pipeline import run_selection
 
     if stability_runs:
@@ -157,13 +155,8 @@ def run_select_bars(settings, *, asof, out: Path, force: bool, console, stabilit
             "release; leave --stability out on intraday bars"
         )
     tf = timeframe(settings.data.timeframe)
-    iw = settings.intraday
-    longest = pd.Timedelta(0)
-    for text in (iw.anomaly_window, iw.gmm_window, iw.train_window):
-        ln = parse_length(text)
-        longest = max(longest, ln.duration if ln.duration is not None else ln.bars * tf.duration * 4)
     end_ts = pd.Timestamp(asof) + (pd.Timedelta(days=1) if not isinstance(asof, pd.Timestamp) else pd.Timedelta(0))
-    start = (end_ts - longest - pd.Timedelta(days=8)).date()
+    start = (end_ts - lookback(settings)).date()
     with RunFolder(out, _folder_name(asof)) as rf:
         if rf.final.exists() and not force:
             raise UsageError(f"{rf.final} already exists; use --force to replace it, or --out for another folder")

@@ -110,6 +110,11 @@ class IntradayPanel:
             raise DataError(f"{', '.join(symbols)}: no bar stamp common to all of them between {start} and {end}")
         return MarketData(**{f: getattr(sub, f).loc[keep] for f in FIELDS}, report=self.market.report)
 
+    def slice(self, start=None, end=None) -> "IntradayPanel":
+        """The stamps with ``start <= stamp <= end`` (either may be None), market and mask alike."""
+        market = self.market.slice(start, end)
+        return IntradayPanel(market, self.real.loc[market.dates])
+
     def own_bars(self, symbol: str) -> pd.DataFrame:
         """The bars ``symbol``'s file has (columns open, high, low, close, volume), without the carried ones."""
         return self.market.bars(symbol)[self.real[symbol].to_numpy()]

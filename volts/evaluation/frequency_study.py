@@ -137,6 +137,7 @@ def run_frequency_study(
     """
     from volts.core.parallel import Executor
     from volts.evaluation.bar_walkforward import load_panel
+    from volts.selection.bar_windows import lookback
     from volts.evaluation.frequency import blocks, resample_panel, screen_block, signal_table
 
     say = progress or (lambda text: None)
@@ -151,12 +152,9 @@ def run_frequency_study(
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    lookback = pd.Timedelta(days=400)  # the longest [intraday] window with room; windows are checked per decision
+    # the bars the first decision's windows can reach, and no earlier (windows are still checked per decision)
     panel = load_panel(settings, pd.Timestamp(end) + pd.Timedelta(days=1))
-    panel = type(panel)(
-        panel.market.slice(pd.Timestamp(start) - lookback, None),
-        panel.real.loc[panel.real.index >= pd.Timestamp(start) - lookback],
-    )
+    panel = panel.slice(pd.Timestamp(start) - lookback(settings), None)
     panels = {b: resample_panel(panel, finest.name, b, settings.data.calendar) for b in names}
     seconds["load_and_resample"] = time.perf_counter() - t0
     say(f"bars: {', '.join(f'{b} {len(p.market)}' for b, p in panels.items())} stamps")

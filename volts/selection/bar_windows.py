@@ -19,7 +19,7 @@ from volts.core.errors import DataError
 from volts.core.lengths import parse_length
 from volts.data.timeframes import Timeframe, timeframe
 
-__all__ = ["BarWindows", "bar_windows", "decision_bar", "window_start"]
+__all__ = ["BarWindows", "bar_windows", "decision_bar", "lookback", "window_start"]
 
 
 @dataclass(frozen=True)
@@ -180,3 +180,16 @@ def bar_windows(settings, index: pd.DatetimeIndex, asof) -> BarWindows:
         bar=tf.duration,
         lengths=lengths,
     )
+
+
+def lookback(settings) -> pd.Timedelta:
+    """How far before a decision bar its windows can reach: the longest ``[intraday]`` window (a number of bars
+    counted at four bar lengths each, room for closed hours and gaps) plus eight days (a week's closure and the
+    decision day). What a loader must read before the first decision."""
+    tf = timeframe(settings.data.timeframe)
+    iw = settings.intraday
+    longest = pd.Timedelta(0)
+    for text in (iw.anomaly_window, iw.gmm_window, iw.train_window):
+        ln = parse_length(text)
+        longest = max(longest, ln.duration if ln.duration is not None else ln.bars * tf.duration * 4)
+    return longest + pd.Timedelta(days=8)
